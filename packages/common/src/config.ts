@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads and validates env once. The first bad or missing variable stops the process with a
+ * message naming it, e.g. `DATABASE_URL: required`.
+ */
+export function loadConfig<T extends z.ZodRawShape>(shape: T, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<T>> {
+  const parsed = z.object(shape).safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = issue.path.join('.');
+    const got = env[name];
+    const detail = got === undefined ? 'required but not set' : issue.message;
+    throw new ConfigError(`invalid configuration: ${name}: ${detail}`);
+  }
+  return parsed.data;
+}
+
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a ${protocols.join(' or ')} URL`);
+
+/** Building blocks every process shares. */
+export const env = {
+  nodeEnv: z.enum(['development', 'test', 'production']).default('development'),
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  databaseUrl: url(['postgresql:', 'postgres:']),
+  redisUrl: url(['redis:', 'rediss:']),
+  amqpUrl: url(['amqp:', 'amqps:']),
+  httpUrl: url(['http:', 'https:']),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};

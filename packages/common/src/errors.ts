@@ -1,0 +1,83 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+
+/**
+ * Every error a client can cause carries one of these codes in `extensions.code`.
+ * The list is documented in docs/api.md; keep both in step.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  SEAT_UNAVAILABLE: 'SEAT_UNAVAILABLE',
+  SOLD_OUT: 'SOLD_OUT',
+  HOLD_EXPIRED: 'HOLD_EXPIRED',
+  INVALID_STATE: 'INVALID_STATE',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
+  RATE_LIMITED: 'RATE_LIMITED',
+  TRY_AGAIN: 'TRY_AGAIN',
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Domain errors: expected outcomes a client can act on (and that idempotency replays). */
+export class AppError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code } });
+  }
+  get code(): ErrorCode {
+    return this.extensions.code as ErrorCode;
+  }
+}
+
+export const badInput = (message: string, field?: string) =>
+  new AppError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
+export const notFound = (message: string) => new AppError(ErrorCode.NOT_FOUND, message);
+export const unauthenticated = (message = 'Sign in to do this') => new AppError(ErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message = 'You are not allowed to do this') => new AppError(ErrorCode.FORBIDDEN, message);
+
+const clientCodes = new Set<string>(Object.values(ErrorCode));
+// Codes Apollo Server itself raises for malformed operations.
+const apolloCodes = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/**
+ * Apollo `formatError`: client-caused errors pass as they are; anything else becomes
+ * INTERNAL_SERVER_ERROR with a generic message, the details go to the log only.
+ */
+export function makeFormatError(opts: { log: (err: unknown) => void; exposeDetails: boolean }) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code as string | undefined;
+    const original = unwrapResolverError(error);
+    if (code && (clientCodes.has(code) || apolloCodes.has(code)) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+      const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions: opts.exposeDetails ? formatted.extensions : extensions };
+    }
+    opts.log(original);
+    if (opts.exposeDetails) return formatted;
+    return {
+      message: 'Internal server error',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}
+
+/** Prisma's known request errors that map to client errors where Prisma is called. */
+export function prismaErrorCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    const code = (err as { code: string }).code;
+    if (/^P\d{4}$/.test(code)) return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,30 @@
+import { Redis } from 'ioredis';
+
+export type { Redis };
+
+/**
+ * A Redis client that fails fast instead of queueing: Redis is an accelerator here (locks,
+ * rate limits, idempotency fast path), so a dead Redis must cost milliseconds, not hang requests.
+ */
+export function createRedis(url: string, opts: { commandTimeoutMs?: number; name?: string } = {}): Redis {
+  const client = new Redis(url, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: opts.commandTimeoutMs ?? 250,
+    connectTimeout: 1000,
+    connectionName: opts.name,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  // Errors surface on commands; an unhandled 'error' event would crash the process.
+  client.on('error', () => {});
+  return client;
+}
+
+export async function redisReady(redis: Redis): Promise<boolean> {
+  try {
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  }
+}

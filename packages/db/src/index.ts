@@ -1,0 +1,42 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient, Prisma } from './generated/prisma/client.ts';
+
+export { Prisma, PrismaClient };
+export * from './generated/prisma/enums.ts';
+export type * from './generated/prisma/models.ts';
+
+export interface DbOptions {
+  /** Pool size per process; the reservation path needs a few connections per core. */
+  max?: number;
+  applicationName?: string;
+}
+
+/** One PrismaClient per process, through the pg driver adapter (no Rust engine). */
+export function createPrisma(databaseUrl: string, opts: DbOptions = {}): PrismaClient {
+  const adapter = new PrismaPg({
+    connectionString: databaseUrl,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName,
+    connectionTimeoutMillis: 5_000,
+  });
+  return new PrismaClient({ adapter });
+}
+
+/** Fails with one clear line when the database cannot be reached. */
+export async function checkDatabase(prisma: PrismaClient): Promise<void> {
+  try {
+    await prisma.$queryRaw`SELECT 1`;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n').filter(Boolean).pop() : String(err);
+    throw new Error(`database unreachable: ${reason}`);
+  }
+}
+
+export async function databaseReady(prisma: PrismaClient): Promise<boolean> {
+  try {
+    await prisma.$queryRaw`SELECT 1`;
+    return true;
+  } catch {
+    return false;
+  }
+}

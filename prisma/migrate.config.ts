@@ -1,0 +1,49 @@
+// Prisma 6.19 CLI config for migrations: runs Prisma's WebAssembly schema engine through the
+// pg driver adapter, so no native engine is downloaded (docs/prisma.md).
+import { defineConfig } from 'prisma6/config';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+
+// prisma/orm#27403: adapter-pg cannot read the catalog types "char" (18) and name (19) that the
+// schema engine introspects; report them as text (25).
+class CatalogSafeClient extends pg.Client {
+  override query(...args: any[]): any {
+    const asText = (res: pg.QueryResult | undefined) => {
+      for (const field of res?.fields ?? []) {
+        if (field.dataTypeID === 18 || field.dataTypeID === 19) field.dataTypeID = 25;
+      }
+      return res;
+    };
+    // pg.Pool calls query(text, values, callback); others use the promise form.
+    const last = args.length - 1;
+    if (typeof args[last] === 'function') {
+      const callback = args[last];
+      args[last] = (err: Error | null, res: pg.QueryResult) => callback(err, asText(res));
+    }
+    const result = (super.query as (...a: any[]) => any)(...args);
+    return result && typeof result.then === 'function' ? result.then(asText) : result;
+  }
+}
+
+function connection() {
+  const raw = process.env.DATABASE_URL;
+  if (!raw) throw new Error('DATABASE_URL is not set');
+  const url = new URL(raw);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    database: decodeURIComponent(url.pathname.slice(1)),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  };
+}
+
+export default defineConfig({
+  experimental: { adapter: true },
+  engine: 'js',
+  schema: '.migrate/schema.prisma',
+  migrations: { path: 'migrations' },
+  // Separate fields, not connectionString: with a connection string the shadow database pool
+  // connects to the main database (P3006). idleTimeoutMillis 1 lets the shadow database drop.
+  adapter: async () => new PrismaPg({ ...connection(), idleTimeoutMillis: 1, Client: CatalogSafeClient } as any),
+});
