@@ -6,3 +6,8 @@ export * from './logger.ts';
 export * from './redis.ts';
 export * from './shutdown.ts';
 export * from './subgraph.ts';
+export * from './rail.ts';
+export * from './scalars.ts';
+export * from './idempotency.ts';
+export * from './locks.ts';
+export * from './authz.ts';

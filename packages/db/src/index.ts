@@ -1,9 +1,8 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient, Prisma } from './generated/prisma/client.ts';
+import { PrismaClient } from './generated/prisma/client.ts';
 
-export { Prisma, PrismaClient };
-export * from './generated/prisma/enums.ts';
-export type * from './generated/prisma/models.ts';
+// PrismaClient, Prisma, the enums and one type per model.
+export * from './generated/prisma/client.ts';
 
 export interface DbOptions {
   /** Pool size per process; the reservation path needs a few connections per core. */

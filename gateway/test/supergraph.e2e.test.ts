@@ -1,0 +1,71 @@
+// The whole supergraph over HTTP: gateway -> four subgraphs -> real PostgreSQL and Redis.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientError, GraphQLClient } from 'graphql-request';
+import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
+
+let sg: RunningSupergraph;
+let client: GraphQLClient;
+
+beforeAll(async () => {
+  sg = await startSupergraph('e2e_supergraph');
+  client = new GraphQLClient(sg.gatewayUrl);
+});
+afterAll(async () => {
+  await sg?.stop();
+});
+
+describe('supergraph through the gateway', () => {
+  it('registers, then reads `me` with the issued token', async () => {
+    const { register } = await client.request<{ register: { accessToken: string; user: { id: string } } }>(
+      `mutation { register(input: { email: "e2e@example.com", password: "a long enough passphrase", name: "E2E" }) { accessToken user { id } } }`,
+    );
+    const me = await client.request<{ me: { id: string; email: string } }>(`{ me { id email } }`, {}, { authorization: `Bearer ${register.accessToken}` });
+    expect(me.me).toEqual({ id: register.user.id, email: 'e2e@example.com' });
+    const anonymous = await client.request<{ me: null }>(`{ me { id } }`);
+    expect(anonymous.me).toBeNull();
+  });
+
+  it('answers a query that spans search and booking (Station fields from two subgraphs)', async () => {
+    const data = await client.request<{ searchStations: { station: { code: string; name: string; state: string; aliases: string[] } }[] }>(
+      `{ searchStations(query: "bombay", limit: 3) { station { code name state aliases } } }`,
+    );
+    expect(data.searchStations.length).toBeGreaterThan(0);
+    const first = data.searchStations[0]!.station;
+    expect(first.state).toBe('Maharashtra');
+    expect(first.aliases.map((a) => a.toLowerCase())).toContain('bombay');
+  });
+
+  it('resolves a train run with its route and availability', async () => {
+    const run = await sg.db.prisma.trainRun.findFirstOrThrow({ where: { train: { number: '12951' } }, orderBy: { date: 'asc' } });
+    const date = run.date.toISOString().slice(0, 10);
+    const data = await client.request<{ trainRun: { id: string; train: { name: string; stops: { station: { code: string; aliases: string[] } }[] }; availability: { code: string; availableBerths: number }[] } }>(
+      `query($d: Date!) { trainRun(trainNumber: "12951", date: $d) { id train { name stops { station { code aliases } } } availability(from: "MMCT", to: "NDLS") { code availableBerths } } }`,
+      { d: date },
+    );
+    expect(data.trainRun.id).toBe(run.id);
+    expect(data.trainRun.train.stops[0]!.station.code).toBe('MMCT');
+    // Station.aliases comes from the search subgraph: the plan crossed three subgraphs.
+    expect(data.trainRun.train.stops.find((s) => s.station.code === 'MMCT')!.station.aliases.join(' ')).toMatch(/Bombay/i);
+    expect(data.trainRun.availability.map((a) => a.code)).toEqual(expect.arrayContaining(['1A', '2A', '3A']));
+  });
+
+  it('rejects a forged token with UNAUTHENTICATED and passes a request id through', async () => {
+    const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJBRE1JTiJ9.';
+    const err = await client.request(`{ me { id } }`, {}, { authorization: `Bearer ${forged}` }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const res = await fetch(sg.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'req-e2e-123' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(res.headers.get('x-request-id')).toBe('req-e2e-123');
+  });
+
+  it('serves health and readiness on every process', async () => {
+    for (const url of [sg.urls.auth, sg.urls.booking, sg.urls.search, sg.urls.payment, sg.urls.webhooks, sg.gatewayUrl.replace('/graphql', '')]) {
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+    }
+  });
+});

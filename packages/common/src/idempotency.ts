@@ -1,0 +1,173 @@
+// Idempotent mutations with Stripe's semantics, scoped to (user, operation, key):
+// - the first request's outcome (result or domain error) is stored and replayed to retries;
+// - a retry while the first still runs waits briefly for it, then gets IDEMPOTENCY_IN_PROGRESS;
+// - the same key with a different request gets IDEMPOTENCY_KEY_REUSED;
+// - validation failures and unexpected errors store nothing, so a corrected retry can proceed.
+// PostgreSQL is the record (table <schema>.idempotency_keys); Redis only caches finished outcomes.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { AppError, ErrorCode, badInput } from './errors.ts';
+
+/** The subset of PrismaClient this module needs (kept structural so every service can pass its own). */
+export interface RawSql {
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+}
+
+export interface IdempotencyOptions {
+  db: RawSql;
+  /** The service's own schema: booking, payment or auth. */
+  schema: 'booking' | 'payment' | 'auth';
+  redis?: Redis | null;
+  /** How long a started request owns its key before another may take over (a crashed process). */
+  leaseMs?: number;
+  /** How long a concurrent retry waits for the first request before IDEMPOTENCY_IN_PROGRESS. */
+  waitMs?: number;
+  /** Keys are kept at least this long. */
+  retentionHours?: number;
+}
+
+type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export function validateIdempotencyKey(key: string): void {
+  if (!KEY_PATTERN.test(key)) {
+    throw badInput('idempotencyKey must be 1 to 255 printable characters without spaces (a UUID is a good choice)', 'idempotencyKey');
+  }
+}
+
+/** Canonical JSON (sorted keys) so the same request always hashes the same. */
+export function requestHash(request: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        : v;
+  return createHash('sha256').update(JSON.stringify(canonical(request ?? null))).digest('hex');
+}
+
+function replay<T>(stored: Stored): T {
+  if (stored.ok) return stored.data as T;
+  throw new AppError(stored.error.extensions.code as ErrorCode, stored.error.message, { ...stored.error.extensions, replayed: true });
+}
+
+/** Domain outcomes worth remembering; validation and infrastructure failures are not. */
+function isReplayable(err: unknown): err is AppError {
+  return err instanceof AppError && ![ErrorCode.BAD_USER_INPUT, ErrorCode.TRY_AGAIN, ErrorCode.INTERNAL_SERVER_ERROR, ErrorCode.UNAUTHENTICATED].includes(err.code as never);
+}
+
+export function createIdempotency(opts: IdempotencyOptions) {
+  const table = `"${opts.schema}"."idempotency_keys"`;
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const waitMs = opts.waitMs ?? 5_000;
+  const retentionMs = (opts.retentionHours ?? 24) * 3_600_000;
+  const cacheKey = (userId: string, operation: string, key: string) => `idem:${opts.schema}:${userId}:${operation}:${key}`;
+
+  async function cached(userId: string, operation: string, key: string): Promise<{ hash: string; stored: Stored } | null> {
+    if (!opts.redis) return null;
+    try {
+      const raw = await opts.redis.get(cacheKey(userId, operation, key));
+      return raw ? (JSON.parse(raw) as { hash: string; stored: Stored }) : null;
+    } catch {
+      return null; // Redis down or slow: the database answers.
+    }
+  }
+
+  async function finish(userId: string, operation: string, key: string, hash: string, stored: Stored) {
+    await opts.db.$executeRawUnsafe(
+      `UPDATE ${table} SET response = $4::jsonb, completed_at = now() WHERE user_id = $1 AND operation = $2 AND key = $3`,
+      userId,
+      operation,
+      key,
+      JSON.stringify(stored),
+    );
+    if (opts.redis) {
+      await opts.redis.set(cacheKey(userId, operation, key), JSON.stringify({ hash, stored }), 'PX', retentionMs).catch(() => {});
+    }
+  }
+
+  async function forget(userId: string, operation: string, key: string) {
+    await opts.db.$executeRawUnsafe(`DELETE FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3 AND completed_at IS NULL`, userId, operation, key);
+  }
+
+  /** Claims the key: true if this request now owns it (new, or the previous owner's lease ran out). */
+  async function claim(userId: string, operation: string, key: string, hash: string): Promise<boolean> {
+    const rows = await opts.db.$queryRawUnsafe<{ key: string }[]>(
+      `INSERT INTO ${table} (user_id, operation, key, request_hash, locked_until)
+       VALUES ($1, $2, $3, $4, now() + ($5 || ' milliseconds')::interval)
+       ON CONFLICT (user_id, operation, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
+         WHERE ${table}.completed_at IS NULL AND ${table}.locked_until < now() AND ${table}.request_hash = EXCLUDED.request_hash
+       RETURNING key`,
+      userId,
+      operation,
+      key,
+      hash,
+      String(leaseMs),
+    );
+    return rows.length > 0;
+  }
+
+  async function lookup(userId: string, operation: string, key: string) {
+    const rows = await opts.db.$queryRawUnsafe<{ request_hash: string; response: Stored | null }[]>(
+      `SELECT request_hash, response FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3`,
+      userId,
+      operation,
+      key,
+    );
+    return rows[0] ?? null;
+  }
+
+  return {
+    /**
+     * Runs `work` at most once per (userId, operation, key). `validate` runs first and may throw
+     * BAD_USER_INPUT without anything being stored.
+     */
+    async run<T>(params: { userId: string; operation: string; key: string; request: unknown }, work: () => Promise<T>): Promise<T> {
+      const { userId, operation, key } = params;
+      validateIdempotencyKey(key);
+      const hash = requestHash(params.request);
+
+      const hit = await cached(userId, operation, key);
+      if (hit) {
+        if (hit.hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+        return replay<T>(hit.stored);
+      }
+
+      const deadline = Date.now() + waitMs;
+      for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
+        if (await claim(userId, operation, key, hash)) break;
+        const row = await lookup(userId, operation, key);
+        if (!row) continue; // the owner gave up (validation failure): claim again
+        if (row.request_hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+        if (row.response) return replay<T>(row.response);
+        if (Date.now() >= deadline) {
+          throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+
+      let outcome: Stored;
+      try {
+        outcome = { ok: true, data: await work() };
+      } catch (err) {
+        if (!isReplayable(err)) {
+          await forget(userId, operation, key);
+          throw err;
+        }
+        outcome = { ok: false, error: { message: err.message, extensions: { ...err.extensions } } };
+      }
+      // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
+      const normalized = JSON.parse(JSON.stringify(outcome)) as Stored;
+      await finish(userId, operation, key, hash, normalized);
+      return replay<T>(normalized);
+    },
+
+    /** Deletes keys older than the retention period. */
+    async purge(): Promise<number> {
+      return opts.db.$executeRawUnsafe(`DELETE FROM ${table} WHERE created_at < now() - ($1 || ' milliseconds')::interval`, String(retentionMs * 2));
+    },
+  };
+}
+export type Idempotency = ReturnType<typeof createIdempotency>;

@@ -1,0 +1,101 @@
+// Indian Railways facts shared by seed, booking and search: class codes and coach layouts.
+
+export const TRAVEL_CLASSES = ['FIRST_AC', 'SECOND_AC', 'THIRD_AC', 'SLEEPER', 'CHAIR_CAR', 'EXEC_CHAIR', 'SECOND_SEATING'] as const;
+export type TravelClassName = (typeof TRAVEL_CLASSES)[number];
+
+export const CLASS_CODE: Record<TravelClassName, string> = {
+  FIRST_AC: '1A',
+  SECOND_AC: '2A',
+  THIRD_AC: '3A',
+  SLEEPER: 'SL',
+  CHAIR_CAR: 'CC',
+  EXEC_CHAIR: 'EC',
+  SECOND_SEATING: '2S',
+};
+
+export const CLASS_BY_CODE: Record<string, TravelClassName> = Object.fromEntries(
+  Object.entries(CLASS_CODE).map(([name, code]) => [code, name as TravelClassName]),
+);
+
+export type BerthTypeName = 'LB' | 'MB' | 'UB' | 'SL' | 'SU' | 'WS' | 'MS' | 'AS';
+
+interface CoachLayout {
+  /** Coach code prefix as on the train: H1, A1, B1, S1, C1, E1, D1. */
+  prefix: string;
+  seats: number;
+  /** Berth types repeating bay by bay (or row by row for chair cars). */
+  pattern: BerthTypeName[];
+}
+
+/** LHB-style layouts: 1A cabins, 2A bays of 6, 3A/SL bays of 8, chair cars by row. */
+export const COACH_LAYOUT: Record<TravelClassName, CoachLayout> = {
+  FIRST_AC: { prefix: 'H', seats: 24, pattern: ['LB', 'UB'] },
+  SECOND_AC: { prefix: 'A', seats: 48, pattern: ['LB', 'UB', 'LB', 'UB', 'SL', 'SU'] },
+  THIRD_AC: { prefix: 'B', seats: 72, pattern: ['LB', 'MB', 'UB', 'LB', 'MB', 'UB', 'SL', 'SU'] },
+  SLEEPER: { prefix: 'S', seats: 72, pattern: ['LB', 'MB', 'UB', 'LB', 'MB', 'UB', 'SL', 'SU'] },
+  CHAIR_CAR: { prefix: 'C', seats: 78, pattern: ['WS', 'MS', 'AS', 'AS', 'WS'] },
+  EXEC_CHAIR: { prefix: 'E', seats: 56, pattern: ['WS', 'AS', 'AS', 'WS'] },
+  SECOND_SEATING: { prefix: 'D', seats: 108, pattern: ['WS', 'MS', 'AS', 'AS', 'MS', 'WS'] },
+};
+
+export function berthTypeOf(cls: TravelClassName, number: number): BerthTypeName {
+  const { pattern } = COACH_LAYOUT[cls];
+  return pattern[(number - 1) % pattern.length]!;
+}
+
+/** Fares: paise per km and a minimum per class (server-side only; never from the client). */
+export const FARE_RULES: Record<TravelClassName, { perKmPaise: number; minimumPaise: number }> = {
+  FIRST_AC: { perKmPaise: 420, minimumPaise: 150_000 },
+  SECOND_AC: { perKmPaise: 250, minimumPaise: 90_000 },
+  THIRD_AC: { perKmPaise: 180, minimumPaise: 60_000 },
+  SLEEPER: { perKmPaise: 70, minimumPaise: 24_000 },
+  CHAIR_CAR: { perKmPaise: 150, minimumPaise: 38_000 },
+  EXEC_CHAIR: { perKmPaise: 300, minimumPaise: 80_000 },
+  SECOND_SEATING: { perKmPaise: 40, minimumPaise: 10_000 },
+};
+
+export function farePaise(cls: TravelClassName, distanceKm: number): number {
+  const rule = FARE_RULES[cls];
+  // Round to whole rupees as tickets are priced.
+  return Math.max(rule.minimumPaise, Math.round((rule.perKmPaise * distanceKm) / 100) * 100);
+}
+
+/** "HH:MM" on journey day `day` (1-based) -> minutes after midnight of the departure date. */
+export function minutesOf(time: string | null, day: number): number | null {
+  if (time === null) return null;
+  const m = /^(\d{2}):(\d{2})$/.exec(time);
+  if (!m) throw new Error(`bad time ${time}`);
+  return (day - 1) * 1440 + Number(m[1]) * 60 + Number(m[2]);
+}
+
+export function formatClock(minutes: number | null): string | null {
+  if (minutes === null) return null;
+  const m = ((minutes % 1440) + 1440) % 1440;
+  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+}
+
+/** Today's date in India (UTC+05:30) as YYYY-MM-DD. */
+export function todayInIndia(now = new Date()): string {
+  return new Date(now.getTime() + 330 * 60_000).toISOString().slice(0, 10);
+}
+
+export function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/** 0 = Monday ... 6 = Sunday, as in trains.json `runsOn`. */
+export function weekdayOf(date: string): number {
+  return (new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7;
+}
+
+/** Text the search projection indexes: lower-case, one space, aliases included. */
+export function searchTextOf(parts: (string | null | undefined)[]): string {
+  return parts
+    .filter((p): p is string => !!p)
+    .join(' ')
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim();
+}

@@ -1,0 +1,184 @@
+// Loads the shipped Indian rail network (prisma/seed/data) and runs for the next RUN_DAYS days.
+// Idempotent: existing stations, trains, coaches and runs are kept; only what is missing is added.
+// No network access. Usage: DATABASE_URL=... tsx prisma/seed/seed.ts
+import { readFileSync } from 'node:fs';
+import { createPrisma, type PrismaClient } from '@tatkal/db';
+import {
+  addDays,
+  berthTypeOf,
+  CLASS_BY_CODE,
+  COACH_LAYOUT,
+  minutesOf,
+  searchTextOf,
+  todayInIndia,
+  weekdayOf,
+  type TravelClassName,
+} from '@tatkal/common/rail';
+
+export interface StationData {
+  code: string;
+  name: string;
+  city: string;
+  state: string;
+  zone?: string;
+  lat?: number;
+  lon?: number;
+  aliases: string[];
+}
+export interface StopData {
+  code: string;
+  arr: string | null;
+  dep: string | null;
+  day: number;
+  km: number;
+}
+export interface TrainData {
+  number: string;
+  name: string;
+  type: string;
+  runsOn: number[];
+  coaches: Record<string, number>;
+  stops: StopData[];
+}
+
+const dataFile = (name: string) => new URL(`./data/${name}`, import.meta.url);
+export const stations: StationData[] = JSON.parse(readFileSync(dataFile('stations.json'), 'utf8'));
+export const trains: TrainData[] = JSON.parse(readFileSync(dataFile('trains.json'), 'utf8'));
+
+const CLASS_ORDER: TravelClassName[] = ['FIRST_AC', 'SECOND_AC', 'THIRD_AC', 'SLEEPER', 'EXEC_CHAIR', 'CHAIR_CAR', 'SECOND_SEATING'];
+
+export interface SeedOptions {
+  runDays?: number;
+  /** First run date (YYYY-MM-DD); defaults to today in India. */
+  from?: string;
+  log?: (line: string) => void;
+}
+
+export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promise<Record<string, number>> {
+  const log = opts.log ?? (() => {});
+  const runDays = opts.runDays ?? 60;
+  const from = opts.from ?? todayInIndia();
+
+  const createdStations = await prisma.station.createMany({
+    data: stations.map((s) => ({
+      code: s.code,
+      name: s.name,
+      city: s.city,
+      state: s.state,
+      zone: s.zone ?? null,
+      latitude: s.lat ?? null,
+      longitude: s.lon ?? null,
+      aliases: s.aliases ?? [],
+    })),
+    skipDuplicates: true,
+  });
+  const stationIds = new Map((await prisma.station.findMany({ select: { id: true, code: true } })).map((s) => [s.code, s.id]));
+
+  let createdTrains = 0;
+  let createdSeats = 0;
+  const existing = new Set((await prisma.train.findMany({ select: { number: true } })).map((t) => t.number));
+  for (const t of trains) {
+    if (existing.has(t.number)) continue;
+    // One transaction per train: a train is seeded whole or not at all.
+    await prisma.$transaction(
+      async (tx) => {
+        const train = await tx.train.create({ data: { number: t.number, name: t.name, type: t.type, runsOn: t.runsOn } });
+        await tx.trainStop.createMany({
+          data: t.stops.map((s, seq) => {
+            const stationId = stationIds.get(s.code);
+            if (stationId === undefined) throw new Error(`train ${t.number}: unknown station ${s.code}`);
+            return {
+              trainId: train.id,
+              seq,
+              stationId,
+              arrivalMin: minutesOf(s.arr, s.day),
+              departureMin: minutesOf(s.dep, s.day),
+              distanceKm: s.km,
+            };
+          }),
+        });
+        let position = 0;
+        for (const cls of CLASS_ORDER) {
+          const code = Object.entries(CLASS_BY_CODE).find(([, name]) => name === cls)![0];
+          const count = t.coaches[code] ?? 0;
+          const layout = COACH_LAYOUT[cls];
+          for (let i = 1; i <= count; i++) {
+            const coach = await tx.coach.create({
+              data: { trainId: train.id, code: `${layout.prefix}${i}`, class: cls, position: position++ },
+            });
+            await tx.seat.createMany({
+              data: Array.from({ length: layout.seats }, (_, n) => ({
+                coachId: coach.id,
+                number: n + 1,
+                berthType: berthTypeOf(cls, n + 1),
+              })),
+            });
+            createdSeats += layout.seats;
+          }
+        }
+      },
+      { timeout: 30_000 },
+    );
+    createdTrains++;
+  }
+
+  const allTrains = await prisma.train.findMany({ select: { id: true, number: true, runsOn: true } });
+  const runs: { trainId: number; date: Date }[] = [];
+  for (let d = 0; d < runDays; d++) {
+    const date = addDays(from, d);
+    const weekday = weekdayOf(date);
+    for (const t of allTrains) if (t.runsOn.includes(weekday)) runs.push({ trainId: t.id, date: new Date(`${date}T00:00:00Z`) });
+  }
+  const createdRuns = await prisma.trainRun.createMany({ data: runs, skipDuplicates: true });
+
+  // The search service's projection (its own schema); kept fresh by events at run time.
+  const stationDocs = await prisma.stationDoc.createMany({
+    data: stations.map((s) => ({
+      code: s.code,
+      name: s.name,
+      city: s.city,
+      state: s.state,
+      aliases: s.aliases ?? [],
+      searchText: searchTextOf([s.name, s.city, s.code, ...(s.aliases ?? [])]),
+    })),
+    skipDuplicates: true,
+  });
+  const trainDocs = await prisma.trainDoc.createMany({
+    data: trains.map((t) => ({
+      number: t.number,
+      name: t.name,
+      type: t.type,
+      stationCodes: t.stops.map((s) => s.code),
+      searchText: searchTextOf([t.number, t.name, t.type.replace(/_/g, ' ')]),
+    })),
+    skipDuplicates: true,
+  });
+
+  const counts = {
+    stations: createdStations.count,
+    trains: createdTrains,
+    seats: createdSeats,
+    runs: createdRuns.count,
+    stationDocs: stationDocs.count,
+    trainDocs: trainDocs.count,
+  };
+  log(`seed: added ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  return counts;
+}
+
+// CLI
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    console.error('seed: DATABASE_URL is not set');
+    process.exit(1);
+  }
+  const prisma = createPrisma(url, { applicationName: 'seed' });
+  seed(prisma, { log: (l) => console.log(l), runDays: Number(process.env.SEED_RUN_DAYS ?? 60) })
+    .then(() => prisma.$disconnect())
+    .catch(async (err: unknown) => {
+      console.error(`seed: failed: ${err instanceof Error ? err.message : String(err)}`);
+      await prisma.$disconnect();
+      process.exit(1);
+    });
+}

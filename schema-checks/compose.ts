@@ -1,0 +1,16 @@
+// pnpm schema:compose — writes supergraph.graphql and the API schema baseline from supergraph.yaml.
+import { writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { artifacts, composeSupergraph, REPO_ROOT, SUPERGRAPH_CONFIG } from './supergraph.ts';
+
+try {
+  const composed = composeSupergraph(SUPERGRAPH_CONFIG);
+  for (const hint of composed.hints) console.warn(`hint: ${hint}`);
+  for (const { path, contents } of artifacts(composed)) {
+    writeFileSync(path, contents);
+    console.log(`wrote ${relative(REPO_ROOT, path)} (${composed.subgraphs.length} subgraphs)`);
+  }
+} catch (err) {
+  console.error((err as Error).message);
+  process.exitCode = 1;
+}

@@ -1,0 +1,159 @@
+// `npm start`: checks services, migrates, seeds, composes, starts every process, prints the URLs.
+// Ctrl-C stops everything cleanly (SIGTERM to each process, which drains and closes).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { checkServices } from './services.ts';
+
+const root = join(import.meta.dirname, '..');
+if (existsSync(join(root, '.env'))) process.loadEnvFile(join(root, '.env'));
+
+const env = {
+  DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/tatkal',
+  REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  AMQP_URL: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+  NODE_ENV: process.env.NODE_ENV ?? 'development',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  AUTH_JWKS_URL: process.env.AUTH_JWKS_URL ?? 'http://127.0.0.1:4001/.well-known/jwks.json',
+};
+
+const fail = (line: string): never => {
+  console.error(`start: ${line}`);
+  process.exit(1);
+};
+
+/** Development-only secrets, generated once into the git-ignored .keys/ folder. */
+function devSecrets(): Record<string, string> {
+  const file = join(root, '.keys/dev-secrets.json');
+  if (!existsSync(file)) {
+    mkdirSync(join(root, '.keys'), { recursive: true });
+    const secrets = {
+      ADMIN_EMAIL: 'admin@tatkal.dev',
+      ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
+      PAYMENT_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('hex')}`,
+    };
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+  const secrets = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  // Values from the environment or .env win over the generated ones.
+  return Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, process.env[k] ?? v]));
+}
+
+function step(label: string, args: string[]) {
+  const res = spawnSync(args[0]!, args.slice(1), { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (res.status !== 0) fail(`${label} failed:\n${res.stdout}${res.stderr}`);
+  const out = res.stdout.trim().split('\n').filter((l) => /seed:|wrote|applied|No pending|migrations/i.test(l));
+  for (const line of out) console.log(`  ${line.trim()}`);
+}
+
+async function ensureDatabase() {
+  const url = new URL(env.DATABASE_URL);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (exists.rowCount === 0) {
+    await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    console.log(`  created database ${name}`);
+  }
+  await admin.end();
+}
+
+async function waitReady(name: string, url: string, child: ChildProcess, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) fail(`${name} exited during start-up (code ${child.exitCode}); its log is above`);
+    try {
+      if ((await fetch(`${url}/ready`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  fail(`${name} did not become ready at ${url}/ready within ${timeoutMs / 1000}s`);
+}
+
+const children: { name: string; child: ChildProcess }[] = [];
+
+function launch(name: string, entry: string, extra: Record<string, string>) {
+  const child = spawn(join(root, 'node_modules/.bin/tsx'), [entry], {
+    cwd: root,
+    env: { ...process.env, ...env, ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = `${name.padEnd(8)}|`;
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffer = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop()!;
+      for (const line of lines) if (line) process.stdout.write(`${prefix} ${line}\n`);
+    });
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`start: ${name} stopped unexpectedly (${signal ?? `exit ${code}`}); stopping everything`);
+      void stopAll(1);
+    }
+  });
+  children.push({ name, child });
+  return child;
+}
+
+let stopping = false;
+async function stopAll(code: number) {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nstopping...');
+  // Gateway first, so nothing new arrives while the subgraphs drain.
+  for (const { child } of [...children].reverse()) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(children.map(({ child }) => (child.exitCode !== null ? null : new Promise((r) => child.once('exit', r)))));
+  console.log('all processes stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+async function main() {
+  console.log('Tatkal supergraph: starting');
+  const down = await checkServices({ postgres: env.DATABASE_URL.replace(/\/[^/]*$/, '/postgres'), redis: env.REDIS_URL, amqp: env.AMQP_URL });
+  if (down.length) fail(down.join('\nstart: '));
+  await ensureDatabase();
+  console.log('- migrating');
+  step('migrate', [process.execPath, join(root, 'scripts/prisma.mjs'), 'migrate-deploy']);
+  console.log('- seeding (idempotent: adds only what is missing)');
+  step('seed', [join(root, 'node_modules/.bin/tsx'), join(root, 'prisma/seed/seed.ts')]);
+  console.log('- composing supergraph.yaml -> supergraph.graphql');
+  step('compose', [join(root, 'node_modules/.bin/tsx'), join(root, 'schema-checks/compose.ts')]);
+
+  const secrets = devSecrets();
+  const auth = launch('auth', 'subgraphs/auth/src/index.ts', { PORT: '4001', ADMIN_EMAIL: secrets.ADMIN_EMAIL!, ADMIN_PASSWORD: secrets.ADMIN_PASSWORD! });
+  await waitReady('auth', 'http://127.0.0.1:4001', auth);
+  const subgraphs = [
+    ['booking', 'subgraphs/booking/src/index.ts', { PORT: '4002' }],
+    ['search', 'subgraphs/search/src/index.ts', { PORT: '4003' }],
+    ['payment', 'subgraphs/payment/src/index.ts', { PORT: '4004', WEBHOOK_PORT: '4005', PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET! }],
+  ] as const;
+  await Promise.all(
+    subgraphs.map(([name, entry, extra]) => waitReady(name, `http://127.0.0.1:${extra.PORT}`, launch(name, entry, extra))),
+  );
+  const gateway = launch('gateway', 'gateway/src/index.ts', { PORT: '4000', SUPERGRAPH_PATH: join(root, 'supergraph.graphql') });
+  await waitReady('gateway', 'http://127.0.0.1:4000', gateway);
+
+  console.log(`
+Tatkal supergraph is up:
+  Gateway + Apollo Sandbox  http://localhost:4000/graphql
+  auth subgraph             http://localhost:4001/graphql   (JWKS: /.well-known/jwks.json)
+  booking subgraph          http://localhost:4002/graphql
+  search subgraph           http://localhost:4003/graphql
+  payment subgraph          http://localhost:4004/graphql
+  payment webhooks          http://localhost:4005/webhooks/payments
+  admin login               ${secrets.ADMIN_EMAIL} (password in .keys/dev-secrets.json)
+Press Ctrl-C to stop.`);
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

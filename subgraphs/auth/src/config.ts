@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { env, loadConfig } from '@tatkal/common';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(
+    {
+      NODE_ENV: env.nodeEnv,
+      PORT: env.port(4001),
+      DATABASE_URL: env.databaseUrl,
+      LOG_LEVEL: env.logLevel,
+      AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+      AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
+      ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+      REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(30),
+      /** JSON file holding the signing keys (private JWKs); first key signs, all are published. */
+      AUTH_SIGNING_KEYS_FILE: z.string().min(1).default('.keys/auth-signing-keys.json'),
+      /** Generate the key file when missing. On in development only, unless set. */
+      AUTH_GENERATE_KEYS: bool.optional(),
+      ADMIN_EMAIL: z.email().optional(),
+      ADMIN_PASSWORD: z.string().min(12).optional(),
+    },
+    source,
+  );
+  return { ...config, AUTH_GENERATE_KEYS: config.AUTH_GENERATE_KEYS ?? config.NODE_ENV !== 'production' };
+}
+export type AuthConfig = ReturnType<typeof loadAuthConfig>;

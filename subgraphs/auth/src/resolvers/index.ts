@@ -1,0 +1,51 @@
+import type { User } from '@tatkal/db';
+import { badInput, DateTimeScalar, forbidden, unauthenticated } from '@tatkal/common';
+import type { AuthContext } from '../context.ts';
+import { login, logout, refresh, register } from '../domain/sessions.ts';
+
+const decodeCursor = (cursor: string) => {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw badInput('Invalid cursor', 'after');
+  return id;
+};
+
+export const resolvers = {
+  DateTime: DateTimeScalar,
+  Query: {
+    me: (_: unknown, __: unknown, ctx: AuthContext) =>
+      ctx.identity ? ctx.prisma.user.findUnique({ where: { id: ctx.identity.userId } }) : null,
+    users: async (_: unknown, args: { first?: number | null; after?: string | null }, ctx: AuthContext) => {
+      if (!ctx.identity) throw unauthenticated();
+      if (ctx.identity.role !== 'ADMIN') throw forbidden('Only administrators can list users');
+      const first = args.first ?? 20;
+      if (first < 1 || first > 100) throw badInput('first must be between 1 and 100', 'first');
+      const rows = await ctx.prisma.user.findMany({
+        take: first + 1,
+        ...(args.after ? { cursor: { id: decodeCursor(args.after) }, skip: 1 } : {}),
+        orderBy: { id: 'asc' },
+      });
+      const nodes = rows.slice(0, first);
+      return { nodes, nextCursor: rows.length > first ? Buffer.from(nodes[nodes.length - 1]!.id).toString('base64url') : null };
+    },
+  },
+  Mutation: {
+    register: (_: unknown, args: { input: { email: string; password: string; name: string; phone?: string | null } }, ctx: AuthContext) =>
+      register(ctx, args.input),
+    login: (_: unknown, args: { email: string; password: string }, ctx: AuthContext) => login(ctx, args.email, args.password),
+    refreshSession: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => refresh(ctx, args.refreshToken),
+    logout: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => logout(ctx, args.refreshToken),
+  },
+  User: {
+    __resolveReference: (ref: { id: string }, ctx: AuthContext) =>
+      /^[0-9a-f-]{36}$/i.test(ref.id) ? ctx.prisma.user.findUnique({ where: { id: ref.id } }) : null,
+    // Other people's contact details are not for everyone who can name a user id.
+    email: (user: User, _: unknown, ctx: AuthContext) => {
+      if (ctx.identity?.userId !== user.id && ctx.identity?.role !== 'ADMIN') throw forbidden('Only the user or an administrator can read this');
+      return user.email;
+    },
+    phone: (user: User, _: unknown, ctx: AuthContext) => {
+      if (ctx.identity?.userId !== user.id && ctx.identity?.role !== 'ADMIN') throw forbidden('Only the user or an administrator can read this');
+      return user.phone;
+    },
+  },
+};

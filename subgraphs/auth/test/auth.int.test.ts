@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier, type Identity } from '@tatkal/common';
+import type { AuthContext } from '../src/context.ts';
+import { generateSigningJwk, importSigningKeys, publicJwks, type SigningKey } from '../src/domain/keys.ts';
+import { buildAuthServer } from '../src/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { errorCodes, execute } from '../../../test/support/graphql.ts';
+import { testLogger } from '../../../test/support/logger.ts';
+
+let db: TestDatabase;
+let keys: SigningKey[];
+const { server } = buildAuthServer({ logger: testLogger, production: false });
+const settings = { issuer: 'tatkal-auth', audience: 'tatkal-api', accessTokenTtlSeconds: 900, refreshTokenTtlDays: 30 };
+const ctx = (identity: Identity | null = null): AuthContext => ({ prisma: db.prisma, keys, settings, identity, requestId: 't', log: testLogger });
+
+const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { user { id email name role } accessToken refreshToken } }`;
+const LOGIN = `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { id } accessToken refreshToken } }`;
+const REFRESH = `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`;
+
+beforeAll(async () => {
+  db = await createTestDatabase('auth');
+  keys = await importSigningKeys([await generateSigningJwk()]);
+  await server.start();
+});
+afterAll(async () => {
+  await server.stop();
+  await db?.drop();
+});
+
+describe('register and login', () => {
+  it('registers a user, lower-cases the email and issues a verifiable EdDSA token', async () => {
+    const res = await execute(server, REGISTER, { input: { email: 'Asha.Rao@Example.com', password: 'correct horse battery', name: 'Asha Rao' } }, ctx());
+    expect(res.errors).toBeUndefined();
+    const payload = res.data!.register;
+    expect(payload.user).toMatchObject({ email: 'asha.rao@example.com', name: 'Asha Rao', role: 'CUSTOMER' });
+    const verify = createTokenVerifier({ jwks: publicJwks(keys), issuer: settings.issuer, audience: settings.audience });
+    await expect(verify(`Bearer ${payload.accessToken}`)).resolves.toMatchObject({ userId: payload.user.id, role: 'CUSTOMER' });
+    const stored = await db.prisma.user.findUniqueOrThrow({ where: { id: payload.user.id } });
+    expect(stored.passwordHash).toMatch(/^scrypt\$/);
+    expect(stored.passwordHash).not.toContain('correct horse');
+  });
+
+  it('refuses a duplicate email in another case, a weak password and a malformed email, writing nothing', async () => {
+    const before = await db.prisma.user.count();
+    const dup = await execute(server, REGISTER, { input: { email: 'ASHA.RAO@example.COM', password: 'another good passphrase', name: 'X' } }, ctx());
+    expect(errorCodes(dup)).toEqual(['BAD_USER_INPUT']);
+    const weak = await execute(server, REGISTER, { input: { email: 'weak@example.com', password: 'short', name: 'X' } }, ctx());
+    expect(errorCodes(weak)).toEqual(['BAD_USER_INPUT']);
+    const huge = await execute(server, REGISTER, { input: { email: 'huge@example.com', password: 'x1'.repeat(5000), name: 'X' } }, ctx());
+    expect(errorCodes(huge)).toEqual(['BAD_USER_INPUT']);
+    const email = await execute(server, REGISTER, { input: { email: "x' OR 1=1 --", password: 'correct horse battery', name: 'X' } }, ctx());
+    expect(errorCodes(email)).toEqual(['BAD_USER_INPUT']);
+    expect(await db.prisma.user.count()).toBe(before);
+  });
+
+  it('gives the same answer for an unknown email and a wrong password', async () => {
+    const unknown = await execute(server, LOGIN, { e: 'nobody@example.com', p: 'correct horse battery' }, ctx());
+    const wrong = await execute(server, LOGIN, { e: 'asha.rao@example.com', p: 'wrong horse battery' }, ctx());
+    expect(errorCodes(unknown)).toEqual(['UNAUTHENTICATED']);
+    expect(unknown.errors![0]!.message).toBe(wrong.errors![0]!.message);
+    const ok = await execute(server, LOGIN, { e: 'ASHA.rao@example.com', p: 'correct horse battery' }, ctx());
+    expect(ok.errors).toBeUndefined();
+  });
+});
+
+describe('refresh tokens', () => {
+  it('rotates on every use and revokes the family when a rotated token is reused', async () => {
+    const login = await execute(server, LOGIN, { e: 'asha.rao@example.com', p: 'correct horse battery' }, ctx());
+    const first = login.data!.login.refreshToken;
+    const second = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession.refreshToken;
+    expect(second).not.toBe(first);
+    const reuse = await execute(server, REFRESH, { t: first }, ctx());
+    expect(errorCodes(reuse)).toEqual(['UNAUTHENTICATED']);
+    // The thief's reuse also logged out the legitimate holder of the newer token.
+    const afterRevoke = await execute(server, REFRESH, { t: second }, ctx());
+    expect(errorCodes(afterRevoke)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('logout revokes the token', async () => {
+    const login = await execute(server, LOGIN, { e: 'asha.rao@example.com', p: 'correct horse battery' }, ctx());
+    const token = login.data!.login.refreshToken;
+    const out = await execute(server, `mutation($t: String!) { logout(refreshToken: $t) }`, { t: token }, ctx());
+    expect(out.data!.logout).toBe(true);
+    expect(errorCodes(await execute(server, REFRESH, { t: token }, ctx()))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('User entity and admin queries', () => {
+  it('resolves User by id through _entities and hides the email from other users', async () => {
+    const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'asha.rao@example.com' } });
+    const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name email } } }`;
+    const own = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx({ userId: user.id, role: 'CUSTOMER', tokenId: 'j' }));
+    expect(own.data!._entities[0]).toEqual({ id: user.id, name: 'Asha Rao', email: 'asha.rao@example.com' });
+    const other = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx({ userId: crypto.randomUUID(), role: 'CUSTOMER', tokenId: 'j' }));
+    expect(errorCodes(other)).toEqual(['FORBIDDEN']);
+  });
+
+  it('lists users for admins only', async () => {
+    const q = `{ users(first: 5) { nodes { id } nextCursor } }`;
+    expect(errorCodes(await execute(server, q, {}, ctx()))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'CUSTOMER', tokenId: 'j' })))).toEqual(['FORBIDDEN']);
+    const admin = await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }));
+    expect(admin.errors).toBeUndefined();
+    expect(admin.data!.users.nodes.length).toBe(await db.prisma.user.count());
+  });
+});

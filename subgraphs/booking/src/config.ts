@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { env, loadConfig } from '@tatkal/common';
+
+export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(
+    {
+      NODE_ENV: env.nodeEnv,
+      PORT: env.port(4002),
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: env.redisUrl,
+      AMQP_URL: env.amqpUrl,
+      AUTH_JWKS_URL: env.httpUrl,
+      AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+      AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
+      LOG_LEVEL: env.logLevel,
+      DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+      /** How long berths are held for payment. */
+      HOLD_TTL_MS: z.coerce.number().int().min(1000).default(600_000),
+      BOOKING_WINDOW_DAYS: z.coerce.number().int().min(1).max(120).default(60),
+      /** How often the sweeper expires unpaid holds; 0 turns it off in this process. */
+      SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+    },
+    source,
+  );
+}
+export type BookingConfig = ReturnType<typeof loadBookingConfig>;

@@ -1,0 +1,16 @@
+import { createIdempotency, createLockManager, type Redis } from '@tatkal/common';
+import type { PrismaClient } from '@tatkal/db';
+import type { BookingDeps } from './context.ts';
+import { defaultReservationSettings, type ReservationSettings } from './domain/reservations.ts';
+
+/** The booking service's long-lived collaborators, one of each per process. */
+export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, settings: Partial<ReservationSettings> = {}): BookingDeps {
+  const locks = createLockManager(redis);
+  return {
+    prisma,
+    redis,
+    locks,
+    idempotency: createIdempotency({ db: prisma, schema: 'booking', redis }),
+    reservations: { prisma, locks, settings: { ...defaultReservationSettings, ...settings } },
+  };
+}

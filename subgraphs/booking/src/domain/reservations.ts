@@ -1,0 +1,658 @@
+// The reservation path (docs/architecture.md): validate -> Redis guard (SET NX PX) -> one Prisma
+// interactive transaction with SELECT ... FOR UPDATE -> commit. Only the database decides.
+import { randomInt } from 'node:crypto';
+import type { BerthType, Gender, PrismaClient, TrainRun, TravelClass } from '@tatkal/db';
+import { AppError, badInput, ErrorCode, forbidden, notFound, prismaErrorCode, seatLockKey, type Identity, type LockManager } from '@tatkal/common';
+import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
+import { ensureInventory, freeByCoach, freeSeatsInCoach, lockFreeSeats, lockMoreFreeSeats, occupy, release, type FreeSeat, type Tx } from './inventory.ts';
+import { segmentMask, type StopWithStation } from './network.ts';
+
+export interface ReservationSettings {
+  holdTtlMs: number;
+  bookingWindowDays: number;
+  /** Prisma interactive transaction bounds; exceeding them gives TRY_AGAIN. */
+  txMaxWaitMs: number;
+  txTimeoutMs: number;
+}
+
+export const defaultReservationSettings: ReservationSettings = { holdTtlMs: 10 * 60_000, bookingWindowDays: 60, txMaxWaitMs: 5_000, txTimeoutMs: 10_000 };
+
+export interface ReservationDeps {
+  prisma: PrismaClient;
+  locks: LockManager;
+  settings: ReservationSettings;
+  /** Seat and reservation counters for metrics; optional. */
+  onOutcome?: (outcome: string) => void;
+}
+
+export interface PassengerInput {
+  name: string;
+  age: number;
+  gender: Gender;
+  berthPreference?: BerthType | null;
+}
+
+export interface ReserveInput {
+  runId?: string | null;
+  trainNumber?: string | null;
+  date?: string | null;
+  from: string;
+  to: string;
+  class: TravelClass;
+  passengers: PassengerInput[];
+  berths?: { coach: string; berth: number }[] | null;
+  allowWaitlist?: boolean | null;
+}
+
+/** What the API returns for a reservation: plain JSON, so an idempotent replay is byte-identical. */
+export interface ReservationView {
+  id: string;
+  pnr: string;
+  status: string;
+  runId: string;
+  fromCode: string;
+  toCode: string;
+  class: TravelClass;
+  farePaise: number;
+  holdExpiresAt: string | null;
+  createdAt: string;
+  passengers: {
+    id: string;
+    name: string;
+    age: number;
+    gender: Gender;
+    berthPreference: BerthType | null;
+    status: string;
+    coach: string | null;
+    berth: number | null;
+    berthType: BerthType | null;
+    waitlistNumber: number | null;
+    farePaise: number;
+  }[];
+}
+
+// ───────────────────────────── validation ─────────────────────────────
+
+interface ValidRequest {
+  run: TrainRun;
+  from: StopWithStation;
+  to: StopWithStation;
+  mask: bigint;
+  farePerPassenger: number;
+  passengers: PassengerInput[];
+  /** Requested specific seats (ids), in passenger order. */
+  seatIds: number[] | null;
+  allowWaitlist: boolean;
+  cls: TravelClass;
+}
+
+const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+
+/** Everything a client can get wrong, checked before any lock or write. */
+export async function validateReserve(prisma: PrismaClient, input: ReserveInput, settings: ReservationSettings, now = new Date()): Promise<ValidRequest> {
+  const n = input.passengers.length;
+  if (n < 1 || n > 6) throw badInput('A reservation has 1 to 6 passengers', 'passengers');
+  input.passengers.forEach((p, i) => {
+    const name = p.name.trim();
+    if (name.length < 1 || name.length > 60) throw badInput(`Passenger ${i + 1}: name must be 1 to 60 characters`, `passengers.${i}.name`);
+    if (!/^[\p{L}][\p{L} .'-]*$/u.test(name)) throw badInput(`Passenger ${i + 1}: name may contain letters, spaces, dots, hyphens and apostrophes only`, `passengers.${i}.name`);
+    if (!Number.isInteger(p.age) || p.age < 1 || p.age > 125) throw badInput(`Passenger ${i + 1}: age must be between 1 and 125`, `passengers.${i}.age`);
+  });
+
+  let run: TrainRun | null = null;
+  if (input.runId) {
+    if (!isUuid(input.runId)) throw badInput('runId is not a valid id', 'runId');
+    run = await prisma.trainRun.findUnique({ where: { id: input.runId } });
+  } else if (input.trainNumber && input.date) {
+    run = await prisma.trainRun.findFirst({ where: { train: { number: input.trainNumber.trim() }, date: new Date(`${input.date}T00:00:00Z`) } });
+    if (!run && !(await prisma.train.findUnique({ where: { number: input.trainNumber.trim() } }))) {
+      throw badInput(`Unknown train ${input.trainNumber}`, 'trainNumber');
+    }
+  } else {
+    throw badInput('Give either runId, or trainNumber and date', 'runId');
+  }
+  if (!run) throw badInput('This train does not run on that date', 'date');
+  if (run.cancelled) throw badInput('This run is cancelled', 'runId');
+
+  const today = todayInIndia(now);
+  const runDate = run.date.toISOString().slice(0, 10);
+  if (runDate < today) throw badInput('This run has already departed', 'date');
+  if (runDate > addDays(today, settings.bookingWindowDays)) throw badInput(`Bookings open ${settings.bookingWindowDays} days before departure`, 'date');
+
+  const stops = await prisma.trainStop.findMany({ where: { trainId: run.trainId }, include: { station: true }, orderBy: { seq: 'asc' } });
+  const fromCode = input.from.trim().toUpperCase();
+  const toCode = input.to.trim().toUpperCase();
+  const from = stops.find((s) => s.station.code === fromCode);
+  const to = stops.find((s) => s.station.code === toCode);
+  if (!from) throw badInput(`Station ${fromCode} is not a stop of this train`, 'from');
+  if (!to) throw badInput(`Station ${toCode} is not a stop of this train`, 'to');
+  if (from.seq >= to.seq) throw badInput(`${fromCode} must come before ${toCode} on this train's route`, 'to');
+  // The train leaves the boarding station at run date (IST midnight) + departureMin.
+  const departsAt = Date.parse(`${runDate}T00:00:00+05:30`) + (from.departureMin ?? 0) * 60_000;
+  if (departsAt <= now.getTime()) throw badInput('The train has already left this station', 'from');
+
+  const classExists = await prisma.coach.count({ where: { trainId: run.trainId, class: input.class } });
+  if (!classExists) throw badInput(`This train has no ${input.class} class`, 'class');
+
+  let seatIds: number[] | null = null;
+  if (input.berths && input.berths.length > 0) {
+    if (input.berths.length !== n) throw badInput('Give one berth per passenger, or none', 'berths');
+    const keys = input.berths.map((b) => `${b.coach.trim().toUpperCase()}-${b.berth}`);
+    if (new Set(keys).size !== keys.length) throw badInput('The same berth is requested twice', 'berths');
+    const coaches = await prisma.coach.findMany({ where: { trainId: run.trainId, code: { in: input.berths.map((b) => b.coach.trim().toUpperCase()) } }, include: { seats: true } });
+    seatIds = input.berths.map((b, i) => {
+      const coach = coaches.find((c) => c.code === b.coach.trim().toUpperCase());
+      if (!coach) throw badInput(`Berth ${i + 1}: this train has no coach ${b.coach}`, `berths.${i}.coach`);
+      if (coach.class !== input.class) throw badInput(`Berth ${i + 1}: coach ${coach.code} is ${coach.class}, not ${input.class}`, `berths.${i}.coach`);
+      const seat = coach.seats.find((s) => s.number === b.berth);
+      if (!seat) throw badInput(`Berth ${i + 1}: coach ${coach.code} has no berth ${b.berth}`, `berths.${i}.berth`);
+      return seat.id;
+    });
+  }
+
+  return {
+    run,
+    from,
+    to,
+    mask: segmentMask(from.seq, to.seq),
+    farePerPassenger: farePaise(input.class, to.distanceKm - from.distanceKm),
+    passengers: input.passengers.map((p) => ({ ...p, name: p.name.trim().replace(/\s+/g, ' ') })),
+    seatIds,
+    allowWaitlist: input.allowWaitlist ?? true,
+    cls: input.class,
+  };
+}
+
+// ───────────────────────────── allocation ─────────────────────────────
+
+/** Picks seats in one coach: honours berth preferences where it can, keeps the group together. */
+export function pickSeats(free: FreeSeat[], passengers: PassengerInput[], avoid: Set<number>): FreeSeat[] | null {
+  const pool = free.filter((s) => !avoid.has(s.seatId));
+  if (pool.length < passengers.length) return null;
+  const chosen = new Map<number, FreeSeat>();
+  const taken = new Set<number>();
+  // Anchor the group at a random free seat so concurrent requests spread over the coach.
+  const start = randomInt(pool.length);
+  const ordered = [...pool.slice(start), ...pool.slice(0, start)];
+  passengers.forEach((p, i) => {
+    if (!p.berthPreference) return;
+    const seat = ordered.find((s) => !taken.has(s.seatId) && s.berthType === p.berthPreference);
+    if (seat) {
+      chosen.set(i, seat);
+      taken.add(seat.seatId);
+    }
+  });
+  passengers.forEach((_, i) => {
+    if (chosen.has(i)) return;
+    const seat = ordered.find((s) => !taken.has(s.seatId))!;
+    chosen.set(i, seat);
+    taken.add(seat.seatId);
+  });
+  return passengers.map((_, i) => chosen.get(i)!);
+}
+
+function txError(err: unknown): never {
+  const code = prismaErrorCode(err);
+  // P2028: transaction could not start within maxWait or ran past its timeout; 40001/40P01: serialization/deadlock.
+  if (code === 'P2028' || /40001|40P01|deadlock/i.test(String((err as Error)?.message))) {
+    throw new AppError(ErrorCode.TRY_AGAIN, 'The system is busy; retry this request with the same idempotency key', { retryable: true });
+  }
+  throw err;
+}
+
+const newPnr = () => `${randomInt(1, 10)}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
+
+/** Takes WL numbers for n passengers on (run, class), in order. */
+async function takeWaitlistNumbers(tx: Tx, runId: string, cls: TravelClass, n: number): Promise<number[]> {
+  const rows = await tx.$queryRaw<{ last: number }[]>`
+    INSERT INTO booking.waitlist_counters (run_id, class, last) VALUES (${runId}::uuid, ${cls}::booking."TravelClass", ${n})
+    ON CONFLICT (run_id, class) DO UPDATE SET last = booking.waitlist_counters.last + ${n}
+    RETURNING last`;
+  const last = rows[0]!.last;
+  return Array.from({ length: n }, (_, i) => last - n + 1 + i);
+}
+
+async function writeOutbox(tx: Tx, routingKey: string, reservation: { id: string; pnr: string }, data: Record<string, unknown>) {
+  await tx.bookingOutbox.create({
+    data: {
+      exchange: 'booking',
+      routingKey,
+      payload: { type: routingKey, version: 1, occurredAt: new Date().toISOString(), correlationId: reservation.pnr, data: { reservationId: reservation.id, pnr: reservation.pnr, ...data } },
+    },
+  });
+}
+
+/**
+ * Reserves berths (or waitlists) for an authenticated user. Returns the reservation view.
+ * Specific berths: all or nothing, SEAT_UNAVAILABLE if any is taken. Auto-allocation: any free
+ * berths of the class, the group in one coach when it can.
+ */
+export async function reserveSeats(deps: ReservationDeps, userId: string, valid: ValidRequest): Promise<ReservationView> {
+  const { prisma, locks, settings } = deps;
+  const { run, mask, passengers, cls } = valid;
+  await ensureInventory(prisma, run);
+  const n = passengers.length;
+
+  // 1. Redis guard: turn losers away (or to other berths) before any transaction.
+  let guard: Guard;
+  if (valid.seatIds) {
+    // A plain read first: a berth already sold is refused without locking anything.
+    const taken = await prisma.$queryRaw<{ seat_id: number }[]>`
+      SELECT seat_id FROM booking.run_seats WHERE run_id = ${run.id}::uuid AND seat_id = ANY(${valid.seatIds}::int[]) AND (occupied_mask & ${mask}) <> 0`;
+    if (taken.length) throw outcome(deps, seatUnavailable());
+    const res = await locks.tryLock([...valid.seatIds].sort((a, b) => a - b).map((id) => seatLockKey(run.id, id)));
+    if (res.busy.length) {
+      await locks.release(res.acquired, res.token);
+      throw outcome(deps, seatUnavailable());
+    }
+    guard = { picked: valid.seatIds.map((seatId) => ({ seatId, coachId: null })), keys: res.acquired, token: res.token, soldOut: false };
+  } else {
+    guard = await guardAutoAllocation(deps, run.id, valid);
+    if (guard.soldOut && !valid.allowWaitlist) {
+      throw outcome(deps, new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${cls} for this journey`));
+    }
+  }
+
+  // 2. The transaction: the only place where a berth is decided.
+  try {
+    const view = await prisma
+      .$transaction(
+        async (tx) => {
+          let seatIds: number[];
+          if (valid.seatIds) {
+            const rows = await tx.$queryRaw<{ seat_id: number; occupied_mask: bigint }[]>`
+              SELECT seat_id, occupied_mask FROM booking.run_seats
+              WHERE run_id = ${run.id}::uuid AND seat_id = ANY(${valid.seatIds}::int[])
+              ORDER BY seat_id FOR UPDATE NOWAIT`.catch((err: unknown) => {
+              // Another transaction is booking one of these berths right now.
+              if (/55P03|could not obtain lock/.test(String((err as Error).message))) throw seatUnavailable();
+              throw err;
+            });
+            if (rows.length !== valid.seatIds.length || rows.some((r) => (r.occupied_mask & mask) !== 0n)) throw seatUnavailable();
+            seatIds = valid.seatIds;
+          } else {
+            const preferred = guard.picked.map((c) => c.seatId);
+            const got = await lockFreeSeats(tx, run.id, preferred, mask);
+            const more = await lockMoreFreeSeats(tx, run.id, cls, mask, got, n - got.length, guard.picked[0]?.coachId ?? null);
+            // Keep the guard's order (it matched preferences) for the berths we did get.
+            seatIds = [...preferred.filter((id) => got.includes(id)), ...more].slice(0, n);
+          }
+          if (seatIds.length < n) {
+            if (!valid.allowWaitlist) throw new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${cls} for this journey`);
+            return createWaitlisted(tx, userId, valid);
+          }
+          return createHeld(tx, userId, valid, seatIds, settings);
+        },
+        { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs, isolationLevel: 'ReadCommitted' },
+      )
+      .catch(txError);
+    deps.onOutcome?.(view.status === 'HELD' ? 'held' : 'waitlisted');
+    return view;
+  } catch (err) {
+    throw outcome(deps, err);
+  } finally {
+    await locks.release(guard.keys, guard.token);
+  }
+}
+
+function outcome(deps: ReservationDeps, err: unknown): unknown {
+  deps.onOutcome?.(err instanceof AppError ? err.code.toLowerCase() : 'error');
+  return err;
+}
+
+const seatUnavailable = () => new AppError(ErrorCode.SEAT_UNAVAILABLE, 'That berth is no longer available for this journey; choose another or let us allocate one');
+
+interface Guard {
+  /** Berths to try first in the transaction, in passenger order. */
+  picked: { seatId: number; coachId: number | null }[];
+  /** Redis lock keys held (released after the transaction) and their token. */
+  keys: string[];
+  token: string;
+  soldOut: boolean;
+}
+
+/**
+ * Auto-allocation guard: picks a coach with room for the whole group (randomly, so concurrent
+ * requests spread out), picks berths there and locks them in Redis with SET NX; berths someone
+ * else holds are swapped for others, a few rounds at most. No transaction is opened here.
+ */
+async function guardAutoAllocation(deps: ReservationDeps, runId: string, valid: ValidRequest): Promise<Guard> {
+  const n = valid.passengers.length;
+  const coaches = (await freeByCoach(deps.prisma, runId, valid.cls, valid.mask)).filter((c) => c.free > 0);
+  const totalFree = coaches.reduce((sum, c) => sum + c.free, 0);
+  const none: Guard = { picked: [], keys: [], token: '', soldOut: totalFree < n };
+  if (none.soldOut) return none;
+  const roomy = coaches.filter((c) => c.free >= n);
+  const order = roomy.length ? shuffle(roomy) : [...coaches].sort((a, b) => b.free - a.free);
+  const busy = new Set<number>();
+  for (const coach of order.slice(0, 3)) {
+    const free = await freeSeatsInCoach(deps.prisma, runId, coach.coach_id, valid.mask);
+    const group = valid.passengers.slice(0, Math.min(n, free.length));
+    for (let round = 0; round < 3; round++) {
+      const pick = pickSeats(free, group, busy);
+      if (!pick) break;
+      const picked = pick.map((s) => ({ seatId: s.seatId, coachId: s.coachId }));
+      const res = await deps.locks.tryLock(pick.map((s) => seatLockKey(runId, s.seatId)));
+      // Redis down: the database alone decides (SKIP LOCKED spreads the load).
+      if (res.unavailable) return { ...none, picked };
+      if (res.busy.length === 0) return { picked, keys: res.acquired, token: res.token, soldOut: false };
+      // Release and re-pick, so the group stays together rather than keeping scattered berths.
+      await deps.locks.release(res.acquired, res.token);
+      for (const s of pick) if (res.busy.includes(seatLockKey(runId, s.seatId))) busy.add(s.seatId);
+    }
+  }
+  // Everything tried is being booked right now: the transaction finds what is left (SKIP LOCKED).
+  return none;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+async function createHeld(tx: Tx, userId: string, valid: ValidRequest, seatIds: number[], settings: ReservationSettings): Promise<ReservationView> {
+  const seats = await tx.seat.findMany({ where: { id: { in: seatIds } }, include: { coach: true } });
+  const byId = new Map(seats.map((s) => [s.id, s]));
+  const reservation = await tx.reservation.create({
+    data: {
+      pnr: newPnr(),
+      userId,
+      runId: valid.run.id,
+      fromSeq: valid.from.seq,
+      toSeq: valid.to.seq,
+      class: valid.cls,
+      status: 'HELD',
+      farePaise: valid.farePerPassenger * valid.passengers.length,
+      holdExpiresAt: new Date(Date.now() + settings.holdTtlMs),
+      passengers: {
+        create: valid.passengers.map((p, i) => {
+          const seat = byId.get(seatIds[i]!)!;
+          return {
+            position: i + 1,
+            name: p.name,
+            age: p.age,
+            gender: p.gender,
+            berthPreference: p.berthPreference ?? null,
+            status: 'HELD' as const,
+            seatId: seat.id,
+            coachCode: seat.coach.code,
+            berthNumber: seat.number,
+            berthType: seat.berthType,
+            farePaise: valid.farePerPassenger,
+          };
+        }),
+      },
+    },
+    include: { passengers: { orderBy: { position: 'asc' } } },
+  });
+  await occupy(
+    tx,
+    valid.run.id,
+    reservation.id,
+    reservation.passengers.map((p) => ({ seatId: p.seatId!, passengerId: p.id })),
+    valid.from.seq,
+    valid.to.seq,
+    valid.mask,
+  );
+  await writeOutbox(tx, 'reservation.held', reservation, { userId, farePaise: reservation.farePaise, holdExpiresAt: reservation.holdExpiresAt });
+  return toView(reservation, valid.from.station.code, valid.to.station.code);
+}
+
+async function createWaitlisted(tx: Tx, userId: string, valid: ValidRequest): Promise<ReservationView> {
+  const numbers = await takeWaitlistNumbers(tx, valid.run.id, valid.cls, valid.passengers.length);
+  const reservation = await tx.reservation.create({
+    data: {
+      pnr: newPnr(),
+      userId,
+      runId: valid.run.id,
+      fromSeq: valid.from.seq,
+      toSeq: valid.to.seq,
+      class: valid.cls,
+      status: 'WAITLISTED',
+      farePaise: valid.farePerPassenger * valid.passengers.length,
+      passengers: {
+        create: valid.passengers.map((p, i) => ({
+          position: i + 1,
+          name: p.name,
+          age: p.age,
+          gender: p.gender,
+          berthPreference: p.berthPreference ?? null,
+          status: 'WAITLISTED' as const,
+          waitlistNumber: numbers[i]!,
+          farePaise: valid.farePerPassenger,
+        })),
+      },
+    },
+    include: { passengers: { orderBy: { position: 'asc' } } },
+  });
+  await writeOutbox(tx, 'reservation.waitlisted', reservation, { userId, waitlist: numbers });
+  return toView(reservation, valid.from.station.code, valid.to.station.code);
+}
+
+type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstOrThrow']>> & {
+  passengers: Awaited<ReturnType<PrismaClient['passenger']['findFirstOrThrow']>>[];
+};
+
+export function toView(r: ReservationRow, fromCode: string, toCode: string): ReservationView {
+  const active = r.passengers.filter((p) => p.status !== 'CANCELLED');
+  return {
+    id: r.id,
+    pnr: r.pnr,
+    status: r.status,
+    runId: r.runId,
+    fromCode,
+    toCode,
+    class: r.class,
+    farePaise: active.reduce((sum, p) => sum + p.farePaise, 0),
+    holdExpiresAt: r.status === 'HELD' && r.holdExpiresAt ? r.holdExpiresAt.toISOString() : null,
+    createdAt: r.createdAt.toISOString(),
+    passengers: [...r.passengers]
+      .sort((a, b) => a.position - b.position)
+      .map((p) => ({
+        id: p.id,
+        name: p.name,
+        age: p.age,
+        gender: p.gender,
+        berthPreference: p.berthPreference,
+        status: p.status,
+        coach: p.status === 'CANCELLED' || p.status === 'WAITLISTED' ? null : p.coachCode,
+        berth: p.status === 'CANCELLED' || p.status === 'WAITLISTED' ? null : p.berthNumber,
+        berthType: p.status === 'CANCELLED' || p.status === 'WAITLISTED' ? null : p.berthType,
+        waitlistNumber: p.status === 'WAITLISTED' ? p.waitlistNumber : null,
+        farePaise: p.farePaise,
+      })),
+  };
+}
+
+/** Loads the current view of a reservation (queries; not the stored mutation response). */
+export async function loadView(db: Tx | PrismaClient, where: { id: string } | { pnr: string }): Promise<ReservationView | null> {
+  const r = await (db as Tx).reservation.findUnique({ where: where as { id: string }, include: { passengers: true } });
+  if (!r) return null;
+  const stops = await (db as Tx).trainStop.findMany({
+    where: { train: { runs: { some: { id: r.runId } } }, seq: { in: [r.fromSeq, r.toSeq] } },
+    include: { station: true },
+  });
+  const code = (seq: number) => stops.find((s) => s.seq === seq)!.station.code;
+  return toView(r, code(r.fromSeq), code(r.toSeq));
+}
+
+export function canRead(identity: Identity | null, ownerId: string): boolean {
+  return !!identity && (identity.role === 'ADMIN' || identity.userId === ownerId);
+}
+
+// ─────────────────────── releasing berths and the waitlist ───────────────────────
+
+/**
+ * Promotes waitlisted reservations of (run, class) in WL order: each whose whole group fits in
+ * what is free gets berths and a fresh hold. A group that does not fit does not block a later one
+ * that does (it keeps its place). Runs inside the transaction that freed the berths.
+ */
+export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, settings: ReservationSettings, limit = 50): Promise<string[]> {
+  const waiting = await tx.$queryRaw<{ id: string; from_seq: number; to_seq: number }[]>`
+    SELECT r.id, r.from_seq, r.to_seq FROM booking.reservations r
+    WHERE r.run_id = ${runId}::uuid AND r.class = ${cls}::booking."TravelClass" AND r.status = 'WAITLISTED'
+    ORDER BY (SELECT min(p.waitlist_number) FROM booking.passengers p WHERE p.reservation_id = r.id AND p.status = 'WAITLISTED')
+    LIMIT ${limit}
+    FOR UPDATE OF r SKIP LOCKED`;
+  const promoted: string[] = [];
+  for (const w of waiting) {
+    const passengers = await tx.passenger.findMany({ where: { reservationId: w.id, status: 'WAITLISTED' }, orderBy: { position: 'asc' } });
+    if (passengers.length === 0) continue;
+    const mask = segmentMask(w.from_seq, w.to_seq);
+    const seatIds = await lockMoreFreeSeats(tx, runId, cls, mask, [], passengers.length, null);
+    if (seatIds.length < passengers.length) continue;
+    const seats = await tx.seat.findMany({ where: { id: { in: seatIds } }, include: { coach: true } });
+    const byId = new Map(seats.map((s) => [s.id, s]));
+    for (const [i, p] of passengers.entries()) {
+      const seat = byId.get(seatIds[i]!)!;
+      await tx.passenger.update({
+        where: { id: p.id },
+        data: { status: 'HELD', seatId: seat.id, coachCode: seat.coach.code, berthNumber: seat.number, berthType: seat.berthType },
+      });
+    }
+    const reservation = await tx.reservation.update({ where: { id: w.id }, data: { status: 'HELD', holdExpiresAt: new Date(Date.now() + settings.holdTtlMs) } });
+    await occupy(tx, runId, w.id, passengers.map((p, i) => ({ seatId: seatIds[i]!, passengerId: p.id })), w.from_seq, w.to_seq, mask);
+    await writeOutbox(tx, 'reservation.promoted', reservation, { userId: reservation.userId, holdExpiresAt: reservation.holdExpiresAt });
+    promoted.push(w.id);
+  }
+  return promoted;
+}
+
+/** Frees the berths of the given passengers of a locked reservation. */
+async function freePassengers(tx: Tx, r: { id: string; runId: string; fromSeq: number; toSeq: number }, passengerIds: string[]) {
+  const passengers = await tx.passenger.findMany({ where: { id: { in: passengerIds } } });
+  const seated = passengers.filter((p) => p.seatId !== null && (p.status === 'HELD' || p.status === 'CONFIRMED'));
+  await release(tx, r.runId, seated.map((p) => ({ seatId: p.seatId!, passengerId: p.id })), segmentMask(r.fromSeq, r.toSeq));
+  await tx.passenger.updateMany({ where: { id: { in: passengerIds } }, data: { status: 'CANCELLED' } });
+}
+
+/**
+ * Expires unpaid holds whose time is up, in batches that several booking instances can run at
+ * once (SKIP LOCKED), frees their berths and promotes the waitlist. Returns how many expired.
+ */
+export async function expireHolds(prisma: PrismaClient, settings: ReservationSettings, batch = 100): Promise<number> {
+  return prisma.$transaction(
+    async (tx) => {
+      const expired = await tx.$queryRaw<{ id: string; run_id: string; class: TravelClass; pnr: string; from_seq: number; to_seq: number }[]>`
+        SELECT id, run_id, class, pnr, from_seq, to_seq FROM booking.reservations
+        WHERE status = 'HELD' AND hold_expires_at < now()
+        ORDER BY hold_expires_at LIMIT ${batch}
+        FOR UPDATE SKIP LOCKED`;
+      for (const r of expired) {
+        const passengers = await tx.passenger.findMany({ where: { reservationId: r.id, status: 'HELD' }, select: { id: true, seatId: true } });
+        await release(tx, r.run_id, passengers.filter((p) => p.seatId !== null).map((p) => ({ seatId: p.seatId!, passengerId: p.id })), segmentMask(r.from_seq, r.to_seq));
+        await tx.passenger.updateMany({ where: { reservationId: r.id, status: 'HELD' }, data: { status: 'CANCELLED' } });
+        await tx.reservation.update({ where: { id: r.id }, data: { status: 'EXPIRED' } });
+        await writeOutbox(tx, 'reservation.expired', { id: r.id, pnr: r.pnr }, {});
+      }
+      const classes = new Map(expired.map((r) => [`${r.run_id}|${r.class}`, r]));
+      for (const r of classes.values()) await promoteWaitlist(tx, r.run_id, r.class, settings);
+      return expired.length;
+    },
+    { timeout: 30_000, maxWait: 10_000 },
+  );
+}
+
+export interface CancelInput {
+  pnr: string;
+  passengerIds?: string[] | null;
+}
+
+/** Cancels passengers (all by default) of a PNR the caller owns (or any, for an admin). */
+export async function cancelReservation(deps: ReservationDeps, identity: Identity, input: CancelInput): Promise<ReservationView> {
+  const pnr = input.pnr.trim();
+  if (!/^\d{10}$/.test(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
+  if (input.passengerIds && (input.passengerIds.length === 0 || new Set(input.passengerIds).size !== input.passengerIds.length)) {
+    throw badInput('passengerIds must list distinct passengers of this PNR', 'passengerIds');
+  }
+  return deps.prisma
+    .$transaction(
+      async (tx) => {
+        const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE pnr = ${pnr} FOR UPDATE`;
+        if (!rows[0]) throw notFound(`No reservation with PNR ${pnr}`);
+        const r = await tx.reservation.findUniqueOrThrow({ where: { id: rows[0].id }, include: { passengers: true } });
+        if (!canRead(identity, r.userId)) throw forbidden('This PNR belongs to another user');
+        if (r.status === 'CANCELLED' || r.status === 'EXPIRED') throw new AppError(ErrorCode.INVALID_STATE, `This reservation is already ${r.status.toLowerCase()}`);
+        const active = r.passengers.filter((p) => p.status !== 'CANCELLED');
+        const ids = input.passengerIds ?? active.map((p) => p.id);
+        for (const id of ids) {
+          if (!active.some((p) => p.id === id)) throw badInput(`Passenger ${id} is not an active passenger of this PNR`, 'passengerIds');
+        }
+        const wasPaid = r.status === 'CONFIRMED';
+        const cancelled = active.filter((p) => ids.includes(p.id));
+        await freePassengers(tx, r, ids);
+        const allGone = cancelled.length === active.length;
+        const updated = await tx.reservation.update({
+          where: { id: r.id },
+          data: allGone ? { status: 'CANCELLED', cancelledAt: new Date() } : {},
+        });
+        await writeOutbox(tx, 'reservation.cancelled', updated, {
+          userId: r.userId,
+          passengerIds: ids,
+          refundPaise: wasPaid ? cancelled.reduce((sum, p) => sum + p.farePaise, 0) : 0,
+          fullyCancelled: allGone,
+        });
+        await promoteWaitlist(tx, r.runId, r.class, deps.settings);
+        return (await loadView(tx, { id: r.id }))!;
+      },
+      { maxWait: deps.settings.txMaxWaitMs, timeout: deps.settings.txTimeoutMs },
+    )
+    .catch(txError);
+}
+
+export type ConfirmOutcome = 'CONFIRMED' | 'ALREADY_CONFIRMED' | 'REACQUIRED' | 'REFUND_REQUIRED' | 'NOT_FOUND';
+
+/**
+ * Payment succeeded: the hold becomes a booking. A hold that expired meanwhile gets its same
+ * berths back if they are still free; otherwise the payment must be refunded.
+ */
+export async function confirmHold(prisma: PrismaClient, reservationId: string): Promise<ConfirmOutcome> {
+  return prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE id = ${reservationId}::uuid FOR UPDATE`;
+    if (!rows[0]) return 'NOT_FOUND';
+    const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId }, include: { passengers: true } });
+    if (r.status === 'CONFIRMED') return 'ALREADY_CONFIRMED';
+    if (r.status === 'HELD') {
+      await tx.passenger.updateMany({ where: { reservationId, status: 'HELD' }, data: { status: 'CONFIRMED' } });
+      const updated = await tx.reservation.update({ where: { id: reservationId }, data: { status: 'CONFIRMED', confirmedAt: new Date(), holdExpiresAt: null } });
+      await writeOutbox(tx, 'reservation.confirmed', updated, { userId: r.userId });
+      return 'CONFIRMED';
+    }
+    if (r.status === 'EXPIRED') {
+      const mask = segmentMask(r.fromSeq, r.toSeq);
+      const wanted = r.passengers.filter((p) => p.seatId !== null).map((p) => p.seatId!).sort((a, b) => a - b);
+      const free = wanted.length === r.passengers.length
+        ? await tx.$queryRaw<{ seat_id: number }[]>`
+            SELECT seat_id FROM booking.run_seats WHERE run_id = ${r.runId}::uuid AND seat_id = ANY(${wanted}::int[]) AND (occupied_mask & ${mask}) = 0
+            ORDER BY seat_id FOR UPDATE`
+        : [];
+      if (free.length === r.passengers.length) {
+        await occupy(tx, r.runId, r.id, r.passengers.map((p) => ({ seatId: p.seatId!, passengerId: p.id })), r.fromSeq, r.toSeq, mask);
+        await tx.passenger.updateMany({ where: { reservationId }, data: { status: 'CONFIRMED' } });
+        const updated = await tx.reservation.update({ where: { id: reservationId }, data: { status: 'CONFIRMED', confirmedAt: new Date(), holdExpiresAt: null } });
+        await writeOutbox(tx, 'reservation.confirmed', updated, { userId: r.userId, reacquired: true });
+        return 'REACQUIRED';
+      }
+    }
+    await writeOutbox(tx, 'reservation.refund_required', r, { userId: r.userId, status: r.status, refundPaise: r.farePaise });
+    return 'REFUND_REQUIRED';
+  });
+}
+
+/** Payment failed: the hold is released at once and its berths go to the waitlist. */
+export async function releaseHold(prisma: PrismaClient, reservationId: string, settings: ReservationSettings): Promise<'RELEASED' | 'NOT_HELD'> {
+  return prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE id = ${reservationId}::uuid AND status = 'HELD' FOR UPDATE`;
+    if (!rows[0]) return 'NOT_HELD';
+    const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId }, include: { passengers: true } });
+    await freePassengers(tx, r, r.passengers.filter((p) => p.status === 'HELD').map((p) => p.id));
+    const updated = await tx.reservation.update({ where: { id: reservationId }, data: { status: 'EXPIRED' } });
+    await writeOutbox(tx, 'reservation.released', updated, { userId: r.userId });
+    await promoteWaitlist(tx, r.runId, r.class, settings);
+    return 'RELEASED';
+  });
+}

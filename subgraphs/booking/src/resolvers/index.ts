@@ -1,0 +1,20 @@
+import { DateScalar, DateTimeScalar } from '@tatkal/common';
+import { MutationResolvers } from './mutation.ts';
+import { QueryResolvers } from './query.ts';
+import { ReservationResolvers, UserResolvers } from './reservation.ts';
+import { StationResolvers } from './station.ts';
+import { TrainResolvers, TrainStopResolvers } from './train.ts';
+import { TrainRunResolvers } from './trainRun.ts';
+
+export const resolvers = {
+  Date: DateScalar,
+  DateTime: DateTimeScalar,
+  Query: QueryResolvers,
+  Mutation: MutationResolvers,
+  Reservation: ReservationResolvers,
+  User: UserResolvers,
+  Station: StationResolvers,
+  Train: TrainResolvers,
+  TrainStop: TrainStopResolvers,
+  TrainRun: TrainRunResolvers,
+};

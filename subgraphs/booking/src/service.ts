@@ -1,0 +1,40 @@
+import { createRedis, createTokenVerifier, serveSubgraph, type Logger } from '@tatkal/common';
+import { checkDatabase, createPrisma, databaseReady } from '@tatkal/db';
+import type { BookingConfig } from './config.ts';
+import { bookingContext } from './context.ts';
+import { createBookingDeps } from './deps.ts';
+import { startSweeper } from './domain/sweeper.ts';
+import { buildBookingServer } from './server.ts';
+
+/** Wires and starts the booking subgraph: used by index.ts and by end-to-end tests (port 0). */
+export async function startBookingService(config: BookingConfig, logger: Logger) {
+  const prisma = createPrisma(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking' });
+  try {
+    await checkDatabase(prisma);
+  } catch (err) {
+    await prisma.$disconnect();
+    throw err;
+  }
+  const redis = createRedis(config.REDIS_URL, { name: 'booking' });
+  const deps = createBookingDeps(prisma, redis, { holdTtlMs: config.HOLD_TTL_MS, bookingWindowDays: config.BOOKING_WINDOW_DAYS });
+  const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });
+  const http = await serveSubgraph({
+    server,
+    port: config.PORT,
+    logger,
+    verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+    // Redis is only an accelerator here: booking stays ready (and correct) without it.
+    ready: async () => ({ database: await databaseReady(prisma) }),
+    extendContext: (base) => bookingContext(deps, base),
+  });
+  const sweeper = startSweeper({ prisma, settings: deps.reservations.settings, idempotency: deps.idempotency, intervalMs: config.SWEEP_INTERVAL_MS, logger });
+  return {
+    url: http.url,
+    close: async () => {
+      await http.close();
+      await sweeper.stop();
+      redis.disconnect();
+      await prisma.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { env, loadConfig } from '@tatkal/common';
+
+export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(
+    {
+      NODE_ENV: env.nodeEnv,
+      PORT: env.port(4004),
+      WEBHOOK_PORT: env.port(4005),
+      DATABASE_URL: env.databaseUrl,
+      AUTH_JWKS_URL: env.httpUrl,
+      AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+      AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
+      LOG_LEVEL: env.logLevel,
+    },
+    source,
+  );
+}
+export type PaymentConfig = ReturnType<typeof loadPaymentConfig>;

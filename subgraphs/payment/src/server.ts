@@ -1,0 +1,9 @@
+import { createSubgraphServer, loadSchemaFile, type Logger } from '@tatkal/common';
+import type { PaymentContext } from './context.ts';
+import { resolvers } from './resolvers/index.ts';
+
+export const typeDefs = loadSchemaFile(new URL('./schema.graphql', import.meta.url));
+
+export function buildPaymentServer(opts: { logger: Logger; production: boolean }) {
+  return createSubgraphServer<PaymentContext>({ name: 'payment', typeDefs, resolvers: resolvers as never, logger: opts.logger, production: opts.production });
+}

@@ -1,0 +1,18 @@
+import assert from 'node:assert';
+import type { ApolloServer, BaseContext, GraphQLResponse } from '@apollo/server';
+
+/** Runs an operation and returns the single result (STYLE.md #6). */
+export async function execute<TContext extends BaseContext>(
+  server: ApolloServer<TContext>,
+  query: string,
+  variables: Record<string, unknown>,
+  contextValue: TContext,
+) {
+  const res: GraphQLResponse = await server.executeOperation({ query, variables }, { contextValue });
+  assert(res.body.kind === 'single');
+  return res.body.singleResult as { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+
+export function errorCodes(result: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
+  return (result.errors ?? []).map((e) => e.extensions?.code);
+}
