@@ -36,7 +36,7 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
     }
   }
   const url = databaseUrl(name);
-  const prisma = createPrisma(url, { max: 20, applicationName: `test:${label}` });
+  const prisma = createPrisma(url, { max: 20, applicationName: `test:${label}`, connectTimeoutMs: 120_000 });
   return {
     name,
     url,

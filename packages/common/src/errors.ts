@@ -81,3 +81,16 @@ export function prismaErrorCode(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Overload, not a bug: no pooled connection in time (pg-pool), a transaction that could not start
+ * or ran out of time (Prisma P2028), a serialization failure or deadlock (40001/40P01). The client
+ * may retry with the same idempotency key.
+ */
+export function isRetryableDbError(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return prismaErrorCode(err) === 'P2028' || /timeout exceeded when trying to connect|40001|40P01|deadlock detected|could not serialize/i.test(message);
+}
+
+export const tryAgain = () =>
+  new AppError(ErrorCode.TRY_AGAIN, 'The system is busy; retry this request with the same idempotency key', { retryable: true });

@@ -8,6 +8,8 @@ export interface DbOptions {
   /** Pool size per process; the reservation path needs a few connections per core. */
   max?: number;
   applicationName?: string;
+  /** How long a query waits for a pooled connection before failing (then mapped to TRY_AGAIN). */
+  connectTimeoutMs?: number;
 }
 
 /** One PrismaClient per process, through the pg driver adapter (no Rust engine). */
@@ -16,7 +18,7 @@ export function createPrisma(databaseUrl: string, opts: DbOptions = {}): PrismaC
     connectionString: databaseUrl,
     max: opts.max ?? 10,
     application_name: opts.applicationName,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
   });
   return new PrismaClient({ adapter });
 }

@@ -117,7 +117,7 @@ describe('availability', () => {
   });
 
   it('rejects a malformed date with BAD_USER_INPUT', async () => {
-    const res = await execute(server, `query { trainRun(trainNumber: "12951", date: "2026-02-30") { id } }`, {}, ctx());
+    const res = await execute(server, `query($d: Date!) { trainRun(trainNumber: "12951", date: $d) { id } }`, { d: '2026-02-30' }, ctx());
     expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
   });
 });

@@ -1,7 +1,12 @@
 import type { User } from '@tatkal/db';
 import { badInput, DateTimeScalar, forbidden, unauthenticated } from '@tatkal/common';
 import type { AuthContext } from '../context.ts';
-import { login, logout, refresh, register } from '../domain/sessions.ts';
+import { login, logout, refresh, register, type Session } from '../domain/sessions.ts';
+
+/** Marks the user of a session just issued to the caller: they may read their own contact details. */
+const SESSION_USER = Symbol('sessionUser');
+const mayReadContact = (user: User, ctx: AuthContext) =>
+  (user as User & { [SESSION_USER]?: boolean })[SESSION_USER] === true || ctx.identity?.userId === user.id || ctx.identity?.role === 'ADMIN';
 
 const decodeCursor = (cursor: string) => {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -40,12 +45,15 @@ export const resolvers = {
       /^[0-9a-f-]{36}$/i.test(ref.id) ? ctx.prisma.user.findUnique({ where: { id: ref.id } }) : null,
     // Other people's contact details are not for everyone who can name a user id.
     email: (user: User, _: unknown, ctx: AuthContext) => {
-      if (ctx.identity?.userId !== user.id && ctx.identity?.role !== 'ADMIN') throw forbidden('Only the user or an administrator can read this');
+      if (!mayReadContact(user, ctx)) throw forbidden('Only the user or an administrator can read this');
       return user.email;
     },
     phone: (user: User, _: unknown, ctx: AuthContext) => {
-      if (ctx.identity?.userId !== user.id && ctx.identity?.role !== 'ADMIN') throw forbidden('Only the user or an administrator can read this');
+      if (!mayReadContact(user, ctx)) throw forbidden('Only the user or an administrator can read this');
       return user.phone;
     },
+  },
+  AuthPayload: {
+    user: (session: Session) => ({ ...session.user, [SESSION_USER]: true }),
   },
 };

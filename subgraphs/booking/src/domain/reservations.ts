@@ -2,7 +2,7 @@
 // interactive transaction with SELECT ... FOR UPDATE -> commit. Only the database decides.
 import { randomInt } from 'node:crypto';
 import type { BerthType, Gender, PrismaClient, TrainRun, TravelClass } from '@tatkal/db';
-import { AppError, badInput, ErrorCode, forbidden, notFound, prismaErrorCode, seatLockKey, type Identity, type LockManager } from '@tatkal/common';
+import { AppError, badInput, ErrorCode, forbidden, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
 import { ensureInventory, freeByCoach, freeSeatsInCoach, lockFreeSeats, lockMoreFreeSeats, occupy, release, type FreeSeat, type Tx } from './inventory.ts';
 import { segmentMask, type StopWithStation } from './network.ts';
@@ -168,7 +168,7 @@ export async function validateReserve(prisma: PrismaClient, input: ReserveInput,
 /** Picks seats in one coach: honours berth preferences where it can, keeps the group together. */
 export function pickSeats(free: FreeSeat[], passengers: PassengerInput[], avoid: Set<number>): FreeSeat[] | null {
   const pool = free.filter((s) => !avoid.has(s.seatId));
-  if (pool.length < passengers.length) return null;
+  if (passengers.length === 0 || pool.length < passengers.length) return null;
   const chosen = new Map<number, FreeSeat>();
   const taken = new Set<number>();
   // Anchor the group at a random free seat so concurrent requests spread over the coach.
@@ -192,12 +192,7 @@ export function pickSeats(free: FreeSeat[], passengers: PassengerInput[], avoid:
 }
 
 function txError(err: unknown): never {
-  const code = prismaErrorCode(err);
-  // P2028: transaction could not start within maxWait or ran past its timeout; 40001/40P01: serialization/deadlock.
-  if (code === 'P2028' || /40001|40P01|deadlock/i.test(String((err as Error)?.message))) {
-    throw new AppError(ErrorCode.TRY_AGAIN, 'The system is busy; retry this request with the same idempotency key', { retryable: true });
-  }
-  throw err;
+  throw isRetryableDbError(err) ? tryAgain() : err;
 }
 
 const newPnr = () => `${randomInt(1, 10)}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;

@@ -1,13 +1,18 @@
+import { isRetryableDbError, tryAgain } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import { cancelReservation, reserveSeats, validateReserve, type ReserveInput } from '../domain/reservations.ts';
 
 export const MutationResolvers = {
   reserveSeats: async (_: unknown, args: { input: ReserveInput; idempotencyKey: string }, ctx: BookingContext) => {
     const userId = ctx.identity!.userId; // the shield rule guarantees an identity
-    return ctx.idempotency.run({ userId, operation: 'reserveSeats', key: args.idempotencyKey, request: args.input }, async () => {
-      const valid = await validateReserve(ctx.prisma, args.input, ctx.reservations.settings);
-      return reserveSeats(ctx.reservations, userId, valid);
-    });
+    return ctx.idempotency
+      .run({ userId, operation: 'reserveSeats', key: args.idempotencyKey, request: args.input }, async () => {
+        const valid = await validateReserve(ctx.prisma, args.input, ctx.reservations.settings);
+        return reserveSeats(ctx.reservations, userId, valid);
+      })
+      .catch((err: unknown) => {
+        throw isRetryableDbError(err) ? tryAgain() : err;
+      });
   },
   cancelReservation: (_: unknown, args: { pnr: string; passengerIds?: string[] | null; idempotencyKey: string }, ctx: BookingContext) =>
     ctx.idempotency.run(

@@ -1,0 +1,70 @@
+// A purpose-built train for contention tests: four stops A -> B -> C -> D and exactly the berths
+// a test asks for, on a run a few days ahead.
+import { randomUUID } from 'node:crypto';
+import type { PrismaClient, TravelClass } from '@tatkal/db';
+import { addDays, berthTypeOf, todayInIndia } from '@tatkal/common/rail';
+
+export interface TestRun {
+  runId: string;
+  trainNumber: string;
+  date: string;
+  stations: [string, string, string, string];
+  coaches: string[];
+}
+
+let counter = 0;
+
+export async function createTestRun(prisma: PrismaClient, opts: { cls?: TravelClass; coaches: number; berthsPerCoach: number; daysAhead?: number }): Promise<TestRun> {
+  const cls = opts.cls ?? 'SLEEPER';
+  const tag = `${process.pid % 1000}${++counter}${randomUUID().slice(0, 4)}`.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 6);
+  const codes = ['A', 'B', 'C', 'D'].map((l) => `T${l}${tag}`.slice(0, 10)) as [string, string, string, string];
+  await prisma.station.createMany({ data: codes.map((code, i) => ({ code, name: `Test Halt ${i} ${tag}`, city: 'Testpur', state: 'Test Pradesh' })) });
+  const stations = await prisma.station.findMany({ where: { code: { in: codes } } });
+  const id = (code: string) => stations.find((s) => s.code === code)!.id;
+  const number = `9${String(Math.floor(Math.random() * 1e4)).padStart(4, '0')}${tag}`.slice(0, 10);
+  const train = await prisma.train.create({ data: { number, name: `Contention Express ${tag}`, type: 'SUPERFAST', runsOn: [0, 1, 2, 3, 4, 5, 6] } });
+  await prisma.trainStop.createMany({
+    data: codes.map((code, seq) => ({
+      trainId: train.id,
+      seq,
+      stationId: id(code),
+      arrivalMin: seq === 0 ? null : 1200 + seq * 120,
+      departureMin: seq === 3 ? null : 1205 + seq * 120,
+      distanceKm: seq * 150,
+    })),
+  });
+  const coachCodes: string[] = [];
+  for (let c = 1; c <= opts.coaches; c++) {
+    const coach = await prisma.coach.create({ data: { trainId: train.id, code: `S${c}`, class: cls, position: c } });
+    coachCodes.push(coach.code);
+    await prisma.seat.createMany({ data: Array.from({ length: opts.berthsPerCoach }, (_, i) => ({ coachId: coach.id, number: i + 1, berthType: berthTypeOf(cls, i + 1) })) });
+  }
+  const date = addDays(todayInIndia(), opts.daysAhead ?? 5);
+  const run = await prisma.trainRun.create({ data: { trainId: train.id, date: new Date(`${date}T00:00:00Z`) } });
+  return { runId: run.id, trainNumber: number, date, stations: codes, coaches: coachCodes };
+}
+
+/** Zero rows means no segment of any berth is sold twice (beyond the primary key, which forbids it). */
+export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
+  const overlaps = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*)::bigint AS n FROM (
+      SELECT p1.id FROM booking.passengers p1
+      JOIN booking.reservations r1 ON r1.id = p1.reservation_id
+      JOIN booking.passengers p2 ON p2.seat_id = p1.seat_id AND p2.id > p1.id
+      JOIN booking.reservations r2 ON r2.id = p2.reservation_id AND r2.run_id = r1.run_id
+      WHERE r1.run_id = ${runId}::uuid
+        AND p1.status IN ('HELD', 'CONFIRMED') AND p2.status IN ('HELD', 'CONFIRMED')
+        AND int4range(r1.from_seq, r1.to_seq) && int4range(r2.from_seq, r2.to_seq)
+    ) x`;
+  const maskMismatch = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*)::bigint AS n FROM booking.run_seats rs
+    WHERE rs.run_id = ${runId}::uuid AND rs.occupied_mask <> COALESCE((
+      SELECT bit_or((1::bigint << o.segment)) FROM booking.seat_occupancy o WHERE o.run_id = rs.run_id AND o.seat_id = rs.seat_id), 0)`;
+  const held = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*)::bigint AS n FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
+    WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED')`;
+  const distinctSeats = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(DISTINCT p.seat_id)::bigint AS n FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
+    WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED')`;
+  return { overlaps: Number(overlaps[0]!.n), maskMismatch: Number(maskMismatch[0]!.n), seatedPassengers: Number(held[0]!.n), distinctSeats: Number(distinctSeats[0]!.n) };
+}

@@ -1,0 +1,356 @@
+// The reservation path against the real PostgreSQL and Redis: contention, segments, idempotency,
+// holds and the waitlist. Concurrent requests really run at once (one event loop, many pooled
+// connections) and every test audits the database afterwards.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, type Identity, type Redis } from '@tatkal/common';
+import { addDays, todayInIndia } from '@tatkal/common/rail';
+import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
+import { createBookingDeps } from '../src/deps.ts';
+import { expireHolds } from '../src/domain/reservations.ts';
+import { buildBookingServer } from '../src/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { REDIS_URL } from '../../../test/support/env.ts';
+import { errorCodes, execute } from '../../../test/support/graphql.ts';
+import { testLogger } from '../../../test/support/logger.ts';
+import { identity } from '../../../test/support/tokens.ts';
+import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
+
+let db: TestDatabase;
+let redis: Redis;
+let deadRedis: Redis;
+let deps: BookingDeps;
+let depsWithoutRedis: BookingDeps;
+const { server } = buildBookingServer({ logger: testLogger, production: false });
+
+const ctx = (who: Identity | null, d: BookingDeps = deps): BookingContext => bookingContext(d, { identity: who, requestId: 'test', log: testLogger });
+
+const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
+  reserveSeats(input: $input, idempotencyKey: $key) {
+    id pnr status class farePaise holdExpiresAt
+    from { code } to { code }
+    passengers { id name status coach berth berthType waitlistNumber farePaise }
+  }
+}`;
+
+const passenger = (i = 0) => ({ name: `Passenger ${String.fromCharCode(65 + (i % 26))}`, age: 30 + (i % 40), gender: i % 2 ? 'FEMALE' : 'MALE' });
+
+function reserveInput(run: TestRun, extra: Record<string, unknown> = {}) {
+  return { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()], ...extra };
+}
+
+const reserve = (who: Identity, input: Record<string, unknown>, d: BookingDeps = deps, key: string = randomUUID()) =>
+  execute(server, RESERVE, { input, key }, ctx(who, d));
+
+beforeAll(async () => {
+  db = await createTestDatabase('reservations');
+  redis = createRedis(REDIS_URL);
+  // Nothing listens on port 1: every Redis command fails at once, as when Redis is down.
+  deadRedis = createRedis('redis://127.0.0.1:1');
+  // Generous transaction bounds: thousands of requests share a 20-connection pool in one process.
+  const settings = { txMaxWaitMs: 60_000, txTimeoutMs: 60_000 };
+  deps = createBookingDeps(db.prisma, redis, settings);
+  depsWithoutRedis = createBookingDeps(db.prisma, deadRedis, settings);
+  await server.start();
+});
+
+afterAll(async () => {
+  await server.stop();
+  redis?.disconnect();
+  deadRedis?.disconnect();
+  await db?.drop();
+});
+
+async function contendForOneBerth(d: BookingDeps, requests: number, rounds: number) {
+  const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: rounds });
+  for (let round = 1; round <= rounds; round++) {
+    const input = reserveInput(run, { berths: [{ coach: 'S1', berth: round }] });
+    const results = await Promise.all(Array.from({ length: requests }, () => reserve(identity(randomUUID()), input, d)));
+    const winners = results.filter((r) => !r.errors);
+    const codes = results.flatMap((r) => errorCodes(r));
+    expect(winners, `round ${round}`).toHaveLength(1);
+    expect(winners[0]!.data!.reserveSeats.passengers[0]).toMatchObject({ coach: 'S1', berth: round, status: 'HELD' });
+    expect(new Set(codes), `round ${round}`).toEqual(new Set(['SEAT_UNAVAILABLE']));
+    expect(codes).toHaveLength(requests - 1);
+  }
+  const audit = await doubleBookingAudit(db.prisma, run.runId);
+  expect(audit).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: rounds, distinctSeats: rounds });
+  expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(rounds);
+}
+
+async function autoAllocationRush(d: BookingDeps) {
+  const run = await createTestRun(db.prisma, { coaches: 4, berthsPerCoach: 75 });
+  const requests = Array.from({ length: 2000 }, (_, i) => ({ allowWaitlist: i % 2 === 0, who: identity(randomUUID()) }));
+  const results = await Promise.all(requests.map((r, i) => reserve(r.who, reserveInput(run, { allowWaitlist: r.allowWaitlist, passengers: [passenger(i)] }), d)));
+  let held = 0;
+  results.forEach((res, i) => {
+    if (res.errors) {
+      // Refused only when the request asked not to be waitlisted.
+      expect(errorCodes(res)).toEqual(['SOLD_OUT']);
+      expect(requests[i]!.allowWaitlist).toBe(false);
+      return;
+    }
+    const status = res.data!.reserveSeats.status;
+    if (status === 'HELD') held++;
+    else {
+      expect(status).toBe('WAITLISTED');
+      expect(requests[i]!.allowWaitlist).toBe(true);
+    }
+  });
+  expect(held).toBe(300);
+  const audit = await doubleBookingAudit(db.prisma, run.runId);
+  expect(audit).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 300, distinctSeats: 300 });
+  // Waitlist numbers are handed out once each, 1..n without gaps.
+  const wl = await db.prisma.passenger.findMany({ where: { reservation: { runId: run.runId }, status: 'WAITLISTED' }, select: { waitlistNumber: true }, orderBy: { waitlistNumber: 'asc' } });
+  expect(wl.map((p) => p.waitlistNumber)).toEqual(wl.map((_, i) => i + 1));
+}
+
+describe('Tatkal contention', () => {
+  it('500 concurrent requests for one specific berth: exactly one wins, 10 times over', async () => {
+    await contendForOneBerth(deps, 500, 10);
+  });
+
+  it('2,000 concurrent auto-allocations for 300 berths: exactly 300 held, none twice', async () => {
+    await autoAllocationRush(deps);
+  });
+
+  it('with Redis down, one specific berth is still sold once, 10 times over', async () => {
+    await contendForOneBerth(depsWithoutRedis, 500, 10);
+  });
+
+  it('with Redis down, 2,000 auto-allocations still give exactly 300 berths', async () => {
+    await autoAllocationRush(depsWithoutRedis);
+  });
+});
+
+describe('segment inventory', () => {
+  it('sells one berth for A->C and again for C->D; A->C and B->D conflict', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 8 });
+    const [a, b, c, d] = run.stations;
+    const berth = [{ coach: 'S1', berth: 3 }];
+    const ac = await reserve(identity(randomUUID()), reserveInput(run, { from: a, to: c, berths: berth }));
+    expect(ac.errors).toBeUndefined();
+    const cd = await reserve(identity(randomUUID()), reserveInput(run, { from: c, to: d, berths: berth }));
+    expect(cd.errors).toBeUndefined();
+    const bd = await reserve(identity(randomUUID()), reserveInput(run, { from: b, to: d, berths: berth }));
+    expect(errorCodes(bd)).toEqual(['SEAT_UNAVAILABLE']);
+    const audit = await doubleBookingAudit(db.prisma, run.runId);
+    expect(audit).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2, distinctSeats: 1 });
+    // Availability counts the berth as taken for B->C but free for A->B? No: A->C covers A->B too.
+    const avail = await execute(server, `query($id: ID!, $f: String!, $t: String!) { availability(runId: $id, from: $f, to: $t) { availableBerths } }`, { id: run.runId, f: a, t: b }, ctx(null));
+    expect(avail.data!.availability[0].availableBerths).toBe(7);
+  });
+
+  it('the database refuses a double booking even from a path that skips every check', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    const who = identity(randomUUID());
+    const first = await reserve(who, reserveInput(run, { berths: [{ coach: 'S1', berth: 1 }] }));
+    const seatId = (await db.prisma.passenger.findFirstOrThrow({ where: { id: first.data!.reserveSeats.passengers[0].id } })).seatId!;
+    await expect(
+      db.prisma.seatOccupancy.create({ data: { runId: run.runId, seatId, segment: 1, passengerId: randomUUID(), reservationId: randomUUID() } }),
+    ).rejects.toMatchObject({ code: 'P2002' });
+  });
+});
+
+describe('auto-allocation', () => {
+  it('keeps a group of four in one coach and honours berth preferences', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 3, berthsPerCoach: 16 });
+    const passengers = [
+      { ...passenger(0), berthPreference: 'LB' },
+      { ...passenger(1), berthPreference: 'UB' },
+      { ...passenger(2), berthPreference: 'SL' },
+      passenger(3),
+    ];
+    const res = await reserve(identity(randomUUID()), reserveInput(run, { passengers }));
+    expect(res.errors).toBeUndefined();
+    const seated = res.data!.reserveSeats.passengers;
+    expect(new Set(seated.map((p: { coach: string }) => p.coach)).size).toBe(1);
+    expect(seated.slice(0, 3).map((p: { berthType: string }) => p.berthType)).toEqual(['LB', 'UB', 'SL']);
+    expect(res.data!.reserveSeats.farePaise).toBe(4 * seated[0].farePaise);
+  });
+});
+
+describe('idempotency', () => {
+  it('20 concurrent retries with one key make one reservation and identical responses', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 10 });
+    const who = identity(randomUUID());
+    const key = randomUUID();
+    const input = reserveInput(run);
+    const results = await Promise.all(Array.from({ length: 20 }, () => reserve(who, input, deps, key)));
+    const bodies = new Set(results.map((r) => JSON.stringify(r)));
+    expect(bodies.size).toBe(1);
+    expect(results[0]!.errors).toBeUndefined();
+    expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(1);
+  });
+
+  it('refuses the same key with a different request, and replays a domain error as it was', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 4 });
+    const who = identity(randomUUID());
+    const key = randomUUID();
+    expect((await reserve(who, reserveInput(run), deps, key)).errors).toBeUndefined();
+    const reused = await reserve(who, reserveInput(run, { passengers: [passenger(5)] }), deps, key);
+    expect(errorCodes(reused)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+
+    // Berth 2 taken by someone else; our first attempt fails with SEAT_UNAVAILABLE ...
+    await reserve(identity(randomUUID()), reserveInput(run, { berths: [{ coach: 'S1', berth: 2 }] }));
+    const failKey = randomUUID();
+    const input = reserveInput(run, { berths: [{ coach: 'S1', berth: 2 }] });
+    const first = await reserve(who, input, deps, failKey);
+    expect(errorCodes(first)).toEqual(['SEAT_UNAVAILABLE']);
+    // ... and stays that way for a retry, even after the berth is freed.
+    await db.prisma.$executeRaw`UPDATE booking.run_seats SET occupied_mask = 0 WHERE run_id = ${run.runId}::uuid`;
+    const retry = await reserve(who, input, deps, failKey);
+    expect(retry.errors![0]!.message).toBe(first.errors![0]!.message);
+    expect(errorCodes(retry)).toEqual(['SEAT_UNAVAILABLE']);
+  });
+
+  it('the same key is independent per user, and a failed validation stores nothing', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 4 });
+    const key = randomUUID();
+    const who = identity(randomUUID());
+    const bad = await reserve(who, reserveInput(run, { passengers: [] }), deps, key);
+    expect(errorCodes(bad)).toEqual(['BAD_USER_INPUT']);
+    expect(await db.prisma.bookingIdempotencyKey.count({ where: { key } })).toBe(0);
+    // The corrected request with the same key goes through; another user's same key too.
+    expect((await reserve(who, reserveInput(run), deps, key)).errors).toBeUndefined();
+    expect((await reserve(identity(randomUUID()), reserveInput(run), deps, key)).errors).toBeUndefined();
+    expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(2);
+  });
+
+  it('rejects an empty or 300-character key before doing anything', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    for (const key of ['', 'x'.repeat(300), 'has space']) {
+      const res = await reserve(identity(randomUUID()), reserveInput(run), deps, key);
+      expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(0);
+  });
+});
+
+describe('holds and the waitlist', () => {
+  it('an expired hold frees its berths and the waitlist is promoted in order', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    const holders = [identity(randomUUID()), identity(randomUUID())];
+    const held = await Promise.all(holders.map((w, i) => reserve(w, reserveInput(run, { passengers: [passenger(i)] }))));
+    expect(held.map((h) => h.data!.reserveSeats.status)).toEqual(['HELD', 'HELD']);
+    const wl1 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(2)] }));
+    const wl2 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(3)] }));
+    expect(wl1.data!.reserveSeats).toMatchObject({ status: 'WAITLISTED', passengers: [{ waitlistNumber: 1, coach: null }] });
+    expect(wl2.data!.reserveSeats.passengers[0].waitlistNumber).toBe(2);
+
+    const expiring = held[0]!.data!.reserveSeats;
+    await db.prisma.reservation.update({ where: { id: expiring.id }, data: { holdExpiresAt: new Date(Date.now() - 1000) } });
+    expect(await expireHolds(db.prisma, deps.reservations.settings)).toBe(1);
+
+    const after = await db.prisma.reservation.findMany({ where: { runId: run.runId }, include: { passengers: true }, orderBy: { createdAt: 'asc' } });
+    expect(after.map((r) => r.status)).toEqual(['EXPIRED', 'HELD', 'HELD', 'WAITLISTED']);
+    // WL 1 got exactly the berth the expired hold had.
+    expect(after[2]!.passengers[0]!.seatId).toBe(after[0]!.passengers[0]!.seatId);
+    expect(after[2]!.holdExpiresAt!.getTime()).toBeGreaterThan(Date.now());
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2 });
+  });
+
+  it('cancelling one passenger frees that berth only and promotes the waitlist', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    const owner = identity(randomUUID());
+    const pair = await reserve(owner, reserveInput(run, { passengers: [passenger(0), passenger(1)] }));
+    const waiting = await reserve(identity(randomUUID()), reserveInput(run));
+    expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
+    const { pnr, passengers } = pair.data!.reserveSeats;
+    const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) { cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { status passengers { status } } }`;
+    const stranger = await execute(server, CANCEL, { pnr, ids: [passengers[1].id], key: randomUUID() }, ctx(identity(randomUUID())));
+    expect(errorCodes(stranger)).toEqual(['FORBIDDEN']);
+    const res = await execute(server, CANCEL, { pnr, ids: [passengers[1].id], key: randomUUID() }, ctx(owner));
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.cancelReservation).toEqual({ status: 'HELD', passengers: [{ status: 'HELD' }, { status: 'CANCELLED' }] });
+    const promoted = await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } });
+    expect(promoted.status).toBe('HELD');
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2 });
+    const outbox = await db.prisma.bookingOutbox.findMany({ where: { routingKey: { in: ['reservation.cancelled', 'reservation.promoted'] } } });
+    expect(outbox.map((o) => o.routingKey).sort()).toEqual(expect.arrayContaining(['reservation.cancelled', 'reservation.promoted']));
+  });
+});
+
+describe('bad input: a documented error and nothing written', () => {
+  let run: TestRun;
+  beforeAll(async () => {
+    run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 8 });
+  });
+
+  const cases: [string, (r: TestRun) => Record<string, unknown>][] = [
+    ['no passengers', (r) => reserveInput(r, { passengers: [] })],
+    ['seven passengers', (r) => reserveInput(r, { passengers: Array.from({ length: 7 }, (_, i) => passenger(i)) })],
+    ['an absurd age', (r) => reserveInput(r, { passengers: [{ ...passenger(), age: 300 }] })],
+    ['a zero age', (r) => reserveInput(r, { passengers: [{ ...passenger(), age: 0 }] })],
+    ['an empty name', (r) => reserveInput(r, { passengers: [{ ...passenger(), name: '  ' }] })],
+    ['SQL in a name', (r) => reserveInput(r, { passengers: [{ ...passenger(), name: "Robert'); DROP TABLE booking.seats;--" }] })],
+    ['an unknown station', (r) => reserveInput(r, { from: 'NOWHERE' })],
+    ['from after to', (r) => reserveInput(r, { from: r.stations[3], to: r.stations[0] })],
+    ['duplicate berths', (r) => reserveInput(r, { passengers: [passenger(0), passenger(1)], berths: [{ coach: 'S1', berth: 1 }, { coach: 's1', berth: 1 }] })],
+    ['a berth that does not exist', (r) => reserveInput(r, { berths: [{ coach: 'S1', berth: 99 }] })],
+    ['a coach of another class', (r) => reserveInput(r, { class: 'THIRD_AC', berths: [{ coach: 'S1', berth: 1 }] })],
+    ['an unknown train', () => ({ trainNumber: '00000', date: addDays(todayInIndia(), 3), from: 'NDLS', to: 'MMCT', class: 'SLEEPER', passengers: [passenger()] })],
+    ['a date beyond the booking window', (r) => ({ ...reserveInput(r), runId: undefined, trainNumber: r.trainNumber, date: addDays(todayInIndia(), 90) })],
+    ['a malformed run id', (r) => reserveInput(r, { runId: 'x' })],
+  ];
+
+  it.each(cases)('%s -> BAD_USER_INPUT', async (_label, build) => {
+    const before = await db.prisma.reservation.count();
+    const res = await reserve(identity(randomUUID()), build(run));
+    expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.errors![0]!.message.length).toBeGreaterThan(10);
+    expect(await db.prisma.reservation.count()).toBe(before);
+    expect(await db.prisma.bookingIdempotencyKey.count({ where: { completedAt: null } })).toBe(0);
+  });
+
+  it('a run that already departed -> BAD_USER_INPUT', async () => {
+    const past = await db.prisma.trainRun.create({ data: { trainId: (await db.prisma.trainRun.findUniqueOrThrow({ where: { id: run.runId } })).trainId, date: new Date(`${addDays(todayInIndia(), -2)}T00:00:00Z`) } });
+    const res = await reserve(identity(randomUUID()), reserveInput(run, { runId: past.id }));
+    expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('anonymous -> UNAUTHENTICATED; another user\'s PNR -> FORBIDDEN', async () => {
+    const anon = await execute(server, RESERVE, { input: reserveInput(run), key: randomUUID() }, ctx(null));
+    expect(errorCodes(anon)).toEqual(['UNAUTHENTICATED']);
+    const owner = identity(randomUUID());
+    const mine = await reserve(owner, reserveInput(run));
+    const q = `query($pnr: String!) { reservation(pnr: $pnr) { pnr passengers { name } } }`;
+    const other = await execute(server, q, { pnr: mine.data!.reserveSeats.pnr }, ctx(identity(randomUUID())));
+    expect(errorCodes(other)).toEqual(['FORBIDDEN']);
+    expect(other.data?.reservation ?? null).toBeNull();
+    const own = await execute(server, q, { pnr: mine.data!.reserveSeats.pnr }, ctx(owner));
+    expect(own.data!.reservation.pnr).toBe(mine.data!.reserveSeats.pnr);
+    const admin = await execute(server, q, { pnr: mine.data!.reserveSeats.pnr }, ctx(identity(randomUUID(), 'ADMIN')));
+    expect(admin.data!.reservation.pnr).toBe(mine.data!.reserveSeats.pnr);
+  });
+});
+
+describe('reads', () => {
+  it('myReservations pages newest first and Reservation resolves by id for its owner only', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 8 });
+    const owner = identity(randomUUID());
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) made.push((await reserve(owner, reserveInput(run, { passengers: [passenger(i)] }))).data!.reserveSeats.id);
+    const page1 = await execute(server, `{ myReservations(first: 2) { nodes { id } nextCursor } }`, {}, ctx(owner));
+    expect(page1.data!.myReservations.nodes.map((n: { id: string }) => n.id)).toEqual([made[2], made[1]]);
+    const page2 = await execute(server, `query($a: String) { myReservations(first: 2, after: $a) { nodes { id } nextCursor } }`, { a: page1.data!.myReservations.nextCursor }, ctx(owner));
+    expect(page2.data!.myReservations).toEqual({ nodes: [{ id: made[0] }], nextCursor: null });
+    const ENT = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id status } } }`;
+    const own = await execute(server, ENT, { r: [{ __typename: 'Reservation', id: made[0] }] }, ctx(owner));
+    expect(own.data!._entities).toEqual([{ id: made[0], status: 'HELD' }]);
+    const other = await execute(server, ENT, { r: [{ __typename: 'Reservation', id: made[0] }] }, ctx(identity(randomUUID())));
+    expect(other.data!._entities).toEqual([null]);
+    const user = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { reservations(first: 5) { nodes { id } } } } }`, { r: [{ __typename: 'User', id: owner.userId }] }, ctx(owner));
+    expect(user.data!._entities[0].reservations.nodes).toHaveLength(3);
+  });
+
+  it('seatMap shows which berths are free for a journey', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 8 });
+    await reserve(identity(randomUUID()), reserveInput(run, { from: run.stations[0], to: run.stations[1], berths: [{ coach: 'S1', berth: 5 }] }));
+    const q = `query($id: ID!, $f: String!, $t: String!) { seatMap(runId: $id, coach: "S1", from: $f, to: $t) { coach class berths { berth berthType available } } }`;
+    const ab = await execute(server, q, { id: run.runId, f: run.stations[0], t: run.stations[1] }, ctx(null));
+    expect(ab.data!.seatMap.berths.find((b: { berth: number }) => b.berth === 5)).toEqual({ berth: 5, berthType: 'MB', available: false });
+    const cd = await execute(server, q, { id: run.runId, f: run.stations[2], t: run.stations[3] }, ctx(null));
+    expect(cd.data!.seatMap.berths.every((b: { available: boolean }) => b.available)).toBe(true);
+  });
+});
