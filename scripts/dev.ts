@@ -83,6 +83,9 @@ function launch(name: string, entry: string, extra: Record<string, string>) {
     cwd: root,
     env: { ...process.env, ...env, ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: a terminal Ctrl-C reaches only this script, which stops the processes
+    // in order (gateway first) instead of all of them at once.
+    detached: true,
   });
   const prefix = `${name.padEnd(8)}|`;
   for (const stream of [child.stdout!, child.stderr!]) {
