@@ -143,16 +143,26 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
     })),
     skipDuplicates: true,
   });
-  const trainDocs = await prisma.trainDoc.createMany({
-    data: trains.map((t) => ({
-      number: t.number,
+  // Train documents carry the route with times so search can answer trainsBetween on its own.
+  let trainDocs = 0;
+  for (const t of trains) {
+    const doc = {
       name: t.name,
       type: t.type,
       stationCodes: t.stops.map((s) => s.code),
+      runsOn: t.runsOn,
+      classes: Object.entries(t.coaches).filter(([, n]) => n > 0).map(([code]) => code),
+      stops: t.stops.map((s, seq) => ({ code: s.code, seq, arrivalMin: minutesOf(s.arr, s.day), departureMin: minutesOf(s.dep, s.day), distanceKm: s.km })),
       searchText: searchTextOf([t.number, t.name, t.type.replace(/_/g, ' ')]),
-    })),
-    skipDuplicates: true,
-  });
+    };
+    const existing = await prisma.trainDoc.findUnique({ where: { number: t.number }, select: { stops: true } });
+    if (!existing) {
+      await prisma.trainDoc.create({ data: { number: t.number, ...doc } });
+      trainDocs++;
+    } else if (Array.isArray(existing.stops) && existing.stops.length === 0) {
+      await prisma.trainDoc.update({ where: { number: t.number }, data: doc });
+    }
+  }
 
   const counts = {
     stations: createdStations.count,
@@ -160,7 +170,7 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
     seats: createdSeats,
     runs: createdRuns.count,
     stationDocs: stationDocs.count,
-    trainDocs: trainDocs.count,
+    trainDocs,
   };
   log(`seed: added ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`);
   return counts;
