@@ -1,6 +1,6 @@
 // pnpm schema:check — the CI gate: the supergraph composes, the committed files are fresh, and the
 // API schema has no breaking changes against the previous committed version.
-//   --base <ref> | SCHEMA_BASE_REF           compare against this git ref (default origin/main, else HEAD~1)
+//   --base <ref> | SCHEMA_BASE_REF           compare against this git ref (default origin/main when HEAD is not on it, else HEAD~1)
 //   --base-file <path>                       compare against an API schema file instead (no git needed)
 //   --allow-breaking | ALLOW_BREAKING_SCHEMA_CHANGES=1   report breaking changes as warnings only
 import { execFileSync } from 'node:child_process';
@@ -59,7 +59,8 @@ function refExists(ref: string): boolean {
 function readBaseApiSchema(explicitRef: string | undefined): BaseSchema {
   let ref = explicitRef ?? 'HEAD~1';
   try {
-    if (!explicitRef && refExists('origin/main')) ref = 'origin/main';
+    // On a branch, compare with main; on main itself (CI's clone of main), with the previous commit.
+    if (!explicitRef && refExists('origin/main') && git(['rev-parse', 'origin/main']).trim() !== git(['rev-parse', 'HEAD']).trim()) ref = 'origin/main';
     // "./" makes the path relative to REPO_ROOT even if the git root is above it.
     const path = `./${relative(REPO_ROOT, API_SCHEMA_FILE).split('\\').join('/')}`;
     return { ref, sdl: git(['show', `${ref}:${path}`]) };
