@@ -1,0 +1,60 @@
+// Two booking processes share PostgreSQL and Redis; requests are split between them over HTTP.
+// The database, not a process, decides: zero double booking.
+import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProcess, type RunningProcess } from '../../../bench/processes.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
+import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';
+import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
+
+let db: TestDatabase;
+let keys: TestKeys;
+let jwksServer: Server;
+let run: TestRun;
+const instances: RunningProcess[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('booking_multiprocess');
+  keys = await createTestKeys();
+  // The processes verify tokens against a JWKS URL, as they would against the auth subgraph.
+  jwksServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify(keys.jwks)));
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
+  run = await createTestRun(db.prisma, { coaches: 4, berthsPerCoach: 50 });
+  const env = { DATABASE_URL: db.url, REDIS_URL, AMQP_URL, AUTH_JWKS_URL: jwksUrl, SWEEP_INTERVAL_MS: '0', DB_POOL_SIZE: '15' };
+  instances.push(...(await Promise.all([startProcess('booking-1', 'subgraphs/booking/src/index.ts', env), startProcess('booking-2', 'subgraphs/booking/src/index.ts', env)])));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(instances.map((p) => p.stop()));
+  jwksServer?.close();
+  await db?.drop();
+});
+
+describe('two booking processes', () => {
+  it('600 requests split across two processes for 200 berths: exactly 200 held, none twice', async () => {
+    const query = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { status passengers { coach berth } } }`;
+    const send = async (i: number) => {
+      const token = await keys.sign(randomUUID());
+      const res = await fetch(`${instances[i % 2]!.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query,
+          variables: {
+            key: randomUUID(),
+            input: { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [{ name: 'Multi Process', age: 40, gender: 'MALE' }] },
+          },
+        }),
+      });
+      return (await res.json()) as { data?: { reserveSeats: { status: string } }; errors?: { extensions: { code: string } }[] };
+    };
+    const results = await Promise.all(Array.from({ length: 600 }, (_, i) => send(i)));
+    const statuses = results.map((r) => r.data?.reserveSeats.status ?? r.errors?.[0]?.extensions.code);
+    expect(statuses.filter((s) => s === 'HELD')).toHaveLength(200);
+    expect(statuses.filter((s) => s === 'WAITLISTED')).toHaveLength(400);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 200, distinctSeats: 200 });
+  });
+});
