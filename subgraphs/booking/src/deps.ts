@@ -1,6 +1,7 @@
 import { createIdempotency, createLockManager, type Redis } from '@tatkal/common';
 import type { PrismaClient } from '@tatkal/db';
 import type { BookingDeps } from './context.ts';
+import { createLayoutCache } from './domain/layout.ts';
 import { defaultReservationSettings, type ReservationSettings } from './domain/reservations.ts';
 
 /** The booking service's long-lived collaborators, one of each per process. */
@@ -11,6 +12,6 @@ export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, set
     redis,
     locks,
     idempotency: createIdempotency({ db: prisma, schema: 'booking', redis }),
-    reservations: { prisma, locks, settings: { ...defaultReservationSettings, ...settings } },
+    reservations: { prisma, locks, layouts: createLayoutCache(prisma), settings: { ...defaultReservationSettings, ...settings } },
   };
 }

@@ -5,6 +5,7 @@ import type { BerthType, Gender, PrismaClient, TrainRun, TravelClass } from '@ta
 import { AppError, badInput, ErrorCode, forbidden, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
 import { ensureInventory, freeByCoach, freeSeatsInCoach, lockFreeSeats, lockMoreFreeSeats, occupy, release, type FreeSeat, type Tx } from './inventory.ts';
+import type { LayoutCache, TrainLayout } from './layout.ts';
 import { segmentMask, type StopWithStation } from './network.ts';
 
 export interface ReservationSettings {
@@ -20,6 +21,7 @@ export const defaultReservationSettings: ReservationSettings = { holdTtlMs: 10 *
 export interface ReservationDeps {
   prisma: PrismaClient;
   locks: LockManager;
+  layouts: LayoutCache;
   settings: ReservationSettings;
   /** Seat and reservation counters for metrics; optional. */
   onOutcome?: (outcome: string) => void;
@@ -75,6 +77,7 @@ export interface ReservationView {
 
 interface ValidRequest {
   run: TrainRun;
+  layout: TrainLayout;
   from: StopWithStation;
   to: StopWithStation;
   mask: bigint;
@@ -89,7 +92,8 @@ interface ValidRequest {
 const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
 /** Everything a client can get wrong, checked before any lock or write. */
-export async function validateReserve(prisma: PrismaClient, input: ReserveInput, settings: ReservationSettings, now = new Date()): Promise<ValidRequest> {
+export async function validateReserve(deps: Pick<ReservationDeps, 'prisma' | 'layouts' | 'settings'>, input: ReserveInput, now = new Date()): Promise<ValidRequest> {
+  const { prisma, settings } = deps;
   const n = input.passengers.length;
   if (n < 1 || n > 6) throw badInput('A reservation has 1 to 6 passengers', 'passengers');
   input.passengers.forEach((p, i) => {
@@ -102,7 +106,7 @@ export async function validateReserve(prisma: PrismaClient, input: ReserveInput,
   let run: TrainRun | null = null;
   if (input.runId) {
     if (!isUuid(input.runId)) throw badInput('runId is not a valid id', 'runId');
-    run = await prisma.trainRun.findUnique({ where: { id: input.runId } });
+    run = await deps.layouts.run(input.runId);
   } else if (input.trainNumber && input.date) {
     run = await prisma.trainRun.findFirst({ where: { train: { number: input.trainNumber.trim() }, date: new Date(`${input.date}T00:00:00Z`) } });
     if (!run && !(await prisma.train.findUnique({ where: { number: input.trainNumber.trim() } }))) {
@@ -119,7 +123,8 @@ export async function validateReserve(prisma: PrismaClient, input: ReserveInput,
   if (runDate < today) throw badInput('This run has already departed', 'date');
   if (runDate > addDays(today, settings.bookingWindowDays)) throw badInput(`Bookings open ${settings.bookingWindowDays} days before departure`, 'date');
 
-  const stops = await prisma.trainStop.findMany({ where: { trainId: run.trainId }, include: { station: true }, orderBy: { seq: 'asc' } });
+  const layout = await deps.layouts.layout(run.trainId);
+  const stops = layout.stops;
   const fromCode = input.from.trim().toUpperCase();
   const toCode = input.to.trim().toUpperCase();
   const from = stops.find((s) => s.station.code === fromCode);
@@ -131,27 +136,27 @@ export async function validateReserve(prisma: PrismaClient, input: ReserveInput,
   const departsAt = Date.parse(`${runDate}T00:00:00+05:30`) + (from.departureMin ?? 0) * 60_000;
   if (departsAt <= now.getTime()) throw badInput('The train has already left this station', 'from');
 
-  const classExists = await prisma.coach.count({ where: { trainId: run.trainId, class: input.class } });
-  if (!classExists) throw badInput(`This train has no ${input.class} class`, 'class');
+  if (!layout.classes.has(input.class)) throw badInput(`This train has no ${input.class} class`, 'class');
 
   let seatIds: number[] | null = null;
   if (input.berths && input.berths.length > 0) {
     if (input.berths.length !== n) throw badInput('Give one berth per passenger, or none', 'berths');
     const keys = input.berths.map((b) => `${b.coach.trim().toUpperCase()}-${b.berth}`);
     if (new Set(keys).size !== keys.length) throw badInput('The same berth is requested twice', 'berths');
-    const coaches = await prisma.coach.findMany({ where: { trainId: run.trainId, code: { in: input.berths.map((b) => b.coach.trim().toUpperCase()) } }, include: { seats: true } });
     seatIds = input.berths.map((b, i) => {
-      const coach = coaches.find((c) => c.code === b.coach.trim().toUpperCase());
+      const code = b.coach.trim().toUpperCase();
+      const coach = layout.coaches.get(code);
       if (!coach) throw badInput(`Berth ${i + 1}: this train has no coach ${b.coach}`, `berths.${i}.coach`);
-      if (coach.class !== input.class) throw badInput(`Berth ${i + 1}: coach ${coach.code} is ${coach.class}, not ${input.class}`, `berths.${i}.coach`);
-      const seat = coach.seats.find((s) => s.number === b.berth);
-      if (!seat) throw badInput(`Berth ${i + 1}: coach ${coach.code} has no berth ${b.berth}`, `berths.${i}.berth`);
-      return seat.id;
+      if (coach.class !== input.class) throw badInput(`Berth ${i + 1}: coach ${code} is ${coach.class}, not ${input.class}`, `berths.${i}.coach`);
+      const seat = coach.berths.get(b.berth);
+      if (!seat) throw badInput(`Berth ${i + 1}: coach ${code} has no berth ${b.berth}`, `berths.${i}.berth`);
+      return seat.seatId;
     });
   }
 
   return {
     run,
+    layout,
     from,
     to,
     mask: segmentMask(from.seq, to.seq),
@@ -226,6 +231,7 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
   const { prisma, locks, settings } = deps;
   const { run, mask, passengers, cls } = valid;
   await ensureInventory(prisma, run);
+  deps.layouts.markInventoryReady(run);
   const n = passengers.length;
 
   // 1. Redis guard: turn losers away (or to other berths) before any transaction.
@@ -350,8 +356,6 @@ function shuffle<T>(items: T[]): T[] {
 }
 
 async function createHeld(tx: Tx, userId: string, valid: ValidRequest, seatIds: number[], settings: ReservationSettings): Promise<ReservationView> {
-  const seats = await tx.seat.findMany({ where: { id: { in: seatIds } }, include: { coach: true } });
-  const byId = new Map(seats.map((s) => [s.id, s]));
   const reservation = await tx.reservation.create({
     data: {
       pnr: newPnr(),
@@ -365,7 +369,7 @@ async function createHeld(tx: Tx, userId: string, valid: ValidRequest, seatIds: 
       holdExpiresAt: new Date(Date.now() + settings.holdTtlMs),
       passengers: {
         create: valid.passengers.map((p, i) => {
-          const seat = byId.get(seatIds[i]!)!;
+          const seat = valid.layout.seats.get(seatIds[i]!)!;
           return {
             position: i + 1,
             name: p.name,
@@ -373,8 +377,8 @@ async function createHeld(tx: Tx, userId: string, valid: ValidRequest, seatIds: 
             gender: p.gender,
             berthPreference: p.berthPreference ?? null,
             status: 'HELD' as const,
-            seatId: seat.id,
-            coachCode: seat.coach.code,
+            seatId: seat.seatId,
+            coachCode: seat.coach,
             berthNumber: seat.number,
             berthType: seat.berthType,
             farePaise: valid.farePerPassenger,

@@ -7,7 +7,7 @@ export const MutationResolvers = {
     const userId = ctx.identity!.userId; // the shield rule guarantees an identity
     return ctx.idempotency
       .run({ userId, operation: 'reserveSeats', key: args.idempotencyKey, request: args.input }, async () => {
-        const valid = await validateReserve(ctx.prisma, args.input, ctx.reservations.settings);
+        const valid = await validateReserve(ctx.reservations, args.input);
         return reserveSeats(ctx.reservations, userId, valid);
       })
       .catch((err: unknown) => {

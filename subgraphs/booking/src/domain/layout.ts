@@ -1,0 +1,64 @@
+// Per-process cache of what does not change while people book: a train's stops, coaches and
+// berths. The reservation path reads it instead of querying the same rows thousands of times.
+import type { BerthType, PrismaClient, TrainRun, TravelClass } from '@tatkal/db';
+import type { StopWithStation } from './network.ts';
+
+export interface SeatInfo {
+  seatId: number;
+  coach: string;
+  number: number;
+  berthType: BerthType;
+  class: TravelClass;
+}
+
+export interface TrainLayout {
+  trainId: number;
+  stops: StopWithStation[];
+  classes: Set<TravelClass>;
+  /** coach code -> berth number -> seat */
+  coaches: Map<string, { class: TravelClass; berths: Map<number, SeatInfo> }>;
+  seats: Map<number, SeatInfo>;
+}
+
+export function createLayoutCache(prisma: PrismaClient, ttlMs = 10 * 60_000) {
+  const layouts = new Map<number, { at: number; value: Promise<TrainLayout> }>();
+  const runs = new Map<string, { at: number; value: Promise<TrainRun | null> }>();
+
+  async function load(trainId: number): Promise<TrainLayout> {
+    const [stops, coaches] = await Promise.all([
+      prisma.trainStop.findMany({ where: { trainId }, include: { station: true }, orderBy: { seq: 'asc' } }),
+      prisma.coach.findMany({ where: { trainId }, include: { seats: true } }),
+    ]);
+    const layout: TrainLayout = { trainId, stops, classes: new Set(coaches.map((c) => c.class)), coaches: new Map(), seats: new Map() };
+    for (const coach of coaches) {
+      const berths = new Map<number, SeatInfo>();
+      for (const s of coach.seats) {
+        const info = { seatId: s.id, coach: coach.code, number: s.number, berthType: s.berthType, class: coach.class };
+        berths.set(s.number, info);
+        layout.seats.set(s.id, info);
+      }
+      layout.coaches.set(coach.code, { class: coach.class, berths });
+    }
+    return layout;
+  }
+
+  function cached<K, V>(map: Map<K, { at: number; value: Promise<V> }>, key: K, ttl: number, fetch: () => Promise<V>): Promise<V> {
+    const hit = map.get(key);
+    if (hit && Date.now() - hit.at < ttl) return hit.value;
+    const value = fetch();
+    map.set(key, { at: Date.now(), value });
+    value.catch(() => map.delete(key));
+    return value;
+  }
+
+  return {
+    layout: (trainId: number) => cached(layouts, trainId, ttlMs, () => load(trainId)),
+    /** Run rows change (cancellation, inventory creation): cached for a second only. */
+    run: (runId: string) => cached(runs, runId, 1_000, () => prisma.trainRun.findUnique({ where: { id: runId } })),
+    /** After this process created a run's inventory, later requests need not check again. */
+    markInventoryReady: (run: TrainRun) => {
+      run.inventoryReady = true;
+    },
+  };
+}
+export type LayoutCache = ReturnType<typeof createLayoutCache>;
