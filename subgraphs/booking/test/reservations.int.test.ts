@@ -250,6 +250,25 @@ describe('holds and the waitlist', () => {
     expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2 });
   });
 
+  it('several sweepers at once expire each hold exactly once', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 40 });
+    const held = await Promise.all(Array.from({ length: 30 }, (_, i) => reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(i)] }))));
+    const ids = held.map((h) => h.data!.reserveSeats.id);
+    await db.prisma.reservation.updateMany({ where: { id: { in: ids } }, data: { holdExpiresAt: new Date(Date.now() - 1000) } });
+    // Four sweepers racing, batches of 5: SKIP LOCKED hands each hold to exactly one of them.
+    const counts = await Promise.all(Array.from({ length: 4 }, async () => {
+      let total = 0;
+      for (let n = -1; n !== 0; total += n) n = await expireHolds(db.prisma, deps.reservations.settings, 5);
+      return total;
+    }));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(await db.prisma.reservation.count({ where: { id: { in: ids }, status: 'EXPIRED' } })).toBe(30);
+    const events = await db.prisma.$queryRaw<{ n: bigint }[]>`
+      SELECT count(*)::bigint AS n FROM booking.outbox WHERE routing_key = 'reservation.expired' AND payload->'data'->>'reservationId' = ANY(${ids}::text[])`;
+    expect(Number(events[0]!.n)).toBe(30);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 0, distinctSeats: 0 });
+  });
+
   it('cancelling one passenger frees that berth only and promotes the waitlist', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
     const owner = identity(randomUUID());
