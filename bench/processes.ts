@@ -27,9 +27,9 @@ export interface RunningProcess {
 }
 
 /** Spawns `tsx <entry>` with env (PORT chosen here) and resolves once GET /ready answers 200. */
-export async function startProcess(name: string, entry: string, env: Record<string, string>, opts: { port?: number; timeoutMs?: number } = {}): Promise<RunningProcess> {
+export async function startProcess(name: string, entry: string, env: Record<string, string>, opts: { port?: number; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<RunningProcess> {
   const port = opts.port ?? (await freePort());
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), [entry], {
+  const child = spawn(join(root, 'node_modules/.bin/tsx'), [...(opts.nodeArgs ?? []), entry], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -74,7 +74,10 @@ async function main() {
     const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, AUTH_SIGNING_KEYS_FILE: join(keysDir, 'keys.json'), AUTH_GENERATE_KEYS: 'false' });
     processes.push(auth);
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: '40', SWEEP_INTERVAL_MS: '0' });
+    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: '40', SWEEP_INTERVAL_MS: '0' }, {
+      // BENCH_PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the booking process there.
+      nodeArgs: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+    });
     processes.push(booking);
     const gateway = await startProcess('gateway', 'gateway/src/index.ts', {
       ...common,
