@@ -1,0 +1,60 @@
+// In production the gateway offers no Sandbox and no introspection, and hides internal errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../gateway/src/config.ts';
+import { startGatewayService } from '../gateway/src/service.ts';
+import { REDIS_URL } from './support/env.ts';
+import { testLogger } from './support/logger.ts';
+
+let gateway: { url: string; close: () => Promise<void> };
+
+beforeAll(async () => {
+  gateway = await startGatewayService(
+    loadGatewayConfig({
+      NODE_ENV: 'production',
+      PORT: '0',
+      REDIS_URL,
+      AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json',
+      SUPERGRAPH_PATH: new URL('../supergraph.graphql', import.meta.url).pathname,
+      // Nothing listens here: a query that reaches a subgraph fails inside the gateway.
+      BOOKING_URL: 'http://127.0.0.1:1/graphql',
+    }),
+    testLogger,
+  );
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+const post = (body: unknown) =>
+  fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('gateway in production', () => {
+  it('refuses introspection', async () => {
+    const res = await post({ query: '{ __schema { types { name } } }' });
+    const json = (await res.json()) as { errors: { extensions: { code: string } }[] };
+    expect(json.errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('serves no Sandbox landing page', async () => {
+    const res = await fetch(`${gateway.url}/graphql`, { headers: { accept: 'text/html' } });
+    const text = await res.text();
+    expect(text).not.toMatch(/sandbox|embeddable-sandbox/i);
+  });
+
+  it('answers a failed subgraph call without stack traces or internal details', async () => {
+    const res = await post({ query: '{ station(code: "NDLS") { name } }' });
+    const json = (await res.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+    expect(json.errors.length).toBeGreaterThan(0);
+    for (const e of json.errors) {
+      expect(e.extensions.stacktrace).toBeUndefined();
+      expect(JSON.stringify(e)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:1|at .*\.ts:\d+/);
+    }
+  });
+
+  it('sets security headers', async () => {
+    const res = await post({ query: '{ __typename }' });
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(res.headers.get('content-security-policy')).toBeTruthy();
+  });
+});
