@@ -231,7 +231,9 @@ describe('holds and the waitlist', () => {
   it('an expired hold frees its berths and the waitlist is promoted in order', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
     const holders = [identity(randomUUID()), identity(randomUUID())];
-    const held = await Promise.all(holders.map((w, i) => reserve(w, reserveInput(run, { passengers: [passenger(i)] }))));
+    // One after the other, so the first hold is the older one.
+    const held = [];
+    for (const [i, w] of holders.entries()) held.push(await reserve(w, reserveInput(run, { passengers: [passenger(i)] })));
     expect(held.map((h) => h.data!.reserveSeats.status)).toEqual(['HELD', 'HELD']);
     const wl1 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(2)] }));
     const wl2 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(3)] }));
@@ -242,7 +244,8 @@ describe('holds and the waitlist', () => {
     await db.prisma.reservation.update({ where: { id: expiring.id }, data: { holdExpiresAt: new Date(Date.now() - 1000) } });
     expect(await expireHolds(db.prisma, deps.reservations.settings)).toBe(1);
 
-    const after = await db.prisma.reservation.findMany({ where: { runId: run.runId }, include: { passengers: true }, orderBy: { createdAt: 'asc' } });
+    const byId = async (id: string) => db.prisma.reservation.findUniqueOrThrow({ where: { id }, include: { passengers: true } });
+    const after = await Promise.all([held[0]!, held[1]!, wl1, wl2].map((r) => byId(r.data!.reserveSeats.id)));
     expect(after.map((r) => r.status)).toEqual(['EXPIRED', 'HELD', 'HELD', 'WAITLISTED']);
     // WL 1 got exactly the berth the expired hold had.
     expect(after[2]!.passengers[0]!.seatId).toBe(after[0]!.passengers[0]!.seatId);
