@@ -71,10 +71,10 @@ async function main() {
   const common = { DATABASE_URL: dbUrl.toString(), REDIS_URL: args.redis, AMQP_URL: args.amqp, NODE_ENV: 'production', LOG_LEVEL: 'warn' };
   const processes: RunningProcess[] = [];
   try {
-    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, AUTH_SIGNING_KEYS_FILE: join(keysDir, 'keys.json'), AUTH_GENERATE_KEYS: 'false' });
+    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`, AUTH_SIGNING_KEYS_FILE: join(keysDir, 'keys.json'), AUTH_GENERATE_KEYS: 'false' });
     processes.push(auth);
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: '40', SWEEP_INTERVAL_MS: '0' }, {
+    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: '40', SWEEP_INTERVAL_MS: '0', EVENTS_PREFIX: 'bench.' }, {
       // BENCH_PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the booking process there.
       nodeArgs: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
     });
@@ -83,6 +83,9 @@ async function main() {
       ...common,
       ...jwks,
       SUPERGRAPH_PATH: join(root, 'supergraph.graphql'),
+      // Every virtual user comes from 127.0.0.1: the per-IP limit would measure itself.
+      RATE_LIMIT_IP: '100000000/1m',
+      RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
       AUTH_URL: `${auth.url}/graphql`,
       BOOKING_URL: `${booking.url}/graphql`,
     });

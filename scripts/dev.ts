@@ -141,9 +141,12 @@ async function main() {
     ['search', 'subgraphs/search/src/index.ts', { PORT: '4003' }],
     ['payment', 'subgraphs/payment/src/index.ts', { PORT: '4004', WEBHOOK_PORT: '4005', PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET! }],
   ] as const;
-  await Promise.all(
-    subgraphs.map(([name, entry, extra]) => waitReady(name, `http://127.0.0.1:${extra.PORT}`, launch(name, entry, extra))),
-  );
+  // The payment provider simulator: payment's checkout links point at it, its webhooks go to 4005.
+  const provider = launch('provider', 'subgraphs/payment/src/provider/index.ts', { PROVIDER_PORT: '4006', PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET! });
+  await Promise.all([
+    waitReady('provider', 'http://127.0.0.1:4006', provider),
+    ...subgraphs.map(([name, entry, extra]) => waitReady(name, `http://127.0.0.1:${extra.PORT}`, launch(name, entry, extra))),
+  ]);
   const gateway = launch('gateway', 'gateway/src/index.ts', { PORT: '4000', SUPERGRAPH_PATH: join(root, 'supergraph.graphql') });
   await waitReady('gateway', 'http://127.0.0.1:4000', gateway);
 
@@ -155,6 +158,7 @@ Tatkal supergraph is up:
   search subgraph           http://localhost:4003/graphql
   payment subgraph          http://localhost:4004/graphql
   payment webhooks          http://localhost:4005/webhooks/payments
+  payment provider (sim.)   http://localhost:4006   (pay: tsx subgraphs/payment/src/provider/cli.ts succeed <providerRef>)
   admin login               ${secrets.ADMIN_EMAIL} (password in .keys/dev-secrets.json)
 Press Ctrl-C to stop.`);
 }

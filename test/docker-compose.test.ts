@@ -76,7 +76,9 @@ function dependsOn(svc: Service): Record<string, string | undefined> {
 
 const healthTest = (svc: Service) => [svc.healthcheck?.test ?? []].flat().join(' ');
 const buildsFromDockerfile = (svc: Service) => svc.build !== undefined;
-const appServices = Object.keys(services).filter((n) => buildsFromDockerfile(services[n]!) && n !== 'migrate');
+// The payment provider simulator builds from the same image but is a stand-in, not an app service.
+const helperServices = ['migrate', 'payment-provider'];
+const appServices = Object.keys(services).filter((n) => buildsFromDockerfile(services[n]!) && !helperServices.includes(n));
 const infraServices = Object.keys(services).filter((n) => !buildsFromDockerfile(services[n]!));
 const subgraphs = Object.entries(supergraph.subgraphs).map(([name, cfg]) => {
   const url = new URL(cfg.routing_url);
@@ -138,6 +140,20 @@ describe('docker-compose.yml', () => {
   it('publishes the payment webhook sidecar on 4005', () => {
     expect(envOf(services.payment!).WEBHOOK_PORT).toBe('4005');
     expect(publishedFor(services.payment!, 4005)).toContain(4005);
+  });
+
+  it('runs the payment provider simulator on 4006, delivering to the webhook sidecar with the same secret', () => {
+    const svc = services['payment-provider']!;
+    const env = envOf(svc);
+    expect([svc.command].flat().join(' ')).toContain('subgraphs/payment/src/provider/index.ts');
+    expect(env.PROVIDER_PORT).toBe('4006');
+    expect(publishedFor(svc, 4006)).toContain(4006);
+    expect(env.WEBHOOK_URL).toBe(`http://payment:${envOf(services.payment!).WEBHOOK_PORT}/webhooks/payments`);
+    expect(env.PAYMENT_WEBHOOK_SECRET).toBe(envOf(services.payment!).PAYMENT_WEBHOOK_SECRET);
+    expect(envOf(services.payment!).PROVIDER_URL).toBe('http://payment-provider:4006');
+    expect(healthTest(svc)).toContain('http://127.0.0.1:4006/health');
+    const build = svc.build as { target?: string };
+    expect(build.target).toBe('runtime');
   });
 
   it('gives every app service a node health check on its own port and conditioned dependencies', () => {

@@ -36,9 +36,9 @@ describe('start-up failures', () => {
   });
 
   it('names an unreachable database', () => {
-    const res = start('subgraphs/payment/src/index.ts', { ...JWKS, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing', PORT: '0', WEBHOOK_PORT: '0' });
+    const res = start('subgraphs/payment/src/index.ts', { ...JWKS, AMQP_URL: 'amqp://127.0.0.1', DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing', PORT: '0', WEBHOOK_PORT: '0', PAYMENT_WEBHOOK_SECRET: 'whsec_startup_test_only_0000' });
     expect(res.status).toBe(1);
-    expect(res.stderr.split('\n')).toHaveLength(1);
+    expect(res.stderr.split('\n'), res.stderr).toHaveLength(1);
     expect(res.stderr).toMatch(/^payment: failed to start: database unreachable/);
   });
 
@@ -48,7 +48,7 @@ describe('start-up failures', () => {
     writeFileSync(path, 'type Query { broken: Nope }');
     const res = start('gateway/src/index.ts', { ...JWKS, REDIS_URL, SUPERGRAPH_PATH: path, PORT: '0' });
     expect(res.status).toBe(1);
-    expect(res.stderr.split('\n')).toHaveLength(1);
+    expect(res.stderr.split('\n'), res.stderr).toHaveLength(1);
     expect(res.stderr).toMatch(/^gateway: failed to start: supergraph at .* could not be loaded/);
   });
 });

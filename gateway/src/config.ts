@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { env, loadConfig } from '@tatkal/common';
+import { env, loadConfig, rateLimitEnv } from '@tatkal/common';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+const nameList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
 const urlList = z
   .string()
@@ -23,12 +31,37 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
       PAYMENT_URL: env.httpUrl.optional(),
       CORS_ORIGINS: urlList,
       BODY_LIMIT: z.string().default('100kb'),
+      /** Least time between two JWKS fetches; a token with an unknown `kid` triggers one. */
+      AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
+      /** Express `trust proxy` for a load balancer in front ('false': the socket address is the client). */
+      TRUST_PROXY: z.string().default('false'),
+      /** Rate limits (Redis, shared by every gateway instance): per client IP on every request... */
+      RATE_LIMIT_IP: rateLimitEnv('600/1m'),
+      /** ...and per user on these root fields (counted by field name in the parsed document). */
+      RATE_LIMIT_EXPENSIVE: rateLimitEnv('30/1m'),
+      RATE_LIMIT_EXPENSIVE_FIELDS: nameList('reserveSeats,createPayment'),
+      /** Key prefix of the rate-limit counters (tests use one per run). */
+      RATE_LIMIT_PREFIX: z.string().default('rl:'),
+      /** Query limits, checked before any subgraph is called (QUERY_TOO_COMPLEX). */
+      QUERY_MAX_DEPTH: positiveInt(12),
+      QUERY_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+      QUERY_MAX_TOKENS: positiveInt(3000),
+      QUERY_MAX_COST: positiveInt(5000),
+      /** Several operations in one HTTP request (a JSON array): off unless set. */
+      ALLOW_BATCHED_REQUESTS: bool.default(false),
       LOG_LEVEL: env.logLevel,
     },
     source,
   );
 }
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+
+/** `TRUST_PROXY` as Express takes it: false, true, a hop count, or addresses/subnets. */
+export function trustProxySetting(value: string): boolean | number | string {
+  if (value === 'false' || value === '') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
 
 export function subgraphUrlOverrides(config: GatewayConfig): Record<string, string> {
   const entries = Object.entries({ auth: config.AUTH_URL, booking: config.BOOKING_URL, search: config.SEARCH_URL, payment: config.PAYMENT_URL });

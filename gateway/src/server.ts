@@ -5,24 +5,42 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import cors from 'cors';
 import helmet from 'helmet';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   addHealthRoutes,
+  clientIpOf,
   express,
   listen,
   makeFormatError,
+  operationLogPlugin,
   requestIdOf,
+  runInRequestScope,
+  type FixedWindowLimiter,
   type HttpServer,
   type Identity,
   type Logger,
+  type RateLimit,
   type ReadinessCheck,
   type TokenVerifier,
 } from '@tatkal/common';
+import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 
 export interface GatewayContext {
   requestId: string;
   identity: Identity | null;
   /** The verified bearer token, forwarded so each subgraph verifies it again. */
   authorization?: string;
+  /** The client's socket address (or from a trusted proxy in front), sent to subgraphs as x-forwarded-for. */
+  clientIp: string;
+  log: Logger;
+}
+
+export interface RateLimitOptions {
+  limiter: FixedWindowLimiter;
+  perIp: RateLimit;
+  expensiveFields: string[];
+  perUserExpensive: RateLimit;
 }
 
 export interface GatewayOptions {
@@ -31,6 +49,10 @@ export interface GatewayOptions {
   verifyToken: TokenVerifier;
   logger: Logger;
   production: boolean;
+  queryLimits?: QueryLimits;
+  /** Without it (tests of the server alone) nothing is rate limited. */
+  rateLimits?: RateLimitOptions;
+  allowBatchedHttpRequests?: boolean;
 }
 
 /** Builds (does not start) the gateway's Apollo Server over a static, composed supergraph. */
@@ -45,6 +67,8 @@ export function buildGateway(opts: GatewayOptions) {
           // Only what the gateway itself vouches for reaches a subgraph: never client headers.
           if (context.requestId) request.http?.headers.set('x-request-id', context.requestId);
           if (context.authorization) request.http?.headers.set('authorization', context.authorization);
+          // Set from the socket, never copied from the client: subgraphs rate limit by it.
+          if (context.clientIp) request.http?.headers.set('x-forwarded-for', context.clientIp);
         },
       }),
   });
@@ -53,12 +77,25 @@ export function buildGateway(opts: GatewayOptions) {
     introspection: !opts.production,
     includeStacktraceInErrorResponses: !opts.production,
     csrfPrevention: true,
-    allowBatchedHttpRequests: false,
+    allowBatchedHttpRequests: opts.allowBatchedHttpRequests ?? false,
+    // Backstop to the token check in front: the parser itself stops there too.
+    parseOptions: { maxTokens: (opts.queryLimits ?? DEFAULT_QUERY_LIMITS).maxTokens },
     formatError: makeFormatError({
       exposeDetails: !opts.production,
       log: (err) => opts.logger.error({ err }, 'unexpected gateway error'),
     }),
-    plugins: [opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true })],
+    plugins: [
+      opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      operationLogPlugin<GatewayContext>(opts.logger),
+      guardPlugin({
+        limits: opts.queryLimits ?? DEFAULT_QUERY_LIMITS,
+        expensive: opts.rateLimits && {
+          limiter: opts.rateLimits.limiter,
+          fields: new Set(opts.rateLimits.expensiveFields),
+          limit: opts.rateLimits.perUserExpensive,
+        },
+      }),
+    ],
     logger: opts.logger,
   });
   return { server, gateway };
@@ -69,28 +106,58 @@ export interface ServeGatewayOptions extends GatewayOptions {
   corsOrigins: string[];
   bodyLimit: string;
   ready: ReadinessCheck;
+  /** Express `trust proxy`: false unless a load balancer in front sets x-forwarded-for. */
+  trustProxy?: boolean | number | string;
 }
+
+/** Body too large or not JSON: a GraphQL-shaped answer instead of Express's HTML page. */
+const bodyErrors: ErrorRequestHandler = (err: { type?: string; status?: number }, _req, res, next) => {
+  if (err.type === 'entity.too.large') {
+    res.status(413).json({ errors: [{ message: 'The request body is larger than the limit', extensions: { code: 'BAD_REQUEST' } }] });
+  } else if (err.type === 'entity.parse.failed' || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+    res.status(400).json({ errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+  } else next(err);
+};
 
 export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServer> {
   const { server } = buildGateway(opts);
   await server.start();
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', opts.trustProxy ?? false);
   addHealthRoutes(app, opts.ready);
+  const rateLimit = opts.rateLimits;
+  const queryLimits = opts.queryLimits ?? DEFAULT_QUERY_LIMITS;
   app.use(
     '/graphql',
     // Sandbox loads its UI from Apollo's CDN: allow it only where the landing page exists.
     helmet({ contentSecurityPolicy: opts.production ? undefined : false, crossOriginEmbedderPolicy: false }),
     cors({ origin: opts.corsOrigins, credentials: true, exposedHeaders: ['x-request-id', 'retry-after'] }),
+    ((req, res, next) => {
+      res.locals.requestId = requestIdOf(req);
+      res.setHeader('x-request-id', res.locals.requestId as string);
+      next();
+    }) satisfies RequestHandler,
+    // Before the body is read: a client over its limit costs one Redis call.
+    ...(rateLimit ? [ipRateLimit(rateLimit.limiter, rateLimit.perIp, opts.logger)] : []),
     express.json({ limit: opts.bodyLimit }),
+    // After the body is read (stream callbacks would lose the scope): every log line of the request carries its id.
+    ((_req, res, next) => runInRequestScope(res.locals.requestId as string, next)) satisfies RequestHandler,
+    sourceLimits(queryLimits, opts.logger),
     expressMiddleware(server, {
       context: async ({ req, res }) => {
-        const requestId = requestIdOf(req);
-        res.setHeader('x-request-id', requestId);
+        const requestId = res.locals.requestId as string;
         const identity = await opts.verifyToken(req.headers.authorization);
-        return { requestId, identity, authorization: identity ? req.headers.authorization : undefined };
+        return {
+          requestId,
+          identity,
+          authorization: identity ? req.headers.authorization : undefined,
+          clientIp: clientIpOf(req),
+          log: opts.logger.child({ requestId }),
+        };
       },
     }),
+    bodyErrors,
   );
   const http = await listen(app, opts.port);
   return {

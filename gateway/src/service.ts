@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createRedis, createTokenVerifier, type Logger } from '@tatkal/common';
-import { subgraphUrlOverrides, type GatewayConfig } from './config.ts';
+import { createRedis, createTokenVerifier, FixedWindowLimiter, waitForRedis, type Logger } from '@tatkal/common';
+import { subgraphUrlOverrides, trustProxySetting, type GatewayConfig } from './config.ts';
 import { serveGateway } from './server.ts';
 
 /** Wires and starts the gateway: used by index.ts and by end-to-end tests (port 0). */
@@ -11,17 +11,41 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
   } catch {
     throw new Error(`SUPERGRAPH_PATH: cannot read ${config.SUPERGRAPH_PATH} (run pnpm schema:compose)`);
   }
-  const redis = createRedis(config.REDIS_URL, { name: 'gateway' });
+  // Only rate limits use Redis here. 1 s per command, not 250 ms: a limiter that times out lets
+  // the request through, and under an attack's load that is exactly when it is needed.
+  const redis = createRedis(config.REDIS_URL, { name: 'gateway', commandTimeoutMs: 1000 });
+  if (!(await waitForRedis(redis))) logger.warn('Redis not reachable at start-up: no rate limits until it is');
   try {
     const http = await serveGateway({
       supergraphSdl,
       subgraphUrls: subgraphUrlOverrides(config),
-      verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+      verifyToken: createTokenVerifier({
+        jwksUrl: config.AUTH_JWKS_URL,
+        issuer: config.AUTH_ISSUER,
+        audience: config.AUTH_AUDIENCE,
+        jwksCooldownMs: config.AUTH_JWKS_COOLDOWN_MS,
+      }),
       logger,
       production: config.NODE_ENV === 'production',
       port: config.PORT,
       corsOrigins: config.CORS_ORIGINS,
       bodyLimit: config.BODY_LIMIT,
+      trustProxy: trustProxySetting(config.TRUST_PROXY),
+      allowBatchedHttpRequests: config.ALLOW_BATCHED_REQUESTS,
+      queryLimits: {
+        maxDepth: config.QUERY_MAX_DEPTH,
+        maxAliases: config.QUERY_MAX_ALIASES,
+        maxTokens: config.QUERY_MAX_TOKENS,
+        maxCost: config.QUERY_MAX_COST,
+        defaultListSize: 10,
+      },
+      // Redis down: requests are not limited (fail open, logged) and the gateway stays ready.
+      rateLimits: {
+        limiter: new FixedWindowLimiter(redis, { prefix: `${config.RATE_LIMIT_PREFIX}gw:`, logger }),
+        perIp: config.RATE_LIMIT_IP,
+        expensiveFields: config.RATE_LIMIT_EXPENSIVE_FIELDS,
+        perUserExpensive: config.RATE_LIMIT_EXPENSIVE,
+      },
       ready: async () => ({ supergraph: true }),
     });
     return {

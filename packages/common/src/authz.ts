@@ -1,6 +1,7 @@
 // graphql-shield rules every subgraph shares. Resolver errors pass through untouched
 // (allowExternalErrors); a denied rule gives FORBIDDEN or UNAUTHENTICATED, never data.
-import { allow, deny, rule, shield } from 'graphql-shield';
+import { middleware } from 'graphql-middleware';
+import { allow, chain, deny, rule, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
 import { forbidden, unauthenticated } from './errors.ts';
 import type { RequestContext } from './subgraph.ts';
@@ -13,17 +14,22 @@ export const isAdmin = rule({ cache: 'contextual' })((_parent, _args, ctx: Reque
   !ctx.identity ? unauthenticated() : ctx.identity.role === 'ADMIN' ? true : forbidden('Administrators only'),
 );
 
-export { allow, deny };
+// chain: rules in order, stopping at the first refusal (a rate limit counts only signed-in calls).
+export { allow, chain, deny };
 
 /**
- * Builds the permission middleware. Every mutation must be listed: unlisted ones are denied
- * (`Mutation: { '*': deny }` is added as the fallback for the Mutation type).
+ * Builds the permission middleware. Reads are allowed unless listed; every mutation must be
+ * listed: unlisted ones are denied (`Mutation: { '*': deny }` is added when the schema has a
+ * Mutation type; shield refuses rules for types a schema lacks, e.g. search has no mutations).
  */
 export function permissions(rules: IRules & { Mutation?: Record<string, unknown> }) {
-  const tree = { ...rules, Mutation: { '*': deny, ...((rules as { Mutation?: object }).Mutation ?? {}) } } as IRules;
-  return shield(tree, {
-    allowExternalErrors: true,
-    fallbackRule: allow,
-    fallbackError: () => forbidden(),
+  return middleware((schema) => {
+    const { Mutation: mutationRules, ...rest } = rules as { Mutation?: object } & Record<string, unknown>;
+    const tree = (schema.getMutationType() || mutationRules ? { ...rest, Mutation: { '*': deny, ...(mutationRules ?? {}) } } : rest) as IRules;
+    return shield(tree, {
+      allowExternalErrors: true,
+      fallbackRule: allow,
+      fallbackError: () => forbidden(),
+    }).generate(schema);
   });
 }

@@ -19,6 +19,15 @@ export function requestIdOf(req: Request): string {
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
+/**
+ * The client's address: `req.ip` honours the app's `trust proxy` setting (x-forwarded-for only
+ * from trusted peers); IPv4-mapped IPv6 addresses are shown as IPv4.
+ */
+export function clientIpOf(req: Request): string {
+  const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
 /** Adds `GET /health` (live) and `GET /ready` (its own dependencies answer) to an app. */
 export function addHealthRoutes(app: Express, ready: ReadinessCheck): void {
   app.get('/health', (_req, res) => {

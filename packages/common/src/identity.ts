@@ -20,6 +20,8 @@ export interface VerifierOptions {
   jwks?: JSONWebKeySet;
   issuer: string;
   audience: string;
+  /** Least time between two JWKS fetches (an unknown `kid` triggers one); jose's default is 30 s. */
+  jwksCooldownMs?: number;
 }
 
 export type TokenVerifier = (authorization: string | undefined) => Promise<Identity | null>;
@@ -33,7 +35,7 @@ export type TokenVerifier = (authorization: string | undefined) => Promise<Ident
 export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
   let keys: JWTVerifyGetKey;
   if (opts.jwks) keys = createLocalJWKSet(opts.jwks);
-  else if (opts.jwksUrl) keys = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  else if (opts.jwksUrl) keys = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: opts.jwksCooldownMs ?? 30_000, cacheMaxAge: 600_000 });
   else throw new Error('createTokenVerifier needs jwksUrl or jwks');
 
   return async (authorization) => {

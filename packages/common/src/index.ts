@@ -11,3 +11,6 @@ export * from './scalars.ts';
 export * from './idempotency.ts';
 export * from './locks.ts';
 export * from './authz.ts';
+export * from './messaging.ts';
+export * from './ratelimit.ts';
+export * from './operationLog.ts';

@@ -9,13 +9,22 @@ import { applyMiddleware } from 'graphql-middleware';
 import type { IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import { makeFormatError } from './errors.ts';
-import { addHealthRoutes, express, listen, requestIdOf, type HttpServer, type ReadinessCheck } from './http.ts';
+import { addHealthRoutes, clientIpOf, express, listen, requestIdOf, type HttpServer, type ReadinessCheck } from './http.ts';
 import type { Identity, TokenVerifier } from './identity.ts';
+import { runInRequestScope } from './logger.ts';
+import { operationLogPlugin } from './operationLog.ts';
+import type { RedisRateLimitStore } from './ratelimit.ts';
 
 export interface RequestContext extends BaseContext {
   identity: Identity | null;
   requestId: string;
   log: Logger;
+  /** The client's address as the gateway saw it (x-forwarded-for from a trusted proxy only). */
+  clientIp?: string;
+  /** The verified caller's own `Authorization` header, for calls to another subgraph on its behalf (absent when anonymous). */
+  authorization?: string;
+  /** Where `rateLimit(...)` shield rules count calls; absent in tests that build the server directly. */
+  rateLimitStore?: RedisRateLimitStore;
 }
 
 export function loadSchemaFile(url: URL): string {
@@ -49,7 +58,7 @@ export function createSubgraphServer<TContext extends RequestContext>(opts: Subg
       exposeDetails: !opts.production,
       log: (err) => opts.logger.error({ err }, 'unexpected error in resolver'),
     }),
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger)],
     logger: opts.logger,
   });
   return { server, schema };
@@ -66,24 +75,40 @@ export interface ServeOptions<TContext extends RequestContext> {
   /** Extra routes (JWKS, metrics) mounted before /graphql. */
   routes?: (app: express.Express) => void;
   bodyLimit?: string;
+  /**
+   * Which peers' `x-forwarded-for` is believed (Express `trust proxy`): the gateway's addresses.
+   * Anyone else who reaches the subgraph directly is identified by its socket address.
+   */
+  trustProxy?: string;
+  /** Store for the schema's `rateLimit(...)` rules (Redis, shared by every instance). */
+  rateLimitStore?: RedisRateLimitStore;
 }
+
+/** Subgraphs sit on a private network behind the gateway: trust forwarding only from there. */
+export const DEFAULT_TRUSTED_PROXIES = 'loopback, uniquelocal';
 
 /** Starts the server and serves `/graphql`, `/health`, `/ready` on one port. */
 export async function serveSubgraph<TContext extends RequestContext>(opts: ServeOptions<TContext>): Promise<HttpServer> {
   await opts.server.start();
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', opts.trustProxy ?? DEFAULT_TRUSTED_PROXIES);
   addHealthRoutes(app, opts.ready);
   opts.routes?.(app);
   app.use(
     '/graphql',
     express.json({ limit: opts.bodyLimit ?? '256kb' }),
+    // After the body is read (stream callbacks would lose the scope): every log line of the request carries its id.
+    (req, res, next) => {
+      res.locals.requestId = requestIdOf(req);
+      runInRequestScope(res.locals.requestId as string, next);
+    },
     expressMiddleware(opts.server, {
-      context: async ({ req }) => {
-        const requestId = requestIdOf(req);
+      context: async ({ req, res }) => {
+        const requestId = res.locals.requestId as string;
         const log = opts.logger.child({ requestId });
         const identity = await opts.verifyToken(req.headers.authorization);
-        return opts.extendContext({ identity, requestId, log });
+        return opts.extendContext({ identity, requestId, log, clientIp: clientIpOf(req), rateLimitStore: opts.rateLimitStore, authorization: identity ? req.headers.authorization : undefined });
       },
     }),
   );

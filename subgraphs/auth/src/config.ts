@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, loadConfig } from '@tatkal/common';
+import { DEFAULT_TRUSTED_PROXIES, env, loadConfig, rateLimitEnv } from '@tatkal/common';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -20,6 +20,16 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
       AUTH_GENERATE_KEYS: bool.optional(),
       ADMIN_EMAIL: z.email().optional(),
       ADMIN_PASSWORD: z.string().min(12).optional(),
+      /** Rate limits live in Redis so every auth instance shares them. */
+      REDIS_URL: env.redisUrl,
+      /** Key prefix of the rate-limit counters (tests use one per run). */
+      RATE_LIMIT_PREFIX: z.string().default('rl:'),
+      /** login: per (client IP, email). */
+      RATE_LIMIT_LOGIN: rateLimitEnv('10/1m'),
+      /** register: per client IP. */
+      RATE_LIMIT_REGISTER: rateLimitEnv('5/1m'),
+      /** Peers whose x-forwarded-for is believed (the gateway): Express `trust proxy` syntax. */
+      TRUSTED_PROXIES: z.string().min(1).default(DEFAULT_TRUSTED_PROXIES),
     },
     source,
   );

@@ -8,4 +8,8 @@ runMain('auth', async () => {
   const service = await startAuthService(config, logger);
   logger.info({ url: `${service.url}/graphql`, jwks: `${service.url}/.well-known/jwks.json` }, 'auth subgraph ready');
   onShutdown(logger, [{ name: 'auth', close: service.close }]);
+  // Key rotation without a restart: edit AUTH_SIGNING_KEYS_FILE, then `kill -HUP <pid>`.
+  process.on('SIGHUP', () => {
+    service.reloadKeys().catch((err: unknown) => logger.error({ err }, 'signing keys not reloaded; keeping the old ones'));
+  });
 });

@@ -1,9 +1,49 @@
-import { createSubgraphServer, loadSchemaFile, type Logger } from '@tatkal/common';
+import { createSubgraphServer, loadSchemaFile, permissions, rateLimit, type Logger, type RateLimit } from '@tatkal/common';
 import type { AuthContext } from './context.ts';
+import { normalizeEmail } from './domain/sessions.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export const typeDefs = loadSchemaFile(new URL('./schema.graphql', import.meta.url));
 
-export function buildAuthServer(opts: { logger: Logger; production: boolean }) {
-  return createSubgraphServer<AuthContext>({ name: 'auth', typeDefs, resolvers: resolvers as never, logger: opts.logger, production: opts.production });
+export interface AuthRateLimits {
+  login: RateLimit;
+  register: RateLimit;
+}
+
+export const DEFAULT_AUTH_RATE_LIMITS: AuthRateLimits = {
+  login: { max: 10, windowMs: 60_000 },
+  register: { max: 5, windowMs: 60_000 },
+};
+
+/**
+ * Reads stay open (`me` is null when anonymous; `users` checks the role itself). Every mutation is
+ * listed: login and register are rate limited (the counters live in the request context's store,
+ * so tests that call `executeOperation` without one are not limited).
+ */
+export function authPermissions(limits: AuthRateLimits = DEFAULT_AUTH_RATE_LIMITS) {
+  return permissions({
+    Mutation: {
+      // Per (ip, email): one address cannot guess at many passwords, nor lock out a victim from everywhere.
+      login: rateLimit({
+        per: 'ip',
+        ...limits.login,
+        identityArgs: ['email'],
+        normalizeArgs: (args) => ({ email: typeof args.email === 'string' ? normalizeEmail(args.email) : '' }),
+      }),
+      register: rateLimit({ per: 'ip', ...limits.register }),
+      refreshSession: rateLimit({ per: 'ip', max: 60, windowMs: 60_000 }),
+      logout: rateLimit({ per: 'ip', max: 60, windowMs: 60_000 }),
+    },
+  });
+}
+
+export function buildAuthServer(opts: { logger: Logger; production: boolean; rateLimits?: AuthRateLimits }) {
+  return createSubgraphServer<AuthContext>({
+    name: 'auth',
+    typeDefs,
+    resolvers: resolvers as never,
+    middleware: [authPermissions(opts.rateLimits)],
+    logger: opts.logger,
+    production: opts.production,
+  });
 }

@@ -1,4 +1,4 @@
-import { createTokenVerifier, serveSubgraph, type Logger } from '@tatkal/common';
+import { createRedis, createTokenVerifier, RedisRateLimitStore, serveSubgraph, waitForRedis, type Logger } from '@tatkal/common';
 import { checkDatabase, createPrisma, databaseReady } from '@tatkal/db';
 import type { AuthConfig } from './config.ts';
 import { loadSigningKeys, publicJwks } from './domain/keys.ts';
@@ -16,27 +16,51 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     await prisma.$disconnect();
     throw err;
   }
-  const jwks = publicJwks(keys);
+  // Rotation: `reloadKeys()` (SIGHUP in index.ts) re-reads the key file; new tokens use its first
+  // key, tokens signed by any key still in the file stay valid.
+  const keyring = {
+    keys,
+    jwks: publicJwks(keys),
+    verify: createTokenVerifier({ jwks: publicJwks(keys), issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+  };
+  const reloadKeys = async () => {
+    const next = await loadSigningKeys(config.AUTH_SIGNING_KEYS_FILE, false);
+    const jwks = publicJwks(next);
+    Object.assign(keyring, { keys: next, jwks, verify: createTokenVerifier({ jwks, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }) });
+    logger.info({ kids: next.map((k) => k.kid), signing: next[0]!.kid }, 'signing keys reloaded');
+  };
   const settings = {
     issuer: config.AUTH_ISSUER,
     audience: config.AUTH_AUDIENCE,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: config.REFRESH_TOKEN_TTL_DAYS,
   };
-  const { server } = buildAuthServer({ logger, production: config.NODE_ENV === 'production' });
+  const { server } = buildAuthServer({
+    logger,
+    production: config.NODE_ENV === 'production',
+    rateLimits: { login: config.RATE_LIMIT_LOGIN, register: config.RATE_LIMIT_REGISTER },
+  });
+  // Only rate limits use Redis here: down, they fail open and auth stays ready. 1 s per command:
+  // a timed-out check lets a login through, and an attack's load is when timeouts happen.
+  const redis = createRedis(config.REDIS_URL, { name: 'auth', commandTimeoutMs: 1000 });
+  if (!(await waitForRedis(redis))) logger.warn('Redis not reachable at start-up: no rate limits until it is');
   const http = await serveSubgraph({
     server,
     port: config.PORT,
     logger,
-    verifyToken: createTokenVerifier({ jwks, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+    verifyToken: (authorization) => keyring.verify(authorization),
     ready: async () => ({ database: await databaseReady(prisma) }),
-    extendContext: (base) => ({ ...base, prisma, keys, settings }),
-    routes: (app) => app.get('/.well-known/jwks.json', (_req, res) => void res.set('Cache-Control', 'public, max-age=300').json(jwks)),
+    extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
+    trustProxy: config.TRUSTED_PROXIES,
+    rateLimitStore: new RedisRateLimitStore(redis, { prefix: `${config.RATE_LIMIT_PREFIX}auth:`, logger }),
+    routes: (app) => app.get('/.well-known/jwks.json', (_req, res) => void res.set('Cache-Control', 'public, max-age=300').json(keyring.jwks)),
   });
   return {
     url: http.url,
+    reloadKeys,
     close: async () => {
       await http.close();
+      redis.disconnect();
       await prisma.$disconnect();
     },
   };

@@ -19,6 +19,11 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       BOOKING_WINDOW_DAYS: z.coerce.number().int().min(1).max(120).default(60),
       /** How often the sweeper expires unpaid holds; 0 turns it off in this process. */
       SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+      /** Outbox relay and payment-event consumer (docs/events.md); 'false' runs without RabbitMQ. */
+      EVENTS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+      /** Prefix of exchange and queue names: '' in production, unique per test or environment. */
+      EVENTS_PREFIX: z.string().regex(/^[\w.-]*$/).default(''),
+      OUTBOX_INTERVAL_MS: z.coerce.number().int().min(10).default(200),
     },
     source,
   );

@@ -1,4 +1,4 @@
-import { isAuthenticated, permissions } from '@tatkal/common';
+import { chain, isAuthenticated, permissions, rateLimit } from '@tatkal/common';
 
 /** Who may call what; resolvers check ownership (owner or admin) on the records themselves. */
 export const bookingPermissions = permissions({
@@ -7,7 +7,8 @@ export const bookingPermissions = permissions({
     myReservations: isAuthenticated,
   },
   Mutation: {
-    reserveSeats: isAuthenticated,
+    // Also limited per user at the gateway; this holds for callers that reach booking another way.
+    reserveSeats: chain(isAuthenticated, rateLimit({ per: 'user', max: 30, windowMs: 60_000 })),
     cancelReservation: isAuthenticated,
   },
 });

@@ -1,9 +1,10 @@
-import { createRedis, createTokenVerifier, serveSubgraph, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
 import { checkDatabase, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
 import { createBookingDeps } from './deps.ts';
 import { startSweeper } from './domain/sweeper.ts';
+import { startPaymentEventsConsumer } from './events/paymentEvents.ts';
 import { buildBookingServer } from './server.ts';
 
 /** Wires and starts the booking subgraph: used by index.ts and by end-to-end tests (port 0). */
@@ -26,15 +27,39 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     // Redis is only an accelerator here: booking stays ready (and correct) without it.
     ready: async () => ({ database: await databaseReady(prisma) }),
     extendContext: (base) => bookingContext(deps, base),
+    // reserveSeats' graphql-rate-limit rule (permissions.ts) counts here; Redis down: not limited.
+    rateLimitStore: new RedisRateLimitStore(redis, { prefix: 'rl:booking:', logger }),
   });
+  const events = config.EVENTS_ENABLED ? startEvents(config, logger, prisma, deps.reservations.settings) : null;
   const sweeper = startSweeper({ prisma, settings: deps.reservations.settings, idempotency: deps.idempotency, intervalMs: config.SWEEP_INTERVAL_MS, logger });
   return {
     url: http.url,
     close: async () => {
       await http.close();
       await sweeper.stop();
+      await events?.close();
       redis.disconnect();
       await prisma.$disconnect();
+    },
+  };
+}
+
+/**
+ * RabbitMQ side of booking: the outbox relay and the payment-event consumer on one connection.
+ * Never blocks start-up: without a broker GraphQL is served, outbox rows wait, and both start
+ * working when the connection comes up (logged).
+ */
+function startEvents(config: BookingConfig, logger: Logger, prisma: ReturnType<typeof createPrisma>, settings: Parameters<typeof startPaymentEventsConsumer>[0]['settings']) {
+  const connection = createAmqpConnection({ url: config.AMQP_URL, logger, name: 'booking' });
+  registerEventTopology(connection, config.EVENTS_PREFIX);
+  const relay = startOutboxRelay({ prisma, table: 'booking', connection, logger, intervalMs: config.OUTBOX_INTERVAL_MS, exchangeName: eventTopology(config.EVENTS_PREFIX).exchangeName });
+  const consumer = startPaymentEventsConsumer({ connection, prisma, settings, logger, prefix: config.EVENTS_PREFIX });
+  return {
+    connection,
+    async close() {
+      await consumer.stop();
+      await relay.stop();
+      await connection.close();
     },
   };
 }

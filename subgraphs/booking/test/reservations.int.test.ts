@@ -108,19 +108,19 @@ async function autoAllocationRush(d: BookingDeps) {
 describe('Tatkal contention', () => {
   it('500 concurrent requests for one specific berth: exactly one wins, 10 times over', async () => {
     await contendForOneBerth(deps, 500, 10);
-  });
+  }, 300_000);
 
   it('2,000 concurrent auto-allocations for 300 berths: exactly 300 held, none twice', async () => {
     await autoAllocationRush(deps);
-  });
+  }, 300_000);
 
   it('with Redis down, one specific berth is still sold once, 10 times over', async () => {
     await contendForOneBerth(depsWithoutRedis, 500, 10);
-  });
+  }, 300_000);
 
   it('with Redis down, 2,000 auto-allocations still give exactly 300 berths', async () => {
     await autoAllocationRush(depsWithoutRedis);
-  });
+  }, 300_000);
 });
 
 describe('segment inventory', () => {

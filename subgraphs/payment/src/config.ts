@@ -8,10 +8,30 @@ export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
       PORT: env.port(4004),
       WEBHOOK_PORT: env.port(4005),
       DATABASE_URL: env.databaseUrl,
+      AMQP_URL: env.amqpUrl,
       AUTH_JWKS_URL: env.httpUrl,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
       AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
       LOG_LEVEL: env.logLevel,
+      /** Outbox relay and booking-event consumer (docs/events.md); 'false' runs without RabbitMQ. */
+      EVENTS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+      /** Prefix of exchange and queue names: '' in production, unique per test or environment. */
+      EVENTS_PREFIX: z.string().regex(/^[\w.-]*$/).default(''),
+      OUTBOX_INTERVAL_MS: z.coerce.number().int().min(10).default(200),
+      /** Optional fast path for idempotency replays; PostgreSQL is the record. */
+      REDIS_URL: env.redisUrl.optional(),
+      /** Shared with the payment provider: verifies `Payment-Signature` on POST /webhooks/payments. */
+      PAYMENT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters'),
+      /** During a secret rotation: more accepted secrets, comma-separated (the provider signs with both). */
+      PAYMENT_WEBHOOK_SECRETS: z
+        .string()
+        .default('')
+        .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+        .refine((list) => list.every((s) => s.length >= 16), 'every secret must be at least 16 characters'),
+      /** The payment provider's API (the simulator in development: subgraphs/payment/src/provider). */
+      PROVIDER_URL: env.httpUrl.default('http://127.0.0.1:4006'),
+      /** The booking subgraph, asked (with the caller's own token) whether a reservation is held. */
+      BOOKING_URL: env.httpUrl.default('http://127.0.0.1:4002/graphql'),
     },
     source,
   );

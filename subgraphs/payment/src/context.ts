@@ -1,6 +1,14 @@
 import type { PrismaClient } from '@tatkal/db';
-import type { RequestContext } from '@tatkal/common';
+import type { Idempotency, RequestContext } from '@tatkal/common';
+import type { BookingClient } from './bookingClient.ts';
+import type { ProviderClient } from './provider/client.ts';
 
-export interface PaymentContext extends RequestContext {
+/** The payment service's long-lived collaborators, one of each per process. */
+export interface PaymentDeps {
   prisma: PrismaClient;
+  idempotency: Idempotency;
+  booking: BookingClient;
+  provider: ProviderClient;
 }
+
+export interface PaymentContext extends RequestContext, PaymentDeps {}

@@ -1,6 +1,10 @@
-import { createTokenVerifier, serveSubgraph, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
 import { checkDatabase, createPrisma, databaseReady } from '@tatkal/db';
 import type { PaymentConfig } from './config.ts';
+import { createPaymentDeps } from './deps.ts';
+import { refundRequester } from './domain/refunds.ts';
+import { startBookingEventsConsumer } from './events/bookingEvents.ts';
+import type { ProviderClient } from './provider/client.ts';
 import { buildPaymentServer } from './server.ts';
 import { serveWebhooks } from './webhooks.ts';
 
@@ -14,6 +18,9 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
     throw err;
   }
   const ready = async () => ({ database: await databaseReady(prisma) });
+  // Redis only caches finished idempotency outcomes: optional, and never part of readiness.
+  const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { name: 'payment' }) : null;
+  const deps = createPaymentDeps(prisma, redis, { bookingUrl: config.BOOKING_URL, providerUrl: config.PROVIDER_URL });
   const { server } = buildPaymentServer({ logger, production: config.NODE_ENV === 'production' });
   const http = await serveSubgraph({
     server,
@@ -21,16 +28,47 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
     logger,
     verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
     ready,
-    extendContext: (base) => ({ ...base, prisma }),
+    extendContext: (base) => ({ ...base, ...deps }),
+    // createPayment's graphql-rate-limit rule (permissions.ts) counts here; no Redis: not limited.
+    rateLimitStore: redis ? new RedisRateLimitStore(redis, { prefix: 'rl:payment:', logger }) : undefined,
   });
-  const webhooks = await serveWebhooks({ port: config.WEBHOOK_PORT, ready });
+  const webhooks = await serveWebhooks({
+    port: config.WEBHOOK_PORT,
+    ready,
+    prisma,
+    secrets: [config.PAYMENT_WEBHOOK_SECRET, ...config.PAYMENT_WEBHOOK_SECRETS],
+    logger,
+  });
+  const events = config.EVENTS_ENABLED ? startEvents(config, logger, prisma, deps.provider) : null;
   return {
     url: http.url,
     webhookUrl: webhooks.url,
     close: async () => {
       await webhooks.close();
       await http.close();
+      await events?.close();
+      redis?.disconnect();
       await prisma.$disconnect();
+    },
+  };
+}
+
+/**
+ * RabbitMQ side of payment (docs/events.md): the outbox relay (payment.succeeded / payment.failed /
+ * refund.succeeded) and the booking-event consumer (refunds) on one connection that never blocks
+ * start-up and reconnects by itself.
+ */
+function startEvents(config: PaymentConfig, logger: Logger, prisma: ReturnType<typeof createPrisma>, provider: ProviderClient) {
+  const connection = createAmqpConnection({ url: config.AMQP_URL, logger, name: 'payment' });
+  registerEventTopology(connection, config.EVENTS_PREFIX);
+  const relay = startOutboxRelay({ prisma, table: 'payment', connection, logger, intervalMs: config.OUTBOX_INTERVAL_MS, exchangeName: eventTopology(config.EVENTS_PREFIX).exchangeName });
+  const consumer = startBookingEventsConsumer({ connection, prisma, requestRefund: refundRequester(provider), logger, prefix: config.EVENTS_PREFIX });
+  return {
+    connection,
+    async close() {
+      await consumer.stop();
+      await relay.stop();
+      await connection.close();
     },
   };
 }

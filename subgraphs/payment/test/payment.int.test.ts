@@ -1,21 +1,68 @@
+// The payment subgraph against the real PostgreSQL and Redis, with the provider simulator as the
+// provider and a stand-in for booking's answer (the e2e test asks the real booking subgraph).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Identity } from '@tatkal/common';
+import { createRedis, type HttpServer, type Identity, type Redis } from '@tatkal/common';
+import type { BookingClient, HeldReservation } from '../src/bookingClient.ts';
 import type { PaymentContext } from '../src/context.ts';
+import { createPaymentDeps } from '../src/deps.ts';
+import { requestRefund, refundRequester } from '../src/domain/refunds.ts';
+import { createProviderClient } from '../src/provider/client.ts';
+import { createProviderSimulator, type ProviderSimulator } from '../src/provider/simulator.ts';
 import { buildPaymentServer } from '../src/server.ts';
+import { serveWebhooks } from '../src/webhooks.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { REDIS_URL } from '../../../test/support/env.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { identity } from '../../../test/support/tokens.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 
+const SECRET = `whsec_${randomUUID()}`;
 let db: TestDatabase;
+let redis: Redis;
+let simulator: ProviderSimulator;
+let providerHttp: HttpServer;
+let sidecar: HttpServer;
 const { server } = buildPaymentServer({ logger: testLogger, production: false });
-const ctx = (who: Identity | null): PaymentContext => ({ prisma: db.prisma, identity: who, requestId: 't', log: testLogger });
+
+/** What booking would answer, per reservation id (absent: not the caller's or does not exist). */
+const reservations = new Map<string, HeldReservation>();
+const bookingCalls: { id: string; authorization: string; requestId: string }[] = [];
+const booking: BookingClient = {
+  reservation: async (id, caller) => {
+    bookingCalls.push({ id, ...caller });
+    return reservations.get(id) ?? null;
+  },
+};
+
+let deps: ReturnType<typeof createPaymentDeps>;
+const ctx = (who: Identity | null, overrides: Partial<PaymentContext> = {}): PaymentContext => ({
+  ...deps,
+  identity: who,
+  requestId: 'req-test',
+  log: testLogger,
+  authorization: who ? `Bearer token-of-${who.userId}` : undefined,
+  ...overrides,
+});
 const owner = identity(randomUUID());
 let paymentId: string;
 
+function holdReservation(farePaise = 245_000, status = 'HELD', holdExpiresAt: Date | null = new Date(Date.now() + 600_000)) {
+  const id = randomUUID();
+  reservations.set(id, { id, pnr: String(4_000_000_000 + Math.floor(Math.random() * 1e9)), status, farePaise, holdExpiresAt });
+  return id;
+}
+
+const CREATE = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id reservationId amountPaise currency status providerRef checkoutUrl createdAt refunds { id } } }`;
+
 beforeAll(async () => {
   db = await createTestDatabase('payment');
+  redis = createRedis(REDIS_URL);
+  simulator = createProviderSimulator({ webhookUrl: 'http://127.0.0.1:1/unset', secrets: [SECRET], baseDelayMs: 50, maxAttempts: 4 });
+  providerHttp = await simulator.listen(0, '127.0.0.1');
+  sidecar = await serveWebhooks({ port: 0, ready: async () => ({ database: true }), prisma: db.prisma, secrets: [SECRET], logger: testLogger });
+  simulator.setWebhookUrl(`${sidecar.url}/webhooks/payments`);
+  deps = { ...createPaymentDeps(db.prisma, redis, { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url }), booking };
   await server.start();
   const p = await db.prisma.payment.create({
     data: { reservationId: randomUUID(), userId: owner.userId, amountPaise: 245_000, status: 'PENDING', providerRef: `sim_${randomUUID()}`, checkoutUrl: 'http://localhost:4006/checkout/x' },
@@ -24,29 +71,221 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.stop();
+  await simulator?.close();
+  await sidecar?.close();
+  redis?.disconnect();
   await db?.drop();
 });
 
 describe('Payment entity', () => {
-  const ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amountPaise status currency } } }`;
+  const ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amountPaise status currency refunds { amountPaise } } } }`;
 
   it('resolves Payment by id for its owner and for an admin', async () => {
     const own = await execute(server, ENTITIES, { r: [{ __typename: 'Payment', id: paymentId }] }, ctx(owner));
     expect(own.errors).toBeUndefined();
-    expect(own.data!._entities).toEqual([{ id: paymentId, amountPaise: 245_000, status: 'PENDING', currency: 'INR' }]);
+    expect(own.data!._entities).toEqual([{ id: paymentId, amountPaise: 245_000, status: 'PENDING', currency: 'INR', refunds: [] }]);
     const admin = await execute(server, ENTITIES, { r: [{ __typename: 'Payment', id: paymentId }] }, ctx(identity(randomUUID(), 'ADMIN')));
     expect(admin.data!._entities[0].id).toBe(paymentId);
   });
 
-  it('does not leak another user\'s payment', async () => {
+  it("does not leak another user's payment", async () => {
     const other = await execute(server, ENTITIES, { r: [{ __typename: 'Payment', id: paymentId }] }, ctx(identity(randomUUID())));
     expect(other.data!._entities).toEqual([null]);
     const q = await execute(server, `query($id: ID!) { payment(id: $id) { id } }`, { id: paymentId }, ctx(identity(randomUUID())));
     expect(q.data!.payment).toBeNull();
   });
 
-  it('requires sign-in for payment(id)', async () => {
+  it('requires sign-in for payment(id) and myPayments', async () => {
     const anon = await execute(server, `query($id: ID!) { payment(id: $id) { id } }`, { id: paymentId }, ctx(null));
     expect(errorCodes(anon)).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await execute(server, `{ myPayments { nodes { id } } }`, {}, ctx(null)))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('createPayment', () => {
+  it('creates a PENDING payment for the fare booking reports, at the provider, as the caller', async () => {
+    const who = identity(randomUUID());
+    const r = holdReservation(312_500);
+    const key = randomUUID();
+    const res = await execute(server, CREATE, { r, k: key }, ctx(who));
+    expect(res.errors).toBeUndefined();
+    const p = res.data!.createPayment;
+    expect(p).toMatchObject({ reservationId: r, amountPaise: 312_500, currency: 'INR', status: 'PENDING', refunds: [] });
+    expect(p.providerRef).toMatch(/^sim_pay_[0-9a-f]{24}$/);
+    expect(p.checkoutUrl).toBe(`${providerHttp.url}/checkout/${p.providerRef}`);
+    expect(simulator.payment(p.providerRef)).toMatchObject({ amountPaise: 312_500, status: 'pending', metadata: { paymentId: p.id, reservationId: r } });
+    expect(bookingCalls.at(-1)).toEqual({ id: r, authorization: `Bearer token-of-${who.userId}`, requestId: 'req-test' });
+    expect(await db.prisma.payment.findUniqueOrThrow({ where: { id: p.id } })).toMatchObject({ userId: who.userId, amountPaise: 312_500, status: 'PENDING' });
+
+    // The same key replays the same payment; another key returns the live one: never two payments.
+    const replay = await execute(server, CREATE, { r, k: key }, ctx(who));
+    expect(replay.data!.createPayment).toEqual(p);
+    const again = await execute(server, CREATE, { r, k: randomUUID() }, ctx(who));
+    expect(again.data!.createPayment.id).toBe(p.id);
+    expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(1);
+    expect(simulator.refunds()).toEqual([]);
+  });
+
+  it('refuses what booking does not confirm as a live hold, storing nothing', async () => {
+    const who = identity(randomUUID());
+    const before = await db.prisma.payment.count();
+    const cases: [string, string][] = [
+      [randomUUID(), 'NOT_FOUND'],
+      [holdReservation(100_000, 'CONFIRMED'), 'INVALID_STATE'],
+      [holdReservation(100_000, 'WAITLISTED', null), 'INVALID_STATE'],
+      [holdReservation(100_000, 'HELD', new Date(Date.now() - 1_000)), 'HOLD_EXPIRED'],
+    ];
+    for (const [r, code] of cases) {
+      const key = randomUUID();
+      const res = await execute(server, CREATE, { r, k: key }, ctx(who));
+      expect(errorCodes(res), code).toEqual([code]);
+      expect(res.data).toBeNull();
+      // A domain error is an outcome: the same key replays it.
+      const replay = await execute(server, CREATE, { r, k: key }, ctx(who));
+      expect(errorCodes(replay)).toEqual([code]);
+      expect(replay.errors![0]!.extensions!.replayed).toBe(true);
+    }
+    expect(errorCodes(await execute(server, CREATE, { r: 'not-a-uuid', k: randomUUID() }, ctx(who)))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: randomUUID() }, ctx(null)))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: '' }, ctx(who)))).toEqual(['BAD_USER_INPUT']);
+    expect(await db.prisma.payment.count()).toBe(before);
+  });
+
+  it('answers TRY_AGAIN and stores nothing when the provider or booking is unreachable', async () => {
+    const who = identity(randomUUID());
+    const before = await db.prisma.payment.count();
+    const r = holdReservation();
+    const key = randomUUID();
+    const deadProvider = { provider: createProviderClient('http://127.0.0.1:1') };
+    expect(errorCodes(await execute(server, CREATE, { r, k: key }, ctx(who, deadProvider)))).toEqual(['TRY_AGAIN']);
+    const deadBooking = { booking: createPaymentDeps(db.prisma, null, { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url }).booking };
+    expect(errorCodes(await execute(server, CREATE, { r, k: randomUUID() }, ctx(who, deadBooking)))).toEqual(['TRY_AGAIN']);
+    expect(await db.prisma.payment.count()).toBe(before);
+    // Not remembered: the same key works once the provider is back.
+    const ok = await execute(server, CREATE, { r, k: key }, ctx(who));
+    expect(ok.data!.createPayment.status).toBe('PENDING');
+  });
+
+  it('creates one payment when many keys race for one reservation', async () => {
+    const who = identity(randomUUID());
+    const r = holdReservation();
+    const results = await Promise.all(Array.from({ length: 8 }, () => execute(server, CREATE, { r, k: randomUUID() }, ctx(who))));
+    expect(results.flatMap(errorCodes)).toEqual([]);
+    expect(new Set(results.map((x) => x.data!.createPayment.id)).size).toBe(1);
+    expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(1);
+  });
+
+  it('allows a new payment after a failed one', async () => {
+    const who = identity(randomUUID());
+    const r = holdReservation();
+    const first = (await execute(server, CREATE, { r, k: randomUUID() }, ctx(who))).data!.createPayment;
+    await db.prisma.payment.update({ where: { id: first.id }, data: { status: 'FAILED' } });
+    const second = (await execute(server, CREATE, { r, k: randomUUID() }, ctx(who))).data!.createPayment;
+    expect(second.id).not.toBe(first.id);
+    expect(second.status).toBe('PENDING');
+  });
+});
+
+describe('Reservation.payment, User.payments, myPayments', () => {
+  it('_entities Reservation: the latest payment, for its payer or an admin only', async () => {
+    const who = identity(randomUUID());
+    const r = holdReservation(99_000);
+    const created = (await execute(server, CREATE, { r, k: randomUUID() }, ctx(who))).data!.createPayment;
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id payment { id amountPaise status } } } }`;
+    const reps = { r: [{ __typename: 'Reservation', id: r }, { __typename: 'Reservation', id: randomUUID() }] };
+    const own = await execute(server, Q, reps, ctx(who));
+    expect(own.errors).toBeUndefined();
+    expect(own.data!._entities).toEqual([
+      { id: r, payment: { id: created.id, amountPaise: 99_000, status: 'PENDING' } },
+      { id: reps.r[1]!.id, payment: null },
+    ]);
+    expect((await execute(server, Q, reps, ctx(identity(randomUUID(), 'ADMIN')))).data!._entities[0].payment.id).toBe(created.id);
+    expect((await execute(server, Q, reps, ctx(identity(randomUUID())))).data!._entities[0]).toEqual({ id: r, payment: null });
+    expect((await execute(server, Q, reps, ctx(null))).data!._entities[0]).toEqual({ id: r, payment: null });
+  });
+
+  it('_entities User: payments newest first, paged; empty for anyone else', async () => {
+    const who = identity(randomUUID());
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await execute(server, CREATE, { r: holdReservation(1_000 * (i + 1)), k: randomUUID() }, ctx(who))).data!.createPayment.id);
+    const Q = `query($r: [_Any!]!, $after: String) { _entities(representations: $r) { ... on User { id payments(first: 2, after: $after) { nodes { id amountPaise } nextCursor } } } }`;
+    const rep = { r: [{ __typename: 'User', id: who.userId }] };
+    const page1 = await execute(server, Q, rep, ctx(who));
+    expect(page1.errors).toBeUndefined();
+    const first = page1.data!._entities[0].payments;
+    expect(first.nodes).toEqual([{ id: ids[2], amountPaise: 3_000 }, { id: ids[1], amountPaise: 2_000 }]);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const page2 = await execute(server, Q, { ...rep, after: first.nextCursor }, ctx(who));
+    expect(page2.data!._entities[0].payments).toEqual({ nodes: [{ id: ids[0], amountPaise: 1_000 }], nextCursor: null });
+    expect((await execute(server, Q, rep, ctx(identity(randomUUID())))).data!._entities[0].payments).toEqual({ nodes: [], nextCursor: null });
+    expect((await execute(server, Q, rep, ctx(identity(randomUUID(), 'ADMIN')))).data!._entities[0].payments.nodes).toHaveLength(2);
+
+    const mine = await execute(server, `{ myPayments(first: 5) { nodes { id } nextCursor } }`, {}, ctx(who));
+    expect(mine.data!.myPayments).toEqual({ nodes: [...ids].reverse().map((id) => ({ id })), nextCursor: null });
+    expect(errorCodes(await execute(server, `{ myPayments(first: 0) { nodes { id } } }`, {}, ctx(who)))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await execute(server, `{ myPayments(after: "bogus") { nodes { id } } }`, {}, ctx(who)))).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('requestRefund and the refund webhook', () => {
+  async function paidReservation(amountPaise = 500_000) {
+    const who = identity(randomUUID());
+    const r = holdReservation(amountPaise);
+    const p = (await execute(server, CREATE, { r, k: randomUUID() }, ctx(who))).data!.createPayment;
+    simulator.succeed(p.providerRef);
+    await simulator.idle();
+    expect((await db.prisma.payment.findUniqueOrThrow({ where: { id: p.id } })).status).toBe('SUCCEEDED');
+    return { reservationId: r, paymentId: p.id as string, providerRef: p.providerRef as string };
+  }
+
+  it('records one PENDING refund per (reservation, reason); the provider webhook completes it', async () => {
+    const paid = await paidReservation();
+    const input = { reservationId: paid.reservationId, amountPaise: 450_000, reason: 'RESERVATION_CANCELLED' };
+    const [a, b] = await Promise.all([requestRefund(db.prisma, input, deps.provider), requestRefund(db.prisma, input, deps.provider)]);
+    expect([a.created, b.created].sort()).toEqual([false, true]);
+    expect(a.refund.id).toBe(b.refund.id);
+    expect(a.refund).toMatchObject({ paymentId: paid.paymentId, amountPaise: 450_000, reason: 'RESERVATION_CANCELLED' });
+    expect(a.refund.providerRefundId).toMatch(/^sim_re_/);
+    expect(simulator.refunds().filter((r) => r.payment === paid.providerRef)).toHaveLength(1);
+
+    await simulator.idle();
+    expect(await db.prisma.refund.findMany({ where: { paymentId: paid.paymentId }, select: { status: true, amountPaise: true } })).toEqual([
+      { status: 'SUCCEEDED', amountPaise: 450_000 },
+    ]);
+    expect((await db.prisma.payment.findUniqueOrThrow({ where: { id: paid.paymentId } })).status).toBe('REFUNDED');
+    const events = await db.prisma.paymentOutbox.findMany({ where: { payload: { path: ['data', 'paymentId'], equals: paid.paymentId } }, orderBy: { createdAt: 'asc' } });
+    expect(events.map((e) => e.routingKey)).toEqual(['payment.succeeded', 'refund.succeeded']);
+
+    // Visible on the payment.
+    const view = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { status refunds { amountPaise status reason } } } }`, { r: [{ __typename: 'Payment', id: paid.paymentId }] }, ctx(identity(randomUUID(), 'ADMIN')));
+    expect(view.data!._entities[0]).toEqual({ status: 'REFUNDED', refunds: [{ amountPaise: 450_000, status: 'SUCCEEDED', reason: 'RESERVATION_CANCELLED' }] });
+  });
+
+  it('works inside the caller transaction (as the booking-event consumer calls it) and rolls back with it', async () => {
+    const paid = await paidReservation(300_000);
+    const request = refundRequester(deps.provider);
+    const input = { reservationId: paid.reservationId, amountPaise: 300_000, reason: 'HOLD_EXPIRED_BERTHS_GONE' };
+    await expect(
+      db.prisma.$transaction(async (tx) => {
+        await request(tx, input);
+        throw new Error('consumer failed after the refund request');
+      }),
+    ).rejects.toThrow('consumer failed');
+    expect(await db.prisma.refund.count({ where: { paymentId: paid.paymentId } })).toBe(0);
+    // The retry gets the provider's first refund back (same idempotency key): money moves once.
+    await db.prisma.$transaction((tx) => request(tx, input));
+    await simulator.idle();
+    const refunds = await db.prisma.refund.findMany({ where: { paymentId: paid.paymentId } });
+    expect(refunds).toHaveLength(1);
+    expect(refunds[0]!.status).toBe('SUCCEEDED');
+    expect(simulator.refunds().filter((r) => r.payment === paid.providerRef)).toHaveLength(1);
+    expect(simulator.refunds().find((r) => r.payment === paid.providerRef)!.id).toBe(refunds[0]!.providerRefundId);
+  });
+
+  it('refuses a refund without a successful payment or beyond the amount paid', async () => {
+    await expect(requestRefund(db.prisma, { reservationId: randomUUID(), amountPaise: 100, reason: 'RESERVATION_CANCELLED' }, deps.provider)).rejects.toThrow(/no successful payment/);
+    const paid = await paidReservation(10_000);
+    await expect(requestRefund(db.prisma, { reservationId: paid.reservationId, amountPaise: 10_001, reason: 'RESERVATION_CANCELLED' }, deps.provider)).rejects.toThrow(/exceeds/);
+    expect(await db.prisma.refund.count({ where: { paymentId: paid.paymentId } })).toBe(0);
   });
 });

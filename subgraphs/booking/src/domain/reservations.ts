@@ -603,14 +603,20 @@ export async function cancelReservation(deps: ReservationDeps, identity: Identit
     .catch(txError);
 }
 
+/** Runs `fn` in the caller's transaction (e.g. with an inbox insert) or in a new one. */
+function inTransaction<T>(db: PrismaClient | Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  // A transaction client has no $disconnect (Prisma 7 gives it a $transaction, for nesting).
+  return '$disconnect' in db ? db.$transaction(fn) : fn(db);
+}
+
 export type ConfirmOutcome = 'CONFIRMED' | 'ALREADY_CONFIRMED' | 'REACQUIRED' | 'REFUND_REQUIRED' | 'NOT_FOUND';
 
 /**
  * Payment succeeded: the hold becomes a booking. A hold that expired meanwhile gets its same
  * berths back if they are still free; otherwise the payment must be refunded.
  */
-export async function confirmHold(prisma: PrismaClient, reservationId: string): Promise<ConfirmOutcome> {
-  return prisma.$transaction(async (tx) => {
+export async function confirmHold(db: PrismaClient | Tx, reservationId: string): Promise<ConfirmOutcome> {
+  return inTransaction(db, async (tx) => {
     const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE id = ${reservationId}::uuid FOR UPDATE`;
     if (!rows[0]) return 'NOT_FOUND';
     const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId }, include: { passengers: true } });
@@ -643,8 +649,8 @@ export async function confirmHold(prisma: PrismaClient, reservationId: string): 
 }
 
 /** Payment failed: the hold is released at once and its berths go to the waitlist. */
-export async function releaseHold(prisma: PrismaClient, reservationId: string, settings: ReservationSettings): Promise<'RELEASED' | 'NOT_HELD'> {
-  return prisma.$transaction(async (tx) => {
+export async function releaseHold(db: PrismaClient | Tx, reservationId: string, settings: ReservationSettings): Promise<'RELEASED' | 'NOT_HELD'> {
+  return inTransaction(db, async (tx) => {
     const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE id = ${reservationId}::uuid AND status = 'HELD' FOR UPDATE`;
     if (!rows[0]) return 'NOT_HELD';
     const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId }, include: { passengers: true } });

@@ -1,25 +1,67 @@
-import { badInput } from '@tatkal/common';
+import { DateScalar } from '@tatkal/common';
 import type { SearchContext } from '../context.ts';
-import { searchStationsPg, stationAliases, type StationHit } from '../backends/postgres.ts';
+import { stationAliases } from '../backends/postgres.ts';
+import type { ServedBy, StationResult, TrainResult } from '../backends/types.ts';
+import { encodeCursor, pageOf, scopeOf } from '../domain/paging.ts';
+import { normalizeQuery } from '../domain/text.ts';
+import { connectionsBetween, loadRoutes, validateTrainsBetween, type TrainConnection } from '../domain/trainsBetween.ts';
+
+/** A fallback anywhere in the request is what the response reports. */
+function noteServed(ctx: SearchContext, servedBy: ServedBy) {
+  if (ctx.served.backend !== 'postgres-fallback') ctx.served.backend = servedBy;
+}
+
+interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+}
 
 export const resolvers = {
+  Date: DateScalar,
   Query: {
-    searchStations: async (_: unknown, args: { query: string; limit?: number | null }, ctx: SearchContext) => {
-      const query = args.query.trim();
-      if (!query) throw badInput('Type at least one character to search', 'query');
-      if (query.length > 100) throw badInput('Search text must be at most 100 characters', 'query');
-      const limit = args.limit ?? 10;
-      if (limit < 1 || limit > 50) throw badInput('limit must be between 1 and 50', 'limit');
-      return searchStationsPg(ctx.prisma, query, limit);
+    searchStations: async (_: unknown, args: PageArgs & { query: string; limit?: number | null }, ctx: SearchContext) => {
+      const q = normalizeQuery(args.query);
+      const scope = scopeOf('stations', q.text);
+      const page = args.first != null ? pageOf(args, scope, 10) : pageOf({ first: args.limit, after: args.after }, scope, 10, 'limit');
+      const { hits, servedBy } = await ctx.search.searchStations(q, page);
+      noteServed(ctx, servedBy);
+      return hits.map((hit, i) => ({ ...hit, cursor: encodeCursor(scope, page.offset + i + 1) }));
+    },
+    searchTrains: async (_: unknown, args: PageArgs & { query: string }, ctx: SearchContext) => {
+      const q = normalizeQuery(args.query);
+      const scope = scopeOf('trains', q.text);
+      const page = pageOf(args, scope, 10);
+      const { hits, servedBy } = await ctx.search.searchTrains(q, page);
+      noteServed(ctx, servedBy);
+      return hits.map((hit, i) => ({ ...hit, cursor: encodeCursor(scope, page.offset + i + 1) }));
+    },
+    trainsBetween: async (_: unknown, args: PageArgs & { from: string; to: string; date: string; class?: string | null }, ctx: SearchContext) => {
+      const input = validateTrainsBetween(args);
+      const scope = scopeOf('between', input.from, input.to, input.date, input.classCode);
+      const page = pageOf(args, scope, 20);
+      const routes = await loadRoutes(ctx.prisma, input.from, input.to);
+      const all = connectionsBetween(routes, input.from, input.to, input.date, input.classCode);
+      return all.slice(page.offset, page.offset + page.size).map((c, i) => ({ ...c, cursor: encodeCursor(scope, page.offset + i + 1) }));
     },
   },
   StationHit: {
-    station: (hit: StationHit) => ({ code: hit.code, aliases: hit.aliases }),
+    station: (hit: StationResult) => ({ code: hit.code, aliases: hit.aliases }),
+  },
+  TrainHit: {
+    train: (hit: TrainResult) => ({ number: hit.number }),
+  },
+  TrainBetween: {
+    train: (c: TrainConnection) => ({ number: c.number }),
+    from: (c: TrainConnection) => ({ code: c.from }),
+    to: (c: TrainConnection) => ({ code: c.to }),
+    run: (c: TrainConnection) => ({ trainNumber: c.number, date: c.originDate }),
   },
   Station: {
-    __resolveReference: async (ref: { code: string }, ctx: SearchContext) => {
+    __resolveReference: async (ref: { code: string; aliases?: string[] }, ctx: SearchContext) => {
+      if (ref.aliases) return ref;
       const aliases = await stationAliases(ctx.prisma, ref.code);
       return aliases === null ? null : { code: ref.code, aliases };
     },
+    aliases: async (station: { code: string; aliases?: string[] }, _: unknown, ctx: SearchContext) => station.aliases ?? (await stationAliases(ctx.prisma, station.code)) ?? [],
   },
 };

@@ -1,0 +1,98 @@
+// The limiters against the real Redis: atomic under concurrency, and open when Redis is gone.
+import { randomUUID } from 'node:crypto';
+import { buildSchema, graphql } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { permissions } from './authz.ts';
+import { createLogger } from './logger.ts';
+import { FixedWindowLimiter, RedisRateLimitStore, rateLimit } from './ratelimit.ts';
+import { createRedis } from './redis.ts';
+import { REDIS_URL } from '../../../test/support/env.ts';
+
+const logger = createLogger('ratelimit-test', 'silent');
+const redis = createRedis(REDIS_URL, { name: 'ratelimit-test', commandTimeoutMs: 2000 });
+const prefix = `rl:test:${randomUUID()}:`;
+
+beforeAll(async () => {
+  // No offline queue: commands fail until the connection is up.
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describe('FixedWindowLimiter', () => {
+  it('lets exactly max hits through when 100 arrive at once, then hints when to retry', async () => {
+    const limiter = new FixedWindowLimiter(redis, { prefix, logger });
+    const decisions = await Promise.all(Array.from({ length: 100 }, () => limiter.hit('burst', { max: 30, windowMs: 60_000 })));
+    expect(decisions.filter((d) => d?.allowed)).toHaveLength(30);
+    const denied = decisions.find((d) => d && !d.allowed)!;
+    expect(denied.retryAfterSeconds).toBeGreaterThanOrEqual(59);
+    expect(denied.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect(await redis.pttl(`${prefix}burst`)).toBeGreaterThan(55_000);
+  });
+
+  it('counts a weight (one request naming the field several times) and starts a new window after the old one', async () => {
+    const limiter = new FixedWindowLimiter(redis, { prefix, logger });
+    expect((await limiter.hit('weighted', { max: 3, windowMs: 300 }, 3))?.allowed).toBe(true);
+    expect((await limiter.hit('weighted', { max: 3, windowMs: 300 }))?.allowed).toBe(false);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await limiter.hit('weighted', { max: 3, windowMs: 300 })).toMatchObject({ allowed: true, count: 1 });
+  });
+
+  it('fails open (null) when Redis does not answer', async () => {
+    const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
+    const warnings: unknown[] = [];
+    const log = createLogger('ratelimit-test', 'warn');
+    log.warn = ((obj: unknown) => void warnings.push(obj)) as typeof log.warn;
+    const limiter = new FixedWindowLimiter(dead, { prefix, logger: log });
+    expect(await limiter.hit('x', { max: 1, windowMs: 1000 })).toBeNull();
+    expect(await limiter.hit('x', { max: 1, windowMs: 1000 })).toBeNull();
+    // Logged once, not once per request.
+    expect(warnings).toHaveLength(1);
+    dead.disconnect();
+  });
+});
+
+describe('graphql-rate-limit rules on the Redis store', () => {
+  const schema = applyMiddleware(
+    buildSchema('type Query { ok: Boolean } type Mutation { login(email: String!): Boolean! }'),
+    permissions({
+      Mutation: {
+        login: rateLimit({
+          per: 'ip',
+          max: 5,
+          windowMs: 60_000,
+          identityArgs: ['email'],
+          normalizeArgs: (args) => ({ email: String(args.email).toLowerCase() }),
+        }),
+      },
+    }),
+  );
+  const rootValue = { login: () => true };
+  const run = (email: string, ctx: object) => graphql({ schema, source: `mutation { login(email: "${email}") }`, rootValue, contextValue: ctx });
+
+  it('lets exactly max calls per (ip, email) through under concurrency, whatever the case of the email', async () => {
+    const store = new RedisRateLimitStore(redis, { prefix, logger });
+    const ctx = { clientIp: '10.0.0.1', identity: null, rateLimitStore: store };
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => run(i % 2 ? 'Asha@Example.com' : 'asha@example.com', ctx)));
+    expect(results.filter((r) => r.data?.login === true)).toHaveLength(5);
+    const limited = results.filter((r) => r.errors);
+    expect(limited).toHaveLength(35);
+    expect(limited[0]!.errors![0]!.extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 60 });
+    // Another address, or another email from the same address, has its own budget.
+    expect((await run('asha@example.com', { ...ctx, clientIp: '10.0.0.2' })).data?.login).toBe(true);
+    expect((await run('other@example.com', ctx)).data?.login).toBe(true);
+  });
+
+  it('allows everything without a store, and fails open when Redis is gone', async () => {
+    expect((await run('a@example.com', { clientIp: '10.0.0.3', identity: null })).data?.login).toBe(true);
+    const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
+    const store = new RedisRateLimitStore(dead, { prefix, logger });
+    const results = await Promise.all(Array.from({ length: 10 }, () => run('a@example.com', { clientIp: '10.0.0.3', identity: null, rateLimitStore: store })));
+    expect(results.every((r) => r.data?.login === true)).toBe(true);
+    dead.disconnect();
+  });
+});

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { parseRateLimit, rateLimitEnv, rateLimited } from './ratelimit.ts';
+
+describe('rate limit specs', () => {
+  it('parses max/window', () => {
+    expect(parseRateLimit('600/1m')).toEqual({ max: 600, windowMs: 60_000 });
+    expect(parseRateLimit(' 10 / 30s ')).toEqual({ max: 10, windowMs: 30_000 });
+    expect(parseRateLimit('5/500ms')).toEqual({ max: 5, windowMs: 500 });
+    expect(parseRateLimit('2/1h')).toEqual({ max: 2, windowMs: 3_600_000 });
+  });
+
+  it('refuses anything else', () => {
+    for (const bad of ['', '600', '0/1m', '10/0s', '10/1d', '-1/1m', 'ten/1m', '10/m']) expect(parseRateLimit(bad)).toBeNull();
+    expect(rateLimitEnv('10/1m').safeParse('lots').success).toBe(false);
+    expect(rateLimitEnv('10/1m').parse(undefined)).toEqual({ max: 10, windowMs: 60_000 });
+  });
+
+  it('makes RATE_LIMITED errors with a whole-second hint, and 429 + Retry-After when asked', () => {
+    const plain = rateLimited(0.2);
+    expect(plain.extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    const http = rateLimited(42.1, { http: true });
+    expect(http.extensions.retryAfterSeconds).toBe(43);
+    const head = http.extensions.http as { status: number; headers: Map<string, string> };
+    expect(head.status).toBe(429);
+    expect(head.headers.get('retry-after')).toBe('43');
+  });
+});

@@ -1,0 +1,216 @@
+// Rate limits kept in Redis, so every instance of a process shares them. Two tools:
+// - `FixedWindowLimiter`: one atomic Lua script per hit (INCRBY + PEXPIRE), used by the gateway
+//   (per client IP, per user on expensive operations).
+// - `RedisRateLimitStore` + `rateLimit(...)`: graphql-rate-limit rules on subgraph mutations
+//   (login, register, reserveSeats, createPayment) as graphql-shield rules.
+// Redis down or slow: every limiter fails open (the request goes on) and logs it, throttled.
+import { randomBytes } from 'node:crypto';
+import { HeaderMap } from '@apollo/server';
+import { getGraphQLRateLimiter, type Identity as RateLimitIdentity, type Store } from 'graphql-rate-limit';
+import { rule } from 'graphql-shield';
+import type { IRule } from 'graphql-shield';
+import { z } from 'zod';
+import { AppError, ErrorCode } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { Redis } from './redis.ts';
+import type { RequestContext } from './subgraph.ts';
+
+export interface RateLimit {
+  max: number;
+  windowMs: number;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `600/1m`, `10/30s`, `5/500ms`: at most `max` calls per window. */
+export function parseRateLimit(spec: string): RateLimit | null {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*(ms|s|m|h)\s*$/.exec(spec);
+  if (!match) return null;
+  const max = Number(match[1]);
+  const windowMs = Number(match[2]) * UNITS[match[3]!]!;
+  return max >= 1 && windowMs >= 1 ? { max, windowMs } : null;
+}
+
+/** Config building block: a `max/window` env var such as `RATE_LIMIT_IP=600/1m`. */
+export const rateLimitEnv = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((v) => parseRateLimit(v) !== null, 'must look like 600/1m (max calls / window in ms, s, m or h)')
+    .transform((v) => parseRateLimit(v)!);
+
+/** The client's error: `RATE_LIMITED` with a hint; `http` sets 429 + Retry-After where Apollo answers directly. */
+export function rateLimited(retryAfterSeconds: number, opts: { http?: boolean; message?: string } = {}): AppError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  const http = opts.http ? { http: { status: 429, headers: new HeaderMap([['retry-after', String(seconds)]]) } } : {};
+  return new AppError(ErrorCode.RATE_LIMITED, opts.message ?? `Too many requests; retry after ${seconds} s`, { retryAfterSeconds: seconds, ...http });
+}
+
+/** Logs that Redis is unavailable at most once per `everyMs`: a dead Redis must not flood the log. */
+function throttledWarning(logger: Logger, everyMs = 10_000) {
+  let last = 0;
+  return (err: unknown, what: string) => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, `${what}: Redis unavailable, not limiting (fail open)`);
+  };
+}
+
+// Fixed window starting at the first hit. PTTL < 0 repairs a key that lost its expiry.
+const FIXED_WINDOW_SCRIPT = `
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`;
+
+/**
+ * Waits (bounded) for a Redis client to connect: the clients have no offline queue, so limits
+ * checked before the connection is up would fail open. Never throws: Redis down at start-up
+ * just means no limits until it comes back.
+ */
+export async function waitForRedis(redis: Redis, timeoutMs = 1000): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    redis.once('ready', onReady);
+  });
+}
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  count: number;
+  retryAfterSeconds: number;
+}
+
+export class FixedWindowLimiter {
+  private readonly warn: ReturnType<typeof throttledWarning>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: { prefix: string; logger: Logger },
+  ) {
+    this.warn = throttledWarning(opts.logger);
+  }
+
+  /**
+   * Counts `weight` calls against `key` and says whether they fit in the limit. Returns null when
+   * Redis does not answer: the caller lets the request through.
+   */
+  async hit(key: string, limit: RateLimit, weight = 1): Promise<RateLimitDecision | null> {
+    try {
+      const [count, ttl] = (await this.redis.eval(FIXED_WINDOW_SCRIPT, 1, this.opts.prefix + key, limit.windowMs, weight)) as [number, number];
+      return { allowed: count <= limit.max, count, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
+    } catch (err) {
+      this.warn(err, `rate limit ${key}`);
+      return null;
+    }
+  }
+}
+
+// Records this call and returns the calls before it, in one step (see RedisRateLimitStore).
+const RECORD_SCRIPT = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 2))
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+
+const TRIM_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
+/**
+ * graphql-rate-limit's `Store` on Redis (ioredis). The library reads the call history, decides,
+ * then writes it back: two concurrent calls would both read the same history and a burst would get
+ * through. So `getForIdentity` records the call atomically (sorted set, one Lua script) and
+ * returns only the calls before it; `setForIdentity` just drops calls older than the window.
+ * Consequences: every call counts, rejected ones too (the library's default), and rules with
+ * `readOnly` are not supported. At most `maxTracked` calls are kept per key, so a rule's `max`
+ * must not exceed it.
+ */
+export class RedisRateLimitStore implements Store {
+  readonly maxTracked: number;
+  private readonly warn: ReturnType<typeof throttledWarning>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: { prefix: string; logger: Logger; maxTracked?: number; maxWindowMs?: number },
+  ) {
+    this.maxTracked = opts.maxTracked ?? 200;
+    this.warn = throttledWarning(opts.logger);
+  }
+
+  private key(identity: RateLimitIdentity): string {
+    return `${this.opts.prefix}gql:${identity.contextIdentity}:${identity.fieldIdentity}`;
+  }
+
+  async getForIdentity(identity: RateLimitIdentity): Promise<readonly number[]> {
+    const now = Date.now();
+    const member = `${now}:${randomBytes(6).toString('hex')}`;
+    try {
+      const members = (await this.redis.eval(RECORD_SCRIPT, 1, this.key(identity), now, member, this.maxTracked, this.opts.maxWindowMs ?? 3_600_000)) as string[];
+      return members.filter((m) => m !== member).map((m) => Number(m.slice(0, m.indexOf(':'))));
+    } catch (err) {
+      this.warn(err, `rate limit ${identity.fieldIdentity}`);
+      return [];
+    }
+  }
+
+  async setForIdentity(identity: RateLimitIdentity, _timestamps: readonly number[], windowMs = 60_000): Promise<void> {
+    try {
+      await this.redis.eval(TRIM_SCRIPT, 1, this.key(identity), Date.now() - windowMs, windowMs);
+    } catch (err) {
+      this.warn(err, `rate limit ${identity.fieldIdentity}`);
+    }
+  }
+}
+
+export interface RateLimitRuleConfig extends RateLimit {
+  /** Whose calls are counted: the client IP (as the gateway reports it) or the signed-in user (IP when anonymous). */
+  per: 'ip' | 'user';
+  /** Arguments that are part of the key, e.g. `['email']` for login per (ip, email). */
+  identityArgs?: string[];
+  /** Normalises the arguments before they become part of the key (e.g. lower-case the email). */
+  normalizeArgs?: (args: Record<string, unknown>) => Record<string, unknown>;
+}
+
+type RateLimiterFn = ReturnType<typeof getGraphQLRateLimiter>;
+const limiters = new WeakMap<RedisRateLimitStore, RateLimiterFn>();
+function limiterFor(store: RedisRateLimitStore): RateLimiterFn {
+  let limiter = limiters.get(store);
+  if (!limiter) {
+    // The rule below hands the limiter only the caller's key, never the whole context.
+    limiter = getGraphQLRateLimiter({ store, identifyContext: (ctx: { rateLimitKey: string }) => ctx.rateLimitKey });
+    limiters.set(store, limiter);
+  }
+  return limiter;
+}
+
+/**
+ * A graphql-shield rule backed by graphql-rate-limit. The store comes from the request context
+ * (`serveSubgraph({ rateLimitStore })`), so permission trees stay module constants; without one
+ * (tests that call `executeOperation` directly) the rule allows.
+ */
+export function rateLimit(cfg: RateLimitRuleConfig): IRule {
+  return rule({ cache: 'no_cache' })(async (parent, args: Record<string, unknown>, ctx: RequestContext, info) => {
+    const store = ctx.rateLimitStore;
+    if (!store) return true;
+    if (cfg.max > store.maxTracked) throw new Error(`rate limit max ${cfg.max} exceeds the store's maxTracked ${store.maxTracked}`);
+    const who = cfg.per === 'user' && ctx.identity ? `user:${ctx.identity.userId}` : `ip:${ctx.clientIp ?? 'unknown'}`;
+    const message = await limiterFor(store)(
+      { parent, args: cfg.normalizeArgs ? cfg.normalizeArgs(args) : args, context: { rateLimitKey: who }, info },
+      { max: cfg.max, window: `${cfg.windowMs}ms`, identityArgs: cfg.identityArgs },
+    );
+    return message ? rateLimited(cfg.windowMs / 1000, { message: `Too many ${info.fieldName} requests; retry later` }) : true;
+  });
+}

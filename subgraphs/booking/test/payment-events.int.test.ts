@@ -1,0 +1,293 @@
+// The booking side of the payment saga against the real RabbitMQ and PostgreSQL: payment events
+// published to the payments exchange confirm or release holds exactly once (inbox), survive a
+// stopped consumer, and handle payments that arrive after the hold expired.
+import { randomBytes, randomUUID } from 'node:crypto';
+import net from 'node:net';
+import amqp, { type ChannelModel } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAmqpConnection, deleteEventTopology, createRedis, eventTopology, registerEventTopology, type AmqpConnection, type Consumer, type Envelope, type Redis } from '@tatkal/common';
+import { loadBookingConfig } from '../src/config.ts';
+import type { BookingDeps } from '../src/context.ts';
+import { createBookingDeps } from '../src/deps.ts';
+import { expireHolds, reserveSeats, validateReserve } from '../src/domain/reservations.ts';
+import { startPaymentEventsConsumer, type PaymentEventOutcome } from '../src/events/paymentEvents.ts';
+import { startBookingService } from '../src/service.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
+import { testLogger } from '../../../test/support/logger.ts';
+import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
+
+const prefix = `t${randomBytes(4).toString('hex')}_`;
+const topology = eventTopology(prefix);
+let db: TestDatabase;
+let redis: Redis;
+let deps: BookingDeps;
+let admin: ChannelModel;
+let connection: AmqpConnection;
+let consumer: Consumer;
+const outcomes = new Map<string, PaymentEventOutcome[]>();
+
+const startConsumer = () => {
+  consumer = startPaymentEventsConsumer({
+    connection,
+    prisma: db.prisma,
+    settings: deps.reservations.settings,
+    logger: testLogger,
+    prefix,
+    prefetch: 20,
+    retryDelayMs: 100,
+    onOutcome: (outcome, env) => outcomes.set(env.id, [...(outcomes.get(env.id) ?? []), outcome]),
+  });
+  return consumer.ready;
+};
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const passenger = (i = 0) => ({ name: `Payer ${String.fromCharCode(65 + (i % 26))}`, age: 30 + (i % 40), gender: (i % 2 ? 'FEMALE' : 'MALE') as 'FEMALE' | 'MALE' });
+
+async function reserve(run: TestRun, userId: string = randomUUID()) {
+  const valid = await validateReserve(deps.reservations, { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()] });
+  return reserveSeats(deps.reservations, userId, valid);
+}
+
+function paymentEvent(type: 'payment.succeeded' | 'payment.failed', reservation: { id: string; pnr: string; farePaise: number }): Envelope {
+  return {
+    id: randomUUID(),
+    type,
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: reservation.pnr,
+    data: { paymentId: randomUUID(), reservationId: reservation.id, amountPaise: reservation.farePaise, providerRef: `sim_${randomBytes(6).toString('hex')}` },
+  };
+}
+
+/** Publishes the way the payment relay does: persistent, with messageId = envelope id, confirmed. */
+async function publish(...events: Envelope[]) {
+  const ch = await admin.createConfirmChannel();
+  for (const e of events) {
+    ch.publish(topology.exchanges.payments, e.type, Buffer.from(JSON.stringify(e)), { persistent: true, messageId: e.id, correlationId: e.correlationId ?? undefined, type: e.type, contentType: 'application/json' });
+  }
+  await ch.waitForConfirms();
+  await ch.close();
+}
+
+const status = async (id: string) => (await db.prisma.reservation.findUniqueOrThrow({ where: { id } })).status;
+const outboxKeys = async (reservationId: string) =>
+  (await db.prisma.bookingOutbox.findMany({ where: { payload: { path: ['data', 'reservationId'], equals: reservationId } }, orderBy: { createdAt: 'asc' } })).map((r) => r.routingKey);
+
+beforeAll(async () => {
+  db = await createTestDatabase('payment_events');
+  redis = createRedis(REDIS_URL);
+  deps = createBookingDeps(db.prisma, redis, { txMaxWaitMs: 30_000, txTimeoutMs: 30_000 });
+  admin = await amqp.connect(AMQP_URL);
+  connection = createAmqpConnection({ url: AMQP_URL, logger: testLogger, name: 'payment-events-test' });
+  registerEventTopology(connection, prefix);
+  await connection.waitForConnection(10_000);
+  await startConsumer();
+});
+
+afterAll(async () => {
+  await consumer?.stop();
+  await connection?.close();
+  if (admin) {
+    await deleteEventTopology(admin, prefix);
+    await admin.close();
+  }
+  redis?.disconnect();
+  await db?.drop();
+});
+
+describe('payment events -> booking', () => {
+  it('payment.succeeded confirms a HELD reservation and records the message in booking.inbox', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 4 });
+    const held = await reserve(run);
+    expect(held.status).toBe('HELD');
+    const event = paymentEvent('payment.succeeded', held);
+    await publish(event);
+
+    await waitFor('reservation confirmed', async () => (await status(held.id)) === 'CONFIRMED');
+    await waitFor('outcome recorded', () => outcomes.get(event.id));
+    expect(outcomes.get(event.id)).toEqual(['CONFIRMED']);
+    const r = await db.prisma.reservation.findUniqueOrThrow({ where: { id: held.id }, include: { passengers: true } });
+    expect(r.holdExpiresAt).toBeNull();
+    expect(r.confirmedAt).not.toBeNull();
+    expect(r.passengers.map((p) => p.status)).toEqual(['CONFIRMED']);
+    expect(await db.prisma.bookingInbox.findMany({ where: { messageId: event.id }, select: { messageId: true, type: true } })).toEqual([{ messageId: event.id, type: 'payment.succeeded' }]);
+    expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.confirmed']);
+  });
+
+  it('the same message delivered 10 times concurrently changes the state once', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 4 });
+    const held = await reserve(run);
+    const event = paymentEvent('payment.succeeded', held);
+    await Promise.all(Array.from({ length: 10 }, () => publish(event)));
+
+    await waitFor('10 deliveries handled', () => (outcomes.get(event.id)?.length ?? 0) === 10);
+    const seen = outcomes.get(event.id)!;
+    expect(seen.filter((o) => o === 'CONFIRMED')).toHaveLength(1);
+    expect(seen.filter((o) => o === 'DUPLICATE')).toHaveLength(9);
+    expect(await status(held.id)).toBe('CONFIRMED');
+    expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.confirmed']);
+    expect(await db.prisma.bookingInbox.count({ where: { messageId: event.id } })).toBe(1);
+  });
+
+  it('payment.failed releases the hold and promotes the waitlist', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
+    const held = await reserve(run);
+    const waiting = await reserve(run);
+    expect([held.status, waiting.status]).toEqual(['HELD', 'WAITLISTED']);
+    const event = paymentEvent('payment.failed', held);
+    await publish(event);
+
+    await waitFor('waitlist promoted', async () => (await status(waiting.id)) === 'HELD');
+    expect(outcomes.get(event.id)).toEqual(['RELEASED']);
+    expect(await status(held.id)).toBe('EXPIRED');
+    expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.released']);
+    expect(await outboxKeys(waiting.id)).toEqual(['reservation.waitlisted', 'reservation.promoted']);
+    const promoted = await db.prisma.passenger.findMany({ where: { reservationId: waiting.id } });
+    expect(promoted.map((p) => [p.status, p.coachCode, p.berthNumber])).toEqual([['HELD', 'S1', 1]]);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+  });
+
+  it('loses nothing while the consumer is stopped: 20 payments published meanwhile all confirm after it starts', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 20 });
+    const holds = [];
+    for (let i = 0; i < 20; i++) holds.push(await reserve(run));
+    expect(holds.every((h) => h.status === 'HELD')).toBe(true);
+
+    await consumer.stop();
+    const events = holds.map((h) => paymentEvent('payment.succeeded', h));
+    await publish(...events);
+    await new Promise((r) => setTimeout(r, 500));
+    // Nobody consumed them: still held, and all 20 wait in the durable queue.
+    expect(await db.prisma.reservation.count({ where: { runId: run.runId, status: 'HELD' } })).toBe(20);
+    const ch = await admin.createChannel();
+    expect((await ch.checkQueue(topology.queues.bookingPaymentEvents.queue)).messageCount).toBe(20);
+    await ch.close();
+
+    await startConsumer();
+    await waitFor('20 holds confirmed', async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'CONFIRMED' } })) === 20);
+    expect(events.map((e) => outcomes.get(e.id))).toEqual(events.map(() => ['CONFIRMED']));
+    expect(await db.prisma.bookingInbox.count({ where: { messageId: { in: events.map((e) => e.id) } } })).toBe(20);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 20, distinctSeats: 20 });
+  });
+
+  /** Expires one hold as the sweeper would once its time is up. */
+  async function expire(reservationId: string) {
+    await db.prisma.reservation.update({ where: { id: reservationId }, data: { holdExpiresAt: new Date(Date.now() - 1_000) } });
+    await expireHolds(db.prisma, deps.reservations.settings);
+    expect(await status(reservationId)).toBe('EXPIRED');
+  }
+
+  it('a payment for an EXPIRED hold whose berths are still free confirms it on the same berths', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    const held = await reserve(run);
+    await expire(held.id);
+    const event = paymentEvent('payment.succeeded', held);
+    await publish(event);
+
+    await waitFor('re-acquired', async () => (await status(held.id)) === 'CONFIRMED');
+    expect(outcomes.get(event.id)).toEqual(['REACQUIRED']);
+    const passengers = await db.prisma.passenger.findMany({ where: { reservationId: held.id } });
+    expect(passengers.map((p) => [p.status, p.coachCode, p.berthNumber])).toEqual([['CONFIRMED', held.passengers[0]!.coach, held.passengers[0]!.berth]]);
+    expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.expired', 'reservation.confirmed']);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+  });
+
+  it('a payment for an EXPIRED hold whose berths were taken asks for a refund (reservation.refund_required)', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
+    const held = await reserve(run);
+    await expire(held.id);
+    const other = await reserve(run);
+    expect(other.status).toBe('HELD');
+    const event = paymentEvent('payment.succeeded', held);
+    await publish(event);
+
+    await waitFor('outcome recorded', () => outcomes.get(event.id));
+    expect(outcomes.get(event.id)).toEqual(['REFUND_REQUIRED']);
+    expect(await status(held.id)).toBe('EXPIRED');
+    expect(await status(other.id)).toBe('HELD');
+    expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.expired', 'reservation.refund_required']);
+    const refund = await db.prisma.bookingOutbox.findFirstOrThrow({ where: { routingKey: 'reservation.refund_required', payload: { path: ['data', 'reservationId'], equals: held.id } } });
+    expect(refund.exchange).toBe('booking');
+    expect(refund.payload).toMatchObject({ type: 'reservation.refund_required', version: 1, correlationId: held.pnr, data: { reservationId: held.id, pnr: held.pnr, status: 'EXPIRED', refundPaise: held.farePaise } });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+  });
+});
+
+describe('the booking service and an absent broker', () => {
+  it('starts and serves GraphQL without RabbitMQ, then connects when the broker appears and catches up', async () => {
+    // "The broker" is a TCP proxy to RabbitMQ on a port nobody listens on yet.
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const broker = new URL(AMQP_URL);
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(broker.port || 5672), broker.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    const viaProxy = new URL(AMQP_URL);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(port);
+
+    const servicePrefix = `${prefix}svc_`;
+    const serviceTopology = eventTopology(servicePrefix);
+    const service = await startBookingService(
+      loadBookingConfig({
+        NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL: viaProxy.toString(),
+        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '0', EVENTS_PREFIX: servicePrefix, OUTBOX_INTERVAL_MS: '50',
+      }),
+      testLogger,
+    );
+    try {
+      const ready = await fetch(`${service.url}/ready`);
+      expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { database: true } }]);
+      const gql = await fetch(`${service.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+      expect(await gql.json()).toEqual({ data: { __typename: 'Query' } });
+
+      // A hold made while the broker is away: its event waits in the outbox.
+      const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+      const held = await reserve(run);
+      const heldRow = () => db.prisma.bookingOutbox.findFirstOrThrow({ where: { routingKey: 'reservation.held', payload: { path: ['data', 'reservationId'], equals: held.id } } });
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await heldRow()).publishedAt).toBeNull();
+
+      await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+      await waitFor('held event published', async () => (await heldRow()).publishedAt);
+      // Nobody subscribes to reservation.held: it is kept in booking.unrouted, not retried.
+      expect((await heldRow()).attempts).toBe(0);
+
+      // The service's own consumer now confirms paid holds.
+      const ch = await admin.createConfirmChannel();
+      const paid = paymentEvent('payment.succeeded', held);
+      ch.publish(serviceTopology.exchanges.payments, paid.type, Buffer.from(JSON.stringify(paid)), { persistent: true, messageId: paid.id });
+      await ch.waitForConfirms();
+      await ch.close();
+      await waitFor('confirmed by the service', async () => (await status(held.id)) === 'CONFIRMED');
+    } finally {
+      await service.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => proxy.close(() => r()));
+      await deleteEventTopology(admin, servicePrefix);
+    }
+  });
+});

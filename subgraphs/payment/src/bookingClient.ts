@@ -1,0 +1,63 @@
+// Asks the booking subgraph about a reservation on the caller's behalf: the caller's own token
+// goes along, so booking's ownership rule decides (another user's reservation comes back null).
+import { z } from 'zod';
+
+const QUERY = `query PaymentReservationCheck($r: [_Any!]!) {
+  _entities(representations: $r) { ... on Reservation { id pnr status farePaise holdExpiresAt } }
+}`;
+
+const answerSchema = z.object({
+  data: z
+    .object({
+      _entities: z.array(
+        z
+          .object({ id: z.string(), pnr: z.string(), status: z.string(), farePaise: z.number().int(), holdExpiresAt: z.string().nullable() })
+          .nullable(),
+      ),
+    })
+    .nullable()
+    .optional(),
+  errors: z.array(z.object({ message: z.string() })).optional(),
+});
+
+export interface HeldReservation {
+  id: string;
+  pnr: string;
+  status: string;
+  farePaise: number;
+  holdExpiresAt: Date | null;
+}
+
+export interface BookingClient {
+  /** The reservation as its owner (or an admin) sees it, or null when it is not theirs or does not exist. */
+  reservation(id: string, caller: { authorization: string; requestId: string }): Promise<HeldReservation | null>;
+}
+
+export class BookingUnavailableError extends Error {
+  override name = 'BookingUnavailableError';
+}
+
+export function createBookingClient(url: string, opts: { timeoutMs?: number } = {}): BookingClient {
+  return {
+    async reservation(id, caller) {
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: caller.authorization, 'x-request-id': caller.requestId },
+          body: JSON.stringify({ query: QUERY, variables: { r: [{ __typename: 'Reservation', id }] } }),
+          signal: AbortSignal.timeout(opts.timeoutMs ?? 3_000),
+        });
+      } catch (err) {
+        throw new BookingUnavailableError(`booking subgraph unreachable at ${url}: ${(err as Error).message}`);
+      }
+      const parsed = answerSchema.safeParse(await res.json().catch(() => null));
+      if (!res.ok || !parsed.success || parsed.data.errors?.length || !parsed.data.data) {
+        const detail = parsed.success ? parsed.data.errors?.map((e) => e.message).join('; ') : 'unexpected answer';
+        throw new BookingUnavailableError(`booking subgraph answered ${res.status}: ${detail ?? 'no data'}`);
+      }
+      const r = parsed.data.data._entities[0] ?? null;
+      return r && { ...r, holdExpiresAt: r.holdExpiresAt ? new Date(r.holdExpiresAt) : null };
+    },
+  };
+}

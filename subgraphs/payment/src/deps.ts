@@ -1,0 +1,15 @@
+import { createIdempotency, type Redis } from '@tatkal/common';
+import type { PrismaClient } from '@tatkal/db';
+import { createBookingClient } from './bookingClient.ts';
+import type { PaymentDeps } from './context.ts';
+import { createProviderClient } from './provider/client.ts';
+
+/** The payment service's long-lived collaborators, one of each per process. */
+export function createPaymentDeps(prisma: PrismaClient, redis: Redis | null, urls: { bookingUrl: string; providerUrl: string }): PaymentDeps {
+  return {
+    prisma,
+    idempotency: createIdempotency({ db: prisma, schema: 'payment', redis }),
+    booking: createBookingClient(urls.bookingUrl),
+    provider: createProviderClient(urls.providerUrl),
+  };
+}

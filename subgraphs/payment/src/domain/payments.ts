@@ -1,0 +1,102 @@
+// createPayment: the server checks the hold with booking (as the caller), takes the amount from
+// booking's fare, registers the payment with the provider and stores it PENDING.
+import { randomUUID } from 'node:crypto';
+import type { Payment, PrismaClient } from '@tatkal/db';
+import { AppError, ErrorCode, badInput, notFound, tryAgain, type Identity, type Logger } from '@tatkal/common';
+import { BookingUnavailableError, type BookingClient } from '../bookingClient.ts';
+import { ProviderError, type ProviderClient } from '../provider/client.ts';
+
+export const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+
+export interface PaymentDeps {
+  prisma: PrismaClient;
+  booking: BookingClient;
+  provider: ProviderClient;
+}
+
+export interface Caller {
+  identity: Identity;
+  authorization: string;
+  requestId: string;
+  log: Logger;
+}
+
+/**
+ * At most one live (PENDING or SUCCEEDED) payment per reservation: a second createPayment for the
+ * same reservation, under any key, returns the live one (the same checkout) instead of charging
+ * twice. After a FAILED payment a new one may be created while the hold lasts.
+ */
+export async function createPayment(deps: PaymentDeps, caller: Caller, reservationId: string): Promise<Payment> {
+  if (!isUuid(reservationId)) throw badInput('reservationId must be a reservation id (UUID)', 'reservationId');
+  let reservation;
+  try {
+    reservation = await deps.booking.reservation(reservationId, { authorization: caller.authorization, requestId: caller.requestId });
+  } catch (err) {
+    if (!(err instanceof BookingUnavailableError)) throw err;
+    caller.log.warn({ err }, 'createPayment: booking check failed');
+    throw tryAgain();
+  }
+  if (!reservation) throw notFound('No such reservation');
+  if (reservation.status !== 'HELD') {
+    throw new AppError(ErrorCode.INVALID_STATE, `Reservation ${reservation.pnr} is ${reservation.status}; only a held reservation can be paid`, { status: reservation.status });
+  }
+  if (!reservation.holdExpiresAt || reservation.holdExpiresAt.getTime() <= Date.now()) {
+    throw new AppError(ErrorCode.HOLD_EXPIRED, `The hold on ${reservation.pnr} has expired`);
+  }
+  const amountPaise = reservation.farePaise;
+
+  try {
+    return await deps.prisma.$transaction(
+      async (tx) => {
+        // Serializes createPayment per reservation (no unique index can say "one live payment").
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
+        const live = await tx.payment.findFirst({
+          where: { reservationId, status: { in: ['PENDING', 'SUCCEEDED'] } },
+          orderBy: { createdAt: 'desc' },
+        });
+        if (live) return live;
+        const id = randomUUID();
+        // Our payment id is the provider's idempotency key: a retry after a rollback gets the same provider payment.
+        const remote = await deps.provider.createPayment({ idempotencyKey: id, amountPaise, currency: 'INR', metadata: { paymentId: id, reservationId } });
+        return tx.payment.create({
+          data: { id, reservationId, userId: caller.identity.userId, amountPaise, currency: 'INR', status: 'PENDING', providerRef: remote.id, checkoutUrl: remote.checkoutUrl },
+        });
+      },
+      { maxWait: 5_000, timeout: 10_000 },
+    );
+  } catch (err) {
+    if (err instanceof ProviderError) {
+      caller.log.warn({ err }, 'createPayment: provider call failed');
+      throw tryAgain();
+    }
+    throw err;
+  }
+}
+
+const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {
+  const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(Number(ts));
+  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw badInput('Invalid cursor', 'after');
+  return { createdAt, id };
+};
+
+/** A user's payments, newest first, keyset-paged by (createdAt, id) like reservations. */
+export async function paymentsOf(prisma: PrismaClient, userId: string, first: number | null | undefined, after: string | null | undefined) {
+  const take = first ?? 20;
+  if (take < 1 || take > 100) throw badInput('first must be between 1 and 100', 'first');
+  const cursor = after ? decodeCursor(after) : null;
+  const rows = await prisma.payment.findMany({
+    where: {
+      userId,
+      ...(cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {}),
+    },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: take + 1,
+  });
+  const nodes = rows.slice(0, take);
+  const last = nodes[nodes.length - 1];
+  return {
+    nodes,
+    nextCursor: rows.length > take && last ? Buffer.from(`${last.createdAt.getTime()}|${last.id}`).toString('base64url') : null,
+  };
+}

@@ -1,0 +1,109 @@
+// What a verified provider event does, in ONE transaction: store the event once (unique provider
+// event id), move the payment (and refund) through the state machine, write the outbox row that
+// tells booking. A duplicate, a replay or an out-of-order event changes nothing.
+import type { PaymentStatus, PrismaClient } from '@tatkal/db';
+import type { Logger } from '@tatkal/common';
+import { z } from 'zod';
+
+export const EVENT_TYPES = ['payment.succeeded', 'payment.failed', 'refund.succeeded'] as const;
+export type ProviderEventType = (typeof EVENT_TYPES)[number];
+
+const ref = z.string().min(1).max(200);
+export const providerEventSchema = z.object({
+  id: ref,
+  type: z.string().min(1).max(100),
+  created: z.number().int().optional(),
+  data: z.object({ providerRef: ref, refundId: ref.optional(), amountPaise: z.number().int().optional() }),
+});
+export type ProviderEvent = z.infer<typeof providerEventSchema>;
+
+/**
+ * The payment state machine. Anything not listed is a no-op: a late payment.failed never
+ * un-pays a payment, a repeated payment.succeeded never re-confirms.
+ */
+const TRANSITIONS: Record<PaymentStatus, Partial<Record<ProviderEventType, PaymentStatus>>> = {
+  PENDING: { 'payment.succeeded': 'SUCCEEDED', 'payment.failed': 'FAILED' },
+  SUCCEEDED: { 'refund.succeeded': 'REFUNDED' },
+  FAILED: {},
+  REFUNDED: {},
+};
+
+export function nextStatus(current: PaymentStatus, type: ProviderEventType): PaymentStatus | null {
+  return TRANSITIONS[current][type] ?? null;
+}
+
+export const isKnownType = (type: string): type is ProviderEventType => (EVENT_TYPES as readonly string[]).includes(type);
+
+export type WebhookOutcome =
+  | 'APPLIED'
+  /** The same provider event id was stored before. */
+  | 'DUPLICATE'
+  /** Stored, but the state machine has no such step from the current state. */
+  | 'NO_OP'
+  /** Nothing stored: no payment (or refund) with that reference; the provider will retry. */
+  | 'UNKNOWN_PAYMENT'
+  | 'UNKNOWN_REFUND';
+
+/** `body` is the event exactly as received (stored for audit, unknown fields included). */
+export async function applyProviderEvent(
+  prisma: PrismaClient,
+  event: ProviderEvent & { type: ProviderEventType },
+  logger: Logger,
+  body: object = event,
+): Promise<WebhookOutcome> {
+  const log = logger.child({ providerEventId: event.id, type: event.type, providerRef: event.data.providerRef });
+  const outcome = await prisma.$transaction(
+    async (tx) => {
+      // Lock the payment first: deliveries of events for one payment run one after the other, and a
+      // refund.succeeded waits for the transaction that is still creating its refund row.
+      const rows = await tx.$queryRaw<{ id: string; reservation_id: string; amount_paise: number; status: PaymentStatus; provider_ref: string }[]>`
+        SELECT id::text, reservation_id::text, amount_paise, status::text AS status, provider_ref
+        FROM payment.payments WHERE provider_ref = ${event.data.providerRef} FOR UPDATE`;
+      const payment = rows[0];
+      if (!payment) return { outcome: 'UNKNOWN_PAYMENT' as const };
+      const refund =
+        event.type === 'refund.succeeded' ? await tx.refund.findUnique({ where: { providerRefundId: event.data.refundId! } }) : null;
+      if (event.type === 'refund.succeeded' && (!refund || refund.paymentId !== payment.id)) return { outcome: 'UNKNOWN_REFUND' as const };
+
+      const stored = await tx.webhookEvent.createMany({
+        data: [{ providerEventId: event.id, type: event.type, payload: body }],
+        skipDuplicates: true,
+      });
+      if (stored.count === 0) return { outcome: 'DUPLICATE' as const };
+
+      const next = nextStatus(payment.status, event.type);
+      // A refund can succeed after the payment is already REFUNDED (a second, partial refund).
+      const refundMoves = refund?.status === 'PENDING';
+      if (!next && !refundMoves) return { outcome: 'NO_OP' as const, from: payment.status };
+
+      if (next) await tx.payment.update({ where: { id: payment.id }, data: { status: next } });
+      if (refund && refundMoves) await tx.refund.update({ where: { id: refund.id }, data: { status: 'SUCCEEDED' } });
+      await tx.paymentOutbox.create({
+        data: {
+          exchange: 'payments',
+          routingKey: event.type,
+          payload: {
+            type: event.type,
+            version: 1,
+            occurredAt: new Date().toISOString(),
+            correlationId: payment.reservation_id,
+            data: {
+              paymentId: payment.id,
+              reservationId: payment.reservation_id,
+              // For refund.succeeded: the amount refunded (a refund may be partial).
+              amountPaise: refund ? refund.amountPaise : payment.amount_paise,
+              providerRef: payment.provider_ref,
+              ...(refund ? { refundId: refund.id } : {}),
+            },
+          },
+        },
+      });
+      return { outcome: 'APPLIED' as const, from: payment.status, to: next ?? payment.status };
+    },
+    { maxWait: 5_000, timeout: 10_000 },
+  );
+  if (outcome.outcome === 'NO_OP') log.warn({ status: outcome.from }, 'provider event does not apply to the payment in its current state; ignored');
+  else if (outcome.outcome === 'APPLIED') log.info({ from: outcome.from, to: outcome.to }, 'provider event applied');
+  else log.info({ outcome: outcome.outcome }, 'provider event not applied');
+  return outcome.outcome;
+}
