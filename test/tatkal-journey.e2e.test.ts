@@ -90,3 +90,17 @@ describe('a Tatkal journey', () => {
     expect(await sg.db.prisma.bookingOutbox.count({ where: { routingKey: 'reservation.confirmed', payload: { path: ['data', 'reservationId'], equals: reservation.id } } })).toBe(1);
   });
 });
+
+describe('booking -> search events', () => {
+  it('every network event booking wrote (station and train upserts) reaches search once', async () => {
+    const written = await sg.db.prisma.bookingOutbox.count({ where: { routingKey: { startsWith: 'network.' } } });
+    expect(written).toBeGreaterThan(300); // 312 stations + 85 trains from the seed
+    const applied = await eventually(
+      () => sg.db.prisma.searchInbox.count({ where: { type: { startsWith: 'network.' } } }),
+      (n) => n >= written,
+      60_000,
+    );
+    expect(applied).toBe(written);
+    expect(await sg.db.prisma.bookingOutbox.count({ where: { routingKey: { startsWith: 'network.' }, publishedAt: null } })).toBe(0);
+  });
+});

@@ -2,7 +2,7 @@
 // Idempotent: existing stations, trains, coaches and runs are kept; only what is missing is added.
 // No network access. Usage: DATABASE_URL=... tsx prisma/seed/seed.ts
 import { readFileSync } from 'node:fs';
-import { createPrisma, type PrismaClient } from '@tatkal/db';
+import { createPrisma, type Prisma, type PrismaClient } from '@tatkal/db';
 import {
   addDays,
   berthTypeOf,
@@ -45,6 +45,22 @@ const dataFile = (name: string) => new URL(`./data/${name}`, import.meta.url);
 export const stations: StationData[] = JSON.parse(readFileSync(dataFile('stations.json'), 'utf8'));
 export const trains: TrainData[] = JSON.parse(readFileSync(dataFile('trains.json'), 'utf8'));
 
+function networkEvent(type: string, correlationId: string, data: Prisma.InputJsonObject) {
+  return { exchange: 'booking', routingKey: type, payload: { type, version: 1, occurredAt: new Date().toISOString(), correlationId, data } };
+}
+
+/** A train as other services see it: route with times, running days, class codes. */
+export function trainEventData(t: TrainData) {
+  return {
+    number: t.number,
+    name: t.name,
+    type: t.type,
+    runsOn: t.runsOn,
+    classes: Object.entries(t.coaches).filter(([, n]) => n > 0).map(([code]) => code),
+    stops: t.stops.map((s, seq) => ({ code: s.code, seq, arrivalMin: minutesOf(s.arr, s.day), departureMin: minutesOf(s.dep, s.day), distanceKm: s.km })),
+  };
+}
+
 const CLASS_ORDER: TravelClassName[] = ['FIRST_AC', 'SECOND_AC', 'THIRD_AC', 'SLEEPER', 'EXEC_CHAIR', 'CHAIR_CAR', 'SECOND_SEATING'];
 
 export interface SeedOptions {
@@ -59,6 +75,7 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
   const runDays = opts.runDays ?? 60;
   const from = opts.from ?? todayInIndia();
 
+  const knownStations = new Set((await prisma.station.findMany({ select: { code: true } })).map((s) => s.code));
   const createdStations = await prisma.station.createMany({
     data: stations.map((s) => ({
       code: s.code,
@@ -71,6 +88,12 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
       aliases: s.aliases ?? [],
     })),
     skipDuplicates: true,
+  });
+  // Booking announces network changes to other services (search) through its outbox.
+  await prisma.bookingOutbox.createMany({
+    data: stations
+      .filter((s) => !knownStations.has(s.code))
+      .map((s) => networkEvent('network.station.upserted', s.code, { code: s.code, name: s.name, city: s.city, state: s.state, aliases: s.aliases ?? [] })),
   });
   const stationIds = new Map((await prisma.station.findMany({ select: { id: true, code: true } })).map((s) => [s.code, s.id]));
 
@@ -97,6 +120,7 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
             };
           }),
         });
+        await tx.bookingOutbox.create({ data: networkEvent('network.train.upserted', t.number, trainEventData(t)) });
         let position = 0;
         for (const cls of CLASS_ORDER) {
           const code = Object.entries(CLASS_BY_CODE).find(([, name]) => name === cls)![0];
@@ -131,7 +155,8 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
   }
   const createdRuns = await prisma.trainRun.createMany({ data: runs, skipDuplicates: true });
 
-  // The search service's projection (its own schema); kept fresh by events at run time.
+  // The search service's projection (its own schema), written here too so a fresh database can be
+  // searched before the events above have travelled; the events keep it fresh afterwards.
   const stationDocs = await prisma.stationDoc.createMany({
     data: stations.map((s) => ({
       code: s.code,
@@ -146,13 +171,10 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
   // Train documents carry the route with times so search can answer trainsBetween on its own.
   let trainDocs = 0;
   for (const t of trains) {
+    const { number: _number, ...event } = trainEventData(t);
     const doc = {
-      name: t.name,
-      type: t.type,
+      ...event,
       stationCodes: t.stops.map((s) => s.code),
-      runsOn: t.runsOn,
-      classes: Object.entries(t.coaches).filter(([, n]) => n > 0).map(([code]) => code),
-      stops: t.stops.map((s, seq) => ({ code: s.code, seq, arrivalMin: minutesOf(s.arr, s.day), departureMin: minutesOf(s.dep, s.day), distanceKm: s.km })),
       searchText: searchTextOf([t.number, t.name, t.type.replace(/_/g, ' ')]),
     };
     const existing = await prisma.trainDoc.findUnique({ where: { number: t.number }, select: { stops: true } });

@@ -806,9 +806,14 @@ export async function inspectDlq(model: ChannelModel, queue: string, n = 10): Pr
   try {
     const { messageCount } = await ch.checkQueue(dlq);
     const messages: DlqMessage[] = [];
-    for (let i = 0; i < Math.min(n, messageCount); i++) {
+    // A message another channel just put back (an earlier peek) may not be gettable for a moment.
+    for (let misses = 0; messages.length < Math.min(n, messageCount) && misses < 40; ) {
       const msg = await ch.get(dlq, { noAck: false });
-      if (!msg) break;
+      if (!msg) {
+        misses++;
+        await new Promise((r) => setTimeout(r, 25));
+        continue;
+      }
       messages.push({
         messageId: msg.properties.messageId,
         type: msg.properties.type,
