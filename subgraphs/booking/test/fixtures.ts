@@ -16,12 +16,13 @@ let counter = 0;
 
 export async function createTestRun(prisma: PrismaClient, opts: { cls?: TravelClass; coaches: number; berthsPerCoach: number; daysAhead?: number }): Promise<TestRun> {
   const cls = opts.cls ?? 'SLEEPER';
-  const tag = `${process.pid % 1000}${++counter}${randomUUID().slice(0, 4)}`.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 6);
-  const codes = ['A', 'B', 'C', 'D'].map((l) => `T${l}${tag}`.slice(0, 10)) as [string, string, string, string];
+  // Unique within the process (the counter), unlikely to repeat across processes (the random part).
+  const tag = `${String(++counter).padStart(3, '0')}${randomUUID().slice(0, 4)}`.toUpperCase();
+  const codes = ['A', 'B', 'C', 'D'].map((l) => `T${l}${tag}`) as [string, string, string, string];
   await prisma.station.createMany({ data: codes.map((code, i) => ({ code, name: `Test Halt ${i} ${tag}`, city: 'Testpur', state: 'Test Pradesh' })) });
   const stations = await prisma.station.findMany({ where: { code: { in: codes } } });
   const id = (code: string) => stations.find((s) => s.code === code)!.id;
-  const number = `9${String(Math.floor(Math.random() * 1e4)).padStart(4, '0')}${tag}`.slice(0, 10);
+  const number = `9${tag}`;
   const train = await prisma.train.create({ data: { number, name: `Contention Express ${tag}`, type: 'SUPERFAST', runsOn: [0, 1, 2, 3, 4, 5, 6] } });
   await prisma.trainStop.createMany({
     data: codes.map((code, seq) => ({
