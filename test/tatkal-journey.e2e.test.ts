@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, todayInIndia } from '@tatkal/common/rail';
+import { gatewayClient } from './support/graphql.ts';
 import { startSupergraph, type RunningSupergraph } from './support/supergraph.ts';
 
 let sg: RunningSupergraph;
@@ -15,15 +16,7 @@ afterAll(async () => {
   await sg?.stop();
 });
 
-type Result = { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-async function gql(query: string, variables: Record<string, unknown> = {}, token?: string): Promise<Result> {
-  const res = await fetch(sg.gatewayUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as Result;
-}
+const gql = gatewayClient(() => sg.gatewayUrl);
 
 async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

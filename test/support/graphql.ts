@@ -16,3 +16,17 @@ export async function execute<TContext extends BaseContext>(
 export function errorCodes(result: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
   return (result.errors ?? []).map((e) => e.extensions?.code);
 }
+
+export type GatewayResult = { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+
+/** POSTs operations to a gateway URL as a front end would, with an optional bearer token. */
+export function gatewayClient(url: () => string) {
+  return async (query: string, variables: Record<string, unknown> = {}, token?: string): Promise<GatewayResult> => {
+    const res = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as GatewayResult;
+  };
+}

@@ -23,6 +23,18 @@ export function createPrisma(databaseUrl: string, opts: DbOptions = {}): PrismaC
   return new PrismaClient({ adapter });
 }
 
+/** A client whose database answered; fails with one clear line (and no open pool) otherwise. */
+export async function connectPrisma(databaseUrl: string, opts: DbOptions = {}): Promise<PrismaClient> {
+  const prisma = createPrisma(databaseUrl, opts);
+  try {
+    await checkDatabase(prisma);
+  } catch (err) {
+    await prisma.$disconnect();
+    throw err;
+  }
+  return prisma;
+}
+
 /** Fails with one clear line when the database cannot be reached. */
 export async function checkDatabase(prisma: PrismaClient): Promise<void> {
   try {

@@ -1,5 +1,5 @@
 import { createRedis, createTokenVerifier, RedisRateLimitStore, serveSubgraph, waitForRedis, type Logger } from '@tatkal/common';
-import { checkDatabase, createPrisma, databaseReady } from '@tatkal/db';
+import { connectPrisma, databaseReady } from '@tatkal/db';
 import type { AuthConfig } from './config.ts';
 import { loadSigningKeys, publicJwks } from './domain/keys.ts';
 import { ensureAdmin } from './domain/sessions.ts';
@@ -8,9 +8,8 @@ import { buildAuthServer } from './server.ts';
 /** Wires and starts the auth subgraph: used by index.ts and by end-to-end tests (port 0). */
 export async function startAuthService(config: AuthConfig, logger: Logger) {
   const keys = await loadSigningKeys(config.AUTH_SIGNING_KEYS_FILE, config.AUTH_GENERATE_KEYS);
-  const prisma = createPrisma(config.DATABASE_URL, { applicationName: 'auth' });
+  const prisma = await connectPrisma(config.DATABASE_URL, { applicationName: 'auth' });
   try {
-    await checkDatabase(prisma);
     if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) await ensureAdmin(prisma, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
   } catch (err) {
     await prisma.$disconnect();

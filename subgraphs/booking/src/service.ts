@@ -1,5 +1,5 @@
 import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
-import { checkDatabase, createPrisma, databaseReady } from '@tatkal/db';
+import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
 import { createBookingDeps } from './deps.ts';
@@ -9,13 +9,7 @@ import { buildBookingServer } from './server.ts';
 
 /** Wires and starts the booking subgraph: used by index.ts and by end-to-end tests (port 0). */
 export async function startBookingService(config: BookingConfig, logger: Logger) {
-  const prisma = createPrisma(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking' });
-  try {
-    await checkDatabase(prisma);
-  } catch (err) {
-    await prisma.$disconnect();
-    throw err;
-  }
+  const prisma = await connectPrisma(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking' });
   const redis = createRedis(config.REDIS_URL, { name: 'booking' });
   const deps = createBookingDeps(prisma, redis, { holdTtlMs: config.HOLD_TTL_MS, bookingWindowDays: config.BOOKING_WINDOW_DAYS });
   const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });

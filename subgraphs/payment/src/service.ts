@@ -1,5 +1,5 @@
 import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
-import { checkDatabase, createPrisma, databaseReady } from '@tatkal/db';
+import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { PaymentConfig } from './config.ts';
 import { createPaymentDeps } from './deps.ts';
 import { refundRequester } from './domain/refunds.ts';
@@ -10,13 +10,7 @@ import { serveWebhooks } from './webhooks.ts';
 
 /** Wires and starts the payment subgraph and its webhook sidecar (two ports, one process). */
 export async function startPaymentService(config: PaymentConfig, logger: Logger) {
-  const prisma = createPrisma(config.DATABASE_URL, { applicationName: 'payment' });
-  try {
-    await checkDatabase(prisma);
-  } catch (err) {
-    await prisma.$disconnect();
-    throw err;
-  }
+  const prisma = await connectPrisma(config.DATABASE_URL, { applicationName: 'payment' });
   const ready = async () => ({ database: await databaseReady(prisma) });
   // Redis only caches finished idempotency outcomes: optional, and never part of readiness.
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { name: 'payment' }) : null;

@@ -2,6 +2,7 @@
 // with the caller's token) -> provider simulator -> signed webhook -> payment SUCCEEDED.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayClient, type GatewayResult } from '../../../test/support/graphql.ts';
 import { startSupergraph, type RunningSupergraph } from '../../../test/support/supergraph.ts';
 import { createTestRun } from '../../booking/test/fixtures.ts';
 
@@ -14,19 +15,8 @@ afterAll(async () => {
   await sg?.stop();
 });
 
-interface Result {
-  data?: Record<string, any> | null;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
-
-async function gql(query: string, variables: Record<string, unknown> = {}, token?: string): Promise<Result> {
-  const res = await fetch(sg.gatewayUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as Result;
-}
+type Result = GatewayResult;
+const gql = gatewayClient(() => sg.gatewayUrl);
 const codes = (r: Result) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 async function register(): Promise<{ token: string; userId: string }> {

@@ -1,5 +1,5 @@
 import { createAmqpConnection, createTokenVerifier, registerTopology, serveSubgraph, type Logger } from '@tatkal/common';
-import { checkDatabase, createPrisma, databaseReady, type PrismaClient } from '@tatkal/db';
+import { connectPrisma, databaseReady, type PrismaClient } from '@tatkal/db';
 import type { Client } from '@elastic/elasticsearch';
 import { createElasticsearchBackend, createElasticsearchClient, indexOne, loadStationSources, loadTrainSources, rebuildIndex, searchClientOf } from './backends/elasticsearch.ts';
 import { indexNames, stationIndexBody, trainIndexBody, type IndexNames } from './backends/elasticsearchQueries.ts';
@@ -11,13 +11,7 @@ import { buildSearchServer } from './server.ts';
 
 /** Wires and starts the search subgraph: used by index.ts and by end-to-end tests (port 0). */
 export async function startSearchService(config: SearchConfig, logger: Logger) {
-  const prisma = createPrisma(config.DATABASE_URL, { applicationName: 'search' });
-  try {
-    await checkDatabase(prisma);
-  } catch (err) {
-    await prisma.$disconnect();
-    throw err;
-  }
+  const prisma = await connectPrisma(config.DATABASE_URL, { applicationName: 'search' });
   const es = config.ELASTICSEARCH_URL ? createElasticsearchClient(config.ELASTICSEARCH_URL, config.ES_TIMEOUT_MS * 2) : null;
   const names = indexNames(config.ES_INDEX_PREFIX);
   const search = createResilientSearch({

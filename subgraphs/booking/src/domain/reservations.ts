@@ -355,36 +355,40 @@ function shuffle<T>(items: T[]): T[] {
   return a;
 }
 
+/** The reservation row and its passengers, as createHeld and createWaitlisted write them. */
+function newReservation(userId: string, valid: ValidRequest, status: 'HELD' | 'WAITLISTED', passengerExtra: (i: number) => Record<string, unknown>) {
+  return {
+    pnr: newPnr(),
+    userId,
+    runId: valid.run.id,
+    fromSeq: valid.from.seq,
+    toSeq: valid.to.seq,
+    class: valid.cls,
+    status,
+    farePaise: valid.farePerPassenger * valid.passengers.length,
+    passengers: {
+      create: valid.passengers.map((p, i) => ({
+        position: i + 1,
+        name: p.name,
+        age: p.age,
+        gender: p.gender,
+        berthPreference: p.berthPreference ?? null,
+        status,
+        farePaise: valid.farePerPassenger,
+        ...passengerExtra(i),
+      })),
+    },
+  };
+}
+
 async function createHeld(tx: Tx, userId: string, valid: ValidRequest, seatIds: number[], settings: ReservationSettings): Promise<ReservationView> {
   const reservation = await tx.reservation.create({
     data: {
-      pnr: newPnr(),
-      userId,
-      runId: valid.run.id,
-      fromSeq: valid.from.seq,
-      toSeq: valid.to.seq,
-      class: valid.cls,
-      status: 'HELD',
-      farePaise: valid.farePerPassenger * valid.passengers.length,
+      ...newReservation(userId, valid, 'HELD', (i) => {
+        const seat = valid.layout.seats.get(seatIds[i]!)!;
+        return { seatId: seat.seatId, coachCode: seat.coach, berthNumber: seat.number, berthType: seat.berthType };
+      }),
       holdExpiresAt: new Date(Date.now() + settings.holdTtlMs),
-      passengers: {
-        create: valid.passengers.map((p, i) => {
-          const seat = valid.layout.seats.get(seatIds[i]!)!;
-          return {
-            position: i + 1,
-            name: p.name,
-            age: p.age,
-            gender: p.gender,
-            berthPreference: p.berthPreference ?? null,
-            status: 'HELD' as const,
-            seatId: seat.seatId,
-            coachCode: seat.coach,
-            berthNumber: seat.number,
-            berthType: seat.berthType,
-            farePaise: valid.farePerPassenger,
-          };
-        }),
-      },
     },
     include: { passengers: { orderBy: { position: 'asc' } } },
   });
@@ -404,28 +408,7 @@ async function createHeld(tx: Tx, userId: string, valid: ValidRequest, seatIds: 
 async function createWaitlisted(tx: Tx, userId: string, valid: ValidRequest): Promise<ReservationView> {
   const numbers = await takeWaitlistNumbers(tx, valid.run.id, valid.cls, valid.passengers.length);
   const reservation = await tx.reservation.create({
-    data: {
-      pnr: newPnr(),
-      userId,
-      runId: valid.run.id,
-      fromSeq: valid.from.seq,
-      toSeq: valid.to.seq,
-      class: valid.cls,
-      status: 'WAITLISTED',
-      farePaise: valid.farePerPassenger * valid.passengers.length,
-      passengers: {
-        create: valid.passengers.map((p, i) => ({
-          position: i + 1,
-          name: p.name,
-          age: p.age,
-          gender: p.gender,
-          berthPreference: p.berthPreference ?? null,
-          status: 'WAITLISTED' as const,
-          waitlistNumber: numbers[i]!,
-          farePaise: valid.farePerPassenger,
-        })),
-      },
-    },
+    data: newReservation(userId, valid, 'WAITLISTED', (i) => ({ waitlistNumber: numbers[i]! })),
     include: { passengers: { orderBy: { position: 'asc' } } },
   });
   await writeOutbox(tx, 'reservation.waitlisted', reservation, { userId, waitlist: numbers });
