@@ -1,9 +1,11 @@
 // Starts the project's real processes (tsx <entry>) on free ports and waits until they are ready.
-// Used by the benchmarks and by tests that need separate processes (e.g. two booking instances).
+// Used by the benchmarks and by tests that need separate processes (e.g. two booking instances);
+// also the few measuring helpers both benchmarks share.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import pg from 'pg';
 
 const root = join(import.meta.dirname, '..');
 
@@ -89,4 +91,18 @@ export function cpuSeconds(pid: number): number {
     }
   }
   return total;
+}
+
+/** The p-th percentile of an ascending list (nearest rank). */
+export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+
+/** Runs one statement on the server's admin database (create/drop the bench database, stats). */
+export async function adminQuery(pgUrl: string, sql: string) {
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  try {
+    return await c.query(sql);
+  } finally {
+    await c.end();
+  }
 }

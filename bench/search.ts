@@ -10,9 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { CONTRACT } from '../subgraphs/search/test/contract-cases.ts';
-import { cpuSeconds, startProcess, type RunningProcess } from './processes.ts';
+import { adminQuery, cpuSeconds, percentile, startProcess, type RunningProcess } from './processes.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -33,17 +32,7 @@ const DB = 'tatkal_bench_search';
 const QUERIES = CONTRACT.filter((c) => c.kind === 'stations').map((c) => c.query);
 const QUERY = `query($q: String!) { searchStations(query: $q, first: 10) { score station { code } highlights { field start length } } }`;
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
-
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: args.pg });
-  await c.connect();
-  try {
-    return await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string) => adminQuery(args.pg, sql);
 
 interface PhaseResult {
   target: string;

@@ -10,12 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { SignJWT } from 'jose';
 import { createPrisma } from '@tatkal/db';
 import { generateSigningJwk, importSigningKeys } from '../subgraphs/auth/src/domain/keys.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
-import { cpuSeconds, startProcess, type RunningProcess } from './processes.ts';
+import { adminQuery, cpuSeconds, percentile, startProcess, type RunningProcess } from './processes.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -34,17 +33,7 @@ const USERS = Number(args.users);
 const CONCURRENCY = Number(args.concurrency);
 const DB = 'tatkal_bench';
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
-
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: args.pg });
-  await c.connect();
-  try {
-    return await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string) => adminQuery(args.pg, sql);
 
 async function xacts(): Promise<number> {
   const r = await admin(`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = '${DB}'`);

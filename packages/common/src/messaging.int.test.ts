@@ -3,12 +3,12 @@
 // back-off into the DLQ, DLQ inspection/replay/purge, poison messages and inbox dedupe.
 // Every exchange and queue carries a unique prefix, so files and runs never collide.
 import { randomBytes, randomUUID } from 'node:crypto';
-import net from 'node:net';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL } from '../../../test/support/env.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { createBrokerProxy } from '../../../test/support/brokerProxy.ts';
 import {
   createAmqpConnection,
   declareExchange,
@@ -191,27 +191,9 @@ describe('outbox relay', () => {
   it('RabbitMQ restarted (or the relay cut off) between commit and publish: the outbox delivers after recovery', async () => {
     const { queue } = await exchangeWithQueue('cutoff');
     // The relay reaches RabbitMQ through a TCP proxy this test can stop and start: a broker restart.
-    const broker = new URL(AMQP_URL);
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(Number(broker.port || 5672), broker.hostname);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => {});
-        s.on('close', () => {
-          sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const port = (proxy.address() as net.AddressInfo).port;
-    const viaProxy = new URL(AMQP_URL);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(port);
-    const cutConnection = createAmqpConnection({ url: viaProxy.toString(), logger: testLogger, name: 'cutoff-test', minDelayMs: 50, maxDelayMs: 300 });
+    const proxy = await createBrokerProxy();
+    await proxy.start();
+    const cutConnection = createAmqpConnection({ url: proxy.url, logger: testLogger, name: 'cutoff-test', minDelayMs: 50, maxDelayMs: 300 });
     cleanups.push(() => cutConnection.close());
     await cutConnection.waitForConnection(10_000);
     relayFor(cutConnection, 'payment');
@@ -220,10 +202,7 @@ describe('outbox relay', () => {
     await waitFor('row published while connected', async () => (await outboxRow('payment', before.id)).published_at);
 
     // The broker goes away.
-    await new Promise<void>((r) => {
-      proxy.close(() => r());
-      for (const s of sockets) s.destroy();
-    });
+    await proxy.stop();
     await waitFor('relay noticed the loss', () => !cutConnection.isConnected());
     // Committed while the broker is unreachable.
     const during = await insertOutbox('payment', 'cutoff', 'payment.succeeded');
@@ -231,15 +210,9 @@ describe('outbox relay', () => {
     expect(await outboxRow('payment', during.id)).toEqual({ published_at: null, attempts: 0 });
 
     // The broker is back on the same address.
-    await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+    await proxy.start();
     // Runs last (cleanups pop): after the relay and its connection are closed.
-    cleanups.unshift(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          proxy.close(() => r());
-        }),
-    );
+    cleanups.unshift(proxy.stop);
     await cutConnection.waitForConnection(10_000);
     await waitFor('row published after recovery', async () => (await outboxRow('payment', during.id)).published_at);
     const ids = [(await getMessage(queue))?.properties.messageId, (await getMessage(queue))?.properties.messageId];

@@ -2,7 +2,6 @@
 // published to the payments exchange confirm or release holds exactly once (inbox), survive a
 // stopped consumer, and handle payments that arrive after the hold expired.
 import { randomBytes, randomUUID } from 'node:crypto';
-import net from 'node:net';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAmqpConnection, deleteEventTopology, createRedis, eventTopology, registerEventTopology, type AmqpConnection, type Consumer, type Envelope, type Redis } from '@tatkal/common';
@@ -14,6 +13,7 @@ import { startPaymentEventsConsumer, type PaymentEventOutcome } from '../src/eve
 import { startBookingService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
+import { createBrokerProxy } from '../../../test/support/brokerProxy.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
 
@@ -226,34 +226,13 @@ describe('payment events -> booking', () => {
 describe('the booking service and an absent broker', () => {
   it('starts and serves GraphQL without RabbitMQ, then connects when the broker appears and catches up', async () => {
     // "The broker" is a TCP proxy to RabbitMQ on a port nobody listens on yet.
-    const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
-    const broker = new URL(AMQP_URL);
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(Number(broker.port || 5672), broker.hostname);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => {});
-        s.on('close', () => {
-          sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    const viaProxy = new URL(AMQP_URL);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(port);
+    const proxy = await createBrokerProxy();
 
     const servicePrefix = `${prefix}svc_`;
     const serviceTopology = eventTopology(servicePrefix);
     const service = await startBookingService(
       loadBookingConfig({
-        NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL: viaProxy.toString(),
+        NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL: proxy.url,
         AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '0', EVENTS_PREFIX: servicePrefix, OUTBOX_INTERVAL_MS: '50',
       }),
       testLogger,
@@ -271,7 +250,7 @@ describe('the booking service and an absent broker', () => {
       await new Promise((r) => setTimeout(r, 300));
       expect((await heldRow()).publishedAt).toBeNull();
 
-      await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+      await proxy.start();
       await waitFor('held event published', async () => (await heldRow()).publishedAt);
       // Nobody subscribes to reservation.held: it is kept in booking.unrouted, not retried.
       expect((await heldRow()).attempts).toBe(0);
@@ -285,8 +264,7 @@ describe('the booking service and an absent broker', () => {
       await waitFor('confirmed by the service', async () => (await status(held.id)) === 'CONFIRMED');
     } finally {
       await service.close();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => proxy.close(() => r()));
+      await proxy.stop();
       await deleteEventTopology(admin, servicePrefix);
     }
   });
