@@ -293,7 +293,9 @@ describe('consumer, retries and the DLQ', () => {
       'x-original-routing-key': 'payment.succeeded',
     });
     expect(JSON.parse(peek.messages[0]!.body)).toEqual(env);
-    await waitFor('message back in the DLQ after the peek', async () => (await queueCount(dlqName(queue))) === 1);
+    // The peek answers only once the message is back: the next peek and count see it at once.
+    expect(await queueCount(dlqName(queue))).toBe(1);
+    for (let i = 0; i < 5; i++) expect((await inspectDlq(admin, queue, 5)).messages.map((m) => m.messageId)).toEqual([env.id]);
 
     // The handler is fixed; the operator replays.
     healthy = true;

@@ -822,9 +822,13 @@ export async function inspectDlq(model: ChannelModel, queue: string, n = 10): Pr
         body: msg.content.toString('utf8').slice(0, 4_000),
       });
     }
+    // Put every peeked message back before answering, and wait for the broker to have done it:
+    // the passive declare on this same channel is answered only after the nack was processed, so
+    // a peek that follows this one sees the messages (closing the channel alone requeues later).
+    ch.nackAll(true);
+    await ch.checkQueue(dlq);
     return { queue: dlq, count: messageCount, messages };
   } finally {
-    // Never acked: closing the channel puts every peeked message back.
     await ch.close().catch(() => {});
   }
 }
