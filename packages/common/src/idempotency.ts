@@ -75,14 +75,17 @@ export function createIdempotency(opts: IdempotencyOptions) {
     }
   }
 
-  async function finish(userId: string, operation: string, key: string, hash: string, stored: Stored) {
-    await opts.db.$executeRawUnsafe(
+  async function record(db: RawSql, userId: string, operation: string, key: string, stored: Stored) {
+    await db.$executeRawUnsafe(
       `UPDATE ${table} SET response = $4::jsonb, completed_at = now() WHERE user_id = $1 AND operation = $2 AND key = $3`,
       userId,
       operation,
       key,
       JSON.stringify(stored),
     );
+  }
+
+  async function cache(userId: string, operation: string, key: string, hash: string, stored: Stored) {
     if (opts.redis) {
       await opts.redis.set(cacheKey(userId, operation, key), JSON.stringify({ hash, stored }), 'PX', retentionMs).catch(() => {});
     }
@@ -121,10 +124,17 @@ export function createIdempotency(opts: IdempotencyOptions) {
 
   return {
     /**
-     * Runs `work` at most once per (userId, operation, key). `validate` runs first and may throw
-     * BAD_USER_INPUT without anything being stored.
+     * Runs `work` at most once per (userId, operation, key). Work that fails validation
+     * (BAD_USER_INPUT) or the infrastructure stores nothing, so a corrected retry proceeds.
+     *
+     * `work` may call `complete(tx, result)` inside its own transaction: the response is then
+     * recorded atomically with the work's writes (a crash right after the commit cannot let a
+     * retry run the work twice), and it saves a round trip. Otherwise it is recorded after.
      */
-    async run<T>(params: { userId: string; operation: string; key: string; request: unknown }, work: () => Promise<T>): Promise<T> {
+    async run<T>(
+      params: { userId: string; operation: string; key: string; request: unknown },
+      work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
+    ): Promise<T> {
       const { userId, operation, key } = params;
       validateIdempotencyKey(key);
       const hash = requestHash(params.request);
@@ -148,20 +158,34 @@ export function createIdempotency(opts: IdempotencyOptions) {
         await new Promise((r) => setTimeout(r, delay));
       }
 
-      let outcome: Stored;
+      // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
+      const normalize = (outcome: Stored) => JSON.parse(JSON.stringify(outcome)) as Stored;
+      let recordedInWork: Stored | null = null;
+      const complete = async (tx: RawSql, result: T) => {
+        const stored = normalize({ ok: true, data: result });
+        await record(tx, userId, operation, key, stored);
+        recordedInWork = stored;
+      };
+      let stored: Stored;
       try {
-        outcome = { ok: true, data: await work() };
+        const data = await work(complete);
+        // Recorded in the work's transaction, which committed since work returned.
+        if (recordedInWork) {
+          await cache(userId, operation, key, hash, recordedInWork);
+          return replay<T>(recordedInWork);
+        }
+        stored = normalize({ ok: true, data });
       } catch (err) {
+        // A transaction that recorded and then failed rolled its record back too.
         if (!isReplayable(err)) {
           await forget(userId, operation, key);
           throw err;
         }
-        outcome = { ok: false, error: { message: err.message, extensions: { ...err.extensions } } };
+        stored = normalize({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } });
       }
-      // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
-      const normalized = JSON.parse(JSON.stringify(outcome)) as Stored;
-      await finish(userId, operation, key, hash, normalized);
-      return replay<T>(normalized);
+      await record(opts.db, userId, operation, key, stored);
+      await cache(userId, operation, key, hash, stored);
+      return replay<T>(stored);
     },
 
     /** Deletes keys older than the retention period. */

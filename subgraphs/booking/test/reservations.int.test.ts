@@ -3,7 +3,7 @@
 // connections) and every test audits the database afterwards.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, type Identity, type Redis } from '@tatkal/common';
+import { AppError, createRedis, ErrorCode, type Identity, type Redis } from '@tatkal/common';
 import { addDays, todayInIndia } from '@tatkal/common/rail';
 import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
@@ -215,6 +215,44 @@ describe('idempotency', () => {
     expect((await reserve(who, reserveInput(run), deps, key)).errors).toBeUndefined();
     expect((await reserve(identity(randomUUID()), reserveInput(run), deps, key)).errors).toBeUndefined();
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(2);
+  });
+
+  it('records the response in the reservation\'s own transaction: the database replays it byte for byte', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
+    const who = identity(randomUUID());
+    for (const extra of [{}, { passengers: [passenger(1), passenger(2)] }]) {
+      const key = randomUUID();
+      const first = await reserve(who, reserveInput(run, extra), deps, key);
+      expect(first.errors).toBeUndefined();
+      const view = (first.data as { reserveSeats: { id: string } }).reserveSeats;
+      // The key was completed by the same commit that wrote the reservation.
+      // (Rows written by one transaction share its xmin.)
+      const [row] = await db.prisma.$queryRaw<{ completed_at: Date | null; same_tx: boolean; response: { ok: boolean; data: { id: string } } }[]>`
+        SELECT k.completed_at, k.xmin::text = r.xmin::text AS same_tx, k.response FROM booking.idempotency_keys k JOIN booking.reservations r ON r.id = ${view.id}::uuid
+        WHERE k.user_id = ${who.userId} AND k.key = ${key}`;
+      expect(row!.completed_at).not.toBeNull();
+      expect(row!.same_tx).toBe(true);
+      expect(row!.response).toMatchObject({ ok: true, data: { id: view.id } });
+      // Without the Redis copy, the replay comes from PostgreSQL and is the same.
+      expect(await redis.del(`idem:booking:${who.userId}:reserveSeats:${key}`)).toBe(1);
+      expect(JSON.stringify(await reserve(who, reserveInput(run, extra), deps, key))).toBe(JSON.stringify(first));
+    }
+    // The first took the only berth; the group of two was waitlisted.
+    expect((await db.prisma.reservation.findMany({ where: { runId: run.runId }, orderBy: { createdAt: 'asc' } })).map((r) => r.status)).toEqual(['HELD', 'WAITLISTED']);
+  });
+
+  it('a response recorded in a transaction that then rolls back is not kept', async () => {
+    const userId = randomUUID();
+    const key = randomUUID();
+    const attempt = deps.idempotency.run({ userId, operation: 'test', key, request: { a: 1 } }, (complete) =>
+      db.prisma.$transaction(async (tx) => {
+        await complete(tx, { written: true });
+        throw new AppError(ErrorCode.SOLD_OUT, 'Nothing left');
+      }),
+    );
+    await expect(attempt).rejects.toMatchObject({ code: 'SOLD_OUT' });
+    const rows = await db.prisma.$queryRaw<{ response: unknown }[]>`SELECT response FROM booking.idempotency_keys WHERE user_id = ${userId} AND key = ${key}`;
+    expect(rows.map((r) => r.response)).toEqual([{ ok: false, error: { message: 'Nothing left', extensions: { code: 'SOLD_OUT' } } }]);
   });
 
   it('rejects an empty or 300-character key before doing anything', async () => {

@@ -5,15 +5,6 @@ import type { Prisma, PrismaClient, TravelClass } from "@tatkal/db";
 
 export type Tx = Prisma.TransactionClient;
 
-export interface FreeSeat {
-  seatId: number;
-  coachId: number;
-  coach: string;
-  position: number;
-  number: number;
-  berthType: string;
-}
-
 /** Creates the run's inventory rows on its first booking. Concurrent first bookings wait on the run row once. */
 export async function ensureInventory(db: { $transaction: <T>(fn: (tx: Tx) => Promise<T>, o?: object) => Promise<T> }, run: { id: string; trainId: number; inventoryReady: boolean }) {
   if (run.inventoryReady) return;
@@ -34,48 +25,28 @@ export async function ensureInventory(db: { $transaction: <T>(fn: (tx: Tx) => Pr
   run.inventoryReady = true;
 }
 
-/** Free seats per coach for a class and segment mask (a plain read: no locks). */
-export async function freeByCoach(db: Tx | PrismaClient, runId: string, cls: TravelClass, mask: bigint) {
-  return db.$queryRaw<{ coach_id: number; code: string; free: number }[]>`
-    SELECT c.id AS coach_id, c.code, count(*)::int AS free
-    FROM booking.run_seats rs JOIN booking.seats s ON s.id = rs.seat_id JOIN booking.coaches c ON c.id = s.coach_id
-    WHERE rs.run_id = ${runId}::uuid AND rs.class = ${cls}::booking."TravelClass" AND (rs.occupied_mask & ${mask}) = 0
-    GROUP BY c.id, c.code, c.position ORDER BY c.position`;
-}
-
-export async function freeSeatsInCoach(db: Tx | PrismaClient, runId: string, coachId: number, mask: bigint): Promise<FreeSeat[]> {
-  const rows = await db.$queryRaw<{ seat_id: number; coach_id: number; code: string; position: number; number: number; berth_type: string }[]>`
-    SELECT rs.seat_id, c.id AS coach_id, c.code, c.position, s.number, s.berth_type::text
-    FROM booking.run_seats rs JOIN booking.seats s ON s.id = rs.seat_id JOIN booking.coaches c ON c.id = s.coach_id
-    WHERE rs.run_id = ${runId}::uuid AND c.id = ${coachId} AND (rs.occupied_mask & ${mask}) = 0
-    ORDER BY s.number`;
-  return rows.map((r) => ({ seatId: r.seat_id, coachId: r.coach_id, coach: r.code, position: r.position, number: r.number, berthType: r.berth_type }));
-}
-
-/**
- * Locks the given seats if still free (SKIP LOCKED: a seat another transaction holds is skipped,
- * never waited for). Returns the seat ids locked.
- */
-export async function lockFreeSeats(tx: Tx, runId: string, seatIds: number[], mask: bigint): Promise<number[]> {
-  if (seatIds.length === 0) return [];
-  const rows = await tx.$queryRaw<{ seat_id: number }[]>`
+/** Ids of the seats of a class free for a segment mask (a plain read: no locks). */
+export async function freeSeatIds(db: Tx | PrismaClient, runId: string, cls: TravelClass, mask: bigint): Promise<number[]> {
+  const rows = await db.$queryRaw<{ seat_id: number }[]>`
     SELECT seat_id FROM booking.run_seats
-    WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[]) AND (occupied_mask & ${mask}) = 0
-    ORDER BY seat_id
-    FOR UPDATE SKIP LOCKED`;
+    WHERE run_id = ${runId}::uuid AND class = ${cls}::booking."TravelClass" AND (occupied_mask & ${mask}) = 0`;
   return rows.map((r) => r.seat_id);
 }
 
-/** Locks up to `limit` more free seats of a class, the preferred coach first. */
-export async function lockMoreFreeSeats(tx: Tx, runId: string, cls: TravelClass, mask: bigint, exclude: number[], limit: number, preferCoachId: number | null): Promise<number[]> {
-  if (limit <= 0) return [];
+/**
+ * Locks up to `limit` free seats of a class in one statement: the `preferred` ones first, then
+ * those nearest to `anchor` (seat ids run coach by coach, so a group stays together). SKIP
+ * LOCKED: a seat another transaction holds is skipped, never waited for. FOR UPDATE re-checks
+ * the mask on the newest row version, so a seat sold meanwhile is not returned.
+ */
+export async function lockFreeSeats(tx: Tx, runId: string, cls: TravelClass, mask: bigint, opts: { preferred: number[]; anchor: number; limit: number }): Promise<number[]> {
+  if (opts.limit <= 0) return [];
   const rows = await tx.$queryRaw<{ seat_id: number }[]>`
-    SELECT rs.seat_id FROM booking.run_seats rs JOIN booking.seats s ON s.id = rs.seat_id JOIN booking.coaches c ON c.id = s.coach_id
-    WHERE rs.run_id = ${runId}::uuid AND rs.class = ${cls}::booking."TravelClass" AND (rs.occupied_mask & ${mask}) = 0
-      AND rs.seat_id <> ALL(${exclude}::int[])
-    ORDER BY (c.id = ${preferCoachId ?? -1}) DESC, c.position, s.number
-    LIMIT ${limit}
-    FOR UPDATE OF rs SKIP LOCKED`;
+    SELECT seat_id FROM booking.run_seats
+    WHERE run_id = ${runId}::uuid AND class = ${cls}::booking."TravelClass" AND (occupied_mask & ${mask}) = 0
+    ORDER BY (seat_id = ANY(${opts.preferred}::int[])) DESC, abs(seat_id - ${opts.anchor}::int), seat_id
+    LIMIT ${opts.limit}
+    FOR UPDATE SKIP LOCKED`;
   return rows.map((r) => r.seat_id);
 }
 

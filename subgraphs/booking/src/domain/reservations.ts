@@ -1,11 +1,11 @@
 // The reservation path (docs/architecture.md): validate -> Redis guard (SET NX PX) -> one Prisma
 // interactive transaction with SELECT ... FOR UPDATE -> commit. Only the database decides.
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { BerthType, Gender, PrismaClient, TrainRun, TravelClass } from '@tatkal/db';
 import { AppError, badInput, ErrorCode, forbidden, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
-import { ensureInventory, freeByCoach, freeSeatsInCoach, lockFreeSeats, lockMoreFreeSeats, occupy, release, type FreeSeat, type Tx } from './inventory.ts';
-import type { LayoutCache, TrainLayout } from './layout.ts';
+import { ensureInventory, freeSeatIds, lockFreeSeats, occupy, release, type Tx } from './inventory.ts';
+import type { LayoutCache, SeatInfo, TrainLayout } from './layout.ts';
 import { segmentMask, type StopWithStation } from './network.ts';
 
 export interface ReservationSettings {
@@ -171,10 +171,10 @@ export async function validateReserve(deps: Pick<ReservationDeps, 'prisma' | 'la
 // ───────────────────────────── allocation ─────────────────────────────
 
 /** Picks seats in one coach: honours berth preferences where it can, keeps the group together. */
-export function pickSeats(free: FreeSeat[], passengers: PassengerInput[], avoid: Set<number>): FreeSeat[] | null {
+export function pickSeats(free: SeatInfo[], passengers: PassengerInput[], avoid: Set<number>): SeatInfo[] | null {
   const pool = free.filter((s) => !avoid.has(s.seatId));
   if (passengers.length === 0 || pool.length < passengers.length) return null;
-  const chosen = new Map<number, FreeSeat>();
+  const chosen = new Map<number, SeatInfo>();
   const taken = new Set<number>();
   // Anchor the group at a random free seat so concurrent requests spread over the coach.
   const start = randomInt(pool.length);
@@ -222,12 +222,18 @@ async function writeOutbox(tx: Tx, routingKey: string, reservation: { id: string
   });
 }
 
+/** Records the mutation's response in the caller's transaction (idempotency.run's `complete`). */
+export type CompleteInTransaction = (tx: Tx, view: ReservationView) => Promise<void>;
+
 /**
  * Reserves berths (or waitlists) for an authenticated user. Returns the reservation view.
  * Specific berths: all or nothing, SEAT_UNAVAILABLE if any is taken. Auto-allocation: any free
  * berths of the class, the group in one coach when it can.
+ *
+ * Hot path, kept to few round trips: one read for the guard, then a transaction of one locking
+ * SELECT and one write statement (plus the idempotency record when `complete` is given).
  */
-export async function reserveSeats(deps: ReservationDeps, userId: string, valid: ValidRequest): Promise<ReservationView> {
+export async function reserveSeats(deps: ReservationDeps, userId: string, valid: ValidRequest, complete?: CompleteInTransaction): Promise<ReservationView> {
   const { prisma, locks, settings } = deps;
   const { run, mask, passengers, cls } = valid;
   await ensureInventory(prisma, run);
@@ -246,7 +252,7 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
       await locks.release(res.acquired, res.token);
       throw outcome(deps, seatUnavailable());
     }
-    guard = { picked: valid.seatIds.map((seatId) => ({ seatId, coachId: null })), keys: res.acquired, token: res.token, soldOut: false };
+    guard = { picked: valid.seatIds, anchor: valid.seatIds[0]!, keys: res.acquired, token: res.token, soldOut: false };
   } else {
     guard = await guardAutoAllocation(deps, run.id, valid);
     if (guard.soldOut && !valid.allowWaitlist) {
@@ -272,17 +278,20 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
             if (rows.length !== valid.seatIds.length || rows.some((r) => (r.occupied_mask & mask) !== 0n)) throw seatUnavailable();
             seatIds = valid.seatIds;
           } else {
-            const preferred = guard.picked.map((c) => c.seatId);
-            const got = await lockFreeSeats(tx, run.id, preferred, mask);
-            const more = await lockMoreFreeSeats(tx, run.id, cls, mask, got, n - got.length, guard.picked[0]?.coachId ?? null);
+            const got = await lockFreeSeats(tx, run.id, cls, mask, { preferred: guard.picked, anchor: guard.anchor, limit: n });
             // Keep the guard's order (it matched preferences) for the berths we did get.
-            seatIds = [...preferred.filter((id) => got.includes(id)), ...more].slice(0, n);
+            seatIds = [...guard.picked.filter((id) => got.includes(id)), ...got.filter((id) => !guard.picked.includes(id))];
           }
+          let view: ReservationView;
           if (seatIds.length < n) {
             if (!valid.allowWaitlist) throw new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${cls} for this journey`);
-            return createWaitlisted(tx, userId, valid);
+            const numbers = await takeWaitlistNumbers(tx, run.id, cls, n);
+            view = await writeReservation(tx, userId, valid, { status: 'WAITLISTED', waitlist: numbers }, settings);
+          } else {
+            view = await writeReservation(tx, userId, valid, { status: 'HELD', seatIds }, settings);
           }
-          return createHeld(tx, userId, valid, seatIds, settings);
+          await complete?.(tx, view);
+          return view;
         },
         { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs, isolationLevel: 'ReadCommitted' },
       )
@@ -305,7 +314,9 @@ const seatUnavailable = () => new AppError(ErrorCode.SEAT_UNAVAILABLE, 'That ber
 
 interface Guard {
   /** Berths to try first in the transaction, in passenger order. */
-  picked: { seatId: number; coachId: number | null }[];
+  picked: number[];
+  /** Where the transaction looks for other berths: near the picked ones (the same coach). */
+  anchor: number;
   /** Redis lock keys held (released after the transaction) and their token. */
   keys: string[];
   token: string;
@@ -313,33 +324,43 @@ interface Guard {
 }
 
 /**
- * Auto-allocation guard: picks a coach with room for the whole group (randomly, so concurrent
- * requests spread out), picks berths there and locks them in Redis with SET NX; berths someone
- * else holds are swapped for others, a few rounds at most. No transaction is opened here.
+ * Auto-allocation guard: one read of the free berths, then (in memory, from the cached layout)
+ * a coach with room for the whole group chosen at random so concurrent requests spread out,
+ * berths picked there and locked in Redis with SET NX; berths someone else holds are swapped
+ * for others, a few rounds at most. No transaction is opened here.
  */
 async function guardAutoAllocation(deps: ReservationDeps, runId: string, valid: ValidRequest): Promise<Guard> {
   const n = valid.passengers.length;
-  const coaches = (await freeByCoach(deps.prisma, runId, valid.cls, valid.mask)).filter((c) => c.free > 0);
-  const totalFree = coaches.reduce((sum, c) => sum + c.free, 0);
-  const none: Guard = { picked: [], keys: [], token: '', soldOut: totalFree < n };
+  const free = await freeSeatIds(deps.prisma, runId, valid.cls, valid.mask);
+  const anyAnchor = free.length ? free[randomInt(free.length)]! : 0;
+  const none: Guard = { picked: [], anchor: anyAnchor, keys: [], token: '', soldOut: free.length < n };
   if (none.soldOut) return none;
-  const roomy = coaches.filter((c) => c.free >= n);
-  const order = roomy.length ? shuffle(roomy) : [...coaches].sort((a, b) => b.free - a.free);
+  const byCoach = new Map<string, SeatInfo[]>();
+  for (const id of free) {
+    const seat = valid.layout.seats.get(id);
+    if (!seat) continue;
+    const list = byCoach.get(seat.coach);
+    if (list) list.push(seat);
+    else byCoach.set(seat.coach, [seat]);
+  }
+  const coaches = [...byCoach.values()];
+  const roomy = coaches.filter((c) => c.length >= n);
+  const order = roomy.length ? shuffle(roomy) : coaches.sort((a, b) => b.length - a.length);
   const busy = new Set<number>();
-  for (const coach of order.slice(0, 3)) {
-    const free = await freeSeatsInCoach(deps.prisma, runId, coach.coach_id, valid.mask);
-    const group = valid.passengers.slice(0, Math.min(n, free.length));
+  for (const seats of order.slice(0, 3)) {
+    seats.sort((a, b) => a.number - b.number);
+    const group = valid.passengers.slice(0, Math.min(n, seats.length));
     for (let round = 0; round < 3; round++) {
-      const pick = pickSeats(free, group, busy);
+      const pick = pickSeats(seats, group, busy);
       if (!pick) break;
-      const picked = pick.map((s) => ({ seatId: s.seatId, coachId: s.coachId }));
-      const res = await deps.locks.tryLock(pick.map((s) => seatLockKey(runId, s.seatId)));
+      const picked = pick.map((s) => s.seatId);
+      const res = await deps.locks.tryLock(picked.map((id) => seatLockKey(runId, id)));
       // Redis down: the database alone decides (SKIP LOCKED spreads the load).
-      if (res.unavailable) return { ...none, picked };
-      if (res.busy.length === 0) return { picked, keys: res.acquired, token: res.token, soldOut: false };
+      if (res.unavailable) return { ...none, picked, anchor: picked[0]! };
+      if (res.busy.length === 0) return { picked, anchor: picked[0]!, keys: res.acquired, token: res.token, soldOut: false };
       // Release and re-pick, so the group stays together rather than keeping scattered berths.
       await deps.locks.release(res.acquired, res.token);
-      for (const s of pick) if (res.busy.includes(seatLockKey(runId, s.seatId))) busy.add(s.seatId);
+      for (const id of picked) if (res.busy.includes(seatLockKey(runId, id))) busy.add(id);
     }
   }
   // Everything tried is being booked right now: the transaction finds what is left (SKIP LOCKED).
@@ -355,64 +376,81 @@ function shuffle<T>(items: T[]): T[] {
   return a;
 }
 
-/** The reservation row and its passengers, as createHeld and createWaitlisted write them. */
-function newReservation(userId: string, valid: ValidRequest, status: 'HELD' | 'WAITLISTED', passengerExtra: (i: number) => Record<string, unknown>) {
-  return {
-    pnr: newPnr(),
-    userId,
+type NewReservation = { status: 'HELD'; seatIds: number[] } | { status: 'WAITLISTED'; waitlist: number[] };
+
+/**
+ * Writes a new reservation in one statement: the reservation, its passengers, the occupancy
+ * rows and masks of its berths (held) and its outbox event. The view is built here from what
+ * was written, so nothing is read back.
+ */
+async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, what: NewReservation, settings: ReservationSettings): Promise<ReservationView> {
+  const now = new Date();
+  const id = randomUUID();
+  const pnr = newPnr();
+  const held = what.status === 'HELD';
+  const holdExpiresAt = held ? new Date(now.getTime() + settings.holdTtlMs).toISOString() : null;
+  const farePaise = valid.farePerPassenger * valid.passengers.length;
+  const passengers: ReservationView['passengers'] = valid.passengers.map((p, i) => {
+    const seat = held ? valid.layout.seats.get(what.seatIds[i]!)! : null;
+    return {
+      id: randomUUID(),
+      name: p.name,
+      age: p.age,
+      gender: p.gender,
+      berthPreference: p.berthPreference ?? null,
+      status: what.status,
+      coach: seat?.coach ?? null,
+      berth: seat?.number ?? null,
+      berthType: seat?.berthType ?? null,
+      waitlistNumber: held ? null : what.waitlist[i]!,
+      farePaise: valid.farePerPassenger,
+    };
+  });
+  const view: ReservationView = {
+    id,
+    pnr,
+    status: what.status,
     runId: valid.run.id,
-    fromSeq: valid.from.seq,
-    toSeq: valid.to.seq,
+    fromCode: valid.from.station.code,
+    toCode: valid.to.station.code,
     class: valid.cls,
-    status,
-    farePaise: valid.farePerPassenger * valid.passengers.length,
-    passengers: {
-      create: valid.passengers.map((p, i) => ({
-        position: i + 1,
-        name: p.name,
-        age: p.age,
-        gender: p.gender,
-        berthPreference: p.berthPreference ?? null,
-        status,
-        farePaise: valid.farePerPassenger,
-        ...passengerExtra(i),
-      })),
-    },
+    farePaise,
+    holdExpiresAt,
+    createdAt: now.toISOString(),
+    passengers,
   };
-}
-
-async function createHeld(tx: Tx, userId: string, valid: ValidRequest, seatIds: number[], settings: ReservationSettings): Promise<ReservationView> {
-  const reservation = await tx.reservation.create({
-    data: {
-      ...newReservation(userId, valid, 'HELD', (i) => {
-        const seat = valid.layout.seats.get(seatIds[i]!)!;
-        return { seatId: seat.seatId, coachCode: seat.coach, berthNumber: seat.number, berthType: seat.berthType };
-      }),
-      holdExpiresAt: new Date(Date.now() + settings.holdTtlMs),
-    },
-    include: { passengers: { orderBy: { position: 'asc' } } },
-  });
-  await occupy(
-    tx,
-    valid.run.id,
-    reservation.id,
-    reservation.passengers.map((p) => ({ seatId: p.seatId!, passengerId: p.id })),
-    valid.from.seq,
-    valid.to.seq,
-    valid.mask,
-  );
-  await writeOutbox(tx, 'reservation.held', reservation, { userId, farePaise: reservation.farePaise, holdExpiresAt: reservation.holdExpiresAt });
-  return toView(reservation, valid.from.station.code, valid.to.station.code);
-}
-
-async function createWaitlisted(tx: Tx, userId: string, valid: ValidRequest): Promise<ReservationView> {
-  const numbers = await takeWaitlistNumbers(tx, valid.run.id, valid.cls, valid.passengers.length);
-  const reservation = await tx.reservation.create({
-    data: newReservation(userId, valid, 'WAITLISTED', (i) => ({ waitlistNumber: numbers[i]! })),
-    include: { passengers: { orderBy: { position: 'asc' } } },
-  });
-  await writeOutbox(tx, 'reservation.waitlisted', reservation, { userId, waitlist: numbers });
-  return toView(reservation, valid.from.station.code, valid.to.station.code);
+  const routingKey = held ? 'reservation.held' : 'reservation.waitlisted';
+  const event = held ? { userId, farePaise, holdExpiresAt } : { userId, waitlist: what.waitlist };
+  const payload = { type: routingKey, version: 1, occurredAt: now.toISOString(), correlationId: pnr, data: { reservationId: id, pnr, ...event } };
+  const seatIds = held ? what.seatIds : [];
+  const { run, from, to, mask, cls } = valid;
+  // Data-modifying CTEs all run, and foreign keys are checked at the end of the statement.
+  await tx.$executeRaw`
+    WITH r AS (
+      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise, hold_expires_at, created_at, updated_at)
+      VALUES (${id}::uuid, ${pnr}, ${userId}::uuid, ${run.id}::uuid, ${from.seq}, ${to.seq}, ${cls}::booking."TravelClass",
+              ${what.status}::booking."ReservationStatus", ${farePaise}, ${holdExpiresAt}::timestamptz, ${now}, ${now})
+    ), p AS (
+      INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status, seat_id, coach_code, berth_number, berth_type, waitlist_number, fare_paise)
+      SELECT t.id, ${id}::uuid, t.ord::int, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType", ${what.status}::booking."PassengerStatus",
+             t.seat_id, t.coach, t.berth, t.berth_type::booking."BerthType", t.wl, ${valid.farePerPassenger}
+      FROM unnest(${passengers.map((p) => p.id)}::uuid[], ${passengers.map((p) => p.name)}::text[], ${passengers.map((p) => p.age)}::int[],
+                  ${passengers.map((p) => p.gender)}::text[], ${passengers.map((p) => p.berthPreference)}::text[],
+                  ${passengers.map((_, i) => seatIds[i] ?? null)}::int[], ${passengers.map((p) => p.coach)}::text[], ${passengers.map((p) => p.berth)}::int[],
+                  ${passengers.map((p) => p.berthType)}::text[], ${passengers.map((p) => p.waitlistNumber)}::int[])
+           WITH ORDINALITY AS t(id, name, age, gender, pref, seat_id, coach, berth, berth_type, wl, ord)
+    ), o AS (
+      INSERT INTO booking.seat_occupancy (run_id, seat_id, segment, passenger_id, reservation_id)
+      SELECT ${run.id}::uuid, t.seat_id, g.segment, t.id, ${id}::uuid
+      FROM unnest(${passengers.map((p) => p.id)}::uuid[], ${seatIds}::int[]) AS t(id, seat_id)
+      CROSS JOIN generate_series(${from.seq}::int, ${to.seq - 1}::int) AS g(segment)
+      WHERE t.seat_id IS NOT NULL
+    ), s AS (
+      UPDATE booking.run_seats SET occupied_mask = occupied_mask | ${mask}
+      WHERE run_id = ${run.id}::uuid AND seat_id = ANY(${seatIds}::int[])
+    )
+    INSERT INTO booking.outbox (id, exchange, routing_key, payload) VALUES (${randomUUID()}::uuid, 'booking', ${routingKey}, ${JSON.stringify(payload)}::jsonb)`;
+  return view;
 }
 
 type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstOrThrow']>> & {
@@ -485,7 +523,7 @@ export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, s
     const passengers = await tx.passenger.findMany({ where: { reservationId: w.id, status: 'WAITLISTED' }, orderBy: { position: 'asc' } });
     if (passengers.length === 0) continue;
     const mask = segmentMask(w.from_seq, w.to_seq);
-    const seatIds = await lockMoreFreeSeats(tx, runId, cls, mask, [], passengers.length, null);
+    const seatIds = await lockFreeSeats(tx, runId, cls, mask, { preferred: [], anchor: 0, limit: passengers.length });
     if (seatIds.length < passengers.length) continue;
     const seats = await tx.seat.findMany({ where: { id: { in: seatIds } }, include: { coach: true } });
     const byId = new Map(seats.map((s) => [s.id, s]));
