@@ -14,3 +14,4 @@ export * from './authz.ts';
 export * from './messaging.ts';
 export * from './ratelimit.ts';
 export * from './operationLog.ts';
+export * from './batch.ts';

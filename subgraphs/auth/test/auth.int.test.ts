@@ -6,6 +6,7 @@ import { buildAuthServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { countingPrisma } from '../../../test/support/queryCount.ts';
 
 let db: TestDatabase;
 let keys: SigningKey[];
@@ -102,5 +103,38 @@ describe('User entity and admin queries', () => {
     const admin = await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }));
     expect(admin.errors).toBeUndefined();
     expect(admin.data!.users.nodes.length).toBe(await db.prisma.user.count());
+  });
+
+  it('resolves 20 references with one query, in order, null for unknown and malformed ids', async () => {
+    const made = Array.from({ length: 14 }, (_, i) => ({ id: crypto.randomUUID(), email: `batch${i}@example.com`, name: `Batch ${i}`, passwordHash: 'scrypt$unused' }));
+    await db.prisma.user.createMany({ data: made });
+    const ids = [
+      ...made.slice(0, 7).map((u) => u.id),
+      crypto.randomUUID(),
+      'not-a-uuid',
+      ...made.slice(7).map((u) => u.id),
+      crypto.randomUUID(),
+      made[3]!.id,
+      "x' OR 1=1 --",
+      crypto.randomUUID(),
+    ];
+    expect(ids).toHaveLength(20);
+    const counting = countingPrisma(db.url);
+    try {
+      const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name email } } }`;
+      let res: Awaited<ReturnType<typeof execute>> | undefined;
+      const admin = { userId: crypto.randomUUID(), role: 'ADMIN' as const, tokenId: 'j' };
+      const sql = await counting.statementsDuring(async () => {
+        res = await execute(server, q, { r: ids.map((id) => ({ __typename: 'User', id })) }, { ...ctx(admin), prisma: counting.prisma });
+      });
+      expect(res!.errors).toBeUndefined();
+      const byId = new Map<string, unknown>(made.map((u) => [u.id, { id: u.id, name: u.name, email: u.email }]));
+      expect(res!.data!._entities).toEqual(ids.map((id) => byId.get(id) ?? null));
+      // Also 1 before the loader (Prisma batches findUnique calls made in one tick); this keeps it so.
+      expect(sql).toHaveLength(1);
+      expect(sql[0]).toMatch(/FROM "auth"\."users"/);
+    } finally {
+      await counting.disconnect();
+    }
   });
 });

@@ -16,6 +16,7 @@ import { REDIS_URL } from '../../../test/support/env.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { identity } from '../../../test/support/tokens.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
 
 const SECRET = `whsec_${randomUUID()}`;
 let db: TestDatabase;
@@ -287,5 +288,101 @@ describe('requestRefund and the refund webhook', () => {
     const paid = await paidReservation(10_000);
     await expect(requestRefund(db.prisma, { reservationId: paid.reservationId, amountPaise: 10_001, reason: 'RESERVATION_CANCELLED' }, deps.provider)).rejects.toThrow(/exceeds/);
     expect(await db.prisma.refund.count({ where: { paymentId: paid.paymentId } })).toBe(0);
+  });
+});
+
+describe('entity fetches with many references (one query per kind, not one per reference)', () => {
+  const payer = identity(randomUUID());
+  const stranger = randomUUID();
+  let counting: CountingPrisma;
+  /** The caller's payments in creation order (two per reservation: a FAILED one, then the latest). */
+  const mine: { id: string; reservationId: string; amountPaise: number; refunds: number[] }[] = [];
+  const theirs: { id: string; reservationId: string }[] = [];
+  /** Every payment of the caller, oldest first. */
+  const allMine: string[] = [];
+
+  beforeAll(async () => {
+    counting = countingPrisma(db.url);
+    const at = (i: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, i));
+    const pay = (userId: string, reservationId: string, amountPaise: number, status: 'FAILED' | 'SUCCEEDED', i: number) =>
+      db.prisma.payment.create({ data: { reservationId, userId, amountPaise, status, providerRef: `sim_${randomUUID()}`, checkoutUrl: 'http://x/c', createdAt: at(i) } });
+    for (let i = 0; i < 8; i++) {
+      const reservationId = randomUUID();
+      const failed = await pay(payer.userId, reservationId, 100 + i, 'FAILED', 2 * i);
+      const latest = await pay(payer.userId, reservationId, 1_000 + i, 'SUCCEEDED', 2 * i + 1);
+      allMine.push(failed.id, latest.id);
+      const refunds = i % 3 === 0 ? [10 + i, 20 + i] : [];
+      for (const [k, amountPaise] of refunds.entries()) {
+        await db.prisma.refund.create({ data: { paymentId: latest.id, amountPaise, status: 'SUCCEEDED', reason: 'RESERVATION_CANCELLED', createdAt: at(100 + k) } });
+      }
+      mine.push({ id: latest.id, reservationId, amountPaise: 1_000 + i, refunds });
+    }
+    for (let i = 0; i < 6; i++) {
+      const p = await pay(stranger, randomUUID(), 5_000 + i, 'SUCCEEDED', 50 + i);
+      await db.prisma.refund.create({ data: { paymentId: p.id, amountPaise: 1, status: 'PENDING', reason: 'RESERVATION_CANCELLED' } });
+      theirs.push({ id: p.id, reservationId: p.reservationId });
+    }
+  });
+  afterAll(() => counting?.disconnect());
+
+  /** 20 ids: the caller's, someone else's, unknown and malformed ones, a repeat, interleaved. */
+  const mixed = (own: string[], other: string[]) => [
+    own[0]!, other[0]!, own[1]!, randomUUID(), own[2]!, 'nope', own[3]!, other[1]!, own[4]!, other[2]!,
+    own[5]!, randomUUID(), other[3]!, own[6]!, other[4]!, own[7]!, "' OR 1=1 --", other[5]!, own[0]!, randomUUID(),
+  ];
+
+  async function measured(query: string, reps: { __typename: string; id: string }[], who: Identity) {
+    let res: Awaited<ReturnType<typeof execute>> | undefined;
+    const sql = await counting.statementsDuring(async () => {
+      res = await execute(server, query, { r: reps }, ctx(who, { prisma: counting.prisma }));
+    });
+    expect(res!.errors).toBeUndefined();
+    return { entities: res!.data!._entities as unknown[], sql };
+  }
+
+  it('Payment: 20 references with their refunds in two queries; others\' payments are null', async () => {
+    const ids = mixed(mine.map((p) => p.id), theirs.map((p) => p.id));
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amountPaise refunds { amountPaise } } } }`;
+    const { entities, sql } = await measured(Q, ids.map((id) => ({ __typename: 'Payment', id })), payer);
+    const expected = new Map(mine.map((p) => [p.id, { id: p.id, amountPaise: p.amountPaise, refunds: p.refunds.map((amountPaise) => ({ amountPaise })) }]));
+    expect(entities).toEqual(ids.map((id) => expected.get(id) ?? null));
+    // Payments, then refunds of the visible ones. Before batching: 10 (Prisma batched the findUniques, not the 9 refund queries).
+    expect(sql).toHaveLength(2);
+  });
+
+  it('Reservation.payment: the latest visible payment of 20 reservations, with refunds, in two queries', async () => {
+    const ids = mixed(mine.map((p) => p.reservationId), theirs.map((p) => p.reservationId));
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id payment { id amountPaise refunds { amountPaise } } } } }`;
+    const { entities, sql } = await measured(Q, ids.map((id) => ({ __typename: 'Reservation', id })), payer);
+    const latest = new Map(mine.map((p) => [p.reservationId, { id: p.id, amountPaise: p.amountPaise, refunds: p.refunds.map((amountPaise) => ({ amountPaise })) }]));
+    expect(entities).toEqual(ids.map((id) => ({ id, payment: latest.get(id) ?? null })));
+    // Latest payments, then refunds. Before batching: 27 (one per well-formed id, one per refund list).
+    expect(sql).toHaveLength(2);
+    // An admin sees the other user's payments too, through the same two queries.
+    const admin = await measured(Q, ids.map((id) => ({ __typename: 'Reservation', id })), identity(randomUUID(), 'ADMIN'));
+    const all = new Map([...latest, ...theirs.map((p) => [p.reservationId, expect.objectContaining({ id: p.id })] as const)]);
+    expect(admin.entities).toEqual(ids.map((id) => ({ id, payment: all.get(id) ?? null })));
+    expect(admin.sql).toHaveLength(2);
+  });
+
+  it('User.payments: a page for each of 20 users in two queries; empty for users the caller may not read', async () => {
+    const users = [payer.userId, stranger, ...Array.from({ length: 17 }, () => randomUUID()), 'not-a-uuid'];
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id payments(first: 3) { nodes { id } nextCursor } } } }`;
+    const admin = await measured(Q, users.map((id) => ({ __typename: 'User', id })), identity(randomUUID(), 'ADMIN'));
+    const newestFirst = [...allMine].reverse().map((id) => ({ id }));
+    expect(admin.entities[0]).toEqual({ id: payer.userId, payments: { nodes: newestFirst.slice(0, 3), nextCursor: expect.any(String) } });
+    expect(admin.entities[1]).toEqual({ id: stranger, payments: { nodes: [...theirs].reverse().slice(0, 3).map((p) => ({ id: p.id })), nextCursor: expect.any(String) } });
+    expect(admin.entities.slice(2)).toEqual(users.slice(2).map((id) => ({ id, payments: { nodes: [], nextCursor: null } })));
+    // Page ids of every user, then the rows. Before batching: 19 (one per well-formed id).
+    expect(admin.sql).toHaveLength(2);
+    // The cursor of the batched page continues where it stopped.
+    const cursor = (admin.entities[0] as { payments: { nextCursor: string } }).payments.nextCursor;
+    const next = await execute(server, `query($r: [_Any!]!, $a: String) { _entities(representations: $r) { ... on User { payments(first: 20, after: $a) { nodes { id } nextCursor } } } }`,
+      { r: [{ __typename: 'User', id: payer.userId }], a: cursor }, ctx(payer));
+    expect(next.data!._entities[0]).toEqual({ payments: { nodes: newestFirst.slice(3), nextCursor: null } });
+    const bad = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { payments(first: 0) { nodes { id } } } } }`, { r: [{ __typename: 'User', id: payer.userId }] }, ctx(payer));
+    expect(errorCodes(bad)).toEqual(['BAD_USER_INPUT']);
+    const asPayer = await measured(Q, users.map((id) => ({ __typename: 'User', id })), payer);
+    expect(asPayer.entities.map((e) => (e as { payments: { nodes: unknown[] } }).payments.nodes.length)).toEqual([3, ...Array(19).fill(0)]);
   });
 });

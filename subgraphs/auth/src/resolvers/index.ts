@@ -1,5 +1,5 @@
 import type { User } from '@tatkal/db';
-import { badInput, DateTimeScalar, forbidden, unauthenticated } from '@tatkal/common';
+import { badInput, byKeys, DateTimeScalar, forbidden, requestLoader, unauthenticated } from '@tatkal/common';
 import type { AuthContext } from '../context.ts';
 import { login, logout, refresh, register, type Session } from '../domain/sessions.ts';
 
@@ -7,6 +7,15 @@ import { login, logout, refresh, register, type Session } from '../domain/sessio
 const SESSION_USER = Symbol('sessionUser');
 const mayReadContact = (user: User, ctx: AuthContext) =>
   (user as User & { [SESSION_USER]?: boolean })[SESSION_USER] === true || ctx.identity?.userId === user.id || ctx.identity?.role === 'ADMIN';
+
+const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+
+/** Users by id, one query for all the references of a request; null for an unknown id. */
+async function usersById(ids: string[], ctx: AuthContext): Promise<(User | null)[]> {
+  const valid = ids.filter(isUuid);
+  const rows = valid.length ? await ctx.prisma.user.findMany({ where: { id: { in: valid } } }) : [];
+  return byKeys(ids, rows, (u) => u.id);
+}
 
 const decodeCursor = (cursor: string) => {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -41,8 +50,7 @@ export const resolvers = {
     logout: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => logout(ctx, args.refreshToken),
   },
   User: {
-    __resolveReference: (ref: { id: string }, ctx: AuthContext) =>
-      /^[0-9a-f-]{36}$/i.test(ref.id) ? ctx.prisma.user.findUnique({ where: { id: ref.id } }) : null,
+    __resolveReference: (ref: { id: string }, ctx: AuthContext) => requestLoader(ctx, usersById).load(ref.id),
     // Other people's contact details are not for everyone who can name a user id.
     email: (user: User, _: unknown, ctx: AuthContext) => {
       if (!mayReadContact(user, ctx)) throw forbidden('Only the user or an administrator can read this');

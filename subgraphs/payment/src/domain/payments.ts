@@ -80,11 +80,24 @@ const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {
   return { createdAt, id };
 };
 
-/** A user's payments, newest first, keyset-paged by (createdAt, id) like reservations. */
-export async function paymentsOf(prisma: PrismaClient, userId: string, first: number | null | undefined, after: string | null | undefined) {
+/** Validated paging arguments (BAD_USER_INPUT otherwise). */
+export function pageArgs(first: number | null | undefined, after: string | null | undefined) {
   const take = first ?? 20;
   if (take < 1 || take > 100) throw badInput('first must be between 1 and 100', 'first');
-  const cursor = after ? decodeCursor(after) : null;
+  return { take, cursor: after ? decodeCursor(after) : null };
+}
+
+const encodeCursor = (p: Payment) => Buffer.from(`${p.createdAt.getTime()}|${p.id}`).toString('base64url');
+
+export interface PaymentPage {
+  nodes: Payment[];
+  /** Pass as `after` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** A user's payments, newest first, keyset-paged by (createdAt, id) like reservations. */
+export async function paymentsOf(prisma: PrismaClient, userId: string, first: number | null | undefined, after: string | null | undefined): Promise<PaymentPage> {
+  const { take, cursor } = pageArgs(first, after);
   const rows = await prisma.payment.findMany({
     where: {
       userId,
@@ -95,8 +108,47 @@ export async function paymentsOf(prisma: PrismaClient, userId: string, first: nu
   });
   const nodes = rows.slice(0, take);
   const last = nodes[nodes.length - 1];
-  return {
-    nodes,
-    nextCursor: rows.length > take && last ? Buffer.from(`${last.createdAt.getTime()}|${last.id}`).toString('base64url') : null,
-  };
+  return { nodes, nextCursor: rows.length > take && last ? encodeCursor(last) : null };
+}
+
+export interface PageRequest {
+  userId: string;
+  take: number;
+  cursor: { createdAt: Date; id: string } | null;
+}
+
+/**
+ * One page for each of many users (User.payments of many entity references) in two queries: the
+ * ids of every page in one LATERAL query on (user_id, created_at), then the rows. Same order and
+ * cursors as `paymentsOf`.
+ */
+export async function paymentPages(prisma: PrismaClient, requests: PageRequest[]): Promise<PaymentPage[]> {
+  const valid = requests.map((r, i) => ({ ...r, i })).filter((r) => isUuid(r.userId));
+  const picked = valid.length
+    ? await prisma.$queryRaw<{ ord: number; id: string }[]>`
+        SELECT k.ord::int - 1 AS ord, p.id::text AS id
+        FROM unnest(${valid.map((r) => r.userId)}::uuid[], ${valid.map((r) => r.take)}::int[],
+                    ${valid.map((r) => r.cursor?.createdAt.getTime() ?? null)}::bigint[], ${valid.map((r) => r.cursor?.id ?? null)}::uuid[])
+             WITH ORDINALITY AS k(user_id, take, after_ms, after_id, ord)
+        CROSS JOIN LATERAL (
+          SELECT id, created_at FROM payment.payments p
+          WHERE p.user_id = k.user_id
+            AND (k.after_ms IS NULL OR (p.created_at, p.id) < (timestamptz 'epoch' + k.after_ms * interval '1 millisecond', k.after_id))
+          ORDER BY p.created_at DESC, p.id DESC
+          LIMIT k.take + 1
+        ) p
+        ORDER BY k.ord, p.created_at DESC, p.id DESC`
+    : [];
+  const rows = picked.length ? await prisma.payment.findMany({ where: { id: { in: picked.map((p) => p.id) } } }) : [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const idsByOrd = new Map<number, string[]>();
+  for (const p of picked) idsByOrd.set(p.ord, [...(idsByOrd.get(p.ord) ?? []), p.id]);
+  const pages: PaymentPage[] = requests.map(() => ({ nodes: [], nextCursor: null }));
+  valid.forEach((r, ord) => {
+    const newestFirst = (idsByOrd.get(ord) ?? []).map((id) => byId.get(id)!);
+    const nodes = newestFirst.slice(0, r.take);
+    const last = nodes[nodes.length - 1];
+    pages[r.i] = { nodes, nextCursor: newestFirst.length > r.take && last ? encodeCursor(last) : null };
+  });
+  return pages;
 }

@@ -1,13 +1,47 @@
-import type { Payment } from '@tatkal/db';
-import { DateTimeScalar, isRetryableDbError, tryAgain, unauthenticated, type Identity } from '@tatkal/common';
+import type { Payment, Refund } from '@tatkal/db';
+import { byKeys, DateTimeScalar, isRetryableDbError, requestLoader, tryAgain, unauthenticated, type Identity } from '@tatkal/common';
 import type { PaymentContext } from '../context.ts';
-import { createPayment, isUuid, paymentsOf } from '../domain/payments.ts';
+import { createPayment, isUuid, pageArgs, paymentPages, paymentsOf, type PaymentPage } from '../domain/payments.ts';
 
 const canRead = (who: Identity | null, userId: string) => !!who && (who.role === 'ADMIN' || who.userId === userId);
 
 /** A payment is visible to its owner and to admins; to anyone else it does not exist. */
 function visible(payment: Payment | null, ctx: PaymentContext): Payment | null {
   return payment && canRead(ctx.identity, payment.userId) ? payment : null;
+}
+
+// Batch loaders: an `_entities` call with N references costs one query per kind, not N.
+
+async function paymentsById(ids: string[], ctx: PaymentContext): Promise<(Payment | null)[]> {
+  const valid = ids.filter(isUuid);
+  const rows = valid.length ? await ctx.prisma.payment.findMany({ where: { id: { in: valid } } }) : [];
+  return byKeys(ids, rows, (p) => p.id);
+}
+
+/** Oldest first, as the schema promises. */
+async function refundsByPaymentId(ids: string[], ctx: PaymentContext): Promise<Refund[][]> {
+  const rows = await ctx.prisma.refund.findMany({ where: { paymentId: { in: ids } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  return ids.map((id) => rows.filter((r) => r.paymentId === id));
+}
+
+/** The latest payment of each reservation (a reservation has a handful at most: failed tries, then one live). */
+async function latestPaymentByReservation(ids: string[], ctx: PaymentContext): Promise<(Payment | null)[]> {
+  const valid = ids.filter(isUuid);
+  const rows = valid.length
+    ? await ctx.prisma.payment.findMany({ where: { reservationId: { in: valid } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+    : [];
+  return ids.map((id) => rows.find((p) => p.reservationId === id) ?? null);
+}
+
+/** Keys are JSON [userId, first, after] with arguments already checked by `pageArgs`. */
+async function paymentPagesByUser(keys: string[], ctx: PaymentContext): Promise<PaymentPage[]> {
+  return paymentPages(
+    ctx.prisma,
+    keys.map((k) => {
+      const [userId, first, after] = JSON.parse(k) as [string, number | null, string | null];
+      return { userId, ...pageArgs(first, after) };
+    }),
+  );
 }
 
 export const resolvers = {
@@ -33,23 +67,21 @@ export const resolvers = {
     },
   },
   Payment: {
-    __resolveReference: async (ref: { id: string }, ctx: PaymentContext) =>
-      isUuid(ref.id) ? visible(await ctx.prisma.payment.findUnique({ where: { id: ref.id } }), ctx) : null,
-    refunds: (payment: { id: string }, _: unknown, ctx: PaymentContext) =>
-      ctx.prisma.refund.findMany({ where: { paymentId: payment.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+    __resolveReference: async (ref: { id: string }, ctx: PaymentContext) => visible(await requestLoader(ctx, paymentsById).load(ref.id), ctx),
+    refunds: (payment: { id: string }, _: unknown, ctx: PaymentContext) => requestLoader(ctx, refundsByPaymentId).load(payment.id),
   },
   Reservation: {
     // Booking owns the reservation; payment only adds its payment, visible to the payer or an admin.
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    payment: async (reservation: { id: string }, _: unknown, ctx: PaymentContext) => {
-      if (!isUuid(reservation.id)) return null;
-      const latest = await ctx.prisma.payment.findFirst({ where: { reservationId: reservation.id }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
-      return visible(latest, ctx);
-    },
+    payment: async (reservation: { id: string }, _: unknown, ctx: PaymentContext) =>
+      visible(await requestLoader(ctx, latestPaymentByReservation).load(reservation.id), ctx),
   },
   User: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    payments: (user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: PaymentContext) =>
-      isUuid(user.id) && canRead(ctx.identity, user.id) ? paymentsOf(ctx.prisma, user.id, args.first, args.after) : { nodes: [], nextCursor: null },
+    payments: (user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: PaymentContext) => {
+      if (!isUuid(user.id) || !canRead(ctx.identity, user.id)) return { nodes: [], nextCursor: null };
+      pageArgs(args.first, args.after); // bad arguments fail this field alone, not the whole batch
+      return requestLoader(ctx, paymentPagesByUser).load(JSON.stringify([user.id, args.first ?? null, args.after ?? null]));
+    },
   },
 };
