@@ -10,6 +10,7 @@ import { reindex } from '../src/reindex.ts';
 import { buildSearchServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { countingPrisma } from '../../../test/support/queryCount.ts';
 
 let db: TestDatabase;
 let search: ResilientSearch;
@@ -128,6 +129,41 @@ describe('searchStations (PostgreSQL trigram backend)', () => {
     expect(res.data!._entities[0].code).toBe('MAS');
     expect(res.data!._entities[0].aliases.join(' ')).toMatch(/Madras/i);
     expect(res.data!._entities[1]).toBeNull();
+  });
+
+  it('resolves 20 Station references with one query, in order, null for unknown codes', async () => {
+    const docs = await db.prisma.stationDoc.findMany({ select: { code: true, aliases: true }, orderBy: { code: 'asc' }, take: 15 });
+    expect(docs).toHaveLength(15);
+    const codes = [...docs.slice(0, 6).map((d) => d.code), 'ZZZZ', 'mas', ...docs.slice(6).map((d) => d.code), "' OR 1=1 --", docs[2]!.code, 'QQQ'];
+    expect(codes).toHaveLength(20);
+    const counting = countingPrisma(db.url);
+    try {
+      let res: Awaited<ReturnType<typeof run>> | undefined;
+      const sql = await counting.statementsDuring(async () => {
+        res = await run(`query($r: [_Any!]!) { _entities(representations: $r) { ... on Station { code aliases } } }`,
+          { r: codes.map((code) => ({ __typename: 'Station', code })) }, { ...ctx(), prisma: counting.prisma });
+      });
+      expect(res!.errors).toBeUndefined();
+      const known = new Map(docs.map((d) => [d.code, { code: d.code, aliases: d.aliases }]));
+      expect(res!.data!._entities).toEqual(codes.map((c) => known.get(c) ?? null));
+      // Also 1 before the loader (Prisma batches findUnique calls made in one tick); this keeps it so.
+      expect(sql).toHaveLength(1);
+      // trainsBetween hands out stations by code alone: their aliases cost one query for the whole list.
+      const later = addDays(todayInIndia(), 10);
+      let between: Awaited<ReturnType<typeof run>> | undefined;
+      const betweenSql = await counting.statementsDuring(async () => {
+        between = await run(`query($d: Date!) { trainsBetween(from: "RTM", to: "NDLS", date: $d) { number from { code aliases } to { code aliases } } }`, { d: later }, { ...ctx(), prisma: counting.prisma });
+      });
+      expect(between!.errors).toBeUndefined();
+      const trains = between!.data!.trainsBetween as { from: { code: string; aliases: string[] }; to: { code: string } }[];
+      expect(trains.length).toBeGreaterThan(1);
+      const rtm = await db.prisma.stationDoc.findUniqueOrThrow({ where: { code: 'RTM' } });
+      expect(trains.every((t) => t.from.code === 'RTM' && t.to.code === 'NDLS' && JSON.stringify(t.from.aliases) === JSON.stringify(rtm.aliases))).toBe(true);
+      // Known stations, train docs, then the aliases.
+      expect(betweenSql).toHaveLength(3);
+    } finally {
+      await counting.disconnect();
+    }
   });
 });
 

@@ -124,7 +124,9 @@ export function createPostgresBackend(prisma: PrismaClient): SearchBackend {
   };
 }
 
-export async function stationAliases(prisma: PrismaClient, code: string): Promise<string[] | null> {
-  const doc = await prisma.stationDoc.findUnique({ where: { code }, select: { aliases: true } });
-  return doc?.aliases ?? null;
+/** Aliases of each station code, in the codes' order; null for a code search does not know. */
+export async function stationAliases(prisma: PrismaClient, codes: string[]): Promise<(string[] | null)[]> {
+  const docs = await prisma.stationDoc.findMany({ where: { code: { in: codes } }, select: { code: true, aliases: true } });
+  const byCode = new Map(docs.map((d) => [d.code, d.aliases]));
+  return codes.map((c) => byCode.get(c) ?? null);
 }

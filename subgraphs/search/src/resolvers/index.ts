@@ -1,4 +1,4 @@
-import { DateScalar } from '@tatkal/common';
+import { DateScalar, requestLoader } from '@tatkal/common';
 import type { SearchContext } from '../context.ts';
 import { stationAliases } from '../backends/postgres.ts';
 import type { ServedBy, StationResult, TrainResult } from '../backends/types.ts';
@@ -10,6 +10,9 @@ import { connectionsBetween, loadRoutes, validateTrainsBetween, type TrainConnec
 function noteServed(ctx: SearchContext, servedBy: ServedBy) {
   if (ctx.served.backend !== 'postgres-fallback') ctx.served.backend = servedBy;
 }
+
+/** One query for the aliases of every station a request names (entity references, trainsBetween's from/to). */
+const aliasesByCode = (codes: string[], ctx: SearchContext) => stationAliases(ctx.prisma, codes);
 
 interface PageArgs {
   first?: number | null;
@@ -59,9 +62,10 @@ export const resolvers = {
   Station: {
     __resolveReference: async (ref: { code: string; aliases?: string[] }, ctx: SearchContext) => {
       if (ref.aliases) return ref;
-      const aliases = await stationAliases(ctx.prisma, ref.code);
+      const aliases = await requestLoader(ctx, aliasesByCode).load(ref.code);
       return aliases === null ? null : { code: ref.code, aliases };
     },
-    aliases: async (station: { code: string; aliases?: string[] }, _: unknown, ctx: SearchContext) => station.aliases ?? (await stationAliases(ctx.prisma, station.code)) ?? [],
+    aliases: async (station: { code: string; aliases?: string[] }, _: unknown, ctx: SearchContext) =>
+      station.aliases ?? (await requestLoader(ctx, aliasesByCode).load(station.code)) ?? [],
   },
 };
