@@ -49,6 +49,10 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
       QUERY_MAX_COST: positiveInt(5000),
       /** Several operations in one HTTP request (a JSON array): off unless set. */
       ALLOW_BATCHED_REQUESTS: bool.default(false),
+      /** Keep-alive connections per subgraph at most (requests beyond wait for one). */
+      SUBGRAPH_MAX_SOCKETS: positiveInt(128),
+      /** Query plans cached (LRU, approximate MiB): a miss plans again, which costs milliseconds. */
+      QUERY_PLAN_CACHE_MIB: positiveInt(30),
       LOG_LEVEL: env.logLevel,
     },
     source,

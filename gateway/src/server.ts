@@ -1,4 +1,5 @@
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import type { Agent } from 'node:http';
+import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -8,6 +9,8 @@ import helmet from 'helmet';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   addHealthRoutes,
+  graphqlMetricsPlugin,
+  instrumentHttp,
   clientIpOf,
   express,
   listen,
@@ -23,6 +26,7 @@ import {
   type ReadinessCheck,
   type TokenVerifier,
 } from '@tatkal/common';
+import { subgraphDataSource, type SubgraphConnectionOptions } from './dataSources.ts';
 import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 
@@ -53,24 +57,23 @@ export interface GatewayOptions {
   /** Without it (tests of the server alone) nothing is rate limited. */
   rateLimits?: RateLimitOptions;
   allowBatchedHttpRequests?: boolean;
+  subgraphConnections?: SubgraphConnectionOptions;
+  /** Size of the query-plan LRU (approximate MiB); Apollo's default is 30. */
+  queryPlanCacheMiB?: number;
 }
 
 /** Builds (does not start) the gateway's Apollo Server over a static, composed supergraph. */
 export function buildGateway(opts: GatewayOptions) {
+  const agents: Agent[] = [];
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
     logger: opts.logger,
-    buildService: ({ name, url }) =>
-      new RemoteGraphQLDataSource<GatewayContext>({
-        url: opts.subgraphUrls?.[name] ?? url,
-        willSendRequest: ({ request, context }) => {
-          // Only what the gateway itself vouches for reaches a subgraph: never client headers.
-          if (context.requestId) request.http?.headers.set('x-request-id', context.requestId);
-          if (context.authorization) request.http?.headers.set('authorization', context.authorization);
-          // Set from the socket, never copied from the client: subgraphs rate limit by it.
-          if (context.clientIp) request.http?.headers.set('x-forwarded-for', context.clientIp);
-        },
-      }),
+    experimental_approximateQueryPlanStoreMiB: opts.queryPlanCacheMiB,
+    buildService: ({ name, url }) => {
+      const source = subgraphDataSource(opts.subgraphUrls?.[name] ?? url, opts.subgraphConnections);
+      agents.push(source.agent);
+      return source;
+    },
   });
   const server = new ApolloServer<GatewayContext>({
     gateway,
@@ -87,6 +90,7 @@ export function buildGateway(opts: GatewayOptions) {
     plugins: [
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       operationLogPlugin<GatewayContext>(opts.logger),
+      graphqlMetricsPlugin<GatewayContext>(),
       guardPlugin({
         limits: opts.queryLimits ?? DEFAULT_QUERY_LIMITS,
         expensive: opts.rateLimits && {
@@ -98,7 +102,8 @@ export function buildGateway(opts: GatewayOptions) {
     ],
     logger: opts.logger,
   });
-  return { server, gateway };
+  // Idle keep-alive sockets to subgraphs are closed with the server.
+  return { server, gateway, closeConnections: () => agents.forEach((a) => a.destroy()) };
 }
 
 export interface ServeGatewayOptions extends GatewayOptions {
@@ -120,11 +125,12 @@ const bodyErrors: ErrorRequestHandler = (err: { type?: string; status?: number }
 };
 
 export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServer> {
-  const { server } = buildGateway(opts);
+  const { server, closeConnections } = buildGateway(opts);
   await server.start();
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', opts.trustProxy ?? false);
+  instrumentHttp(app);
   addHealthRoutes(app, opts.ready);
   const rateLimit = opts.rateLimits;
   const queryLimits = opts.queryLimits ?? DEFAULT_QUERY_LIMITS;
@@ -165,6 +171,7 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
     close: async () => {
       await http.close();
       await server.stop();
+      closeConnections();
     },
   };
 }

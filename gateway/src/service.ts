@@ -32,6 +32,8 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
       bodyLimit: config.BODY_LIMIT,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       allowBatchedHttpRequests: config.ALLOW_BATCHED_REQUESTS,
+      subgraphConnections: { maxSockets: config.SUBGRAPH_MAX_SOCKETS },
+      queryPlanCacheMiB: config.QUERY_PLAN_CACHE_MIB,
       queryLimits: {
         maxDepth: config.QUERY_MAX_DEPTH,
         maxAliases: config.QUERY_MAX_ALIASES,

@@ -1,4 +1,5 @@
 // The whole supergraph over HTTP: gateway -> four subgraphs -> real PostgreSQL and Redis.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientError, GraphQLClient } from 'graphql-request';
 import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
@@ -33,6 +34,22 @@ describe('supergraph through the gateway', () => {
     const first = data.searchStations[0]!.station;
     expect(first.state).toBe('Maharashtra');
     expect(first.aliases.map((a) => a.toLowerCase())).toContain('bombay');
+  });
+
+  it('serves automatic persisted queries: a registered hash stands for its query', async () => {
+    const query = `{ searchStations(query: "howrah", limit: 1) { station { code name } } }`;
+    const sha256Hash = createHash('sha256').update(query).digest('hex');
+    const post = async (body: object) => (await fetch(sg.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<{ data?: unknown; errors?: { extensions?: { code?: string } }[] }>;
+    const persisted = { persistedQuery: { version: 1, sha256Hash } };
+    expect((await post({ extensions: persisted })).errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const full = await post({ query, extensions: persisted });
+    expect(full.errors).toBeUndefined();
+    // The hash alone now answers, and as a GET (cacheable by a CDN) too.
+    expect(await post({ extensions: persisted })).toEqual(full);
+    const get = await fetch(`${sg.gatewayUrl}?extensions=${encodeURIComponent(JSON.stringify(persisted))}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(await get.json()).toEqual(full);
+    // A hash that does not match its query is refused.
+    expect((await post({ query: '{ __typename }', extensions: persisted })).errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
   });
 
   it('resolves a train run with its route and availability', async () => {
