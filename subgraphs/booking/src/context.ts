@@ -1,6 +1,7 @@
 import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, LockManager, Redis, RequestContext } from '@tatkal/common';
 import { createLoaders, type Loaders } from './domain/network.ts';
+import { reservationPageLoader, reservationViewLoader, type ReservationPageLoader, type ReservationViewLoader } from './domain/reservationViews.ts';
 import type { ReservationDeps } from './domain/reservations.ts';
 
 export interface BookingDeps {
@@ -12,9 +13,12 @@ export interface BookingDeps {
 }
 
 export interface BookingContext extends RequestContext, BookingDeps {
-  loaders: Loaders;
+  /** Per-request batch loaders: one query per kind however many references a plan sends. */
+  loaders: Loaders & { reservationView: ReservationViewLoader; reservationPage: ReservationPageLoader };
 }
 
 export function bookingContext(deps: BookingDeps, base: RequestContext): BookingContext {
-  return { ...base, ...deps, loaders: createLoaders(deps.prisma) };
+  const network = createLoaders(deps.prisma);
+  const reservationView = reservationViewLoader(deps.prisma, network);
+  return { ...base, ...deps, loaders: { ...network, reservationView, reservationPage: reservationPageLoader(deps.prisma, reservationView) } };
 }

@@ -1,18 +1,24 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from '@tatkal/common';
+import type { Identity, Redis } from '@tatkal/common';
 import { createRedis } from '@tatkal/common';
+import type { PrismaClient } from '@tatkal/db';
 import { bookingContext, type BookingContext } from '../src/context.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createBookingDeps } from '../src/deps.ts';
+import { loadView, type ReservationView } from '../src/domain/reservations.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
+import { identity } from '../../../test/support/tokens.ts';
 
 let db: TestDatabase;
 let redis: Redis;
 const { server } = buildBookingServer({ logger: testLogger, production: false });
-const ctx = (): BookingContext => bookingContext(createBookingDeps(db.prisma, redis), { identity: null, requestId: 'test', log: testLogger });
+const ctx = (who: Identity | null = null, prisma: PrismaClient = db.prisma): BookingContext =>
+  bookingContext(createBookingDeps(prisma, redis), { identity: who, requestId: 'test', log: testLogger });
 let run: { id: string; date: string };
 
 beforeAll(async () => {
@@ -78,6 +84,134 @@ describe('booking entities (_entities)', () => {
       { id: run.id, trainNumber: '12951', date: run.date },
       null,
     ]);
+  });
+});
+
+describe('entity fetches with many references (a few queries per kind, not a few per reference)', () => {
+  const owner = identity(randomUUID());
+  const stranger = identity(randomUUID());
+  /** The owner's reservations oldest first, and someone else's. */
+  const mine: string[] = [];
+  const theirs: string[] = [];
+  let counting: CountingPrisma;
+
+  beforeAll(async () => {
+    counting = countingPrisma(db.url);
+    // The last runs of three trains the other tests leave alone; journeys over different parts of each route.
+    const trains = await db.prisma.train.findMany({
+      where: { number: { not: '12951' }, runs: { some: {} } },
+      orderBy: { id: 'asc' },
+      take: 3,
+      include: { stops: true, runs: { orderBy: { date: 'desc' }, take: 1 } },
+    });
+    expect(trains).toHaveLength(3);
+    const make = async (userId: string, i: number) => {
+      const t = trains[i % 3]!;
+      const r = t.runs[0]!;
+      const last = t.stops.length - 1;
+      const waitlisted = i % 4 === 0;
+      const created = await db.prisma.reservation.create({
+        data: {
+          pnr: String(6_000_000_000 + Math.floor(Math.random() * 1e9)),
+          userId,
+          runId: r.id,
+          fromSeq: i % 2,
+          toSeq: last - (i % 3 === 0 ? 1 : 0),
+          class: 'THIRD_AC',
+          status: waitlisted ? 'WAITLISTED' : 'HELD',
+          farePaise: 3_000,
+          holdExpiresAt: waitlisted ? null : new Date(Date.now() + 600_000),
+          createdAt: new Date(Date.UTC(2030, 0, 1, 0, 0, i)),
+          passengers: {
+            create: [0, 1, 2].map((position) => ({
+              position,
+              name: `Traveller ${String.fromCharCode(65 + i)}${position}`,
+              age: 20 + position,
+              gender: 'FEMALE' as const,
+              status: waitlisted ? ('WAITLISTED' as const) : position === 1 ? ('CANCELLED' as const) : ('HELD' as const),
+              coachCode: waitlisted ? null : 'B1',
+              berthNumber: waitlisted ? null : 10 * i + position,
+              berthType: waitlisted ? null : ('LB' as const),
+              waitlistNumber: waitlisted ? 3 * i + position + 1 : null,
+              farePaise: 1_000,
+            })),
+          },
+        },
+      });
+      return created.id;
+    };
+    for (let i = 0; i < 8; i++) mine.push(await make(owner.userId, i));
+    for (let i = 8; i < 14; i++) theirs.push(await make(stranger.userId, i));
+  });
+  afterAll(() => counting?.disconnect());
+
+  const RESERVATION = `id pnr status class farePaise holdExpiresAt createdAt run { id } from { code } to { code }
+    passengers { id name status coach berth berthType waitlistNumber farePaise }`;
+
+  /** What the single-reservation read gives, shaped as the query asks. */
+  const asQueried = (v: ReservationView) => ({
+    id: v.id, pnr: v.pnr, status: v.status, class: v.class, farePaise: v.farePaise, holdExpiresAt: v.holdExpiresAt, createdAt: v.createdAt,
+    run: { id: v.runId }, from: { code: v.fromCode }, to: { code: v.toCode },
+    passengers: v.passengers.map((p) => ({ id: p.id, name: p.name, status: p.status, coach: p.coach, berth: p.berth, berthType: p.berthType, waitlistNumber: p.waitlistNumber, farePaise: p.farePaise })),
+  });
+
+  async function measured(query: string, reps: Record<string, unknown>[], who: Identity) {
+    let res: Awaited<ReturnType<typeof execute>> | undefined;
+    const sql = await counting.statementsDuring(async () => {
+      res = await execute(server, query, { r: reps }, ctx(who, counting.prisma));
+    });
+    expect(res!.errors).toBeUndefined();
+    return { entities: res!.data!._entities as unknown[], sql };
+  }
+
+  it('Reservation: 20 references in a fixed number of queries; only the owner or an admin sees one', async () => {
+    const ids = [
+      mine[0]!, theirs[0]!, mine[1]!, randomUUID(), mine[2]!, 'nope', mine[3]!, theirs[1]!, mine[4]!, theirs[2]!,
+      mine[5]!, randomUUID(), theirs[3]!, mine[6]!, theirs[4]!, mine[7]!, "' OR 1=1 --", theirs[5]!, mine[0]!, randomUUID(),
+    ];
+    const views = new Map<string, unknown>();
+    for (const id of [...mine, ...theirs]) views.set(id, asQueried((await loadView(db.prisma, { id }))!));
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { ${RESERVATION} } } }`;
+    const reps = ids.map((id) => ({ __typename: 'Reservation', id }));
+
+    const own = await measured(Q, reps, owner);
+    expect(own.entities).toEqual(ids.map((id) => (mine.includes(id) ? views.get(id) : null)));
+    // Reservations, passengers, runs, stops, stations (primed for from/to). Before batching: 54-55.
+    expect(own.sql).toHaveLength(5);
+
+    const admin = await measured(Q, reps, identity(randomUUID(), 'ADMIN'));
+    expect(admin.entities).toEqual(ids.map((id) => views.get(id) ?? null));
+    expect(admin.sql).toHaveLength(5);
+  });
+
+  it('User.reservations: a page for each of 20 users in a fixed number of queries; empty for users the caller may not read', async () => {
+    const users = [owner.userId, stranger.userId, ...Array.from({ length: 17 }, () => randomUUID()), 'not-a-uuid'];
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id reservations(first: 3) { nodes { id pnr from { code } } nextCursor } } } }`;
+    const reps = users.map((id) => ({ __typename: 'User', id }));
+    const short = async (id: string) => {
+      const v = (await loadView(db.prisma, { id }))!;
+      return { id: v.id, pnr: v.pnr, from: { code: v.fromCode } };
+    };
+    const newestMine = await Promise.all([...mine].reverse().map(short));
+    const newestTheirs = await Promise.all([...theirs].reverse().map(short));
+
+    const admin = await measured(Q, reps, identity(randomUUID(), 'ADMIN'));
+    expect(admin.entities[0]).toEqual({ id: owner.userId, reservations: { nodes: newestMine.slice(0, 3), nextCursor: expect.any(String) } });
+    expect(admin.entities[1]).toEqual({ id: stranger.userId, reservations: { nodes: newestTheirs.slice(0, 3), nextCursor: expect.any(String) } });
+    expect(admin.entities.slice(2)).toEqual(users.slice(2).map((id) => ({ id, reservations: { nodes: [], nextCursor: null } })));
+    // Every page's ids in one query, then the five of the views. Before batching: 37 for 20 well-formed ids (and an error for a malformed one).
+    expect(admin.sql).toHaveLength(6);
+
+    // The cursor from the batched page continues where it stopped.
+    const cursor = (admin.entities[0] as { reservations: { nextCursor: string } }).reservations.nextCursor;
+    const next = await execute(server, `query($r: [_Any!]!, $a: String) { _entities(representations: $r) { ... on User { reservations(first: 20, after: $a) { nodes { id pnr from { code } } nextCursor } } } }`,
+      { r: [{ __typename: 'User', id: owner.userId }], a: cursor }, ctx(owner));
+    expect(next.data!._entities[0]).toEqual({ reservations: { nodes: newestMine.slice(3), nextCursor: null } });
+    const bad = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { reservations(first: 0) { nodes { id } } } } }`, { r: [{ __typename: 'User', id: owner.userId }] }, ctx(owner));
+    expect(errorCodes(bad)).toEqual(['BAD_USER_INPUT']);
+
+    const asOwner = await measured(Q, reps, owner);
+    expect(asOwner.entities.map((e) => (e as { reservations: { nodes: unknown[] } }).reservations.nodes.length)).toEqual([3, ...Array(19).fill(0)]);
   });
 });
 

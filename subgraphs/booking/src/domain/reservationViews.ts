@@ -1,0 +1,114 @@
+// Reads of many reservations at once: entity references from other subgraphs and reservation
+// lists cost a fixed number of queries, not a few per reservation.
+import DataLoader from 'dataloader';
+import type { PrismaClient } from '@tatkal/db';
+import type { Loaders } from './network.ts';
+import { toView, type ReservationView } from './reservations.ts';
+
+const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+
+/** A reservation's view and whose it is: callers decide visibility (`canRead`). */
+export interface OwnedView {
+  view: ReservationView;
+  ownerId: string;
+}
+
+function settled<V>(values: (V | Error)[]): V[] {
+  for (const v of values) if (v instanceof Error) throw v;
+  return values as V[];
+}
+
+/**
+ * Views by reservation id: reservations and their passengers, then the runs and the trains' stops
+ * through the request's network loaders (which the `run`, `from` and `to` fields reuse).
+ */
+export function reservationViewLoader(prisma: PrismaClient, loaders: Pick<Loaders, 'runById' | 'stopsByTrainId' | 'stationByCode'>) {
+  return new DataLoader<string, OwnedView | null>(async (ids) => {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length ? await prisma.reservation.findMany({ where: { id: { in: valid } }, include: { passengers: true } }) : [];
+    const runIds = [...new Set(rows.map((r) => r.runId))];
+    const runs = settled(await loaders.runById.loadMany(runIds));
+    const trainOf = new Map(runIds.map((id, i) => [id, runs[i]?.trainId]));
+    const trainIds = [...new Set([...trainOf.values()].filter((t): t is number => t !== undefined))];
+    const stops = settled(await loaders.stopsByTrainId.loadMany(trainIds));
+    const codeAt = new Map<string, string>();
+    trainIds.forEach((trainId, i) => {
+      for (const s of stops[i]!) {
+        codeAt.set(`${trainId}|${s.seq}`, s.station.code);
+        // `from` and `to` resolve stations by code: they are loaded already.
+        loaders.stationByCode.prime(s.station.code, s.station);
+      }
+    });
+    const views = new Map(
+      rows.map((r) => {
+        const code = (seq: number) => {
+          const found = codeAt.get(`${trainOf.get(r.runId)}|${seq}`);
+          if (!found) throw new Error(`Reservation ${r.id}: no stop ${seq} on its run's route`);
+          return found;
+        };
+        return [r.id, { view: toView(r, code(r.fromSeq), code(r.toSeq)), ownerId: r.userId }];
+      }),
+    );
+    return ids.map((id) => views.get(id) ?? null);
+  });
+}
+export type ReservationViewLoader = ReturnType<typeof reservationViewLoader>;
+
+export interface PageKey {
+  userId: string;
+  take: number;
+  /** Keyset cursor: the last (createdAt, id) of the previous page. */
+  after: { createdAtMs: number; id: string } | null;
+}
+
+export interface ReservationPage {
+  nodes: ReservationView[];
+  nextCursor: string | null;
+}
+
+export const encodeCursor = (createdAtMs: number, id: string) => Buffer.from(`${createdAtMs}|${id}`).toString('base64url');
+
+/**
+ * A page of reservations, newest first, keyset-paged by (createdAt, id), for each key: one LATERAL
+ * query on (user_id, created_at) finds every page's ids, the view loader reads them. Keys are
+ * JSON `PageKey`s (DataLoader caches by key).
+ */
+export function reservationPageLoader(prisma: PrismaClient, views: ReservationViewLoader) {
+  return new DataLoader<string, ReservationPage>(async (raw) => {
+    const keys = raw.map((k) => JSON.parse(k) as PageKey);
+    const valid = keys.map((k, i) => ({ ...k, i })).filter((k) => isUuid(k.userId));
+    const picked = valid.length
+      ? await prisma.$queryRaw<{ ord: number; id: string; created_ms: bigint }[]>`
+          SELECT k.ord::int - 1 AS ord, r.id::text AS id, (extract(epoch FROM r.created_at) * 1000)::bigint AS created_ms
+          FROM unnest(${valid.map((k) => k.userId)}::uuid[], ${valid.map((k) => k.take)}::int[],
+                      ${valid.map((k) => k.after?.createdAtMs ?? null)}::bigint[], ${valid.map((k) => k.after?.id ?? null)}::uuid[])
+               WITH ORDINALITY AS k(user_id, take, after_ms, after_id, ord)
+          CROSS JOIN LATERAL (
+            SELECT id, created_at FROM booking.reservations r
+            WHERE r.user_id = k.user_id
+              AND (k.after_ms IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + k.after_ms * interval '1 millisecond', k.after_id))
+            ORDER BY r.created_at DESC, r.id DESC
+            LIMIT k.take + 1
+          ) r
+          ORDER BY k.ord, r.created_at DESC, r.id DESC`
+      : [];
+    const byOrd = new Map<number, { id: string; created_ms: bigint }[]>();
+    for (const p of picked) byOrd.set(p.ord, [...(byOrd.get(p.ord) ?? []), p]);
+    const pages: ReservationPage[] = keys.map(() => ({ nodes: [], nextCursor: null }));
+    await Promise.all(
+      valid.map(async (k, ord) => {
+        const rows = byOrd.get(ord) ?? [];
+        const page = rows.slice(0, k.take);
+        const nodes = settled(await views.loadMany(page.map((r) => r.id)));
+        const last = page[page.length - 1];
+        pages[k.i] = {
+          // A reservation deleted between the two reads is left out rather than failing the page.
+          nodes: nodes.filter((n): n is OwnedView => n !== null).map((n) => n.view),
+          nextCursor: rows.length > k.take && last ? encodeCursor(Number(last.created_ms), last.id) : null,
+        };
+      }),
+    );
+    return pages;
+  });
+}
+export type ReservationPageLoader = ReturnType<typeof reservationPageLoader>;
