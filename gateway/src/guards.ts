@@ -4,7 +4,7 @@
 // field names in the document, not by the operationName a client chooses).
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
-import { clientIpOf, ErrorCode, rateLimited, type FixedWindowLimiter, type Logger, type RateLimit } from '@tatkal/common';
+import { clientIpOf, ErrorCode, rateLimited, rateLimitRejections, type FixedWindowLimiter, type Logger, type RateLimit } from '@tatkal/common';
 import { checkOperation, checkSource, queryTooComplex, rootFieldCounts, type QueryLimits } from './limits.ts';
 import type { GatewayContext } from './server.ts';
 
@@ -15,6 +15,7 @@ export function ipRateLimit(limiter: FixedWindowLimiter, limit: RateLimit, logge
     const ip = clientIpOf(req);
     const decision = await limiter.hit(`ip:${ip}`, limit);
     if (!decision || decision.allowed) return next();
+    rateLimitRejections.inc({ limit: 'gateway.ip' });
     logger.warn({ requestId: res.locals.requestId as string | undefined, ip, count: decision.count, max: limit.max }, 'client IP over its rate limit');
     const error = rateLimited(decision.retryAfterSeconds);
     res
@@ -70,6 +71,8 @@ export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayConte
             if (!expensive.fields.has(field)) continue;
             const decision = await expensive.limiter.hit(`op:${field}:${who}`, expensive.limit, count);
             if (decision && !decision.allowed) {
+              // Only configured field names reach here: the label stays bounded.
+              rateLimitRejections.inc({ limit: `gateway.${field}` });
               contextValue.log.warn({ field, who, count: decision.count, max: expensive.limit.max }, 'operation over its per-user rate limit');
               throw rateLimited(decision.retryAfterSeconds, { http: true, message: `Too many ${field} requests; retry after ${decision.retryAfterSeconds} s` });
             }

@@ -1,5 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { tryAgainAnswers } from './telemetry.ts';
 
 /**
  * Every error a client can cause carries one of these codes in `extensions.code`.
@@ -96,5 +97,8 @@ export function isRetryableDbError(err: unknown): boolean {
   return prismaErrorCode(err) === 'P2028' || /timeout exceeded when trying to connect|40001|40P01|deadlock detected|could not serialize/i.test(message);
 }
 
-export const tryAgain = () =>
-  new AppError(ErrorCode.TRY_AGAIN, 'The system is busy; retry this request with the same idempotency key', { retryable: true });
+/** The busy answer; every one produced is counted (tatkal_try_again_total). */
+export const tryAgain = () => {
+  tryAgainAnswers.inc();
+  return new AppError(ErrorCode.TRY_AGAIN, 'The system is busy; retry this request with the same idempotency key', { retryable: true });
+};

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import express, { type Express, type Request } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
+import { runInRequestScope } from './logger.ts';
+import { withTimeout } from './telemetry.ts';
 
 export type ReadinessCheck = () => Promise<Record<string, boolean>>;
 
@@ -19,6 +21,20 @@ export function requestIdOf(req: Request): string {
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
+/** Gives the request its id (`requestIdOf`) in `res.locals.requestId` and the `x-request-id` response header. */
+export function adoptRequestId(): RequestHandler {
+  return (req, res, next) => {
+    res.locals.requestId = requestIdOf(req);
+    res.setHeader('x-request-id', res.locals.requestId as string);
+    next();
+  };
+}
+
+/** Runs the rest of the request in its log scope; mount after the body is read (stream callbacks would lose the scope). */
+export function requestLogScope(): RequestHandler {
+  return (_req, res, next) => runInRequestScope(res.locals.requestId as string, next);
+}
+
 /**
  * The client's address: `req.ip` honours the app's `trust proxy` setting (x-forwarded-for only
  * from trusted peers); IPv4-mapped IPv6 addresses are shown as IPv4.
@@ -28,13 +44,33 @@ export function clientIpOf(req: Request): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
-/** Adds `GET /health` (live) and `GET /ready` (its own dependencies answer) to an app. */
+/** How long one readiness check may take before it counts as failed. */
+export const READINESS_CHECK_TIMEOUT_MS = 1_500;
+
+/**
+ * A readiness check over named dependencies, run in parallel, each bounded by `timeoutMs`: a
+ * dependency that throws or does not answer in time is `false` under its own name.
+ */
+export function readinessChecks(checks: Record<string, () => Promise<boolean>>, timeoutMs = READINESS_CHECK_TIMEOUT_MS): ReadinessCheck {
+  return async () => {
+    const entries = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => [name, await withTimeout(check(), timeoutMs, name).catch(() => false)] as const),
+    );
+    return Object.fromEntries(entries);
+  };
+}
+
+/**
+ * Adds `GET /health` (live: answers while the event loop does) and `GET /ready` (its own
+ * dependencies answer; 503 names the ones that do not) to an app. A readiness check that hangs
+ * answers 503 after a bound, never holds the probe.
+ */
 export function addHealthRoutes(app: Express, ready: ReadinessCheck): void {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/ready', async (_req, res) => {
-    const checks = await ready().catch(() => ({ checks: false }));
+    const checks = await withTimeout(ready(), READINESS_CHECK_TIMEOUT_MS + 500, 'readiness').catch(() => ({ checks: false }));
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
   });

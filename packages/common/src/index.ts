@@ -14,4 +14,5 @@ export * from './authz.ts';
 export * from './messaging.ts';
 export * from './ratelimit.ts';
 export * from './operationLog.ts';
+export * from './telemetry.ts';
 export * from './batch.ts';

@@ -3,6 +3,7 @@
 // on with the database alone.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { lockAcquireFailures } from './telemetry.ts';
 
 // Compare-and-delete: release only locks that still hold our token.
 const RELEASE = `
@@ -41,8 +42,10 @@ export function createLockManager(redis: Redis | null, ttlMs = 5_000) {
           if (err) throw err;
           (reply === 'OK' ? acquired : busy).push(keys[i]!);
         });
+        if (busy.length) lockAcquireFailures.inc({ reason: 'busy' });
         return { acquired, busy, token, unavailable: false };
       } catch {
+        lockAcquireFailures.inc({ reason: 'redis_unavailable' });
         return { acquired: [], busy: [], token, unavailable: true };
       }
     },

@@ -7,6 +7,7 @@ import { permissions } from './authz.ts';
 import { createLogger } from './logger.ts';
 import { FixedWindowLimiter, RedisRateLimitStore, rateLimit } from './ratelimit.ts';
 import { createRedis } from './redis.ts';
+import { rateLimitRejections } from './telemetry.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
 
 const logger = createLogger('ratelimit-test', 'silent');
@@ -77,11 +78,15 @@ describe('graphql-rate-limit rules on the Redis store', () => {
   it('lets exactly max calls per (ip, email) through under concurrency, whatever the case of the email', async () => {
     const store = new RedisRateLimitStore(redis, { prefix, logger });
     const ctx = { clientIp: '10.0.0.1', identity: null, rateLimitStore: store };
+    const rejected = async () => (await rateLimitRejections.get()).values.find((v) => v.labels.limit === 'Mutation.login')?.value ?? 0;
+    const rejectedBefore = await rejected();
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => run(i % 2 ? 'Asha@Example.com' : 'asha@example.com', ctx)));
     expect(results.filter((r) => r.data?.login === true)).toHaveLength(5);
     const limited = results.filter((r) => r.errors);
     expect(limited).toHaveLength(35);
     expect(limited[0]!.errors![0]!.extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 60 });
+    // Each refusal is counted under the rule's field (tatkal_rate_limit_rejections_total).
+    expect(await rejected()).toBe(rejectedBefore + 35);
     // Another address, or another email from the same address, has its own budget.
     expect((await run('asha@example.com', { ...ctx, clientIp: '10.0.0.2' })).data?.login).toBe(true);
     expect((await run('other@example.com', ctx)).data?.login).toBe(true);

@@ -14,6 +14,7 @@ import { AppError, ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Redis } from './redis.ts';
 import type { RequestContext } from './subgraph.ts';
+import { rateLimitRejections } from './telemetry.ts';
 
 export interface RateLimit {
   max: number;
@@ -211,6 +212,8 @@ export function rateLimit(cfg: RateLimitRuleConfig): IRule {
       { parent, args: cfg.normalizeArgs ? cfg.normalizeArgs(args) : args, context: { rateLimitKey: who }, info },
       { max: cfg.max, window: `${cfg.windowMs}ms`, identityArgs: cfg.identityArgs },
     );
-    return message ? rateLimited(cfg.windowMs / 1000, { message: `Too many ${info.fieldName} requests; retry later` }) : true;
+    if (!message) return true;
+    rateLimitRejections.inc({ limit: `${info.parentType.name}.${info.fieldName}` });
+    return rateLimited(cfg.windowMs / 1000, { message: `Too many ${info.fieldName} requests; retry later` });
   });
 }

@@ -6,7 +6,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { parse, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import type { IMiddlewareGenerator } from 'graphql-middleware';
+import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import { makeFormatError } from './errors.ts';
 import { addHealthRoutes, clientIpOf, express, listen, requestIdOf, type HttpServer, type ReadinessCheck } from './http.ts';
@@ -14,6 +14,7 @@ import type { Identity, TokenVerifier } from './identity.ts';
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
+import { graphqlMetricsPlugin, instrumentHttp } from './telemetry.ts';
 
 export interface RequestContext extends BaseContext {
   identity: Identity | null;
@@ -35,8 +36,8 @@ export interface SubgraphOptions<TContext extends RequestContext> {
   name: string;
   typeDefs: string;
   resolvers: GraphQLResolverMap<TContext>;
-  /** graphql-shield rules (or other graphql-middleware) applied to the schema. */
-  middleware?: IMiddlewareGenerator<any, TContext, any>[];
+  /** graphql-shield rules (or other graphql-middleware) applied to the schema, in order. */
+  middleware?: (IMiddlewareGenerator<any, TContext, any> | IMiddleware<any, TContext, any>)[];
   logger: Logger;
   production: boolean;
 }
@@ -58,7 +59,7 @@ export function createSubgraphServer<TContext extends RequestContext>(opts: Subg
       exposeDetails: !opts.production,
       log: (err) => opts.logger.error({ err }, 'unexpected error in resolver'),
     }),
-    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger), graphqlMetricsPlugin<TContext>()],
     logger: opts.logger,
   });
   return { server, schema };
@@ -72,7 +73,7 @@ export interface ServeOptions<TContext extends RequestContext> {
   ready: ReadinessCheck;
   /** Adds service-specific fields to the per-request context. */
   extendContext: (base: RequestContext) => TContext | Promise<TContext>;
-  /** Extra routes (JWKS, metrics) mounted before /graphql. */
+  /** Extra routes (e.g. JWKS) mounted before /graphql. */
   routes?: (app: express.Express) => void;
   bodyLimit?: string;
   /**
@@ -87,12 +88,13 @@ export interface ServeOptions<TContext extends RequestContext> {
 /** Subgraphs sit on a private network behind the gateway: trust forwarding only from there. */
 export const DEFAULT_TRUSTED_PROXIES = 'loopback, uniquelocal';
 
-/** Starts the server and serves `/graphql`, `/health`, `/ready` on one port. */
+/** Starts the server and serves `/graphql`, `/health`, `/ready` and `/metrics` on one port. */
 export async function serveSubgraph<TContext extends RequestContext>(opts: ServeOptions<TContext>): Promise<HttpServer> {
   await opts.server.start();
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', opts.trustProxy ?? DEFAULT_TRUSTED_PROXIES);
+  instrumentHttp(app);
   addHealthRoutes(app, opts.ready);
   opts.routes?.(app);
   app.use(

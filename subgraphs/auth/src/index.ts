@@ -1,10 +1,11 @@
-import { createLogger, onShutdown, runMain } from '@tatkal/common';
+import { createLogger, initTelemetry, onShutdown, runMain } from '@tatkal/common';
 import { loadAuthConfig } from './config.ts';
 import { startAuthService } from './service.ts';
 
 runMain('auth', async () => {
   const config = loadAuthConfig();
   const logger = createLogger('auth', config.LOG_LEVEL);
+  initTelemetry({ service: 'auth' });
   const service = await startAuthService(config, logger);
   logger.info({ url: `${service.url}/graphql`, jwks: `${service.url}/.well-known/jwks.json` }, 'auth subgraph ready');
   onShutdown(logger, [{ name: 'auth', close: service.close }]);

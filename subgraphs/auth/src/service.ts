@@ -1,4 +1,4 @@
-import { createRedis, createTokenVerifier, RedisRateLimitStore, serveSubgraph, waitForRedis, type Logger } from '@tatkal/common';
+import { createRedis, createTokenVerifier, readinessChecks, RedisRateLimitStore, serveSubgraph, waitForRedis, type Logger } from '@tatkal/common';
 import { connectPrisma, databaseReady } from '@tatkal/db';
 import type { AuthConfig } from './config.ts';
 import { loadSigningKeys, publicJwks } from './domain/keys.ts';
@@ -48,7 +48,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     port: config.PORT,
     logger,
     verifyToken: (authorization) => keyring.verify(authorization),
-    ready: async () => ({ database: await databaseReady(prisma) }),
+    ready: readinessChecks({ database: () => databaseReady(prisma) }),
     extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
     trustProxy: config.TRUSTED_PROXIES,
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: `${config.RATE_LIMIT_PREFIX}auth:`, logger }),

@@ -1,4 +1,4 @@
-import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
@@ -19,7 +19,7 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     logger,
     verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
     // Redis is only an accelerator here: booking stays ready (and correct) without it.
-    ready: async () => ({ database: await databaseReady(prisma) }),
+    ready: readinessChecks({ database: () => databaseReady(prisma) }),
     extendContext: (base) => bookingContext(deps, base),
     // reserveSeats' graphql-rate-limit rule (permissions.ts) counts here; Redis down: not limited.
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: 'rl:booking:', logger }),

@@ -1,4 +1,4 @@
-import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { PaymentConfig } from './config.ts';
 import { createPaymentDeps } from './deps.ts';
@@ -11,7 +11,8 @@ import { serveWebhooks } from './webhooks.ts';
 /** Wires and starts the payment subgraph and its webhook sidecar (two ports, one process). */
 export async function startPaymentService(config: PaymentConfig, logger: Logger) {
   const prisma = await connectPrisma(config.DATABASE_URL, { applicationName: 'payment' });
-  const ready = async () => ({ database: await databaseReady(prisma) });
+  // The subgraph and the webhook sidecar need the database only (events leave through the outbox).
+  const ready = readinessChecks({ database: () => databaseReady(prisma) });
   // Redis only caches finished idempotency outcomes: optional, and never part of readiness.
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { name: 'payment' }) : null;
   const deps = createPaymentDeps(prisma, redis, { bookingUrl: config.BOOKING_URL, providerUrl: config.PROVIDER_URL });

@@ -1,6 +1,6 @@
 // The payment provider simulator as a process (development and docker compose), port 4006.
 import { z } from 'zod';
-import { createLogger, env, loadConfig, onShutdown, runMain } from '@tatkal/common';
+import { createLogger, env, initTelemetry, loadConfig, onShutdown, runMain } from '@tatkal/common';
 import { createProviderSimulator } from './simulator.ts';
 
 runMain('payment-provider', async () => {
@@ -18,6 +18,7 @@ runMain('payment-provider', async () => {
     LOG_LEVEL: env.logLevel,
   });
   const logger = createLogger('payment-provider', config.LOG_LEVEL);
+  initTelemetry({ service: 'payment-provider' });
   const simulator = createProviderSimulator({
     webhookUrl: config.WEBHOOK_URL,
     secrets: [config.PAYMENT_WEBHOOK_SECRET, ...config.PAYMENT_WEBHOOK_SECRETS],
