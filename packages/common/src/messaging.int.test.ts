@@ -3,12 +3,17 @@
 // back-off into the DLQ, DLQ inspection/replay/purge, poison messages and inbox dedupe.
 // Every exchange and queue carries a unique prefix, so files and runs never collide.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL } from '../../../test/support/env.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { createBrokerProxy } from '../../../test/support/brokerProxy.ts';
+import { scrape } from '../../../test/support/metrics.ts';
+import { express, listen, type HttpServer } from './http.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { instrumentHttp } from './telemetry.ts';
 import {
   createAmqpConnection,
   declareExchange,
@@ -33,6 +38,21 @@ let connection: AmqpConnection;
 const exchanges = new Set<string>();
 const queues = new Set<string>();
 const cleanups: (() => Promise<unknown>)[] = [];
+// This process's /metrics, as Prometheus scrapes the services that run the relay and consumers.
+let metricsServer: HttpServer;
+const metrics = () => scrape(metricsServer.url);
+
+/** A logger whose JSON lines the test reads. */
+function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger('messaging-test', 'info', stream), lines };
+}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -96,8 +116,8 @@ async function outboxRow(table: 'booking' | 'payment', id: string) {
   return rows[0]!;
 }
 
-const relayFor = (conn: AmqpConnection, table: 'booking' | 'payment' = 'booking'): OutboxRelay => {
-  const relay = startOutboxRelay({ prisma: db.prisma, table, connection: conn, logger: testLogger, intervalMs: 50, exchangeName: (e) => `${prefix}${e}`, maxBackoffMs: 500 });
+const relayFor = (conn: AmqpConnection, table: 'booking' | 'payment' = 'booking', logger: Logger = testLogger): OutboxRelay => {
+  const relay = startOutboxRelay({ prisma: db.prisma, table, connection: conn, logger, intervalMs: 50, exchangeName: (e) => `${prefix}${e}`, maxBackoffMs: 500 });
   cleanups.push(() => relay.stop());
   return relay;
 };
@@ -110,6 +130,9 @@ beforeAll(async () => {
   // Rows other test files' code might have left in the template are not ours to publish.
   await db.prisma.$executeRawUnsafe(`UPDATE booking.outbox SET published_at = now() WHERE published_at IS NULL`);
   await db.prisma.$executeRawUnsafe(`UPDATE payment.outbox SET published_at = now() WHERE published_at IS NULL`);
+  const app = express();
+  instrumentHttp(app);
+  metricsServer = await listen(app, 0, '127.0.0.1');
 });
 
 afterEach(async () => {
@@ -118,6 +141,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await metricsServer?.close();
   await connection?.close();
   if (admin) {
     const ch = await admin.createChannel();
@@ -151,6 +175,10 @@ describe('outbox relay', () => {
     const again = (await getMessage(queue))!;
     expect(again.properties.messageId).toBe(second.id);
     expect(await queueCount(queue)).toBe(0);
+    // Every publish is counted by the broker's answer: two confirmed, the nack(s) failed.
+    const m = await metrics();
+    expect(m.sum('tatkal_messages_published_total', { exchange: `${prefix}confirms`, outcome: 'confirmed' })).toBe(2);
+    expect(m.sum('tatkal_messages_published_total', { exchange: `${prefix}confirms`, outcome: 'failed' })).toBeGreaterThanOrEqual(1);
   });
 
   it('leaves an unroutable row (basic.return) for retry and delivers it once a queue is bound', async () => {
@@ -159,10 +187,14 @@ describe('outbox relay', () => {
     await ch.assertExchange(exchange, 'topic', { durable: false });
     exchanges.add(exchange);
     const row = await insertOutbox('booking', 'unroutable', 'reservation.cancelled');
-    relayFor(connection);
+    const { logger, lines } = captureLogger();
+    relayFor(connection, 'booking', logger);
 
     await waitFor('row returned', async () => (await outboxRow('booking', row.id)).attempts >= 1);
     expect((await outboxRow('booking', row.id)).published_at).toBeNull();
+    // The relay's warning names the row and its correlation id (the PNR for reservation events).
+    expect(lines.find((l) => l.outboxId === row.id)).toMatchObject({ msg: 'outbox row not published; will retry', correlationId: row.payload.correlationId, reason: 'returned as unroutable' });
+    expect((await metrics()).sum('tatkal_messages_published_total', { exchange: exchange, outcome: 'returned' })).toBeGreaterThanOrEqual(1);
 
     const queue = `${prefix}unroutable.q`;
     await ch.assertQueue(queue, { durable: false });
@@ -204,10 +236,13 @@ describe('outbox relay', () => {
     // The broker goes away.
     await proxy.stop();
     await waitFor('relay noticed the loss', () => !cutConnection.isConnected());
-    // Committed while the broker is unreachable.
-    const during = await insertOutbox('payment', 'cutoff', 'payment.succeeded');
+    // Committed while the broker is unreachable (dated 90 s back: the lag gauge must show it).
+    const during = await insertOutbox('payment', 'cutoff', 'payment.succeeded', new Date(Date.now() - 90_000));
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await outboxRow('payment', during.id)).toEqual({ published_at: null, attempts: 0 });
+    const lagging = await metrics();
+    expect(lagging.sum('tatkal_outbox_unpublished_rows', { table: 'payment' })).toBeGreaterThanOrEqual(1);
+    expect(lagging.sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'payment' })).toBeGreaterThanOrEqual(90);
 
     // The broker is back on the same address.
     await proxy.start();
@@ -217,6 +252,7 @@ describe('outbox relay', () => {
     await waitFor('row published after recovery', async () => (await outboxRow('payment', during.id)).published_at);
     const ids = [(await getMessage(queue))?.properties.messageId, (await getMessage(queue))?.properties.messageId];
     expect(ids).toEqual([before.id, during.id]);
+    expect((await metrics()).sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'payment' })).toBeLessThan(90);
   });
 });
 
@@ -274,6 +310,12 @@ describe('consumer, retries and the DLQ', () => {
     await publishRaw(exchange, 'payment.succeeded', Buffer.from(JSON.stringify(env)), env.id);
     await waitFor('message in the DLQ', async () => (await queueCount(dlqName(queue))) === 1);
     expect(calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
+    // Counted per delivery outcome, and the DLQ gauge (read from the broker at scrape time) shows it.
+    const parked = await metrics();
+    expect(parked.sum('tatkal_consumer_deliveries_total', { queue, outcome: 'retry' })).toBe(2);
+    expect(parked.sum('tatkal_consumer_deliveries_total', { queue, outcome: 'dead_lettered' })).toBe(1);
+    expect(parked.sum('tatkal_queue_dlq_messages', { queue })).toBe(1);
+    expect(parked.find('tatkal_queue_depth_messages', { queue })).toHaveLength(1);
     // Back-off doubles: ~200 ms before the 2nd attempt, ~400 ms before the 3rd.
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(180);
     expect(calls[2]!.at - calls[1]!.at).toBeGreaterThanOrEqual(380);
@@ -304,6 +346,43 @@ describe('consumer, retries and the DLQ', () => {
     expect(processed).toEqual([`${env.id}:payment.succeeded`]);
     expect(calls.at(-1)!.attempt).toBe(1);
     expect(await queueCount(dlqName(queue))).toBe(0);
+    const replayed = await metrics();
+    expect(replayed.sum('tatkal_consumer_deliveries_total', { queue, outcome: 'ack' })).toBe(1);
+    expect(replayed.sum('tatkal_queue_dlq_messages', { queue })).toBe(0);
+  });
+
+  it('runs each delivery in a log scope: every line of its handling carries the message id and correlation id', async () => {
+    const { exchange, queue } = await consumerTopology('logscope');
+    const { logger, lines } = captureLogger();
+    // Code the handler calls logs through its own logger, not the one the consumer hands over.
+    const deep = captureLogger();
+    const consumer = startConsumer({
+      connection,
+      queue,
+      bindings: [{ exchange, pattern: '#' }],
+      logger,
+      retryDelayMs: 50,
+      handler: async (env, ctx) => {
+        ctx.logger.info('handling');
+        await new Promise((r) => setTimeout(r, 5));
+        deep.logger.info({ step: ctx.attempt }, 'deep inside the handler');
+        if (ctx.attempt === 1) throw new Error('first attempt fails');
+      },
+    });
+    cleanups.push(() => consumer.stop());
+    await consumer.ready;
+
+    const env = envelope({ correlationId: '4123456789' });
+    await publishRaw(exchange, 'reservation.cancelled', Buffer.from(JSON.stringify(env)), env.id);
+    await waitFor('second attempt handled', () => deep.lines.length === 2);
+    await waitFor('acked', async () => (await metrics()).sum('tatkal_consumer_deliveries_total', { queue, outcome: 'ack' }) === 1);
+    const handling = [...lines, ...deep.lines].filter((l) => l.msg !== 'consuming');
+    expect(handling.map((l) => l.msg)).toEqual(expect.arrayContaining(['handling', 'handler failed; will retry', 'deep inside the handler']));
+    for (const line of handling) expect(line, String(line.msg)).toMatchObject({ messageId: env.id, correlationId: '4123456789' });
+    expect(deep.lines.map((l) => l.step)).toEqual([1, 2]);
+    // Outside a delivery, nothing is added.
+    deep.logger.info('after');
+    expect(deep.lines.at(-1)).not.toHaveProperty('correlationId');
   });
 
   it('sends a poison (non-JSON) message straight to the DLQ without calling the handler; purge empties the DLQ', async () => {

@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { addLogFields, runInLogScope } from './logger.ts';
+import { counter, scrapedGauges } from './telemetry.ts';
 
 // ───────────────────────────── envelope ─────────────────────────────
 
@@ -163,6 +165,66 @@ export async function deleteEventTopology(model: ChannelModel, prefix: string, e
     await step((c) => c.deleteExchange(e));
   }
   await current.close().catch(() => {});
+}
+
+// ───────────────────────────── metrics ─────────────────────────────
+
+const messagesPublished = counter({
+  name: 'tatkal_messages_published_total',
+  help: "Messages published with publisher confirms, by exchange ('default' for queue moves) and the broker's answer: confirmed, returned (unroutable) or failed (nack, time-out, channel lost)",
+  labelNames: ['exchange', 'outcome'],
+});
+
+const consumerDeliveries = counter({
+  name: 'tatkal_consumer_deliveries_total',
+  help: 'Messages a consumer finished with, by queue and outcome: ack (handled), retry (to the retry queue), dead_lettered (to the DLQ), requeued (could not be moved; given back)',
+  labelNames: ['queue', 'outcome'],
+});
+
+const outboxGauges = scrapedGauges({
+  unpublished: { name: 'tatkal_outbox_unpublished_rows', help: 'Outbox rows not yet confirmed by the broker, by outbox table (read at scrape time)', labelNames: ['table'] },
+  oldestAge: {
+    name: 'tatkal_outbox_oldest_unpublished_age_seconds',
+    help: 'Age of the oldest unpublished outbox row (0 when none): how far event publishing lags, by outbox table (read at scrape time)',
+    labelNames: ['table'],
+  },
+});
+
+const queueGauges = scrapedGauges({
+  depth: { name: 'tatkal_queue_depth_messages', help: 'Messages ready in a consumed queue (read from the broker at scrape time; absent while it is unreachable)', labelNames: ['queue'] },
+  retry: { name: 'tatkal_queue_retry_messages', help: "Messages waiting out a retry back-off in a consumed queue's retry queue", labelNames: ['queue'] },
+  dlq: { name: 'tatkal_queue_dlq_messages', help: "Messages in a consumed queue's dead-letter queue (they need an operator: scripts/dlq.ts)", labelNames: ['queue'] },
+});
+
+// Scrape-time queue checks use a channel of their own per connection: a passive declare of a
+// missing queue closes its channel, which must never be the publisher's or a consumer's.
+const checkChannels = new WeakMap<ChannelModel, Promise<Channel>>();
+function checkChannel(model: ChannelModel): Promise<Channel> {
+  let ch = checkChannels.get(model);
+  if (!ch) {
+    const created = model.createChannel().then((c) => {
+      c.on('error', () => {});
+      c.on('close', () => {
+        if (checkChannels.get(model) === created) checkChannels.delete(model);
+      });
+      return c;
+    });
+    created.catch(() => checkChannels.delete(model));
+    checkChannels.set(model, created);
+    ch = created;
+  }
+  return ch;
+}
+
+/** Message counts of a queue, its retry queue and its DLQ; undefined while not connected. */
+async function queueCounts(connection: AmqpConnection, queue: string): Promise<{ depth: number; retry: number; dlq: number } | undefined> {
+  const model = connection.current();
+  if (!model) return undefined;
+  const ch = await checkChannel(model);
+  const depth = (await ch.checkQueue(queue)).messageCount;
+  const retry = (await ch.checkQueue(retryQueueName(queue))).messageCount;
+  const dlq = (await ch.checkQueue(dlqName(queue))).messageCount;
+  return { depth, retry, dlq };
 }
 
 // ───────────────────────────── connection ─────────────────────────────
@@ -357,13 +419,18 @@ export function createAmqpConnection(opts: AmqpConnectionOptions): AmqpConnectio
       return () => setups.delete(setup);
     },
     async publish(exchange, routingKey, content, options = {}) {
-      const ch = await getPublisher();
+      const counted = (outcome: PublishOutcome | 'failed') => messagesPublished.inc({ exchange: exchange || 'default', outcome });
+      const ch = await getPublisher().catch((err: unknown) => {
+        counted('failed');
+        throw err;
+      });
       const publishId = randomUUID();
       return new Promise<PublishOutcome>((resolve, reject) => {
         let settled = false;
         const t = setTimeout(() => {
           settled = true;
           returned.delete(publishId);
+          counted('failed');
           reject(new Error(`no publisher confirm within ${confirmTimeoutMs} ms`));
         }, confirmTimeoutMs);
         try {
@@ -373,12 +440,15 @@ export function createAmqpConnection(opts: AmqpConnectionOptions): AmqpConnectio
             const wasReturned = returned.delete(publishId);
             if (settled) return;
             settled = true;
-            if (err) reject(err instanceof Error ? err : new Error('broker nacked the message'));
-            else resolve(wasReturned ? 'returned' : 'confirmed');
+            const outcome = err ? 'failed' : wasReturned ? 'returned' : 'confirmed';
+            counted(outcome);
+            if (outcome === 'failed') reject(err instanceof Error ? err : new Error('broker nacked the message'));
+            else resolve(outcome);
           });
         } catch (err) {
           clearTimeout(t);
           settled = true;
+          counted('failed');
           reject(err);
         }
       });
@@ -433,6 +503,19 @@ interface OutboxRow {
   attempts: number;
 }
 
+const payloadOf = (row: OutboxRow) => (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>;
+const correlationOf = (payload: Record<string, unknown>) => (typeof payload.correlationId === 'string' ? payload.correlationId : undefined);
+
+/** Unpublished rows of an outbox table and the age of the oldest, for the lag gauges. */
+export async function outboxLag(prisma: SqlClient, table: OutboxTable): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
+  const name = outboxTables[table];
+  if (!name) throw new Error(`unknown outbox table ${String(table)}`);
+  const rows = await prisma.$queryRawUnsafe<{ n: number; age: number }[]>(
+    `SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM ${name} WHERE published_at IS NULL`,
+  );
+  return { unpublished: Number(rows[0]?.n ?? 0), oldestAgeSeconds: Math.max(0, Number(rows[0]?.age ?? 0)) };
+}
+
 export interface OutboxRelay {
   /** Publishes what is pending now (one pass of batches); returns how many rows were published. */
   flush(): Promise<number>;
@@ -460,6 +543,12 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | null = null;
   let failingSince = 0;
+  // Lag is read at scrape time (one indexed query), never on the publishing path.
+  const removeLagSource = outboxGauges.addSource(async () => {
+    const lag = await outboxLag(opts.prisma, opts.table);
+    const labels = { table: opts.table };
+    return { unpublished: [{ labels, value: lag.unpublished }], oldestAge: [{ labels, value: lag.oldestAgeSeconds }] };
+  });
 
   const publishBatch = async (): Promise<{ claimed: number; published: number }> => {
     const now = Date.now();
@@ -477,13 +566,13 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         if (rows.length === 0) return { claimed: 0, published: 0 };
         const outcomes = await Promise.allSettled(
           rows.map((row) => {
-            const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>;
+            const payload = payloadOf(row);
             const envelope = { id: row.id, ...payload };
             return opts.connection.publish(exchangeName(row.exchange), row.routing_key, Buffer.from(JSON.stringify(envelope)), {
               persistent: true,
               mandatory: true,
               messageId: row.id,
-              correlationId: typeof payload.correlationId === 'string' ? payload.correlationId : undefined,
+              correlationId: correlationOf(payload),
               type: typeof payload.type === 'string' ? payload.type : row.routing_key,
               contentType: 'application/json',
               timestamp: Math.floor(Date.now() / 1000),
@@ -497,13 +586,21 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
           if (o.status === 'fulfilled' && o.value === 'confirmed') published.push(row.id);
           else failed.push({ row, reason: o.status === 'fulfilled' ? 'returned as unroutable' : String((o.reason as Error)?.message ?? o.reason) });
         });
-        if (published.length) await tx.$executeRawUnsafe(`UPDATE ${table} SET published_at = now() WHERE id = ANY($1::uuid[])`, published);
+        if (published.length) {
+          await tx.$executeRawUnsafe(`UPDATE ${table} SET published_at = now() WHERE id = ANY($1::uuid[])`, published);
+          if (log.isLevelEnabled('debug')) {
+            for (const row of rows) if (published.includes(row.id)) log.debug({ outboxId: row.id, routingKey: row.routing_key, correlationId: correlationOf(payloadOf(row)) }, 'outbox row published');
+          }
+        }
         if (failed.length) {
           await tx.$executeRawUnsafe(`UPDATE ${table} SET attempts = attempts + 1 WHERE id = ANY($1::uuid[])`, failed.map((f) => f.row.id));
           for (const { row, reason } of failed) {
             const delay = Math.min(maxBackoffMs, 1_000 * 2 ** Math.min(row.attempts, 16));
             backoff.set(row.id, Date.now() + delay);
-            log.warn({ outboxId: row.id, exchange: row.exchange, routingKey: row.routing_key, attempts: row.attempts + 1, retryInMs: delay, reason }, 'outbox row not published; will retry');
+            log.warn(
+              { outboxId: row.id, correlationId: correlationOf(payloadOf(row)), exchange: row.exchange, routingKey: row.routing_key, attempts: row.attempts + 1, retryInMs: delay, reason },
+              'outbox row not published; will retry',
+            );
           }
         }
         return { claimed: rows.length, published: published.length };
@@ -555,6 +652,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      removeLagSource();
       await running;
     },
   };
@@ -674,7 +772,14 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     if (outcome !== 'confirmed') throw new Error(`queue ${target} does not exist`);
   };
 
-  const handle = async (ch: Channel, msg: ConsumeMessage) => {
+  const delivered = (outcome: 'ack' | 'retry' | 'dead_lettered' | 'requeued') => consumerDeliveries.inc({ queue, outcome });
+
+  // Every log line of one delivery's handling (the handler's, the code it calls) carries the
+  // message id and, once the envelope is read, its correlation id (the PNR for reservation events).
+  const handle = (ch: Channel, msg: ConsumeMessage) =>
+    runInLogScope({ messageId: msg.properties.messageId, correlationId: msg.properties.correlationId }, () => handleInScope(ch, msg));
+
+  const handleInScope = async (ch: Channel, msg: ConsumeMessage) => {
     const headers = msg.properties.headers ?? {};
     const attempt = Number(headers[MessageHeaders.attempts] ?? 0) + 1;
     const routingKey = String(headers[MessageHeaders.originalRoutingKey] ?? msg.fields.routingKey);
@@ -688,34 +793,51 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
         mlog.error({ err: (err as Error).message }, 'poison message; moved to the DLQ');
         await moveTo(dlqName(queue), msg, { [MessageHeaders.deadLetterReason]: 'poison', [MessageHeaders.lastError]: (err as Error).message.slice(0, 500), [MessageHeaders.failedAt]: new Date().toISOString() });
         settle(ch, msg, 'ack');
+        delivered('dead_lettered');
         return;
       }
+      addLogFields({ correlationId: envelope.correlationId });
       try {
         await opts.handler(envelope, { routingKey, exchange, attempt, message: msg, logger: mlog });
         settle(ch, msg, 'ack');
+        delivered('ack');
       } catch (err) {
         const error = ((err as Error)?.message ?? String(err)).slice(0, 500);
         const common = { [MessageHeaders.attempts]: attempt, [MessageHeaders.lastError]: error, [MessageHeaders.failedAt]: new Date().toISOString() };
+        let outcome: 'retry' | 'dead_lettered';
         if (err instanceof DeadLetterError) {
           mlog.error({ err }, 'handler rejected the message; moved to the DLQ');
           await moveTo(dlqName(queue), msg, { ...common, [MessageHeaders.deadLetterReason]: 'rejected' });
+          outcome = 'dead_lettered';
         } else if (attempt >= maxAttempts) {
           mlog.error({ err }, `handler failed ${attempt} times; moved to the DLQ`);
           await moveTo(dlqName(queue), msg, { ...common, [MessageHeaders.deadLetterReason]: 'max-attempts' });
+          outcome = 'dead_lettered';
         } else {
           const delay = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempt - 1));
           mlog.warn({ err, retryInMs: delay }, 'handler failed; will retry');
           await moveTo(retryQueueName(queue), msg, common, delay);
+          outcome = 'retry';
         }
         settle(ch, msg, 'ack');
+        delivered(outcome);
       }
     } catch (err) {
       // Could not park the message (publisher down): give it back after a pause, unchanged.
       mlog.error({ err }, 'could not move a failed message; requeueing it');
       await new Promise((r) => setTimeout(r, 1_000));
       settle(ch, msg, 'requeue');
+      delivered('requeued');
     }
   };
+
+  // Depth, retry backlog and DLQ size of this queue, asked of the broker at scrape time.
+  const removeQueueSource = queueGauges.addSource(async () => {
+    const counts = await queueCounts(connection, queue);
+    if (!counts) return {};
+    const labels = { queue };
+    return { depth: [{ labels, value: counts.depth }], retry: [{ labels, value: counts.retry }], dlq: [{ labels, value: counts.dlq }] };
+  });
 
   const retryLater = (model: ChannelModel) => {
     clearTimeout(resubscribeTimer);
@@ -774,6 +896,7 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     async stop() {
       stopped = true;
       unsubscribe();
+      removeQueueSource();
       clearTimeout(resubscribeTimer);
       const ch = channel;
       if (ch && consumerTag) await ch.cancel(consumerTag).catch(() => {});
