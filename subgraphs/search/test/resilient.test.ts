@@ -2,12 +2,14 @@
 // here) and a stub in place of PostgreSQL: which engine answers, when, and what is counted.
 import { describe, expect, it } from 'vitest';
 import type { estypes } from '@elastic/elasticsearch';
+import { metricsRegistry } from '@tatkal/common';
 import { createElasticsearchBackend, type EsSearchClient } from '../src/backends/elasticsearch.ts';
 import type { StationSource } from '../src/backends/elasticsearchQueries.ts';
 import { createResilientSearch } from '../src/backends/resilient.ts';
 import type { SearchBackend, StationResult } from '../src/backends/types.ts';
 import { normalizeQuery } from '../src/domain/text.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { parseMetrics } from '../../../test/support/metrics.ts';
 
 const pgHit: StationResult = { code: 'MAS', name: 'Chennai Central', city: 'Chennai', state: 'Tamil Nadu', aliases: ['Madras'], score: 9, highlights: [] };
 const postgresStub: SearchBackend = {
@@ -93,5 +95,43 @@ describe('resilient search', () => {
     const search = createResilientSearch({ primary: null, fallback: postgresStub, logger: testLogger, breaker });
     expect(await search.searchStations(q, slice)).toEqual({ servedBy: 'postgres', hits: [pgHit] });
     expect(search.stats()).toEqual({ primary: 'postgres', breaker: 'none', fallbacks: { timeout: 0, open: 0, error: 0 } });
+    const m = parseMetrics(await metricsRegistry.metrics());
+    expect(m.find('tatkal_search_backend').map((s) => [s.labels.backend, s.value])).toEqual([['elasticsearch', 0], ['postgres', 1]]);
+    expect(m.find('tatkal_search_breaker_state')).toEqual([]);
+    search.shutdown();
+  });
+
+  it('reports the engine in use, the breaker state (0 closed, 1 half-open, 2 open) and fallbacks by reason as metrics', async () => {
+    let behaviour: 'ok' | 'throw' = 'throw';
+    const failing = fakeEs('throw');
+    const healthy = fakeEs('ok');
+    const client: EsSearchClient = { search: (request) => (behaviour === 'throw' ? failing.client.search(request) : healthy.client.search(request)) };
+    const search = createResilientSearch({ primary: createElasticsearchBackend(client), fallback: postgresStub, logger: testLogger, breaker });
+    const read = async () => {
+      const m = parseMetrics(await metricsRegistry.metrics());
+      return {
+        backend: Object.fromEntries(m.find('tatkal_search_backend').map((s) => [s.labels.backend, s.value])),
+        breaker: m.sum('tatkal_search_breaker_state'),
+        fallbacks: { error: m.sum('tatkal_search_fallbacks_total', { reason: 'error' }), open: m.sum('tatkal_search_fallbacks_total', { reason: 'open' }) },
+      };
+    };
+    const before = (await read()).fallbacks;
+    expect(await read()).toMatchObject({ backend: { elasticsearch: 1, postgres: 0 }, breaker: 0 });
+
+    await search.searchStations(q, slice);
+    await search.searchStations(q, slice);
+    await search.searchStations(q, slice);
+    expect(await read()).toEqual({ backend: { elasticsearch: 0, postgres: 1 }, breaker: 2, fallbacks: { error: before.error + 2, open: before.open + 1 } });
+
+    behaviour = 'ok';
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await read()).toMatchObject({ backend: { elasticsearch: 1, postgres: 0 }, breaker: 1 });
+    await search.searchStations(q, slice);
+    expect(await read()).toMatchObject({ backend: { elasticsearch: 1, postgres: 0 }, breaker: 0 });
+
+    // Shut down: its series go (no stale engine or breaker state).
+    search.shutdown();
+    expect(await read()).toMatchObject({ backend: {}, breaker: 0 });
+    expect(parseMetrics(await metricsRegistry.metrics()).find('tatkal_search_breaker_state')).toEqual([]);
   });
 });

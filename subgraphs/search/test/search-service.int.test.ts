@@ -5,6 +5,7 @@ import { loadSearchConfig } from '../src/config.ts';
 import { startSearchService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { scrape } from '../../../test/support/metrics.ts';
 
 let db: TestDatabase;
 let service: Awaited<ReturnType<typeof startSearchService>>;
@@ -46,5 +47,14 @@ describe('search service with Elasticsearch down', () => {
     });
     expect(service.search.stats().primary).toBe('elasticsearch');
     expect(service.search.stats().fallbacks.error).toBe(2);
+
+    // The same on /metrics: two fallbacks (error), the breaker still closed after two failures
+    // (it needs 5 calls), so Elasticsearch is still the engine tried first.
+    const m = await scrape(service.url);
+    expect(m.sum('tatkal_search_fallbacks_total', { reason: 'error' })).toBe(2);
+    expect(m.find('tatkal_search_breaker_state').map((s) => [s.labels.backend, s.value])).toEqual([['elasticsearch', 0]]);
+    expect(m.sum('tatkal_search_backend', { backend: 'elasticsearch' })).toBe(1);
+    expect(m.sum('tatkal_graphql_operations_total', { operation_name: 'anonymous', operation_type: 'query', outcome: 'ok' })).toBe(1);
+    expect(m.sum('tatkal_http_requests_total', { method: 'POST', route: '/graphql', status_code: '200' })).toBe(1);
   });
 });

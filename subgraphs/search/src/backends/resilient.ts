@@ -2,7 +2,7 @@
 // Elasticsearch costs a request at most `timeoutMs`, and once the breaker opens, none at all until
 // it half-opens again. Every fallback is counted and the response says which engine answered.
 import CircuitBreaker from 'opossum';
-import type { Logger } from '@tatkal/common';
+import { counter, scrapedGauges, type Logger } from '@tatkal/common';
 import type { NormalizedQuery } from '../domain/text.ts';
 import type { SearchBackend, ServedBy, Slice, StationResult, TrainResult } from './types.ts';
 
@@ -36,6 +36,34 @@ export interface ResilientSearch {
   shutdown(): void;
 }
 
+const fallbackCount = counter({
+  name: 'tatkal_search_fallbacks_total',
+  help: 'Searches PostgreSQL answered because Elasticsearch timed out, failed, or its circuit was open',
+  labelNames: ['reason'],
+});
+
+const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const;
+const searchGauges = scrapedGauges({
+  backend: { name: 'tatkal_search_backend', help: 'The search engine answering now: 1 on its backend label (elasticsearch, or postgres when it is not configured or its circuit is open), 0 on the other', labelNames: ['backend'] },
+  breaker: {
+    name: 'tatkal_search_breaker_state',
+    help: 'The circuit breaker in front of a search engine (backend label): 0 closed, 1 half-open, 2 open; absent without Elasticsearch',
+    labelNames: ['backend'],
+  },
+});
+
+/** Gauge samples from a search's stats. */
+function gaugeSamples(stats: SearchStats) {
+  const elasticsearch = stats.primary === 'elasticsearch' && stats.breaker !== 'open' ? 1 : 0;
+  return {
+    backend: [
+      { labels: { backend: 'elasticsearch' }, value: elasticsearch },
+      { labels: { backend: 'postgres' }, value: 1 - elasticsearch },
+    ],
+    breaker: stats.breaker === 'none' || !stats.primary ? [] : [{ labels: { backend: stats.primary }, value: BREAKER_STATE[stats.breaker] }],
+  };
+}
+
 const reasonOf = (err: unknown): FallbackReason => {
   const code = err && typeof err === 'object' && 'code' in err ? (err as { code: unknown }).code : undefined;
   return code === 'ETIMEDOUT' ? 'timeout' : code === 'EOPENBREAKER' ? 'open' : 'error';
@@ -47,11 +75,13 @@ export function createResilientSearch(opts: { primary: SearchBackend | null; fal
   const log = logger.child({ component: 'search-backend' });
 
   if (!primary) {
+    const stats = (): SearchStats => ({ primary: fallback.name, breaker: 'none', fallbacks: { ...fallbacks } });
+    const removeGauges = searchGauges.addSource(async () => gaugeSamples(stats()));
     return {
       searchStations: async (q, slice) => ({ hits: await fallback.searchStations(q, slice), servedBy: fallback.name }),
       searchTrains: async (q, slice) => ({ hits: await fallback.searchTrains(q, slice), servedBy: fallback.name }),
-      stats: () => ({ primary: fallback.name, breaker: 'none', fallbacks: { ...fallbacks } }),
-      shutdown: () => {},
+      stats,
+      shutdown: removeGauges,
     };
   }
 
@@ -78,19 +108,26 @@ export function createResilientSearch(opts: { primary: SearchBackend | null; fal
     } catch (err) {
       const reason = reasonOf(err);
       fallbacks[reason]++;
+      fallbackCount.inc({ reason });
       if (reason !== 'open') log.warn({ reason, err: (err as Error)?.message }, `${primary!.name} failed; answered from ${fallback.name}`);
       return { hits: await fallbackCall(), servedBy: 'postgres-fallback' };
     }
   }
 
+  const stats = (): SearchStats => ({
+    primary: primary.name,
+    breaker: breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed',
+    fallbacks: { ...fallbacks },
+  });
+  // Read at scrape time from the breaker itself: nothing to keep in step on the search path.
+  const removeGauges = searchGauges.addSource(async () => gaugeSamples(stats()));
   return {
     searchStations: (q, slice) => guarded(() => primary.searchStations(q, slice), () => fallback.searchStations(q, slice)),
     searchTrains: (q, slice) => guarded(() => primary.searchTrains(q, slice), () => fallback.searchTrains(q, slice)),
-    stats: () => ({
-      primary: primary.name,
-      breaker: breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed',
-      fallbacks: { ...fallbacks },
-    }),
-    shutdown: () => breaker.shutdown(),
+    stats,
+    shutdown: () => {
+      removeGauges();
+      breaker.shutdown();
+    },
   };
 }
