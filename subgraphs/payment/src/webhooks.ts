@@ -3,7 +3,7 @@
 // Every rejection (413, 401, 400, 404) happens before anything is written; the answer comes
 // without any broker call (the outbox relay publishes later).
 import type { PrismaClient } from '@tatkal/db';
-import { addHealthRoutes, express, listen, type HttpServer, type Logger, type ReadinessCheck } from '@tatkal/common';
+import { addHealthRoutes, adoptRequestId, express, instrumentHttp, listen, requestLogScope, type HttpServer, type Logger, type ReadinessCheck } from '@tatkal/common';
 import { applyProviderEvent, isKnownType, providerEventSchema, type WebhookOutcome } from './domain/webhookEvents.ts';
 import { SIGNATURE_HEADER, verifySignature } from './webhookSignature.ts';
 
@@ -34,11 +34,16 @@ export function webhookApp(opts: Omit<WebhookOptions, 'port'>) {
   if (opts.secrets.length === 0) throw new Error('webhook sidecar needs at least one secret');
   const app = express();
   app.disable('x-powered-by');
+  instrumentHttp(app);
   addHealthRoutes(app, opts.ready);
   app.post(
     WEBHOOK_PATH,
+    // The provider's x-request-id when sane, else a new one; answered back in the header.
+    adoptRequestId(),
     // Raw bytes whatever the content type: the signature covers exactly what was sent.
     express.raw({ type: () => true, limit: opts.bodyLimit ?? '64kb' }),
+    // After the body is read: every log line of the delivery carries its requestId.
+    requestLogScope(),
     async (req, res, next) => {
       const log = opts.logger.child({ webhook: WEBHOOK_PATH });
       try {

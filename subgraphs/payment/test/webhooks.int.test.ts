@@ -2,13 +2,18 @@
 // malformed bodies, the state machine, and exactly-once effects under concurrent duplicates.
 // Every rejected request is audited: nothing stored, nothing changed.
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpServer } from '@tatkal/common';
+import { createLogger, type HttpServer } from '@tatkal/common';
+import { loadPaymentConfig } from '../src/config.ts';
+import { startPaymentService } from '../src/service.ts';
 import { createProviderSimulator } from '../src/provider/simulator.ts';
 import { serveWebhooks } from '../src/webhooks.ts';
 import { computeSignature, signatureHeader } from '../src/webhookSignature.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { createDatabaseProxy } from '../../../test/support/brokerProxy.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { scrape } from '../../../test/support/metrics.ts';
 
 const SECRET = `whsec_current_${randomUUID()}`;
 const NEXT_SECRET = `whsec_next_${randomUUID()}`;
@@ -234,6 +239,70 @@ describe('with the provider simulator delivering duplicates in shuffled order', 
       expect(await db.prisma.paymentOutbox.count()).toBe(before.outbox + 8);
     } finally {
       await sim.close();
+    }
+  });
+});
+
+describe('the payment process: readiness, request ids and metrics on the sidecar', () => {
+  it('adopts the caller\'s request id (or makes one), logs under it, counts by route, and is not ready while its database is away', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger(
+      'payment-test',
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+          done();
+        },
+      }),
+    );
+    // The database through a proxy this test can cut, as if PostgreSQL went away.
+    const pg = await createDatabaseProxy();
+    await pg.start();
+    const service = await startPaymentService(
+      loadPaymentConfig({
+        NODE_ENV: 'test', PORT: '0', WEBHOOK_PORT: '0', DATABASE_URL: pg.urlFor(db.url), EVENTS_ENABLED: 'false',
+        AMQP_URL: 'amqp://127.0.0.1:1', AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', PAYMENT_WEBHOOK_SECRET: SECRET,
+      }),
+      logger,
+    );
+    const ready = async (base: string) => {
+      const res = await fetch(`${base}/ready`);
+      return [res.status, await res.json()];
+    };
+    try {
+      for (const base of [service.url, service.webhookUrl]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
+
+      const refused = async (base: string) => (await scrape(base)).sum('tatkal_http_requests_total', { method: 'POST', route: '/webhooks/payments', status_code: '401' });
+      const refusedBefore = await refused(service.webhookUrl);
+      // A bad signature: refused and logged, under the provider's request id, sent back to it.
+      const body = JSON.stringify(event('payment.succeeded', 'sim_pay_unknown'));
+      const res = await fetch(`${service.webhookUrl}/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'payment-signature': 't=1,v1=00', 'x-request-id': 'provider-req-42' }, body });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('x-request-id')).toBe('provider-req-42');
+      expect(lines.find((l) => l.msg === 'webhook rejected: bad signature')).toMatchObject({ requestId: 'provider-req-42' });
+      const generated = await fetch(`${service.webhookUrl}/webhooks/payments`, { method: 'POST', body });
+      expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+
+      // One registry per process: the sidecar's port shows the same metrics as the subgraph's.
+      for (const base of [service.url, service.webhookUrl]) expect(await refused(base)).toBe(refusedBefore + 2);
+
+      // PostgreSQL goes away: both ports say so quickly, naming the dependency.
+      await pg.stop();
+      for (const base of [service.url, service.webhookUrl]) {
+        const started = performance.now();
+        expect(await ready(base)).toEqual([503, { status: 'not ready', checks: { database: false } }]);
+        expect(performance.now() - started).toBeLessThan(3_000);
+      }
+      // Liveness does not depend on it.
+      expect((await fetch(`${service.webhookUrl}/health`)).status).toBe(200);
+
+      // Back: ready again without a restart.
+      await pg.start();
+      for (const base of [service.url, service.webhookUrl]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
+    } finally {
+      await service.close();
+      await pg.stop();
     }
   });
 });

@@ -9,7 +9,7 @@
 //   POST /payments/:ref/succeed | /fail                            -> payment.succeeded | payment.failed
 //   POST /refunds             {payment, amountPaise?, reason?}     -> 201 {id, status: 'pending', ...}, then refund.succeeded
 import { randomBytes } from 'node:crypto';
-import { express, listen, type HttpServer, type Logger } from '@tatkal/common';
+import { addHealthRoutes, express, instrumentHttp, listen, type HttpServer, type Logger } from '@tatkal/common';
 import { SIGNATURE_HEADER, signatureHeader } from '../webhookSignature.ts';
 
 export type SimPaymentStatus = 'pending' | 'succeeded' | 'failed' | 'refunded' | 'partially_refunded';
@@ -237,13 +237,10 @@ export function createProviderSimulator(opts: SimulatorOptions) {
 
   const app = express();
   app.disable('x-powered-by');
+  instrumentHttp(app);
+  // Everything it needs is in memory: live is ready (webhook delivery retries on its own).
+  addHealthRoutes(app, async () => ({}));
   app.use(express.json({ limit: '16kb' }), express.urlencoded({ extended: false, limit: '4kb' }));
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/ready', (_req, res) => {
-    res.json({ status: 'ready' });
-  });
   app.post('/payments', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     res.status(201).json(once('payments', req.get('idempotency-key'), () => createPayment(body)));
