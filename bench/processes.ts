@@ -1,11 +1,18 @@
-// Starts the project's real processes (tsx <entry>) on free ports and waits until they are ready.
-// Used by the benchmarks and by tests that need separate processes (e.g. two booking instances);
-// also the few measuring helpers both benchmarks share.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// Starts the project's real processes (tsx <entry>, or any command) on free ports and waits until
+// they are ready. Used by the benchmarks and by tests that need separate processes (e.g. two
+// booking instances); also the measuring helpers the benchmarks share: CPU from /proc, the bench
+// database, signing keys and tokens, and the whole stack of services a benchmark runs against.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import amqp from 'amqplib';
+import { SignJWT } from 'jose';
 import pg from 'pg';
+import { deleteEventTopology, type Redis } from '@tatkal/common';
+import { generateSigningJwk, importSigningKeys, loadSigningKeys, type SigningKey } from '../subgraphs/auth/src/domain/keys.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -28,12 +35,26 @@ export interface RunningProcess {
   stop: () => Promise<void>;
 }
 
-/** Spawns `tsx <entry>` with env (PORT chosen here) and resolves once GET /ready answers 200. */
-export async function startProcess(name: string, entry: string, env: Record<string, string>, opts: { port?: number; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<RunningProcess> {
+export interface StartOptions {
+  port?: number;
+  timeoutMs?: number;
+  nodeArgs?: string[];
+  /** Another program instead of `tsx <entry>` (entry is then only a label), e.g. Hive Gateway's CLI. */
+  command?: string;
+  args?: string[];
+  /** The variable that carries the port (default PORT; the provider simulator reads PROVIDER_PORT). */
+  portEnv?: string;
+  /** Answers 200 once the process is ready (default /ready). */
+  readyPath?: string;
+}
+
+/** Spawns `tsx <entry>` (or opts.command) with env (port chosen here) and resolves once GET readyPath answers 200. */
+export async function startProcess(name: string, entry: string, env: Record<string, string>, opts: StartOptions = {}): Promise<RunningProcess> {
   const port = opts.port ?? (await freePort());
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), [...(opts.nodeArgs ?? []), entry], {
+  const command = opts.command ?? join(root, 'node_modules/.bin/tsx');
+  const child = spawn(command, opts.command ? (opts.args ?? []) : [...(opts.nodeArgs ?? []), entry], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env, [opts.portEnv ?? 'PORT']: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -45,7 +66,7 @@ export async function startProcess(name: string, entry: string, env: Record<stri
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}): ${stderr.trim()}`);
     try {
-      if ((await fetch(`${url}/ready`)).ok) break;
+      if ((await fetch(`${url}${opts.readyPath ?? '/ready'}`)).ok) break;
     } catch {
       /* not listening yet */
     }
@@ -78,23 +99,42 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** CPU seconds (user + system) used so far by a process and its descendants (tsx runs node as a child), from /proc. */
-export function cpuSeconds(pid: number): number {
-  let total = 0;
-  for (const p of [pid, ...childrenOf(pid).flatMap((c) => [c, ...childrenOf(c)])]) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      /* exited */
-    }
+/** /proc/<pid>/stat: command name and CPU ticks (own user+system, and of reaped children). */
+function procStat(pid: number): { comm: string; own: number; reaped: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14-17 of proc(5): utime, stime, cutime, cstime, in clock ticks (100 per second).
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), own: Number(fields[11]) + Number(fields[12]), reaped: Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return null; // exited
   }
-  return total;
 }
 
-/** The p-th percentile of an ascending list (nearest rank). */
-export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+/** CPU seconds (user + system) used so far by a process and its descendants (tsx runs node as a child), from /proc. */
+export function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of [pid, ...childrenOf(pid).flatMap((c) => [c, ...childrenOf(c)])]) ticks += procStat(p)?.own ?? 0;
+  return ticks / 100;
+}
+
+/**
+ * CPU seconds used so far by every process with one of these command names (postgres,
+ * redis-server, beam.smp), whoever started them. A PostgreSQL backend that exits moves its time
+ * into the postmaster's reaped-children counter, so the sum keeps growing across connections.
+ */
+export function commandCpuSeconds(commands: string[]): Record<string, number> {
+  const totals: Record<string, number> = Object.fromEntries(commands.map((c) => [c, 0]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat && stat.comm in totals) totals[stat.comm]! += (stat.own + stat.reaped) / 100;
+  }
+  return totals;
+}
+
+/** The p-th percentile of an ascending list, nearest rank: the smallest value with at least p% of the list at or below it. */
+export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : 0);
 
 /** Runs one statement on the server's admin database (create/drop the bench database, stats). */
 export async function adminQuery(pgUrl: string, sql: string) {
@@ -105,4 +145,212 @@ export async function adminQuery(pgUrl: string, sql: string) {
   } finally {
     await c.end();
   }
+}
+
+/** Drops and re-creates `name`, applies the migrations, optionally seeds; returns its URL. */
+export async function createBenchDatabase(pgUrl: string, name: string, opts: { seedRunDays?: number } = {}): Promise<string> {
+  await adminQuery(pgUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await adminQuery(pgUrl, `CREATE DATABASE "${name}"`);
+  const url = databaseUrl(pgUrl, name);
+  const env = { ...process.env, DATABASE_URL: url };
+  const migrate = spawnSync(process.execPath, [join(root, 'scripts/prisma.mjs'), 'migrate-deploy'], { cwd: root, env, encoding: 'utf8' });
+  if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+  if (opts.seedRunDays) {
+    const seed = spawnSync(join(root, 'node_modules/.bin/tsx'), ['prisma/seed/seed.ts'], { cwd: root, env: { ...env, SEED_RUN_DAYS: String(opts.seedRunDays) }, encoding: 'utf8' });
+    if (seed.status !== 0) throw new Error(`seed failed: ${seed.stderr}`);
+  }
+  return url;
+}
+
+/** The URL of database `name` on the server of `pgUrl`. */
+export function databaseUrl(pgUrl: string, name: string): string {
+  const url = new URL(pgUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Committed + rolled-back transactions of one database so far (pg_stat_database; see settleStats). */
+export async function databaseTransactions(pgUrl: string, name: string): Promise<number> {
+  const r = await adminQuery(pgUrl, `SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = '${name.replace(/'/g, "''")}'`);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+/**
+ * PostgreSQL 15 backends report their counters at most once a second, and an idle backend
+ * reports what is left only after 10 s: wait this long before reading pg_stat_database.
+ */
+export const STATS_SETTLE_MS = 11_000;
+
+// ───────────────────────────── tokens ─────────────────────────────
+
+/** A throw-away signing key written where an auth process can load it; `remove` deletes it. */
+export async function benchSigningKey(): Promise<{ file: string; key: SigningKey; remove: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tatkal-bench-keys-'));
+  const jwk = await generateSigningJwk();
+  const file = join(dir, 'keys.json');
+  writeFileSync(file, JSON.stringify({ keys: [jwk] }), { mode: 0o600 });
+  const [key] = await importSigningKeys([jwk]);
+  return { file, key: key!, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The signing key an already-running auth service uses (its AUTH_SIGNING_KEYS_FILE). */
+export async function existingSigningKey(file: string): Promise<SigningKey> {
+  const [key] = await loadSigningKeys(file, false);
+  return key!;
+}
+
+/** Access tokens for `count` distinct customers, as login would issue them ("logged in beforehand"). */
+export function mintTokens(key: SigningKey, count: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      new SignJWT({ role: 'CUSTOMER' })
+        .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
+        .setIssuer('tatkal-auth')
+        .setAudience('tatkal-api')
+        .setSubject(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('2h')
+        .setJti(randomUUID())
+        .sign(key.privateKey),
+    ),
+  );
+}
+
+// ───────────────────────────── the stack ─────────────────────────────
+
+export interface StackOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  amqpUrl: string;
+  /** The auth signing key file (benchSigningKey). */
+  keysFile: string;
+  /** Exchange and queue prefix of this run (deleted on stop); null runs every service without RabbitMQ. */
+  eventsPrefix: string | null;
+  bookingPoolSize: number;
+  search?: boolean;
+  /** The payment subgraph with its webhook sidecar, and the provider simulator. */
+  payment?: boolean;
+  /** This project's gateway in front (default true). */
+  gateway?: boolean;
+}
+
+export interface Stack {
+  processes: RunningProcess[];
+  /** GraphQL endpoints of the subgraphs started, by supergraph name. */
+  subgraphs: Record<string, string>;
+  gatewayUrl: string | null;
+  providerUrl: string | null;
+  stop: () => Promise<void>;
+}
+
+/** Starts auth, booking, [search], [payment + provider simulator], [gateway] as real processes. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const common = {
+    DATABASE_URL: opts.databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    AMQP_URL: opts.amqpUrl,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    ...(opts.eventsPrefix === null ? { EVENTS_ENABLED: 'false' } : { EVENTS_PREFIX: opts.eventsPrefix }),
+  };
+  const processes: RunningProcess[] = [];
+  const subgraphs: Record<string, string> = {};
+  let providerUrl: string | null = null;
+  const stop = async () => {
+    for (const p of [...processes].reverse()) await p.stop();
+    if (opts.eventsPrefix) {
+      const admin = await amqp.connect(opts.amqpUrl);
+      await deleteEventTopology(admin, opts.eventsPrefix).finally(() => admin.close());
+    }
+  };
+  try {
+    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`, AUTH_SIGNING_KEYS_FILE: opts.keysFile, AUTH_GENERATE_KEYS: 'false' });
+    processes.push(auth);
+    subgraphs.auth = `${auth.url}/graphql`;
+    const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
+    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: String(opts.bookingPoolSize), SWEEP_INTERVAL_MS: '0' }, {
+      // BENCH_PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the booking process there.
+      nodeArgs: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+    });
+    processes.push(booking);
+    subgraphs.booking = `${booking.url}/graphql`;
+    const later: Promise<RunningProcess>[] = [];
+    if (opts.search) later.push(startProcess('search', 'subgraphs/search/src/index.ts', { ...common, ...jwks }));
+    if (opts.payment) {
+      // Generated per run, never stored: the simulator signs webhooks with it, the sidecar checks them.
+      const webhookSecret = `whsec_bench_${randomBytes(24).toString('hex')}`;
+      const [providerPort, webhookPort] = [await freePort(), await freePort()];
+      providerUrl = `http://127.0.0.1:${providerPort}`;
+      later.push(
+        startProcess('provider', 'subgraphs/payment/src/provider/index.ts', { LOG_LEVEL: 'warn', NODE_ENV: 'production', PAYMENT_WEBHOOK_SECRET: webhookSecret, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/webhooks/payments` }, { port: providerPort, portEnv: 'PROVIDER_PORT' }),
+        startProcess('payment', 'subgraphs/payment/src/index.ts', { ...common, ...jwks, WEBHOOK_PORT: String(webhookPort), PAYMENT_WEBHOOK_SECRET: webhookSecret, PROVIDER_URL: providerUrl, BOOKING_URL: subgraphs.booking }),
+      );
+    }
+    for (const p of await Promise.all(later)) {
+      processes.push(p);
+      if (p.name !== 'provider') subgraphs[p.name] = `${p.url}/graphql`;
+    }
+    let gatewayUrl: string | null = null;
+    if (opts.gateway ?? true) {
+      const gateway = await startProcess('gateway', 'gateway/src/index.ts', {
+        ...common,
+        ...jwks,
+        SUPERGRAPH_PATH: join(root, 'supergraph.graphql'),
+        // Every virtual user comes from 127.0.0.1: the per-IP limit would measure itself.
+        RATE_LIMIT_IP: '100000000/1m',
+        RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
+        ...Object.fromEntries(Object.entries(subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url])),
+      });
+      processes.push(gateway);
+      gatewayUrl = `${gateway.url}/graphql`;
+    }
+    return { processes, subgraphs, gatewayUrl, providerUrl, stop };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}
+
+/** CPU seconds used so far by each process, by name (subtract two readings with cpuDelta). */
+export function processCpu(processes: RunningProcess[]): Record<string, number> {
+  return Object.fromEntries(processes.map((p) => [p.name, cpuSeconds(p.pid)]));
+}
+
+export function cpuDelta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, +(v - (before[k] ?? 0)).toFixed(2)]));
+}
+
+// ───────────────────────────── Redis counters ─────────────────────────────
+
+export interface RedisCounters {
+  total: number;
+  byCommand: Record<string, number>;
+}
+
+/** Server-wide command counters (INFO stats + commandstats): every client of this Redis counts. */
+export async function redisCounters(redis: Redis): Promise<RedisCounters> {
+  const [stats, commandstats] = await Promise.all([redis.info('stats'), redis.info('commandstats')]);
+  const total = Number(/total_commands_processed:(\d+)/.exec(stats)?.[1] ?? 0);
+  const byCommand: Record<string, number> = {};
+  for (const m of commandstats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) byCommand[m[1]!] = Number(m[2]);
+  return { total, byCommand };
+}
+
+/** Commands per unit of work between two readings, the busiest first; the INFO calls of the readings themselves are left out. */
+export function redisDelta(after: RedisCounters, before: RedisCounters, per: number) {
+  const byCommand = Object.entries(after.byCommand)
+    .map(([cmd, n]) => [cmd, n - (before.byCommand[cmd] ?? 0) - (cmd === 'info' ? 2 : 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const total = after.total - before.total - 2;
+  return { total, perUnit: per ? +(total / per).toFixed(2) : 0, byCommandPerUnit: Object.fromEntries(byCommand.map(([cmd, n]) => [cmd, per ? +(n / per).toFixed(2) : 0])) };
+}
+
+/** Ids and idle seconds of the clients connected now (CLIENT LIST). */
+export async function redisClients(redis: Redis): Promise<{ id: string; idle: number }[]> {
+  const list = (await redis.client('LIST')) as string;
+  return list
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ id: /(?:^| )id=(\d+)/.exec(line)?.[1] ?? '', idle: Number(/ idle=(\d+)/.exec(line)?.[1] ?? 0) }));
 }

@@ -6,12 +6,11 @@
 //
 //   npm run bench:search -- --requests 3000 --concurrency 16
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTRACT } from '../subgraphs/search/test/contract-cases.ts';
-import { adminQuery, cpuSeconds, percentile, startProcess, type RunningProcess } from './processes.ts';
+import { adminQuery, cpuSeconds, createBenchDatabase, percentile, startProcess, type RunningProcess } from './processes.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -84,16 +83,8 @@ async function phase(target: string, url: string, count: number, processes: Runn
 async function main() {
   const started = new Date();
   console.log(`search bench: ${REQUESTS} searchStations requests per phase, ${CONCURRENCY} in flight, ${QUERIES.length} distinct queries`);
-  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${DB}`);
-  const dbUrl = new URL(args.pg);
-  dbUrl.pathname = `/${DB}`;
-  const env = { ...process.env, DATABASE_URL: dbUrl.toString() };
-  const migrate = spawnSync(process.execPath, [join(root, 'scripts/prisma.mjs'), 'migrate-deploy'], { cwd: root, env, encoding: 'utf8' });
-  if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
   // Runs are irrelevant to station search: two days keep the seed short.
-  const seed = spawnSync(join(root, 'node_modules/.bin/tsx'), ['prisma/seed/seed.ts'], { cwd: root, env: { ...env, SEED_RUN_DAYS: '2' }, encoding: 'utf8' });
-  if (seed.status !== 0) throw new Error(`seed failed: ${seed.stderr}`);
+  const dbUrl = new URL(await createBenchDatabase(args.pg, DB, { seedRunDays: 2 }));
 
   const keysDir = mkdtempSync(join(tmpdir(), 'tatkal-bench-search-'));
   const common = { DATABASE_URL: dbUrl.toString(), REDIS_URL: args.redis, AMQP_URL: args.amqp, NODE_ENV: 'production', LOG_LEVEL: 'warn', EVENTS_ENABLED: 'false' };

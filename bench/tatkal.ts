@@ -1,203 +1,450 @@
-// The Tatkal rush: N virtual users reserve on one run through the gateway at the same instant.
-// Self-contained: creates its own database (tatkal_bench), starts the real auth, booking and
-// gateway processes, mints the users' tokens beforehand (as if they had logged in), fires, then
-// audits the inventory for double booking. Loopback only; bounded in count and time.
+// The Tatkal rush: N users who logged in beforehand all reserve on one run at the same instant,
+// through the gateway; then every HELD reservation pays (createPayment through the gateway, then
+// the provider simulator's checkout, whose signed webhook reaches payment's sidecar; payment's
+// event reaches booking over RabbitMQ, and booking confirms). Ends when every paid reservation is
+// CONFIRMED in the database, or at a timeout. Then pgbench runs the same row locks and writes in
+// plain SQL (bench/sql/reserve.pgbench) on a fresh run, for the database's own ceiling.
 //
-//   npm run bench:tatkal -- --users 5000 --concurrency 1000 --coaches 14
+// Self-contained by default: its own database (tatkal_bench, dropped and re-created), auth,
+// booking, payment (+ webhook sidecar), provider simulator and gateway as real processes, its own
+// RabbitMQ exchanges and queues (deleted afterwards), secrets generated per run. Loopback only.
+//
+//   npm run bench:tatkal                                   # 10,000 users, 2,000 in flight, 14 x 72 berths
+//   npm run bench:tatkal -- --users 600 --concurrency 200  # a quick check
+//   npm run bench:tatkal -- --target http://127.0.0.1:4000/graphql --db tatkal --pool 20
+//
+// With --target nothing is started: requests go to that gateway; the run is created in --db on
+// --pg; tokens are signed with --auth-keys (the running auth's key file); checkouts go to
+// --provider. Not measured then: CPU per service process (only PostgreSQL, Redis and RabbitMQ as
+// a whole, and the bench itself), and the counters include whatever else uses that database and
+// Redis. The target's rate limits apply (raise RATE_LIMIT_IP: every user is 127.0.0.1).
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
+import pg from 'pg';
+import { createRedis } from '@tatkal/common';
 import { createPrisma } from '@tatkal/db';
-import { generateSigningJwk, importSigningKeys } from '../subgraphs/auth/src/domain/keys.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
-import { adminQuery, cpuSeconds, percentile, startProcess, type RunningProcess } from './processes.ts';
+import { postGraphQL, Recorder, runPool } from './load.ts';
+import { runReservePgbench, type PgbenchResult } from './pgbench.ts';
+import {
+  benchSigningKey,
+  commandCpuSeconds,
+  cpuDelta,
+  createBenchDatabase,
+  databaseTransactions,
+  databaseUrl,
+  existingSigningKey,
+  mintTokens,
+  processCpu,
+  redisClients,
+  redisCounters,
+  redisDelta,
+  startStack,
+  STATS_SETTLE_MS,
+  type RedisCounters,
+  type Stack,
+} from './processes.ts';
+import { formatCounts, latencyPoints, latencySummary, mdTable, outcomeCounts, ratePerSecond, svgTimeline, throughputPoints, timeBuckets } from './report.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
   options: {
-    users: { type: 'string', default: '5000' },
-    concurrency: { type: 'string', default: '1000' },
+    users: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '2000' },
     coaches: { type: 'string', default: '14' },
     'berths-per-coach': { type: 'string', default: '72' },
-    'timeout-s': { type: 'string', default: '300' },
+    /** No new user starts reserving after this. */
+    'duration-s': { type: 'string', default: '300' },
+    'confirm-timeout-s': { type: 'string', default: '300' },
+    /** booking's DB_POOL_SIZE, and pgbench's client count. */
+    pool: { type: 'string', default: '40' },
+    'no-pay': { type: 'boolean', default: false },
+    'no-pgbench': { type: 'boolean', default: false },
+    /** pgbench's duration; default: as long as the rush took (at least 5 s). */
+    'pgbench-s': { type: 'string' },
+    target: { type: 'string' },
+    provider: { type: 'string', default: 'http://127.0.0.1:4006' },
+    'auth-keys': { type: 'string', default: join(root, '.keys/auth-signing-keys.json') },
     pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    db: { type: 'string' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     amqp: { type: 'string', default: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672' },
   },
 });
 const USERS = Number(args.users);
 const CONCURRENCY = Number(args.concurrency);
-const DB = 'tatkal_bench';
+const COACHES = Number(args.coaches);
+const BERTHS_PER_COACH = Number(args['berths-per-coach']);
+const POOL = Number(args.pool);
+const PAY = !args['no-pay'];
+const TARGET = args.target ?? null;
+const DB = args.db ?? (TARGET ? 'tatkal' : 'tatkal_bench');
+const SYSTEM_PROCESSES = ['postgres', 'redis-server', 'beam.smp'];
 
-const admin = (sql: string) => adminQuery(args.pg, sql);
+const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status passengers { coach berth } } }`;
+const PAYMENT = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { status providerRef } }`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function xacts(): Promise<number> {
-  const r = await admin(`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = '${DB}'`);
-  return Number(r.rows[0].n);
+/** The mix: mostly ones and twos, some families; berth preferences; one in three refuses the waitlist. */
+function reserveBody(i: number, run: { runId: string; stations: string[] }): string {
+  const prefs = ['LB', 'MB', 'UB', 'SL', 'SU', null];
+  const size = [1, 1, 1, 2, 2, 3, 4][i % 7]!;
+  return JSON.stringify({
+    query: RESERVE,
+    variables: {
+      key: randomUUID(),
+      input: {
+        runId: run.runId,
+        from: run.stations[0],
+        to: run.stations[3],
+        class: 'SLEEPER',
+        allowWaitlist: i % 3 !== 0,
+        passengers: Array.from({ length: size }, (_, p) => ({ name: `Traveller ${String.fromCharCode(65 + (p % 26))}`, age: 20 + ((i + p) % 50), gender: p % 2 ? 'FEMALE' : 'MALE', berthPreference: prefs[(i + p) % prefs.length] })),
+      },
+    },
+  });
+}
+
+interface Meter {
+  cpu: Record<string, number>;
+  redis: RedisCounters;
+  at: number;
+}
+
+async function meter(stack: Stack | null, redis: ReturnType<typeof createRedis>): Promise<Meter> {
+  const own = process.cpuUsage();
+  return {
+    cpu: { ...(stack ? processCpu(stack.processes) : {}), ...commandCpuSeconds(SYSTEM_PROCESSES), 'bench client': (own.user + own.system) / 1e6 },
+    redis: await redisCounters(redis),
+    at: performance.now(),
+  };
+}
+
+interface Held {
+  user: number;
+  id: string;
+  passengers: number;
+  /** Epoch ms the traveller pressed "Pay" at the provider's checkout. */
+  paidAt?: number;
+  confirmedAt?: number;
 }
 
 async function main() {
   const started = new Date();
-  console.log(`tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${args.coaches} x ${args['berths-per-coach']} berths`);
-  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${DB}`);
-  const dbUrl = new URL(args.pg);
-  dbUrl.pathname = `/${DB}`;
-  const migrate = spawnSync(process.execPath, [join(root, 'scripts/prisma.mjs'), 'migrate-deploy'], { cwd: root, env: { ...process.env, DATABASE_URL: dbUrl.toString() }, encoding: 'utf8' });
-  if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
-  const prisma = createPrisma(dbUrl.toString(), { applicationName: 'bench' });
-  const run = await createTestRun(prisma, { coaches: Number(args.coaches), berthsPerCoach: Number(args['berths-per-coach']), daysAhead: 1 });
-  const berths = Number(args.coaches) * Number(args['berths-per-coach']);
+  console.log(`tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${COACHES} x ${BERTHS_PER_COACH} berths, ${PAY ? 'then payment' : 'no payment'}${TARGET ? `, target ${TARGET}` : ''}`);
+  if (!TARGET && !DB.startsWith('tatkal_bench')) throw new Error(`--db ${DB}: the self-contained run drops and re-creates its database, so its name must start with tatkal_bench`);
+  const dbUrl = TARGET ? databaseUrl(args.pg, DB) : await createBenchDatabase(args.pg, DB);
+  const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
+  const run = await createTestRun(prisma, { coaches: COACHES, berthsPerCoach: BERTHS_PER_COACH, daysAhead: 1 });
+  const berths = COACHES * BERTHS_PER_COACH;
+  const redis = createRedis(args.redis, { name: 'bench', commandTimeoutMs: 5_000 });
+  const watcher = new pg.Client({ connectionString: dbUrl, application_name: 'bench-watch' });
+  await watcher.connect();
 
-  const keysDir = mkdtempSync(join(tmpdir(), 'tatkal-bench-'));
-  const jwk = await generateSigningJwk();
-  writeFileSync(join(keysDir, 'keys.json'), JSON.stringify({ keys: [jwk] }));
-  const [key] = await importSigningKeys([jwk]);
-  const common = { DATABASE_URL: dbUrl.toString(), REDIS_URL: args.redis, AMQP_URL: args.amqp, NODE_ENV: 'production', LOG_LEVEL: 'warn' };
-  const processes: RunningProcess[] = [];
+  const ownRedisId = String(await redis.client('ID'));
+  // Clients already connected before this run: if they run commands, the Redis counters include them.
+  const preexisting = new Set((await redisClients(redis)).map((c) => c.id).filter((id) => id !== ownRedisId));
+  const signing = TARGET ? { key: await existingSigningKey(args['auth-keys']), file: args['auth-keys'], remove: () => {} } : await benchSigningKey();
+  let stack: Stack | null = null;
   try {
-    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`, AUTH_SIGNING_KEYS_FILE: join(keysDir, 'keys.json'), AUTH_GENERATE_KEYS: 'false' });
-    processes.push(auth);
-    const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: '40', SWEEP_INTERVAL_MS: '0', EVENTS_PREFIX: 'bench.' }, {
-      // BENCH_PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the booking process there.
-      nodeArgs: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+    if (!TARGET) {
+      stack = await startStack({
+        databaseUrl: dbUrl,
+        redisUrl: args.redis,
+        amqpUrl: args.amqp,
+        keysFile: signing.file,
+        eventsPrefix: `bench.tatkal.${randomUUID().slice(0, 8)}.`,
+        bookingPoolSize: POOL,
+        payment: PAY,
+      });
+    }
+    const gatewayUrl = TARGET ?? stack!.gatewayUrl!;
+    const providerUrl = TARGET ? args.provider : stack!.providerUrl;
+
+    // "Logged in beforehand": one token per user, plus one for the warm-up.
+    const tokens = await mintTokens(signing.key, USERS + 1);
+    const warmToken = tokens.pop()!;
+    const bodies = Array.from({ length: USERS }, (_, i) => reserveBody(i, run));
+    // Warm-up on another user: JWKS fetches, query plans, connection pools of every hop.
+    for (const query of ['{ myReservations { nodes { id } } }', ...(PAY ? ['{ myPayments { nodes { id } } }'] : [])]) {
+      const { error } = await postGraphQL(gatewayUrl, JSON.stringify({ query }), warmToken);
+      if (error) throw new Error(`warm-up ${query} failed: ${error}`);
+    }
+
+    // Background transactions (outbox relays polling, anything else on this database) per second.
+    await sleep(STATS_SETTLE_MS);
+    const idleFrom = await databaseTransactions(args.pg, DB);
+    await sleep(3_000);
+    const idleTo = await databaseTransactions(args.pg, DB);
+    const backgroundXactsPerSecond = +((idleTo - idleFrom) / 3).toFixed(1);
+
+    // ── the rush ──
+    const rec = new Recorder();
+    const held: Held[] = [];
+    const reserveBefore = await meter(stack, redis);
+    const xactReserveBefore = idleTo;
+    const attempts = await runPool(USERS, CONCURRENCY, Date.now() + Number(args['duration-s']) * 1000, async (i) => {
+      await rec.time('reserve', async () => {
+        const { answer, error } = await postGraphQL<{ reserveSeats: { id: string; status: string; passengers: unknown[] } }>(gatewayUrl, bodies[i]!, tokens[i]);
+        if (error) return error;
+        const r = answer!.data!.reserveSeats;
+        if (r.status === 'HELD') held.push({ user: i, id: r.id, passengers: r.passengers.length });
+        return r.status;
+      });
     });
-    processes.push(booking);
-    const gateway = await startProcess('gateway', 'gateway/src/index.ts', {
-      ...common,
-      ...jwks,
-      SUPERGRAPH_PATH: join(root, 'supergraph.graphql'),
-      // Every virtual user comes from 127.0.0.1: the per-IP limit would measure itself.
-      RATE_LIMIT_IP: '100000000/1m',
-      RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
-      AUTH_URL: `${auth.url}/graphql`,
-      BOOKING_URL: `${booking.url}/graphql`,
-    });
-    processes.push(gateway);
+    const reserveSeconds = rec.now() / 1000;
+    const reserveAfter = await meter(stack, redis);
+    const reserveOthers = (await redisClients(redis)).filter((c) => preexisting.has(c.id) && c.idle < reserveSeconds).length;
+    await sleep(STATS_SETTLE_MS);
+    const xactReserveAfter = await databaseTransactions(args.pg, DB);
+    const xactWindowReserve = (performance.now() - reserveBefore.at) / 1000;
+    console.log(`rush: ${attempts} attempts in ${reserveSeconds.toFixed(1)} s, ${held.length} held`);
 
-    // "Log in beforehand": tokens signed with the auth service's key, as login would issue them.
-    const tokens = await Promise.all(
-      Array.from({ length: USERS }, () =>
-        new SignJWT({ role: 'CUSTOMER' })
-          .setProtectedHeader({ alg: 'EdDSA', kid: key!.kid })
-          .setIssuer('tatkal-auth')
-          .setAudience('tatkal-api')
-          .setSubject(randomUUID())
-          .setIssuedAt()
-          .setExpirationTime('1h')
-          .setJti(randomUUID())
-          .sign(key!.privateKey),
-      ),
-    );
-    const query = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status passengers { coach berth } } }`;
-    const prefs = ['LB', 'MB', 'UB', 'SL', 'SU', null];
-    const requestFor = (i: number) => {
-      const size = [1, 1, 1, 2, 2, 3, 4][i % 7]!;
-      return {
-        query,
-        variables: {
-          key: randomUUID(),
-          input: {
-            runId: run.runId,
-            from: run.stations[0],
-            to: run.stations[3],
-            class: 'SLEEPER',
-            allowWaitlist: i % 3 !== 0,
-            passengers: Array.from({ length: size }, (_, p) => ({ name: `Traveller ${String.fromCharCode(65 + (p % 26))}`, age: 20 + ((i + p) % 50), gender: p % 2 ? 'FEMALE' : 'MALE', berthPreference: prefs[(i + p) % prefs.length] })),
-          },
-        },
-      };
-    };
-    const bodies = Array.from({ length: USERS }, (_, i) => JSON.stringify(requestFor(i)));
-    const gatewayUrl = `${gateway.url}/graphql`;
-
-    // One warm-up request (query plan cache, JWKS fetch), on a separate user.
-    await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
-
-    const cpuBefore = Object.fromEntries(processes.map((p) => [p.name, cpuSeconds(p.pid)]));
-    const xactBefore = await xacts();
-    const latencies: number[] = [];
-    const outcomes = new Map<string, number>();
-    const timeline: { t: number; ok: boolean; ms: number }[] = [];
-    let next = 0;
-    let heldPassengers = 0;
-    const deadline = Date.now() + Number(args['timeout-s']) * 1000;
-    const t0 = performance.now();
-    const worker = async () => {
-      while (next < USERS && Date.now() < deadline) {
-        const i = next++;
-        const start = performance.now();
-        let outcome: string;
-        try {
-          const res = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i]}` }, body: bodies[i] });
-          const json = (await res.json()) as { data?: { reserveSeats?: { status: string; passengers: unknown[] } }; errors?: { extensions?: { code?: string } }[] };
-          const r = json.data?.reserveSeats;
-          outcome = r ? r.status : (json.errors?.[0]?.extensions?.code ?? `HTTP_${res.status}`);
-          if (r?.status === 'HELD') heldPassengers += r.passengers.length;
-        } catch (err) {
-          outcome = `NETWORK_${(err as Error).name}`;
+    // ── payment: every HELD reservation pays, then the bench watches booking confirm ──
+    let payPhase: { startMs: number; endMs: number; before: Meter; after: Meter; xacts: number; windowS: number; polls: number; others: number } | null = null;
+    if (PAY && held.length > 0) {
+      const startMs = rec.now();
+      const before = await meter(stack, redis);
+      await runPool(held.length, CONCURRENCY, Number.POSITIVE_INFINITY, async (j) => {
+        const h = held[j]!;
+        let ref: string | null = null;
+        await rec.time('pay', async () => {
+          const { answer, error } = await postGraphQL<{ createPayment: { status: string; providerRef: string } }>(gatewayUrl, JSON.stringify({ query: PAYMENT, variables: { r: h.id, k: randomUUID() } }), tokens[h.user]);
+          if (error) return error;
+          ref = answer!.data!.createPayment.providerRef;
+          return answer!.data!.createPayment.status;
+        });
+        if (!ref) return;
+        const paidAt = Date.now();
+        const outcome = await rec.time('checkout', async () => {
+          try {
+            const res = await fetch(`${providerUrl}/payments/${encodeURIComponent(ref!)}/succeed`, { method: 'POST', headers: { accept: 'application/json' } });
+            await res.arrayBuffer();
+            return res.ok ? 'SUCCEEDED' : `HTTP_${res.status}`;
+          } catch (err) {
+            return `NETWORK_${(err as Error).name}`;
+          }
+        });
+        if (outcome === 'SUCCEEDED') h.paidAt = paidAt;
+      });
+      // Booking confirms asynchronously (webhook -> payment outbox -> RabbitMQ -> booking): poll the database.
+      const waiting = new Map(held.filter((h) => h.paidAt).map((h) => [h.id, h]));
+      const deadline = Date.now() + Number(args['confirm-timeout-s']) * 1000;
+      let polls = 0;
+      while (waiting.size > 0 && Date.now() < deadline) {
+        const rows = await watcher.query<{ id: string; at: number }>(
+          `SELECT id, (extract(epoch FROM confirmed_at) * 1000)::float8 AS at FROM booking.reservations WHERE id = ANY($1::uuid[]) AND status = 'CONFIRMED'`,
+          [[...waiting.keys()]],
+        );
+        polls++;
+        for (const row of rows.rows) {
+          waiting.get(row.id)!.confirmedAt = row.at;
+          waiting.delete(row.id);
         }
-        const ms = performance.now() - start;
-        latencies.push(ms);
-        timeline.push({ t: performance.now() - t0, ok: outcome === 'HELD', ms });
-        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        if (waiting.size > 0) await sleep(200);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, USERS) }, worker));
-    const elapsed = (performance.now() - t0) / 1000;
-    const xactAfter = await xacts();
-    const cpu = Object.fromEntries(processes.map((p) => [p.name, +(cpuSeconds(p.pid) - cpuBefore[p.name]!).toFixed(1)]));
+      const endMs = rec.now();
+      const after = await meter(stack, redis);
+      const others = (await redisClients(redis)).filter((c) => preexisting.has(c.id) && c.idle < (endMs - startMs) / 1000).length;
+      await sleep(STATS_SETTLE_MS);
+      const xacts = (await databaseTransactions(args.pg, DB)) - xactReserveAfter;
+      payPhase = { startMs, endMs, before, after, xacts, windowS: (performance.now() - before.at) / 1000, polls, others };
+      console.log(`payment: ${held.filter((h) => h.paidAt).length} paid, ${held.filter((h) => h.confirmedAt).length} confirmed, ${waiting.size} not confirmed in time`);
+    }
+
     const audit = await doubleBookingAudit(prisma, run.runId);
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const held = outcomes.get('HELD') ?? 0;
+    const byStatus = await prisma.reservation.groupBy({ by: ['status'], where: { runId: run.runId }, _count: true });
+    if (stack) {
+      await stack.stop();
+      stack = null;
+    }
+
+    // ── the database's own ceiling: pgbench, same statements, same client count as booking's pool ──
+    let pgbench: PgbenchResult | null = null;
+    if (!args['no-pgbench']) {
+      const seconds = Number(args['pgbench-s'] ?? Math.max(5, Math.ceil(reserveSeconds)));
+      console.log(`pgbench: ${POOL} clients for ${seconds} s on a fresh run of ${berths} berths`);
+      pgbench = await runReservePgbench({ prisma, databaseUrl: dbUrl, coaches: COACHES, berthsPerCoach: BERTHS_PER_COACH, clients: POOL, seconds });
+    }
+
+    // ── the report ──
+    const reserveSamples = rec.of('reserve');
+    const holds = held.length;
+    const paid = held.filter((h) => h.paidAt);
+    const confirmed = held.filter((h) => h.confirmedAt !== undefined);
+    const lastConfirmedMs = Math.max(0, ...confirmed.map((h) => h.confirmedAt! - rec.epoch0));
+    const reserveNet = xactReserveAfter - xactReserveBefore - backgroundXactsPerSecond * xactWindowReserve;
     const report = {
       startedAt: started.toISOString(),
-      machine: { cores: (await import('node:os')).cpus().length },
+      mode: TARGET ? `target ${TARGET}` : 'self-contained',
+      machine: { cores: cpus().length, loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
       users: USERS,
       concurrency: CONCURRENCY,
       berths,
-      requests: latencies.length,
-      seconds: +elapsed.toFixed(2),
-      requestsPerSecond: +(latencies.length / elapsed).toFixed(1),
-      confirmedHoldsPerSecond: +(held / elapsed).toFixed(1),
-      heldPassengers,
-      latencyMs: { p50: +percentile(sorted, 50).toFixed(1), p95: +percentile(sorted, 95).toFixed(1), p99: +percentile(sorted, 99).toFixed(1), max: +(sorted.at(-1) ?? 0).toFixed(1) },
-      outcomes: Object.fromEntries([...outcomes].sort((a, b) => b[1] - a[1])),
-      dbTransactionsPerRequest: +((xactAfter - xactBefore) / latencies.length).toFixed(2),
-      cpuSeconds: cpu,
+      coaches: COACHES,
+      berthsPerCoach: BERTHS_PER_COACH,
+      bookingDbPool: POOL,
+      reserve: {
+        attempts,
+        seconds: +reserveSeconds.toFixed(2),
+        responsesPerSecond: +(attempts / reserveSeconds).toFixed(1),
+        holdsPerSecond: +(holds / reserveSeconds).toFixed(1),
+        holds,
+        heldPassengers: held.reduce((n, h) => n + h.passengers, 0),
+        latencyMs: latencySummary(reserveSamples.map((s) => s.ms)),
+        outcomes: outcomeCounts(reserveSamples),
+      },
+      payment: payPhase && {
+        payments: rec.of('pay').length,
+        paid: paid.length,
+        confirmed: confirmed.length,
+        notConfirmed: paid.length - confirmed.length,
+        seconds: +((payPhase.endMs - payPhase.startMs) / 1000).toFixed(2),
+        // From the first createPayment to the last confirmation seen.
+        confirmedPerSecond: confirmed.length ? +((confirmed.length * 1000) / Math.max(1, lastConfirmedMs - payPhase.startMs)).toFixed(1) : 0,
+        latencyMs: {
+          pay: latencySummary(rec.of('pay').map((s) => s.ms)),
+          checkout: latencySummary(rec.of('checkout').map((s) => s.ms)),
+          payToConfirmed: latencySummary(confirmed.map((h) => h.confirmedAt! - h.paidAt!)),
+        },
+        outcomes: { pay: outcomeCounts(rec.of('pay')), checkout: outcomeCounts(rec.of('checkout')) },
+      },
+      database: {
+        backgroundTransactionsPerSecond: backgroundXactsPerSecond,
+        reserve: { transactions: xactReserveAfter - xactReserveBefore, perAttempt: +((xactReserveAfter - xactReserveBefore) / attempts).toFixed(2), netOfBackgroundPerAttempt: +(reserveNet / attempts).toFixed(2) },
+        payment: payPhase && {
+          transactions: payPhase.xacts,
+          benchPolls: payPhase.polls,
+          netPerPayment: +((payPhase.xacts - payPhase.polls - backgroundXactsPerSecond * payPhase.windowS) / Math.max(1, paid.length)).toFixed(2),
+        },
+      },
+      redis: {
+        reserve: { ...redisDelta(reserveAfter.redis, reserveBefore.redis, attempts), otherActiveClients: reserveOthers },
+        payment: payPhase && { ...redisDelta(payPhase.after.redis, payPhase.before.redis, Math.max(1, paid.length)), otherActiveClients: payPhase.others },
+      },
+      cpuSeconds: {
+        reserve: cpuDelta(reserveAfter.cpu, reserveBefore.cpu),
+        payment: payPhase && cpuDelta(payPhase.after.cpu, payPhase.before.cpu),
+      },
       audit: { ...audit, doubleBooked: audit.overlaps > 0 || audit.maskMismatch > 0 || audit.distinctSeats !== audit.seatedPassengers },
+      runStatus: Object.fromEntries(byStatus.map((r) => [r.status, r._count])),
+      pgbench: pgbench && { ...pgbench, systemAttemptsPerSecondRatio: +(attempts / reserveSeconds / pgbench.tps).toFixed(3) },
+      notMeasured: TARGET ? ['CPU per service process (not started by the bench)', 'database and Redis counters include everything else using them'] : [],
     };
+
+    const pay = report.payment;
+    const lat = (l: { p50: number; p95: number; p99: number; max: number; count: number }) => `${l.p50} / ${l.p95} / ${l.p99} / ${l.max} ms (n=${l.count})`;
+    const cpuLine = (c: Record<string, number> | null) => (c ? Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ') : '-');
+    const sharedNote = TARGET
+      ? 'the target system’s Redis: server-wide counters include every client of it'
+      : report.redis.reserve.otherActiveClients || report.redis.payment?.otherActiveClients
+        ? `SHARED: ${Math.max(report.redis.reserve.otherActiveClients, report.redis.payment?.otherActiveClients ?? 0)} client(s) not of this run ran commands meanwhile; counts include them`
+        : 'server-wide counters; no client that was connected before this run ran a command during it';
     const lines = [
       `# Tatkal bench ${report.startedAt}`,
       '',
-      `${report.users} users, ${report.concurrency} in flight, one run with ${berths} berths, through the gateway, ${report.machine.cores} cores`,
+      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
-      `| metric | value |`,
-      `|---|---|`,
-      `| wall time | ${report.seconds} s |`,
-      `| requests/s | ${report.requestsPerSecond} |`,
-      `| confirmed holds/s | ${report.confirmedHoldsPerSecond} (${held} holds, ${heldPassengers} passengers seated) |`,
-      `| latency p50 / p95 / p99 / max | ${report.latencyMs.p50} / ${report.latencyMs.p95} / ${report.latencyMs.p99} / ${report.latencyMs.max} ms |`,
-      `| outcomes | ${Object.entries(report.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
-      `| DB transactions per request | ${report.dbTransactionsPerRequest} |`,
-      `| CPU seconds by process | ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
-      `| double-booking audit | overlaps ${audit.overlaps}, mask mismatches ${audit.maskMismatch}, seated ${audit.seatedPassengers} on ${audit.distinctSeats} distinct berths: ${report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'no double booking'} |`,
+      ...mdTable(
+        ['metric', 'value'],
+        [
+          ['reserve attempts', `${attempts} in ${report.reserve.seconds} s: ${report.reserve.responsesPerSecond} responses/s`],
+          ['holds/s', `${report.reserve.holdsPerSecond} (${holds} holds, ${report.reserve.heldPassengers} passengers seated)`],
+          ['reserve latency p50 / p95 / p99 / max', lat(report.reserve.latencyMs)],
+          ['reserve outcomes', formatCounts(report.reserve.outcomes)],
+          ...(pay
+            ? [
+                ['confirmed bookings/s', `${pay.confirmedPerSecond} (${pay.confirmed} of ${pay.paid} paid confirmed, ${pay.notConfirmed} not in time; ${pay.seconds} s from the first payment)`],
+                ['pay (createPayment) p50 / p95 / p99 / max', lat(pay.latencyMs.pay)],
+                ['checkout (provider) p50 / p95 / p99 / max', lat(pay.latencyMs.checkout)],
+                ['pay to CONFIRMED p50 / p95 / p99 / max', lat(pay.latencyMs.payToConfirmed)],
+                ['pay outcomes', formatCounts(pay.outcomes.pay)],
+                ['checkout outcomes', formatCounts(pay.outcomes.checkout)],
+              ]
+            : []),
+          ['DB transactions per reserve attempt', `${report.database.reserve.perAttempt} (${report.database.reserve.netOfBackgroundPerAttempt} without the ${backgroundXactsPerSecond}/s background of outbox relays and others)`],
+          ...(report.database.payment ? [['DB transactions per payment (pay + webhook + event + confirm)', `${report.database.payment.netPerPayment} (without background and the bench's ${report.database.payment.benchPolls} polls)`]] : []),
+          ['Redis commands per reserve attempt', `${report.redis.reserve.perUnit} (${formatCounts(report.redis.reserve.byCommandPerUnit)})`],
+          ...(report.redis.payment ? [['Redis commands per payment', `${report.redis.payment.perUnit} (${formatCounts(report.redis.payment.byCommandPerUnit)})`]] : []),
+          ['Redis', sharedNote],
+          ['CPU seconds, rush', cpuLine(report.cpuSeconds.reserve)],
+          ...(report.cpuSeconds.payment ? [['CPU seconds, payment', cpuLine(report.cpuSeconds.payment)]] : []),
+          ['reservations on the run', formatCounts(report.runStatus)],
+          ['double-booking audit', `overlaps ${audit.overlaps}, mask mismatches ${audit.maskMismatch}, ${audit.seatedPassengers} seated on ${audit.distinctSeats} distinct berths: ${report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'no double booking'}`],
+        ],
+      ),
+      '',
+      'postgres, redis-server and beam.smp CPU is every process of that name on this machine, whoever it serves.',
+      ...(report.notMeasured.length ? ['', `Not measured with --target: ${report.notMeasured.join('; ')}.`] : []),
     ];
-    console.log(lines.join('\n'));
+    if (report.pgbench) {
+      const p = report.pgbench;
+      lines.push(
+        '',
+        '## Against pgbench (bench/sql/reserve.pgbench)',
+        '',
+        `The same row locks and writes as one reserve attempt, in plain SQL, ${p.clients} clients (booking's pool) for ${p.seconds} s on a fresh run of ${p.berths} berths with the same mix (sold out, it waitlists or refuses as the app does).`,
+        '',
+        ...mdTable(
+          ['', 'attempts/s', 'held', 'waitlisted', 'refused (sold out)', 'audit'],
+          [
+            ['pgbench', `${p.tps.toFixed(1)} tps (latency avg ${p.latencyAvgMs} ms, ${p.failed} failed)`, p.held, p.waitlisted, p.soldOut, p.audit.overlaps || p.audit.maskMismatch ? 'DOUBLE BOOKED' : 'ok'],
+            ['the system', `${report.reserve.responsesPerSecond} = ${(p.systemAttemptsPerSecondRatio * 100).toFixed(1)}% of pgbench`, holds, report.reserve.outcomes.WAITLISTED ?? 0, report.reserve.outcomes.SOLD_OUT ?? 0, report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'ok'],
+          ],
+        ),
+        ...(p.errors.length ? ['', `pgbench reported: ${p.errors.join(' | ')}`] : []),
+      );
+    }
+    const md = `${lines.join('\n')}\n`;
+    console.log(`\n${md}`);
+
+    const reserveBuckets = timeBuckets(reserveSamples, (s) => s.outcome === 'HELD');
+    const payBuckets = timeBuckets(rec.of('pay'), (s) => s.outcome === 'PENDING');
+    const end = Math.max(reserveBuckets.length, payBuckets.length, Math.ceil(lastConfirmedMs / 1000));
+    const confirmedRate = ratePerSecond(confirmed.map((h) => h.confirmedAt! - rec.epoch0), end);
+    const payFromS = payPhase ? Math.floor(payPhase.startMs / 1000) : 0;
+    const svg = svgTimeline({
+      title: `Tatkal rush: ${USERS} users, ${CONCURRENCY} in flight, ${berths} berths (${report.startedAt})`,
+      xLabel: 'seconds since the rush started',
+      panels: [
+        {
+          yLabel: 'per second',
+          series: [
+            { name: 'reserve responses/s', color: '#1f77b4', points: throughputPoints(reserveBuckets, (b) => b.perSecond) },
+            { name: 'holds/s', color: '#2ca02c', points: throughputPoints(reserveBuckets, (b) => b.okPerSecond) },
+            ...(payPhase
+              ? [
+                  { name: 'payments/s', color: '#9467bd', points: throughputPoints(payBuckets, (b) => b.perSecond, payFromS) },
+                  { name: 'confirmed/s', color: '#ff7f0e', points: confirmedRate.map((n, i) => [i, n] as [number, number]).filter(([t]) => t >= payFromS) },
+                ]
+              : []),
+          ],
+        },
+        {
+          yLabel: 'p99 latency (ms)',
+          series: [
+            { name: 'reserve p99', color: '#d62728', points: latencyPoints(reserveBuckets) },
+            ...(payPhase ? [{ name: 'pay p99', color: '#8c564b', points: latencyPoints(payBuckets) }] : []),
+          ],
+        },
+      ],
+    });
     mkdirSync(join(root, 'bench/results'), { recursive: true });
-    const stamp = report.startedAt.replace(/[:.]/g, '-');
-    writeFileSync(join(root, `bench/results/tatkal-${stamp}.json`), JSON.stringify({ ...report, timeline }, null, 2));
-    writeFileSync(join(root, `bench/results/tatkal-${stamp}.md`), `${lines.join('\n')}\n`);
-    await prisma.$disconnect();
-    if (report.audit.doubleBooked) process.exitCode = 2;
+    const base = join(root, 'bench/results', `tatkal-${report.startedAt.replace(/[:.]/g, '-')}`);
+    writeFileSync(`${base}.json`, JSON.stringify({ ...report, buckets: { reserve: reserveBuckets, pay: payBuckets, confirmed: confirmedRate }, samples: rec.samples }, null, 2));
+    writeFileSync(`${base}.md`, `${md}\n![timeline](${base.split('/').pop()}.svg)\n`);
+    writeFileSync(`${base}.svg`, svg);
+    console.log(`written: ${base}.{json,md,svg}`);
+    if (report.audit.doubleBooked || (pgbench && (pgbench.audit.overlaps > 0 || pgbench.audit.maskMismatch > 0))) process.exitCode = 2;
   } finally {
-    for (const p of processes.reverse()) await p.stop();
-    rmSync(keysDir, { recursive: true, force: true });
+    if (stack) await stack.stop().catch(() => {});
+    signing.remove();
+    redis.disconnect();
+    await watcher.end().catch(() => {});
+    await prisma.$disconnect();
   }
 }
 

@@ -1,0 +1,70 @@
+// The load side of the benchmarks: a fixed number of tasks with a bounded number in flight, each
+// timed request recorded as a Sample, and one way of telling a GraphQL answer's outcome.
+import type { Sample } from './report.ts';
+
+export interface GraphQLAnswer<T = Record<string, unknown>> {
+  data?: T | null;
+  errors?: { message?: string; extensions?: { code?: string } }[];
+}
+
+/** POSTs a GraphQL body; the outcome is the first error's code, HTTP_<status> or NETWORK_<error>, else null (the caller names success). */
+export async function postGraphQL<T>(url: string, body: string, token?: string, headers: Record<string, string> = {}): Promise<{ answer: GraphQLAnswer<T> | null; error: string | null }> {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      body,
+    });
+    const text = await res.text();
+    let answer: GraphQLAnswer<T> | null = null;
+    try {
+      answer = JSON.parse(text) as GraphQLAnswer<T>;
+    } catch {
+      return { answer: null, error: `HTTP_${res.status}` };
+    }
+    if (answer.errors?.length) return { answer, error: answer.errors[0]!.extensions?.code ?? 'GRAPHQL_ERROR' };
+    if (!res.ok) return { answer, error: `HTTP_${res.status}` };
+    return { answer, error: null };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    return { answer: null, error: `NETWORK_${cause ?? (err as Error).name}` };
+  }
+}
+
+/** Collects samples against one t0. */
+export class Recorder {
+  readonly samples: Sample[] = [];
+  readonly t0 = performance.now();
+  /** Wall-clock epoch of t0, to line samples up with database timestamps. */
+  readonly epoch0 = Date.now();
+
+  /** Runs `fn`, records its latency under `op` with the outcome it returns, and passes the outcome on. */
+  async time(op: string, fn: () => Promise<string>): Promise<string> {
+    const start = performance.now();
+    const outcome = await fn();
+    this.samples.push({ op, start: start - this.t0, ms: performance.now() - start, outcome });
+    return outcome;
+  }
+
+  /** Milliseconds since t0 now. */
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  of(op: string): Sample[] {
+    return this.samples.filter((s) => s.op === op);
+  }
+}
+
+/**
+ * Runs task(0..count-1) with at most `concurrency` in flight; no new task starts after
+ * `deadline` (epoch ms). Returns how many were started.
+ */
+export async function runPool(count: number, concurrency: number, deadline: number, task: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count && Date.now() < deadline) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
+  return next;
+}
