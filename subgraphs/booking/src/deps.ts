@@ -3,6 +3,7 @@ import type { PrismaClient } from '@tatkal/db';
 import type { BookingDeps } from './context.ts';
 import { createLayoutCache } from './domain/layout.ts';
 import { defaultReservationSettings, type ReservationSettings } from './domain/reservations.ts';
+import { reservationOutcomes } from './metrics.ts';
 
 /** The booking service's long-lived collaborators, one of each per process. */
 export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, settings: Partial<ReservationSettings> = {}): BookingDeps {
@@ -12,6 +13,12 @@ export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, set
     redis,
     locks,
     idempotency: createIdempotency({ db: prisma, schema: 'booking', redis }),
-    reservations: { prisma, locks, layouts: createLayoutCache(prisma), settings: { ...defaultReservationSettings, ...settings } },
+    reservations: {
+      prisma,
+      locks,
+      layouts: createLayoutCache(prisma),
+      settings: { ...defaultReservationSettings, ...settings },
+      onOutcome: (outcome) => reservationOutcomes.inc({ outcome }),
+    },
   };
 }

@@ -2,9 +2,10 @@
 // published to the payments exchange confirm or release holds exactly once (inbox), survive a
 // stopped consumer, and handle payments that arrive after the hold expired.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAmqpConnection, deleteEventTopology, createRedis, eventTopology, registerEventTopology, type AmqpConnection, type Consumer, type Envelope, type Redis } from '@tatkal/common';
+import { createAmqpConnection, createLogger, deleteEventTopology, createRedis, eventTopology, registerEventTopology, type AmqpConnection, type Consumer, type Envelope, type Redis } from '@tatkal/common';
 import { loadBookingConfig } from '../src/config.ts';
 import type { BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
@@ -15,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/db.
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createBrokerProxy } from '../../../test/support/brokerProxy.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { scrape } from '../../../test/support/metrics.ts';
 import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
 
 const prefix = `t${randomBytes(4).toString('hex')}_`;
@@ -223,6 +225,18 @@ describe('payment events -> booking', () => {
   });
 });
 
+/** A logger whose JSON lines the test reads (what the service logs, as a log shipper sees it). */
+function captureLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger('booking-test', 'info', stream), lines };
+}
+
 describe('the booking service and an absent broker', () => {
   it('starts and serves GraphQL without RabbitMQ, then connects when the broker appears and catches up', async () => {
     // "The broker" is a TCP proxy to RabbitMQ on a port nobody listens on yet.
@@ -230,12 +244,14 @@ describe('the booking service and an absent broker', () => {
 
     const servicePrefix = `${prefix}svc_`;
     const serviceTopology = eventTopology(servicePrefix);
+    const serviceQueue = serviceTopology.queues.bookingPaymentEvents.queue;
+    const { logger, lines } = captureLogger();
     const service = await startBookingService(
       loadBookingConfig({
         NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL: proxy.url,
         AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '0', EVENTS_PREFIX: servicePrefix, OUTBOX_INTERVAL_MS: '50',
       }),
-      testLogger,
+      logger,
     );
     try {
       const ready = await fetch(`${service.url}/ready`);
@@ -250,22 +266,65 @@ describe('the booking service and an absent broker', () => {
       await new Promise((r) => setTimeout(r, 300));
       expect((await heldRow()).publishedAt).toBeNull();
 
+      // /metrics shows the waiting row; queue gauges are absent (no broker to ask), and the
+      // scrape does not wait for one.
+      const started = performance.now();
+      const waiting = await scrape(service.url);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(waiting.sum('tatkal_outbox_unpublished_rows', { table: 'booking' })).toBeGreaterThanOrEqual(1);
+      expect(waiting.sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'booking' })).toBeGreaterThan(0);
+      expect(waiting.find('tatkal_queue_depth_messages', { queue: serviceQueue })).toEqual([]);
+
       await proxy.start();
       await waitFor('held event published', async () => (await heldRow()).publishedAt);
       // Nobody subscribes to reservation.held: it is kept in booking.unrouted, not retried.
       expect((await heldRow()).attempts).toBe(0);
+      // The relay catches up on every row; the lag gauges say so.
+      await waitFor('outbox drained', async () => (await scrape(service.url)).sum('tatkal_outbox_unpublished_rows', { table: 'booking' }) === 0);
+      expect((await scrape(service.url)).sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'booking' })).toBe(0);
 
       // The service's own consumer now confirms paid holds.
       const ch = await admin.createConfirmChannel();
       const paid = paymentEvent('payment.succeeded', held);
       ch.publish(serviceTopology.exchanges.payments, paid.type, Buffer.from(JSON.stringify(paid)), { persistent: true, messageId: paid.id });
+      // And a malformed message, which goes to the DLQ.
+      ch.publish(serviceTopology.exchanges.payments, 'payment.succeeded', Buffer.from('not an event'), { persistent: true, messageId: `poison-${paid.id}` });
       await ch.waitForConfirms();
       await ch.close();
       await waitFor('confirmed by the service', async () => (await status(held.id)) === 'CONFIRMED');
+
+      // The consumer's lines for that delivery carry its message id and the PNR (correlation id).
+      expect(lines.find((l) => l.msg === 'payment event applied' && l.reservationId === held.id)).toMatchObject({ messageId: paid.id, correlationId: held.pnr, outcome: 'CONFIRMED' });
+      // The queue gauges, read from the broker at scrape time: the poison message in the DLQ.
+      await waitFor('poison counted in the DLQ', async () => (await scrape(service.url)).sum('tatkal_queue_dlq_messages', { queue: serviceQueue }) === 1);
+      const after = await scrape(service.url);
+      expect(after.sum('tatkal_queue_depth_messages', { queue: serviceQueue })).toBe(0);
+      expect(after.sum('tatkal_consumer_deliveries_total', { queue: serviceQueue, outcome: 'ack' })).toBe(1);
+      expect(after.sum('tatkal_consumer_deliveries_total', { queue: serviceQueue, outcome: 'dead_lettered' })).toBe(1);
     } finally {
       await service.close();
       await proxy.stop();
       await deleteEventTopology(admin, servicePrefix);
+    }
+  });
+
+  it("the service's sweeper expires an unpaid hold and counts it", async () => {
+    const service = await startBookingService(
+      loadBookingConfig({
+        NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL, EVENTS_ENABLED: 'false',
+        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '50',
+      }),
+      testLogger,
+    );
+    try {
+      const expiredBefore = (await scrape(service.url)).sum('tatkal_holds_expired_total');
+      const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+      const held = await reserve(run);
+      await db.prisma.reservation.update({ where: { id: held.id }, data: { holdExpiresAt: new Date(Date.now() - 1_000) } });
+      await waitFor('hold expired by the sweeper', async () => (await status(held.id)) === 'EXPIRED');
+      await waitFor('expiry counted', async () => (await scrape(service.url)).sum('tatkal_holds_expired_total') === expiredBefore + 1);
+    } finally {
+      await service.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, Logger } from '@tatkal/common';
+import { holdsExpired } from '../metrics.ts';
 import { expireHolds, type ReservationSettings } from './reservations.ts';
 
 /**
@@ -16,7 +17,10 @@ export function startSweeper(opts: { prisma: PrismaClient; settings: Reservation
       let n: number;
       do {
         n = await expireHolds(opts.prisma, opts.settings);
-        if (n) opts.logger.info({ expired: n }, 'expired unpaid holds');
+        if (n) {
+          holdsExpired.inc(n);
+          opts.logger.info({ expired: n }, 'expired unpaid holds');
+        }
       } while (n > 0 && !stopped);
       if (Date.now() - lastPurge > 3_600_000) {
         lastPurge = Date.now();
