@@ -1,5 +1,6 @@
 import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, LockManager, Redis, RequestContext } from '@tatkal/common';
+import { availabilityLoaders, type AvailabilityLoaders } from './domain/availability.ts';
 import { createLoaders, type Loaders } from './domain/network.ts';
 import { reservationPageLoader, reservationViewLoader, type ReservationPageLoader, type ReservationViewLoader } from './domain/reservationViews.ts';
 import type { ReservationDeps } from './domain/reservations.ts';
@@ -14,11 +15,15 @@ export interface BookingDeps {
 
 export interface BookingContext extends RequestContext, BookingDeps {
   /** Per-request batch loaders: one query per kind however many references a plan sends. */
-  loaders: Loaders & { reservationView: ReservationViewLoader; reservationPage: ReservationPageLoader };
+  loaders: Loaders & { availability: AvailabilityLoaders; reservationView: ReservationViewLoader; reservationPage: ReservationPageLoader };
 }
 
 export function bookingContext(deps: BookingDeps, base: RequestContext): BookingContext {
   const network = createLoaders(deps.prisma);
   const reservationView = reservationViewLoader(deps.prisma, network);
-  return { ...base, ...deps, loaders: { ...network, reservationView, reservationPage: reservationPageLoader(deps.prisma, reservationView) } };
+  return {
+    ...base,
+    ...deps,
+    loaders: { ...network, availability: availabilityLoaders(deps.prisma), reservationView, reservationPage: reservationPageLoader(deps.prisma, reservationView) },
+  };
 }

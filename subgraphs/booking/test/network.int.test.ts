@@ -13,6 +13,7 @@ import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
 import { identity } from '../../../test/support/tokens.ts';
+import { farePaise } from '@tatkal/common/rail';
 
 let db: TestDatabase;
 let redis: Redis;
@@ -237,6 +238,85 @@ describe('availability', () => {
     const fare = (cls: string) => rows.find((r: { class: string }) => r.class === cls).farePaise;
     expect(fare('FIRST_AC')).toBeGreaterThan(fare('SECOND_AC'));
     expect(fare('SECOND_AC')).toBeGreaterThan(fare('THIRD_AC'));
+  });
+
+  it('TrainRun.availability of 20 run references in a fixed number of queries, each run counted on its own', async () => {
+    // 16 runs of 12951 after the first (the other tests use that one fresh). Even runs have inventory
+    // rows: k + 1 THIRD_AC berths taken RTM->NDLS, 2 more taken MMCT->BVI only; every third run
+    // has k + 1 waitlisted THIRD_AC passengers (and one cancelled, which does not count).
+    const runs = await db.prisma.trainRun.findMany({ where: { train: { number: '12951' } }, orderBy: { date: 'asc' }, skip: 1, take: 16 });
+    expect(runs).toHaveLength(16);
+    const segmentBit = (seq: number) => 1n << BigInt(seq);
+    for (const [k, r] of runs.entries()) {
+      if (k % 2 === 0) {
+        await db.prisma.$executeRaw`
+          INSERT INTO booking.run_seats (run_id, seat_id, class)
+          SELECT ${r.id}::uuid, s.id, c.class FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id WHERE c.train_id = ${r.trainId}`;
+        await db.prisma.trainRun.update({ where: { id: r.id }, data: { inventoryReady: true } });
+        const seats = await db.prisma.runSeat.findMany({ where: { runId: r.id, class: 'THIRD_AC' }, orderBy: { seatId: 'asc' }, take: k + 3 });
+        await db.prisma.runSeat.updateMany({ where: { runId: r.id, seatId: { in: seats.slice(0, k + 1).map((x) => x.seatId) } }, data: { occupiedMask: segmentBit(4) | segmentBit(5) } });
+        await db.prisma.runSeat.updateMany({ where: { runId: r.id, seatId: { in: seats.slice(k + 1).map((x) => x.seatId) } }, data: { occupiedMask: segmentBit(0) } });
+      }
+      if (k % 3 === 0) {
+        await db.prisma.reservation.create({
+          data: {
+            pnr: String(5_000_000_000 + Math.floor(Math.random() * 1e9)), userId: randomUUID(), runId: r.id, fromSeq: 0, toSeq: 6, class: 'THIRD_AC', status: 'WAITLISTED', farePaise: 1,
+            passengers: { create: Array.from({ length: k + 2 }, (_, i) => ({ position: i, name: `Wait ${i}`, age: 30, gender: 'MALE' as const, status: i === 0 ? ('CANCELLED' as const) : ('WAITLISTED' as const), waitlistNumber: i, farePaise: 1 })) },
+          },
+        });
+      }
+    }
+    const reps = [
+      ...runs.slice(0, 5).map((r) => ({ __typename: 'TrainRun', id: r.id })),
+      { __typename: 'TrainRun', id: randomUUID() },
+      ...runs.slice(5, 10).map((r) => ({ __typename: 'TrainRun', trainNumber: '12951', date: r.date.toISOString().slice(0, 10) })),
+      { __typename: 'TrainRun', trainNumber: '12951', date: '2001-01-01' },
+      { __typename: 'TrainRun', id: 'not-a-uuid' },
+      ...runs.slice(10, 16).map((r) => ({ __typename: 'TrainRun', id: r.id })),
+      { __typename: 'TrainRun', id: runs[0]!.id },
+    ];
+    expect(reps).toHaveLength(20);
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on TrainRun { id
+      a: availability(from: "MMCT", to: "NDLS") { class availableBerths waitlistLength farePaise }
+      b: availability(from: "RTM", to: "NDLS", class: THIRD_AC) { class availableBerths waitlistLength farePaise } } } }`;
+
+    const totals = await db.prisma.$queryRaw<{ class: 'FIRST_AC' | 'SECOND_AC' | 'THIRD_AC'; n: bigint }[]>`
+      SELECT c.class::text AS class, count(*)::bigint AS n FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
+      JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY c.class ORDER BY min(c.position)`;
+    const km = Object.fromEntries((await db.prisma.trainStop.findMany({ where: { train: { number: '12951' } }, include: { station: true } })).map((st) => [st.station.code, st.distanceKm]));
+    const expected = (k: number, r: { id: string }) => {
+      const taken = (whole: boolean) => (k % 2 === 0 ? k + 1 + (whole ? 2 : 0) : 0);
+      const waiting = k % 3 === 0 ? k + 1 : 0;
+      const row = (c: (typeof totals)[number], whole: boolean) => ({
+        class: c.class,
+        availableBerths: Number(c.n) - (c.class === 'THIRD_AC' ? taken(whole) : 0),
+        waitlistLength: c.class === 'THIRD_AC' ? waiting : 0,
+        farePaise: farePaise(c.class, whole ? km.NDLS! - km.MMCT! : km.NDLS! - km.RTM!),
+      });
+      return { id: r.id, a: totals.map((c) => row(c, true)), b: totals.filter((c) => c.class === 'THIRD_AC').map((c) => row(c, false)) };
+    };
+    const want = reps.map((rep) => {
+      const k = runs.findIndex((r) => ('id' in rep ? r.id === rep.id : r.date.toISOString().slice(0, 10) === rep.date));
+      return k < 0 ? null : expected(k, runs[k]!);
+    });
+
+    const counting = countingPrisma(db.url);
+    try {
+      let res: Awaited<ReturnType<typeof execute>> | undefined;
+      const sql = await counting.statementsDuring(async () => {
+        res = await execute(server, Q, { r: reps }, ctx(null, counting.prisma));
+      });
+      expect(res!.errors).toBeUndefined();
+      expect(res!.data!._entities).toEqual(want);
+      // The same statements as for one reference of each shape: runs by id, stops and stations,
+      // berths per class, taken and waitlisted; runs by (number, date) with their trains, then
+      // taken and waitlisted for those. Before batching: 105.
+      const few = await counting.statementsDuring(() => execute(server, Q, { r: [reps[0], reps[7], reps[11]] }, ctx(null, counting.prisma)));
+      expect(sql).toHaveLength(few.length);
+      expect(sql.length).toBeLessThanOrEqual(10);
+    } finally {
+      await counting.disconnect();
+    }
   });
 
   it('rejects stations in the wrong order or off the route with BAD_USER_INPUT', async () => {

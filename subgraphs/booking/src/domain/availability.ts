@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { PrismaClient, TravelClass } from '@tatkal/db';
 import { CLASS_CODE, farePaise } from '@tatkal/common/rail';
 import { segmentMask } from './network.ts';
@@ -11,54 +12,76 @@ export interface ClassAvailability {
   farePaise: number;
 }
 
+/** One journey on one run. */
+export interface Journey {
+  run: { id: string; trainId: number; inventoryReady: boolean };
+  fromSeq: number;
+  toSeq: number;
+}
+
+/** Per class, in coach order: berths, berths taken on the journey's segments, passengers waiting. */
+export type ClassCounts = { class: TravelClass; total: number; taken: number; waitlisted: number }[];
+
 /**
- * Free berths per class for the segments fromSeq..toSeq of a run. Before the run's inventory
- * rows exist (first booking creates them) every berth is free.
+ * Per-request loaders behind availability: however many runs a request asks about, one query
+ * each for berths per class of the trains, berths taken per (run, segment mask), and waitlisted
+ * passengers per run.
  */
-export async function availabilityFor(
-  prisma: PrismaClient,
-  run: { id: string; trainId: number; inventoryReady: boolean },
-  fromSeq: number,
-  toSeq: number,
-  distanceKm: number,
-  onlyClass?: TravelClass | null,
-): Promise<ClassAvailability[]> {
-  const mask = segmentMask(fromSeq, toSeq);
-  const totals = await prisma.$queryRaw<{ class: TravelClass; total: bigint }[]>`
-    SELECT c.class, count(*)::bigint AS total
-    FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
-    WHERE c.train_id = ${run.trainId}
-    GROUP BY c.class
-    ORDER BY min(c.position)`;
-  const occupied = run.inventoryReady
-    ? await prisma.$queryRaw<{ class: TravelClass; taken: bigint }[]>`
-        SELECT class, count(*)::bigint AS taken FROM booking.run_seats
-        WHERE run_id = ${run.id}::uuid AND (occupied_mask & ${mask}) <> 0
-        GROUP BY class`
-    : [];
-  const waitlists = await prisma.passenger.groupBy({
-    by: ['reservationId'],
-    where: { status: 'WAITLISTED', reservation: { runId: run.id } },
-    _count: true,
+export function availabilityLoaders(prisma: PrismaClient) {
+  const berthsByTrain = new DataLoader<number, { class: TravelClass; total: number }[]>(async (trainIds) => {
+    const rows = await prisma.$queryRaw<{ train_id: number; class: TravelClass; total: bigint }[]>`
+      SELECT c.train_id, c.class, count(*)::bigint AS total
+      FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
+      WHERE c.train_id = ANY(${[...trainIds]}::int[])
+      GROUP BY c.train_id, c.class
+      ORDER BY c.train_id, min(c.position)`;
+    return trainIds.map((id) => rows.filter((r) => r.train_id === id).map((r) => ({ class: r.class, total: Number(r.total) })));
   });
-  const waitlistByClass = new Map<TravelClass, number>();
-  if (waitlists.length) {
-    const reservations = await prisma.reservation.findMany({ where: { id: { in: waitlists.map((w) => w.reservationId) } }, select: { id: true, class: true } });
-    const classOf = new Map(reservations.map((r) => [r.id, r.class]));
-    for (const w of waitlists) {
-      const cls = classOf.get(w.reservationId)!;
-      waitlistByClass.set(cls, (waitlistByClass.get(cls) ?? 0) + w._count);
-    }
-  }
-  const takenByClass = new Map(occupied.map((o) => [o.class, Number(o.taken)]));
-  return totals
-    .filter((t) => !onlyClass || t.class === onlyClass)
-    .map((t) => ({
-      class: t.class,
-      code: CLASS_CODE[t.class],
-      totalBerths: Number(t.total),
-      availableBerths: Number(t.total) - (takenByClass.get(t.class) ?? 0),
-      waitlistLength: waitlistByClass.get(t.class) ?? 0,
-      farePaise: farePaise(t.class, distanceKm),
+  // Only runs with inventory rows: before the first booking every berth is free.
+  const takenByJourney = new DataLoader<{ runId: string; mask: bigint }, Map<TravelClass, number>, string>(
+    async (keys) => {
+      const rows = await prisma.$queryRaw<{ key: number; class: TravelClass; taken: bigint }[]>`
+        SELECT k.key::int - 1 AS key, rs.class, count(*)::bigint AS taken
+        FROM unnest(${keys.map((k) => k.runId)}::uuid[], ${keys.map((k) => k.mask.toString())}::bigint[]) WITH ORDINALITY AS k(run_id, mask, key)
+        JOIN booking.run_seats rs ON rs.run_id = k.run_id AND (rs.occupied_mask & k.mask) <> 0
+        GROUP BY k.key, rs.class`;
+      return keys.map((_, i) => new Map(rows.filter((r) => r.key === i).map((r) => [r.class, Number(r.taken)])));
+    },
+    { cacheKeyFn: (k) => `${k.runId}|${k.mask}` },
+  );
+  const waitlistByRun = new DataLoader<string, Map<TravelClass, number>>(async (runIds) => {
+    const rows = await prisma.$queryRaw<{ run_id: string; class: TravelClass; n: bigint }[]>`
+      SELECT r.run_id::text AS run_id, r.class, count(*)::bigint AS n
+      FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
+      WHERE p.status = 'WAITLISTED' AND r.run_id = ANY(${[...runIds]}::uuid[])
+      GROUP BY r.run_id, r.class`;
+    return runIds.map((id) => new Map(rows.filter((r) => r.run_id === id).map((r) => [r.class, Number(r.n)])));
+  });
+  return { berthsByTrain, takenByJourney, waitlistByRun };
+}
+export type AvailabilityLoaders = ReturnType<typeof availabilityLoaders>;
+
+/** Berth counts per class for a journey on a run. */
+export async function classCounts(loaders: AvailabilityLoaders, j: Journey): Promise<ClassCounts> {
+  const none = new Map<TravelClass, number>();
+  const [berths, taken, waiting] = await Promise.all([
+    loaders.berthsByTrain.load(j.run.trainId),
+    j.run.inventoryReady ? loaders.takenByJourney.load({ runId: j.run.id, mask: segmentMask(j.fromSeq, j.toSeq) }) : none,
+    loaders.waitlistByRun.load(j.run.id),
+  ]);
+  return berths.map((b) => ({ class: b.class, total: b.total, taken: taken.get(b.class) ?? 0, waitlisted: waiting.get(b.class) ?? 0 }));
+}
+
+/** Free berths per class for a journey of `distanceKm`, with the fare; only `onlyClass` if given. */
+export function availabilityRows(counts: ClassCounts, distanceKm: number, onlyClass?: TravelClass | null): ClassAvailability[] {
+  return counts
+    .filter((c) => !onlyClass || c.class === onlyClass)
+    .map((c) => ({
+      class: c.class,
+      code: CLASS_CODE[c.class],
+      totalBerths: c.total,
+      availableBerths: c.total - c.taken,
+      waitlistLength: c.waitlisted,
+      farePaise: farePaise(c.class, distanceKm),
     }));
 }

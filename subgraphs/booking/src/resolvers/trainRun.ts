@@ -1,7 +1,7 @@
 import type { TrainRun, TravelClass } from '@tatkal/db';
 import { notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import { availabilityFor } from '../domain/availability.ts';
+import { availabilityRows, classCounts } from '../domain/availability.ts';
 import { isoDate, routeSegment } from '../domain/network.ts';
 
 type RunRef = { id: string } | { trainNumber: string; date: string };
@@ -9,7 +9,8 @@ type RunRef = { id: string } | { trainNumber: string; date: string };
 export async function availabilityOfRun(run: TrainRun, from: string, to: string, cls: TravelClass | null | undefined, ctx: BookingContext) {
   const stops = await ctx.loaders.stopsByTrainId.load(run.trainId);
   const segment = routeSegment(stops, from, to);
-  return availabilityFor(ctx.prisma, run, segment.from.seq, segment.to.seq, segment.distanceKm, cls);
+  const counts = await classCounts(ctx.loaders.availability, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq });
+  return availabilityRows(counts, segment.distanceKm, cls);
 }
 
 export const TrainRunResolvers = {
