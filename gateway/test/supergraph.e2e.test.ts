@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientError, GraphQLClient } from 'graphql-request';
+import { createTestRun } from '../../subgraphs/booking/test/fixtures.ts';
+import { scrape } from '../../test/support/metrics.ts';
 import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
 
 let sg: RunningSupergraph;
@@ -79,10 +81,56 @@ describe('supergraph through the gateway', () => {
     expect(res.headers.get('x-request-id')).toBe('req-e2e-123');
   });
 
-  it('serves health and readiness on every process', async () => {
-    for (const url of [sg.urls.auth, sg.urls.booking, sg.urls.search, sg.urls.payment, sg.urls.webhooks, sg.gatewayUrl.replace('/graphql', '')]) {
-      expect((await fetch(`${url}/health`)).status).toBe(200);
-      expect((await fetch(`${url}/ready`)).status).toBe(200);
+  it('serves health, readiness and metrics on every process', async () => {
+    for (const url of [sg.urls.auth, sg.urls.booking, sg.urls.search, sg.urls.payment, sg.urls.webhooks, sg.urls.provider, sg.gatewayUrl.replace('/graphql', '')]) {
+      expect((await fetch(`${url}/health`)).status, url).toBe(200);
+      expect((await fetch(`${url}/ready`)).status, url).toBe(200);
+      const m = await scrape(url);
+      expect(m.types.get('process_cpu_seconds_total'), url).toBe('counter');
+      expect(m.types.get('tatkal_http_request_duration_seconds'), url).toBe('histogram');
+      expect(m.sum('tatkal_http_requests_total', { method: 'GET', route: '/health', status_code: '200' }), url).toBeGreaterThan(0);
     }
+    // The gateway is ready once its supergraph is loaded (it does not start otherwise); Redis
+    // only backs rate limits, which fail open, so it is not a readiness condition.
+    expect(await (await fetch(`${sg.gatewayUrl.replace('/graphql', '')}/ready`)).json()).toEqual({ status: 'ready', checks: { supergraph: true } });
+  });
+});
+
+describe('metrics after real operations', () => {
+  it('counts a reservation and a sold-out one: booking outcomes, and GraphQL outcomes at the gateway and booking', async () => {
+    const { register } = await client.request<{ register: { accessToken: string } }>(
+      `mutation { register(input: { email: "metrics-e2e@example.com", password: "a long enough passphrase", name: "Metrics" }) { accessToken } }`,
+    );
+    const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 1 });
+    const reserve = (operationName: string) =>
+      fetch(sg.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${register.accessToken}` },
+        body: JSON.stringify({
+          query: `mutation ${operationName}($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status } }`,
+          variables: {
+            key: `${operationName}-${run.runId}`,
+            input: { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', allowWaitlist: false, passengers: [{ name: 'Meera Iyer', age: 41, gender: 'FEMALE' }] },
+          },
+        }),
+      }).then((r) => r.json() as Promise<{ data?: { reserveSeats: { status: string } } | null; errors?: { extensions?: { code?: string } }[] }>);
+
+    const before = await scrape(sg.urls.booking);
+    const held = await reserve('MetricsReserve');
+    expect(held.data?.reserveSeats.status).toBe('HELD');
+    const soldOut = await reserve('MetricsReserveAgain');
+    expect(soldOut.errors?.[0]?.extensions?.code).toBe('SOLD_OUT');
+    const after = await scrape(sg.urls.booking);
+    const delta = (name: string, labels: Record<string, string>) => after.sum(name, labels) - before.sum(name, labels);
+
+    expect(delta('tatkal_reservation_outcomes_total', { outcome: 'held' })).toBe(1);
+    expect(delta('tatkal_reservation_outcomes_total', { outcome: 'sold_out' })).toBe(1);
+    // One registry in this test process: the gateway's count and booking's (its fetch is named
+    // MetricsReserve__booking__0 and counted under the client's name) land on one series.
+    expect(delta('tatkal_graphql_operations_total', { operation_name: 'MetricsReserve', operation_type: 'mutation', outcome: 'ok' })).toBe(2);
+    expect(delta('tatkal_graphql_operations_total', { operation_name: 'MetricsReserveAgain', operation_type: 'mutation', outcome: 'SOLD_OUT' })).toBe(2);
+    expect(after.find('tatkal_graphql_operations_total').some((s) => s.labels.operation_name!.includes('__'))).toBe(false);
+    expect(delta('tatkal_graphql_operation_duration_seconds_count', { operation_name: 'MetricsReserve' })).toBe(2);
+    expect(delta('tatkal_http_requests_total', { method: 'POST', route: '/graphql', status_code: '200' })).toBeGreaterThanOrEqual(4);
   });
 });
