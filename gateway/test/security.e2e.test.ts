@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@tatkal/common';
 import { generateSigningJwk, importSigningKeys } from '../../subgraphs/auth/src/domain/keys.ts';
 import { createTestRun } from '../../subgraphs/booking/test/fixtures.ts';
+import { scrape } from '../../test/support/metrics.ts';
 import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
 import { createTestKeys } from '../../test/support/tokens.ts';
 
@@ -113,6 +114,9 @@ async function registerUser(email = `u-${randomUUID()}@example.com`) {
   expect(res.body.errors).toBeUndefined();
   return { email, id: res.body.data!.register.user.id as string, accessToken: res.body.data!.register.accessToken as string, refreshToken: res.body.data!.register.refreshToken as string };
 }
+
+/** Rate-limit refusals so far, by limit name (one registry for the whole supergraph in this process). */
+const rejections = async (limit: string) => (await scrape(sg.gatewayUrl.replace('/graphql', ''))).sum('tatkal_rate_limit_rejections_total', { limit });
 
 const counts = async () => ({
   users: await sg.db.prisma.user.count(),
@@ -353,6 +357,7 @@ describe('rate limits', () => {
   it('1,000 logins a minute from one IP: the first 10 for the email succeed, then RATE_LIMITED; past 300 requests the gateway answers 429', async () => {
     const user = await registerUser();
     const before = await counts();
+    const rejectedBefore = { ip: await rejections('gateway.ip'), login: await rejections('Mutation.login') };
     const ip = nextIp();
     const results: HttpResult[] = [];
     const queue = Array.from({ length: 1000 }, (_, i) => i);
@@ -372,6 +377,9 @@ describe('rate limits', () => {
     }
     // Only the 10 allowed logins wrote a session.
     expect(await counts()).toEqual({ ...before, refreshTokens: before.refreshTokens + 10 });
+    // Every refusal is counted under the limit that made it: the gateway's per-IP, auth's login rule.
+    expect(await rejections('gateway.ip')).toBe(rejectedBefore.ip + 700);
+    expect(await rejections('Mutation.login')).toBe(rejectedBefore.login + 290);
     // Another client address is not affected.
     expect((await gql(`{ __typename }`, {}, { ip: nextIp() })).status).toBe(200);
   });
@@ -389,6 +397,7 @@ describe('rate limits', () => {
     const user = await registerUser();
     const other = await registerUser();
     const before = await counts();
+    const rejectedBefore = await rejections('gateway.reserveSeats');
     const badInput = (name: string) =>
       `mutation ${name} { reserveSeats(idempotencyKey: "${randomUUID()}", input: { runId: "${randomUUID()}", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "R", age: 30, gender: MALE }] }) { pnr } }`;
     // Different operation names and IPs do not help: the user is counted, by field name.
@@ -406,6 +415,7 @@ describe('rate limits', () => {
     const aliased = `mutation { ${[1, 2, 3, 4].map((i) => `r${i}: reserveSeats(idempotencyKey: "${randomUUID()}", input: { runId: "${randomUUID()}", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "R", age: 30, gender: MALE }] }) { pnr }`).join(' ')} }`;
     expect(codes(await gql(aliased, {}, { headers: bearer(other.accessToken) }))).toEqual(['RATE_LIMITED']);
     expect(await counts()).toEqual(before);
+    expect(await rejections('gateway.reserveSeats')).toBe(rejectedBefore + 2);
   });
 });
 
@@ -427,6 +437,35 @@ describe('request ids', () => {
     expect(operations.length).toBeGreaterThanOrEqual(4);
     expect(operations.find((l) => l.operationName === 'Journey')).toMatchObject({ outcome: 'ok', status: 200, operationType: 'query' });
     for (const l of operations) expect(typeof l.durationMs).toBe('number');
+  });
+
+  it('puts the PNR on booking\'s log lines: a reservation\'s once it is made, a cancellation\'s from the start', async () => {
+    const user = await registerUser();
+    const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    const reserveId = `pnr-reserve-${randomUUID()}`;
+    const reserved = await gql(
+      `mutation Hold($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status } }`,
+      { key: randomUUID(), input: { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [{ name: 'Kavya Menon', age: 29, gender: 'FEMALE' }] } },
+      { headers: { ...bearer(user.accessToken), 'x-request-id': reserveId } },
+    );
+    expect(reserved.body.errors).toBeUndefined();
+    const pnr = reserved.body.data!.reserveSeats.pnr as string;
+    // Booking's operation line (its fetch is Hold__booking__0) is written after the PNR is known.
+    const bookingLine = logLines.find((l) => l.requestId === reserveId && l.msg === 'graphql operation' && String(l.operationName).includes('__booking__'));
+    expect(bookingLine).toMatchObject({ pnr, outcome: 'ok' });
+    // The gateway process never learns it.
+    expect(logLines.find((l) => l.requestId === reserveId && l.operationName === 'Hold')).not.toHaveProperty('pnr');
+
+    const cancelId = `pnr-cancel-${randomUUID()}`;
+    const cancelled = await gql(
+      `mutation Cancel($pnr: String!, $key: String!) { cancelReservation(pnr: $pnr, idempotencyKey: $key) { status } }`,
+      { pnr, key: randomUUID() },
+      { headers: { ...bearer(user.accessToken), 'x-request-id': cancelId } },
+    );
+    expect(cancelled.body.data?.cancelReservation.status).toBe('CANCELLED');
+    const cancelLines = logLines.filter((l) => l.requestId === cancelId && l.msg === 'graphql operation' && String(l.operationName).includes('__booking__'));
+    expect(cancelLines).toHaveLength(1);
+    expect(cancelLines[0]).toMatchObject({ pnr });
   });
 });
 

@@ -1,5 +1,6 @@
 import { createSubgraphServer, loadSchemaFile, type Logger } from '@tatkal/common';
 import type { BookingContext } from './context.ts';
+import { pnrLogFields } from './correlation.ts';
 import { bookingPermissions } from './permissions.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -11,7 +12,7 @@ export function buildBookingServer(opts: { logger: Logger; production: boolean }
     name: 'booking',
     typeDefs,
     resolvers: resolvers as never,
-    middleware: [bookingPermissions],
+    middleware: [bookingPermissions, pnrLogFields],
     logger: opts.logger,
     production: opts.production,
   });
