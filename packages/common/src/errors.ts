@@ -57,11 +57,11 @@ const apolloCodes = new Set([
  */
 export function makeFormatError(opts: { log: (err: unknown) => void; exposeDetails: boolean }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code as string | undefined;
     // Apollo Server reports an APQ hash that does not match its query without a code.
     if (formatted.message === 'provided sha does not match query' && formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR) {
       return { message: 'persistedQuery.sha256Hash is not the SHA-256 of the query', extensions: { code: 'BAD_REQUEST' } };
     }
+    const code = formatted.extensions?.code as string | undefined;
     const original = unwrapResolverError(error);
     if (code && (clientCodes.has(code) || apolloCodes.has(code)) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
