@@ -1,5 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AppError, ErrorCode } from './errors.ts';
+import { counter } from './telemetry.ts';
 
 // Thrown from the context function: Apollo turns it into an HTTP 401 response.
 const unauthenticatedHttp = (message: string) => new AppError(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401 } });
@@ -22,7 +23,22 @@ export interface VerifierOptions {
   audience: string;
   /** Least time between two JWKS fetches (an unknown `kid` triggers one); jose's default is 30 s. */
   jwksCooldownMs?: number;
+  /**
+   * How long a verified token is answered from memory (never past its `exp`); 0 turns it off.
+   * A key removed from the JWKS stops being honoured within this time.
+   */
+  cacheTtlMs?: number;
+  /** Verified tokens kept at most (oldest dropped first). */
+  cacheMax?: number;
+  /** The clock (tests). */
+  now?: () => number;
 }
+
+export const tokenVerifications = counter({
+  name: 'tatkal_token_verifications_total',
+  help: 'Bearer tokens checked, by result: verified (signature checked), cached (verified before), refused',
+  labelNames: ['result'] as const,
+});
 
 export type TokenVerifier = (authorization: string | undefined) => Promise<Identity | null>;
 
@@ -38,21 +54,44 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
   else if (opts.jwksUrl) keys = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: opts.jwksCooldownMs ?? 30_000, cacheMaxAge: 600_000 });
   else throw new Error('createTokenVerifier needs jwksUrl or jwks');
 
+  // A user's search, reserve and pay all carry the same token: its signature is checked once
+  // (an Ed25519 verification costs more CPU than the rest of the auth step) and remembered.
+  const now = opts.now ?? Date.now;
+  const ttlMs = opts.cacheTtlMs ?? 60_000;
+  const max = opts.cacheMax ?? 50_000;
+  const verified = new Map<string, { identity: Identity; until: number }>();
+
   return async (authorization) => {
     if (!authorization) return null;
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(authorization.trim());
     if (!match) throw unauthenticatedHttp('Malformed Authorization header: expected "Bearer <token>"');
+    const token = match[1]!;
+    const at = now();
+    const hit = verified.get(token);
+    if (hit && at < hit.until) {
+      tokenVerifications.inc({ result: 'cached' });
+      return hit.identity;
+    }
+    if (hit) verified.delete(token);
     try {
-      const { payload } = await jwtVerify(match[1]!, keys, {
+      const { payload } = await jwtVerify(token, keys, {
         issuer: opts.issuer,
         audience: opts.audience,
         algorithms: TOKEN_ALGORITHMS,
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+        currentDate: new Date(at),
       });
       const role = payload.role;
       if (role !== 'CUSTOMER' && role !== 'ADMIN') throw new Error('bad role claim');
-      return { userId: payload.sub!, role, tokenId: payload.jti! };
+      const identity: Identity = { userId: payload.sub!, role, tokenId: payload.jti! };
+      if (ttlMs > 0) {
+        if (verified.size >= max) verified.delete(verified.keys().next().value!);
+        verified.set(token, { identity, until: Math.min(at + ttlMs, payload.exp! * 1000) });
+      }
+      tokenVerifications.inc({ result: 'verified' });
+      return identity;
     } catch {
+      tokenVerifications.inc({ result: 'refused' });
       throw unauthenticatedHttp('Invalid or expired access token');
     }
   };

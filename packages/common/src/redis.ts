@@ -15,6 +15,9 @@ export function createRedis(url: string, opts: { commandTimeoutMs?: number; name
     connectTimeout: 1000,
     connectionName: opts.name,
     retryStrategy: (times) => Math.min(times * 200, 2000),
+    // Under a rush thousands of requests each send a few commands: those issued in the same tick
+    // go out in one write (one syscall, one round trip) instead of one each.
+    enableAutoPipelining: true,
   });
   // Errors surface on commands; an unhandled 'error' event would crash the process.
   client.on('error', () => {});

@@ -293,7 +293,9 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
           await complete?.(tx, view);
           return view;
         },
-        { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs, isolationLevel: 'ReadCommitted' },
+        // READ COMMITTED (PostgreSQL's default, not set explicitly: that costs a statement): FOR
+        // UPDATE re-checks the mask on the newest version of a row another transaction changed.
+        { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
       )
       .catch(txError);
     deps.onOutcome?.(view.status === 'HELD' ? 'held' : 'waitlisted');
