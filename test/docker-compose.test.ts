@@ -4,6 +4,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { parseDocument } from 'yaml';
+import { exportedNames, parseMetrics } from './support/metrics.ts';
 
 const root = new URL('../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
@@ -78,8 +79,9 @@ const healthTest = (svc: Service) => [svc.healthcheck?.test ?? []].flat().join('
 const buildsFromDockerfile = (svc: Service) => svc.build !== undefined;
 // The payment provider simulator builds from the same image but is a stand-in, not an app service.
 const helperServices = ['migrate', 'payment-provider'];
+const observabilityServices = ['prometheus', 'grafana'];
 const appServices = Object.keys(services).filter((n) => buildsFromDockerfile(services[n]!) && !helperServices.includes(n));
-const infraServices = Object.keys(services).filter((n) => !buildsFromDockerfile(services[n]!));
+const infraServices = Object.keys(services).filter((n) => !buildsFromDockerfile(services[n]!) && !observabilityServices.includes(n));
 const subgraphs = Object.entries(supergraph.subgraphs).map(([name, cfg]) => {
   const url = new URL(cfg.routing_url);
   return { name, url, port: Number(url.port) };
@@ -224,6 +226,8 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(seen).toEqual(expect.arrayContaining(['auth.ADMIN_PASSWORD', 'payment.PAYMENT_WEBHOOK_SECRET']));
+    // Grafana's admin password: required from the environment, no default in the repository.
+    expect(envOf(services.grafana!).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]*\}$/);
     const auth = envOf(services.auth!);
     expect(auth.AUTH_GENERATE_KEYS).toBe('true');
     expect(auth.AUTH_SIGNING_KEYS_FILE).toMatch(/^\/app\/\.keys\//);
@@ -237,13 +241,144 @@ describe('docker-compose.yml', () => {
 
   it('declares every named volume it mounts', () => {
     const declared = Object.keys(compose.volumes ?? {});
-    expect(declared).toEqual(expect.arrayContaining(['postgres-data', 'rabbitmq-data', 'elasticsearch-data', 'auth-keys']));
+    expect(declared).toEqual(expect.arrayContaining(['postgres-data', 'rabbitmq-data', 'elasticsearch-data', 'auth-keys', 'prometheus-data', 'grafana-data']));
     for (const [name, svc] of Object.entries(services)) {
       for (const v of svc.volumes ?? []) {
         const source = typeof v === 'string' ? v.split(':')[0]! : (v.source ?? '');
         if (source && !source.startsWith('.') && !source.startsWith('/')) expect(declared, `${name} volume ${source}`).toContain(source);
       }
     }
+  });
+});
+
+/** The processes' own metrics: every module the processes load registers its metrics in the process registry on import. */
+async function metricNamesExported(): Promise<Set<string>> {
+  await Promise.all([
+    import('../gateway/src/service.ts'),
+    import('../subgraphs/auth/src/service.ts'),
+    import('../subgraphs/booking/src/service.ts'),
+    import('../subgraphs/search/src/service.ts'),
+    import('../subgraphs/payment/src/service.ts'),
+    import('../subgraphs/payment/src/provider/simulator.ts'),
+  ]);
+  const { metricsRegistry } = await import('@tatkal/common');
+  return exportedNames(parseMetrics(await metricsRegistry.metrics()).types);
+}
+
+// PromQL words that are not metric names: functions, aggregations, operators, modifiers.
+const PROMQL_WORDS = new Set(['sum', 'min', 'max', 'avg', 'count', 'topk', 'bottomk', 'quantile', 'rate', 'irate', 'increase', 'delta', 'idelta', 'histogram_quantile', 'abs', 'clamp_min', 'clamp_max', 'and', 'or', 'unless', 'bool', 'offset', 'time', 'vector', 'scalar', 'label_replace']);
+
+/** The metric names a PromQL expression reads (label matchers, ranges, grouping lists and Grafana variables removed). */
+function metricNamesIn(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\$\w+/g, ' ');
+  const words = bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+  return words.filter((w) => !PROMQL_WORDS.has(w));
+}
+
+interface DashboardPanel {
+  type: string;
+  title: string;
+  datasource?: { type?: string; uid?: string };
+  targets?: { expr?: string; datasource?: { uid?: string } }[];
+}
+
+describe('observability: Prometheus and Grafana', () => {
+  const prometheus = services.prometheus!;
+  const grafana = services.grafana!;
+  const promConfig = parseYaml<{ scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[] }>(read('ops/prometheus/prometheus.yml'));
+  const targets = promConfig.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets.map((t) => ({ job: job.job_name, target: t, path: job.metrics_path ?? '/metrics' }))));
+  const dashboard = JSON.parse(read('ops/grafana/dashboards/tatkal.json')) as { uid: string; panels: DashboardPanel[] };
+  const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr ?? '' })));
+
+  /** Bind mounts `./host/path:/container/path[:ro]` of a service, as [host, container]. */
+  const binds = (svc: Service) =>
+    (svc.volumes ?? []).filter((v): v is string => typeof v === 'string' && v.startsWith('./')).map((v) => v.split(':').slice(0, 2) as [string, string]);
+
+  it('runs pinned Prometheus and Grafana images, bound to this machine only, with health checks', () => {
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    for (const [svc, port] of [[prometheus, 9090], [grafana, 3000]] as const) {
+      expect(svc.ports).toEqual([`127.0.0.1:${port}:${port}`]);
+      expect(healthTest(svc)).toContain(`http://127.0.0.1:${port}/`);
+    }
+    expect(dependsOn(grafana).prometheus).toBe('service_healthy');
+  });
+
+  it('gives Prometheus the config file in ops/prometheus', () => {
+    const configFlag = [prometheus.command].flat().find((a) => String(a).startsWith('--config.file='));
+    const configPath = String(configFlag).slice('--config.file='.length);
+    expect(binds(prometheus)).toContainEqual(['./ops/prometheus/prometheus.yml', configPath]);
+  });
+
+  it('scrapes /metrics of every app service (and the provider simulator) on the port that service listens on', () => {
+    const portOf = (name: string) => {
+      const env = envOf(services[name]!);
+      return env.PORT ?? env.PROVIDER_PORT;
+    };
+    for (const name of [...appServices, 'payment-provider']) {
+      expect(targets.map((t) => t.target), name).toContain(`${name}:${portOf(name)}`);
+    }
+    for (const { target, path } of targets) {
+      const [host, port] = target.split(':');
+      expect(services[host!], `${target} is a compose service`).toBeDefined();
+      const env = envOf(services[host!]!);
+      // A port the service listens on (the payment sidecar's WEBHOOK_PORT is the same process: not scraped twice).
+      expect([env.PORT, env.PROVIDER_PORT], target).toContain(port);
+      expect(path, target).toBe('/metrics');
+    }
+    expect(new Set(targets.map((t) => t.target)).size).toBe(targets.length);
+  });
+
+  it('provisions Grafana: a Prometheus data source at the prometheus service, the dashboard from ops/grafana, anonymous viewers', () => {
+    const env = envOf(grafana);
+    expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe('true');
+    expect(env.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
+    expect(env.GF_USERS_ALLOW_SIGN_UP).toBe('false');
+    const mounts = new Map(binds(grafana));
+    expect(mounts.get('./ops/grafana/provisioning')).toBe('/etc/grafana/provisioning');
+    const dashboardsDir = mounts.get('./ops/grafana/dashboards')!;
+    expect(dashboardsDir).toBeTruthy();
+    expect(env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(`${dashboardsDir}/tatkal.json`);
+
+    const datasources = parseYaml<{ datasources: { type: string; uid: string; url: string }[] }>(read('ops/grafana/provisioning/datasources/prometheus.yml')).datasources;
+    expect(datasources).toHaveLength(1);
+    const [ds] = datasources;
+    const promPort = String(prometheus.ports?.[0]).split(':').at(-1);
+    expect(ds).toMatchObject({ type: 'prometheus', url: `http://prometheus:${promPort}` });
+    const providers = parseYaml<{ providers: { type: string; options: { path: string } }[] }>(read('ops/grafana/provisioning/dashboards/tatkal.yml')).providers;
+    expect(providers.map((p) => [p.type, p.options.path])).toEqual([['file', dashboardsDir]]);
+
+    // Every query panel reads that data source.
+    const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
+    expect(queryPanels.length).toBeGreaterThan(10);
+    for (const p of queryPanels) {
+      expect(p.datasource?.uid, p.title).toBe(ds!.uid);
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets ?? []) expect(t.datasource?.uid ?? ds!.uid, p.title).toBe(ds!.uid);
+    }
+  });
+
+  it('charts only metrics some process exports (names read from the processes\' registry, not listed here)', async () => {
+    const exported = await metricNamesExported();
+    // The registry really was read: default Node metrics and ours.
+    expect(exported).toContain('process_cpu_seconds_total');
+    expect(exported).toContain('tatkal_reservation_outcomes_total');
+    const used = new Set<string>();
+    for (const { panel, expr } of queries) {
+      const names = metricNamesIn(expr);
+      expect(names.length, `${panel}: ${expr}`).toBeGreaterThan(0);
+      for (const name of names) {
+        expect(exported.has(name), `${panel}: ${name} is not exported by any process`).toBe(true);
+        used.add(name);
+      }
+    }
+    // Runtime panels read the default Node metrics, the rest ours.
+    expect([...used].filter((n) => !n.startsWith('tatkal_')).every((n) => /^(process|nodejs)_/.test(n))).toBe(true);
   });
 });
 
