@@ -20,7 +20,7 @@ describe('rate limit specs', () => {
     expect(plain.extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
     const http = rateLimited(42.1, { http: true });
     expect(http.extensions.retryAfterSeconds).toBe(43);
-    const head = http.extensions.http as { status: number; headers: Map<string, string> };
+    const head = http.extensions.http as unknown as { status: number; headers: Map<string, string> };
     expect(head.status).toBe(429);
     expect(head.headers.get('retry-after')).toBe('43');
   });

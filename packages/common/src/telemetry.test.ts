@@ -33,7 +33,7 @@ const resolvers = {
 
 async function countOf(labels: Record<string, string>): Promise<number> {
   const { values } = await graphqlOperations.get();
-  return values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((sum, v) => sum + v.value, 0);
+  return values.filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val)).reduce((sum, v) => sum + v.value, 0);
 }
 
 describe('graphqlMetricsPlugin', () => {
