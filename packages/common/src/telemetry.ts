@@ -105,7 +105,11 @@ export function scrapedGauges<K extends string>(defs: Record<K, MetricDef<string
     })().finally(() => {
       refreshing = null;
     }));
-  for (const [key, def] of Object.entries(defs) as [K, MetricDef<string>][]) gauges[key] = gauge({ ...def, collect: refresh });
+  for (const [key, def] of Object.entries(defs) as [K, MetricDef<string>][]) {
+    // Its collect would read another group's sources: refuse loudly instead of reporting nothing.
+    if (metricsRegistry.getSingleMetric(def.name)) throw new Error(`metric ${def.name} is already registered`);
+    gauges[key] = gauge({ ...def, collect: refresh });
+  }
   return {
     gauges,
     /** Adds a source read at every scrape; returns its removal (call it when the source stops). */
