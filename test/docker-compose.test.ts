@@ -379,7 +379,8 @@ describe('observability: Prometheus and Grafana', () => {
     }
     // Runtime panels read the default Node metrics, the rest ours.
     expect([...used].filter((n) => !n.startsWith('tatkal_')).every((n) => /^(process|nodejs)_/.test(n))).toBe(true);
-  });
+    // Loading every service module takes a few seconds on a busy machine.
+  }, 60_000);
 });
 
 describe('Dockerfile', () => {
