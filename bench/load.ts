@@ -1,5 +1,7 @@
 // The load side of the benchmarks: a fixed number of tasks with a bounded number in flight, each
-// timed request recorded as a Sample, and one way of telling a GraphQL answer's outcome.
+// timed request recorded as a Sample, one way of telling a GraphQL answer's outcome, and the
+// reservation requests both the Tatkal and the gateway benchmark send.
+import { randomUUID } from 'node:crypto';
 import type { Sample } from './report.ts';
 
 export interface GraphQLAnswer<T = Record<string, unknown>> {
@@ -67,4 +69,30 @@ export async function runPool(count: number, concurrency: number, deadline: numb
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
   return next;
+}
+
+export const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status passengers { coach berth } } }`;
+
+/**
+ * User i's reserveSeats body on a test run (createTestRun: four stops, booked end to end), with a
+ * fresh idempotency key. The mix: group sizes 1,1,1,2,2,3,4; berth preferences; one in three
+ * refuses the waitlist. bench/sql/reserve.pgbench draws the same mix.
+ */
+export function reserveBody(i: number, run: { runId: string; stations: string[] }): string {
+  const prefs = ['LB', 'MB', 'UB', 'SL', 'SU', null];
+  const size = [1, 1, 1, 2, 2, 3, 4][i % 7]!;
+  return JSON.stringify({
+    query: RESERVE,
+    variables: {
+      key: randomUUID(),
+      input: {
+        runId: run.runId,
+        from: run.stations[0],
+        to: run.stations[3],
+        class: 'SLEEPER',
+        allowWaitlist: i % 3 !== 0,
+        passengers: Array.from({ length: size }, (_, p) => ({ name: `Traveller ${String.fromCharCode(65 + (p % 26))}`, age: 20 + ((i + p) % 50), gender: p % 2 ? 'FEMALE' : 'MALE', berthPreference: prefs[(i + p) % prefs.length] })),
+      },
+    },
+  });
 }

@@ -4,14 +4,14 @@
 // database, signing keys and tokens, and the whole stack of services a benchmark runs against.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { SignJWT } from 'jose';
 import pg from 'pg';
-import { deleteEventTopology, type Redis } from '@tatkal/common';
+import { createRedis, deleteEventTopology, type Redis } from '@tatkal/common';
 import { generateSigningJwk, importSigningKeys, loadSigningKeys, type SigningKey } from '../subgraphs/auth/src/domain/keys.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -327,6 +327,21 @@ export interface RedisCounters {
   byCommand: Record<string, number>;
 }
 
+/** A Redis client for the bench's own readings, connected before it returns (createRedis queues nothing). */
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = createRedis(url, { name: 'bench', commandTimeoutMs: 5_000 });
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Redis at ${url} is not reachable`)), 5_000);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  return redis;
+}
+
 /** Server-wide command counters (INFO stats + commandstats): every client of this Redis counts. */
 export async function redisCounters(redis: Redis): Promise<RedisCounters> {
   const [stats, commandstats] = await Promise.all([redis.info('stats'), redis.info('commandstats')]);
@@ -346,11 +361,53 @@ export function redisDelta(after: RedisCounters, before: RedisCounters, per: num
   return { total, perUnit: per ? +(total / per).toFixed(2) : 0, byCommandPerUnit: Object.fromEntries(byCommand.map(([cmd, n]) => [cmd, per ? +(n / per).toFixed(2) : 0])) };
 }
 
-/** Ids and idle seconds of the clients connected now (CLIENT LIST). */
-export async function redisClients(redis: Redis): Promise<{ id: string; idle: number }[]> {
+/** The clients connected now (CLIENT LIST): their port on this machine and idle seconds. */
+export async function redisClients(redis: Redis): Promise<{ port: number; idle: number }[]> {
   const list = (await redis.client('LIST')) as string;
   return list
     .split('\n')
     .filter(Boolean)
-    .map((line) => ({ id: /(?:^| )id=(\d+)/.exec(line)?.[1] ?? '', idle: Number(/ idle=(\d+)/.exec(line)?.[1] ?? 0) }));
+    .map((line) => ({ port: Number(/ addr=\S*:(\d+) /.exec(line)?.[1] ?? 0), idle: Number(/ idle=(\d+)/.exec(line)?.[1] ?? 0) }));
+}
+
+/** Local TCP ports of the sockets these processes (and their children) hold open, from /proc. */
+export function localPortsOf(pids: number[]): Set<number> {
+  const inodes = new Set<string>();
+  for (const pid of pids.flatMap((p) => [p, ...childrenOf(p).flatMap((c) => [c, ...childrenOf(c)])])) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // exited
+    }
+    for (const fd of fds) {
+      try {
+        const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (socket) inodes.add(socket[1]!);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let lines: string[] = [];
+    try {
+      lines = readFileSync(table, 'utf8').split('\n').slice(1);
+    } catch {
+      continue;
+    }
+    for (const line of lines) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && inodes.has(f[9]!)) ports.add(parseInt(f[1]!.split(':').pop()!, 16));
+    }
+  }
+  return ports;
+}
+
+/** Redis clients that are not these processes' and ran a command in the last `seconds`: the counters include their work. */
+export async function otherActiveRedisClients(redis: Redis, pids: number[], seconds: number): Promise<number> {
+  const ours = localPortsOf(pids);
+  return (await redisClients(redis)).filter((c) => !ours.has(c.port) && c.idle < seconds).length;
 }

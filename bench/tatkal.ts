@@ -24,22 +24,23 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createRedis } from '@tatkal/common';
+import type { Redis } from '@tatkal/common';
 import { createPrisma } from '@tatkal/db';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
-import { postGraphQL, Recorder, runPool } from './load.ts';
+import { postGraphQL, Recorder, reserveBody, runPool } from './load.ts';
 import { runReservePgbench, type PgbenchResult } from './pgbench.ts';
 import {
   benchSigningKey,
   commandCpuSeconds,
+  connectRedis,
   cpuDelta,
   createBenchDatabase,
   databaseTransactions,
   databaseUrl,
   existingSigningKey,
   mintTokens,
+  otherActiveRedisClients,
   processCpu,
-  redisClients,
   redisCounters,
   redisDelta,
   startStack,
@@ -84,29 +85,8 @@ const TARGET = args.target ?? null;
 const DB = args.db ?? (TARGET ? 'tatkal' : 'tatkal_bench');
 const SYSTEM_PROCESSES = ['postgres', 'redis-server', 'beam.smp'];
 
-const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status passengers { coach berth } } }`;
 const PAYMENT = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { status providerRef } }`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The mix: mostly ones and twos, some families; berth preferences; one in three refuses the waitlist. */
-function reserveBody(i: number, run: { runId: string; stations: string[] }): string {
-  const prefs = ['LB', 'MB', 'UB', 'SL', 'SU', null];
-  const size = [1, 1, 1, 2, 2, 3, 4][i % 7]!;
-  return JSON.stringify({
-    query: RESERVE,
-    variables: {
-      key: randomUUID(),
-      input: {
-        runId: run.runId,
-        from: run.stations[0],
-        to: run.stations[3],
-        class: 'SLEEPER',
-        allowWaitlist: i % 3 !== 0,
-        passengers: Array.from({ length: size }, (_, p) => ({ name: `Traveller ${String.fromCharCode(65 + (p % 26))}`, age: 20 + ((i + p) % 50), gender: p % 2 ? 'FEMALE' : 'MALE', berthPreference: prefs[(i + p) % prefs.length] })),
-      },
-    },
-  });
-}
 
 interface Meter {
   cpu: Record<string, number>;
@@ -114,7 +94,7 @@ interface Meter {
   at: number;
 }
 
-async function meter(stack: Stack | null, redis: ReturnType<typeof createRedis>): Promise<Meter> {
+async function meter(stack: Stack | null, redis: Redis): Promise<Meter> {
   const own = process.cpuUsage();
   return {
     cpu: { ...(stack ? processCpu(stack.processes) : {}), ...commandCpuSeconds(SYSTEM_PROCESSES), 'bench client': (own.user + own.system) / 1e6 },
@@ -140,13 +120,10 @@ async function main() {
   const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
   const run = await createTestRun(prisma, { coaches: COACHES, berthsPerCoach: BERTHS_PER_COACH, daysAhead: 1 });
   const berths = COACHES * BERTHS_PER_COACH;
-  const redis = createRedis(args.redis, { name: 'bench', commandTimeoutMs: 5_000 });
+  const redis = await connectRedis(args.redis);
   const watcher = new pg.Client({ connectionString: dbUrl, application_name: 'bench-watch' });
   await watcher.connect();
 
-  const ownRedisId = String(await redis.client('ID'));
-  // Clients already connected before this run: if they run commands, the Redis counters include them.
-  const preexisting = new Set((await redisClients(redis)).map((c) => c.id).filter((id) => id !== ownRedisId));
   const signing = TARGET ? { key: await existingSigningKey(args['auth-keys']), file: args['auth-keys'], remove: () => {} } : await benchSigningKey();
   let stack: Stack | null = null;
   try {
@@ -197,7 +174,9 @@ async function main() {
     });
     const reserveSeconds = rec.now() / 1000;
     const reserveAfter = await meter(stack, redis);
-    const reserveOthers = (await redisClients(redis)).filter((c) => preexisting.has(c.id) && c.idle < reserveSeconds).length;
+    // Redis is server-wide: clients of other programs that were busy meanwhile are counted too.
+    const ourPids = () => [process.pid, ...(stack?.processes.map((p) => p.pid) ?? [])];
+    const reserveOthers = await otherActiveRedisClients(redis, ourPids(), reserveSeconds);
     await sleep(STATS_SETTLE_MS);
     const xactReserveAfter = await databaseTransactions(args.pg, DB);
     const xactWindowReserve = (performance.now() - reserveBefore.at) / 1000;
@@ -248,7 +227,7 @@ async function main() {
       }
       const endMs = rec.now();
       const after = await meter(stack, redis);
-      const others = (await redisClients(redis)).filter((c) => preexisting.has(c.id) && c.idle < (endMs - startMs) / 1000).length;
+      const others = await otherActiveRedisClients(redis, ourPids(), (endMs - startMs) / 1000);
       await sleep(STATS_SETTLE_MS);
       const xacts = (await databaseTransactions(args.pg, DB)) - xactReserveAfter;
       payPhase = { startMs, endMs, before, after, xacts, windowS: (performance.now() - before.at) / 1000, polls, others };
@@ -341,8 +320,8 @@ async function main() {
     const sharedNote = TARGET
       ? 'the target system’s Redis: server-wide counters include every client of it'
       : report.redis.reserve.otherActiveClients || report.redis.payment?.otherActiveClients
-        ? `SHARED: ${Math.max(report.redis.reserve.otherActiveClients, report.redis.payment?.otherActiveClients ?? 0)} client(s) not of this run ran commands meanwhile; counts include them`
-        : 'server-wide counters; no client that was connected before this run ran a command during it';
+        ? `SHARED: ${Math.max(report.redis.reserve.otherActiveClients, report.redis.payment?.otherActiveClients ?? 0)} client(s) of other programs ran commands meanwhile; the counts include their work`
+        : 'server-wide counters; no other program’s client still connected at the end of a phase ran a command during it';
     const lines = [
       `# Tatkal bench ${report.startedAt}`,
       '',

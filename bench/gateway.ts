@@ -1,0 +1,294 @@
+// This project's gateway (gateway/src) against Hive Gateway, side by side in one run: the same
+// supergraph.graphql, the same subgraph processes (auth, booking, search), the same requests.
+// Two workloads:
+//   cross-subgraph  trainsBetween (search) -> run.availability (booking), anonymous, a few routes
+//   reserveSeats    through each gateway on a fresh run of its own with berths for every request,
+//                   so each phase does the same database work (fresh idempotency keys and users)
+// Both are warmed up first; phases alternate A B B A over --rounds, and every phase is reported.
+// Self-contained: its own seeded database (tatkal_bench_gateway), real processes on free loopback
+// ports, no RabbitMQ (events off in every service), no Hive Cloud, no telemetry; the database is
+// dropped at the end.
+//
+//   npm run bench:gateway                                  # 5,000 requests per phase, 64 in flight
+//   npm run bench:gateway -- --requests 1000 --rounds 1    # a quick check
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { addDays, todayInIndia } from '@tatkal/common/rail';
+import { createPrisma } from '@tatkal/db';
+import { createTestRun } from '../subgraphs/booking/test/fixtures.ts';
+import { postGraphQL, Recorder, reserveBody, runPool } from './load.ts';
+import {
+  adminQuery,
+  benchSigningKey,
+  commandCpuSeconds,
+  cpuDelta,
+  createBenchDatabase,
+  mintTokens,
+  processCpu,
+  startProcess,
+  startStack,
+  type RunningProcess,
+  type Stack,
+} from './processes.ts';
+import { formatCounts, latencySummary, mdTable, outcomeCounts, type LatencySummary } from './report.ts';
+
+const root = join(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '5000' },
+    concurrency: { type: 'string', default: '64' },
+    warmup: { type: 'string', default: '500' },
+    rounds: { type: 'string', default: '2' },
+    /** Coaches of 72 berths per reserveSeats phase; default: enough for every request's group. */
+    coaches: { type: 'string' },
+    pool: { type: 'string', default: '40' },
+    'timeout-s': { type: 'string', default: '600' },
+    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    amqp: { type: 'string', default: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672' },
+  },
+});
+const REQUESTS = Number(args.requests);
+const CONCURRENCY = Number(args.concurrency);
+const WARMUP = Number(args.warmup);
+const ROUNDS = Number(args.rounds);
+const DB = 'tatkal_bench_gateway';
+const BERTHS_PER_COACH = 72;
+// Groups average 2 passengers (bench/load.ts reserveBody); 10% spare so no phase sells out.
+const coachesFor = (requests: number) => Number(args.coaches ?? Math.ceil((requests * 2 * 1.1) / BERTHS_PER_COACH));
+const HIVE = join(root, 'bench/node_modules/.bin/hive-gateway');
+const SYSTEM_PROCESSES = ['postgres', 'redis-server'];
+
+const CROSS = `query($from: String!, $to: String!, $date: Date!) { trainsBetween(from: $from, to: $to, date: $date) { number departure arrival run { id availability(from: $from, to: $to) { code availableBerths farePaise } } } }`;
+/** Busy corridors of the seeded network; the ones without a train tomorrow are dropped at warm-up. */
+const ROUTES = [
+  ['MMCT', 'NDLS'],
+  ['NDLS', 'MMCT'],
+  ['NDLS', 'HWH'],
+  ['HWH', 'NDLS'],
+  ['MAS', 'SBC'],
+  ['SBC', 'MAS'],
+] as const;
+
+interface Gateway {
+  name: string;
+  url: string;
+  process: RunningProcess;
+}
+
+/** A workload prepared for one phase: `send(url, i)` makes request i and names its outcome (OK, HELD, or an error code). */
+interface Prepared {
+  send: (url: string, i: number) => Promise<string>;
+}
+interface Workload {
+  name: string;
+  success: string[];
+  prepare: (count: number) => Promise<Prepared>;
+}
+
+interface PhaseResult {
+  workload: string;
+  gateway: string;
+  round: number;
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  latencyMs: LatencySummary;
+  outcomes: Record<string, number>;
+  errors: number;
+  cpuSeconds: Record<string, number>;
+  gatewayCpuMsPerRequest: number;
+}
+
+/** Every latency of each reported phase, for percentiles over all rounds together. */
+const latencies = new Map<PhaseResult, number[]>();
+
+async function main() {
+  const started = new Date();
+  const date = addDays(todayInIndia(), 1);
+  console.log(`gateway bench: ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${ROUNDS} round(s) of A B / B A, ${cpus().length} cores`);
+  const dbUrl = await createBenchDatabase(args.pg, DB, { seedRunDays: 3 });
+  const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
+  const signing = await benchSigningKey();
+  let stack: Stack | null = null;
+  let hive: RunningProcess | null = null;
+  try {
+    stack = await startStack({ databaseUrl: dbUrl, redisUrl: args.redis, amqpUrl: args.amqp, keysFile: signing.file, eventsPrefix: null, bookingPoolSize: Number(args.pool), search: true });
+    const urls = Object.fromEntries(Object.entries(stack.subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]));
+    hive = await startProcess('hive-gateway', 'hive-gateway', { NODE_ENV: 'production', ...urls }, {
+      command: HIVE,
+      args: ['supergraph', join(root, 'supergraph.graphql'), '--config-path', join(root, 'bench/gateway.config.ts'), '--host', '127.0.0.1', '--fork', '1'],
+      readyPath: '/readiness',
+    });
+    const gateways: Gateway[] = [
+      { name: 'this gateway', url: stack.gatewayUrl!, process: stack.processes.find((p) => p.name === 'gateway')! },
+      { name: 'Hive Gateway 2.15.1', url: `${hive.url}/graphql`, process: hive },
+    ];
+    const processes = [...stack.processes, hive];
+
+    // Routes with at least one train whose run booking knows; both gateways must answer them alike.
+    const routes: (typeof ROUTES)[number][] = [];
+    for (const route of ROUTES) {
+      const body = JSON.stringify({ query: CROSS, variables: { from: route[0], to: route[1], date } });
+      const answers = await Promise.all(gateways.map((g) => postGraphQL<{ trainsBetween: { run: unknown }[] }>(g.url, body)));
+      for (const a of answers) if (a.error) throw new Error(`${route.join('-')}: ${a.error} ${JSON.stringify(a.answer?.errors ?? '')}`);
+      if (!isDeepStrictEqual(answers[0]!.answer, answers[1]!.answer)) throw new Error(`the gateways answer ${route.join('-')} differently`);
+      if (answers[0]!.answer!.data!.trainsBetween.some((t) => t.run)) routes.push(route);
+    }
+    if (routes.length === 0) throw new Error(`no train with a run between the routes on ${date}`);
+
+    const cross: Workload = {
+      name: 'cross-subgraph query',
+      success: ['OK'],
+      prepare: async () => {
+        const bodies = routes.map(([from, to]) => JSON.stringify({ query: CROSS, variables: { from, to, date } }));
+        return {
+          send: async (url, i) => {
+            const { answer, error } = await postGraphQL<{ trainsBetween: { run: { availability: unknown[] } | null }[] }>(url, bodies[i % bodies.length]!, undefined, { 'x-request-id': randomUUID() });
+            if (error) return error;
+            return answer!.data!.trainsBetween.some((t) => t.run && Array.isArray(t.run.availability)) ? 'OK' : 'NO_AVAILABILITY';
+          },
+        };
+      },
+    };
+    const reserve: Workload = {
+      name: 'reserveSeats',
+      success: ['HELD'],
+      prepare: async (count) => {
+        const run = await createTestRun(prisma, { coaches: coachesFor(count), berthsPerCoach: BERTHS_PER_COACH, daysAhead: 1 });
+        const tokens = await mintTokens(signing.key, count);
+        const bodies = Array.from({ length: count }, (_, i) => reserveBody(i, run));
+        return {
+          send: async (url, i) => {
+            const { answer, error } = await postGraphQL<{ reserveSeats: { status: string } }>(url, bodies[i]!, tokens[i], { 'x-request-id': randomUUID() });
+            return error ?? answer!.data!.reserveSeats.status;
+          },
+        };
+      },
+    };
+
+    const phase = async (workload: Workload, gateway: Gateway, count: number, round: number): Promise<PhaseResult> => {
+      const prepared = await workload.prepare(count);
+      const cpuBefore = { ...processCpu(processes), ...commandCpuSeconds(SYSTEM_PROCESSES) };
+      const rec = new Recorder();
+      await runPool(count, CONCURRENCY, Date.now() + Number(args['timeout-s']) * 1000, async (i) => {
+        await rec.time(workload.name, () => prepared.send(gateway.url, i));
+      });
+      const seconds = rec.now() / 1000;
+      const cpuSeconds = cpuDelta({ ...processCpu(processes), ...commandCpuSeconds(SYSTEM_PROCESSES) }, cpuBefore);
+      const outcomes = outcomeCounts(rec.samples);
+      const errors = rec.samples.filter((s) => !workload.success.includes(s.outcome)).length;
+      const result: PhaseResult = {
+        workload: workload.name,
+        gateway: gateway.name,
+        round,
+        requests: rec.samples.length,
+        seconds: +seconds.toFixed(2),
+        requestsPerSecond: +(rec.samples.length / seconds).toFixed(1),
+        latencyMs: latencySummary(rec.samples.map((s) => s.ms)),
+        outcomes,
+        errors,
+        cpuSeconds,
+        gatewayCpuMsPerRequest: +(((cpuSeconds[gateway.process.name] ?? 0) * 1000) / rec.samples.length).toFixed(3),
+      };
+      latencies.set(result, rec.samples.map((s) => s.ms));
+      if (round > 0) console.log(`${workload.name} via ${gateway.name}, round ${round}: ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ${errors} errors`);
+      return result;
+    };
+
+    // Warm-up (round 0, not reported): JIT, query plans, connection pools, JWKS, on both gateways.
+    for (const workload of [cross, reserve]) for (const gateway of gateways) await phase(workload, gateway, WARMUP, 0);
+
+    const phases: PhaseResult[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const workload of [cross, reserve]) {
+        const order = round % 2 === 1 ? gateways : [...gateways].reverse();
+        for (const gateway of order) phases.push(await phase(workload, gateway, REQUESTS, round));
+      }
+    }
+
+    const summary = [cross, reserve].flatMap((w) =>
+      gateways.map((g) => {
+        const mine = phases.filter((p) => p.workload === w.name && p.gateway === g.name);
+        const requests = mine.reduce((n, p) => n + p.requests, 0);
+        const gatewayCpu = mine.reduce((n, p) => n + (p.cpuSeconds[g.process.name] ?? 0), 0);
+        return {
+          workload: w.name,
+          gateway: g.name,
+          requests,
+          requestsPerSecond: +(requests / mine.reduce((n, p) => n + p.seconds, 0)).toFixed(1),
+          latencyMs: latencySummary(mine.flatMap((p) => latencies.get(p)!)),
+          errors: mine.reduce((n, p) => n + p.errors, 0),
+          gatewayCpuSeconds: +gatewayCpu.toFixed(2),
+          gatewayCpuMsPerRequest: +((gatewayCpu * 1000) / requests).toFixed(3),
+        };
+      }),
+    );
+    const report = {
+      startedAt: started.toISOString(),
+      machine: { cores: cpus().length, loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
+      requestsPerPhase: REQUESTS,
+      concurrency: CONCURRENCY,
+      warmup: WARMUP,
+      rounds: ROUNDS,
+      routes: routes.map((r) => r.join('-')),
+      date,
+      reserveRunBerths: coachesFor(REQUESTS) * BERTHS_PER_COACH,
+      summary,
+      phases,
+    };
+    const lines = [
+      `# Gateway bench ${report.startedAt}`,
+      '',
+      `This gateway (gateway/src, Apollo Gateway 2 + Apollo Server 5, run by tsx) against Hive Gateway 2.15.1 (\`hive-gateway supergraph\`, bench/gateway.config.ts, one process), the same supergraph.graphql and subgraph processes (auth, booking, search). ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${WARMUP} warm-up requests per gateway and workload, ${ROUNDS} round(s) in A B / B A order; ${report.machine.cores} cores shared by the client, both gateways, the subgraphs, PostgreSQL and Redis; load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      '',
+      `- cross-subgraph query: \`trainsBetween\` (search) with each train's \`run { availability }\` (booking), anonymous, routes ${report.routes.join(', ')} on ${date}; both gateways gave identical answers.`,
+      `- reserveSeats: a fresh run of ${report.reserveRunBerths} berths per phase (never sold out), a fresh user and idempotency key per request.`,
+      '- This gateway also does per request what Hive is not configured to: JWT verification, Redis rate-limit counters, query depth/cost limits, operation logging.',
+      '',
+      ...mdTable(
+        ['workload', 'gateway', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'errors', 'gateway CPU s', 'gateway CPU ms/request'],
+        summary.map((s) => [s.workload, s.gateway, s.requests, s.requestsPerSecond, s.latencyMs.p50, s.latencyMs.p99, s.errors, s.gatewayCpuSeconds, s.gatewayCpuMsPerRequest]),
+      ),
+      '',
+      '## Phases in the order run',
+      '',
+      ...mdTable(
+        ['#', 'workload', 'gateway', 'requests/s', 'p50 / p95 / p99 / max ms', 'outcomes', 'CPU s by process'],
+        phases.map((p, i) => [
+          i + 1,
+          p.workload,
+          p.gateway,
+          p.requestsPerSecond,
+          `${p.latencyMs.p50} / ${p.latencyMs.p95} / ${p.latencyMs.p99} / ${p.latencyMs.max}`,
+          formatCounts(p.outcomes),
+          Object.entries(p.cpuSeconds)
+            .filter(([, v]) => v > 0)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ]),
+      ),
+    ];
+    const md = `${lines.join('\n')}\n`;
+    console.log(`\n${md}`);
+    mkdirSync(join(root, 'bench/results'), { recursive: true });
+    const base = join(root, 'bench/results', `gateway-${report.startedAt.replace(/[:.]/g, '-')}`);
+    writeFileSync(`${base}.json`, JSON.stringify(report, null, 2));
+    writeFileSync(`${base}.md`, md);
+    console.log(`written: ${base}.{json,md}`);
+  } finally {
+    await hive?.stop();
+    await stack?.stop();
+    signing.remove();
+    await prisma.$disconnect();
+    await adminQuery(args.pg, `DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`).catch(() => {});
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`gateway bench failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
