@@ -70,7 +70,10 @@ export function buildGateway(opts: GatewayOptions) {
     logger: opts.logger,
     experimental_approximateQueryPlanStoreMiB: opts.queryPlanCacheMiB,
     buildService: ({ name, url }) => {
-      const source = subgraphDataSource(opts.subgraphUrls?.[name] ?? url, opts.subgraphConnections);
+      const target = opts.subgraphUrls?.[name] ?? url;
+      // Composition refuses a subgraph without a routing URL; this guards a hand-edited supergraph.
+      if (!target) throw new Error(`subgraph ${name} has no routing URL in the supergraph`);
+      const source = subgraphDataSource(target, opts.subgraphConnections);
       agents.push(source.agent);
       return source;
     },
