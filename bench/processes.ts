@@ -133,6 +133,15 @@ export function commandCpuSeconds(commands: string[]): Record<string, number> {
   return totals;
 }
 
+/** The soft limit on open files of this process (its children inherit it), from /proc/self/limits. */
+export function openFilesLimit(): number {
+  try {
+    return Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 /** The p-th percentile of an ascending list, nearest rank: the smallest value with at least p% of the list at or below it. */
 export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : 0);
 

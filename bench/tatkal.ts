@@ -39,6 +39,7 @@ import {
   databaseUrl,
   existingSigningKey,
   mintTokens,
+  openFilesLimit,
   otherActiveRedisClients,
   processCpu,
   redisCounters,
@@ -115,6 +116,8 @@ interface Held {
 async function main() {
   const started = new Date();
   console.log(`tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${COACHES} x ${BERTHS_PER_COACH} berths, ${PAY ? 'then payment' : 'no payment'}${TARGET ? `, target ${TARGET}` : ''}`);
+  // Each request in flight is a socket here and one in the gateway (plus its pools): EMFILE would be measured as errors.
+  if (openFilesLimit() < CONCURRENCY + 512) throw new Error(`--concurrency ${CONCURRENCY} needs more open files than the limit of ${openFilesLimit()}: raise it (ulimit -n ${CONCURRENCY * 2 + 1024})`);
   if (!TARGET && !DB.startsWith('tatkal_bench')) throw new Error(`--db ${DB}: the self-contained run drops and re-creates its database, so its name must start with tatkal_bench`);
   const dbUrl = TARGET ? databaseUrl(args.pg, DB) : await createBenchDatabase(args.pg, DB);
   const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
@@ -159,9 +162,9 @@ async function main() {
     const backgroundXactsPerSecond = +((idleTo - idleFrom) / 3).toFixed(1);
 
     // ── the rush ──
-    const rec = new Recorder();
     const held: Held[] = [];
     const reserveBefore = await meter(stack, redis);
+    const rec = new Recorder();
     const xactReserveBefore = idleTo;
     const attempts = await runPool(USERS, CONCURRENCY, Date.now() + Number(args['duration-s']) * 1000, async (i) => {
       await rec.time('reserve', async () => {
