@@ -1,7 +1,7 @@
 // The reservation path (docs/architecture.md): validate -> Redis guard (SET NX PX) -> one Prisma
 // interactive transaction with SELECT ... FOR UPDATE -> commit. Only the database decides.
 import { randomInt, randomUUID } from 'node:crypto';
-import type { BerthType, Gender, PrismaClient, TrainRun, TravelClass } from '@tatkal/db';
+import { Prisma, type BerthType, type Gender, type PrismaClient, type TrainRun, type TravelClass } from '@tatkal/db';
 import { AppError, badInput, ErrorCode, forbidden, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
 import { ensureInventory, freeSeatIds, lockFreeSeats, occupy, release, type Tx } from './inventory.ts';
@@ -202,16 +202,6 @@ function txError(err: unknown): never {
 
 const newPnr = () => `${randomInt(1, 10)}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
 
-/** Takes WL numbers for n passengers on (run, class), in order. */
-async function takeWaitlistNumbers(tx: Tx, runId: string, cls: TravelClass, n: number): Promise<number[]> {
-  const rows = await tx.$queryRaw<{ last: number }[]>`
-    INSERT INTO booking.waitlist_counters (run_id, class, last) VALUES (${runId}::uuid, ${cls}::booking."TravelClass", ${n})
-    ON CONFLICT (run_id, class) DO UPDATE SET last = booking.waitlist_counters.last + ${n}
-    RETURNING last`;
-  const last = rows[0]!.last;
-  return Array.from({ length: n }, (_, i) => last - n + 1 + i);
-}
-
 async function writeOutbox(tx: Tx, routingKey: string, reservation: { id: string; pnr: string }, data: Record<string, unknown>) {
   await tx.bookingOutbox.create({
     data: {
@@ -285,10 +275,9 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
           let view: ReservationView;
           if (seatIds.length < n) {
             if (!valid.allowWaitlist) throw new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${cls} for this journey`);
-            const numbers = await takeWaitlistNumbers(tx, run.id, cls, n);
-            view = await writeReservation(tx, userId, valid, { status: 'WAITLISTED', waitlist: numbers }, settings);
+            view = await writeReservation(tx, userId, valid, null, settings);
           } else {
-            view = await writeReservation(tx, userId, valid, { status: 'HELD', seatIds }, settings);
+            view = await writeReservation(tx, userId, valid, seatIds, settings);
           }
           await complete?.(tx, view);
           return view;
@@ -378,81 +367,99 @@ function shuffle<T>(items: T[]): T[] {
   return a;
 }
 
-type NewReservation = { status: 'HELD'; seatIds: number[] } | { status: 'WAITLISTED'; waitlist: number[] };
-
 /**
  * Writes a new reservation in one statement: the reservation, its passengers, the occupancy
- * rows and masks of its berths (held) and its outbox event. The view is built here from what
- * was written, so nothing is read back.
+ * rows and masks of its berths (`seatIds`, in passenger order) or, waitlisted (`seatIds` null),
+ * its WL numbers, and its outbox event. The view is built here from what was written, so
+ * nothing is read back.
+ *
+ * The WL counter of (run, class) is one row every waitlisted booking updates: it is taken inside
+ * this statement, so its row lock is held for the rest of the statement and the commit only.
  */
-async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, what: NewReservation, settings: ReservationSettings): Promise<ReservationView> {
+async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, seatIds: number[] | null, settings: ReservationSettings): Promise<ReservationView> {
   const now = new Date();
   const id = randomUUID();
   const pnr = newPnr();
-  const held = what.status === 'HELD';
-  const holdExpiresAt = held ? new Date(now.getTime() + settings.holdTtlMs).toISOString() : null;
-  const farePaise = valid.farePerPassenger * valid.passengers.length;
+  const status = seatIds ? 'HELD' : 'WAITLISTED';
+  const n = valid.passengers.length;
+  const holdExpiresAt = seatIds ? new Date(now.getTime() + settings.holdTtlMs).toISOString() : null;
+  const farePaise = valid.farePerPassenger * n;
   const passengers: ReservationView['passengers'] = valid.passengers.map((p, i) => {
-    const seat = held ? valid.layout.seats.get(what.seatIds[i]!)! : null;
+    const seat = seatIds ? valid.layout.seats.get(seatIds[i]!)! : null;
     return {
       id: randomUUID(),
       name: p.name,
       age: p.age,
       gender: p.gender,
       berthPreference: p.berthPreference ?? null,
-      status: what.status,
+      status,
       coach: seat?.coach ?? null,
       berth: seat?.number ?? null,
       berthType: seat?.berthType ?? null,
-      waitlistNumber: held ? null : what.waitlist[i]!,
+      waitlistNumber: null, // filled in below for a waitlisted reservation
       farePaise: valid.farePerPassenger,
     };
   });
-  const view: ReservationView = {
+  const routingKey = seatIds ? 'reservation.held' : 'reservation.waitlisted';
+  const event = seatIds ? { userId, farePaise, holdExpiresAt } : { userId };
+  // A waitlisted event gets `data.waitlist` (its WL numbers) from the statement.
+  const payload = { type: routingKey, version: 1, occurredAt: now.toISOString(), correlationId: pnr, data: { reservationId: id, pnr, ...event } };
+  const seats = seatIds ?? [];
+  const { run, from, to, mask, cls } = valid;
+  const waitlist = seatIds
+    ? Prisma.sql`SELECT NULL::int AS last`
+    : Prisma.sql`INSERT INTO booking.waitlist_counters (run_id, class, last) VALUES (${run.id}::uuid, ${cls}::booking."TravelClass", ${n})
+                 ON CONFLICT (run_id, class) DO UPDATE SET last = booking.waitlist_counters.last + ${n}
+                 RETURNING last`;
+  // Data-modifying CTEs all run, and foreign keys are checked at the end of the statement.
+  const rows = await tx.$queryRaw<{ last: number | null }[]>`
+    WITH wl AS (${waitlist}),
+    r AS (
+      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise, hold_expires_at, created_at, updated_at)
+      VALUES (${id}::uuid, ${pnr}, ${userId}::uuid, ${run.id}::uuid, ${from.seq}, ${to.seq}, ${cls}::booking."TravelClass",
+              ${status}::booking."ReservationStatus", ${farePaise}, ${holdExpiresAt}::timestamptz, ${now}, ${now})
+    ), p AS (
+      INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status, seat_id, coach_code, berth_number, berth_type, waitlist_number, fare_paise)
+      SELECT t.id, ${id}::uuid, t.ord::int, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType", ${status}::booking."PassengerStatus",
+             t.seat_id, t.coach, t.berth, t.berth_type::booking."BerthType", (SELECT last FROM wl) - ${n}::int + t.ord::int, ${valid.farePerPassenger}
+      FROM unnest(${passengers.map((p) => p.id)}::uuid[], ${passengers.map((p) => p.name)}::text[], ${passengers.map((p) => p.age)}::int[],
+                  ${passengers.map((p) => p.gender)}::text[], ${passengers.map((p) => p.berthPreference)}::text[],
+                  ${passengers.map((_, i) => seats[i] ?? null)}::int[], ${passengers.map((p) => p.coach)}::text[], ${passengers.map((p) => p.berth)}::int[],
+                  ${passengers.map((p) => p.berthType)}::text[])
+           WITH ORDINALITY AS t(id, name, age, gender, pref, seat_id, coach, berth, berth_type, ord)
+    ), o AS (
+      INSERT INTO booking.seat_occupancy (run_id, seat_id, segment, passenger_id, reservation_id)
+      SELECT ${run.id}::uuid, t.seat_id, g.segment, t.id, ${id}::uuid
+      FROM unnest(${passengers.map((p) => p.id)}::uuid[], ${seats}::int[]) AS t(id, seat_id)
+      CROSS JOIN generate_series(${from.seq}::int, ${to.seq - 1}::int) AS g(segment)
+      WHERE t.seat_id IS NOT NULL
+    ), s AS (
+      UPDATE booking.run_seats SET occupied_mask = occupied_mask | ${mask}
+      WHERE run_id = ${run.id}::uuid AND seat_id = ANY(${seats}::int[])
+    ), ob AS (
+      INSERT INTO booking.outbox (id, exchange, routing_key, payload)
+      SELECT ${randomUUID()}::uuid, 'booking', ${routingKey},
+             CASE WHEN wl.last IS NULL THEN ${JSON.stringify(payload)}::jsonb
+                  ELSE jsonb_set(${JSON.stringify(payload)}::jsonb, '{data,waitlist}', to_jsonb(ARRAY(SELECT wl.last - ${n}::int + g FROM generate_series(1, ${n}::int) g ORDER BY g)))
+             END
+      FROM wl
+    )
+    SELECT last FROM wl`;
+  const last = rows[0]?.last ?? null;
+  if (!seatIds) passengers.forEach((p, i) => (p.waitlistNumber = last! - n + 1 + i));
+  return {
     id,
     pnr,
-    status: what.status,
-    runId: valid.run.id,
-    fromCode: valid.from.station.code,
-    toCode: valid.to.station.code,
-    class: valid.cls,
+    status,
+    runId: run.id,
+    fromCode: from.station.code,
+    toCode: to.station.code,
+    class: cls,
     farePaise,
     holdExpiresAt,
     createdAt: now.toISOString(),
     passengers,
   };
-  const routingKey = held ? 'reservation.held' : 'reservation.waitlisted';
-  const event = held ? { userId, farePaise, holdExpiresAt } : { userId, waitlist: what.waitlist };
-  const payload = { type: routingKey, version: 1, occurredAt: now.toISOString(), correlationId: pnr, data: { reservationId: id, pnr, ...event } };
-  const seatIds = held ? what.seatIds : [];
-  const { run, from, to, mask, cls } = valid;
-  // Data-modifying CTEs all run, and foreign keys are checked at the end of the statement.
-  await tx.$executeRaw`
-    WITH r AS (
-      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise, hold_expires_at, created_at, updated_at)
-      VALUES (${id}::uuid, ${pnr}, ${userId}::uuid, ${run.id}::uuid, ${from.seq}, ${to.seq}, ${cls}::booking."TravelClass",
-              ${what.status}::booking."ReservationStatus", ${farePaise}, ${holdExpiresAt}::timestamptz, ${now}, ${now})
-    ), p AS (
-      INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status, seat_id, coach_code, berth_number, berth_type, waitlist_number, fare_paise)
-      SELECT t.id, ${id}::uuid, t.ord::int, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType", ${what.status}::booking."PassengerStatus",
-             t.seat_id, t.coach, t.berth, t.berth_type::booking."BerthType", t.wl, ${valid.farePerPassenger}
-      FROM unnest(${passengers.map((p) => p.id)}::uuid[], ${passengers.map((p) => p.name)}::text[], ${passengers.map((p) => p.age)}::int[],
-                  ${passengers.map((p) => p.gender)}::text[], ${passengers.map((p) => p.berthPreference)}::text[],
-                  ${passengers.map((_, i) => seatIds[i] ?? null)}::int[], ${passengers.map((p) => p.coach)}::text[], ${passengers.map((p) => p.berth)}::int[],
-                  ${passengers.map((p) => p.berthType)}::text[], ${passengers.map((p) => p.waitlistNumber)}::int[])
-           WITH ORDINALITY AS t(id, name, age, gender, pref, seat_id, coach, berth, berth_type, wl, ord)
-    ), o AS (
-      INSERT INTO booking.seat_occupancy (run_id, seat_id, segment, passenger_id, reservation_id)
-      SELECT ${run.id}::uuid, t.seat_id, g.segment, t.id, ${id}::uuid
-      FROM unnest(${passengers.map((p) => p.id)}::uuid[], ${seatIds}::int[]) AS t(id, seat_id)
-      CROSS JOIN generate_series(${from.seq}::int, ${to.seq - 1}::int) AS g(segment)
-      WHERE t.seat_id IS NOT NULL
-    ), s AS (
-      UPDATE booking.run_seats SET occupied_mask = occupied_mask | ${mask}
-      WHERE run_id = ${run.id}::uuid AND seat_id = ANY(${seatIds}::int[])
-    )
-    INSERT INTO booking.outbox (id, exchange, routing_key, payload) VALUES (${randomUUID()}::uuid, 'booking', ${routingKey}, ${JSON.stringify(payload)}::jsonb)`;
-  return view;
 }
 
 type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstOrThrow']>> & {
