@@ -58,7 +58,8 @@ export async function runReservePgbench(opts: { prisma: PrismaClient; databaseUr
   const trainRun = await opts.prisma.trainRun.findUniqueOrThrow({ where: { id: testRun.runId } });
   await ensureInventory(opts.prisma, trainRun);
   // The test route has four stops 150 km apart; the bench books the whole of it (segments 0-2).
-  const vars = { run_id: testRun.runId, coaches: opts.coaches, mask: 0b111, from_seq: 0, to_seq: 3, fare: farePaise('SLEEPER', 450), k: 0 };
+  const [range] = await opts.prisma.$queryRaw<{ min: number; max: number }[]>`SELECT min(seat_id) AS min, max(seat_id) AS max FROM booking.run_seats WHERE run_id = ${testRun.runId}::uuid`;
+  const vars = { run_id: testRun.runId, mask: 0b111, from_seq: 0, to_seq: 3, fare: farePaise('SLEEPER', 450), min_seat: range!.min, max_seat: range!.max, k: 0 };
   const args = ['-n', '-M', 'extended', '-c', String(opts.clients), '-j', '2', '-T', String(opts.seconds), '-f', SCRIPT, ...Object.entries(vars).flatMap(([k, v]) => ['-D', `${k}=${v}`]), opts.databaseUrl];
   const res = await run(PGBENCH, args, process.env);
   const parsed = parsePgbenchOutput(res.stdout);
