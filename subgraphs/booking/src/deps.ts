@@ -1,6 +1,7 @@
 import { createIdempotency, createLockManager, type Redis } from '@tatkal/common';
 import type { PrismaClient } from '@tatkal/db';
 import type { BookingDeps } from './context.ts';
+import { createFreeSeatReader } from './domain/inventory.ts';
 import { createLayoutCache } from './domain/layout.ts';
 import { defaultReservationSettings, type ReservationSettings } from './domain/reservations.ts';
 import { reservationOutcomes } from './metrics.ts';
@@ -17,6 +18,7 @@ export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, set
       prisma,
       locks,
       layouts: createLayoutCache(prisma),
+      freeSeats: createFreeSeatReader(prisma),
       settings: { ...defaultReservationSettings, ...settings },
       onOutcome: (outcome) => reservationOutcomes.inc({ outcome }),
     },

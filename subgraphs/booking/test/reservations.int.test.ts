@@ -268,6 +268,19 @@ describe('idempotency', () => {
       expect(await shapes({})).toEqual({ status: 'HELD', statements: [claim, guard, guard, 'WITH wl AS', record, 'COMMIT'] });
       expect(await shapes({})).toEqual({ status: 'WAITLISTED', statements: [claim, guard, guard, 'WITH wl AS', record, 'COMMIT'] });
       expect(await shapes({ allowWaitlist: false })).toEqual({ status: 'SOLD_OUT', statements: [claim, guard, record] });
+
+      // 40 at once: each locks and writes its own, but the guard's reads are shared.
+      const rush = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 30 });
+      await reserve(identity(randomUUID()), reserveInput(rush), countingDeps); // inventory rows
+      const statements = await counting.statementsDuring(() =>
+        Promise.all(Array.from({ length: 40 }, () => reserve(identity(randomUUID()), reserveInput(rush), countingDeps))),
+      );
+      const flat = statements.map((sql) => sql.trim().replace(/\s+/g, ' '));
+      expect(flat.filter((sql) => sql.startsWith('WITH wl AS'))).toHaveLength(40);
+      expect(flat.filter((sql) => sql.includes('FOR UPDATE SKIP LOCKED'))).toHaveLength(40);
+      const guardReads = flat.filter((sql) => sql.startsWith(guard) && !sql.includes('FOR UPDATE')).length;
+      expect(guardReads).toBeGreaterThanOrEqual(1);
+      expect(guardReads).toBeLessThan(20);
     } finally {
       await counting.disconnect();
     }

@@ -34,6 +34,26 @@ export async function freeSeatIds(db: Tx | PrismaClient, runId: string, cls: Tra
 }
 
 /**
+ * The guard's read, shared: concurrent reads of the same (run, class, segment mask) wait for the
+ * one query already running instead of each sending their own. Under a rush that is most of
+ * them, and the answer is at most that query's few milliseconds old. That is enough for the
+ * guard, which only proposes berths: the transaction re-checks every one under its row lock.
+ */
+export function createFreeSeatReader(db: PrismaClient) {
+  const running = new Map<string, Promise<number[]>>();
+  return (runId: string, cls: TravelClass, mask: bigint): Promise<number[]> => {
+    const key = `${runId}|${cls}|${mask}`;
+    let read = running.get(key);
+    if (!read) {
+      read = freeSeatIds(db, runId, cls, mask).finally(() => running.delete(key));
+      running.set(key, read);
+    }
+    return read;
+  };
+}
+export type FreeSeatReader = ReturnType<typeof createFreeSeatReader>;
+
+/**
  * Locks up to `limit` free seats of a class in one statement: the `preferred` ones first, then
  * those nearest to `anchor` (seat ids run coach by coach, so a group stays together). SKIP
  * LOCKED: a seat another transaction holds is skipped, never waited for. FOR UPDATE re-checks

@@ -4,7 +4,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { Prisma, type BerthType, type Gender, type PrismaClient, type TrainRun, type TravelClass } from '@tatkal/db';
 import { AppError, badInput, ErrorCode, forbidden, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
-import { ensureInventory, freeSeatIds, lockFreeSeats, occupy, release, type Tx } from './inventory.ts';
+import { ensureInventory, lockFreeSeats, occupy, release, type FreeSeatReader, type Tx } from './inventory.ts';
 import type { LayoutCache, SeatInfo, TrainLayout } from './layout.ts';
 import { segmentMask, type StopWithStation } from './network.ts';
 
@@ -22,6 +22,8 @@ export interface ReservationDeps {
   prisma: PrismaClient;
   locks: LockManager;
   layouts: LayoutCache;
+  /** The guard's read of free berths, shared by concurrent requests (createFreeSeatReader). */
+  freeSeats: FreeSeatReader;
   settings: ReservationSettings;
   /** Seat and reservation counters for metrics; optional. */
   onOutcome?: (outcome: string) => void;
@@ -322,7 +324,7 @@ interface Guard {
  */
 async function guardAutoAllocation(deps: ReservationDeps, runId: string, valid: ValidRequest): Promise<Guard> {
   const n = valid.passengers.length;
-  const free = await freeSeatIds(deps.prisma, runId, valid.cls, valid.mask);
+  const free = await deps.freeSeats(runId, valid.cls, valid.mask);
   const anyAnchor = free.length ? free[randomInt(free.length)]! : 0;
   const none: Guard = { picked: [], anchor: anyAnchor, keys: [], token: '', soldOut: free.length < n };
   if (none.soldOut) return none;
