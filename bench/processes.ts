@@ -252,6 +252,16 @@ export interface Stack {
   stop: () => Promise<void>;
 }
 
+/**
+ * BENCH_PROFILE_DIR=/tmp/prof writes V8 CPU profiles there of the processes named in
+ * BENCH_PROFILE (comma-separated; default booking).
+ */
+function profileArgs(name: string): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  const names = (process.env.BENCH_PROFILE ?? 'booking').split(',').map((n) => n.trim());
+  return dir && names.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+
 /** Starts auth, booking, [search], [payment + provider simulator], [gateway] as real processes. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const common = {
@@ -278,8 +288,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     subgraphs.auth = `${auth.url}/graphql`;
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
     const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: String(opts.bookingPoolSize), SWEEP_INTERVAL_MS: '0' }, {
-      // BENCH_PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the booking process there.
-      nodeArgs: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+      nodeArgs: profileArgs('booking'),
     });
     processes.push(booking);
     subgraphs.booking = `${booking.url}/graphql`;
@@ -309,7 +318,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         RATE_LIMIT_IP: '100000000/1m',
         RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
         ...Object.fromEntries(Object.entries(subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url])),
-      });
+      }, { nodeArgs: profileArgs('gateway') });
       processes.push(gateway);
       gatewayUrl = `${gateway.url}/graphql`;
     }
