@@ -277,7 +277,8 @@ describe('idempotency', () => {
       );
       const flat = statements.map((sql) => sql.trim().replace(/\s+/g, ' '));
       expect(flat.filter((sql) => sql.startsWith('WITH wl AS'))).toHaveLength(40);
-      expect(flat.filter((sql) => sql.includes('FOR UPDATE SKIP LOCKED'))).toHaveLength(40);
+      // Each locks its guard's berths (a few, whose berths were taken meanwhile, look again).
+      expect(flat.filter((sql) => sql.includes('FOR UPDATE SKIP LOCKED')).length).toBeGreaterThanOrEqual(40);
       const guardReads = flat.filter((sql) => sql.startsWith(guard) && !sql.includes('FOR UPDATE')).length;
       expect(guardReads).toBeGreaterThanOrEqual(1);
       expect(guardReads).toBeLessThan(20);

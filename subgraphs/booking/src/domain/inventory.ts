@@ -54,17 +54,32 @@ export function createFreeSeatReader(db: PrismaClient) {
 export type FreeSeatReader = ReturnType<typeof createFreeSeatReader>;
 
 /**
- * Locks up to `limit` free seats of a class in one statement: the `preferred` ones first, then
- * those nearest to `anchor` (seat ids run coach by coach, so a group stays together). SKIP
- * LOCKED: a seat another transaction holds is skipped, never waited for. FOR UPDATE re-checks
- * the mask on the newest row version, so a seat sold meanwhile is not returned.
+ * Locks these seats if still free, by primary key (SKIP LOCKED: a seat another transaction holds
+ * is skipped, never waited for). FOR UPDATE re-checks the mask on the newest row version, so a
+ * seat sold meanwhile is not returned. Returns the seat ids locked.
  */
-export async function lockFreeSeats(tx: Tx, runId: string, cls: TravelClass, mask: bigint, opts: { preferred: number[]; anchor: number; limit: number }): Promise<number[]> {
+export async function lockSeatsIfFree(tx: Tx, runId: string, seatIds: number[], mask: bigint): Promise<number[]> {
+  if (seatIds.length === 0) return [];
+  const rows = await tx.$queryRaw<{ seat_id: number }[]>`
+    SELECT seat_id FROM booking.run_seats
+    WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[]) AND (occupied_mask & ${mask}) = 0
+    ORDER BY seat_id
+    FOR UPDATE SKIP LOCKED`;
+  return rows.map((r) => r.seat_id);
+}
+
+/**
+ * Locks up to `limit` free seats of a class other than `exclude`, those nearest to `anchor`
+ * first (seat ids run coach by coach, so a group stays together). It reads every free seat of
+ * the class, so the reservation path calls it only when the guard's own berths were not enough.
+ */
+export async function lockFreeSeats(tx: Tx, runId: string, cls: TravelClass, mask: bigint, opts: { exclude: number[]; anchor: number; limit: number }): Promise<number[]> {
   if (opts.limit <= 0) return [];
   const rows = await tx.$queryRaw<{ seat_id: number }[]>`
     SELECT seat_id FROM booking.run_seats
     WHERE run_id = ${runId}::uuid AND class = ${cls}::booking."TravelClass" AND (occupied_mask & ${mask}) = 0
-    ORDER BY (seat_id = ANY(${opts.preferred}::int[])) DESC, abs(seat_id - ${opts.anchor}::int), seat_id
+      AND seat_id <> ALL(${opts.exclude}::int[])
+    ORDER BY abs(seat_id - ${opts.anchor}::int), seat_id
     LIMIT ${opts.limit}
     FOR UPDATE SKIP LOCKED`;
   return rows.map((r) => r.seat_id);

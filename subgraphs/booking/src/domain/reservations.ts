@@ -4,7 +4,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { Prisma, type BerthType, type Gender, type PrismaClient, type TrainRun, type TravelClass } from '@tatkal/db';
 import { AppError, badInput, ErrorCode, forbidden, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
-import { ensureInventory, lockFreeSeats, occupy, release, type FreeSeatReader, type Tx } from './inventory.ts';
+import { ensureInventory, lockFreeSeats, lockSeatsIfFree, occupy, release, type FreeSeatReader, type Tx } from './inventory.ts';
 import type { LayoutCache, SeatInfo, TrainLayout } from './layout.ts';
 import { segmentMask, type StopWithStation } from './network.ts';
 
@@ -270,9 +270,12 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
             if (rows.length !== valid.seatIds.length || rows.some((r) => (r.occupied_mask & mask) !== 0n)) throw seatUnavailable();
             seatIds = valid.seatIds;
           } else {
-            const got = await lockFreeSeats(tx, run.id, cls, mask, { preferred: guard.picked, anchor: guard.anchor, limit: n });
+            // The guard's berths by primary key; only if some were taken meanwhile (or Redis is
+            // down, or the class is sold out), a search for the free berths nearest them.
+            const got = await lockSeatsIfFree(tx, run.id, guard.picked, mask);
+            const more = await lockFreeSeats(tx, run.id, cls, mask, { exclude: got, anchor: guard.anchor, limit: n - got.length });
             // Keep the guard's order (it matched preferences) for the berths we did get.
-            seatIds = [...guard.picked.filter((id) => got.includes(id)), ...got.filter((id) => !guard.picked.includes(id))];
+            seatIds = [...guard.picked.filter((id) => got.includes(id)), ...more];
           }
           let view: ReservationView;
           if (seatIds.length < n) {
@@ -534,7 +537,7 @@ export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, s
     const passengers = await tx.passenger.findMany({ where: { reservationId: w.id, status: 'WAITLISTED' }, orderBy: { position: 'asc' } });
     if (passengers.length === 0) continue;
     const mask = segmentMask(w.from_seq, w.to_seq);
-    const seatIds = await lockFreeSeats(tx, runId, cls, mask, { preferred: [], anchor: 0, limit: passengers.length });
+    const seatIds = await lockFreeSeats(tx, runId, cls, mask, { exclude: [], anchor: 0, limit: passengers.length });
     if (seatIds.length < passengers.length) continue;
     const seats = await tx.seat.findMany({ where: { id: { in: seatIds } }, include: { coach: true } });
     const byId = new Map(seats.map((s) => [s.id, s]));
