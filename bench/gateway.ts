@@ -28,6 +28,7 @@ import {
   createBenchDatabase,
   mintTokens,
   processCpu,
+  SERVICE_ARGS,
   startProcess,
   startStack,
   type RunningProcess,
@@ -46,9 +47,7 @@ const { values: args } = parseArgs({
     coaches: { type: 'string' },
     pool: { type: 'string', default: '40' },
     'timeout-s': { type: 'string', default: '600' },
-    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
-    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-    amqp: { type: 'string', default: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672' },
+    ...SERVICE_ARGS,
   },
 });
 const REQUESTS = Number(args.requests);

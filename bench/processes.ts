@@ -16,6 +16,13 @@ import { generateSigningJwk, importSigningKeys, loadSigningKeys, type SigningKey
 
 const root = join(import.meta.dirname, '..');
 
+/** The services every benchmark talks to, as `parseArgs` options (env or local defaults). */
+export const SERVICE_ARGS = {
+  pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+  redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  amqp: { type: 'string', default: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672' },
+} as const;
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

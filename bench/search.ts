@@ -10,7 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTRACT } from '../subgraphs/search/test/contract-cases.ts';
-import { adminQuery, cpuSeconds, createBenchDatabase, percentile, startProcess, type RunningProcess } from './processes.ts';
+import { adminQuery, cpuSeconds, createBenchDatabase, percentile, SERVICE_ARGS, startProcess, type RunningProcess } from './processes.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -19,9 +19,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     warmup: { type: 'string', default: '200' },
     'timeout-s': { type: 'string', default: '120' },
-    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
-    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-    amqp: { type: 'string', default: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672' },
+    ...SERVICE_ARGS,
   },
 });
 const REQUESTS = Number(args.requests);

@@ -44,6 +44,7 @@ import {
   processCpu,
   redisCounters,
   redisDelta,
+  SERVICE_ARGS,
   startStack,
   STATS_SETTLE_MS,
   type RedisCounters,
@@ -70,10 +71,8 @@ const { values: args } = parseArgs({
     target: { type: 'string' },
     provider: { type: 'string', default: 'http://127.0.0.1:4006' },
     'auth-keys': { type: 'string', default: join(root, '.keys/auth-signing-keys.json') },
-    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    ...SERVICE_ARGS,
     db: { type: 'string' },
-    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-    amqp: { type: 'string', default: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672' },
   },
 });
 const USERS = Number(args.users);
