@@ -3,6 +3,7 @@ import { PrismaClient } from './generated/prisma/client.ts';
 
 // PrismaClient, Prisma, the enums and one type per model.
 export * from './generated/prisma/client.ts';
+export * from './pages.ts';
 
 export interface DbOptions {
   /** Pool size per process; the reservation path needs a few connections per core. */

@@ -1,7 +1,7 @@
 // Reads of many reservations at once: entity references from other subgraphs and reservation
 // lists cost a fixed number of queries, not a few per reservation.
 import DataLoader from 'dataloader';
-import type { PrismaClient } from '@tatkal/db';
+import { pageIdsPerUser, type PrismaClient, type UserPageKey } from '@tatkal/db';
 import type { Loaders } from './network.ts';
 import { toView, type ReservationView } from './reservations.ts';
 
@@ -54,12 +54,7 @@ export function reservationViewLoader(prisma: PrismaClient, loaders: Pick<Loader
 }
 export type ReservationViewLoader = ReturnType<typeof reservationViewLoader>;
 
-export interface PageKey {
-  userId: string;
-  take: number;
-  /** Keyset cursor: the last (createdAt, id) of the previous page. */
-  after: { createdAtMs: number; id: string } | null;
-}
+export type PageKey = UserPageKey;
 
 export interface ReservationPage {
   nodes: ReservationView[];
@@ -77,21 +72,7 @@ export function reservationPageLoader(prisma: PrismaClient, views: ReservationVi
   return new DataLoader<string, ReservationPage>(async (raw) => {
     const keys = raw.map((k) => JSON.parse(k) as PageKey);
     const valid = keys.map((k, i) => ({ ...k, i })).filter((k) => isUuid(k.userId));
-    const picked = valid.length
-      ? await prisma.$queryRaw<{ ord: number; id: string; created_ms: bigint }[]>`
-          SELECT k.ord::int - 1 AS ord, r.id::text AS id, (extract(epoch FROM r.created_at) * 1000)::bigint AS created_ms
-          FROM unnest(${valid.map((k) => k.userId)}::uuid[], ${valid.map((k) => k.take)}::int[],
-                      ${valid.map((k) => k.after?.createdAtMs ?? null)}::bigint[], ${valid.map((k) => k.after?.id ?? null)}::uuid[])
-               WITH ORDINALITY AS k(user_id, take, after_ms, after_id, ord)
-          CROSS JOIN LATERAL (
-            SELECT id, created_at FROM booking.reservations r
-            WHERE r.user_id = k.user_id
-              AND (k.after_ms IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + k.after_ms * interval '1 millisecond', k.after_id))
-            ORDER BY r.created_at DESC, r.id DESC
-            LIMIT k.take + 1
-          ) r
-          ORDER BY k.ord, r.created_at DESC, r.id DESC`
-      : [];
+    const picked = await pageIdsPerUser(prisma, 'booking.reservations', valid);
     const byOrd = new Map<number, { id: string; created_ms: bigint }[]>();
     for (const p of picked) byOrd.set(p.ord, [...(byOrd.get(p.ord) ?? []), p]);
     const pages: ReservationPage[] = keys.map(() => ({ nodes: [], nextCursor: null }));

@@ -1,7 +1,7 @@
 // createPayment: the server checks the hold with booking (as the caller), takes the amount from
 // booking's fare, registers the payment with the provider and stores it PENDING.
 import { randomUUID } from 'node:crypto';
-import type { Payment, PrismaClient } from '@tatkal/db';
+import { pageIdsPerUser, type Payment, type PrismaClient } from '@tatkal/db';
 import { AppError, ErrorCode, badInput, notFound, tryAgain, type Identity, type Logger } from '@tatkal/common';
 import { BookingUnavailableError, type BookingClient } from '../bookingClient.ts';
 import { ProviderError, type ProviderClient } from '../provider/client.ts';
@@ -124,21 +124,11 @@ export interface PageRequest {
  */
 export async function paymentPages(prisma: PrismaClient, requests: PageRequest[]): Promise<PaymentPage[]> {
   const valid = requests.map((r, i) => ({ ...r, i })).filter((r) => isUuid(r.userId));
-  const picked = valid.length
-    ? await prisma.$queryRaw<{ ord: number; id: string }[]>`
-        SELECT k.ord::int - 1 AS ord, p.id::text AS id
-        FROM unnest(${valid.map((r) => r.userId)}::uuid[], ${valid.map((r) => r.take)}::int[],
-                    ${valid.map((r) => r.cursor?.createdAt.getTime() ?? null)}::bigint[], ${valid.map((r) => r.cursor?.id ?? null)}::uuid[])
-             WITH ORDINALITY AS k(user_id, take, after_ms, after_id, ord)
-        CROSS JOIN LATERAL (
-          SELECT id, created_at FROM payment.payments p
-          WHERE p.user_id = k.user_id
-            AND (k.after_ms IS NULL OR (p.created_at, p.id) < (timestamptz 'epoch' + k.after_ms * interval '1 millisecond', k.after_id))
-          ORDER BY p.created_at DESC, p.id DESC
-          LIMIT k.take + 1
-        ) p
-        ORDER BY k.ord, p.created_at DESC, p.id DESC`
-    : [];
+  const picked = await pageIdsPerUser(
+    prisma,
+    'payment.payments',
+    valid.map((r) => ({ userId: r.userId, take: r.take, after: r.cursor && { createdAtMs: r.cursor.createdAt.getTime(), id: r.cursor.id } })),
+  );
   const rows = picked.length ? await prisma.payment.findMany({ where: { id: { in: picked.map((p) => p.id) } } }) : [];
   const byId = new Map(rows.map((r) => [r.id, r]));
   const idsByOrd = new Map<number, string[]>();
