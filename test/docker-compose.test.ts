@@ -318,7 +318,7 @@ describe('observability: Prometheus and Grafana', () => {
   it('scrapes /metrics of every app service (and the provider simulator) on the port that service listens on', () => {
     const portOf = (name: string) => {
       const env = envOf(services[name]!);
-      return env.PORT ?? env.PROVIDER_PORT;
+      return env.METRICS_PORT ?? env.PORT ?? env.PROVIDER_PORT;
     };
     for (const name of [...appServices, 'payment-provider']) {
       expect(targets.map((t) => t.target), name).toContain(`${name}:${portOf(name)}`);
@@ -328,10 +328,14 @@ describe('observability: Prometheus and Grafana', () => {
       expect(services[host!], `${target} is a compose service`).toBeDefined();
       const env = envOf(services[host!]!);
       // A port the service listens on (the payment sidecar's WEBHOOK_PORT is the same process: not scraped twice).
-      expect([env.PORT, env.PROVIDER_PORT], target).toContain(port);
+      expect([env.METRICS_PORT ?? env.PORT, env.PROVIDER_PORT], target).toContain(port);
       expect(path, target).toBe('/metrics');
     }
     expect(new Set(targets.map((t) => t.target)).size).toBe(targets.length);
+    // The gateway's metrics port is internal: scraped inside the stack, never published.
+    const gatewayEnv = envOf(services.gateway!);
+    expect(gatewayEnv.METRICS_PORT).toBeDefined();
+    expect((services.gateway!.ports ?? []).map(String).some((p) => p.endsWith(`:${gatewayEnv.METRICS_PORT}`))).toBe(false);
   });
 
   it('provisions Grafana: a Prometheus data source at the prometheus service, the dashboard from ops/grafana, anonymous viewers', () => {

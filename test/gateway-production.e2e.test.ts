@@ -5,13 +5,14 @@ import { startGatewayService } from '../gateway/src/service.ts';
 import { REDIS_URL } from './support/env.ts';
 import { testLogger } from './support/logger.ts';
 
-let gateway: { url: string; close: () => Promise<void> };
+let gateway: { url: string; metricsUrl: string | null; close: () => Promise<void> };
 
 beforeAll(async () => {
   gateway = await startGatewayService(
     loadGatewayConfig({
       NODE_ENV: 'production',
       PORT: '0',
+      METRICS_PORT: '0',
       REDIS_URL,
       AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json',
       SUPERGRAPH_PATH: new URL('../supergraph.graphql', import.meta.url).pathname,
@@ -49,6 +50,16 @@ describe('gateway in production', () => {
       expect(e.extensions.stacktrace).toBeUndefined();
       expect(JSON.stringify(e)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:1|at .*\.ts:\d+/);
     }
+  });
+
+  it('serves /metrics on its internal metrics port only, counting the public port\'s requests', async () => {
+    await post({ query: '{ __typename }' });
+    expect((await fetch(`${gateway.url}/metrics`)).status).toBe(404);
+    expect(gateway.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(gateway.metricsUrl).not.toContain(new URL(gateway.url).port);
+    const res = await fetch(gateway.metricsUrl!);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/tatkal_http_requests_total\{[^}]*route="\/graphql"[^}]*\} \d+/);
   });
 
   it('sets security headers', async () => {

@@ -51,6 +51,11 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
       ALLOW_BATCHED_REQUESTS: bool.default(false),
       /** Keep-alive connections per subgraph at most (requests beyond wait for one). */
       SUBGRAPH_MAX_SOCKETS: positiveInt(128),
+      /**
+       * Port of /metrics when it must not be on the public port (production behind a load
+       * balancer); unset: /metrics on PORT, as every other process serves it.
+       */
+      METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
       /** Query plans cached (LRU, approximate MiB): a miss plans again, which costs milliseconds. */
       QUERY_PLAN_CACHE_MIB: positiveInt(30),
       LOG_LEVEL: env.logLevel,

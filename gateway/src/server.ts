@@ -10,7 +10,9 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   addHealthRoutes,
   graphqlMetricsPlugin,
+  httpMetricsMiddleware,
   instrumentHttp,
+  metricsHandler,
   clientIpOf,
   express,
   listen,
@@ -114,6 +116,8 @@ export interface ServeGatewayOptions extends GatewayOptions {
   corsOrigins: string[];
   bodyLimit: string;
   ready: ReadinessCheck;
+  /** Serve /metrics on this port instead of the public one (0: any free port). */
+  metricsPort?: number;
   /** Express `trust proxy`: false unless a load balancer in front sets x-forwarded-for. */
   trustProxy?: boolean | number | string;
 }
@@ -127,13 +131,22 @@ const bodyErrors: ErrorRequestHandler = (err: { type?: string; status?: number }
   } else next(err);
 };
 
-export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServer> {
+export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServer & { metricsUrl: string | null }> {
   const { server, closeConnections } = buildGateway(opts);
   await server.start();
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', opts.trustProxy ?? false);
-  instrumentHttp(app);
+  // With a metrics port, /metrics is served there only: the public port never shows it.
+  let metrics: HttpServer | null = null;
+  if (opts.metricsPort === undefined) instrumentHttp(app);
+  else {
+    app.use(httpMetricsMiddleware());
+    const internal = express();
+    internal.disable('x-powered-by');
+    internal.get('/metrics', metricsHandler());
+    metrics = await listen(internal, opts.metricsPort);
+  }
   addHealthRoutes(app, opts.ready);
   const rateLimit = opts.rateLimits;
   const queryLimits = opts.queryLimits ?? DEFAULT_QUERY_LIMITS;
@@ -171,8 +184,10 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
   const http = await listen(app, opts.port);
   return {
     ...http,
+    metricsUrl: metrics && `${metrics.url}/metrics`,
     close: async () => {
       await http.close();
+      await metrics?.close();
       await server.stop();
       closeConnections();
     },

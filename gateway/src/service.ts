@@ -34,6 +34,7 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
       allowBatchedHttpRequests: config.ALLOW_BATCHED_REQUESTS,
       subgraphConnections: { maxSockets: config.SUBGRAPH_MAX_SOCKETS },
       queryPlanCacheMiB: config.QUERY_PLAN_CACHE_MIB,
+      metricsPort: config.METRICS_PORT,
       queryLimits: {
         maxDepth: config.QUERY_MAX_DEPTH,
         maxAliases: config.QUERY_MAX_ALIASES,
@@ -52,6 +53,7 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
     });
     return {
       url: http.url,
+      metricsUrl: http.metricsUrl,
       close: async () => {
         await http.close();
         redis.disconnect();
