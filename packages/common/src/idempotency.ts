@@ -4,6 +4,9 @@
 // - the same key with a different request gets IDEMPOTENCY_KEY_REUSED;
 // - validation failures and unexpected errors store nothing, so a corrected retry can proceed.
 // PostgreSQL is the record (table <schema>.idempotency_keys); Redis only caches finished outcomes.
+// Two ways to run: `run` claims the key first (for work with effects outside one transaction,
+// such as a call to the payment provider); `runAtomically` claims nothing and inserts the record
+// in the work's own transaction, whose primary key then decides (the reservation hot path).
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, ErrorCode, badInput } from './errors.ts';
@@ -25,6 +28,14 @@ export interface IdempotencyOptions {
   waitMs?: number;
   /** Keys are kept at least this long. */
   retentionHours?: number;
+}
+
+/** Thrown inside the work's transaction when another request recorded this key first: rolls the work back. */
+export class IdempotencyKeyTaken extends Error {
+  constructor() {
+    super('Another request with this idempotency key finished first');
+    this.name = 'IdempotencyKeyTaken';
+  }
 }
 
 type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
@@ -85,6 +96,22 @@ export function createIdempotency(opts: IdempotencyOptions) {
     );
   }
 
+  /** Inserts a finished outcome; false if the key already has a record (a request with it got there first). */
+  async function insertRecord(db: RawSql, userId: string, operation: string, key: string, hash: string, stored: Stored): Promise<boolean> {
+    const rows = await db.$queryRawUnsafe<{ key: string }[]>(
+      `INSERT INTO ${table} (user_id, operation, key, request_hash, response, completed_at, locked_until)
+       VALUES ($1, $2, $3, $4, $5::jsonb, now(), now())
+       ON CONFLICT (user_id, operation, key) DO NOTHING
+       RETURNING key`,
+      userId,
+      operation,
+      key,
+      hash,
+      JSON.stringify(stored),
+    );
+    return rows.length > 0;
+  }
+
   async function cache(userId: string, operation: string, key: string, hash: string, stored: Stored) {
     if (opts.redis) {
       await opts.redis.set(cacheKey(userId, operation, key), JSON.stringify({ hash, stored }), 'PX', retentionMs).catch(() => {});
@@ -122,6 +149,21 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return rows[0] ?? null;
   }
 
+  /** The outcome another request with this key recorded first: replayed, or refused if the request differs. */
+  async function recorded<T>(userId: string, operation: string, key: string, hash: string): Promise<T> {
+    const row = await lookup(userId, operation, key);
+    if (row && row.request_hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+    if (!row?.response) {
+      throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
+    }
+    await cache(userId, operation, key, hash, row.response);
+    return replay<T>(row.response);
+  }
+
+  // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
+  const normalize = (outcome: Stored) => JSON.parse(JSON.stringify(outcome)) as Stored;
+  const errorOutcome = (err: AppError): Stored => normalize({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } });
+
   return {
     /**
      * Runs `work` at most once per (userId, operation, key). Work that fails validation
@@ -158,8 +200,6 @@ export function createIdempotency(opts: IdempotencyOptions) {
         await new Promise((r) => setTimeout(r, delay));
       }
 
-      // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
-      const normalize = (outcome: Stored) => JSON.parse(JSON.stringify(outcome)) as Stored;
       let recordedInWork: Stored | null = null;
       const complete = async (tx: RawSql, result: T) => {
         const stored = normalize({ ok: true, data: result });
@@ -181,9 +221,55 @@ export function createIdempotency(opts: IdempotencyOptions) {
           await forget(userId, operation, key);
           throw err;
         }
-        stored = normalize({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } });
+        stored = errorOutcome(err);
       }
       await record(opts.db, userId, operation, key, stored);
+      await cache(userId, operation, key, hash, stored);
+      return replay<T>(stored);
+    },
+
+    /**
+     * Like `run`, for work whose every effect is in one database transaction that calls
+     * `complete(tx, result)` before it commits: no claim first (one statement and one commit
+     * fewer). `complete` inserts the record; the key's primary key lets only one transaction
+     * insert it. A concurrent request with the same key waits there for the first one to end,
+     * then rolls its own work back and replays the first one's outcome. Domain errors thrown by
+     * the work are recorded after it, the same way.
+     */
+    async runAtomically<T>(
+      params: { userId: string; operation: string; key: string; request: unknown },
+      work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
+    ): Promise<T> {
+      const { userId, operation, key } = params;
+      validateIdempotencyKey(key);
+      const hash = requestHash(params.request);
+
+      const hit = await cached(userId, operation, key);
+      if (hit) {
+        if (hit.hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+        return replay<T>(hit.stored);
+      }
+
+      let recordedInWork: Stored | null = null;
+      const complete = async (tx: RawSql, result: T) => {
+        const stored = normalize({ ok: true, data: result });
+        if (!(await insertRecord(tx, userId, operation, key, hash, stored))) throw new IdempotencyKeyTaken();
+        recordedInWork = stored;
+      };
+      let stored: Stored;
+      try {
+        const data = await work(complete);
+        if (recordedInWork) {
+          await cache(userId, operation, key, hash, recordedInWork);
+          return replay<T>(recordedInWork);
+        }
+        stored = normalize({ ok: true, data });
+      } catch (err) {
+        if (err instanceof IdempotencyKeyTaken) return recorded<T>(userId, operation, key, hash);
+        if (!isReplayable(err)) throw err;
+        stored = errorOutcome(err);
+      }
+      if (!(await insertRecord(opts.db, userId, operation, key, hash, stored))) return recorded<T>(userId, operation, key, hash);
       await cache(userId, operation, key, hash, stored);
       return replay<T>(stored);
     },

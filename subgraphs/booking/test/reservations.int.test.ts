@@ -7,7 +7,7 @@ import { AppError, createRedis, ErrorCode, type Identity, type Redis } from '@ta
 import { addDays, todayInIndia } from '@tatkal/common/rail';
 import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
-import { expireHolds } from '../src/domain/reservations.ts';
+import { expireHolds, promoteStrandedWaitlists } from '../src/domain/reservations.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { countingPrisma } from '../../../test/support/queryCount.ts';
@@ -186,6 +186,27 @@ describe('idempotency', () => {
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(1);
   });
 
+  it('one key sent at once with two different requests: one reservation, the other IDEMPOTENCY_KEY_REUSED', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 10 });
+    const who = identity(randomUUID());
+    const key = randomUUID();
+    // Both run their work (nothing is claimed first); the key's primary key lets one commit.
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => reserve(who, reserveInput(run, { passengers: [passenger(i % 2)] }), deps, key)),
+    );
+    const ok = results.filter((r) => !r.errors);
+    const winner = JSON.stringify(ok[0]);
+    expect(ok.every((r) => JSON.stringify(r) === winner)).toBe(true);
+    const refused = results.filter((r) => r.errors);
+    expect(refused.flatMap(errorCodes).every((c) => c === 'IDEMPOTENCY_KEY_REUSED')).toBe(true);
+    // The winner's request is one of the two; each request that differs from it is refused.
+    const winnerName = ok[0]!.data!.reserveSeats.passengers[0].name;
+    expect(ok).toHaveLength(results.filter((_, i) => passenger(i % 2).name === winnerName).length);
+    expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(1);
+    expect(await db.prisma.bookingIdempotencyKey.count({ where: { key } })).toBe(1);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1 });
+  });
+
   it('refuses the same key with a different request, and replays a domain error as it was', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 4 });
     const who = identity(randomUUID());
@@ -257,17 +278,18 @@ describe('idempotency', () => {
             { input: reserveInput(run, extra), key: randomUUID() }, ctx(identity(randomUUID()), countingDeps));
           status = (res.data as { reserveSeats?: { status: string } } | null)?.reserveSeats?.status ?? errorCodes(res).join();
         });
-        const label = (sql: string) => [claim, guard, record, 'WITH wl AS', 'COMMIT'].find((start) => sql.trim().replace(/\s+/g, ' ').startsWith(start)) ?? sql.slice(0, 60);
+        const label = (sql: string) => [guard, record, 'WITH wl AS', 'COMMIT'].find((start) => sql.trim().replace(/\s+/g, ' ').startsWith(start)) ?? sql.slice(0, 60);
         return { status, statements: statements.map(label) };
       };
-      const claim = 'INSERT INTO "booking"."idempotency_keys"';
       const guard = 'SELECT seat_id FROM booking.run_seats';
-      const record = 'UPDATE "booking"."idempotency_keys"';
+      // No claim beforehand: the record is inserted once, in the reservation's transaction.
+      const record = 'INSERT INTO "booking"."idempotency_keys"';
       await shapes({}); // the first booking of a run also creates its inventory rows
       // BEGIN is not reported by the driver; the rest is every statement sent.
-      expect(await shapes({})).toEqual({ status: 'HELD', statements: [claim, guard, guard, 'WITH wl AS', record, 'COMMIT'] });
-      expect(await shapes({})).toEqual({ status: 'WAITLISTED', statements: [claim, guard, guard, 'WITH wl AS', record, 'COMMIT'] });
-      expect(await shapes({ allowWaitlist: false })).toEqual({ status: 'SOLD_OUT', statements: [claim, guard, record] });
+      expect(await shapes({})).toEqual({ status: 'HELD', statements: [guard, guard, 'WITH wl AS', record, 'COMMIT'] });
+      // Sold out by the guard's read: waitlisted without a locking scan.
+      expect(await shapes({})).toEqual({ status: 'WAITLISTED', statements: [guard, 'WITH wl AS', record, 'COMMIT'] });
+      expect(await shapes({ allowWaitlist: false })).toEqual({ status: 'SOLD_OUT', statements: [guard, record] });
 
       // 40 at once: each locks and writes its own, but the guard's reads are shared.
       const rush = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 30 });
@@ -344,6 +366,29 @@ describe('holds and the waitlist', () => {
     expect(after[2]!.passengers[0]!.seatId).toBe(after[0]!.passengers[0]!.seatId);
     expect(after[2]!.holdExpiresAt!.getTime()).toBeGreaterThan(Date.now());
     expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2 });
+  });
+
+  it('the sweeper promotes a waitlisting that committed after the berth was freed', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
+    const held = await reserve(identity(randomUUID()), reserveInput(run));
+    const waiting = await reserve(identity(randomUUID()), reserveInput(run));
+    expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
+    // Nothing to promote while the only berth is held.
+    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBe(0);
+    // The berth is freed by a transaction that promoted nobody (it ran before the waitlisting committed).
+    const heldId = held.data!.reserveSeats.id;
+    await db.prisma.$transaction([
+      db.prisma.seatOccupancy.deleteMany({ where: { reservationId: heldId } }),
+      db.prisma.$executeRaw`UPDATE booking.run_seats SET occupied_mask = 0 WHERE run_id = ${run.runId}::uuid`,
+      db.prisma.passenger.updateMany({ where: { reservationId: heldId }, data: { status: 'CANCELLED' } }),
+      db.prisma.reservation.update({ where: { id: heldId }, data: { status: 'CANCELLED' } }),
+    ]);
+    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBe(1);
+    const promoted = await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id }, include: { passengers: true } });
+    expect(promoted.status).toBe('HELD');
+    expect(promoted.passengers[0]!.berthNumber).toBe(1);
+    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBe(0);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
   });
 
   it('several sweepers at once expire each hold exactly once', async () => {

@@ -2,7 +2,7 @@
 // interactive transaction with SELECT ... FOR UPDATE -> commit. Only the database decides.
 import { randomInt, randomUUID } from 'node:crypto';
 import { Prisma, type BerthType, type Gender, type PrismaClient, type TrainRun, type TravelClass } from '@tatkal/db';
-import { AppError, badInput, ErrorCode, forbidden, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
+import { AppError, badInput, ErrorCode, forbidden, IdempotencyKeyTaken, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
 import { ensureInventory, lockFreeSeats, lockSeatsIfFree, occupy, release, type FreeSeatReader, type Tx } from './inventory.ts';
 import type { LayoutCache, SeatInfo, TrainLayout } from './layout.ts';
@@ -269,9 +269,14 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
             });
             if (rows.length !== valid.seatIds.length || rows.some((r) => (r.occupied_mask & mask) !== 0n)) throw seatUnavailable();
             seatIds = valid.seatIds;
+          } else if (guard.soldOut) {
+            // The guard's read found too few free berths: waitlisted without a locking scan. A
+            // berth freed meanwhile goes to the waitlist in order (promoteWaitlist, and the sweeper
+            // for a waitlisting that committed after the promotion that could have seen it).
+            seatIds = [];
           } else {
             // The guard's berths by primary key; only if some were taken meanwhile (or Redis is
-            // down, or the class is sold out), a search for the free berths nearest them.
+            // down), a search for the free berths nearest them.
             const got = await lockSeatsIfFree(tx, run.id, guard.picked, mask);
             const more = await lockFreeSeats(tx, run.id, cls, mask, { exclude: got, anchor: guard.anchor, limit: n - got.length });
             // Keep the guard's order (it matched preferences) for the berths we did get.
@@ -302,7 +307,8 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
 }
 
 function outcome(deps: ReservationDeps, err: unknown): unknown {
-  deps.onOutcome?.(err instanceof AppError ? err.code.toLowerCase() : 'error');
+  // IdempotencyKeyTaken: a concurrent retry of a request that finished first; it replays that one.
+  deps.onOutcome?.(err instanceof AppError ? err.code.toLowerCase() : err instanceof IdempotencyKeyTaken ? 'replayed' : 'error');
   return err;
 }
 
@@ -552,6 +558,28 @@ export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, s
     await occupy(tx, runId, w.id, passengers.map((p, i) => ({ seatId: seatIds[i]!, passengerId: p.id })), w.from_seq, w.to_seq, mask);
     await writeOutbox(tx, 'reservation.promoted', reservation, { userId: reservation.userId, holdExpiresAt: reservation.holdExpiresAt });
     promoted.push(w.id);
+  }
+  return promoted;
+}
+
+/**
+ * Promotes waitlists that could move up but were not promoted: each promotion (cancellation,
+ * expired hold) sees only waitlistings committed before it, so one that committed just after the
+ * berth was freed waits here for the sweeper. Finds (run, class) pairs with a waitlisted journey
+ * that some berth of the class is free for; promotes each in its own transaction.
+ */
+export async function promoteStrandedWaitlists(prisma: PrismaClient, settings: ReservationSettings): Promise<number> {
+  const stranded = await prisma.$queryRaw<{ run_id: string; class: TravelClass }[]>`
+    SELECT DISTINCT w.run_id, w.class
+    FROM (SELECT DISTINCT run_id, class, from_seq, to_seq FROM booking.reservations WHERE status = 'WAITLISTED') w
+    WHERE EXISTS (
+      SELECT 1 FROM booking.run_seats s
+      WHERE s.run_id = w.run_id AND s.class = w.class
+        AND (s.occupied_mask & ((1::bigint << w.to_seq) - (1::bigint << w.from_seq))) = 0)`;
+  let promoted = 0;
+  for (const s of stranded) {
+    const ids = await prisma.$transaction((tx) => promoteWaitlist(tx, s.run_id, s.class, settings), { timeout: 30_000, maxWait: 10_000 });
+    promoted += ids.length;
   }
   return promoted;
 }

@@ -1,11 +1,11 @@
 import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, Logger } from '@tatkal/common';
 import { holdsExpired } from '../metrics.ts';
-import { expireHolds, type ReservationSettings } from './reservations.ts';
+import { expireHolds, promoteStrandedWaitlists, type ReservationSettings } from './reservations.ts';
 
 /**
- * Expires unpaid holds every `intervalMs` and purges old idempotency keys hourly. Safe to run in
- * every booking instance: batches are claimed with SKIP LOCKED.
+ * Expires unpaid holds every `intervalMs`, promotes waitlists a promotion missed, and purges old
+ * idempotency keys hourly. Safe to run in every booking instance: rows are claimed with SKIP LOCKED.
  */
 export function startSweeper(opts: { prisma: PrismaClient; settings: ReservationSettings; idempotency: Idempotency; intervalMs: number; logger: Logger }) {
   let timer: NodeJS.Timeout | undefined;
@@ -22,6 +22,8 @@ export function startSweeper(opts: { prisma: PrismaClient; settings: Reservation
           opts.logger.info({ expired: n }, 'expired unpaid holds');
         }
       } while (n > 0 && !stopped);
+      const promoted = await promoteStrandedWaitlists(opts.prisma, opts.settings);
+      if (promoted) opts.logger.info({ promoted }, 'promoted waitlisted reservations to freed berths');
       if (Date.now() - lastPurge > 3_600_000) {
         lastPurge = Date.now();
         await opts.idempotency.purge();

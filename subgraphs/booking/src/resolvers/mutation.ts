@@ -6,9 +6,9 @@ export const MutationResolvers = {
   reserveSeats: async (_: unknown, args: { input: ReserveInput; idempotencyKey: string }, ctx: BookingContext) => {
     const userId = ctx.identity!.userId; // the shield rule guarantees an identity
     return ctx.idempotency
-      .run({ userId, operation: 'reserveSeats', key: args.idempotencyKey, request: args.input }, async (complete) => {
+      .runAtomically({ userId, operation: 'reserveSeats', key: args.idempotencyKey, request: args.input }, async (complete) => {
         const valid = await validateReserve(ctx.reservations, args.input);
-        // The response is recorded in the reservation's own transaction.
+        // The response is recorded in the reservation's own transaction: no claim beforehand.
         return reserveSeats(ctx.reservations, userId, valid, complete);
       })
       .catch((err: unknown) => {
