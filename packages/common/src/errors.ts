@@ -27,7 +27,15 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** Domain errors: expected outcomes a client can act on (and that idempotency replays). */
 export class AppError extends GraphQLError {
   constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
-    super(message, { extensions: { ...extensions, code } });
+    // An expected outcome, not a fault: no stack trace. Capturing and formatting one (through
+    // source maps) cost ~0.1 ms per SOLD_OUT under a rush, for nothing anyone reads.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message, { extensions: { ...extensions, code } });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
   }
   get code(): ErrorCode {
     return this.extensions.code as ErrorCode;

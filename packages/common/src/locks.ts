@@ -2,16 +2,18 @@
 // (the database is); if Redis is down or slow these calls report "unavailable" and booking goes
 // on with the database alone.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { redisScript, type Redis } from './redis.ts';
 import { lockAcquireFailures } from './telemetry.ts';
 
 // Compare-and-delete: release only locks that still hold our token.
-const RELEASE = `
-local n = 0
+const releaseLocks = redisScript<number>(
+  'tatkalReleaseLocks',
+  `local n = 0
 for i, key in ipairs(KEYS) do
   if redis.call('get', key) == ARGV[1] then n = n + redis.call('del', key) end
 end
-return n`;
+return n`,
+);
 
 export interface LockResult {
   /** Keys now held with `token`. */
@@ -52,7 +54,7 @@ export function createLockManager(redis: Redis | null, ttlMs = 5_000) {
 
     async release(keys: string[], token: string): Promise<void> {
       if (!redis || keys.length === 0) return;
-      await redis.eval(RELEASE, keys.length, ...keys, token).catch(() => {});
+      await releaseLocks(redis, keys, [token]).catch(() => {});
     },
   };
 }

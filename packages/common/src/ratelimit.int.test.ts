@@ -43,6 +43,13 @@ describe('FixedWindowLimiter', () => {
     expect(await limiter.hit('weighted', { max: 3, windowMs: 300 })).toMatchObject({ allowed: true, count: 1 });
   });
 
+  it('keeps counting after Redis forgets its scripts (EVALSHA falls back to EVAL)', async () => {
+    const limiter = new FixedWindowLimiter(redis, { prefix, logger });
+    expect(await limiter.hit('flushed', { max: 5, windowMs: 60_000 })).toMatchObject({ allowed: true, count: 1 });
+    await redis.script('FLUSH');
+    expect(await limiter.hit('flushed', { max: 5, windowMs: 60_000 })).toMatchObject({ allowed: true, count: 2 });
+  });
+
   it('fails open (null) when Redis does not answer', async () => {
     const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
     const warnings: unknown[] = [];
@@ -90,6 +97,16 @@ describe('graphql-rate-limit rules on the Redis store', () => {
     // Another address, or another email from the same address, has its own budget.
     expect((await run('asha@example.com', { ...ctx, clientIp: '10.0.0.2' })).data?.login).toBe(true);
     expect((await run('other@example.com', ctx)).data?.login).toBe(true);
+  });
+
+  it('keeps one sorted set per (ip, field, args), alive for the longest window after each call', async () => {
+    const store = new RedisRateLimitStore(redis, { prefix, logger, maxWindowMs: 120_000 });
+    const ctx = { clientIp: '10.0.0.9', identity: null, rateLimitStore: store };
+    for (let i = 0; i < 3; i++) expect((await run('keys@example.com', ctx)).data?.login).toBe(true);
+    const keys = await redis.keys(`${prefix}gql:ip:10.0.0.9:*`);
+    expect(keys).toHaveLength(1);
+    expect(await redis.zcard(keys[0]!)).toBe(3);
+    expect(await redis.pttl(keys[0]!)).toBeGreaterThan(110_000);
   });
 
   it('allows everything without a store, and fails open when Redis is gone', async () => {

@@ -12,7 +12,7 @@ import type { IRule } from 'graphql-shield';
 import { z } from 'zod';
 import { AppError, ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { Redis } from './redis.ts';
+import { redisScript, type Redis } from './redis.ts';
 import type { RequestContext } from './subgraph.ts';
 import { rateLimitRejections } from './telemetry.ts';
 
@@ -59,14 +59,16 @@ function throttledWarning(logger: Logger, everyMs = 10_000) {
 }
 
 // Fixed window starting at the first hit. PTTL < 0 repairs a key that lost its expiry.
-const FIXED_WINDOW_SCRIPT = `
-local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+const fixedWindowHit = redisScript<[number, number]>(
+  'tatkalFixedWindowHit',
+  `local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {count, ttl}`;
+return {count, ttl}`,
+);
 
 /**
  * Waits (bounded) for a Redis client to connect: the clients have no offline queue, so limits
@@ -109,7 +111,7 @@ export class FixedWindowLimiter {
    */
   async hit(key: string, limit: RateLimit, weight = 1): Promise<RateLimitDecision | null> {
     try {
-      const [count, ttl] = (await this.redis.eval(FIXED_WINDOW_SCRIPT, 1, this.opts.prefix + key, limit.windowMs, weight)) as [number, number];
+      const [count, ttl] = await fixedWindowHit(this.redis, [this.opts.prefix + key], [limit.windowMs, weight]);
       return { allowed: count <= limit.max, count, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
     } catch (err) {
       this.warn(err, `rate limit ${key}`);
@@ -118,23 +120,22 @@ export class FixedWindowLimiter {
   }
 }
 
-// Records this call and returns the calls before it, in one step (see RedisRateLimitStore).
-const RECORD_SCRIPT = `
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+// Records this call and returns the calls before it, in one step (see RedisRateLimitStore). Keeps
+// the newest `maxTracked` and the key alive for the longest window after each call.
+const recordCall = redisScript<string[]>(
+  'tatkalRecordCall',
+  `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 2))
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-return redis.call('ZRANGE', KEYS[1], 0, -1)`;
-
-const TRIM_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return redis.call('ZRANGE', KEYS[1], 0, -1)`,
+);
 
 /**
  * graphql-rate-limit's `Store` on Redis (ioredis). The library reads the call history, decides,
  * then writes it back: two concurrent calls would both read the same history and a burst would get
  * through. So `getForIdentity` records the call atomically (sorted set, one Lua script) and
- * returns only the calls before it; `setForIdentity` just drops calls older than the window.
+ * returns only the calls before it; `setForIdentity` has nothing left to do (the library ignores
+ * calls older than the window, and at most `maxTracked` are kept).
  * Consequences: every call counts, rejected ones too (the library's default), and rules with
  * `readOnly` are not supported. At most `maxTracked` calls are kept per key, so a rule's `max`
  * must not exceed it.
@@ -159,7 +160,7 @@ export class RedisRateLimitStore implements Store {
     const now = Date.now();
     const member = `${now}:${randomBytes(6).toString('hex')}`;
     try {
-      const members = (await this.redis.eval(RECORD_SCRIPT, 1, this.key(identity), now, member, this.maxTracked, this.opts.maxWindowMs ?? 3_600_000)) as string[];
+      const members = await recordCall(this.redis, [this.key(identity)], [now, member, this.maxTracked, this.opts.maxWindowMs ?? 3_600_000]);
       return members.filter((m) => m !== member).map((m) => Number(m.slice(0, m.indexOf(':'))));
     } catch (err) {
       this.warn(err, `rate limit ${identity.fieldIdentity}`);
@@ -167,13 +168,8 @@ export class RedisRateLimitStore implements Store {
     }
   }
 
-  async setForIdentity(identity: RateLimitIdentity, _timestamps: readonly number[], windowMs = 60_000): Promise<void> {
-    try {
-      await this.redis.eval(TRIM_SCRIPT, 1, this.key(identity), Date.now() - windowMs, windowMs);
-    } catch (err) {
-      this.warn(err, `rate limit ${identity.fieldIdentity}`);
-    }
-  }
+  // One round trip per call instead of two: getForIdentity already wrote the history.
+  async setForIdentity(): Promise<void> {}
 }
 
 export interface RateLimitRuleConfig extends RateLimit {

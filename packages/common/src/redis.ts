@@ -31,3 +31,19 @@ export async function redisReady(redis: Redis): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * A Lua script run with EVALSHA (ioredis `defineCommand`: the body is sent once per connection,
+ * then only its hash; EVAL again if the server lost it). `call(redis, keys, args)`.
+ */
+export function redisScript<T>(name: string, lua: string) {
+  const defined = new WeakSet<Redis>();
+  return (redis: Redis, keys: string[], args: (string | number)[]): Promise<T> => {
+    if (!defined.has(redis)) {
+      redis.defineCommand(name, { lua });
+      defined.add(redis);
+    }
+    const command = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[name]!;
+    return command.call(redis, keys.length, ...keys, ...args);
+  };
+}
