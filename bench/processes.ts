@@ -61,7 +61,16 @@ export async function startProcess(name: string, entry: string, env: Record<stri
   const command = opts.command ?? join(root, 'node_modules/.bin/tsx');
   const child = spawn(command, opts.command ? (opts.args ?? []) : [...(opts.nodeArgs ?? []), entry], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env, [opts.portEnv ?? 'PORT']: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'test',
+      // Node flags for every service process, e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=32.
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      ...env,
+      [opts.portEnv ?? 'PORT']: String(port),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -83,6 +92,11 @@ export async function startProcess(name: string, entry: string, env: Record<stri
     }
     await new Promise((r) => setTimeout(r, 150));
   }
+  // A service that dies mid-run says why: its errors would otherwise only show as failed requests.
+  child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`${name} exited during the run (${signal ?? code}): ${stderr.trim()}`);
+  });
+  let stopping = false;
   return {
     name,
     url,
@@ -90,6 +104,7 @@ export async function startProcess(name: string, entry: string, env: Record<stri
     child,
     stop: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');

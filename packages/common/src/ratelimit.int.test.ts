@@ -50,6 +50,22 @@ describe('FixedWindowLimiter', () => {
     expect(await limiter.hit('flushed', { max: 5, windowMs: 60_000 })).toMatchObject({ allowed: true, count: 2 });
   });
 
+  it('a new client takes a burst of script calls queued in one tick (auto-pipelined EVALSHA)', async () => {
+    // Defining the script on first use, with an auto-pipeline already queued, crashed ioredis here.
+    const fresh = createRedis(REDIS_URL, { name: 'ratelimit-fresh', commandTimeoutMs: 2000 });
+    await new Promise((resolve) => fresh.once('ready', resolve));
+    const limiter = new FixedWindowLimiter(fresh, { prefix, logger });
+    const store = new RedisRateLimitStore(fresh, { prefix, logger });
+    const identity = { contextIdentity: 'burst', fieldIdentity: 'f' };
+    const [hits, histories] = await Promise.all([
+      Promise.all(Array.from({ length: 100 }, () => limiter.hit('fresh-burst', { max: 1000, windowMs: 60_000 }))),
+      Promise.all(Array.from({ length: 100 }, () => store.getForIdentity(identity))),
+    ]);
+    expect(hits.map((h) => h!.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(histories.map((h) => h.length).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    fresh.disconnect();
+  });
+
   it('fails open (null) when Redis does not answer', async () => {
     const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
     const warnings: unknown[] = [];

@@ -2,6 +2,9 @@ import { Redis } from 'ioredis';
 
 export type { Redis };
 
+/** Every script made by `redisScript`, defined on each client `createRedis` makes. */
+const scripts = new Map<string, string>();
+
 /**
  * A Redis client that fails fast instead of queueing: Redis is an accelerator here (locks,
  * rate limits, idempotency fast path), so a dead Redis must cost milliseconds, not hang requests.
@@ -19,6 +22,7 @@ export function createRedis(url: string, opts: { commandTimeoutMs?: number; name
     // go out in one write (one syscall, one round trip) instead of one each.
     enableAutoPipelining: true,
   });
+  for (const [name, lua] of scripts) client.defineCommand(name, { lua });
   // Errors surface on commands; an unhandled 'error' event would crash the process.
   client.on('error', () => {});
   return client;
@@ -35,15 +39,15 @@ export async function redisReady(redis: Redis): Promise<boolean> {
 /**
  * A Lua script run with EVALSHA (ioredis `defineCommand`: the body is sent once per connection,
  * then only its hash; EVAL again if the server lost it). `call(redis, keys, args)`.
+ *
+ * Made at module load, so `createRedis` defines it on every client before any command runs:
+ * defining a command later, while an auto-pipeline is queued, misaligns ioredis's replies and
+ * crashes the process (redis/ioredis#1931). A client made elsewhere gets plain EVAL.
  */
 export function redisScript<T>(name: string, lua: string) {
-  const defined = new WeakSet<Redis>();
+  scripts.set(name, lua);
   return (redis: Redis, keys: string[], args: (string | number)[]): Promise<T> => {
-    if (!defined.has(redis)) {
-      redis.defineCommand(name, { lua });
-      defined.add(redis);
-    }
-    const command = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[name]!;
-    return command.call(redis, keys.length, ...keys, ...args);
+    const command = (redis as unknown as Record<string, ((...a: (string | number)[]) => Promise<T>) | undefined>)[name];
+    return command ? command.call(redis, keys.length, ...keys, ...args) : (redis.eval(lua, keys.length, ...keys, ...args) as Promise<T>);
   };
 }
