@@ -38,6 +38,10 @@ export class IdempotencyKeyTaken extends Error {
   }
 }
 
+type RunParams = { userId: string; operation: string; key: string; request: unknown };
+
+const keyReused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+
 type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -152,7 +156,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
   /** The outcome another request with this key recorded first: replayed, or refused if the request differs. */
   async function recorded<T>(userId: string, operation: string, key: string, hash: string): Promise<T> {
     const row = await lookup(userId, operation, key);
-    if (row && row.request_hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+    if (row && row.request_hash !== hash) throw keyReused();
     if (!row?.response) {
       throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
     }
@@ -160,9 +164,44 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return replay<T>(row.response);
   }
 
+  /** Checks the key and hashes the request; an outcome already cached in Redis comes back as `hit`. */
+  async function prepare(params: RunParams): Promise<{ hash: string; hit: Stored | null }> {
+    validateIdempotencyKey(params.key);
+    const hash = requestHash(params.request);
+    const cachedOutcome = await cached(params.userId, params.operation, params.key);
+    if (cachedOutcome && cachedOutcome.hash !== hash) throw keyReused();
+    return { hash, hit: cachedOutcome?.stored ?? null };
+  }
+
   // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
   const normalize = (outcome: Stored) => JSON.parse(JSON.stringify(outcome)) as Stored;
   const errorOutcome = (err: AppError): Stored => normalize({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } });
+
+  /**
+   * Runs `work`, whose `complete(tx, result)` stores the result through `recordInTx` in the work's
+   * own transaction. Returns the outcome to replay and whether it is recorded already (it is when
+   * `complete` ran and the work then returned: its transaction committed). A domain error is an
+   * outcome too (a transaction that recorded and then failed rolled its record back); any other
+   * error is thrown.
+   */
+  async function outcomeOf<T>(
+    work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
+    recordInTx: (tx: RawSql, stored: Stored) => Promise<void>,
+  ): Promise<{ stored: Stored; recorded: boolean }> {
+    let recordedInWork: Stored | null = null;
+    const complete = async (tx: RawSql, result: T) => {
+      const stored = normalize({ ok: true, data: result });
+      await recordInTx(tx, stored);
+      recordedInWork = stored;
+    };
+    try {
+      const data = await work(complete);
+      return recordedInWork ? { stored: recordedInWork, recorded: true } : { stored: normalize({ ok: true, data }), recorded: false };
+    } catch (err) {
+      if (!isReplayable(err)) throw err;
+      return { stored: errorOutcome(err), recorded: false };
+    }
+  }
 
   return {
     /**
@@ -174,25 +213,19 @@ export function createIdempotency(opts: IdempotencyOptions) {
      * retry run the work twice), and it saves a round trip. Otherwise it is recorded after.
      */
     async run<T>(
-      params: { userId: string; operation: string; key: string; request: unknown },
+      params: RunParams,
       work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
     ): Promise<T> {
       const { userId, operation, key } = params;
-      validateIdempotencyKey(key);
-      const hash = requestHash(params.request);
-
-      const hit = await cached(userId, operation, key);
-      if (hit) {
-        if (hit.hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
-        return replay<T>(hit.stored);
-      }
+      const { hash, hit } = await prepare(params);
+      if (hit) return replay<T>(hit);
 
       const deadline = Date.now() + waitMs;
       for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
         if (await claim(userId, operation, key, hash)) break;
         const row = await lookup(userId, operation, key);
         if (!row) continue; // the owner gave up (validation failure): claim again
-        if (row.request_hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+        if (row.request_hash !== hash) throw keyReused();
         if (row.response) return replay<T>(row.response);
         if (Date.now() >= deadline) {
           throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
@@ -200,32 +233,16 @@ export function createIdempotency(opts: IdempotencyOptions) {
         await new Promise((r) => setTimeout(r, delay));
       }
 
-      let recordedInWork: Stored | null = null;
-      const complete = async (tx: RawSql, result: T) => {
-        const stored = normalize({ ok: true, data: result });
-        await record(tx, userId, operation, key, stored);
-        recordedInWork = stored;
-      };
-      let stored: Stored;
+      let outcome: { stored: Stored; recorded: boolean };
       try {
-        const data = await work(complete);
-        // Recorded in the work's transaction, which committed since work returned.
-        if (recordedInWork) {
-          await cache(userId, operation, key, hash, recordedInWork);
-          return replay<T>(recordedInWork);
-        }
-        stored = normalize({ ok: true, data });
+        outcome = await outcomeOf(work, (tx, stored) => record(tx, userId, operation, key, stored));
       } catch (err) {
-        // A transaction that recorded and then failed rolled its record back too.
-        if (!isReplayable(err)) {
-          await forget(userId, operation, key);
-          throw err;
-        }
-        stored = errorOutcome(err);
+        await forget(userId, operation, key);
+        throw err;
       }
-      await record(opts.db, userId, operation, key, stored);
-      await cache(userId, operation, key, hash, stored);
-      return replay<T>(stored);
+      if (!outcome.recorded) await record(opts.db, userId, operation, key, outcome.stored);
+      await cache(userId, operation, key, hash, outcome.stored);
+      return replay<T>(outcome.stored);
     },
 
     /**
@@ -237,41 +254,25 @@ export function createIdempotency(opts: IdempotencyOptions) {
      * the work are recorded after it, the same way.
      */
     async runAtomically<T>(
-      params: { userId: string; operation: string; key: string; request: unknown },
+      params: RunParams,
       work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
     ): Promise<T> {
       const { userId, operation, key } = params;
-      validateIdempotencyKey(key);
-      const hash = requestHash(params.request);
+      const { hash, hit } = await prepare(params);
+      if (hit) return replay<T>(hit);
 
-      const hit = await cached(userId, operation, key);
-      if (hit) {
-        if (hit.hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
-        return replay<T>(hit.stored);
-      }
-
-      let recordedInWork: Stored | null = null;
-      const complete = async (tx: RawSql, result: T) => {
-        const stored = normalize({ ok: true, data: result });
-        if (!(await insertRecord(tx, userId, operation, key, hash, stored))) throw new IdempotencyKeyTaken();
-        recordedInWork = stored;
-      };
-      let stored: Stored;
+      let outcome: { stored: Stored; recorded: boolean };
       try {
-        const data = await work(complete);
-        if (recordedInWork) {
-          await cache(userId, operation, key, hash, recordedInWork);
-          return replay<T>(recordedInWork);
-        }
-        stored = normalize({ ok: true, data });
+        outcome = await outcomeOf(work, async (tx, stored) => {
+          if (!(await insertRecord(tx, userId, operation, key, hash, stored))) throw new IdempotencyKeyTaken();
+        });
       } catch (err) {
         if (err instanceof IdempotencyKeyTaken) return recorded<T>(userId, operation, key, hash);
-        if (!isReplayable(err)) throw err;
-        stored = errorOutcome(err);
+        throw err;
       }
-      if (!(await insertRecord(opts.db, userId, operation, key, hash, stored))) return recorded<T>(userId, operation, key, hash);
-      await cache(userId, operation, key, hash, stored);
-      return replay<T>(stored);
+      if (!outcome.recorded && !(await insertRecord(opts.db, userId, operation, key, hash, outcome.stored))) return recorded<T>(userId, operation, key, hash);
+      await cache(userId, operation, key, hash, outcome.stored);
+      return replay<T>(outcome.stored);
     },
 
     /** Deletes keys older than the retention period. */
