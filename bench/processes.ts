@@ -323,7 +323,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       providerUrl = `http://127.0.0.1:${providerPort}`;
       later.push(
         startProcess('provider', 'subgraphs/payment/src/provider/index.ts', { LOG_LEVEL: 'warn', NODE_ENV: 'production', PAYMENT_WEBHOOK_SECRET: webhookSecret, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/webhooks/payments` }, { port: providerPort, portEnv: 'PROVIDER_PORT' }),
-        startProcess('payment', 'subgraphs/payment/src/index.ts', { ...common, ...jwks, WEBHOOK_PORT: String(webhookPort), PAYMENT_WEBHOOK_SECRET: webhookSecret, PROVIDER_URL: providerUrl, BOOKING_URL: subgraphs.booking }),
+        startProcess(
+          'payment',
+          'subgraphs/payment/src/index.ts',
+          { ...common, ...jwks, WEBHOOK_PORT: String(webhookPort), PAYMENT_WEBHOOK_SECRET: webhookSecret, PROVIDER_URL: providerUrl, BOOKING_URL: subgraphs.booking },
+          { nodeArgs: profileArgs('payment') },
+        ),
       );
     }
     for (const p of await Promise.all(later)) {

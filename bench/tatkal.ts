@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { Redis } from '@tatkal/common';
 import { createPrisma } from '@tatkal/db';
+import type { Delivery } from '../subgraphs/payment/src/provider/simulator.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
 import { postGraphQL, Recorder, reserveBody, runPool } from './load.ts';
 import { runReservePgbench, type PgbenchResult } from './pgbench.ts';
@@ -185,7 +186,7 @@ async function main() {
     console.log(`rush: ${attempts} attempts in ${reserveSeconds.toFixed(1)} s, ${held.length} held`);
 
     // ── payment: every HELD reservation pays, then the bench watches booking confirm ──
-    let payPhase: { startMs: number; endMs: number; before: Meter; after: Meter; xacts: number; windowS: number; polls: number; others: number } | null = null;
+    let payPhase: { startMs: number; endMs: number; before: Meter; after: Meter; xacts: number; windowS: number; polls: number; others: number; webhooks: Delivery[] } | null = null;
     if (PAY && held.length > 0) {
       const startMs = rec.now();
       const before = await meter(stack, redis);
@@ -232,7 +233,11 @@ async function main() {
       const others = await otherActiveRedisClients(redis, ourPids(), (endMs - startMs) / 1000);
       await sleep(STATS_SETTLE_MS);
       const xacts = (await databaseTransactions(args.pg, DB)) - xactReserveAfter;
-      payPhase = { startMs, endMs, before, after, xacts, windowS: (performance.now() - before.at) / 1000, polls, others };
+      // The provider's own record of its webhook deliveries: how fast payment's sidecar answered.
+      const webhooks = await fetch(`${providerUrl}/deliveries`)
+        .then(async (r) => (r.ok ? ((await r.json()) as Delivery[]) : []))
+        .catch(() => [] as Delivery[]);
+      payPhase = { startMs, endMs, before, after, xacts, windowS: (performance.now() - before.at) / 1000, polls, others, webhooks };
       console.log(`payment: ${held.filter((h) => h.paidAt).length} paid, ${held.filter((h) => h.confirmedAt).length} confirmed, ${waiting.size} not confirmed in time`);
     }
 
@@ -290,8 +295,16 @@ async function main() {
           pay: latencySummary(rec.of('pay').map((s) => s.ms)),
           checkout: latencySummary(rec.of('checkout').map((s) => s.ms)),
           payToConfirmed: latencySummary(confirmed.map((h) => h.confirmedAt! - h.paidAt!)),
+          // The sidecar's answer to the provider's POST (its target: 100 ms), last attempt of each.
+          webhook: latencySummary(payPhase.webhooks.flatMap((d) => (d.lastMs === null ? [] : [d.lastMs]))),
         },
         outcomes: { pay: outcomeCounts(rec.of('pay')), checkout: outcomeCounts(rec.of('checkout')) },
+        webhookDeliveries: {
+          delivered: payPhase.webhooks.filter((d) => d.status === 'delivered').length,
+          retried: payPhase.webhooks.filter((d) => d.attempts > 1).length,
+          failed: payPhase.webhooks.filter((d) => d.status === 'failed').length,
+          pending: payPhase.webhooks.filter((d) => d.status === 'pending').length,
+        },
       },
       database: {
         backgroundTransactionsPerSecond: backgroundXactsPerSecond,
@@ -341,6 +354,11 @@ async function main() {
                 ['confirmed bookings/s', `${pay.confirmedPerSecond} (${pay.confirmed} of ${pay.paid} paid confirmed, ${pay.notConfirmed} not in time; ${pay.seconds} s from the first payment)`],
                 ['pay (createPayment) p50 / p95 / p99 / max', lat(pay.latencyMs.pay)],
                 ['checkout (provider) p50 / p95 / p99 / max', lat(pay.latencyMs.checkout)],
+                ['webhook answered by the sidecar p50 / p95 / p99 / max', lat(pay.latencyMs.webhook)],
+                [
+                  'webhook deliveries',
+                  `${pay.webhookDeliveries.delivered} delivered (${pay.webhookDeliveries.retried} after a retry), ${pay.webhookDeliveries.failed} failed, ${pay.webhookDeliveries.pending} pending`,
+                ],
                 ['pay to CONFIRMED p50 / p95 / p99 / max', lat(pay.latencyMs.payToConfirmed)],
                 ['pay outcomes', formatCounts(pay.outcomes.pay)],
                 ['checkout outcomes', formatCounts(pay.outcomes.checkout)],

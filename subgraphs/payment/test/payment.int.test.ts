@@ -176,6 +176,27 @@ describe('createPayment', () => {
     expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(1);
   });
 
+  it('holds no database transaction while it waits for the provider', async () => {
+    const who = identity(randomUUID());
+    const r = holdReservation();
+    // What PostgreSQL shows while the provider is being called: no transaction of ours may be open
+    // (an open one would hold a pooled connection the webhook sidecar needs).
+    let openDuringCall = -1;
+    const provider = {
+      ...deps.provider,
+      createPayment: async (input: Parameters<typeof deps.provider.createPayment>[0]) => {
+        const rows = await db.prisma.$queryRaw<{ n: bigint }[]>`
+          SELECT count(*)::bigint AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+        openDuringCall = Number(rows[0]!.n);
+        return deps.provider.createPayment(input);
+      },
+    };
+    const res = await execute(server, CREATE, { r, k: randomUUID() }, ctx(who, { provider }));
+    expect(res.errors).toBeUndefined();
+    expect(openDuringCall).toBe(0);
+    expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(1);
+  });
+
   it('allows a new payment after a failed one', async () => {
     const who = identity(randomUUID());
     const r = holdReservation();

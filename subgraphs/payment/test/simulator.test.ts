@@ -76,13 +76,17 @@ describe('provider simulator', () => {
     expect(gaps[0]).toBeGreaterThanOrEqual(18);
     expect(gaps[1]).toBeGreaterThanOrEqual(38);
     expect(gaps[2]).toBeGreaterThanOrEqual(78);
-    expect(sim.deliveries).toEqual([expect.objectContaining({ status: 'delivered', attempts: 4, lastStatus: 200 })]);
+    expect(sim.deliveries).toEqual([expect.objectContaining({ status: 'delivered', attempts: 4, lastStatus: 200, lastMs: expect.any(Number) })]);
 
     const down = await start({ statuses: [500, 500, 500, 500, 500], maxAttempts: 3 });
     down.sim.succeed(pay(down.sim));
     await down.sim.idle();
     expect(down.hook.received).toHaveLength(3);
     expect(down.sim.deliveries).toEqual([expect.objectContaining({ status: 'failed', attempts: 3, lastStatus: 500 })]);
+    // The attempts, as the provider's dashboard (GET /deliveries) lists them.
+    const listed = (await (await fetch(`${down.url}/deliveries`)).json()) as { status: string; attempts: number; lastMs: number }[];
+    expect(listed).toEqual([expect.objectContaining({ status: 'failed', attempts: 3, lastStatus: 500 })]);
+    expect(listed[0]!.lastMs).toBeGreaterThanOrEqual(0);
   });
 
   it('delivers duplicates (duplicateRate) and shuffles the order (shuffle)', async () => {

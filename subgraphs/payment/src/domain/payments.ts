@@ -45,25 +45,18 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   }
   const amountPaise = reservation.farePaise;
 
+  const live = (db: Pick<PrismaClient, 'payment'>) =>
+    db.payment.findFirst({ where: { reservationId, status: { in: ['PENDING', 'SUCCEEDED'] } }, orderBy: { createdAt: 'desc' } });
+  const existing = await live(deps.prisma);
+  if (existing) return existing;
+
+  // The provider is called outside any transaction: a transaction held open across an HTTP call
+  // keeps a pooled connection from the webhook sidecar, which shares the pool and must answer fast.
+  // Our payment id is the provider's idempotency key: a retry of this call gets the same payment.
+  const id = randomUUID();
+  let remote;
   try {
-    return await deps.prisma.$transaction(
-      async (tx) => {
-        // Serializes createPayment per reservation (no unique index can say "one live payment").
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
-        const live = await tx.payment.findFirst({
-          where: { reservationId, status: { in: ['PENDING', 'SUCCEEDED'] } },
-          orderBy: { createdAt: 'desc' },
-        });
-        if (live) return live;
-        const id = randomUUID();
-        // Our payment id is the provider's idempotency key: a retry after a rollback gets the same provider payment.
-        const remote = await deps.provider.createPayment({ idempotencyKey: id, amountPaise, currency: 'INR', metadata: { paymentId: id, reservationId } });
-        return tx.payment.create({
-          data: { id, reservationId, userId: caller.identity.userId, amountPaise, currency: 'INR', status: 'PENDING', providerRef: remote.id, checkoutUrl: remote.checkoutUrl },
-        });
-      },
-      { maxWait: 5_000, timeout: 10_000 },
-    );
+    remote = await deps.provider.createPayment({ idempotencyKey: id, amountPaise, currency: 'INR', metadata: { paymentId: id, reservationId } });
   } catch (err) {
     if (err instanceof ProviderError) {
       caller.log.warn({ err }, 'createPayment: provider call failed');
@@ -71,6 +64,20 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
     }
     throw err;
   }
+  return deps.prisma.$transaction(
+    async (tx) => {
+      // Serializes createPayment per reservation (no unique index can say "one live payment").
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
+      // Another request won the race: its payment is the one (ours stays unused at the provider,
+      // which nobody is sent to, like an unconfirmed Stripe PaymentIntent).
+      const winner = await live(tx);
+      if (winner) return winner;
+      return tx.payment.create({
+        data: { id, reservationId, userId: caller.identity.userId, amountPaise, currency: 'INR', status: 'PENDING', providerRef: remote.id, checkoutUrl: remote.checkoutUrl },
+      });
+    },
+    { maxWait: 5_000, timeout: 10_000 },
+  );
 }
 
 const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {

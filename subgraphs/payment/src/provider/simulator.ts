@@ -48,6 +48,8 @@ export interface Delivery {
   attempts: number;
   status: 'pending' | 'delivered' | 'failed';
   lastStatus: number | null;
+  /** How long the receiver took to answer the last attempt (null: no answer). */
+  lastMs: number | null;
 }
 
 export interface SimulatorOptions {
@@ -105,11 +107,12 @@ export function createProviderSimulator(opts: SimulatorOptions) {
     });
 
   async function deliver(event: SimEvent, copy: number): Promise<void> {
-    const record: Delivery = { eventId: event.id, type: event.type, copy, attempts: 0, status: 'pending', lastStatus: null };
+    const record: Delivery = { eventId: event.id, type: event.type, copy, attempts: 0, status: 'pending', lastStatus: null, lastMs: null };
     deliveries.push(record);
     const body = JSON.stringify(event);
     for (let attempt = 1; attempt <= maxAttempts && !closed; attempt++) {
       record.attempts = attempt;
+      const sentAt = performance.now();
       try {
         // Signed afresh on every attempt: the timestamp says when this attempt was sent.
         const res = await fetch(webhookUrl, {
@@ -120,12 +123,14 @@ export function createProviderSimulator(opts: SimulatorOptions) {
         });
         record.lastStatus = res.status;
         await res.arrayBuffer();
+        record.lastMs = performance.now() - sentAt;
         if (res.ok) {
           record.status = 'delivered';
           return;
         }
       } catch {
         record.lastStatus = null;
+        record.lastMs = null;
       }
       if (attempt < maxAttempts) await sleep(Math.min(baseDelayMs * 2 ** (attempt - 1), maxDelayMs));
     }
@@ -244,6 +249,10 @@ export function createProviderSimulator(opts: SimulatorOptions) {
   app.post('/payments', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     res.status(201).json(once('payments', req.get('idempotency-key'), () => createPayment(body)));
+  });
+  // Like a provider's dashboard of webhook attempts: what was sent, how it was answered, how fast.
+  app.get('/deliveries', (_req, res) => {
+    res.json(deliveries);
   });
   app.get('/payments', (_req, res) => {
     res.json([...payments.values()]);
