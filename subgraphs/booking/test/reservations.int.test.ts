@@ -368,26 +368,37 @@ describe('holds and the waitlist', () => {
     expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2 });
   });
 
-  it('the sweeper promotes a waitlisting that committed after the berth was freed', async () => {
-    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
-    const held = await reserve(identity(randomUUID()), reserveInput(run));
-    const waiting = await reserve(identity(randomUUID()), reserveInput(run));
-    expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
-    // Nothing to promote while the only berth is held.
-    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBe(0);
-    // The berth is freed by a transaction that promoted nobody (it ran before the waitlisting committed).
-    const heldId = held.data!.reserveSeats.id;
-    await db.prisma.$transaction([
-      db.prisma.seatOccupancy.deleteMany({ where: { reservationId: heldId } }),
-      db.prisma.$executeRaw`UPDATE booking.run_seats SET occupied_mask = 0 WHERE run_id = ${run.runId}::uuid`,
-      db.prisma.passenger.updateMany({ where: { reservationId: heldId }, data: { status: 'CANCELLED' } }),
-      db.prisma.reservation.update({ where: { id: heldId }, data: { status: 'CANCELLED' } }),
-    ]);
-    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBe(1);
+  it('the sweeper promotes a waitlisting that committed after the berth was freed, on runs not yet departed', async () => {
+    // One berth, held; a waitlisting behind it; then the berth freed by a transaction that
+    // promoted nobody (it ran before the waitlisting committed).
+    const strand = async () => {
+      const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
+      const held = await reserve(identity(randomUUID()), reserveInput(run));
+      const waiting = await reserve(identity(randomUUID()), reserveInput(run));
+      expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
+      // Nothing to promote while the only berth is held.
+      await promoteStrandedWaitlists(db.prisma, deps.reservations.settings);
+      expect((await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } })).status).toBe('WAITLISTED');
+      const heldId = held.data!.reserveSeats.id;
+      await db.prisma.$transaction([
+        db.prisma.seatOccupancy.deleteMany({ where: { reservationId: heldId } }),
+        db.prisma.$executeRaw`UPDATE booking.run_seats SET occupied_mask = 0 WHERE run_id = ${run.runId}::uuid`,
+        db.prisma.passenger.updateMany({ where: { reservationId: heldId }, data: { status: 'CANCELLED' } }),
+        db.prisma.reservation.update({ where: { id: heldId }, data: { status: 'CANCELLED' } }),
+      ]);
+      return { run, waiting };
+    };
+    // A run that has departed keeps its waitlist as it is.
+    const departed = await strand();
+    await db.prisma.trainRun.update({ where: { id: departed.run.runId }, data: { date: new Date(Date.now() - 3 * 86_400_000) } });
+    await promoteStrandedWaitlists(db.prisma, deps.reservations.settings);
+    expect((await db.prisma.reservation.findUniqueOrThrow({ where: { id: departed.waiting.data!.reserveSeats.id } })).status).toBe('WAITLISTED');
+
+    const { run, waiting } = await strand();
+    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBeGreaterThanOrEqual(1);
     const promoted = await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id }, include: { passengers: true } });
     expect(promoted.status).toBe('HELD');
     expect(promoted.passengers[0]!.berthNumber).toBe(1);
-    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBe(0);
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
   });
 

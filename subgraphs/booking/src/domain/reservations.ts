@@ -565,17 +565,21 @@ export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, s
 /**
  * Promotes waitlists that could move up but were not promoted: each promotion (cancellation,
  * expired hold) sees only waitlistings committed before it, so one that committed just after the
- * berth was freed waits here for the sweeper. Finds (run, class) pairs with a waitlisted journey
- * that some berth of the class is free for; promotes each in its own transaction.
+ * berth was freed waits here for the sweeper. Finds (run, class) pairs of runs not yet departed
+ * with a waitlisted journey that some berth of the class is free for; promotes each in its own
+ * transaction.
  */
 export async function promoteStrandedWaitlists(prisma: PrismaClient, settings: ReservationSettings): Promise<number> {
   const stranded = await prisma.$queryRaw<{ run_id: string; class: TravelClass }[]>`
     SELECT DISTINCT w.run_id, w.class
     FROM (SELECT DISTINCT run_id, class, from_seq, to_seq FROM booking.reservations WHERE status = 'WAITLISTED') w
-    WHERE EXISTS (
-      SELECT 1 FROM booking.run_seats s
-      WHERE s.run_id = w.run_id AND s.class = w.class
-        AND (s.occupied_mask & ((1::bigint << w.to_seq) - (1::bigint << w.from_seq))) = 0)`;
+    JOIN booking.train_runs tr ON tr.id = w.run_id
+    -- Not for a run that has left its origin (a date before today in India) or was cancelled.
+    WHERE tr.date >= (now() AT TIME ZONE 'Asia/Kolkata')::date AND NOT tr.cancelled
+      AND EXISTS (
+        SELECT 1 FROM booking.run_seats s
+        WHERE s.run_id = w.run_id AND s.class = w.class
+          AND (s.occupied_mask & ((1::bigint << w.to_seq) - (1::bigint << w.from_seq))) = 0)`;
   let promoted = 0;
   for (const s of stranded) {
     const ids = await prisma.$transaction((tx) => promoteWaitlist(tx, s.run_id, s.class, settings), { timeout: 30_000, maxWait: 10_000 });
