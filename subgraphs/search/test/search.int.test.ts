@@ -122,13 +122,15 @@ describe('searchStations (PostgreSQL trigram backend)', () => {
 
   it('resolves Station aliases by code through _entities', async () => {
     const res = await run(`query($r: [_Any!]!) { _entities(representations: $r) { ... on Station { code aliases } } }`,
-      { r: [{ __typename: 'Station', code: 'MAS' }, { __typename: 'Station', code: 'ZZZZ' }] },
+      // Aliases in a representation are not believed (a caller of _entities could send anything).
+      { r: [{ __typename: 'Station', code: 'MAS' }, { __typename: 'Station', code: 'ZZZZ' }, { __typename: 'Station', code: 'NDLS', aliases: ['Forged'] }] },
       ctx(),
     );
     expect(res.errors).toBeUndefined();
     expect(res.data!._entities[0].code).toBe('MAS');
     expect(res.data!._entities[0].aliases.join(' ')).toMatch(/Madras/i);
     expect(res.data!._entities[1]).toBeNull();
+    expect(res.data!._entities[2].aliases).not.toContain('Forged');
   });
 
   it('resolves 20 Station references with one query, in order, null for unknown codes', async () => {

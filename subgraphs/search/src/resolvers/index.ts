@@ -60,8 +60,8 @@ export const resolvers = {
     run: (c: TrainConnection) => ({ trainNumber: c.number, date: c.originDate }),
   },
   Station: {
-    __resolveReference: async (ref: { code: string; aliases?: string[] }, ctx: SearchContext) => {
-      if (ref.aliases) return ref;
+    // Only the key counts: a representation's other fields come from whoever called _entities.
+    __resolveReference: async (ref: { code: string }, ctx: SearchContext) => {
       const aliases = await requestLoader(ctx, aliasesByCode).load(ref.code);
       return aliases === null ? null : { code: ref.code, aliases };
     },
