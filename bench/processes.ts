@@ -271,6 +271,8 @@ export interface Stack {
   subgraphs: Record<string, string>;
   gatewayUrl: string | null;
   providerUrl: string | null;
+  /** payment's webhook sidecar and the secret this run's deliveries are signed with. */
+  webhook: { url: string; secret: string } | null;
   stop: () => Promise<void>;
 }
 
@@ -297,6 +299,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const processes: RunningProcess[] = [];
   const subgraphs: Record<string, string> = {};
   let providerUrl: string | null = null;
+  let webhook: Stack["webhook"] = null;
   const stop = async () => {
     for (const p of [...processes].reverse()) await p.stop();
     if (opts.eventsPrefix) {
@@ -321,6 +324,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const webhookSecret = `whsec_bench_${randomBytes(24).toString('hex')}`;
       const [providerPort, webhookPort] = [await freePort(), await freePort()];
       providerUrl = `http://127.0.0.1:${providerPort}`;
+      webhook = { url: `http://127.0.0.1:${webhookPort}/webhooks/payments`, secret: webhookSecret };
       later.push(
         startProcess('provider', 'subgraphs/payment/src/provider/index.ts', { LOG_LEVEL: 'warn', NODE_ENV: 'production', PAYMENT_WEBHOOK_SECRET: webhookSecret, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/webhooks/payments` }, { port: providerPort, portEnv: 'PROVIDER_PORT' }),
         startProcess(
@@ -349,7 +353,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       processes.push(gateway);
       gatewayUrl = `${gateway.url}/graphql`;
     }
-    return { processes, subgraphs, gatewayUrl, providerUrl, stop };
+    return { processes, subgraphs, gatewayUrl, providerUrl, webhook, stop };
   } catch (err) {
     await stop().catch(() => {});
     throw err;
