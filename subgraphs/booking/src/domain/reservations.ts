@@ -684,16 +684,32 @@ export type ConfirmOutcome = 'CONFIRMED' | 'ALREADY_CONFIRMED' | 'REACQUIRED' | 
  */
 export async function confirmHold(db: PrismaClient | Tx, reservationId: string): Promise<ConfirmOutcome> {
   return inTransaction(db, async (tx) => {
-    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE id = ${reservationId}::uuid FOR UPDATE`;
-    if (!rows[0]) return 'NOT_FOUND';
-    const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId }, include: { passengers: true } });
-    if (r.status === 'CONFIRMED') return 'ALREADY_CONFIRMED';
-    if (r.status === 'HELD') {
-      await tx.passenger.updateMany({ where: { reservationId, status: 'HELD' }, data: { status: 'CONFIRMED' } });
-      const updated = await tx.reservation.update({ where: { id: reservationId }, data: { status: 'CONFIRMED', confirmedAt: new Date(), holdExpiresAt: null } });
-      await writeOutbox(tx, 'reservation.confirmed', updated, { userId: r.userId });
+    const rows = await tx.$queryRaw<{ status: string; pnr: string; user_id: string }[]>`
+      SELECT status::text AS status, pnr, user_id::text FROM booking.reservations WHERE id = ${reservationId}::uuid FOR UPDATE`;
+    const locked = rows[0];
+    if (!locked) return 'NOT_FOUND';
+    if (locked.status === 'CONFIRMED') return 'ALREADY_CONFIRMED';
+    if (locked.status === 'HELD') {
+      // The common case, once per payment of a rush: one raw statement (no ORM query compiled).
+      const payload = {
+        type: 'reservation.confirmed',
+        version: 1,
+        occurredAt: new Date().toISOString(),
+        correlationId: locked.pnr,
+        data: { reservationId, pnr: locked.pnr, userId: locked.user_id },
+      };
+      await tx.$executeRaw`
+        WITH p AS (
+          UPDATE booking.passengers SET status = 'CONFIRMED' WHERE reservation_id = ${reservationId}::uuid AND status = 'HELD'
+        ), r AS (
+          UPDATE booking.reservations SET status = 'CONFIRMED', confirmed_at = now(), hold_expires_at = NULL, updated_at = now()
+          WHERE id = ${reservationId}::uuid
+        )
+        INSERT INTO booking.outbox (id, exchange, routing_key, payload)
+        VALUES (${randomUUID()}::uuid, 'booking', 'reservation.confirmed', ${JSON.stringify(payload)}::jsonb)`;
       return 'CONFIRMED';
     }
+    const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId }, include: { passengers: true } });
     if (r.status === 'EXPIRED') {
       const mask = segmentMask(r.fromSeq, r.toSeq);
       const wanted = r.passengers.filter((p) => p.seatId !== null).map((p) => p.seatId!).sort((a, b) => a - b);

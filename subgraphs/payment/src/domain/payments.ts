@@ -1,10 +1,14 @@
 // createPayment: the server checks the hold with booking (as the caller), takes the amount from
 // booking's fare, registers the payment with the provider and stores it PENDING.
 import { randomUUID } from 'node:crypto';
-import { pageIdsPerUser, type Payment, type PrismaClient } from '@tatkal/db';
+import { pageIdsPerUser, Prisma, type Payment, type PrismaClient } from '@tatkal/db';
 import { AppError, ErrorCode, badInput, notFound, tryAgain, type Identity, type Logger } from '@tatkal/common';
 import { BookingUnavailableError, type BookingClient } from '../bookingClient.ts';
 import { ProviderError, type ProviderClient } from '../provider/client.ts';
+
+/** payment.payments as the Payment model reads it (for raw SQL). */
+const PAYMENT_COLUMNS = Prisma.sql`id::text, reservation_id::text AS "reservationId", user_id::text AS "userId", amount_paise AS "amountPaise", currency,
+  status::text AS status, provider_ref AS "providerRef", checkout_url AS "checkoutUrl", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
@@ -45,8 +49,14 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   }
   const amountPaise = reservation.farePaise;
 
-  const live = (db: Pick<PrismaClient, 'payment'>) =>
-    db.payment.findFirst({ where: { reservationId, status: { in: ['PENDING', 'SUCCEEDED'] } }, orderBy: { createdAt: 'desc' } });
+  // Raw SQL on this path (once or twice per payment of a rush): no ORM query compiled per call.
+  const live = async (db: Pick<PrismaClient, '$queryRaw'>): Promise<Payment | null> => {
+    const rows = await db.$queryRaw<Payment[]>`
+      SELECT ${PAYMENT_COLUMNS} FROM payment.payments
+      WHERE reservation_id = ${reservationId}::uuid AND status IN ('PENDING', 'SUCCEEDED')
+      ORDER BY created_at DESC LIMIT 1`;
+    return rows[0] ?? null;
+  };
   const existing = await live(deps.prisma);
   if (existing) return existing;
 
@@ -72,9 +82,11 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
       // which nobody is sent to, like an unconfirmed Stripe PaymentIntent).
       const winner = await live(tx);
       if (winner) return winner;
-      return tx.payment.create({
-        data: { id, reservationId, userId: caller.identity.userId, amountPaise, currency: 'INR', status: 'PENDING', providerRef: remote.id, checkoutUrl: remote.checkoutUrl },
-      });
+      const created = await tx.$queryRaw<Payment[]>`
+        INSERT INTO payment.payments (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
+        VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING', ${remote.id}, ${remote.checkoutUrl}, now())
+        RETURNING ${PAYMENT_COLUMNS}`;
+      return created[0]!;
     },
     { maxWait: 5_000, timeout: 10_000 },
   );
