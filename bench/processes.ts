@@ -299,7 +299,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const processes: RunningProcess[] = [];
   const subgraphs: Record<string, string> = {};
   let providerUrl: string | null = null;
-  let webhook: Stack["webhook"] = null;
+  let webhook: Stack['webhook'] = null;
   const stop = async () => {
     for (const p of [...processes].reverse()) await p.stop();
     if (opts.eventsPrefix) {
@@ -326,7 +326,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       providerUrl = `http://127.0.0.1:${providerPort}`;
       webhook = { url: `http://127.0.0.1:${webhookPort}/webhooks/payments`, secret: webhookSecret };
       later.push(
-        startProcess('provider', 'subgraphs/payment/src/provider/index.ts', { LOG_LEVEL: 'warn', NODE_ENV: 'production', PAYMENT_WEBHOOK_SECRET: webhookSecret, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/webhooks/payments` }, { port: providerPort, portEnv: 'PROVIDER_PORT' }),
+        startProcess('provider', 'subgraphs/payment/src/provider/index.ts', { LOG_LEVEL: 'warn', NODE_ENV: 'production', PAYMENT_WEBHOOK_SECRET: webhookSecret, WEBHOOK_URL: webhook.url }, { port: providerPort, portEnv: 'PROVIDER_PORT' }),
         startProcess(
           'payment',
           'subgraphs/payment/src/index.ts',

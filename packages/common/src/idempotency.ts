@@ -40,6 +40,8 @@ export class IdempotencyKeyTaken extends Error {
 
 type RunParams = { userId: string; operation: string; key: string; request: unknown };
 
+const inProgress = () =>
+  new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
 const keyReused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
 
 type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
@@ -157,9 +159,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
   async function recorded<T>(userId: string, operation: string, key: string, hash: string): Promise<T> {
     const row = await lookup(userId, operation, key);
     if (row && row.request_hash !== hash) throw keyReused();
-    if (!row?.response) {
-      throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
-    }
+    if (!row?.response) throw inProgress();
     await cache(userId, operation, key, hash, row.response);
     return replay<T>(row.response);
   }
@@ -228,7 +228,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
         if (row.request_hash !== hash) throw keyReused();
         if (row.response) return replay<T>(row.response);
         if (Date.now() >= deadline) {
-          throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
+          throw inProgress();
         }
         await new Promise((r) => setTimeout(r, delay));
       }

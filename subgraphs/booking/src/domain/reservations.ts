@@ -204,14 +204,13 @@ function txError(err: unknown): never {
 
 const newPnr = () => `${randomInt(1, 10)}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
 
+/** The envelope of a booking event about a reservation (docs/events.md), correlated by its PNR. */
+function reservationEvent(routingKey: string, reservation: { id: string; pnr: string }, data: Record<string, unknown>, at = new Date()) {
+  return { type: routingKey, version: 1, occurredAt: at.toISOString(), correlationId: reservation.pnr, data: { reservationId: reservation.id, pnr: reservation.pnr, ...data } };
+}
+
 async function writeOutbox(tx: Tx, routingKey: string, reservation: { id: string; pnr: string }, data: Record<string, unknown>) {
-  await tx.bookingOutbox.create({
-    data: {
-      exchange: 'booking',
-      routingKey,
-      payload: { type: routingKey, version: 1, occurredAt: new Date().toISOString(), correlationId: reservation.pnr, data: { reservationId: reservation.id, pnr: reservation.pnr, ...data } },
-    },
-  });
+  await tx.bookingOutbox.create({ data: { exchange: 'booking', routingKey, payload: reservationEvent(routingKey, reservation, data) } });
 }
 
 /** Records the mutation's response in the caller's transaction (idempotency.run's `complete`). */
@@ -414,7 +413,7 @@ async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, sea
   const routingKey = seatIds ? 'reservation.held' : 'reservation.waitlisted';
   const event = seatIds ? { userId, farePaise, holdExpiresAt } : { userId };
   // A waitlisted event gets `data.waitlist` (its WL numbers) from the statement.
-  const payload = { type: routingKey, version: 1, occurredAt: now.toISOString(), correlationId: pnr, data: { reservationId: id, pnr, ...event } };
+  const payload = reservationEvent(routingKey, { id, pnr }, event, now);
   const seats = seatIds ?? [];
   const { run, from, to, mask, cls } = valid;
   const waitlist = seatIds
@@ -691,13 +690,7 @@ export async function confirmHold(db: PrismaClient | Tx, reservationId: string):
     if (locked.status === 'CONFIRMED') return 'ALREADY_CONFIRMED';
     if (locked.status === 'HELD') {
       // The common case, once per payment of a rush: one raw statement (no ORM query compiled).
-      const payload = {
-        type: 'reservation.confirmed',
-        version: 1,
-        occurredAt: new Date().toISOString(),
-        correlationId: locked.pnr,
-        data: { reservationId, pnr: locked.pnr, userId: locked.user_id },
-      };
+      const payload = reservationEvent('reservation.confirmed', { id: reservationId, pnr: locked.pnr }, { userId: locked.user_id });
       await tx.$executeRaw`
         WITH p AS (
           UPDATE booking.passengers SET status = 'CONFIRMED' WHERE reservation_id = ${reservationId}::uuid AND status = 'HELD'
