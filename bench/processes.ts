@@ -263,6 +263,12 @@ export interface StackOptions {
   payment?: boolean;
   /** This project's gateway in front (default true). */
   gateway?: boolean;
+  /**
+   * The gateway signs the identity it verified and the subgraphs check that instead of the
+   * token (IDENTITY_ASSERTION_SECRET, generated per run); default true. False: every subgraph
+   * verifies the bearer token itself.
+   */
+  identityAssertions?: boolean;
 }
 
 export interface Stack {
@@ -294,6 +300,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     AMQP_URL: opts.amqpUrl,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
+    ...(opts.identityAssertions === false ? {} : { IDENTITY_ASSERTION_SECRET: randomBytes(32).toString('base64url') }),
     ...(opts.eventsPrefix === null ? { EVENTS_ENABLED: 'false' } : { EVENTS_PREFIX: opts.eventsPrefix }),
   };
   const processes: RunningProcess[] = [];

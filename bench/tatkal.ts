@@ -67,6 +67,8 @@ const { values: args } = parseArgs({
     pool: { type: 'string', default: '40' },
     'no-pay': { type: 'boolean', default: false },
     'no-pgbench': { type: 'boolean', default: false },
+    /** Subgraphs verify every bearer token themselves instead of the gateway's signed identity. */
+    'no-identity-assertions': { type: 'boolean', default: false },
     /** pgbench's duration; default: as long as the rush took (at least 5 s). */
     'pgbench-s': { type: 'string' },
     target: { type: 'string' },
@@ -139,6 +141,7 @@ async function main() {
         eventsPrefix: `bench.tatkal.${randomUUID().slice(0, 8)}.`,
         bookingPoolSize: POOL,
         payment: PAY,
+        identityAssertions: !args['no-identity-assertions'],
       });
     }
     const gatewayUrl = TARGET ?? stack!.gatewayUrl!;
@@ -266,6 +269,7 @@ async function main() {
     const report = {
       startedAt: started.toISOString(),
       mode: TARGET ? `target ${TARGET}` : 'self-contained',
+      identityAssertions: TARGET ? 'as the target is configured' : !args['no-identity-assertions'],
       machine: { cores: cpus().length, loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
       users: USERS,
       concurrency: CONCURRENCY,
@@ -340,7 +344,7 @@ async function main() {
     const lines = [
       `# Tatkal bench ${report.startedAt}`,
       '',
-      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}${TARGET ? '' : `, subgraphs ${args['no-identity-assertions'] ? 'verify every token' : "check the gateway's signed identity"}`}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
       ...mdTable(
         ['metric', 'value'],

@@ -18,6 +18,8 @@ const env = {
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   AUTH_JWKS_URL: process.env.AUTH_JWKS_URL ?? 'http://127.0.0.1:4001/.well-known/jwks.json',
 };
+/** Secrets every app process gets, from devSecrets() (set in main). */
+const shared: Record<string, string> = {};
 
 const fail = (line: string): never => {
   console.error(`start: ${line}`);
@@ -27,18 +29,22 @@ const fail = (line: string): never => {
 /** Development-only secrets, generated once into the git-ignored .keys/ folder. */
 function devSecrets(): Record<string, string> {
   const file = join(root, '.keys/dev-secrets.json');
-  if (!existsSync(file)) {
+  const generated: Record<string, () => string> = {
+    ADMIN_EMAIL: () => 'admin@tatkal.dev',
+    ADMIN_PASSWORD: () => randomBytes(12).toString('base64url'),
+    PAYMENT_WEBHOOK_SECRET: () => `whsec_${randomBytes(24).toString('hex')}`,
+    IDENTITY_ASSERTION_SECRET: () => randomBytes(32).toString('base64url'),
+  };
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  // A file from an older checkout gets the secrets it lacks; the ones it has are kept.
+  const missing = Object.keys(generated).filter((k) => !(k in stored));
+  if (missing.length) {
     mkdirSync(join(root, '.keys'), { recursive: true });
-    const secrets = {
-      ADMIN_EMAIL: 'admin@tatkal.dev',
-      ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
-      PAYMENT_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('hex')}`,
-    };
-    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    for (const k of missing) stored[k] = generated[k]!();
+    writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
   }
-  const secrets = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
   // Values from the environment or .env win over the generated ones.
-  return Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, process.env[k] ?? v]));
+  return Object.fromEntries(Object.entries(stored).map(([k, v]) => [k, process.env[k] ?? v]));
 }
 
 function step(label: string, args: string[]) {
@@ -81,7 +87,7 @@ const children: { name: string; child: ChildProcess }[] = [];
 function launch(name: string, entry: string, extra: Record<string, string>) {
   const child = spawn(join(root, 'node_modules/.bin/tsx'), [entry], {
     cwd: root,
-    env: { ...process.env, ...env, ...extra },
+    env: { ...process.env, ...env, ...shared, ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group: a terminal Ctrl-C reaches only this script, which stops the processes
     // in order (gateway first) instead of all of them at once.
@@ -134,6 +140,8 @@ async function main() {
   step('compose', [join(root, 'node_modules/.bin/tsx'), join(root, 'schema-checks/compose.ts')]);
 
   const secrets = devSecrets();
+  // The gateway signs the identities it verified, the subgraphs check them.
+  shared.IDENTITY_ASSERTION_SECRET = secrets.IDENTITY_ASSERTION_SECRET!;
   const auth = launch('auth', 'subgraphs/auth/src/index.ts', { PORT: '4001', ADMIN_EMAIL: secrets.ADMIN_EMAIL!, ADMIN_PASSWORD: secrets.ADMIN_PASSWORD! });
   await waitReady('auth', 'http://127.0.0.1:4001', auth);
   const subgraphs = [

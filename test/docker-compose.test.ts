@@ -217,7 +217,7 @@ describe('docker-compose.yml', () => {
     const seen: string[] = [];
     for (const [name, svc] of Object.entries(services)) {
       const env = envOf(svc);
-      for (const key of ['ADMIN_PASSWORD', 'PAYMENT_WEBHOOK_SECRET']) {
+      for (const key of ['ADMIN_PASSWORD', 'PAYMENT_WEBHOOK_SECRET', 'IDENTITY_ASSERTION_SECRET']) {
         if (key in env) {
           seen.push(`${name}.${key}`);
           expect(env[key], `${name}.${key}`).toMatch(required);
@@ -226,6 +226,8 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(seen).toEqual(expect.arrayContaining(['auth.ADMIN_PASSWORD', 'payment.PAYMENT_WEBHOOK_SECRET']));
+    // The gateway and every subgraph share the identity assertion secret.
+    expect(seen).toEqual(expect.arrayContaining(['gateway', 'auth', 'booking', 'search', 'payment'].map((n) => `${n}.IDENTITY_ASSERTION_SECRET`)));
     // Grafana's admin password: required from the environment, no default in the repository.
     expect(envOf(services.grafana!).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]*\}$/);
     const auth = envOf(services.auth!);

@@ -23,6 +23,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
       REDIS_URL: env.redisUrl,
       AUTH_JWKS_URL: env.httpUrl,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+      IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
       AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
       /** Overrides of the routing URLs in the supergraph (e.g. service names in docker-compose). */
       AUTH_URL: env.httpUrl.optional(),

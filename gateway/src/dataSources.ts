@@ -4,6 +4,7 @@
 import { Agent } from 'node:http';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import nodeFetch from 'node-fetch';
+import { IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
 import type { GatewayContext } from './server.ts';
 
 type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
@@ -29,6 +30,7 @@ export function subgraphDataSource(url: string, opts: SubgraphConnectionOptions 
         // Never client headers: the request id, the verified token and the socket address only.
         if (context.requestId) request.http?.headers.set('x-request-id', context.requestId);
         if (context.authorization) request.http?.headers.set('authorization', context.authorization);
+        if (context.identityAssertion) request.http?.headers.set(IDENTITY_ASSERTION_HEADER, context.identityAssertion);
         // Set from the socket, never copied from the client: subgraphs rate limit by it.
         if (context.clientIp) request.http?.headers.set('x-forwarded-for', context.clientIp);
       },

@@ -23,6 +23,7 @@ import {
   type FixedWindowLimiter,
   type HttpServer,
   type Identity,
+  type IdentityAssertions,
   type Logger,
   type RateLimit,
   type ReadinessCheck,
@@ -35,8 +36,10 @@ import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export interface GatewayContext {
   requestId: string;
   identity: Identity | null;
-  /** The verified bearer token, forwarded so each subgraph verifies it again. */
+  /** The verified bearer token, forwarded: a subgraph verifies it again unless it can check `identityAssertion`. */
   authorization?: string;
+  /** The verified identity signed for subgraphs (IDENTITY_ASSERTION_HEADER), made once per request. */
+  identityAssertion?: string;
   /** The client's socket address (or from a trusted proxy in front), sent to subgraphs as x-forwarded-for. */
   clientIp: string;
   log: Logger;
@@ -53,6 +56,8 @@ export interface GatewayOptions {
   supergraphSdl: string;
   subgraphUrls?: Record<string, string>;
   verifyToken: TokenVerifier;
+  /** Signs the verified identity for subgraphs (IDENTITY_ASSERTION_SECRET); unset: they verify the token again. */
+  identityAssertions?: IdentityAssertions;
   logger: Logger;
   production: boolean;
   queryLimits?: QueryLimits;
@@ -170,10 +175,12 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
       context: async ({ req, res }) => {
         const requestId = res.locals.requestId as string;
         const identity = await opts.verifyToken(req.headers.authorization);
+        const authorization = identity ? req.headers.authorization : undefined;
         return {
           requestId,
           identity,
-          authorization: identity ? req.headers.authorization : undefined,
+          authorization,
+          identityAssertion: identity && authorization && opts.identityAssertions ? opts.identityAssertions.sign(identity, authorization) : undefined,
           clientIp: clientIpOf(req),
           log: opts.logger.child({ requestId }),
         };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createRedis, createTokenVerifier, FixedWindowLimiter, waitForRedis, type Logger } from '@tatkal/common';
+import { createRedis, createTokenVerifier, FixedWindowLimiter, identityAssertionsFor, waitForRedis, type Logger } from '@tatkal/common';
 import { subgraphUrlOverrides, trustProxySetting, type GatewayConfig } from './config.ts';
 import { serveGateway } from './server.ts';
 
@@ -25,6 +25,7 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
         audience: config.AUTH_AUDIENCE,
         jwksCooldownMs: config.AUTH_JWKS_COOLDOWN_MS,
       }),
+      identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
       logger,
       production: config.NODE_ENV === 'production',
       port: config.PORT,

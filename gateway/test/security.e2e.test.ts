@@ -8,7 +8,7 @@ import http from 'node:http';
 import { Writable } from 'node:stream';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@tatkal/common';
+import { createIdentityAssertions, createLogger, IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
 import { generateSigningJwk, importSigningKeys } from '../../subgraphs/auth/src/domain/keys.ts';
 import { createTestRun } from '../../subgraphs/booking/test/fixtures.ts';
 import { scrape } from '../../test/support/metrics.ts';
@@ -252,6 +252,42 @@ describe('identity headers sent straight to a subgraph', () => {
     // Through the gateway the forged headers are not even forwarded.
     expect((await gql(`{ me { id } }`, {}, { headers: forged, ip })).body).toEqual({ data: { me: null } });
     expect(await counts()).toEqual(before);
+  });
+
+  it('refuses an identity assertion not signed with the shared secret, or made for another token', async () => {
+    const victim = await registerUser();
+    const attacker = await registerUser();
+    const ip = nextIp();
+    const before = await counts();
+    const reserve = `mutation { reserveSeats(idempotencyKey: "${randomUUID()}", input: { trainNumber: "12951", date: "2030-01-01", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }`;
+    // The victim's claims signed with a guessed secret, sent with the attacker's own valid token.
+    const guessed = createIdentityAssertions('x'.repeat(40)).sign({ userId: victim.id, role: 'ADMIN', tokenId: randomUUID() }, `Bearer ${attacker.accessToken}`);
+    for (const url of [`${sg.urls.auth}/graphql`, `${sg.urls.booking}/graphql`]) {
+      const res = await gql(`{ me { id } }`, {}, { url, ip, headers: { ...bearer(attacker.accessToken), [IDENTITY_ASSERTION_HEADER]: guessed } });
+      expect(res.status).toBe(401);
+      expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+    }
+    expect(codes(await gql(reserve, {}, { url: `${sg.urls.booking}/graphql`, ip, headers: { ...bearer(attacker.accessToken), [IDENTITY_ASSERTION_HEADER]: guessed } }))).toEqual(['UNAUTHENTICATED']);
+    // Through the gateway a client's assertion header is never forwarded: the attacker is himself.
+    const viaGateway = await gql(`{ me { id } }`, {}, { ip, headers: { ...bearer(attacker.accessToken), [IDENTITY_ASSERTION_HEADER]: guessed } });
+    expect(viaGateway.body).toEqual({ data: { me: { id: attacker.id } } });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('behind the gateway, subgraphs take its signed identity instead of checking the token signature again', async () => {
+    const user = await registerUser();
+    // A token nobody has verified yet (the register response's token may be cached already).
+    const token = await signWithAuthKey({ sub: user.id });
+    const metrics = async () => {
+      const m = await scrape(sg.gatewayUrl.replace('/graphql', ''));
+      return { verified: m.sum('tatkal_token_verifications_total', { result: 'verified' }), asserted: m.sum('tatkal_token_verifications_total', { result: 'asserted' }) };
+    };
+    const before = await metrics();
+    const res = await gql(`{ me { id } }`, {}, { ip: nextIp(), headers: bearer(token) });
+    expect(res.body).toEqual({ data: { me: { id: user.id } } });
+    const after = await metrics();
+    // One Ed25519 check (the gateway's), one assertion accepted (auth's): one process, one registry.
+    expect({ verified: after.verified - before.verified, asserted: after.asserted - before.asserted }).toEqual({ verified: 1, asserted: 1 });
   });
 
   it("does not believe a client's x-forwarded-for, at the gateway or at a subgraph", async () => {

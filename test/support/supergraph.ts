@@ -59,6 +59,8 @@ export async function startSupergraph(
     RATE_LIMIT_EXPENSIVE: '1000/1m',
     RATE_LIMIT_LOGIN: '200/1m',
     RATE_LIMIT_REGISTER: '200/1m',
+    // The gateway signs the identity it verified; the subgraphs check that (generated per run).
+    IDENTITY_ASSERTION_SECRET: randomBytes(32).toString('base64url'),
     ...extraEnv,
   };
   const closers: (() => Promise<void>)[] = [];

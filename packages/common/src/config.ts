@@ -37,5 +37,7 @@ export const env = {
   redisUrl: url(['redis:', 'rediss:']),
   amqpUrl: url(['amqp:', 'amqps:']),
   httpUrl: url(['http:', 'https:']),
+  /** Shared by the gateway and the subgraphs (createIdentityAssertions); unset: subgraphs verify every bearer token themselves. */
+  identityAssertionSecret: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32, 'must be at least 32 characters').optional()),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

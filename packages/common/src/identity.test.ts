@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier, tokenVerifications } from './identity.ts';
+import { AppError } from './errors.ts';
+import { createIdentityAssertions, createTokenVerifier, IDENTITY_ASSERTION_HEADER, subgraphIdentity, tokenVerifications, type Identity } from './identity.ts';
 
 let sign: (expiresInS: number) => Promise<string>;
 let jwks: { keys: object[] };
@@ -73,5 +74,61 @@ describe('token verifier cache', () => {
     await verify(`Bearer ${a}`); // the oldest was dropped for c: checked again
     await verify(`Bearer ${c}`); // still there
     expect(await delta(before)).toEqual({ verified: 4, cached: 1, refused: 2 });
+  });
+});
+
+describe('identity assertions (the gateway signs, a subgraph checks)', () => {
+  const secret = 'a'.repeat(16) + randomUUID();
+  const assertions = createIdentityAssertions(secret);
+  const identity: Identity = { userId: randomUUID(), role: 'CUSTOMER', tokenId: randomUUID() };
+  const bearer = 'Bearer aaa.bbb.ccc';
+  const refusedWith401 = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe('UNAUTHENTICATED');
+      return;
+    }
+    throw new Error('accepted');
+  };
+
+  it('gives back the identity the gateway signed, for the same bearer header, within 30 s', () => {
+    const now = Date.now();
+    const header = assertions.sign(identity, bearer, now);
+    expect(assertions.verify(header, bearer, now)).toEqual(identity);
+    expect(assertions.verify(header, bearer, now + 29_000)).toEqual(identity);
+    refusedWith401(() => assertions.verify(header, bearer, now + 31_000));
+  });
+
+  it('refuses an assertion for another token, with changed claims, another secret or a bad shape', () => {
+    const header = assertions.sign(identity, bearer);
+    refusedWith401(() => assertions.verify(header, 'Bearer xxx.yyy.zzz'));
+    refusedWith401(() => assertions.verify(header, undefined));
+    const [v, , mac] = header.split('.');
+    const admin = Buffer.from(JSON.stringify({ sub: identity.userId, role: 'ADMIN', jti: identity.tokenId, exp: Math.floor(Date.now() / 1000) + 30 })).toString('base64url');
+    refusedWith401(() => assertions.verify(`${v}.${admin}.${mac}`, bearer));
+    refusedWith401(() => createIdentityAssertions('b'.repeat(48)).verify(header, bearer));
+    for (const bad of ['', 'v1', 'v1..', `v2.${header.slice(3)}`, `${header}.x`, header.slice(0, -2)]) refusedWith401(() => assertions.verify(bad, bearer));
+    expect(() => createIdentityAssertions('too short')).toThrow(/at least 32 bytes/);
+  });
+
+  it('a subgraph checks the assertion instead of the token when it holds the secret, and never trusts one it cannot check', async () => {
+    const tokens: (string | undefined)[] = [];
+    const verifyToken = async (authorization: string | undefined) => {
+      tokens.push(authorization);
+      return authorization ? { userId: 'from-token', role: 'CUSTOMER' as const, tokenId: 't' } : null;
+    };
+    const header = assertions.sign(identity, bearer);
+    expect(await subgraphIdentity(verifyToken, assertions)({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header })).toEqual(identity);
+    expect(tokens).toEqual([]);
+    // No assertion (a subgraph calling another on a user's behalf): the token is verified.
+    expect((await subgraphIdentity(verifyToken, assertions)({ authorization: bearer }))?.userId).toBe('from-token');
+    // A forged assertion is refused, not passed over to the token.
+    await expect(subgraphIdentity(verifyToken, assertions)({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: 'v1.e30.AAAA' })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    // Without the secret the header means nothing: the token decides, and no token is anonymous.
+    expect((await subgraphIdentity(verifyToken)({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header }))?.userId).toBe('from-token');
+    expect(await subgraphIdentity(verifyToken)({ [IDENTITY_ASSERTION_HEADER]: header })).toBeNull();
+    expect(tokens).toEqual([bearer, bearer, undefined]);
   });
 });

@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AppError, ErrorCode } from './errors.ts';
 import { counter } from './telemetry.ts';
@@ -36,7 +37,7 @@ export interface VerifierOptions {
 
 export const tokenVerifications = counter({
   name: 'tatkal_token_verifications_total',
-  help: 'Bearer tokens checked, by result: verified (signature checked), cached (verified before), refused',
+  help: 'Bearer tokens checked, by result: verified (signature checked), cached (verified before), asserted (the gateway identity a subgraph accepted), refused',
   labelNames: ['result'] as const,
 });
 
@@ -94,5 +95,77 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
       tokenVerifications.inc({ result: 'refused' });
       throw unauthenticatedHttp('Invalid or expired access token');
     }
+  };
+}
+
+// ─────────────── the gateway's signed identity, forwarded to subgraphs ───────────────
+
+/** Header the gateway sends to subgraphs: the identity it verified, signed with a shared secret. */
+export const IDENTITY_ASSERTION_HEADER = 'x-tatkal-identity';
+/** Long enough for a subgraph to receive a forwarded request; not a session. */
+const ASSERTION_TTL_S = 30;
+
+export interface IdentityAssertions {
+  /** `v1.<claims, base64url JSON>.<HMAC-SHA256 over the bearer header and the claims>` */
+  sign(identity: Identity, authorization: string, nowMs?: number): string;
+  /** The identity in a valid assertion for this bearer header; UNAUTHENTICATED (401) otherwise. */
+  verify(assertion: string, authorization: string | undefined, nowMs?: number): Identity;
+}
+
+/**
+ * The gateway has already checked the token's Ed25519 signature; a subgraph behind it accepts the
+ * claims the gateway verified, signed with a secret only the gateway and the subgraphs hold
+ * (HMAC: microseconds, where an Ed25519 check costs most of a subgraph's auth step). The MAC
+ * covers the bearer header too, so an assertion is valid only alongside the token it was made
+ * from, and for ASSERTION_TTL_S. Without the secret nobody can make one: a forged header sent
+ * straight to a subgraph is refused.
+ */
+export function createIdentityAssertions(secret: string): IdentityAssertions {
+  if (Buffer.byteLength(secret) < 32) throw new Error('The identity assertion secret must be at least 32 bytes');
+  const mac = (authorization: string, claims: string) => createHmac('sha256', secret).update(authorization).update('\n').update(claims).digest();
+  return {
+    sign(identity, authorization, nowMs = Date.now()) {
+      const claims = Buffer.from(JSON.stringify({ sub: identity.userId, role: identity.role, jti: identity.tokenId, exp: Math.floor(nowMs / 1000) + ASSERTION_TTL_S })).toString('base64url');
+      return `v1.${claims}.${mac(authorization, claims).toString('base64url')}`;
+    },
+    verify(assertion, authorization, nowMs = Date.now()) {
+      const [version, claims, signature, extra] = assertion.split('.');
+      if (version !== 'v1' || !claims || !signature || extra !== undefined || !authorization) return refuse();
+      const expected = mac(authorization, claims);
+      const given = Buffer.from(signature, 'base64url');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refuse();
+      const { sub, role, jti, exp } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as Record<string, unknown>;
+      if (typeof exp !== 'number' || exp * 1000 <= nowMs || typeof sub !== 'string' || typeof jti !== 'string' || (role !== 'CUSTOMER' && role !== 'ADMIN')) return refuse();
+      tokenVerifications.inc({ result: 'asserted' });
+      return { userId: sub, role, tokenId: jti };
+    },
+  };
+}
+
+/** The assertions for a configured secret, or none. */
+export const identityAssertionsFor = (secret: string | undefined) => (secret ? createIdentityAssertions(secret) : undefined);
+
+function refuse(): never {
+  tokenVerifications.inc({ result: 'refused' });
+  throw unauthenticatedHttp('Invalid identity assertion');
+}
+
+/**
+ * How a subgraph learns who calls: the gateway's signed assertion when it sent one (and this
+ * subgraph holds the secret), else the bearer token, verified here. An assertion this subgraph
+ * cannot check is ignored, never trusted.
+ */
+export function subgraphIdentity(verifyToken: TokenVerifier, assertions?: IdentityAssertions) {
+  return (headers: Record<string, string | string[] | undefined>): Promise<Identity | null> => {
+    const assertion = headers[IDENTITY_ASSERTION_HEADER];
+    const authorization = headers.authorization as string | undefined;
+    if (assertions && typeof assertion === 'string') {
+      try {
+        return Promise.resolve(assertions.verify(assertion, authorization));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return verifyToken(authorization);
   };
 }

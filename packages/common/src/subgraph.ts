@@ -10,7 +10,7 @@ import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import { makeFormatError } from './errors.ts';
 import { addHealthRoutes, clientIpOf, express, listen, requestIdOf, type HttpServer, type ReadinessCheck } from './http.ts';
-import type { Identity, TokenVerifier } from './identity.ts';
+import { subgraphIdentity, type Identity, type IdentityAssertions, type TokenVerifier } from './identity.ts';
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
@@ -70,6 +70,8 @@ export interface ServeOptions<TContext extends RequestContext> {
   port: number;
   logger: Logger;
   verifyToken: TokenVerifier;
+  /** Checks the gateway's signed identity (IDENTITY_ASSERTION_SECRET); unset: only bearer tokens count. */
+  identityAssertions?: IdentityAssertions;
   ready: ReadinessCheck;
   /** Adds service-specific fields to the per-request context. */
   extendContext: (base: RequestContext) => TContext | Promise<TContext>;
@@ -91,6 +93,7 @@ export const DEFAULT_TRUSTED_PROXIES = 'loopback, uniquelocal';
 /** Starts the server and serves `/graphql`, `/health`, `/ready` and `/metrics` on one port. */
 export async function serveSubgraph<TContext extends RequestContext>(opts: ServeOptions<TContext>): Promise<HttpServer> {
   await opts.server.start();
+  const identityOf = subgraphIdentity(opts.verifyToken, opts.identityAssertions);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', opts.trustProxy ?? DEFAULT_TRUSTED_PROXIES);
@@ -109,7 +112,7 @@ export async function serveSubgraph<TContext extends RequestContext>(opts: Serve
       context: async ({ req, res }) => {
         const requestId = res.locals.requestId as string;
         const log = opts.logger.child({ requestId });
-        const identity = await opts.verifyToken(req.headers.authorization);
+        const identity = await identityOf(req.headers);
         return opts.extendContext({ identity, requestId, log, clientIp: clientIpOf(req), rateLimitStore: opts.rateLimitStore, authorization: identity ? req.headers.authorization : undefined });
       },
     }),

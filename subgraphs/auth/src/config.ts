@@ -11,6 +11,7 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
       DATABASE_URL: env.databaseUrl,
       LOG_LEVEL: env.logLevel,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+      IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
       AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
       ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
       REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(30),

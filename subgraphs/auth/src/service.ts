@@ -1,4 +1,4 @@
-import { createRedis, createTokenVerifier, readinessChecks, RedisRateLimitStore, serveSubgraph, waitForRedis, type Logger } from '@tatkal/common';
+import { createRedis, createTokenVerifier, identityAssertionsFor, readinessChecks, RedisRateLimitStore, serveSubgraph, waitForRedis, type Logger } from '@tatkal/common';
 import { connectPrisma, databaseReady } from '@tatkal/db';
 import type { AuthConfig } from './config.ts';
 import { loadSigningKeys, publicJwks } from './domain/keys.ts';
@@ -48,6 +48,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     port: config.PORT,
     logger,
     verifyToken: (authorization) => keyring.verify(authorization),
+    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     ready: readinessChecks({ database: () => databaseReady(prisma) }),
     extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
     trustProxy: config.TRUSTED_PROXIES,

@@ -11,6 +11,7 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       AMQP_URL: env.amqpUrl,
       AUTH_JWKS_URL: env.httpUrl,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+      IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
       AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
       LOG_LEVEL: env.logLevel,
       DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),

@@ -1,4 +1,4 @@
-import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, createTokenVerifier, identityAssertionsFor, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
@@ -18,6 +18,7 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     port: config.PORT,
     logger,
     verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     // Redis is only an accelerator here: booking stays ready (and correct) without it.
     ready: readinessChecks({ database: () => databaseReady(prisma) }),
     extendContext: (base) => bookingContext(deps, base),

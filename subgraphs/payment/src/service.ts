@@ -1,4 +1,4 @@
-import { createAmqpConnection, createRedis, createTokenVerifier, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, createTokenVerifier, identityAssertionsFor, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { PaymentConfig } from './config.ts';
 import { createPaymentDeps } from './deps.ts';
@@ -22,6 +22,7 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
     port: config.PORT,
     logger,
     verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     ready,
     extendContext: (base) => ({ ...base, ...deps }),
     // createPayment's graphql-rate-limit rule (permissions.ts) counts here; no Redis: not limited.

@@ -11,6 +11,7 @@ export function loadSearchConfig(source: NodeJS.ProcessEnv = process.env) {
       DATABASE_URL: env.databaseUrl,
       AUTH_JWKS_URL: env.httpUrl,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+      IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
       AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
       LOG_LEVEL: env.logLevel,
       /** Set: Elasticsearch answers searches (PostgreSQL when it is slow or down). Unset: PostgreSQL only. */

@@ -1,4 +1,4 @@
-import { createAmqpConnection, createTokenVerifier, readinessChecks, registerTopology, serveSubgraph, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createTokenVerifier, identityAssertionsFor, readinessChecks, registerTopology, serveSubgraph, type Logger } from '@tatkal/common';
 import { connectPrisma, databaseReady, type PrismaClient } from '@tatkal/db';
 import type { Client } from '@elastic/elasticsearch';
 import { createElasticsearchBackend, createElasticsearchClient, indexOne, loadStationSources, loadTrainSources, rebuildIndex, searchClientOf } from './backends/elasticsearch.ts';
@@ -30,6 +30,7 @@ export async function startSearchService(config: SearchConfig, logger: Logger) {
     port: config.PORT,
     logger,
     verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     // Elasticsearch is not a readiness condition: PostgreSQL answers while it is away.
     ready: readinessChecks({ database: () => databaseReady(prisma) }),
     extendContext: (base) => ({ ...base, prisma, search, served: { backend: null } }),
