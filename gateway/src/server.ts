@@ -1,4 +1,3 @@
-import type { Agent } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -29,7 +28,7 @@ import {
   type ReadinessCheck,
   type TokenVerifier,
 } from '@tatkal/common';
-import { subgraphDataSource, type SubgraphConnectionOptions } from './dataSources.ts';
+import { subgraphDataSource, type SubgraphConnectionOptions, type SubgraphDataSource } from './dataSources.ts';
 import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 
@@ -71,7 +70,7 @@ export interface GatewayOptions {
 
 /** Builds (does not start) the gateway's Apollo Server over a static, composed supergraph. */
 export function buildGateway(opts: GatewayOptions) {
-  const agents: Agent[] = [];
+  const sources: SubgraphDataSource[] = [];
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
     logger: opts.logger,
@@ -81,7 +80,7 @@ export function buildGateway(opts: GatewayOptions) {
       // Composition refuses a subgraph without a routing URL; this guards a hand-edited supergraph.
       if (!target) throw new Error(`subgraph ${name} has no routing URL in the supergraph`);
       const source = subgraphDataSource(target, opts.subgraphConnections);
-      agents.push(source.agent);
+      sources.push(source);
       return source;
     },
   });
@@ -113,7 +112,7 @@ export function buildGateway(opts: GatewayOptions) {
     logger: opts.logger,
   });
   // Idle keep-alive sockets to subgraphs are closed with the server.
-  return { server, gateway, closeConnections: () => agents.forEach((a) => a.destroy()) };
+  return { server, gateway, closeConnections: () => Promise.all(sources.map((s) => s.close())) };
 }
 
 export interface ServeGatewayOptions extends GatewayOptions {
@@ -196,7 +195,7 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
       await http.close();
       await metrics?.close();
       await server.stop();
-      closeConnections();
+      await closeConnections();
     },
   };
 }
