@@ -40,6 +40,32 @@ export class IdempotencyKeyTaken extends Error {
 
 type RunParams = { userId: string; operation: string; key: string; request: unknown };
 
+/** The columns of an idempotency record, for a work that inserts it in its own statement (runAtomically). */
+export interface IdempotencyRecord {
+  /** The quoted, schema-qualified table, e.g. "booking"."idempotency_keys". */
+  table: string;
+  userId: string;
+  operation: string;
+  key: string;
+  requestHash: string;
+}
+
+/**
+ * What runAtomically hands its work. Called, it inserts the record of `result` in the work's
+ * transaction, a statement of its own. Or the work's own write statement inserts it (`record`:
+ * the columns; the response column is `storedResponse(result)` as JSON; ON CONFLICT DO NOTHING)
+ * and the work calls `recorded(result)` after that statement, or throws IdempotencyKeyTaken when
+ * the statement inserted no record: one round trip fewer.
+ */
+export interface Completion<T> {
+  (tx: RawSql, result: T): Promise<void>;
+  readonly record: IdempotencyRecord;
+  recorded(result: T): void;
+}
+
+/** The response column of a successful result's record (what a retry gets back). */
+export const storedResponse = (result: unknown): string => JSON.stringify({ ok: true, data: result });
+
 const inProgress = () =>
   new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
 const keyReused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
@@ -185,15 +211,24 @@ export function createIdempotency(opts: IdempotencyOptions) {
    * error is thrown.
    */
   async function outcomeOf<T>(
-    work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
+    work: (complete: Completion<T>) => Promise<T>,
     recordInTx: (tx: RawSql, stored: Stored) => Promise<void>,
+    record: IdempotencyRecord,
   ): Promise<{ stored: Stored; recorded: boolean }> {
     let recordedInWork: Stored | null = null;
-    const complete = async (tx: RawSql, result: T) => {
-      const stored = normalize({ ok: true, data: result });
-      await recordInTx(tx, stored);
-      recordedInWork = stored;
-    };
+    const complete: Completion<T> = Object.assign(
+      async (tx: RawSql, result: T) => {
+        const stored = normalize({ ok: true, data: result });
+        await recordInTx(tx, stored);
+        recordedInWork = stored;
+      },
+      {
+        record,
+        recorded: (result: T) => {
+          recordedInWork = JSON.parse(storedResponse(result)) as Stored;
+        },
+      },
+    );
     try {
       const data = await work(complete);
       return recordedInWork ? { stored: recordedInWork, recorded: true } : { stored: normalize({ ok: true, data }), recorded: false };
@@ -235,7 +270,8 @@ export function createIdempotency(opts: IdempotencyOptions) {
 
       let outcome: { stored: Stored; recorded: boolean };
       try {
-        outcome = await outcomeOf(work, (tx, stored) => record(tx, userId, operation, key, stored));
+        // `run` has claimed the key: its record exists, so work may only complete it (an update).
+        outcome = await outcomeOf(work, (tx, stored) => record(tx, userId, operation, key, stored), { table, userId, operation, key, requestHash: hash });
       } catch (err) {
         await forget(userId, operation, key);
         throw err;
@@ -255,7 +291,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
      */
     async runAtomically<T>(
       params: RunParams,
-      work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
+      work: (complete: Completion<T>) => Promise<T>,
     ): Promise<T> {
       const { userId, operation, key } = params;
       const { hash, hit } = await prepare(params);
@@ -263,9 +299,13 @@ export function createIdempotency(opts: IdempotencyOptions) {
 
       let outcome: { stored: Stored; recorded: boolean };
       try {
-        outcome = await outcomeOf(work, async (tx, stored) => {
-          if (!(await insertRecord(tx, userId, operation, key, hash, stored))) throw new IdempotencyKeyTaken();
-        });
+        outcome = await outcomeOf(
+          work,
+          async (tx, stored) => {
+            if (!(await insertRecord(tx, userId, operation, key, hash, stored))) throw new IdempotencyKeyTaken();
+          },
+          { table, userId, operation, key, requestHash: hash },
+        );
       } catch (err) {
         if (err instanceof IdempotencyKeyTaken) return recorded<T>(userId, operation, key, hash);
         throw err;

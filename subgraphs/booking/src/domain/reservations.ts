@@ -2,7 +2,7 @@
 // interactive transaction with SELECT ... FOR UPDATE -> commit. Only the database decides.
 import { randomInt, randomUUID } from 'node:crypto';
 import { Prisma, type BerthType, type Gender, type PrismaClient, type TrainRun, type TravelClass } from '@tatkal/db';
-import { AppError, badInput, ErrorCode, forbidden, IdempotencyKeyTaken, isRetryableDbError, notFound, seatLockKey, tryAgain, type Identity, type LockManager } from '@tatkal/common';
+import { AppError, badInput, ErrorCode, forbidden, IdempotencyKeyTaken, isRetryableDbError, notFound, seatLockKey, storedResponse, tryAgain, type Completion, type IdempotencyRecord, type Identity, type LockManager } from '@tatkal/common';
 import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
 import { ensureInventory, lockFreeSeats, lockSeatsIfFree, occupy, release, type FreeSeatReader, type Tx } from './inventory.ts';
 import type { LayoutCache, SeatInfo, TrainLayout } from './layout.ts';
@@ -213,8 +213,6 @@ async function writeOutbox(tx: Tx, routingKey: string, reservation: { id: string
   await tx.bookingOutbox.create({ data: { exchange: 'booking', routingKey, payload: reservationEvent(routingKey, reservation, data) } });
 }
 
-/** Records the mutation's response in the caller's transaction (idempotency.run's `complete`). */
-export type CompleteInTransaction = (tx: Tx, view: ReservationView) => Promise<void>;
 
 /**
  * Reserves berths (or waitlists) for an authenticated user. Returns the reservation view.
@@ -222,9 +220,10 @@ export type CompleteInTransaction = (tx: Tx, view: ReservationView) => Promise<v
  * berths of the class, the group in one coach when it can.
  *
  * Hot path, kept to few round trips: one read for the guard, then a transaction of one locking
- * SELECT and one write statement (plus the idempotency record when `complete` is given).
+ * SELECT and one write statement, which also inserts the idempotency record when `complete`
+ * (idempotency.runAtomically's) is given.
  */
-export async function reserveSeats(deps: ReservationDeps, userId: string, valid: ValidRequest, complete?: CompleteInTransaction): Promise<ReservationView> {
+export async function reserveSeats(deps: ReservationDeps, userId: string, valid: ValidRequest, complete?: Completion<ReservationView>): Promise<ReservationView> {
   const { prisma, locks, settings } = deps;
   const { run, mask, passengers, cls } = valid;
   await ensureInventory(prisma, run);
@@ -281,14 +280,9 @@ export async function reserveSeats(deps: ReservationDeps, userId: string, valid:
             // Keep the guard's order (it matched preferences) for the berths we did get.
             seatIds = [...guard.picked.filter((id) => got.includes(id)), ...more];
           }
-          let view: ReservationView;
-          if (seatIds.length < n) {
-            if (!valid.allowWaitlist) throw new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${cls} for this journey`);
-            view = await writeReservation(tx, userId, valid, null, settings);
-          } else {
-            view = await writeReservation(tx, userId, valid, seatIds, settings);
-          }
-          await complete?.(tx, view);
+          if (seatIds.length < n && !valid.allowWaitlist) throw new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${cls} for this journey`);
+          const view = await writeReservation(tx, userId, valid, seatIds.length < n ? null : seatIds, settings, complete?.record);
+          complete?.recorded(view);
           return view;
         },
         // READ COMMITTED (PostgreSQL's default, not set explicitly: that costs a statement): FOR
@@ -380,13 +374,14 @@ function shuffle<T>(items: T[]): T[] {
 /**
  * Writes a new reservation in one statement: the reservation, its passengers, the occupancy
  * rows and masks of its berths (`seatIds`, in passenger order) or, waitlisted (`seatIds` null),
- * its WL numbers, and its outbox event. The view is built here from what was written, so
- * nothing is read back.
+ * its WL numbers, its outbox event and, given `record`, the idempotency record whose response is
+ * this view (IdempotencyKeyTaken, rolling all of it back, when a request with the same key
+ * recorded first). The view is built here from what was written, so nothing is read back.
  *
  * The WL counter of (run, class) is one row every waitlisted booking updates: it is taken inside
  * this statement, so its row lock is held for the rest of the statement and the commit only.
  */
-async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, seatIds: number[] | null, settings: ReservationSettings): Promise<ReservationView> {
+async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, seatIds: number[] | null, settings: ReservationSettings, record?: IdempotencyRecord): Promise<ReservationView> {
   const now = new Date();
   const id = randomUUID();
   const pnr = newPnr();
@@ -416,13 +411,40 @@ async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, sea
   const payload = reservationEvent(routingKey, { id, pnr }, event, now);
   const seats = seatIds ?? [];
   const { run, from, to, mask, cls } = valid;
+  const view: ReservationView = {
+    id,
+    pnr,
+    status,
+    runId: run.id,
+    fromCode: from.station.code,
+    toCode: to.station.code,
+    class: cls,
+    farePaise,
+    holdExpiresAt,
+    createdAt: now.toISOString(),
+    passengers,
+  };
+  // The response a retry replays: this view, with its WL numbers (null here) set by the statement.
+  const idempotency = record
+    ? Prisma.sql`INSERT INTO ${Prisma.raw(record.table)} (user_id, operation, key, request_hash, response, completed_at, locked_until)
+                 SELECT ${record.userId}, ${record.operation}, ${record.key}, ${record.requestHash},
+                        CASE WHEN wl.last IS NULL THEN resp.j
+                             ELSE jsonb_set(resp.j, '{data,passengers}', (
+                               SELECT jsonb_agg(jsonb_set(p.value, '{waitlistNumber}', to_jsonb(wl.last - ${n}::int + p.ord::int)) ORDER BY p.ord)
+                               FROM jsonb_array_elements(resp.j -> 'data' -> 'passengers') WITH ORDINALITY AS p(value, ord)))
+                        END,
+                        now(), now()
+                 FROM wl, (SELECT ${storedResponse(view)}::jsonb AS j) AS resp
+                 ON CONFLICT (user_id, operation, key) DO NOTHING
+                 RETURNING 1 AS inserted`
+    : Prisma.sql`SELECT 1 AS inserted`;
   const waitlist = seatIds
     ? Prisma.sql`SELECT NULL::int AS last`
     : Prisma.sql`INSERT INTO booking.waitlist_counters (run_id, class, last) VALUES (${run.id}::uuid, ${cls}::booking."TravelClass", ${n})
                  ON CONFLICT (run_id, class) DO UPDATE SET last = booking.waitlist_counters.last + ${n}
                  RETURNING last`;
   // Data-modifying CTEs all run, and foreign keys are checked at the end of the statement.
-  const rows = await tx.$queryRaw<{ last: number | null }[]>`
+  const rows = await tx.$queryRaw<{ last: number | null; recorded: number }[]>`
     WITH wl AS (${waitlist}),
     r AS (
       INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise, hold_expires_at, created_at, updated_at)
@@ -453,23 +475,12 @@ async function writeReservation(tx: Tx, userId: string, valid: ValidRequest, sea
                   ELSE jsonb_set(${JSON.stringify(payload)}::jsonb, '{data,waitlist}', to_jsonb(ARRAY(SELECT wl.last - ${n}::int + g FROM generate_series(1, ${n}::int) g ORDER BY g)))
              END
       FROM wl
-    )
-    SELECT last FROM wl`;
-  const last = rows[0]?.last ?? null;
+    ), idem AS (${idempotency})
+    SELECT last, (SELECT count(*) FROM idem)::int AS recorded FROM wl`;
+  if (rows[0]!.recorded === 0) throw new IdempotencyKeyTaken();
+  const last = rows[0]!.last;
   if (!seatIds) passengers.forEach((p, i) => (p.waitlistNumber = last! - n + 1 + i));
-  return {
-    id,
-    pnr,
-    status,
-    runId: run.id,
-    fromCode: from.station.code,
-    toCode: to.station.code,
-    class: cls,
-    farePaise,
-    holdExpiresAt,
-    createdAt: now.toISOString(),
-    passengers,
-  };
+  return view;
 }
 
 type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstOrThrow']>> & {
