@@ -60,5 +60,7 @@ RUN mkdir -p /app/.keys /app/prisma/.migrate \
     && chown -R node:node /app/.keys /app/prisma/.migrate /app/packages/db/src/generated
 USER node
 ENV SUPERGRAPH_PATH=/app/supergraph.graphql
+# V8 flags of every service process, as scripts/nodeOptions.ts gives them (why: there).
+ENV NODE_OPTIONS="--max-semi-space-size=64"
 EXPOSE 4000 4001 4002 4003 4004 4005
 CMD ["node_modules/.bin/tsx", "gateway/src/index.ts"]

@@ -13,6 +13,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { createRedis, deleteEventTopology, type Redis } from '@tatkal/common';
 import { generateSigningJwk, importSigningKeys, loadSigningKeys, type SigningKey } from '../subgraphs/auth/src/domain/keys.ts';
+import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -66,8 +67,8 @@ export async function startProcess(name: string, entry: string, env: Record<stri
       HOME: process.env.HOME ?? '',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'test',
-      // Node flags for every service process, e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=32.
-      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      // The services' own V8 flags (scripts/nodeOptions.ts), or BENCH_NODE_OPTIONS instead to try others.
+      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? SERVICE_NODE_OPTIONS,
       ...env,
       [opts.portEnv ?? 'PORT']: String(port),
     },

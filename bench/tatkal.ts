@@ -30,6 +30,7 @@ import type { Delivery } from '../subgraphs/payment/src/provider/simulator.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
 import { postGraphQL, Recorder, reserveBody, runPool } from './load.ts';
 import { runReservePgbench, type PgbenchResult } from './pgbench.ts';
+import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
 import {
   benchSigningKey,
   commandCpuSeconds,
@@ -270,6 +271,7 @@ async function main() {
       startedAt: started.toISOString(),
       mode: TARGET ? `target ${TARGET}` : 'self-contained',
       identityAssertions: TARGET ? 'as the target is configured' : !args['no-identity-assertions'],
+      serviceNodeOptions: TARGET ? 'as the target is configured' : (process.env.BENCH_NODE_OPTIONS ?? SERVICE_NODE_OPTIONS),
       machine: { cores: cpus().length, loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
       users: USERS,
       concurrency: CONCURRENCY,
@@ -344,7 +346,7 @@ async function main() {
     const lines = [
       `# Tatkal bench ${report.startedAt}`,
       '',
-      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}${TARGET ? '' : `, subgraphs ${args['no-identity-assertions'] ? 'verify every token' : "check the gateway's signed identity"}`}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}${TARGET ? '' : `, subgraphs ${args['no-identity-assertions'] ? 'verify every token' : "check the gateway's signed identity"}, services run with NODE_OPTIONS=${report.serviceNodeOptions}`}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
       ...mdTable(
         ['metric', 'value'],

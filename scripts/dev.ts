@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { checkServices } from './services.ts';
+import { serviceNodeOptions } from './nodeOptions.ts';
 
 const root = join(import.meta.dirname, '..');
 if (existsSync(join(root, '.env'))) process.loadEnvFile(join(root, '.env'));
@@ -87,7 +88,7 @@ const children: { name: string; child: ChildProcess }[] = [];
 function launch(name: string, entry: string, extra: Record<string, string>) {
   const child = spawn(join(root, 'node_modules/.bin/tsx'), [entry], {
     cwd: root,
-    env: { ...process.env, ...env, ...shared, ...extra },
+    env: { ...process.env, ...env, NODE_OPTIONS: serviceNodeOptions(), ...shared, ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group: a terminal Ctrl-C reaches only this script, which stops the processes
     // in order (gateway first) instead of all of them at once.

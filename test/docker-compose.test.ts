@@ -5,6 +5,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { parseDocument } from 'yaml';
 import { exportedNames, parseMetrics } from './support/metrics.ts';
+import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
 
 const root = new URL('../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
@@ -405,6 +406,11 @@ describe('Dockerfile', () => {
       expect(spec.dockerfile ?? 'Dockerfile', name).toBe('Dockerfile');
       expect(stages, `${name} target`).toContain(spec.target);
     }
+  });
+
+  it('runs every process with the V8 flags npm start and the benchmarks use', () => {
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    expect(runtime).toContain(`ENV NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`);
   });
 
   it('copies the manifest of every workspace package before installing', () => {
