@@ -292,6 +292,14 @@ describe('idempotency', () => {
       expect(await shapes({})).toEqual({ status: 'WAITLISTED', statements: [guard, 'WITH wl AS', 'COMMIT'] });
       expect(await shapes({ allowWaitlist: false })).toEqual({ status: 'SOLD_OUT', statements: [guard, record] });
 
+      // The first bookings of a run, 200 at once: one transaction creates its inventory.
+      const fresh = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 30 });
+      const first = await counting.statementsDuring(() =>
+        Promise.all(Array.from({ length: 200 }, () => reserve(identity(randomUUID()), reserveInput(fresh), countingDeps))),
+      );
+      expect(first.filter((sql) => sql.includes('SELECT inventory_ready FROM booking.train_runs'))).toHaveLength(1);
+      expect(first.filter((sql) => sql.trim().startsWith('INSERT INTO booking.run_seats'))).toHaveLength(1);
+
       // 40 at once: each locks and writes its own, but the guard's reads are shared.
       const rush = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 30 });
       await reserve(identity(randomUUID()), reserveInput(rush), countingDeps); // inventory rows

@@ -5,9 +5,28 @@ import type { Prisma, PrismaClient, TravelClass } from "@tatkal/db";
 
 export type Tx = Prisma.TransactionClient;
 
-/** Creates the run's inventory rows on its first booking. Concurrent first bookings wait on the run row once. */
+// First bookings of a run in flight in this process: they share one transaction. At a Tatkal
+// opening every request of the first second finds the run without inventory; each taking the run
+// row's lock in a transaction of its own queued thousands of transactions on that one row, and
+// those that waited longer than maxWait for it were answered TRY_AGAIN.
+const creating = new Map<string, Promise<void>>();
+
+/**
+ * Creates the run's inventory rows on its first booking: one transaction per process (concurrent
+ * callers wait for it), and processes wait on the run row once each.
+ */
 export async function ensureInventory(db: { $transaction: <T>(fn: (tx: Tx) => Promise<T>, o?: object) => Promise<T> }, run: { id: string; trainId: number; inventoryReady: boolean }) {
   if (run.inventoryReady) return;
+  let pending = creating.get(run.id);
+  if (!pending) {
+    pending = createInventory(db, run).finally(() => creating.delete(run.id));
+    creating.set(run.id, pending);
+  }
+  await pending;
+  run.inventoryReady = true;
+}
+
+async function createInventory(db: Parameters<typeof ensureInventory>[0], run: { id: string; trainId: number }) {
   await db.$transaction(
     async (tx) => {
       const rows = await tx.$queryRaw<{ inventory_ready: boolean }[]>`
@@ -22,7 +41,6 @@ export async function ensureInventory(db: { $transaction: <T>(fn: (tx: Tx) => Pr
     },
     { timeout: 30_000, maxWait: 10_000 },
   );
-  run.inventoryReady = true;
 }
 
 /** Ids of the seats of a class free for a segment mask (a plain read: no locks). */
