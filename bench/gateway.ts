@@ -115,10 +115,18 @@ async function main() {
   let stack: Stack | null = null;
   let hive: RunningProcess | null = null;
   try {
-    stack = await startStack({ databaseUrl: dbUrl, redisUrl: args.redis, amqpUrl: args.amqp, keysFile: signing.file, eventsPrefix: null, bookingPoolSize: Number(args.pool), search: true,
+    stack = await startStack({
+      databaseUrl: dbUrl,
+      redisUrl: args.redis,
+      amqpUrl: args.amqp,
+      keysFile: signing.file,
+      eventsPrefix: null,
+      bookingPoolSize: Number(args.pool),
+      search: true,
       // Hive Gateway cannot sign this project's identity assertion: the subgraphs verify every
       // bearer token for both gateways, so they cost both the same.
-      identityAssertions: false });
+      identityAssertions: false,
+    });
     const urls = Object.fromEntries(Object.entries(stack.subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]));
     hive = await startProcess('hive-gateway', 'hive-gateway', { NODE_ENV: 'production', ...urls }, {
       command: HIVE,

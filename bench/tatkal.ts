@@ -346,7 +346,7 @@ async function main() {
     const lines = [
       `# Tatkal bench ${report.startedAt}`,
       '',
-      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}${TARGET ? '' : `, subgraphs ${args['no-identity-assertions'] ? 'verify every token' : "check the gateway's signed identity"}, services run with NODE_OPTIONS=${report.serviceNodeOptions}`}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}${TARGET ? '' : `, subgraphs ${report.identityAssertions ? "check the gateway's signed identity" : 'verify every token'}, services run with NODE_OPTIONS=${report.serviceNodeOptions}`}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
       ...mdTable(
         ['metric', 'value'],

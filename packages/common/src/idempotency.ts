@@ -199,9 +199,10 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return { hash, hit: cachedOutcome?.stored ?? null };
   }
 
-  // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
-  const normalize = (outcome: Stored) => JSON.parse(JSON.stringify(outcome)) as Stored;
-  const errorOutcome = (err: AppError): Stored => normalize({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } });
+  // Store what the client gets, so a replay is the same bytes: JSON in, JSON out. A success is
+  // stored as storedResponse renders it, which is also what a work's own statement inserts.
+  const successOutcome = (data: unknown) => JSON.parse(storedResponse(data)) as Stored;
+  const errorOutcome = (err: AppError): Stored => JSON.parse(JSON.stringify({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } })) as Stored;
 
   /**
    * Runs `work`, whose `complete(tx, result)` stores the result through `recordInTx` in the work's
@@ -218,20 +219,20 @@ export function createIdempotency(opts: IdempotencyOptions) {
     let recordedInWork: Stored | null = null;
     const complete: Completion<T> = Object.assign(
       async (tx: RawSql, result: T) => {
-        const stored = normalize({ ok: true, data: result });
+        const stored = successOutcome(result);
         await recordInTx(tx, stored);
         recordedInWork = stored;
       },
       {
         record,
         recorded: (result: T) => {
-          recordedInWork = JSON.parse(storedResponse(result)) as Stored;
+          recordedInWork = successOutcome(result);
         },
       },
     );
     try {
       const data = await work(complete);
-      return recordedInWork ? { stored: recordedInWork, recorded: true } : { stored: normalize({ ok: true, data }), recorded: false };
+      return recordedInWork ? { stored: recordedInWork, recorded: true } : { stored: successOutcome(data), recorded: false };
     } catch (err) {
       if (!isReplayable(err)) throw err;
       return { stored: errorOutcome(err), recorded: false };

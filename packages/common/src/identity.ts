@@ -156,16 +156,10 @@ function refuse(): never {
  * cannot check is ignored, never trusted.
  */
 export function subgraphIdentity(verifyToken: TokenVerifier, assertions?: IdentityAssertions) {
-  return (headers: Record<string, string | string[] | undefined>): Promise<Identity | null> => {
+  return async (headers: Record<string, string | string[] | undefined>): Promise<Identity | null> => {
     const assertion = headers[IDENTITY_ASSERTION_HEADER];
     const authorization = headers.authorization as string | undefined;
-    if (assertions && typeof assertion === 'string') {
-      try {
-        return Promise.resolve(assertions.verify(assertion, authorization));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
+    if (assertions && typeof assertion === 'string') return assertions.verify(assertion, authorization);
     return verifyToken(authorization);
   };
 }

@@ -213,7 +213,6 @@ async function writeOutbox(tx: Tx, routingKey: string, reservation: { id: string
   await tx.bookingOutbox.create({ data: { exchange: 'booking', routingKey, payload: reservationEvent(routingKey, reservation, data) } });
 }
 
-
 /**
  * Reserves berths (or waitlists) for an authenticated user. Returns the reservation view.
  * Specific berths: all or nothing, SEAT_UNAVAILABLE if any is taken. Auto-allocation: any free
