@@ -177,6 +177,8 @@ describe('payment events -> booking', () => {
 
     await startConsumer();
     await waitFor('20 holds confirmed', async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'CONFIRMED' } })) === 20);
+    // onOutcome runs after each event's transaction commits: the last may still be on its way.
+    await waitFor('20 outcomes seen', () => events.every((e) => outcomes.has(e.id)));
     expect(events.map((e) => outcomes.get(e.id))).toEqual(events.map(() => ['CONFIRMED']));
     expect(await db.prisma.bookingInbox.count({ where: { messageId: { in: events.map((e) => e.id) } } })).toBe(20);
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 20, distinctSeats: 20 });
