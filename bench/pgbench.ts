@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { PrismaClient } from '@tatkal/db';
 import { farePaise } from '@tatkal/common/rail';
-import { ensureInventory } from '../subgraphs/booking/src/domain/inventory.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
 
 export const PGBENCH = process.env.PGBENCH ?? '/usr/bin/pgbench';
@@ -54,9 +53,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
 /** Runs the script with `clients` connections for `seconds` on a fresh run of coaches x berthsPerCoach. */
 export async function runReservePgbench(opts: { prisma: PrismaClient; databaseUrl: string; coaches: number; berthsPerCoach: number; clients: number; seconds: number }): Promise<PgbenchResult> {
   const testRun = await createTestRun(opts.prisma, { coaches: opts.coaches, berthsPerCoach: opts.berthsPerCoach, daysAhead: 1 });
-  // The app creates a run's inventory rows on its first booking; here before the clock starts.
-  const trainRun = await opts.prisma.trainRun.findUniqueOrThrow({ where: { id: testRun.runId } });
-  await ensureInventory(opts.prisma, trainRun);
+  // Its inventory is prepared ahead (createTestRun does what booking's preparer does).
   // The test route has four stops 150 km apart; the bench books the whole of it (segments 0-2).
   const [range] = await opts.prisma.$queryRaw<{ min: number; max: number }[]>`SELECT min(seat_id) AS min, max(seat_id) AS max FROM booking.run_seats WHERE run_id = ${testRun.runId}::uuid`;
   const vars = { run_id: testRun.runId, mask: 0b111, from_seq: 0, to_seq: 3, fare: farePaise('SLEEPER', 450), min_seat: range!.min, max_seat: range!.max, k: 0 };

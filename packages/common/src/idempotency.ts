@@ -70,7 +70,48 @@ const inProgress = () =>
   new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
 const keyReused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
 
-type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
+/** A finished outcome as stored: what every retry gets back. */
+export type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
+
+// Store what the client gets, so a replay is the same bytes: JSON in, JSON out. A success is
+// stored as storedResponse renders it, which is also what a work's own statement inserts.
+export const successOutcome = (data: unknown) => JSON.parse(storedResponse(data)) as Stored;
+export const errorOutcome = (err: AppError): Stored => JSON.parse(JSON.stringify({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } })) as Stored;
+
+/** The result of a stored outcome: its data, or its error thrown (`replayed` marks a retry's answer). */
+export function resultOf<T>(stored: Stored, replayed: boolean): T {
+  if (stored.ok) return stored.data as T;
+  throw new AppError(stored.error.extensions.code as ErrorCode, stored.error.message, replayed ? { ...stored.error.extensions, replayed: true } : stored.error.extensions);
+}
+
+/**
+ * Completes records in the caller's transaction, many in one statement: the work that decided
+ * them (booking's allocator) commits its effects and their outcomes together.
+ */
+export async function completeRecords(db: RawSql, schema: IdempotencyOptions['schema'], records: { userId: string; operation: string; key: string; stored: Stored }[]) {
+  if (records.length === 0) return;
+  await db.$executeRawUnsafe(
+    `UPDATE "${schema}"."idempotency_keys" k SET response = d.response, completed_at = now(), locked_until = now()
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS d(user_id, operation, key, response)
+     WHERE k.user_id = d.user_id AND k.operation = d.operation AND k.key = d.key`,
+    records.map((r) => r.userId),
+    records.map((r) => r.operation),
+    records.map((r) => r.key),
+    records.map((r) => JSON.stringify(r.stored)),
+  );
+}
+
+/** Removes records that never finished (a queued request that failed for good): a retry starts afresh. */
+export async function forgetRecords(db: RawSql, schema: IdempotencyOptions['schema'], records: { userId: string; operation: string; key: string }[]) {
+  if (records.length === 0) return;
+  await db.$executeRawUnsafe(
+    `DELETE FROM "${schema}"."idempotency_keys" k USING unnest($1::text[], $2::text[], $3::text[]) AS d(user_id, operation, key)
+     WHERE k.user_id = d.user_id AND k.operation = d.operation AND k.key = d.key AND k.completed_at IS NULL`,
+    records.map((r) => r.userId),
+    records.map((r) => r.operation),
+    records.map((r) => r.key),
+  );
+}
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -91,10 +132,7 @@ export function requestHash(request: unknown): string {
   return createHash('sha256').update(JSON.stringify(canonical(request ?? null))).digest('hex');
 }
 
-function replay<T>(stored: Stored): T {
-  if (stored.ok) return stored.data as T;
-  throw new AppError(stored.error.extensions.code as ErrorCode, stored.error.message, { ...stored.error.extensions, replayed: true });
-}
+const replay = <T>(stored: Stored): T => resultOf<T>(stored, true);
 
 /** Domain outcomes worth remembering; validation and infrastructure failures are not. */
 function isReplayable(err: unknown): err is AppError {
@@ -199,10 +237,6 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return { hash, hit: cachedOutcome?.stored ?? null };
   }
 
-  // Store what the client gets, so a replay is the same bytes: JSON in, JSON out. A success is
-  // stored as storedResponse renders it, which is also what a work's own statement inserts.
-  const successOutcome = (data: unknown) => JSON.parse(storedResponse(data)) as Stored;
-  const errorOutcome = (err: AppError): Stored => JSON.parse(JSON.stringify({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } })) as Stored;
 
   /**
    * Runs `work`, whose `complete(tx, result)` stores the result through `recordInTx` in the work's
@@ -240,6 +274,35 @@ export function createIdempotency(opts: IdempotencyOptions) {
   }
 
   return {
+    /** The quoted table of this service's records. */
+    table,
+    /** Checks the key and hashes the request; an outcome cached in Redis comes back as `hit`. */
+    prepare,
+    /** Caches a finished outcome in Redis (the fast path for retries). */
+    cache,
+    /** The record of a key: its request hash, stored response and whether it is finished. */
+    async lookupRecord(userId: string, operation: string, key: string) {
+      const rows = await opts.db.$queryRawUnsafe<{ request_hash: string; response: Stored | null; completed: boolean }[]>(
+        `SELECT request_hash, response, completed_at IS NOT NULL AS completed FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3`,
+        userId,
+        operation,
+        key,
+      );
+      return rows[0] ?? null;
+    },
+    /** Finished records among these keys (one query), for waiters polling outcomes decided elsewhere. */
+    async finishedRecords(operation: string, keys: { userId: string; key: string }[]): Promise<Map<string, Stored>> {
+      if (keys.length === 0) return new Map();
+      const rows = await opts.db.$queryRawUnsafe<{ user_id: string; key: string; response: Stored }[]>(
+        `SELECT k.user_id, k.key, k.response FROM ${table} k JOIN unnest($2::text[], $3::text[]) AS d(user_id, key)
+           ON k.user_id = d.user_id AND k.key = d.key AND k.operation = $1
+         WHERE k.completed_at IS NOT NULL`,
+        operation,
+        keys.map((k) => k.userId),
+        keys.map((k) => k.key),
+      );
+      return new Map(rows.map((r) => [`${r.user_id}|${r.key}`, r.response]));
+    },
     /**
      * Runs `work` at most once per (userId, operation, key). Work that fails validation
      * (BAD_USER_INPUT) or the infrastructure stores nothing, so a corrected retry proceeds.

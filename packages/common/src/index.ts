@@ -16,3 +16,5 @@ export * from './ratelimit.ts';
 export * from './operationLog.ts';
 export * from './telemetry.ts';
 export * from './batch.ts';
+export * from './ids.ts';
+export * from './periodic.ts';

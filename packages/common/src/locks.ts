@@ -15,6 +15,13 @@ end
 return n`,
 );
 
+// Compare-and-extend: renew a lease only while it is still ours.
+const extendLock = redisScript<number>(
+  'tatkalExtendLock',
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0`,
+);
+
 export interface LockResult {
   /** Keys now held with `token`. */
   acquired: string[];
@@ -60,4 +67,37 @@ export function createLockManager(redis: Redis | null, ttlMs = 5_000) {
 }
 export type LockManager = ReturnType<typeof createLockManager>;
 
-export const seatLockKey = (runId: string, seatId: number) => `lock:${runId}:${seatId}`;
+/** A lease: one holder at a time for `ttlMs`, renewed while it works (SET NX PX, compare-and-extend/delete). */
+export interface Lease {
+  key: string;
+  token: string;
+}
+
+export function createLeaseManager(redis: Redis | null, ttlMs: number) {
+  return {
+    /** The lease, `null` when someone else holds it, or `'unavailable'` when Redis did not answer. */
+    async acquire(key: string): Promise<Lease | null | 'unavailable'> {
+      if (!redis) return 'unavailable';
+      const token = randomBytes(16).toString('hex');
+      try {
+        return (await redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK' ? { key, token } : null;
+      } catch {
+        lockAcquireFailures.inc({ reason: 'redis_unavailable' });
+        return 'unavailable';
+      }
+    },
+    /** False when the lease was lost (expired and taken); true also when Redis is unreachable (the fence decides then). */
+    async renew(lease: Lease): Promise<boolean> {
+      if (!redis) return true;
+      try {
+        return (await extendLock(redis, [lease.key], [lease.token, ttlMs])) === 1;
+      } catch {
+        return true;
+      }
+    },
+    async release(lease: Lease): Promise<void> {
+      if (redis) await releaseLocks(redis, [lease.key], [lease.token]).catch(() => {});
+    },
+  };
+}
+export type LeaseManager = ReturnType<typeof createLeaseManager>;

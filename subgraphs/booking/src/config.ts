@@ -25,6 +25,15 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       /** Prefix of exchange and queue names: '' in production, unique per test or environment. */
       EVENTS_PREFIX: z.string().regex(/^[\w.-]*$/).default(''),
       OUTBOX_INTERVAL_MS: z.coerce.number().int().min(10).default(200),
+      /** How long reserveSeats waits for its outcome before answering QUEUED (docs/api.md). */
+      QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),
+      /** Most requests the allocator decides per transaction. */
+      ALLOCATION_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+      /** Most waitlisted passengers per run and class; beyond it requests are refused (SOLD_OUT). */
+      WAITLIST_LIMIT: z.coerce.number().int().min(0).default(500),
+      /** Seat inventory is prepared for runs departing within this many days (the booking window and a margin); 0 turns it off here. */
+      INVENTORY_HORIZON_DAYS: z.coerce.number().int().min(0).max(400).default(62),
+      INVENTORY_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     },
     source,
   );

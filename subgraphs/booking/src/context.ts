@@ -1,14 +1,25 @@
 import type { PrismaClient } from '@tatkal/db';
-import type { Idempotency, LockManager, Redis, RequestContext } from '@tatkal/common';
+import type { Idempotency, Redis, RequestContext } from '@tatkal/common';
 import { availabilityLoaders, type AvailabilityLoaders } from './domain/availability.ts';
 import { createLoaders, type Loaders } from './domain/network.ts';
-import { reservationPageLoader, reservationViewLoader, type ReservationPageLoader, type ReservationViewLoader } from './domain/reservationViews.ts';
-import type { ReservationDeps } from './domain/reservations.ts';
+import type { LayoutCache } from './domain/layout.ts';
+import type { ReservationQueue } from './domain/queue.ts';
+import type { Refusals } from './domain/refusals.ts';
+import type { ReservationSettings } from './domain/types.ts';
+import { reservationPageLoader, reservationViewLoader, type ReservationPageLoader, type ReservationViewLoader } from './domain/views.ts';
+
+/** The reservation path's collaborators. */
+export interface ReservationDeps {
+  prisma: PrismaClient;
+  layouts: LayoutCache;
+  settings: ReservationSettings;
+  queue: ReservationQueue;
+  refusals: Refusals;
+}
 
 export interface BookingDeps {
   prisma: PrismaClient;
   redis: Redis | null;
-  locks: LockManager;
   idempotency: Idempotency;
   reservations: ReservationDeps;
 }

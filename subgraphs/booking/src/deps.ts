@@ -1,26 +1,32 @@
-import { createIdempotency, createLockManager, type Redis } from '@tatkal/common';
+import { createIdempotency, createLeaseManager, type Logger, type Redis } from '@tatkal/common';
 import type { PrismaClient } from '@tatkal/db';
 import type { BookingDeps } from './context.ts';
-import { createFreeSeatReader } from './domain/inventory.ts';
 import { createLayoutCache } from './domain/layout.ts';
-import { defaultReservationSettings, type ReservationSettings } from './domain/reservations.ts';
-import { reservationOutcomes } from './metrics.ts';
+import { createReservationQueue } from './domain/queue.ts';
+import { createRefusals } from './domain/refusals.ts';
+import { defaultReservationSettings, type ReservationSettings } from './domain/types.ts';
+import { allocationBatchSeconds, allocationBatchSize, reservationOutcomes } from './metrics.ts';
 
 /** The booking service's long-lived collaborators, one of each per process. */
-export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, settings: Partial<ReservationSettings> = {}): BookingDeps {
-  const locks = createLockManager(redis);
-  return {
+export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, logger: Logger, overrides: Partial<ReservationSettings> = {}): BookingDeps {
+  const settings = { ...defaultReservationSettings, ...overrides };
+  const idempotency = createIdempotency({ db: prisma, schema: 'booking', redis });
+  const layouts = createLayoutCache(prisma);
+  const refusals = createRefusals(redis, settings.waitlistLimit);
+  const queue = createReservationQueue({
     prisma,
     redis,
-    locks,
-    idempotency: createIdempotency({ db: prisma, schema: 'booking', redis }),
-    reservations: {
-      prisma,
-      locks,
-      layouts: createLayoutCache(prisma),
-      freeSeats: createFreeSeatReader(prisma),
-      settings: { ...defaultReservationSettings, ...settings },
-      onOutcome: (outcome) => reservationOutcomes.inc({ outcome }),
+    idempotency,
+    layouts,
+    leases: createLeaseManager(redis, settings.leaseMs),
+    refusals,
+    settings,
+    logger,
+    onOutcome: (outcome) => reservationOutcomes.inc({ outcome }),
+    onBatch: (report) => {
+      allocationBatchSize.observe(report.decided.length);
+      allocationBatchSeconds.observe(report.ms / 1000);
     },
-  };
+  });
+  return { prisma, redis, idempotency, reservations: { prisma, layouts, settings, queue, refusals } };
 }

@@ -3,7 +3,7 @@ import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
 import { createBookingDeps } from './deps.ts';
-import { startSweeper } from './domain/sweeper.ts';
+import { startInventoryPreparer, startSweeper } from './domain/sweeper.ts';
 import { startPaymentEventsConsumer } from './events/paymentEvents.ts';
 import { buildBookingServer } from './server.ts';
 
@@ -11,7 +11,13 @@ import { buildBookingServer } from './server.ts';
 export async function startBookingService(config: BookingConfig, logger: Logger) {
   const prisma = await connectPrisma(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking' });
   const redis = createRedis(config.REDIS_URL, { name: 'booking' });
-  const deps = createBookingDeps(prisma, redis, { holdTtlMs: config.HOLD_TTL_MS, bookingWindowDays: config.BOOKING_WINDOW_DAYS });
+  const deps = createBookingDeps(prisma, redis, logger, {
+    holdTtlMs: config.HOLD_TTL_MS,
+    bookingWindowDays: config.BOOKING_WINDOW_DAYS,
+    queueWaitMs: config.QUEUE_WAIT_MS,
+    batchSize: config.ALLOCATION_BATCH_SIZE,
+    waitlistLimit: config.WAITLIST_LIMIT,
+  });
   const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });
   const http = await serveSubgraph({
     server,
@@ -26,12 +32,18 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: 'rl:booking:', logger }),
   });
   const events = config.EVENTS_ENABLED ? startEvents(config, logger, prisma, deps.reservations.settings) : null;
-  const sweeper = startSweeper({ prisma, settings: deps.reservations.settings, idempotency: deps.idempotency, intervalMs: config.SWEEP_INTERVAL_MS, logger });
+  const { queue } = deps.reservations;
+  const sweeper = startSweeper({ prisma, settings: deps.reservations.settings, idempotency: deps.idempotency, allocator: queue.allocator, intervalMs: config.SWEEP_INTERVAL_MS, logger });
+  const preparer = config.INVENTORY_HORIZON_DAYS > 0 ? startInventoryPreparer({ prisma, horizonDays: config.INVENTORY_HORIZON_DAYS, intervalMs: config.INVENTORY_INTERVAL_MS, logger }) : null;
+  // Requests queued before a crash or restart are decided now, not at the next sweep.
+  void queue.allocator.resume().catch((err: unknown) => logger.error({ err }, 'resuming queued reservations failed; the sweeper retries'));
   return {
     url: http.url,
     close: async () => {
       await http.close();
+      await queue.close();
       await sweeper.stop();
+      await preparer?.stop();
       await events?.close();
       redis.disconnect();
       await prisma.$disconnect();

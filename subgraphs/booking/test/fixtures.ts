@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient, TravelClass } from '@tatkal/db';
 import { addDays, berthTypeOf, todayInIndia } from '@tatkal/common/rail';
+import { createInventory } from '../src/domain/inventory.ts';
 
 export interface TestRun {
   runId: string;
@@ -14,7 +15,11 @@ export interface TestRun {
 
 let counter = 0;
 
-export async function createTestRun(prisma: PrismaClient, opts: { cls?: TravelClass; coaches: number; berthsPerCoach: number; daysAhead?: number }): Promise<TestRun> {
+/**
+ * A run with `coaches` x `berthsPerCoach` berths of one class. Its seat inventory is prepared, as
+ * booking's preparer does before a run's window opens, unless `prepared: false`.
+ */
+export async function createTestRun(prisma: PrismaClient, opts: { cls?: TravelClass; coaches: number; berthsPerCoach: number; daysAhead?: number; prepared?: boolean }): Promise<TestRun> {
   const cls = opts.cls ?? 'SLEEPER';
   // Unique within the process (the counter), unlikely to repeat across processes (the random part).
   const tag = `${String(++counter).padStart(3, '0')}${randomUUID().slice(0, 4)}`.toUpperCase();
@@ -42,21 +47,20 @@ export async function createTestRun(prisma: PrismaClient, opts: { cls?: TravelCl
   }
   const date = addDays(todayInIndia(), opts.daysAhead ?? 5);
   const run = await prisma.trainRun.create({ data: { trainId: train.id, date: new Date(`${date}T00:00:00Z`) } });
+  if (opts.prepared ?? true) await prisma.$transaction((tx) => createInventory(tx, [run.id]));
   return { runId: run.id, trainNumber: number, date, stations: codes, coaches: coachCodes };
 }
 
 /** Zero rows means no segment of any berth is sold twice (beyond the primary key, which forbids it). */
 export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
+  // The seated passengers first (a rush leaves thousands of refused and waitlisted ones).
   const overlaps = await prisma.$queryRaw<{ n: bigint }[]>`
-    SELECT count(*)::bigint AS n FROM (
-      SELECT p1.id FROM booking.passengers p1
-      JOIN booking.reservations r1 ON r1.id = p1.reservation_id
-      JOIN booking.passengers p2 ON p2.seat_id = p1.seat_id AND p2.id > p1.id
-      JOIN booking.reservations r2 ON r2.id = p2.reservation_id AND r2.run_id = r1.run_id
-      WHERE r1.run_id = ${runId}::uuid
-        AND p1.status IN ('HELD', 'CONFIRMED') AND p2.status IN ('HELD', 'CONFIRMED')
-        AND int4range(r1.from_seq, r1.to_seq) && int4range(r2.from_seq, r2.to_seq)
-    ) x`;
+    WITH seated AS MATERIALIZED (
+      SELECT p.id, p.seat_id, r.from_seq, r.to_seq FROM booking.passengers p
+      JOIN booking.reservations r ON r.id = p.reservation_id
+      WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED'))
+    SELECT count(*)::bigint AS n FROM seated a
+    JOIN seated b ON b.seat_id = a.seat_id AND b.id > a.id AND int4range(a.from_seq, a.to_seq) && int4range(b.from_seq, b.to_seq)`;
   const maskMismatch = await prisma.$queryRaw<{ n: bigint }[]>`
     SELECT count(*)::bigint AS n FROM booking.run_seats rs
     WHERE rs.run_id = ${runId}::uuid AND rs.occupied_mask <> COALESCE((

@@ -6,7 +6,8 @@ import type { PrismaClient } from '@tatkal/db';
 import { bookingContext, type BookingContext } from '../src/context.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createBookingDeps } from '../src/deps.ts';
-import { loadView, type ReservationView } from '../src/domain/reservations.ts';
+import type { ReservationView } from '../src/domain/types.ts';
+import { loadView } from '../src/domain/views.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
@@ -19,7 +20,7 @@ let db: TestDatabase;
 let redis: Redis;
 const { server } = buildBookingServer({ logger: testLogger, production: false });
 const ctx = (who: Identity | null = null, prisma: PrismaClient = db.prisma): BookingContext =>
-  bookingContext(createBookingDeps(prisma, redis), { identity: who, requestId: 'test', log: testLogger });
+  bookingContext(createBookingDeps(prisma, redis, testLogger), { identity: who, requestId: 'test', log: testLogger });
 let run: { id: string; date: string };
 
 beforeAll(async () => {

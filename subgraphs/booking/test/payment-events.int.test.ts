@@ -9,7 +9,7 @@ import { createAmqpConnection, createLogger, deleteEventTopology, createRedis, e
 import { loadBookingConfig } from '../src/config.ts';
 import type { BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
-import { expireHolds, reserveSeats, validateReserve } from '../src/domain/reservations.ts';
+import { expireHolds } from '../src/domain/cancel.ts';
 import { startPaymentEventsConsumer, type PaymentEventOutcome } from '../src/events/paymentEvents.ts';
 import { startBookingService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
@@ -56,8 +56,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
 const passenger = (i = 0) => ({ name: `Payer ${String.fromCharCode(65 + (i % 26))}`, age: 30 + (i % 40), gender: (i % 2 ? 'FEMALE' : 'MALE') as 'FEMALE' | 'MALE' });
 
 async function reserve(run: TestRun, userId: string = randomUUID()) {
-  const valid = await validateReserve(deps.reservations, { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()] });
-  return reserveSeats(deps.reservations, userId, valid);
+  return deps.reservations.queue.reserveSeats(userId, { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()] }, randomUUID());
 }
 
 function paymentEvent(type: 'payment.succeeded' | 'payment.failed', reservation: { id: string; pnr: string; farePaise: number }): Envelope {
@@ -88,7 +87,7 @@ const outboxKeys = async (reservationId: string) =>
 beforeAll(async () => {
   db = await createTestDatabase('payment_events');
   redis = createRedis(REDIS_URL);
-  deps = createBookingDeps(db.prisma, redis, { txMaxWaitMs: 30_000, txTimeoutMs: 30_000 });
+  deps = createBookingDeps(db.prisma, redis, testLogger, { txMaxWaitMs: 30_000, txTimeoutMs: 30_000, queueWaitMs: 60_000 });
   admin = await amqp.connect(AMQP_URL);
   connection = createAmqpConnection({ url: AMQP_URL, logger: testLogger, name: 'payment-events-test' });
   registerEventTopology(connection, prefix);

@@ -1,89 +1,47 @@
 // Seat inventory of a run: one run_seats row per (run, seat) with a bit mask of occupied segments,
 // and one seat_occupancy row per occupied (run, seat, segment) whose primary key makes a double
 // booking impossible whatever code path writes it.
-import type { Prisma, PrismaClient, TravelClass } from "@tatkal/db";
+import type { Prisma, PrismaClient, TravelClass } from '@tatkal/db';
 
 export type Tx = Prisma.TransactionClient;
 
-// First bookings of a run in flight in this process: they share one transaction. At a Tatkal
-// opening every request of the first second finds the run without inventory; each taking the run
-// row's lock in a transaction of its own queued thousands of transactions on that one row, and
-// those that waited longer than maxWait for it were answered TRY_AGAIN.
-const creating = new Map<string, Promise<void>>();
-
 /**
- * Creates the run's inventory rows on its first booking: one transaction per process (concurrent
- * callers wait for it), and processes wait on the run row once each.
+ * Creates the inventory rows (one per berth), the queue and the allocator rows of these runs, in
+ * one transaction, and marks them ready. Idempotent: runs already ready are left alone.
  */
-export async function ensureInventory(db: { $transaction: <T>(fn: (tx: Tx) => Promise<T>, o?: object) => Promise<T> }, run: { id: string; trainId: number; inventoryReady: boolean }) {
-  if (run.inventoryReady) return;
-  let pending = creating.get(run.id);
-  if (!pending) {
-    pending = createInventory(db, run).finally(() => creating.delete(run.id));
-    creating.set(run.id, pending);
-  }
-  await pending;
-  run.inventoryReady = true;
-}
-
-async function createInventory(db: Parameters<typeof ensureInventory>[0], run: { id: string; trainId: number }) {
-  await db.$transaction(
-    async (tx) => {
-      const rows = await tx.$queryRaw<{ inventory_ready: boolean }[]>`
-        SELECT inventory_ready FROM booking.train_runs WHERE id = ${run.id}::uuid FOR UPDATE`;
-      if (rows[0]?.inventory_ready) return;
-      await tx.$executeRaw`
-        INSERT INTO booking.run_seats (run_id, seat_id, class)
-        SELECT ${run.id}::uuid, s.id, c.class FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
-        WHERE c.train_id = ${run.trainId}
-        ON CONFLICT DO NOTHING`;
-      await tx.$executeRaw`UPDATE booking.train_runs SET inventory_ready = true WHERE id = ${run.id}::uuid`;
-    },
-    { timeout: 30_000, maxWait: 10_000 },
-  );
-}
-
-/** Ids of the seats of a class free for a segment mask (a plain read: no locks). */
-export async function freeSeatIds(db: Tx | PrismaClient, runId: string, cls: TravelClass, mask: bigint): Promise<number[]> {
-  const rows = await db.$queryRaw<{ seat_id: number }[]>`
-    SELECT seat_id FROM booking.run_seats
-    WHERE run_id = ${runId}::uuid AND class = ${cls}::booking."TravelClass" AND (occupied_mask & ${mask}) = 0`;
-  return rows.map((r) => r.seat_id);
+export async function createInventory(tx: Tx, runIds: string[]): Promise<number> {
+  if (runIds.length === 0) return 0;
+  const ready = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM booking.train_runs WHERE id = ANY(${runIds}::uuid[]) AND NOT inventory_ready ORDER BY id FOR UPDATE`;
+  const ids = ready.map((r) => r.id);
+  if (ids.length === 0) return 0;
+  await tx.$executeRaw`
+    INSERT INTO booking.run_seats (run_id, seat_id, class)
+    SELECT r.id, s.id, c.class FROM booking.train_runs r
+    JOIN booking.coaches c ON c.train_id = r.train_id JOIN booking.seats s ON s.coach_id = c.id
+    WHERE r.id = ANY(${ids}::uuid[])
+    ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`INSERT INTO booking.run_queues (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`INSERT INTO booking.run_allocators (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`UPDATE booking.train_runs SET inventory_ready = true WHERE id = ANY(${ids}::uuid[])`;
+  return ids.length;
 }
 
 /**
- * The guard's read, shared: concurrent reads of the same (run, class, segment mask) wait for the
- * one query already running instead of each sending their own. Under a rush that is most of
- * them, and the answer is at most that query's few milliseconds old. That is enough for the
- * guard, which only proposes berths: the transaction re-checks every one under its row lock.
+ * Prepares the inventory of runs departing within `horizonDays` that do not have it yet, nearest
+ * first, at most `maxRuns` per call: every bookable run is ready before its booking window (and
+ * its Tatkal opening) starts, so no request at an opening waits for inventory to be created.
+ * Several booking instances may run it at once (the run rows are locked). Returns how many runs.
  */
-export function createFreeSeatReader(db: PrismaClient) {
-  const running = new Map<string, Promise<number[]>>();
-  return (runId: string, cls: TravelClass, mask: bigint): Promise<number[]> => {
-    const key = `${runId}|${cls}|${mask}`;
-    let read = running.get(key);
-    if (!read) {
-      read = freeSeatIds(db, runId, cls, mask).finally(() => running.delete(key));
-      running.set(key, read);
-    }
-    return read;
-  };
-}
-export type FreeSeatReader = ReturnType<typeof createFreeSeatReader>;
-
-/**
- * Locks these seats if still free, by primary key (SKIP LOCKED: a seat another transaction holds
- * is skipped, never waited for). FOR UPDATE re-checks the mask on the newest row version, so a
- * seat sold meanwhile is not returned. Returns the seat ids locked.
- */
-export async function lockSeatsIfFree(tx: Tx, runId: string, seatIds: number[], mask: bigint): Promise<number[]> {
-  if (seatIds.length === 0) return [];
-  const rows = await tx.$queryRaw<{ seat_id: number }[]>`
-    SELECT seat_id FROM booking.run_seats
-    WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[]) AND (occupied_mask & ${mask}) = 0
-    ORDER BY seat_id
-    FOR UPDATE SKIP LOCKED`;
-  return rows.map((r) => r.seat_id);
+export async function prepareInventory(prisma: PrismaClient, opts: { horizonDays: number; maxRuns: number }): Promise<number> {
+  const due = await prisma.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM booking.train_runs
+    WHERE NOT inventory_ready AND NOT cancelled
+      AND date >= (now() AT TIME ZONE 'Asia/Kolkata')::date
+      AND date <= (now() AT TIME ZONE 'Asia/Kolkata')::date + ${opts.horizonDays}::int
+    ORDER BY date, id LIMIT ${opts.maxRuns}`;
+  if (due.length === 0) return 0;
+  return prisma.$transaction((tx) => createInventory(tx, due.map((r) => r.id)), { timeout: 60_000, maxWait: 10_000 });
 }
 
 /**

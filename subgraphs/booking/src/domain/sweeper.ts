@@ -1,52 +1,49 @@
 import type { PrismaClient } from '@tatkal/db';
-import type { Idempotency, Logger } from '@tatkal/common';
-import { holdsExpired } from '../metrics.ts';
-import { expireHolds, promoteStrandedWaitlists, type ReservationSettings } from './reservations.ts';
+import { startPeriodic, type Idempotency, type Logger } from '@tatkal/common';
+import { holdsExpired, inventoryPrepared } from '../metrics.ts';
+import type { Allocator } from './allocator.ts';
+import { expireHolds } from './cancel.ts';
+import { prepareInventory } from './inventory.ts';
+import type { ReservationSettings } from './types.ts';
+import { promoteStrandedWaitlists } from './waitlist.ts';
 
 /**
- * Expires unpaid holds every `intervalMs`, promotes waitlists a promotion missed, and purges old
- * idempotency keys hourly. Safe to run in every booking instance: rows are claimed with SKIP LOCKED.
+ * Expires unpaid holds every `intervalMs`, promotes waitlists a promotion missed, resumes queues
+ * whose allocator stopped (a crashed instance), and purges old idempotency keys hourly. Safe to
+ * run in every booking instance: rows are claimed with SKIP LOCKED, a run's queue by its lease.
  */
-export function startSweeper(opts: { prisma: PrismaClient; settings: ReservationSettings; idempotency: Idempotency; intervalMs: number; logger: Logger }) {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | null = null;
-  let stopped = false;
+export function startSweeper(opts: { prisma: PrismaClient; settings: ReservationSettings; idempotency: Idempotency; allocator: Allocator; intervalMs: number; logger: Logger }) {
   let lastPurge = 0;
-  const tick = async () => {
-    try {
-      let n: number;
-      do {
-        n = await expireHolds(opts.prisma, opts.settings);
-        if (n) {
-          holdsExpired.inc(n);
-          opts.logger.info({ expired: n }, 'expired unpaid holds');
-        }
-      } while (n > 0 && !stopped);
-      const promoted = await promoteStrandedWaitlists(opts.prisma, opts.settings);
-      if (promoted) opts.logger.info({ promoted }, 'promoted waitlisted reservations to freed berths');
-      if (Date.now() - lastPurge > 3_600_000) {
-        lastPurge = Date.now();
-        await opts.idempotency.purge();
+  return startPeriodic({ name: 'hold sweeper', intervalMs: opts.intervalMs, logger: opts.logger }, async (stopped) => {
+    let n: number;
+    do {
+      n = await expireHolds(opts.prisma, opts.settings);
+      if (n) {
+        holdsExpired.inc(n);
+        opts.logger.info({ expired: n }, 'expired unpaid holds');
       }
-    } catch (err) {
-      opts.logger.error({ err }, 'hold sweeper failed; will retry');
+    } while (n > 0 && !stopped());
+    const promoted = await promoteStrandedWaitlists(opts.prisma, opts.settings);
+    if (promoted) opts.logger.info({ promoted }, 'promoted waitlisted reservations to freed berths');
+    await opts.allocator.resume();
+    if (Date.now() - lastPurge > 3_600_000) {
+      lastPurge = Date.now();
+      await opts.idempotency.purge();
     }
-  };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = tick().finally(() => {
-        running = null;
-        schedule();
-      });
-    }, opts.intervalMs);
-  };
-  if (opts.intervalMs > 0) schedule();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  });
+}
+
+/**
+ * Creates the seat inventory of runs before their booking window opens (docs/architecture.md):
+ * `horizonDays` ahead, a few runs per transaction, until none is missing; then every `intervalMs`.
+ */
+export function startInventoryPreparer(opts: { prisma: PrismaClient; horizonDays: number; intervalMs: number; logger: Logger }) {
+  return startPeriodic({ name: 'inventory preparer', intervalMs: opts.intervalMs, logger: opts.logger, runAtStart: true }, async (stopped) => {
+    let total = 0;
+    for (let n = 1; n > 0 && !stopped(); total += n) {
+      n = await prepareInventory(opts.prisma, { horizonDays: opts.horizonDays, maxRuns: 20 });
+      inventoryPrepared.inc(n);
+    }
+    if (total) opts.logger.info({ runs: total, horizonDays: opts.horizonDays }, 'prepared seat inventory ahead of the booking window');
+  });
 }

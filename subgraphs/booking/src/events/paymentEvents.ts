@@ -2,12 +2,12 @@
 // are gone, confirmHold writes reservation.refund_required), payment.failed releases it. The inbox
 // row and the state change commit together, so a redelivered event changes nothing.
 import type { PrismaClient } from '@tatkal/db';
-import { DeadLetterError, eventTopology, recordInbox, startConsumer, type AmqpConnection, type Consumer, type Envelope, type HandlerContext, type Logger } from '@tatkal/common';
-import { confirmHold, releaseHold, type ReservationSettings } from '../domain/reservations.ts';
+import { DeadLetterError, eventTopology, isUuid, recordInbox, startConsumer, type AmqpConnection, type Consumer, type Envelope, type HandlerContext, type Logger } from '@tatkal/common';
+import { releaseHold } from '../domain/cancel.ts';
+import { confirmHold } from '../domain/confirm.ts';
+import type { ReservationSettings } from '../domain/types.ts';
 
 export type PaymentEventOutcome = 'DUPLICATE' | 'IGNORED' | Awaited<ReturnType<typeof confirmHold>> | Awaited<ReturnType<typeof releaseHold>>;
-
-const isUuid = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
 /** Applies one payment event exactly once (per message id). */
 export async function applyPaymentEvent(prisma: PrismaClient, settings: ReservationSettings, envelope: Envelope, logger: Logger): Promise<PaymentEventOutcome> {

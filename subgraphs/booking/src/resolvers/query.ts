@@ -1,7 +1,7 @@
 import type { TravelClass } from '@tatkal/db';
-import { badInput, forbidden, notFound } from '@tatkal/common';
+import { badInput, isPnr, notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import { canRead, loadView } from '../domain/reservations.ts';
+import { canRead, loadView } from '../domain/views.ts';
 import { seatMap } from '../domain/seatMap.ts';
 import { reservationsOf } from './reservation.ts';
 import { availabilityOfRun } from './trainRun.ts';
@@ -28,10 +28,10 @@ export const QueryResolvers = {
   seatMap: (_: unknown, args: { runId: string; coach: string; from: string; to: string }, ctx: BookingContext) => seatMap(ctx, args),
   reservation: async (_: unknown, args: { pnr: string }, ctx: BookingContext) => {
     const pnr = args.pnr.trim();
-    if (!/^\d{10}$/.test(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
+    if (!isPnr(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
     const r = await ctx.prisma.reservation.findUnique({ where: { pnr }, select: { id: true, userId: true } });
-    if (!r) throw notFound(`No reservation with PNR ${pnr}`);
-    if (!canRead(ctx.identity, r.userId)) throw forbidden('This PNR belongs to another user');
+    // Another user's PNR answers exactly as a missing one: PNRs cannot be probed.
+    if (!r || !canRead(ctx.identity, r.userId)) throw notFound(`No reservation with PNR ${pnr}`);
     return loadView(ctx.prisma, { id: r.id });
   },
   myReservations: (_: unknown, args: { first?: number | null; after?: string | null }, ctx: BookingContext) =>

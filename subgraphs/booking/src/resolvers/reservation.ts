@@ -1,7 +1,8 @@
-import { badInput, type Identity } from '@tatkal/common';
+import { badInput, isUuid, type Identity } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import type { PageKey } from '../domain/reservationViews.ts';
-import { canRead, type ReservationView } from '../domain/reservations.ts';
+import type { QueuedView } from '../domain/queue.ts';
+import type { ReservationView } from '../domain/types.ts';
+import { canRead, type PageKey } from '../domain/views.ts';
 
 export const ReservationResolvers = {
   // Other subgraphs (payment) reference a reservation by id; only its owner or an admin sees it.
@@ -12,12 +13,21 @@ export const ReservationResolvers = {
   run: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.runById.load(r.runId),
   from: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.stationByCode.load(r.fromCode),
   to: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.stationByCode.load(r.toCode),
+  // A QUEUED reservation's place: reserveSeats answers it; other reads compute it from the ticket.
+  queuePosition: async (r: QueuedView, _: unknown, ctx: BookingContext) => (await queuePlace(r, ctx))?.queuePosition ?? null,
+  estimatedWaitSeconds: async (r: QueuedView, _: unknown, ctx: BookingContext) => (await queuePlace(r, ctx))?.estimatedWaitSeconds ?? null,
 };
+
+function queuePlace(r: QueuedView, ctx: BookingContext) {
+  if (r.status !== 'QUEUED' || r.queueTicket === null) return null;
+  if (r.queuePosition != null && r.estimatedWaitSeconds != null) return { queuePosition: r.queuePosition, estimatedWaitSeconds: r.estimatedWaitSeconds };
+  return ctx.reservations.queue.place(r.runId, r.queueTicket);
+}
 
 const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {
   const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(Number(ts));
-  if (!id || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) || Number.isNaN(createdAt.getTime())) throw badInput('Invalid cursor', 'after');
+  if (!isUuid(id) || Number.isNaN(createdAt.getTime())) throw badInput('Invalid cursor', 'after');
   return { createdAt, id };
 };
 

@@ -1,11 +1,69 @@
-// Reads of many reservations at once: entity references from other subgraphs and reservation
-// lists cost a fixed number of queries, not a few per reservation.
+// A reservation as the API shows it, built from its rows (queries) or from what the allocator
+// wrote (mutations, replayed byte for byte).
 import DataLoader from 'dataloader';
 import { pageIdsPerUser, type PrismaClient, type UserPageKey } from '@tatkal/db';
+import { isUuid, type Identity } from '@tatkal/common';
 import type { Loaders } from './network.ts';
-import { toView, type ReservationView } from './reservations.ts';
+import type { Tx } from './inventory.ts';
+import type { ReservationView } from './types.ts';
 
-const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstOrThrow']>> & {
+  passengers: Awaited<ReturnType<PrismaClient['passenger']['findFirstOrThrow']>>[];
+};
+
+const seated = (status: string) => status === 'HELD' || status === 'CONFIRMED';
+
+export function toView(r: ReservationRow, fromCode: string, toCode: string): ReservationView {
+  const active = r.passengers.filter((p) => p.status !== 'CANCELLED');
+  return {
+    id: r.id,
+    pnr: r.pnr,
+    status: r.status,
+    runId: r.runId,
+    fromCode,
+    toCode,
+    class: r.class,
+    farePaise: active.reduce((sum, p) => sum + p.farePaise, 0),
+    holdExpiresAt: r.status === 'HELD' && r.holdExpiresAt ? r.holdExpiresAt.toISOString() : null,
+    createdAt: r.createdAt.toISOString(),
+    queueTicket: r.status === 'QUEUED' ? r.queueTicket : null,
+    refusalCode: r.status === 'REFUSED' ? r.refusalCode : null,
+    passengers: [...r.passengers]
+      .sort((a, b) => a.position - b.position)
+      .map((p) => ({
+        id: p.id,
+        name: p.name,
+        age: p.age,
+        gender: p.gender,
+        berthPreference: p.berthPreference,
+        status: p.status,
+        coach: seated(p.status) ? p.coachCode : null,
+        berth: seated(p.status) ? p.berthNumber : null,
+        berthType: seated(p.status) ? p.berthType : null,
+        waitlistNumber: p.status === 'WAITLISTED' ? p.waitlistNumber : null,
+        farePaise: p.farePaise,
+      })),
+  };
+}
+
+/** Loads the current view of a reservation (queries; not the stored mutation response). */
+export async function loadView(db: Tx | PrismaClient, where: { id: string } | { pnr: string }): Promise<ReservationView | null> {
+  const r = await (db as Tx).reservation.findUnique({ where: where as { id: string }, include: { passengers: true } });
+  if (!r) return null;
+  const stops = await (db as Tx).trainStop.findMany({
+    where: { train: { runs: { some: { id: r.runId } } }, seq: { in: [r.fromSeq, r.toSeq] } },
+    include: { station: true },
+  });
+  const code = (seq: number) => stops.find((s) => s.seq === seq)!.station.code;
+  return toView(r, code(r.fromSeq), code(r.toSeq));
+}
+
+export function canRead(identity: Identity | null, ownerId: string): boolean {
+  return !!identity && (identity.role === 'ADMIN' || identity.userId === ownerId);
+}
+
+// Reads of many reservations at once: entity references from other subgraphs and reservation
+// lists cost a fixed number of queries, not a few per reservation.
 
 /** A reservation's view and whose it is: callers decide visibility (`canRead`). */
 export interface OwnedView {

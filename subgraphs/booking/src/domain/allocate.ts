@@ -1,0 +1,131 @@
+// The allocator's decisions, pure: no database, no clock. Given a run's free berths and its
+// waitlists, it decides a batch of queued requests in arrival order, each on its own:
+// HELD with berths, WAITLISTED with WL numbers, or REFUSED with a code.
+//
+// First come, first served: once an earlier request of a class waits on the waitlist for a
+// journey, a later request overlapping that journey is waitlisted too, even if a berth is free
+// (as IRCTC does: a freed berth goes to WL 1 through promotion, not to whoever asks next).
+import type { BerthType, TravelClass } from '@tatkal/db';
+import type { SeatInfo } from './layout.ts';
+
+export interface QueuedPassenger {
+  id: string;
+  berthPreference: BerthType | null;
+  /** A specific berth asked for; every passenger of a request has one, or none has. */
+  requestedSeatId: number | null;
+}
+
+export interface QueuedRequest {
+  id: string;
+  ticket: number;
+  cls: TravelClass;
+  /** Segments of the journey (bit i = stop i -> i+1). */
+  mask: bigint;
+  passengers: QueuedPassenger[];
+  allowWaitlist: boolean;
+}
+
+/** A berth of the run and the segments already sold on it. */
+export interface RunSeat extends SeatInfo {
+  occupiedMask: bigint;
+}
+
+/** A class's waitlist: the last WL number issued, passengers waiting, and their journeys. */
+export interface ClassWaitlist {
+  last: number;
+  waiting: number;
+  masks: bigint[];
+}
+
+export type Decision =
+  | { status: 'HELD'; seatIds: number[] }
+  | { status: 'WAITLISTED'; waitlistNumbers: number[] }
+  | { status: 'REFUSED'; code: 'SOLD_OUT' | 'SEAT_UNAVAILABLE'; reason: string };
+
+/**
+ * Picks berths for a group in one coach's free berths (sorted by number): each passenger's
+ * preferred berth type where one is left, then the lowest numbers, so a group sits together and
+ * a coach fills from the front. Null if the coach has too few.
+ */
+export function pickSeats(free: SeatInfo[], passengers: { berthPreference?: BerthType | null }[]): SeatInfo[] | null {
+  if (passengers.length === 0 || free.length < passengers.length) return null;
+  const taken = new Set<number>();
+  const chosen: (SeatInfo | undefined)[] = passengers.map((p) => {
+    if (!p.berthPreference) return undefined;
+    const seat = free.find((s) => !taken.has(s.seatId) && s.berthType === p.berthPreference);
+    if (seat) taken.add(seat.seatId);
+    return seat;
+  });
+  return chosen.map((seat) => {
+    if (seat) return seat;
+    const next = free.find((s) => !taken.has(s.seatId))!;
+    taken.add(next.seatId);
+    return next;
+  });
+}
+
+/**
+ * Decides `requests` (in ticket order) against `seats` and `waitlists`, which it updates as it
+ * goes: a berth given to one request is not free for the next.
+ */
+export function allocateBatch(
+  requests: QueuedRequest[],
+  seats: Map<number, RunSeat>,
+  waitlists: Map<TravelClass, ClassWaitlist>,
+  waitlistLimit: number,
+): Decision[] {
+  // Berths by class and coach, in coach then berth order (the layout's seat ids run that way).
+  const byClass = new Map<TravelClass, Map<string, RunSeat[]>>();
+  for (const seat of [...seats.values()].sort((a, b) => a.seatId - b.seatId)) {
+    let coaches = byClass.get(seat.class);
+    if (!coaches) byClass.set(seat.class, (coaches = new Map()));
+    const list = coaches.get(seat.coach);
+    if (list) list.push(seat);
+    else coaches.set(seat.coach, [seat]);
+  }
+  // Journeys (class + mask) found without a single free berth in this batch: skip the scan next time.
+  const full = new Set<string>();
+
+  return requests.map((req): Decision => {
+    const n = req.passengers.length;
+    const wl = waitlists.get(req.cls) ?? { last: 0, waiting: 0, masks: [] };
+    waitlists.set(req.cls, wl);
+    const someoneWaiting = wl.masks.some((m) => (m & req.mask) !== 0n);
+    const free = (s: RunSeat) => (s.occupiedMask & req.mask) === 0n;
+
+    const waitlistOrRefuse = (): Decision => {
+      if (!req.allowWaitlist) return { status: 'REFUSED', code: 'SOLD_OUT', reason: `Not enough berths are free in ${req.cls} for this journey` };
+      if (wl.waiting + n > waitlistLimit) return { status: 'REFUSED', code: 'SOLD_OUT', reason: `${req.cls} is sold out for this journey and its waitlist is full` };
+      const numbers = req.passengers.map((_, i) => wl.last + 1 + i);
+      wl.last += n;
+      wl.waiting += n;
+      wl.masks.push(req.mask);
+      return { status: 'WAITLISTED', waitlistNumbers: numbers };
+    };
+    const hold = (chosen: RunSeat[]): Decision => {
+      for (const seat of chosen) seat.occupiedMask |= req.mask;
+      return { status: 'HELD', seatIds: chosen.map((s) => s.seatId) };
+    };
+
+    if (req.passengers[0]?.requestedSeatId != null) {
+      const wanted = req.passengers.map((p) => seats.get(p.requestedSeatId!));
+      if (someoneWaiting || wanted.some((s) => !s || s.class !== req.cls || !free(s))) {
+        return { status: 'REFUSED', code: 'SEAT_UNAVAILABLE', reason: 'That berth is no longer available for this journey; choose another or let us allocate one' };
+      }
+      return hold(wanted as RunSeat[]);
+    }
+
+    const journey = `${req.cls}|${req.mask}`;
+    if (someoneWaiting || full.has(journey)) return waitlistOrRefuse();
+    const coaches = [...(byClass.get(req.cls)?.values() ?? [])].map((list) => list.filter(free));
+    // The whole group in the first coach with room; else spread over coaches in order.
+    for (const coachFree of coaches) {
+      const picked = pickSeats(coachFree, req.passengers);
+      if (picked) return hold(picked as RunSeat[]);
+    }
+    const all = coaches.flat();
+    if (all.length === 0) full.add(journey);
+    const picked = pickSeats(all, req.passengers);
+    return picked ? hold(picked as RunSeat[]) : waitlistOrRefuse();
+  });
+}

@@ -1,0 +1,305 @@
+// One allocator per run at a time drains the run's queue in ticket order, a batch per Prisma
+// interactive transaction (docs/architecture.md, "The reservation path"):
+//   Redis lease (SET NX PX) + fencing token -> BEGIN -> the allocator row FOR UPDATE (fence
+//   checked again) -> the batch's QUEUED rows FOR UPDATE SKIP LOCKED -> the run's free berths
+//   FOR UPDATE -> decide in memory (allocate.ts) -> one write statement (write.ts) -> COMMIT.
+// Redis is an accelerator: without it every booking instance may drain, and the allocator row's
+// lock serializes them. A batch that fails for a reason other than contention is retried by
+// halves, so one bad request fails alone.
+import type { PrismaClient, TravelClass } from '@tatkal/db';
+import { AppError, ErrorCode, errorOutcome, forgetRecords, isRetryableDbError, successOutcome, type LeaseManager, type Logger, type Stored } from '@tatkal/common';
+import { allocateBatch, type ClassWaitlist, type Decision, type RunSeat } from './allocate.ts';
+import { createInventory, type Tx } from './inventory.ts';
+import type { LayoutCache, TrainLayout } from './layout.ts';
+import { segmentMask } from './network.ts';
+import type { ReservationSettings, ReservationView } from './types.ts';
+import { writeDecisions, type Decided, type LoadedRequest } from './write.ts';
+
+/** A newer allocator holds the run (its fencing token is higher): this one stops. */
+class LeaseLost extends Error {}
+
+export interface BatchReport {
+  runId: string;
+  decided: Decided[];
+  doneTicket: number;
+  /** Per journey of the batch: no berth a newcomer could get (sold out, or a waitlist ahead). */
+  journeys: { cls: TravelClass; mask: bigint; blocked: boolean; waiting: number }[];
+  ms: number;
+}
+
+export interface AllocatorDeps {
+  prisma: PrismaClient;
+  layouts: LayoutCache;
+  leases: LeaseManager;
+  settings: ReservationSettings;
+  logger: Logger;
+  /** After each committed batch: settle waiters, publish refusal state and progress, metrics. */
+  onBatch: (report: BatchReport) => void;
+  /** A request that failed alone, for good (its record is forgotten: a retry starts afresh). */
+  onFailed: (reservationId: string, stored: Stored) => void;
+}
+
+const leaseKey = (runId: string) => `booking:allocator:${runId}`;
+
+export function createAllocator(deps: AllocatorDeps) {
+  const { prisma, settings } = deps;
+  const draining = new Set<string>();
+  const again = new Set<string>();
+
+  /** A new lease holder bumps the fence; a batch of an older holder then finds it changed. */
+  async function takeFence(runId: string): Promise<bigint> {
+    const rows = await prisma.$queryRaw<{ fence: bigint }[]>`
+      INSERT INTO booking.run_allocators AS a (run_id, fence) VALUES (${runId}::uuid, 1)
+      ON CONFLICT (run_id) DO UPDATE SET fence = a.fence + 1, updated_at = now()
+      RETURNING fence`;
+    return rows[0]!.fence;
+  }
+
+  async function load(tx: Tx, runId: string, only: string[] | null) {
+    const requests = await tx.$queryRaw<
+      { id: string; pnr: string; user_id: string; queue_ticket: number; class: TravelClass; from_seq: number; to_seq: number; allow_waitlist: boolean; fare_paise: number; created_at: Date; idempotency_key: string | null }[]
+    >`
+      SELECT id::text, pnr, user_id::text, queue_ticket, class, from_seq, to_seq, allow_waitlist, fare_paise, created_at, idempotency_key
+      FROM booking.reservations
+      WHERE run_id = ${runId}::uuid AND status = 'QUEUED' AND (${only}::uuid[] IS NULL OR id = ANY(${only}::uuid[]))
+      ORDER BY queue_ticket LIMIT ${settings.batchSize}
+      FOR UPDATE SKIP LOCKED`;
+    if (requests.length === 0) return [];
+    const passengers = await tx.$queryRaw<
+      { id: string; reservation_id: string; name: string; age: number; gender: string; berth_preference: LoadedRequest['passengers'][number]['berthPreference']; fare_paise: number; requested_seat_id: number | null }[]
+    >`
+      SELECT id::text, reservation_id::text, name, age, gender::text, berth_preference, fare_paise, requested_seat_id
+      FROM booking.passengers WHERE reservation_id = ANY(${requests.map((r) => r.id)}::uuid[]) ORDER BY reservation_id, position`;
+    const byReservation = new Map<string, LoadedRequest['passengers']>();
+    for (const p of passengers) {
+      const list = byReservation.get(p.reservation_id) ?? [];
+      list.push({ id: p.id, name: p.name, age: p.age, gender: p.gender, berthPreference: p.berth_preference, requestedSeatId: p.requested_seat_id, farePaise: p.fare_paise });
+      byReservation.set(p.reservation_id, list);
+    }
+    return requests.map((r) => ({ ...r, passengers: byReservation.get(r.id) ?? [] }));
+  }
+
+  /** Decides the next batch (or the given reservations) in one transaction. */
+  async function runBatch(runId: string, fence: bigint | null, only: string[] | null): Promise<BatchReport | null> {
+    const started = performance.now();
+    const run = await deps.layouts.run(runId);
+    if (!run) return null;
+    const layout = await deps.layouts.layout(run.trainId);
+    const report = await prisma.$transaction(
+      async (tx): Promise<BatchReport | null> => {
+        let allocator = await tx.$queryRaw<{ fence: bigint }[]>`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
+        if (!allocator[0]) {
+          // Not prepared ahead (a run created inside the window): created here, by its only allocator.
+          await createInventory(tx, [runId]);
+          allocator = await tx.$queryRaw<{ fence: bigint }[]>`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
+        }
+        if (fence !== null && allocator[0]!.fence !== fence) throw new LeaseLost();
+        const rows = await load(tx, runId, only);
+        if (rows.length === 0) return null;
+        const requests: LoadedRequest[] = rows.map((r) => ({
+          id: r.id,
+          pnr: r.pnr,
+          userId: r.user_id,
+          ticket: r.queue_ticket,
+          cls: r.class,
+          fromSeq: r.from_seq,
+          toSeq: r.to_seq,
+          fromCode: layout.stops[r.from_seq]!.station.code,
+          toCode: layout.stops[r.to_seq]!.station.code,
+          mask: segmentMask(r.from_seq, r.to_seq),
+          allowWaitlist: r.allow_waitlist,
+          farePaise: r.fare_paise,
+          createdAt: r.created_at,
+          idempotencyKey: r.idempotency_key,
+          passengers: r.passengers,
+        }));
+        const classes = [...new Set(requests.map((r) => r.cls))];
+        const masks = [...new Set(requests.map((r) => r.mask))];
+        // Only berths free for some journey of the batch can change hands: lock those.
+        const seatRows = await tx.$queryRaw<{ seat_id: number; occupied_mask: bigint }[]>`
+          SELECT seat_id, occupied_mask FROM booking.run_seats
+          WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])
+            AND EXISTS (SELECT 1 FROM unnest(${masks.map(String)}::bigint[]) AS m(mask) WHERE occupied_mask & m.mask = 0)
+          ORDER BY seat_id FOR UPDATE`;
+        const seats = new Map<number, RunSeat>();
+        for (const s of seatRows) {
+          const info = layout.seats.get(s.seat_id);
+          if (info) seats.set(s.seat_id, { ...info, occupiedMask: s.occupied_mask });
+        }
+        const waitlists = await readWaitlists(tx, runId, classes);
+        const decisions = allocateBatch(requests, seats, waitlists, settings.waitlistLimit);
+        const now = new Date();
+        const decided = requests.map((request, i) => describe(runId, request, decisions[i]!, layout, settings, now));
+        const doneTicket = Math.max(...requests.map((r) => r.ticket));
+        await writeDecisions(
+          tx,
+          runId,
+          decided,
+          (id) => layout.seats.get(id)!,
+          new Map([...waitlists].map(([cls, w]) => [cls, w.last])),
+          doneTicket,
+          settings.holdTtlMs,
+          now,
+        );
+        const journeys = [...new Map(requests.map((r) => [`${r.cls}|${r.mask}`, r])).values()].map((r) => {
+          const wl = waitlists.get(r.cls)!;
+          const open = [...seats.values()].some((s) => s.class === r.cls && (s.occupiedMask & r.mask) === 0n);
+          return { cls: r.cls, mask: r.mask, blocked: !open || wl.masks.some((m) => (m & r.mask) !== 0n), waiting: wl.waiting };
+        });
+        return { runId, decided, doneTicket, journeys, ms: 0 };
+      },
+      { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
+    );
+    if (report) report.ms = performance.now() - started;
+    return report;
+  }
+
+  /** Retries contention (deadlock, time-outs) as a whole; any other failure by halves. */
+  async function decide(runId: string, fence: bigint | null): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const report = await runBatch(runId, fence, null);
+        if (report) deps.onBatch(report);
+        return report?.decided.length ?? 0;
+      } catch (err) {
+        if (err instanceof LeaseLost) throw err;
+        if (isRetryableDbError(err) && attempt < 3) continue;
+        deps.logger.warn({ err, runId }, 'allocation batch failed; retrying it by halves');
+        const ids = await prisma.$queryRaw<{ id: string }[]>`
+          SELECT id::text FROM booking.reservations WHERE run_id = ${runId}::uuid AND status = 'QUEUED' ORDER BY queue_ticket LIMIT ${settings.batchSize}`;
+        return byHalves(runId, fence, ids.map((r) => r.id));
+      }
+    }
+  }
+
+  async function byHalves(runId: string, fence: bigint | null, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    try {
+      const report = await runBatch(runId, fence, ids);
+      if (report) deps.onBatch(report);
+      return report?.decided.length ?? 0;
+    } catch (err) {
+      if (err instanceof LeaseLost) throw err;
+      if (ids.length === 1) return failAlone(runId, ids[0]!, err);
+      const half = Math.ceil(ids.length / 2);
+      return (await byHalves(runId, fence, ids.slice(0, half))) + (await byHalves(runId, fence, ids.slice(half)));
+    }
+  }
+
+  /** The one request that cannot be written: REFUSED with TRY_AGAIN, its key forgotten. */
+  async function failAlone(runId: string, id: string, err: unknown): Promise<number> {
+    deps.logger.error({ err, runId, reservationId: id }, 'a queued request could not be allocated; refused with TRY_AGAIN');
+    const rows = await prisma.$queryRaw<{ user_id: string; idempotency_key: string | null }[]>`
+      UPDATE booking.reservations SET status = 'REFUSED', refusal_code = ${ErrorCode.TRY_AGAIN}, updated_at = now()
+      WHERE id = ${id}::uuid AND status = 'QUEUED' RETURNING user_id::text, idempotency_key`;
+    await prisma.$executeRaw`UPDATE booking.passengers SET status = 'REFUSED' WHERE reservation_id = ${id}::uuid`;
+    const row = rows[0];
+    if (row?.idempotency_key) await forgetRecords(prisma, 'booking', [{ userId: row.user_id, operation: 'reserveSeats', key: row.idempotency_key }]);
+    deps.onFailed(id, errorOutcome(new AppError(ErrorCode.TRY_AGAIN, 'Your request could not be completed; retry it with the same idempotency key', { retryAfterMs: 500 })));
+    return 1;
+  }
+
+  async function drain(runId: string): Promise<void> {
+    const lease = await deps.leases.acquire(leaseKey(runId));
+    if (lease === null) return; // another instance is draining this run
+    const fence = lease === 'unavailable' ? null : await takeFence(runId);
+    try {
+      // A partial batch emptied the queue: a request queued after its read kicks again.
+      while ((await decide(runId, fence)) >= settings.batchSize) {
+        if (lease !== 'unavailable' && !(await deps.leases.renew(lease))) break;
+      }
+    } catch (err) {
+      if (err instanceof LeaseLost) deps.logger.warn({ runId }, 'allocator lease lost to a newer holder; stopping');
+      else deps.logger.error({ err, runId }, 'allocator stopped; queued requests wait for the next kick');
+    } finally {
+      if (lease !== 'unavailable') await deps.leases.release(lease);
+    }
+  }
+
+  return {
+    /** Makes sure the run's queue is being drained (here, or by the instance holding its lease). */
+    kick(runId: string): void {
+      if (draining.has(runId)) {
+        again.add(runId);
+        return;
+      }
+      draining.add(runId);
+      void drain(runId).finally(() => {
+        draining.delete(runId);
+        if (again.delete(runId)) this.kick(runId);
+      });
+    },
+    /** Runs with queued requests (after a crash or a lost kick): each is kicked. */
+    async resume(): Promise<number> {
+      const runs = await prisma.$queryRaw<{ run_id: string }[]>`SELECT DISTINCT run_id::text FROM booking.reservations WHERE status = 'QUEUED'`;
+      for (const r of runs) this.kick(r.run_id);
+      return runs.length;
+    },
+    /** Resolves when no run is being drained in this process (tests, shutdown). */
+    async idle(): Promise<void> {
+      while (draining.size > 0) await new Promise((r) => setTimeout(r, 10));
+    },
+  };
+}
+export type Allocator = ReturnType<typeof createAllocator>;
+
+async function readWaitlists(tx: Tx, runId: string, classes: TravelClass[]): Promise<Map<TravelClass, ClassWaitlist>> {
+  // The WL counters and the journeys waiting, by class, in one read.
+  const rows = await tx.$queryRaw<{ class: TravelClass; last: number | null; from_seq: number | null; to_seq: number | null; n: number | null }[]>`
+    SELECT c.class, wc.last, w.from_seq, w.to_seq, w.n
+    FROM unnest(${classes}::booking."TravelClass"[]) AS c(class)
+    LEFT JOIN booking.waitlist_counters wc ON wc.run_id = ${runId}::uuid AND wc.class = c.class
+    LEFT JOIN LATERAL (
+      SELECT r.from_seq, r.to_seq, count(*)::int AS n
+      FROM booking.reservations r JOIN booking.passengers p ON p.reservation_id = r.id AND p.status = 'WAITLISTED'
+      WHERE r.run_id = ${runId}::uuid AND r.class = c.class AND r.status = 'WAITLISTED'
+      GROUP BY r.from_seq, r.to_seq) w ON true`;
+  const map = new Map<TravelClass, ClassWaitlist>(classes.map((c) => [c, { last: 0, waiting: 0, masks: [] }]));
+  for (const row of rows) {
+    const wl = map.get(row.class)!;
+    wl.last = row.last ?? 0;
+    if (row.n === null) continue;
+    wl.waiting += row.n;
+    wl.masks.push(segmentMask(row.from_seq!, row.to_seq!));
+  }
+  return map;
+}
+
+/** The view and the stored outcome of one decided request. */
+function describe(runId: string, r: LoadedRequest, decision: Decision, layout: TrainLayout, settings: ReservationSettings, now: Date): Decided {
+  if (decision.status === 'REFUSED') {
+    return { request: r, decision, view: null, stored: errorOutcome(new AppError(ErrorCode[decision.code], decision.reason)) };
+  }
+  const seatIds = decision.status === 'HELD' ? decision.seatIds : null;
+  const view: ReservationView = {
+    id: r.id,
+    pnr: r.pnr,
+    status: decision.status,
+    runId,
+    fromCode: r.fromCode,
+    toCode: r.toCode,
+    class: r.cls,
+    farePaise: r.farePaise,
+    holdExpiresAt: seatIds ? new Date(now.getTime() + settings.holdTtlMs).toISOString() : null,
+    createdAt: r.createdAt.toISOString(),
+    queueTicket: null,
+    refusalCode: null,
+    passengers: r.passengers.map((p, i) => {
+      const seat = seatIds ? layout.seats.get(seatIds[i]!)! : null;
+      return {
+        id: p.id,
+        name: p.name,
+        age: p.age,
+        gender: p.gender as ReservationView['passengers'][number]['gender'],
+        berthPreference: p.berthPreference,
+        status: decision.status,
+        coach: seat?.coach ?? null,
+        berth: seat?.number ?? null,
+        berthType: seat?.berthType ?? null,
+        waitlistNumber: decision.status === 'WAITLISTED' ? decision.waitlistNumbers[i]! : null,
+        farePaise: p.farePaise,
+      };
+    }),
+  };
+  return { request: r, decision, view, stored: successOutcome(view) };
+}

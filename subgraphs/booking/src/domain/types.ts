@@ -1,0 +1,99 @@
+// The reservation path's shared shapes: settings, the client's input, the validated request and
+// the view a client gets (plain JSON, so an idempotent replay is byte-identical).
+import type { BerthType, Gender, TrainRun, TravelClass } from '@tatkal/db';
+import type { TrainLayout } from './layout.ts';
+import type { StopWithStation } from './network.ts';
+
+export interface ReservationSettings {
+  holdTtlMs: number;
+  bookingWindowDays: number;
+  /** Prisma interactive transaction bounds; exceeding them gives TRY_AGAIN. */
+  txMaxWaitMs: number;
+  txTimeoutMs: number;
+  /** How long reserveSeats waits for its outcome before it answers QUEUED with a position. */
+  queueWaitMs: number;
+  /** Most requests the allocator decides in one transaction. */
+  batchSize: number;
+  /** Most waitlisted passengers per run and class; past it a request is refused (SOLD_OUT). */
+  waitlistLimit: number;
+  /** The allocator's Redis lease; renewed by every batch. */
+  leaseMs: number;
+}
+
+export const defaultReservationSettings: ReservationSettings = {
+  holdTtlMs: 10 * 60_000,
+  bookingWindowDays: 60,
+  txMaxWaitMs: 5_000,
+  txTimeoutMs: 10_000,
+  queueWaitMs: 2_000,
+  batchSize: 500,
+  waitlistLimit: 500,
+  leaseMs: 10_000,
+};
+
+export interface PassengerInput {
+  name: string;
+  age: number;
+  gender: Gender;
+  berthPreference?: BerthType | null;
+}
+
+export interface ReserveInput {
+  runId?: string | null;
+  trainNumber?: string | null;
+  date?: string | null;
+  from: string;
+  to: string;
+  class: TravelClass;
+  passengers: PassengerInput[];
+  berths?: { coach: string; berth: number }[] | null;
+  allowWaitlist?: boolean | null;
+}
+
+/** A request that passed validation: everything the queue and the allocator need. */
+export interface ValidRequest {
+  run: TrainRun;
+  layout: TrainLayout;
+  from: StopWithStation;
+  to: StopWithStation;
+  mask: bigint;
+  farePerPassenger: number;
+  passengers: PassengerInput[];
+  /** Requested specific seats (ids), in passenger order. */
+  seatIds: number[] | null;
+  allowWaitlist: boolean;
+  cls: TravelClass;
+}
+
+export interface PassengerView {
+  id: string;
+  name: string;
+  age: number;
+  gender: Gender;
+  berthPreference: BerthType | null;
+  status: string;
+  coach: string | null;
+  berth: number | null;
+  berthType: BerthType | null;
+  waitlistNumber: number | null;
+  farePaise: number;
+}
+
+/** What the API returns for a reservation. */
+export interface ReservationView {
+  id: string;
+  pnr: string;
+  status: string;
+  runId: string;
+  fromCode: string;
+  toCode: string;
+  class: TravelClass;
+  farePaise: number;
+  holdExpiresAt: string | null;
+  createdAt: string;
+  /** Arrival ticket in the run's queue (internal: the Reservation type computes queuePosition from it). */
+  queueTicket: number | null;
+  /** Why a REFUSED reservation was refused (an error code). */
+  refusalCode: string | null;
+  passengers: PassengerView[];
+}
