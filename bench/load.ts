@@ -87,7 +87,38 @@ export async function runPool(count: number, concurrency: number, deadline: numb
   return next;
 }
 
-export const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status passengers { coach berth } } }`;
+export const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status queuePosition estimatedWaitSeconds passengers { coach berth } } }`;
+
+/** A QUEUED reservation's poll (docs/api.md): its status until the allocator decides it. */
+export const RESERVATION = `query($pnr: String!) { reservation(pnr: $pnr) { id pnr status refusalCode queuePosition estimatedWaitSeconds passengers { coach berth } } }`;
+
+export interface ReservationAnswer {
+  id: string;
+  pnr: string;
+  status: string;
+  refusalCode?: string | null;
+  queuePosition?: number | null;
+  estimatedWaitSeconds?: number | null;
+  passengers: unknown[];
+}
+
+/**
+ * Follows a QUEUED reservation as a front end would: polls reservation(pnr), waiting about half
+ * the estimated wait between polls (at least 250 ms, at most 2 s), until its status is final or
+ * `deadline` (epoch ms) passes. Returns the last answer, or the error code of a failed poll.
+ */
+export async function followQueued(url: string, first: ReservationAnswer, token: string, deadline: number): Promise<ReservationAnswer | string> {
+  let last = first;
+  while (last.status === 'QUEUED') {
+    if (Date.now() > deadline) return last;
+    const waitMs = Math.min(2_000, Math.max(250, ((last.estimatedWaitSeconds ?? 1) * 1000) / 2));
+    await new Promise((r) => setTimeout(r, waitMs));
+    const { answer, error } = await postGraphQL<{ reservation: ReservationAnswer }>(url, JSON.stringify({ query: RESERVATION, variables: { pnr: first.pnr } }), token);
+    if (error) return error;
+    last = answer!.data!.reservation;
+  }
+  return last;
+}
 
 /**
  * User i's reserveSeats body on a test run (createTestRun: four stops, booked end to end), with a

@@ -259,6 +259,8 @@ export interface StackOptions {
   /** Exchange and queue prefix of this run (deleted on stop); null runs every service without RabbitMQ. */
   eventsPrefix: string | null;
   bookingPoolSize: number;
+  /** Extra environment for booking (e.g. WAITLIST_LIMIT). */
+  bookingEnv?: Record<string, string>;
   search?: boolean;
   /** The payment subgraph with its webhook sidecar, and the provider simulator. */
   payment?: boolean;
@@ -320,7 +322,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     processes.push(auth);
     subgraphs.auth = `${auth.url}/graphql`;
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: String(opts.bookingPoolSize), SWEEP_INTERVAL_MS: '0' }, {
+    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: String(opts.bookingPoolSize), SWEEP_INTERVAL_MS: '0', INVENTORY_HORIZON_DAYS: '0', ...opts.bookingEnv }, {
       nodeArgs: profileArgs('booking'),
     });
     processes.push(booking);

@@ -91,7 +91,7 @@ async function main() {
     const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, AUTH_SIGNING_KEYS_FILE: join(keysDir, 'keys.json'), AUTH_GENERATE_KEYS: 'true' });
     processes.push(auth);
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, SWEEP_INTERVAL_MS: '0' });
+    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, SWEEP_INTERVAL_MS: '0', INVENTORY_HORIZON_DAYS: '0' });
     processes.push(booking);
     const search = await startProcess('search', 'subgraphs/search/src/index.ts', { ...common, ...jwks });
     processes.push(search);

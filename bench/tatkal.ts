@@ -28,7 +28,7 @@ import type { Redis } from '@tatkal/common';
 import { createPrisma } from '@tatkal/db';
 import type { Delivery } from '../subgraphs/payment/src/provider/simulator.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
-import { postGraphQL, Recorder, reserveBody, runPool } from './load.ts';
+import { followQueued, postGraphQL, Recorder, reserveBody, runPool, type ReservationAnswer } from './load.ts';
 import { runReservePgbench, type PgbenchResult } from './pgbench.ts';
 import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
 import {
@@ -72,6 +72,10 @@ const { values: args } = parseArgs({
     'no-identity-assertions': { type: 'boolean', default: false },
     /** pgbench's duration; default: as long as the rush took (at least 5 s). */
     'pgbench-s': { type: 'string' },
+    /** booking's WAITLIST_LIMIT; default: no cap, so the workload matches pgbench's script (every allow-waitlist attempt waitlists). */
+    'waitlist-limit': { type: 'string', default: '1000000' },
+    /** booking's QUEUE_WAIT_MS: how long a request waits for its outcome before it is answered QUEUED. */
+    'queue-wait-ms': { type: 'string' },
     target: { type: 'string' },
     provider: { type: 'string', default: 'http://127.0.0.1:4006' },
     'auth-keys': { type: 'string', default: join(root, '.keys/auth-signing-keys.json') },
@@ -141,6 +145,7 @@ async function main() {
         keysFile: signing.file,
         eventsPrefix: `bench.tatkal.${randomUUID().slice(0, 8)}.`,
         bookingPoolSize: POOL,
+        bookingEnv: { WAITLIST_LIMIT: args['waitlist-limit'], ...(args['queue-wait-ms'] ? { QUEUE_WAIT_MS: args['queue-wait-ms'] } : {}) },
         payment: PAY,
         identityAssertions: !args['no-identity-assertions'],
       });
@@ -170,16 +175,48 @@ async function main() {
     const reserveBefore = await meter(stack, redis);
     const rec = new Recorder();
     const xactReserveBefore = idleTo;
+    // Queue depth (QUEUED reservations of the run) every 250 ms while the rush and its polls last.
+    const depth: [number, number][] = [];
+    let sampling = true;
+    const depthSampler = (async () => {
+      while (sampling) {
+        const { rows } = await watcher.query<{ n: number }>(`SELECT count(*)::int AS n FROM booking.reservations WHERE run_id = $1 AND status = 'QUEUED'`, [run.runId]);
+        depth.push([rec.now() / 1000, rows[0]!.n]);
+        await sleep(250);
+      }
+    })();
+    // A user's slot frees at the first answer (outcome or QUEUED); a QUEUED one is followed
+    // meanwhile, as a front end would poll, until its final outcome ('final' samples).
+    const follows: Promise<void>[] = [];
+    const seated = (i: number, r: ReservationAnswer) => {
+      if (r.status === 'HELD') held.push({ user: i, id: r.id, passengers: r.passengers.length });
+    };
     const attempts = await runPool(USERS, CONCURRENCY, Date.now() + Number(args['duration-s']) * 1000, async (i) => {
-      await rec.time('reserve', async () => {
-        const { answer, error } = await postGraphQL<{ reserveSeats: { id: string; status: string; passengers: unknown[] } }>(gatewayUrl, bodies[i]!, tokens[i]);
+      const start = rec.now();
+      const first = await rec.time('reserve', async () => {
+        const { answer, error } = await postGraphQL<{ reserveSeats: ReservationAnswer }>(gatewayUrl, bodies[i]!, tokens[i]);
         if (error) return error;
         const r = answer!.data!.reserveSeats;
-        if (r.status === 'HELD') held.push({ user: i, id: r.id, passengers: r.passengers.length });
+        if (r.status === 'QUEUED') {
+          follows.push(
+            followQueued(gatewayUrl, r, tokens[i]!, Date.now() + Number(args['confirm-timeout-s']) * 1000).then((last) => {
+              const outcome = typeof last === 'string' ? last : last.status === 'REFUSED' ? (last.refusalCode ?? 'REFUSED') : last.status;
+              rec.samples.push({ op: 'final', start, ms: rec.now() - start, outcome });
+              if (typeof last !== 'string') seated(i, last);
+            }),
+          );
+        } else seated(i, r);
         return r.status;
       });
+      if (first !== 'QUEUED') rec.samples.push({ op: 'final', start, ms: rec.now() - start, outcome: first });
     });
+    const firstAnswersSeconds = rec.now() / 1000;
+    await Promise.all(follows);
+    sampling = false;
+    await depthSampler;
     const reserveSeconds = rec.now() / 1000;
+    const inversions = await fifoInversions(watcher, run.runId);
+    const batches = stack ? await allocationBatches(stack) : null;
     const reserveAfter = await meter(stack, redis);
     // Redis is server-wide: clients of other programs that were busy meanwhile are counted too.
     const ourPids = () => [process.pid, ...(stack?.processes.map((p) => p.pid) ?? [])];
@@ -187,7 +224,7 @@ async function main() {
     await sleep(STATS_SETTLE_MS);
     const xactReserveAfter = await databaseTransactions(args.pg, DB);
     const xactWindowReserve = (performance.now() - reserveBefore.at) / 1000;
-    console.log(`rush: ${attempts} attempts in ${reserveSeconds.toFixed(1)} s, ${held.length} held`);
+    console.log(`rush: ${attempts} attempts answered in ${firstAnswersSeconds.toFixed(1)} s (${rec.of('reserve').filter((s) => s.outcome === 'QUEUED').length} QUEUED), all final in ${reserveSeconds.toFixed(1)} s, ${held.length} held, ${inversions} FIFO inversions`);
 
     // ── payment: every HELD reservation pays, then the bench watches booking confirm ──
     let payPhase: { startMs: number; endMs: number; before: Meter; after: Meter; xacts: number; windowS: number; polls: number; others: number; webhooks: Delivery[] } | null = null;
@@ -263,6 +300,7 @@ async function main() {
     // ── the report ──
     const reserveSamples = rec.of('reserve');
     const holds = held.length;
+    // holds/s over the whole rush, to the last final outcome.
     const paid = held.filter((h) => h.paidAt);
     const confirmed = held.filter((h) => h.confirmedAt !== undefined);
     const lastConfirmedMs = Math.max(0, ...confirmed.map((h) => h.confirmedAt! - rec.epoch0));
@@ -281,9 +319,19 @@ async function main() {
       bookingDbPool: POOL,
       reserve: {
         attempts,
+        // First answers (an outcome, or QUEUED with a PNR) per second: what the issue measures.
+        firstAnswersSeconds: +firstAnswersSeconds.toFixed(2),
         seconds: +reserveSeconds.toFixed(2),
-        responsesPerSecond: +(attempts / reserveSeconds).toFixed(1),
+        responsesPerSecond: +(attempts / firstAnswersSeconds).toFixed(1),
+        finalLatencyMs: latencySummary(rec.of('final').map((s) => s.ms)),
+        lastFinalOutcomeS: +(Math.max(0, ...rec.of('final').map((s) => s.start + s.ms)) / 1000).toFixed(2),
+        finalOutcomes: outcomeCounts(rec.of('final')),
+        queued: rec.of('reserve').filter((s) => s.outcome === 'QUEUED').length,
+        fifoInversions: inversions,
+        allocationBatches: batches,
+        queueDepthMax: Math.max(0, ...depth.map(([, n]) => n)),
         holdsPerSecond: +(holds / reserveSeconds).toFixed(1),
+        queueDepth: depth,
         holds,
         heldPassengers: held.reduce((n, h) => n + h.passengers, 0),
         latencyMs: latencySummary(reserveSamples.map((s) => s.ms)),
@@ -351,10 +399,16 @@ async function main() {
       ...mdTable(
         ['metric', 'value'],
         [
-          ['reserve attempts', `${attempts} in ${report.reserve.seconds} s: ${report.reserve.responsesPerSecond} responses/s`],
+          ['reserve attempts', `${attempts} first answers in ${report.reserve.firstAnswersSeconds} s: ${report.reserve.responsesPerSecond} responses/s (${report.reserve.queued} of them QUEUED)`],
           ['holds/s', `${report.reserve.holdsPerSecond} (${holds} holds, ${report.reserve.heldPassengers} passengers seated)`],
-          ['reserve latency p50 / p95 / p99 / max', lat(report.reserve.latencyMs)],
-          ['reserve outcomes', formatCounts(report.reserve.outcomes)],
+          ['first answer p50 / p95 / p99 / max', lat(report.reserve.latencyMs)],
+          ['first answers', formatCounts(report.reserve.outcomes)],
+          ['final outcome p50 / p95 / p99 / max (from the request)', lat(report.reserve.finalLatencyMs)],
+          ['last final outcome', `${report.reserve.lastFinalOutcomeS} s after the rush started`],
+          ['final outcomes', formatCounts(report.reserve.finalOutcomes)],
+          ['FIFO inversions', `${inversions} (an earlier request waitlisted or refused while a later one of the same class, journey and at least its group size holds berths)`],
+          ['allocation batches', batches ? `${batches.count} batches, mean ${batches.mean} requests (${formatCounts(batches.buckets)})` : '-'],
+          ['queue depth', `max ${report.reserve.queueDepthMax} QUEUED (sampled every 250 ms; timeline in the SVG)`],
           ...(pay
             ? [
                 ['confirmed bookings/s', `${pay.confirmedPerSecond} (${pay.confirmed} of ${pay.paid} paid confirmed, ${pay.notConfirmed} not in time; ${pay.seconds} s from the first payment)`],
@@ -429,6 +483,10 @@ async function main() {
           ],
         },
         {
+          yLabel: 'QUEUED reservations',
+          series: [{ name: 'queue depth', color: '#17becf', points: depth }],
+        },
+        {
           yLabel: 'p99 latency (ms)',
           series: [
             { name: 'reserve p99', color: '#d62728', points: latencyPoints(reserveBuckets) },
@@ -451,6 +509,43 @@ async function main() {
     await watcher.end().catch(() => {});
     await prisma.$disconnect();
   }
+}
+
+/**
+ * Requests of the run decided against arrival order: an earlier ticket WAITLISTED or REFUSED
+ * while a later ticket of the same class, whose journey covers the earlier one's and whose group
+ * is at least as large, holds berths (the earlier one would have fitted in them).
+ */
+async function fifoInversions(db: pg.Client, runId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH r AS (
+       SELECT r.queue_ticket AS t, r.class, r.from_seq, r.to_seq, r.status,
+              (SELECT count(*) FROM booking.passengers p WHERE p.reservation_id = r.id) AS n
+       FROM booking.reservations r WHERE r.run_id = $1 AND r.queue_ticket IS NOT NULL)
+     SELECT count(*)::int AS n FROM r a JOIN r b
+       ON b.t > a.t AND b.class = a.class AND b.from_seq <= a.from_seq AND b.to_seq >= a.to_seq AND b.n >= a.n
+     WHERE a.status IN ('WAITLISTED', 'REFUSED') AND b.status IN ('HELD', 'CONFIRMED', 'EXPIRED', 'CANCELLED')`,
+    [runId],
+  );
+  return rows[0]!.n;
+}
+
+/** booking's allocation batch sizes, from its /metrics histogram. */
+async function allocationBatches(stack: Stack): Promise<{ count: number; mean: number; buckets: Record<string, number> } | null> {
+  const booking = stack.processes.find((p) => p.name === 'booking');
+  if (!booking) return null;
+  const text = await fetch(`${booking.url}/metrics`).then((r) => r.text()).catch(() => '');
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  // Series carry a service label besides le.
+  const count = value(/^tatkal_allocation_batch_size_count(?:\{[^}]*\})? (\S+)/m);
+  const sum = value(/^tatkal_allocation_batch_size_sum(?:\{[^}]*\})? (\S+)/m);
+  const cumulative = [...text.matchAll(/^tatkal_allocation_batch_size_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)/gm)].map((m) => [m[1]!, Number(m[2])] as const);
+  const buckets: Record<string, number> = {};
+  cumulative.forEach(([le, n], i) => {
+    const below = i === 0 ? 0 : cumulative[i - 1]![1];
+    if (n - below > 0) buckets[`<=${le}`] = n - below;
+  });
+  return { count, mean: count ? +(sum / count).toFixed(1) : 0, buckets };
 }
 
 main().catch((err: unknown) => {

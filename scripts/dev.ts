@@ -146,7 +146,8 @@ async function main() {
   const auth = launch('auth', 'subgraphs/auth/src/index.ts', { PORT: '4001', ADMIN_EMAIL: secrets.ADMIN_EMAIL!, ADMIN_PASSWORD: secrets.ADMIN_PASSWORD! });
   await waitReady('auth', 'http://127.0.0.1:4001', auth);
   const subgraphs = [
-    ['booking', 'subgraphs/booking/src/index.ts', { PORT: '4002' }],
+    // Inventory for the next few days' runs (production prepares the whole booking window, docs/operations.md).
+    ['booking', 'subgraphs/booking/src/index.ts', { PORT: '4002', INVENTORY_HORIZON_DAYS: process.env.INVENTORY_HORIZON_DAYS ?? '3' }],
     ['search', 'subgraphs/search/src/index.ts', { PORT: '4003' }],
     ['payment', 'subgraphs/payment/src/index.ts', { PORT: '4004', WEBHOOK_PORT: '4005', PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET! }],
   ] as const;

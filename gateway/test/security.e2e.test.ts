@@ -315,7 +315,7 @@ describe('identity headers sent straight to a subgraph', () => {
 });
 
 describe('ownership', () => {
-  it("refuses another user's PNR with FORBIDDEN and no data", async () => {
+  it("answers another user's PNR exactly as a missing one (NOT_FOUND, no data): PNRs cannot be probed", async () => {
     const owner = await registerUser();
     const other = await registerUser();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 8 });
@@ -328,8 +328,12 @@ describe('ownership', () => {
     const pnr = reserved.body.data!.reserveSeats.pnr as string;
     const q = `query($p: String!) { reservation(pnr: $p) { pnr passengers { name } } }`;
     const stolen = await gql(q, { p: pnr }, { headers: bearer(other.accessToken) });
-    expect(codes(stolen)).toEqual(['FORBIDDEN']);
+    const unused = pnr === '1000000000' ? '1000000001' : '1000000000';
+    const missing = await gql(q, { p: unused }, { headers: bearer(other.accessToken) });
+    expect(codes(stolen)).toEqual(['NOT_FOUND']);
     expect(stolen.body.data).toEqual({ reservation: null });
+    // Same answer but for the PNR in the message.
+    expect(JSON.stringify(stolen.body).replaceAll(pnr, 'P')).toBe(JSON.stringify(missing.body).replaceAll(unused, 'P'));
     expect(JSON.stringify(stolen.body)).not.toContain('Asha');
     const anonymous = await gql(q, { p: pnr });
     expect(codes(anonymous)).toEqual(['UNAUTHENTICATED']);

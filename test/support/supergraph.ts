@@ -52,6 +52,11 @@ export async function startSupergraph(
     LOG_LEVEL: 'silent',
     // Own exchanges and queues per supergraph (docs/events.md): runs never consume each other's events.
     EVENTS_PREFIX: `${db.name}.`,
+    // Test runs are prepared by createTestRun; the template's seeded runs need no inventory.
+    INVENTORY_HORIZON_DAYS: '0',
+    // Functional tests want the outcome in the answer, even on a loaded machine (the QUEUED answer
+    // has tests of its own: subgraphs/booking/test/queue.int.test.ts).
+    QUEUE_WAIT_MS: '30000',
     // Rate-limit counters of this run only; limits generous enough for functional tests (every
     // test client is 127.0.0.1). Security tests pass small ones in extraEnv.
     RATE_LIMIT_PREFIX: `rl:${db.name}:`,

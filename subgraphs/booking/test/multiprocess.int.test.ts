@@ -24,7 +24,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
   run = await createTestRun(db.prisma, { coaches: 4, berthsPerCoach: 50 });
-  const env = { DATABASE_URL: db.url, REDIS_URL, AMQP_URL, AUTH_JWKS_URL: jwksUrl, SWEEP_INTERVAL_MS: '0', DB_POOL_SIZE: '15', EVENTS_ENABLED: 'false' };
+  const env = { DATABASE_URL: db.url, REDIS_URL, AMQP_URL, AUTH_JWKS_URL: jwksUrl, SWEEP_INTERVAL_MS: '0', DB_POOL_SIZE: '15', EVENTS_ENABLED: 'false', INVENTORY_HORIZON_DAYS: '0' };
   instances.push(...(await Promise.all([startProcess('booking-1', 'subgraphs/booking/src/index.ts', env), startProcess('booking-2', 'subgraphs/booking/src/index.ts', env)])));
 }, 120_000);
 

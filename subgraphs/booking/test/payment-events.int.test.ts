@@ -250,7 +250,7 @@ describe('the booking service and an absent broker', () => {
     const service = await startBookingService(
       loadBookingConfig({
         NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL: proxy.url,
-        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '0', EVENTS_PREFIX: servicePrefix, OUTBOX_INTERVAL_MS: '50',
+        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '0', INVENTORY_HORIZON_DAYS: '0', EVENTS_PREFIX: servicePrefix, OUTBOX_INTERVAL_MS: '50',
       }),
       logger,
     );
@@ -313,7 +313,7 @@ describe('the booking service and an absent broker', () => {
     const service = await startBookingService(
       loadBookingConfig({
         NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL, EVENTS_ENABLED: 'false',
-        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '50',
+        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '50', INVENTORY_HORIZON_DAYS: '0',
       }),
       testLogger,
     );
