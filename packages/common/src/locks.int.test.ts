@@ -1,14 +1,14 @@
-// Seat locks against the real Redis: a busy key and an unreachable Redis are reported to the
-// caller and counted apart (tatkal_lock_acquire_failures_total).
+// Leases against the real Redis: one holder at a time, renewed and released only by their holder
+// (compare-and-extend, compare-and-delete); an unreachable Redis is reported and counted.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLockManager } from './locks.ts';
+import { createLeaseManager, type Lease } from './locks.ts';
 import { createRedis } from './redis.ts';
 import { lockAcquireFailures } from './telemetry.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
 
 const redis = createRedis(REDIS_URL, { name: 'locks-test', commandTimeoutMs: 2000 });
-const prefix = `lock:test:${randomUUID()}:`;
+const prefix = `lease:test:${randomUUID()}:`;
 const failures = async (reason: string) => (await lockAcquireFailures.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
 
 beforeAll(async () => {
@@ -20,29 +20,43 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-describe('lock manager', () => {
-  it('reports a key someone else holds as busy and counts the attempt once', async () => {
-    const locks = createLockManager(redis);
-    const busyBefore = await failures('busy');
-    const first = await locks.tryLock([`${prefix}a`]);
-    expect(first).toMatchObject({ acquired: [`${prefix}a`], busy: [], unavailable: false });
-    const second = await locks.tryLock([`${prefix}a`, `${prefix}b`]);
-    expect(second).toMatchObject({ acquired: [`${prefix}b`], busy: [`${prefix}a`], unavailable: false });
-    expect(await failures('busy')).toBe(busyBefore + 1);
-    await locks.release(second.acquired, second.token);
-    await locks.release(first.acquired, first.token);
-    // Released: free for the next caller, nothing more counted.
-    expect((await locks.tryLock([`${prefix}a`])).busy).toEqual([]);
-    expect(await failures('busy')).toBe(busyBefore + 1);
+describe('lease manager', () => {
+  it('gives a lease to one of many concurrent callers; only its holder renews or releases it', async () => {
+    const leases = createLeaseManager(redis, 10_000);
+    const key = `${prefix}a`;
+    const got = await Promise.all(Array.from({ length: 20 }, () => leases.acquire(key)));
+    const holders = got.filter((l): l is Lease => l !== null && l !== 'unavailable');
+    expect(holders).toHaveLength(1);
+    expect(got.filter((l) => l === null)).toHaveLength(19);
+    const impostor: Lease = { key, token: 'not-the-token' };
+    expect(await leases.renew(impostor)).toBe(false);
+    await leases.release(impostor);
+    expect(await redis.get(key)).toBe(holders[0]!.token);
+    expect(await leases.renew(holders[0]!)).toBe(true);
+    expect(await redis.pttl(key)).toBeGreaterThan(9_000);
+    await leases.release(holders[0]!);
+    expect(await redis.exists(key)).toBe(0);
+    expect(await leases.acquire(key)).toMatchObject({ key });
   });
 
-  it('reports an unreachable Redis as unavailable (the database decides) and counts it apart', async () => {
+  it('a lease that ran out can be taken by another; the old holder can then neither renew nor release it', async () => {
+    const short = createLeaseManager(redis, 50);
+    const key = `${prefix}b`;
+    const first = (await short.acquire(key)) as Lease;
+    expect(first).toMatchObject({ key });
+    for (let i = 0; i < 100 && (await redis.exists(key)); i++) await new Promise((r) => setTimeout(r, 20));
+    const second = (await createLeaseManager(redis, 10_000).acquire(key)) as Lease;
+    expect(second).toMatchObject({ key });
+    expect(await short.renew(first)).toBe(false);
+    await short.release(first);
+    expect(await redis.get(key)).toBe(second.token);
+  });
+
+  it('reports an unreachable Redis as unavailable (the database decides) and counts it', async () => {
     const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
     const before = await failures('redis_unavailable');
-    const busyBefore = await failures('busy');
-    expect(await createLockManager(dead).tryLock([`${prefix}c`])).toMatchObject({ acquired: [], busy: [], unavailable: true });
+    expect(await createLeaseManager(dead, 1_000).acquire(`${prefix}c`)).toBe('unavailable');
     expect(await failures('redis_unavailable')).toBe(before + 1);
-    expect(await failures('busy')).toBe(busyBefore);
     dead.disconnect();
   });
 });

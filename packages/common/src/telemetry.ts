@@ -262,7 +262,7 @@ export const rateLimitRejections = counter({
 
 export const lockAcquireFailures = counter({
   name: 'tatkal_lock_acquire_failures_total',
-  help: 'Redis seat-lock attempts that did not get every key: busy (someone else holds one) or redis_unavailable',
+  help: 'Redis lease attempts Redis did not answer (redis_unavailable): the database alone serializes the holders',
   labelNames: ['reason'],
 });
 

@@ -1,6 +1,7 @@
 // A purpose-built train for contention tests: four stops A -> B -> C -> D and exactly the berths
 // a test asks for, on a run a few days ahead.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { PrismaClient, TravelClass } from '@tatkal/db';
 import { addDays, berthTypeOf, todayInIndia } from '@tatkal/common/rail';
 import { createInventory } from '../src/domain/inventory.ts';
@@ -72,4 +73,77 @@ export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
     SELECT count(DISTINCT p.seat_id)::bigint AS n FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
     WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED')`;
   return { overlaps: Number(overlaps[0]!.n), maskMismatch: Number(maskMismatch[0]!.n), seatedPassengers: Number(held[0]!.n), distinctSeats: Number(distinctSeats[0]!.n) };
+}
+
+// ───────────────────────── the allocation queue ─────────────────────────
+
+/** Polls `check` until it returns something other than null, undefined or false; fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    const value = await check();
+    if (value !== null && value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+}
+
+/**
+ * First come, first served, audited by queue ticket over a run's reservations:
+ * - inversions: an earlier request (not for specific berths) WAITLISTED while a later one of the
+ *   same class, with at least as many passengers and an overlapping journey, is seated; or REFUSED
+ *   SOLD_OUT while such a later one covering its whole journey is seated (a refused A->D says
+ *   nothing about a later A->B);
+ * - waitlistNumbers: the waitlisted passengers' WL numbers per class in ticket order (1..n when
+ *   nothing was promoted or cancelled).
+ */
+export async function fifoAudit(prisma: PrismaClient, runId: string) {
+  const inversions = await prisma.$queryRaw<{ n: bigint }[]>`
+    WITH q AS MATERIALIZED (
+      SELECT r.id, r.queue_ticket, r.class, r.status::text AS status, r.refusal_code, int4range(r.from_seq, r.to_seq) AS journey,
+             count(p.id) AS n, bool_or(p.requested_seat_id IS NOT NULL) AS specific
+      FROM booking.reservations r JOIN booking.passengers p ON p.reservation_id = r.id
+      WHERE r.run_id = ${runId}::uuid AND r.queue_ticket IS NOT NULL
+      GROUP BY r.id)
+    SELECT count(*)::bigint AS n FROM q a
+    JOIN q b ON b.class = a.class AND b.queue_ticket > a.queue_ticket AND b.status IN ('HELD', 'CONFIRMED') AND b.n >= a.n
+    WHERE NOT a.specific
+      AND ((a.status = 'WAITLISTED' AND a.journey && b.journey) OR (a.status = 'REFUSED' AND a.refusal_code = 'SOLD_OUT' AND b.journey @> a.journey))`;
+  const wl = await prisma.$queryRaw<{ class: string; numbers: number[] }[]>`
+    SELECT r.class::text AS class, array_agg(p.waitlist_number ORDER BY r.queue_ticket, p.position) AS numbers
+    FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
+    WHERE r.run_id = ${runId}::uuid AND p.status = 'WAITLISTED'
+    GROUP BY r.class`;
+  return { inversions: Number(inversions[0]!.n), waitlistNumbers: Object.fromEntries(wl.map((w) => [w.class, w.numbers])) as Record<string, number[]> };
+}
+
+/**
+ * A transaction of its own that locks the run's allocator row (booking.run_allocators), as a
+ * stalled allocator would: the run's allocator waits for it (taking its fence, or at the start of
+ * a batch). `locked` resolves once the lock is held; `release` commits.
+ */
+export async function lockAllocatorRow(url: string, runId: string) {
+  const client = new pg.Client({ connectionString: url, application_name: 'test:allocator-row' });
+  await client.connect();
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  await client.query('BEGIN');
+  const locked = client.query<{ held_fence: string }>('SELECT fence AS held_fence FROM booking.run_allocators WHERE run_id = $1 FOR UPDATE', [runId]).then((r) => r.rows[0]!.held_fence);
+  locked.catch(() => {});
+  return {
+    pid: rows[0]!.pid,
+    locked,
+    query: (sql: string, params: unknown[] = []) => client.query(sql, params),
+    release: async () => {
+      await locked.catch(() => {});
+      await client.query('COMMIT');
+      await client.end();
+    },
+  };
+}
+
+/** Backends of `database` waiting for a lock while running a statement that contains `text`. */
+export async function lockWaiters(prisma: PrismaClient, database: string, text: string) {
+  return prisma.$queryRaw<{ pid: number; client_port: number; query: string }[]>`
+    SELECT pid, client_port, query FROM pg_stat_activity
+    WHERE datname = ${database} AND wait_event_type = 'Lock' AND position(${text} IN query) > 0`;
 }
