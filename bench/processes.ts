@@ -359,6 +359,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         RATE_LIMIT_IP: '100000000/1m',
         RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
         ...Object.fromEntries(Object.entries(subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url])),
+        ...(process.env.BENCH_GATEWAY_ENV ? Object.fromEntries(new URLSearchParams(process.env.BENCH_GATEWAY_ENV)) : {}),
       }, { nodeArgs: profileArgs('gateway') });
       processes.push(gateway);
       gatewayUrl = `${gateway.url}/graphql`;

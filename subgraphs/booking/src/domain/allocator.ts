@@ -55,28 +55,25 @@ export function createAllocator(deps: AllocatorDeps) {
     return rows[0]!.fence;
   }
 
+  /** The next queued requests in ticket order, locked, with their passengers (one statement). */
   async function load(tx: Tx, runId: string, only: string[] | null) {
-    const requests = await tx.$queryRaw<
-      { id: string; pnr: string; user_id: string; queue_ticket: number; class: TravelClass; from_seq: number; to_seq: number; allow_waitlist: boolean; fare_paise: number; created_at: Date; idempotency_key: string | null }[]
-    >`
-      SELECT id::text, pnr, user_id::text, queue_ticket, class, from_seq, to_seq, allow_waitlist, fare_paise, created_at, idempotency_key
-      FROM booking.reservations
-      WHERE run_id = ${runId}::uuid AND status = 'QUEUED' AND (${only}::uuid[] IS NULL OR id = ANY(${only}::uuid[]))
-      ORDER BY queue_ticket LIMIT ${settings.batchSize}
-      FOR UPDATE SKIP LOCKED`;
-    if (requests.length === 0) return [];
-    const passengers = await tx.$queryRaw<
-      { id: string; reservation_id: string; name: string; age: number; gender: string; berth_preference: LoadedRequest['passengers'][number]['berthPreference']; fare_paise: number; requested_seat_id: number | null }[]
-    >`
-      SELECT id::text, reservation_id::text, name, age, gender::text, berth_preference, fare_paise, requested_seat_id
-      FROM booking.passengers WHERE reservation_id = ANY(${requests.map((r) => r.id)}::uuid[]) ORDER BY reservation_id, position`;
-    const byReservation = new Map<string, LoadedRequest['passengers']>();
-    for (const p of passengers) {
-      const list = byReservation.get(p.reservation_id) ?? [];
-      list.push({ id: p.id, name: p.name, age: p.age, gender: p.gender, berthPreference: p.berth_preference, requestedSeatId: p.requested_seat_id, farePaise: p.fare_paise });
-      byReservation.set(p.reservation_id, list);
-    }
-    return requests.map((r) => ({ ...r, passengers: byReservation.get(r.id) ?? [] }));
+    type Row = {
+      id: string; pnr: string; user_id: string; queue_ticket: number; class: TravelClass; from_seq: number; to_seq: number; allow_waitlist: boolean; fare_paise: number; created_at: Date; idempotency_key: string | null;
+      passengers: { id: string; name: string; age: number; gender: string; berthPreference: LoadedRequest['passengers'][number]['berthPreference']; farePaise: number; requestedSeatId: number | null }[];
+    };
+    return tx.$queryRaw<Row[]>`
+      WITH q AS (
+        SELECT id, pnr, user_id, queue_ticket, class, from_seq, to_seq, allow_waitlist, fare_paise, created_at, idempotency_key
+        FROM booking.reservations
+        WHERE run_id = ${runId}::uuid AND status = 'QUEUED' AND (${only}::uuid[] IS NULL OR id = ANY(${only}::uuid[]))
+        ORDER BY queue_ticket LIMIT ${settings.batchSize}
+        FOR UPDATE SKIP LOCKED)
+      SELECT q.id::text, q.pnr, q.user_id::text, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist, q.fare_paise, q.created_at, q.idempotency_key,
+             json_agg(json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender, 'berthPreference', p.berth_preference,
+                                        'farePaise', p.fare_paise, 'requestedSeatId', p.requested_seat_id) ORDER BY p.position) AS passengers
+      FROM q JOIN booking.passengers p ON p.reservation_id = q.id
+      GROUP BY q.id, q.pnr, q.user_id, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist, q.fare_paise, q.created_at, q.idempotency_key
+      ORDER BY q.queue_ticket`;
   }
 
   /** Decides the next batch (or the given reservations) in one transaction. */

@@ -157,24 +157,36 @@ export function createReservationQueue(deps: QueueDeps) {
     });
   }
 
-  async function progressOf(runId: string): Promise<{ done: number; rate: number }> {
+  // The allocator's progress on a run as this process knows it: its own allocator's, else Redis's
+  // copy, else the database's; read once per run at a time and kept 100 ms (a rush asks it for
+  // every request).
+  const progressReads = new Map<string, Promise<{ done: number; rate: number }>>();
+  function progressOf(runId: string): Promise<{ done: number; rate: number }> {
     const mine = progress.get(runId);
-    if (mine && Date.now() - mine.at < 2_000) return mine;
-    const raw = await deps.redis?.get(`booking:progress:${runId}`).catch(() => null);
-    if (raw) {
-      const [done, rate] = raw.split('|').map(Number);
-      return { done: done!, rate: rate! };
+    if (mine && Date.now() - mine.at < 2_000) return Promise.resolve(mine);
+    let read = progressReads.get(runId);
+    if (!read) {
+      read = (async () => {
+        const raw = await deps.redis?.get(`booking:progress:${runId}`).catch(() => null);
+        if (raw) {
+          const [done, rate] = raw.split('|').map(Number);
+          return { done: done!, rate: rate! };
+        }
+        const rows = await prisma.$queryRaw<{ done_ticket: number }[]>`SELECT done_ticket FROM booking.run_allocators WHERE run_id = ${runId}::uuid`;
+        return { done: rows[0]?.done_ticket ?? 0, rate: mine?.rate ?? 0 };
+      })();
+      progressReads.set(runId, read);
+      read.finally(() => setTimeout(() => progressReads.delete(runId), 100).unref()).catch(() => progressReads.delete(runId));
     }
-    const rows = await prisma.$queryRaw<{ done_ticket: number }[]>`SELECT done_ticket FROM booking.run_allocators WHERE run_id = ${runId}::uuid`;
-    return { done: rows[0]?.done_ticket ?? 0, rate: mine?.rate ?? 0 };
+    return read;
   }
 
   /** Requests ahead of this ticket (itself included) and the seconds they should take. */
   async function place(runId: string, ticket: number): Promise<{ queuePosition: number; estimatedWaitSeconds: number }> {
     const { done, rate } = await progressOf(runId);
     const queuePosition = Math.max(1, ticket - done);
-    // Before the first batch no rate is known: a batch a second is a safe guess.
-    return { queuePosition, estimatedWaitSeconds: Math.ceil(queuePosition / Math.max(rate, settings.batchSize)) };
+    // Before the first batch no rate is known: a batch a second is the guess.
+    return { queuePosition, estimatedWaitSeconds: Math.ceil(queuePosition / (rate > 0 ? rate : settings.batchSize)) };
   }
 
   function pendingView(valid: ValidRequest, now: Date): ReservationView {
