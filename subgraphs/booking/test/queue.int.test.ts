@@ -3,6 +3,7 @@
 // limit and cheap refusals, cancelling a queued request, inventory preparation, and the
 // allocator's fence. Every test audits the database afterwards.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedis, type Identity, type Redis } from '@tatkal/common';
 import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
@@ -384,4 +385,44 @@ describe('the allocator fence', () => {
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 10, distinctSeats: 10 });
     expect(await fifoAudit(db.prisma, run.runId)).toEqual({ inversions: 0, waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) } });
   }, 180_000);
+});
+
+describe('first come, first served with a queued row locked elsewhere', () => {
+  it('a queued request whose row another transaction holds (a cancel that then fails) is not overtaken', async () => {
+    const d = depsWith({ queueWaitMs: 0 });
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    const allocatorRow = await lockAllocatorRow(db.url, run.runId);
+    await allocatorRow.locked;
+    const made: { who: Identity; pnr: string; id: string }[] = [];
+    // Tickets 1, 2, 3, one passenger each, for 2 berths.
+    for (let i = 0; i < 3; i++) {
+      const who = identity(randomUUID());
+      const { view } = await reserve(d, who, reserveInput(run, 1, { passengers: [passenger(i)] }));
+      expect(view!.status).toBe('QUEUED');
+      made.push({ who, pnr: view!.pnr, id: view!.id });
+    }
+    // Ticket 1's row held as cancelReservation holds it (SELECT ... FOR UPDATE), by a transaction
+    // that will roll back (e.g. a partial cancel of a queued group: INVALID_STATE).
+    const pgClient = new pg.Client({ connectionString: db.url });
+    await pgClient.connect();
+    try {
+      await pgClient.query('BEGIN');
+      await pgClient.query('SELECT id FROM booking.reservations WHERE id = $1 FOR UPDATE', [made[0]!.id]);
+      await allocatorRow.release();
+      // The allocator either waits for ticket 1's row, or (skipping it) decides tickets 2 and 3.
+      await waitFor('the allocator to wait for ticket 1 or to decide past it', async () => {
+        if ((await lockWaiters(db.prisma, db.name, 'FROM booking.reservations')).length > 0) return true;
+        return (await db.prisma.reservation.count({ where: { id: { in: [made[1]!.id, made[2]!.id] }, status: { not: 'QUEUED' } } })) === 2;
+      });
+      await pgClient.query('ROLLBACK');
+    } finally {
+      await pgClient.end();
+    }
+    d.reservations.queue.allocator.kick(run.runId);
+    await outcomes(d, made);
+    // Ticket 1 came first: it has a berth, ticket 3 waits.
+    expect(await statusesByTicket(run.runId)).toEqual(['HELD', 'HELD', 'WAITLISTED']);
+    expect((await fifoAudit(db.prisma, run.runId)).inversions).toBe(0);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2, distinctSeats: 2 });
+  }, 120_000);
 });

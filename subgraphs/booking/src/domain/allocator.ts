@@ -12,6 +12,7 @@ import { allocateBatch, type ClassWaitlist, type Decision, type RunSeat } from '
 import { createInventory, type Tx } from './inventory.ts';
 import type { LayoutCache, TrainLayout } from './layout.ts';
 import { segmentMask } from './network.ts';
+import { transition } from './status.ts';
 import type { ReservationSettings, ReservationView } from './types.ts';
 import { writeDecisions, type Decided, type LoadedRequest } from './write.ts';
 
@@ -187,7 +188,7 @@ export function createAllocator(deps: AllocatorDeps) {
   async function failAlone(runId: string, id: string, err: unknown): Promise<number> {
     deps.logger.error({ err, runId, reservationId: id }, 'a queued request could not be allocated; refused with TRY_AGAIN');
     const rows = await prisma.$queryRaw<{ user_id: string; idempotency_key: string | null }[]>`
-      UPDATE booking.reservations SET status = 'REFUSED', refusal_code = ${ErrorCode.TRY_AGAIN}, updated_at = now()
+      UPDATE booking.reservations SET status = ${transition('QUEUED', 'REFUSED')}::booking."ReservationStatus", refusal_code = ${ErrorCode.TRY_AGAIN}, updated_at = now()
       WHERE id = ${id}::uuid AND status = 'QUEUED' RETURNING user_id::text, idempotency_key`;
     await prisma.$executeRaw`UPDATE booking.passengers SET status = 'REFUSED' WHERE reservation_id = ${id}::uuid`;
     const row = rows[0];

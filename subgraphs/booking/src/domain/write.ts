@@ -9,6 +9,7 @@ import { storedResponse, type Stored } from '@tatkal/common';
 import type { Decision, QueuedRequest } from './allocate.ts';
 import { reservationEvent } from './events.ts';
 import type { Tx } from './inventory.ts';
+import { transition } from './status.ts';
 import type { ReservationView } from './types.ts';
 
 /** What a request brings to the queue: its pending view (ids, PNR chosen here) and its key. */
@@ -110,7 +111,8 @@ export async function writeDecisions(tx: Tx, runId: string, decided: Decided[], 
   const hold = new Date(now.getTime() + holdTtlMs).toISOString();
   const res = decided.map((d) => ({
     id: d.request.id,
-    status: d.decision.status,
+    // Every reservation of the batch is QUEUED (the statement checks it too).
+    status: transition('QUEUED', d.decision.status),
     hold: d.decision.status === 'HELD' ? hold : null,
     code: d.decision.status === 'REFUSED' ? d.decision.code : null,
   }));
