@@ -156,6 +156,25 @@ describe('QUEUED answers', () => {
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 10, distinctSeats: 10 });
     expect(await fifoAudit(db.prisma, run.runId)).toEqual({ inversions: 0, waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) } });
   }, 180_000);
+
+  it('a retry of a queued request after its journey sold out replays its outcome, not a refusal', async () => {
+    const d = depsWith({ queueWaitMs: 0 });
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    // Two requests that do not want the waitlist take the last two berths; both are answered QUEUED.
+    const first = { who: identity(randomUUID()), key: randomUUID(), input: reserveInput(run, 1, { allowWaitlist: false }) };
+    const second = { who: identity(randomUUID()), key: randomUUID(), input: reserveInput(run, 1, { allowWaitlist: false, passengers: [passenger(1)] }) };
+    const queued = [];
+    for (const r of [first, second]) queued.push((await reserve(d, r.who, r.input, r.key)).view!);
+    expect(queued.map((v) => v.status)).toEqual(['QUEUED', 'QUEUED']);
+    await waitFor('both to be decided', async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })) === 0, { intervalMs: 20 });
+    expect(await statusesByTicket(run.runId)).toEqual(['HELD', 'HELD']);
+    // The client of the second did not get its QUEUED answer and retries with the same key, while
+    // the journey is published as sold out: its own outcome (HELD) is what it must get back.
+    const retry = await reserve(d, second.who, second.input, second.key);
+    expect(errorCodes(retry.res)).toEqual([]);
+    expect(retry.view).toMatchObject({ id: queued[1]!.id, pnr: queued[1]!.pnr, status: 'HELD' });
+    expect(await reservation(d, second.who, queued[1]!.pnr)).toMatchObject({ status: 'HELD' });
+  }, 120_000);
 });
 
 describe('first come, first served', () => {

@@ -41,11 +41,15 @@ export interface AllocatorDeps {
 }
 
 const leaseKey = (runId: string) => `booking:allocator:${runId}`;
+/** How long an idle allocator keeps its lease for the next request (other instances wait that long). */
+const LINGER_MS = 300;
 
 export function createAllocator(deps: AllocatorDeps) {
   const { prisma, settings } = deps;
   const draining = new Set<string>();
   const again = new Set<string>();
+  const wake = new Map<string, (kicked: boolean) => void>();
+  let closing = false;
 
   /** A new lease holder bumps the fence; a batch of an older holder then finds it changed. */
   async function takeFence(runId: string): Promise<bigint> {
@@ -197,14 +201,35 @@ export function createAllocator(deps: AllocatorDeps) {
     return 1;
   }
 
+  /** Resolves true when the run is kicked within `ms` (work arrived), false otherwise. */
+  function kickedWithin(runId: string, ms: number): Promise<boolean> {
+    if (closing) return Promise.resolve(false);
+    if (again.delete(runId)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => wake.get(runId)?.(false), ms);
+      wake.set(runId, (kicked) => {
+        clearTimeout(timer);
+        wake.delete(runId);
+        if (kicked) again.delete(runId);
+        resolve(kicked);
+      });
+    });
+  }
+
   async function drain(runId: string): Promise<void> {
     const lease = await deps.leases.acquire(leaseKey(runId));
     if (lease === null) return; // another instance is draining this run
     const fence = lease === 'unavailable' ? null : await takeFence(runId);
     try {
-      // A partial batch emptied the queue: a request queued after its read kicks again.
-      while ((await decide(runId, fence)) >= settings.batchSize) {
-        if (lease !== 'unavailable' && !(await deps.leases.renew(lease))) break;
+      for (;;) {
+        // A partial batch emptied the queue: stop reading until the next kick.
+        while ((await decide(runId, fence)) >= settings.batchSize) {
+          if (lease !== 'unavailable' && !(await deps.leases.renew(lease))) return;
+        }
+        // In a rush the next requests come within milliseconds: keep the lease and fence a
+        // moment for them rather than taking both again for each small batch.
+        if (!(await kickedWithin(runId, LINGER_MS))) return;
+        if (lease !== 'unavailable' && !(await deps.leases.renew(lease))) return;
       }
     } catch (err) {
       if (err instanceof LeaseLost) deps.logger.warn({ runId }, 'allocator lease lost to a newer holder; stopping');
@@ -219,6 +244,7 @@ export function createAllocator(deps: AllocatorDeps) {
     kick(runId: string): void {
       if (draining.has(runId)) {
         again.add(runId);
+        wake.get(runId)?.(true);
         return;
       }
       draining.add(runId);
@@ -233,9 +259,14 @@ export function createAllocator(deps: AllocatorDeps) {
       for (const r of runs) this.kick(r.run_id);
       return runs.length;
     },
-    /** Resolves when no run is being drained in this process (tests, shutdown). */
+    /** Resolves when no run is being drained in this process (tests, shutdown): lingering ends at once. */
     async idle(): Promise<void> {
-      while (draining.size > 0) await new Promise((r) => setTimeout(r, 10));
+      closing = true;
+      while (draining.size > 0) {
+        for (const stop of wake.values()) stop(false);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      closing = false;
     },
   };
 }
