@@ -1,7 +1,7 @@
 // One allocator per run at a time drains the run's queue in ticket order, a batch per Prisma
 // interactive transaction (docs/architecture.md, "The reservation path"):
 //   Redis lease (SET NX PX) + fencing token -> BEGIN -> the allocator row FOR UPDATE (fence
-//   checked again) -> the batch's QUEUED rows FOR UPDATE SKIP LOCKED -> the run's free berths
+//   checked again) -> the batch's QUEUED rows FOR UPDATE -> the run's free berths
 //   FOR UPDATE -> decide in memory (allocate.ts) -> one write statement (write.ts) -> COMMIT.
 // Redis is an accelerator: without it every booking instance may drain, and the allocator row's
 // lock serializes them. A batch that fails for a reason other than contention is retried by
@@ -72,7 +72,9 @@ export function createAllocator(deps: AllocatorDeps) {
         FROM booking.reservations
         WHERE run_id = ${runId}::uuid AND status = 'QUEUED' AND (${only}::uuid[] IS NULL OR id = ANY(${only}::uuid[]))
         ORDER BY queue_ticket LIMIT ${settings.batchSize}
-        FOR UPDATE SKIP LOCKED)
+        -- Not SKIP LOCKED: a row another transaction holds (a cancellation) is waited for, never
+        -- overtaken by a later ticket. The allocator row's lock already keeps allocators apart.
+        FOR UPDATE)
       SELECT q.id::text, q.pnr, q.user_id::text, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist, q.fare_paise, q.created_at, q.idempotency_key,
              json_agg(json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender, 'berthPreference', p.berth_preference,
                                         'farePaise', p.fare_paise, 'requestedSeatId', p.requested_seat_id) ORDER BY p.position) AS passengers
@@ -90,9 +92,10 @@ export function createAllocator(deps: AllocatorDeps) {
     const report = await prisma.$transaction(
       async (tx): Promise<BatchReport | null> => {
         let allocator = await tx.$queryRaw<{ fence: bigint }[]>`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
-        if (!allocator[0]) {
-          // Not prepared ahead (a run created inside the window): created here, by its only allocator.
-          await createInventory(tx, [runId]);
+        if (!allocator[0] || !run.inventoryReady) {
+          // Not prepared ahead (a run created inside the window): created here, by its only
+          // allocator (createInventory does nothing for a run already ready).
+          if (await createInventory(tx, [runId])) run.inventoryReady = true;
           allocator = await tx.$queryRaw<{ fence: bigint }[]>`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
         }
         if (fence !== null && allocator[0]!.fence !== fence) throw new LeaseLost();

@@ -6,7 +6,7 @@
 // the database: a crash of this process cannot lose it (a restarted allocator resumes it).
 import { randomInt, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@tatkal/db';
-import { AppError, ErrorCode, errorOutcome, resultOf, type Idempotency, type LeaseManager, type Logger, type Redis, type Stored } from '@tatkal/common';
+import { AppError, ErrorCode, errorOutcome, resultOf, successOutcome, type Idempotency, type LeaseManager, type Logger, type Redis, type Stored } from '@tatkal/common';
 import { createAllocator, type BatchReport } from './allocator.ts';
 import type { LayoutCache } from './layout.ts';
 import type { Refusals } from './refusals.ts';
@@ -49,6 +49,8 @@ interface Pending {
 const OPERATION = 'reserveSeats';
 /** Waiters whose outcome this process's allocator did not bring are looked up this often. */
 const POLL_MS = 100;
+/** A cached outcome that is only a queued request's marker (see insertByHalves). */
+const isPending = (stored: Stored) => stored.ok && (stored.data as ReservationView).status === 'QUEUED';
 const newPnr = () => `${randomInt(1, 10)}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
 
 export function createReservationQueue(deps: QueueDeps) {
@@ -133,6 +135,13 @@ export function createReservationQueue(deps: QueueDeps) {
   async function insertByHalves(batch: Pending[], attempt = 0): Promise<void> {
     try {
       const tickets = await insertQueued(prisma, batch.map((p) => p.item));
+      // A retry of a queued key must find its reservation, not a refusal from memory: mark the
+      // key pending in Redis too (one pipelined write for the batch).
+      await Promise.all(
+        batch
+          .filter((p) => tickets.has(p.item.view.id))
+          .map((p) => idempotency.cache(p.item.userId, OPERATION, p.item.idempotency.key, p.item.idempotency.requestHash, successOutcome(p.item.view))),
+      );
       for (const p of batch) p.resolve(tickets.get(p.item.view.id) ?? null);
     } catch (err) {
       if (batch.length > 1) {
@@ -296,11 +305,12 @@ export function createReservationQueue(deps: QueueDeps) {
         if (hash !== running.hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
         return running.answer;
       }
-      if (hit) {
+      if (hit && !isPending(hit)) {
         deps.onOutcome?.('replayed');
         return resultOf<QueuedView>(hit, true);
       }
-      const answer = reserve(userId, input, key, hash);
+      // A key still queued (per Redis): its reservation's outcome, from the database.
+      const answer = hit ? sameKey(userId, key, hash).then((found) => found ?? reserve(userId, input, key, hash)) : reserve(userId, input, key, hash);
       inFlight.set(id, { hash, answer });
       try {
         return await answer;
