@@ -389,7 +389,13 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
           if (e.value) expect(e.value, `${o.metadata.name} ${e.name}: credentials in a URL`).not.toMatch(/:\/\/[^/\s]*@/);
         }
       }
-      for (const v of spec.volumes ?? []) if (v.secret) expect(v.secret.secretName).toBe('tatkal-auth-keys');
+      const pod = podTemplateOf(o)!.spec as { securityContext?: { runAsGroup?: number; fsGroup?: number } };
+      for (const v of (spec.volumes ?? []) as { secret?: { secretName: string; defaultMode?: number } }[]) {
+        if (!v.secret) continue;
+        expect(v.secret.secretName).toBe('tatkal-auth-keys');
+        // Files not readable by others must belong to the app's group, or the app cannot read them.
+        if (((v.secret.defaultMode ?? 0o644) & 0o004) === 0) expect(pod.securityContext?.fsGroup, `${o.metadata.name} fsGroup`).toBe(pod.securityContext?.runAsGroup);
+      }
     }
     const readme = readFileSync(join(k8s, 'README.md'), 'utf8');
     for (const name of ['tatkal-secrets', 'tatkal-auth-keys', 'secrets.example.env']) expect(readme, name).toContain(name);
