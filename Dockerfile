@@ -19,7 +19,7 @@ FROM base AS deps
 ARG PNPM_VERSION
 # npm, not corepack: corepack's signature check on the pnpm tarball can fail.
 RUN npm install -g pnpm@${PNPM_VERSION} && pnpm --version
-COPY pnpm-lock.yaml pnpm-workspace.yaml package.json .npmrc ./
+COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
 # Every workspace package's manifest (pnpm-workspace.yaml: gateway, subgraphs/*, packages/*,
 # bench). A new workspace package must be added here, or `--frozen-lockfile` fails.
 # test/docker-compose.test.ts checks this list against the workspace.

@@ -54,6 +54,8 @@ export interface StartOptions {
   portEnv?: string;
   /** Answers 200 once the process is ready (default /ready). */
   readyPath?: string;
+  /** Each line the process writes to stdout (its pino log lines); default: stdout is discarded. */
+  onStdoutLine?: (line: string) => void;
 }
 
 /** Spawns `tsx <entry>` (or opts.command) with env (port chosen here) and resolves once GET readyPath answers 200. */
@@ -72,8 +74,16 @@ export async function startProcess(name: string, entry: string, env: Record<stri
       ...env,
       [opts.portEnv ?? 'PORT']: String(port),
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', opts.onStdoutLine ? 'pipe' : 'ignore', 'pipe'],
   });
+  if (opts.onStdoutLine) {
+    let partial = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (line) opts.onStdoutLine!(line);
+    });
+  }
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

@@ -81,8 +81,12 @@ const buildsFromDockerfile = (svc: Service) => svc.build !== undefined;
 // The payment provider simulator builds from the same image but is a stand-in, not an app service.
 const helperServices = ['migrate', 'payment-provider'];
 const observabilityServices = ['prometheus', 'grafana'];
+// The load balancer in front of the gateway (ops/nginx/gateway-lb.conf).
+const edgeServices = ['gateway-lb'];
+// What `docker compose up --scale booking=3 --scale gateway=2` (README, compose header) scales.
+const scaledServices = ['booking', 'gateway'];
 const appServices = Object.keys(services).filter((n) => buildsFromDockerfile(services[n]!) && !helperServices.includes(n));
-const infraServices = Object.keys(services).filter((n) => !buildsFromDockerfile(services[n]!) && !observabilityServices.includes(n));
+const infraServices = Object.keys(services).filter((n) => !buildsFromDockerfile(services[n]!) && !observabilityServices.includes(n) && !edgeServices.includes(n));
 const subgraphs = Object.entries(supergraph.subgraphs).map(([name, cfg]) => {
   const url = new URL(cfg.routing_url);
   return { name, url, port: Number(url.port) };
@@ -113,7 +117,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has a service for every subgraph in supergraph.yaml, on its routing_url port, published', () => {
+  it('has a service for every subgraph in supergraph.yaml, on its routing_url port, published unless scaled', () => {
     expect(subgraphs.length).toBeGreaterThan(0);
     for (const { name, url, port } of subgraphs) {
       expect(url.hostname, name).toBe('localhost');
@@ -121,7 +125,8 @@ describe('docker-compose.yml', () => {
       const svc = services[name];
       expect(svc, `compose service "${name}"`).toBeDefined();
       expect(Number(envOf(svc!).PORT), `${name} PORT`).toBe(port);
-      expect(publishedFor(svc!, port), `${name} publishes ${port}`).toContain(port);
+      if (scaledServices.includes(name)) expect(svc!.ports, `${name} is scaled: no host port`).toBeUndefined();
+      else expect(publishedFor(svc!, port), `${name} publishes ${port}`).toContain(port);
       expect([svc!.command].flat().join(' '), `${name} command`).toContain(`subgraphs/${name}/src/index.ts`);
     }
   });
@@ -132,7 +137,8 @@ describe('docker-compose.yml', () => {
     }
     expect(gatewayEnv.SUPERGRAPH_PATH).toBe('/app/supergraph.graphql');
     expect(Number(gatewayEnv.PORT)).toBe(4000);
-    expect(publishedFor(services.gateway!, 4000)).toContain(4000);
+    // Published by the load balancer in front, not by the (scaled) gateway.
+    expect(publishedFor(services['gateway-lb']!, 4000)).toContain(4000);
   });
 
   it('gateway waits for every subgraph to be healthy', () => {
@@ -293,8 +299,13 @@ interface DashboardPanel {
 describe('observability: Prometheus and Grafana', () => {
   const prometheus = services.prometheus!;
   const grafana = services.grafana!;
-  const promConfig = parseYaml<{ scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[] }>(read('ops/prometheus/prometheus.yml'));
-  const targets = promConfig.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets.map((t) => ({ job: job.job_name, target: t, path: job.metrics_path ?? '/metrics' }))));
+  type ScrapeJob = { job_name: string; metrics_path?: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; type?: string; port: number }[] };
+  const promConfig = parseYaml<{ scrape_configs: ScrapeJob[] }>(read('ops/prometheus/prometheus.yml'));
+  // Static targets, and DNS discovery (every container of a service name) as name:port.
+  const targets = promConfig.scrape_configs.flatMap((job) => [
+    ...(job.static_configs ?? []).flatMap((c) => c.targets.map((t) => ({ job: job.job_name, target: t, path: job.metrics_path ?? '/metrics', dns: false }))),
+    ...(job.dns_sd_configs ?? []).flatMap((c) => c.names.map((n) => ({ job: job.job_name, target: `${n}:${c.port}`, path: job.metrics_path ?? '/metrics', dns: c.type === 'A' }))),
+  ]);
   const dashboard = JSON.parse(read('ops/grafana/dashboards/tatkal.json')) as { uid: string; panels: DashboardPanel[] };
   const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr ?? '' })));
 
@@ -390,6 +401,62 @@ describe('observability: Prometheus and Grafana', () => {
   }, 60_000);
 });
 
+describe('scaling: docker compose up --scale booking=3 --scale gateway=2', () => {
+  const lb = services['gateway-lb']!;
+  const nginx = read('ops/nginx/gateway-lb.conf');
+  // Directives outside comments, one per statement.
+  const statements = nginx.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean).join(' ');
+
+  it('gives the scaled services nothing that exists once per host: no host port, container name or host name', () => {
+    for (const name of scaledServices) {
+      const svc = services[name]! as Service & { container_name?: string; hostname?: string };
+      expect(svc, name).toBeDefined();
+      expect(svc.ports, `${name} ports`).toBeUndefined();
+      expect(svc.container_name, `${name} container_name`).toBeUndefined();
+      expect(svc.hostname, `${name} hostname`).toBeUndefined();
+      // Every process of it listens on the container's address.
+      expect(envOf(svc).HOST, name).toBe('0.0.0.0');
+    }
+    // No host port is published by two services.
+    const published = Object.values(services).flatMap((svc) => (svc.ports ?? []).map((p) => String(p).replace(/\/(tcp|udp)$/, '').split(':').slice(0, -1).join(':')));
+    expect(new Set(published).size).toBe(published.length);
+  });
+
+  it('puts a load balancer in front of the gateway that follows every gateway container', () => {
+    expect(lb.image).toMatch(/^nginx:1\.(2[89]|[3-9]\d)\.\d+(-alpine)?$/); // `server ... resolve` needs 1.27.3+
+    expect(publishedFor(lb, 4000)).toEqual([4000]);
+    expect(dependsOn(lb).gateway).toBe('service_healthy');
+    expect(lb.volumes).toContain('./ops/nginx/gateway-lb.conf:/etc/nginx/nginx.conf:ro');
+    const gatewayPort = envOf(services.gateway!).PORT;
+    // Docker's DNS, re-read while running, for the gateway service on its port.
+    expect(statements).toMatch(/\bresolver 127\.0\.0\.11\b[^;]*valid=\d+s/);
+    const upstream = /upstream (\w+) \{([^}]*)\}/.exec(statements);
+    expect(upstream).not.toBeNull();
+    expect(upstream![2]).toMatch(/\bzone \w+ \d+k;/);
+    expect(upstream![2]).toContain(`server gateway:${gatewayPort} resolve;`);
+    // Only /graphql goes through, to that upstream; X-Forwarded-For is set, not appended to.
+    const graphql = /location = \/graphql \{([^}]*)\}/.exec(statements)?.[1] ?? '';
+    expect(graphql).toContain(`proxy_pass http://${upstream![1]};`);
+    expect(graphql).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
+    expect(statements).toMatch(/location \/ \{ return 404; \}/);
+    // The listen port is the published one, and the health check asks a location the file has.
+    expect(statements).toContain('listen 4000;');
+    expect(healthTest(lb)).toContain('http://127.0.0.1:4000/lb-health');
+    expect(statements).toMatch(/location = \/lb-health \{ return 200/);
+    // The gateway believes exactly that one hop's X-Forwarded-For.
+    expect(envOf(services.gateway!).TRUST_PROXY).toBe('1');
+  });
+
+  it('scrapes every container of a scaled service (DNS discovery), not one of them', () => {
+    const promConfig = parseYaml<{ scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; type: string; port: number }[] }[] }>(read('ops/prometheus/prometheus.yml'));
+    for (const name of scaledServices) {
+      const job = promConfig.scrape_configs.find((j) => j.dns_sd_configs?.some((c) => c.names.includes(name)));
+      expect(job, `${name} discovered by DNS`).toBeDefined();
+      expect(job!.dns_sd_configs!.find((c) => c.names.includes(name))!.type).toBe('A');
+    }
+  });
+});
+
 describe('Dockerfile', () => {
   const stages = [...dockerfile.matchAll(/^FROM\s+\S+(?:\s+AS\s+(\S+))?/gim)].map((m) => m[1]);
 
@@ -432,7 +499,12 @@ describe('Dockerfile', () => {
     // and the lockfile knows exactly these packages (plus the root): `--frozen-lockfile` needs both.
     const lock = parseYaml<{ importers: Record<string, unknown> }>(read('pnpm-lock.yaml'));
     expect(Object.keys(lock.importers).sort()).toEqual(['.', ...dirs].sort());
-    for (const file of ['pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc']) expect(dockerfile).toContain(file);
+    for (const file of ['pnpm-lock.yaml', 'pnpm-workspace.yaml']) expect(dockerfile).toContain(file);
+    // Every file the deps stage copies exists (a missing one fails `docker build`).
+    const deps = dockerfile.slice(dockerfile.indexOf('AS deps'), dockerfile.indexOf('AS build'));
+    for (const [, sources] of deps.matchAll(/^COPY\s+(?!--)(.+)\s+\S+$/gm)) {
+      for (const file of sources!.trim().split(/\s+/)) expect(existsSync(new URL(file, root)), `COPY ${file}`).toBe(true);
+    }
   });
 
   it('keeps secrets, dependencies and generated code out of the build context', () => {

@@ -110,7 +110,7 @@ export async function startSupergraph(
       gatewayUrl: `${gateway.url}/graphql`,
       authKeysFile,
       reloadAuthKeys: auth.reloadKeys,
-      urls: { auth: auth.url, booking: booking.url, search: search.url, payment: payment.url, webhooks: payment.webhookUrl, provider: providerHttp.url },
+      urls: { auth: auth.url, booking: booking.url, search: search.url, payment: payment.url!, webhooks: payment.webhookUrl!, provider: providerHttp.url },
       provider,
       stop: async () => {
         for (const close of closers.reverse()) await close();

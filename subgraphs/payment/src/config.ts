@@ -1,10 +1,20 @@
 import { z } from 'zod';
 import { env, loadConfig } from '@tatkal/common';
 
+/**
+ * What one payment process serves: `all` (default: `npm start`, docker compose) the subgraph on
+ * PORT and the webhook sidecar on WEBHOOK_PORT; `graphql` the subgraph alone (with the
+ * booking-event consumer); `webhooks` the sidecar alone, its own Deployment on Kubernetes
+ * (deploy/k8s). The outbox relay runs in every role: it is safe with any number of processes.
+ */
+export const PAYMENT_ROLES = ['all', 'graphql', 'webhooks'] as const;
+export type PaymentRole = (typeof PAYMENT_ROLES)[number];
+
 export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
   return loadConfig(
     {
       NODE_ENV: env.nodeEnv,
+      PAYMENT_ROLE: z.enum(PAYMENT_ROLES).default('all'),
       PORT: env.port(4004),
       WEBHOOK_PORT: env.port(4005),
       DATABASE_URL: env.databaseUrl,
@@ -38,3 +48,8 @@ export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
   );
 }
 export type PaymentConfig = ReturnType<typeof loadPaymentConfig>;
+
+/** Whether a process in this role serves the GraphQL subgraph (PORT) and the webhook sidecar (WEBHOOK_PORT). */
+export function paymentServes(role: PaymentRole): { graphql: boolean; webhooks: boolean } {
+  return { graphql: role !== 'webhooks', webhooks: role !== 'graphql' };
+}

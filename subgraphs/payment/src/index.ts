@@ -7,6 +7,9 @@ runMain('payment', async () => {
   const logger = createLogger('payment', config.LOG_LEVEL);
   initTelemetry({ service: 'payment' });
   const service = await startPaymentService(config, logger);
-  logger.info({ url: `${service.url}/graphql`, webhooks: `${service.webhookUrl}/webhooks/payments` }, 'payment subgraph ready');
+  logger.info(
+    { role: config.PAYMENT_ROLE, url: service.url && `${service.url}/graphql`, webhooks: service.webhookUrl && `${service.webhookUrl}/webhooks/payments` },
+    config.PAYMENT_ROLE === 'webhooks' ? 'payment webhook sidecar ready' : 'payment subgraph ready',
+  );
   onShutdown(logger, [{ name: 'payment', close: service.close }]);
 });

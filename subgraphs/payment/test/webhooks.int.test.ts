@@ -271,35 +271,35 @@ describe('the payment process: readiness, request ids and metrics on the sidecar
       return [res.status, await res.json()];
     };
     try {
-      for (const base of [service.url, service.webhookUrl]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
+      for (const base of [service.url!, service.webhookUrl!]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
 
       const refused = async (base: string) => (await scrape(base)).sum('tatkal_http_requests_total', { method: 'POST', route: '/webhooks/payments', status_code: '401' });
-      const refusedBefore = await refused(service.webhookUrl);
+      const refusedBefore = await refused(service.webhookUrl!);
       // A bad signature: refused and logged, under the provider's request id, sent back to it.
       const body = JSON.stringify(event('payment.succeeded', 'sim_pay_unknown'));
-      const res = await fetch(`${service.webhookUrl}/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'payment-signature': 't=1,v1=00', 'x-request-id': 'provider-req-42' }, body });
+      const res = await fetch(`${service.webhookUrl!}/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'payment-signature': 't=1,v1=00', 'x-request-id': 'provider-req-42' }, body });
       expect(res.status).toBe(401);
       expect(res.headers.get('x-request-id')).toBe('provider-req-42');
       expect(lines.find((l) => l.msg === 'webhook rejected: bad signature')).toMatchObject({ requestId: 'provider-req-42' });
-      const generated = await fetch(`${service.webhookUrl}/webhooks/payments`, { method: 'POST', body });
+      const generated = await fetch(`${service.webhookUrl!}/webhooks/payments`, { method: 'POST', body });
       expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
       // One registry per process: the sidecar's port shows the same metrics as the subgraph's.
-      for (const base of [service.url, service.webhookUrl]) expect(await refused(base)).toBe(refusedBefore + 2);
+      for (const base of [service.url!, service.webhookUrl!]) expect(await refused(base)).toBe(refusedBefore + 2);
 
       // PostgreSQL goes away: both ports say so quickly, naming the dependency.
       await pg.stop();
-      for (const base of [service.url, service.webhookUrl]) {
+      for (const base of [service.url!, service.webhookUrl!]) {
         const started = performance.now();
         expect(await ready(base)).toEqual([503, { status: 'not ready', checks: { database: false } }]);
         expect(performance.now() - started).toBeLessThan(3_000);
       }
       // Liveness does not depend on it.
-      expect((await fetch(`${service.webhookUrl}/health`)).status).toBe(200);
+      expect((await fetch(`${service.webhookUrl!}/health`)).status).toBe(200);
 
       // Back: ready again without a restart.
       await pg.start();
-      for (const base of [service.url, service.webhookUrl]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
+      for (const base of [service.url!, service.webhookUrl!]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
     } finally {
       await service.close();
       await pg.stop();
