@@ -54,7 +54,10 @@ function localEnv(d: Deployment, secrets: Record<string, string>, ports: Map<num
     else if (!services.some((s) => s.metadata.name === url.hostname)) env[name] = `http://127.0.0.1:1${url.pathname}`; // outside the cluster: never called at start
   }
   env.AUTH_SIGNING_KEYS_FILE &&= join(keysDir, 'signing-keys.json');
-  return { ...env, HOST: '127.0.0.1', EVENTS_PREFIX: prefix };
+  // The seeded template has 60 days of runs: booking's preparer would create their seat
+  // inventory (millions of rows) in the background of this test.
+  const inventory = d.metadata.name === 'booking' ? { INVENTORY_HORIZON_DAYS: '0' } : {};
+  return { ...env, HOST: '127.0.0.1', EVENTS_PREFIX: prefix, ...inventory };
 }
 
 const probePort = (c: IContainer, probe: IProbe, ports: Map<number, number>) => {

@@ -72,7 +72,7 @@ beforeAll(async () => {
 
   const env = {
     DATABASE_URL: db.url, REDIS_URL, AMQP_URL, AUTH_JWKS_URL: jwksUrl, DB_POOL_SIZE: '8',
-    EVENTS_PREFIX: prefix, SWEEP_INTERVAL_MS: '100', OUTBOX_INTERVAL_MS: '50', LOG_LEVEL: 'warn',
+    EVENTS_PREFIX: prefix, SWEEP_INTERVAL_MS: '100', OUTBOX_INTERVAL_MS: '50', LOG_LEVEL: 'warn', INVENTORY_HORIZON_DAYS: '0',
   };
   const onStdoutLine = (name: string) => (line: string) => {
     try {
