@@ -56,7 +56,7 @@ function localEnv(d: Deployment, secrets: Record<string, string>, ports: Map<num
   env.AUTH_SIGNING_KEYS_FILE &&= join(keysDir, 'signing-keys.json');
   // The seeded template has 60 days of runs: booking's preparer would create their seat
   // inventory (millions of rows) in the background of this test.
-  const inventory = d.metadata.name === 'booking' ? { INVENTORY_HORIZON_DAYS: '0' } : {};
+  const inventory: Record<string, string> = d.metadata.name === 'booking' ? { INVENTORY_HORIZON_DAYS: '0' } : {};
   return { ...env, HOST: '127.0.0.1', EVENTS_PREFIX: prefix, ...inventory };
 }
 

@@ -26,6 +26,8 @@ export interface BatchReport {
   /** Per journey of the batch: no berth a newcomer could get (sold out, or a waitlist ahead). */
   journeys: { cls: TravelClass; mask: bigint; blocked: boolean; waiting: number }[];
   ms: number;
+  /** The classes' waitlists after the batch. */
+  waitlists: Map<TravelClass, ClassWaitlist>;
 }
 
 export interface AllocatorDeps {
@@ -41,6 +43,8 @@ export interface AllocatorDeps {
 }
 
 const leaseKey = (runId: string) => `booking:allocator:${runId}`;
+/** How often an allocator re-reads who waits (see waitlistsOf). */
+const WAITING_REFRESH_MS = 5_000;
 /** How long an idle allocator keeps its lease for the next request (other instances wait that long). */
 const LINGER_MS = 300;
 
@@ -49,6 +53,7 @@ export function createAllocator(deps: AllocatorDeps) {
   const draining = new Set<string>();
   const again = new Set<string>();
   const wake = new Map<string, (kicked: boolean) => void>();
+  const waitingCache = new Map<string, { fence: bigint; at: number; waiting: Waiting }>();
   let closing = false;
 
   /** A new lease holder bumps the fence; a batch of an older holder then finds it changed. */
@@ -131,7 +136,7 @@ export function createAllocator(deps: AllocatorDeps) {
           const info = layout.seats.get(s.seat_id);
           if (info) seats.set(s.seat_id, { ...info, occupiedMask: s.occupied_mask });
         }
-        const waitlists = await readWaitlists(tx, runId, classes);
+        const waitlists = await waitlistsOf(tx, runId, fence, classes);
         const decisions = allocateBatch(requests, seats, waitlists, settings.waitlistLimit);
         const now = new Date();
         const decided = requests.map((request, i) => describe(runId, request, decisions[i]!, layout, settings, now));
@@ -151,12 +156,36 @@ export function createAllocator(deps: AllocatorDeps) {
           const open = [...seats.values()].some((s) => s.class === r.cls && (s.occupiedMask & r.mask) === 0n);
           return { cls: r.cls, mask: r.mask, blocked: !open || wl.masks.some((m) => (m & r.mask) !== 0n), waiting: wl.waiting };
         });
-        return { runId, decided, doneTicket, journeys, ms: 0 };
+        return { runId, decided, doneTicket, journeys, ms: 0, waitlists };
       },
       { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
     );
-    if (report) report.ms = performance.now() - started;
+    if (report) {
+      report.ms = performance.now() - started;
+      // Committed: what this batch waitlisted is now part of the run's waitlist.
+      if (fence !== null) waitingCache.set(runId, { fence, at: waitingCache.get(runId)?.at ?? Date.now(), waiting: new Map([...report.waitlists].map(([c, w]) => [c, { waiting: w.waiting, masks: [...w.masks] }])) });
+    }
     return report;
+  }
+
+  /**
+   * The class's waitlist for a batch: the WL counters read fresh, the journeys waiting from this
+   * allocator's cache while its fence holds (no other allocator adds to them; promotions and
+   * cancellations only remove, which leaves the cache cautious), read again every few seconds.
+   * A copy: a batch that rolls back leaves the cache as it was.
+   */
+  async function waitlistsOf(tx: Tx, runId: string, fence: bigint | null, classes: TravelClass[]): Promise<Map<TravelClass, ClassWaitlist>> {
+    const counters = await readCounters(tx, runId, classes);
+    const cached = waitingCache.get(runId);
+    let waiting: Waiting;
+    if (fence !== null && cached && cached.fence === fence && Date.now() - cached.at < WAITING_REFRESH_MS && classes.every((c) => cached.waiting.has(c))) {
+      waiting = cached.waiting;
+    } else {
+      waiting = await readWaiting(tx, runId, classes);
+      if (fence !== null) waitingCache.set(runId, { fence, at: Date.now(), waiting });
+      else waitingCache.delete(runId);
+    }
+    return new Map(classes.map((c) => [c, { last: counters.get(c) ?? 0, waiting: waiting.get(c)!.waiting, masks: [...waiting.get(c)!.masks] }]));
   }
 
   /** Retries contention (deadlock, time-outs) as a whole; any other failure by halves. */
@@ -256,6 +285,8 @@ export function createAllocator(deps: AllocatorDeps) {
         if (again.delete(runId)) this.kick(runId);
       });
     },
+    /** True while this process holds the run's allocator (draining or lingering). */
+    isDraining: (runId: string) => draining.has(runId),
     /** Runs with queued requests (after a crash or a lost kick): each is kicked. */
     async resume(): Promise<number> {
       const runs = await prisma.$queryRaw<{ run_id: string }[]>`SELECT DISTINCT run_id::text FROM booking.reservations WHERE status = 'QUEUED'`;
@@ -275,24 +306,28 @@ export function createAllocator(deps: AllocatorDeps) {
 }
 export type Allocator = ReturnType<typeof createAllocator>;
 
-async function readWaitlists(tx: Tx, runId: string, classes: TravelClass[]): Promise<Map<TravelClass, ClassWaitlist>> {
-  // The WL counters and the journeys waiting, by class, in one read.
-  const rows = await tx.$queryRaw<{ class: TravelClass; last: number | null; from_seq: number | null; to_seq: number | null; n: number | null }[]>`
-    SELECT c.class, wc.last, w.from_seq, w.to_seq, w.n
-    FROM unnest(${classes}::booking."TravelClass"[]) AS c(class)
-    LEFT JOIN booking.waitlist_counters wc ON wc.run_id = ${runId}::uuid AND wc.class = c.class
-    LEFT JOIN LATERAL (
-      SELECT r.from_seq, r.to_seq, count(*)::int AS n
-      FROM booking.reservations r JOIN booking.passengers p ON p.reservation_id = r.id AND p.status = 'WAITLISTED'
-      WHERE r.run_id = ${runId}::uuid AND r.class = c.class AND r.status = 'WAITLISTED'
-      GROUP BY r.from_seq, r.to_seq) w ON true`;
-  const map = new Map<TravelClass, ClassWaitlist>(classes.map((c) => [c, { last: 0, waiting: 0, masks: [] }]));
+/** Journeys waiting per class (their masks) and how many passengers wait. */
+type Waiting = Map<TravelClass, { waiting: number; masks: bigint[] }>;
+
+/** The WL counters: read in every batch (WL numbers come from them). One primary-key read. */
+async function readCounters(tx: Tx, runId: string, classes: TravelClass[]): Promise<Map<TravelClass, number>> {
+  const rows = await tx.$queryRaw<{ class: TravelClass; last: number }[]>`
+    SELECT class, last FROM booking.waitlist_counters WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])`;
+  return new Map(rows.map((r) => [r.class, r.last]));
+}
+
+/** Who waits, by class: a scan of the run's waitlisted reservations (costly with thousands waiting). */
+async function readWaiting(tx: Tx, runId: string, classes: TravelClass[]): Promise<Waiting> {
+  const rows = await tx.$queryRaw<{ class: TravelClass; from_seq: number; to_seq: number; n: number }[]>`
+    SELECT r.class, r.from_seq, r.to_seq, count(*)::int AS n
+    FROM booking.reservations r JOIN booking.passengers p ON p.reservation_id = r.id AND p.status = 'WAITLISTED'
+    WHERE r.run_id = ${runId}::uuid AND r.class = ANY(${classes}::booking."TravelClass"[]) AND r.status = 'WAITLISTED'
+    GROUP BY r.class, r.from_seq, r.to_seq`;
+  const map: Waiting = new Map(classes.map((c) => [c, { waiting: 0, masks: [] }]));
   for (const row of rows) {
-    const wl = map.get(row.class)!;
-    wl.last = row.last ?? 0;
-    if (row.n === null) continue;
-    wl.waiting += row.n;
-    wl.masks.push(segmentMask(row.from_seq!, row.to_seq!));
+    const w = map.get(row.class)!;
+    w.waiting += row.n;
+    w.masks.push(segmentMask(row.from_seq, row.to_seq));
   }
   return map;
 }

@@ -100,10 +100,11 @@ export function createReservationQueue(deps: QueueDeps) {
 
   // Outcomes decided by another instance's allocator (or a cancellation) reach waiters here; a
   // run whose requests wait too long is kicked (its allocator may have stopped between batches).
+  // Runs this process is draining are skipped: its allocator settles their waiters itself.
   const poller = setInterval(() => {
     if (waiters.size === 0) return;
     const now = Date.now();
-    const stale = [...waiters.entries()].filter(([, w]) => now - w.since >= POLL_MS);
+    const stale = [...waiters.entries()].filter(([, w]) => now - w.since >= POLL_MS && !allocator.isDraining(w.runId));
     if (stale.length === 0) return;
     idempotency
       .finishedRecords(OPERATION, stale.map(([, w]) => ({ userId: w.userId, key: w.key })))
