@@ -91,9 +91,10 @@ export function requestHash(request: unknown): string {
   return createHash('sha256').update(JSON.stringify(canonical(request ?? null))).digest('hex');
 }
 
-function replay<T>(stored: Stored): T {
+/** The stored outcome; `replayed` marks an error answered from the record (not the request's own first answer). */
+function replay<T>(stored: Stored, replayed = true): T {
   if (stored.ok) return stored.data as T;
-  throw new AppError(stored.error.extensions.code as ErrorCode, stored.error.message, { ...stored.error.extensions, replayed: true });
+  throw new AppError(stored.error.extensions.code as ErrorCode, stored.error.message, replayed ? { ...stored.error.extensions, replayed: true } : stored.error.extensions);
 }
 
 /** Domain outcomes worth remembering; validation and infrastructure failures are not. */
@@ -279,7 +280,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
       }
       if (!outcome.recorded) await record(opts.db, userId, operation, key, outcome.stored);
       await cache(userId, operation, key, hash, outcome.stored);
-      return replay<T>(outcome.stored);
+      return replay<T>(outcome.stored, false);
     },
 
     /**
@@ -313,7 +314,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
       }
       if (!outcome.recorded && !(await insertRecord(opts.db, userId, operation, key, hash, outcome.stored))) return recorded<T>(userId, operation, key, hash);
       await cache(userId, operation, key, hash, outcome.stored);
-      return replay<T>(outcome.stored);
+      return replay<T>(outcome.stored, false);
     },
 
     /** Deletes keys older than the retention period. */

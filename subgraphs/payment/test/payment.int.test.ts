@@ -141,10 +141,13 @@ describe('createPayment', () => {
       const res = await execute(server, CREATE, { r, k: key }, ctx(who));
       expect(errorCodes(res), code).toEqual([code]);
       expect(res.data).toBeNull();
+      // The first answer is not a replay; only a retry with the same key says so.
+      expect(res.errors![0]!.extensions, code).not.toHaveProperty('replayed');
       // A domain error is an outcome: the same key replays it.
       const replay = await execute(server, CREATE, { r, k: key }, ctx(who));
       expect(errorCodes(replay)).toEqual([code]);
       expect(replay.errors![0]!.extensions!.replayed).toBe(true);
+      expect(replay.errors![0]!.message).toBe(res.errors![0]!.message);
     }
     expect(errorCodes(await execute(server, CREATE, { r: 'not-a-uuid', k: randomUUID() }, ctx(who)))).toEqual(['BAD_USER_INPUT']);
     expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: randomUUID() }, ctx(null)))).toEqual(['UNAUTHENTICATED']);
