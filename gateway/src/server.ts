@@ -14,6 +14,7 @@ import {
   metricsHandler,
   clientIpOf,
   express,
+  inputValidationPlugin,
   listen,
   makeFormatError,
   operationLogPlugin,
@@ -100,6 +101,8 @@ export function buildGateway(opts: GatewayOptions) {
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       operationLogPlugin<GatewayContext>(opts.logger),
       graphqlMetricsPlugin<GatewayContext>(),
+      // Before planning: bad strings and dates never reach a subgraph (each checks again anyway).
+      inputValidationPlugin<GatewayContext>(),
       guardPlugin({
         limits: opts.queryLimits ?? DEFAULT_QUERY_LIMITS,
         expensive: opts.rateLimits && {

@@ -191,6 +191,75 @@ describe('registration and login input', () => {
   });
 });
 
+// Issue 12: what a careless client or an attacker sends gets a clear error with a documented
+// code, and nothing is written. One row per mistake; `token` rows are signed in.
+describe('client mistakes: a clear error each, nothing written', () => {
+  const STATION = `query($c: ID!) { station(code: $c) { name } }`;
+  const TRAIN = `query($n: ID!) { train(number: $n) { name } }`;
+  const RUN = `query($t: String!, $d: Date!) { trainRun(trainNumber: $t, date: $d) { id } }`;
+  const BETWEEN = `query($d: Date!) { trainsBetween(from: "MMCT", to: "NDLS", date: $d) { originDate } }`;
+  const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr } }`;
+  const reserveInput = (over: Record<string, unknown> = {}, passenger: Record<string, unknown> = {}) => ({
+    trainNumber: '12951',
+    date: '2030-01-01',
+    from: 'MMCT',
+    to: 'NDLS',
+    class: 'THIRD_AC',
+    passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE', ...passenger }],
+    ...over,
+  });
+  type Row = { name: string; body: { query: string; variables?: Record<string, unknown>; operationName?: string }; token?: true; status: number; code: string; field?: string };
+  const rows: Row[] = [
+    // An impossible Date, as a variable or a literal: refused at the gateway, no subgraph called.
+    ...['2026-13-45', '2027-02-30', 'tomorrow', '2026-12-01T10:00:00+05:30'].map((d): Row => ({ name: `trainsBetween date ${d}`, body: { query: BETWEEN, variables: { d } }, status: 400, code: 'BAD_USER_INPUT', field: 'date' })),
+    { name: 'trainRun date 2026-13-45', body: { query: RUN, variables: { t: '12951', d: '2026-13-45' } }, status: 400, code: 'BAD_USER_INPUT', field: 'date' },
+    { name: 'trainRun literal date 2027-02-30', body: { query: `{ trainRun(trainNumber: "12951", date: "2027-02-30") { id } }` }, status: 400, code: 'BAD_USER_INPUT', field: 'date' },
+    { name: 'reserveSeats input.date 2027-02-30', body: { query: RESERVE, variables: { key: randomUUID(), input: reserveInput({ date: '2027-02-30' }) } }, token: true, status: 400, code: 'BAD_USER_INPUT', field: 'input.date' },
+    // A NUL (PostgreSQL refuses it) or another control character in any string argument.
+    { name: 'register name with NUL', body: { query: REGISTER, variables: { input: { email: `nul-${randomUUID()}@example.com`, password: PASSWORD, name: 'Asha\u0000Rao' } } }, status: 400, code: 'BAD_USER_INPUT', field: 'input.name' },
+    { name: 'login email with NUL', body: { query: LOGIN, variables: { e: 'asha\u0000@example.com', p: PASSWORD } }, status: 400, code: 'BAD_USER_INPUT', field: 'email' },
+    { name: 'station(code) with NUL', body: { query: STATION, variables: { c: 'ND\u0000LS' } }, status: 400, code: 'BAD_USER_INPUT', field: 'code' },
+    { name: 'station(code) literal with NUL', body: { query: `{ station(code: "ND\\u0000LS") { name } }` }, status: 400, code: 'BAD_USER_INPUT', field: 'code' },
+    { name: 'train(number) with NUL', body: { query: TRAIN, variables: { n: '12951\u0000' } }, status: 400, code: 'BAD_USER_INPUT', field: 'number' },
+    { name: 'trainRun(trainNumber) with NUL', body: { query: RUN, variables: { t: '\u000012951', d: '2030-01-01' } }, status: 400, code: 'BAD_USER_INPUT', field: 'trainNumber' },
+    { name: 'searchStations query with an escape character', body: { query: `query($q: String!) { searchStations(query: $q) { station { code } } }`, variables: { q: 'mumbai\u001b[2J' } }, status: 400, code: 'BAD_USER_INPUT', field: 'query' },
+    { name: 'reserveSeats passenger name with a newline', body: { query: RESERVE, variables: { key: randomUUID(), input: reserveInput({}, { name: 'Asha\nRao' }) } }, token: true, status: 400, code: 'BAD_USER_INPUT', field: 'input.passengers[0].name' },
+    // No operation to run.
+    { name: 'unknown operationName', body: { query: `query A { __typename }`, operationName: 'Nope' }, status: 400, code: 'BAD_REQUEST' },
+    { name: 'two operations, no operationName', body: { query: `query A { __typename } query B { __typename }` }, status: 400, code: 'BAD_REQUEST' },
+  ];
+
+  it.each(rows)('$name: HTTP $status, $code', async (row) => {
+    const user = row.token ? await registerUser() : null;
+    const before = await counts();
+    const res = await post(row.body, { ip: nextIp(), headers: user ? bearer(user.accessToken) : {} });
+    expect({ status: res.status, errors: res.body.errors?.map((e) => ({ code: e.extensions?.code, ...(row.field ? { field: e.extensions?.field } : {}) })) }).toEqual({
+      status: row.status,
+      errors: [{ code: row.code, ...(row.field ? { field: row.field } : {}) }],
+    });
+    expect(res.body.data ?? null).toBeNull();
+    expect(res.body.errors![0]!.message).not.toMatch(/internal|\d{3}: /i);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('says extensions.replayed only on a replay: the first answer of a fresh key is a plain domain error (cancelReservation, createPayment)', async () => {
+    const user = await registerUser();
+    const ops = [
+      { name: 'cancelReservation', query: `mutation($k: String!) { cancelReservation(pnr: "1000000001", idempotencyKey: $k) { status } }`, variables: {} },
+      { name: 'createPayment', query: `mutation($k: String!, $r: ID!) { createPayment(reservationId: $r, idempotencyKey: $k) { id } }`, variables: { r: randomUUID() } },
+    ];
+    for (const op of ops) {
+      const key = randomUUID();
+      const first = await gql(op.query, { ...op.variables, k: key }, { headers: bearer(user.accessToken), ip: nextIp() });
+      const again = await gql(op.query, { ...op.variables, k: key }, { headers: bearer(user.accessToken), ip: nextIp() });
+      const code = first.body.errors?.[0]?.extensions?.code;
+      expect(['NOT_FOUND', 'FORBIDDEN'], op.name).toContain(code);
+      expect(first.body.errors![0]!.extensions, op.name).not.toHaveProperty('replayed');
+      expect(again.body.errors![0]!.extensions, op.name).toMatchObject({ code, replayed: true });
+    }
+  });
+});
+
 describe('tokens', () => {
   it('refuses a JWT signed by another key, alg none, an expired token and one for another audience with UNAUTHENTICATED (401)', async () => {
     const user = await registerUser();

@@ -10,6 +10,7 @@ import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import { makeFormatError } from './errors.ts';
 import { addHealthRoutes, clientIpOf, express, listen, requestIdOf, type HttpServer, type ReadinessCheck } from './http.ts';
+import { inputValidationPlugin } from './inputs.ts';
 import { subgraphIdentity, type Identity, type IdentityAssertions, type TokenVerifier } from './identity.ts';
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
@@ -59,7 +60,8 @@ export function createSubgraphServer<TContext extends RequestContext>(opts: Subg
       exposeDetails: !opts.production,
       log: (err) => opts.logger.error({ err }, 'unexpected error in resolver'),
     }),
-    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger), graphqlMetricsPlugin<TContext>()],
+    // inputValidationPlugin: a direct request meets the gateway's input rule too.
+    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger), graphqlMetricsPlugin<TContext>(), inputValidationPlugin<TContext>()],
     logger: opts.logger,
   });
   return { server, schema };
