@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityAssertions, createLogger, IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
 import { generateSigningJwk, importSigningKeys } from '../../subgraphs/auth/src/domain/keys.ts';
 import { createTestRun } from '../../subgraphs/booking/test/fixtures.ts';
+import { signatureHeader } from '../../subgraphs/payment/src/webhookSignature.ts';
 import { scrape } from '../../test/support/metrics.ts';
 import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
 import { createTestKeys } from '../../test/support/tokens.ts';
@@ -53,6 +54,7 @@ const LIMITS = {
   // Refetch the JWKS at once on an unknown kid (30 s in production).
   AUTH_JWKS_COOLDOWN_MS: '0',
   BODY_LIMIT: '100kb',
+  PAYMENT_WEBHOOK_SECRET: `whsec_e2e_${randomUUID()}`,
 };
 
 beforeAll(async () => {
@@ -257,6 +259,32 @@ describe('client mistakes: a clear error each, nothing written', () => {
       expect(first.body.errors![0]!.extensions, op.name).not.toHaveProperty('replayed');
       expect(again.body.errors![0]!.extensions, op.name).toMatchObject({ code, replayed: true });
     }
+  });
+});
+
+describe('payment webhooks', () => {
+  it('a signed payment.succeeded for another amount is stored but confirms nothing', async () => {
+    const user = await registerUser();
+    const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 8 });
+    const held = await gql(
+      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise } }`,
+      { key: randomUUID(), input: { runId: run.runId, from: run.stations[0], to: run.stations[2], class: 'SLEEPER', passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE' }] } },
+      { headers: bearer(user.accessToken), ip: nextIp() },
+    );
+    const reservation = held.body.data!.reserveSeats as { id: string; pnr: string; status: string; farePaise: number };
+    expect(reservation.status).toBe('HELD');
+    const paid = await gql(`mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id providerRef amountPaise } }`, { r: reservation.id, k: randomUUID() }, { headers: bearer(user.accessToken), ip: nextIp() });
+    const payment = paid.body.data!.createPayment as { id: string; providerRef: string; amountPaise: number };
+    expect(payment.amountPaise).toBe(reservation.farePaise);
+
+    const body = JSON.stringify({ id: `evt_${randomUUID()}`, type: 'payment.succeeded', created: Math.floor(Date.now() / 1000), data: { providerRef: payment.providerRef, amountPaise: 100, currency: 'INR' } });
+    const res = await fetch(`${sg.urls.webhooks}/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'payment-signature': signatureHeader([LIMITS.PAYMENT_WEBHOOK_SECRET], body) }, body });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { received: true, outcome: 'AMOUNT_MISMATCH' } });
+    // The event is kept; the payment did not move and no event went to booking (the webhook wrote no outbox row).
+    expect(await sg.db.prisma.webhookEvent.count({ where: { payload: { path: ['data', 'providerRef'], equals: payment.providerRef } } })).toBe(1);
+    expect(await sg.db.prisma.paymentOutbox.count({ where: { payload: { path: ['data', 'paymentId'], equals: payment.id } } })).toBe(0);
+    const view = await gql(`query($p: String!) { reservation(pnr: $p) { status payment { status } } }`, { p: reservation.pnr }, { headers: bearer(user.accessToken) });
+    expect(view.body.data).toEqual({ reservation: { status: 'HELD', payment: { status: 'PENDING' } } });
   });
 });
 

@@ -25,6 +25,8 @@ const STATUS: Record<WebhookOutcome, number> = {
   APPLIED: 200,
   DUPLICATE: 200,
   NO_OP: 200,
+  // Stored for an operator: a retry would change nothing.
+  AMOUNT_MISMATCH: 200,
   // Not ours (yet): a non-2xx makes the provider retry with back-off, nothing is stored meanwhile.
   UNKNOWN_PAYMENT: 404,
   UNKNOWN_REFUND: 404,
