@@ -310,11 +310,23 @@ describe('tokens', () => {
     expect(valid.body.data).toEqual({ me: { id: user.id } });
   });
 
-  it('revokes the whole family when a rotated refresh token is used again', async () => {
+  it('answers a client retrying refreshSession (its answer was lost) with the same new pair, without signing anyone out', async () => {
     const user = await registerUser();
     const ip = nextIp();
     const first = await gql(REFRESH, { t: user.refreshToken }, { ip });
-    const newer = first.body.data!.refreshSession.refreshToken as string;
+    expect(first.body.errors).toBeUndefined();
+    const retry = await gql(REFRESH, { t: user.refreshToken }, { ip });
+    expect(retry.body).toEqual(first.body);
+    const next = await gql(REFRESH, { t: first.body.data!.refreshSession.refreshToken as string }, { ip });
+    expect(next.body.errors).toBeUndefined();
+  });
+
+  it('revokes the whole family when a rotated refresh token is used again after its successor was used', async () => {
+    const user = await registerUser();
+    const ip = nextIp();
+    const first = await gql(REFRESH, { t: user.refreshToken }, { ip });
+    const second = await gql(REFRESH, { t: first.body.data!.refreshSession.refreshToken as string }, { ip });
+    const newer = second.body.data!.refreshSession.refreshToken as string;
     const before = await counts();
     const reuse = await gql(REFRESH, { t: user.refreshToken }, { ip });
     expect(codes(reuse)).toEqual(['UNAUTHENTICATED']);
@@ -322,7 +334,7 @@ describe('tokens', () => {
     expect(codes(await gql(REFRESH, { t: newer }, { ip }))).toEqual(['UNAUTHENTICATED']);
     expect(await counts()).toEqual(before);
     const family = await sg.db.prisma.refreshToken.findMany({ where: { userId: user.id } });
-    expect(family).toHaveLength(2);
+    expect(family).toHaveLength(3);
     expect(family.every((t) => t.revokedAt !== null)).toBe(true);
   });
 

@@ -15,6 +15,8 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
       AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
       ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
       REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(30),
+      /** A retried refreshSession within this many seconds gets the same new pair; 0: any second use signs out. */
+      REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
       /** JSON file holding the signing keys (private JWKs); first key signs, all are published. */
       AUTH_SIGNING_KEYS_FILE: z.string().min(1).default('.keys/auth-signing-keys.json'),
       /** Generate the key file when missing. On in development only, unless set. */

@@ -33,6 +33,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     audience: config.AUTH_AUDIENCE,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: config.REFRESH_TOKEN_TTL_DAYS,
+    refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
   };
   const { server } = buildAuthServer({
     logger,
