@@ -38,14 +38,12 @@ export function subgraphDataSource(url: string, opts: SubgraphConnectionOptions 
     async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
       const { request, context } = options;
       if (!request.query) throw new Error('Missing query');
-      // Never client headers: the request id, the verified token (and the gateway's signed
-      // identity for it) and the socket address only.
+      // Never client headers: the request id, the verified token and the gateway's signature over
+      // it (or over its absence) and the client's address, which subgraphs rate limit by.
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (context.requestId) headers['x-request-id'] = context.requestId;
       if (context.authorization) headers.authorization = context.authorization;
       if (context.identityAssertion) headers[IDENTITY_ASSERTION_HEADER] = context.identityAssertion;
-      // Set from the socket, never copied from the client: subgraphs rate limit by it.
-      if (context.clientIp) headers['x-forwarded-for'] = context.clientIp;
       const { query, variables, operationName, extensions } = request;
       const res = await pool.request({ path, method: 'POST', headers, body: JSON.stringify({ query, variables, operationName, extensions }) });
       const type = String(res.headers['content-type'] ?? '');

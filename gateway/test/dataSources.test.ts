@@ -104,14 +104,16 @@ describe('subgraph data source', () => {
     await source.close();
   });
 
-  it('forwards the request id, the verified token and the socket address, never anything else', async () => {
+  it('forwards the request id, the verified token and the signed assertion (which carries the client address), never anything else', async () => {
     const source = subgraphDataSource(url);
     await source.process({
       kind: HEALTH_CHECK,
       request: { query: '{ __typename }' },
-      context: { requestId: 'req-42', authorization: 'Bearer verified', identityAssertion: 'v1.claims.mac', clientIp: '203.0.113.9' },
+      context: { requestId: 'req-42', authorization: 'Bearer verified', identityAssertion: 'v2.claims.mac', clientIp: '203.0.113.9' },
     });
-    expect(seen[0]).toMatchObject({ 'x-request-id': 'req-42', authorization: 'Bearer verified', 'x-tatkal-identity': 'v1.claims.mac', 'x-forwarded-for': '203.0.113.9', 'content-type': 'application/json' });
+    expect(seen[0]).toMatchObject({ 'x-request-id': 'req-42', authorization: 'Bearer verified', 'x-tatkal-identity': 'v2.claims.mac', 'content-type': 'application/json' });
+    // An unsigned address is worth nothing to a subgraph: none is sent.
+    expect(seen[0]).not.toHaveProperty('x-forwarded-for');
     await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} });
     expect(seen[1]).not.toHaveProperty('authorization');
     expect(seen[1]).not.toHaveProperty('x-forwarded-for');

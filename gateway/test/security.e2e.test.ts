@@ -2,16 +2,22 @@
 // PostgreSQL and Redis, small limits from env. Each client request comes from its own loopback
 // address (127.0.0.x) where a test needs its own rate-limit budget; the gateway keys per-IP
 // limits on the socket address, whatever x-forwarded-for the client sends.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityAssertions, createLogger, IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
+import { loadGatewayConfig } from '../src/config.ts';
+import { startGatewayService } from '../src/service.ts';
+import { loadAuthConfig } from '../../subgraphs/auth/src/config.ts';
 import { generateSigningJwk, importSigningKeys } from '../../subgraphs/auth/src/domain/keys.ts';
+import { startAuthService } from '../../subgraphs/auth/src/service.ts';
 import { createTestRun } from '../../subgraphs/booking/test/fixtures.ts';
 import { signatureHeader } from '../../subgraphs/payment/src/webhookSignature.ts';
+import { REDIS_URL } from '../../test/support/env.ts';
 import { scrape } from '../../test/support/metrics.ts';
 import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
 import { createTestKeys } from '../../test/support/tokens.ts';
@@ -49,11 +55,11 @@ const LIMITS = {
   QUERY_MAX_ALIASES: '30',
   QUERY_MAX_TOKENS: '5000',
   QUERY_MAX_COST: '5000',
-  // The gateway connects to subgraphs from 127.0.0.1: only its x-forwarded-for is believed.
-  TRUSTED_PROXIES: '127.0.0.1',
   // Refetch the JWKS at once on an unknown kid (30 s in production).
   AUTH_JWKS_COOLDOWN_MS: '0',
   BODY_LIMIT: '100kb',
+  // Known to the test: it signs like the gateway, and starts production processes sharing it.
+  IDENTITY_ASSERTION_SECRET: randomBytes(32).toString('base64url'),
   PAYMENT_WEBHOOK_SECRET: `whsec_e2e_${randomUUID()}`,
 };
 
@@ -370,7 +376,7 @@ describe('identity headers sent straight to a subgraph', () => {
     const before = await counts();
     const reserve = `mutation { reserveSeats(idempotencyKey: "${randomUUID()}", input: { trainNumber: "12951", date: "2030-01-01", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }`;
     // The victim's claims signed with a guessed secret, sent with the attacker's own valid token.
-    const guessed = createIdentityAssertions('x'.repeat(40)).sign({ userId: victim.id, role: 'ADMIN', tokenId: randomUUID() }, `Bearer ${attacker.accessToken}`);
+    const guessed = createIdentityAssertions('x'.repeat(40)).sign({ identity: { userId: victim.id, role: 'ADMIN', tokenId: randomUUID() }, clientIp: '127.0.0.1' }, `Bearer ${attacker.accessToken}`);
     for (const url of [`${sg.urls.auth}/graphql`, `${sg.urls.booking}/graphql`]) {
       const res = await gql(`{ me { id } }`, {}, { url, ip, headers: { ...bearer(attacker.accessToken), [IDENTITY_ASSERTION_HEADER]: guessed } });
       expect(res.status).toBe(401);
@@ -399,7 +405,7 @@ describe('identity headers sent straight to a subgraph', () => {
     expect({ verified: after.verified - before.verified, asserted: after.asserted - before.asserted }).toEqual({ verified: 1, asserted: 1 });
   });
 
-  it("does not believe a client's x-forwarded-for, at the gateway or at a subgraph", async () => {
+  it("does not believe a client's x-forwarded-for, at the gateway or at a subgraph (loopback callers included)", async () => {
     const user = await registerUser();
     const before = await counts();
     // Straight to auth from an address that is not the gateway: keyed on the socket address.
@@ -420,6 +426,84 @@ describe('identity headers sent straight to a subgraph', () => {
     expect(codes(results[10]!)).toEqual(['RATE_LIMITED']);
     expect(results[10]!.headers['retry-after']).toBe('60');
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe('subgraphs are not a side door', () => {
+  it("answers anonymous _entities on auth, sent straight to it, without any user's name", async () => {
+    const victim = await registerUser();
+    const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }`;
+    const res = await gql(q, { r: [{ __typename: 'User', id: victim.id }] }, { url: `${sg.urls.auth}/graphql`, ip: nextIp() });
+    expect(res.body).toEqual({ data: { _entities: [null] } });
+  });
+
+  it('binds every subgraph and the webhook sidecar to loopback by default: another interface of this machine finds nothing listening', async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    for (const url of [sg.urls.auth, sg.urls.booking, sg.urls.search, sg.urls.payment, sg.urls.webhooks]) {
+      expect(new URL(url).hostname).toBe('127.0.0.1');
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      // A machine with only a loopback interface has no other address to try.
+      if (external) await expect(fetch(`http://${external}:${new URL(url).port}/health`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+    }
+  });
+
+  // Production: a subgraph answers only what the gateway signed. Auth and a gateway in front of it
+  // run in production here, sharing the supergraph's secret, database and keys.
+  describe('in production', () => {
+    let auth: Awaited<ReturnType<typeof startAuthService>>;
+    let gateway: Awaited<ReturnType<typeof startGatewayService>>;
+    beforeAll(async () => {
+      const common = { NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', REDIS_URL, IDENTITY_ASSERTION_SECRET: LIMITS.IDENTITY_ASSERTION_SECRET, RATE_LIMIT_PREFIX: `rl:prod:${randomUUID()}:` };
+      auth = await startAuthService(loadAuthConfig({ ...common, DATABASE_URL: sg.db.url, AUTH_SIGNING_KEYS_FILE: sg.authKeysFile, AUTH_GENERATE_KEYS: 'false' }), logger);
+      gateway = await startGatewayService(
+        loadGatewayConfig({
+          ...common,
+          AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json`,
+          SUPERGRAPH_PATH: new URL('../../supergraph.graphql', import.meta.url).pathname,
+          AUTH_URL: `${auth.url}/graphql`,
+          BOOKING_URL: `${sg.urls.booking}/graphql`,
+          SEARCH_URL: `${sg.urls.search}/graphql`,
+          PAYMENT_URL: `${sg.urls.payment}/graphql`,
+        }),
+        logger,
+      );
+    });
+    afterAll(async () => {
+      await gateway?.close();
+      await auth?.close();
+    });
+
+    it('refuses every request without the gateway signature with 401, before anything runs: no login guessing through the port', async () => {
+      const user = await registerUser();
+      const before = await counts();
+      const ip = nextIp();
+      const direct = `${auth.url}/graphql`;
+      const attempts = [
+        await gql(LOGIN, { e: user.email, p: PASSWORD }, { url: direct, ip, headers: { 'x-forwarded-for': '203.0.113.1' } }),
+        await gql(`{ me { id } }`, {}, { url: direct, ip, headers: bearer(user.accessToken) }),
+        await gql(`query($r: [_Any!]!) { _entities(representations: $r) { ... on User { name } } }`, { r: [{ __typename: 'User', id: user.id }] }, { url: direct, ip }),
+        await gql(`{ __typename }`, {}, { url: direct, ip, headers: { [IDENTITY_ASSERTION_HEADER]: createIdentityAssertions('y'.repeat(40)).sign({ identity: null, clientIp: '127.0.0.1' }, undefined) } }),
+      ];
+      for (const res of attempts) expect({ status: res.status, codes: codes(res), data: res.body.data }).toEqual({ status: 401, codes: ['UNAUTHENTICATED'], data: undefined });
+      expect(await counts()).toEqual(before);
+      // Health, readiness and the JWKS stay open: probes and the gateway need them.
+      expect((await fetch(`${auth.url}/health`)).status).toBe(200);
+      expect((await fetch(`${auth.url}/.well-known/jwks.json`)).status).toBe(200);
+    });
+
+    it('answers what the gateway signed, anonymous or signed in, and rate limits logins by the client address in the signature', async () => {
+      const user = await registerUser();
+      expect((await gql(`{ me { id } }`, {}, { url: gateway.url + '/graphql' })).body).toEqual({ data: { me: null } });
+      expect((await gql(`{ me { id } }`, {}, { url: gateway.url + '/graphql', headers: bearer(user.accessToken) })).body).toEqual({ data: { me: { id: user.id } } });
+      // Signed like the gateway (same secret), straight to auth: answered, keyed on the signed address.
+      const signed = (clientIp: string) => ({ [IDENTITY_ASSERTION_HEADER]: createIdentityAssertions(LIMITS.IDENTITY_ASSERTION_SECRET).sign({ identity: null, clientIp }, undefined) });
+      const results = [];
+      for (let i = 0; i < 11; i++) results.push(await gql(LOGIN, { e: user.email, p: 'wrong password here' }, { url: `${auth.url}/graphql`, ip: nextIp(), headers: signed('198.51.100.77') }));
+      expect(results.slice(0, 10).map(codes)).toEqual(Array(10).fill(['UNAUTHENTICATED']));
+      expect(codes(results[10]!)).toEqual(['RATE_LIMITED']);
+    });
   });
 });
 

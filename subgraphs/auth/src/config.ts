@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_TRUSTED_PROXIES, env, loadConfig, rateLimitEnv } from '@tatkal/common';
+import { env, loadConfig, rateLimitEnv } from '@tatkal/common';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -8,6 +8,7 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
     {
       NODE_ENV: env.nodeEnv,
       PORT: env.port(4001),
+      HOST: env.host,
       DATABASE_URL: env.databaseUrl,
       LOG_LEVEL: env.logLevel,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
@@ -31,8 +32,6 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
       RATE_LIMIT_LOGIN: rateLimitEnv('10/1m'),
       /** register: per client IP. */
       RATE_LIMIT_REGISTER: rateLimitEnv('5/1m'),
-      /** Peers whose x-forwarded-for is believed (the gateway): Express `trust proxy` syntax. */
-      TRUSTED_PROXIES: z.string().min(1).default(DEFAULT_TRUSTED_PROXIES),
     },
     source,
   );

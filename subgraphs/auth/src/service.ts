@@ -52,7 +52,8 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     ready: readinessChecks({ database: () => databaseReady(prisma) }),
     extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
-    trustProxy: config.TRUSTED_PROXIES,
+    host: config.HOST,
+    requireGatewaySignature: config.NODE_ENV === 'production',
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: `${config.RATE_LIMIT_PREFIX}auth:`, logger }),
     routes: (app) => app.get('/.well-known/jwks.json', (_req, res) => void res.set('Cache-Control', 'public, max-age=300').json(keyring.jwks)),
   });

@@ -6,6 +6,7 @@ export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
     {
       NODE_ENV: env.nodeEnv,
       PORT: env.port(4004),
+      HOST: env.host,
       WEBHOOK_PORT: env.port(4005),
       DATABASE_URL: env.databaseUrl,
       AMQP_URL: env.amqpUrl,
