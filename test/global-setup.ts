@@ -63,8 +63,17 @@ export default async function setup(project: TestProject) {
         await prisma.$disconnect();
       }
       await admin.query(`COMMENT ON DATABASE "${template}" IS 'ready'`);
-      // Old templates (yesterday's dates, older migrations) are dead weight.
-      const old = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'tatkal_test_tpl_%' AND datname <> $1", [template]);
+      // Old templates (yesterday's dates, older migrations) are dead weight. One built in the last
+      // 36 h may belong to another checkout with other migrations whose tests are cloning it right
+      // now: kept. Age is the creation time of the database's files (needs a superuser, as the
+      // trust-auth `postgres` here is; otherwise nothing is dropped).
+      const old = await admin
+        .query(
+          `SELECT datname FROM pg_database WHERE datname LIKE 'tatkal_test_tpl_%' AND datname <> $1
+             AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '36 hours'`,
+          [template],
+        )
+        .catch(() => ({ rows: [] as { datname: string }[] }));
       for (const row of old.rows) await admin.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
     }
   } finally {
