@@ -35,7 +35,10 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const template = `tatkal_test_tpl_${fingerprint()}`;
+  // The day in the name: templates of other days are dropped, while another checkout's template of
+  // today (other migrations, its own test run in progress) is left alone.
+  const day = todayInIndia().replaceAll('-', '');
+  const template = `tatkal_test_tpl_${day}_${fingerprint()}`;
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   try {
     await admin.connect();
@@ -63,17 +66,8 @@ export default async function setup(project: TestProject) {
         await prisma.$disconnect();
       }
       await admin.query(`COMMENT ON DATABASE "${template}" IS 'ready'`);
-      // Old templates (yesterday's dates, older migrations) are dead weight. One built in the last
-      // 36 h may belong to another checkout with other migrations whose tests are cloning it right
-      // now: kept. Age is the creation time of the database's files (needs a superuser, as the
-      // trust-auth `postgres` here is; otherwise nothing is dropped).
-      const old = await admin
-        .query(
-          `SELECT datname FROM pg_database WHERE datname LIKE 'tatkal_test_tpl_%' AND datname <> $1
-             AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '36 hours'`,
-          [template],
-        )
-        .catch(() => ({ rows: [] as { datname: string }[] }));
+      // Templates of earlier days are dead weight (today's of other checkouts may be in use).
+      const old = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'tatkal_test_tpl_%' AND datname NOT LIKE $1", [`tatkal_test_tpl_${day}_%`]);
       for (const row of old.rows) await admin.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
     }
   } finally {
