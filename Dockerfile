@@ -5,7 +5,7 @@
 #   docker build -t tatkal-supergraph .
 #   docker run --rm tatkal-supergraph node_modules/.bin/tsx subgraphs/auth/src/index.ts
 
-ARG NODE_VERSION=20.19
+ARG NODE_VERSION=22.23
 ARG PNPM_VERSION=10.34.8
 
 # ───────────────────────────── base ─────────────────────────────

@@ -117,7 +117,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has a service for every subgraph in supergraph.yaml, on its routing_url port, published unless scaled', () => {
+  it('has a service for every subgraph in supergraph.yaml, on its routing_url port, listening for the gateway on the stack network and not published', () => {
     expect(subgraphs.length).toBeGreaterThan(0);
     for (const { name, url, port } of subgraphs) {
       expect(url.hostname, name).toBe('localhost');
@@ -125,8 +125,12 @@ describe('docker-compose.yml', () => {
       const svc = services[name];
       expect(svc, `compose service "${name}"`).toBeDefined();
       expect(Number(envOf(svc!).PORT), `${name} PORT`).toBe(port);
-      if (scaledServices.includes(name)) expect(svc!.ports, `${name} is scaled: no host port`).toBeUndefined();
-      else expect(publishedFor(svc!, port), `${name} publishes ${port}`).toContain(port);
+      // Loopback is the default (HOST): inside a container the gateway comes over the network.
+      expect(envOf(svc!).HOST, `${name} HOST`).toBe('0.0.0.0');
+      expect(publishedFor(svc!, port), `${name} must not publish ${port}`).toEqual([]);
+      // In production (every app service here) an unsigned request is refused; the secret is required.
+      expect(envOf(svc!).NODE_ENV, name).toBe('production');
+      expect(envOf(svc!).IDENTITY_ASSERTION_SECRET, name).toMatch(/^\$\{IDENTITY_ASSERTION_SECRET:\?[^}]*\}$/);
       expect([svc!.command].flat().join(' '), `${name} command`).toContain(`subgraphs/${name}/src/index.ts`);
     }
   });

@@ -1,8 +1,10 @@
 // How the gateway talks to its subgraphs: one undici connection pool per subgraph (keep-alive,
 // bounded), a JSON POST per fetch. Apollo's RemoteGraphQLDataSource builds node-fetch Headers, a
 // Request it never sends and a stream-piped response per call; in the rush's profiles that was
-// the biggest part of the gateway's own work per request after Apollo's. Errors are shaped as
-// RemoteGraphQLDataSource shapes them, so clients see the same answers.
+// the biggest part of the gateway's own work per request after Apollo's. A GraphQL answer is
+// passed on whatever its HTTP status (Apollo Server answers a refused variable with 400 and
+// `errors`: the client must see that BAD_USER_INPUT, not "400: Bad Request"); anything else that
+// is not 2xx is shaped as RemoteGraphQLDataSource shapes it.
 import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
@@ -36,21 +38,20 @@ export function subgraphDataSource(url: string, opts: SubgraphConnectionOptions 
     async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
       const { request, context } = options;
       if (!request.query) throw new Error('Missing query');
-      // Never client headers: the request id, the verified token (and the gateway's signed
-      // identity for it) and the socket address only.
+      // Never client headers: the request id, the verified token and the gateway's signature over
+      // it (or over its absence) and the client's address, which subgraphs rate limit by.
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (context.requestId) headers['x-request-id'] = context.requestId;
       if (context.authorization) headers.authorization = context.authorization;
       if (context.identityAssertion) headers[IDENTITY_ASSERTION_HEADER] = context.identityAssertion;
-      // Set from the socket, never copied from the client: subgraphs rate limit by it.
-      if (context.clientIp) headers['x-forwarded-for'] = context.clientIp;
       const { query, variables, operationName, extensions } = request;
       const res = await pool.request({ path, method: 'POST', headers, body: JSON.stringify({ query, variables, operationName, extensions }) });
       const type = String(res.headers['content-type'] ?? '');
       const isJson = type.startsWith('application/json') || type.startsWith('application/graphql-response+json');
       const text = await res.body.text();
-      const body: unknown = isJson ? JSON.parse(text) : text;
+      const body: unknown = isJson ? parseJson(text) : text;
       if (res.statusCode < 200 || res.statusCode > 299) {
+        if (isGraphQLResponse(body)) return body;
         const statusText = STATUS_CODES[res.statusCode] ?? '';
         const code = res.statusCode === 401 ? 'UNAUTHENTICATED' : res.statusCode === 403 ? 'FORBIDDEN' : undefined;
         throw new GraphQLError(`${res.statusCode}: ${statusText}`, {
@@ -62,4 +63,20 @@ export function subgraphDataSource(url: string, opts: SubgraphConnectionOptions 
     },
     close: () => pool.close(),
   };
+}
+
+/** Not JSON despite its content type: kept as text, so the shaped error shows it. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** `{ errors: [...] }` (with or without data), as a GraphQL server answers over HTTP. */
+function isGraphQLResponse(body: unknown): body is GatewayGraphQLResponse {
+  if (typeof body !== 'object' || body === null) return false;
+  const errors = (body as { errors?: unknown }).errors;
+  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string');
 }

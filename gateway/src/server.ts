@@ -14,6 +14,7 @@ import {
   metricsHandler,
   clientIpOf,
   express,
+  inputValidationPlugin,
   listen,
   makeFormatError,
   operationLogPlugin,
@@ -37,9 +38,9 @@ export interface GatewayContext {
   identity: Identity | null;
   /** The verified bearer token, forwarded: a subgraph verifies it again unless it can check `identityAssertion`. */
   authorization?: string;
-  /** The verified identity signed for subgraphs (IDENTITY_ASSERTION_HEADER), made once per request. */
+  /** The verified identity (or none) and the client's address, signed for subgraphs (IDENTITY_ASSERTION_HEADER), once per request. */
   identityAssertion?: string;
-  /** The client's socket address (or from a trusted proxy in front), sent to subgraphs as x-forwarded-for. */
+  /** The client's socket address (or from a trusted proxy in front); subgraphs learn it from the signed assertion. */
   clientIp: string;
   log: Logger;
 }
@@ -55,7 +56,7 @@ export interface GatewayOptions {
   supergraphSdl: string;
   subgraphUrls?: Record<string, string>;
   verifyToken: TokenVerifier;
-  /** Signs the verified identity for subgraphs (IDENTITY_ASSERTION_SECRET); unset: they verify the token again. */
+  /** Signs every subgraph request: the verified identity or none, and the client's address (IDENTITY_ASSERTION_SECRET). Unset: subgraphs verify the token again and see the gateway as the client. */
   identityAssertions?: IdentityAssertions;
   logger: Logger;
   production: boolean;
@@ -100,6 +101,8 @@ export function buildGateway(opts: GatewayOptions) {
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       operationLogPlugin<GatewayContext>(opts.logger),
       graphqlMetricsPlugin<GatewayContext>(),
+      // Before planning: bad strings and dates never reach a subgraph (each checks again anyway).
+      inputValidationPlugin<GatewayContext>(),
       guardPlugin({
         limits: opts.queryLimits ?? DEFAULT_QUERY_LIMITS,
         expensive: opts.rateLimits && {
@@ -175,12 +178,14 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
         const requestId = res.locals.requestId as string;
         const identity = await opts.verifyToken(req.headers.authorization);
         const authorization = identity ? req.headers.authorization : undefined;
+        const clientIp = clientIpOf(req);
         return {
           requestId,
           identity,
           authorization,
-          identityAssertion: identity && authorization && opts.identityAssertions ? opts.identityAssertions.sign(identity, authorization) : undefined,
-          clientIp: clientIpOf(req),
+          // Anonymous requests too: in production a subgraph answers nothing unsigned.
+          identityAssertion: opts.identityAssertions?.sign({ identity, clientIp }, authorization),
+          clientIp,
           log: opts.logger.child({ requestId }),
         };
       },

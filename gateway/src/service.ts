@@ -11,6 +11,9 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
   } catch {
     throw new Error(`SUPERGRAPH_PATH: cannot read ${config.SUPERGRAPH_PATH} (run pnpm schema:compose)`);
   }
+  if (config.NODE_ENV === 'production' && !config.IDENTITY_ASSERTION_SECRET) {
+    logger.warn('IDENTITY_ASSERTION_SECRET is not set: subgraph requests go unsigned, so subgraphs verify every token again and see this gateway as every client');
+  }
   // Only rate limits use Redis here. 1 s per command, not 250 ms: a limiter that times out lets
   // the request through, and under an attack's load that is exactly when it is needed.
   const redis = createRedis(config.REDIS_URL, { name: 'gateway', commandTimeoutMs: 1000 });

@@ -26,6 +26,19 @@ beforeAll(async () => {
       res.end(JSON.stringify({ errors: [{ message: 'Invalid identity assertion', extensions: { code: 'UNAUTHENTICATED' } }] }));
       return;
     }
+    if (req.url === '/bad-input') {
+      req.resume();
+      // What Apollo Server answers for a variable its scalar refuses.
+      res.writeHead(400, { 'content-type': 'application/graphql-response+json; charset=utf-8' });
+      res.end(JSON.stringify({ errors: [{ message: 'Variable "$d" got invalid value "2026-13-45"', extensions: { code: 'BAD_USER_INPUT' } }] }));
+      return;
+    }
+    if (req.url === '/bad-gateway') {
+      req.resume();
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html>bad gateway</html>');
+      return;
+    }
     if (req.url === '/text') {
       req.resume();
       res.end('not json');
@@ -91,14 +104,16 @@ describe('subgraph data source', () => {
     await source.close();
   });
 
-  it('forwards the request id, the verified token and the socket address, never anything else', async () => {
+  it('forwards the request id, the verified token and the signed assertion (which carries the client address), never anything else', async () => {
     const source = subgraphDataSource(url);
     await source.process({
       kind: HEALTH_CHECK,
       request: { query: '{ __typename }' },
-      context: { requestId: 'req-42', authorization: 'Bearer verified', identityAssertion: 'v1.claims.mac', clientIp: '203.0.113.9' },
+      context: { requestId: 'req-42', authorization: 'Bearer verified', identityAssertion: 'v2.claims.mac', clientIp: '203.0.113.9' },
     });
-    expect(seen[0]).toMatchObject({ 'x-request-id': 'req-42', authorization: 'Bearer verified', 'x-tatkal-identity': 'v1.claims.mac', 'x-forwarded-for': '203.0.113.9', 'content-type': 'application/json' });
+    expect(seen[0]).toMatchObject({ 'x-request-id': 'req-42', authorization: 'Bearer verified', 'x-tatkal-identity': 'v2.claims.mac', 'content-type': 'application/json' });
+    // An unsigned address is worth nothing to a subgraph: none is sent.
+    expect(seen[0]).not.toHaveProperty('x-forwarded-for');
     await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} });
     expect(seen[1]).not.toHaveProperty('authorization');
     expect(seen[1]).not.toHaveProperty('x-forwarded-for');
@@ -113,14 +128,22 @@ describe('subgraph data source', () => {
     await source.close();
   });
 
-  it('turns a non-2xx answer into the error RemoteGraphQLDataSource gives (code, status, body), and a non-JSON 200 into an error', async () => {
-    const refuse = subgraphDataSource(url.replace('/graphql', '/refuse'));
-    const err = await refuse.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} }).catch((e: unknown) => e);
-    expect(err).toMatchObject({
-      message: '401: Unauthorized',
-      extensions: { code: 'UNAUTHENTICATED', response: { status: 401, statusText: 'Unauthorized', body: { errors: [{ message: 'Invalid identity assertion' }] } } },
-    });
-    await refuse.close();
+  it("passes a subgraph's GraphQL errors through whatever the HTTP status (400, 401), codes included", async () => {
+    for (const [path, expected] of [
+      ['/bad-input', { errors: [{ message: 'Variable "$d" got invalid value "2026-13-45"', extensions: { code: 'BAD_USER_INPUT' } }] }],
+      ['/refuse', { errors: [{ message: 'Invalid identity assertion', extensions: { code: 'UNAUTHENTICATED' } }] }],
+    ] as const) {
+      const source = subgraphDataSource(url.replace('/graphql', path));
+      expect(await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).toEqual(expected);
+      await source.close();
+    }
+  });
+
+  it('turns a non-2xx answer without a GraphQL body into the error RemoteGraphQLDataSource gives (status, body), and a non-JSON 200 into an error', async () => {
+    const down = subgraphDataSource(url.replace('/graphql', '/bad-gateway'));
+    const err = await down.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ message: '502: Bad Gateway', extensions: { response: { status: 502, statusText: 'Bad Gateway', body: '<html>bad gateway</html>' } } });
+    await down.close();
     const text = subgraphDataSource(url.replace('/graphql', '/text'));
     await expect(text.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).rejects.toThrow(/Expected JSON response body, but received: not json/);
     await text.close();

@@ -2,15 +2,22 @@
 // PostgreSQL and Redis, small limits from env. Each client request comes from its own loopback
 // address (127.0.0.x) where a test needs its own rate-limit budget; the gateway keys per-IP
 // limits on the socket address, whatever x-forwarded-for the client sends.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityAssertions, createLogger, IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
+import { loadGatewayConfig } from '../src/config.ts';
+import { startGatewayService } from '../src/service.ts';
+import { loadAuthConfig } from '../../subgraphs/auth/src/config.ts';
 import { generateSigningJwk, importSigningKeys } from '../../subgraphs/auth/src/domain/keys.ts';
+import { startAuthService } from '../../subgraphs/auth/src/service.ts';
 import { createTestRun } from '../../subgraphs/booking/test/fixtures.ts';
+import { signatureHeader } from '../../subgraphs/payment/src/webhookSignature.ts';
+import { REDIS_URL } from '../../test/support/env.ts';
 import { scrape } from '../../test/support/metrics.ts';
 import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
 import { createTestKeys } from '../../test/support/tokens.ts';
@@ -48,11 +55,12 @@ const LIMITS = {
   QUERY_MAX_ALIASES: '30',
   QUERY_MAX_TOKENS: '5000',
   QUERY_MAX_COST: '5000',
-  // The gateway connects to subgraphs from 127.0.0.1: only its x-forwarded-for is believed.
-  TRUSTED_PROXIES: '127.0.0.1',
   // Refetch the JWKS at once on an unknown kid (30 s in production).
   AUTH_JWKS_COOLDOWN_MS: '0',
   BODY_LIMIT: '100kb',
+  // Known to the test: it signs like the gateway, and starts production processes sharing it.
+  IDENTITY_ASSERTION_SECRET: randomBytes(32).toString('base64url'),
+  PAYMENT_WEBHOOK_SECRET: `whsec_e2e_${randomUUID()}`,
 };
 
 beforeAll(async () => {
@@ -191,6 +199,101 @@ describe('registration and login input', () => {
   });
 });
 
+// Issue 12: what a careless client or an attacker sends gets a clear error with a documented
+// code, and nothing is written. One row per mistake; `token` rows are signed in.
+describe('client mistakes: a clear error each, nothing written', () => {
+  const STATION = `query($c: ID!) { station(code: $c) { name } }`;
+  const TRAIN = `query($n: ID!) { train(number: $n) { name } }`;
+  const RUN = `query($t: String!, $d: Date!) { trainRun(trainNumber: $t, date: $d) { id } }`;
+  const BETWEEN = `query($d: Date!) { trainsBetween(from: "MMCT", to: "NDLS", date: $d) { originDate } }`;
+  const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr } }`;
+  const reserveInput = (over: Record<string, unknown> = {}, passenger: Record<string, unknown> = {}) => ({
+    trainNumber: '12951',
+    date: '2030-01-01',
+    from: 'MMCT',
+    to: 'NDLS',
+    class: 'THIRD_AC',
+    passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE', ...passenger }],
+    ...over,
+  });
+  type Row = { name: string; body: { query: string; variables?: Record<string, unknown>; operationName?: string }; token?: true; status: number; code: string; field?: string };
+  const rows: Row[] = [
+    // An impossible Date, as a variable or a literal: refused at the gateway, no subgraph called.
+    ...['2026-13-45', '2027-02-30', 'tomorrow', '2026-12-01T10:00:00+05:30'].map((d): Row => ({ name: `trainsBetween date ${d}`, body: { query: BETWEEN, variables: { d } }, status: 400, code: 'BAD_USER_INPUT', field: 'date' })),
+    { name: 'trainRun date 2026-13-45', body: { query: RUN, variables: { t: '12951', d: '2026-13-45' } }, status: 400, code: 'BAD_USER_INPUT', field: 'date' },
+    { name: 'trainRun literal date 2027-02-30', body: { query: `{ trainRun(trainNumber: "12951", date: "2027-02-30") { id } }` }, status: 400, code: 'BAD_USER_INPUT', field: 'date' },
+    { name: 'reserveSeats input.date 2027-02-30', body: { query: RESERVE, variables: { key: randomUUID(), input: reserveInput({ date: '2027-02-30' }) } }, token: true, status: 400, code: 'BAD_USER_INPUT', field: 'input.date' },
+    // A NUL (PostgreSQL refuses it) or another control character in any string argument.
+    { name: 'register name with NUL', body: { query: REGISTER, variables: { input: { email: `nul-${randomUUID()}@example.com`, password: PASSWORD, name: 'Asha\u0000Rao' } } }, status: 400, code: 'BAD_USER_INPUT', field: 'input.name' },
+    { name: 'login email with NUL', body: { query: LOGIN, variables: { e: 'asha\u0000@example.com', p: PASSWORD } }, status: 400, code: 'BAD_USER_INPUT', field: 'email' },
+    { name: 'station(code) with NUL', body: { query: STATION, variables: { c: 'ND\u0000LS' } }, status: 400, code: 'BAD_USER_INPUT', field: 'code' },
+    { name: 'station(code) literal with NUL', body: { query: `{ station(code: "ND\\u0000LS") { name } }` }, status: 400, code: 'BAD_USER_INPUT', field: 'code' },
+    { name: 'train(number) with NUL', body: { query: TRAIN, variables: { n: '12951\u0000' } }, status: 400, code: 'BAD_USER_INPUT', field: 'number' },
+    { name: 'trainRun(trainNumber) with NUL', body: { query: RUN, variables: { t: '\u000012951', d: '2030-01-01' } }, status: 400, code: 'BAD_USER_INPUT', field: 'trainNumber' },
+    { name: 'searchStations query with an escape character', body: { query: `query($q: String!) { searchStations(query: $q) { station { code } } }`, variables: { q: 'mumbai\u001b[2J' } }, status: 400, code: 'BAD_USER_INPUT', field: 'query' },
+    { name: 'reserveSeats passenger name with a newline', body: { query: RESERVE, variables: { key: randomUUID(), input: reserveInput({}, { name: 'Asha\nRao' }) } }, token: true, status: 400, code: 'BAD_USER_INPUT', field: 'input.passengers[0].name' },
+    // No operation to run.
+    { name: 'unknown operationName', body: { query: `query A { __typename }`, operationName: 'Nope' }, status: 400, code: 'BAD_REQUEST' },
+    { name: 'two operations, no operationName', body: { query: `query A { __typename } query B { __typename }` }, status: 400, code: 'BAD_REQUEST' },
+  ];
+
+  it.each(rows)('$name: HTTP $status, $code', async (row) => {
+    const user = row.token ? await registerUser() : null;
+    const before = await counts();
+    const res = await post(row.body, { ip: nextIp(), headers: user ? bearer(user.accessToken) : {} });
+    expect({ status: res.status, errors: res.body.errors?.map((e) => ({ code: e.extensions?.code, ...(row.field ? { field: e.extensions?.field } : {}) })) }).toEqual({
+      status: row.status,
+      errors: [{ code: row.code, ...(row.field ? { field: row.field } : {}) }],
+    });
+    expect(res.body.data ?? null).toBeNull();
+    expect(res.body.errors![0]!.message).not.toMatch(/internal|\d{3}: /i);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('says extensions.replayed only on a replay: the first answer of a fresh key is a plain domain error (cancelReservation, createPayment)', async () => {
+    const user = await registerUser();
+    const ops = [
+      { name: 'cancelReservation', query: `mutation($k: String!) { cancelReservation(pnr: "1000000001", idempotencyKey: $k) { status } }`, variables: {} },
+      { name: 'createPayment', query: `mutation($k: String!, $r: ID!) { createPayment(reservationId: $r, idempotencyKey: $k) { id } }`, variables: { r: randomUUID() } },
+    ];
+    for (const op of ops) {
+      const key = randomUUID();
+      const first = await gql(op.query, { ...op.variables, k: key }, { headers: bearer(user.accessToken), ip: nextIp() });
+      const again = await gql(op.query, { ...op.variables, k: key }, { headers: bearer(user.accessToken), ip: nextIp() });
+      const code = first.body.errors?.[0]?.extensions?.code;
+      expect(['NOT_FOUND', 'FORBIDDEN'], op.name).toContain(code);
+      expect(first.body.errors![0]!.extensions, op.name).not.toHaveProperty('replayed');
+      expect(again.body.errors![0]!.extensions, op.name).toMatchObject({ code, replayed: true });
+    }
+  });
+});
+
+describe('payment webhooks', () => {
+  it('a signed payment.succeeded for another amount is stored but confirms nothing', async () => {
+    const user = await registerUser();
+    const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 8 });
+    const held = await gql(
+      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise } }`,
+      { key: randomUUID(), input: { runId: run.runId, from: run.stations[0], to: run.stations[2], class: 'SLEEPER', passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE' }] } },
+      { headers: bearer(user.accessToken), ip: nextIp() },
+    );
+    const reservation = held.body.data!.reserveSeats as { id: string; pnr: string; status: string; farePaise: number };
+    expect(reservation.status).toBe('HELD');
+    const paid = await gql(`mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id providerRef amountPaise } }`, { r: reservation.id, k: randomUUID() }, { headers: bearer(user.accessToken), ip: nextIp() });
+    const payment = paid.body.data!.createPayment as { id: string; providerRef: string; amountPaise: number };
+    expect(payment.amountPaise).toBe(reservation.farePaise);
+
+    const body = JSON.stringify({ id: `evt_${randomUUID()}`, type: 'payment.succeeded', created: Math.floor(Date.now() / 1000), data: { providerRef: payment.providerRef, amountPaise: 100, currency: 'INR' } });
+    const res = await fetch(`${sg.urls.webhooks}/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'payment-signature': signatureHeader([LIMITS.PAYMENT_WEBHOOK_SECRET], body) }, body });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { received: true, outcome: 'AMOUNT_MISMATCH' } });
+    // The event is kept; the payment did not move and no event went to booking (the webhook wrote no outbox row).
+    expect(await sg.db.prisma.webhookEvent.count({ where: { payload: { path: ['data', 'providerRef'], equals: payment.providerRef } } })).toBe(1);
+    expect(await sg.db.prisma.paymentOutbox.count({ where: { payload: { path: ['data', 'paymentId'], equals: payment.id } } })).toBe(0);
+    const view = await gql(`query($p: String!) { reservation(pnr: $p) { status payment { status } } }`, { p: reservation.pnr }, { headers: bearer(user.accessToken) });
+    expect(view.body.data).toEqual({ reservation: { status: 'HELD', payment: { status: 'PENDING' } } });
+  });
+});
+
 describe('tokens', () => {
   it('refuses a JWT signed by another key, alg none, an expired token and one for another audience with UNAUTHENTICATED (401)', async () => {
     const user = await registerUser();
@@ -213,11 +316,23 @@ describe('tokens', () => {
     expect(valid.body.data).toEqual({ me: { id: user.id } });
   });
 
-  it('revokes the whole family when a rotated refresh token is used again', async () => {
+  it('answers a client retrying refreshSession (its answer was lost) with the same new pair, without signing anyone out', async () => {
     const user = await registerUser();
     const ip = nextIp();
     const first = await gql(REFRESH, { t: user.refreshToken }, { ip });
-    const newer = first.body.data!.refreshSession.refreshToken as string;
+    expect(first.body.errors).toBeUndefined();
+    const retry = await gql(REFRESH, { t: user.refreshToken }, { ip });
+    expect(retry.body).toEqual(first.body);
+    const next = await gql(REFRESH, { t: first.body.data!.refreshSession.refreshToken as string }, { ip });
+    expect(next.body.errors).toBeUndefined();
+  });
+
+  it('revokes the whole family when a rotated refresh token is used again after its successor was used', async () => {
+    const user = await registerUser();
+    const ip = nextIp();
+    const first = await gql(REFRESH, { t: user.refreshToken }, { ip });
+    const second = await gql(REFRESH, { t: first.body.data!.refreshSession.refreshToken as string }, { ip });
+    const newer = second.body.data!.refreshSession.refreshToken as string;
     const before = await counts();
     const reuse = await gql(REFRESH, { t: user.refreshToken }, { ip });
     expect(codes(reuse)).toEqual(['UNAUTHENTICATED']);
@@ -225,7 +340,7 @@ describe('tokens', () => {
     expect(codes(await gql(REFRESH, { t: newer }, { ip }))).toEqual(['UNAUTHENTICATED']);
     expect(await counts()).toEqual(before);
     const family = await sg.db.prisma.refreshToken.findMany({ where: { userId: user.id } });
-    expect(family).toHaveLength(2);
+    expect(family).toHaveLength(3);
     expect(family.every((t) => t.revokedAt !== null)).toBe(true);
   });
 
@@ -261,7 +376,7 @@ describe('identity headers sent straight to a subgraph', () => {
     const before = await counts();
     const reserve = `mutation { reserveSeats(idempotencyKey: "${randomUUID()}", input: { trainNumber: "12951", date: "2030-01-01", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }`;
     // The victim's claims signed with a guessed secret, sent with the attacker's own valid token.
-    const guessed = createIdentityAssertions('x'.repeat(40)).sign({ userId: victim.id, role: 'ADMIN', tokenId: randomUUID() }, `Bearer ${attacker.accessToken}`);
+    const guessed = createIdentityAssertions('x'.repeat(40)).sign({ identity: { userId: victim.id, role: 'ADMIN', tokenId: randomUUID() }, clientIp: '127.0.0.1' }, `Bearer ${attacker.accessToken}`);
     for (const url of [`${sg.urls.auth}/graphql`, `${sg.urls.booking}/graphql`]) {
       const res = await gql(`{ me { id } }`, {}, { url, ip, headers: { ...bearer(attacker.accessToken), [IDENTITY_ASSERTION_HEADER]: guessed } });
       expect(res.status).toBe(401);
@@ -290,7 +405,7 @@ describe('identity headers sent straight to a subgraph', () => {
     expect({ verified: after.verified - before.verified, asserted: after.asserted - before.asserted }).toEqual({ verified: 1, asserted: 1 });
   });
 
-  it("does not believe a client's x-forwarded-for, at the gateway or at a subgraph", async () => {
+  it("does not believe a client's x-forwarded-for, at the gateway or at a subgraph (loopback callers included)", async () => {
     const user = await registerUser();
     const before = await counts();
     // Straight to auth from an address that is not the gateway: keyed on the socket address.
@@ -311,6 +426,84 @@ describe('identity headers sent straight to a subgraph', () => {
     expect(codes(results[10]!)).toEqual(['RATE_LIMITED']);
     expect(results[10]!.headers['retry-after']).toBe('60');
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe('subgraphs are not a side door', () => {
+  it("answers anonymous _entities on auth, sent straight to it, without any user's name", async () => {
+    const victim = await registerUser();
+    const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }`;
+    const res = await gql(q, { r: [{ __typename: 'User', id: victim.id }] }, { url: `${sg.urls.auth}/graphql`, ip: nextIp() });
+    expect(res.body).toEqual({ data: { _entities: [null] } });
+  });
+
+  it('binds every subgraph and the webhook sidecar to loopback by default: another interface of this machine finds nothing listening', async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    for (const url of [sg.urls.auth, sg.urls.booking, sg.urls.search, sg.urls.payment, sg.urls.webhooks]) {
+      expect(new URL(url).hostname).toBe('127.0.0.1');
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      // A machine with only a loopback interface has no other address to try.
+      if (external) await expect(fetch(`http://${external}:${new URL(url).port}/health`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+    }
+  });
+
+  // Production: a subgraph answers only what the gateway signed. Auth and a gateway in front of it
+  // run in production here, sharing the supergraph's secret, database and keys.
+  describe('in production', () => {
+    let auth: Awaited<ReturnType<typeof startAuthService>>;
+    let gateway: Awaited<ReturnType<typeof startGatewayService>>;
+    beforeAll(async () => {
+      const common = { NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', REDIS_URL, IDENTITY_ASSERTION_SECRET: LIMITS.IDENTITY_ASSERTION_SECRET, RATE_LIMIT_PREFIX: `rl:prod:${randomUUID()}:` };
+      auth = await startAuthService(loadAuthConfig({ ...common, DATABASE_URL: sg.db.url, AUTH_SIGNING_KEYS_FILE: sg.authKeysFile, AUTH_GENERATE_KEYS: 'false' }), logger);
+      gateway = await startGatewayService(
+        loadGatewayConfig({
+          ...common,
+          AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json`,
+          SUPERGRAPH_PATH: new URL('../../supergraph.graphql', import.meta.url).pathname,
+          AUTH_URL: `${auth.url}/graphql`,
+          BOOKING_URL: `${sg.urls.booking}/graphql`,
+          SEARCH_URL: `${sg.urls.search}/graphql`,
+          PAYMENT_URL: `${sg.urls.payment}/graphql`,
+        }),
+        logger,
+      );
+    });
+    afterAll(async () => {
+      await gateway?.close();
+      await auth?.close();
+    });
+
+    it('refuses every request without the gateway signature with 401, before anything runs: no login guessing through the port', async () => {
+      const user = await registerUser();
+      const before = await counts();
+      const ip = nextIp();
+      const direct = `${auth.url}/graphql`;
+      const attempts = [
+        await gql(LOGIN, { e: user.email, p: PASSWORD }, { url: direct, ip, headers: { 'x-forwarded-for': '203.0.113.1' } }),
+        await gql(`{ me { id } }`, {}, { url: direct, ip, headers: bearer(user.accessToken) }),
+        await gql(`query($r: [_Any!]!) { _entities(representations: $r) { ... on User { name } } }`, { r: [{ __typename: 'User', id: user.id }] }, { url: direct, ip }),
+        await gql(`{ __typename }`, {}, { url: direct, ip, headers: { [IDENTITY_ASSERTION_HEADER]: createIdentityAssertions('y'.repeat(40)).sign({ identity: null, clientIp: '127.0.0.1' }, undefined) } }),
+      ];
+      for (const res of attempts) expect({ status: res.status, codes: codes(res), data: res.body.data }).toEqual({ status: 401, codes: ['UNAUTHENTICATED'], data: undefined });
+      expect(await counts()).toEqual(before);
+      // Health, readiness and the JWKS stay open: probes and the gateway need them.
+      expect((await fetch(`${auth.url}/health`)).status).toBe(200);
+      expect((await fetch(`${auth.url}/.well-known/jwks.json`)).status).toBe(200);
+    });
+
+    it('answers what the gateway signed, anonymous or signed in, and rate limits logins by the client address in the signature', async () => {
+      const user = await registerUser();
+      expect((await gql(`{ me { id } }`, {}, { url: gateway.url + '/graphql' })).body).toEqual({ data: { me: null } });
+      expect((await gql(`{ me { id } }`, {}, { url: gateway.url + '/graphql', headers: bearer(user.accessToken) })).body).toEqual({ data: { me: { id: user.id } } });
+      // Signed like the gateway (same secret), straight to auth: answered, keyed on the signed address.
+      const signed = (clientIp: string) => ({ [IDENTITY_ASSERTION_HEADER]: createIdentityAssertions(LIMITS.IDENTITY_ASSERTION_SECRET).sign({ identity: null, clientIp }, undefined) });
+      const results = [];
+      for (let i = 0; i < 11; i++) results.push(await gql(LOGIN, { e: user.email, p: 'wrong password here' }, { url: `${auth.url}/graphql`, ip: nextIp(), headers: signed('198.51.100.77') }));
+      expect(results.slice(0, 10).map(codes)).toEqual(Array(10).fill(['UNAUTHENTICATED']));
+      expect(codes(results[10]!)).toEqual(['RATE_LIMITED']);
+    });
   });
 });
 

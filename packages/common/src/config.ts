@@ -33,11 +33,18 @@ const url = (protocols: string[]) =>
 export const env = {
   nodeEnv: z.enum(['development', 'test', 'production']).default('development'),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  /** A subgraph's listening address: loopback unless set (0.0.0.0 in a container, on its private network). */
+  host: z.string().min(1).default('127.0.0.1'),
   databaseUrl: url(['postgresql:', 'postgres:']),
   redisUrl: url(['redis:', 'rediss:']),
   amqpUrl: url(['amqp:', 'amqps:']),
   httpUrl: url(['http:', 'https:']),
-  /** Shared by the gateway and the subgraphs (createIdentityAssertions); unset: subgraphs verify every bearer token themselves. */
+  /**
+   * Shared by the gateway and the subgraphs (createIdentityAssertions): the gateway signs every
+   * subgraph request with it, and in production a subgraph refuses requests without that
+   * signature. Unset: subgraphs verify every bearer token themselves and see the gateway's
+   * address as every client's.
+   */
   identityAssertionSecret: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32, 'must be at least 32 characters').optional()),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

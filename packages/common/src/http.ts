@@ -40,9 +40,15 @@ export function requestLogScope(): RequestHandler {
  * from trusted peers); IPv4-mapped IPv6 addresses are shown as IPv4.
  */
 export function clientIpOf(req: Request): string {
-  const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return plainIp(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 }
+
+/** The peer's own address, whatever any header says. */
+export function socketAddressOf(req: Request): string {
+  return plainIp(req.socket.remoteAddress ?? 'unknown');
+}
+
+const plainIp = (ip: string) => (ip.startsWith('::ffff:') ? ip.slice(7) : ip);
 
 /** How long one readiness check may take before it counts as failed. */
 export const READINESS_CHECK_TIMEOUT_MS = 1_500;
@@ -83,11 +89,13 @@ export async function listen(app: Express, port: number, host = '0.0.0.0'): Prom
   });
   server.keepAliveTimeout = 65_000;
   const actual = (server.address() as AddressInfo).port;
+  // Every interface: reach it over loopback; one address: that one.
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
     app,
     server,
     port: actual,
-    url: `http://127.0.0.1:${actual}`,
+    url: `http://${reachable}:${actual}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -132,7 +132,8 @@ export function requestHash(request: unknown): string {
   return createHash('sha256').update(JSON.stringify(canonical(request ?? null))).digest('hex');
 }
 
-const replay = <T>(stored: Stored): T => resultOf<T>(stored, true);
+/** The stored outcome; `replayed` marks an error answered from the record (not the request's own first answer). */
+const replay = <T>(stored: Stored, replayed = true): T => resultOf<T>(stored, replayed);
 
 /** Domain outcomes worth remembering; validation and infrastructure failures are not. */
 function isReplayable(err: unknown): err is AppError {
@@ -342,7 +343,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
       }
       if (!outcome.recorded) await record(opts.db, userId, operation, key, outcome.stored);
       await cache(userId, operation, key, hash, outcome.stored);
-      return replay<T>(outcome.stored);
+      return replay<T>(outcome.stored, false);
     },
 
     /**
@@ -376,7 +377,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
       }
       if (!outcome.recorded && !(await insertRecord(opts.db, userId, operation, key, hash, outcome.stored))) return recorded<T>(userId, operation, key, hash);
       await cache(userId, operation, key, hash, outcome.stored);
-      return replay<T>(outcome.stored);
+      return replay<T>(outcome.stored, false);
     },
 
     /** Deletes keys older than the retention period. */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from './errors.ts';
-import { createIdentityAssertions, createTokenVerifier, IDENTITY_ASSERTION_HEADER, subgraphIdentity, tokenVerifications, type Identity } from './identity.ts';
+import { createIdentityAssertions, createTokenVerifier, IDENTITY_ASSERTION_HEADER, subgraphCaller, tokenVerifications, type Identity } from './identity.ts';
 
 let sign: (expiresInS: number) => Promise<string>;
 let jwks: { keys: object[] };
@@ -77,11 +77,12 @@ describe('token verifier cache', () => {
   });
 });
 
-describe('identity assertions (the gateway signs, a subgraph checks)', () => {
+describe('identity assertions (the gateway signs every request, a subgraph checks)', () => {
   const secret = 'a'.repeat(16) + randomUUID();
   const assertions = createIdentityAssertions(secret);
   const identity: Identity = { userId: randomUUID(), role: 'CUSTOMER', tokenId: randomUUID() };
   const bearer = 'Bearer aaa.bbb.ccc';
+  const ip = '203.0.113.7';
   const refusedWith401 = (fn: () => unknown) => {
     try {
       fn();
@@ -93,23 +94,32 @@ describe('identity assertions (the gateway signs, a subgraph checks)', () => {
     throw new Error('accepted');
   };
 
-  it('gives back the identity the gateway signed, for the same bearer header, within 30 s', () => {
+  it('gives back the identity and client address the gateway signed, for the same bearer header, within 30 s', () => {
     const now = Date.now();
-    const header = assertions.sign(identity, bearer, now);
-    expect(assertions.verify(header, bearer, now)).toEqual(identity);
-    expect(assertions.verify(header, bearer, now + 29_000)).toEqual(identity);
+    const header = assertions.sign({ identity, clientIp: ip }, bearer, now);
+    expect(assertions.verify(header, bearer, now)).toEqual({ identity, clientIp: ip });
+    expect(assertions.verify(header, bearer, now + 29_000)).toEqual({ identity, clientIp: ip });
     refusedWith401(() => assertions.verify(header, bearer, now + 31_000));
   });
 
-  it('refuses an assertion for another token, with changed claims, another secret or a bad shape', () => {
-    const header = assertions.sign(identity, bearer);
+  it('signs anonymous requests too, valid only without a bearer header', () => {
+    const header = assertions.sign({ identity: null, clientIp: ip }, undefined);
+    expect(assertions.verify(header, undefined)).toEqual({ identity: null, clientIp: ip });
+    refusedWith401(() => assertions.verify(header, bearer));
+  });
+
+  it('refuses an assertion for another token, with changed claims (identity or address), another secret or a bad shape', () => {
+    const header = assertions.sign({ identity, clientIp: ip }, bearer);
     refusedWith401(() => assertions.verify(header, 'Bearer xxx.yyy.zzz'));
     refusedWith401(() => assertions.verify(header, undefined));
     const [v, , mac] = header.split('.');
-    const admin = Buffer.from(JSON.stringify({ sub: identity.userId, role: 'ADMIN', jti: identity.tokenId, exp: Math.floor(Date.now() / 1000) + 30 })).toString('base64url');
+    const exp = Math.floor(Date.now() / 1000) + 30;
+    const admin = Buffer.from(JSON.stringify({ sub: identity.userId, role: 'ADMIN', jti: identity.tokenId, ip, exp })).toString('base64url');
     refusedWith401(() => assertions.verify(`${v}.${admin}.${mac}`, bearer));
+    const elsewhere = Buffer.from(JSON.stringify({ sub: identity.userId, role: identity.role, jti: identity.tokenId, ip: '198.51.100.1', exp })).toString('base64url');
+    refusedWith401(() => assertions.verify(`${v}.${elsewhere}.${mac}`, bearer));
     refusedWith401(() => createIdentityAssertions('b'.repeat(48)).verify(header, bearer));
-    for (const bad of ['', 'v1', 'v1..', `v2.${header.slice(3)}`, `${header}.x`, header.slice(0, -2)]) refusedWith401(() => assertions.verify(bad, bearer));
+    for (const bad of ['', 'v2', 'v2..', `v1.${header.slice(3)}`, `${header}.x`, header.slice(0, -2)]) refusedWith401(() => assertions.verify(bad, bearer));
     expect(() => createIdentityAssertions('too short')).toThrow(/at least 32 bytes/);
   });
 
@@ -119,16 +129,26 @@ describe('identity assertions (the gateway signs, a subgraph checks)', () => {
       tokens.push(authorization);
       return authorization ? { userId: 'from-token', role: 'CUSTOMER' as const, tokenId: 't' } : null;
     };
-    const header = assertions.sign(identity, bearer);
-    expect(await subgraphIdentity(verifyToken, assertions)({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header })).toEqual(identity);
+    const header = assertions.sign({ identity, clientIp: ip }, bearer);
+    const caller = subgraphCaller({ verifyToken, assertions });
+    expect(await caller({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header, 'x-forwarded-for': '198.51.100.9' }, '10.0.0.2')).toEqual({ identity, clientIp: ip, signed: true });
     expect(tokens).toEqual([]);
-    // No assertion (a subgraph calling another on a user's behalf): the token is verified.
-    expect((await subgraphIdentity(verifyToken, assertions)({ authorization: bearer }))?.userId).toBe('from-token');
+    // No assertion (a direct call outside production): the token is verified, the socket is the address.
+    expect(await caller({ authorization: bearer, 'x-forwarded-for': '198.51.100.9' }, '10.0.0.2')).toEqual({ identity: { userId: 'from-token', role: 'CUSTOMER', tokenId: 't' }, clientIp: '10.0.0.2', signed: false });
     // A forged assertion is refused, not passed over to the token.
-    await expect(subgraphIdentity(verifyToken, assertions)({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: 'v1.e30.AAAA' })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(caller({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: 'v2.e30.AAAA' }, '10.0.0.2')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     // Without the secret the header means nothing: the token decides, and no token is anonymous.
-    expect((await subgraphIdentity(verifyToken)({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header }))?.userId).toBe('from-token');
-    expect(await subgraphIdentity(verifyToken)({ [IDENTITY_ASSERTION_HEADER]: header })).toBeNull();
+    const unkeyed = subgraphCaller({ verifyToken });
+    expect((await unkeyed({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header }, '10.0.0.2')).identity?.userId).toBe('from-token');
+    expect(await unkeyed({ [IDENTITY_ASSERTION_HEADER]: header }, '10.0.0.2')).toEqual({ identity: null, clientIp: '10.0.0.2', signed: false });
     expect(tokens).toEqual([bearer, bearer, undefined]);
+  });
+
+  it('requiring the signature (production), refuses every request without one, anonymous or with a valid token', async () => {
+    const verifyToken = async () => identity;
+    const caller = subgraphCaller({ verifyToken, assertions, requireSignature: true });
+    await expect(caller({}, '10.0.0.2')).rejects.toMatchObject({ code: 'UNAUTHENTICATED', extensions: { http: { status: 401 } } });
+    await expect(caller({ authorization: bearer }, '10.0.0.2')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await caller({ [IDENTITY_ASSERTION_HEADER]: assertions.sign({ identity: null, clientIp: ip }, undefined) }, '10.0.0.2')).toEqual({ identity: null, clientIp: ip, signed: true });
   });
 });

@@ -98,46 +98,57 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
   };
 }
 
-// ─────────────── the gateway's signed identity, forwarded to subgraphs ───────────────
+// ─────────────── the gateway's signature, on every request it sends a subgraph ───────────────
 
-/** Header the gateway sends to subgraphs: the identity it verified, signed with a shared secret. */
+/** Header the gateway sends to subgraphs: who calls (the identity it verified, or none) and from where, signed with a shared secret. */
 export const IDENTITY_ASSERTION_HEADER = 'x-tatkal-identity';
 /** Long enough for a subgraph to receive a forwarded request; not a session. */
 const ASSERTION_TTL_S = 30;
+const VERSION = 'v2';
+
+/** What the gateway vouches for: the verified identity (null: anonymous) and the client's address. */
+export interface Caller {
+  identity: Identity | null;
+  clientIp: string;
+}
 
 export interface IdentityAssertions {
-  /** `v1.<claims, base64url JSON>.<HMAC-SHA256 over the bearer header and the claims>` */
-  sign(identity: Identity, authorization: string, nowMs?: number): string;
-  /** The identity in a valid assertion for this bearer header; UNAUTHENTICATED (401) otherwise. */
-  verify(assertion: string, authorization: string | undefined, nowMs?: number): Identity;
+  /** `v2.<claims, base64url JSON>.<HMAC-SHA256 over the version, the bearer header ('' when anonymous) and the claims>` */
+  sign(caller: Caller, authorization: string | undefined, nowMs?: number): string;
+  /** The caller in a valid assertion made for this bearer header (or its absence); UNAUTHENTICATED (401) otherwise. */
+  verify(assertion: string, authorization: string | undefined, nowMs?: number): Caller;
 }
 
 /**
- * The gateway has already checked the token's Ed25519 signature; a subgraph behind it accepts the
- * claims the gateway verified, signed with a secret only the gateway and the subgraphs hold
- * (HMAC: microseconds, where an Ed25519 check costs most of a subgraph's auth step). The MAC
- * covers the bearer header too, so an assertion is valid only alongside the token it was made
- * from, and for ASSERTION_TTL_S. Without the secret nobody can make one: a forged header sent
- * straight to a subgraph is refused.
+ * The gateway signs every request it sends a subgraph, anonymous ones included, with a secret
+ * only the gateway and the subgraphs hold. A subgraph learns from it, in microseconds, who calls
+ * (the claims of the token the gateway verified: no Ed25519 check again) and the client's
+ * address (its rate limits key on it; no x-forwarded-for is believed). The MAC covers the bearer
+ * header, or its absence, so an assertion is valid only with the token it was made from, or with
+ * none, and for ASSERTION_TTL_S. Without the secret nobody can make one.
  */
 export function createIdentityAssertions(secret: string): IdentityAssertions {
   if (Buffer.byteLength(secret) < 32) throw new Error('The identity assertion secret must be at least 32 bytes');
-  const mac = (authorization: string, claims: string) => createHmac('sha256', secret).update(authorization).update('\n').update(claims).digest();
+  const mac = (authorization: string, claims: string) => createHmac('sha256', secret).update(VERSION).update('\n').update(authorization).update('\n').update(claims).digest();
   return {
-    sign(identity, authorization, nowMs = Date.now()) {
-      const claims = Buffer.from(JSON.stringify({ sub: identity.userId, role: identity.role, jti: identity.tokenId, exp: Math.floor(nowMs / 1000) + ASSERTION_TTL_S })).toString('base64url');
-      return `v1.${claims}.${mac(authorization, claims).toString('base64url')}`;
+    sign({ identity, clientIp }, authorization, nowMs = Date.now()) {
+      const exp = Math.floor(nowMs / 1000) + ASSERTION_TTL_S;
+      const body = identity ? { sub: identity.userId, role: identity.role, jti: identity.tokenId, ip: clientIp, exp } : { ip: clientIp, exp };
+      const claims = Buffer.from(JSON.stringify(body)).toString('base64url');
+      return `${VERSION}.${claims}.${mac(authorization ?? '', claims).toString('base64url')}`;
     },
     verify(assertion, authorization, nowMs = Date.now()) {
       const [version, claims, signature, extra] = assertion.split('.');
-      if (version !== 'v1' || !claims || !signature || extra !== undefined || !authorization) return refuse();
-      const expected = mac(authorization, claims);
+      if (version !== VERSION || !claims || !signature || extra !== undefined) return refuse();
+      const expected = mac(authorization ?? '', claims);
       const given = Buffer.from(signature, 'base64url');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refuse();
-      const { sub, role, jti, exp } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as Record<string, unknown>;
-      if (typeof exp !== 'number' || exp * 1000 <= nowMs || typeof sub !== 'string' || typeof jti !== 'string' || (role !== 'CUSTOMER' && role !== 'ADMIN')) return refuse();
+      const { sub, role, jti, ip, exp } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as Record<string, unknown>;
+      if (typeof exp !== 'number' || exp * 1000 <= nowMs || typeof ip !== 'string') return refuse();
+      if (sub === undefined && !authorization) return { identity: null, clientIp: ip };
+      if (typeof sub !== 'string' || typeof jti !== 'string' || (role !== 'CUSTOMER' && role !== 'ADMIN') || !authorization) return refuse();
       tokenVerifications.inc({ result: 'asserted' });
-      return { userId: sub, role, tokenId: jti };
+      return { identity: { userId: sub, role, tokenId: jti }, clientIp: ip };
     },
   };
 }
@@ -150,16 +161,31 @@ function refuse(): never {
   throw unauthenticatedHttp('Invalid identity assertion');
 }
 
+export interface SubgraphCallerOptions {
+  verifyToken: TokenVerifier;
+  /** The shared secret's assertions; unset: no header can be checked, so none is believed. */
+  assertions?: IdentityAssertions;
+  /** Refuse (401) any request without a valid assertion: production, where only the gateway may call. */
+  requireSignature?: boolean;
+}
+
 /**
- * How a subgraph learns who calls: the gateway's signed assertion when it sent one (and this
- * subgraph holds the secret), else the bearer token, verified here. An assertion this subgraph
- * cannot check is ignored, never trusted.
+ * How a subgraph learns who calls and from where: the gateway's signed assertion when it sent one
+ * (and this subgraph holds the secret); else, unless a signature is required, the bearer token
+ * verified here and the socket's own address (no forwarded header is believed). An assertion this
+ * subgraph cannot check is ignored, never trusted.
  */
-export function subgraphIdentity(verifyToken: TokenVerifier, assertions?: IdentityAssertions) {
-  return async (headers: Record<string, string | string[] | undefined>): Promise<Identity | null> => {
+export function subgraphCaller(opts: SubgraphCallerOptions) {
+  const { verifyToken, assertions } = opts;
+  const required = Boolean(opts.requireSignature && assertions);
+  return async (headers: Record<string, string | string[] | undefined>, socketIp: string): Promise<Caller & { signed: boolean }> => {
     const assertion = headers[IDENTITY_ASSERTION_HEADER];
     const authorization = headers.authorization as string | undefined;
-    if (assertions && typeof assertion === 'string') return assertions.verify(assertion, authorization);
-    return verifyToken(authorization);
+    if (assertions && typeof assertion === 'string') return { ...assertions.verify(assertion, authorization), signed: true };
+    if (required) {
+      tokenVerifications.inc({ result: 'refused' });
+      throw unauthenticatedHttp('This service answers the gateway only');
+    }
+    return { identity: await verifyToken(authorization), clientIp: socketIp, signed: false };
   };
 }

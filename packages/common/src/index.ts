@@ -8,6 +8,7 @@ export * from './shutdown.ts';
 export * from './subgraph.ts';
 export * from './rail.ts';
 export * from './scalars.ts';
+export * from './inputs.ts';
 export * from './idempotency.ts';
 export * from './locks.ts';
 export * from './authz.ts';

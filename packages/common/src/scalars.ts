@@ -1,9 +1,8 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+import { isCalendarDate } from './inputs.ts';
 
 function parseDate(value: unknown): string {
-  if (typeof value !== 'string' || !DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)) || new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) !== value) {
+  if (!isCalendarDate(value)) {
     throw new GraphQLError(`Date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value)}`, { extensions: { code: 'BAD_USER_INPUT' } });
   }
   return value;

@@ -4,13 +4,14 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import { makeFormatError } from './errors.ts';
-import { addHealthRoutes, clientIpOf, express, listen, requestIdOf, type HttpServer, type ReadinessCheck } from './http.ts';
-import { subgraphIdentity, type Identity, type IdentityAssertions, type TokenVerifier } from './identity.ts';
+import { addHealthRoutes, express, listen, requestIdOf, socketAddressOf, type HttpServer, type ReadinessCheck } from './http.ts';
+import { inputValidationPlugin } from './inputs.ts';
+import { subgraphCaller, type Caller, type Identity, type IdentityAssertions, type TokenVerifier } from './identity.ts';
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
@@ -20,7 +21,7 @@ export interface RequestContext extends BaseContext {
   identity: Identity | null;
   requestId: string;
   log: Logger;
-  /** The client's address as the gateway saw it (x-forwarded-for from a trusted proxy only). */
+  /** The client's address: as the gateway signed it, or this request's own socket address. */
   clientIp?: string;
   /** The verified caller's own `Authorization` header, for calls to another subgraph on its behalf (absent when anonymous). */
   authorization?: string;
@@ -59,7 +60,8 @@ export function createSubgraphServer<TContext extends RequestContext>(opts: Subg
       exposeDetails: !opts.production,
       log: (err) => opts.logger.error({ err }, 'unexpected error in resolver'),
     }),
-    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger), graphqlMetricsPlugin<TContext>()],
+    // inputValidationPlugin: a direct request meets the gateway's input rule too.
+    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger), graphqlMetricsPlugin<TContext>(), inputValidationPlugin<TContext>()],
     logger: opts.logger,
   });
   return { server, schema };
@@ -78,46 +80,64 @@ export interface ServeOptions<TContext extends RequestContext> {
   /** Extra routes (e.g. JWKS) mounted before /graphql. */
   routes?: (app: express.Express) => void;
   bodyLimit?: string;
-  /**
-   * Which peers' `x-forwarded-for` is believed (Express `trust proxy`): the gateway's addresses.
-   * Anyone else who reaches the subgraph directly is identified by its socket address.
-   */
-  trustProxy?: string;
   /** Store for the schema's `rateLimit(...)` rules (Redis, shared by every instance). */
   rateLimitStore?: RedisRateLimitStore;
+  /** Address to listen on (HOST): loopback unless set; a container sets 0.0.0.0 on its private network. */
+  host?: string;
+  /**
+   * Refuse (401, before the body is read) every /graphql request without the gateway's signature:
+   * production, where only the gateway may call. Needs `identityAssertions`; without them it
+   * cannot be enforced and a warning is logged at start.
+   */
+  requireGatewaySignature?: boolean;
 }
 
-/** Subgraphs sit on a private network behind the gateway: trust forwarding only from there. */
-export const DEFAULT_TRUSTED_PROXIES = 'loopback, uniquelocal';
+/** Subgraphs answer the gateway on the same machine unless told otherwise. */
+export const DEFAULT_SUBGRAPH_HOST = '127.0.0.1';
 
 /** Starts the server and serves `/graphql`, `/health`, `/ready` and `/metrics` on one port. */
 export async function serveSubgraph<TContext extends RequestContext>(opts: ServeOptions<TContext>): Promise<HttpServer> {
   await opts.server.start();
-  const identityOf = subgraphIdentity(opts.verifyToken, opts.identityAssertions);
+  if (opts.requireGatewaySignature && !opts.identityAssertions) {
+    opts.logger.warn('IDENTITY_ASSERTION_SECRET is not set: this subgraph cannot tell the gateway from any other caller and answers every request; keep it unreachable from clients');
+  }
+  const callerOf = subgraphCaller({ verifyToken: opts.verifyToken, assertions: opts.identityAssertions, requireSignature: opts.requireGatewaySignature });
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', opts.trustProxy ?? DEFAULT_TRUSTED_PROXIES);
+  // No forwarded header is believed: the client's address comes signed by the gateway, or is the socket's.
+  app.set('trust proxy', false);
   instrumentHttp(app);
   addHealthRoutes(app, opts.ready);
   opts.routes?.(app);
   app.use(
     '/graphql',
+    // Before the body is read: who calls, from the headers only. A refusal costs no parsing.
+    ((req, res, next) => {
+      res.locals.requestId = requestIdOf(req);
+      callerOf(req.headers, socketAddressOf(req)).then(
+        (caller) => {
+          res.locals.caller = caller;
+          next();
+        },
+        (err: unknown) => {
+          if (!(err instanceof GraphQLError) || err.extensions.code !== 'UNAUTHENTICATED') return next(err);
+          res.status(401).json({ errors: [{ message: err.message, extensions: { code: 'UNAUTHENTICATED' } }] });
+        },
+      );
+    }) satisfies express.RequestHandler,
     express.json({ limit: opts.bodyLimit ?? '256kb' }),
     // After the body is read (stream callbacks would lose the scope): every log line of the request carries its id.
-    (req, res, next) => {
-      res.locals.requestId = requestIdOf(req);
-      runInRequestScope(res.locals.requestId as string, next);
-    },
+    ((_req, res, next) => runInRequestScope(res.locals.requestId as string, next)) satisfies express.RequestHandler,
     expressMiddleware(opts.server, {
       context: async ({ req, res }) => {
         const requestId = res.locals.requestId as string;
         const log = opts.logger.child({ requestId });
-        const identity = await identityOf(req.headers);
-        return opts.extendContext({ identity, requestId, log, clientIp: clientIpOf(req), rateLimitStore: opts.rateLimitStore, authorization: identity ? req.headers.authorization : undefined });
+        const { identity, clientIp } = res.locals.caller as Caller;
+        return opts.extendContext({ identity, requestId, log, clientIp, rateLimitStore: opts.rateLimitStore, authorization: identity ? req.headers.authorization : undefined });
       },
     }),
   );
-  const http = await listen(app, opts.port);
+  const http = await listen(app, opts.port, opts.host ?? DEFAULT_SUBGRAPH_HOST);
   return {
     ...http,
     close: async () => {

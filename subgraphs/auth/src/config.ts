@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_TRUSTED_PROXIES, env, loadConfig, rateLimitEnv } from '@tatkal/common';
+import { env, loadConfig, rateLimitEnv } from '@tatkal/common';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -8,6 +8,7 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
     {
       NODE_ENV: env.nodeEnv,
       PORT: env.port(4001),
+      HOST: env.host,
       DATABASE_URL: env.databaseUrl,
       LOG_LEVEL: env.logLevel,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
@@ -15,6 +16,8 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
       AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
       ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
       REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(30),
+      /** A retried refreshSession within this many seconds gets the same new pair; 0: any second use signs out. */
+      REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
       /** JSON file holding the signing keys (private JWKs); first key signs, all are published. */
       AUTH_SIGNING_KEYS_FILE: z.string().min(1).default('.keys/auth-signing-keys.json'),
       /** Generate the key file when missing. On in development only, unless set. */
@@ -29,8 +32,6 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
       RATE_LIMIT_LOGIN: rateLimitEnv('10/1m'),
       /** register: per client IP. */
       RATE_LIMIT_REGISTER: rateLimitEnv('5/1m'),
-      /** Peers whose x-forwarded-for is believed (the gateway): Express `trust proxy` syntax. */
-      TRUSTED_PROXIES: z.string().min(1).default(DEFAULT_TRUSTED_PROXIES),
     },
     source,
   );

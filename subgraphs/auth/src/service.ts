@@ -33,6 +33,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     audience: config.AUTH_AUDIENCE,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: config.REFRESH_TOKEN_TTL_DAYS,
+    refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
   };
   const { server } = buildAuthServer({
     logger,
@@ -51,7 +52,8 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     ready: readinessChecks({ database: () => databaseReady(prisma) }),
     extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
-    trustProxy: config.TRUSTED_PROXIES,
+    host: config.HOST,
+    requireGatewaySignature: config.NODE_ENV === 'production',
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: `${config.RATE_LIMIT_PREFIX}auth:`, logger }),
     routes: (app) => app.get('/.well-known/jwks.json', (_req, res) => void res.set('Cache-Control', 'public, max-age=300').json(keyring.jwks)),
   });

@@ -65,16 +65,65 @@ describe('register and login', () => {
 });
 
 describe('refresh tokens', () => {
-  it('rotates on every use and revokes the family when a rotated token is reused', async () => {
-    const login = await execute(server, LOGIN, { e: 'asha.rao@example.com', p: 'correct horse battery' }, ctx());
-    const first = login.data!.login.refreshToken;
+  const loginToken = async () => (await execute(server, LOGIN, { e: 'asha.rao@example.com', p: 'correct horse battery' }, ctx())).data!.login.refreshToken as string;
+  /** Moves a token's rotation back in time: past the grace window without waiting for it. */
+  const rotatedSecondsAgo = (token: string, seconds: number) =>
+    db.prisma.$executeRaw`UPDATE auth.refresh_tokens SET rotated_at = now() - make_interval(secs => ${seconds}) WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+  const family = async (token: string) => {
+    const rows = await db.prisma.$queryRaw<{ family_id: string }[]>`SELECT family_id::text FROM auth.refresh_tokens WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+    return db.prisma.refreshToken.findMany({ where: { familyId: rows[0]!.family_id }, orderBy: { createdAt: 'asc' } });
+  };
+
+  it('rotates on every use and revokes the family when a rotated token is reused after the grace window', async () => {
+    const first = await loginToken();
     const second = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession.refreshToken;
     expect(second).not.toBe(first);
+    await rotatedSecondsAgo(first, 11);
     const reuse = await execute(server, REFRESH, { t: first }, ctx());
     expect(errorCodes(reuse)).toEqual(['UNAUTHENTICATED']);
     // The thief's reuse also logged out the legitimate holder of the newer token.
     const afterRevoke = await execute(server, REFRESH, { t: second }, ctx());
     expect(errorCodes(afterRevoke)).toEqual(['UNAUTHENTICATED']);
+    expect((await family(first)).map((t) => [t.revokedAt !== null, t.successorSealed])).toEqual([
+      [true, null],
+      [true, null],
+    ]);
+  });
+
+  it('answers a retried refresh (the first answer was lost) within the grace window with the same new pair, and the session lives on', async () => {
+    const first = await loginToken();
+    const answer = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession;
+    // Three retries at once, as a client with a flaky connection might send them.
+    const retries = await Promise.all([1, 2, 3].map(() => execute(server, REFRESH, { t: first }, ctx())));
+    for (const retry of retries) {
+      expect(retry.errors).toBeUndefined();
+      expect(retry.data!.refreshSession).toEqual(answer);
+    }
+    expect(await family(first)).toHaveLength(2);
+    expect((await family(first)).every((t) => t.revokedAt === null)).toBe(true);
+    // The pair works: it rotates on, and then the first token's copy of it is gone.
+    const third = await execute(server, REFRESH, { t: answer.refreshToken }, ctx());
+    expect(third.errors).toBeUndefined();
+    const rows = await family(first);
+    expect(rows.map((t) => t.successorSealed !== null)).toEqual([false, true, false]);
+    expect(rows[0]!.successorSealed).toBeNull();
+  });
+
+  it('treats the first token as stolen once its successor was used, even inside the grace window', async () => {
+    const first = await loginToken();
+    const second = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession.refreshToken;
+    expect((await execute(server, REFRESH, { t: second }, ctx())).errors).toBeUndefined();
+    expect(errorCodes(await execute(server, REFRESH, { t: first }, ctx()))).toEqual(['UNAUTHENTICATED']);
+    expect((await family(first)).every((t) => t.revokedAt !== null)).toBe(true);
+  });
+
+  it('keeps no readable copy of the new pair: the stored copy is sealed with a key only the old token gives', async () => {
+    const first = await loginToken();
+    const answer = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession;
+    const [old] = await family(first);
+    expect(old!.successorSealed).toBeTruthy();
+    expect(old!.successorSealed).not.toContain(answer.refreshToken);
+    expect(old!.successorSealed).not.toContain(answer.accessToken.split('.')[1]);
   });
 
   it('logout revokes the token', async () => {
@@ -87,13 +136,22 @@ describe('refresh tokens', () => {
 });
 
 describe('User entity and admin queries', () => {
-  it('resolves User by id through _entities and hides the email from other users', async () => {
+  it('resolves User by id through _entities for the user themself, email included', async () => {
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'asha.rao@example.com' } });
     const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name email } } }`;
     const own = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx({ userId: user.id, role: 'CUSTOMER', tokenId: 'j' }));
     expect(own.data!._entities[0]).toEqual({ id: user.id, name: 'Asha Rao', email: 'asha.rao@example.com' });
-    const other = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx({ userId: crypto.randomUUID(), role: 'CUSTOMER', tokenId: 'j' }));
-    expect(errorCodes(other)).toEqual(['FORBIDDEN']);
+  });
+
+  it('resolves another user, or any user for an anonymous caller, as null: a user id does not reveal a name', async () => {
+    const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'asha.rao@example.com' } });
+    const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }`;
+    for (const who of [null, { userId: crypto.randomUUID(), role: 'CUSTOMER' as const, tokenId: 'j' }]) {
+      const res = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx(who));
+      expect(res).toEqual({ data: { _entities: [null] } });
+    }
+    const admin = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }));
+    expect(admin.data!._entities).toEqual([{ id: user.id, name: 'Asha Rao' }]);
   });
 
   it('lists users for admins only', async () => {

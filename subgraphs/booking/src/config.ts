@@ -6,6 +6,7 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
     {
       NODE_ENV: env.nodeEnv,
       PORT: env.port(4002),
+      HOST: env.host,
       DATABASE_URL: env.databaseUrl,
       REDIS_URL: env.redisUrl,
       AMQP_URL: env.amqpUrl,

@@ -1,5 +1,8 @@
 // Asks the booking subgraph about a reservation on the caller's behalf: the caller's own token
 // goes along, so booking's ownership rule decides (another user's reservation comes back null).
+// With the shared secret the call is signed as the gateway signs its own (booking in production
+// answers nothing else): the caller's identity and address as payment received them.
+import { IDENTITY_ASSERTION_HEADER, type Identity, type IdentityAssertions } from '@tatkal/common';
 import { z } from 'zod';
 
 const QUERY = `query PaymentReservationCheck($r: [_Any!]!) {
@@ -30,21 +33,30 @@ export interface HeldReservation {
 
 export interface BookingClient {
   /** The reservation as its owner (or an admin) sees it, or null when it is not theirs or does not exist. */
-  reservation(id: string, caller: { authorization: string; requestId: string }): Promise<HeldReservation | null>;
+  reservation(id: string, caller: BookingCaller): Promise<HeldReservation | null>;
+}
+
+export interface BookingCaller {
+  authorization: string;
+  requestId: string;
+  identity: Identity;
+  clientIp?: string;
 }
 
 export class BookingUnavailableError extends Error {
   override name = 'BookingUnavailableError';
 }
 
-export function createBookingClient(url: string, opts: { timeoutMs?: number } = {}): BookingClient {
+export function createBookingClient(url: string, opts: { timeoutMs?: number; assertions?: IdentityAssertions } = {}): BookingClient {
   return {
     async reservation(id, caller) {
+      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: caller.authorization, 'x-request-id': caller.requestId };
+      if (opts.assertions) headers[IDENTITY_ASSERTION_HEADER] = opts.assertions.sign({ identity: caller.identity, clientIp: caller.clientIp ?? 'unknown' }, caller.authorization);
       let res: Response;
       try {
         res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: caller.authorization, 'x-request-id': caller.requestId },
+          headers,
           body: JSON.stringify({ query: QUERY, variables: { r: [{ __typename: 'Reservation', id }] } }),
           signal: AbortSignal.timeout(opts.timeoutMs ?? 3_000),
         });

@@ -16,6 +16,7 @@ export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
       NODE_ENV: env.nodeEnv,
       PAYMENT_ROLE: z.enum(PAYMENT_ROLES).default('all'),
       PORT: env.port(4004),
+      HOST: env.host,
       WEBHOOK_PORT: env.port(4005),
       DATABASE_URL: env.databaseUrl,
       AMQP_URL: env.amqpUrl,

@@ -1,15 +1,19 @@
-import { createIdempotency, type Redis } from '@tatkal/common';
+import { createIdempotency, type IdentityAssertions, type Redis } from '@tatkal/common';
 import type { PrismaClient } from '@tatkal/db';
 import { createBookingClient } from './bookingClient.ts';
 import type { PaymentDeps } from './context.ts';
 import { createProviderClient } from './provider/client.ts';
 
 /** The payment service's long-lived collaborators, one of each per process. */
-export function createPaymentDeps(prisma: PrismaClient, redis: Redis | null, urls: { bookingUrl: string; providerUrl: string }): PaymentDeps {
+export function createPaymentDeps(
+  prisma: PrismaClient,
+  redis: Redis | null,
+  urls: { bookingUrl: string; providerUrl: string; identityAssertions?: IdentityAssertions },
+): PaymentDeps {
   return {
     prisma,
     idempotency: createIdempotency({ db: prisma, schema: 'payment', redis }),
-    booking: createBookingClient(urls.bookingUrl),
+    booking: createBookingClient(urls.bookingUrl, { assertions: urls.identityAssertions }),
     provider: createProviderClient(urls.providerUrl),
   };
 }

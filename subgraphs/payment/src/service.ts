@@ -20,14 +20,18 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
   const ready = readinessChecks({ database: () => databaseReady(prisma) });
   // Redis only caches finished idempotency outcomes of the subgraph: optional, never part of readiness.
   const redis = serves.graphql && config.REDIS_URL ? createRedis(config.REDIS_URL, { name: 'payment' }) : null;
-  const deps = createPaymentDeps(prisma, redis, { bookingUrl: config.BOOKING_URL, providerUrl: config.PROVIDER_URL });
+  // Signs payment's own calls to booking as the gateway signs its calls (production requires it).
+  const identityAssertions = identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET);
+  const deps = createPaymentDeps(prisma, redis, { bookingUrl: config.BOOKING_URL, providerUrl: config.PROVIDER_URL, identityAssertions });
   const http = serves.graphql
     ? await serveSubgraph({
         server: buildPaymentServer({ logger, production: config.NODE_ENV === 'production' }).server,
         port: config.PORT,
+        host: config.HOST,
+        requireGatewaySignature: config.NODE_ENV === 'production',
         logger,
         verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
-        identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
+        identityAssertions,
         ready,
         extendContext: (base) => ({ ...base, ...deps }),
         // createPayment's graphql-rate-limit rule (permissions.ts) counts here; no Redis: not limited.
@@ -37,6 +41,7 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
   const webhooks = serves.webhooks
     ? await serveWebhooks({
         port: config.WEBHOOK_PORT,
+        host: config.HOST,
         ready,
         prisma,
         secrets: [config.PAYMENT_WEBHOOK_SECRET, ...config.PAYMENT_WEBHOOK_SECRETS],

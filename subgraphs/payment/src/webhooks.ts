@@ -11,6 +11,8 @@ export const WEBHOOK_PATH = '/webhooks/payments';
 
 export interface WebhookOptions {
   port: number;
+  /** Listening address (payment's HOST): loopback unless set. */
+  host?: string;
   ready: ReadinessCheck;
   prisma: PrismaClient;
   /** Every secret currently accepted (the current one first; more during a rotation). */
@@ -25,12 +27,14 @@ const STATUS: Record<WebhookOutcome, number> = {
   APPLIED: 200,
   DUPLICATE: 200,
   NO_OP: 200,
+  // Stored for an operator: a retry would change nothing.
+  AMOUNT_MISMATCH: 200,
   // Not ours (yet): a non-2xx makes the provider retry with back-off, nothing is stored meanwhile.
   UNKNOWN_PAYMENT: 404,
   UNKNOWN_REFUND: 404,
 };
 
-export function webhookApp(opts: Omit<WebhookOptions, 'port'>) {
+export function webhookApp(opts: Omit<WebhookOptions, 'port' | 'host'>) {
   if (opts.secrets.length === 0) throw new Error('webhook sidecar needs at least one secret');
   const app = express();
   app.disable('x-powered-by');
@@ -96,5 +100,5 @@ export function webhookApp(opts: Omit<WebhookOptions, 'port'>) {
 }
 
 export async function serveWebhooks(opts: WebhookOptions): Promise<HttpServer> {
-  return listen(webhookApp(opts), opts.port);
+  return listen(webhookApp(opts), opts.port, opts.host ?? '127.0.0.1');
 }

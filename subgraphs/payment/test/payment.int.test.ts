@@ -28,7 +28,7 @@ const { server } = buildPaymentServer({ logger: testLogger, production: false })
 
 /** What booking would answer, per reservation id (absent: not the caller's or does not exist). */
 const reservations = new Map<string, HeldReservation>();
-const bookingCalls: { id: string; authorization: string; requestId: string }[] = [];
+const bookingCalls: ({ id: string } & Parameters<BookingClient['reservation']>[1])[] = [];
 const booking: BookingClient = {
   reservation: async (id, caller) => {
     bookingCalls.push({ id, ...caller });
@@ -41,6 +41,7 @@ const ctx = (who: Identity | null, overrides: Partial<PaymentContext> = {}): Pay
   ...deps,
   identity: who,
   requestId: 'req-test',
+  clientIp: '203.0.113.5',
   log: testLogger,
   authorization: who ? `Bearer token-of-${who.userId}` : undefined,
   ...overrides,
@@ -115,7 +116,7 @@ describe('createPayment', () => {
     expect(p.providerRef).toMatch(/^sim_pay_[0-9a-f]{24}$/);
     expect(p.checkoutUrl).toBe(`${providerHttp.url}/checkout/${p.providerRef}`);
     expect(simulator.payment(p.providerRef)).toMatchObject({ amountPaise: 312_500, status: 'pending', metadata: { paymentId: p.id, reservationId: r } });
-    expect(bookingCalls.at(-1)).toEqual({ id: r, authorization: `Bearer token-of-${who.userId}`, requestId: 'req-test' });
+    expect(bookingCalls.at(-1)).toEqual({ id: r, authorization: `Bearer token-of-${who.userId}`, requestId: 'req-test', identity: who, clientIp: '203.0.113.5' });
     expect(await db.prisma.payment.findUniqueOrThrow({ where: { id: p.id } })).toMatchObject({ userId: who.userId, amountPaise: 312_500, status: 'PENDING' });
 
     // The same key replays the same payment; another key returns the live one: never two payments.
@@ -141,10 +142,13 @@ describe('createPayment', () => {
       const res = await execute(server, CREATE, { r, k: key }, ctx(who));
       expect(errorCodes(res), code).toEqual([code]);
       expect(res.data).toBeNull();
+      // The first answer is not a replay; only a retry with the same key says so.
+      expect(res.errors![0]!.extensions, code).not.toHaveProperty('replayed');
       // A domain error is an outcome: the same key replays it.
       const replay = await execute(server, CREATE, { r, k: key }, ctx(who));
       expect(errorCodes(replay)).toEqual([code]);
       expect(replay.errors![0]!.extensions!.replayed).toBe(true);
+      expect(replay.errors![0]!.message).toBe(res.errors![0]!.message);
     }
     expect(errorCodes(await execute(server, CREATE, { r: 'not-a-uuid', k: randomUUID() }, ctx(who)))).toEqual(['BAD_USER_INPUT']);
     expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: randomUUID() }, ctx(null)))).toEqual(['UNAUTHENTICATED']);

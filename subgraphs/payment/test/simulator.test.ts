@@ -60,7 +60,7 @@ describe('provider simulator', () => {
     const event = sim.succeed(ref);
     await sim.idle();
     expect(hook.received).toHaveLength(1);
-    expect(hook.received[0]!.body).toEqual({ id: event.id, type: 'payment.succeeded', created: expect.any(Number), data: { providerRef: ref, amountPaise: 1_000 } });
+    expect(hook.received[0]!.body).toEqual({ id: event.id, type: 'payment.succeeded', created: expect.any(Number), data: { providerRef: ref, amountPaise: 1_000, currency: 'INR' } });
     expect(event.id).toMatch(/^evt_[0-9a-f]{24}$/);
     expect(hook.received[0]!.verifiedWith).toEqual([true, true]);
     expect(() => sim.fail(ref)).toThrow(/is succeeded/);

@@ -207,6 +207,26 @@ describe('accepted events', () => {
     expect(await audit(p.id)).toEqual(unknown);
   });
 
+  it('a payment.succeeded for another amount or currency (or none) is stored, logged and counted, and does not confirm', async () => {
+    const p = await newPayment();
+    const before = await audit(p.id);
+    const mismatches = async () => (await scrape(sidecar.url)).sum('tatkal_payment_webhook_mismatches_total', { type: 'payment.succeeded' });
+    const counted = await mismatches();
+    const wrong = [
+      event('payment.succeeded', p.providerRef, { amountPaise: 100 }),
+      event('payment.succeeded', p.providerRef, { amountPaise: 245_000, currency: 'USD' }),
+      { ...event('payment.succeeded', p.providerRef), data: { providerRef: p.providerRef } },
+    ];
+    for (const e of wrong) expect(await send(e)).toEqual({ status: 200, body: { received: true, outcome: 'AMOUNT_MISMATCH' } });
+    // Each is kept for the audit (a redelivery is a duplicate), the payment stays PENDING, nothing tells booking.
+    expect(await audit(p.id)).toEqual({ events: before.events + 3, outbox: before.outbox, status: 'PENDING' });
+    expect(await send(wrong[0])).toEqual({ status: 200, body: { received: true, outcome: 'DUPLICATE' } });
+    expect(await mismatches()).toBe(counted + 3);
+    // The provider's correct event still confirms (currency in any letter case).
+    expect((await send(event('payment.succeeded', p.providerRef, { currency: 'inr' }))).body!.outcome).toBe('APPLIED');
+    expect((await audit(p.id)).status).toBe('SUCCEEDED');
+  });
+
   it('acknowledges an event type it does not handle without storing it', async () => {
     const p = await newPayment();
     const before = await audit(p.id);

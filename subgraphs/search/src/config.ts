@@ -8,6 +8,7 @@ export function loadSearchConfig(source: NodeJS.ProcessEnv = process.env) {
     {
       NODE_ENV: env.nodeEnv,
       PORT: env.port(4003),
+      HOST: env.host,
       DATABASE_URL: env.databaseUrl,
       AUTH_JWKS_URL: env.httpUrl,
       AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),

@@ -28,6 +28,8 @@ export async function startSearchService(config: SearchConfig, logger: Logger) {
   const http = await serveSubgraph({
     server,
     port: config.PORT,
+    host: config.HOST,
+    requireGatewaySignature: config.NODE_ENV === 'production',
     logger,
     verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
     identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),

@@ -50,7 +50,10 @@ export const resolvers = {
     logout: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => logout(ctx, args.refreshToken),
   },
   User: {
-    __resolveReference: (ref: { id: string }, ctx: AuthContext) => requestLoader(ctx, usersById).load(ref.id),
+    // Only for the user themself or an admin: an id someone learned must not reveal a name. No
+    // plan of the supergraph resolves another user's reference here.
+    __resolveReference: (ref: { id: string }, ctx: AuthContext) =>
+      ctx.identity && (ctx.identity.role === 'ADMIN' || ctx.identity.userId === ref.id) ? requestLoader(ctx, usersById).load(ref.id) : null,
     // Other people's contact details are not for everyone who can name a user id.
     email: (user: User, _: unknown, ctx: AuthContext) => {
       if (!mayReadContact(user, ctx)) throw forbidden('Only the user or an administrator can read this');

@@ -22,6 +22,8 @@ export interface Caller {
   identity: Identity;
   authorization: string;
   requestId: string;
+  /** The client's address, as payment received it: booking's signed caller carries it on. */
+  clientIp?: string;
   log: Logger;
 }
 
@@ -34,7 +36,7 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   if (!isUuid(reservationId)) throw badInput('reservationId must be a reservation id (UUID)', 'reservationId');
   let reservation;
   try {
-    reservation = await deps.booking.reservation(reservationId, { authorization: caller.authorization, requestId: caller.requestId });
+    reservation = await deps.booking.reservation(reservationId, { authorization: caller.authorization, requestId: caller.requestId, identity: caller.identity, clientIp: caller.clientIp });
   } catch (err) {
     if (!(err instanceof BookingUnavailableError)) throw err;
     caller.log.warn({ err }, 'createPayment: booking check failed');

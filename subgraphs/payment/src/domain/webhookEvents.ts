@@ -3,7 +3,7 @@
 // tells booking. A duplicate, a replay or an out-of-order event changes nothing.
 import { randomUUID } from 'node:crypto';
 import type { PaymentStatus, PrismaClient } from '@tatkal/db';
-import type { Logger } from '@tatkal/common';
+import { counter, type Logger } from '@tatkal/common';
 import { z } from 'zod';
 
 export const EVENT_TYPES = ['payment.succeeded', 'payment.failed', 'refund.succeeded'] as const;
@@ -14,8 +14,25 @@ export const providerEventSchema = z.object({
   id: ref,
   type: z.string().min(1).max(100),
   created: z.number().int().optional(),
-  data: z.object({ providerRef: ref, refundId: ref.optional(), amountPaise: z.number().int().optional() }),
+  data: z.object({ providerRef: ref, refundId: ref.optional(), amountPaise: z.number().int().optional(), currency: z.string().min(1).max(10).optional() }),
 });
+
+export const webhookMismatches = counter({
+  name: 'tatkal_payment_webhook_mismatches_total',
+  help: 'Signed provider events whose amount or currency differs from the payment: stored, not applied; any is worth an alert',
+  labelNames: ['type'] as const,
+});
+
+/**
+ * What a payment.succeeded says was paid against what was asked: the amount must be stated and
+ * equal, the currency equal when stated. A provider charging another amount (a tampered checkout,
+ * a bug) must not confirm a booking.
+ */
+function paidMismatch(event: ProviderEvent, payment: { amount_paise: number; currency: string }): { amountPaise?: number; currency?: string } | null {
+  const { amountPaise, currency } = event.data;
+  if (amountPaise === payment.amount_paise && (currency === undefined || currency.toUpperCase() === payment.currency.toUpperCase())) return null;
+  return { amountPaise, currency };
+}
 export type ProviderEvent = z.infer<typeof providerEventSchema>;
 
 /**
@@ -41,6 +58,8 @@ export type WebhookOutcome =
   | 'DUPLICATE'
   /** Stored, but the state machine has no such step from the current state. */
   | 'NO_OP'
+  /** Stored and counted, not applied: a payment.succeeded for another amount or currency than the payment's. */
+  | 'AMOUNT_MISMATCH'
   /** Nothing stored: no payment (or refund) with that reference; the provider will retry. */
   | 'UNKNOWN_PAYMENT'
   | 'UNKNOWN_REFUND';
@@ -57,8 +76,8 @@ export async function applyProviderEvent(
     async (tx) => {
       // Lock the payment first: deliveries of events for one payment run one after the other, and a
       // refund.succeeded waits for the transaction that is still creating its refund row.
-      const rows = await tx.$queryRaw<{ id: string; reservation_id: string; amount_paise: number; status: PaymentStatus; provider_ref: string }[]>`
-        SELECT id::text, reservation_id::text, amount_paise, status::text AS status, provider_ref
+      const rows = await tx.$queryRaw<{ id: string; reservation_id: string; amount_paise: number; currency: string; status: PaymentStatus; provider_ref: string }[]>`
+        SELECT id::text, reservation_id::text, amount_paise, currency, status::text AS status, provider_ref
         FROM payment.payments WHERE provider_ref = ${event.data.providerRef} FOR UPDATE`;
       const payment = rows[0];
       if (!payment) return { outcome: 'UNKNOWN_PAYMENT' as const };
@@ -73,6 +92,8 @@ export async function applyProviderEvent(
         ON CONFLICT (provider_event_id) DO NOTHING
         RETURNING id::text`;
       if (stored.length === 0) return { outcome: 'DUPLICATE' as const };
+      const mismatch = event.type === 'payment.succeeded' ? paidMismatch(event, payment) : null;
+      if (mismatch) return { outcome: 'AMOUNT_MISMATCH' as const, expected: { amountPaise: payment.amount_paise, currency: payment.currency }, received: mismatch, status: payment.status };
 
       const next = nextStatus(payment.status, event.type);
       // A refund can succeed after the payment is already REFUNDED (a second, partial refund).
@@ -106,7 +127,10 @@ export async function applyProviderEvent(
     },
     { maxWait: 5_000, timeout: 10_000 },
   );
-  if (outcome.outcome === 'NO_OP') log.warn({ status: outcome.from }, 'provider event does not apply to the payment in its current state; ignored');
+  if (outcome.outcome === 'AMOUNT_MISMATCH') {
+    webhookMismatches.inc({ type: event.type });
+    log.error({ expected: outcome.expected, received: outcome.received, status: outcome.status }, 'provider event amount or currency differs from the payment; stored, not applied');
+  } else if (outcome.outcome === 'NO_OP') log.warn({ status: outcome.from }, 'provider event does not apply to the payment in its current state; ignored');
   else if (outcome.outcome === 'APPLIED') log.info({ from: outcome.from, to: outcome.to }, 'provider event applied');
   else log.info({ outcome: outcome.outcome }, 'provider event not applied');
   return outcome.outcome;

@@ -37,7 +37,7 @@ export interface SimEvent {
   id: string;
   type: 'payment.succeeded' | 'payment.failed' | 'refund.succeeded';
   created: number;
-  data: { providerRef: string; amountPaise: number; refundId?: string };
+  data: { providerRef: string; amountPaise: number; currency?: string; refundId?: string };
 }
 
 export interface Delivery {
@@ -205,7 +205,7 @@ export function createProviderSimulator(opts: SimulatorOptions) {
     if (!payment) throw new SimError(404, `no payment ${ref}`);
     if (payment.status !== 'pending') throw new SimError(409, `payment ${ref} is ${payment.status}`);
     payment.status = outcome;
-    return emit(outcome === 'succeeded' ? 'payment.succeeded' : 'payment.failed', { providerRef: ref, amountPaise: payment.amountPaise });
+    return emit(outcome === 'succeeded' ? 'payment.succeeded' : 'payment.failed', { providerRef: ref, amountPaise: payment.amountPaise, currency: payment.currency });
   }
 
   function succeedRefund(id: string): SimEvent {

@@ -59,7 +59,7 @@ export const resolvers = {
       const identity = ctx.identity!; // the shield rule guarantees an identity
       return ctx.idempotency
         .run({ userId: identity.userId, operation: 'createPayment', key: args.idempotencyKey, request: { reservationId: args.reservationId } }, () =>
-          createPayment(ctx, { identity, authorization: ctx.authorization ?? '', requestId: ctx.requestId, log: ctx.log }, args.reservationId),
+          createPayment(ctx, { identity, authorization: ctx.authorization ?? '', requestId: ctx.requestId, clientIp: ctx.clientIp, log: ctx.log }, args.reservationId),
         )
         .catch((err: unknown) => {
           throw isRetryableDbError(err) ? tryAgain() : err;
