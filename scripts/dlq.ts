@@ -6,7 +6,7 @@
 // <queue> is the consumer's queue (booking.payment-events) or its DLQ (booking.payment-events.dlq).
 // AMQP_URL (default the local broker) and EVENTS_PREFIX (default '') pick the broker and names.
 import amqp from 'amqplib';
-import { dlqName, eventTopology, inspectDlq, purgeDlq, replayDlq, type DlqMessage } from '../packages/common/src/messaging/index.ts';
+import { dlqName, eventTopology, inspectDlq, purgeDlq, replayDlq, type DlqMessage } from '../packages/common/src/messaging.ts';
 
 const usage = `usage: dlq list [queue] | show <queue> [n] | replay <queue> [--all|n] | purge <queue> --yes`;
 

@@ -12,7 +12,7 @@ export * from './inputs.ts';
 export * from './idempotency.ts';
 export * from './locks.ts';
 export * from './authz.ts';
-export * from './messaging/index.ts';
+export * from './messaging.ts';
 export * from './ratelimit.ts';
 export * from './operationLog.ts';
 export * from './telemetry.ts';
