@@ -94,6 +94,7 @@ export const MessageHeaders = {
   failedAt: 'x-failed-at',
 } as const;
 
+/** The headers a message keeps when moved to the retry queue or the DLQ, or replayed from it. */
 export const retryableHeaders = (headers: Record<string, unknown> | undefined) => {
   // x-death grows with every retry cycle and x-publish-id is per publish: not carried along.
   const { 'x-death': _death, 'x-publish-id': _pid, ...rest } = headers ?? {};
