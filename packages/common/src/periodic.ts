@@ -3,6 +3,8 @@
 import type { Logger } from './logger.ts';
 
 export interface Periodic {
+  /** Resolves once no run is in progress. */
+  idle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -28,6 +30,9 @@ export function startPeriodic(opts: { name: string; intervalMs: number; logger: 
   };
   if (opts.intervalMs > 0) schedule(opts.runAtStart ? 0 : opts.intervalMs);
   return {
+    async idle() {
+      while (running) await running;
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);

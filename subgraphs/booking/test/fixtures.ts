@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { PrismaClient, TravelClass } from '@tatkal/db';
 import { addDays, berthTypeOf, todayInIndia } from '@tatkal/common/rail';
 import { createInventory } from '../src/domain/inventory.ts';
+import { waitFor as waitForCondition } from '../../../test/support/wait.ts';
 
 export interface TestRun {
   runId: string;
@@ -77,16 +78,9 @@ export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
 
 // ───────────────────────── the allocation queue ─────────────────────────
 
-/** Polls `check` until it returns something other than null, undefined or false; fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-  for (;;) {
-    const value = await check();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
-  }
-}
+/** test/support/wait.ts's `waitFor`, allowing a minute by default: a queue decides many reservations. */
+export const waitFor = <T>(what: string, check: () => Promise<T | null | undefined | false>, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> =>
+  waitForCondition(what, check, { timeoutMs: 60_000, ...opts });
 
 /**
  * First come, first served, audited by queue ticket over a run's reservations:

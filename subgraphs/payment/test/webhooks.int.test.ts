@@ -2,9 +2,8 @@
 // malformed bodies, the state machine, and exactly-once effects under concurrent duplicates.
 // Every rejected request is audited: nothing stored, nothing changed.
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, type HttpServer } from '@tatkal/common';
+import type { HttpServer } from '@tatkal/common';
 import { loadPaymentConfig } from '../src/config.ts';
 import { startPaymentService } from '../src/service.ts';
 import { createProviderSimulator } from '../src/provider/simulator.ts';
@@ -12,7 +11,7 @@ import { serveWebhooks } from '../src/webhooks.ts';
 import { computeSignature, signatureHeader } from '../src/webhookSignature.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { createDatabaseProxy } from '../../../test/support/brokerProxy.ts';
-import { testLogger } from '../../../test/support/logger.ts';
+import { captureLogger, testLogger } from '../../../test/support/logger.ts';
 import { scrape } from '../../../test/support/metrics.ts';
 
 const SECRET = `whsec_current_${randomUUID()}`;
@@ -265,17 +264,7 @@ describe('with the provider simulator delivering duplicates in shuffled order', 
 
 describe('the payment process: readiness, request ids and metrics on the sidecar', () => {
   it('adopts the caller\'s request id (or makes one), logs under it, counts by route, and is not ready while its database is away', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = createLogger(
-      'payment-test',
-      'info',
-      new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = captureLogger('payment-test');
     // The database through a proxy this test can cut, as if PostgreSQL went away.
     const pg = await createDatabaseProxy();
     await pg.start();
@@ -307,13 +296,10 @@ describe('the payment process: readiness, request ids and metrics on the sidecar
       // One registry per process: the sidecar's port shows the same metrics as the subgraph's.
       for (const base of [service.url!, service.webhookUrl!]) expect(await refused(base)).toBe(refusedBefore + 2);
 
-      // PostgreSQL goes away: both ports say so quickly, naming the dependency.
+      // PostgreSQL goes away: both ports say so, naming the dependency (a check that hangs instead
+      // is cut off by its time-out: packages/common/src/http.test.ts).
       await pg.stop();
-      for (const base of [service.url!, service.webhookUrl!]) {
-        const started = performance.now();
-        expect(await ready(base)).toEqual([503, { status: 'not ready', checks: { database: false } }]);
-        expect(performance.now() - started).toBeLessThan(3_000);
-      }
+      for (const base of [service.url!, service.webhookUrl!]) expect(await ready(base)).toEqual([503, { status: 'not ready', checks: { database: false } }]);
       // Liveness does not depend on it.
       expect((await fetch(`${service.webhookUrl!}/health`)).status).toBe(200);
 

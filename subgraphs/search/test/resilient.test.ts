@@ -1,11 +1,11 @@
 // The circuit breaker around Elasticsearch, with fake Elasticsearch clients (no server can run
 // here) and a stub in place of PostgreSQL: which engine answers, when, and what is counted.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { estypes } from '@elastic/elasticsearch';
 import { metricsRegistry } from '@tatkal/common';
 import { createElasticsearchBackend, type EsSearchClient } from '../src/backends/elasticsearch.ts';
 import type { StationSource } from '../src/backends/elasticsearchQueries.ts';
-import { createResilientSearch } from '../src/backends/resilient.ts';
+import { createResilientSearch, type Served } from '../src/backends/resilient.ts';
 import type { SearchBackend, StationResult } from '../src/backends/types.ts';
 import { normalizeQuery } from '../src/domain/text.ts';
 import { testLogger } from '../../../test/support/logger.ts';
@@ -38,6 +38,11 @@ const slice = { offset: 0, size: 5 };
 const breaker = { timeoutMs: 50, resetTimeoutMs: 150, volumeThreshold: 2, errorThresholdPercentage: 50 };
 
 describe('resilient search', () => {
+  // The breaker's time-out and reset are timers: tests that wait for them run on fake time.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('answers from Elasticsearch while it is healthy, with highlights computed from the document', async () => {
     const es = fakeEs('ok');
     const search = createResilientSearch({ primary: createElasticsearchBackend(es.client), fallback: postgresStub, logger: testLogger, breaker });
@@ -59,17 +64,20 @@ describe('resilient search', () => {
   });
 
   it('falls back within the time-out when Elasticsearch hangs', async () => {
+    vi.useFakeTimers();
     const search = createResilientSearch({ primary: createElasticsearchBackend(fakeEs('hang').client), fallback: postgresStub, logger: testLogger, breaker });
-    const started = performance.now();
-    expect(await search.searchStations(q, slice)).toEqual({ servedBy: 'postgres-fallback', hits: [pgHit] });
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(45);
-    expect(elapsed).toBeLessThan(1_000);
+    let answer: Served<StationResult[]> | undefined;
+    const answered = search.searchStations(q, slice).then((res) => (answer = res));
+    await vi.advanceTimersByTimeAsync(breaker.timeoutMs - 1);
+    expect(answer).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await answered).toEqual({ servedBy: 'postgres-fallback', hits: [pgHit] });
     expect(search.stats().fallbacks.timeout).toBe(1);
     search.shutdown();
   });
 
   it('opens after repeated failures (Elasticsearch no longer called), then half-opens and closes on success', async () => {
+    vi.useFakeTimers();
     let behaviour: 'ok' | 'throw' = 'throw';
     const failing = fakeEs('throw');
     const healthy = fakeEs('ok');
@@ -84,7 +92,9 @@ describe('resilient search', () => {
     expect(search.stats().fallbacks).toEqual({ timeout: 0, open: 1, error: 2 });
 
     behaviour = 'ok';
-    await new Promise((r) => setTimeout(r, 200));
+    await vi.advanceTimersByTimeAsync(breaker.resetTimeoutMs - 1);
+    expect(search.stats().breaker).toBe('open');
+    await vi.advanceTimersByTimeAsync(1);
     expect(search.stats().breaker).toBe('half-open');
     expect((await search.searchStations(q, slice)).servedBy).toBe('elasticsearch');
     expect(search.stats().breaker).toBe('closed');
@@ -102,6 +112,7 @@ describe('resilient search', () => {
   });
 
   it('reports the engine in use, the breaker state (0 closed, 1 half-open, 2 open) and fallbacks by reason as metrics', async () => {
+    vi.useFakeTimers();
     let behaviour: 'ok' | 'throw' = 'throw';
     const failing = fakeEs('throw');
     const healthy = fakeEs('ok');
@@ -124,7 +135,9 @@ describe('resilient search', () => {
     expect(await read()).toEqual({ backend: { elasticsearch: 0, postgres: 1 }, breaker: 2, fallbacks: { error: before.error + 2, open: before.open + 1 } });
 
     behaviour = 'ok';
-    await new Promise((r) => setTimeout(r, 200));
+    await vi.advanceTimersByTimeAsync(breaker.resetTimeoutMs - 1);
+    expect(search.stats().breaker).toBe('open');
+    await vi.advanceTimersByTimeAsync(1);
     expect(await read()).toMatchObject({ backend: { elasticsearch: 1, postgres: 0 }, breaker: 1 });
     await search.searchStations(q, slice);
     expect(await read()).toMatchObject({ backend: { elasticsearch: 1, postgres: 0 }, breaker: 0 });
