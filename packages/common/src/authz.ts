@@ -4,7 +4,7 @@ import { middleware } from 'graphql-middleware';
 import { allow, chain, deny, rule, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
 import { forbidden, unauthenticated } from './errors.ts';
-import type { RequestContext } from './subgraph.ts';
+import type { RequestContext } from './context.ts';
 
 export const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: RequestContext) =>
   ctx.identity ? true : unauthenticated(),

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { AppError, ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { redisScript, type Redis } from './redis.ts';
-import type { RequestContext } from './subgraph.ts';
+import type { RequestContext } from './context.ts';
 import { rateLimitRejections } from './telemetry.ts';
 
 export interface RateLimit {
@@ -69,25 +69,6 @@ if ttl < 0 then
 end
 return {count, ttl}`,
 );
-
-/**
- * Waits (bounded) for a Redis client to connect: the clients have no offline queue, so limits
- * checked before the connection is up would fail open. Never throws: Redis down at start-up
- * just means no limits until it comes back.
- */
-export async function waitForRedis(redis: Redis, timeoutMs = 1000): Promise<boolean> {
-  if (redis.status === 'ready') return true;
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      resolve(ok);
-    };
-    const onReady = () => done(true);
-    const timer = setTimeout(() => done(false), timeoutMs);
-    redis.once('ready', onReady);
-  });
-}
 
 export interface RateLimitDecision {
   allowed: boolean;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -8,26 +8,15 @@ import { GraphQLError, parse, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
+import type { RequestContext } from './context.ts';
 import { makeFormatError } from './errors.ts';
 import { addHealthRoutes, express, listen, requestIdOf, socketAddressOf, type HttpServer, type ReadinessCheck } from './http.ts';
 import { inputValidationPlugin } from './inputs.ts';
-import { subgraphCaller, type Caller, type Identity, type IdentityAssertions, type TokenVerifier } from './identity.ts';
+import { subgraphCaller, type Caller, type IdentityAssertions, type TokenVerifier } from './identity.ts';
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
 import { graphqlMetricsPlugin, instrumentHttp } from './telemetry.ts';
-
-export interface RequestContext extends BaseContext {
-  identity: Identity | null;
-  requestId: string;
-  log: Logger;
-  /** The client's address: as the gateway signed it, or this request's own socket address. */
-  clientIp?: string;
-  /** The verified caller's own `Authorization` header, for calls to another subgraph on its behalf (absent when anonymous). */
-  authorization?: string;
-  /** Where `rateLimit(...)` shield rules count calls; absent in tests that build the server directly. */
-  rateLimitStore?: RedisRateLimitStore;
-}
 
 export function loadSchemaFile(url: URL): string {
   return readFileSync(url, 'utf8');
