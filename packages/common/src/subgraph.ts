@@ -16,7 +16,7 @@ import { subgraphCaller, type Caller, type IdentityAssertions, type TokenVerifie
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
-import { graphqlMetricsPlugin, instrumentHttp } from './telemetry.ts';
+import { graphqlMetricsPlugin, instrumentHttp, tryAgainMetricsPlugin } from './telemetry.ts';
 
 export function loadSchemaFile(url: URL): string {
   return readFileSync(url, 'utf8');
@@ -50,7 +50,13 @@ export function createSubgraphServer<TContext extends RequestContext>(opts: Subg
       log: (err) => opts.logger.error({ err }, 'unexpected error in resolver'),
     }),
     // inputValidationPlugin: a direct request meets the gateway's input rule too.
-    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger), graphqlMetricsPlugin<TContext>(), inputValidationPlugin<TContext>()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      operationLogPlugin<TContext>(opts.logger),
+      graphqlMetricsPlugin<TContext>(),
+      tryAgainMetricsPlugin<TContext>(),
+      inputValidationPlugin<TContext>(),
+    ],
     logger: opts.logger,
   });
   return { server, schema };

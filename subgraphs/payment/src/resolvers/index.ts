@@ -1,5 +1,5 @@
 import type { Payment, Refund } from '@tatkal/db';
-import { byKeys, DateTimeScalar, isRetryableDbError, requestLoader, tryAgain, unauthenticated, type Identity } from '@tatkal/common';
+import { byKeys, DateTimeScalar, requestLoader, unauthenticated, type Identity } from '@tatkal/common';
 import type { PaymentContext } from '../context.ts';
 import { createPayment, isUuid, pageArgs, paymentPages, paymentsOf, type PaymentPage } from '../domain/payments.ts';
 
@@ -57,13 +57,9 @@ export const resolvers = {
   Mutation: {
     createPayment: (_: unknown, args: { reservationId: string; idempotencyKey: string }, ctx: PaymentContext) => {
       const identity = ctx.identity!; // the shield rule guarantees an identity
-      return ctx.idempotency
-        .run({ userId: identity.userId, operation: 'createPayment', key: args.idempotencyKey, request: { reservationId: args.reservationId } }, () =>
-          createPayment(ctx, { identity, authorization: ctx.authorization ?? '', requestId: ctx.requestId, clientIp: ctx.clientIp, log: ctx.log }, args.reservationId),
-        )
-        .catch((err: unknown) => {
-          throw isRetryableDbError(err) ? tryAgain() : err;
-        });
+      return ctx.idempotency.run({ userId: identity.userId, operation: 'createPayment', key: args.idempotencyKey, request: { reservationId: args.reservationId } }, () =>
+        createPayment(ctx, { identity, authorization: ctx.authorization ?? '', requestId: ctx.requestId, clientIp: ctx.clientIp, log: ctx.log }, args.reservationId),
+      );
     },
   },
   Payment: {
