@@ -5,6 +5,7 @@ import { bookingContext } from './context.ts';
 import { createBookingDeps } from './deps.ts';
 import { startInventoryPreparer, startSweeper } from './domain/sweeper.ts';
 import { startPaymentEventsConsumer } from './events/paymentEvents.ts';
+import { holdsExpired, inventoryPrepared } from './metrics.ts';
 import { buildBookingServer } from './server.ts';
 
 /** Wires and starts the booking subgraph: used by index.ts and by end-to-end tests (port 0). */
@@ -35,8 +36,19 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
   });
   const events = config.EVENTS_ENABLED ? startEvents(config, logger, prisma, deps.reservations.settings) : null;
   const { queue } = deps.reservations;
-  const sweeper = startSweeper({ prisma, settings: deps.reservations.settings, idempotency: deps.idempotency, allocator: queue.allocator, intervalMs: config.SWEEP_INTERVAL_MS, logger });
-  const preparer = config.INVENTORY_HORIZON_DAYS > 0 ? startInventoryPreparer({ prisma, horizonDays: config.INVENTORY_HORIZON_DAYS, intervalMs: config.INVENTORY_INTERVAL_MS, logger }) : null;
+  const sweeper = startSweeper({
+    prisma,
+    settings: deps.reservations.settings,
+    idempotency: deps.idempotency,
+    allocator: queue.allocator,
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    logger,
+    onExpired: (n) => holdsExpired.inc(n),
+  });
+  const preparer =
+    config.INVENTORY_HORIZON_DAYS > 0
+      ? startInventoryPreparer({ prisma, horizonDays: config.INVENTORY_HORIZON_DAYS, intervalMs: config.INVENTORY_INTERVAL_MS, logger, onPrepared: (n) => inventoryPrepared.inc(n) })
+      : null;
   // Requests queued before a crash or restart are decided now, not at the next sweep.
   void queue.allocator.resume().catch((err: unknown) => logger.error({ err }, 'resuming queued reservations failed; the sweeper retries'));
   return {

@@ -1,13 +1,13 @@
 // Berths given back: cancellation by the traveller, unpaid holds expiring, failed payments. Each
 // frees the segments, moves the status through the transition table and promotes the waitlist.
 import type { PrismaClient, TravelClass } from '@tatkal/db';
-import { AppError, badInput, ErrorCode, isPnr, notFound, successOutcome, type Identity, type Idempotency } from '@tatkal/common';
+import { AppError, badInput, canRead, ErrorCode, isPnr, notFound, successOutcome, type Identity, type Idempotency } from '@tatkal/common';
 import { writeOutbox } from './events.ts';
 import { release, type Tx } from './inventory.ts';
 import { segmentMask } from './network.ts';
 import { canTransition, transition } from './status.ts';
 import type { ReservationSettings, ReservationView } from './types.ts';
-import { canRead, loadView } from './views.ts';
+import { loadView } from './views.ts';
 import { promoteWaitlist } from './waitlist.ts';
 import { OPERATION } from './write.ts';
 

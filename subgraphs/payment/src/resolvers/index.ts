@@ -1,9 +1,7 @@
 import type { Payment, Refund } from '@tatkal/db';
-import { byKeys, DateTimeScalar, requestLoader, unauthenticated, type Identity } from '@tatkal/common';
+import { byKeys, canRead, DateTimeScalar, isUuid, requestLoader, unauthenticated } from '@tatkal/common';
 import type { PaymentContext } from '../context.ts';
-import { createPayment, isUuid, pageArgs, paymentPages, paymentsOf, type PaymentPage } from '../domain/payments.ts';
-
-const canRead = (who: Identity | null, userId: string) => !!who && (who.role === 'ADMIN' || who.userId === userId);
+import { createPayment, pageArgs, paymentPages, paymentsOf, type PaymentPage } from '../domain/payments.ts';
 
 /** A payment is visible to its owner and to admins; to anyone else it does not exist. */
 function visible(payment: Payment | null, ctx: PaymentContext): Payment | null {
