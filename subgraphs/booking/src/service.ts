@@ -1,4 +1,4 @@
-import { createAmqpConnection, createRedis, createTokenVerifier, identityAssertionsFor, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, eventTopology, RedisRateLimitStore, registerEventTopology, startOutboxRelay, startSubgraphService, type Logger } from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
@@ -20,16 +20,12 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     waitlistLimit: config.WAITLIST_LIMIT,
   });
   const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });
-  const http = await serveSubgraph({
+  const http = await startSubgraphService({
+    config,
     server,
-    port: config.PORT,
-    host: config.HOST,
-    requireGatewaySignature: config.NODE_ENV === 'production',
     logger,
-    verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
-    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     // Redis is only an accelerator here: booking stays ready (and correct) without it.
-    ready: readinessChecks({ database: () => databaseReady(prisma) }),
+    readiness: { database: () => databaseReady(prisma) },
     extendContext: (base) => bookingContext(deps, base),
     // reserveSeats' graphql-rate-limit rule (permissions.ts) counts here; Redis down: not limited.
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: 'rl:booking:', logger }),
