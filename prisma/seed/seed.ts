@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { createPrisma, type Prisma, type PrismaClient } from '@tatkal/db';
 import { addDays, minutesOf, todayInIndia, weekdayOf } from '@tatkal/common/dates';
-import { berthTypeOf, CLASS_BY_CODE, COACH_LAYOUT, type TravelClassName } from '../../subgraphs/booking/src/domain/rail.ts';
+import { CLASS_BY_CODE, type TravelClassName } from '@tatkal/common/travelClasses';
+import { berthTypeOf, COACH_LAYOUT } from '../../subgraphs/booking/src/domain/rail.ts';
 
 /** Text the search projection indexes: lower-case, one space, aliases included. */
 function searchTextOf(parts: (string | null | undefined)[]): string {

@@ -8,6 +8,7 @@ export * from './shutdown.ts';
 export * from './context.ts';
 export * from './subgraph.ts';
 export * from './dates.ts';
+export * from './travelClasses.ts';
 export * from './scalars.ts';
 export * from './inputs.ts';
 export * from './idempotency.ts';

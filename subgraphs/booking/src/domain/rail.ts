@@ -1,21 +1,5 @@
-// Indian Railways facts: class codes and coach layouts (booking owns the network; the seed and the benchmarks read them too).
-
-export const TRAVEL_CLASSES = ['FIRST_AC', 'SECOND_AC', 'THIRD_AC', 'SLEEPER', 'CHAIR_CAR', 'EXEC_CHAIR', 'SECOND_SEATING'] as const;
-export type TravelClassName = (typeof TRAVEL_CLASSES)[number];
-
-export const CLASS_CODE: Record<TravelClassName, string> = {
-  FIRST_AC: '1A',
-  SECOND_AC: '2A',
-  THIRD_AC: '3A',
-  SLEEPER: 'SL',
-  CHAIR_CAR: 'CC',
-  EXEC_CHAIR: 'EC',
-  SECOND_SEATING: '2S',
-};
-
-export const CLASS_BY_CODE: Record<string, TravelClassName> = Object.fromEntries(
-  Object.entries(CLASS_CODE).map(([name, code]) => [code, name as TravelClassName]),
-);
+// Indian Railways facts booking owns: coach layouts, berth types and fares (the seed reads them too).
+import type { TravelClassName } from '@tatkal/common';
 
 export type BerthTypeName = 'LB' | 'MB' | 'UB' | 'SL' | 'SU' | 'WS' | 'MS' | 'AS';
 

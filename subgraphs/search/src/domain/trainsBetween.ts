@@ -3,7 +3,7 @@
 // n-1 days before the date asked for, and it is that origin date its runsOn and its run refer to.
 import { z } from 'zod';
 import type { PrismaClient } from '@tatkal/db';
-import { addDays, badInput, formatClock, todayInIndia, weekdayOf } from '@tatkal/common';
+import { addDays, badInput, CLASS_CODE, formatClock, todayInIndia, weekdayOf } from '@tatkal/common';
 
 const stopSchema = z.object({
   code: z.string(),
@@ -80,16 +80,6 @@ export function connectionsBetween(routes: TrainRoute[], from: string, to: strin
     .sort((a, b) => a.departureMinute - b.departureMinute || a.number.localeCompare(b.number));
 }
 
-// The API's travel classes by enum name and by code (booking owns coach layouts and fares).
-const CLASS_CODE: Record<string, string> = {
-  FIRST_AC: '1A',
-  SECOND_AC: '2A',
-  THIRD_AC: '3A',
-  SLEEPER: 'SL',
-  CHAIR_CAR: 'CC',
-  EXEC_CHAIR: 'EC',
-  SECOND_SEATING: '2S',
-};
 const CLASS_CODES = new Set(Object.values(CLASS_CODE));
 
 /** "3A" or THIRD_AC (the booking enum's name) -> "3A"; anything else is BAD_USER_INPUT. */
@@ -97,7 +87,7 @@ export function classCodeOf(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   const v = value.trim().toUpperCase();
   if (CLASS_CODES.has(v)) return v;
-  if (Object.hasOwn(CLASS_CODE, v)) return CLASS_CODE[v]!;
+  if (v in CLASS_CODE) return CLASS_CODE[v as keyof typeof CLASS_CODE];
   throw badInput(`class must be one of ${[...CLASS_CODES].join(', ')}`, 'class');
 }
 
