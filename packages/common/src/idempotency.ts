@@ -220,7 +220,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
      */
     insertPending(operation: string, rows: readonly { userId: string; key: string; requestHash: string; answer: unknown }[]): SqlFragment {
       return sql`INSERT INTO ${tableSql} (user_id, operation, key, request_hash, response, locked_until)
-      SELECT d.user_id, ${operation}, d.key, d.hash, d.response, 'infinity'
+      SELECT d.user_id, ${operation}::text, d.key, d.hash, d.response, 'infinity'
       FROM unnest(${rows.map((r) => r.userId)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.requestHash)}::text[],
                   ${rows.map((r) => storedResponse(r.answer))}::jsonb[]) WITH ORDINALITY AS d(user_id, key, hash, response, ord)
       ORDER BY d.ord
