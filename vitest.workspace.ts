@@ -1,5 +1,6 @@
-// The test projects, split by file suffix (STYLE.md #8). vitest.config.ts reads this list:
-// Vitest 4 no longer loads a workspace file by itself.
+// The test projects, split by file suffix: *.test.ts (no services), *.int.test.ts (real
+// PostgreSQL, Redis, RabbitMQ), *.e2e.test.ts (the supergraph over HTTP). vitest.config.ts reads
+// this list: Vitest 4 no longer loads a workspace file by itself.
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 
 const exclude = ['**/node_modules/**', '**/generated/**'];

@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
-import { addDays, todayInIndia } from '@tatkal/common/rail';
+import { addDays, todayInIndia } from '@tatkal/common/dates';
 import { createPrisma } from '@tatkal/db';
 import { createTestRun } from '../subgraphs/booking/test/fixtures.ts';
 import { postGraphQL, Recorder, reserveBody, runPool } from './load.ts';

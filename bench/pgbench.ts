@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { PrismaClient } from '@tatkal/db';
-import { farePaise } from '@tatkal/common/rail';
+import { farePaise } from '../subgraphs/booking/src/domain/rail.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
 
 export const PGBENCH = process.env.PGBENCH ?? '/usr/bin/pgbench';

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { todayInIndia } from '@tatkal/common/rail';
+import { todayInIndia } from '@tatkal/common/dates';
 import { createPrisma } from '@tatkal/db';
 import { seed } from '../prisma/seed/seed.ts';
 import { databaseUrl, PG_ADMIN_URL } from './support/env.ts';

@@ -3,7 +3,7 @@
 // by the payment event travelling webhook -> outbox -> RabbitMQ -> booking consumer.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDays, todayInIndia } from '@tatkal/common/rail';
+import { addDays, todayInIndia } from '@tatkal/common/dates';
 import { gatewayClient } from './support/graphql.ts';
 import { startSupergraph, type RunningSupergraph } from './support/supergraph.ts';
 

@@ -10,7 +10,7 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import { GraphQLError } from 'graphql';
 import { Pool } from 'undici';
 import { IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
-import type { GatewayContext } from './server.ts';
+import type { GatewayContext } from './context.ts';
 
 type GatewayGraphQLResponse = Awaited<ReturnType<GraphQLDataSource['process']>>;
 

@@ -6,7 +6,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
 import { clientIpOf, ErrorCode, rateLimited, rateLimitRejections, type FixedWindowLimiter, type Logger, type RateLimit } from '@tatkal/common';
 import { checkOperation, checkSource, queryTooComplex, rootFieldCounts, type QueryLimits } from './limits.ts';
-import type { GatewayContext } from './server.ts';
+import type { GatewayContext } from './context.ts';
 
 /** Per client IP over the whole gateway. Redis down: the limiter fails open. */
 export function ipRateLimit(limiter: FixedWindowLimiter, limit: RateLimit, logger: Logger) {

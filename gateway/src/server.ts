@@ -22,28 +22,16 @@ import {
   runInRequestScope,
   type FixedWindowLimiter,
   type HttpServer,
-  type Identity,
   type IdentityAssertions,
   type Logger,
   type RateLimit,
   type ReadinessCheck,
   type TokenVerifier,
 } from '@tatkal/common';
+import type { GatewayContext } from './context.ts';
 import { subgraphDataSource, type SubgraphConnectionOptions, type SubgraphDataSource } from './dataSources.ts';
 import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
-
-export interface GatewayContext {
-  requestId: string;
-  identity: Identity | null;
-  /** The verified bearer token, forwarded: a subgraph verifies it again unless it can check `identityAssertion`. */
-  authorization?: string;
-  /** The verified identity (or none) and the client's address, signed for subgraphs (IDENTITY_ASSERTION_HEADER), once per request. */
-  identityAssertion?: string;
-  /** The client's socket address (or from a trusted proxy in front); subgraphs learn it from the signed assertion. */
-  clientIp: string;
-  log: Logger;
-}
 
 export interface RateLimitOptions {
   limiter: FixedWindowLimiter;

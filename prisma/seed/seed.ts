@@ -3,17 +3,19 @@
 // No network access. Usage: DATABASE_URL=... tsx prisma/seed/seed.ts
 import { readFileSync } from 'node:fs';
 import { createPrisma, type Prisma, type PrismaClient } from '@tatkal/db';
-import {
-  addDays,
-  berthTypeOf,
-  CLASS_BY_CODE,
-  COACH_LAYOUT,
-  minutesOf,
-  searchTextOf,
-  todayInIndia,
-  weekdayOf,
-  type TravelClassName,
-} from '@tatkal/common/rail';
+import { addDays, minutesOf, todayInIndia, weekdayOf } from '@tatkal/common/dates';
+import { CLASS_BY_CODE, type TravelClassName } from '@tatkal/common/travelClasses';
+import { berthTypeOf, COACH_LAYOUT } from '../../subgraphs/booking/src/domain/rail.ts';
+
+/** Text the search projection indexes: lower-case, one space, aliases included. */
+function searchTextOf(parts: (string | null | undefined)[]): string {
+  return parts
+    .filter((p): p is string => !!p)
+    .join(' ')
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim();
+}
 
 export interface StationData {
   code: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import type { ApolloServer, BaseContext, GraphQLResponse } from '@apollo/server';
 
-/** Runs an operation and returns the single result (STYLE.md #6). */
+/** Runs an operation through `executeOperation` and returns its single result (a streamed one fails the test). */
 export async function execute<TContext extends BaseContext>(
   server: ApolloServer<TContext>,
   query: string,

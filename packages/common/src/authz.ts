@@ -4,7 +4,13 @@ import { middleware } from 'graphql-middleware';
 import { allow, chain, deny, rule, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
 import { forbidden, unauthenticated } from './errors.ts';
-import type { RequestContext } from './subgraph.ts';
+import type { RequestContext } from './context.ts';
+import type { Identity } from './identity.ts';
+
+/** Ownership, checked on the records: their owner and admins may read them; to anyone else they do not exist. */
+export function canRead(identity: Identity | null, ownerId: string): boolean {
+  return !!identity && (identity.role === 'ADMIN' || identity.userId === ownerId);
+}
 
 export const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: RequestContext) =>
   ctx.identity ? true : unauthenticated(),

@@ -48,3 +48,18 @@ export const env = {
   identityAssertionSecret: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32, 'must be at least 32 characters').optional()),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
+
+/**
+ * What every subgraph reads (startSubgraphService): where it listens, its database, how it checks
+ * callers, its log level. A subgraph adds AUTH_JWKS_URL (auth verifies with its own keys) and its own.
+ */
+export const subgraphEnv = (port: number) => ({
+  NODE_ENV: env.nodeEnv,
+  PORT: env.port(port),
+  HOST: env.host,
+  DATABASE_URL: env.databaseUrl,
+  AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
+  AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
+  IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
+  LOG_LEVEL: env.logLevel,
+});

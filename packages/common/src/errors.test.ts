@@ -18,4 +18,18 @@ describe('formatError', () => {
     expect(out).toEqual({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
     expect(logged).toHaveLength(1);
   });
+
+  it('answers a retryable database error (pool time-out, deadlock) as TRY_AGAIN, unlogged', () => {
+    logged.length = 0;
+    for (const cause of [new Error('timeout exceeded when trying to connect'), Object.assign(new Error('Transaction API error'), { code: 'P2028' }), new Error('deadlock detected')]) {
+      const err = new GraphQLError(cause.message, { originalError: cause, path: ['cancelReservation'] });
+      const out = production({ message: err.message, path: ['cancelReservation'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }, err);
+      expect(out).toEqual({
+        message: 'The system is busy; retry this request with the same idempotency key',
+        path: ['cancelReservation'],
+        extensions: { retryable: true, code: 'TRY_AGAIN' },
+      });
+    }
+    expect(logged).toHaveLength(0);
+  });
 });

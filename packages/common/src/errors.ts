@@ -1,6 +1,5 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { tryAgainAnswers } from './telemetry.ts';
 
 /**
  * Every error a client can cause carries one of these codes in `extensions.code`.
@@ -75,6 +74,11 @@ export function makeFormatError(opts: { log: (err: unknown) => void; exposeDetai
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions: opts.exposeDetails ? formatted.extensions : extensions };
     }
+    // Overload, not a fault: the one place a database error becomes TRY_AGAIN.
+    if (isRetryableDbError(original)) {
+      const busy = tryAgain();
+      return { message: busy.message, locations: formatted.locations, path: formatted.path, extensions: busy.extensions };
+    }
     opts.log(original);
     if (opts.exposeDetails) return formatted;
     return {
@@ -105,8 +109,10 @@ export function isRetryableDbError(err: unknown): boolean {
   return prismaErrorCode(err) === 'P2028' || /timeout exceeded when trying to connect|40001|40P01|deadlock detected|could not serialize/i.test(message);
 }
 
-/** The busy answer; every one produced is counted (tatkal_try_again_total). */
-export const tryAgain = () => {
-  tryAgainAnswers.inc();
-  return new AppError(ErrorCode.TRY_AGAIN, 'The system is busy; retry this request with the same idempotency key', { retryable: true });
-};
+/**
+ * The busy answer: retry with the same idempotency key. A retryable database error thrown by a
+ * resolver becomes this in `makeFormatError`, so domain code only throws it for its own reasons
+ * (a service it called did not answer, a restart). Counted by `tryAgainMetricsPlugin`.
+ */
+export const tryAgain = (message = 'The system is busy; retry this request with the same idempotency key', extensions: Record<string, unknown> = { retryable: true }) =>
+  new AppError(ErrorCode.TRY_AGAIN, message, extensions);

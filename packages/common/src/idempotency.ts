@@ -3,22 +3,40 @@
 // - a retry while the first still runs waits briefly for it, then gets IDEMPOTENCY_IN_PROGRESS;
 // - the same key with a different request gets IDEMPOTENCY_KEY_REUSED;
 // - validation failures and unexpected errors store nothing, so a corrected retry can proceed.
-// PostgreSQL is the record (table <schema>.idempotency_keys); Redis only caches finished outcomes.
-// Two ways to run: `run` claims the key first (for work with effects outside one transaction,
-// such as a call to the payment provider); `runAtomically` claims nothing and inserts the record
-// in the work's own transaction, whose primary key then decides (the reservation hot path).
+// A record is the row of one key in <schema>.idempotency_keys: pending until its outcome is
+// stored (complete), then finished; Redis only caches finished outcomes. This module writes every
+// record: `run` claims and completes its own; work that decides many requests in its own
+// statements (booking's queue and allocator) puts the fragments `insertPending` and `completion`
+// in them, or calls `complete` and `forget` in its transaction.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, ErrorCode, badInput } from './errors.ts';
 
-/** The subset of PrismaClient this module needs (kept structural so every service can pass its own). */
+/** A piece of SQL with its parameters, as Prisma's `Prisma.sql` makes it: it nests in a caller's `$queryRaw`. */
+export interface SqlFragment {
+  readonly strings: readonly string[];
+  readonly values: readonly unknown[];
+  /** The statement with PostgreSQL's $1, $2, ... placeholders. */
+  readonly text: string;
+}
+
+/** Prisma's SQL builders (`Prisma` from @tatkal/db), injected: this package does not depend on the generated client. */
+export interface SqlBuilder {
+  sql(strings: readonly string[], ...values: unknown[]): SqlFragment;
+  raw(text: string): SqlFragment;
+}
+
+/** The subset of PrismaClient (or a transaction client) this module needs, kept structural. */
 export interface RawSql {
   $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
   $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
 }
 
+const execute = (db: RawSql, fragment: SqlFragment) => db.$executeRawUnsafe(fragment.text, ...fragment.values);
+
 export interface IdempotencyOptions {
   db: RawSql;
+  sql: SqlBuilder;
   /** The service's own schema: booking, payment or auth. */
   schema: 'booking' | 'payment' | 'auth';
   redis?: Redis | null;
@@ -30,51 +48,27 @@ export interface IdempotencyOptions {
   retentionHours?: number;
 }
 
-/** Thrown inside the work's transaction when another request recorded this key first: rolls the work back. */
-export class IdempotencyKeyTaken extends Error {
-  constructor() {
-    super('Another request with this idempotency key finished first');
-    this.name = 'IdempotencyKeyTaken';
-  }
-}
-
 type RunParams = { userId: string; operation: string; key: string; request: unknown };
 
-/** The columns of an idempotency record, for a work that inserts it in its own statement (runAtomically). */
-export interface IdempotencyRecord {
-  /** The quoted, schema-qualified table, e.g. "booking"."idempotency_keys". */
-  table: string;
+/** A finished outcome for one key of an operation. */
+export interface Outcome {
   userId: string;
-  operation: string;
   key: string;
-  requestHash: string;
+  stored: Stored;
 }
 
-/**
- * What runAtomically hands its work. Called, it inserts the record of `result` in the work's
- * transaction, a statement of its own. Or the work's own write statement inserts it (`record`:
- * the columns; the response column is `storedResponse(result)` as JSON; ON CONFLICT DO NOTHING)
- * and the work calls `recorded(result)` after that statement, or throws IdempotencyKeyTaken when
- * the statement inserted no record: one round trip fewer.
- */
-export interface Completion<T> {
-  (tx: RawSql, result: T): Promise<void>;
-  readonly record: IdempotencyRecord;
-  recorded(result: T): void;
-}
-
-/** The response column of a successful result's record (what a retry gets back). */
-export const storedResponse = (result: unknown): string => JSON.stringify({ ok: true, data: result });
+/** The JSON of a successful result as its record stores it (what a retry gets back). */
+const storedResponse = (result: unknown): string => JSON.stringify({ ok: true, data: result });
 
 const inProgress = () =>
   new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
-const keyReused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+/** The same key sent with a different request. */
+export const keyReused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
 
 /** A finished outcome as stored: what every retry gets back. */
 export type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
 
-// Store what the client gets, so a replay is the same bytes: JSON in, JSON out. A success is
-// stored as storedResponse renders it, which is also what a work's own statement inserts.
+// Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
 export const successOutcome = (data: unknown) => JSON.parse(storedResponse(data)) as Stored;
 export const errorOutcome = (err: AppError): Stored => JSON.parse(JSON.stringify({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } })) as Stored;
 
@@ -82,35 +76,6 @@ export const errorOutcome = (err: AppError): Stored => JSON.parse(JSON.stringify
 export function resultOf<T>(stored: Stored, replayed: boolean): T {
   if (stored.ok) return stored.data as T;
   throw new AppError(stored.error.extensions.code as ErrorCode, stored.error.message, replayed ? { ...stored.error.extensions, replayed: true } : stored.error.extensions);
-}
-
-/**
- * Completes records in the caller's transaction, many in one statement: the work that decided
- * them (booking's allocator) commits its effects and their outcomes together.
- */
-export async function completeRecords(db: RawSql, schema: IdempotencyOptions['schema'], records: { userId: string; operation: string; key: string; stored: Stored }[]) {
-  if (records.length === 0) return;
-  await db.$executeRawUnsafe(
-    `UPDATE "${schema}"."idempotency_keys" k SET response = d.response, completed_at = now(), locked_until = now()
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS d(user_id, operation, key, response)
-     WHERE k.user_id = d.user_id AND k.operation = d.operation AND k.key = d.key`,
-    records.map((r) => r.userId),
-    records.map((r) => r.operation),
-    records.map((r) => r.key),
-    records.map((r) => JSON.stringify(r.stored)),
-  );
-}
-
-/** Removes records that never finished (a queued request that failed for good): a retry starts afresh. */
-export async function forgetRecords(db: RawSql, schema: IdempotencyOptions['schema'], records: { userId: string; operation: string; key: string }[]) {
-  if (records.length === 0) return;
-  await db.$executeRawUnsafe(
-    `DELETE FROM "${schema}"."idempotency_keys" k USING unnest($1::text[], $2::text[], $3::text[]) AS d(user_id, operation, key)
-     WHERE k.user_id = d.user_id AND k.operation = d.operation AND k.key = d.key AND k.completed_at IS NULL`,
-    records.map((r) => r.userId),
-    records.map((r) => r.operation),
-    records.map((r) => r.key),
-  );
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -142,6 +107,8 @@ function isReplayable(err: unknown): err is AppError {
 
 export function createIdempotency(opts: IdempotencyOptions) {
   const table = `"${opts.schema}"."idempotency_keys"`;
+  const { sql, raw } = opts.sql;
+  const tableSql = raw(table);
   const leaseMs = opts.leaseMs ?? 30_000;
   const waitMs = opts.waitMs ?? 5_000;
   const retentionMs = (opts.retentionHours ?? 24) * 3_600_000;
@@ -157,40 +124,34 @@ export function createIdempotency(opts: IdempotencyOptions) {
     }
   }
 
-  async function record(db: RawSql, userId: string, operation: string, key: string, stored: Stored) {
-    await db.$executeRawUnsafe(
-      `UPDATE ${table} SET response = $4::jsonb, completed_at = now() WHERE user_id = $1 AND operation = $2 AND key = $3`,
-      userId,
-      operation,
-      key,
-      JSON.stringify(stored),
-    );
-  }
-
-  /** Inserts a finished outcome; false if the key already has a record (a request with it got there first). */
-  async function insertRecord(db: RawSql, userId: string, operation: string, key: string, hash: string, stored: Stored): Promise<boolean> {
-    const rows = await db.$queryRawUnsafe<{ key: string }[]>(
-      `INSERT INTO ${table} (user_id, operation, key, request_hash, response, completed_at, locked_until)
-       VALUES ($1, $2, $3, $4, $5::jsonb, now(), now())
-       ON CONFLICT (user_id, operation, key) DO NOTHING
-       RETURNING key`,
-      userId,
-      operation,
-      key,
-      hash,
-      JSON.stringify(stored),
-    );
-    return rows.length > 0;
-  }
-
   async function cache(userId: string, operation: string, key: string, hash: string, stored: Stored) {
     if (opts.redis) {
       await opts.redis.set(cacheKey(userId, operation, key), JSON.stringify({ hash, stored }), 'PX', retentionMs).catch(() => {});
     }
   }
 
-  async function forget(userId: string, operation: string, key: string) {
-    await opts.db.$executeRawUnsafe(`DELETE FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3 AND completed_at IS NULL`, userId, operation, key);
+  /**
+   * Stores outcomes in pending records, one statement for any number of them (`at`: the
+   * completion time, the database's clock when absent). A fragment: the caller's own statement
+   * may run it as one of its CTEs.
+   */
+  function completion(operation: string, outcomes: readonly Outcome[], at?: Date): SqlFragment {
+    const time = at ? sql(['', '::timestamptz'], at) : raw('now()');
+    return sql`UPDATE ${tableSql} k SET response = d.response, completed_at = ${time}, locked_until = ${time}
+      FROM unnest(${outcomes.map((o) => o.userId)}::text[], ${outcomes.map((o) => o.key)}::text[], ${outcomes.map((o) => JSON.stringify(o.stored))}::jsonb[])
+        AS d(user_id, key, response)
+      WHERE k.user_id = d.user_id AND k.operation = ${operation} AND k.key = d.key`;
+  }
+
+  async function complete(db: RawSql, operation: string, outcomes: readonly Outcome[]): Promise<void> {
+    if (outcomes.length > 0) await execute(db, completion(operation, outcomes));
+  }
+
+  /** Removes records that never finished: a retry with one of these keys starts afresh. */
+  async function forget(db: RawSql, operation: string, keys: readonly { userId: string; key: string }[]): Promise<void> {
+    if (keys.length === 0) return;
+    await execute(db, sql`DELETE FROM ${tableSql} k USING unnest(${keys.map((k) => k.userId)}::text[], ${keys.map((k) => k.key)}::text[]) AS d(user_id, key)
+      WHERE k.user_id = d.user_id AND k.operation = ${operation} AND k.key = d.key AND k.completed_at IS NULL`);
   }
 
   /** Claims the key: true if this request now owns it (new, or the previous owner's lease ran out). */
@@ -210,23 +171,14 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return rows.length > 0;
   }
 
-  async function lookup(userId: string, operation: string, key: string) {
-    const rows = await opts.db.$queryRawUnsafe<{ request_hash: string; response: Stored | null }[]>(
-      `SELECT request_hash, response FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3`,
+  async function lookupRecord(userId: string, operation: string, key: string) {
+    const rows = await opts.db.$queryRawUnsafe<{ request_hash: string; response: Stored | null; completed: boolean }[]>(
+      `SELECT request_hash, response, completed_at IS NOT NULL AS completed FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3`,
       userId,
       operation,
       key,
     );
     return rows[0] ?? null;
-  }
-
-  /** The outcome another request with this key recorded first: replayed, or refused if the request differs. */
-  async function recorded<T>(userId: string, operation: string, key: string, hash: string): Promise<T> {
-    const row = await lookup(userId, operation, key);
-    if (row && row.request_hash !== hash) throw keyReused();
-    if (!row?.response) throw inProgress();
-    await cache(userId, operation, key, hash, row.response);
-    return replay<T>(row.response);
   }
 
   /** Checks the key and hashes the request; an outcome already cached in Redis comes back as `hit`. */
@@ -238,42 +190,6 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return { hash, hit: cachedOutcome?.stored ?? null };
   }
 
-
-  /**
-   * Runs `work`, whose `complete(tx, result)` stores the result through `recordInTx` in the work's
-   * own transaction. Returns the outcome to replay and whether it is recorded already (it is when
-   * `complete` ran and the work then returned: its transaction committed). A domain error is an
-   * outcome too (a transaction that recorded and then failed rolled its record back); any other
-   * error is thrown.
-   */
-  async function outcomeOf<T>(
-    work: (complete: Completion<T>) => Promise<T>,
-    recordInTx: (tx: RawSql, stored: Stored) => Promise<void>,
-    record: IdempotencyRecord,
-  ): Promise<{ stored: Stored; recorded: boolean }> {
-    let recordedInWork: Stored | null = null;
-    const complete: Completion<T> = Object.assign(
-      async (tx: RawSql, result: T) => {
-        const stored = successOutcome(result);
-        await recordInTx(tx, stored);
-        recordedInWork = stored;
-      },
-      {
-        record,
-        recorded: (result: T) => {
-          recordedInWork = successOutcome(result);
-        },
-      },
-    );
-    try {
-      const data = await work(complete);
-      return recordedInWork ? { stored: recordedInWork, recorded: true } : { stored: successOutcome(data), recorded: false };
-    } catch (err) {
-      if (!isReplayable(err)) throw err;
-      return { stored: errorOutcome(err), recorded: false };
-    }
-  }
-
   return {
     /** The quoted table of this service's records. */
     table,
@@ -282,15 +198,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
     /** Caches a finished outcome in Redis (the fast path for retries). */
     cache,
     /** The record of a key: its request hash, stored response and whether it is finished. */
-    async lookupRecord(userId: string, operation: string, key: string) {
-      const rows = await opts.db.$queryRawUnsafe<{ request_hash: string; response: Stored | null; completed: boolean }[]>(
-        `SELECT request_hash, response, completed_at IS NOT NULL AS completed FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3`,
-        userId,
-        operation,
-        key,
-      );
-      return rows[0] ?? null;
-    },
+    lookupRecord,
     /** Finished records among these keys (one query), for waiters polling outcomes decided elsewhere. */
     async finishedRecords(operation: string, keys: { userId: string; key: string }[]): Promise<Map<string, Stored>> {
       if (keys.length === 0) return new Map();
@@ -305,17 +213,33 @@ export function createIdempotency(opts: IdempotencyOptions) {
       return new Map(rows.map((r) => [`${r.user_id}|${r.key}`, r.response]));
     },
     /**
+     * Inserts pending records whose answer so far is `answer` (a queued request's view: a retry
+     * finds what the first request made), held until completed; keys already taken are skipped.
+     * A fragment for a CTE of the caller's statement: it returns `user_id, key` of each record it
+     * inserted, in `rows` order.
+     */
+    insertPending(operation: string, rows: readonly { userId: string; key: string; requestHash: string; answer: unknown }[]): SqlFragment {
+      return sql`INSERT INTO ${tableSql} (user_id, operation, key, request_hash, response, locked_until)
+      SELECT d.user_id, ${operation}::text, d.key, d.hash, d.response, 'infinity'
+      FROM unnest(${rows.map((r) => r.userId)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.requestHash)}::text[],
+                  ${rows.map((r) => storedResponse(r.answer))}::jsonb[]) WITH ORDINALITY AS d(user_id, key, hash, response, ord)
+      ORDER BY d.ord
+      ON CONFLICT (user_id, operation, key) DO NOTHING
+      RETURNING user_id, key`;
+    },
+    completion,
+    /** Stores outcomes in their pending records, in the caller's transaction (`completion`, run alone). */
+    complete,
+    forget,
+    /**
      * Runs `work` at most once per (userId, operation, key). Work that fails validation
      * (BAD_USER_INPUT) or the infrastructure stores nothing, so a corrected retry proceeds.
      *
      * `work` may call `complete(tx, result)` inside its own transaction: the response is then
-     * recorded atomically with the work's writes (a crash right after the commit cannot let a
-     * retry run the work twice), and it saves a round trip. Otherwise it is recorded after.
+     * stored atomically with the work's writes (a crash right after the commit cannot let a
+     * retry run the work twice), and it saves a round trip. Otherwise it is stored after.
      */
-    async run<T>(
-      params: RunParams,
-      work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
-    ): Promise<T> {
+    async run<T>(params: RunParams, work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>): Promise<T> {
       const { userId, operation, key } = params;
       const { hash, hit } = await prepare(params);
       if (hit) return replay<T>(hit);
@@ -323,7 +247,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
       const deadline = Date.now() + waitMs;
       for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
         if (await claim(userId, operation, key, hash)) break;
-        const row = await lookup(userId, operation, key);
+        const row = await lookupRecord(userId, operation, key);
         if (!row) continue; // the owner gave up (validation failure): claim again
         if (row.request_hash !== hash) throw keyReused();
         if (row.response) return replay<T>(row.response);
@@ -333,51 +257,28 @@ export function createIdempotency(opts: IdempotencyOptions) {
         await new Promise((r) => setTimeout(r, delay));
       }
 
-      let outcome: { stored: Stored; recorded: boolean };
+      let stored: Stored;
+      let completedInWork = false;
       try {
-        // `run` has claimed the key: its record exists, so work may only complete it (an update).
-        outcome = await outcomeOf(work, (tx, stored) => record(tx, userId, operation, key, stored), { table, userId, operation, key, requestHash: hash });
+        const data = await work(async (tx, result) => {
+          stored = successOutcome(result);
+          await complete(tx, operation, [{ userId, key, stored }]);
+          completedInWork = true;
+        });
+        // Completed in the work's transaction, which committed when the work returned.
+        if (!completedInWork) stored = successOutcome(data);
       } catch (err) {
-        await forget(userId, operation, key);
-        throw err;
+        if (!isReplayable(err)) {
+          await forget(opts.db, operation, [{ userId, key }]);
+          throw err;
+        }
+        // A transaction that completed the record and then failed rolled it back.
+        completedInWork = false;
+        stored = errorOutcome(err);
       }
-      if (!outcome.recorded) await record(opts.db, userId, operation, key, outcome.stored);
-      await cache(userId, operation, key, hash, outcome.stored);
-      return replay<T>(outcome.stored, false);
-    },
-
-    /**
-     * Like `run`, for work whose every effect is in one database transaction that calls
-     * `complete(tx, result)` before it commits: no claim first (one statement and one commit
-     * fewer). `complete` inserts the record; the key's primary key lets only one transaction
-     * insert it. A concurrent request with the same key waits there for the first one to end,
-     * then rolls its own work back and replays the first one's outcome. Domain errors thrown by
-     * the work are recorded after it, the same way.
-     */
-    async runAtomically<T>(
-      params: RunParams,
-      work: (complete: Completion<T>) => Promise<T>,
-    ): Promise<T> {
-      const { userId, operation, key } = params;
-      const { hash, hit } = await prepare(params);
-      if (hit) return replay<T>(hit);
-
-      let outcome: { stored: Stored; recorded: boolean };
-      try {
-        outcome = await outcomeOf(
-          work,
-          async (tx, stored) => {
-            if (!(await insertRecord(tx, userId, operation, key, hash, stored))) throw new IdempotencyKeyTaken();
-          },
-          { table, userId, operation, key, requestHash: hash },
-        );
-      } catch (err) {
-        if (err instanceof IdempotencyKeyTaken) return recorded<T>(userId, operation, key, hash);
-        throw err;
-      }
-      if (!outcome.recorded && !(await insertRecord(opts.db, userId, operation, key, hash, outcome.stored))) return recorded<T>(userId, operation, key, hash);
-      await cache(userId, operation, key, hash, outcome.stored);
-      return replay<T>(outcome.stored, false);
+      if (!completedInWork) await complete(opts.db, operation, [{ userId, key, stored: stored! }]);
+      await cache(userId, operation, key, hash, stored!);
+      return replay<T>(stored!, false);
     },
 
     /** Deletes keys older than the retention period. */

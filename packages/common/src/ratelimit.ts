@@ -13,7 +13,6 @@ import { z } from 'zod';
 import { AppError, ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { redisScript, type Redis } from './redis.ts';
-import type { RequestContext } from './subgraph.ts';
 import { rateLimitRejections } from './telemetry.ts';
 
 export interface RateLimit {
@@ -69,25 +68,6 @@ if ttl < 0 then
 end
 return {count, ttl}`,
 );
-
-/**
- * Waits (bounded) for a Redis client to connect: the clients have no offline queue, so limits
- * checked before the connection is up would fail open. Never throws: Redis down at start-up
- * just means no limits until it comes back.
- */
-export async function waitForRedis(redis: Redis, timeoutMs = 1000): Promise<boolean> {
-  if (redis.status === 'ready') return true;
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      resolve(ok);
-    };
-    const onReady = () => done(true);
-    const timer = setTimeout(() => done(false), timeoutMs);
-    redis.once('ready', onReady);
-  });
-}
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -193,13 +173,20 @@ function limiterFor(store: RedisRateLimitStore): RateLimiterFn {
   return limiter;
 }
 
+/** What the rule reads of a subgraph's request context (RequestContext, which names this store). */
+interface RateLimitedContext {
+  rateLimitStore?: RedisRateLimitStore;
+  identity: { userId: string } | null;
+  clientIp?: string;
+}
+
 /**
  * A graphql-shield rule backed by graphql-rate-limit. The store comes from the request context
  * (`serveSubgraph({ rateLimitStore })`), so permission trees stay module constants; without one
  * (tests that call `executeOperation` directly) the rule allows.
  */
 export function rateLimit(cfg: RateLimitRuleConfig): IRule {
-  return rule({ cache: 'no_cache' })(async (parent, args: Record<string, unknown>, ctx: RequestContext, info) => {
+  return rule({ cache: 'no_cache' })(async (parent, args: Record<string, unknown>, ctx: RateLimitedContext, info) => {
     const store = ctx.rateLimitStore;
     if (!store) return true;
     if (cfg.max > store.maxTracked) throw new Error(`rate limit max ${cfg.max} exceeds the store's maxTracked ${store.maxTracked}`);

@@ -37,6 +37,25 @@ export async function redisReady(redis: Redis): Promise<boolean> {
 }
 
 /**
+ * Waits (bounded) for a Redis client to connect: the clients have no offline queue, so limits
+ * checked before the connection is up would fail open. Never throws: Redis down at start-up
+ * just means no limits until it comes back.
+ */
+export async function waitForRedis(redis: Redis, timeoutMs = 1000): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    redis.once('ready', onReady);
+  });
+}
+
+/**
  * A Lua script run with EVALSHA (ioredis `defineCommand`: the body is sent once per connection,
  * then only its hash; EVAL again if the server lost it). `call(redis, keys, args)`.
  *

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -8,26 +8,15 @@ import { GraphQLError, parse, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
+import type { RequestContext } from './context.ts';
 import { makeFormatError } from './errors.ts';
-import { addHealthRoutes, express, listen, requestIdOf, socketAddressOf, type HttpServer, type ReadinessCheck } from './http.ts';
+import { addHealthRoutes, express, listen, readinessChecks, requestIdOf, socketAddressOf, type HttpServer, type ReadinessCheck } from './http.ts';
 import { inputValidationPlugin } from './inputs.ts';
-import { subgraphCaller, type Caller, type Identity, type IdentityAssertions, type TokenVerifier } from './identity.ts';
+import { createTokenVerifier, identityAssertionsFor, subgraphCaller, type Caller, type IdentityAssertions, type TokenVerifier } from './identity.ts';
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
-import { graphqlMetricsPlugin, instrumentHttp } from './telemetry.ts';
-
-export interface RequestContext extends BaseContext {
-  identity: Identity | null;
-  requestId: string;
-  log: Logger;
-  /** The client's address: as the gateway signed it, or this request's own socket address. */
-  clientIp?: string;
-  /** The verified caller's own `Authorization` header, for calls to another subgraph on its behalf (absent when anonymous). */
-  authorization?: string;
-  /** Where `rateLimit(...)` shield rules count calls; absent in tests that build the server directly. */
-  rateLimitStore?: RedisRateLimitStore;
-}
+import { graphqlMetricsPlugin, instrumentHttp, tryAgainMetricsPlugin } from './telemetry.ts';
 
 export function loadSchemaFile(url: URL): string {
   return readFileSync(url, 'utf8');
@@ -61,7 +50,13 @@ export function createSubgraphServer<TContext extends RequestContext>(opts: Subg
       log: (err) => opts.logger.error({ err }, 'unexpected error in resolver'),
     }),
     // inputValidationPlugin: a direct request meets the gateway's input rule too.
-    plugins: [ApolloServerPluginLandingPageDisabled(), operationLogPlugin<TContext>(opts.logger), graphqlMetricsPlugin<TContext>(), inputValidationPlugin<TContext>()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      operationLogPlugin<TContext>(opts.logger),
+      graphqlMetricsPlugin<TContext>(),
+      tryAgainMetricsPlugin<TContext>(),
+      inputValidationPlugin<TContext>(),
+    ],
     logger: opts.logger,
   });
   return { server, schema };
@@ -145,4 +140,50 @@ export async function serveSubgraph<TContext extends RequestContext>(opts: Serve
       await opts.server.stop();
     },
   };
+}
+
+/** What startSubgraphService reads of a subgraph's config (`subgraphEnv` and AUTH_JWKS_URL). */
+export interface SubgraphServiceConfig {
+  NODE_ENV: 'development' | 'test' | 'production';
+  PORT: number;
+  HOST: string;
+  AUTH_ISSUER: string;
+  AUTH_AUDIENCE: string;
+  IDENTITY_ASSERTION_SECRET?: string;
+  /** Auth's JWKS; auth itself passes `verifyToken` instead. */
+  AUTH_JWKS_URL?: string;
+}
+
+export interface SubgraphServiceOptions<TContext extends RequestContext> extends Pick<ServeOptions<TContext>, 'server' | 'logger' | 'extendContext' | 'routes' | 'rateLimitStore'> {
+  config: SubgraphServiceConfig;
+  /** The process's own dependencies, for /ready (an accelerator such as Redis is not one). */
+  readiness: Record<string, () => Promise<boolean>>;
+  /** Defaults to verifying against AUTH_JWKS_URL. */
+  verifyToken?: TokenVerifier;
+  /** Defaults to IDENTITY_ASSERTION_SECRET's. */
+  identityAssertions?: IdentityAssertions;
+}
+
+/**
+ * Serves a subgraph the way every service does: on PORT/HOST, callers checked against auth's keys
+ * or the gateway's signature (required in production), /ready from `readiness`.
+ */
+export function startSubgraphService<TContext extends RequestContext>(opts: SubgraphServiceOptions<TContext>): Promise<HttpServer> {
+  const { config } = opts;
+  const verifyToken =
+    opts.verifyToken ?? (config.AUTH_JWKS_URL ? createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }) : null);
+  if (!verifyToken) throw new Error('startSubgraphService needs AUTH_JWKS_URL or verifyToken');
+  return serveSubgraph({
+    server: opts.server,
+    port: config.PORT,
+    host: config.HOST,
+    requireGatewaySignature: config.NODE_ENV === 'production',
+    logger: opts.logger,
+    verifyToken,
+    identityAssertions: opts.identityAssertions ?? identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
+    ready: readinessChecks(opts.readiness),
+    extendContext: opts.extendContext,
+    routes: opts.routes,
+    rateLimitStore: opts.rateLimitStore,
+  });
 }

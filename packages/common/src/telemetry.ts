@@ -268,5 +268,20 @@ export const lockAcquireFailures = counter({
 
 export const tryAgainAnswers = counter({
   name: 'tatkal_try_again_total',
-  help: 'TRY_AGAIN answers produced: the database was overloaded (no pooled connection in time, transaction time-out, serialization failure, deadlock) or a service called on the way did not answer',
+  help: 'Answers with a TRY_AGAIN error: the database was overloaded (no pooled connection in time, transaction time-out, serialization failure, deadlock), a service called on the way did not answer, or booking was restarting',
 });
+
+/** Apollo Server plugin: counts the answers that carry a TRY_AGAIN error (as the client received them). */
+export function tryAgainMetricsPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          const body = response.body;
+          const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
+          if (errors?.some((e) => e.extensions?.code === 'TRY_AGAIN')) tryAgainAnswers.inc();
+        },
+      };
+    },
+  };
+}

@@ -1,4 +1,4 @@
-import { createRedis, createTokenVerifier, identityAssertionsFor, readinessChecks, RedisRateLimitStore, serveSubgraph, waitForRedis, type Logger } from '@tatkal/common';
+import { createRedis, createTokenVerifier, RedisRateLimitStore, startSubgraphService, waitForRedis, type Logger } from '@tatkal/common';
 import { connectPrisma, databaseReady } from '@tatkal/db';
 import type { AuthConfig } from './config.ts';
 import { loadSigningKeys, publicJwks } from './domain/keys.ts';
@@ -44,16 +44,13 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
   // a timed-out check lets a login through, and an attack's load is when timeouts happen.
   const redis = createRedis(config.REDIS_URL, { name: 'auth', commandTimeoutMs: 1000 });
   if (!(await waitForRedis(redis))) logger.warn('Redis not reachable at start-up: no rate limits until it is');
-  const http = await serveSubgraph({
+  const http = await startSubgraphService({
+    config,
     server,
-    port: config.PORT,
     logger,
     verifyToken: (authorization) => keyring.verify(authorization),
-    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
-    ready: readinessChecks({ database: () => databaseReady(prisma) }),
+    readiness: { database: () => databaseReady(prisma) },
     extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
-    host: config.HOST,
-    requireGatewaySignature: config.NODE_ENV === 'production',
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: `${config.RATE_LIMIT_PREFIX}auth:`, logger }),
     routes: (app) => app.get('/.well-known/jwks.json', (_req, res) => void res.set('Cache-Control', 'public, max-age=300').json(keyring.jwks)),
   });

@@ -1,20 +1,13 @@
 import { z } from 'zod';
-import { env, loadConfig } from '@tatkal/common';
+import { env, loadConfig, subgraphEnv } from '@tatkal/common';
 
 export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
   return loadConfig(
     {
-      NODE_ENV: env.nodeEnv,
-      PORT: env.port(4002),
-      HOST: env.host,
-      DATABASE_URL: env.databaseUrl,
+      ...subgraphEnv(4002),
       REDIS_URL: env.redisUrl,
       AMQP_URL: env.amqpUrl,
       AUTH_JWKS_URL: env.httpUrl,
-      AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
-      IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
-      AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
-      LOG_LEVEL: env.logLevel,
       DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
       /** How long berths are held for payment. */
       HOLD_TTL_MS: z.coerce.number().int().min(1000).default(600_000),

@@ -11,6 +11,7 @@ import { reservationPageLoader, reservationViewLoader, type ReservationPageLoade
 /** The reservation path's collaborators. */
 export interface ReservationDeps {
   prisma: PrismaClient;
+  idempotency: Idempotency;
   layouts: LayoutCache;
   settings: ReservationSettings;
   queue: ReservationQueue;

@@ -1,5 +1,5 @@
 import { createIdempotency, createLeaseManager, type Logger, type Redis } from '@tatkal/common';
-import type { PrismaClient } from '@tatkal/db';
+import { Prisma, type PrismaClient } from '@tatkal/db';
 import type { BookingDeps } from './context.ts';
 import { createLayoutCache } from './domain/layout.ts';
 import { createReservationQueue } from './domain/queue.ts';
@@ -10,7 +10,7 @@ import { allocationBatchSeconds, allocationBatchSize, reservationOutcomes } from
 /** The booking service's long-lived collaborators, one of each per process. */
 export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, logger: Logger, overrides: Partial<ReservationSettings> = {}): BookingDeps {
   const settings = { ...defaultReservationSettings, ...overrides };
-  const idempotency = createIdempotency({ db: prisma, schema: 'booking', redis });
+  const idempotency = createIdempotency({ db: prisma, sql: Prisma, schema: 'booking', redis });
   const layouts = createLayoutCache(prisma);
   const refusals = createRefusals(redis, settings.waitlistLimit);
   const queue = createReservationQueue({
@@ -28,5 +28,5 @@ export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, log
       allocationBatchSeconds.observe(report.ms / 1000);
     },
   });
-  return { prisma, redis, idempotency, reservations: { prisma, layouts, settings, queue, refusals } };
+  return { prisma, redis, idempotency, reservations: { prisma, idempotency, layouts, settings, queue, refusals } };
 }

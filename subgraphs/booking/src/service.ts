@@ -1,10 +1,11 @@
-import { createAmqpConnection, createRedis, createTokenVerifier, identityAssertionsFor, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, eventTopology, RedisRateLimitStore, registerEventTopology, startOutboxRelay, startSubgraphService, type Logger } from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
 import { createBookingDeps } from './deps.ts';
 import { startInventoryPreparer, startSweeper } from './domain/sweeper.ts';
 import { startPaymentEventsConsumer } from './events/paymentEvents.ts';
+import { holdsExpired, inventoryPrepared } from './metrics.ts';
 import { buildBookingServer } from './server.ts';
 
 /** Wires and starts the booking subgraph: used by index.ts and by end-to-end tests (port 0). */
@@ -19,24 +20,31 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     waitlistLimit: config.WAITLIST_LIMIT,
   });
   const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });
-  const http = await serveSubgraph({
+  const http = await startSubgraphService({
+    config,
     server,
-    port: config.PORT,
-    host: config.HOST,
-    requireGatewaySignature: config.NODE_ENV === 'production',
     logger,
-    verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
-    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     // Redis is only an accelerator here: booking stays ready (and correct) without it.
-    ready: readinessChecks({ database: () => databaseReady(prisma) }),
+    readiness: { database: () => databaseReady(prisma) },
     extendContext: (base) => bookingContext(deps, base),
     // reserveSeats' graphql-rate-limit rule (permissions.ts) counts here; Redis down: not limited.
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: 'rl:booking:', logger }),
   });
   const events = config.EVENTS_ENABLED ? startEvents(config, logger, prisma, deps.reservations.settings) : null;
   const { queue } = deps.reservations;
-  const sweeper = startSweeper({ prisma, settings: deps.reservations.settings, idempotency: deps.idempotency, allocator: queue.allocator, intervalMs: config.SWEEP_INTERVAL_MS, logger });
-  const preparer = config.INVENTORY_HORIZON_DAYS > 0 ? startInventoryPreparer({ prisma, horizonDays: config.INVENTORY_HORIZON_DAYS, intervalMs: config.INVENTORY_INTERVAL_MS, logger }) : null;
+  const sweeper = startSweeper({
+    prisma,
+    settings: deps.reservations.settings,
+    idempotency: deps.idempotency,
+    allocator: queue.allocator,
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    logger,
+    onExpired: (n) => holdsExpired.inc(n),
+  });
+  const preparer =
+    config.INVENTORY_HORIZON_DAYS > 0
+      ? startInventoryPreparer({ prisma, horizonDays: config.INVENTORY_HORIZON_DAYS, intervalMs: config.INVENTORY_INTERVAL_MS, logger, onPrepared: (n) => inventoryPrepared.inc(n) })
+      : null;
   // Requests queued before a crash or restart are decided now, not at the next sweep.
   void queue.allocator.resume().catch((err: unknown) => logger.error({ err }, 'resuming queued reservations failed; the sweeper retries'));
   return {

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { PrismaClient, TravelClass } from '@tatkal/db';
-import { addDays, berthTypeOf, todayInIndia } from '@tatkal/common/rail';
+import { addDays, todayInIndia } from '@tatkal/common/dates';
+import { berthTypeOf } from '../src/domain/rail.ts';
 import { createInventory } from '../src/domain/inventory.ts';
 import { waitFor as waitForCondition } from '../../../test/support/wait.ts';
 

@@ -14,7 +14,7 @@ import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
 import { identity } from '../../../test/support/tokens.ts';
-import { farePaise } from '@tatkal/common/rail';
+import { farePaise } from '../src/domain/rail.ts';
 
 let db: TestDatabase;
 let redis: Redis;

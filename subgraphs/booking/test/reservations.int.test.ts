@@ -3,8 +3,7 @@
 // connections) and every test audits the database afterwards.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError, createRedis, ErrorCode, type Identity, type Redis } from '@tatkal/common';
-import { addDays, todayInIndia } from '@tatkal/common/rail';
+import { addDays, AppError, createRedis, ErrorCode, todayInIndia, type Identity, type Redis } from '@tatkal/common';
 import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
 import { expireHolds } from '../src/domain/cancel.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, loadConfig } from '@tatkal/common';
+import { env, loadConfig, subgraphEnv } from '@tatkal/common';
 
 /**
  * What one payment process serves: `all` (default: `npm start`, docker compose) the subgraph on
@@ -13,18 +13,11 @@ export type PaymentRole = (typeof PAYMENT_ROLES)[number];
 export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
   return loadConfig(
     {
-      NODE_ENV: env.nodeEnv,
+      ...subgraphEnv(4004),
       PAYMENT_ROLE: z.enum(PAYMENT_ROLES).default('all'),
-      PORT: env.port(4004),
-      HOST: env.host,
       WEBHOOK_PORT: env.port(4005),
-      DATABASE_URL: env.databaseUrl,
       AMQP_URL: env.amqpUrl,
       AUTH_JWKS_URL: env.httpUrl,
-      AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
-      IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
-      AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
-      LOG_LEVEL: env.logLevel,
       /** Outbox relay and booking-event consumer (docs/events.md); 'false' runs without RabbitMQ. */
       EVENTS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
       /** Prefix of exchange and queue names: '' in production, unique per test or environment. */

@@ -1,5 +1,5 @@
 import { createIdempotency, type IdentityAssertions, type Redis } from '@tatkal/common';
-import type { PrismaClient } from '@tatkal/db';
+import { Prisma, type PrismaClient } from '@tatkal/db';
 import { createBookingClient } from './bookingClient.ts';
 import type { PaymentDeps } from './context.ts';
 import { createProviderClient } from './provider/client.ts';
@@ -12,7 +12,7 @@ export function createPaymentDeps(
 ): PaymentDeps {
   return {
     prisma,
-    idempotency: createIdempotency({ db: prisma, schema: 'payment', redis }),
+    idempotency: createIdempotency({ db: prisma, sql: Prisma, schema: 'payment', redis }),
     booking: createBookingClient(urls.bookingUrl, { assertions: urls.identityAssertions }),
     provider: createProviderClient(urls.providerUrl),
   };

@@ -1,4 +1,4 @@
-import { createAmqpConnection, createRedis, createTokenVerifier, identityAssertionsFor, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, serveSubgraph, startOutboxRelay, type Logger } from '@tatkal/common';
+import { createAmqpConnection, createRedis, identityAssertionsFor, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, startOutboxRelay, startSubgraphService, type Logger } from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import { paymentServes, type PaymentConfig } from './config.ts';
 import { createPaymentDeps } from './deps.ts';
@@ -17,22 +17,19 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
   const serves = paymentServes(config.PAYMENT_ROLE);
   const prisma = await connectPrisma(config.DATABASE_URL, { applicationName: serves.graphql ? 'payment' : 'payment-webhooks' });
   // The subgraph and the webhook sidecar need the database only (events leave through the outbox).
-  const ready = readinessChecks({ database: () => databaseReady(prisma) });
+  const readiness = { database: () => databaseReady(prisma) };
   // Redis only caches finished idempotency outcomes of the subgraph: optional, never part of readiness.
   const redis = serves.graphql && config.REDIS_URL ? createRedis(config.REDIS_URL, { name: 'payment' }) : null;
   // Signs payment's own calls to booking as the gateway signs its calls (production requires it).
   const identityAssertions = identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET);
   const deps = createPaymentDeps(prisma, redis, { bookingUrl: config.BOOKING_URL, providerUrl: config.PROVIDER_URL, identityAssertions });
   const http = serves.graphql
-    ? await serveSubgraph({
+    ? await startSubgraphService({
+        config,
         server: buildPaymentServer({ logger, production: config.NODE_ENV === 'production' }).server,
-        port: config.PORT,
-        host: config.HOST,
-        requireGatewaySignature: config.NODE_ENV === 'production',
         logger,
-        verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
         identityAssertions,
-        ready,
+        readiness,
         extendContext: (base) => ({ ...base, ...deps }),
         // createPayment's graphql-rate-limit rule (permissions.ts) counts here; no Redis: not limited.
         rateLimitStore: redis ? new RedisRateLimitStore(redis, { prefix: 'rl:payment:', logger }) : undefined,
@@ -42,7 +39,7 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
     ? await serveWebhooks({
         port: config.WEBHOOK_PORT,
         host: config.HOST,
-        ready,
+        ready: readinessChecks(readiness),
         prisma,
         secrets: [config.PAYMENT_WEBHOOK_SECRET, ...config.PAYMENT_WEBHOOK_SECRETS],
         logger,

@@ -3,11 +3,17 @@
 // Every rejection (413, 401, 400, 404) happens before anything is written; the answer comes
 // without any broker call (the outbox relay publishes later).
 import type { PrismaClient } from '@tatkal/db';
-import { addHealthRoutes, adoptRequestId, express, instrumentHttp, listen, requestLogScope, type HttpServer, type Logger, type ReadinessCheck } from '@tatkal/common';
+import { addHealthRoutes, adoptRequestId, counter, express, instrumentHttp, listen, requestLogScope, type HttpServer, type Logger, type ReadinessCheck } from '@tatkal/common';
 import { applyProviderEvent, isKnownType, providerEventSchema, type WebhookOutcome } from './domain/webhookEvents.ts';
 import { SIGNATURE_HEADER, verifySignature } from './webhookSignature.ts';
 
 export const WEBHOOK_PATH = '/webhooks/payments';
+
+const webhookMismatches = counter({
+  name: 'tatkal_payment_webhook_mismatches_total',
+  help: 'Signed provider events whose amount or currency differs from the payment: stored, not applied; any is worth an alert',
+  labelNames: ['type'] as const,
+});
 
 export interface WebhookOptions {
   port: number;
@@ -83,6 +89,7 @@ export function webhookApp(opts: Omit<WebhookOptions, 'port' | 'host'>) {
           return;
         }
         const outcome = await applyProviderEvent(opts.prisma, { ...event, type: event.type }, log, json as object);
+        if (outcome === 'AMOUNT_MISMATCH') webhookMismatches.inc({ type: event.type });
         res.status(STATUS[outcome]).json({ received: STATUS[outcome] === 200, outcome });
       } catch (err) {
         next(err);

@@ -1,20 +1,13 @@
 import { z } from 'zod';
-import { env, loadConfig } from '@tatkal/common';
+import { env, loadConfig, subgraphEnv } from '@tatkal/common';
 
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 
 export function loadSearchConfig(source: NodeJS.ProcessEnv = process.env) {
   return loadConfig(
     {
-      NODE_ENV: env.nodeEnv,
-      PORT: env.port(4003),
-      HOST: env.host,
-      DATABASE_URL: env.databaseUrl,
+      ...subgraphEnv(4003),
       AUTH_JWKS_URL: env.httpUrl,
-      AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
-      IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
-      AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
-      LOG_LEVEL: env.logLevel,
       /** Set: Elasticsearch answers searches (PostgreSQL when it is slow or down). Unset: PostgreSQL only. */
       ELASTICSEARCH_URL: z.preprocess(unsetIfEmpty, env.httpUrl.optional()),
       /** Prefix of the index aliases (`stations`, `trains`): '' in production, unique per test. */

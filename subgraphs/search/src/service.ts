@@ -1,4 +1,4 @@
-import { createAmqpConnection, createTokenVerifier, identityAssertionsFor, readinessChecks, registerTopology, serveSubgraph, type Logger } from '@tatkal/common';
+import { createAmqpConnection, registerTopology, startSubgraphService, type Logger } from '@tatkal/common';
 import { connectPrisma, databaseReady, type PrismaClient } from '@tatkal/db';
 import type { Client } from '@elastic/elasticsearch';
 import { createElasticsearchBackend, createElasticsearchClient, indexOne, loadStationSources, loadTrainSources, rebuildIndex, searchClientOf } from './backends/elasticsearch.ts';
@@ -25,16 +25,12 @@ export async function startSearchService(config: SearchConfig, logger: Logger) {
   // answers meanwhile through the fallback). Afterwards only `npm run search:reindex` rebuilds.
   const bootstrap = config.ELASTICSEARCH_URL ? bootstrapIndices(createElasticsearchClient(config.ELASTICSEARCH_URL, 60_000), prisma, names, logger) : Promise.resolve();
   const { server } = buildSearchServer({ logger, production: config.NODE_ENV === 'production' });
-  const http = await serveSubgraph({
+  const http = await startSubgraphService({
+    config,
     server,
-    port: config.PORT,
-    host: config.HOST,
-    requireGatewaySignature: config.NODE_ENV === 'production',
     logger,
-    verifyToken: createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
-    identityAssertions: identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),
     // Elasticsearch is not a readiness condition: PostgreSQL answers while it is away.
-    ready: readinessChecks({ database: () => databaseReady(prisma) }),
+    readiness: { database: () => databaseReady(prisma) },
     extendContext: (base) => ({ ...base, prisma, search, served: { backend: null } }),
   });
   const hooks: NetworkEventHooks = es

@@ -1,5 +1,5 @@
 import type { User } from '@tatkal/db';
-import { badInput, byKeys, DateTimeScalar, forbidden, requestLoader, unauthenticated } from '@tatkal/common';
+import { badInput, byKeys, DateTimeScalar, forbidden, isUuid, requestLoader, unauthenticated } from '@tatkal/common';
 import type { AuthContext } from '../context.ts';
 import { login, logout, refresh, register, type Session } from '../domain/sessions.ts';
 
@@ -7,8 +7,6 @@ import { login, logout, refresh, register, type Session } from '../domain/sessio
 const SESSION_USER = Symbol('sessionUser');
 const mayReadContact = (user: User, ctx: AuthContext) =>
   (user as User & { [SESSION_USER]?: boolean })[SESSION_USER] === true || ctx.identity?.userId === user.id || ctx.identity?.role === 'ADMIN';
-
-const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
 /** Users by id, one query for all the references of a request; null for an unknown id. */
 async function usersById(ids: string[], ctx: AuthContext): Promise<(User | null)[]> {

@@ -2,7 +2,7 @@
 // four stops A -> B -> C -> D (segments 0, 1, 2), the same shape as the integration fixtures.
 import { describe, expect, it } from 'vitest';
 import type { BerthType, TravelClass } from '@tatkal/db';
-import { berthTypeOf } from '@tatkal/common/rail';
+import { berthTypeOf } from './rail.ts';
 import { allocateBatch, pickSeats, type ClassWaitlist, type Decision, type QueuedRequest, type RunSeat } from './allocate.ts';
 import type { SeatInfo } from './layout.ts';
 import { segmentMask } from './network.ts';

@@ -7,14 +7,14 @@
 // lock serializes them. A batch that fails for a reason other than contention is retried by
 // halves, so one bad request fails alone.
 import type { PrismaClient, TravelClass } from '@tatkal/db';
-import { AppError, ErrorCode, errorOutcome, forgetRecords, isRetryableDbError, successOutcome, type LeaseManager, type Logger, type Stored } from '@tatkal/common';
+import { AppError, ErrorCode, errorOutcome, isRetryableDbError, successOutcome, tryAgain, type Idempotency, type LeaseManager, type Logger, type Stored } from '@tatkal/common';
 import { allocateBatch, type ClassWaitlist, type Decision, type RunSeat } from './allocate.ts';
 import { createInventory, type Tx } from './inventory.ts';
 import type { LayoutCache, TrainLayout } from './layout.ts';
 import { segmentMask } from './network.ts';
 import { transition } from './status.ts';
 import type { ReservationSettings, ReservationView } from './types.ts';
-import { writeDecisions, type Decided, type LoadedRequest } from './write.ts';
+import { OPERATION, writeDecisions, type Decided, type LoadedRequest } from './write.ts';
 
 /** A newer allocator holds the run (its fencing token is higher): this one stops. */
 class LeaseLost extends Error {}
@@ -32,6 +32,7 @@ export interface BatchReport {
 
 export interface AllocatorDeps {
   prisma: PrismaClient;
+  idempotency: Idempotency;
   layouts: LayoutCache;
   leases: LeaseManager;
   settings: ReservationSettings;
@@ -143,6 +144,7 @@ export function createAllocator(deps: AllocatorDeps) {
         const doneTicket = Math.max(...requests.map((r) => r.ticket));
         await writeDecisions(
           tx,
+          deps.idempotency,
           runId,
           decided,
           (id) => layout.seats.get(id)!,
@@ -228,8 +230,8 @@ export function createAllocator(deps: AllocatorDeps) {
       WHERE id = ${id}::uuid AND status = 'QUEUED' RETURNING user_id::text, idempotency_key`;
     await prisma.$executeRaw`UPDATE booking.passengers SET status = 'REFUSED' WHERE reservation_id = ${id}::uuid`;
     const row = rows[0];
-    if (row?.idempotency_key) await forgetRecords(prisma, 'booking', [{ userId: row.user_id, operation: 'reserveSeats', key: row.idempotency_key }]);
-    deps.onFailed(id, errorOutcome(new AppError(ErrorCode.TRY_AGAIN, 'Your request could not be completed; retry it with the same idempotency key', { retryAfterMs: 500 })));
+    if (row?.idempotency_key) await deps.idempotency.forget(prisma, OPERATION, [{ userId: row.user_id, key: row.idempotency_key }]);
+    deps.onFailed(id, errorOutcome(tryAgain('Your request could not be completed; retry it with the same idempotency key', { retryAfterMs: 500 })));
     return 1;
   }
 

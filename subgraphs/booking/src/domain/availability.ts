@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { PrismaClient, TravelClass } from '@tatkal/db';
-import { CLASS_CODE, farePaise } from '@tatkal/common/rail';
+import { CLASS_CODE } from '@tatkal/common';
+import { farePaise } from './rail.ts';
 import { segmentMask } from './network.ts';
 
 export interface ClassAvailability {

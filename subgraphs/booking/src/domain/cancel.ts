@@ -1,18 +1,15 @@
 // Berths given back: cancellation by the traveller, unpaid holds expiring, failed payments. Each
 // frees the segments, moves the status through the transition table and promotes the waitlist.
 import type { PrismaClient, TravelClass } from '@tatkal/db';
-import { AppError, badInput, completeRecords, ErrorCode, isPnr, isRetryableDbError, notFound, successOutcome, tryAgain, type Identity } from '@tatkal/common';
+import { AppError, badInput, canRead, ErrorCode, isPnr, notFound, successOutcome, type Identity, type Idempotency } from '@tatkal/common';
 import { writeOutbox } from './events.ts';
 import { release, type Tx } from './inventory.ts';
 import { segmentMask } from './network.ts';
 import { canTransition, transition } from './status.ts';
 import type { ReservationSettings, ReservationView } from './types.ts';
-import { canRead, loadView } from './views.ts';
+import { loadView } from './views.ts';
 import { promoteWaitlist } from './waitlist.ts';
-
-export function txError(err: unknown): never {
-  throw isRetryableDbError(err) ? tryAgain() : err;
-}
+import { OPERATION } from './write.ts';
 
 /** Frees the berths of the given passengers of a locked reservation. */
 export async function freePassengers(tx: Tx, r: { id: string; runId: string; fromSeq: number; toSeq: number }, passengerIds: string[]) {
@@ -55,14 +52,13 @@ export interface CancelInput {
 }
 
 /** Cancels passengers (all by default) of a PNR the caller owns (or any, for an admin). */
-export async function cancelReservation(deps: { prisma: PrismaClient; settings: ReservationSettings }, identity: Identity, input: CancelInput): Promise<ReservationView> {
+export async function cancelReservation(deps: { prisma: PrismaClient; idempotency: Idempotency; settings: ReservationSettings }, identity: Identity, input: CancelInput): Promise<ReservationView> {
   const pnr = input.pnr.trim();
   if (!isPnr(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
   if (input.passengerIds && (input.passengerIds.length === 0 || new Set(input.passengerIds).size !== input.passengerIds.length)) {
     throw badInput('passengerIds must list distinct passengers of this PNR', 'passengerIds');
   }
-  return deps.prisma
-    .$transaction(
+  return deps.prisma.$transaction(
       async (tx) => {
         const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE pnr = ${pnr} FOR UPDATE`;
         // Another user's PNR answers as a missing one: PNRs cannot be probed.
@@ -88,7 +84,7 @@ export async function cancelReservation(deps: { prisma: PrismaClient; settings: 
         // A queued request withdrawn before the allocator decided it: its reserveSeats key now
         // replays this cancellation (the queue's waiters see the record completed).
         if (r.status === 'QUEUED' && r.idempotencyKey) {
-          await completeRecords(tx, 'booking', [{ userId: r.userId, operation: 'reserveSeats', key: r.idempotencyKey, stored: successOutcome((await loadView(tx, { id: r.id }))!) }]);
+          await deps.idempotency.complete(tx, OPERATION, [{ userId: r.userId, key: r.idempotencyKey, stored: successOutcome((await loadView(tx, { id: r.id }))!) }]);
         }
         await writeOutbox(tx, 'reservation.cancelled', updated, {
           userId: r.userId,
@@ -100,8 +96,7 @@ export async function cancelReservation(deps: { prisma: PrismaClient; settings: 
         return (await loadView(tx, { id: r.id }))!;
       },
       { maxWait: deps.settings.txMaxWaitMs, timeout: deps.settings.txTimeoutMs },
-    )
-    .catch(txError);
+    );
 }
 
 /** Runs `fn` in the caller's transaction (e.g. with an inbox insert) or in a new one. */

@@ -6,13 +6,13 @@
 // the database: a crash of this process cannot lose it (a restarted allocator resumes it).
 import { randomInt, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@tatkal/db';
-import { AppError, ErrorCode, errorOutcome, resultOf, successOutcome, type Idempotency, type LeaseManager, type Logger, type Redis, type Stored } from '@tatkal/common';
+import { errorOutcome, keyReused, resultOf, successOutcome, tryAgain, type Idempotency, type LeaseManager, type Logger, type Redis, type Stored } from '@tatkal/common';
 import { createAllocator, type BatchReport } from './allocator.ts';
 import type { LayoutCache } from './layout.ts';
 import type { Refusals } from './refusals.ts';
 import type { ReservationSettings, ReservationView, ReserveInput, ValidRequest } from './types.ts';
 import { validateReserve } from './validate.ts';
-import { insertQueued, type IntakeItem } from './write.ts';
+import { insertQueued, OPERATION, type IntakeItem } from './write.ts';
 
 export interface QueueDeps {
   prisma: PrismaClient;
@@ -46,7 +46,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-const OPERATION = 'reserveSeats';
 /** Waiters whose outcome this process's allocator did not bring are looked up this often. */
 const POLL_MS = 100;
 /** A cached outcome that is only a queued request's marker (see insertByHalves). */
@@ -64,6 +63,7 @@ export function createReservationQueue(deps: QueueDeps) {
 
   const allocator = createAllocator({
     prisma,
+    idempotency,
     layouts: deps.layouts,
     leases: deps.leases,
     settings,
@@ -135,7 +135,7 @@ export function createReservationQueue(deps: QueueDeps) {
 
   async function insertByHalves(batch: Pending[], attempt = 0): Promise<void> {
     try {
-      const tickets = await insertQueued(prisma, batch.map((p) => p.item));
+      const tickets = await insertQueued(prisma, idempotency, batch.map((p) => p.item));
       // A retry of a queued key must find its reservation, not a refusal from memory: mark the
       // key pending in Redis too (one pipelined write for the batch).
       await Promise.all(
@@ -160,7 +160,7 @@ export function createReservationQueue(deps: QueueDeps) {
   }
 
   function enqueue(item: IntakeItem): Promise<number | null> {
-    if (closed) return Promise.reject(new AppError(ErrorCode.TRY_AGAIN, 'Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 }));
+    if (closed) return Promise.reject(tryAgain('Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 }));
     return new Promise((resolve, reject) => {
       pending.push({ item, resolve, reject });
       scheduleFlush();
@@ -252,7 +252,7 @@ export function createReservationQueue(deps: QueueDeps) {
   async function sameKey(userId: string, key: string, hash: string): Promise<QueuedView | null> {
     const record = await idempotency.lookupRecord(userId, OPERATION, key);
     if (!record) return null; // that request failed and forgot its key: go again
-    if (record.request_hash !== hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+    if (record.request_hash !== hash) throw keyReused();
     deps.onOutcome?.('replayed');
     if (record.completed) {
       await idempotency.cache(userId, OPERATION, key, hash, record.response!);
@@ -303,7 +303,7 @@ export function createReservationQueue(deps: QueueDeps) {
       const { hash, hit } = await idempotency.prepare({ userId, operation: OPERATION, key, request: input });
       const running = inFlight.get(id);
       if (running) {
-        if (hash !== running.hash) throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+        if (hash !== running.hash) throw keyReused();
         return running.answer;
       }
       if (hit && !isPending(hit)) {

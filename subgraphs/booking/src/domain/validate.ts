@@ -1,8 +1,8 @@
 // Everything a client can get wrong in a reservation request, checked before it is queued:
 // nothing is written for a request that fails here (BAD_USER_INPUT).
 import type { PrismaClient, TrainRun } from '@tatkal/db';
-import { badInput, isUuid } from '@tatkal/common';
-import { addDays, farePaise, todayInIndia } from '@tatkal/common/rail';
+import { addDays, badInput, isUuid, todayInIndia } from '@tatkal/common';
+import { farePaise } from './rail.ts';
 import type { LayoutCache } from './layout.ts';
 import { segmentMask } from './network.ts';
 import type { ReservationSettings, ReserveInput, ValidRequest } from './types.ts';

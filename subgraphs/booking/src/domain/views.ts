@@ -58,10 +58,6 @@ export async function loadView(db: Tx | PrismaClient, where: { id: string } | { 
   return toView(r, code(r.fromSeq), code(r.toSeq));
 }
 
-export function canRead(identity: Identity | null, ownerId: string): boolean {
-  return !!identity && (identity.role === 'ADMIN' || identity.userId === ownerId);
-}
-
 // Reads of many reservations at once: entity references from other subgraphs and reservation
 // lists cost a fixed number of queries, not a few per reservation.
 

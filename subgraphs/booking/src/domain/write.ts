@@ -5,12 +5,15 @@
 //   counters, outbox events, idempotency records, the allocator's progress), in its transaction.
 import { randomUUID } from 'node:crypto';
 import type { TravelClass } from '@tatkal/db';
-import { storedResponse, type Stored } from '@tatkal/common';
+import type { Idempotency, Stored } from '@tatkal/common';
 import type { Decision, QueuedRequest } from './allocate.ts';
 import { reservationEvent } from './events.ts';
 import type { Tx } from './inventory.ts';
 import { transition } from './status.ts';
 import type { ReservationView } from './types.ts';
+
+/** The idempotent operation whose records these statements write. */
+export const OPERATION = 'reserveSeats';
 
 /** What a request brings to the queue: its pending view (ids, PNR chosen here) and its key. */
 export interface IntakeItem {
@@ -31,7 +34,7 @@ type Sql = { $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unkn
  * new (by reservation id); an item missing from the result met a key that another request took
  * (a retry): nothing of it was written. Tickets of a run are consecutive in `items` order.
  */
-export async function insertQueued(db: Sql, items: IntakeItem[]): Promise<Map<string, number>> {
+export async function insertQueued(db: Sql, idempotency: Idempotency, items: IntakeItem[]): Promise<Map<string, number>> {
   const r = items.map((i) => i.view);
   const ps = items.flatMap((item) => item.view.passengers.map((p, position) => ({ p, position, reservationId: item.view.id, seat: item.requestedSeatIds?.[position] ?? null })));
   const rows = await db.$queryRaw<{ id: string; queue_ticket: number }[]>`
@@ -39,15 +42,11 @@ export async function insertQueued(db: Sql, items: IntakeItem[]): Promise<Map<st
       SELECT * FROM unnest(${r.map((v) => v.id)}::uuid[], ${r.map((v) => v.pnr)}::text[], ${items.map((i) => i.userId)}::text[],
                            ${r.map((v) => v.runId)}::uuid[], ${items.map((i) => i.fromSeq)}::int[], ${items.map((i) => i.toSeq)}::int[],
                            ${r.map((v) => v.class)}::text[], ${r.map((v) => v.farePaise)}::int[], ${items.map((i) => i.allowWaitlist)}::bool[],
-                           ${items.map((i) => i.idempotency.key)}::text[], ${items.map((i) => i.idempotency.requestHash)}::text[],
-                           ${r.map((v) => storedResponse(v))}::jsonb[], ${r.map((v) => v.createdAt)}::timestamptz[])
-        WITH ORDINALITY AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, fare, allow_waitlist, key, hash, response, created_at, ord)
+                           ${items.map((i) => i.idempotency.key)}::text[], ${r.map((v) => v.createdAt)}::timestamptz[])
+        WITH ORDINALITY AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, fare, allow_waitlist, key, created_at, ord)
     ), idem AS (
       -- A pending record: a retry finds the reservation it made; the allocator completes it.
-      INSERT INTO booking.idempotency_keys (user_id, operation, key, request_hash, response, locked_until)
-      SELECT user_id, 'reserveSeats', key, hash, response, 'infinity' FROM input ORDER BY ord
-      ON CONFLICT (user_id, operation, key) DO NOTHING
-      RETURNING user_id, key
+      ${idempotency.insertPending(OPERATION, items.map((i) => ({ userId: i.userId, key: i.idempotency.key, requestHash: i.idempotency.requestHash, answer: i.view })))}
     ), fresh AS (
       SELECT i.*, row_number() OVER (PARTITION BY i.run_id ORDER BY i.ord) AS nth, count(*) OVER (PARTITION BY i.run_id) AS in_run
       FROM input i JOIN idem ON idem.user_id = i.user_id AND idem.key = i.key
@@ -107,7 +106,7 @@ export type SeatLookup = (seatId: number) => { coach: string; number: number; be
  * Writes a batch's outcomes in one statement. Every reservation must still be QUEUED (the
  * allocator holds their row locks): otherwise it throws and the transaction rolls back.
  */
-export async function writeDecisions(tx: Tx, runId: string, decided: Decided[], seat: SeatLookup, wlLast: Map<TravelClass, number>, doneTicket: number, holdTtlMs: number, now = new Date()) {
+export async function writeDecisions(tx: Tx, idempotency: Idempotency, runId: string, decided: Decided[], seat: SeatLookup, wlLast: Map<TravelClass, number>, doneTicket: number, holdTtlMs: number, now = new Date()) {
   const hold = new Date(now.getTime() + holdTtlMs).toISOString();
   const res = decided.map((d) => ({
     id: d.request.id,
@@ -150,7 +149,7 @@ export async function writeDecisions(tx: Tx, runId: string, decided: Decided[], 
     if (d.decision.status === 'WAITLISTED') return [{ id: randomUUID(), key: 'reservation.waitlisted', payload: reservationEvent('reservation.waitlisted', r, { userId: r.userId, waitlist: d.decision.waitlistNumbers }, now) }];
     return [];
   });
-  const records = decided.filter((d) => d.request.idempotencyKey);
+  const outcomes = decided.filter((d) => d.request.idempotencyKey).map((d) => ({ userId: d.request.userId, key: d.request.idempotencyKey!, stored: d.stored }));
   const wl = [...wlLast.entries()];
   const rows = await tx.$queryRaw<{ decided: number }[]>`
     WITH r AS (
@@ -186,10 +185,7 @@ export async function writeDecisions(tx: Tx, runId: string, decided: Decided[], 
       SELECT d.id, 'booking', d.key, d.payload
       FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.key)}::text[], ${events.map((e) => JSON.stringify(e.payload))}::jsonb[]) AS d(id, key, payload)
     ), i AS (
-      UPDATE booking.idempotency_keys k SET response = d.response, completed_at = ${now}, locked_until = ${now}
-      FROM unnest(${records.map((d) => d.request.userId)}::text[], ${records.map((d) => d.request.idempotencyKey)}::text[], ${records.map((d) => JSON.stringify(d.stored))}::jsonb[])
-        AS d(user_id, key, response)
-      WHERE k.user_id = d.user_id AND k.operation = 'reserveSeats' AND k.key = d.key
+      ${idempotency.completion(OPERATION, outcomes, now)}
     ), a AS (
       UPDATE booking.run_allocators SET done_ticket = GREATEST(done_ticket, ${doneTicket}::int), updated_at = ${now} WHERE run_id = ${runId}::uuid
     )

@@ -1,7 +1,7 @@
 import type { TravelClass } from '@tatkal/db';
-import { badInput, isPnr, notFound } from '@tatkal/common';
+import { badInput, canRead, isPnr, notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import { canRead, loadView } from '../domain/views.ts';
+import { loadView } from '../domain/views.ts';
 import { seatMap } from '../domain/seatMap.ts';
 import { reservationsOf } from './reservation.ts';
 import { availabilityOfRun } from './trainRun.ts';

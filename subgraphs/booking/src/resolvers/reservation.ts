@@ -1,8 +1,8 @@
-import { badInput, isUuid, type Identity } from '@tatkal/common';
+import { badInput, canRead, isUuid, type Identity } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import type { QueuedView } from '../domain/queue.ts';
 import type { ReservationView } from '../domain/types.ts';
-import { canRead, type PageKey } from '../domain/views.ts';
+import type { PageKey } from '../domain/views.ts';
 
 export const ReservationResolvers = {
   // Other subgraphs (payment) reference a reservation by id; only its owner or an admin sees it.

@@ -1,5 +1,5 @@
 import type { Train } from '@tatkal/db';
-import { formatClock } from '@tatkal/common/rail';
+import { formatClock } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import type { StopWithStation } from '../domain/network.ts';
 

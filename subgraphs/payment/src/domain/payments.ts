@@ -2,7 +2,7 @@
 // booking's fare, registers the payment with the provider and stores it PENDING.
 import { randomUUID } from 'node:crypto';
 import { pageIdsPerUser, Prisma, type Payment, type PrismaClient } from '@tatkal/db';
-import { AppError, ErrorCode, badInput, notFound, tryAgain, type Identity, type Logger } from '@tatkal/common';
+import { AppError, ErrorCode, badInput, isUuid, notFound, tryAgain, type Identity, type Logger } from '@tatkal/common';
 import { BookingUnavailableError, type BookingClient } from '../bookingClient.ts';
 import { ProviderError, type ProviderClient } from '../provider/client.ts';
 
@@ -10,7 +10,6 @@ import { ProviderError, type ProviderClient } from '../provider/client.ts';
 const PAYMENT_COLUMNS = Prisma.sql`id::text, reservation_id::text AS "reservationId", user_id::text AS "userId", amount_paise AS "amountPaise", currency,
   status::text AS status, provider_ref AS "providerRef", checkout_url AS "checkoutUrl", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
-export const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
 export interface PaymentDeps {
   prisma: PrismaClient;

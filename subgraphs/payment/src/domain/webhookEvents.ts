@@ -3,7 +3,7 @@
 // tells booking. A duplicate, a replay or an out-of-order event changes nothing.
 import { randomUUID } from 'node:crypto';
 import type { PaymentStatus, PrismaClient } from '@tatkal/db';
-import { counter, type Logger } from '@tatkal/common';
+import type { Logger } from '@tatkal/common';
 import { z } from 'zod';
 
 export const EVENT_TYPES = ['payment.succeeded', 'payment.failed', 'refund.succeeded'] as const;
@@ -15,12 +15,6 @@ export const providerEventSchema = z.object({
   type: z.string().min(1).max(100),
   created: z.number().int().optional(),
   data: z.object({ providerRef: ref, refundId: ref.optional(), amountPaise: z.number().int().optional(), currency: z.string().min(1).max(10).optional() }),
-});
-
-export const webhookMismatches = counter({
-  name: 'tatkal_payment_webhook_mismatches_total',
-  help: 'Signed provider events whose amount or currency differs from the payment: stored, not applied; any is worth an alert',
-  labelNames: ['type'] as const,
 });
 
 /**
@@ -128,7 +122,6 @@ export async function applyProviderEvent(
     { maxWait: 5_000, timeout: 10_000 },
   );
   if (outcome.outcome === 'AMOUNT_MISMATCH') {
-    webhookMismatches.inc({ type: event.type });
     log.error({ expected: outcome.expected, received: outcome.received, status: outcome.status }, 'provider event amount or currency differs from the payment; stored, not applied');
   } else if (outcome.outcome === 'NO_OP') log.warn({ status: outcome.from }, 'provider event does not apply to the payment in its current state; ignored');
   else if (outcome.outcome === 'APPLIED') log.info({ from: outcome.from, to: outcome.to }, 'provider event applied');

@@ -3,7 +3,7 @@
 // becomes a refund. The inbox row and the refund request commit in one transaction, so a
 // redelivered event never refunds twice.
 import type { Prisma, PrismaClient } from '@tatkal/db';
-import { DeadLetterError, eventTopology, recordInbox, startConsumer, type AmqpConnection, type Consumer, type Envelope, type HandlerContext, type Logger } from '@tatkal/common';
+import { DeadLetterError, eventTopology, isUuid, recordInbox, startConsumer, type AmqpConnection, type Consumer, type Envelope, type HandlerContext, type Logger } from '@tatkal/common';
 import { RefundNotPossibleError, type RefundRequest } from '../domain/refunds.ts';
 
 /**
@@ -14,8 +14,6 @@ import { RefundNotPossibleError, type RefundRequest } from '../domain/refunds.ts
 export type RequestRefund = (db: Prisma.TransactionClient, input: RefundRequest) => Promise<unknown>;
 
 export type BookingEventOutcome = 'DUPLICATE' | 'IGNORED' | 'REFUND_REQUESTED';
-
-const isUuid = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
 /** What an event asks of payment: a refund (reason, amount) or nothing. */
 export function refundFor(envelope: Envelope): RefundRequest | null {

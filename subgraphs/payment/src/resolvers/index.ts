@@ -1,9 +1,7 @@
 import type { Payment, Refund } from '@tatkal/db';
-import { byKeys, DateTimeScalar, isRetryableDbError, requestLoader, tryAgain, unauthenticated, type Identity } from '@tatkal/common';
+import { byKeys, canRead, DateTimeScalar, isUuid, requestLoader, unauthenticated } from '@tatkal/common';
 import type { PaymentContext } from '../context.ts';
-import { createPayment, isUuid, pageArgs, paymentPages, paymentsOf, type PaymentPage } from '../domain/payments.ts';
-
-const canRead = (who: Identity | null, userId: string) => !!who && (who.role === 'ADMIN' || who.userId === userId);
+import { createPayment, pageArgs, paymentPages, paymentsOf, type PaymentPage } from '../domain/payments.ts';
 
 /** A payment is visible to its owner and to admins; to anyone else it does not exist. */
 function visible(payment: Payment | null, ctx: PaymentContext): Payment | null {
@@ -57,13 +55,9 @@ export const resolvers = {
   Mutation: {
     createPayment: (_: unknown, args: { reservationId: string; idempotencyKey: string }, ctx: PaymentContext) => {
       const identity = ctx.identity!; // the shield rule guarantees an identity
-      return ctx.idempotency
-        .run({ userId: identity.userId, operation: 'createPayment', key: args.idempotencyKey, request: { reservationId: args.reservationId } }, () =>
-          createPayment(ctx, { identity, authorization: ctx.authorization ?? '', requestId: ctx.requestId, clientIp: ctx.clientIp, log: ctx.log }, args.reservationId),
-        )
-        .catch((err: unknown) => {
-          throw isRetryableDbError(err) ? tryAgain() : err;
-        });
+      return ctx.idempotency.run({ userId: identity.userId, operation: 'createPayment', key: args.idempotencyKey, request: { reservationId: args.reservationId } }, () =>
+        createPayment(ctx, { identity, authorization: ctx.authorization ?? '', requestId: ctx.requestId, clientIp: ctx.clientIp, log: ctx.log }, args.reservationId),
+      );
     },
   },
   Payment: {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, berthTypeOf, COACH_LAYOUT, farePaise, formatClock, minutesOf, todayInIndia, weekdayOf } from './rail.ts';
+import { addDays, formatClock, minutesOf, todayInIndia, weekdayOf } from '@tatkal/common';
+import { berthTypeOf, COACH_LAYOUT, farePaise } from './rail.ts';
 
 describe('coach layouts', () => {
   it('numbers sleeper berths in bays of eight: LB MB UB LB MB UB SL SU', () => {
