@@ -103,6 +103,13 @@ interface PersistedDocument {
   __meta__?: { hash?: string };
 }
 
+/** An operation's trusted-document hash: the hex SHA-256 the gateway's manifest knows it by. */
+export function documentHash(document: TypedDocumentNode<any, any>): string {
+  const hash = (document as PersistedDocument).__meta__?.hash;
+  if (!hash) throw new TatkalError('NOT_PERSISTED', 'this document has no persisted-document hash');
+  return hash.replace(/^sha256:/, '');
+}
+
 interface Prepared {
   /** What graphql-request sends as `query`: the key the serializer looks the operation up by. */
   key: string;
