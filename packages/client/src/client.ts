@@ -12,6 +12,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { ClientError, GraphQLClient } from 'graphql-request';
 import {
   CancelReservationDocument,
+  MyPaymentsDocument,
   MyReservationsDocument,
   PayDocument,
   RefreshSessionDocument,
@@ -25,6 +26,7 @@ import {
   SignInDocument,
   SignOutDocument,
   TrainsBetweenDocument,
+  type MyPaymentsQueryVariables,
   type MyReservationsQueryVariables,
   type RegisterInput,
   type ReservationDetailsFragment,
@@ -389,5 +391,9 @@ export class TatkalClient {
   async pay(reservationId: string, opts: { idempotencyKey?: string; retry?: boolean } = {}) {
     const { createPayment } = await this.request(PayDocument, { reservationId, idempotencyKey: opts.idempotencyKey ?? globalThis.crypto.randomUUID() }, { retry: opts.retry });
     return createPayment;
+  }
+
+  async myPayments(variables: MyPaymentsQueryVariables = {}) {
+    return (await this.request(MyPaymentsDocument, variables)).myPayments;
   }
 }
