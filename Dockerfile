@@ -29,6 +29,7 @@ COPY subgraphs/booking/package.json subgraphs/booking/
 COPY subgraphs/search/package.json subgraphs/search/
 COPY subgraphs/payment/package.json subgraphs/payment/
 COPY packages/common/package.json packages/common/
+COPY packages/client/package.json packages/client/
 COPY packages/db/package.json packages/db/
 COPY bench/package.json bench/
 # NODE_ENV is not production here on purpose: tsx, prisma and @apollo/composition are root

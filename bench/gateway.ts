@@ -1,10 +1,16 @@
 // This project's gateway (gateway/src) against Hive Gateway, side by side in one run: the same
-// supergraph.graphql, the same subgraph processes (auth, booking, search), the same requests.
+// supergraph.graphql, the same subgraph processes (auth, booking, search), the same requests, sent
+// by the typed client (@tatkal/client) in two forms: trusted-document hashes (the manifest
+// packages/client/src/gql/persisted-documents.json) and the documents' full text. Four variants:
+//   this gateway, hashes      production: trusted documents only (TRUSTED_DOCUMENTS_ONLY)
+//   this gateway, full text   a second process of it that runs any operation
+//   Hive Gateway, hashes      its persisted documents on the same manifest (bench/gateway.config.ts)
+//   Hive Gateway, full text   the same process (arbitrary documents allowed too)
 // Two workloads:
 //   cross-subgraph  trainsBetween (search) -> run.availability (booking), anonymous, a few routes
 //   reserveSeats    through each gateway on a fresh run of its own with berths for every request,
 //                   so each phase does the same database work (fresh idempotency keys and users)
-// Both are warmed up first; phases alternate A B B A over --rounds, and every phase is reported.
+// Both are warmed up first; phases alternate A B C D / D C B A over --rounds, and every phase is reported.
 // Self-contained: its own seeded database (tatkal_bench_gateway), real processes on free loopback
 // ports, no RabbitMQ (events off in every service), no Hive Cloud, no telemetry; the database is
 // dropped at the end.
@@ -19,7 +25,8 @@ import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { addDays, todayInIndia } from '@tatkal/common/dates';
 import { createPrisma } from '@tatkal/db';
 import { createTestRun } from '../subgraphs/booking/test/fixtures.ts';
-import { postGraphQL, Recorder, reserveBody, runPool } from './load.ts';
+import type { TrainsBetweenQuery } from '@tatkal/client';
+import { benchClient, outcomeOf, Recorder, reserveInput, runPool } from './load.ts';
 import {
   adminQuery,
   benchSigningKey,
@@ -56,12 +63,11 @@ const WARMUP = Number(args.warmup);
 const ROUNDS = Number(args.rounds);
 const DB = 'tatkal_bench_gateway';
 const BERTHS_PER_COACH = 72;
-// Groups average 2 passengers (bench/load.ts reserveBody); 10% spare so no phase sells out.
+// Groups average 2 passengers (bench/load.ts reserveInput); 10% spare so no phase sells out.
 const coachesFor = (requests: number) => Number(args.coaches ?? Math.ceil((requests * 2 * 1.1) / BERTHS_PER_COACH));
 const HIVE = join(root, 'bench/node_modules/.bin/hive-gateway');
 const SYSTEM_PROCESSES = ['postgres', 'redis-server'];
 
-const CROSS = `query($from: String!, $to: String!, $date: Date!) { trainsBetween(from: $from, to: $to, date: $date) { number departure arrival run { id availability(from: $from, to: $to) { code availableBerths farePaise } } } }`;
 /** Busy corridors of the seeded network; the ones without a train tomorrow are dropped at warm-up. */
 const ROUTES = [
   ['MMCT', 'NDLS'],
@@ -76,11 +82,13 @@ interface Gateway {
   name: string;
   url: string;
   process: RunningProcess;
+  /** How the client sends each operation: its trusted-document hash or its text. */
+  documents: 'hash' | 'text';
 }
 
-/** A workload prepared for one phase: `send(url, i)` makes request i and names its outcome (OK, HELD, or an error code). */
+/** A workload prepared for one phase: `send(gateway, i)` makes request i and names its outcome (OK, HELD, or an error code). */
 interface Prepared {
-  send: (url: string, i: number) => Promise<string>;
+  send: (gateway: Gateway, i: number) => Promise<string>;
 }
 interface Workload {
   name: string;
@@ -102,13 +110,16 @@ interface PhaseResult {
   gatewayCpuMsPerRequest: number;
 }
 
+const trainsBetween = (gateway: Gateway, variables: { from: string; to: string; date: string }): Promise<TrainsBetweenQuery['trainsBetween']> =>
+  benchClient(gateway.url, gateway.documents).trainsBetween(variables);
+
 /** Every latency of each reported phase, for percentiles over all rounds together. */
 const latencies = new Map<PhaseResult, number[]>();
 
 async function main() {
   const started = new Date();
   const date = addDays(todayInIndia(), 1);
-  console.log(`gateway bench: ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${ROUNDS} round(s) of A B / B A, ${cpus().length} cores`);
+  console.log(`gateway bench: ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${ROUNDS} round(s) of A B C D / D C B A over 4 variants (2 gateways x hashes / full text), ${cpus().length} cores`);
   const dbUrl = await createBenchDatabase(args.pg, DB, { seedRunDays: 3 });
   const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
   const signing = await benchSigningKey();
@@ -126,27 +137,38 @@ async function main() {
       // Hive Gateway cannot sign this project's identity assertion: the subgraphs verify every
       // bearer token for both gateways, so they cost both the same.
       identityAssertions: false,
+      // The full-text variant of this gateway: any operation, as in development.
+      extraGateways: [{ name: 'gateway-text', env: { TRUSTED_DOCUMENTS_ONLY: 'false' } }],
     });
     const urls = Object.fromEntries(Object.entries(stack.subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]));
-    hive = await startProcess('hive-gateway', 'hive-gateway', { NODE_ENV: 'production', ...urls }, {
+    hive = await startProcess('hive-gateway', 'hive-gateway', { NODE_ENV: 'production', ...urls, PERSISTED_DOCUMENTS_PATH: join(root, 'packages/client/src/gql/persisted-documents.json') }, {
       command: HIVE,
       args: ['supergraph', join(root, 'supergraph.graphql'), '--config-path', join(root, 'bench/gateway.config.ts'), '--host', '127.0.0.1', '--fork', '1'],
       readyPath: '/readiness',
     });
+    const own = stack.processes.find((p) => p.name === 'gateway')!;
+    const ownText = stack.processes.find((p) => p.name === 'gateway-text')!;
     const gateways: Gateway[] = [
-      { name: 'this gateway', url: stack.gatewayUrl!, process: stack.processes.find((p) => p.name === 'gateway')! },
-      { name: 'Hive Gateway 2.15.1', url: `${hive.url}/graphql`, process: hive },
+      { name: 'this gateway, hashes', url: stack.gatewayUrl!, process: own, documents: 'hash' },
+      { name: 'this gateway, full text', url: `${ownText.url}/graphql`, process: ownText, documents: 'text' },
+      { name: 'Hive Gateway 2.15.1, hashes', url: `${hive.url}/graphql`, process: hive, documents: 'hash' },
+      { name: 'Hive Gateway 2.15.1, full text', url: `${hive.url}/graphql`, process: hive, documents: 'text' },
     ];
     const processes = [...stack.processes, hive];
 
-    // Routes with at least one train whose run booking knows; both gateways must answer them alike.
+    // Routes with at least one train whose run booking knows; every variant must answer them alike.
     const routes: (typeof ROUTES)[number][] = [];
     for (const route of ROUTES) {
-      const body = JSON.stringify({ query: CROSS, variables: { from: route[0], to: route[1], date } });
-      const answers = await Promise.all(gateways.map((g) => postGraphQL<{ trainsBetween: { run: unknown }[] }>(g.url, body)));
-      for (const a of answers) if (a.error) throw new Error(`${route.join('-')}: ${a.error} ${JSON.stringify(a.answer?.errors ?? '')}`);
-      if (!isDeepStrictEqual(answers[0]!.answer, answers[1]!.answer)) throw new Error(`the gateways answer ${route.join('-')} differently`);
-      if (answers[0]!.answer!.data!.trainsBetween.some((t) => t.run)) routes.push(route);
+      const variables = { from: route[0], to: route[1], date };
+      const answers = await Promise.all(
+        gateways.map((g) =>
+          trainsBetween(g, variables).catch((err: unknown) => {
+            throw new Error(`${route.join('-')} via ${g.name}: ${outcomeOf(err)} ${(err as Error).message}`);
+          }),
+        ),
+      );
+      for (const a of answers.slice(1)) if (!isDeepStrictEqual(a, answers[0])) throw new Error(`the gateways answer ${route.join('-')} differently`);
+      if (answers[0]!.some((t) => t.run)) routes.push(route);
     }
     if (routes.length === 0) throw new Error(`no train with a run between the routes on ${date}`);
 
@@ -154,12 +176,15 @@ async function main() {
       name: 'cross-subgraph query',
       success: ['OK'],
       prepare: async () => {
-        const bodies = routes.map(([from, to]) => JSON.stringify({ query: CROSS, variables: { from, to, date } }));
+        const variables = routes.map(([from, to]) => ({ from, to, date }));
         return {
-          send: async (url, i) => {
-            const { answer, error } = await postGraphQL<{ trainsBetween: { run: { availability: unknown[] } | null }[] }>(url, bodies[i % bodies.length]!, undefined, { 'x-request-id': randomUUID() });
-            if (error) return error;
-            return answer!.data!.trainsBetween.some((t) => t.run && Array.isArray(t.run.availability)) ? 'OK' : 'NO_AVAILABILITY';
+          send: async (gateway, i) => {
+            try {
+              const trains = await trainsBetween(gateway, variables[i % variables.length]!);
+              return trains.some((t) => t.run && Array.isArray(t.run.availability)) ? 'OK' : 'NO_AVAILABILITY';
+            } catch (err) {
+              return outcomeOf(err);
+            }
           },
         };
       },
@@ -170,11 +195,15 @@ async function main() {
       prepare: async (count) => {
         const run = await createTestRun(prisma, { coaches: coachesFor(count), berthsPerCoach: BERTHS_PER_COACH, daysAhead: 1 });
         const tokens = await mintTokens(signing.key, count);
-        const bodies = Array.from({ length: count }, (_, i) => reserveBody(i, run));
+        const inputs = Array.from({ length: count }, (_, i) => reserveInput(i, run));
         return {
-          send: async (url, i) => {
-            const { answer, error } = await postGraphQL<{ reserveSeats: { status: string } }>(url, bodies[i]!, tokens[i], { 'x-request-id': randomUUID() });
-            return error ?? answer!.data!.reserveSeats.status;
+          send: async (gateway, i) => {
+            try {
+              // A fresh idempotency key per request (the client makes one); no retry, no polling.
+              return (await benchClient(gateway.url, gateway.documents, tokens[i]).reserve(inputs[i]!, { wait: false, retry: false, idempotencyKey: randomUUID() })).status;
+            } catch (err) {
+              return outcomeOf(err);
+            }
           },
         };
       },
@@ -185,7 +214,7 @@ async function main() {
       const cpuBefore = { ...processCpu(processes), ...commandCpuSeconds(SYSTEM_PROCESSES) };
       const rec = new Recorder();
       await runPool(count, CONCURRENCY, Date.now() + Number(args['timeout-s']) * 1000, async (i) => {
-        await rec.time(workload.name, () => prepared.send(gateway.url, i));
+        await rec.time(workload.name, () => prepared.send(gateway, i));
       });
       const seconds = rec.now() / 1000;
       const cpuSeconds = cpuDelta({ ...processCpu(processes), ...commandCpuSeconds(SYSTEM_PROCESSES) }, cpuBefore);
@@ -209,7 +238,7 @@ async function main() {
       return result;
     };
 
-    // Warm-up (round 0, not reported): JIT, query plans, connection pools, JWKS, on both gateways.
+    // Warm-up (round 0, not reported): JIT, query plans, connection pools, JWKS, on every variant.
     for (const workload of [cross, reserve]) for (const gateway of gateways) await phase(workload, gateway, WARMUP, 0);
 
     const phases: PhaseResult[] = [];
@@ -253,9 +282,9 @@ async function main() {
     const lines = [
       `# Gateway bench ${report.startedAt}`,
       '',
-      `This gateway (gateway/src, Apollo Gateway 2 + Apollo Server 5, run by tsx) against Hive Gateway 2.15.1 (\`hive-gateway supergraph\`, bench/gateway.config.ts, one process), the same supergraph.graphql and subgraph processes (auth, booking, search). ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${WARMUP} warm-up requests per gateway and workload, ${ROUNDS} round(s) in A B / B A order; ${report.machine.cores} cores shared by the client, both gateways, the subgraphs, PostgreSQL and Redis; load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      `This gateway (gateway/src, Apollo Gateway 2 + Apollo Server 5, run by tsx) against Hive Gateway 2.15.1 (\`hive-gateway supergraph\`, bench/gateway.config.ts, one process), the same supergraph.graphql and subgraph processes (auth, booking, search). Requests are sent by the typed client (@tatkal/client, graphql-request) either as trusted-document hashes of the manifest packages/client/src/gql/persisted-documents.json (this gateway in production mode, trusted documents only; Hive with its persisted documents on the same manifest) or as the documents' full text (a second process of this gateway that runs any operation; the same Hive process). ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${WARMUP} warm-up requests per variant and workload, ${ROUNDS} round(s) in A B C D / D C B A order; ${report.machine.cores} cores shared by the client, the gateways, the subgraphs, PostgreSQL and Redis; load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
-      `- cross-subgraph query: \`trainsBetween\` (search) with each train's \`run { availability }\` (booking), anonymous, routes ${report.routes.join(', ')} on ${date}; both gateways gave identical answers.`,
+      `- cross-subgraph query: \`trainsBetween\` (search) with each train's \`run { availability }\` (booking), anonymous, routes ${report.routes.join(', ')} on ${date}; every variant gave identical answers.`,
       `- reserveSeats: a fresh run of ${report.reserveRunBerths} berths per phase (never sold out), a fresh user and idempotency key per request.`,
       '- This gateway also does per request what Hive is not configured to: JWT verification, Redis rate-limit counters, query depth/cost limits, operation logging.',
       '',

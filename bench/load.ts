@@ -1,9 +1,11 @@
 // The load side of the benchmarks: a fixed number of tasks with a bounded number in flight, each
-// timed request recorded as a Sample, one way of telling a GraphQL answer's outcome, and the
-// reservation requests both the Tatkal and the gateway benchmark send.
+// timed request recorded as a Sample, one way of telling a GraphQL answer's outcome, the typed
+// client (@tatkal/client) over a cheap transport, and the reservations both the Tatkal and the
+// gateway benchmark make.
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { TatkalClient, TatkalError, type ReserveSeatsInput } from '@tatkal/client';
 import type { Sample } from './report.ts';
 
 export interface GraphQLAnswer<T = Record<string, unknown>> {
@@ -16,18 +18,48 @@ export interface GraphQLAnswer<T = Record<string, unknown>> {
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: Infinity });
 
-function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string; headers: Record<string, string> }> {
   return new Promise((resolve, reject) => {
     const tls = url.startsWith('https:');
     const req = (tls ? httpsRequest : request)(url, { method: 'POST', agent: tls ? httpsAgent : agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        const kept: Record<string, string> = {};
+        for (const name of ['content-type', 'retry-after']) if (typeof res.headers[name] === 'string') kept[name] = res.headers[name];
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: kept });
+      });
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * A fetch for graphql-request (the @tatkal/client transport) over the same node:http keep-alive
+ * agent: POST only, the body a string, and just what graphql-request reads of the response.
+ */
+export const httpFetch = (async (input: string | URL | Request, init?: RequestInit) => {
+  const headers = Object.fromEntries(new Headers(init?.headers).entries());
+  const res = await post(String(input), String(init?.body ?? ''), headers);
+  return {
+    ok: res.status >= 200 && res.status < 300,
+    status: res.status,
+    headers: new Headers(res.headers),
+    text: async () => res.text,
+  } as unknown as Response;
+}) as typeof fetch;
+
+/** A @tatkal/client for one user (or anonymous) that never retries or polls by itself: the bench counts every request. */
+export function benchClient(url: string, documents: 'hash' | 'text', accessToken?: string): TatkalClient {
+  return new TatkalClient({ url, documents, fetch: httpFetch, session: accessToken ? { accessToken } : null, retry: { attempts: 1 } });
+}
+
+/** The outcome of a failed client call, as postGraphQL names it: the error code, HTTP_<status> or NETWORK_<error>. */
+export function outcomeOf(err: unknown): string {
+  if (err instanceof TatkalError) return err.code;
+  return `NETWORK_${(err as Error).name}`;
 }
 
 /** POSTs a GraphQL body; the outcome is the first error's code, HTTP_<status> or NETWORK_<error>, else null (the caller names success). */
@@ -87,59 +119,20 @@ export async function runPool(count: number, concurrency: number, deadline: numb
   return next;
 }
 
-export const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status queuePosition estimatedWaitSeconds passengers { coach berth } } }`;
-
-/** A QUEUED reservation's poll (docs/api.md): its status until the allocator decides it. */
-export const RESERVATION = `query($pnr: String!) { reservation(pnr: $pnr) { id pnr status refusalCode queuePosition estimatedWaitSeconds passengers { coach berth } } }`;
-
-export interface ReservationAnswer {
-  id: string;
-  pnr: string;
-  status: string;
-  refusalCode?: string | null;
-  queuePosition?: number | null;
-  estimatedWaitSeconds?: number | null;
-  passengers: unknown[];
-}
-
 /**
- * Follows a QUEUED reservation as a front end would: polls reservation(pnr), waiting about half
- * the estimated wait between polls (at least 250 ms, at most 2 s), until its status is final or
- * `deadline` (epoch ms) passes. Returns the last answer, or the error code of a failed poll.
+ * User i's reserveSeats input on a test run (createTestRun: four stops, booked end to end). The
+ * mix: group sizes 1,1,1,2,2,3,4; berth preferences; one in three refuses the waitlist.
+ * bench/sql/reserve.pgbench draws the same mix.
  */
-export async function followQueued(url: string, first: ReservationAnswer, token: string, deadline: number): Promise<ReservationAnswer | string> {
-  let last = first;
-  while (last.status === 'QUEUED') {
-    if (Date.now() > deadline) return last;
-    const waitMs = Math.min(2_000, Math.max(250, ((last.estimatedWaitSeconds ?? 1) * 1000) / 2));
-    await new Promise((r) => setTimeout(r, waitMs));
-    const { answer, error } = await postGraphQL<{ reservation: ReservationAnswer }>(url, JSON.stringify({ query: RESERVATION, variables: { pnr: first.pnr } }), token);
-    if (error) return error;
-    last = answer!.data!.reservation;
-  }
-  return last;
-}
-
-/**
- * User i's reserveSeats body on a test run (createTestRun: four stops, booked end to end), with a
- * fresh idempotency key. The mix: group sizes 1,1,1,2,2,3,4; berth preferences; one in three
- * refuses the waitlist. bench/sql/reserve.pgbench draws the same mix.
- */
-export function reserveBody(i: number, run: { runId: string; stations: string[] }): string {
-  const prefs = ['LB', 'MB', 'UB', 'SL', 'SU', null];
+export function reserveInput(i: number, run: { runId: string; stations: string[] }): ReserveSeatsInput {
+  const prefs = ['LB', 'MB', 'UB', 'SL', 'SU', null] as const;
   const size = [1, 1, 1, 2, 2, 3, 4][i % 7]!;
-  return JSON.stringify({
-    query: RESERVE,
-    variables: {
-      key: randomUUID(),
-      input: {
-        runId: run.runId,
-        from: run.stations[0],
-        to: run.stations[3],
-        class: 'SLEEPER',
-        allowWaitlist: i % 3 !== 0,
-        passengers: Array.from({ length: size }, (_, p) => ({ name: `Traveller ${String.fromCharCode(65 + (p % 26))}`, age: 20 + ((i + p) % 50), gender: p % 2 ? 'FEMALE' : 'MALE', berthPreference: prefs[(i + p) % prefs.length] })),
-      },
-    },
-  });
+  return {
+    runId: run.runId,
+    from: run.stations[0]!,
+    to: run.stations[3]!,
+    class: 'SLEEPER',
+    allowWaitlist: i % 3 !== 0,
+    passengers: Array.from({ length: size }, (_, p) => ({ name: `Traveller ${String.fromCharCode(65 + (p % 26))}`, age: 20 + ((i + p) % 50), gender: p % 2 ? 'FEMALE' : 'MALE', berthPreference: prefs[(i + p) % prefs.length] })),
+  };
 }

@@ -282,6 +282,8 @@ export interface StackOptions {
    * verifies the bearer token itself.
    */
   identityAssertions?: boolean;
+  /** More gateway processes beside the first, each with its own name and environment on top of the first's (e.g. another TRUSTED_DOCUMENTS_ONLY). */
+  extraGateways?: { name: string; env: Record<string, string> }[];
 }
 
 export interface Stack {
@@ -361,7 +363,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
     let gatewayUrl: string | null = null;
     if (opts.gateway ?? true) {
-      const gateway = await startProcess('gateway', 'gateway/src/index.ts', {
+      const gatewayEnv = {
         ...common,
         ...jwks,
         SUPERGRAPH_PATH: join(root, 'supergraph.graphql'),
@@ -370,9 +372,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
         ...Object.fromEntries(Object.entries(subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url])),
         ...(process.env.BENCH_GATEWAY_ENV ? Object.fromEntries(new URLSearchParams(process.env.BENCH_GATEWAY_ENV)) : {}),
-      }, { nodeArgs: profileArgs('gateway') });
+      };
+      const gateway = await startProcess('gateway', 'gateway/src/index.ts', gatewayEnv, { nodeArgs: profileArgs('gateway') });
       processes.push(gateway);
       gatewayUrl = `${gateway.url}/graphql`;
+      for (const extra of opts.extraGateways ?? []) {
+        processes.push(await startProcess(extra.name, 'gateway/src/index.ts', { ...gatewayEnv, ...extra.env, RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:` }, { nodeArgs: profileArgs(extra.name) }));
+      }
     }
     return { processes, subgraphs, gatewayUrl, providerUrl, webhook, stop };
   } catch (err) {

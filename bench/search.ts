@@ -105,6 +105,8 @@ async function main() {
       // One client address sends everything here: the per-IP limit must not be what is measured.
       RATE_LIMIT_IP: '1000000/1m',
       RATE_LIMIT_PREFIX: `rl:bench-search:${Date.now()}:`,
+      // The same query text goes to search directly and through the gateway: any operation runs.
+      TRUSTED_DOCUMENTS_ONLY: 'false',
     });
     processes.push(gateway);
 

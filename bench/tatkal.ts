@@ -28,7 +28,8 @@ import type { Redis } from '@tatkal/common';
 import { createPrisma } from '@tatkal/db';
 import type { Delivery } from '../subgraphs/payment/src/provider/simulator.ts';
 import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
-import { followQueued, postGraphQL, Recorder, reserveBody, runPool, type ReservationAnswer } from './load.ts';
+import type { Reservation, ReserveSeatsInput } from '@tatkal/client';
+import { benchClient, outcomeOf, Recorder, reserveInput, runPool } from './load.ts';
 import { runReservePgbench, type PgbenchResult } from './pgbench.ts';
 import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
 import {
@@ -93,7 +94,6 @@ const TARGET = args.target ?? null;
 const DB = args.db ?? (TARGET ? 'tatkal' : 'tatkal_bench');
 const SYSTEM_PROCESSES = ['postgres', 'redis-server', 'beam.smp'];
 
-const PAYMENT = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { status providerRef } }`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Meter {
@@ -156,12 +156,18 @@ async function main() {
     // "Logged in beforehand": one token per user, plus one for the warm-up.
     const tokens = await mintTokens(signing.key, USERS + 1);
     const warmToken = tokens.pop()!;
-    const bodies = Array.from({ length: USERS }, (_, i) => reserveBody(i, run));
+    const inputs: ReserveSeatsInput[] = Array.from({ length: USERS }, (_, i) => reserveInput(i, run));
+    // Every request through the typed client (@tatkal/client), by trusted-document hash as a
+    // front end sends it in production; it neither retries nor polls by itself here: the bench
+    // sends and counts each request (one reserve per attempt, the polls of a QUEUED one, one pay).
+    const users = tokens.map((token) => benchClient(gatewayUrl, 'hash', token));
     // Warm-up on another user: JWKS fetches, query plans, connection pools of every hop.
-    for (const query of ['{ myReservations { nodes { id } } }', ...(PAY ? ['{ myPayments { nodes { id } } }'] : [])]) {
-      const { error } = await postGraphQL(gatewayUrl, JSON.stringify({ query }), warmToken);
-      if (error) throw new Error(`warm-up ${query} failed: ${error}`);
-    }
+    const warm = benchClient(gatewayUrl, 'hash', warmToken);
+    const failed = (name: string) => (err: unknown) => {
+      throw new Error(`warm-up ${name} failed: ${outcomeOf(err)}`);
+    };
+    await warm.myReservations().catch(failed('myReservations'));
+    if (PAY) await warm.myPayments().catch(failed('myPayments'));
 
     // Background transactions (outbox relays polling, anything else on this database) per second.
     await sleep(STATS_SETTLE_MS);
@@ -188,22 +194,30 @@ async function main() {
     // A user's slot frees at the first answer (outcome or QUEUED); a QUEUED one is followed
     // meanwhile, as a front end would poll, until its final outcome ('final' samples).
     const follows: Promise<void>[] = [];
-    const seated = (i: number, r: ReservationAnswer) => {
+    const seated = (i: number, r: Reservation) => {
       if (r.status === 'HELD') held.push({ user: i, id: r.id, passengers: r.passengers.length });
     };
     const attempts = await runPool(USERS, CONCURRENCY, Date.now() + Number(args['duration-s']) * 1000, async (i) => {
       const start = rec.now();
       const first = await rec.time('reserve', async () => {
-        const { answer, error } = await postGraphQL<{ reserveSeats: ReservationAnswer }>(gatewayUrl, bodies[i]!, tokens[i]);
-        if (error) return error;
-        const r = answer!.data!.reserveSeats;
+        let r: Reservation;
+        try {
+          r = await users[i]!.reserve(inputs[i]!, { wait: false, retry: false });
+        } catch (err) {
+          return outcomeOf(err);
+        }
         if (r.status === 'QUEUED') {
+          // Polled as a front end does (the client's waitForOutcome: half the estimated wait, 250 ms to 2 s).
           follows.push(
-            followQueued(gatewayUrl, r, tokens[i]!, Date.now() + Number(args['confirm-timeout-s']) * 1000).then((last) => {
-              const outcome = typeof last === 'string' ? last : last.status === 'REFUSED' ? (last.refusalCode ?? 'REFUSED') : last.status;
-              rec.samples.push({ op: 'final', start, ms: rec.now() - start, outcome });
-              if (typeof last !== 'string') seated(i, last);
-            }),
+            users[i]!.waitForOutcome(r, { timeoutMs: Number(args['confirm-timeout-s']) * 1000, retry: false }).then(
+              (last) => {
+                rec.samples.push({ op: 'final', start, ms: rec.now() - start, outcome: last.status === 'REFUSED' ? (last.refusalCode ?? 'REFUSED') : last.status });
+                seated(i, last);
+              },
+              (err: unknown) => {
+                rec.samples.push({ op: 'final', start, ms: rec.now() - start, outcome: outcomeOf(err) });
+              },
+            ),
           );
         } else seated(i, r);
         return r.status;
@@ -235,10 +249,13 @@ async function main() {
         const h = held[j]!;
         let ref: string | null = null;
         await rec.time('pay', async () => {
-          const { answer, error } = await postGraphQL<{ createPayment: { status: string; providerRef: string } }>(gatewayUrl, JSON.stringify({ query: PAYMENT, variables: { r: h.id, k: randomUUID() } }), tokens[h.user]);
-          if (error) return error;
-          ref = answer!.data!.createPayment.providerRef;
-          return answer!.data!.createPayment.status;
+          try {
+            const payment = await users[h.user]!.pay(h.id, { idempotencyKey: randomUUID(), retry: false });
+            ref = payment.providerRef;
+            return payment.status;
+          } catch (err) {
+            return outcomeOf(err);
+          }
         });
         if (!ref) return;
         const paidAt = Date.now();

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { staleClientFiles } from '../packages/client/codegen.ts';
 import { findSchemaChanges, formatChange } from './breaking.ts';
 import { API_SCHEMA_FILE, artifacts, composeSupergraph, REPO_ROOT, SUPERGRAPH_CONFIG, type ComposedSupergraph } from './supergraph.ts';
 
@@ -109,6 +110,17 @@ async function main(): Promise<number> {
     }
   }
 
+  // The typed client and its trusted documents, generated from this API schema (a client operation
+  // the schema no longer allows fails here too: codegen validates every document).
+  try {
+    for (const name of await staleClientFiles(composed.apiSchemaSdl)) {
+      stale = true;
+      problems.push(`${name} is stale: run pnpm schema:compose (or npm run client:codegen)`);
+    }
+  } catch (err) {
+    problems.push(`client codegen failed: ${(err as Error).message}`);
+  }
+
   let changesSummary: string;
   const base = options.baseFile ? readBaseFile(options.baseFile) : readBaseApiSchema(options.baseRef);
   if (base.sdl === undefined) {
@@ -138,7 +150,7 @@ async function main(): Promise<number> {
   }
 
   for (const problem of problems) console.error(problem);
-  const freshness = stale ? 'committed schema files STALE' : 'supergraph up to date';
+  const freshness = stale ? 'committed schema files STALE' : 'supergraph and client up to date';
   const status = problems.length > 0 ? 'FAILED: ' : '';
   console.log(`schema check: ${status}composed ${composed.subgraphs.length} subgraphs, ${freshness}, ${changesSummary}`);
   return problems.length > 0 ? 1 : 0;

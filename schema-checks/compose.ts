@@ -1,6 +1,8 @@
-// pnpm schema:compose — writes supergraph.graphql and the API schema baseline from supergraph.yaml.
+// pnpm schema:compose — writes supergraph.graphql and the API schema baseline from supergraph.yaml,
+// then the typed client and its trusted-documents manifest from that API schema (packages/client).
 import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { writeClient } from '../packages/client/codegen.ts';
 import { artifacts, composeSupergraph, REPO_ROOT, SUPERGRAPH_CONFIG } from './supergraph.ts';
 
 try {
@@ -10,6 +12,7 @@ try {
     writeFileSync(path, contents);
     console.log(`wrote ${relative(REPO_ROOT, path)} (${composed.subgraphs.length} subgraphs)`);
   }
+  for (const path of await writeClient(composed.apiSchemaSdl)) console.log(`wrote ${path}`);
 } catch (err) {
   console.error((err as Error).message);
   process.exitCode = 1;

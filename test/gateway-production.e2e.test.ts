@@ -1,5 +1,7 @@
-// In production the gateway offers no Sandbox and no introspection, and hides internal errors.
+// In production the gateway offers no Sandbox and no introspection, runs only trusted documents,
+// and hides internal errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentHash, SeatMapDocument } from '@tatkal/client';
 import { loadGatewayConfig } from '../gateway/src/config.ts';
 import { startGatewayService } from '../gateway/src/service.ts';
 import { REDIS_URL } from './support/env.ts';
@@ -29,11 +31,19 @@ afterAll(async () => {
 const post = (body: unknown) =>
   fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
+/** A trusted document's body: booking's seatMap by hash (booking is unreachable in this test). */
+const seatMap = {
+  operationName: 'SeatMap',
+  variables: { runId: '00000000-0000-4000-8000-000000000000', coach: 'S1', from: 'MMCT', to: 'NDLS' },
+  extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(SeatMapDocument) } },
+};
+
 describe('gateway in production', () => {
-  it('refuses introspection', async () => {
+  it('refuses introspection: as any text, before it is parsed', async () => {
     const res = await post({ query: '{ __schema { types { name } } }' });
     const json = (await res.json()) as { errors: { extensions: { code: string } }[] };
-    expect(json.errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.status).toBe(400);
+    expect(json.errors[0]!.extensions.code).toBe('PERSISTED_QUERY_ID_REQUIRED');
   });
 
   it('serves no Sandbox landing page', async () => {
@@ -43,7 +53,7 @@ describe('gateway in production', () => {
   });
 
   it('answers a failed subgraph call without stack traces or internal details', async () => {
-    const res = await post({ query: '{ station(code: "NDLS") { name } }' });
+    const res = await post(seatMap);
     const json = (await res.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
     expect(json.errors.length).toBeGreaterThan(0);
     for (const e of json.errors) {
@@ -53,7 +63,7 @@ describe('gateway in production', () => {
   });
 
   it('serves /metrics on its internal metrics port only, counting the public port\'s requests', async () => {
-    await post({ query: '{ __typename }' });
+    await post(seatMap);
     expect((await fetch(`${gateway.url}/metrics`)).status).toBe(404);
     expect(gateway.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     expect(gateway.metricsUrl).not.toContain(new URL(gateway.url).port);
@@ -63,7 +73,7 @@ describe('gateway in production', () => {
   });
 
   it('sets security headers', async () => {
-    const res = await post({ query: '{ __typename }' });
+    const res = await post(seatMap);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('x-powered-by')).toBeNull();
     expect(res.headers.get('content-security-policy')).toBeTruthy();

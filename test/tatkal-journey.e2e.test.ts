@@ -1,10 +1,11 @@
-// A traveller's whole journey through the gateway, every part real but the payment provider
-// (its honest simulator): register, log in, search, reserve, pay, and the booking is CONFIRMED
-// by the payment event travelling webhook -> outbox -> RabbitMQ -> booking consumer.
+// A traveller's whole journey through the gateway with the typed client (packages/client, by
+// trusted-document hash), every part real but the payment provider (its honest simulator):
+// register, log in, search, reserve, pay, and the booking is CONFIRMED by the payment event
+// travelling webhook -> outbox -> RabbitMQ -> booking consumer.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, todayInIndia } from '@tatkal/common/dates';
-import { gatewayClient } from './support/graphql.ts';
+import { TatkalClient } from '@tatkal/client';
 import { startSupergraph, type RunningSupergraph } from './support/supergraph.ts';
 
 let sg: RunningSupergraph;
@@ -16,8 +17,6 @@ afterAll(async () => {
   await sg?.stop();
 });
 
-const gql = gatewayClient(() => sg.gatewayUrl);
-
 async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -28,57 +27,52 @@ async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, ti
 }
 
 describe('a Tatkal journey', () => {
-  it('register, log in, search, reserve, pay: the booking is CONFIRMED with a PNR', async () => {
+  it('register, log in, search, reserve, pay with the typed client (trusted documents): the booking is CONFIRMED with a PNR', async () => {
     const email = `traveller-${randomUUID()}@example.com`;
     const password = 'a long enough passphrase';
-    expect((await gql(`mutation($e: String!, $p: String!) { register(input: { email: $e, password: $p, name: "Asha Rao" }) { user { id } } }`, { e: email, p: password })).errors).toBeUndefined();
-    const login = await gql(`mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }`, { e: email, p: password });
-    const token = login.data!.login.accessToken as string;
+    const client = new TatkalClient({ url: sg.gatewayUrl });
+    await client.register({ email, password, name: 'Asha Rao' });
+    await client.signOut();
+    expect(client.session).toBeNull();
+    const session = await client.signIn(email, password);
+    expect(session.user).toMatchObject({ email, name: 'Asha Rao', role: 'CUSTOMER' });
 
     // Search: station codes from what a person types, then trains between them on a date.
-    const from = await gql(`{ searchStations(query: "mumbai central", limit: 3) { station { code } } }`);
-    const to = await gql(`{ searchStations(query: "new delhi", limit: 3) { station { code } } }`);
-    expect(from.data!.searchStations[0].station.code).toBe('MMCT');
-    expect(to.data!.searchStations[0].station.code).toBe('NDLS');
+    expect((await client.searchStations('mumbai central', 3))[0]!.station.code).toBe('MMCT');
+    expect((await client.searchStations('new delhi', 3))[0]!.station.code).toBe('NDLS');
     const date = addDays(todayInIndia(), 3);
-    const trains = await gql(
-      `query($d: Date!) { trainsBetween(from: "MMCT", to: "NDLS", date: $d) { train { number } run { id availability(from: "MMCT", to: "NDLS", class: THIRD_AC) { code availableBerths farePaise } } } }`,
-      { d: date },
-    );
-    expect(trains.errors).toBeUndefined();
-    const rajdhani = trains.data!.trainsBetween.find((t: { train: { number: string } }) => t.train.number === '12951');
-    expect(rajdhani.run.availability).toEqual([expect.objectContaining({ code: '3A' })]);
-    expect(rajdhani.run.availability[0].availableBerths).toBeGreaterThan(0);
+    const trains = await client.trainsBetween({ from: 'MMCT', to: 'NDLS', date, class: 'THIRD_AC' });
+    const rajdhani = trains.find((t) => t.number === '12951')!;
+    expect(rajdhani.run!.availability).toEqual([expect.objectContaining({ code: '3A' })]);
+    const fare = rajdhani.run!.availability[0]!.farePaise;
+    expect(rajdhani.run!.availability[0]!.availableBerths).toBeGreaterThan(0);
 
-    const reserved = await gql(
-      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise passengers { coach berth } } }`,
-      { key: randomUUID(), input: { runId: rajdhani.run.id, from: 'MMCT', to: 'NDLS', class: 'THIRD_AC', passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE', berthPreference: 'LB' }, { name: 'Ravi Rao', age: 37, gender: 'MALE' }] } },
-      token,
-    );
-    expect(reserved.errors).toBeUndefined();
-    const reservation = reserved.data!.reserveSeats;
+    const reservation = await client.reserve({
+      runId: rajdhani.run!.id,
+      from: 'MMCT',
+      to: 'NDLS',
+      class: 'THIRD_AC',
+      passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE', berthPreference: 'LB' }, { name: 'Ravi Rao', age: 37, gender: 'MALE' }],
+    });
     expect(reservation.status).toBe('HELD');
     expect(reservation.pnr).toMatch(/^\d{10}$/);
-    expect(reservation.farePaise).toBe(2 * rajdhani.run.availability[0].farePaise);
+    expect(reservation.farePaise).toBe(2 * fare);
 
-    const payment = await gql(`mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id status amountPaise providerRef } }`, { r: reservation.id, k: randomUUID() }, token);
-    expect(payment.errors).toBeUndefined();
-    expect(payment.data!.createPayment).toMatchObject({ status: 'PENDING', amountPaise: reservation.farePaise });
+    const payment = await client.pay(reservation.id);
+    expect(payment).toMatchObject({ status: 'PENDING', amountPaise: reservation.farePaise, reservationId: reservation.id });
 
     // The traveller pays at the provider's checkout.
-    const paid = await fetch(`${sg.urls.provider}/payments/${payment.data!.createPayment.providerRef}/succeed`, { method: 'POST' });
+    const paid = await fetch(`${sg.urls.provider}/payments/${payment.providerRef}/succeed`, { method: 'POST' });
     expect(paid.ok).toBe(true);
 
     const confirmed = await eventually(
-      () => gql(`query($p: String!) { reservation(pnr: $p) { pnr status passengers { status coach berth } payment { status } } }`, { p: reservation.pnr }, token),
-      (r) => r.data?.reservation?.status === 'CONFIRMED',
+      () => client.reservation(reservation.pnr),
+      (r) => r?.status === 'CONFIRMED',
     );
-    expect(confirmed.data!.reservation).toEqual({
-      pnr: reservation.pnr,
-      status: 'CONFIRMED',
-      passengers: reservation.passengers.map((p: { coach: string; berth: number }) => ({ status: 'CONFIRMED', coach: p.coach, berth: p.berth })),
-      payment: { status: 'SUCCEEDED' },
-    });
+    expect(confirmed).toMatchObject({ pnr: reservation.pnr, status: 'CONFIRMED', payment: { status: 'SUCCEEDED' }, from: { code: 'MMCT' }, to: { code: 'NDLS' } });
+    expect(confirmed!.passengers.map((p) => ({ status: p.status, coach: p.coach, berth: p.berth }))).toEqual(
+      reservation.passengers.map((p) => ({ status: 'CONFIRMED', coach: p.coach, berth: p.berth })),
+    );
     // Exactly one confirmation, recorded once in booking's inbox.
     expect(await sg.db.prisma.bookingOutbox.count({ where: { routingKey: 'reservation.confirmed', payload: { path: ['data', 'reservationId'], equals: reservation.id } } })).toBe(1);
   });

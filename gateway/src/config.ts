@@ -15,7 +15,7 @@ const urlList = z
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
 export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(
+  const config = loadConfig(
     {
       NODE_ENV: env.nodeEnv,
       PORT: env.port(4000),
@@ -57,12 +57,20 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
        * balancer); unset: /metrics on PORT, as every other process serves it.
        */
       METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+      /**
+       * Trusted documents (docs/api.md): the persisted-documents manifest of the project's apps
+       * (GraphQL Code Generator's, written by `npm run client:codegen`)...
+       */
+      PERSISTED_DOCUMENTS_PATH: z.string().min(1).default('packages/client/src/gql/persisted-documents.json'),
+      /** ...and whether only its documents run (by hash; default: in production only). */
+      TRUSTED_DOCUMENTS_ONLY: bool.optional(),
       /** Query plans cached (LRU, approximate MiB): a miss plans again, which costs milliseconds. */
       QUERY_PLAN_CACHE_MIB: positiveInt(30),
       LOG_LEVEL: env.logLevel,
     },
     source,
   );
+  return { ...config, TRUSTED_DOCUMENTS_ONLY: config.TRUSTED_DOCUMENTS_ONLY ?? config.NODE_ENV === 'production' };
 }
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 

@@ -32,6 +32,7 @@ import type { GatewayContext } from './context.ts';
 import { subgraphDataSource, type SubgraphConnectionOptions, type SubgraphDataSource } from './dataSources.ts';
 import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
+import { trustedDocuments, trustedDocumentsCache, type TrustedDocumentManifest } from './trustedDocuments.ts';
 
 export interface RateLimitOptions {
   limiter: FixedWindowLimiter;
@@ -55,6 +56,11 @@ export interface GatewayOptions {
   subgraphConnections?: SubgraphConnectionOptions;
   /** Size of the query-plan LRU (approximate MiB); Apollo's default is 30. */
   queryPlanCacheMiB?: number;
+  /**
+   * Trusted documents (gateway/src/trustedDocuments.ts): the manifest's hashes are always
+   * answered from it; with `only`, nothing else runs. Unset: no manifest, any operation.
+   */
+  trustedDocuments?: { manifest: TrustedDocumentManifest; only: boolean };
 }
 
 /** Builds (does not start) the gateway's Apollo Server over a static, composed supergraph. */
@@ -79,6 +85,11 @@ export function buildGateway(opts: GatewayOptions) {
     includeStacktraceInErrorResponses: !opts.production,
     csrfPrevention: true,
     allowBatchedHttpRequests: opts.allowBatchedHttpRequests ?? false,
+    // APQ: a manifest hash is read from the manifest; other registrations (development) in a
+    // bounded map; none at all when only trusted documents run.
+    persistedQueries: {
+      cache: trustedDocumentsCache(opts.trustedDocuments?.manifest ?? new Map(), opts.trustedDocuments?.only ? null : { maxEntries: 1000 }),
+    },
     // Backstop to the token check in front: the parser itself stops there too.
     parseOptions: { maxTokens: (opts.queryLimits ?? DEFAULT_QUERY_LIMITS).maxTokens },
     formatError: makeFormatError({
@@ -160,6 +171,8 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
     express.json({ limit: opts.bodyLimit }),
     // After the body is read (stream callbacks would lose the scope): every log line of the request carries its id.
     ((_req, res, next) => runInRequestScope(res.locals.requestId as string, next)) satisfies RequestHandler,
+    // Before anything looks at a query's text: in trusted-documents mode only manifest hashes pass.
+    ...(opts.trustedDocuments ? [trustedDocuments({ ...opts.trustedDocuments, logger: opts.logger })] : []),
     sourceLimits(queryLimits, opts.logger),
     expressMiddleware(server, {
       context: async ({ req, res }) => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRedis, createTokenVerifier, FixedWindowLimiter, identityAssertionsFor, waitForRedis, type Logger } from '@tatkal/common';
 import { subgraphUrlOverrides, trustProxySetting, type GatewayConfig } from './config.ts';
 import { serveGateway } from './server.ts';
+import { loadManifest, type TrustedDocumentManifest } from './trustedDocuments.ts';
 
 /** Wires and starts the gateway: used by index.ts and by end-to-end tests (port 0). */
 export async function startGatewayService(config: GatewayConfig, logger: Logger) {
@@ -10,6 +11,16 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
     supergraphSdl = readFileSync(config.SUPERGRAPH_PATH, 'utf8');
   } catch {
     throw new Error(`SUPERGRAPH_PATH: cannot read ${config.SUPERGRAPH_PATH} (run pnpm schema:compose)`);
+  }
+  let manifest: TrustedDocumentManifest;
+  try {
+    manifest = loadManifest(config.PERSISTED_DOCUMENTS_PATH);
+  } catch (err) {
+    const why = `PERSISTED_DOCUMENTS_PATH: cannot read the trusted documents at ${config.PERSISTED_DOCUMENTS_PATH} (${(err as Error).message.split('\n')[0]}; run npm run client:codegen)`;
+    // Only trusted documents and no list of them: the gateway could answer nothing.
+    if (config.TRUSTED_DOCUMENTS_ONLY) throw new Error(why);
+    logger.warn(why);
+    manifest = new Map();
   }
   if (config.NODE_ENV === 'production' && !config.IDENTITY_ASSERTION_SECRET) {
     logger.warn('IDENTITY_ASSERTION_SECRET is not set: subgraph requests go unsigned, so subgraphs verify every token again and see this gateway as every client');
@@ -38,6 +49,7 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
       allowBatchedHttpRequests: config.ALLOW_BATCHED_REQUESTS,
       subgraphConnections: { maxSockets: config.SUBGRAPH_MAX_SOCKETS },
       queryPlanCacheMiB: config.QUERY_PLAN_CACHE_MIB,
+      trustedDocuments: { manifest, only: config.TRUSTED_DOCUMENTS_ONLY },
       metricsPort: config.METRICS_PORT,
       queryLimits: {
         maxDepth: config.QUERY_MAX_DEPTH,

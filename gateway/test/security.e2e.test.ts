@@ -461,6 +461,8 @@ describe('subgraphs are not a side door', () => {
         loadGatewayConfig({
           ...common,
           AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json`,
+          // Signatures are the subject here, not trusted documents (test/trusted-documents.e2e.test.ts): any operation runs.
+          TRUSTED_DOCUMENTS_ONLY: 'false',
           SUPERGRAPH_PATH: new URL('../../supergraph.graphql', import.meta.url).pathname,
           AUTH_URL: `${auth.url}/graphql`,
           BOOKING_URL: `${sg.urls.booking}/graphql`,

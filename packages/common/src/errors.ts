@@ -19,6 +19,10 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   TRY_AGAIN: 'TRY_AGAIN',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** Trusted documents (gateway in production): a hash the manifest does not have. */
+  PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
+  /** Trusted documents (gateway in production): an operation's text without a hash. */
+  PERSISTED_QUERY_ID_REQUIRED: 'PERSISTED_QUERY_ID_REQUIRED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

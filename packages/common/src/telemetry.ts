@@ -260,6 +260,12 @@ export const rateLimitRejections = counter({
   labelNames: ['limit'],
 });
 
+export const untrustedDocumentRejections = counter({
+  name: 'tatkal_gateway_untrusted_documents_total',
+  help: 'Operations the gateway refused in trusted-documents mode before parsing anything, by reason (id_required: text without a hash; not_in_list: a hash the manifest does not have)',
+  labelNames: ['reason'],
+});
+
 export const lockAcquireFailures = counter({
   name: 'tatkal_lock_acquire_failures_total',
   help: 'Redis lease attempts Redis did not answer (redis_unavailable): the database alone serializes the holders',
