@@ -32,7 +32,8 @@ describe('composeSupergraph (real supergraph.yaml)', () => {
     const composed = composeSupergraph(SUPERGRAPH_CONFIG);
 
     const joinGraph = parse(composed.supergraphSdl).definitions.find(
-      (def): def is EnumTypeDefinitionNode => def.kind === Kind.ENUM_TYPE_DEFINITION && def.name.value === 'join__Graph',
+      (def): def is EnumTypeDefinitionNode =>
+        def.kind === Kind.ENUM_TYPE_DEFINITION && def.name.value === 'join__Graph',
     );
     // Each value carries @join__graph(name: "<subgraph>", url: "<routing_url>").
     const graphs = (joinGraph?.values ?? []).map((value) => {
@@ -46,9 +47,7 @@ describe('composeSupergraph (real supergraph.yaml)', () => {
 
     expect(config.subgraphs.map((s) => s.name).sort()).toEqual(['auth', 'booking', 'payment', 'search']);
     expect(graphs.sort((a, b) => String(a.name).localeCompare(String(b.name)))).toEqual(
-      config.subgraphs
-        .map((s) => ({ name: s.name, url: s.routingUrl }))
-        .sort((a, b) => a.name.localeCompare(b.name)),
+      config.subgraphs.map((s) => ({ name: s.name, url: s.routingUrl })).sort((a, b) => a.name.localeCompare(b.name)),
     );
   });
 
@@ -111,7 +110,9 @@ describe('readSupergraphConfig', () => {
     );
     writeFileSync(join(yaml, '..', 'ok.graphql'), `${LINK}type Query { ok: Boolean }\n`);
 
-    expect(() => readSupergraphConfig(yaml)).toThrowError(/subgraph "ghost": schema\.file "\.\/does-not-exist\.graphql" does not exist/);
+    expect(() => readSupergraphConfig(yaml)).toThrowError(
+      /subgraph "ghost": schema\.file "\.\/does-not-exist\.graphql" does not exist/,
+    );
   });
 
   it('rejects a subgraph without schema.file, or with a non-http routing_url', () => {
@@ -120,7 +121,9 @@ describe('readSupergraphConfig', () => {
 
     const badUrl = writeTmpSupergraph({ svc: `${LINK}type Query { a: Int }\n` });
     writeFileSync(badUrl, readFileSync(badUrl, 'utf8').replace('http://localhost:5001/graphql', 'ftp://example.com'));
-    expect(() => readSupergraphConfig(badUrl)).toThrowError(/subgraph "svc": routing_url "ftp:\/\/example\.com" is not an http\(s\) URL/);
+    expect(() => readSupergraphConfig(badUrl)).toThrowError(
+      /subgraph "svc": routing_url "ftp:\/\/example\.com" is not an http\(s\) URL/,
+    );
   });
 
   it('resolves schema.file relative to the yaml file', () => {

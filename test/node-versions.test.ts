@@ -41,7 +41,14 @@ const tested = read('.ci/node-versions')
 
 describe('Node.js versions', () => {
   it('understands the engines range', () => {
-    for (const [v, ok] of [['20.19.0', true], ['20.18.3', false], ['21.7.0', false], ['22.12.0', true], ['22.23.3', true], ['24.0.0', false]] as const) {
+    for (const [v, ok] of [
+      ['20.19.0', true],
+      ['20.18.3', false],
+      ['21.7.0', false],
+      ['22.12.0', true],
+      ['22.23.3', true],
+      ['24.0.0', false],
+    ] as const) {
       expect(satisfies(v, '^20.19.0 || ^22.12.0'), v).toBe(ok);
     }
     expect(satisfies('24.0.0', '>=20.19.0 <21 || >=22.12.0')).toBe(true);

@@ -57,8 +57,14 @@ describe('limits on the parsed operation', () => {
 
   it('counts aliases, also those a fragment repeats', () => {
     expect(operationCheck('{ a: me { id } b: me { id } c: me { id } }')).toBeNull();
-    expect(operationCheck('{ a: me { id } b: me { id } c: me { id } d: me { id } }')).toEqual({ limit: 'aliases', max: 3 });
-    expect(operationCheck('{ me { ...F } x: me { ...F } } fragment F on User { p: id q: name }')).toEqual({ limit: 'aliases', max: 3 });
+    expect(operationCheck('{ a: me { id } b: me { id } c: me { id } d: me { id } }')).toEqual({
+      limit: 'aliases',
+      max: 3,
+    });
+    expect(operationCheck('{ me { ...F } x: me { ...F } } fragment F on User { p: id q: name }')).toEqual({
+      limit: 'aliases',
+      max: 3,
+    });
   });
 
   it('prices list fields by their first/limit argument or the default size', () => {
@@ -67,12 +73,17 @@ describe('limits on the parsed operation', () => {
     // 1 + 10 trains + 10*10 numbers: over 100
     expect(operationCheck('{ stations { trains { number } } }')).toEqual({ limit: 'cost', max: 100 });
     expect(operationCheck('{ stations(limit: 2) { trains { number } } }')).toBeNull();
-    expect(operationCheck('query($n: Int) { stations(limit: $n) { trains { number } } }', { n: 50 })).toEqual({ limit: 'cost', max: 100 });
+    expect(operationCheck('query($n: Int) { stations(limit: $n) { trains { number } } }', { n: 50 })).toEqual({
+      limit: 'cost',
+      max: 100,
+    });
     expect(operationCheck('{ me { friends(first: 3) { friends(first: 3) { name } } } }')).toBeNull();
   });
 
   it('does not price introspection', () => {
-    expect(operationCheck('{ __schema { types { fields { name type { name ofType { name ofType { name } } } } } } }')).toBeNull();
+    expect(
+      operationCheck('{ __schema { types { fields { name type { name ofType { name ofType { name } } } } } } }'),
+    ).toBeNull();
   });
 
   it('gives QUERY_TOO_COMPLEX with the limit named, HTTP 400', () => {

@@ -16,7 +16,11 @@ export interface UserPageKey {
  * one LATERAL query (User.reservations / User.payments of many entity references). Rows come in
  * key order (`ord`, 0-based), newest first, at most `take + 1` per key.
  */
-export async function pageIdsPerUser(db: Pick<PrismaClient, '$queryRaw'>, table: UserOwnedTable, keys: UserPageKey[]): Promise<{ ord: number; id: string; created_ms: bigint }[]> {
+export async function pageIdsPerUser(
+  db: Pick<PrismaClient, '$queryRaw'>,
+  table: UserOwnedTable,
+  keys: UserPageKey[],
+): Promise<{ ord: number; id: string; created_ms: bigint }[]> {
   if (keys.length === 0) return [];
   return db.$queryRaw<{ ord: number; id: string; created_ms: bigint }[]>`
     SELECT k.ord::int - 1 AS ord, t.id::text AS id, (extract(epoch FROM t.created_at) * 1000)::bigint AS created_ms

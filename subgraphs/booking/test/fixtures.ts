@@ -20,16 +20,23 @@ let counter = 0;
  * A run with `coaches` x `berthsPerCoach` berths of one class. Its seat inventory is prepared, as
  * booking's preparer does before a run's window opens, unless `prepared: false`.
  */
-export async function createTestRun(prisma: PrismaClient, opts: { cls?: TravelClass; coaches: number; berthsPerCoach: number; daysAhead?: number; prepared?: boolean }): Promise<TestRun> {
+export async function createTestRun(
+  prisma: PrismaClient,
+  opts: { cls?: TravelClass; coaches: number; berthsPerCoach: number; daysAhead?: number; prepared?: boolean },
+): Promise<TestRun> {
   const cls = opts.cls ?? 'SLEEPER';
   // Unique within the process (the counter), unlikely to repeat across processes (the random part).
   const tag = `${String(++counter).padStart(3, '0')}${randomUUID().slice(0, 4)}`.toUpperCase();
   const codes = ['A', 'B', 'C', 'D'].map((l) => `T${l}${tag}`) as [string, string, string, string];
-  await prisma.station.createMany({ data: codes.map((code, i) => ({ code, name: `Test Halt ${i} ${tag}`, city: 'Testpur', state: 'Test Pradesh' })) });
+  await prisma.station.createMany({
+    data: codes.map((code, i) => ({ code, name: `Test Halt ${i} ${tag}`, city: 'Testpur', state: 'Test Pradesh' })),
+  });
   const stations = await prisma.station.findMany({ where: { code: { in: codes } } });
   const id = (code: string) => stations.find((s) => s.code === code)!.id;
   const number = `9${tag}`;
-  const train = await prisma.train.create({ data: { number, name: `Contention Express ${tag}`, type: 'SUPERFAST', runsOn: [0, 1, 2, 3, 4, 5, 6] } });
+  const train = await prisma.train.create({
+    data: { number, name: `Contention Express ${tag}`, type: 'SUPERFAST', runsOn: [0, 1, 2, 3, 4, 5, 6] },
+  });
   await prisma.trainStop.createMany({
     data: codes.map((code, seq) => ({
       trainId: train.id,
@@ -44,7 +51,13 @@ export async function createTestRun(prisma: PrismaClient, opts: { cls?: TravelCl
   for (let c = 1; c <= opts.coaches; c++) {
     const coach = await prisma.coach.create({ data: { trainId: train.id, code: `S${c}`, class: cls, position: c } });
     coachCodes.push(coach.code);
-    await prisma.seat.createMany({ data: Array.from({ length: opts.berthsPerCoach }, (_, i) => ({ coachId: coach.id, number: i + 1, berthType: berthTypeOf(cls, i + 1) })) });
+    await prisma.seat.createMany({
+      data: Array.from({ length: opts.berthsPerCoach }, (_, i) => ({
+        coachId: coach.id,
+        number: i + 1,
+        berthType: berthTypeOf(cls, i + 1),
+      })),
+    });
   }
   const date = addDays(todayInIndia(), opts.daysAhead ?? 5);
   const run = await prisma.trainRun.create({ data: { trainId: train.id, date: new Date(`${date}T00:00:00Z`) } });
@@ -72,13 +85,22 @@ export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
   const distinctSeats = await prisma.$queryRaw<{ n: bigint }[]>`
     SELECT count(DISTINCT p.seat_id)::bigint AS n FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
     WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED')`;
-  return { overlaps: Number(overlaps[0]!.n), maskMismatch: Number(maskMismatch[0]!.n), seatedPassengers: Number(held[0]!.n), distinctSeats: Number(distinctSeats[0]!.n) };
+  return {
+    overlaps: Number(overlaps[0]!.n),
+    maskMismatch: Number(maskMismatch[0]!.n),
+    seatedPassengers: Number(held[0]!.n),
+    distinctSeats: Number(distinctSeats[0]!.n),
+  };
 }
 
 // ───────────────────────── the allocation queue ─────────────────────────
 
 /** Polls `check` until it returns something other than null, undefined or false; fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
     const value = await check();
@@ -114,7 +136,10 @@ export async function fifoAudit(prisma: PrismaClient, runId: string) {
     FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
     WHERE r.run_id = ${runId}::uuid AND p.status = 'WAITLISTED'
     GROUP BY r.class`;
-  return { inversions: Number(inversions[0]!.n), waitlistNumbers: Object.fromEntries(wl.map((w) => [w.class, w.numbers])) as Record<string, number[]> };
+  return {
+    inversions: Number(inversions[0]!.n),
+    waitlistNumbers: Object.fromEntries(wl.map((w) => [w.class, w.numbers])) as Record<string, number[]>,
+  };
 }
 
 /**
@@ -127,7 +152,12 @@ export async function lockAllocatorRow(url: string, runId: string) {
   await client.connect();
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   await client.query('BEGIN');
-  const locked = client.query<{ held_fence: string }>('SELECT fence AS held_fence FROM booking.run_allocators WHERE run_id = $1 FOR UPDATE', [runId]).then((r) => r.rows[0]!.held_fence);
+  const locked = client
+    .query<{ held_fence: string }>(
+      'SELECT fence AS held_fence FROM booking.run_allocators WHERE run_id = $1 FOR UPDATE',
+      [runId],
+    )
+    .then((r) => r.rows[0]!.held_fence);
   locked.catch(() => {});
   return {
     pid: rows[0]!.pid,

@@ -36,7 +36,12 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   if (!isUuid(reservationId)) throw badInput('reservationId must be a reservation id (UUID)', 'reservationId');
   let reservation;
   try {
-    reservation = await deps.booking.reservation(reservationId, { authorization: caller.authorization, requestId: caller.requestId, identity: caller.identity, clientIp: caller.clientIp });
+    reservation = await deps.booking.reservation(reservationId, {
+      authorization: caller.authorization,
+      requestId: caller.requestId,
+      identity: caller.identity,
+      clientIp: caller.clientIp,
+    });
   } catch (err) {
     if (!(err instanceof BookingUnavailableError)) throw err;
     caller.log.warn({ err }, 'createPayment: booking check failed');
@@ -44,7 +49,11 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   }
   if (!reservation) throw notFound('No such reservation');
   if (reservation.status !== 'HELD') {
-    throw new AppError(ErrorCode.INVALID_STATE, `Reservation ${reservation.pnr} is ${reservation.status}; only a held reservation can be paid`, { status: reservation.status });
+    throw new AppError(
+      ErrorCode.INVALID_STATE,
+      `Reservation ${reservation.pnr} is ${reservation.status}; only a held reservation can be paid`,
+      { status: reservation.status },
+    );
   }
   if (!reservation.holdExpiresAt || reservation.holdExpiresAt.getTime() <= Date.now()) {
     throw new AppError(ErrorCode.HOLD_EXPIRED, `The hold on ${reservation.pnr} has expired`);
@@ -68,7 +77,12 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   const id = randomUUID();
   let remote;
   try {
-    remote = await deps.provider.createPayment({ idempotencyKey: id, amountPaise, currency: 'INR', metadata: { paymentId: id, reservationId } });
+    remote = await deps.provider.createPayment({
+      idempotencyKey: id,
+      amountPaise,
+      currency: 'INR',
+      metadata: { paymentId: id, reservationId },
+    });
   } catch (err) {
     if (err instanceof ProviderError) {
       caller.log.warn({ err }, 'createPayment: provider call failed');
@@ -117,12 +131,19 @@ export interface PaymentPage {
 }
 
 /** A user's payments, newest first, keyset-paged by (createdAt, id) like reservations. */
-export async function paymentsOf(prisma: PrismaClient, userId: string, first: number | null | undefined, after: string | null | undefined): Promise<PaymentPage> {
+export async function paymentsOf(
+  prisma: PrismaClient,
+  userId: string,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<PaymentPage> {
   const { take, cursor } = pageArgs(first, after);
   const rows = await prisma.payment.findMany({
     where: {
       userId,
-      ...(cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {}),
+      ...(cursor
+        ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] }
+        : {}),
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: take + 1,
@@ -148,7 +169,11 @@ export async function paymentPages(prisma: PrismaClient, requests: PageRequest[]
   const picked = await pageIdsPerUser(
     prisma,
     'payment.payments',
-    valid.map((r) => ({ userId: r.userId, take: r.take, after: r.cursor && { createdAtMs: r.cursor.createdAt.getTime(), id: r.cursor.id } })),
+    valid.map((r) => ({
+      userId: r.userId,
+      take: r.take,
+      after: r.cursor && { createdAtMs: r.cursor.createdAt.getTime(), id: r.cursor.id },
+    })),
   );
   const rows = picked.length ? await prisma.payment.findMany({ where: { id: { in: picked.map((p) => p.id) } } }) : [];
   const byId = new Map(rows.map((r) => [r.id, r]));
