@@ -143,7 +143,8 @@ export function svgTimeline(opts: {
   const xs = niceScale(xMaxData, 10);
   const x = (v: number) => margin.left + (v / xs.max) * plotW;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +
+      ' font-family="sans-serif" font-size="12">',
     `<rect x="0" y="0" width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`,
   ];
@@ -156,7 +157,8 @@ export function svgTimeline(opts: {
     out.push(`<g class="panel" data-y-label="${escapeXml(panel.yLabel)}">`);
     for (let v = 0; v <= ys.max + ys.step / 2; v += ys.step) {
       out.push(
-        `<line x1="${margin.left}" y1="${y(v).toFixed(1)}" x2="${width - margin.right}" y2="${y(v).toFixed(1)}" stroke="#e5e5e5"/>`,
+        `<line x1="${margin.left}" y1="${y(v).toFixed(1)}" x2="${width - margin.right}" y2="${y(v).toFixed(1)}"` +
+          ' stroke="#e5e5e5"/>',
       );
       out.push(`<text x="${margin.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
     }
@@ -169,7 +171,8 @@ export function svgTimeline(opts: {
     out.push(`<line x1="${margin.left}" y1="${top}" x2="${margin.left}" y2="${bottom}" stroke="black"/>`);
     out.push(`<line x1="${margin.left}" y1="${bottom}" x2="${width - margin.right}" y2="${bottom}" stroke="black"/>`);
     out.push(
-      `<text transform="translate(18 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.yLabel)}</text>`,
+      `<text transform="translate(18 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">` +
+        `${escapeXml(panel.yLabel)}</text>`,
     );
     out.push(
       `<text x="${margin.left + plotW / 2}" y="${bottom + 36}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`,
@@ -177,11 +180,13 @@ export function svgTimeline(opts: {
     panel.series.forEach((s, si) => {
       const points = s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
       out.push(
-        `<polyline data-series="${escapeXml(s.name)}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="1.5" points="${points}"/>`,
+        `<polyline data-series="${escapeXml(s.name)}" fill="none" stroke="${escapeXml(s.color)}"` +
+          ` stroke-width="1.5" points="${points}"/>`,
       );
       const ly = top + 4 + si * 16;
       out.push(
-        `<line x1="${width - margin.right - 150}" y1="${ly + 6}" x2="${width - margin.right - 130}" y2="${ly + 6}" stroke="${escapeXml(s.color)}" stroke-width="2"/>`,
+        `<line x1="${width - margin.right - 150}" y1="${ly + 6}" x2="${width - margin.right - 130}" y2="${ly + 6}"` +
+          ` stroke="${escapeXml(s.color)}" stroke-width="2"/>`,
       );
       out.push(`<text x="${width - margin.right - 125}" y="${ly + 10}">${escapeXml(s.name)}</text>`);
     });

@@ -35,7 +35,9 @@ const CONCURRENCY = Number(args.concurrency);
 const WARMUP = Number(args.warmup);
 const DB = 'tatkal_bench_search';
 const QUERIES = CONTRACT.filter((c) => c.kind === 'stations').map((c) => c.query);
-const QUERY = `query($q: String!) { searchStations(query: $q, first: 10) { score station { code } highlights { field start length } } }`;
+const QUERY = `query($q: String!) {
+  searchStations(query: $q, first: 10) { score station { code } highlights { field start length } }
+}`;
 
 const admin = (sql: string) => adminQuery(args.pg, sql);
 
@@ -100,7 +102,8 @@ async function phase(target: string, url: string, count: number, processes: Runn
 async function main() {
   const started = new Date();
   console.log(
-    `search bench: ${REQUESTS} searchStations requests per phase, ${CONCURRENCY} in flight, ${QUERIES.length} distinct queries`,
+    `search bench: ${REQUESTS} searchStations requests per phase, ${CONCURRENCY} in flight, ` +
+      `${QUERIES.length} distinct queries`,
   );
   // Runs are irrelevant to station search: two days keep the seed short.
   const dbUrl = new URL(await createBenchDatabase(args.pg, DB, { seedRunDays: 2 }));
@@ -162,19 +165,22 @@ async function main() {
     const lines = [
       `# Search bench ${report.startedAt}`,
       '',
-      `searchStations(first: 10), PostgreSQL pg_trgm backend, ${QUERIES.length} distinct queries cycled, ${CONCURRENCY} in flight, ${report.cores} cores, loopback`,
+      `searchStations(first: 10), PostgreSQL pg_trgm backend, ${QUERIES.length} distinct queries cycled, ` +
+        `${CONCURRENCY} in flight, ${report.cores} cores, loopback`,
       '',
       `| target | requests | wall s | requests/s | p50 ms | p95 ms | p99 ms | max ms | errors | CPU s by process |`,
       `|---|---|---|---|---|---|---|---|---|---|`,
-      ...report.phases.map(
-        (p) =>
-          `| ${p.target} | ${p.requests} | ${p.seconds} | ${p.requestsPerSecond} | ${p.latencyMs.p50} | ${p.latencyMs.p95} | ${p.latencyMs.p99} | ${p.latencyMs.max} | ${p.errors} | ${Object.entries(
-            p.cpuSeconds,
-          )
-            .filter(([, v]) => v > 0)
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', ')} |`,
-      ),
+      ...report.phases.map((p) => {
+        const cpu = Object.entries(p.cpuSeconds)
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
+        const l = p.latencyMs;
+        return (
+          `| ${p.target} | ${p.requests} | ${p.seconds} | ${p.requestsPerSecond} | ` +
+          `${l.p50} | ${l.p95} | ${l.p99} | ${l.max} | ${p.errors} | ${cpu} |`
+        );
+      }),
     ];
     console.log(lines.join('\n'));
     mkdirSync(join(root, 'bench/results'), { recursive: true });

@@ -140,8 +140,10 @@ async function main() {
 
     // Each payment moved once; one stored event and one outbox row each; the duplicates wrote nothing.
     const [audit] = await prisma.$queryRaw<{ succeeded: bigint; events: bigint; outbox: bigint }[]>`
-      SELECT (SELECT count(*) FROM payment.payments WHERE provider_ref LIKE ${`sim_bench_${run}_%`} AND status = 'SUCCEEDED') AS succeeded,
-             (SELECT count(*) FROM payment.webhook_events WHERE provider_event_id LIKE ${`evt_bench_${run}_%`}) AS events,
+      SELECT (SELECT count(*) FROM payment.payments
+              WHERE provider_ref LIKE ${`sim_bench_${run}_%`} AND status = 'SUCCEEDED') AS succeeded,
+             (SELECT count(*) FROM payment.webhook_events
+              WHERE provider_event_id LIKE ${`evt_bench_${run}_%`}) AS events,
              (SELECT count(*) FROM payment.outbox WHERE payload->>'type' = 'payment.succeeded') AS outbox`;
     const counts = {
       succeeded: Number(audit!.succeeded),
@@ -162,7 +164,9 @@ async function main() {
     const md = [
       `# Webhook bench ${report.startedAt}`,
       '',
-      `${PAYMENTS} signed payment.succeeded deliveries to payment's sidecar, ${CONCURRENCY} in flight, then each again (duplicates). ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      `${PAYMENTS} signed payment.succeeded deliveries to payment's sidecar, ${CONCURRENCY} in flight, ` +
+        `then each again (duplicates). ${report.machine.cores} cores, ` +
+        `load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
       ...mdTable(
         ['phase', 'deliveries/s', 'answer p50 / p95 / p99 / max (ms)', 'answers', 'CPU seconds'],
@@ -175,7 +179,9 @@ async function main() {
         ]),
       ),
       '',
-      `audit: ${counts.succeeded} of ${PAYMENTS} payments SUCCEEDED, ${counts.events} stored events, ${counts.outbox} outbox rows: ${auditOk ? 'each once' : 'NOT each once'}`,
+      `audit: ${counts.succeeded} of ${PAYMENTS} payments SUCCEEDED, ${counts.events} stored events, ` +
+        `${counts.outbox} outbox rows: ${auditOk ? 'each once' : 'NOT each once'}`,
+
       '',
       'postgres CPU is every process of that name on this machine, whoever it serves.',
     ].join('\n');

@@ -1,6 +1,7 @@
 // pnpm schema:check — the CI gate: the supergraph composes, the committed files are fresh, and the
 // API schema has no breaking changes against the previous committed version.
-//   --base <ref> | SCHEMA_BASE_REF           compare against this git ref (default origin/main when HEAD is not on it, else HEAD~1)
+//   --base <ref> | SCHEMA_BASE_REF           compare against this git ref (default origin/main when HEAD
+//                                            is not on it, else HEAD~1)
 //   --base-file <path>                       compare against an API schema file instead (no git needed)
 //   --allow-breaking | ALLOW_BREAKING_SCHEMA_CHANGES=1   report breaking changes as warnings only
 import { execFileSync } from 'node:child_process';
@@ -138,7 +139,8 @@ async function main(): Promise<number> {
     if (changes.breaking.length > 0) {
       if (options.allowBreaking) {
         console.warn(
-          `warning: ${changes.breaking.length} breaking change(s) allowed by --allow-breaking / ALLOW_BREAKING_SCHEMA_CHANGES`,
+          `warning: ${changes.breaking.length} breaking change(s) allowed by ` +
+            '--allow-breaking / ALLOW_BREAKING_SCHEMA_CHANGES',
         );
       } else {
         problems.push(

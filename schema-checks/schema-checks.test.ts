@@ -17,7 +17,10 @@ function writeTmpSupergraph(subgraphs: Record<string, string>, yamlOverride?: st
   tmpDirs.push(dir);
   const entries = Object.entries(subgraphs).map(([name, sdl], i) => {
     writeFileSync(join(dir, `${name}.graphql`), sdl);
-    return `  ${name}:\n    routing_url: http://localhost:${5001 + i}/graphql\n    schema:\n      file: ./${name}.graphql\n`;
+    return (
+      `  ${name}:\n    routing_url: http://localhost:${5001 + i}/graphql\n` +
+      `    schema:\n      file: ./${name}.graphql\n`
+    );
   });
   const yamlPath = join(dir, 'supergraph.yaml');
   writeFileSync(yamlPath, yamlOverride ?? `federation_version: =2.7.1\nsubgraphs:\n${entries.join('')}`);
@@ -77,7 +80,10 @@ describe('composeSupergraph (composition errors)', () => {
     });
 
     expect(() => composeSupergraph(yaml)).toThrowError(
-      /composition failed[\s\S]*INVALID_FIELD_SHARING: Non-shareable field "Product\.name" is resolved from multiple subgraphs/,
+      new RegExp(
+        /composition failed[\s\S]*INVALID_FIELD_SHARING: /.source +
+          /Non-shareable field "Product\.name" is resolved from multiple subgraphs/.source,
+      ),
     );
   });
 

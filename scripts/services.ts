@@ -6,7 +6,8 @@ import pg from 'pg';
 export const START_COMMANDS = {
   PostgreSQL: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
   Redis:
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log',
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no ' +
+    '--dir /var/lib/redis --logfile /var/log/redis/ci.log',
   RabbitMQ: 'rabbitmq-server -detached',
 } as const;
 
@@ -33,7 +34,8 @@ async function answers(name: keyof typeof START_COMMANDS, url: string): Promise<
     }
     return null;
   } catch (err) {
-    return `${name} does not answer at ${new URL(url).host} (${(err as Error).message || 'no answer'}); start it with: ${START_COMMANDS[name]}`;
+    const reason = (err as Error).message || 'no answer';
+    return `${name} does not answer at ${new URL(url).host} (${reason}); start it with: ${START_COMMANDS[name]}`;
   }
 }
 

@@ -134,7 +134,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has a service for every subgraph in supergraph.yaml, on its routing_url port, listening for the gateway on the stack network and not published', () => {
+  it('one service per supergraph.yaml subgraph, on its routing_url port, on the stack network, not published', () => {
     expect(subgraphs.length).toBeGreaterThan(0);
     for (const { name, url, port } of subgraphs) {
       expect(url.hostname, name).toBe('localhost');
@@ -303,7 +303,10 @@ describe('docker-compose.yml', () => {
   });
 });
 
-/** The processes' own metrics: every module the processes load registers its metrics in the process registry on import. */
+/**
+ * The processes' own metrics: every module the processes load registers its metrics in the process
+ * registry on import.
+ */
 async function metricNamesExported(): Promise<Set<string>> {
   await Promise.all([
     import('../gateway/src/service.ts'),
@@ -347,7 +350,11 @@ const PROMQL_WORDS = new Set([
   'label_replace',
 ]);
 
-/** The metric names a PromQL expression reads (label matchers, ranges, grouping lists and Grafana variables removed). */
+/**
+ * The metric names a PromQL expression reads (label matchers, ranges, grouping lists and Grafana
+ * variables removed).
+ */
+
 function metricNamesIn(expr: string): string[] {
   const bare = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
@@ -448,7 +455,7 @@ describe('observability: Prometheus and Grafana', () => {
     );
   });
 
-  it('provisions Grafana: a Prometheus data source at the prometheus service, the dashboard from ops/grafana, anonymous viewers', () => {
+  it('provisions Grafana: Prometheus source at the prometheus service, ops/grafana dashboard, anonymous view', () => {
     const env = envOf(grafana);
     expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe('true');
     expect(env.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
@@ -481,7 +488,7 @@ describe('observability: Prometheus and Grafana', () => {
     }
   });
 
-  it("charts only metrics some process exports (names read from the processes' registry, not listed here)", async () => {
+  it("charts only metrics some process exports (names read from the processes' registry, not listed)", async () => {
     const exported = await metricNamesExported();
     // The registry really was read: default Node metrics and ours.
     expect(exported).toContain('process_cpu_seconds_total');

@@ -122,7 +122,10 @@ const documentedSecretKeys = readFileSync(join(k8s, 'secrets.example.env'), 'utf
   .filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l))
   .map((l) => l.slice(0, l.indexOf('=')));
 
-/** A container's env as the process would see it, secrets filled in; `withOptional` false leaves out optional secret refs. */
+/**
+ * A container's env as the process would see it, secrets filled in; `withOptional` false leaves out
+ * optional secret refs.
+ */
 function envOf(container: IContainer, withOptional = true): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of container.env ?? []) {
@@ -308,7 +311,7 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
       expect(matches(d.spec!.selector.matchLabels, podLabels(d)), d.metadata.name).toBe(true);
   });
 
-  it("parses every process's env with that process's own config: every variable it requires is set, every variable set is one it reads", () => {
+  it("parses each process's env with its own config: every variable it requires is set, every one set is read", () => {
     expect(documentedSecretKeys.sort()).toEqual(Object.keys(SECRET_VALUES).sort());
     for (const d of processDeployments) {
       const container = mainContainer(d);
@@ -342,7 +345,7 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     expect(envOf(mainContainer(deployment('auth'))).AUTH_GENERATE_KEYS).toBe('false');
   });
 
-  it("declares the ports the processes' configs listen on, and probes /ready and /health on the port serving them", () => {
+  it("declares the ports the processes' configs listen on; probes /ready and /health on the port serving them", () => {
     for (const d of processDeployments) {
       const container = mainContainer(d);
       const proc = processOf(container)!;
@@ -448,8 +451,11 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
 
   it('takes every secret from the Secrets tatkal-secrets and tatkal-auth-keys, which are not in the manifests', () => {
     expect(objects.filter((o) => o.kind === 'Secret' || o.kind === 'ConfigMap')).toEqual([]);
-    const mustBeSecret =
-      /^(IDENTITY_ASSERTION_SECRET|PAYMENT_WEBHOOK_SECRETS?|ADMIN_PASSWORD|DATABASE_URL|REDIS_URL|AMQP_URL|ELASTICSEARCH_URL)$/;
+    const mustBeSecret = new RegExp(
+      '^(IDENTITY_ASSERTION_SECRET|PAYMENT_WEBHOOK_SECRETS?|ADMIN_PASSWORD|' +
+        'DATABASE_URL|REDIS_URL|AMQP_URL|ELASTICSEARCH_URL)$',
+    );
+
     for (const o of [...deployments, ...jobs]) {
       const spec = podTemplateOf(o)!.spec as {
         containers: IContainer[];
@@ -519,7 +525,7 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     if (overlay === 'prod') expect([...images][0]).toMatch(/^[\w.-]+(?::\d+)?\/[\w./-]+:(?!latest$|dev$)[\w.-]+$/);
   });
 
-  it('lets only the gateway reach the subgraphs, plus exactly the calls the processes make; the webhook sidecar only from the provider', () => {
+  it("gateway-only access to subgraphs, plus exactly the processes' calls; the sidecar only from the provider", () => {
     expect(
       policies.some(
         (p) =>

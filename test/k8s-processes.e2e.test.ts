@@ -61,7 +61,8 @@ function localEnv(d: Deployment, secrets: Record<string, string>, ports: Map<num
     const url = new URL(value);
     const local = localAddress.get(`${url.hostname}:${url.port || 80}`);
     if (local) env[name] = `${local}${url.pathname}`;
-    else if (!services.some((s) => s.metadata.name === url.hostname)) env[name] = `http://127.0.0.1:1${url.pathname}`; // outside the cluster: never called at start
+    // Outside the cluster and never called at start: point it at a closed port.
+    else if (!services.some((s) => s.metadata.name === url.hostname)) env[name] = `http://127.0.0.1:1${url.pathname}`;
   }
   env.AUTH_SIGNING_KEYS_FILE &&= join(keysDir, 'signing-keys.json');
   // The seeded template has 60 days of runs: booking's preparer would create their seat

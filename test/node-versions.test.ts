@@ -54,7 +54,7 @@ describe('Node.js versions', () => {
     expect(satisfies('24.0.0', '>=20.19.0 <21 || >=22.12.0')).toBe(true);
   });
 
-  it('tests one pinned version of each LTS line engines declares, Node 22 included, and declares no line it does not test', () => {
+  it('tests one pinned version of each LTS line engines declares (Node 22 included), declares no untested line', () => {
     expect(tested.map((v) => parse(v)[0])).toEqual([20, 22]);
     for (const v of tested) expect(satisfies(v, engines), `${v} in engines "${engines}"`).toBe(true);
     // An untested major (21, 23, 24 ...) is not promised.

@@ -93,7 +93,7 @@ beforeEach(() => {
 });
 
 describe('subgraph data source', () => {
-  it('sends 30 sequential requests over kept-alive connections (undici may open a second while the first settles)', async () => {
+  it('sends 30 sequential requests over kept-alive connections (undici may open a second one meanwhile)', async () => {
     const source = subgraphDataSource(url);
     for (let i = 0; i < 30; i++)
       expect(
@@ -120,7 +120,7 @@ describe('subgraph data source', () => {
     await source.close();
   });
 
-  it('forwards the request id, the verified token and the signed assertion (which carries the client address), never anything else', async () => {
+  it('forwards the request id, verified token and signed assertion (with the client IP), nothing else', async () => {
     const source = subgraphDataSource(url);
     await source.process({
       kind: HEALTH_CHECK,
@@ -177,7 +177,7 @@ describe('subgraph data source', () => {
     }
   });
 
-  it('turns a non-2xx answer without a GraphQL body into the error RemoteGraphQLDataSource gives (status, body), and a non-JSON 200 into an error', async () => {
+  it("non-2xx without GraphQL body: RemoteGraphQLDataSource's error (status, body); non-JSON 200: error", async () => {
     const down = subgraphDataSource(url.replace('/graphql', '/bad-gateway'));
     const err = await down
       .process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })

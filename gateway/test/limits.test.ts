@@ -4,7 +4,9 @@ import { checkOperation, checkSource, queryTooComplex, rootFieldCounts, type Que
 
 const schema = buildSchema(`
   type Query { me: User, stations(limit: Int): [Station!]!, node(id: ID!): Node }
-  type Mutation { reserveSeats(key: String!): Boolean!, createPayment(id: ID!): Boolean!, login(email: String!): Boolean! }
+  type Mutation {
+    reserveSeats(key: String!): Boolean!, createPayment(id: ID!): Boolean!, login(email: String!): Boolean!
+  }
   interface Node { id: ID! }
   type User implements Node { id: ID!, name: String!, friends(first: Int): [User!]!, best: User }
   type Station implements Node { id: ID!, code: String!, trains: [Train!]! }
@@ -50,7 +52,9 @@ describe('limits on the query text (before parsing)', () => {
 describe('limits on the parsed operation', () => {
   it('counts depth through fragments', () => {
     expect(operationCheck(nested(5))).toBeNull();
-    const viaFragments = `{ me { ...A } } fragment A on User { best { ...B } } fragment B on User { best { best { best { best { id } } } } }`;
+    const viaFragments = `{ me { ...A } }
+      fragment A on User { best { ...B } }
+      fragment B on User { best { best { best { best { id } } } } }`;
     expect(checkSource(viaFragments, limits)).toBeNull();
     expect(operationCheck(viaFragments)).toEqual({ limit: 'depth', max: 5 });
   });
@@ -96,7 +100,10 @@ describe('limits on the parsed operation', () => {
 describe('root fields of an operation (what per-user limits count)', () => {
   it('counts fields by name, through aliases and fragments, whatever the operation is called', () => {
     const document = parse(`
-      mutation Harmless { a: reserveSeats(key: "1") b: reserveSeats(key: "2") ...More ... on Mutation { createPayment(id: "p") } }
+      mutation Harmless {
+        a: reserveSeats(key: "1") b: reserveSeats(key: "2") ...More ... on Mutation { createPayment(id: "p") }
+      }
+
       fragment More on Mutation { reserveSeats(key: "3") login(email: "x") }`);
     const counts = rootFieldCounts(document, getOperationAST(document)!);
     expect(Object.fromEntries(counts)).toEqual({ reserveSeats: 3, createPayment: 1, login: 1 });

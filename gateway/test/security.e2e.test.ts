@@ -121,8 +121,12 @@ const gql = (query: string, variables: Record<string, unknown> = {}, opts: Param
 const codes = (r: HttpResult) => (r.body.errors ?? []).map((e) => e.extensions?.code);
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { user { id } accessToken refreshToken } }`;
-const LOGIN = `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { id } accessToken refreshToken } }`;
+const REGISTER = `mutation($input: RegisterInput!) {
+  register(input: $input) { user { id } accessToken refreshToken }
+}`;
+const LOGIN = `mutation($e: String!, $p: String!) {
+  login(email: $e, password: $p) { user { id } accessToken refreshToken }
+}`;
 const REFRESH = `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`;
 const PASSWORD = 'a long enough passphrase';
 
@@ -165,7 +169,7 @@ async function signWithAuthKey(claims: { sub: string; aud?: string; expSecondsFr
 }
 
 describe('registration and login input', () => {
-  it('refuses weak, 10 KB and common passwords, malformed emails and SQL-looking input with BAD_USER_INPUT, writing nothing', async () => {
+  it('BAD_USER_INPUT for weak, 10 KB, common passwords, bad emails, SQL-looking input; nothing written', async () => {
     const before = await counts();
     const attempts: [Record<string, string>, string][] = [
       [{ email: 'weak@example.com', password: 'short', name: 'X' }, 'password'],
@@ -238,7 +242,9 @@ describe('client mistakes: a clear error each, nothing written', () => {
   const TRAIN = `query($n: ID!) { train(number: $n) { name } }`;
   const RUN = `query($t: String!, $d: Date!) { trainRun(trainNumber: $t, date: $d) { id } }`;
   const BETWEEN = `query($d: Date!) { trainsBetween(from: "MMCT", to: "NDLS", date: $d) { originDate } }`;
-  const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr } }`;
+  const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
+    reserveSeats(input: $input, idempotencyKey: $key) { pnr }
+  }`;
   const reserveInput = (over: Record<string, unknown> = {}, passenger: Record<string, unknown> = {}) => ({
     trainNumber: '12951',
     date: '2030-01-01',
@@ -387,7 +393,7 @@ describe('client mistakes: a clear error each, nothing written', () => {
     expect(await counts()).toEqual(before);
   });
 
-  it('says extensions.replayed only on a replay: the first answer of a fresh key is a plain domain error (cancelReservation, createPayment)', async () => {
+  it("extensions.replayed only on replays: a fresh key's first answer is a plain domain error", async () => {
     const user = await registerUser();
     const ops = [
       {
@@ -426,7 +432,9 @@ describe('payment webhooks', () => {
     const user = await registerUser();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 8 });
     const held = await gql(
-      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise } }`,
+      `mutation($input: ReserveSeatsInput!, $key: String!) {
+        reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise }
+      }`,
       {
         key: randomUUID(),
         input: {
@@ -442,7 +450,9 @@ describe('payment webhooks', () => {
     const reservation = held.body.data!.reserveSeats as { id: string; pnr: string; status: string; farePaise: number };
     expect(reservation.status).toBe('HELD');
     const paid = await gql(
-      `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id providerRef amountPaise } }`,
+      `mutation($r: ID!, $k: String!) {
+        createPayment(reservationId: $r, idempotencyKey: $k) { id providerRef amountPaise }
+      }`,
       { r: reservation.id, k: randomUUID() },
       { headers: bearer(user.accessToken), ip: nextIp() },
     );
@@ -488,7 +498,7 @@ describe('payment webhooks', () => {
 });
 
 describe('tokens', () => {
-  it('refuses a JWT signed by another key, alg none, an expired token and one for another audience with UNAUTHENTICATED (401)', async () => {
+  it('refuses a JWT of another key, alg none, expired or for another audience: UNAUTHENTICATED (401)', async () => {
     const user = await registerUser();
     const otherKeys = await createTestKeys();
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
@@ -524,7 +534,7 @@ describe('tokens', () => {
     expect(valid.body.data).toEqual({ me: { id: user.id } });
   });
 
-  it('answers a client retrying refreshSession (its answer was lost) with the same new pair, without signing anyone out', async () => {
+  it('answers a client retrying refreshSession (answer lost) with the same new pair, signing nobody out', async () => {
     const user = await registerUser();
     const ip = nextIp();
     const first = await gql(REFRESH, { t: user.refreshToken }, { ip });
@@ -573,7 +583,10 @@ describe('identity headers sent straight to a subgraph', () => {
     expect(users.body.data).toBeNull();
     const before = await counts();
     const reserve = await gql(
-      `mutation { reserveSeats(idempotencyKey: "${randomUUID()}", input: { trainNumber: "12951", date: "2030-01-01", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }`,
+      `mutation { reserveSeats(idempotencyKey: "${randomUUID()}", input: { trainNumber: "12951", ` +
+        'date: "2030-01-01", from: "MMCT", to: "NDLS", class: THIRD_AC, ' +
+        'passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }',
+
       {},
       { url: `${sg.urls.booking}/graphql`, headers: forged, ip },
     );
@@ -589,7 +602,9 @@ describe('identity headers sent straight to a subgraph', () => {
     const attacker = await registerUser();
     const ip = nextIp();
     const before = await counts();
-    const reserve = `mutation { reserveSeats(idempotencyKey: "${randomUUID()}", input: { trainNumber: "12951", date: "2030-01-01", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }`;
+    const reserve =
+      `mutation { reserveSeats(idempotencyKey: "${randomUUID()}", input: { trainNumber: "12951", date: "2030-01-01", ` +
+      'from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }';
     // The victim's claims signed with a guessed secret, sent with the attacker's own valid token.
     const guessed = createIdentityAssertions('x'.repeat(40)).sign(
       { identity: { userId: victim.id, role: 'ADMIN', tokenId: randomUUID() }, clientIp: '127.0.0.1' },
@@ -627,7 +642,7 @@ describe('identity headers sent straight to a subgraph', () => {
     expect(await counts()).toEqual(before);
   });
 
-  it('behind the gateway, subgraphs take its signed identity instead of checking the token signature again', async () => {
+  it('behind the gateway, subgraphs take its signed identity, not checking the token signature again', async () => {
     const user = await registerUser();
     // A token nobody has verified yet (the register response's token may be cached already).
     const token = await signWithAuthKey({ sub: user.id });
@@ -649,7 +664,7 @@ describe('identity headers sent straight to a subgraph', () => {
     });
   });
 
-  it("does not believe a client's x-forwarded-for, at the gateway or at a subgraph (loopback callers included)", async () => {
+  it("ignores a client's x-forwarded-for, at the gateway or at a subgraph (loopback callers included)", async () => {
     const user = await registerUser();
     const before = await counts();
     // Straight to auth from an address that is not the gateway: keyed on the socket address.
@@ -697,7 +712,7 @@ describe('subgraphs are not a side door', () => {
     expect(res.body).toEqual({ data: { _entities: [null] } });
   });
 
-  it('binds every subgraph and the webhook sidecar to loopback by default: another interface of this machine finds nothing listening', async () => {
+  it('binds every subgraph and the webhook sidecar to loopback by default: other interfaces find nothing', async () => {
     const external = Object.values(networkInterfaces())
       .flat()
       .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
@@ -753,7 +768,7 @@ describe('subgraphs are not a side door', () => {
       await auth?.close();
     });
 
-    it('refuses every request without the gateway signature with 401, before anything runs: no login guessing through the port', async () => {
+    it('401 for every request without the gateway signature, before anything runs: no login guessing', async () => {
       const user = await registerUser();
       const before = await counts();
       const ip = nextIp();
@@ -797,7 +812,7 @@ describe('subgraphs are not a side door', () => {
       expect((await fetch(`${auth.url}/.well-known/jwks.json`)).status).toBe(200);
     });
 
-    it('answers what the gateway signed, anonymous or signed in, and rate limits logins by the client address in the signature', async () => {
+    it('answers what the gateway signed, anonymous or not; limits logins by the signed client address', async () => {
       const user = await registerUser();
       expect((await gql(`{ me { id } }`, {}, { url: gateway.url + '/graphql' })).body).toEqual({ data: { me: null } });
       expect(
@@ -831,7 +846,9 @@ describe('ownership', () => {
     const other = await registerUser();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 8 });
     const reserved = await gql(
-      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status } }`,
+      `mutation($input: ReserveSeatsInput!, $key: String!) {
+        reserveSeats(input: $input, idempotencyKey: $key) { pnr status }
+      }`,
       {
         key: randomUUID(),
         input: {
@@ -897,7 +914,8 @@ describe('query limits (before any subgraph is called)', () => {
     const registrations = Array.from(
       { length: 31 },
       (_, i) =>
-        `r${i}: register(input: { email: "alias${i}@example.com", password: "${PASSWORD}", name: "A" }) { accessToken }`,
+        `r${i}: register(input: { email: "alias${i}@example.com", password: "${PASSWORD}", name: "A" }) ` +
+        '{ accessToken }',
     ).join(' ');
     const many = await gql(`mutation { ${registrations} }`, {}, { ip: nextIp() });
     expect(codes(many)).toEqual(['QUERY_TOO_COMPLEX']);
@@ -927,7 +945,7 @@ describe('query limits (before any subgraph is called)', () => {
 });
 
 describe('rate limits', () => {
-  it('1,000 logins a minute from one IP: the first 10 for the email succeed, then RATE_LIMITED; past 300 requests the gateway answers 429', async () => {
+  it('1,000 logins a minute from one IP: 10 succeed for the email, then RATE_LIMITED; past 300, 429', async () => {
     const user = await registerUser();
     const before = await counts();
     const rejectedBefore = { ip: await rejections('gateway.ip'), login: await rejections('Mutation.login') };
@@ -982,13 +1000,16 @@ describe('rate limits', () => {
     expect((await counts()).users).toBe(before.users + 5);
   });
 
-  it('limits reserveSeats per user by field name, whatever the operation is called, before the booking subgraph runs', async () => {
+  it("limits reserveSeats per user by field name, whatever the operation's name, before booking runs", async () => {
     const user = await registerUser();
     const other = await registerUser();
     const before = await counts();
     const rejectedBefore = await rejections('gateway.reserveSeats');
-    const badInput = (name: string) =>
-      `mutation ${name} { reserveSeats(idempotencyKey: "${randomUUID()}", input: { runId: "${randomUUID()}", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "R", age: 30, gender: MALE }] }) { pnr } }`;
+    // A reserveSeats field with fresh keys that booking would refuse (no such run), were it ever reached.
+    const reserveField = () =>
+      `reserveSeats(idempotencyKey: "${randomUUID()}", input: { runId: "${randomUUID()}", from: "MMCT", to: "NDLS", ` +
+      'class: THIRD_AC, passengers: [{ name: "R", age: 30, gender: MALE }] }) { pnr }';
+    const badInput = (name: string) => `mutation ${name} { ${reserveField()} }`;
     // Different operation names and IPs do not help: the user is counted, by field name.
     const results = [];
     for (const name of ['Reserve', 'Harmless', 'Search', 'Ping'])
@@ -1002,7 +1023,7 @@ describe('rate limits', () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(limited.headers['retry-after']).toBe(String(retryAfter));
     // Aliases count too: another user asking for four at once is refused in one go.
-    const aliased = `mutation { ${[1, 2, 3, 4].map((i) => `r${i}: reserveSeats(idempotencyKey: "${randomUUID()}", input: { runId: "${randomUUID()}", from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "R", age: 30, gender: MALE }] }) { pnr }`).join(' ')} }`;
+    const aliased = `mutation { ${[1, 2, 3, 4].map((i) => `r${i}: ${reserveField()}`).join(' ')} }`;
     expect(codes(await gql(aliased, {}, { headers: bearer(other.accessToken) }))).toEqual(['RATE_LIMITED']);
     expect(await counts()).toEqual(before);
     expect(await rejections('gateway.reserveSeats')).toBe(rejectedBefore + 2);
@@ -1018,7 +1039,9 @@ describe('request ids', () => {
       orderBy: { date: 'asc' },
     });
     const res = await gql(
-      `query Journey($d: Date!) { me { id } trainRun(trainNumber: "12951", date: $d) { id train { stops { station { code aliases } } } } }`,
+      `query Journey($d: Date!) {
+        me { id } trainRun(trainNumber: "12951", date: $d) { id train { stops { station { code aliases } } } }
+      }`,
       { d: run.date.toISOString().slice(0, 10) },
       { headers: { ...bearer(user.accessToken), 'x-request-id': requestId } },
     );
@@ -1036,12 +1059,15 @@ describe('request ids', () => {
     for (const l of operations) expect(typeof l.durationMs).toBe('number');
   });
 
-  it("puts the PNR on booking's log lines: a reservation's once it is made, a cancellation's from the start", async () => {
+  it("puts the PNR on booking's log lines: a reservation's once made, a cancellation's from the start", async () => {
     const user = await registerUser();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 2 });
     const reserveId = `pnr-reserve-${randomUUID()}`;
     const reserved = await gql(
-      `mutation Hold($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status } }`,
+      `mutation Hold($input: ReserveSeatsInput!, $key: String!) {
+        reserveSeats(input: $input, idempotencyKey: $key) { pnr status }
+      }`,
+
       {
         key: randomUUID(),
         input: {
@@ -1085,7 +1111,7 @@ describe('request ids', () => {
 // after a rotation they refuse the new key's tokens for a moment (docs/architecture.md: publish a
 // new key before it signs).
 describe('key rotation', () => {
-  it('keeps tokens of the old key valid after a rotation on the running auth service, and the gateway fetches the new key', async () => {
+  it('keeps old-key tokens valid after a rotation on the running auth; the gateway fetches the new key', async () => {
     const user = await registerUser();
     const me = `{ me { id } }`;
     expect((await gql(me, {}, { headers: bearer(user.accessToken) })).body.data).toEqual({ me: { id: user.id } });

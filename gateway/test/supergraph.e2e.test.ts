@@ -20,7 +20,11 @@ afterAll(async () => {
 describe('supergraph through the gateway', () => {
   it('registers, then reads `me` with the issued token', async () => {
     const { register } = await client.request<{ register: { accessToken: string; user: { id: string } } }>(
-      `mutation { register(input: { email: "e2e@example.com", password: "a long enough passphrase", name: "E2E" }) { accessToken user { id } } }`,
+      `mutation {
+        register(input: { email: "e2e@example.com", password: "a long enough passphrase", name: "E2E" }) {
+          accessToken user { id }
+        }
+      }`,
     );
     const me = await client.request<{ me: { id: string; email: string } }>(
       `{ me { id email } }`,
@@ -82,7 +86,12 @@ describe('supergraph through the gateway', () => {
         availability: { code: string; availableBerths: number }[];
       };
     }>(
-      `query($d: Date!) { trainRun(trainNumber: "12951", date: $d) { id train { name stops { station { code aliases } } } availability(from: "MMCT", to: "NDLS") { code availableBerths } } }`,
+      `query($d: Date!) {
+        trainRun(trainNumber: "12951", date: $d) {
+          id train { name stops { station { code aliases } } }
+          availability(from: "MMCT", to: "NDLS") { code availableBerths }
+        }
+      }`,
       { d: date },
     );
     expect(data.trainRun.id).toBe(run.id);
@@ -139,9 +148,13 @@ describe('supergraph through the gateway', () => {
 });
 
 describe('metrics after real operations', () => {
-  it('counts a reservation and a sold-out one: booking outcomes, and GraphQL outcomes at the gateway and booking', async () => {
+  it('counts a reservation and a sold-out one: booking outcomes, GraphQL outcomes at gateway and booking', async () => {
     const { register } = await client.request<{ register: { accessToken: string } }>(
-      `mutation { register(input: { email: "metrics-e2e@example.com", password: "a long enough passphrase", name: "Metrics" }) { accessToken } }`,
+      `mutation {
+        register(input: { email: "metrics-e2e@example.com", password: "a long enough passphrase", name: "Metrics" }) {
+          accessToken
+        }
+      }`,
     );
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 1 });
     const reserve = (operationName: string) =>
@@ -149,7 +162,10 @@ describe('metrics after real operations', () => {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${register.accessToken}` },
         body: JSON.stringify({
-          query: `mutation ${operationName}($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status } }`,
+          query: `mutation ${operationName}($input: ReserveSeatsInput!, $key: String!) {
+            reserveSeats(input: $input, idempotencyKey: $key) { pnr status }
+          }`,
+
           variables: {
             key: `${operationName}-${run.runId}`,
             input: {

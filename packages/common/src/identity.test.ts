@@ -130,7 +130,7 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     refusedWith401(() => assertions.verify(header, bearer));
   });
 
-  it('refuses an assertion for another token, with changed claims (identity or address), another secret or a bad shape', () => {
+  it('refuses an assertion for another token, with changed identity or address, another secret or a bad shape', () => {
     const header = assertions.sign({ identity, clientIp: ip }, bearer);
     refusedWith401(() => assertions.verify(header, 'Bearer xxx.yyy.zzz'));
     refusedWith401(() => assertions.verify(header, undefined));
@@ -150,7 +150,7 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     expect(() => createIdentityAssertions('too short')).toThrow(/at least 32 bytes/);
   });
 
-  it('a subgraph checks the assertion instead of the token when it holds the secret, and never trusts one it cannot check', async () => {
+  it('with the secret, a subgraph checks the assertion, not the token; never trusts one it cannot check', async () => {
     const tokens: (string | undefined)[] = [];
     const verifyToken = async (authorization: string | undefined) => {
       tokens.push(authorization);
@@ -188,7 +188,7 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     expect(tokens).toEqual([bearer, bearer, undefined]);
   });
 
-  it('requiring the signature (production), refuses every request without one, anonymous or with a valid token', async () => {
+  it('requiring the signature (production), refuses every request without one, anonymous or with a token', async () => {
     const verifyToken = async () => identity;
     const caller = subgraphCaller({ verifyToken, assertions, requireSignature: true });
     await expect(caller({}, '10.0.0.2')).rejects.toMatchObject({

@@ -21,8 +21,12 @@ const ctx = (identity: Identity | null = null): AuthContext => ({
   log: testLogger,
 });
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { user { id email name role } accessToken refreshToken } }`;
-const LOGIN = `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { id } accessToken refreshToken } }`;
+const REGISTER = `mutation($input: RegisterInput!) {
+  register(input: $input) { user { id email name role } accessToken refreshToken }
+}`;
+const LOGIN = `mutation($e: String!, $p: String!) {
+  login(email: $e, password: $p) { user { id } accessToken refreshToken }
+}`;
 const REFRESH = `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`;
 
 beforeAll(async () => {
@@ -109,12 +113,14 @@ describe('refresh tokens', () => {
       .refreshToken as string;
   /** Moves a token's rotation back in time: past the grace window without waiting for it. */
   const rotatedSecondsAgo = (token: string, seconds: number) =>
-    db.prisma
-      .$executeRaw`UPDATE auth.refresh_tokens SET rotated_at = now() - make_interval(secs => ${seconds}) WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+    db.prisma.$executeRaw`
+      UPDATE auth.refresh_tokens SET rotated_at = now() - make_interval(secs => ${seconds})
+      WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
   const family = async (token: string) => {
-    const rows = await db.prisma.$queryRaw<
-      { family_id: string }[]
-    >`SELECT family_id::text FROM auth.refresh_tokens WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+    const rows = await db.prisma.$queryRaw<{ family_id: string }[]>`
+      SELECT family_id::text FROM auth.refresh_tokens
+      WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+
     return db.prisma.refreshToken.findMany({ where: { familyId: rows[0]!.family_id }, orderBy: { createdAt: 'asc' } });
   };
 
@@ -134,7 +140,7 @@ describe('refresh tokens', () => {
     ]);
   });
 
-  it('answers a retried refresh (the first answer was lost) within the grace window with the same new pair, and the session lives on', async () => {
+  it('a refresh retried in the grace window (answer lost) gets the same new pair; the session lives on', async () => {
     const first = await loginToken();
     const answer = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession;
     // Three retries at once, as a client with a flaky connection might send them.
@@ -161,7 +167,7 @@ describe('refresh tokens', () => {
     expect((await family(first)).every((t) => t.revokedAt !== null)).toBe(true);
   });
 
-  it('keeps no readable copy of the new pair: the stored copy is sealed with a key only the old token gives', async () => {
+  it('keeps no readable copy of the new pair: it is stored sealed with a key only the old token gives', async () => {
     const first = await loginToken();
     const answer = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession;
     const [old] = await family(first);
@@ -192,7 +198,7 @@ describe('User entity and admin queries', () => {
     expect(own.data!._entities[0]).toEqual({ id: user.id, name: 'Asha Rao', email: 'asha.rao@example.com' });
   });
 
-  it('resolves another user, or any user for an anonymous caller, as null: a user id does not reveal a name', async () => {
+  it('resolves another user, or any user for an anonymous caller, as null: a user id reveals no name', async () => {
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'asha.rao@example.com' } });
     const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }`;
     for (const who of [null, { userId: crypto.randomUUID(), role: 'CUSTOMER' as const, tokenId: 'j' }]) {

@@ -93,7 +93,9 @@ async function graphql(
   return (await res.json()) as Answer;
 }
 
-const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status queuePosition } }`;
+const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
+  reserveSeats(input: $input, idempotencyKey: $key) { id pnr status queuePosition }
+}`;
 
 interface Made {
   token: string;
@@ -305,7 +307,7 @@ describe('a booking process killed with requests in the queue', () => {
     await stop(second);
   }, 400_000);
 
-  it('two processes: the lease holder is killed mid-drain; the other keeps serving and decides every answered PNR', async () => {
+  it('two processes, lease holder killed mid-drain: the other keeps serving, decides each answered PNR', async () => {
     const run = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 30 });
     const both = await Promise.all([start('booking-pair-1'), start('booking-pair-2')]);
     // The test holds the run's lease while the requests arrive, so that neither instance starts

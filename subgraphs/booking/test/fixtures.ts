@@ -74,16 +74,19 @@ export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
       JOIN booking.reservations r ON r.id = p.reservation_id
       WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED'))
     SELECT count(*)::bigint AS n FROM seated a
-    JOIN seated b ON b.seat_id = a.seat_id AND b.id > a.id AND int4range(a.from_seq, a.to_seq) && int4range(b.from_seq, b.to_seq)`;
+    JOIN seated b ON b.seat_id = a.seat_id AND b.id > a.id
+      AND int4range(a.from_seq, a.to_seq) && int4range(b.from_seq, b.to_seq)`;
   const maskMismatch = await prisma.$queryRaw<{ n: bigint }[]>`
     SELECT count(*)::bigint AS n FROM booking.run_seats rs
     WHERE rs.run_id = ${runId}::uuid AND rs.occupied_mask <> COALESCE((
-      SELECT bit_or((1::bigint << o.segment)) FROM booking.seat_occupancy o WHERE o.run_id = rs.run_id AND o.seat_id = rs.seat_id), 0)`;
+      SELECT bit_or((1::bigint << o.segment)) FROM booking.seat_occupancy o
+      WHERE o.run_id = rs.run_id AND o.seat_id = rs.seat_id), 0)`;
   const held = await prisma.$queryRaw<{ n: bigint }[]>`
     SELECT count(*)::bigint AS n FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
     WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED')`;
   const distinctSeats = await prisma.$queryRaw<{ n: bigint }[]>`
-    SELECT count(DISTINCT p.seat_id)::bigint AS n FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
+    SELECT count(DISTINCT p.seat_id)::bigint AS n
+    FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
     WHERE r.run_id = ${runId}::uuid AND p.status IN ('HELD', 'CONFIRMED')`;
   return {
     overlaps: Number(overlaps[0]!.n),
@@ -122,15 +125,19 @@ export async function waitFor<T>(
 export async function fifoAudit(prisma: PrismaClient, runId: string) {
   const inversions = await prisma.$queryRaw<{ n: bigint }[]>`
     WITH q AS MATERIALIZED (
-      SELECT r.id, r.queue_ticket, r.class, r.status::text AS status, r.refusal_code, int4range(r.from_seq, r.to_seq) AS journey,
+      SELECT r.id, r.queue_ticket, r.class, r.status::text AS status, r.refusal_code,
+             int4range(r.from_seq, r.to_seq) AS journey,
              count(p.id) AS n, bool_or(p.requested_seat_id IS NOT NULL) AS specific
       FROM booking.reservations r JOIN booking.passengers p ON p.reservation_id = r.id
       WHERE r.run_id = ${runId}::uuid AND r.queue_ticket IS NOT NULL
       GROUP BY r.id)
     SELECT count(*)::bigint AS n FROM q a
-    JOIN q b ON b.class = a.class AND b.queue_ticket > a.queue_ticket AND b.status IN ('HELD', 'CONFIRMED') AND b.n >= a.n
+    JOIN q b ON b.class = a.class AND b.queue_ticket > a.queue_ticket
+      AND b.status IN ('HELD', 'CONFIRMED') AND b.n >= a.n
     WHERE NOT a.specific
-      AND ((a.status = 'WAITLISTED' AND a.journey && b.journey) OR (a.status = 'REFUSED' AND a.refusal_code = 'SOLD_OUT' AND b.journey @> a.journey))`;
+      AND ((a.status = 'WAITLISTED' AND a.journey && b.journey)
+           OR (a.status = 'REFUSED' AND a.refusal_code = 'SOLD_OUT' AND b.journey @> a.journey))`;
+
   const wl = await prisma.$queryRaw<{ class: string; numbers: number[] }[]>`
     SELECT r.class::text AS class, array_agg(p.waitlist_number ORDER BY r.queue_ticket, p.position) AS numbers
     FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id

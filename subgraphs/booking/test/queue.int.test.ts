@@ -40,9 +40,13 @@ const ctx = (who: Identity | null, d: BookingDeps): BookingContext =>
 
 const FIELDS =
   'id pnr status queuePosition estimatedWaitSeconds refusalCode passengers { id status coach berth waitlistNumber }';
-const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { ${FIELDS} } }`;
+const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
+  reserveSeats(input: $input, idempotencyKey: $key) { ${FIELDS} }
+}`;
 const RESERVATION = `query($pnr: String!) { reservation(pnr: $pnr) { ${FIELDS} } }`;
-const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) { cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { id pnr status passengers { status } } }`;
+const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) {
+  cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { id pnr status passengers { status } }
+}`;
 
 interface View {
   id: string;
@@ -131,7 +135,7 @@ afterAll(async () => {
 });
 
 describe('QUEUED answers', () => {
-  it('with queueWaitMs 0 every answer is QUEUED with a PNR and a place; reservation(pnr) shows the outcome; retries keep the PNR', async () => {
+  it('queueWaitMs 0: QUEUED with PNR and place; reservation(pnr) shows the outcome; retries keep the PNR', async () => {
     const d = depsWith({ queueWaitMs: 0 });
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 10 });
     // Nothing is decided while the test holds the allocator's row: every request is still queued.
@@ -247,7 +251,7 @@ describe('QUEUED answers', () => {
 });
 
 describe('first come, first served', () => {
-  it('300 concurrent requests of 1-4 passengers for 100 berths: decided in ticket order, no inversion, WL 1..n', async () => {
+  it('300 concurrent requests, 1-4 passengers, 100 berths: in ticket order, no inversion, WL 1..n', async () => {
     // Small batches: the rush is decided over many transactions.
     const d = depsWith({ queueWaitMs: 120_000, batchSize: 16, waitlistLimit: 100_000 });
     const run = await createTestRun(db.prisma, { coaches: 4, berthsPerCoach: 25 });
@@ -300,7 +304,7 @@ describe('the waitlist limit and cheap refusals', () => {
     await counting?.disconnect();
   });
 
-  it('waitlistLimit 10: at most 10 waitlisted, the rest SOLD_OUT; then a refusal costs no SQL statement and writes nothing', async () => {
+  it('waitlistLimit 10: at most 10 waitlisted, then SOLD_OUT; later refusals run no SQL, write nothing', async () => {
     const d = depsWith({ queueWaitMs: 120_000, waitlistLimit: 10 }, counting.prisma);
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 20 });
     const results = await Promise.all(
@@ -374,7 +378,7 @@ describe('the waitlist limit and cheap refusals', () => {
 });
 
 describe('cancelling a queued reservation', () => {
-  it('a QUEUED reservation is cancelled as a whole; the allocator then skips it and its key replays the cancellation', async () => {
+  it('a QUEUED reservation is cancelled whole; the allocator skips it, its key replays the cancellation', async () => {
     const d = depsWith({ queueWaitMs: 0 });
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
     const owner = identity(randomUUID());
@@ -493,7 +497,7 @@ describe('seat inventory', () => {
 });
 
 describe('the allocator fence', () => {
-  it('an allocator whose fence was bumped behind its back stops without writing; the next kick finishes the queue', async () => {
+  it('an allocator whose fence was bumped stops without writing; the next kick finishes the queue', async () => {
     const lines: string[] = [];
     const logger = createLogger('test', 'warn', { write: (line: string) => void lines.push(line) });
     const d = depsWith({ queueWaitMs: 0, batchSize: 5 }, db.prisma, logger);

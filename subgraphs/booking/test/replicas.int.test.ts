@@ -120,7 +120,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const query = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id status } }`;
+const query = `mutation($input: ReserveSeatsInput!, $key: String!) {
+  reserveSeats(input: $input, idempotencyKey: $key) { id status }
+}`;
 type Answer = {
   data?: { reserveSeats: { id: string; status: string } };
   errors?: { message: string; extensions: { code: string } }[];
@@ -165,8 +167,8 @@ let wlOf: Map<string, number>;
 
 /** Makes the given holds due, then waits until the sweepers expired them and promoted what fits. */
 async function expire(ids: string[], expect: { held: number; waitlisted: number }) {
-  await db.prisma
-    .$executeRaw`UPDATE booking.reservations SET hold_expires_at = now() - interval '1 second' WHERE id = ANY(${ids}::uuid[])`;
+  await db.prisma.$executeRaw`
+    UPDATE booking.reservations SET hold_expires_at = now() - interval '1 second' WHERE id = ANY(${ids}::uuid[])`;
   return waitFor(`${ids.length} holds expired`, async () => {
     const rs = await reservations();
     const count = (s: string) => rs.filter((r) => r.status === s).length;
@@ -256,7 +258,8 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
       ),
     );
     console.info(
-      `holds expired per process: ${perProcess.join(', ')}; events published per process: ${relayed.join(', ')} (${outbox.length} outbox rows)`,
+      `holds expired per process: ${perProcess.join(', ')}; ` +
+        `events published per process: ${relayed.join(', ')} (${outbox.length} outbox rows)`,
     );
 
     // The database afterwards: no berth held, no segment occupied, every mask clear.
@@ -268,7 +271,9 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
     });
     const occupied = await db.prisma.$queryRaw<{ occupancy: bigint; masks: bigint }[]>`
       SELECT (SELECT count(*) FROM booking.seat_occupancy WHERE run_id = ${run.runId}::uuid)::bigint AS occupancy,
-             (SELECT count(*) FROM booking.run_seats WHERE run_id = ${run.runId}::uuid AND occupied_mask <> 0)::bigint AS masks`;
+             (SELECT count(*) FROM booking.run_seats
+              WHERE run_id = ${run.runId}::uuid AND occupied_mask <> 0)::bigint AS masks`;
+
     expect(occupied).toEqual([{ occupancy: 0n, masks: 0n }]);
     const passengers = await db.prisma.passenger.groupBy({
       by: ['status'],

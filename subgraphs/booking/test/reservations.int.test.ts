@@ -235,7 +235,7 @@ describe('idempotency', () => {
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(1);
   });
 
-  it('one key sent at once with two different requests: one reservation, the other IDEMPOTENCY_KEY_REUSED', async () => {
+  it('one key sent at once with two different requests: one reservation, other IDEMPOTENCY_KEY_REUSED', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 10 });
     const who = identity(randomUUID());
     const key = randomUUID();
@@ -309,7 +309,8 @@ describe('idempotency', () => {
       const [row] = await db.prisma.$queryRaw<
         { completed_at: Date | null; same_tx: boolean; response: { ok: boolean; data: { id: string } } }[]
       >`
-        SELECT k.completed_at, k.xmin::text = r.xmin::text AS same_tx, k.response FROM booking.idempotency_keys k JOIN booking.reservations r ON r.id = ${view.id}::uuid
+        SELECT k.completed_at, k.xmin::text = r.xmin::text AS same_tx, k.response
+        FROM booking.idempotency_keys k JOIN booking.reservations r ON r.id = ${view.id}::uuid
         WHERE k.user_id = ${who.userId} AND k.key = ${key}`;
       expect(row!.completed_at).not.toBeNull();
       expect(row!.same_tx).toBe(true);
@@ -339,7 +340,9 @@ describe('idempotency', () => {
       const reserveStatus = (d: BookingDeps) =>
         execute(
           server,
-          `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { status } }`,
+          `mutation($input: ReserveSeatsInput!, $key: String!) {
+            reserveSeats(input: $input, idempotencyKey: $key) { status }
+          }`,
           { input: reserveInput(run), key: randomUUID() },
           ctx(identity(randomUUID()), d),
         );
@@ -456,7 +459,7 @@ describe('holds and the waitlist', () => {
     });
   });
 
-  it('the sweeper promotes a waitlisting that committed after the berth was freed, on runs not yet departed', async () => {
+  it('the sweeper promotes a waitlisting committed after the berth was freed, on runs not yet departed', async () => {
     // One berth, held; a waitlisting behind it; then the berth freed by a transaction that
     // promoted nobody (it ran before the waitlisting committed).
     const strand = async () => {
@@ -528,7 +531,8 @@ describe('holds and the waitlist', () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBe(30);
     expect(await db.prisma.reservation.count({ where: { id: { in: ids }, status: 'EXPIRED' } })).toBe(30);
     const events = await db.prisma.$queryRaw<{ n: bigint }[]>`
-      SELECT count(*)::bigint AS n FROM booking.outbox WHERE routing_key = 'reservation.expired' AND payload->'data'->>'reservationId' = ANY(${ids}::text[])`;
+      SELECT count(*)::bigint AS n FROM booking.outbox
+      WHERE routing_key = 'reservation.expired' AND payload->'data'->>'reservationId' = ANY(${ids}::text[])`;
     expect(Number(events[0]!.n)).toBe(30);
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
       overlaps: 0,
@@ -545,7 +549,9 @@ describe('holds and the waitlist', () => {
     const waiting = await reserve(identity(randomUUID()), reserveInput(run));
     expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
     const { pnr, passengers } = pair.data!.reserveSeats;
-    const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) { cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { status passengers { status } } }`;
+    const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) {
+      cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { status passengers { status } }
+    }`;
     const stranger = await execute(
       server,
       CANCEL,
@@ -694,7 +700,9 @@ describe('reads', () => {
     expect(other.data!._entities).toEqual([null]);
     const user = await execute(
       server,
-      `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { reservations(first: 5) { nodes { id } } } } }`,
+      `query($r: [_Any!]!) {
+        _entities(representations: $r) { ... on User { reservations(first: 5) { nodes { id } } } }
+      }`,
       { r: [{ __typename: 'User', id: owner.userId }] },
       ctx(owner),
     );
@@ -707,7 +715,10 @@ describe('reads', () => {
       identity(randomUUID()),
       reserveInput(run, { from: run.stations[0], to: run.stations[1], berths: [{ coach: 'S1', berth: 5 }] }),
     );
-    const q = `query($id: ID!, $f: String!, $t: String!) { seatMap(runId: $id, coach: "S1", from: $f, to: $t) { coach class berths { berth berthType available } } }`;
+    const q = `query($id: ID!, $f: String!, $t: String!) {
+      seatMap(runId: $id, coach: "S1", from: $f, to: $t) { coach class berths { berth berthType available } }
+    }`;
+
     const ab = await execute(server, q, { id: run.runId, f: run.stations[0], t: run.stations[1] }, ctx(null));
     expect(ab.data!.seatMap.berths.find((b: { berth: number }) => b.berth === 5)).toEqual({
       berth: 5,

@@ -21,7 +21,9 @@ const codes = (r: Result) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 async function register(): Promise<{ token: string; userId: string }> {
   const r = await gql(
-    `mutation($e: String!) { register(input: { email: $e, password: "a long enough passphrase", name: "Payer" }) { accessToken user { id } } }`,
+    `mutation($e: String!) {
+      register(input: { email: $e, password: "a long enough passphrase", name: "Payer" }) { accessToken user { id } }
+    }`,
     {
       e: `payer-${randomUUID()}@example.com`,
     },
@@ -30,15 +32,19 @@ async function register(): Promise<{ token: string; userId: string }> {
   return { token: r.data!.register.accessToken, userId: r.data!.register.user.id };
 }
 
-const CREATE = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id reservationId amountPaise status providerRef checkoutUrl } }`;
+const CREATE = `mutation($r: ID!, $k: String!) {
+  createPayment(reservationId: $r, idempotencyKey: $k) { id reservationId amountPaise status providerRef checkoutUrl }
+}`;
 
 describe('createPayment through the gateway', () => {
-  it('pays a held reservation: PENDING at the booking fare, replayable, private, then SUCCEEDED by webhook', async () => {
+  it('pays a held reservation: PENDING at the booking fare, replayable, private, SUCCEEDED by webhook', async () => {
     const owner = await register();
     const other = await register();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 8 });
     const reserved = await gql(
-      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise } }`,
+      `mutation($input: ReserveSeatsInput!, $key: String!) {
+        reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise }
+      }`,
       {
         key: randomUUID(),
         input: {
@@ -116,7 +122,10 @@ describe('createPayment through the gateway', () => {
     const owner = await register();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 4 });
     const reserved = await gql(
-      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr } }`,
+      `mutation($input: ReserveSeatsInput!, $key: String!) {
+        reserveSeats(input: $input, idempotencyKey: $key) { id pnr }
+      }`,
+
       {
         key: randomUUID(),
         input: {

@@ -65,7 +65,11 @@ function holdReservation(
   return id;
 }
 
-const CREATE = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id reservationId amountPaise currency status providerRef checkoutUrl createdAt refunds { id } } }`;
+const CREATE = `mutation($r: ID!, $k: String!) {
+  createPayment(reservationId: $r, idempotencyKey: $k) {
+    id reservationId amountPaise currency status providerRef checkoutUrl createdAt refunds { id }
+  }
+}`;
 
 beforeAll(async () => {
   db = await createTestDatabase('payment');
@@ -111,7 +115,9 @@ afterAll(async () => {
 });
 
 describe('Payment entity', () => {
-  const ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amountPaise status currency refunds { amountPaise } } } }`;
+  const ENTITIES = `query($r: [_Any!]!) {
+    _entities(representations: $r) { ... on Payment { id amountPaise status currency refunds { amountPaise } } }
+  }`;
 
   it('resolves Payment by id for its owner and for an admin', async () => {
     const own = await execute(server, ENTITIES, { r: [{ __typename: 'Payment', id: paymentId }] }, ctx(owner));
@@ -275,7 +281,8 @@ describe('createPayment', () => {
       ...deps.provider,
       createPayment: async (input: Parameters<typeof deps.provider.createPayment>[0]) => {
         const rows = await db.prisma.$queryRaw<{ n: bigint }[]>`
-          SELECT count(*)::bigint AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+          SELECT count(*)::bigint AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
         openDuringCall = Number(rows[0]!.n);
         return deps.provider.createPayment(input);
       },
@@ -302,7 +309,9 @@ describe('Reservation.payment, User.payments, myPayments', () => {
     const who = identity(randomUUID());
     const r = holdReservation(99_000);
     const created = (await execute(server, CREATE, { r, k: randomUUID() }, ctx(who))).data!.createPayment;
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id payment { id amountPaise status } } } }`;
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) { ... on Reservation { id payment { id amountPaise status } } }
+    }`;
     const reps = {
       r: [
         { __typename: 'Reservation', id: r },
@@ -333,7 +342,11 @@ describe('Reservation.payment, User.payments, myPayments', () => {
         (await execute(server, CREATE, { r: holdReservation(1_000 * (i + 1)), k: randomUUID() }, ctx(who))).data!
           .createPayment.id,
       );
-    const Q = `query($r: [_Any!]!, $after: String) { _entities(representations: $r) { ... on User { id payments(first: 2, after: $after) { nodes { id amountPaise } nextCursor } } } }`;
+    const Q = `query($r: [_Any!]!, $after: String) {
+      _entities(representations: $r) {
+        ... on User { id payments(first: 2, after: $after) { nodes { id amountPaise } nextCursor } }
+      }
+    }`;
     const rep = { r: [{ __typename: 'User', id: who.userId }] };
     const page1 = await execute(server, Q, rep, ctx(who));
     expect(page1.errors).toBeUndefined();
@@ -412,7 +425,9 @@ describe('requestRefund and the refund webhook', () => {
     // Visible on the payment.
     const view = await execute(
       server,
-      `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { status refunds { amountPaise status reason } } } }`,
+      `query($r: [_Any!]!) {
+        _entities(representations: $r) { ... on Payment { status refunds { amountPaise status reason } } }
+      }`,
       { r: [{ __typename: 'Payment', id: paid.paymentId }] },
       ctx(identity(randomUUID(), 'ADMIN')),
     );
@@ -422,7 +437,7 @@ describe('requestRefund and the refund webhook', () => {
     });
   });
 
-  it('works inside the caller transaction (as the booking-event consumer calls it) and rolls back with it', async () => {
+  it('works inside the caller transaction (as the booking-event consumer calls it), rolls back with it', async () => {
     const paid = await paidReservation(300_000);
     const request = refundRequester(deps.provider);
     const input = { reservationId: paid.reservationId, amountPaise: 300_000, reason: 'HOLD_EXPIRED_BERTHS_GONE' };
@@ -561,7 +576,9 @@ describe('entity fetches with many references (one query per kind, not one per r
       mine.map((p) => p.id),
       theirs.map((p) => p.id),
     );
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amountPaise refunds { amountPaise } } } }`;
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) { ... on Payment { id amountPaise refunds { amountPaise } } }
+    }`;
     const { entities, sql } = await measured(
       Q,
       ids.map((id) => ({ __typename: 'Payment', id })),
@@ -574,7 +591,7 @@ describe('entity fetches with many references (one query per kind, not one per r
       ]),
     );
     expect(entities).toEqual(ids.map((id) => expected.get(id) ?? null));
-    // Payments, then refunds of the visible ones. Before batching: 10 (Prisma batched the findUniques, not the 9 refund queries).
+    // Payments, then the refunds of the visible ones, each in one query: the count does not grow with the ids.
     expect(sql).toHaveLength(2);
   });
 
@@ -583,7 +600,11 @@ describe('entity fetches with many references (one query per kind, not one per r
       mine.map((p) => p.reservationId),
       theirs.map((p) => p.reservationId),
     );
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id payment { id amountPaise refunds { amountPaise } } } } }`;
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) {
+        ... on Reservation { id payment { id amountPaise refunds { amountPaise } } }
+      }
+    }`;
     const { entities, sql } = await measured(
       Q,
       ids.map((id) => ({ __typename: 'Reservation', id })),
@@ -614,7 +635,9 @@ describe('entity fetches with many references (one query per kind, not one per r
 
   it('User.payments: a page for each of 20 users in two queries; empty for users the caller may not read', async () => {
     const users = [payer.userId, stranger, ...Array.from({ length: 17 }, () => randomUUID()), 'not-a-uuid'];
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id payments(first: 3) { nodes { id } nextCursor } } } }`;
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) { ... on User { id payments(first: 3) { nodes { id } nextCursor } } }
+    }`;
     const admin = await measured(
       Q,
       users.map((id) => ({ __typename: 'User', id })),
@@ -644,7 +667,10 @@ describe('entity fetches with many references (one query per kind, not one per r
     const cursor = (admin.entities[0] as { payments: { nextCursor: string } }).payments.nextCursor;
     const next = await execute(
       server,
-      `query($r: [_Any!]!, $a: String) { _entities(representations: $r) { ... on User { payments(first: 20, after: $a) { nodes { id } nextCursor } } } }`,
+      `query($r: [_Any!]!, $a: String) {
+        _entities(representations: $r) { ... on User { payments(first: 20, after: $a) { nodes { id } nextCursor } } }
+      }`,
+
       { r: [{ __typename: 'User', id: payer.userId }], a: cursor },
       ctx(payer),
     );

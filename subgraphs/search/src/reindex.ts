@@ -46,13 +46,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   })
     .then(async (outcome) => {
       console.log(
-        `search:reindex: search_text recomputed (${outcome.stationTextsChanged} stations, ${outcome.trainTextsChanged} trains changed)`,
+        `search:reindex: search_text recomputed (${outcome.stationTextsChanged} stations, ` +
+          `${outcome.trainTextsChanged} trains changed)`,
       );
       if (!outcome.elasticsearch) console.log('search:reindex: ELASTICSEARCH_URL not set; PostgreSQL projection only');
-      for (const r of outcome.elasticsearch ?? [])
-        console.log(
-          `search:reindex: ${r.alias} -> ${r.index} (${r.documents} documents${r.removed.length ? `; removed ${r.removed.join(', ')}` : ''})`,
-        );
+      for (const r of outcome.elasticsearch ?? []) {
+        const removed = r.removed.length ? `; removed ${r.removed.join(', ')}` : '';
+        console.log(`search:reindex: ${r.alias} -> ${r.index} (${r.documents} documents${removed})`);
+      }
+
       await prisma.$disconnect();
     })
     .catch(async (err: unknown) => {

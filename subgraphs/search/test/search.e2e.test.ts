@@ -33,7 +33,11 @@ afterAll(async () => {
 describe('search through the gateway', () => {
   it('searchStations joins booking fields to the hits', async () => {
     const { body } = await gql(
-      `{ searchStations(query: "madras", first: 2) { name score highlights { field value start length } station { code name state aliases } } }`,
+      `{
+        searchStations(query: "madras", first: 2) {
+          name score highlights { field value start length } station { code name state aliases }
+        }
+      }`,
     );
     expect(body.errors).toBeUndefined();
     const codes = body.data!.searchStations.map((h: { station: { code: string } }) => h.station.code).sort();
@@ -62,7 +66,11 @@ describe('search through the gateway', () => {
     const { body } = await gql(
       `query($date: Date!) { trainsBetween(from: "MMCT", to: "NDLS", date: $date, class: "3A") {
         number departure arrival durationMinutes
-        run { id trainNumber date availability(from: "MMCT", to: "NDLS", class: THIRD_AC) { code totalBerths availableBerths farePaise } }
+        run {
+          id trainNumber date
+          availability(from: "MMCT", to: "NDLS", class: THIRD_AC) { code totalBerths availableBerths farePaise }
+        }
+
       } }`,
       { date },
     );

@@ -25,10 +25,14 @@ const ctx = (engine: ResilientSearch = search): SearchContext => ({
 });
 const SEARCH = `query($q: String!) { searchStations(query: $q, limit: 5) { score station { code aliases } } }`;
 const STATIONS = `query($q: String!, $first: Int, $after: String) {
-  searchStations(query: $q, first: $first, after: $after) { name city station { code } highlights { field value start length } cursor }
+  searchStations(query: $q, first: $first, after: $after) {
+    name city station { code } highlights { field value start length } cursor
+  }
 }`;
 const TRAINS = `query($q: String!, $first: Int, $after: String) {
-  searchTrains(query: $q, first: $first, after: $after) { number name type train { number } highlights { field start length } cursor }
+  searchTrains(query: $q, first: $first, after: $after) {
+    number name type train { number } highlights { field start length } cursor
+  }
 }`;
 const BETWEEN = `query($from: String!, $to: String!, $date: Date!, $class: String, $first: Int, $after: String) {
   trainsBetween(from: $from, to: $to, date: $date, class: $class, first: $first, after: $after) {
@@ -122,7 +126,7 @@ describe('searchStations (PostgreSQL trigram backend)', () => {
     ]);
   });
 
-  it('answers bad input with BAD_USER_INPUT or plain-text results, never an internal error, and changes nothing', async () => {
+  it('bad input: BAD_USER_INPUT or plain-text results, never an internal error, and nothing changes', async () => {
     const before = await stationCount();
     for (const q of ['', '   ', '*', '\\', '~!@#$%^&*()', '%_%', 'x'.repeat(201)]) {
       const res = await run(SEARCH, { q }, ctx());
@@ -203,7 +207,10 @@ describe('searchStations (PostgreSQL trigram backend)', () => {
       let between: Awaited<ReturnType<typeof run>> | undefined;
       const betweenSql = await counting.statementsDuring(async () => {
         between = await run(
-          `query($d: Date!) { trainsBetween(from: "RTM", to: "NDLS", date: $d) { number from { code aliases } to { code aliases } } }`,
+          `query($d: Date!) {
+            trainsBetween(from: "RTM", to: "NDLS", date: $d) { number from { code aliases } to { code aliases } }
+          }`,
+
           { d: later },
           { ...ctx(), prisma: counting.prisma },
         );
@@ -341,7 +348,7 @@ describe('trainsBetween', () => {
     ).toEqual(all.data!.trainsBetween.map((t: { number: string }) => t.number));
   });
 
-  it('gives an empty list when no train connects the stations, BAD_USER_INPUT for unknown stations, past dates, bad classes', async () => {
+  it('no connecting train: an empty list; unknown stations, past dates, bad classes: BAD_USER_INPUT', async () => {
     const none = await run(BETWEEN, { from: 'NDLS', to: 'MMCT', date: later, class: 'EC' }, ctx());
     expect(none).toEqual({ data: { trainsBetween: [] } });
     const cases: [Record<string, unknown>, string][] = [

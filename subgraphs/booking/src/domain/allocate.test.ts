@@ -169,7 +169,7 @@ describe('allocateBatch', () => {
     expect(seats.get(1)!.occupiedMask).toBe(AD);
   });
 
-  it('first come, first served: once a group waits, a later overlapping single waits too, a non-overlapping journey is still served', () => {
+  it('first come, first served: a later single overlapping a waiting group waits; a disjoint journey is served', () => {
     const seats = coaches(1, 3);
     const decisions = allocateBatch(
       [
@@ -259,7 +259,7 @@ describe('allocateBatch', () => {
       expect(held(d!)).toEqual([7, 3]);
     });
 
-    it('a berth sold for an overlapping journey, missing from the free berths or of another class is SEAT_UNAVAILABLE', () => {
+    it('a berth sold for an overlapping journey, not among free berths or of another class: SEAT_UNAVAILABLE', () => {
       const seats = new Map([...coaches(1, 4), ...coaches(1, 4, 'THIRD_AC', 5)]);
       occupy(seats, [2], journey('B', 'C'));
       const decisions = allocateBatch(
@@ -359,7 +359,9 @@ function randomCase(seed: number) {
     const specific = r.next() < 0.15 && ofClass.length >= n;
     const chosen: number[] = [];
     while (specific && chosen.length < n) {
-      const id = r.next() < 0.9 ? r.pick(ofClass).seatId : r.int(1, seats.size + 3); // now and then another class or no such berth
+      // Now and then a berth of another class, or one that does not exist, to exercise the refusals.
+      const id = r.next() < 0.9 ? r.pick(ofClass).seatId : r.int(1, seats.size + 3);
+
       if (!chosen.includes(id)) chosen.push(id);
     }
     return request(i + 1, n, {
@@ -378,7 +380,7 @@ const copyWaitlists = (w: Map<TravelClass, ClassWaitlist>) =>
   new Map([...w].map(([c, x]) => [c, { ...x, masks: [...x.masks] }]));
 
 describe('allocateBatch on random batches', () => {
-  it('never sells a berth segment twice and never serves a later request before an earlier one it could not serve', () => {
+  it('never sells a berth segment twice, never serves a later request before an earlier one it could not serve', () => {
     let inversions = 0;
     let held = 0;
     let waitlisted = 0;

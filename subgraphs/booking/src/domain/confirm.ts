@@ -17,7 +17,8 @@ export type ConfirmOutcome = 'CONFIRMED' | 'ALREADY_CONFIRMED' | 'REACQUIRED' | 
 export async function confirmHold(db: PrismaClient | Tx, reservationId: string): Promise<ConfirmOutcome> {
   return inTransaction(db, async (tx) => {
     const rows = await tx.$queryRaw<{ status: string; pnr: string; user_id: string }[]>`
-      SELECT status::text AS status, pnr, user_id::text FROM booking.reservations WHERE id = ${reservationId}::uuid FOR UPDATE`;
+      SELECT status::text AS status, pnr, user_id::text FROM booking.reservations
+      WHERE id = ${reservationId}::uuid FOR UPDATE`;
     const locked = rows[0];
     if (!locked) return 'NOT_FOUND';
     if (locked.status === 'CONFIRMED') return 'ALREADY_CONFIRMED';
@@ -31,9 +32,11 @@ export async function confirmHold(db: PrismaClient | Tx, reservationId: string):
       );
       await tx.$executeRaw`
         WITH p AS (
-          UPDATE booking.passengers SET status = 'CONFIRMED' WHERE reservation_id = ${reservationId}::uuid AND status = 'HELD'
+          UPDATE booking.passengers SET status = 'CONFIRMED'
+          WHERE reservation_id = ${reservationId}::uuid AND status = 'HELD'
         ), r AS (
-          UPDATE booking.reservations SET status = 'CONFIRMED', confirmed_at = now(), hold_expires_at = NULL, updated_at = now()
+          UPDATE booking.reservations
+          SET status = 'CONFIRMED', confirmed_at = now(), hold_expires_at = NULL, updated_at = now()
           WHERE id = ${reservationId}::uuid
         )
         INSERT INTO booking.outbox (id, exchange, routing_key, payload)
@@ -50,7 +53,9 @@ export async function confirmHold(db: PrismaClient | Tx, reservationId: string):
       const free =
         wanted.length === r.passengers.length
           ? await tx.$queryRaw<{ seat_id: number }[]>`
-            SELECT seat_id FROM booking.run_seats WHERE run_id = ${r.runId}::uuid AND seat_id = ANY(${wanted}::int[]) AND (occupied_mask & ${mask}) = 0
+            SELECT seat_id FROM booking.run_seats
+            WHERE run_id = ${r.runId}::uuid AND seat_id = ANY(${wanted}::int[]) AND (occupied_mask & ${mask}) = 0
+
             ORDER BY seat_id FOR UPDATE`
           : [];
       if (free.length === r.passengers.length) {

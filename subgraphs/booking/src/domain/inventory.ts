@@ -12,7 +12,9 @@ export type Tx = Prisma.TransactionClient;
 export async function createInventory(tx: Tx, runIds: string[]): Promise<number> {
   if (runIds.length === 0) return 0;
   const ready = await tx.$queryRaw<{ id: string }[]>`
-    SELECT id::text FROM booking.train_runs WHERE id = ANY(${runIds}::uuid[]) AND NOT inventory_ready ORDER BY id FOR UPDATE`;
+    SELECT id::text FROM booking.train_runs
+    WHERE id = ANY(${runIds}::uuid[]) AND NOT inventory_ready
+    ORDER BY id FOR UPDATE`;
   const ids = ready.map((r) => r.id);
   if (ids.length === 0) return 0;
   await tx.$executeRaw`
@@ -22,7 +24,8 @@ export async function createInventory(tx: Tx, runIds: string[]): Promise<number>
     WHERE r.id = ANY(${ids}::uuid[])
     ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`INSERT INTO booking.run_queues (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
-  await tx.$executeRaw`INSERT INTO booking.run_allocators (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`
+    INSERT INTO booking.run_allocators (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`UPDATE booking.train_runs SET inventory_ready = true WHERE id = ANY(${ids}::uuid[])`;
   return ids.length;
 }
@@ -104,7 +107,11 @@ export async function occupy(
 export async function release(tx: Tx, runId: string, seats: { seatId: number; passengerId: string }[], mask: bigint) {
   if (seats.length === 0) return;
   const seatIds = [...new Set(seats.map((s) => s.seatId))].sort((a, b) => a - b);
-  await tx.$queryRaw`SELECT seat_id FROM booking.run_seats WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[]) ORDER BY seat_id FOR UPDATE`;
+  await tx.$queryRaw`
+    SELECT seat_id FROM booking.run_seats
+    WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[])
+    ORDER BY seat_id FOR UPDATE`;
+
   await tx.$executeRaw`
     UPDATE booking.run_seats SET occupied_mask = occupied_mask & ~${mask}::bigint
     WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[])`;

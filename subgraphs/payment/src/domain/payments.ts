@@ -7,8 +7,10 @@ import { BookingUnavailableError, type BookingClient } from '../bookingClient.ts
 import { ProviderError, type ProviderClient } from '../provider/client.ts';
 
 /** payment.payments as the Payment model reads it (for raw SQL). */
-const PAYMENT_COLUMNS = Prisma.sql`id::text, reservation_id::text AS "reservationId", user_id::text AS "userId", amount_paise AS "amountPaise", currency,
-  status::text AS status, provider_ref AS "providerRef", checkout_url AS "checkoutUrl", created_at AS "createdAt", updated_at AS "updatedAt"`;
+const PAYMENT_COLUMNS = Prisma.sql`
+  id::text, reservation_id::text AS "reservationId", user_id::text AS "userId", amount_paise AS "amountPaise",
+  currency, status::text AS status, provider_ref AS "providerRef", checkout_url AS "checkoutUrl",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
@@ -93,14 +95,18 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   return deps.prisma.$transaction(
     async (tx) => {
       // Serializes createPayment per reservation (no unique index can say "one live payment").
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
+      await tx.$executeRaw`
+        SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
       // Another request won the race: its payment is the one (ours stays unused at the provider,
       // which nobody is sent to, like an unconfirmed Stripe PaymentIntent).
       const winner = await live(tx);
       if (winner) return winner;
       const created = await tx.$queryRaw<Payment[]>`
-        INSERT INTO payment.payments (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
-        VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING', ${remote.id}, ${remote.checkoutUrl}, now())
+        INSERT INTO payment.payments
+          (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
+        VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
+          ${remote.id}, ${remote.checkoutUrl}, now())
+
         RETURNING ${PAYMENT_COLUMNS}`;
       return created[0]!;
     },

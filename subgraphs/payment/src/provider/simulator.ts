@@ -7,7 +7,8 @@
 //   GET  /payments[/:ref]     inspect
 //   GET  /checkout/:ref       the page a traveller pays on (two buttons)
 //   POST /payments/:ref/succeed | /fail                            -> payment.succeeded | payment.failed
-//   POST /refunds             {payment, amountPaise?, reason?}     -> 201 {id, status: 'pending', ...}, then refund.succeeded
+//   POST /refunds             {payment, amountPaise?, reason?}     -> 201 {id, status: 'pending', ...},
+//                                                                     then refund.succeeded
 import { randomBytes } from 'node:crypto';
 import { addHealthRoutes, express, instrumentHttp, listen, type HttpServer, type Logger } from '@tatkal/common';
 import { SIGNATURE_HEADER, signatureHeader } from '../webhookSignature.ts';
@@ -64,7 +65,10 @@ export interface SimulatorOptions {
   /** Hold events for `shuffleWindowMs` and deliver them in random order. */
   shuffle?: boolean;
   shuffleWindowMs?: number;
-  /** Bounded retries: at most this many attempts (default 8, about a minute in all), waiting baseDelayMs * 2^(n-1), capped at maxDelayMs. */
+  /**
+   * Bounded retries: at most this many attempts (default 8, about a minute in all), waiting
+   * baseDelayMs * 2^(n-1), capped at maxDelayMs.
+   */
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -315,7 +319,8 @@ export function createProviderSimulator(opts: SimulatorOptions) {
            <form method="post" action="/payments/${ref}/fail"><button>Decline</button></form>`
         : `<p>This payment is <strong>${escapeHtml(payment.status)}</strong>.</p>`;
     res.type('html').send(`<!doctype html><meta charset="utf-8"><title>Simulated checkout</title>
-<h1>Simulated payment provider</h1><p>Payment <code>${ref}</code>: ₹${rupees} ${escapeHtml(payment.currency)}</p>${actions}`);
+<h1>Simulated payment provider</h1><p>Payment <code>${ref}</code>: ₹${rupees} ${escapeHtml(payment.currency)}</p>
+${actions}`);
   });
   app.use(((err: { status?: number; message?: string }, _req, res, _next) => {
     const status = err instanceof SimError ? err.status : typeof err.status === 'number' ? err.status : 500;

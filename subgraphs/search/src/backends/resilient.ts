@@ -46,12 +46,17 @@ const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const;
 const searchGauges = scrapedGauges({
   backend: {
     name: 'tatkal_search_backend',
-    help: 'The search engine answering now: 1 on its backend label (elasticsearch, or postgres when it is not configured or its circuit is open), 0 on the other',
+    help:
+      'The search engine answering now: 1 on its backend label (elasticsearch, or postgres when it is not ' +
+      'configured or its circuit is open), 0 on the other',
     labelNames: ['backend'],
   },
   breaker: {
     name: 'tatkal_search_breaker_state',
-    help: 'The circuit breaker in front of a search engine (backend label): 0 closed, 1 half-open, 2 open; absent without Elasticsearch',
+    help:
+      'The circuit breaker in front of a search engine (backend label): 0 closed, 1 half-open, 2 open; ' +
+      'absent without Elasticsearch',
+
     labelNames: ['backend'],
   },
 });
