@@ -814,9 +814,9 @@ describe('subgraphs are not a side door', () => {
 
     it('answers what the gateway signed, anonymous or not; limits logins by the signed client address', async () => {
       const user = await registerUser();
-      expect((await gql(`{ me { id } }`, {}, { url: gateway.url + '/graphql' })).body).toEqual({ data: { me: null } });
+      expect((await gql(`{ me { id } }`, {}, { url: `${gateway.url}/graphql` })).body).toEqual({ data: { me: null } });
       expect(
-        (await gql(`{ me { id } }`, {}, { url: gateway.url + '/graphql', headers: bearer(user.accessToken) })).body,
+        (await gql(`{ me { id } }`, {}, { url: `${gateway.url}/graphql`, headers: bearer(user.accessToken) })).body,
       ).toEqual({ data: { me: { id: user.id } } });
       // Signed like the gateway (same secret), straight to auth: answered, keyed on the signed address.
       const signed = (clientIp: string) => ({

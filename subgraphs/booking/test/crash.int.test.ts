@@ -77,7 +77,7 @@ async function start(name: string): Promise<RunningProcess> {
   return p;
 }
 
-type Answer = { data?: Record<string, any> | null; errors?: { message: string; extensions?: { code?: string } }[] };
+type Answer = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] };
 
 async function graphql(
   p: RunningProcess,

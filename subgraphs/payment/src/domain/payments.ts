@@ -36,7 +36,7 @@ export interface Caller {
  */
 export async function createPayment(deps: PaymentDeps, caller: Caller, reservationId: string): Promise<Payment> {
   if (!isUuid(reservationId)) throw badInput('reservationId must be a reservation id (UUID)', 'reservationId');
-  let reservation;
+  let reservation: Awaited<ReturnType<BookingClient['reservation']>>;
   try {
     reservation = await deps.booking.reservation(reservationId, {
       authorization: caller.authorization,
@@ -77,7 +77,8 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   // keeps a pooled connection from the webhook sidecar, which shares the pool and must answer fast.
   // Our payment id is the provider's idempotency key: a retry of this call gets the same payment.
   const id = randomUUID();
-  let remote;
+  let remote: Awaited<ReturnType<ProviderClient['createPayment']>>;
+
   try {
     remote = await deps.provider.createPayment({
       idempotencyKey: id,
