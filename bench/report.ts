@@ -22,7 +22,13 @@ const round = (v: number, digits = 1) => +v.toFixed(digits);
 
 export function latencySummary(ms: number[]): LatencySummary {
   const sorted = [...ms].sort((a, b) => a - b);
-  return { count: sorted.length, p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? 0) };
+  return {
+    count: sorted.length,
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? 0),
+  };
 }
 
 /** Outcome -> count, most frequent first. */
@@ -63,15 +69,22 @@ export function timeBuckets(samples: Sample[], isOk: (s: Sample) => boolean, buc
     t: (i * bucketMs) / 1000,
     perSecond: perSecond(l.length),
     okPerSecond: perSecond(ok[i]!),
-    p99: round(percentile(l.sort((a, b) => a - b), 99)),
+    p99: round(
+      percentile(
+        l.sort((a, b) => a - b),
+        99,
+      ),
+    ),
   }));
 }
 
 /** Throughput points of buckets from `fromS` on (before an operation started, its zeros mean nothing). */
-export const throughputPoints = (buckets: Bucket[], pick: (b: Bucket) => number, fromS = 0): [number, number][] => buckets.filter((b) => b.t >= fromS).map((b) => [b.t, pick(b)]);
+export const throughputPoints = (buckets: Bucket[], pick: (b: Bucket) => number, fromS = 0): [number, number][] =>
+  buckets.filter((b) => b.t >= fromS).map((b) => [b.t, pick(b)]);
 
 /** p99 points of the buckets in which something finished (an empty bucket has no latency, not zero). */
-export const latencyPoints = (buckets: Bucket[]): [number, number][] => buckets.filter((b) => b.perSecond > 0).map((b) => [b.t, b.p99]);
+export const latencyPoints = (buckets: Bucket[]): [number, number][] =>
+  buckets.filter((b) => b.perSecond > 0).map((b) => [b.t, b.p99]);
 
 /** Events per second in one-second buckets (e.g. bookings confirmed), over [0, seconds). */
 export function ratePerSecond(eventTimesMs: number[], seconds: number): number[] {
@@ -95,7 +108,8 @@ export interface Panel {
   series: Series[];
 }
 
-const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+const escapeXml = (s: string) =>
+  s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 
 /** A "nice" axis maximum and tick step: 1, 2 or 5 times a power of ten. */
 export function niceScale(max: number, ticks = 5): { max: number; step: number } {
@@ -106,13 +120,20 @@ export function niceScale(max: number, ticks = 5): { max: number; step: number }
   return { max: Math.ceil(max / step) * step, step };
 }
 
-const fmt = (v: number) => (Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : String(+v.toPrecision(3)));
+const fmt = (v: number) =>
+  Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : String(+v.toPrecision(3));
 
 /**
  * Panels stacked vertically, sharing the x axis (seconds): each with its own labelled y axis,
  * grid lines, and one polyline per series (`data-series` names it), plus a legend.
  */
-export function svgTimeline(opts: { title: string; xLabel: string; panels: Panel[]; width?: number; panelHeight?: number }): string {
+export function svgTimeline(opts: {
+  title: string;
+  xLabel: string;
+  panels: Panel[];
+  width?: number;
+  panelHeight?: number;
+}): string {
   const width = opts.width ?? 900;
   const panelHeight = opts.panelHeight ?? 240;
   const margin = { left: 70, right: 20, top: 40, gap: 60, bottom: 50 };
@@ -122,7 +143,8 @@ export function svgTimeline(opts: { title: string; xLabel: string; panels: Panel
   const xs = niceScale(xMaxData, 10);
   const x = (v: number) => margin.left + (v / xs.max) * plotW;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +
+      ' font-family="sans-serif" font-size="12">',
     `<rect x="0" y="0" width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`,
   ];
@@ -134,22 +156,38 @@ export function svgTimeline(opts: { title: string; xLabel: string; panels: Panel
     const y = (v: number) => bottom - (v / ys.max) * panelHeight;
     out.push(`<g class="panel" data-y-label="${escapeXml(panel.yLabel)}">`);
     for (let v = 0; v <= ys.max + ys.step / 2; v += ys.step) {
-      out.push(`<line x1="${margin.left}" y1="${y(v).toFixed(1)}" x2="${width - margin.right}" y2="${y(v).toFixed(1)}" stroke="#e5e5e5"/>`);
+      out.push(
+        `<line x1="${margin.left}" y1="${y(v).toFixed(1)}" x2="${width - margin.right}" y2="${y(v).toFixed(1)}"` +
+          ' stroke="#e5e5e5"/>',
+      );
       out.push(`<text x="${margin.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
     }
     for (let v = 0; v <= xs.max + xs.step / 2; v += xs.step) {
-      out.push(`<line x1="${x(v).toFixed(1)}" y1="${bottom}" x2="${x(v).toFixed(1)}" y2="${bottom + 5}" stroke="black"/>`);
+      out.push(
+        `<line x1="${x(v).toFixed(1)}" y1="${bottom}" x2="${x(v).toFixed(1)}" y2="${bottom + 5}" stroke="black"/>`,
+      );
       out.push(`<text x="${x(v).toFixed(1)}" y="${bottom + 18}" text-anchor="middle">${fmt(v)}</text>`);
     }
     out.push(`<line x1="${margin.left}" y1="${top}" x2="${margin.left}" y2="${bottom}" stroke="black"/>`);
     out.push(`<line x1="${margin.left}" y1="${bottom}" x2="${width - margin.right}" y2="${bottom}" stroke="black"/>`);
-    out.push(`<text transform="translate(18 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.yLabel)}</text>`);
-    out.push(`<text x="${margin.left + plotW / 2}" y="${bottom + 36}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
+    out.push(
+      `<text transform="translate(18 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">` +
+        `${escapeXml(panel.yLabel)}</text>`,
+    );
+    out.push(
+      `<text x="${margin.left + plotW / 2}" y="${bottom + 36}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`,
+    );
     panel.series.forEach((s, si) => {
       const points = s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
-      out.push(`<polyline data-series="${escapeXml(s.name)}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="1.5" points="${points}"/>`);
+      out.push(
+        `<polyline data-series="${escapeXml(s.name)}" fill="none" stroke="${escapeXml(s.color)}"` +
+          ` stroke-width="1.5" points="${points}"/>`,
+      );
       const ly = top + 4 + si * 16;
-      out.push(`<line x1="${width - margin.right - 150}" y1="${ly + 6}" x2="${width - margin.right - 130}" y2="${ly + 6}" stroke="${escapeXml(s.color)}" stroke-width="2"/>`);
+      out.push(
+        `<line x1="${width - margin.right - 150}" y1="${ly + 6}" x2="${width - margin.right - 130}" y2="${ly + 6}"` +
+          ` stroke="${escapeXml(s.color)}" stroke-width="2"/>`,
+      );
       out.push(`<text x="${width - margin.right - 125}" y="${ly + 10}">${escapeXml(s.name)}</text>`);
     });
     out.push('</g>');
@@ -160,7 +198,11 @@ export function svgTimeline(opts: { title: string; xLabel: string; panels: Panel
 
 /** A Markdown table. */
 export function mdTable(headers: string[], rows: (string | number)[][]): string[] {
-  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  return [
+    `| ${headers.join(' | ')} |`,
+    `|${headers.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
 }
 
 /** "HELD 12, SOLD_OUT 3" */

@@ -10,7 +10,15 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTRACT } from '../subgraphs/search/test/contract-cases.ts';
-import { adminQuery, cpuSeconds, createBenchDatabase, percentile, SERVICE_ARGS, startProcess, type RunningProcess } from './processes.ts';
+import {
+  adminQuery,
+  cpuSeconds,
+  createBenchDatabase,
+  percentile,
+  SERVICE_ARGS,
+  startProcess,
+  type RunningProcess,
+} from './processes.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -27,7 +35,9 @@ const CONCURRENCY = Number(args.concurrency);
 const WARMUP = Number(args.warmup);
 const DB = 'tatkal_bench_search';
 const QUERIES = CONTRACT.filter((c) => c.kind === 'stations').map((c) => c.query);
-const QUERY = `query($q: String!) { searchStations(query: $q, first: 10) { score station { code } highlights { field start length } } }`;
+const QUERY = `query($q: String!) {
+  searchStations(query: $q, first: 10) { score station { code } highlights { field start length } }
+}`;
 
 const admin = (sql: string) => adminQuery(args.pg, sql);
 
@@ -55,7 +65,11 @@ async function phase(target: string, url: string, count: number, processes: Runn
       const i = next++;
       const start = performance.now();
       try {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length] });
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: bodies[i % bodies.length],
+        });
         const json = (await res.json()) as { data?: { searchStations?: unknown[] }; errors?: unknown[] };
         if (!res.ok || json.errors || !Array.isArray(json.data?.searchStations)) errors++;
       } catch {
@@ -72,26 +86,52 @@ async function phase(target: string, url: string, count: number, processes: Runn
     requests: latencies.length,
     seconds: +seconds.toFixed(2),
     requestsPerSecond: +(latencies.length / seconds).toFixed(1),
-    latencyMs: { p50: +percentile(sorted, 50).toFixed(2), p95: +percentile(sorted, 95).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +(sorted.at(-1) ?? 0).toFixed(2) },
+    latencyMs: {
+      p50: +percentile(sorted, 50).toFixed(2),
+      p95: +percentile(sorted, 95).toFixed(2),
+      p99: +percentile(sorted, 99).toFixed(2),
+      max: +(sorted.at(-1) ?? 0).toFixed(2),
+    },
     errors,
-    cpuSeconds: Object.fromEntries(processes.map((p) => [p.name, +(cpuSeconds(p.pid) - cpuBefore[p.name]!).toFixed(1)])),
+    cpuSeconds: Object.fromEntries(
+      processes.map((p) => [p.name, +(cpuSeconds(p.pid) - cpuBefore[p.name]!).toFixed(1)]),
+    ),
   };
 }
 
 async function main() {
   const started = new Date();
-  console.log(`search bench: ${REQUESTS} searchStations requests per phase, ${CONCURRENCY} in flight, ${QUERIES.length} distinct queries`);
+  console.log(
+    `search bench: ${REQUESTS} searchStations requests per phase, ${CONCURRENCY} in flight, ` +
+      `${QUERIES.length} distinct queries`,
+  );
   // Runs are irrelevant to station search: two days keep the seed short.
   const dbUrl = new URL(await createBenchDatabase(args.pg, DB, { seedRunDays: 2 }));
 
   const keysDir = mkdtempSync(join(tmpdir(), 'tatkal-bench-search-'));
-  const common = { DATABASE_URL: dbUrl.toString(), REDIS_URL: args.redis, AMQP_URL: args.amqp, NODE_ENV: 'production', LOG_LEVEL: 'warn', EVENTS_ENABLED: 'false' };
+  const common = {
+    DATABASE_URL: dbUrl.toString(),
+    REDIS_URL: args.redis,
+    AMQP_URL: args.amqp,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    EVENTS_ENABLED: 'false',
+  };
   const processes: RunningProcess[] = [];
   try {
-    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, AUTH_SIGNING_KEYS_FILE: join(keysDir, 'keys.json'), AUTH_GENERATE_KEYS: 'true' });
+    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', {
+      ...common,
+      AUTH_SIGNING_KEYS_FILE: join(keysDir, 'keys.json'),
+      AUTH_GENERATE_KEYS: 'true',
+    });
     processes.push(auth);
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, SWEEP_INTERVAL_MS: '0', INVENTORY_HORIZON_DAYS: '0' });
+    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', {
+      ...common,
+      ...jwks,
+      SWEEP_INTERVAL_MS: '0',
+      INVENTORY_HORIZON_DAYS: '0',
+    });
     processes.push(booking);
     const search = await startProcess('search', 'subgraphs/search/src/index.ts', { ...common, ...jwks });
     processes.push(search);
@@ -116,21 +156,33 @@ async function main() {
 
     const direct = await phase('search subgraph (direct)', `${search.url}/graphql`, REQUESTS, processes);
     const viaGateway = await phase('gateway', `${gateway.url}/graphql`, REQUESTS, processes);
-    const report = { startedAt: started.toISOString(), cores: cpus().length, backend: 'postgres', concurrency: CONCURRENCY, queries: QUERIES.length, phases: [direct, viaGateway] };
+    const report = {
+      startedAt: started.toISOString(),
+      cores: cpus().length,
+      backend: 'postgres',
+      concurrency: CONCURRENCY,
+      queries: QUERIES.length,
+      phases: [direct, viaGateway],
+    };
     const lines = [
       `# Search bench ${report.startedAt}`,
       '',
-      `searchStations(first: 10), PostgreSQL pg_trgm backend, ${QUERIES.length} distinct queries cycled, ${CONCURRENCY} in flight, ${report.cores} cores, loopback`,
+      `searchStations(first: 10), PostgreSQL pg_trgm backend, ${QUERIES.length} distinct queries cycled, ` +
+        `${CONCURRENCY} in flight, ${report.cores} cores, loopback`,
       '',
       `| target | requests | wall s | requests/s | p50 ms | p95 ms | p99 ms | max ms | errors | CPU s by process |`,
       `|---|---|---|---|---|---|---|---|---|---|`,
-      ...report.phases.map(
-        (p) =>
-          `| ${p.target} | ${p.requests} | ${p.seconds} | ${p.requestsPerSecond} | ${p.latencyMs.p50} | ${p.latencyMs.p95} | ${p.latencyMs.p99} | ${p.latencyMs.max} | ${p.errors} | ${Object.entries(p.cpuSeconds)
-            .filter(([, v]) => v > 0)
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', ')} |`,
-      ),
+      ...report.phases.map((p) => {
+        const cpu = Object.entries(p.cpuSeconds)
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
+        const l = p.latencyMs;
+        return (
+          `| ${p.target} | ${p.requests} | ${p.seconds} | ${p.requestsPerSecond} | ` +
+          `${l.p50} | ${l.p95} | ${l.p99} | ${l.max} | ${p.errors} | ${cpu} |`
+        );
+      }),
     ];
     console.log(lines.join('\n'));
     mkdirSync(join(root, 'bench/results'), { recursive: true });

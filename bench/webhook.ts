@@ -18,7 +18,16 @@ import { parseArgs } from 'node:util';
 import { createPrisma } from '@tatkal/db';
 import { signatureHeader } from '../subgraphs/payment/src/webhookSignature.ts';
 import { Recorder, runPool } from './load.ts';
-import { benchSigningKey, commandCpuSeconds, cpuDelta, createBenchDatabase, processCpu, SERVICE_ARGS, startStack, type Stack } from './processes.ts';
+import {
+  benchSigningKey,
+  commandCpuSeconds,
+  cpuDelta,
+  createBenchDatabase,
+  processCpu,
+  SERVICE_ARGS,
+  startStack,
+  type Stack,
+} from './processes.ts';
 import { latencySummary, mdTable, outcomeCounts, formatCounts } from './report.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -65,13 +74,31 @@ async function main() {
     const run = randomUUID().slice(0, 8);
     const refs = Array.from({ length: PAYMENTS }, (_, i) => `sim_bench_${run}_${i}`);
     await prisma.payment.createMany({
-      data: refs.map((providerRef) => ({ reservationId: randomUUID(), userId: randomUUID(), amountPaise: AMOUNT_PAISE, status: 'PENDING' as const, providerRef, checkoutUrl: 'http://127.0.0.1/checkout' })),
+      data: refs.map((providerRef) => ({
+        reservationId: randomUUID(),
+        userId: randomUUID(),
+        amountPaise: AMOUNT_PAISE,
+        status: 'PENDING' as const,
+        providerRef,
+        checkoutUrl: 'http://127.0.0.1/checkout',
+      })),
     });
     // What the provider sends: one event per payment, signed afresh on every delivery.
-    const events = refs.map((providerRef, i) => JSON.stringify({ id: `evt_bench_${run}_${i}`, type: 'payment.succeeded', created: Math.floor(Date.now() / 1000), data: { providerRef, amountPaise: AMOUNT_PAISE } }));
+    const events = refs.map((providerRef, i) =>
+      JSON.stringify({
+        id: `evt_bench_${run}_${i}`,
+        type: 'payment.succeeded',
+        created: Math.floor(Date.now() / 1000),
+        data: { providerRef, amountPaise: AMOUNT_PAISE },
+      }),
+    );
     const deliver = async (body: string): Promise<string> => {
       try {
-        const res = await fetch(webhook.url, { method: 'POST', headers: { 'content-type': 'application/json', 'payment-signature': signatureHeader([webhook.secret], body) }, body });
+        const res = await fetch(webhook.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'payment-signature': signatureHeader([webhook.secret], body) },
+          body,
+        });
         const answer = (await res.json()) as { outcome?: string };
         return `${res.status} ${answer.outcome ?? ''}`.trim();
       } catch (err) {
@@ -79,7 +106,15 @@ async function main() {
       }
     };
     // Warm-up: the sidecar's pool, JIT; an unknown reference writes nothing (404).
-    for (let i = 0; i < 50; i++) await deliver(JSON.stringify({ id: `evt_warm_${run}_${i}`, type: 'payment.succeeded', created: Math.floor(Date.now() / 1000), data: { providerRef: 'sim_unknown', amountPaise: 1 } }));
+    for (let i = 0; i < 50; i++)
+      await deliver(
+        JSON.stringify({
+          id: `evt_warm_${run}_${i}`,
+          type: 'payment.succeeded',
+          created: Math.floor(Date.now() / 1000),
+          data: { providerRef: 'sim_unknown', amountPaise: 1 },
+        }),
+      );
 
     const phases: Phase[] = [];
     for (const name of ['first delivery', 'duplicate delivery']) {
@@ -105,10 +140,16 @@ async function main() {
 
     // Each payment moved once; one stored event and one outbox row each; the duplicates wrote nothing.
     const [audit] = await prisma.$queryRaw<{ succeeded: bigint; events: bigint; outbox: bigint }[]>`
-      SELECT (SELECT count(*) FROM payment.payments WHERE provider_ref LIKE ${`sim_bench_${run}_%`} AND status = 'SUCCEEDED') AS succeeded,
-             (SELECT count(*) FROM payment.webhook_events WHERE provider_event_id LIKE ${`evt_bench_${run}_%`}) AS events,
+      SELECT (SELECT count(*) FROM payment.payments
+              WHERE provider_ref LIKE ${`sim_bench_${run}_%`} AND status = 'SUCCEEDED') AS succeeded,
+             (SELECT count(*) FROM payment.webhook_events
+              WHERE provider_event_id LIKE ${`evt_bench_${run}_%`}) AS events,
              (SELECT count(*) FROM payment.outbox WHERE payload->>'type' = 'payment.succeeded') AS outbox`;
-    const counts = { succeeded: Number(audit!.succeeded), events: Number(audit!.events), outbox: Number(audit!.outbox) };
+    const counts = {
+      succeeded: Number(audit!.succeeded),
+      events: Number(audit!.events),
+      outbox: Number(audit!.outbox),
+    };
     const auditOk = counts.succeeded === PAYMENTS && counts.events === PAYMENTS && counts.outbox === PAYMENTS;
 
     const report = {
@@ -123,14 +164,24 @@ async function main() {
     const md = [
       `# Webhook bench ${report.startedAt}`,
       '',
-      `${PAYMENTS} signed payment.succeeded deliveries to payment's sidecar, ${CONCURRENCY} in flight, then each again (duplicates). ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      `${PAYMENTS} signed payment.succeeded deliveries to payment's sidecar, ${CONCURRENCY} in flight, ` +
+        `then each again (duplicates). ${report.machine.cores} cores, ` +
+        `load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
       ...mdTable(
         ['phase', 'deliveries/s', 'answer p50 / p95 / p99 / max (ms)', 'answers', 'CPU seconds'],
-        phases.map((p) => [p.name, p.perSecond, lat(p.latencyMs), formatCounts(p.outcomes), formatCounts(p.cpuSeconds)]),
+        phases.map((p) => [
+          p.name,
+          p.perSecond,
+          lat(p.latencyMs),
+          formatCounts(p.outcomes),
+          formatCounts(p.cpuSeconds),
+        ]),
       ),
       '',
-      `audit: ${counts.succeeded} of ${PAYMENTS} payments SUCCEEDED, ${counts.events} stored events, ${counts.outbox} outbox rows: ${auditOk ? 'each once' : 'NOT each once'}`,
+      `audit: ${counts.succeeded} of ${PAYMENTS} payments SUCCEEDED, ${counts.events} stored events, ` +
+        `${counts.outbox} outbox rows: ${auditOk ? 'each once' : 'NOT each once'}`,
+
       '',
       'postgres CPU is every process of that name on this machine, whoever it serves.',
     ].join('\n');

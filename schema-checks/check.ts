@@ -1,6 +1,7 @@
 // pnpm schema:check — the CI gate: the supergraph composes, the committed files are fresh, and the
 // API schema has no breaking changes against the previous committed version.
-//   --base <ref> | SCHEMA_BASE_REF           compare against this git ref (default origin/main when HEAD is not on it, else HEAD~1)
+//   --base <ref> | SCHEMA_BASE_REF           compare against this git ref (default origin/main when HEAD
+//                                            is not on it, else HEAD~1)
 //   --base-file <path>                       compare against an API schema file instead (no git needed)
 //   --allow-breaking | ALLOW_BREAKING_SCHEMA_CHANGES=1   report breaking changes as warnings only
 import { execFileSync } from 'node:child_process';
@@ -8,7 +9,14 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { staleClientFiles } from '../packages/client/codegen.ts';
 import { findSchemaChanges, formatChange } from './breaking.ts';
-import { API_SCHEMA_FILE, artifacts, composeSupergraph, REPO_ROOT, SUPERGRAPH_CONFIG, type ComposedSupergraph } from './supergraph.ts';
+import {
+  API_SCHEMA_FILE,
+  artifacts,
+  composeSupergraph,
+  REPO_ROOT,
+  SUPERGRAPH_CONFIG,
+  type ComposedSupergraph,
+} from './supergraph.ts';
 
 interface Options {
   baseRef: string | undefined;
@@ -61,7 +69,12 @@ function readBaseApiSchema(explicitRef: string | undefined): BaseSchema {
   let ref = explicitRef ?? 'HEAD~1';
   try {
     // On a branch, compare with main; on main itself (CI's clone of main), with the previous commit.
-    if (!explicitRef && refExists('origin/main') && git(['rev-parse', 'origin/main']).trim() !== git(['rev-parse', 'HEAD']).trim()) ref = 'origin/main';
+    if (
+      !explicitRef &&
+      refExists('origin/main') &&
+      git(['rev-parse', 'origin/main']).trim() !== git(['rev-parse', 'HEAD']).trim()
+    )
+      ref = 'origin/main';
     // "./" makes the path relative to REPO_ROOT even if the git root is above it.
     const path = `./${relative(REPO_ROOT, API_SCHEMA_FILE).split('\\').join('/')}`;
     return { ref, sdl: git(['show', `${ref}:${path}`]) };
@@ -94,7 +107,8 @@ async function main(): Promise<number> {
     return 1;
   }
   // Hints never fail the check; compose prints them in full.
-  if (composed.hints.length > 0) console.log(`${composed.hints.length} composition hint(s): run pnpm schema:compose to see them`);
+  if (composed.hints.length > 0)
+    console.log(`${composed.hints.length} composition hint(s): run pnpm schema:compose to see them`);
 
   for (const { path, contents } of artifacts(composed)) {
     let committed: string | undefined;
@@ -136,7 +150,10 @@ async function main(): Promise<number> {
     }
     if (changes.breaking.length > 0) {
       if (options.allowBreaking) {
-        console.warn(`warning: ${changes.breaking.length} breaking change(s) allowed by --allow-breaking / ALLOW_BREAKING_SCHEMA_CHANGES`);
+        console.warn(
+          `warning: ${changes.breaking.length} breaking change(s) allowed by ` +
+            '--allow-breaking / ALLOW_BREAKING_SCHEMA_CHANGES',
+        );
       } else {
         problems.push(
           `${changes.breaking.length} breaking API schema change(s) vs ${base.ref}; ` +
@@ -152,7 +169,9 @@ async function main(): Promise<number> {
   for (const problem of problems) console.error(problem);
   const freshness = stale ? 'committed schema files STALE' : 'supergraph and client up to date';
   const status = problems.length > 0 ? 'FAILED: ' : '';
-  console.log(`schema check: ${status}composed ${composed.subgraphs.length} subgraphs, ${freshness}, ${changesSummary}`);
+  console.log(
+    `schema check: ${status}composed ${composed.subgraphs.length} subgraphs, ${freshness}, ${changesSummary}`,
+  );
   return problems.length > 0 ? 1 : 0;
 }
 

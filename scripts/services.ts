@@ -5,7 +5,9 @@ import pg from 'pg';
 
 export const START_COMMANDS = {
   PostgreSQL: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
-  Redis: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log',
+  Redis:
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no ' +
+    '--dir /var/lib/redis --logfile /var/log/redis/ci.log',
   RabbitMQ: 'rabbitmq-server -detached',
 } as const;
 
@@ -16,7 +18,12 @@ async function answers(name: keyof typeof START_COMMANDS, url: string): Promise<
       await client.connect();
       await client.end();
     } else if (name === 'Redis') {
-      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+      const redis = new Redis(url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        connectTimeout: 3000,
+        retryStrategy: () => null,
+      });
       redis.on('error', () => {});
       await redis.connect();
       await redis.ping();
@@ -27,12 +34,17 @@ async function answers(name: keyof typeof START_COMMANDS, url: string): Promise<
     }
     return null;
   } catch (err) {
-    return `${name} does not answer at ${new URL(url).host} (${(err as Error).message || 'no answer'}); start it with: ${START_COMMANDS[name]}`;
+    const reason = (err as Error).message || 'no answer';
+    return `${name} does not answer at ${new URL(url).host} (${reason}); start it with: ${START_COMMANDS[name]}`;
   }
 }
 
 /** Returns one line per service that is down (empty when all answer). */
 export async function checkServices(urls: { postgres: string; redis: string; amqp: string }): Promise<string[]> {
-  const results = await Promise.all([answers('PostgreSQL', urls.postgres), answers('Redis', urls.redis), answers('RabbitMQ', urls.amqp)]);
+  const results = await Promise.all([
+    answers('PostgreSQL', urls.postgres),
+    answers('Redis', urls.redis),
+    answers('RabbitMQ', urls.amqp),
+  ]);
   return results.filter((r): r is string => r !== null);
 }

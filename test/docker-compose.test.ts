@@ -63,7 +63,9 @@ function publishedFor(svc: Service, containerPort: number): number[] {
       if (Number(p.target) === containerPort && p.published !== undefined) out.push(Number(p.published));
       continue;
     }
-    const parts = String(p).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(p)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     if (parts.length < 2) continue; // a bare container port gets a random host port
     if (Number(parts.at(-1)) === containerPort) out.push(Number(parts.at(-2)));
   }
@@ -85,8 +87,12 @@ const observabilityServices = ['prometheus', 'grafana'];
 const edgeServices = ['gateway-lb'];
 // What `docker compose up --scale booking=3 --scale gateway=2` (README, compose header) scales.
 const scaledServices = ['booking', 'gateway'];
-const appServices = Object.keys(services).filter((n) => buildsFromDockerfile(services[n]!) && !helperServices.includes(n));
-const infraServices = Object.keys(services).filter((n) => !buildsFromDockerfile(services[n]!) && !observabilityServices.includes(n) && !edgeServices.includes(n));
+const appServices = Object.keys(services).filter(
+  (n) => buildsFromDockerfile(services[n]!) && !helperServices.includes(n),
+);
+const infraServices = Object.keys(services).filter(
+  (n) => !buildsFromDockerfile(services[n]!) && !observabilityServices.includes(n) && !edgeServices.includes(n),
+);
 const subgraphs = Object.entries(supergraph.subgraphs).map(([name, cfg]) => {
   const url = new URL(cfg.routing_url);
   return { name, url, port: Number(url.port) };
@@ -96,7 +102,15 @@ const gatewayEnv = envOf(services.gateway ?? {});
 describe('docker-compose.yml', () => {
   it('parses (strict YAML) and declares the expected services', () => {
     expect(Object.keys(services)).toEqual(
-      expect.arrayContaining(['postgres', 'redis', 'rabbitmq', 'elasticsearch', 'migrate', 'gateway', ...subgraphs.map((s) => s.name)]),
+      expect.arrayContaining([
+        'postgres',
+        'redis',
+        'rabbitmq',
+        'elasticsearch',
+        'migrate',
+        'gateway',
+        ...subgraphs.map((s) => s.name),
+      ]),
     );
     expect(infraServices.sort()).toEqual(['elasticsearch', 'postgres', 'rabbitmq', 'redis']);
     expect(appServices.sort()).toEqual(['gateway', ...subgraphs.map((s) => s.name)].sort());
@@ -113,11 +127,14 @@ describe('docker-compose.yml', () => {
       expect(env.AUTH_ISSUER, name).toBe('tatkal-auth');
       expect(env.AUTH_AUDIENCE, name).toBe('tatkal-api');
       expect(env.AUTH_JWKS_URL, name).toBe(`http://auth:${envOf(services.auth!).PORT}/.well-known/jwks.json`);
-      expect(Object.keys(services[name]!).some((k) => k === '<<'), name).toBe(false);
+      expect(
+        Object.keys(services[name]!).some((k) => k === '<<'),
+        name,
+      ).toBe(false);
     }
   });
 
-  it('has a service for every subgraph in supergraph.yaml, on its routing_url port, listening for the gateway on the stack network and not published', () => {
+  it('one service per supergraph.yaml subgraph, on its routing_url port, on the stack network, not published', () => {
     expect(subgraphs.length).toBeGreaterThan(0);
     for (const { name, url, port } of subgraphs) {
       expect(url.hostname, name).toBe('localhost');
@@ -137,7 +154,9 @@ describe('docker-compose.yml', () => {
 
   it('points the gateway at each subgraph by service name and port', () => {
     for (const { name, port } of subgraphs) {
-      expect(gatewayEnv[`${name.toUpperCase()}_URL`], `${name.toUpperCase()}_URL`).toBe(`http://${name}:${port}/graphql`);
+      expect(gatewayEnv[`${name.toUpperCase()}_URL`], `${name.toUpperCase()}_URL`).toBe(
+        `http://${name}:${port}/graphql`,
+      );
     }
     expect(gatewayEnv.SUPERGRAPH_PATH).toBe('/app/supergraph.graphql');
     expect(Number(gatewayEnv.PORT)).toBe(4000);
@@ -187,7 +206,8 @@ describe('docker-compose.yml', () => {
       for (const [dep, condition] of Object.entries(deps)) {
         expect(services[dep], `${name} depends on unknown service ${dep}`).toBeDefined();
         expect(['service_healthy', 'service_completed_successfully'], `${name} → ${dep}`).toContain(condition);
-        if (condition === 'service_healthy') expect(services[dep]!.healthcheck, `${dep} needs a healthcheck`).toBeDefined();
+        if (condition === 'service_healthy')
+          expect(services[dep]!.healthcheck, `${dep} needs a healthcheck`).toBeDefined();
       }
     }
     expect(dependsOn(services.search!).elasticsearch).toBe('service_healthy');
@@ -198,7 +218,10 @@ describe('docker-compose.yml', () => {
     const cmd = [migrate.command].flat().join(' ');
     const steps = ['scripts/prisma.mjs generate', 'scripts/prisma.mjs migrate-deploy', 'prisma/seed/seed.ts'];
     const at = steps.map((s) => cmd.indexOf(s));
-    expect(at.every((i) => i >= 0), cmd).toBe(true);
+    expect(
+      at.every((i) => i >= 0),
+      cmd,
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at); // in this order
     expect(cmd).not.toMatch(/;/); // && chains: a failed step fails the job
     expect(dependsOn(migrate).postgres).toBe('service_healthy');
@@ -238,7 +261,11 @@ describe('docker-compose.yml', () => {
     }
     expect(seen).toEqual(expect.arrayContaining(['auth.ADMIN_PASSWORD', 'payment.PAYMENT_WEBHOOK_SECRET']));
     // The gateway and every subgraph share the identity assertion secret.
-    expect(seen).toEqual(expect.arrayContaining(['gateway', 'auth', 'booking', 'search', 'payment'].map((n) => `${n}.IDENTITY_ASSERTION_SECRET`)));
+    expect(seen).toEqual(
+      expect.arrayContaining(
+        ['gateway', 'auth', 'booking', 'search', 'payment'].map((n) => `${n}.IDENTITY_ASSERTION_SECRET`),
+      ),
+    );
     // Grafana's admin password: required from the environment, no default in the repository.
     expect(envOf(services.grafana!).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]*\}$/);
     const auth = envOf(services.auth!);
@@ -248,23 +275,38 @@ describe('docker-compose.yml', () => {
 
   it('has no bare $ that compose would try to interpolate', () => {
     // `$` must start ${VAR...} or be escaped as $$.
-    const bare = composeText.split('\n').filter((line) => !line.trimStart().startsWith('#') && /\$(?![{$])/.test(line.replace(/\$\$/g, '')));
+    const bare = composeText
+      .split('\n')
+      .filter((line) => !line.trimStart().startsWith('#') && /\$(?![{$])/.test(line.replace(/\$\$/g, '')));
     expect(bare).toEqual([]);
   });
 
   it('declares every named volume it mounts', () => {
     const declared = Object.keys(compose.volumes ?? {});
-    expect(declared).toEqual(expect.arrayContaining(['postgres-data', 'rabbitmq-data', 'elasticsearch-data', 'auth-keys', 'prometheus-data', 'grafana-data']));
+    expect(declared).toEqual(
+      expect.arrayContaining([
+        'postgres-data',
+        'rabbitmq-data',
+        'elasticsearch-data',
+        'auth-keys',
+        'prometheus-data',
+        'grafana-data',
+      ]),
+    );
     for (const [name, svc] of Object.entries(services)) {
       for (const v of svc.volumes ?? []) {
         const source = typeof v === 'string' ? v.split(':')[0]! : (v.source ?? '');
-        if (source && !source.startsWith('.') && !source.startsWith('/')) expect(declared, `${name} volume ${source}`).toContain(source);
+        if (source && !source.startsWith('.') && !source.startsWith('/'))
+          expect(declared, `${name} volume ${source}`).toContain(source);
       }
     }
   });
 });
 
-/** The processes' own metrics: every module the processes load registers its metrics in the process registry on import. */
+/**
+ * The processes' own metrics: every module the processes load registers its metrics in the process
+ * registry on import.
+ */
 async function metricNamesExported(): Promise<Set<string>> {
   await Promise.all([
     import('../gateway/src/service.ts'),
@@ -279,9 +321,40 @@ async function metricNamesExported(): Promise<Set<string>> {
 }
 
 // PromQL words that are not metric names: functions, aggregations, operators, modifiers.
-const PROMQL_WORDS = new Set(['sum', 'min', 'max', 'avg', 'count', 'topk', 'bottomk', 'quantile', 'rate', 'irate', 'increase', 'delta', 'idelta', 'histogram_quantile', 'abs', 'clamp_min', 'clamp_max', 'and', 'or', 'unless', 'bool', 'offset', 'time', 'vector', 'scalar', 'label_replace']);
+const PROMQL_WORDS = new Set([
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'topk',
+  'bottomk',
+  'quantile',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'histogram_quantile',
+  'abs',
+  'clamp_min',
+  'clamp_max',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'time',
+  'vector',
+  'scalar',
+  'label_replace',
+]);
 
-/** The metric names a PromQL expression reads (label matchers, ranges, grouping lists and Grafana variables removed). */
+/**
+ * The metric names a PromQL expression reads (label matchers, ranges, grouping lists and Grafana
+ * variables removed).
+ */
+
 function metricNamesIn(expr: string): string[] {
   const bare = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
@@ -303,24 +376,45 @@ interface DashboardPanel {
 describe('observability: Prometheus and Grafana', () => {
   const prometheus = services.prometheus!;
   const grafana = services.grafana!;
-  type ScrapeJob = { job_name: string; metrics_path?: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; type?: string; port: number }[] };
+  type ScrapeJob = {
+    job_name: string;
+    metrics_path?: string;
+    static_configs?: { targets: string[] }[];
+    dns_sd_configs?: { names: string[]; type?: string; port: number }[];
+  };
   const promConfig = parseYaml<{ scrape_configs: ScrapeJob[] }>(read('ops/prometheus/prometheus.yml'));
   // Static targets, and DNS discovery (every container of a service name) as name:port.
   const targets = promConfig.scrape_configs.flatMap((job) => [
-    ...(job.static_configs ?? []).flatMap((c) => c.targets.map((t) => ({ job: job.job_name, target: t, path: job.metrics_path ?? '/metrics', dns: false }))),
-    ...(job.dns_sd_configs ?? []).flatMap((c) => c.names.map((n) => ({ job: job.job_name, target: `${n}:${c.port}`, path: job.metrics_path ?? '/metrics', dns: c.type === 'A' }))),
+    ...(job.static_configs ?? []).flatMap((c) =>
+      c.targets.map((t) => ({ job: job.job_name, target: t, path: job.metrics_path ?? '/metrics', dns: false })),
+    ),
+    ...(job.dns_sd_configs ?? []).flatMap((c) =>
+      c.names.map((n) => ({
+        job: job.job_name,
+        target: `${n}:${c.port}`,
+        path: job.metrics_path ?? '/metrics',
+        dns: c.type === 'A',
+      })),
+    ),
   ]);
   const dashboard = JSON.parse(read('ops/grafana/dashboards/tatkal.json')) as { uid: string; panels: DashboardPanel[] };
-  const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr ?? '' })));
+  const queries = dashboard.panels.flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr ?? '' })),
+  );
 
   /** Bind mounts `./host/path:/container/path[:ro]` of a service, as [host, container]. */
   const binds = (svc: Service) =>
-    (svc.volumes ?? []).filter((v): v is string => typeof v === 'string' && v.startsWith('./')).map((v) => v.split(':').slice(0, 2) as [string, string]);
+    (svc.volumes ?? [])
+      .filter((v): v is string => typeof v === 'string' && v.startsWith('./'))
+      .map((v) => v.split(':').slice(0, 2) as [string, string]);
 
   it('runs pinned Prometheus and Grafana images, bound to this machine only, with health checks', () => {
     expect(prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
     expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
-    for (const [svc, port] of [[prometheus, 9090], [grafana, 3000]] as const) {
+    for (const [svc, port] of [
+      [prometheus, 9090],
+      [grafana, 3000],
+    ] as const) {
       expect(svc.ports).toEqual([`127.0.0.1:${port}:${port}`]);
       expect(healthTest(svc)).toContain(`http://127.0.0.1:${port}/`);
     }
@@ -339,7 +433,10 @@ describe('observability: Prometheus and Grafana', () => {
       return env.METRICS_PORT ?? env.PORT ?? env.PROVIDER_PORT;
     };
     for (const name of [...appServices, 'payment-provider']) {
-      expect(targets.map((t) => t.target), name).toContain(`${name}:${portOf(name)}`);
+      expect(
+        targets.map((t) => t.target),
+        name,
+      ).toContain(`${name}:${portOf(name)}`);
     }
     for (const { target, path } of targets) {
       const [host, port] = target.split(':');
@@ -353,10 +450,12 @@ describe('observability: Prometheus and Grafana', () => {
     // The gateway's metrics port is internal: scraped inside the stack, never published.
     const gatewayEnv = envOf(services.gateway!);
     expect(gatewayEnv.METRICS_PORT).toBeDefined();
-    expect((services.gateway!.ports ?? []).map(String).some((p) => p.endsWith(`:${gatewayEnv.METRICS_PORT}`))).toBe(false);
+    expect((services.gateway!.ports ?? []).map(String).some((p) => p.endsWith(`:${gatewayEnv.METRICS_PORT}`))).toBe(
+      false,
+    );
   });
 
-  it('provisions Grafana: a Prometheus data source at the prometheus service, the dashboard from ops/grafana, anonymous viewers', () => {
+  it('provisions Grafana: Prometheus source at the prometheus service, ops/grafana dashboard, anonymous view', () => {
     const env = envOf(grafana);
     expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe('true');
     expect(env.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
@@ -367,12 +466,16 @@ describe('observability: Prometheus and Grafana', () => {
     expect(dashboardsDir).toBeTruthy();
     expect(env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(`${dashboardsDir}/tatkal.json`);
 
-    const datasources = parseYaml<{ datasources: { type: string; uid: string; url: string }[] }>(read('ops/grafana/provisioning/datasources/prometheus.yml')).datasources;
+    const datasources = parseYaml<{ datasources: { type: string; uid: string; url: string }[] }>(
+      read('ops/grafana/provisioning/datasources/prometheus.yml'),
+    ).datasources;
     expect(datasources).toHaveLength(1);
     const [ds] = datasources;
     const promPort = String(prometheus.ports?.[0]).split(':').at(-1);
     expect(ds).toMatchObject({ type: 'prometheus', url: `http://prometheus:${promPort}` });
-    const providers = parseYaml<{ providers: { type: string; options: { path: string } }[] }>(read('ops/grafana/provisioning/dashboards/tatkal.yml')).providers;
+    const providers = parseYaml<{ providers: { type: string; options: { path: string } }[] }>(
+      read('ops/grafana/provisioning/dashboards/tatkal.yml'),
+    ).providers;
     expect(providers.map((p) => [p.type, p.options.path])).toEqual([['file', dashboardsDir]]);
 
     // Every query panel reads that data source.
@@ -385,7 +488,7 @@ describe('observability: Prometheus and Grafana', () => {
     }
   });
 
-  it('charts only metrics some process exports (names read from the processes\' registry, not listed here)', async () => {
+  it("charts only metrics some process exports (names read from the processes' registry, not listed)", async () => {
     const exported = await metricNamesExported();
     // The registry really was read: default Node metrics and ours.
     expect(exported).toContain('process_cpu_seconds_total');
@@ -409,7 +512,11 @@ describe('scaling: docker compose up --scale booking=3 --scale gateway=2', () =>
   const lb = services['gateway-lb']!;
   const nginx = read('ops/nginx/gateway-lb.conf');
   // Directives outside comments, one per statement.
-  const statements = nginx.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean).join(' ');
+  const statements = nginx
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .join(' ');
 
   it('gives the scaled services nothing that exists once per host: no host port, container name or host name', () => {
     for (const name of scaledServices) {
@@ -422,7 +529,15 @@ describe('scaling: docker compose up --scale booking=3 --scale gateway=2', () =>
       expect(envOf(svc).HOST, name).toBe('0.0.0.0');
     }
     // No host port is published by two services.
-    const published = Object.values(services).flatMap((svc) => (svc.ports ?? []).map((p) => String(p).replace(/\/(tcp|udp)$/, '').split(':').slice(0, -1).join(':')));
+    const published = Object.values(services).flatMap((svc) =>
+      (svc.ports ?? []).map((p) =>
+        String(p)
+          .replace(/\/(tcp|udp)$/, '')
+          .split(':')
+          .slice(0, -1)
+          .join(':'),
+      ),
+    );
     expect(new Set(published).size).toBe(published.length);
   });
 
@@ -452,7 +567,9 @@ describe('scaling: docker compose up --scale booking=3 --scale gateway=2', () =>
   });
 
   it('scrapes every container of a scaled service (DNS discovery), not one of them', () => {
-    const promConfig = parseYaml<{ scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; type: string; port: number }[] }[] }>(read('ops/prometheus/prometheus.yml'));
+    const promConfig = parseYaml<{
+      scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; type: string; port: number }[] }[];
+    }>(read('ops/prometheus/prometheus.yml'));
     for (const name of scaledServices) {
       const job = promConfig.scrape_configs.find((j) => j.dns_sd_configs?.some((c) => c.names.includes(name)));
       expect(job, `${name} discovered by DNS`).toBeDefined();
@@ -507,13 +624,25 @@ describe('Dockerfile', () => {
     // Every file the deps stage copies exists (a missing one fails `docker build`).
     const deps = dockerfile.slice(dockerfile.indexOf('AS deps'), dockerfile.indexOf('AS build'));
     for (const [, sources] of deps.matchAll(/^COPY\s+(?!--)(.+)\s+\S+$/gm)) {
-      for (const file of sources!.trim().split(/\s+/)) expect(existsSync(new URL(file, root)), `COPY ${file}`).toBe(true);
+      for (const file of sources!.trim().split(/\s+/))
+        expect(existsSync(new URL(file, root)), `COPY ${file}`).toBe(true);
     }
   });
 
   it('keeps secrets, dependencies and generated code out of the build context', () => {
-    const ignore = read('.dockerignore').split('\n').map((l) => l.trim());
-    for (const entry of ['**/node_modules', '.git', '.keys', '**/.env', '**/.env.*', 'bench/results', 'coverage', 'packages/db/src/generated']) {
+    const ignore = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
+    for (const entry of [
+      '**/node_modules',
+      '.git',
+      '.keys',
+      '**/.env',
+      '**/.env.*',
+      'bench/results',
+      'coverage',
+      'packages/db/src/generated',
+    ]) {
       expect(ignore, entry).toContain(entry);
     }
   });

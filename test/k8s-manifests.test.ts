@@ -14,7 +14,12 @@ import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernet
 import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Service, type IService, type IContainer, type IEnvVar, type IProbe } from 'kubernetes-models/v1';
-import { ScaledObject, TriggerAuthentication, type IScaledObject, type ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import {
+  ScaledObject,
+  TriggerAuthentication,
+  type IScaledObject,
+  type ITriggerAuthentication,
+} from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { ConfigError, eventTopology } from '@tatkal/common';
 import { loadGatewayConfig } from '../gateway/src/config.ts';
 import { loadAuthConfig } from '../subgraphs/auth/src/config.ts';
@@ -27,7 +32,10 @@ import { applyJsonPatch, podTemplateOf, renderKustomization, type K8sObject } fr
 const root = join(import.meta.dirname, '..');
 const k8s = join(root, 'deploy/k8s');
 const overlays = ['dev', 'prod'] as const;
-const rendered = Object.fromEntries(overlays.map((o) => [o, renderKustomization(join(k8s, 'overlays', o))])) as Record<(typeof overlays)[number], K8sObject[]>;
+const rendered = Object.fromEntries(overlays.map((o) => [o, renderKustomization(join(k8s, 'overlays', o))])) as Record<
+  (typeof overlays)[number],
+  K8sObject[]
+>;
 
 // ───────────────────────────── schema models ─────────────────────────────
 
@@ -75,7 +83,12 @@ function processOf(container: IContainer): Process | null {
       if (serves.graphql && serves.webhooks) return null; // `all` is for one machine, not a Deployment
       return serves.graphql
         ? { load: loadPaymentConfig, probePortVar: 'PORT', ports: { http: 'PORT' } }
-        : { load: loadPaymentConfig, probePortVar: 'WEBHOOK_PORT', ports: { webhooks: 'WEBHOOK_PORT' }, unusedUrls: ['AUTH_JWKS_URL', 'BOOKING_URL', 'PROVIDER_URL'] };
+        : {
+            load: loadPaymentConfig,
+            probePortVar: 'WEBHOOK_PORT',
+            ports: { webhooks: 'WEBHOOK_PORT' },
+            unusedUrls: ['AUTH_JWKS_URL', 'BOOKING_URL', 'PROVIDER_URL'],
+          };
     }
     default:
       return null;
@@ -109,7 +122,10 @@ const documentedSecretKeys = readFileSync(join(k8s, 'secrets.example.env'), 'utf
   .filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l))
   .map((l) => l.slice(0, l.indexOf('=')));
 
-/** A container's env as the process would see it, secrets filled in; `withOptional` false leaves out optional secret refs. */
+/**
+ * A container's env as the process would see it, secrets filled in; `withOptional` false leaves out
+ * optional secret refs.
+ */
 function envOf(container: IContainer, withOptional = true): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of container.env ?? []) {
@@ -152,12 +168,15 @@ function requiredVariables(load: Loader, env: Record<string, string>): string[] 
 
 // ───────────────────────────── helpers ─────────────────────────────
 
-const ofKind = <T>(objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind) as unknown as (T & K8sObject)[];
+const ofKind = <T>(objects: K8sObject[], kind: string) =>
+  objects.filter((o) => o.kind === kind) as unknown as (T & K8sObject)[];
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 const podLabels = (d: IDeployment) => d.spec!.template.metadata?.labels;
-const mainContainer = (d: IDeployment & K8sObject) => d.spec!.template.spec!.containers.find((c) => c.name === d.metadata.name)!;
-const portNumber = (c: IContainer, port: number | string) => (typeof port === 'number' ? port : c.ports?.find((p) => p.name === port)?.containerPort);
+const mainContainer = (d: IDeployment & K8sObject) =>
+  d.spec!.template.spec!.containers.find((c) => c.name === d.metadata.name)!;
+const portNumber = (c: IContainer, port: number | string) =>
+  typeof port === 'number' ? port : c.ports?.find((p) => p.name === port)?.containerPort;
 
 /** In-cluster URLs of an env (http://<service>[:port]/...), as [variable, service, port]. */
 function clusterUrls(env: Record<string, string>, services: (IService & K8sObject)[]): [string, string, number][] {
@@ -182,12 +201,20 @@ function backendOf(svc: IService & K8sObject, deployments: (IDeployment & K8sObj
 /** Whether a NetworkPolicy set admits pods of `from` to `to` on a container port. */
 function admits(policies: (INetworkPolicy & K8sObject)[], to: IDeployment, from: IDeployment, port: number): boolean {
   return policies
-    .filter((p) => Object.keys(p.spec!.podSelector.matchLabels ?? {}).length === 0 || matches(p.spec!.podSelector.matchLabels, podLabels(to)))
+    .filter(
+      (p) =>
+        Object.keys(p.spec!.podSelector.matchLabels ?? {}).length === 0 ||
+        matches(p.spec!.podSelector.matchLabels, podLabels(to)),
+    )
     .some((p) =>
       (p.spec!.ingress ?? []).some(
         (rule) =>
           (!rule.ports || rule.ports.some((rp) => rp.port === port)) &&
-          (!rule.from || rule.from.some((peer) => !peer.namespaceSelector && !peer.ipBlock && matches(peer.podSelector?.matchLabels, podLabels(from)))),
+          (!rule.from ||
+            rule.from.some(
+              (peer) =>
+                !peer.namespaceSelector && !peer.ipBlock && matches(peer.podSelector?.matchLabels, podLabels(from)),
+            )),
       ),
     );
 }
@@ -197,7 +224,14 @@ function admits(policies: (INetworkPolicy & K8sObject)[], to: IDeployment, from:
 describe('deploy/k8s render.ts (the kustomize subset)', () => {
   it('applies JSON 6902 patches as RFC 6902 says, and refuses a failed test or a missing path', () => {
     const doc = { a: { list: [1, 2], b: 'x' } };
-    expect(applyJsonPatch(doc, [{ op: 'add', path: '/a/list/-', value: 3 }, { op: 'replace', path: '/a/b', value: 'y' }, { op: 'remove', path: '/a/list/0' }, { op: 'add', path: '/a/c~1d', value: 1 }])).toEqual({ a: { list: [2, 3], b: 'y', 'c/d': 1 } });
+    expect(
+      applyJsonPatch(doc, [
+        { op: 'add', path: '/a/list/-', value: 3 },
+        { op: 'replace', path: '/a/b', value: 'y' },
+        { op: 'remove', path: '/a/list/0' },
+        { op: 'add', path: '/a/c~1d', value: 1 },
+      ]),
+    ).toEqual({ a: { list: [2, 3], b: 'y', 'c/d': 1 } });
     expect(doc).toEqual({ a: { list: [1, 2], b: 'x' } });
     expect(() => applyJsonPatch(doc, [{ op: 'test', path: '/a/b', value: 'z' }])).toThrow(/test/);
     expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/a/nope', value: 1 }])).toThrow(/does not exist/);
@@ -210,7 +244,8 @@ describe('deploy/k8s render.ts (the kustomize subset)', () => {
     expect(new Set(rendered.dev.map((o) => o.metadata.namespace))).toEqual(new Set(['tatkal-dev']));
     expect(new Set(rendered.prod.map((o) => o.metadata.namespace))).toEqual(new Set(['tatkal']));
     for (const objs of Object.values(rendered)) expect(new Set(ids(objs)).size, 'kind/name unique').toBe(objs.length);
-    for (const o of rendered.prod) expect(o.metadata.labels?.['app.kubernetes.io/part-of'], `${o.kind}/${o.metadata.name}`).toBe('tatkal');
+    for (const o of rendered.prod)
+      expect(o.metadata.labels?.['app.kubernetes.io/part-of'], `${o.kind}/${o.metadata.name}`).toBe('tatkal');
   });
 });
 
@@ -226,7 +261,7 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
   const deployment = (name: string) => deployments.find((d) => d.metadata.name === name)!;
   const processDeployments = deployments.filter((d) => processOf(mainContainer(d)));
 
-  it('validates every object against the Kubernetes OpenAPI schema (KEDA objects against KEDA\'s)', () => {
+  it("validates every object against the Kubernetes OpenAPI schema (KEDA objects against KEDA's)", () => {
     for (const o of objects) {
       const Model = MODELS[`${o.apiVersion}/${o.kind}`];
       expect(Model, `${o.apiVersion} ${o.kind} has a schema model`).toBeDefined();
@@ -241,13 +276,18 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
   it('has a Deployment and a Service for every process: gateway, four subgraphs, the webhook sidecar', () => {
     const expected = ['gateway', 'auth', 'booking', 'search', 'payment', 'payment-webhooks'];
     expect(processDeployments.map((d) => d.metadata.name)).toEqual(expect.arrayContaining(expected));
-    for (const name of expected) expect(services.map((s) => s.metadata.name), name).toContain(name);
+    for (const name of expected)
+      expect(
+        services.map((s) => s.metadata.name),
+        name,
+      ).toContain(name);
     expect(envOf(mainContainer(deployment('payment'))).PAYMENT_ROLE).toBe('graphql');
     expect(envOf(mainContainer(deployment('payment-webhooks'))).PAYMENT_ROLE).toBe('webhooks');
     // Every command runs a file of this repository with the image's tsx.
     for (const d of [...deployments, ...jobs]) {
       for (const c of podTemplateOf(d)!.spec.containers as IContainer[]) {
-        for (const arg of (c.command ?? []).join(' ').match(/[\w./-]+\.(?:ts|mjs)\b/g) ?? []) expect(existsSync(join(root, arg)), `${d.metadata.name}: ${arg}`).toBe(true);
+        for (const arg of (c.command ?? []).join(' ').match(/[\w./-]+\.(?:ts|mjs)\b/g) ?? [])
+          expect(existsSync(join(root, arg)), `${d.metadata.name}: ${arg}`).toBe(true);
       }
     }
   });
@@ -255,52 +295,73 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
   it('every Service selects exactly one Deployment, on a port its container declares', () => {
     for (const svc of services) {
       const selected = deployments.filter((d) => matches(svc.spec!.selector, podLabels(d)));
-      expect(selected.map((d) => d.metadata.name), `Service ${svc.metadata.name}`).toHaveLength(1);
+      expect(
+        selected.map((d) => d.metadata.name),
+        `Service ${svc.metadata.name}`,
+      ).toHaveLength(1);
       for (const p of svc.spec!.ports!) {
-        expect(portNumber(mainContainer(selected[0]!), p.targetPort ?? p.port), `Service ${svc.metadata.name} port ${p.name}`).toBeDefined();
+        expect(
+          portNumber(mainContainer(selected[0]!), p.targetPort ?? p.port),
+          `Service ${svc.metadata.name} port ${p.name}`,
+        ).toBeDefined();
       }
     }
     // and the selector is the Deployment's own selector (what its ReplicaSets own).
-    for (const d of deployments) expect(matches(d.spec!.selector.matchLabels, podLabels(d)), d.metadata.name).toBe(true);
+    for (const d of deployments)
+      expect(matches(d.spec!.selector.matchLabels, podLabels(d)), d.metadata.name).toBe(true);
   });
 
-  it("parses every process's env with that process's own config: every variable it requires is set, every variable set is one it reads", () => {
+  it("parses each process's env with its own config: every variable it requires is set, every one set is read", () => {
     expect(documentedSecretKeys.sort()).toEqual(Object.keys(SECRET_VALUES).sort());
     for (const d of processDeployments) {
       const container = mainContainer(d);
       const proc = processOf(container)!;
       for (const withOptional of [true, false]) {
         const env = envOf(container, withOptional);
-        expect(() => proc.load(env), `${d.metadata.name} (optional secrets ${withOptional ? 'set' : 'absent'})`).not.toThrow();
+        expect(
+          () => proc.load(env),
+          `${d.metadata.name} (optional secrets ${withOptional ? 'set' : 'absent'})`,
+        ).not.toThrow();
       }
       const env = envOf(container);
       const read = variablesRead(proc.load, env);
       for (const name of Object.keys(env)) {
-        expect(read.has(name) || FORWARD_VARIABLES.has(name), `${d.metadata.name} sets ${name}, which its config does not read`).toBe(true);
+        expect(
+          read.has(name) || FORWARD_VARIABLES.has(name),
+          `${d.metadata.name} sets ${name}, which its config does not read`,
+        ).toBe(true);
       }
       // The required ones, derived from the schema (nothing listed here): all are set above.
       const required = requiredVariables(proc.load, env);
       expect(required, d.metadata.name).toContain(d.metadata.name === 'gateway' ? 'AUTH_JWKS_URL' : 'DATABASE_URL');
       // Production posture, which the schemas leave optional.
       expect(env.NODE_ENV, d.metadata.name).toBe('production');
-      expect(env.IDENTITY_ASSERTION_SECRET, `${d.metadata.name}: the gateway and every subgraph share the identity secret`).toBeDefined();
+      expect(
+        env.IDENTITY_ASSERTION_SECRET,
+        `${d.metadata.name}: the gateway and every subgraph share the identity secret`,
+      ).toBeDefined();
       expect(env.HOST, `${d.metadata.name} listens on the pod address`).toBe('0.0.0.0');
     }
     expect(envOf(mainContainer(deployment('auth'))).AUTH_GENERATE_KEYS).toBe('false');
   });
 
-  it("declares the ports the processes' configs listen on, and probes /ready and /health on the port serving them", () => {
+  it("declares the ports the processes' configs listen on; probes /ready and /health on the port serving them", () => {
     for (const d of processDeployments) {
       const container = mainContainer(d);
       const proc = processOf(container)!;
       const config = proc.load(envOf(container));
       for (const [portName, variable] of Object.entries(proc.ports)) {
-        expect(container.ports?.find((p) => p.name === portName)?.containerPort, `${d.metadata.name} port ${portName} = ${variable}`).toBe(config[variable]);
+        expect(
+          container.ports?.find((p) => p.name === portName)?.containerPort,
+          `${d.metadata.name} port ${portName} = ${variable}`,
+        ).toBe(config[variable]);
       }
       expect(container.ports?.map((p) => p.name).sort(), d.metadata.name).toEqual(Object.keys(proc.ports).sort());
       const probeOn = (probe: IProbe | undefined, path: string) => {
         expect(probe?.httpGet?.path, `${d.metadata.name} ${path}`).toBe(path);
-        expect(portNumber(container, probe!.httpGet!.port), `${d.metadata.name} ${path} port`).toBe(config[proc.probePortVar]);
+        expect(portNumber(container, probe!.httpGet!.port), `${d.metadata.name} ${path} port`).toBe(
+          config[proc.probePortVar],
+        );
       };
       probeOn(container.readinessProbe, '/ready');
       probeOn(container.livenessProbe, '/health');
@@ -335,7 +396,10 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
       expect(d.spec!.replicas, `${d.metadata.name} starts at the HPA's floor`).toBe(h.spec!.minReplicas);
     }
     for (const s of scaled) {
-      expect(deployments.map((d) => d.metadata.name), `ScaledObject ${s.metadata.name}`).toContain(s.spec.scaleTargetRef.name);
+      expect(
+        deployments.map((d) => d.metadata.name),
+        `ScaledObject ${s.metadata.name}`,
+      ).toContain(s.spec.scaleTargetRef.name);
       expect(s.spec.minReplicaCount!).toBeLessThanOrEqual(s.spec.maxReplicaCount!);
     }
   });
@@ -348,16 +412,21 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
       search: networkEventsQueue('').queue,
     };
     const auths = ofKind<ITriggerAuthentication>(objects, 'TriggerAuthentication');
-    const rabbit = scaled.flatMap((s) => s.spec.triggers.filter((t) => t.type === 'rabbitmq').map((t) => [s, t] as const));
+    const rabbit = scaled.flatMap((s) =>
+      s.spec.triggers.filter((t) => t.type === 'rabbitmq').map((t) => [s, t] as const),
+    );
     expect(rabbit.map(([s]) => s.spec.scaleTargetRef.name).sort()).toEqual(['payment', 'search']);
     for (const [s, t] of rabbit) {
       expect(t.metadata.queueName, s.metadata.name).toBe(consumes[s.spec.scaleTargetRef.name]);
       expect(t.metadata.mode).toBe('QueueLength');
       const auth = auths.find((a) => a.metadata.name === t.authenticationRef?.name);
-      expect(auth?.spec.secretTargetRef, s.metadata.name).toEqual([{ parameter: 'host', name: 'tatkal-secrets', key: 'AMQP_URL' }]);
+      expect(auth?.spec.secretTargetRef, s.metadata.name).toEqual([
+        { parameter: 'host', name: 'tatkal-secrets', key: 'AMQP_URL' },
+      ]);
     }
     // booking: the same depth through its HPA, from the gauge booking itself exports.
-    const external = hpas.find((h) => h.metadata.name === 'booking')!.spec!.metrics!.find((m) => m.type === 'External')!.external!;
+    const external = hpas.find((h) => h.metadata.name === 'booking')!.spec!.metrics!.find((m) => m.type === 'External')!
+      .external!;
     expect(external.metric.selector?.matchLabels).toEqual({ queue: consumes.booking });
     await import('../subgraphs/booking/src/service.ts');
     const { metricsRegistry } = await import('@tatkal/common');
@@ -367,26 +436,43 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
   it('gives every Deployment a disruption budget that lets a node drain', () => {
     for (const d of deployments) {
       const own = pdbs.filter((p) => matches(p.spec!.selector!.matchLabels, podLabels(d)));
-      expect(own.map((p) => p.metadata.name), d.metadata.name).toHaveLength(1);
+      expect(
+        own.map((p) => p.metadata.name),
+        d.metadata.name,
+      ).toHaveLength(1);
       const { maxUnavailable, minAvailable } = own[0]!.spec!;
-      expect(minAvailable, `${d.metadata.name}: maxUnavailable, not minAvailable (one replica must still drain)`).toBeUndefined();
+      expect(
+        minAvailable,
+        `${d.metadata.name}: maxUnavailable, not minAvailable (one replica must still drain)`,
+      ).toBeUndefined();
       expect(maxUnavailable === 1 || /^\d+%$/.test(String(maxUnavailable)), d.metadata.name).toBe(true);
     }
   });
 
   it('takes every secret from the Secrets tatkal-secrets and tatkal-auth-keys, which are not in the manifests', () => {
     expect(objects.filter((o) => o.kind === 'Secret' || o.kind === 'ConfigMap')).toEqual([]);
-    const mustBeSecret = /^(IDENTITY_ASSERTION_SECRET|PAYMENT_WEBHOOK_SECRETS?|ADMIN_PASSWORD|DATABASE_URL|REDIS_URL|AMQP_URL|ELASTICSEARCH_URL)$/;
+    const mustBeSecret = new RegExp(
+      '^(IDENTITY_ASSERTION_SECRET|PAYMENT_WEBHOOK_SECRETS?|ADMIN_PASSWORD|' +
+        'DATABASE_URL|REDIS_URL|AMQP_URL|ELASTICSEARCH_URL)$',
+    );
+
     for (const o of [...deployments, ...jobs]) {
-      const spec = podTemplateOf(o)!.spec as { containers: IContainer[]; initContainers?: IContainer[]; volumes?: { secret?: { secretName: string } }[] };
+      const spec = podTemplateOf(o)!.spec as {
+        containers: IContainer[];
+        initContainers?: IContainer[];
+        volumes?: { secret?: { secretName: string } }[];
+      };
       for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
         for (const e of c.env ?? ([] as IEnvVar[])) {
           if (e.valueFrom?.secretKeyRef) {
             expect(e.valueFrom.secretKeyRef.name, `${o.metadata.name} ${e.name}`).toBe('tatkal-secrets');
-            expect(documentedSecretKeys, `${o.metadata.name} ${e.name}: key listed in secrets.example.env`).toContain(e.valueFrom.secretKeyRef.key);
+            expect(documentedSecretKeys, `${o.metadata.name} ${e.name}: key listed in secrets.example.env`).toContain(
+              e.valueFrom.secretKeyRef.key,
+            );
           }
           if (mustBeSecret.test(e.name)) expect(e.value, `${o.metadata.name} ${e.name} is a literal`).toBeUndefined();
-          if (e.value) expect(e.value, `${o.metadata.name} ${e.name}: credentials in a URL`).not.toMatch(/:\/\/[^/\s]*@/);
+          if (e.value)
+            expect(e.value, `${o.metadata.name} ${e.name}: credentials in a URL`).not.toMatch(/:\/\/[^/\s]*@/);
         }
       }
       const pod = podTemplateOf(o)!.spec as { securityContext?: { runAsGroup?: number; fsGroup?: number } };
@@ -394,11 +480,13 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
         if (!v.secret) continue;
         expect(v.secret.secretName).toBe('tatkal-auth-keys');
         // Files not readable by others must belong to the app's group, or the app cannot read them.
-        if (((v.secret.defaultMode ?? 0o644) & 0o004) === 0) expect(pod.securityContext?.fsGroup, `${o.metadata.name} fsGroup`).toBe(pod.securityContext?.runAsGroup);
+        if (((v.secret.defaultMode ?? 0o644) & 0o004) === 0)
+          expect(pod.securityContext?.fsGroup, `${o.metadata.name} fsGroup`).toBe(pod.securityContext?.runAsGroup);
       }
     }
     const readme = readFileSync(join(k8s, 'README.md'), 'utf8');
-    for (const name of ['tatkal-secrets', 'tatkal-auth-keys', 'secrets.example.env']) expect(readme, name).toContain(name);
+    for (const name of ['tatkal-secrets', 'tatkal-auth-keys', 'secrets.example.env'])
+      expect(readme, name).toContain(name);
   });
 
   it('migrates in a Job before the rollout, and no pod that uses the database starts before it', () => {
@@ -408,7 +496,9 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     expect(cmd.indexOf('scripts/prisma.mjs migrate-deploy')).toBeGreaterThanOrEqual(0);
     expect(cmd.indexOf('prisma/seed/seed.ts')).toBeGreaterThan(cmd.indexOf('migrate-deploy'));
     expect(cmd).not.toMatch(/;/); // && chains: a failed step fails the Job
-    expect(job.containers[0]!.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key).toBe('MIGRATE_DATABASE_URL');
+    expect(job.containers[0]!.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key).toBe(
+      'MIGRATE_DATABASE_URL',
+    );
     expect(jobs[0]!.metadata.annotations?.['argocd.argoproj.io/hook']).toBe('PreSync');
     for (const d of deployments) {
       const main = envOf(mainContainer(d));
@@ -418,21 +508,32 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
       expect((gate!.command ?? []).join(' ')).toContain('scripts/prisma.mjs migrate-status');
       expect(gate!.image).toBe(mainContainer(d).image);
       // The same database as the process itself.
-      expect(gate!.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key).toBe(mainContainer(d).env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key);
+      expect(gate!.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key).toBe(
+        mainContainer(d).env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key,
+      );
     }
   });
 
   it('runs one image everywhere; prod pins a release tag', () => {
-    const images = new Set([...deployments, ...jobs].flatMap((o) => {
-      const spec = podTemplateOf(o)!.spec as { containers: IContainer[]; initContainers?: IContainer[] };
-      return [...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.image);
-    }));
+    const images = new Set(
+      [...deployments, ...jobs].flatMap((o) => {
+        const spec = podTemplateOf(o)!.spec as { containers: IContainer[]; initContainers?: IContainer[] };
+        return [...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.image);
+      }),
+    );
     expect(images.size).toBe(1);
     if (overlay === 'prod') expect([...images][0]).toMatch(/^[\w.-]+(?::\d+)?\/[\w./-]+:(?!latest$|dev$)[\w.-]+$/);
   });
 
-  it('lets only the gateway reach the subgraphs, plus exactly the calls the processes make; the webhook sidecar only from the provider', () => {
-    expect(policies.some((p) => Object.keys(p.spec!.podSelector.matchLabels ?? {}).length === 0 && p.spec!.policyTypes?.includes('Ingress') && !p.spec!.ingress?.length)).toBe(true);
+  it("gateway-only access to subgraphs, plus exactly the processes' calls; the sidecar only from the provider", () => {
+    expect(
+      policies.some(
+        (p) =>
+          Object.keys(p.spec!.podSelector.matchLabels ?? {}).length === 0 &&
+          p.spec!.policyTypes?.includes('Ingress') &&
+          !p.spec!.ingress?.length,
+      ),
+    ).toBe(true);
     const gateway = deployment('gateway');
     const gatewayEnv = envOf(mainContainer(gateway));
     // Every URL a process calls inside the cluster is admitted by the target's policy.
@@ -443,24 +544,35 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
         if (proc?.unusedUrls?.includes(variable)) continue;
         const backend = backendOf(services.find((s) => s.metadata.name === host)!, deployments, port);
         expect(backend, `${d.metadata.name} ${variable}: Service ${host} has port ${port}`).not.toBeNull();
-        expect(admits(policies, backend!.deployment, d, backend!.containerPort!), `${d.metadata.name} -> ${host}:${port} (${variable})`).toBe(true);
-        calls.set(backend!.deployment.metadata.name, new Set([...(calls.get(backend!.deployment.metadata.name) ?? []), d.metadata.name]));
+        expect(
+          admits(policies, backend!.deployment, d, backend!.containerPort!),
+          `${d.metadata.name} -> ${host}:${port} (${variable})`,
+        ).toBe(true);
+        calls.set(
+          backend!.deployment.metadata.name,
+          new Set([...(calls.get(backend!.deployment.metadata.name) ?? []), d.metadata.name]),
+        );
       }
     }
     // The gateway reaches each subgraph it routes to, by its routing URL override.
-    for (const name of ['auth', 'booking', 'search', 'payment']) expect([...(calls.get(name) ?? [])], name).toContain('gateway');
+    for (const name of ['auth', 'booking', 'search', 'payment'])
+      expect([...(calls.get(name) ?? [])], name).toContain('gateway');
     expect(gatewayEnv.PAYMENT_URL).toBe('http://payment:4004/graphql');
     // ...and no pod is admitted to a subgraph that does not call it.
     for (const name of ['auth', 'booking', 'search', 'payment']) {
       const d = deployment(name);
       const port = mainContainer(d).ports!.find((p) => p.name === 'http')!.containerPort;
-      const admitted = deployments.filter((from) => from !== d && admits(policies, d, from, port)).map((from) => from.metadata.name);
+      const admitted = deployments
+        .filter((from) => from !== d && admits(policies, d, from, port))
+        .map((from) => from.metadata.name);
       expect(admitted.sort(), `admitted to ${name}`).toEqual([...(calls.get(name) ?? [])].sort());
     }
     // The webhook sidecar: no pod of the cluster, only address blocks (the provider's), plus Prometheus.
     const webhooks = policies.find((p) => p.metadata.name === 'payment-webhooks')!;
     const peers = webhooks.spec!.ingress!.flatMap((r) => r.from ?? []);
-    const fromPods = peers.filter((p) => p.podSelector && !p.namespaceSelector).map((p) => p.podSelector!.matchLabels?.['app.kubernetes.io/name']);
+    const fromPods = peers
+      .filter((p) => p.podSelector && !p.namespaceSelector)
+      .map((p) => p.podSelector!.matchLabels?.['app.kubernetes.io/name']);
     if (overlay === 'prod') {
       expect(fromPods).toEqual([]);
       const blocks = peers.filter((p) => p.ipBlock).map((p) => p.ipBlock!.cidr);
@@ -473,9 +585,20 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     // Prometheus may scrape each process on the port its scrape annotation names.
     for (const d of processDeployments) {
       const port = Number(d.spec!.template.metadata!.annotations!['prometheus.io/port']);
-      const scrape = policies.some((p) => matches(p.spec!.podSelector.matchLabels, podLabels(d)) && p.spec!.ingress!.some((r) => r.ports?.some((rp) => rp.port === port) && r.from?.some((f) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring')));
+      const scrape = policies.some(
+        (p) =>
+          matches(p.spec!.podSelector.matchLabels, podLabels(d)) &&
+          p.spec!.ingress!.some(
+            (r) =>
+              r.ports?.some((rp) => rp.port === port) &&
+              r.from?.some((f) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring'),
+          ),
+      );
       expect(scrape, `${d.metadata.name} scraped on ${port}`).toBe(true);
-      expect(mainContainer(d).ports!.map((p) => p.containerPort), d.metadata.name).toContain(port);
+      expect(
+        mainContainer(d).ports!.map((p) => p.containerPort),
+        d.metadata.name,
+      ).toContain(port);
     }
   });
 });

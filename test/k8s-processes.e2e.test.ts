@@ -22,9 +22,18 @@ import { AMQP_URL, REDIS_URL } from './support/env.ts';
 
 const root = join(import.meta.dirname, '..');
 const objects = renderKustomization(join(root, 'deploy/k8s/overlays/prod'));
-type Deployment = K8sObject & { spec: { template: { metadata: { annotations?: Record<string, string> }; spec: { containers: IContainer[]; initContainers?: IContainer[] } } } };
+type Deployment = K8sObject & {
+  spec: {
+    template: {
+      metadata: { annotations?: Record<string, string> };
+      spec: { containers: IContainer[]; initContainers?: IContainer[] };
+    };
+  };
+};
 const deployments = objects.filter((o): o is Deployment => o.kind === 'Deployment');
-const services = objects.filter((o) => o.kind === 'Service') as (K8sObject & { spec: { ports: { port: number; targetPort: string | number }[] } })[];
+const services = objects.filter((o) => o.kind === 'Service') as (K8sObject & {
+  spec: { ports: { port: number; targetPort: string | number }[] };
+})[];
 const mainOf = (d: Deployment) => d.spec.template.spec.containers.find((c) => c.name === d.metadata.name)!;
 // Start order: what a process calls at start-up is up before it (the gateway last).
 const ORDER = ['auth', 'booking', 'search', 'payment', 'payment-webhooks', 'gateway'];
@@ -42,7 +51,8 @@ function localEnv(d: Deployment, secrets: Record<string, string>, ports: Map<num
   const env: Record<string, string> = {};
   for (const e of mainOf(d).env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.secretKeyRef && secrets[e.valueFrom.secretKeyRef.key] !== undefined) env[e.name] = secrets[e.valueFrom.secretKeyRef.key]!;
+    else if (e.valueFrom?.secretKeyRef && secrets[e.valueFrom.secretKeyRef.key] !== undefined)
+      env[e.name] = secrets[e.valueFrom.secretKeyRef.key]!;
   }
   for (const name of PORT_VARIABLES) if (env[name]) env[name] = String(ports.get(Number(env[name])) ?? env[name]);
   for (const [name, value] of Object.entries(env)) {
@@ -51,7 +61,8 @@ function localEnv(d: Deployment, secrets: Record<string, string>, ports: Map<num
     const url = new URL(value);
     const local = localAddress.get(`${url.hostname}:${url.port || 80}`);
     if (local) env[name] = `${local}${url.pathname}`;
-    else if (!services.some((s) => s.metadata.name === url.hostname)) env[name] = `http://127.0.0.1:1${url.pathname}`; // outside the cluster: never called at start
+    // Outside the cluster and never called at start: point it at a closed port.
+    else if (!services.some((s) => s.metadata.name === url.hostname)) env[name] = `http://127.0.0.1:1${url.pathname}`;
   }
   env.AUTH_SIGNING_KEYS_FILE &&= join(keysDir, 'signing-keys.json');
   // The seeded template has 60 days of runs: booking's preparer would create their seat
@@ -95,11 +106,19 @@ beforeAll(async () => {
         const port = probePort(c, readiness, ports);
         // startProcess sets the variable that carries the port it waits on; the rest are in env.
         const portEnv = PORT_VARIABLES.find((v) => env[v] === String(port))!;
-        const process = await startProcess(name, entry, env, { port, portEnv, readyPath: readiness.httpGet!.path!, timeoutMs: 120_000 });
+        const process = await startProcess(name, entry, env, {
+          port,
+          portEnv,
+          readyPath: readiness.httpGet!.path!,
+          timeoutMs: 120_000,
+        });
         running.set(name, { process, ports });
         for (const s of services.filter((s) => s.metadata.name === name)) {
           for (const sp of s.spec.ports) {
-            const target = typeof sp.targetPort === 'number' ? sp.targetPort : c.ports!.find((p) => p.name === sp.targetPort)!.containerPort;
+            const target =
+              typeof sp.targetPort === 'number'
+                ? sp.targetPort
+                : c.ports!.find((p) => p.name === sp.targetPort)!.containerPort;
             localAddress.set(`${name}:${sp.port}`, `http://127.0.0.1:${ports.get(target)}`);
           }
         }
@@ -129,7 +148,9 @@ describe('the prod overlay, run as processes', () => {
       expect(res.status, `${name} ${probe.httpGet!.path}`).toBe(200);
     }
     const annotations = d.spec.template.metadata.annotations ?? {};
-    const metrics = await fetch(`http://127.0.0.1:${ports.get(Number(annotations['prometheus.io/port']))}${annotations['prometheus.io/path']}`);
+    const metrics = await fetch(
+      `http://127.0.0.1:${ports.get(Number(annotations['prometheus.io/port']))}${annotations['prometheus.io/path']}`,
+    );
     expect(metrics.status, `${name} metrics`).toBe(200);
     expect(await metrics.text()).toContain('tatkal_http_requests_total');
     expect(process.child.exitCode).toBeNull();
@@ -138,11 +159,18 @@ describe('the prod overlay, run as processes', () => {
   it('passes the migrations gate of the init containers on a migrated database', () => {
     const gate = mainOfGate();
     const check = /until (.+?); do/.exec(gate.command!.join(' '))![1]!;
-    const res = spawnSync('sh', ['-c', check], { cwd: root, env: { PATH: process.env.PATH, HOME: tmpdir(), DATABASE_URL: db.url }, encoding: 'utf8', timeout: 120_000 });
+    const res = spawnSync('sh', ['-c', check], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: tmpdir(), DATABASE_URL: db.url },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(res.status, res.stdout + res.stderr).toBe(0);
   });
 });
 
 function mainOfGate(): IContainer {
-  return deployments.find((d) => d.metadata.name === 'booking')!.spec.template.spec.initContainers!.find((c) => c.name === 'wait-for-migrations')!;
+  return deployments
+    .find((d) => d.metadata.name === 'booking')!
+    .spec.template.spec.initContainers!.find((c) => c.name === 'wait-for-migrations')!;
 }

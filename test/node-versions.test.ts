@@ -41,13 +41,20 @@ const tested = read('.ci/node-versions')
 
 describe('Node.js versions', () => {
   it('understands the engines range', () => {
-    for (const [v, ok] of [['20.19.0', true], ['20.18.3', false], ['21.7.0', false], ['22.12.0', true], ['22.23.3', true], ['24.0.0', false]] as const) {
+    for (const [v, ok] of [
+      ['20.19.0', true],
+      ['20.18.3', false],
+      ['21.7.0', false],
+      ['22.12.0', true],
+      ['22.23.3', true],
+      ['24.0.0', false],
+    ] as const) {
       expect(satisfies(v, '^20.19.0 || ^22.12.0'), v).toBe(ok);
     }
     expect(satisfies('24.0.0', '>=20.19.0 <21 || >=22.12.0')).toBe(true);
   });
 
-  it('tests one pinned version of each LTS line engines declares, Node 22 included, and declares no line it does not test', () => {
+  it('tests one pinned version of each LTS line engines declares (Node 22 included), declares no untested line', () => {
     expect(tested.map((v) => parse(v)[0])).toEqual([20, 22]);
     for (const v of tested) expect(satisfies(v, engines), `${v} in engines "${engines}"`).toBe(true);
     // An untested major (21, 23, 24 ...) is not promised.

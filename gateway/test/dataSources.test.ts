@@ -23,14 +23,22 @@ beforeAll(async () => {
     if (req.url === '/refuse') {
       req.resume();
       res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ message: 'Invalid identity assertion', extensions: { code: 'UNAUTHENTICATED' } }] }));
+      res.end(
+        JSON.stringify({
+          errors: [{ message: 'Invalid identity assertion', extensions: { code: 'UNAUTHENTICATED' } }],
+        }),
+      );
       return;
     }
     if (req.url === '/bad-input') {
       req.resume();
       // What Apollo Server answers for a variable its scalar refuses.
       res.writeHead(400, { 'content-type': 'application/graphql-response+json; charset=utf-8' });
-      res.end(JSON.stringify({ errors: [{ message: 'Variable "$d" got invalid value "2026-13-45"', extensions: { code: 'BAD_USER_INPUT' } }] }));
+      res.end(
+        JSON.stringify({
+          errors: [{ message: 'Variable "$d" got invalid value "2026-13-45"', extensions: { code: 'BAD_USER_INPUT' } }],
+        }),
+      );
       return;
     }
     if (req.url === '/bad-gateway') {
@@ -85,9 +93,12 @@ beforeEach(() => {
 });
 
 describe('subgraph data source', () => {
-  it('sends 30 sequential requests over kept-alive connections (undici may open a second while the first settles)', async () => {
+  it('sends 30 sequential requests over kept-alive connections (undici may open a second one meanwhile)', async () => {
     const source = subgraphDataSource(url);
-    for (let i = 0; i < 30; i++) expect((await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).data).toEqual({ __typename: 'Query' });
+    for (let i = 0; i < 30; i++)
+      expect(
+        (await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).data,
+      ).toEqual({ __typename: 'Query' });
     expect(connections).toBeGreaterThanOrEqual(1);
     expect(connections).toBeLessThanOrEqual(2);
     await source.close();
@@ -95,7 +106,12 @@ describe('subgraph data source', () => {
 
   it('opens at most maxSockets connections however many requests run at once, and reuses them', async () => {
     const source = subgraphDataSource(url, { maxSockets: 4 });
-    const burst = () => Promise.all(Array.from({ length: 40 }, () => source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })));
+    const burst = () =>
+      Promise.all(
+        Array.from({ length: 40 }, () =>
+          source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} }),
+        ),
+      );
     await burst();
     expect(connections).toBe(4);
     expect(maxOpenRequests).toBe(4);
@@ -104,14 +120,24 @@ describe('subgraph data source', () => {
     await source.close();
   });
 
-  it('forwards the request id, the verified token and the signed assertion (which carries the client address), never anything else', async () => {
+  it('forwards the request id, verified token and signed assertion (with the client IP), nothing else', async () => {
     const source = subgraphDataSource(url);
     await source.process({
       kind: HEALTH_CHECK,
       request: { query: '{ __typename }' },
-      context: { requestId: 'req-42', authorization: 'Bearer verified', identityAssertion: 'v2.claims.mac', clientIp: '203.0.113.9' },
+      context: {
+        requestId: 'req-42',
+        authorization: 'Bearer verified',
+        identityAssertion: 'v2.claims.mac',
+        clientIp: '203.0.113.9',
+      },
     });
-    expect(seen[0]).toMatchObject({ 'x-request-id': 'req-42', authorization: 'Bearer verified', 'x-tatkal-identity': 'v2.claims.mac', 'content-type': 'application/json' });
+    expect(seen[0]).toMatchObject({
+      'x-request-id': 'req-42',
+      authorization: 'Bearer verified',
+      'x-tatkal-identity': 'v2.claims.mac',
+      'content-type': 'application/json',
+    });
     // An unsigned address is worth nothing to a subgraph: none is sent.
     expect(seen[0]).not.toHaveProperty('x-forwarded-for');
     await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} });
@@ -123,35 +149,56 @@ describe('subgraph data source', () => {
 
   it('sends the query, variables, operation name and extensions as one JSON body', async () => {
     const source = subgraphDataSource(url.replace('/graphql', '/echo'));
-    const request = { query: 'query Q($a: Int) { f(a: $a) }', variables: { a: 1 }, operationName: 'Q', extensions: { persistedQuery: { version: 1 } } };
+    const request = {
+      query: 'query Q($a: Int) { f(a: $a) }',
+      variables: { a: 1 },
+      operationName: 'Q',
+      extensions: { persistedQuery: { version: 1 } },
+    };
     expect((await source.process({ kind: HEALTH_CHECK, request, context: {} })).data).toEqual({ echo: request });
     await source.close();
   });
 
   it("passes a subgraph's GraphQL errors through whatever the HTTP status (400, 401), codes included", async () => {
     for (const [path, expected] of [
-      ['/bad-input', { errors: [{ message: 'Variable "$d" got invalid value "2026-13-45"', extensions: { code: 'BAD_USER_INPUT' } }] }],
+      [
+        '/bad-input',
+        {
+          errors: [{ message: 'Variable "$d" got invalid value "2026-13-45"', extensions: { code: 'BAD_USER_INPUT' } }],
+        },
+      ],
       ['/refuse', { errors: [{ message: 'Invalid identity assertion', extensions: { code: 'UNAUTHENTICATED' } }] }],
     ] as const) {
       const source = subgraphDataSource(url.replace('/graphql', path));
-      expect(await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).toEqual(expected);
+      expect(await source.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).toEqual(
+        expected,
+      );
       await source.close();
     }
   });
 
-  it('turns a non-2xx answer without a GraphQL body into the error RemoteGraphQLDataSource gives (status, body), and a non-JSON 200 into an error', async () => {
+  it("non-2xx without GraphQL body: RemoteGraphQLDataSource's error (status, body); non-JSON 200: error", async () => {
     const down = subgraphDataSource(url.replace('/graphql', '/bad-gateway'));
-    const err = await down.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ message: '502: Bad Gateway', extensions: { response: { status: 502, statusText: 'Bad Gateway', body: '<html>bad gateway</html>' } } });
+    const err = await down
+      .process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      message: '502: Bad Gateway',
+      extensions: { response: { status: 502, statusText: 'Bad Gateway', body: '<html>bad gateway</html>' } },
+    });
     await down.close();
     const text = subgraphDataSource(url.replace('/graphql', '/text'));
-    await expect(text.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).rejects.toThrow(/Expected JSON response body, but received: not json/);
+    await expect(
+      text.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} }),
+    ).rejects.toThrow(/Expected JSON response body, but received: not json/);
     await text.close();
   });
 
   it('rejects when the subgraph cannot be reached', async () => {
     const down = subgraphDataSource('http://127.0.0.1:1/graphql');
-    await expect(down.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(
+      down.process({ kind: HEALTH_CHECK, request: { query: '{ __typename }' }, context: {} }),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     await down.close();
   });
 });

@@ -4,7 +4,9 @@ import { checkOperation, checkSource, queryTooComplex, rootFieldCounts, type Que
 
 const schema = buildSchema(`
   type Query { me: User, stations(limit: Int): [Station!]!, node(id: ID!): Node }
-  type Mutation { reserveSeats(key: String!): Boolean!, createPayment(id: ID!): Boolean!, login(email: String!): Boolean! }
+  type Mutation {
+    reserveSeats(key: String!): Boolean!, createPayment(id: ID!): Boolean!, login(email: String!): Boolean!
+  }
   interface Node { id: ID! }
   type User implements Node { id: ID!, name: String!, friends(first: Int): [User!]!, best: User }
   type Station implements Node { id: ID!, code: String!, trains: [Train!]! }
@@ -50,15 +52,23 @@ describe('limits on the query text (before parsing)', () => {
 describe('limits on the parsed operation', () => {
   it('counts depth through fragments', () => {
     expect(operationCheck(nested(5))).toBeNull();
-    const viaFragments = `{ me { ...A } } fragment A on User { best { ...B } } fragment B on User { best { best { best { best { id } } } } }`;
+    const viaFragments = `{ me { ...A } }
+      fragment A on User { best { ...B } }
+      fragment B on User { best { best { best { best { id } } } } }`;
     expect(checkSource(viaFragments, limits)).toBeNull();
     expect(operationCheck(viaFragments)).toEqual({ limit: 'depth', max: 5 });
   });
 
   it('counts aliases, also those a fragment repeats', () => {
     expect(operationCheck('{ a: me { id } b: me { id } c: me { id } }')).toBeNull();
-    expect(operationCheck('{ a: me { id } b: me { id } c: me { id } d: me { id } }')).toEqual({ limit: 'aliases', max: 3 });
-    expect(operationCheck('{ me { ...F } x: me { ...F } } fragment F on User { p: id q: name }')).toEqual({ limit: 'aliases', max: 3 });
+    expect(operationCheck('{ a: me { id } b: me { id } c: me { id } d: me { id } }')).toEqual({
+      limit: 'aliases',
+      max: 3,
+    });
+    expect(operationCheck('{ me { ...F } x: me { ...F } } fragment F on User { p: id q: name }')).toEqual({
+      limit: 'aliases',
+      max: 3,
+    });
   });
 
   it('prices list fields by their first/limit argument or the default size', () => {
@@ -67,12 +77,17 @@ describe('limits on the parsed operation', () => {
     // 1 + 10 trains + 10*10 numbers: over 100
     expect(operationCheck('{ stations { trains { number } } }')).toEqual({ limit: 'cost', max: 100 });
     expect(operationCheck('{ stations(limit: 2) { trains { number } } }')).toBeNull();
-    expect(operationCheck('query($n: Int) { stations(limit: $n) { trains { number } } }', { n: 50 })).toEqual({ limit: 'cost', max: 100 });
+    expect(operationCheck('query($n: Int) { stations(limit: $n) { trains { number } } }', { n: 50 })).toEqual({
+      limit: 'cost',
+      max: 100,
+    });
     expect(operationCheck('{ me { friends(first: 3) { friends(first: 3) { name } } } }')).toBeNull();
   });
 
   it('does not price introspection', () => {
-    expect(operationCheck('{ __schema { types { fields { name type { name ofType { name ofType { name } } } } } } }')).toBeNull();
+    expect(
+      operationCheck('{ __schema { types { fields { name type { name ofType { name ofType { name } } } } } } }'),
+    ).toBeNull();
   });
 
   it('gives QUERY_TOO_COMPLEX with the limit named, HTTP 400', () => {
@@ -85,7 +100,10 @@ describe('limits on the parsed operation', () => {
 describe('root fields of an operation (what per-user limits count)', () => {
   it('counts fields by name, through aliases and fragments, whatever the operation is called', () => {
     const document = parse(`
-      mutation Harmless { a: reserveSeats(key: "1") b: reserveSeats(key: "2") ...More ... on Mutation { createPayment(id: "p") } }
+      mutation Harmless {
+        a: reserveSeats(key: "1") b: reserveSeats(key: "2") ...More ... on Mutation { createPayment(id: "p") }
+      }
+
       fragment More on Mutation { reserveSeats(key: "3") login(email: "x") }`);
     const counts = rootFieldCounts(document, getOperationAST(document)!);
     expect(Object.fromEntries(counts)).toEqual({ reserveSeats: 3, createPayment: 1, login: 1 });

@@ -4,7 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from './errors.ts';
-import { createIdentityAssertions, createTokenVerifier, IDENTITY_ASSERTION_HEADER, subgraphCaller, tokenVerifications, type Identity } from './identity.ts';
+import {
+  createIdentityAssertions,
+  createTokenVerifier,
+  IDENTITY_ASSERTION_HEADER,
+  subgraphCaller,
+  tokenVerifications,
+  type Identity,
+} from './identity.ts';
 
 let sign: (expiresInS: number) => Promise<string>;
 let jwks: { keys: object[] };
@@ -32,11 +39,15 @@ async function counts() {
 
 const delta = async (before: Awaited<ReturnType<typeof counts>>) => {
   const after = await counts();
-  return { verified: after.verified - before.verified, cached: after.cached - before.cached, refused: after.refused - before.refused };
+  return {
+    verified: after.verified - before.verified,
+    cached: after.cached - before.cached,
+    refused: after.refused - before.refused,
+  };
 };
 
 describe('token verifier cache', () => {
-  it('checks a token\'s signature once and answers the same identity from memory after', async () => {
+  it("checks a token's signature once and answers the same identity from memory after", async () => {
     const verify = createTokenVerifier({ jwks: jwks as never, issuer: 'tatkal-auth', audience: 'tatkal-api' });
     const token = await sign(3600);
     const before = await counts();
@@ -46,9 +57,15 @@ describe('token verifier cache', () => {
     expect(await delta(before)).toEqual({ verified: 1, cached: 2, refused: 0 });
   });
 
-  it('never answers from memory past the token\'s exp, nor past the TTL', async () => {
+  it("never answers from memory past the token's exp, nor past the TTL", async () => {
     let clock = Date.now();
-    const verify = createTokenVerifier({ jwks: jwks as never, issuer: 'tatkal-auth', audience: 'tatkal-api', cacheTtlMs: 60_000, now: () => clock });
+    const verify = createTokenVerifier({
+      jwks: jwks as never,
+      issuer: 'tatkal-auth',
+      audience: 'tatkal-api',
+      cacheTtlMs: 60_000,
+      now: () => clock,
+    });
     const shortLived = await sign(30);
     const longLived = await sign(3600);
     await verify(`Bearer ${shortLived}`);
@@ -63,7 +80,12 @@ describe('token verifier cache', () => {
   });
 
   it('never remembers a refused token, and keeps at most cacheMax tokens', async () => {
-    const verify = createTokenVerifier({ jwks: jwks as never, issuer: 'tatkal-auth', audience: 'tatkal-api', cacheMax: 2 });
+    const verify = createTokenVerifier({
+      jwks: jwks as never,
+      issuer: 'tatkal-auth',
+      audience: 'tatkal-api',
+      cacheMax: 2,
+    });
     const good = await sign(3600);
     const forged = `${good.slice(0, good.lastIndexOf('.'))}.${'A'.repeat(86)}`;
     const before = await counts();
@@ -108,22 +130,27 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     refusedWith401(() => assertions.verify(header, bearer));
   });
 
-  it('refuses an assertion for another token, with changed claims (identity or address), another secret or a bad shape', () => {
+  it('refuses an assertion for another token, with changed identity or address, another secret or a bad shape', () => {
     const header = assertions.sign({ identity, clientIp: ip }, bearer);
     refusedWith401(() => assertions.verify(header, 'Bearer xxx.yyy.zzz'));
     refusedWith401(() => assertions.verify(header, undefined));
     const [v, , mac] = header.split('.');
     const exp = Math.floor(Date.now() / 1000) + 30;
-    const admin = Buffer.from(JSON.stringify({ sub: identity.userId, role: 'ADMIN', jti: identity.tokenId, ip, exp })).toString('base64url');
+    const admin = Buffer.from(
+      JSON.stringify({ sub: identity.userId, role: 'ADMIN', jti: identity.tokenId, ip, exp }),
+    ).toString('base64url');
     refusedWith401(() => assertions.verify(`${v}.${admin}.${mac}`, bearer));
-    const elsewhere = Buffer.from(JSON.stringify({ sub: identity.userId, role: identity.role, jti: identity.tokenId, ip: '198.51.100.1', exp })).toString('base64url');
+    const elsewhere = Buffer.from(
+      JSON.stringify({ sub: identity.userId, role: identity.role, jti: identity.tokenId, ip: '198.51.100.1', exp }),
+    ).toString('base64url');
     refusedWith401(() => assertions.verify(`${v}.${elsewhere}.${mac}`, bearer));
     refusedWith401(() => createIdentityAssertions('b'.repeat(48)).verify(header, bearer));
-    for (const bad of ['', 'v2', 'v2..', `v1.${header.slice(3)}`, `${header}.x`, header.slice(0, -2)]) refusedWith401(() => assertions.verify(bad, bearer));
+    for (const bad of ['', 'v2', 'v2..', `v1.${header.slice(3)}`, `${header}.x`, header.slice(0, -2)])
+      refusedWith401(() => assertions.verify(bad, bearer));
     expect(() => createIdentityAssertions('too short')).toThrow(/at least 32 bytes/);
   });
 
-  it('a subgraph checks the assertion instead of the token when it holds the secret, and never trusts one it cannot check', async () => {
+  it('with the secret, a subgraph checks the assertion, not the token; never trusts one it cannot check', async () => {
     const tokens: (string | undefined)[] = [];
     const verifyToken = async (authorization: string | undefined) => {
       tokens.push(authorization);
@@ -131,24 +158,49 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     };
     const header = assertions.sign({ identity, clientIp: ip }, bearer);
     const caller = subgraphCaller({ verifyToken, assertions });
-    expect(await caller({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header, 'x-forwarded-for': '198.51.100.9' }, '10.0.0.2')).toEqual({ identity, clientIp: ip, signed: true });
+    expect(
+      await caller(
+        { authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header, 'x-forwarded-for': '198.51.100.9' },
+        '10.0.0.2',
+      ),
+    ).toEqual({ identity, clientIp: ip, signed: true });
     expect(tokens).toEqual([]);
     // No assertion (a direct call outside production): the token is verified, the socket is the address.
-    expect(await caller({ authorization: bearer, 'x-forwarded-for': '198.51.100.9' }, '10.0.0.2')).toEqual({ identity: { userId: 'from-token', role: 'CUSTOMER', tokenId: 't' }, clientIp: '10.0.0.2', signed: false });
+    expect(await caller({ authorization: bearer, 'x-forwarded-for': '198.51.100.9' }, '10.0.0.2')).toEqual({
+      identity: { userId: 'from-token', role: 'CUSTOMER', tokenId: 't' },
+      clientIp: '10.0.0.2',
+      signed: false,
+    });
     // A forged assertion is refused, not passed over to the token.
-    await expect(caller({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: 'v2.e30.AAAA' }, '10.0.0.2')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(
+      caller({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: 'v2.e30.AAAA' }, '10.0.0.2'),
+    ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     // Without the secret the header means nothing: the token decides, and no token is anonymous.
     const unkeyed = subgraphCaller({ verifyToken });
-    expect((await unkeyed({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header }, '10.0.0.2')).identity?.userId).toBe('from-token');
-    expect(await unkeyed({ [IDENTITY_ASSERTION_HEADER]: header }, '10.0.0.2')).toEqual({ identity: null, clientIp: '10.0.0.2', signed: false });
+    expect(
+      (await unkeyed({ authorization: bearer, [IDENTITY_ASSERTION_HEADER]: header }, '10.0.0.2')).identity?.userId,
+    ).toBe('from-token');
+    expect(await unkeyed({ [IDENTITY_ASSERTION_HEADER]: header }, '10.0.0.2')).toEqual({
+      identity: null,
+      clientIp: '10.0.0.2',
+      signed: false,
+    });
     expect(tokens).toEqual([bearer, bearer, undefined]);
   });
 
-  it('requiring the signature (production), refuses every request without one, anonymous or with a valid token', async () => {
+  it('requiring the signature (production), refuses every request without one, anonymous or with a token', async () => {
     const verifyToken = async () => identity;
     const caller = subgraphCaller({ verifyToken, assertions, requireSignature: true });
-    await expect(caller({}, '10.0.0.2')).rejects.toMatchObject({ code: 'UNAUTHENTICATED', extensions: { http: { status: 401 } } });
+    await expect(caller({}, '10.0.0.2')).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      extensions: { http: { status: 401 } },
+    });
     await expect(caller({ authorization: bearer }, '10.0.0.2')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
-    expect(await caller({ [IDENTITY_ASSERTION_HEADER]: assertions.sign({ identity: null, clientIp: ip }, undefined) }, '10.0.0.2')).toEqual({ identity: null, clientIp: ip, signed: true });
+    expect(
+      await caller(
+        { [IDENTITY_ASSERTION_HEADER]: assertions.sign({ identity: null, clientIp: ip }, undefined) },
+        '10.0.0.2',
+      ),
+    ).toEqual({ identity: null, clientIp: ip, signed: true });
   });
 });

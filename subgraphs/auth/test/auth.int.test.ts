@@ -12,10 +12,21 @@ let db: TestDatabase;
 let keys: SigningKey[];
 const { server } = buildAuthServer({ logger: testLogger, production: false });
 const settings = { issuer: 'tatkal-auth', audience: 'tatkal-api', accessTokenTtlSeconds: 900, refreshTokenTtlDays: 30 };
-const ctx = (identity: Identity | null = null): AuthContext => ({ prisma: db.prisma, keys, settings, identity, requestId: 't', log: testLogger });
+const ctx = (identity: Identity | null = null): AuthContext => ({
+  prisma: db.prisma,
+  keys,
+  settings,
+  identity,
+  requestId: 't',
+  log: testLogger,
+});
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { user { id email name role } accessToken refreshToken } }`;
-const LOGIN = `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { id } accessToken refreshToken } }`;
+const REGISTER = `mutation($input: RegisterInput!) {
+  register(input: $input) { user { id email name role } accessToken refreshToken }
+}`;
+const LOGIN = `mutation($e: String!, $p: String!) {
+  login(email: $e, password: $p) { user { id } accessToken refreshToken }
+}`;
 const REFRESH = `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`;
 
 beforeAll(async () => {
@@ -30,12 +41,24 @@ afterAll(async () => {
 
 describe('register and login', () => {
   it('registers a user, lower-cases the email and issues a verifiable EdDSA token', async () => {
-    const res = await execute(server, REGISTER, { input: { email: 'Asha.Rao@Example.com', password: 'correct horse battery', name: 'Asha Rao' } }, ctx());
+    const res = await execute(
+      server,
+      REGISTER,
+      { input: { email: 'Asha.Rao@Example.com', password: 'correct horse battery', name: 'Asha Rao' } },
+      ctx(),
+    );
     expect(res.errors).toBeUndefined();
     const payload = res.data!.register;
     expect(payload.user).toMatchObject({ email: 'asha.rao@example.com', name: 'Asha Rao', role: 'CUSTOMER' });
-    const verify = createTokenVerifier({ jwks: publicJwks(keys), issuer: settings.issuer, audience: settings.audience });
-    await expect(verify(`Bearer ${payload.accessToken}`)).resolves.toMatchObject({ userId: payload.user.id, role: 'CUSTOMER' });
+    const verify = createTokenVerifier({
+      jwks: publicJwks(keys),
+      issuer: settings.issuer,
+      audience: settings.audience,
+    });
+    await expect(verify(`Bearer ${payload.accessToken}`)).resolves.toMatchObject({
+      userId: payload.user.id,
+      role: 'CUSTOMER',
+    });
     const stored = await db.prisma.user.findUniqueOrThrow({ where: { id: payload.user.id } });
     expect(stored.passwordHash).toMatch(/^scrypt\$/);
     expect(stored.passwordHash).not.toContain('correct horse');
@@ -43,13 +66,33 @@ describe('register and login', () => {
 
   it('refuses a duplicate email in another case, a weak password and a malformed email, writing nothing', async () => {
     const before = await db.prisma.user.count();
-    const dup = await execute(server, REGISTER, { input: { email: 'ASHA.RAO@example.COM', password: 'another good passphrase', name: 'X' } }, ctx());
+    const dup = await execute(
+      server,
+      REGISTER,
+      { input: { email: 'ASHA.RAO@example.COM', password: 'another good passphrase', name: 'X' } },
+      ctx(),
+    );
     expect(errorCodes(dup)).toEqual(['BAD_USER_INPUT']);
-    const weak = await execute(server, REGISTER, { input: { email: 'weak@example.com', password: 'short', name: 'X' } }, ctx());
+    const weak = await execute(
+      server,
+      REGISTER,
+      { input: { email: 'weak@example.com', password: 'short', name: 'X' } },
+      ctx(),
+    );
     expect(errorCodes(weak)).toEqual(['BAD_USER_INPUT']);
-    const huge = await execute(server, REGISTER, { input: { email: 'huge@example.com', password: 'x1'.repeat(5000), name: 'X' } }, ctx());
+    const huge = await execute(
+      server,
+      REGISTER,
+      { input: { email: 'huge@example.com', password: 'x1'.repeat(5000), name: 'X' } },
+      ctx(),
+    );
     expect(errorCodes(huge)).toEqual(['BAD_USER_INPUT']);
-    const email = await execute(server, REGISTER, { input: { email: "x' OR 1=1 --", password: 'correct horse battery', name: 'X' } }, ctx());
+    const email = await execute(
+      server,
+      REGISTER,
+      { input: { email: "x' OR 1=1 --", password: 'correct horse battery', name: 'X' } },
+      ctx(),
+    );
     expect(errorCodes(email)).toEqual(['BAD_USER_INPUT']);
     expect(await db.prisma.user.count()).toBe(before);
   });
@@ -65,12 +108,19 @@ describe('register and login', () => {
 });
 
 describe('refresh tokens', () => {
-  const loginToken = async () => (await execute(server, LOGIN, { e: 'asha.rao@example.com', p: 'correct horse battery' }, ctx())).data!.login.refreshToken as string;
+  const loginToken = async () =>
+    (await execute(server, LOGIN, { e: 'asha.rao@example.com', p: 'correct horse battery' }, ctx())).data!.login
+      .refreshToken as string;
   /** Moves a token's rotation back in time: past the grace window without waiting for it. */
   const rotatedSecondsAgo = (token: string, seconds: number) =>
-    db.prisma.$executeRaw`UPDATE auth.refresh_tokens SET rotated_at = now() - make_interval(secs => ${seconds}) WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+    db.prisma.$executeRaw`
+      UPDATE auth.refresh_tokens SET rotated_at = now() - make_interval(secs => ${seconds})
+      WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
   const family = async (token: string) => {
-    const rows = await db.prisma.$queryRaw<{ family_id: string }[]>`SELECT family_id::text FROM auth.refresh_tokens WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+    const rows = await db.prisma.$queryRaw<{ family_id: string }[]>`
+      SELECT family_id::text FROM auth.refresh_tokens
+      WHERE token_hash = encode(sha256(convert_to(${token}, 'UTF8')), 'hex')`;
+
     return db.prisma.refreshToken.findMany({ where: { familyId: rows[0]!.family_id }, orderBy: { createdAt: 'asc' } });
   };
 
@@ -90,7 +140,7 @@ describe('refresh tokens', () => {
     ]);
   });
 
-  it('answers a retried refresh (the first answer was lost) within the grace window with the same new pair, and the session lives on', async () => {
+  it('a refresh retried in the grace window (answer lost) gets the same new pair; the session lives on', async () => {
     const first = await loginToken();
     const answer = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession;
     // Three retries at once, as a client with a flaky connection might send them.
@@ -117,7 +167,7 @@ describe('refresh tokens', () => {
     expect((await family(first)).every((t) => t.revokedAt !== null)).toBe(true);
   });
 
-  it('keeps no readable copy of the new pair: the stored copy is sealed with a key only the old token gives', async () => {
+  it('keeps no readable copy of the new pair: it is stored sealed with a key only the old token gives', async () => {
     const first = await loginToken();
     const answer = (await execute(server, REFRESH, { t: first }, ctx())).data!.refreshSession;
     const [old] = await family(first);
@@ -139,32 +189,49 @@ describe('User entity and admin queries', () => {
   it('resolves User by id through _entities for the user themself, email included', async () => {
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'asha.rao@example.com' } });
     const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name email } } }`;
-    const own = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx({ userId: user.id, role: 'CUSTOMER', tokenId: 'j' }));
+    const own = await execute(
+      server,
+      q,
+      { r: [{ __typename: 'User', id: user.id }] },
+      ctx({ userId: user.id, role: 'CUSTOMER', tokenId: 'j' }),
+    );
     expect(own.data!._entities[0]).toEqual({ id: user.id, name: 'Asha Rao', email: 'asha.rao@example.com' });
   });
 
-  it('resolves another user, or any user for an anonymous caller, as null: a user id does not reveal a name', async () => {
+  it('resolves another user, or any user for an anonymous caller, as null: a user id reveals no name', async () => {
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'asha.rao@example.com' } });
     const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }`;
     for (const who of [null, { userId: crypto.randomUUID(), role: 'CUSTOMER' as const, tokenId: 'j' }]) {
       const res = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx(who));
       expect(res).toEqual({ data: { _entities: [null] } });
     }
-    const admin = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }));
+    const admin = await execute(
+      server,
+      q,
+      { r: [{ __typename: 'User', id: user.id }] },
+      ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }),
+    );
     expect(admin.data!._entities).toEqual([{ id: user.id, name: 'Asha Rao' }]);
   });
 
   it('lists users for admins only', async () => {
     const q = `{ users(first: 5) { nodes { id } nextCursor } }`;
     expect(errorCodes(await execute(server, q, {}, ctx()))).toEqual(['UNAUTHENTICATED']);
-    expect(errorCodes(await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'CUSTOMER', tokenId: 'j' })))).toEqual(['FORBIDDEN']);
+    expect(
+      errorCodes(await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'CUSTOMER', tokenId: 'j' }))),
+    ).toEqual(['FORBIDDEN']);
     const admin = await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }));
     expect(admin.errors).toBeUndefined();
     expect(admin.data!.users.nodes.length).toBe(await db.prisma.user.count());
   });
 
   it('resolves 20 references with one query, in order, null for unknown and malformed ids', async () => {
-    const made = Array.from({ length: 14 }, (_, i) => ({ id: crypto.randomUUID(), email: `batch${i}@example.com`, name: `Batch ${i}`, passwordHash: 'scrypt$unused' }));
+    const made = Array.from({ length: 14 }, (_, i) => ({
+      id: crypto.randomUUID(),
+      email: `batch${i}@example.com`,
+      name: `Batch ${i}`,
+      passwordHash: 'scrypt$unused',
+    }));
     await db.prisma.user.createMany({ data: made });
     const ids = [
       ...made.slice(0, 7).map((u) => u.id),
@@ -183,7 +250,12 @@ describe('User entity and admin queries', () => {
       let res: Awaited<ReturnType<typeof execute>> | undefined;
       const admin = { userId: crypto.randomUUID(), role: 'ADMIN' as const, tokenId: 'j' };
       const sql = await counting.statementsDuring(async () => {
-        res = await execute(server, q, { r: ids.map((id) => ({ __typename: 'User', id })) }, { ...ctx(admin), prisma: counting.prisma });
+        res = await execute(
+          server,
+          q,
+          { r: ids.map((id) => ({ __typename: 'User', id })) },
+          { ...ctx(admin), prisma: counting.prisma },
+        );
       });
       expect(res!.errors).toBeUndefined();
       const byId = new Map<string, unknown>(made.map((u) => [u.id, { id: u.id, name: u.name, email: u.email }]));

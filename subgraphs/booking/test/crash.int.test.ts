@@ -15,7 +15,15 @@ import { localPortsOf, startProcess, type RunningProcess } from '../../../bench/
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';
-import { createTestRun, doubleBookingAudit, fifoAudit, lockAllocatorRow, lockWaiters, waitFor, type TestRun } from './fixtures.ts';
+import {
+  createTestRun,
+  doubleBookingAudit,
+  fifoAudit,
+  lockAllocatorRow,
+  lockWaiters,
+  waitFor,
+  type TestRun,
+} from './fixtures.ts';
 
 let db: TestDatabase;
 let keys: TestKeys;
@@ -33,7 +41,9 @@ beforeAll(async () => {
   db = await createTestDatabase('booking_crash');
   keys = await createTestKeys();
   redis = createRedis(REDIS_URL);
-  jwksServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify(keys.jwks)));
+  jwksServer = createServer((_req, res) =>
+    res.setHeader('content-type', 'application/json').end(JSON.stringify(keys.jwks)),
+  );
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
   env = {
@@ -67,14 +77,25 @@ async function start(name: string): Promise<RunningProcess> {
   return p;
 }
 
-type Answer = { data?: Record<string, any> | null; errors?: { message: string; extensions?: { code?: string } }[] };
+type Answer = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] };
 
-async function graphql(p: RunningProcess, token: string, query: string, variables: Record<string, unknown> = {}): Promise<Answer> {
-  const res = await fetch(`${p.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+async function graphql(
+  p: RunningProcess,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Answer> {
+  const res = await fetch(`${p.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   return (await res.json()) as Answer;
 }
 
-const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status queuePosition } }`;
+const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
+  reserveSeats(input: $input, idempotencyKey: $key) { id pnr status queuePosition }
+}`;
 
 interface Made {
   token: string;
@@ -87,10 +108,20 @@ async function rush(run: TestRun, targets: RunningProcess[], count: number, offs
   const tokens = await Promise.all(Array.from({ length: count }, () => keys.sign(randomUUID())));
   return Promise.all(
     tokens.map(async (token, i) => {
-      const n = 1 + ((i + offset) * 7 % 3);
+      const n = 1 + (((i + offset) * 7) % 3);
       const variables = {
         key: randomUUID(),
-        input: { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: Array.from({ length: n }, (_, k) => ({ name: `Crash Test ${String.fromCharCode(65 + k)}`, age: 30 + k, gender: 'FEMALE' })) },
+        input: {
+          runId: run.runId,
+          from: run.stations[0],
+          to: run.stations[3],
+          class: 'SLEEPER',
+          passengers: Array.from({ length: n }, (_, k) => ({
+            name: `Crash Test ${String.fromCharCode(65 + k)}`,
+            age: 30 + k,
+            gender: 'FEMALE',
+          })),
+        },
       };
       // A client as documented: TRY_AGAIN is retried with the same key.
       for (let attempt = 1; ; attempt++) {
@@ -112,7 +143,11 @@ async function rush(run: TestRun, targets: RunningProcess[], count: number, offs
 function descendants(pid: number): number[] {
   let children: number[] = [];
   try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     /* exited */
   }
@@ -172,7 +207,9 @@ async function oneBatchThenStall(run: TestRun, first: Awaited<ReturnType<typeof 
     return w.length === 1 && w;
   });
   const second = await lockAllocatorRow(db.url, run.runId);
-  await waitFor('the second hold to queue', async () => (await waiting(HELD_BY_TEST)).some((w) => w.pid === second.pid));
+  await waitFor('the second hold to queue', async () =>
+    (await waiting(HELD_BY_TEST)).some((w) => w.pid === second.pid),
+  );
   await first.release();
   // The allocator took the next fence (only one allocator did), then the second hold got the row.
   expect(BigInt(await second.locked)).toBe(before + 1n);
@@ -193,8 +230,16 @@ async function oneBatchThenStall(run: TestRun, first: Awaited<ReturnType<typeof 
 
 /** Waits until none of the run's reservations is QUEUED, then audits every answered PNR. */
 async function settledAndAudited(run: TestRun, made: Made[], reader: RunningProcess) {
-  await waitFor('every queued reservation to be decided', async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })) === 0, { timeoutMs: 180_000, intervalMs: 250 });
-  const rows = await db.prisma.reservation.findMany({ where: { runId: run.runId }, orderBy: { queueTicket: 'asc' }, include: { passengers: { orderBy: { position: 'asc' } } } });
+  await waitFor(
+    'every queued reservation to be decided',
+    async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })) === 0,
+    { timeoutMs: 180_000, intervalMs: 250 },
+  );
+  const rows = await db.prisma.reservation.findMany({
+    where: { runId: run.runId },
+    orderBy: { queueTicket: 'asc' },
+    include: { passengers: { orderBy: { position: 'asc' } } },
+  });
   // One reservation per answered PNR, no other.
   expect(rows).toHaveLength(made.length);
   expect(new Map(rows.map((r) => [r.pnr, r.id]))).toEqual(new Map(made.map((m) => [m.pnr, m.id])));
@@ -209,8 +254,16 @@ async function settledAndAudited(run: TestRun, made: Made[], reader: RunningProc
   if (outcomes.includes('REFUSED/SOLD_OUT')) expect(waitlisted).toBeGreaterThan(500 - 3);
   // Each answered PNR reads as decided through the API too.
   const sample = made.filter((_, i) => i % 20 === 0);
-  const read = await Promise.all(sample.map((m) => graphql(reader, m.token, 'query($pnr: String!) { reservation(pnr: $pnr) { pnr status } }', { pnr: m.pnr })));
-  for (const [i, r] of read.entries()) expect(r.data!.reservation).toEqual({ pnr: sample[i]!.pnr, status: rows.find((x) => x.pnr === sample[i]!.pnr)!.status });
+  const read = await Promise.all(
+    sample.map((m) =>
+      graphql(reader, m.token, 'query($pnr: String!) { reservation(pnr: $pnr) { pnr status } }', { pnr: m.pnr }),
+    ),
+  );
+  for (const [i, r] of read.entries())
+    expect(r.data!.reservation).toEqual({
+      pnr: sample[i]!.pnr,
+      status: rows.find((x) => x.pnr === sample[i]!.pnr)!.status,
+    });
 
   const fifo = await fifoAudit(db.prisma, run.runId);
   expect(fifo.inversions).toBe(0);
@@ -219,7 +272,12 @@ async function settledAndAudited(run: TestRun, made: Made[], reader: RunningProc
   expect(issued).toEqual(issued.map((_, i) => i + 1));
   const seated = rows.flatMap((r) => r.passengers).filter((p) => p.status === 'HELD').length;
   expect(seated).toBeGreaterThan(0);
-  expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: seated, distinctSeats: seated });
+  expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+    overlaps: 0,
+    maskMismatch: 0,
+    seatedPassengers: seated,
+    distinctSeats: seated,
+  });
   return rows;
 }
 
@@ -249,7 +307,7 @@ describe('a booking process killed with requests in the queue', () => {
     await stop(second);
   }, 400_000);
 
-  it('two processes: the lease holder is killed mid-drain; the other keeps serving and decides every answered PNR', async () => {
+  it('two processes, lease holder killed mid-drain: the other keeps serving, decides each answered PNR', async () => {
     const run = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 30 });
     const both = await Promise.all([start('booking-pair-1'), start('booking-pair-2')]);
     // The test holds the run's lease while the requests arrive, so that neither instance starts

@@ -27,7 +27,10 @@ beforeAll(async () => {
   db = await createTestDatabase('booking_network');
   redis = createRedis(REDIS_URL);
   await server.start();
-  const row = await db.prisma.trainRun.findFirstOrThrow({ where: { train: { number: '12951' } }, orderBy: { date: 'asc' } });
+  const row = await db.prisma.trainRun.findFirstOrThrow({
+    where: { train: { number: '12951' } },
+    orderBy: { date: 'asc' },
+  });
   run = { id: row.id, date: row.date.toISOString().slice(0, 10) };
 });
 
@@ -42,7 +45,12 @@ describe('booking entities (_entities)', () => {
     const res = await execute(
       server,
       `query($r: [_Any!]!) { _entities(representations: $r) { ... on Station { code name city state } } }`,
-      { r: [{ __typename: 'Station', code: 'NDLS' }, { __typename: 'Station', code: 'NOPE' }] },
+      {
+        r: [
+          { __typename: 'Station', code: 'NDLS' },
+          { __typename: 'Station', code: 'NOPE' },
+        ],
+      },
       ctx(),
     );
     expect(res.errors).toBeUndefined();
@@ -53,7 +61,11 @@ describe('booking entities (_entities)', () => {
   it('resolves Train by number with its ordered stops', async () => {
     const res = await execute(
       server,
-      `query($r: [_Any!]!) { _entities(representations: $r) { ... on Train { number name classes stops { sequence station { code } distanceKm } } } }`,
+      `query($r: [_Any!]!) {
+        _entities(representations: $r) {
+          ... on Train { number name classes stops { sequence station { code } distanceKm } }
+        }
+      }`,
       { r: [{ __typename: 'Train', number: '12951' }] },
       ctx(),
     );
@@ -130,7 +142,11 @@ describe('entity fetches with many references (a few queries per kind, not a few
               name: `Traveller ${String.fromCharCode(65 + i)}${position}`,
               age: 20 + position,
               gender: 'FEMALE' as const,
-              status: waitlisted ? ('WAITLISTED' as const) : position === 1 ? ('CANCELLED' as const) : ('HELD' as const),
+              status: waitlisted
+                ? ('WAITLISTED' as const)
+                : position === 1
+                  ? ('CANCELLED' as const)
+                  : ('HELD' as const),
               coachCode: waitlisted ? null : 'B1',
               berthNumber: waitlisted ? null : 10 * i + position,
               berthType: waitlisted ? null : ('LB' as const),
@@ -152,9 +168,26 @@ describe('entity fetches with many references (a few queries per kind, not a few
 
   /** What the single-reservation read gives, shaped as the query asks. */
   const asQueried = (v: ReservationView) => ({
-    id: v.id, pnr: v.pnr, status: v.status, class: v.class, farePaise: v.farePaise, holdExpiresAt: v.holdExpiresAt, createdAt: v.createdAt,
-    run: { id: v.runId }, from: { code: v.fromCode }, to: { code: v.toCode },
-    passengers: v.passengers.map((p) => ({ id: p.id, name: p.name, status: p.status, coach: p.coach, berth: p.berth, berthType: p.berthType, waitlistNumber: p.waitlistNumber, farePaise: p.farePaise })),
+    id: v.id,
+    pnr: v.pnr,
+    status: v.status,
+    class: v.class,
+    farePaise: v.farePaise,
+    holdExpiresAt: v.holdExpiresAt,
+    createdAt: v.createdAt,
+    run: { id: v.runId },
+    from: { code: v.fromCode },
+    to: { code: v.toCode },
+    passengers: v.passengers.map((p) => ({
+      id: p.id,
+      name: p.name,
+      status: p.status,
+      coach: p.coach,
+      berth: p.berth,
+      berthType: p.berthType,
+      waitlistNumber: p.waitlistNumber,
+      farePaise: p.farePaise,
+    })),
   });
 
   async function measured(query: string, reps: Record<string, unknown>[], who: Identity) {
@@ -168,8 +201,26 @@ describe('entity fetches with many references (a few queries per kind, not a few
 
   it('Reservation: 20 references in a fixed number of queries; only the owner or an admin sees one', async () => {
     const ids = [
-      mine[0]!, theirs[0]!, mine[1]!, randomUUID(), mine[2]!, 'nope', mine[3]!, theirs[1]!, mine[4]!, theirs[2]!,
-      mine[5]!, randomUUID(), theirs[3]!, mine[6]!, theirs[4]!, mine[7]!, "' OR 1=1 --", theirs[5]!, mine[0]!, randomUUID(),
+      mine[0]!,
+      theirs[0]!,
+      mine[1]!,
+      randomUUID(),
+      mine[2]!,
+      'nope',
+      mine[3]!,
+      theirs[1]!,
+      mine[4]!,
+      theirs[2]!,
+      mine[5]!,
+      randomUUID(),
+      theirs[3]!,
+      mine[6]!,
+      theirs[4]!,
+      mine[7]!,
+      "' OR 1=1 --",
+      theirs[5]!,
+      mine[0]!,
+      randomUUID(),
     ];
     const views = new Map<string, unknown>();
     for (const id of [...mine, ...theirs]) views.set(id, asQueried((await loadView(db.prisma, { id }))!));
@@ -186,9 +237,13 @@ describe('entity fetches with many references (a few queries per kind, not a few
     expect(admin.sql).toHaveLength(5);
   });
 
-  it('User.reservations: a page for each of 20 users in a fixed number of queries; empty for users the caller may not read', async () => {
+  it('User.reservations: pages for 20 users in fixed queries; empty where the caller may not read', async () => {
     const users = [owner.userId, stranger.userId, ...Array.from({ length: 17 }, () => randomUUID()), 'not-a-uuid'];
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id reservations(first: 3) { nodes { id pnr from { code } } nextCursor } } } }`;
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) {
+        ... on User { id reservations(first: 3) { nodes { id pnr from { code } } nextCursor } }
+      }
+    }`;
     const reps = users.map((id) => ({ __typename: 'User', id }));
     const short = async (id: string) => {
       const v = (await loadView(db.prisma, { id }))!;
@@ -198,22 +253,48 @@ describe('entity fetches with many references (a few queries per kind, not a few
     const newestTheirs = await Promise.all([...theirs].reverse().map(short));
 
     const admin = await measured(Q, reps, identity(randomUUID(), 'ADMIN'));
-    expect(admin.entities[0]).toEqual({ id: owner.userId, reservations: { nodes: newestMine.slice(0, 3), nextCursor: expect.any(String) } });
-    expect(admin.entities[1]).toEqual({ id: stranger.userId, reservations: { nodes: newestTheirs.slice(0, 3), nextCursor: expect.any(String) } });
-    expect(admin.entities.slice(2)).toEqual(users.slice(2).map((id) => ({ id, reservations: { nodes: [], nextCursor: null } })));
-    // Every page's ids in one query, then the five of the views. Before batching: 37 for 20 well-formed ids (and an error for a malformed one).
+    expect(admin.entities[0]).toEqual({
+      id: owner.userId,
+      reservations: { nodes: newestMine.slice(0, 3), nextCursor: expect.any(String) },
+    });
+    expect(admin.entities[1]).toEqual({
+      id: stranger.userId,
+      reservations: { nodes: newestTheirs.slice(0, 3), nextCursor: expect.any(String) },
+    });
+    expect(admin.entities.slice(2)).toEqual(
+      users.slice(2).map((id) => ({ id, reservations: { nodes: [], nextCursor: null } })),
+    );
+    // Every page's ids in one query, then the five of the views: the count does not grow with the users.
+
     expect(admin.sql).toHaveLength(6);
 
     // The cursor from the batched page continues where it stopped.
     const cursor = (admin.entities[0] as { reservations: { nextCursor: string } }).reservations.nextCursor;
-    const next = await execute(server, `query($r: [_Any!]!, $a: String) { _entities(representations: $r) { ... on User { reservations(first: 20, after: $a) { nodes { id pnr from { code } } nextCursor } } } }`,
-      { r: [{ __typename: 'User', id: owner.userId }], a: cursor }, ctx(owner));
+    const next = await execute(
+      server,
+      `query($r: [_Any!]!, $a: String) {
+        _entities(representations: $r) {
+          ... on User { reservations(first: 20, after: $a) { nodes { id pnr from { code } } nextCursor } }
+        }
+      }`,
+      { r: [{ __typename: 'User', id: owner.userId }], a: cursor },
+      ctx(owner),
+    );
     expect(next.data!._entities[0]).toEqual({ reservations: { nodes: newestMine.slice(3), nextCursor: null } });
-    const bad = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { reservations(first: 0) { nodes { id } } } } }`, { r: [{ __typename: 'User', id: owner.userId }] }, ctx(owner));
+    const bad = await execute(
+      server,
+      `query($r: [_Any!]!) {
+        _entities(representations: $r) { ... on User { reservations(first: 0) { nodes { id } } } }
+      }`,
+      { r: [{ __typename: 'User', id: owner.userId }] },
+      ctx(owner),
+    );
     expect(errorCodes(bad)).toEqual(['BAD_USER_INPUT']);
 
     const asOwner = await measured(Q, reps, owner);
-    expect(asOwner.entities.map((e) => (e as { reservations: { nodes: unknown[] } }).reservations.nodes.length)).toEqual([3, ...Array(19).fill(0)]);
+    expect(
+      asOwner.entities.map((e) => (e as { reservations: { nodes: unknown[] } }).reservations.nodes.length),
+    ).toEqual([3, ...Array(19).fill(0)]);
   });
 });
 
@@ -221,7 +302,11 @@ describe('availability', () => {
   it('counts every berth of each class as free on a fresh run, with a server-side fare', async () => {
     const res = await execute(
       server,
-      `query($n: String!, $d: Date!) { trainRun(trainNumber: $n, date: $d) { availability(from: "MMCT", to: "NDLS") { class code totalBerths availableBerths waitlistLength farePaise } } }`,
+      `query($n: String!, $d: Date!) {
+        trainRun(trainNumber: $n, date: $d) {
+          availability(from: "MMCT", to: "NDLS") { class code totalBerths availableBerths waitlistLength farePaise }
+        }
+      }`,
       { n: '12951', d: run.date },
       ctx(),
     );
@@ -241,28 +326,61 @@ describe('availability', () => {
     expect(fare('SECOND_AC')).toBeGreaterThan(fare('THIRD_AC'));
   });
 
-  it('TrainRun.availability of 20 run references in a fixed number of queries, each run counted on its own', async () => {
+  it('TrainRun.availability of 20 run references in fixed queries, each run counted on its own', async () => {
     // 16 runs of 12951 after the first (the other tests use that one fresh). Even runs have inventory
     // rows: k + 1 THIRD_AC berths taken RTM->NDLS, 2 more taken MMCT->BVI only; every third run
     // has k + 1 waitlisted THIRD_AC passengers (and one cancelled, which does not count).
-    const runs = await db.prisma.trainRun.findMany({ where: { train: { number: '12951' } }, orderBy: { date: 'asc' }, skip: 1, take: 16 });
+    const runs = await db.prisma.trainRun.findMany({
+      where: { train: { number: '12951' } },
+      orderBy: { date: 'asc' },
+      skip: 1,
+      take: 16,
+    });
     expect(runs).toHaveLength(16);
     const segmentBit = (seq: number) => 1n << BigInt(seq);
     for (const [k, r] of runs.entries()) {
       if (k % 2 === 0) {
         await db.prisma.$executeRaw`
           INSERT INTO booking.run_seats (run_id, seat_id, class)
-          SELECT ${r.id}::uuid, s.id, c.class FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id WHERE c.train_id = ${r.trainId}`;
+          SELECT ${r.id}::uuid, s.id, c.class FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
+          WHERE c.train_id = ${r.trainId}`;
         await db.prisma.trainRun.update({ where: { id: r.id }, data: { inventoryReady: true } });
-        const seats = await db.prisma.runSeat.findMany({ where: { runId: r.id, class: 'THIRD_AC' }, orderBy: { seatId: 'asc' }, take: k + 3 });
-        await db.prisma.runSeat.updateMany({ where: { runId: r.id, seatId: { in: seats.slice(0, k + 1).map((x) => x.seatId) } }, data: { occupiedMask: segmentBit(4) | segmentBit(5) } });
-        await db.prisma.runSeat.updateMany({ where: { runId: r.id, seatId: { in: seats.slice(k + 1).map((x) => x.seatId) } }, data: { occupiedMask: segmentBit(0) } });
+        const seats = await db.prisma.runSeat.findMany({
+          where: { runId: r.id, class: 'THIRD_AC' },
+          orderBy: { seatId: 'asc' },
+          take: k + 3,
+        });
+        await db.prisma.runSeat.updateMany({
+          where: { runId: r.id, seatId: { in: seats.slice(0, k + 1).map((x) => x.seatId) } },
+          data: { occupiedMask: segmentBit(4) | segmentBit(5) },
+        });
+        await db.prisma.runSeat.updateMany({
+          where: { runId: r.id, seatId: { in: seats.slice(k + 1).map((x) => x.seatId) } },
+          data: { occupiedMask: segmentBit(0) },
+        });
       }
       if (k % 3 === 0) {
         await db.prisma.reservation.create({
           data: {
-            pnr: String(5_000_000_000 + Math.floor(Math.random() * 1e9)), userId: randomUUID(), runId: r.id, fromSeq: 0, toSeq: 6, class: 'THIRD_AC', status: 'WAITLISTED', farePaise: 1,
-            passengers: { create: Array.from({ length: k + 2 }, (_, i) => ({ position: i, name: `Wait ${i}`, age: 30, gender: 'MALE' as const, status: i === 0 ? ('CANCELLED' as const) : ('WAITLISTED' as const), waitlistNumber: i, farePaise: 1 })) },
+            pnr: String(5_000_000_000 + Math.floor(Math.random() * 1e9)),
+            userId: randomUUID(),
+            runId: r.id,
+            fromSeq: 0,
+            toSeq: 6,
+            class: 'THIRD_AC',
+            status: 'WAITLISTED',
+            farePaise: 1,
+            passengers: {
+              create: Array.from({ length: k + 2 }, (_, i) => ({
+                position: i,
+                name: `Wait ${i}`,
+                age: 30,
+                gender: 'MALE' as const,
+                status: i === 0 ? ('CANCELLED' as const) : ('WAITLISTED' as const),
+                waitlistNumber: i,
+                farePaise: 1,
+              })),
+            },
           },
         });
       }
@@ -270,7 +388,9 @@ describe('availability', () => {
     const reps = [
       ...runs.slice(0, 5).map((r) => ({ __typename: 'TrainRun', id: r.id })),
       { __typename: 'TrainRun', id: randomUUID() },
-      ...runs.slice(5, 10).map((r) => ({ __typename: 'TrainRun', trainNumber: '12951', date: r.date.toISOString().slice(0, 10) })),
+      ...runs
+        .slice(5, 10)
+        .map((r) => ({ __typename: 'TrainRun', trainNumber: '12951', date: r.date.toISOString().slice(0, 10) })),
       { __typename: 'TrainRun', trainNumber: '12951', date: '2001-01-01' },
       { __typename: 'TrainRun', id: 'not-a-uuid' },
       ...runs.slice(10, 16).map((r) => ({ __typename: 'TrainRun', id: r.id })),
@@ -279,12 +399,18 @@ describe('availability', () => {
     expect(reps).toHaveLength(20);
     const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on TrainRun { id
       a: availability(from: "MMCT", to: "NDLS") { class availableBerths waitlistLength farePaise }
-      b: availability(from: "RTM", to: "NDLS", class: THIRD_AC) { class availableBerths waitlistLength farePaise } } } }`;
+      b: availability(from: "RTM", to: "NDLS", class: THIRD_AC) { class availableBerths waitlistLength farePaise }
+    } } }`;
 
     const totals = await db.prisma.$queryRaw<{ class: 'FIRST_AC' | 'SECOND_AC' | 'THIRD_AC'; n: bigint }[]>`
-      SELECT c.class::text AS class, count(*)::bigint AS n FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
+      SELECT c.class::text AS class, count(*)::bigint AS n
+      FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
       JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY c.class ORDER BY min(c.position)`;
-    const km = Object.fromEntries((await db.prisma.trainStop.findMany({ where: { train: { number: '12951' } }, include: { station: true } })).map((st) => [st.station.code, st.distanceKm]));
+    const km = Object.fromEntries(
+      (await db.prisma.trainStop.findMany({ where: { train: { number: '12951' } }, include: { station: true } })).map(
+        (st) => [st.station.code, st.distanceKm],
+      ),
+    );
     const expected = (k: number, r: { id: string }) => {
       const taken = (whole: boolean) => (k % 2 === 0 ? k + 1 + (whole ? 2 : 0) : 0);
       const waiting = k % 3 === 0 ? k + 1 : 0;
@@ -294,7 +420,11 @@ describe('availability', () => {
         waitlistLength: c.class === 'THIRD_AC' ? waiting : 0,
         farePaise: farePaise(c.class, whole ? km.NDLS! - km.MMCT! : km.NDLS! - km.RTM!),
       });
-      return { id: r.id, a: totals.map((c) => row(c, true)), b: totals.filter((c) => c.class === 'THIRD_AC').map((c) => row(c, false)) };
+      return {
+        id: r.id,
+        a: totals.map((c) => row(c, true)),
+        b: totals.filter((c) => c.class === 'THIRD_AC').map((c) => row(c, false)),
+      };
     };
     const want = reps.map((rep) => {
       const k = runs.findIndex((r) => ('id' in rep ? r.id === rep.id : r.date.toISOString().slice(0, 10) === rep.date));
@@ -313,7 +443,9 @@ describe('availability', () => {
       // berths per class, taken and waitlisted; runs by (number, date) with their trains, then
       // taken and waitlisted for those. Before batching: 105. (The two shapes' chains meet in one
       // batch or two depending on timing, so the bound allows both, never one per reference.)
-      const few = await counting.statementsDuring(() => execute(server, Q, { r: [reps[0], reps[7], reps[11]] }, ctx(null, counting.prisma)));
+      const few = await counting.statementsDuring(() =>
+        execute(server, Q, { r: [reps[0], reps[7], reps[11]] }, ctx(null, counting.prisma)),
+      );
       expect(few.length).toBeGreaterThanOrEqual(5);
       expect(sql.length).toBeLessThanOrEqual(12);
     } finally {
@@ -322,18 +454,31 @@ describe('availability', () => {
   });
 
   it('rejects stations in the wrong order or off the route with BAD_USER_INPUT', async () => {
-    const q = `query($id: ID!, $from: String!, $to: String!) { availability(runId: $id, from: $from, to: $to) { code } }`;
+    const q = `query($id: ID!, $from: String!, $to: String!) {
+      availability(runId: $id, from: $from, to: $to) { code }
+    }`;
+
     const reversed = await execute(server, q, { id: run.id, from: 'NDLS', to: 'MMCT' }, ctx());
     expect(errorCodes(reversed)).toEqual(['BAD_USER_INPUT']);
     expect(reversed.errors![0]!.message).toMatch(/must come before/);
     const offRoute = await execute(server, q, { id: run.id, from: 'MMCT', to: 'MAS' }, ctx());
     expect(errorCodes(offRoute)).toEqual(['BAD_USER_INPUT']);
-    const missing = await execute(server, q, { id: '00000000-0000-0000-0000-000000000000', from: 'MMCT', to: 'NDLS' }, ctx());
+    const missing = await execute(
+      server,
+      q,
+      { id: '00000000-0000-0000-0000-000000000000', from: 'MMCT', to: 'NDLS' },
+      ctx(),
+    );
     expect(errorCodes(missing)).toEqual(['NOT_FOUND']);
   });
 
   it('rejects a malformed date with BAD_USER_INPUT', async () => {
-    const res = await execute(server, `query($d: Date!) { trainRun(trainNumber: "12951", date: $d) { id } }`, { d: '2026-02-30' }, ctx());
+    const res = await execute(
+      server,
+      `query($d: Date!) { trainRun(trainNumber: "12951", date: $d) { id } }`,
+      { d: '2026-02-30' },
+      ctx(),
+    );
     expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
   });
 });

@@ -17,7 +17,15 @@ import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
 import { identity } from '../../../test/support/tokens.ts';
-import { createTestRun, doubleBookingAudit, fifoAudit, lockAllocatorRow, lockWaiters, waitFor, type TestRun } from './fixtures.ts';
+import {
+  createTestRun,
+  doubleBookingAudit,
+  fifoAudit,
+  lockAllocatorRow,
+  lockWaiters,
+  waitFor,
+  type TestRun,
+} from './fixtures.ts';
 
 let db: TestDatabase;
 let redis: Redis;
@@ -25,13 +33,20 @@ const { server } = buildBookingServer({ logger: testLogger, production: false })
 
 // Generous transaction bounds: many requests share one process on a busy machine.
 const BOUNDS = { txMaxWaitMs: 60_000, txTimeoutMs: 60_000 };
-const depsWith = (overrides: Partial<ReservationSettings>, prisma = db.prisma, logger = testLogger) => createBookingDeps(prisma, redis, logger, { ...BOUNDS, ...overrides });
-const ctx = (who: Identity | null, d: BookingDeps): BookingContext => bookingContext(d, { identity: who, requestId: 'test', log: testLogger });
+const depsWith = (overrides: Partial<ReservationSettings>, prisma = db.prisma, logger = testLogger) =>
+  createBookingDeps(prisma, redis, logger, { ...BOUNDS, ...overrides });
+const ctx = (who: Identity | null, d: BookingDeps): BookingContext =>
+  bookingContext(d, { identity: who, requestId: 'test', log: testLogger });
 
-const FIELDS = 'id pnr status queuePosition estimatedWaitSeconds refusalCode passengers { id status coach berth waitlistNumber }';
-const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { ${FIELDS} } }`;
+const FIELDS =
+  'id pnr status queuePosition estimatedWaitSeconds refusalCode passengers { id status coach berth waitlistNumber }';
+const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
+  reserveSeats(input: $input, idempotencyKey: $key) { ${FIELDS} }
+}`;
 const RESERVATION = `query($pnr: String!) { reservation(pnr: $pnr) { ${FIELDS} } }`;
-const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) { cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { id pnr status passengers { status } } }`;
+const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) {
+  cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { id pnr status passengers { status } }
+}`;
 
 interface View {
   id: string;
@@ -40,10 +55,20 @@ interface View {
   queuePosition: number | null;
   estimatedWaitSeconds: number | null;
   refusalCode: string | null;
-  passengers: { id: string; status: string; coach: string | null; berth: number | null; waitlistNumber: number | null }[];
+  passengers: {
+    id: string;
+    status: string;
+    coach: string | null;
+    berth: number | null;
+    waitlistNumber: number | null;
+  }[];
 }
 
-const passenger = (i = 0) => ({ name: `Queued ${String.fromCharCode(65 + (i % 26))}`, age: 20 + (i % 50), gender: i % 2 ? 'FEMALE' : 'MALE' });
+const passenger = (i = 0) => ({
+  name: `Queued ${String.fromCharCode(65 + (i % 26))}`,
+  age: 20 + (i % 50),
+  gender: i % 2 ? 'FEMALE' : 'MALE',
+});
 const reserveInput = (run: TestRun, n = 1, extra: Record<string, unknown> = {}) => ({
   runId: run.runId,
   from: run.stations[0],
@@ -66,14 +91,24 @@ async function reservation(d: BookingDeps, who: Identity, pnr: string): Promise<
 
 /** Polls reservation(pnr) for each until none is QUEUED; returns the final views. */
 async function outcomes(d: BookingDeps, made: { who: Identity; pnr: string }[], timeoutMs = 120_000): Promise<View[]> {
-  return waitFor(`${made.length} queued reservations to be decided`, async () => {
-    const views = await Promise.all(made.map((m) => reservation(d, m.who, m.pnr)));
-    return views.every((v) => v.status !== 'QUEUED') && views;
-  }, { timeoutMs, intervalMs: 200 });
+  return waitFor(
+    `${made.length} queued reservations to be decided`,
+    async () => {
+      const views = await Promise.all(made.map((m) => reservation(d, m.who, m.pnr)));
+      return views.every((v) => v.status !== 'QUEUED') && views;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 const statusesByTicket = async (runId: string) =>
-  (await db.prisma.reservation.findMany({ where: { runId }, orderBy: { queueTicket: 'asc' }, select: { status: true } })).map((r) => r.status);
+  (
+    await db.prisma.reservation.findMany({
+      where: { runId },
+      orderBy: { queueTicket: 'asc' },
+      select: { status: true },
+    })
+  ).map((r) => r.status);
 
 /** A seeded PRNG (mulberry32): the same "random" rush every run. */
 function prng(seed: number) {
@@ -100,7 +135,7 @@ afterAll(async () => {
 });
 
 describe('QUEUED answers', () => {
-  it('with queueWaitMs 0 every answer is QUEUED with a PNR and a place; reservation(pnr) shows the outcome; retries keep the PNR', async () => {
+  it('queueWaitMs 0: QUEUED with PNR and place; reservation(pnr) shows the outcome; retries keep the PNR', async () => {
     const d = depsWith({ queueWaitMs: 0 });
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 10 });
     // Nothing is decided while the test holds the allocator's row: every request is still queued.
@@ -108,25 +143,40 @@ describe('QUEUED answers', () => {
     await lock.locked;
     const made: { who: Identity; key: string; input: Record<string, unknown>; first: View }[] = [];
     try {
-      const requests = Array.from({ length: 20 }, (_, i) => ({ who: identity(randomUUID()), key: randomUUID(), input: reserveInput(run, 1, { passengers: [passenger(i)] }) }));
+      const requests = Array.from({ length: 20 }, (_, i) => ({
+        who: identity(randomUUID()),
+        key: randomUUID(),
+        input: reserveInput(run, 1, { passengers: [passenger(i)] }),
+      }));
       const answers = await Promise.all(requests.map((r) => reserve(d, r.who, r.input, r.key)));
       answers.forEach(({ res, view }, i) => {
         expect(res.errors).toBeUndefined();
-        expect(view).toMatchObject({ status: 'QUEUED', refusalCode: null, passengers: [{ status: 'QUEUED', coach: null, berth: null, waitlistNumber: null }] });
+        expect(view).toMatchObject({
+          status: 'QUEUED',
+          refusalCode: null,
+          passengers: [{ status: 'QUEUED', coach: null, berth: null, waitlistNumber: null }],
+        });
         expect(view!.pnr).toMatch(/^\d{10}$/);
         expect(view!.queuePosition).toBeGreaterThanOrEqual(1);
         expect(view!.estimatedWaitSeconds).toBeGreaterThanOrEqual(0);
         made.push({ ...requests[i]!, first: view! });
       });
       // Nothing decided yet: the places are the arrival tickets 1..20, one each.
-      expect(made.map((m) => m.first.queuePosition).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(made.map((m) => m.first.queuePosition).sort((a, b) => a! - b!)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
       expect(new Set(made.map((m) => m.first.pnr)).size).toBe(20);
 
       // A retry while queued: the same reservation and place, nothing new written.
       const retried = await Promise.all(made.map((m) => reserve(d, m.who, m.input, m.key)));
       retried.forEach(({ res, view }, i) => {
         expect(res.errors).toBeUndefined();
-        expect(view).toMatchObject({ id: made[i]!.first.id, pnr: made[i]!.first.pnr, status: 'QUEUED', queuePosition: made[i]!.first.queuePosition });
+        expect(view).toMatchObject({
+          id: made[i]!.first.id,
+          pnr: made[i]!.first.pnr,
+          status: 'QUEUED',
+          queuePosition: made[i]!.first.queuePosition,
+        });
       });
       // reservation(pnr) shows the same place while queued.
       const polled = await reservation(d, made[0]!.who, made[0]!.first.pnr);
@@ -137,7 +187,10 @@ describe('QUEUED answers', () => {
       await lock.release();
     }
 
-    const final = await outcomes(d, made.map((m) => ({ who: m.who, pnr: m.first.pnr })));
+    const final = await outcomes(
+      d,
+      made.map((m) => ({ who: m.who, pnr: m.first.pnr })),
+    );
     for (const v of final) {
       expect(['HELD', 'WAITLISTED']).toContain(v.status);
       expect(v.queuePosition).toBeNull();
@@ -153,20 +206,40 @@ describe('QUEUED answers', () => {
       expect(view!.passengers).toEqual(final[i]!.passengers);
     });
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(20);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 10, distinctSeats: 10 });
-    expect(await fifoAudit(db.prisma, run.runId)).toEqual({ inversions: 0, waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) } });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 10,
+      distinctSeats: 10,
+    });
+    expect(await fifoAudit(db.prisma, run.runId)).toEqual({
+      inversions: 0,
+      waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) },
+    });
   }, 180_000);
 
   it('a retry of a queued request after its journey sold out replays its outcome, not a refusal', async () => {
     const d = depsWith({ queueWaitMs: 0 });
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
     // Two requests that do not want the waitlist take the last two berths; both are answered QUEUED.
-    const first = { who: identity(randomUUID()), key: randomUUID(), input: reserveInput(run, 1, { allowWaitlist: false }) };
-    const second = { who: identity(randomUUID()), key: randomUUID(), input: reserveInput(run, 1, { allowWaitlist: false, passengers: [passenger(1)] }) };
+    const first = {
+      who: identity(randomUUID()),
+      key: randomUUID(),
+      input: reserveInput(run, 1, { allowWaitlist: false }),
+    };
+    const second = {
+      who: identity(randomUUID()),
+      key: randomUUID(),
+      input: reserveInput(run, 1, { allowWaitlist: false, passengers: [passenger(1)] }),
+    };
     const queued = [];
     for (const r of [first, second]) queued.push((await reserve(d, r.who, r.input, r.key)).view!);
     expect(queued.map((v) => v.status)).toEqual(['QUEUED', 'QUEUED']);
-    await waitFor('both to be decided', async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })) === 0, { intervalMs: 20 });
+    await waitFor(
+      'both to be decided',
+      async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })) === 0,
+      { intervalMs: 20 },
+    );
     expect(await statusesByTicket(run.runId)).toEqual(['HELD', 'HELD']);
     // The client of the second did not get its QUEUED answer and retries with the same key, while
     // the journey is published as sold out: its own outcome (HELD) is what it must get back.
@@ -178,7 +251,7 @@ describe('QUEUED answers', () => {
 });
 
 describe('first come, first served', () => {
-  it('300 concurrent requests of 1-4 passengers for 100 berths: decided in ticket order, no inversion, WL 1..n', async () => {
+  it('300 concurrent requests, 1-4 passengers, 100 berths: in ticket order, no inversion, WL 1..n', async () => {
     // Small batches: the rush is decided over many transactions.
     const d = depsWith({ queueWaitMs: 120_000, batchSize: 16, waitlistLimit: 100_000 });
     const run = await createTestRun(db.prisma, { coaches: 4, berthsPerCoach: 25 });
@@ -190,7 +263,11 @@ describe('first come, first served', () => {
       expect(['HELD', 'WAITLISTED']).toContain(view!.status);
     }
 
-    const rows = await db.prisma.reservation.findMany({ where: { runId: run.runId }, orderBy: { queueTicket: 'asc' }, include: { passengers: true } });
+    const rows = await db.prisma.reservation.findMany({
+      where: { runId: run.runId },
+      orderBy: { queueTicket: 'asc' },
+      include: { passengers: true },
+    });
     expect(rows).toHaveLength(300);
     expect(rows.map((r) => r.queueTicket)).toEqual(rows.map((_, i) => i + 1));
     // One journey, one class: the holds are a prefix of the tickets, the waitlist the rest.
@@ -209,7 +286,12 @@ describe('first come, first served', () => {
     expect(fifo.inversions).toBe(0);
     const waiting = rows.slice(firstWaiting).reduce((sum, r) => sum + r.passengers.length, 0);
     expect(fifo.waitlistNumbers).toEqual({ SLEEPER: Array.from({ length: waiting }, (_, i) => i + 1) });
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: seated, distinctSeats: seated });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: seated,
+      distinctSeats: seated,
+    });
   }, 300_000);
 });
 
@@ -222,32 +304,61 @@ describe('the waitlist limit and cheap refusals', () => {
     await counting?.disconnect();
   });
 
-  it('waitlistLimit 10: at most 10 waitlisted, the rest SOLD_OUT; then a refusal costs no SQL statement and writes nothing', async () => {
+  it('waitlistLimit 10: at most 10 waitlisted, then SOLD_OUT; later refusals run no SQL, write nothing', async () => {
     const d = depsWith({ queueWaitMs: 120_000, waitlistLimit: 10 }, counting.prisma);
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 20 });
-    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => reserve(d, identity(randomUUID()), reserveInput(run, 1, { passengers: [passenger(i)] }))));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        reserve(d, identity(randomUUID()), reserveInput(run, 1, { passengers: [passenger(i)] })),
+      ),
+    );
     const outcome = results.map(({ res, view }) => view?.status ?? errorCodes(res).join(','));
     const counts: Record<string, number> = {};
     for (const o of outcome) counts[o] = (counts[o] ?? 0) + 1;
     expect(counts).toEqual({ HELD: 20, WAITLISTED: 10, SOLD_OUT: 30 });
 
-    const byStatus = await db.prisma.reservation.groupBy({ by: ['status', 'refusalCode'], where: { runId: run.runId }, _count: true });
-    const rows = Object.fromEntries(byStatus.map((g) => [`${g.status}${g.refusalCode ? `/${g.refusalCode}` : ''}`, g._count]));
+    const byStatus = await db.prisma.reservation.groupBy({
+      by: ['status', 'refusalCode'],
+      where: { runId: run.runId },
+      _count: true,
+    });
+    const rows = Object.fromEntries(
+      byStatus.map((g) => [`${g.status}${g.refusalCode ? `/${g.refusalCode}` : ''}`, g._count]),
+    );
     // Refused by the allocator (a REFUSED row) or before the queue (no row): 30 either way.
     expect(rows.HELD).toBe(20);
     expect(rows.WAITLISTED).toBe(10);
-    expect(Object.keys(rows).sort()).toEqual(['HELD', 'WAITLISTED', ...(rows['REFUSED/SOLD_OUT'] ? ['REFUSED/SOLD_OUT'] : [])].sort());
-    expect(await db.prisma.passenger.count({ where: { reservation: { runId: run.runId }, status: 'WAITLISTED' } })).toBeLessThanOrEqual(10);
-    expect(await fifoAudit(db.prisma, run.runId)).toEqual({ inversions: 0, waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) } });
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 20, distinctSeats: 20 });
+    expect(Object.keys(rows).sort()).toEqual(
+      ['HELD', 'WAITLISTED', ...(rows['REFUSED/SOLD_OUT'] ? ['REFUSED/SOLD_OUT'] : [])].sort(),
+    );
+    expect(
+      await db.prisma.passenger.count({ where: { reservation: { runId: run.runId }, status: 'WAITLISTED' } }),
+    ).toBeLessThanOrEqual(10);
+    expect(await fifoAudit(db.prisma, run.runId)).toEqual({
+      inversions: 0,
+      waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) },
+    });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 20,
+      distinctSeats: 20,
+    });
 
     // Once the published state lapses, a request goes to the queue again: the allocator refuses
     // it (a REFUSED row) and publishes the journey's state afresh.
     const journeys = `booking:journeys:${run.runId}:SLEEPER`;
-    await waitFor('the published journey state to lapse', async () => (await redis.exists(journeys)) === 0, { timeoutMs: 10_000 });
+    await waitFor('the published journey state to lapse', async () => (await redis.exists(journeys)) === 0, {
+      timeoutMs: 10_000,
+    });
     const primer = identity(randomUUID());
     expect(errorCodes((await reserve(d, primer, reserveInput(run))).res)).toEqual(['SOLD_OUT']);
-    expect(await db.prisma.reservation.findMany({ where: { userId: primer.userId }, select: { status: true, refusalCode: true } })).toEqual([{ status: 'REFUSED', refusalCode: 'SOLD_OUT' }]);
+    expect(
+      await db.prisma.reservation.findMany({
+        where: { userId: primer.userId },
+        select: { status: true, refusalCode: true },
+      }),
+    ).toEqual([{ status: 'REFUSED', refusalCode: 'SOLD_OUT' }]);
     // The next requests are refused from what was published.
     expect(errorCodes((await reserve(d, identity(randomUUID()), reserveInput(run))).res)).toEqual(['SOLD_OUT']);
     const refused = identity(randomUUID());
@@ -267,7 +378,7 @@ describe('the waitlist limit and cheap refusals', () => {
 });
 
 describe('cancelling a queued reservation', () => {
-  it('a QUEUED reservation is cancelled as a whole; the allocator then skips it and its key replays the cancellation', async () => {
+  it('a QUEUED reservation is cancelled whole; the allocator skips it, its key replays the cancellation', async () => {
     const d = depsWith({ queueWaitMs: 0 });
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
     const owner = identity(randomUUID());
@@ -283,16 +394,31 @@ describe('cancelling a queued reservation', () => {
       behind = (await reserve(d, other, reserveInput(run))).view!;
       expect([queued.status, behind.status]).toEqual(['QUEUED', 'QUEUED']);
       // Waiting for the allocator: it is blocked on its row, not done.
-      await waitFor('the allocator to wait for its row', async () => (await lockWaiters(db.prisma, db.name, 'booking.run_allocators')).length > 0);
+      await waitFor(
+        'the allocator to wait for its row',
+        async () => (await lockWaiters(db.prisma, db.name, 'booking.run_allocators')).length > 0,
+      );
 
-      const part = await execute(server, CANCEL, { pnr: queued.pnr, ids: [queued.passengers[0]!.id], key: randomUUID() }, ctx(owner, d));
+      const part = await execute(
+        server,
+        CANCEL,
+        { pnr: queued.pnr, ids: [queued.passengers[0]!.id], key: randomUUID() },
+        ctx(owner, d),
+      );
       expect(errorCodes(part)).toEqual(['INVALID_STATE']);
       const stranger = await execute(server, CANCEL, { pnr: queued.pnr, ids: null, key: randomUUID() }, ctx(other, d));
       expect(errorCodes(stranger)).toEqual(['NOT_FOUND']);
       const cancelled = await execute(server, CANCEL, { pnr: queued.pnr, ids: null, key: randomUUID() }, ctx(owner, d));
       expect(cancelled.errors).toBeUndefined();
-      expect(cancelled.data!.cancelReservation).toEqual({ id: queued.id, pnr: queued.pnr, status: 'CANCELLED', passengers: [{ status: 'CANCELLED' }, { status: 'CANCELLED' }] });
-      expect(await db.prisma.reservation.findUniqueOrThrow({ where: { id: behind.id }, select: { status: true } })).toEqual({ status: 'QUEUED' });
+      expect(cancelled.data!.cancelReservation).toEqual({
+        id: queued.id,
+        pnr: queued.pnr,
+        status: 'CANCELLED',
+        passengers: [{ status: 'CANCELLED' }, { status: 'CANCELLED' }],
+      });
+      expect(
+        await db.prisma.reservation.findUniqueOrThrow({ where: { id: behind.id }, select: { status: true } }),
+      ).toEqual({ status: 'QUEUED' });
     } finally {
       await lock.release();
     }
@@ -300,9 +426,15 @@ describe('cancelling a queued reservation', () => {
     // The allocator drains past it: the request behind gets berth 1, which the cancelled group would have had.
     const [decided] = await outcomes(d, [{ who: other, pnr: behind.pnr }]);
     expect(decided).toMatchObject({ status: 'HELD', passengers: [{ status: 'HELD', coach: 'S1', berth: 1 }] });
-    const gone = await db.prisma.reservation.findUniqueOrThrow({ where: { id: queued.id }, include: { passengers: true } });
+    const gone = await db.prisma.reservation.findUniqueOrThrow({
+      where: { id: queued.id },
+      include: { passengers: true },
+    });
     expect(gone.status).toBe('CANCELLED');
-    expect(gone.passengers.map((p) => [p.status, p.seatId, p.waitlistNumber])).toEqual([['CANCELLED', null, null], ['CANCELLED', null, null]]);
+    expect(gone.passengers.map((p) => [p.status, p.seatId, p.waitlistNumber])).toEqual([
+      ['CANCELLED', null, null],
+      ['CANCELLED', null, null],
+    ]);
     expect(await db.prisma.seatOccupancy.count({ where: { reservationId: queued.id } })).toBe(0);
     expect((await db.prisma.runAllocator.findUniqueOrThrow({ where: { runId: run.runId } })).doneTicket).toBe(2);
 
@@ -311,7 +443,12 @@ describe('cancelling a queued reservation', () => {
     expect(retry.res.errors).toBeUndefined();
     expect(retry.view).toMatchObject({ id: queued.id, pnr: queued.pnr, status: 'CANCELLED' });
     expect(await db.prisma.reservation.count({ where: { userId: owner.userId } })).toBe(1);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 1,
+      distinctSeats: 1,
+    });
   }, 120_000);
 });
 
@@ -343,13 +480,24 @@ describe('seat inventory', () => {
     expect(res.errors).toBeUndefined();
     // The allocator created the run's berths before deciding (not an allocator row alone).
     expect(await inventoryOf(run.runId)).toEqual({ ready: true, seats: 4, queue: 1, allocator: 1 });
-    expect(view).toMatchObject({ status: 'HELD', passengers: [{ status: 'HELD', coach: 'S1' }, { status: 'HELD', coach: 'S1' }] });
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2, distinctSeats: 2 });
+    expect(view).toMatchObject({
+      status: 'HELD',
+      passengers: [
+        { status: 'HELD', coach: 'S1' },
+        { status: 'HELD', coach: 'S1' },
+      ],
+    });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 2,
+      distinctSeats: 2,
+    });
   }, 120_000);
 });
 
 describe('the allocator fence', () => {
-  it('an allocator whose fence was bumped behind its back stops without writing; the next kick finishes the queue', async () => {
+  it('an allocator whose fence was bumped stops without writing; the next kick finishes the queue', async () => {
     const lines: string[] = [];
     const logger = createLogger('test', 'warn', { write: (line: string) => void lines.push(line) });
     const d = depsWith({ queueWaitMs: 0, batchSize: 5 }, db.prisma, logger);
@@ -362,33 +510,44 @@ describe('the allocator fence', () => {
     // 1. The test holds the allocator row: 20 requests queue up, the allocator waits to take its fence.
     const first = await lockAllocatorRow(db.url, run.runId);
     const before = BigInt(await first.locked);
-    const made = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-      const who = identity(randomUUID());
-      const { view } = await reserve(d, who, reserveInput(run, 1, { passengers: [passenger(i)] }));
-      expect(view!.status).toBe('QUEUED');
-      return { who, pnr: view!.pnr };
-    }));
+    const made = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const who = identity(randomUUID());
+        const { view } = await reserve(d, who, reserveInput(run, 1, { passengers: [passenger(i)] }));
+        expect(view!.status).toBe('QUEUED');
+        return { who, pnr: view!.pnr };
+      }),
+    );
     await waitFor('the allocator to take its fence', async () => (await waiting(TAKE_FENCE)).length === 1);
     // 2. A second hold queues up behind it; releasing the first lets the allocator take fence + 1,
     //    then the second hold has the row: the allocator's first batch waits for it.
     const second = await lockAllocatorRow(db.url, run.runId);
-    await waitFor('the second hold to queue', async () => (await waiting(HELD_BY_TEST)).some((w) => w.pid === second.pid));
+    await waitFor('the second hold to queue', async () =>
+      (await waiting(HELD_BY_TEST)).some((w) => w.pid === second.pid),
+    );
     await first.release();
     expect(BigInt(await second.locked)).toBe(before + 1n);
     await waitFor("the allocator's batch to wait for its row", async () => (await waiting(BATCH)).length === 1);
     // 3. A third hold queues behind the batch (it will keep the next allocator out while we look).
     const third = await lockAllocatorRow(db.url, run.runId);
-    await waitFor('the third hold to queue', async () => (await waiting(HELD_BY_TEST)).some((w) => w.pid === third.pid));
+    await waitFor('the third hold to queue', async () =>
+      (await waiting(HELD_BY_TEST)).some((w) => w.pid === third.pid),
+    );
     // 4. A newer holder's fence, as another instance taking the lease would write it.
     await second.query('UPDATE booking.run_allocators SET fence = fence + 1 WHERE run_id = $1', [run.runId]);
     await second.release();
     // The batch saw the new fence and gave up; the third hold has the row now.
     expect(BigInt(await third.locked)).toBe(before + 2n);
     try {
-      await waitFor('the allocator to report its lost lease', async () => lines.some((l) => l.includes('allocator lease lost to a newer holder')));
+      await waitFor('the allocator to report its lost lease', async () =>
+        lines.some((l) => l.includes('allocator lease lost to a newer holder')),
+      );
       expect(await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })).toBe(20);
       expect(await db.prisma.seatOccupancy.count({ where: { runId: run.runId } })).toBe(0);
-      expect(await db.prisma.runAllocator.findUniqueOrThrow({ where: { runId: run.runId } })).toMatchObject({ fence: before + 2n, doneTicket: 0 });
+      expect(await db.prisma.runAllocator.findUniqueOrThrow({ where: { runId: run.runId } })).toMatchObject({
+        fence: before + 2n,
+        doneTicket: 0,
+      });
     } finally {
       await third.release();
     }
@@ -401,8 +560,16 @@ describe('the allocator fence', () => {
     expect(allocator.fence).toBeGreaterThan(before + 2n);
     expect(allocator.doneTicket).toBe(20);
     expect(lines.filter((l) => l.includes('allocator lease lost'))).toHaveLength(1);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 10, distinctSeats: 10 });
-    expect(await fifoAudit(db.prisma, run.runId)).toEqual({ inversions: 0, waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) } });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 10,
+      distinctSeats: 10,
+    });
+    expect(await fifoAudit(db.prisma, run.runId)).toEqual({
+      inversions: 0,
+      waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) },
+    });
   }, 180_000);
 });
 
@@ -431,7 +598,11 @@ describe('first come, first served with a queued row locked elsewhere', () => {
       // The allocator either waits for ticket 1's row, or (skipping it) decides tickets 2 and 3.
       await waitFor('the allocator to wait for ticket 1 or to decide past it', async () => {
         if ((await lockWaiters(db.prisma, db.name, 'FROM booking.reservations')).length > 0) return true;
-        return (await db.prisma.reservation.count({ where: { id: { in: [made[1]!.id, made[2]!.id] }, status: { not: 'QUEUED' } } })) === 2;
+        return (
+          (await db.prisma.reservation.count({
+            where: { id: { in: [made[1]!.id, made[2]!.id] }, status: { not: 'QUEUED' } },
+          })) === 2
+        );
       });
       await pgClient.query('ROLLBACK');
     } finally {
@@ -442,6 +613,11 @@ describe('first come, first served with a queued row locked elsewhere', () => {
     // Ticket 1 came first: it has a berth, ticket 3 waits.
     expect(await statusesByTicket(run.runId)).toEqual(['HELD', 'HELD', 'WAITLISTED']);
     expect((await fifoAudit(db.prisma, run.runId)).inversions).toBe(0);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2, distinctSeats: 2 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 2,
+      distinctSeats: 2,
+    });
   }, 120_000);
 });

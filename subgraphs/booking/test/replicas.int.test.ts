@@ -36,7 +36,11 @@ const errorLines: string[] = [];
 /** Every message the booking exchange routed, by AMQP message id. */
 const received = new Map<string, { routingKey: string; count: number; reservationId?: string }>();
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false | null>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -49,7 +53,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
 beforeAll(async () => {
   db = await createTestDatabase('booking_replicas');
   keys = await createTestKeys();
-  jwksServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify(keys.jwks)));
+  jwksServer = createServer((_req, res) =>
+    res.setHeader('content-type', 'application/json').end(JSON.stringify(keys.jwks)),
+  );
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
   run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: BERTHS });
@@ -66,13 +72,25 @@ beforeAll(async () => {
     const id = String(msg.properties.messageId);
     const body = JSON.parse(msg.content.toString()) as { data?: { reservationId?: string } };
     const seen = received.get(id);
-    received.set(id, { routingKey: msg.fields.routingKey, count: (seen?.count ?? 0) + 1, reservationId: body.data?.reservationId });
+    received.set(id, {
+      routingKey: msg.fields.routingKey,
+      count: (seen?.count ?? 0) + 1,
+      reservationId: body.data?.reservationId,
+    });
     channel.ack(msg);
   });
 
   const env = {
-    DATABASE_URL: db.url, REDIS_URL, AMQP_URL, AUTH_JWKS_URL: jwksUrl, DB_POOL_SIZE: '8',
-    EVENTS_PREFIX: prefix, SWEEP_INTERVAL_MS: '100', OUTBOX_INTERVAL_MS: '50', LOG_LEVEL: 'warn', INVENTORY_HORIZON_DAYS: '0',
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    AMQP_URL,
+    AUTH_JWKS_URL: jwksUrl,
+    DB_POOL_SIZE: '8',
+    EVENTS_PREFIX: prefix,
+    SWEEP_INTERVAL_MS: '100',
+    OUTBOX_INTERVAL_MS: '50',
+    LOG_LEVEL: 'warn',
+    INVENTORY_HORIZON_DAYS: '0',
   };
   const onStdoutLine = (name: string) => (line: string) => {
     try {
@@ -82,7 +100,13 @@ beforeAll(async () => {
     }
   };
   instances.push(
-    ...(await Promise.all(Array.from({ length: PROCESSES }, (_, i) => startProcess(`booking-${i + 1}`, 'subgraphs/booking/src/index.ts', env, { onStdoutLine: onStdoutLine(`booking-${i + 1}`) })))),
+    ...(await Promise.all(
+      Array.from({ length: PROCESSES }, (_, i) =>
+        startProcess(`booking-${i + 1}`, 'subgraphs/booking/src/index.ts', env, {
+          onStdoutLine: onStdoutLine(`booking-${i + 1}`),
+        }),
+      ),
+    )),
   );
 }, 180_000);
 
@@ -96,18 +120,36 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const query = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id status } }`;
-type Answer = { data?: { reserveSeats: { id: string; status: string } }; errors?: { message: string; extensions: { code: string } }[] };
+const query = `mutation($input: ReserveSeatsInput!, $key: String!) {
+  reserveSeats(input: $input, idempotencyKey: $key) { id status }
+}`;
+type Answer = {
+  data?: { reserveSeats: { id: string; status: string } };
+  errors?: { message: string; extensions: { code: string } }[];
+};
 
 /** One passenger, through process i % 3; TRY_AGAIN is retried with the same key on the next process. */
 async function reserve(i: number): Promise<Answer> {
   const token = await keys.sign(randomUUID());
   const body = JSON.stringify({
     query,
-    variables: { key: randomUUID(), input: { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [{ name: 'Replica Rider', age: 30 + (i % 50), gender: 'FEMALE' }] } },
+    variables: {
+      key: randomUUID(),
+      input: {
+        runId: run.runId,
+        from: run.stations[0],
+        to: run.stations[3],
+        class: 'SLEEPER',
+        passengers: [{ name: 'Replica Rider', age: 30 + (i % 50), gender: 'FEMALE' }],
+      },
+    },
   });
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`${instances[(i + attempt) % PROCESSES]!.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+    const res = await fetch(`${instances[(i + attempt) % PROCESSES]!.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body,
+    });
     const answer = (await res.json()) as Answer;
     if (answer.errors?.[0]?.extensions.code !== 'TRY_AGAIN' || attempt === 5) return answer;
     await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
@@ -115,14 +157,18 @@ async function reserve(i: number): Promise<Answer> {
 }
 
 const reservations = () =>
-  db.prisma.reservation.findMany({ where: { runId: run.runId }, select: { id: true, status: true, passengers: { select: { waitlistNumber: true } } } });
+  db.prisma.reservation.findMany({
+    where: { runId: run.runId },
+    select: { id: true, status: true, passengers: { select: { waitlistNumber: true } } },
+  });
 
 /** The WL number each waitlisted reservation was given (it keeps it after promotion). */
 let wlOf: Map<string, number>;
 
 /** Makes the given holds due, then waits until the sweepers expired them and promoted what fits. */
 async function expire(ids: string[], expect: { held: number; waitlisted: number }) {
-  await db.prisma.$executeRaw`UPDATE booking.reservations SET hold_expires_at = now() - interval '1 second' WHERE id = ANY(${ids}::uuid[])`;
+  await db.prisma.$executeRaw`
+    UPDATE booking.reservations SET hold_expires_at = now() - interval '1 second' WHERE id = ANY(${ids}::uuid[])`;
   return waitFor(`${ids.length} holds expired`, async () => {
     const rs = await reservations();
     const count = (s: string) => rs.filter((r) => r.status === s).length;
@@ -133,7 +179,10 @@ async function expire(ids: string[], expect: { held: number; waitlisted: number 
 
 /** WL numbers of the reservations promoted so far (HELD or later, with a WL number). */
 const promotedWl = (rs: Awaited<ReturnType<typeof reservations>>) =>
-  rs.filter((r) => r.status !== 'WAITLISTED' && wlOf.has(r.id)).map((r) => wlOf.get(r.id)!).sort((a, b) => a - b);
+  rs
+    .filter((r) => r.status !== 'WAITLISTED' && wlOf.has(r.id))
+    .map((r) => wlOf.get(r.id)!)
+    .sort((a, b) => a - b);
 
 describe(`${PROCESSES} booking processes: sweepers and outbox relays side by side`, () => {
   it('expire each hold once, publish each event once, promote the waitlist in order', async () => {
@@ -143,7 +192,9 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
     expect(statuses.filter((s) => s === 'HELD')).toHaveLength(BERTHS);
     expect(statuses.filter((s) => s === 'WAITLISTED')).toHaveLength(WAITLISTED);
     const initial = await reservations();
-    wlOf = new Map(initial.filter((r) => r.status === 'WAITLISTED').map((r) => [r.id, r.passengers[0]!.waitlistNumber!]));
+    wlOf = new Map(
+      initial.filter((r) => r.status === 'WAITLISTED').map((r) => [r.id, r.passengers[0]!.waitlistNumber!]),
+    );
     expect([...wlOf.values()].sort((a, b) => a - b)).toEqual(Array.from({ length: WAITLISTED }, (_, i) => i + 1));
     const firstHolds = initial.filter((r) => r.status === 'HELD').map((r) => r.id);
 
@@ -161,18 +212,26 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
 
     // Every outbox row published (by some relay), and the tap got each exactly once.
     const outbox = await waitFor('every outbox row published', async () => {
-      const rows = await db.prisma.bookingOutbox.findMany({ select: { id: true, routingKey: true, publishedAt: true, payload: true } });
+      const rows = await db.prisma.bookingOutbox.findMany({
+        select: { id: true, routingKey: true, publishedAt: true, payload: true },
+      });
       return rows.every((r) => r.publishedAt) && rows.every((r) => received.has(r.id)) && rows;
     });
     await new Promise((r) => setTimeout(r, 500)); // a late duplicate would arrive now
     expect(received.size, 'no message without an outbox row').toBe(outbox.length);
-    expect([...received.values()].filter((m) => m.count !== 1), 'each event delivered once').toEqual([]);
+    expect(
+      [...received.values()].filter((m) => m.count !== 1),
+      'each event delivered once',
+    ).toEqual([]);
     const seedEvents = outbox.filter((r) => r.routingKey.startsWith('network.')).length;
     expect(seedEvents, "the seed's network events were relayed by the three processes too").toBeGreaterThan(100);
 
     // Each hold expired exactly once: one reservation.expired event per reservation (20 holds and
     // 10 promoted holds), one promotion per waitlisted reservation.
-    const byKey = (key: string) => outbox.filter((r) => r.routingKey === key).map((r) => (r.payload as { data: { reservationId: string } }).data.reservationId);
+    const byKey = (key: string) =>
+      outbox
+        .filter((r) => r.routingKey === key)
+        .map((r) => (r.payload as { data: { reservationId: string } }).data.reservationId);
     const expired = byKey('reservation.expired');
     expect(expired).toHaveLength(BERTHS + WAITLISTED);
     expect(new Set(expired)).toEqual(new Set(initial.map((r) => r.id)));
@@ -181,20 +240,46 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
     expect(promoted).toHaveLength(WAITLISTED);
 
     // The sweepers' own count agrees: 30 expiries across the three processes, none counted twice.
-    const perProcess = await Promise.all(instances.map(async (p) => (await scrape(p.url)).sum('tatkal_holds_expired_total')));
+    const perProcess = await Promise.all(
+      instances.map(async (p) => (await scrape(p.url)).sum('tatkal_holds_expired_total')),
+    );
     expect(perProcess.reduce((a, b) => a + b, 0)).toBe(BERTHS + WAITLISTED);
-    const failedPublishes = await Promise.all(instances.map(async (p) => (await scrape(p.url)).samples.filter((s) => s.name === 'tatkal_messages_published_total' && s.labels.outcome !== 'confirmed' && s.value > 0)));
+    const failedPublishes = await Promise.all(
+      instances.map(async (p) =>
+        (await scrape(p.url)).samples.filter(
+          (s) => s.name === 'tatkal_messages_published_total' && s.labels.outcome !== 'confirmed' && s.value > 0,
+        ),
+      ),
+    );
     expect(failedPublishes.flat()).toEqual([]);
-    const relayed = await Promise.all(instances.map(async (p) => (await scrape(p.url)).sum('tatkal_messages_published_total', { outcome: 'confirmed' })));
-    console.info(`holds expired per process: ${perProcess.join(', ')}; events published per process: ${relayed.join(', ')} (${outbox.length} outbox rows)`);
+    const relayed = await Promise.all(
+      instances.map(async (p) =>
+        (await scrape(p.url)).sum('tatkal_messages_published_total', { outcome: 'confirmed' }),
+      ),
+    );
+    console.info(
+      `holds expired per process: ${perProcess.join(', ')}; ` +
+        `events published per process: ${relayed.join(', ')} (${outbox.length} outbox rows)`,
+    );
 
     // The database afterwards: no berth held, no segment occupied, every mask clear.
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 0, distinctSeats: 0 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 0,
+      distinctSeats: 0,
+    });
     const occupied = await db.prisma.$queryRaw<{ occupancy: bigint; masks: bigint }[]>`
       SELECT (SELECT count(*) FROM booking.seat_occupancy WHERE run_id = ${run.runId}::uuid)::bigint AS occupancy,
-             (SELECT count(*) FROM booking.run_seats WHERE run_id = ${run.runId}::uuid AND occupied_mask <> 0)::bigint AS masks`;
+             (SELECT count(*) FROM booking.run_seats
+              WHERE run_id = ${run.runId}::uuid AND occupied_mask <> 0)::bigint AS masks`;
+
     expect(occupied).toEqual([{ occupancy: 0n, masks: 0n }]);
-    const passengers = await db.prisma.passenger.groupBy({ by: ['status'], where: { reservation: { runId: run.runId } }, _count: true });
+    const passengers = await db.prisma.passenger.groupBy({
+      by: ['status'],
+      where: { reservation: { runId: run.runId } },
+      _count: true,
+    });
     expect(passengers.map((p) => [p.status, p._count])).toEqual([['CANCELLED', BERTHS + WAITLISTED]]);
 
     // No process logged an error, and all three are still running.

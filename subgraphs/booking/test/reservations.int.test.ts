@@ -24,7 +24,8 @@ let deps: BookingDeps;
 let depsWithoutRedis: BookingDeps;
 const { server } = buildBookingServer({ logger: testLogger, production: false });
 
-const ctx = (who: Identity | null, d: BookingDeps = deps): BookingContext => bookingContext(d, { identity: who, requestId: 'test', log: testLogger });
+const ctx = (who: Identity | null, d: BookingDeps = deps): BookingContext =>
+  bookingContext(d, { identity: who, requestId: 'test', log: testLogger });
 
 const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
   reserveSeats(input: $input, idempotencyKey: $key) {
@@ -34,10 +35,21 @@ const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
   }
 }`;
 
-const passenger = (i = 0) => ({ name: `Passenger ${String.fromCharCode(65 + (i % 26))}`, age: 30 + (i % 40), gender: i % 2 ? 'FEMALE' : 'MALE' });
+const passenger = (i = 0) => ({
+  name: `Passenger ${String.fromCharCode(65 + (i % 26))}`,
+  age: 30 + (i % 40),
+  gender: i % 2 ? 'FEMALE' : 'MALE',
+});
 
 function reserveInput(run: TestRun, extra: Record<string, unknown> = {}) {
-  return { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()], ...extra };
+  return {
+    runId: run.runId,
+    from: run.stations[0],
+    to: run.stations[3],
+    class: 'SLEEPER',
+    passengers: [passenger()],
+    ...extra,
+  };
 }
 
 const reserve = (who: Identity, input: Record<string, unknown>, d: BookingDeps = deps, key: string = randomUUID()) =>
@@ -67,11 +79,15 @@ async function contendForOneBerth(d: BookingDeps, requests: number, rounds: numb
   const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: rounds });
   for (let round = 1; round <= rounds; round++) {
     const input = reserveInput(run, { berths: [{ coach: 'S1', berth: round }] });
-    const results = await Promise.all(Array.from({ length: requests }, () => reserve(identity(randomUUID()), input, d)));
+    const results = await Promise.all(
+      Array.from({ length: requests }, () => reserve(identity(randomUUID()), input, d)),
+    );
     const winners = results.filter((r) => !r.errors);
     const codes = results.flatMap((r) => errorCodes(r));
     // The outcome counts go in the message: a failure says what happened instead.
-    const seen = JSON.stringify(Object.fromEntries([...new Set(codes)].map((c) => [c, codes.filter((x) => x === c).length])));
+    const seen = JSON.stringify(
+      Object.fromEntries([...new Set(codes)].map((c) => [c, codes.filter((x) => x === c).length])),
+    );
     expect(winners, `round ${round}: ${winners.length} won, refusals ${seen}`).toHaveLength(1);
     expect(winners[0]!.data!.reserveSeats.passengers[0]).toMatchObject({ coach: 'S1', berth: round, status: 'HELD' });
     expect(new Set(codes), `round ${round}: refusals ${seen}`).toEqual(new Set(['SEAT_UNAVAILABLE']));
@@ -80,14 +96,30 @@ async function contendForOneBerth(d: BookingDeps, requests: number, rounds: numb
   const audit = await doubleBookingAudit(db.prisma, run.runId);
   expect(audit).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: rounds, distinctSeats: rounds });
   // Every request got a PNR in the queue: one HELD per round, the others REFUSED with the same code.
-  const byStatus = await db.prisma.reservation.groupBy({ by: ['status', 'refusalCode'], where: { runId: run.runId }, _count: true });
-  expect(byStatus.map((g) => [g.status, g.refusalCode, g._count]).sort()).toEqual([['HELD', null, rounds], ['REFUSED', 'SEAT_UNAVAILABLE', (requests - 1) * rounds]].sort());
+  const byStatus = await db.prisma.reservation.groupBy({
+    by: ['status', 'refusalCode'],
+    where: { runId: run.runId },
+    _count: true,
+  });
+  expect(byStatus.map((g) => [g.status, g.refusalCode, g._count]).sort()).toEqual(
+    [
+      ['HELD', null, rounds],
+      ['REFUSED', 'SEAT_UNAVAILABLE', (requests - 1) * rounds],
+    ].sort(),
+  );
 }
 
 async function autoAllocationRush(d: BookingDeps) {
   const run = await createTestRun(db.prisma, { coaches: 4, berthsPerCoach: 75 });
-  const requests = Array.from({ length: 2000 }, (_, i) => ({ allowWaitlist: i % 2 === 0, who: identity(randomUUID()) }));
-  const results = await Promise.all(requests.map((r, i) => reserve(r.who, reserveInput(run, { allowWaitlist: r.allowWaitlist, passengers: [passenger(i)] }), d)));
+  const requests = Array.from({ length: 2000 }, (_, i) => ({
+    allowWaitlist: i % 2 === 0,
+    who: identity(randomUUID()),
+  }));
+  const results = await Promise.all(
+    requests.map((r, i) =>
+      reserve(r.who, reserveInput(run, { allowWaitlist: r.allowWaitlist, passengers: [passenger(i)] }), d),
+    ),
+  );
   let held = 0;
   results.forEach((res, i) => {
     if (res.errors) {
@@ -107,7 +139,11 @@ async function autoAllocationRush(d: BookingDeps) {
   const audit = await doubleBookingAudit(db.prisma, run.runId);
   expect(audit).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 300, distinctSeats: 300 });
   // Waitlist numbers are handed out once each, 1..n without gaps.
-  const wl = await db.prisma.passenger.findMany({ where: { reservation: { runId: run.runId }, status: 'WAITLISTED' }, select: { waitlistNumber: true }, orderBy: { waitlistNumber: 'asc' } });
+  const wl = await db.prisma.passenger.findMany({
+    where: { reservation: { runId: run.runId }, status: 'WAITLISTED' },
+    select: { waitlistNumber: true },
+    orderBy: { waitlistNumber: 'asc' },
+  });
   expect(wl.map((p) => p.waitlistNumber)).toEqual(wl.map((_, i) => i + 1));
 }
 
@@ -143,7 +179,12 @@ describe('segment inventory', () => {
     const audit = await doubleBookingAudit(db.prisma, run.runId);
     expect(audit).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2, distinctSeats: 1 });
     // Availability counts the berth as taken for B->C but free for A->B? No: A->C covers A->B too.
-    const avail = await execute(server, `query($id: ID!, $f: String!, $t: String!) { availability(runId: $id, from: $f, to: $t) { availableBerths } }`, { id: run.runId, f: a, t: b }, ctx(null));
+    const avail = await execute(
+      server,
+      `query($id: ID!, $f: String!, $t: String!) { availability(runId: $id, from: $f, to: $t) { availableBerths } }`,
+      { id: run.runId, f: a, t: b },
+      ctx(null),
+    );
     expect(avail.data!.availability[0].availableBerths).toBe(7);
   });
 
@@ -151,9 +192,13 @@ describe('segment inventory', () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
     const who = identity(randomUUID());
     const first = await reserve(who, reserveInput(run, { berths: [{ coach: 'S1', berth: 1 }] }));
-    const seatId = (await db.prisma.passenger.findFirstOrThrow({ where: { id: first.data!.reserveSeats.passengers[0].id } })).seatId!;
+    const seatId = (
+      await db.prisma.passenger.findFirstOrThrow({ where: { id: first.data!.reserveSeats.passengers[0].id } })
+    ).seatId!;
     await expect(
-      db.prisma.seatOccupancy.create({ data: { runId: run.runId, seatId, segment: 1, passengerId: randomUUID(), reservationId: randomUUID() } }),
+      db.prisma.seatOccupancy.create({
+        data: { runId: run.runId, seatId, segment: 1, passengerId: randomUUID(), reservationId: randomUUID() },
+      }),
     ).rejects.toMatchObject({ code: 'P2002' });
   });
 });
@@ -189,13 +234,15 @@ describe('idempotency', () => {
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(1);
   });
 
-  it('one key sent at once with two different requests: one reservation, the other IDEMPOTENCY_KEY_REUSED', async () => {
+  it('one key sent at once with two different requests: one reservation, other IDEMPOTENCY_KEY_REUSED', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 10 });
     const who = identity(randomUUID());
     const key = randomUUID();
     // Both run their work (nothing is claimed first); the key's primary key lets one commit.
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => reserve(who, reserveInput(run, { passengers: [passenger(i % 2)] }), deps, key)),
+      Array.from({ length: 10 }, (_, i) =>
+        reserve(who, reserveInput(run, { passengers: [passenger(i % 2)] }), deps, key),
+      ),
     );
     const ok = results.filter((r) => !r.errors);
     const winner = JSON.stringify(ok[0]);
@@ -207,7 +254,11 @@ describe('idempotency', () => {
     expect(ok).toHaveLength(results.filter((_, i) => passenger(i % 2).name === winnerName).length);
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(1);
     expect(await db.prisma.bookingIdempotencyKey.count({ where: { key } })).toBe(1);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 1,
+    });
   });
 
   it('refuses the same key with a different request, and replays a domain error as it was', async () => {
@@ -244,7 +295,7 @@ describe('idempotency', () => {
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(2);
   });
 
-  it('records the response in the reservation\'s own transaction: the database replays it byte for byte', async () => {
+  it("records the response in the reservation's own transaction: the database replays it byte for byte", async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
     const who = identity(randomUUID());
     for (const extra of [{}, { passengers: [passenger(1), passenger(2)] }]) {
@@ -254,8 +305,11 @@ describe('idempotency', () => {
       const view = (first.data as { reserveSeats: { id: string } }).reserveSeats;
       // The key was completed by the same commit that wrote the reservation.
       // (Rows written by one transaction share its xmin.)
-      const [row] = await db.prisma.$queryRaw<{ completed_at: Date | null; same_tx: boolean; response: { ok: boolean; data: { id: string } } }[]>`
-        SELECT k.completed_at, k.xmin::text = r.xmin::text AS same_tx, k.response FROM booking.idempotency_keys k JOIN booking.reservations r ON r.id = ${view.id}::uuid
+      const [row] = await db.prisma.$queryRaw<
+        { completed_at: Date | null; same_tx: boolean; response: { ok: boolean; data: { id: string } } }[]
+      >`
+        SELECT k.completed_at, k.xmin::text = r.xmin::text AS same_tx, k.response
+        FROM booking.idempotency_keys k JOIN booking.reservations r ON r.id = ${view.id}::uuid
         WHERE k.user_id = ${who.userId} AND k.key = ${key}`;
       expect(row!.completed_at).not.toBeNull();
       expect(row!.same_tx).toBe(true);
@@ -265,19 +319,32 @@ describe('idempotency', () => {
       expect(JSON.stringify(await reserve(who, reserveInput(run, extra), deps, key))).toBe(JSON.stringify(first));
     }
     // The first took the only berth; the group of two was waitlisted.
-    expect((await db.prisma.reservation.findMany({ where: { runId: run.runId }, orderBy: { createdAt: 'asc' } })).map((r) => r.status)).toEqual(['HELD', 'WAITLISTED']);
+    expect(
+      (await db.prisma.reservation.findMany({ where: { runId: run.runId }, orderBy: { createdAt: 'asc' } })).map(
+        (r) => r.status,
+      ),
+    ).toEqual(['HELD', 'WAITLISTED']);
   });
 
   it('a rush costs a few statements per batch, not per request', async () => {
     const counting = countingPrisma(db.url);
     try {
-      const countingDeps = createBookingDeps(counting.prisma, redis, testLogger, { queueWaitMs: 120_000, waitlistLimit: 100_000 });
+      const countingDeps = createBookingDeps(counting.prisma, redis, testLogger, {
+        queueWaitMs: 120_000,
+        waitlistLimit: 100_000,
+      });
       const run = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 30 });
       const flat = (sqls: string[]) => sqls.map((sql) => sql.trim().replace(/\s+/g, ' '));
       // Only the reservation's own fields: no station or run lookups for the answer.
       const reserveStatus = (d: BookingDeps) =>
-        execute(server, `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { status } }`,
-          { input: reserveInput(run), key: randomUUID() }, ctx(identity(randomUUID()), d));
+        execute(
+          server,
+          `mutation($input: ReserveSeatsInput!, $key: String!) {
+            reserveSeats(input: $input, idempotencyKey: $key) { status }
+          }`,
+          { input: reserveInput(run), key: randomUUID() },
+          ctx(identity(randomUUID()), d),
+        );
       await reserveStatus(countingDeps); // caches the train's layout
       // One request alone: its intake statement, then one allocation transaction.
       const one = flat(await counting.statementsDuring(() => reserveStatus(countingDeps)));
@@ -286,7 +353,9 @@ describe('idempotency', () => {
       expect(one.length, one.map((sql) => sql.slice(0, 60)).join('\n')).toBeLessThanOrEqual(11);
       // 200 at once: a handful of intake statements and batches, whatever the number of requests.
       const rush = flat(
-        await counting.statementsDuring(() => Promise.all(Array.from({ length: 200 }, () => reserveStatus(countingDeps)))),
+        await counting.statementsDuring(() =>
+          Promise.all(Array.from({ length: 200 }, () => reserveStatus(countingDeps))),
+        ),
       );
       const intakes = rush.filter((sql) => sql.startsWith('WITH input AS')).length;
       const batches = rush.filter((sql) => sql.startsWith('WITH r AS')).length;
@@ -310,8 +379,12 @@ describe('idempotency', () => {
       }),
     );
     await expect(attempt).rejects.toMatchObject({ code: 'SOLD_OUT' });
-    const rows = await db.prisma.$queryRaw<{ response: unknown }[]>`SELECT response FROM booking.idempotency_keys WHERE user_id = ${userId} AND key = ${key}`;
-    expect(rows.map((r) => r.response)).toEqual([{ ok: false, error: { message: 'Nothing left', extensions: { code: 'SOLD_OUT' } } }]);
+    const rows = await db.prisma.$queryRaw<
+      { response: unknown }[]
+    >`SELECT response FROM booking.idempotency_keys WHERE user_id = ${userId} AND key = ${key}`;
+    expect(rows.map((r) => r.response)).toEqual([
+      { ok: false, error: { message: 'Nothing left', extensions: { code: 'SOLD_OUT' } } },
+    ]);
   });
 
   it('rejects an empty or 300-character key before doing anything', async () => {
@@ -330,36 +403,62 @@ describe('holds and the waitlist', () => {
     const holders = [identity(randomUUID()), identity(randomUUID())];
     // One after the other, so the first hold is the older one.
     const held = [];
-    for (const [i, w] of holders.entries()) held.push(await reserve(w, reserveInput(run, { passengers: [passenger(i)] })));
+    for (const [i, w] of holders.entries())
+      held.push(await reserve(w, reserveInput(run, { passengers: [passenger(i)] })));
     expect(held.map((h) => h.data!.reserveSeats.status)).toEqual(['HELD', 'HELD']);
     const wl1 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(2)] }));
     const wl2 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(3)] }));
-    expect(wl1.data!.reserveSeats).toMatchObject({ status: 'WAITLISTED', passengers: [{ waitlistNumber: 1, coach: null }] });
+    expect(wl1.data!.reserveSeats).toMatchObject({
+      status: 'WAITLISTED',
+      passengers: [{ waitlistNumber: 1, coach: null }],
+    });
     expect(wl2.data!.reserveSeats.passengers[0].waitlistNumber).toBe(2);
     // A group gets consecutive numbers, stored and announced as answered.
-    const group = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(4), passenger(5), passenger(6)] }));
-    expect(group.data!.reserveSeats.passengers.map((p: { waitlistNumber: number }) => p.waitlistNumber)).toEqual([3, 4, 5]);
-    const stored = await db.prisma.passenger.findMany({ where: { reservationId: group.data!.reserveSeats.id }, orderBy: { position: 'asc' } });
+    const group = await reserve(
+      identity(randomUUID()),
+      reserveInput(run, { passengers: [passenger(4), passenger(5), passenger(6)] }),
+    );
+    expect(group.data!.reserveSeats.passengers.map((p: { waitlistNumber: number }) => p.waitlistNumber)).toEqual([
+      3, 4, 5,
+    ]);
+    const stored = await db.prisma.passenger.findMany({
+      where: { reservationId: group.data!.reserveSeats.id },
+      orderBy: { position: 'asc' },
+    });
     expect(stored.map((p) => p.waitlistNumber)).toEqual([3, 4, 5]);
     const events = await db.prisma.bookingOutbox.findMany({ where: { routingKey: 'reservation.waitlisted' } });
-    const announced = events.map((e) => e.payload as { data: { pnr: string; waitlist: number[] } }).find((e) => e.data.pnr === group.data!.reserveSeats.pnr);
+    const announced = events
+      .map((e) => e.payload as { data: { pnr: string; waitlist: number[] } })
+      .find((e) => e.data.pnr === group.data!.reserveSeats.pnr);
     expect(announced!.data.waitlist).toEqual([3, 4, 5]);
-    expect((events.map((e) => e.payload as { data: { pnr: string; waitlist: number[] } }).find((e) => e.data.pnr === wl1.data!.reserveSeats.pnr))!.data.waitlist).toEqual([1]);
+    expect(
+      events
+        .map((e) => e.payload as { data: { pnr: string; waitlist: number[] } })
+        .find((e) => e.data.pnr === wl1.data!.reserveSeats.pnr)!.data.waitlist,
+    ).toEqual([1]);
 
     const expiring = held[0]!.data!.reserveSeats;
-    await db.prisma.reservation.update({ where: { id: expiring.id }, data: { holdExpiresAt: new Date(Date.now() - 1000) } });
+    await db.prisma.reservation.update({
+      where: { id: expiring.id },
+      data: { holdExpiresAt: new Date(Date.now() - 1000) },
+    });
     expect(await expireHolds(db.prisma, deps.reservations.settings)).toBe(1);
 
-    const byId = async (id: string) => db.prisma.reservation.findUniqueOrThrow({ where: { id }, include: { passengers: true } });
+    const byId = async (id: string) =>
+      db.prisma.reservation.findUniqueOrThrow({ where: { id }, include: { passengers: true } });
     const after = await Promise.all([held[0]!, held[1]!, wl1, wl2].map((r) => byId(r.data!.reserveSeats.id)));
     expect(after.map((r) => r.status)).toEqual(['EXPIRED', 'HELD', 'HELD', 'WAITLISTED']);
     // WL 1 got exactly the berth the expired hold had.
     expect(after[2]!.passengers[0]!.seatId).toBe(after[0]!.passengers[0]!.seatId);
     expect(after[2]!.holdExpiresAt!.getTime()).toBeGreaterThan(Date.now());
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 2,
+    });
   });
 
-  it('the sweeper promotes a waitlisting that committed after the berth was freed, on runs not yet departed', async () => {
+  it('the sweeper promotes a waitlisting committed after the berth was freed, on runs not yet departed', async () => {
     // One berth, held; a waitlisting behind it; then the berth freed by a transaction that
     // promoted nobody (it ran before the waitlisting committed).
     const strand = async () => {
@@ -369,7 +468,9 @@ describe('holds and the waitlist', () => {
       expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
       // Nothing to promote while the only berth is held.
       await promoteStrandedWaitlists(db.prisma, deps.reservations.settings);
-      expect((await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } })).status).toBe('WAITLISTED');
+      expect(
+        (await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } })).status,
+      ).toBe('WAITLISTED');
       const heldId = held.data!.reserveSeats.id;
       await db.prisma.$transaction([
         db.prisma.seatOccupancy.deleteMany({ where: { reservationId: heldId } }),
@@ -381,35 +482,63 @@ describe('holds and the waitlist', () => {
     };
     // A run that has departed keeps its waitlist as it is.
     const departed = await strand();
-    await db.prisma.trainRun.update({ where: { id: departed.run.runId }, data: { date: new Date(Date.now() - 3 * 86_400_000) } });
+    await db.prisma.trainRun.update({
+      where: { id: departed.run.runId },
+      data: { date: new Date(Date.now() - 3 * 86_400_000) },
+    });
     await promoteStrandedWaitlists(db.prisma, deps.reservations.settings);
-    expect((await db.prisma.reservation.findUniqueOrThrow({ where: { id: departed.waiting.data!.reserveSeats.id } })).status).toBe('WAITLISTED');
+    expect(
+      (await db.prisma.reservation.findUniqueOrThrow({ where: { id: departed.waiting.data!.reserveSeats.id } })).status,
+    ).toBe('WAITLISTED');
 
     const { run, waiting } = await strand();
     expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBeGreaterThanOrEqual(1);
-    const promoted = await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id }, include: { passengers: true } });
+    const promoted = await db.prisma.reservation.findUniqueOrThrow({
+      where: { id: waiting.data!.reserveSeats.id },
+      include: { passengers: true },
+    });
     expect(promoted.status).toBe('HELD');
     expect(promoted.passengers[0]!.berthNumber).toBe(1);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 1,
+      distinctSeats: 1,
+    });
   });
 
   it('several sweepers at once expire each hold exactly once', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 40 });
-    const held = await Promise.all(Array.from({ length: 30 }, (_, i) => reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(i)] }))));
+    const held = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(i)] })),
+      ),
+    );
     const ids = held.map((h) => h.data!.reserveSeats.id);
-    await db.prisma.reservation.updateMany({ where: { id: { in: ids } }, data: { holdExpiresAt: new Date(Date.now() - 1000) } });
+    await db.prisma.reservation.updateMany({
+      where: { id: { in: ids } },
+      data: { holdExpiresAt: new Date(Date.now() - 1000) },
+    });
     // Four sweepers racing, batches of 5: SKIP LOCKED hands each hold to exactly one of them.
-    const counts = await Promise.all(Array.from({ length: 4 }, async () => {
-      let total = 0;
-      for (let n = -1; n !== 0; total += n) n = await expireHolds(db.prisma, deps.reservations.settings, 5);
-      return total;
-    }));
+    const counts = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        let total = 0;
+        for (let n = -1; n !== 0; total += n) n = await expireHolds(db.prisma, deps.reservations.settings, 5);
+        return total;
+      }),
+    );
     expect(counts.reduce((a, b) => a + b, 0)).toBe(30);
     expect(await db.prisma.reservation.count({ where: { id: { in: ids }, status: 'EXPIRED' } })).toBe(30);
     const events = await db.prisma.$queryRaw<{ n: bigint }[]>`
-      SELECT count(*)::bigint AS n FROM booking.outbox WHERE routing_key = 'reservation.expired' AND payload->'data'->>'reservationId' = ANY(${ids}::text[])`;
+      SELECT count(*)::bigint AS n FROM booking.outbox
+      WHERE routing_key = 'reservation.expired' AND payload->'data'->>'reservationId' = ANY(${ids}::text[])`;
     expect(Number(events[0]!.n)).toBe(30);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 0, distinctSeats: 0 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 0,
+      distinctSeats: 0,
+    });
   });
 
   it('cancelling one passenger frees that berth only and promotes the waitlist', async () => {
@@ -419,18 +548,36 @@ describe('holds and the waitlist', () => {
     const waiting = await reserve(identity(randomUUID()), reserveInput(run));
     expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
     const { pnr, passengers } = pair.data!.reserveSeats;
-    const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) { cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { status passengers { status } } }`;
-    const stranger = await execute(server, CANCEL, { pnr, ids: [passengers[1].id], key: randomUUID() }, ctx(identity(randomUUID())));
+    const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) {
+      cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { status passengers { status } }
+    }`;
+    const stranger = await execute(
+      server,
+      CANCEL,
+      { pnr, ids: [passengers[1].id], key: randomUUID() },
+      ctx(identity(randomUUID())),
+    );
     // Another user's PNR is answered as a missing one.
     expect(errorCodes(stranger)).toEqual(['NOT_FOUND']);
     const res = await execute(server, CANCEL, { pnr, ids: [passengers[1].id], key: randomUUID() }, ctx(owner));
     expect(res.errors).toBeUndefined();
-    expect(res.data!.cancelReservation).toEqual({ status: 'HELD', passengers: [{ status: 'HELD' }, { status: 'CANCELLED' }] });
+    expect(res.data!.cancelReservation).toEqual({
+      status: 'HELD',
+      passengers: [{ status: 'HELD' }, { status: 'CANCELLED' }],
+    });
     const promoted = await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } });
     expect(promoted.status).toBe('HELD');
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0, seatedPassengers: 2 });
-    const outbox = await db.prisma.bookingOutbox.findMany({ where: { routingKey: { in: ['reservation.cancelled', 'reservation.promoted'] } } });
-    expect(outbox.map((o) => o.routingKey).sort()).toEqual(expect.arrayContaining(['reservation.cancelled', 'reservation.promoted']));
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 2,
+    });
+    const outbox = await db.prisma.bookingOutbox.findMany({
+      where: { routingKey: { in: ['reservation.cancelled', 'reservation.promoted'] } },
+    });
+    expect(outbox.map((o) => o.routingKey).sort()).toEqual(
+      expect.arrayContaining(['reservation.cancelled', 'reservation.promoted']),
+    );
   });
 });
 
@@ -446,14 +593,40 @@ describe('bad input: a documented error and nothing written', () => {
     ['an absurd age', (r) => reserveInput(r, { passengers: [{ ...passenger(), age: 300 }] })],
     ['a zero age', (r) => reserveInput(r, { passengers: [{ ...passenger(), age: 0 }] })],
     ['an empty name', (r) => reserveInput(r, { passengers: [{ ...passenger(), name: '  ' }] })],
-    ['SQL in a name', (r) => reserveInput(r, { passengers: [{ ...passenger(), name: "Robert'); DROP TABLE booking.seats;--" }] })],
+    [
+      'SQL in a name',
+      (r) => reserveInput(r, { passengers: [{ ...passenger(), name: "Robert'); DROP TABLE booking.seats;--" }] }),
+    ],
     ['an unknown station', (r) => reserveInput(r, { from: 'NOWHERE' })],
     ['from after to', (r) => reserveInput(r, { from: r.stations[3], to: r.stations[0] })],
-    ['duplicate berths', (r) => reserveInput(r, { passengers: [passenger(0), passenger(1)], berths: [{ coach: 'S1', berth: 1 }, { coach: 's1', berth: 1 }] })],
+    [
+      'duplicate berths',
+      (r) =>
+        reserveInput(r, {
+          passengers: [passenger(0), passenger(1)],
+          berths: [
+            { coach: 'S1', berth: 1 },
+            { coach: 's1', berth: 1 },
+          ],
+        }),
+    ],
     ['a berth that does not exist', (r) => reserveInput(r, { berths: [{ coach: 'S1', berth: 99 }] })],
     ['a coach of another class', (r) => reserveInput(r, { class: 'THIRD_AC', berths: [{ coach: 'S1', berth: 1 }] })],
-    ['an unknown train', () => ({ trainNumber: '00000', date: addDays(todayInIndia(), 3), from: 'NDLS', to: 'MMCT', class: 'SLEEPER', passengers: [passenger()] })],
-    ['a date beyond the booking window', (r) => ({ ...reserveInput(r), runId: undefined, trainNumber: r.trainNumber, date: addDays(todayInIndia(), 90) })],
+    [
+      'an unknown train',
+      () => ({
+        trainNumber: '00000',
+        date: addDays(todayInIndia(), 3),
+        from: 'NDLS',
+        to: 'MMCT',
+        class: 'SLEEPER',
+        passengers: [passenger()],
+      }),
+    ],
+    [
+      'a date beyond the booking window',
+      (r) => ({ ...reserveInput(r), runId: undefined, trainNumber: r.trainNumber, date: addDays(todayInIndia(), 90) }),
+    ],
     ['a malformed run id', (r) => reserveInput(r, { runId: 'x' })],
   ];
 
@@ -467,12 +640,17 @@ describe('bad input: a documented error and nothing written', () => {
   });
 
   it('a run that already departed -> BAD_USER_INPUT', async () => {
-    const past = await db.prisma.trainRun.create({ data: { trainId: (await db.prisma.trainRun.findUniqueOrThrow({ where: { id: run.runId } })).trainId, date: new Date(`${addDays(todayInIndia(), -2)}T00:00:00Z`) } });
+    const past = await db.prisma.trainRun.create({
+      data: {
+        trainId: (await db.prisma.trainRun.findUniqueOrThrow({ where: { id: run.runId } })).trainId,
+        date: new Date(`${addDays(todayInIndia(), -2)}T00:00:00Z`),
+      },
+    });
     const res = await reserve(identity(randomUUID()), reserveInput(run, { runId: past.id }));
     expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
   });
 
-  it('anonymous -> UNAUTHENTICATED; another user\'s PNR answers as a missing one', async () => {
+  it("anonymous -> UNAUTHENTICATED; another user's PNR answers as a missing one", async () => {
     const anon = await execute(server, RESERVE, { input: reserveInput(run), key: randomUUID() }, ctx(null));
     expect(errorCodes(anon)).toEqual(['UNAUTHENTICATED']);
     const owner = identity(randomUUID());
@@ -483,7 +661,9 @@ describe('bad input: a documented error and nothing written', () => {
     expect(errorCodes(other)).toEqual(['NOT_FOUND']);
     expect(other.data?.reservation ?? null).toBeNull();
     // The same message too: nothing tells a stranger's PNR from an unused one.
-    expect(other.errors![0]!.message.replace(/\d{10}/, 'PNR')).toBe(missing.errors![0]!.message.replace(/\d{10}/, 'PNR'));
+    expect(other.errors![0]!.message.replace(/\d{10}/, 'PNR')).toBe(
+      missing.errors![0]!.message.replace(/\d{10}/, 'PNR'),
+    );
     const own = await execute(server, q, { pnr: mine.data!.reserveSeats.pnr }, ctx(owner));
     expect(own.data!.reservation.pnr).toBe(mine.data!.reserveSeats.pnr);
     const admin = await execute(server, q, { pnr: mine.data!.reserveSeats.pnr }, ctx(identity(randomUUID(), 'ADMIN')));
@@ -496,26 +676,54 @@ describe('reads', () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 8 });
     const owner = identity(randomUUID());
     const made: string[] = [];
-    for (let i = 0; i < 3; i++) made.push((await reserve(owner, reserveInput(run, { passengers: [passenger(i)] }))).data!.reserveSeats.id);
+    for (let i = 0; i < 3; i++)
+      made.push((await reserve(owner, reserveInput(run, { passengers: [passenger(i)] }))).data!.reserveSeats.id);
     const page1 = await execute(server, `{ myReservations(first: 2) { nodes { id } nextCursor } }`, {}, ctx(owner));
     expect(page1.data!.myReservations.nodes.map((n: { id: string }) => n.id)).toEqual([made[2], made[1]]);
-    const page2 = await execute(server, `query($a: String) { myReservations(first: 2, after: $a) { nodes { id } nextCursor } }`, { a: page1.data!.myReservations.nextCursor }, ctx(owner));
+    const page2 = await execute(
+      server,
+      `query($a: String) { myReservations(first: 2, after: $a) { nodes { id } nextCursor } }`,
+      { a: page1.data!.myReservations.nextCursor },
+      ctx(owner),
+    );
     expect(page2.data!.myReservations).toEqual({ nodes: [{ id: made[0] }], nextCursor: null });
     const ENT = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id status } } }`;
     const own = await execute(server, ENT, { r: [{ __typename: 'Reservation', id: made[0] }] }, ctx(owner));
     expect(own.data!._entities).toEqual([{ id: made[0], status: 'HELD' }]);
-    const other = await execute(server, ENT, { r: [{ __typename: 'Reservation', id: made[0] }] }, ctx(identity(randomUUID())));
+    const other = await execute(
+      server,
+      ENT,
+      { r: [{ __typename: 'Reservation', id: made[0] }] },
+      ctx(identity(randomUUID())),
+    );
     expect(other.data!._entities).toEqual([null]);
-    const user = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { reservations(first: 5) { nodes { id } } } } }`, { r: [{ __typename: 'User', id: owner.userId }] }, ctx(owner));
+    const user = await execute(
+      server,
+      `query($r: [_Any!]!) {
+        _entities(representations: $r) { ... on User { reservations(first: 5) { nodes { id } } } }
+      }`,
+      { r: [{ __typename: 'User', id: owner.userId }] },
+      ctx(owner),
+    );
     expect(user.data!._entities[0].reservations.nodes).toHaveLength(3);
   });
 
   it('seatMap shows which berths are free for a journey', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 8 });
-    await reserve(identity(randomUUID()), reserveInput(run, { from: run.stations[0], to: run.stations[1], berths: [{ coach: 'S1', berth: 5 }] }));
-    const q = `query($id: ID!, $f: String!, $t: String!) { seatMap(runId: $id, coach: "S1", from: $f, to: $t) { coach class berths { berth berthType available } } }`;
+    await reserve(
+      identity(randomUUID()),
+      reserveInput(run, { from: run.stations[0], to: run.stations[1], berths: [{ coach: 'S1', berth: 5 }] }),
+    );
+    const q = `query($id: ID!, $f: String!, $t: String!) {
+      seatMap(runId: $id, coach: "S1", from: $f, to: $t) { coach class berths { berth berthType available } }
+    }`;
+
     const ab = await execute(server, q, { id: run.runId, f: run.stations[0], t: run.stations[1] }, ctx(null));
-    expect(ab.data!.seatMap.berths.find((b: { berth: number }) => b.berth === 5)).toEqual({ berth: 5, berthType: 'MB', available: false });
+    expect(ab.data!.seatMap.berths.find((b: { berth: number }) => b.berth === 5)).toEqual({
+      berth: 5,
+      berthType: 'MB',
+      available: false,
+    });
     const cd = await execute(server, q, { id: run.runId, f: run.stations[2], t: run.stations[3] }, ctx(null));
     expect(cd.data!.seatMap.berths.every((b: { available: boolean }) => b.available)).toBe(true);
   });

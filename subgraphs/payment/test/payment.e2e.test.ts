@@ -20,23 +20,44 @@ const gql = gatewayClient(() => sg.gatewayUrl);
 const codes = (r: Result) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 async function register(): Promise<{ token: string; userId: string }> {
-  const r = await gql(`mutation($e: String!) { register(input: { email: $e, password: "a long enough passphrase", name: "Payer" }) { accessToken user { id } } }`, {
-    e: `payer-${randomUUID()}@example.com`,
-  });
+  const r = await gql(
+    `mutation($e: String!) {
+      register(input: { email: $e, password: "a long enough passphrase", name: "Payer" }) { accessToken user { id } }
+    }`,
+    {
+      e: `payer-${randomUUID()}@example.com`,
+    },
+  );
   expect(r.errors).toBeUndefined();
   return { token: r.data!.register.accessToken, userId: r.data!.register.user.id };
 }
 
-const CREATE = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id reservationId amountPaise status providerRef checkoutUrl } }`;
+const CREATE = `mutation($r: ID!, $k: String!) {
+  createPayment(reservationId: $r, idempotencyKey: $k) { id reservationId amountPaise status providerRef checkoutUrl }
+}`;
 
 describe('createPayment through the gateway', () => {
-  it('pays a held reservation: PENDING at the booking fare, replayable, private, then SUCCEEDED by webhook', async () => {
+  it('pays a held reservation: PENDING at the booking fare, replayable, private, SUCCEEDED by webhook', async () => {
     const owner = await register();
     const other = await register();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 8 });
     const reserved = await gql(
-      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise } }`,
-      { key: randomUUID(), input: { runId: run.runId, from: run.stations[0], to: run.stations[2], class: 'SLEEPER', passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE' }, { name: 'Ravi Rao', age: 36, gender: 'MALE' }] } },
+      `mutation($input: ReserveSeatsInput!, $key: String!) {
+        reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise }
+      }`,
+      {
+        key: randomUUID(),
+        input: {
+          runId: run.runId,
+          from: run.stations[0],
+          to: run.stations[2],
+          class: 'SLEEPER',
+          passengers: [
+            { name: 'Asha Rao', age: 34, gender: 'FEMALE' },
+            { name: 'Ravi Rao', age: 36, gender: 'MALE' },
+          ],
+        },
+      },
       owner.token,
     );
     expect(reserved.errors).toBeUndefined();
@@ -48,7 +69,11 @@ describe('createPayment through the gateway', () => {
     const created = await gql(CREATE, { r: reservation.id, k: key }, owner.token);
     expect(created.errors).toBeUndefined();
     const payment = created.data!.createPayment;
-    expect(payment).toMatchObject({ reservationId: reservation.id, amountPaise: reservation.farePaise, status: 'PENDING' });
+    expect(payment).toMatchObject({
+      reservationId: reservation.id,
+      amountPaise: reservation.farePaise,
+      status: 'PENDING',
+    });
     expect(payment.checkoutUrl).toBe(`${sg.urls.provider}/checkout/${payment.providerRef}`);
     expect((await fetch(payment.checkoutUrl)).status).toBe(200);
 
@@ -68,27 +93,57 @@ describe('createPayment through the gateway', () => {
     ]);
     const paid = await gql(`query($id: ID!) { payment(id: $id) { id status } }`, { id: payment.id }, owner.token);
     expect(paid.data!.payment).toEqual({ id: payment.id, status: 'SUCCEEDED' });
-    expect(await sg.db.prisma.paymentOutbox.count({ where: { routingKey: 'payment.succeeded', payload: { path: ['data', 'paymentId'], equals: payment.id } } })).toBe(1);
+    expect(
+      await sg.db.prisma.paymentOutbox.count({
+        where: { routingKey: 'payment.succeeded', payload: { path: ['data', 'paymentId'], equals: payment.id } },
+      }),
+    ).toBe(1);
 
     // Reservation.payment (booking -> payment) and User.payments (auth -> payment) across subgraphs.
-    const view = await gql(`query($p: String!) { reservation(pnr: $p) { pnr payment { id status amountPaise } } }`, { p: reservation.pnr }, owner.token);
+    const view = await gql(
+      `query($p: String!) { reservation(pnr: $p) { pnr payment { id status amountPaise } } }`,
+      { p: reservation.pnr },
+      owner.token,
+    );
     expect(view.errors).toBeUndefined();
-    expect(view.data!.reservation).toEqual({ pnr: reservation.pnr, payment: { id: payment.id, status: 'SUCCEEDED', amountPaise: reservation.farePaise } });
+    expect(view.data!.reservation).toEqual({
+      pnr: reservation.pnr,
+      payment: { id: payment.id, status: 'SUCCEEDED', amountPaise: reservation.farePaise },
+    });
     const me = await gql(`{ me { id payments { nodes { id status } nextCursor } } }`, {}, owner.token);
-    expect(me.data!.me).toEqual({ id: owner.userId, payments: { nodes: [{ id: payment.id, status: 'SUCCEEDED' }], nextCursor: null } });
+    expect(me.data!.me).toEqual({
+      id: owner.userId,
+      payments: { nodes: [{ id: payment.id, status: 'SUCCEEDED' }], nextCursor: null },
+    });
     expect((await gql(`{ myPayments { nodes { id } } }`, {}, other.token)).data!.myPayments).toEqual({ nodes: [] });
   });
 
-  it('refuses a reservation that is no longer held, with INVALID_STATE from booking\'s own status', async () => {
+  it("refuses a reservation that is no longer held, with INVALID_STATE from booking's own status", async () => {
     const owner = await register();
     const run = await createTestRun(sg.db.prisma, { coaches: 1, berthsPerCoach: 4 });
     const reserved = await gql(
-      `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { id pnr } }`,
-      { key: randomUUID(), input: { runId: run.runId, from: run.stations[0], to: run.stations[1], class: 'SLEEPER', passengers: [{ name: 'Meera Iyer', age: 29, gender: 'FEMALE' }] } },
+      `mutation($input: ReserveSeatsInput!, $key: String!) {
+        reserveSeats(input: $input, idempotencyKey: $key) { id pnr }
+      }`,
+
+      {
+        key: randomUUID(),
+        input: {
+          runId: run.runId,
+          from: run.stations[0],
+          to: run.stations[1],
+          class: 'SLEEPER',
+          passengers: [{ name: 'Meera Iyer', age: 29, gender: 'FEMALE' }],
+        },
+      },
       owner.token,
     );
     const { id, pnr } = reserved.data!.reserveSeats as { id: string; pnr: string };
-    const cancelled = await gql(`mutation($p: String!, $k: String!) { cancelReservation(pnr: $p, idempotencyKey: $k) { status } }`, { p: pnr, k: randomUUID() }, owner.token);
+    const cancelled = await gql(
+      `mutation($p: String!, $k: String!) { cancelReservation(pnr: $p, idempotencyKey: $k) { status } }`,
+      { p: pnr, k: randomUUID() },
+      owner.token,
+    );
     expect(cancelled.data!.cancelReservation.status).toBe('CANCELLED');
     const res = await gql(CREATE, { r: id, k: randomUUID() }, owner.token);
     expect(codes(res)).toEqual(['INVALID_STATE']);

@@ -49,25 +49,60 @@ const ctx = (who: Identity | null, overrides: Partial<PaymentContext> = {}): Pay
 const owner = identity(randomUUID());
 let paymentId: string;
 
-function holdReservation(farePaise = 245_000, status = 'HELD', holdExpiresAt: Date | null = new Date(Date.now() + 600_000)) {
+function holdReservation(
+  farePaise = 245_000,
+  status = 'HELD',
+  holdExpiresAt: Date | null = new Date(Date.now() + 600_000),
+) {
   const id = randomUUID();
-  reservations.set(id, { id, pnr: String(4_000_000_000 + Math.floor(Math.random() * 1e9)), status, farePaise, holdExpiresAt });
+  reservations.set(id, {
+    id,
+    pnr: String(4_000_000_000 + Math.floor(Math.random() * 1e9)),
+    status,
+    farePaise,
+    holdExpiresAt,
+  });
   return id;
 }
 
-const CREATE = `mutation($r: ID!, $k: String!) { createPayment(reservationId: $r, idempotencyKey: $k) { id reservationId amountPaise currency status providerRef checkoutUrl createdAt refunds { id } } }`;
+const CREATE = `mutation($r: ID!, $k: String!) {
+  createPayment(reservationId: $r, idempotencyKey: $k) {
+    id reservationId amountPaise currency status providerRef checkoutUrl createdAt refunds { id }
+  }
+}`;
 
 beforeAll(async () => {
   db = await createTestDatabase('payment');
   redis = createRedis(REDIS_URL);
-  simulator = createProviderSimulator({ webhookUrl: 'http://127.0.0.1:1/unset', secrets: [SECRET], baseDelayMs: 50, maxAttempts: 4 });
+  simulator = createProviderSimulator({
+    webhookUrl: 'http://127.0.0.1:1/unset',
+    secrets: [SECRET],
+    baseDelayMs: 50,
+    maxAttempts: 4,
+  });
   providerHttp = await simulator.listen(0, '127.0.0.1');
-  sidecar = await serveWebhooks({ port: 0, ready: async () => ({ database: true }), prisma: db.prisma, secrets: [SECRET], logger: testLogger });
+  sidecar = await serveWebhooks({
+    port: 0,
+    ready: async () => ({ database: true }),
+    prisma: db.prisma,
+    secrets: [SECRET],
+    logger: testLogger,
+  });
   simulator.setWebhookUrl(`${sidecar.url}/webhooks/payments`);
-  deps = { ...createPaymentDeps(db.prisma, redis, { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url }), booking };
+  deps = {
+    ...createPaymentDeps(db.prisma, redis, { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url }),
+    booking,
+  };
   await server.start();
   const p = await db.prisma.payment.create({
-    data: { reservationId: randomUUID(), userId: owner.userId, amountPaise: 245_000, status: 'PENDING', providerRef: `sim_${randomUUID()}`, checkoutUrl: 'http://localhost:4006/checkout/x' },
+    data: {
+      reservationId: randomUUID(),
+      userId: owner.userId,
+      amountPaise: 245_000,
+      status: 'PENDING',
+      providerRef: `sim_${randomUUID()}`,
+      checkoutUrl: 'http://localhost:4006/checkout/x',
+    },
   });
   paymentId = p.id;
 });
@@ -80,27 +115,48 @@ afterAll(async () => {
 });
 
 describe('Payment entity', () => {
-  const ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amountPaise status currency refunds { amountPaise } } } }`;
+  const ENTITIES = `query($r: [_Any!]!) {
+    _entities(representations: $r) { ... on Payment { id amountPaise status currency refunds { amountPaise } } }
+  }`;
 
   it('resolves Payment by id for its owner and for an admin', async () => {
     const own = await execute(server, ENTITIES, { r: [{ __typename: 'Payment', id: paymentId }] }, ctx(owner));
     expect(own.errors).toBeUndefined();
-    expect(own.data!._entities).toEqual([{ id: paymentId, amountPaise: 245_000, status: 'PENDING', currency: 'INR', refunds: [] }]);
-    const admin = await execute(server, ENTITIES, { r: [{ __typename: 'Payment', id: paymentId }] }, ctx(identity(randomUUID(), 'ADMIN')));
+    expect(own.data!._entities).toEqual([
+      { id: paymentId, amountPaise: 245_000, status: 'PENDING', currency: 'INR', refunds: [] },
+    ]);
+    const admin = await execute(
+      server,
+      ENTITIES,
+      { r: [{ __typename: 'Payment', id: paymentId }] },
+      ctx(identity(randomUUID(), 'ADMIN')),
+    );
     expect(admin.data!._entities[0].id).toBe(paymentId);
   });
 
   it("does not leak another user's payment", async () => {
-    const other = await execute(server, ENTITIES, { r: [{ __typename: 'Payment', id: paymentId }] }, ctx(identity(randomUUID())));
+    const other = await execute(
+      server,
+      ENTITIES,
+      { r: [{ __typename: 'Payment', id: paymentId }] },
+      ctx(identity(randomUUID())),
+    );
     expect(other.data!._entities).toEqual([null]);
-    const q = await execute(server, `query($id: ID!) { payment(id: $id) { id } }`, { id: paymentId }, ctx(identity(randomUUID())));
+    const q = await execute(
+      server,
+      `query($id: ID!) { payment(id: $id) { id } }`,
+      { id: paymentId },
+      ctx(identity(randomUUID())),
+    );
     expect(q.data!.payment).toBeNull();
   });
 
   it('requires sign-in for payment(id) and myPayments', async () => {
     const anon = await execute(server, `query($id: ID!) { payment(id: $id) { id } }`, { id: paymentId }, ctx(null));
     expect(errorCodes(anon)).toEqual(['UNAUTHENTICATED']);
-    expect(errorCodes(await execute(server, `{ myPayments { nodes { id } } }`, {}, ctx(null)))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await execute(server, `{ myPayments { nodes { id } } }`, {}, ctx(null)))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
   });
 });
 
@@ -112,12 +168,32 @@ describe('createPayment', () => {
     const res = await execute(server, CREATE, { r, k: key }, ctx(who));
     expect(res.errors).toBeUndefined();
     const p = res.data!.createPayment;
-    expect(p).toMatchObject({ reservationId: r, amountPaise: 312_500, currency: 'INR', status: 'PENDING', refunds: [] });
+    expect(p).toMatchObject({
+      reservationId: r,
+      amountPaise: 312_500,
+      currency: 'INR',
+      status: 'PENDING',
+      refunds: [],
+    });
     expect(p.providerRef).toMatch(/^sim_pay_[0-9a-f]{24}$/);
     expect(p.checkoutUrl).toBe(`${providerHttp.url}/checkout/${p.providerRef}`);
-    expect(simulator.payment(p.providerRef)).toMatchObject({ amountPaise: 312_500, status: 'pending', metadata: { paymentId: p.id, reservationId: r } });
-    expect(bookingCalls.at(-1)).toEqual({ id: r, authorization: `Bearer token-of-${who.userId}`, requestId: 'req-test', identity: who, clientIp: '203.0.113.5' });
-    expect(await db.prisma.payment.findUniqueOrThrow({ where: { id: p.id } })).toMatchObject({ userId: who.userId, amountPaise: 312_500, status: 'PENDING' });
+    expect(simulator.payment(p.providerRef)).toMatchObject({
+      amountPaise: 312_500,
+      status: 'pending',
+      metadata: { paymentId: p.id, reservationId: r },
+    });
+    expect(bookingCalls.at(-1)).toEqual({
+      id: r,
+      authorization: `Bearer token-of-${who.userId}`,
+      requestId: 'req-test',
+      identity: who,
+      clientIp: '203.0.113.5',
+    });
+    expect(await db.prisma.payment.findUniqueOrThrow({ where: { id: p.id } })).toMatchObject({
+      userId: who.userId,
+      amountPaise: 312_500,
+      status: 'PENDING',
+    });
 
     // The same key replays the same payment; another key returns the live one: never two payments.
     const replay = await execute(server, CREATE, { r, k: key }, ctx(who));
@@ -150,9 +226,15 @@ describe('createPayment', () => {
       expect(replay.errors![0]!.extensions!.replayed).toBe(true);
       expect(replay.errors![0]!.message).toBe(res.errors![0]!.message);
     }
-    expect(errorCodes(await execute(server, CREATE, { r: 'not-a-uuid', k: randomUUID() }, ctx(who)))).toEqual(['BAD_USER_INPUT']);
-    expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: randomUUID() }, ctx(null)))).toEqual(['UNAUTHENTICATED']);
-    expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: '' }, ctx(who)))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await execute(server, CREATE, { r: 'not-a-uuid', k: randomUUID() }, ctx(who)))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
+    expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: randomUUID() }, ctx(null)))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
+    expect(errorCodes(await execute(server, CREATE, { r: holdReservation(), k: '' }, ctx(who)))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
     expect(await db.prisma.payment.count()).toBe(before);
   });
 
@@ -163,8 +245,15 @@ describe('createPayment', () => {
     const key = randomUUID();
     const deadProvider = { provider: createProviderClient('http://127.0.0.1:1') };
     expect(errorCodes(await execute(server, CREATE, { r, k: key }, ctx(who, deadProvider)))).toEqual(['TRY_AGAIN']);
-    const deadBooking = { booking: createPaymentDeps(db.prisma, null, { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url }).booking };
-    expect(errorCodes(await execute(server, CREATE, { r, k: randomUUID() }, ctx(who, deadBooking)))).toEqual(['TRY_AGAIN']);
+    const deadBooking = {
+      booking: createPaymentDeps(db.prisma, null, {
+        bookingUrl: 'http://127.0.0.1:1/graphql',
+        providerUrl: providerHttp.url,
+      }).booking,
+    };
+    expect(errorCodes(await execute(server, CREATE, { r, k: randomUUID() }, ctx(who, deadBooking)))).toEqual([
+      'TRY_AGAIN',
+    ]);
     expect(await db.prisma.payment.count()).toBe(before);
     // Not remembered: the same key works once the provider is back.
     const ok = await execute(server, CREATE, { r, k: key }, ctx(who));
@@ -174,7 +263,9 @@ describe('createPayment', () => {
   it('creates one payment when many keys race for one reservation', async () => {
     const who = identity(randomUUID());
     const r = holdReservation();
-    const results = await Promise.all(Array.from({ length: 8 }, () => execute(server, CREATE, { r, k: randomUUID() }, ctx(who))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => execute(server, CREATE, { r, k: randomUUID() }, ctx(who))),
+    );
     expect(results.flatMap(errorCodes)).toEqual([]);
     expect(new Set(results.map((x) => x.data!.createPayment.id)).size).toBe(1);
     expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(1);
@@ -190,7 +281,8 @@ describe('createPayment', () => {
       ...deps.provider,
       createPayment: async (input: Parameters<typeof deps.provider.createPayment>[0]) => {
         const rows = await db.prisma.$queryRaw<{ n: bigint }[]>`
-          SELECT count(*)::bigint AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+          SELECT count(*)::bigint AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
         openDuringCall = Number(rows[0]!.n);
         return deps.provider.createPayment(input);
       },
@@ -217,39 +309,74 @@ describe('Reservation.payment, User.payments, myPayments', () => {
     const who = identity(randomUUID());
     const r = holdReservation(99_000);
     const created = (await execute(server, CREATE, { r, k: randomUUID() }, ctx(who))).data!.createPayment;
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id payment { id amountPaise status } } } }`;
-    const reps = { r: [{ __typename: 'Reservation', id: r }, { __typename: 'Reservation', id: randomUUID() }] };
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) { ... on Reservation { id payment { id amountPaise status } } }
+    }`;
+    const reps = {
+      r: [
+        { __typename: 'Reservation', id: r },
+        { __typename: 'Reservation', id: randomUUID() },
+      ],
+    };
     const own = await execute(server, Q, reps, ctx(who));
     expect(own.errors).toBeUndefined();
     expect(own.data!._entities).toEqual([
       { id: r, payment: { id: created.id, amountPaise: 99_000, status: 'PENDING' } },
       { id: reps.r[1]!.id, payment: null },
     ]);
-    expect((await execute(server, Q, reps, ctx(identity(randomUUID(), 'ADMIN')))).data!._entities[0].payment.id).toBe(created.id);
-    expect((await execute(server, Q, reps, ctx(identity(randomUUID())))).data!._entities[0]).toEqual({ id: r, payment: null });
+    expect((await execute(server, Q, reps, ctx(identity(randomUUID(), 'ADMIN')))).data!._entities[0].payment.id).toBe(
+      created.id,
+    );
+    expect((await execute(server, Q, reps, ctx(identity(randomUUID())))).data!._entities[0]).toEqual({
+      id: r,
+      payment: null,
+    });
     expect((await execute(server, Q, reps, ctx(null))).data!._entities[0]).toEqual({ id: r, payment: null });
   });
 
   it('_entities User: payments newest first, paged; empty for anyone else', async () => {
     const who = identity(randomUUID());
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await execute(server, CREATE, { r: holdReservation(1_000 * (i + 1)), k: randomUUID() }, ctx(who))).data!.createPayment.id);
-    const Q = `query($r: [_Any!]!, $after: String) { _entities(representations: $r) { ... on User { id payments(first: 2, after: $after) { nodes { id amountPaise } nextCursor } } } }`;
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (await execute(server, CREATE, { r: holdReservation(1_000 * (i + 1)), k: randomUUID() }, ctx(who))).data!
+          .createPayment.id,
+      );
+    const Q = `query($r: [_Any!]!, $after: String) {
+      _entities(representations: $r) {
+        ... on User { id payments(first: 2, after: $after) { nodes { id amountPaise } nextCursor } }
+      }
+    }`;
     const rep = { r: [{ __typename: 'User', id: who.userId }] };
     const page1 = await execute(server, Q, rep, ctx(who));
     expect(page1.errors).toBeUndefined();
     const first = page1.data!._entities[0].payments;
-    expect(first.nodes).toEqual([{ id: ids[2], amountPaise: 3_000 }, { id: ids[1], amountPaise: 2_000 }]);
+    expect(first.nodes).toEqual([
+      { id: ids[2], amountPaise: 3_000 },
+      { id: ids[1], amountPaise: 2_000 },
+    ]);
     expect(first.nextCursor).toEqual(expect.any(String));
     const page2 = await execute(server, Q, { ...rep, after: first.nextCursor }, ctx(who));
-    expect(page2.data!._entities[0].payments).toEqual({ nodes: [{ id: ids[0], amountPaise: 1_000 }], nextCursor: null });
-    expect((await execute(server, Q, rep, ctx(identity(randomUUID())))).data!._entities[0].payments).toEqual({ nodes: [], nextCursor: null });
-    expect((await execute(server, Q, rep, ctx(identity(randomUUID(), 'ADMIN')))).data!._entities[0].payments.nodes).toHaveLength(2);
+    expect(page2.data!._entities[0].payments).toEqual({
+      nodes: [{ id: ids[0], amountPaise: 1_000 }],
+      nextCursor: null,
+    });
+    expect((await execute(server, Q, rep, ctx(identity(randomUUID())))).data!._entities[0].payments).toEqual({
+      nodes: [],
+      nextCursor: null,
+    });
+    expect(
+      (await execute(server, Q, rep, ctx(identity(randomUUID(), 'ADMIN')))).data!._entities[0].payments.nodes,
+    ).toHaveLength(2);
 
     const mine = await execute(server, `{ myPayments(first: 5) { nodes { id } nextCursor } }`, {}, ctx(who));
     expect(mine.data!.myPayments).toEqual({ nodes: [...ids].reverse().map((id) => ({ id })), nextCursor: null });
-    expect(errorCodes(await execute(server, `{ myPayments(first: 0) { nodes { id } } }`, {}, ctx(who)))).toEqual(['BAD_USER_INPUT']);
-    expect(errorCodes(await execute(server, `{ myPayments(after: "bogus") { nodes { id } } }`, {}, ctx(who)))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await execute(server, `{ myPayments(first: 0) { nodes { id } } }`, {}, ctx(who)))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
+    expect(errorCodes(await execute(server, `{ myPayments(after: "bogus") { nodes { id } } }`, {}, ctx(who)))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
   });
 });
 
@@ -267,27 +394,50 @@ describe('requestRefund and the refund webhook', () => {
   it('records one PENDING refund per (reservation, reason); the provider webhook completes it', async () => {
     const paid = await paidReservation();
     const input = { reservationId: paid.reservationId, amountPaise: 450_000, reason: 'RESERVATION_CANCELLED' };
-    const [a, b] = await Promise.all([requestRefund(db.prisma, input, deps.provider), requestRefund(db.prisma, input, deps.provider)]);
+    const [a, b] = await Promise.all([
+      requestRefund(db.prisma, input, deps.provider),
+      requestRefund(db.prisma, input, deps.provider),
+    ]);
     expect([a.created, b.created].sort()).toEqual([false, true]);
     expect(a.refund.id).toBe(b.refund.id);
-    expect(a.refund).toMatchObject({ paymentId: paid.paymentId, amountPaise: 450_000, reason: 'RESERVATION_CANCELLED' });
+    expect(a.refund).toMatchObject({
+      paymentId: paid.paymentId,
+      amountPaise: 450_000,
+      reason: 'RESERVATION_CANCELLED',
+    });
     expect(a.refund.providerRefundId).toMatch(/^sim_re_/);
     expect(simulator.refunds().filter((r) => r.payment === paid.providerRef)).toHaveLength(1);
 
     await simulator.idle();
-    expect(await db.prisma.refund.findMany({ where: { paymentId: paid.paymentId }, select: { status: true, amountPaise: true } })).toEqual([
-      { status: 'SUCCEEDED', amountPaise: 450_000 },
-    ]);
+    expect(
+      await db.prisma.refund.findMany({
+        where: { paymentId: paid.paymentId },
+        select: { status: true, amountPaise: true },
+      }),
+    ).toEqual([{ status: 'SUCCEEDED', amountPaise: 450_000 }]);
     expect((await db.prisma.payment.findUniqueOrThrow({ where: { id: paid.paymentId } })).status).toBe('REFUNDED');
-    const events = await db.prisma.paymentOutbox.findMany({ where: { payload: { path: ['data', 'paymentId'], equals: paid.paymentId } }, orderBy: { createdAt: 'asc' } });
+    const events = await db.prisma.paymentOutbox.findMany({
+      where: { payload: { path: ['data', 'paymentId'], equals: paid.paymentId } },
+      orderBy: { createdAt: 'asc' },
+    });
     expect(events.map((e) => e.routingKey)).toEqual(['payment.succeeded', 'refund.succeeded']);
 
     // Visible on the payment.
-    const view = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { status refunds { amountPaise status reason } } } }`, { r: [{ __typename: 'Payment', id: paid.paymentId }] }, ctx(identity(randomUUID(), 'ADMIN')));
-    expect(view.data!._entities[0]).toEqual({ status: 'REFUNDED', refunds: [{ amountPaise: 450_000, status: 'SUCCEEDED', reason: 'RESERVATION_CANCELLED' }] });
+    const view = await execute(
+      server,
+      `query($r: [_Any!]!) {
+        _entities(representations: $r) { ... on Payment { status refunds { amountPaise status reason } } }
+      }`,
+      { r: [{ __typename: 'Payment', id: paid.paymentId }] },
+      ctx(identity(randomUUID(), 'ADMIN')),
+    );
+    expect(view.data!._entities[0]).toEqual({
+      status: 'REFUNDED',
+      refunds: [{ amountPaise: 450_000, status: 'SUCCEEDED', reason: 'RESERVATION_CANCELLED' }],
+    });
   });
 
-  it('works inside the caller transaction (as the booking-event consumer calls it) and rolls back with it', async () => {
+  it('works inside the caller transaction (as the booking-event consumer calls it), rolls back with it', async () => {
     const paid = await paidReservation(300_000);
     const request = refundRequester(deps.provider);
     const input = { reservationId: paid.reservationId, amountPaise: 300_000, reason: 'HOLD_EXPIRED_BERTHS_GONE' };
@@ -309,9 +459,21 @@ describe('requestRefund and the refund webhook', () => {
   });
 
   it('refuses a refund without a successful payment or beyond the amount paid', async () => {
-    await expect(requestRefund(db.prisma, { reservationId: randomUUID(), amountPaise: 100, reason: 'RESERVATION_CANCELLED' }, deps.provider)).rejects.toThrow(/no successful payment/);
+    await expect(
+      requestRefund(
+        db.prisma,
+        { reservationId: randomUUID(), amountPaise: 100, reason: 'RESERVATION_CANCELLED' },
+        deps.provider,
+      ),
+    ).rejects.toThrow(/no successful payment/);
     const paid = await paidReservation(10_000);
-    await expect(requestRefund(db.prisma, { reservationId: paid.reservationId, amountPaise: 10_001, reason: 'RESERVATION_CANCELLED' }, deps.provider)).rejects.toThrow(/exceeds/);
+    await expect(
+      requestRefund(
+        db.prisma,
+        { reservationId: paid.reservationId, amountPaise: 10_001, reason: 'RESERVATION_CANCELLED' },
+        deps.provider,
+      ),
+    ).rejects.toThrow(/exceeds/);
     expect(await db.prisma.refund.count({ where: { paymentId: paid.paymentId } })).toBe(0);
   });
 });
@@ -329,8 +491,24 @@ describe('entity fetches with many references (one query per kind, not one per r
   beforeAll(async () => {
     counting = countingPrisma(db.url);
     const at = (i: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, i));
-    const pay = (userId: string, reservationId: string, amountPaise: number, status: 'FAILED' | 'SUCCEEDED', i: number) =>
-      db.prisma.payment.create({ data: { reservationId, userId, amountPaise, status, providerRef: `sim_${randomUUID()}`, checkoutUrl: 'http://x/c', createdAt: at(i) } });
+    const pay = (
+      userId: string,
+      reservationId: string,
+      amountPaise: number,
+      status: 'FAILED' | 'SUCCEEDED',
+      i: number,
+    ) =>
+      db.prisma.payment.create({
+        data: {
+          reservationId,
+          userId,
+          amountPaise,
+          status,
+          providerRef: `sim_${randomUUID()}`,
+          checkoutUrl: 'http://x/c',
+          createdAt: at(i),
+        },
+      });
     for (let i = 0; i < 8; i++) {
       const reservationId = randomUUID();
       const failed = await pay(payer.userId, reservationId, 100 + i, 'FAILED', 2 * i);
@@ -338,13 +516,23 @@ describe('entity fetches with many references (one query per kind, not one per r
       allMine.push(failed.id, latest.id);
       const refunds = i % 3 === 0 ? [10 + i, 20 + i] : [];
       for (const [k, amountPaise] of refunds.entries()) {
-        await db.prisma.refund.create({ data: { paymentId: latest.id, amountPaise, status: 'SUCCEEDED', reason: 'RESERVATION_CANCELLED', createdAt: at(100 + k) } });
+        await db.prisma.refund.create({
+          data: {
+            paymentId: latest.id,
+            amountPaise,
+            status: 'SUCCEEDED',
+            reason: 'RESERVATION_CANCELLED',
+            createdAt: at(100 + k),
+          },
+        });
       }
       mine.push({ id: latest.id, reservationId, amountPaise: 1_000 + i, refunds });
     }
     for (let i = 0; i < 6; i++) {
       const p = await pay(stranger, randomUUID(), 5_000 + i, 'SUCCEEDED', 50 + i);
-      await db.prisma.refund.create({ data: { paymentId: p.id, amountPaise: 1, status: 'PENDING', reason: 'RESERVATION_CANCELLED' } });
+      await db.prisma.refund.create({
+        data: { paymentId: p.id, amountPaise: 1, status: 'PENDING', reason: 'RESERVATION_CANCELLED' },
+      });
       theirs.push({ id: p.id, reservationId: p.reservationId });
     }
   });
@@ -352,8 +540,26 @@ describe('entity fetches with many references (one query per kind, not one per r
 
   /** 20 ids: the caller's, someone else's, unknown and malformed ones, a repeat, interleaved. */
   const mixed = (own: string[], other: string[]) => [
-    own[0]!, other[0]!, own[1]!, randomUUID(), own[2]!, 'nope', own[3]!, other[1]!, own[4]!, other[2]!,
-    own[5]!, randomUUID(), other[3]!, own[6]!, other[4]!, own[7]!, "' OR 1=1 --", other[5]!, own[0]!, randomUUID(),
+    own[0]!,
+    other[0]!,
+    own[1]!,
+    randomUUID(),
+    own[2]!,
+    'nope',
+    own[3]!,
+    other[1]!,
+    own[4]!,
+    other[2]!,
+    own[5]!,
+    randomUUID(),
+    other[3]!,
+    own[6]!,
+    other[4]!,
+    own[7]!,
+    "' OR 1=1 --",
+    other[5]!,
+    own[0]!,
+    randomUUID(),
   ];
 
   async function measured(query: string, reps: { __typename: string; id: string }[], who: Identity) {
@@ -365,49 +571,125 @@ describe('entity fetches with many references (one query per kind, not one per r
     return { entities: res!.data!._entities as unknown[], sql };
   }
 
-  it('Payment: 20 references with their refunds in two queries; others\' payments are null', async () => {
-    const ids = mixed(mine.map((p) => p.id), theirs.map((p) => p.id));
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amountPaise refunds { amountPaise } } } }`;
-    const { entities, sql } = await measured(Q, ids.map((id) => ({ __typename: 'Payment', id })), payer);
-    const expected = new Map(mine.map((p) => [p.id, { id: p.id, amountPaise: p.amountPaise, refunds: p.refunds.map((amountPaise) => ({ amountPaise })) }]));
+  it("Payment: 20 references with their refunds in two queries; others' payments are null", async () => {
+    const ids = mixed(
+      mine.map((p) => p.id),
+      theirs.map((p) => p.id),
+    );
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) { ... on Payment { id amountPaise refunds { amountPaise } } }
+    }`;
+    const { entities, sql } = await measured(
+      Q,
+      ids.map((id) => ({ __typename: 'Payment', id })),
+      payer,
+    );
+    const expected = new Map(
+      mine.map((p) => [
+        p.id,
+        { id: p.id, amountPaise: p.amountPaise, refunds: p.refunds.map((amountPaise) => ({ amountPaise })) },
+      ]),
+    );
     expect(entities).toEqual(ids.map((id) => expected.get(id) ?? null));
-    // Payments, then refunds of the visible ones. Before batching: 10 (Prisma batched the findUniques, not the 9 refund queries).
+    // Payments, then the refunds of the visible ones, each in one query: the count does not grow with the ids.
     expect(sql).toHaveLength(2);
   });
 
   it('Reservation.payment: the latest visible payment of 20 reservations, with refunds, in two queries', async () => {
-    const ids = mixed(mine.map((p) => p.reservationId), theirs.map((p) => p.reservationId));
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Reservation { id payment { id amountPaise refunds { amountPaise } } } } }`;
-    const { entities, sql } = await measured(Q, ids.map((id) => ({ __typename: 'Reservation', id })), payer);
-    const latest = new Map(mine.map((p) => [p.reservationId, { id: p.id, amountPaise: p.amountPaise, refunds: p.refunds.map((amountPaise) => ({ amountPaise })) }]));
+    const ids = mixed(
+      mine.map((p) => p.reservationId),
+      theirs.map((p) => p.reservationId),
+    );
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) {
+        ... on Reservation { id payment { id amountPaise refunds { amountPaise } } }
+      }
+    }`;
+    const { entities, sql } = await measured(
+      Q,
+      ids.map((id) => ({ __typename: 'Reservation', id })),
+      payer,
+    );
+    const latest = new Map(
+      mine.map((p) => [
+        p.reservationId,
+        { id: p.id, amountPaise: p.amountPaise, refunds: p.refunds.map((amountPaise) => ({ amountPaise })) },
+      ]),
+    );
     expect(entities).toEqual(ids.map((id) => ({ id, payment: latest.get(id) ?? null })));
     // Latest payments, then refunds. Before batching: 27 (one per well-formed id, one per refund list).
     expect(sql).toHaveLength(2);
     // An admin sees the other user's payments too, through the same two queries.
-    const admin = await measured(Q, ids.map((id) => ({ __typename: 'Reservation', id })), identity(randomUUID(), 'ADMIN'));
-    const all = new Map([...latest, ...theirs.map((p) => [p.reservationId, expect.objectContaining({ id: p.id })] as const)]);
+    const admin = await measured(
+      Q,
+      ids.map((id) => ({ __typename: 'Reservation', id })),
+      identity(randomUUID(), 'ADMIN'),
+    );
+    const all = new Map([
+      ...latest,
+      ...theirs.map((p) => [p.reservationId, expect.objectContaining({ id: p.id })] as const),
+    ]);
     expect(admin.entities).toEqual(ids.map((id) => ({ id, payment: all.get(id) ?? null })));
     expect(admin.sql).toHaveLength(2);
   });
 
   it('User.payments: a page for each of 20 users in two queries; empty for users the caller may not read', async () => {
     const users = [payer.userId, stranger, ...Array.from({ length: 17 }, () => randomUUID()), 'not-a-uuid'];
-    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id payments(first: 3) { nodes { id } nextCursor } } } }`;
-    const admin = await measured(Q, users.map((id) => ({ __typename: 'User', id })), identity(randomUUID(), 'ADMIN'));
+    const Q = `query($r: [_Any!]!) {
+      _entities(representations: $r) { ... on User { id payments(first: 3) { nodes { id } nextCursor } } }
+    }`;
+    const admin = await measured(
+      Q,
+      users.map((id) => ({ __typename: 'User', id })),
+      identity(randomUUID(), 'ADMIN'),
+    );
     const newestFirst = [...allMine].reverse().map((id) => ({ id }));
-    expect(admin.entities[0]).toEqual({ id: payer.userId, payments: { nodes: newestFirst.slice(0, 3), nextCursor: expect.any(String) } });
-    expect(admin.entities[1]).toEqual({ id: stranger, payments: { nodes: [...theirs].reverse().slice(0, 3).map((p) => ({ id: p.id })), nextCursor: expect.any(String) } });
-    expect(admin.entities.slice(2)).toEqual(users.slice(2).map((id) => ({ id, payments: { nodes: [], nextCursor: null } })));
+    expect(admin.entities[0]).toEqual({
+      id: payer.userId,
+      payments: { nodes: newestFirst.slice(0, 3), nextCursor: expect.any(String) },
+    });
+    expect(admin.entities[1]).toEqual({
+      id: stranger,
+      payments: {
+        nodes: [...theirs]
+          .reverse()
+          .slice(0, 3)
+          .map((p) => ({ id: p.id })),
+        nextCursor: expect.any(String),
+      },
+    });
+    expect(admin.entities.slice(2)).toEqual(
+      users.slice(2).map((id) => ({ id, payments: { nodes: [], nextCursor: null } })),
+    );
     // Page ids of every user, then the rows. Before batching: 19 (one per well-formed id).
     expect(admin.sql).toHaveLength(2);
     // The cursor of the batched page continues where it stopped.
     const cursor = (admin.entities[0] as { payments: { nextCursor: string } }).payments.nextCursor;
-    const next = await execute(server, `query($r: [_Any!]!, $a: String) { _entities(representations: $r) { ... on User { payments(first: 20, after: $a) { nodes { id } nextCursor } } } }`,
-      { r: [{ __typename: 'User', id: payer.userId }], a: cursor }, ctx(payer));
+    const next = await execute(
+      server,
+      `query($r: [_Any!]!, $a: String) {
+        _entities(representations: $r) { ... on User { payments(first: 20, after: $a) { nodes { id } nextCursor } } }
+      }`,
+
+      { r: [{ __typename: 'User', id: payer.userId }], a: cursor },
+      ctx(payer),
+    );
     expect(next.data!._entities[0]).toEqual({ payments: { nodes: newestFirst.slice(3), nextCursor: null } });
-    const bad = await execute(server, `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { payments(first: 0) { nodes { id } } } } }`, { r: [{ __typename: 'User', id: payer.userId }] }, ctx(payer));
+    const bad = await execute(
+      server,
+      `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { payments(first: 0) { nodes { id } } } } }`,
+      { r: [{ __typename: 'User', id: payer.userId }] },
+      ctx(payer),
+    );
     expect(errorCodes(bad)).toEqual(['BAD_USER_INPUT']);
-    const asPayer = await measured(Q, users.map((id) => ({ __typename: 'User', id })), payer);
-    expect(asPayer.entities.map((e) => (e as { payments: { nodes: unknown[] } }).payments.nodes.length)).toEqual([3, ...Array(19).fill(0)]);
+    const asPayer = await measured(
+      Q,
+      users.map((id) => ({ __typename: 'User', id })),
+      payer,
+    );
+    expect(asPayer.entities.map((e) => (e as { payments: { nodes: unknown[] } }).payments.nodes.length)).toEqual([
+      3,
+      ...Array(19).fill(0),
+    ]);
   });
 });

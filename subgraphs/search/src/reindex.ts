@@ -13,8 +13,14 @@ export interface ReindexOutcome {
   elasticsearch: RebuildOutcome[] | null;
 }
 
-export async function reindex(prisma: PrismaClient, opts: { elasticsearchUrl?: string; indexPrefix?: string } = {}): Promise<ReindexOutcome> {
-  const [stationTextsChanged, trainTextsChanged] = await prisma.$transaction([refreshStationText(prisma), refreshTrainText(prisma)]);
+export async function reindex(
+  prisma: PrismaClient,
+  opts: { elasticsearchUrl?: string; indexPrefix?: string } = {},
+): Promise<ReindexOutcome> {
+  const [stationTextsChanged, trainTextsChanged] = await prisma.$transaction([
+    refreshStationText(prisma),
+    refreshTrainText(prisma),
+  ]);
   let elasticsearch: RebuildOutcome[] | null = null;
   if (opts.elasticsearchUrl) {
     const client = createElasticsearchClient(opts.elasticsearchUrl, 60_000);
@@ -34,11 +40,21 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   }
   const prisma = createPrisma(url, { applicationName: 'search-reindex' });
-  reindex(prisma, { elasticsearchUrl: process.env.ELASTICSEARCH_URL || undefined, indexPrefix: process.env.ES_INDEX_PREFIX ?? '' })
+  reindex(prisma, {
+    elasticsearchUrl: process.env.ELASTICSEARCH_URL || undefined,
+    indexPrefix: process.env.ES_INDEX_PREFIX ?? '',
+  })
     .then(async (outcome) => {
-      console.log(`search:reindex: search_text recomputed (${outcome.stationTextsChanged} stations, ${outcome.trainTextsChanged} trains changed)`);
+      console.log(
+        `search:reindex: search_text recomputed (${outcome.stationTextsChanged} stations, ` +
+          `${outcome.trainTextsChanged} trains changed)`,
+      );
       if (!outcome.elasticsearch) console.log('search:reindex: ELASTICSEARCH_URL not set; PostgreSQL projection only');
-      for (const r of outcome.elasticsearch ?? []) console.log(`search:reindex: ${r.alias} -> ${r.index} (${r.documents} documents${r.removed.length ? `; removed ${r.removed.join(', ')}` : ''})`);
+      for (const r of outcome.elasticsearch ?? []) {
+        const removed = r.removed.length ? `; removed ${r.removed.join(', ')}` : '';
+        console.log(`search:reindex: ${r.alias} -> ${r.index} (${r.documents} documents${removed})`);
+      }
+
       await prisma.$disconnect();
     })
     .catch(async (err: unknown) => {

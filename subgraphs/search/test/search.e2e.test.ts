@@ -11,8 +11,15 @@ interface GraphQLResponse {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
-async function gql(query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; body: GraphQLResponse }> {
-  const res = await fetch(sg.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+async function gql(
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ status: number; body: GraphQLResponse }> {
+  const res = await fetch(sg.gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   return { status: res.status, body: (await res.json()) as GraphQLResponse };
 }
 
@@ -25,7 +32,13 @@ afterAll(async () => {
 
 describe('search through the gateway', () => {
   it('searchStations joins booking fields to the hits', async () => {
-    const { body } = await gql(`{ searchStations(query: "madras", first: 2) { name score highlights { field value start length } station { code name state aliases } } }`);
+    const { body } = await gql(
+      `{
+        searchStations(query: "madras", first: 2) {
+          name score highlights { field value start length } station { code name state aliases }
+        }
+      }`,
+    );
     expect(body.errors).toBeUndefined();
     const codes = body.data!.searchStations.map((h: { station: { code: string } }) => h.station.code).sort();
     expect(codes).toEqual(['MAS', 'MS']);
@@ -37,9 +50,14 @@ describe('search through the gateway', () => {
   });
 
   it('searchTrains returns Train references booking resolves', async () => {
-    const { body } = await gql(`{ searchTrains(query: "12951", first: 1) { number train { number name runsOn stops { station { code } } } } }`);
+    const { body } = await gql(
+      `{ searchTrains(query: "12951", first: 1) { number train { number name runsOn stops { station { code } } } } }`,
+    );
     expect(body.errors).toBeUndefined();
-    expect(body.data!.searchTrains[0].train).toMatchObject({ number: '12951', name: 'Mumbai Central - New Delhi Rajdhani Express' });
+    expect(body.data!.searchTrains[0].train).toMatchObject({
+      number: '12951',
+      name: 'Mumbai Central - New Delhi Rajdhani Express',
+    });
     expect(body.data!.searchTrains[0].train.stops[0].station.code).toBe('MMCT');
   });
 
@@ -48,14 +66,25 @@ describe('search through the gateway', () => {
     const { body } = await gql(
       `query($date: Date!) { trainsBetween(from: "MMCT", to: "NDLS", date: $date, class: "3A") {
         number departure arrival durationMinutes
-        run { id trainNumber date availability(from: "MMCT", to: "NDLS", class: THIRD_AC) { code totalBerths availableBerths farePaise } }
+        run {
+          id trainNumber date
+          availability(from: "MMCT", to: "NDLS", class: THIRD_AC) { code totalBerths availableBerths farePaise }
+        }
+
       } }`,
       { date },
     );
     expect(body.errors).toBeUndefined();
     const rajdhani = body.data!.trainsBetween.find((t: { number: string }) => t.number === '12951');
-    const run = await sg.db.prisma.trainRun.findFirstOrThrow({ where: { train: { number: '12951' }, date: new Date(`${date}T00:00:00Z`) } });
-    expect(rajdhani).toMatchObject({ departure: '17:00', arrival: '08:32', durationMinutes: 932, run: { id: run.id, trainNumber: '12951', date } });
+    const run = await sg.db.prisma.trainRun.findFirstOrThrow({
+      where: { train: { number: '12951' }, date: new Date(`${date}T00:00:00Z`) },
+    });
+    expect(rajdhani).toMatchObject({
+      departure: '17:00',
+      arrival: '08:32',
+      durationMinutes: 932,
+      run: { id: run.id, trainNumber: '12951', date },
+    });
     expect(rajdhani.run.availability).toHaveLength(1);
     expect(rajdhani.run.availability[0]).toMatchObject({ code: '3A' });
     expect(rajdhani.run.availability[0].availableBerths).toBeGreaterThan(0);
@@ -70,7 +99,11 @@ describe('search through the gateway', () => {
       `{ trainsBetween(from: "MMCT", to: "NDLS", date: "${addDays(todayInIndia(), -1)}") { number } }`,
     ]) {
       const { status, body } = await gql(query);
-      expect({ query, status: status < 500, codes: body.errors?.map((e) => e.extensions?.code) }).toEqual({ query, status: true, codes: ['BAD_USER_INPUT'] });
+      expect({ query, status: status < 500, codes: body.errors?.map((e) => e.extensions?.code) }).toEqual({
+        query,
+        status: true,
+        codes: ['BAD_USER_INPUT'],
+      });
     }
     const { body } = await gql(`{ searchStations(query: "NDLS~2 AND (x:y)") { station { code } } }`);
     expect(body.errors).toBeUndefined();

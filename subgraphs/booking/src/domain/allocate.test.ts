@@ -21,7 +21,14 @@ function coaches(count: number, perCoach: number, cls: TravelClass = 'SLEEPER', 
   for (let c = 0; c < count; c++) {
     for (let n = 1; n <= perCoach; n++) {
       const seatId = firstId + c * perCoach + n - 1;
-      seats.set(seatId, { seatId, coach: `${cls === 'SLEEPER' ? 'S' : 'B'}${c + 1}`, number: n, berthType: berthTypeOf(cls, n), class: cls, occupiedMask: 0n });
+      seats.set(seatId, {
+        seatId,
+        coach: `${cls === 'SLEEPER' ? 'S' : 'B'}${c + 1}`,
+        number: n,
+        berthType: berthTypeOf(cls, n),
+        class: cls,
+        occupiedMask: 0n,
+      });
     }
   }
   return seats;
@@ -43,7 +50,11 @@ function request(ticket: number, n: number, o: RequestOptions = {}): QueuedReque
     cls: o.cls ?? 'SLEEPER',
     mask: o.mask ?? AD,
     allowWaitlist: o.allowWaitlist ?? true,
-    passengers: Array.from({ length: n }, (_, i) => ({ id: `p${nextId}-${i}`, berthPreference: o.prefs?.[i] ?? null, requestedSeatId: o.seats?.[i] ?? null })),
+    passengers: Array.from({ length: n }, (_, i) => ({
+      id: `p${nextId}-${i}`,
+      berthPreference: o.prefs?.[i] ?? null,
+      requestedSeatId: o.seats?.[i] ?? null,
+    })),
   };
 }
 
@@ -63,17 +74,31 @@ describe('pickSeats', () => {
   const coach: SeatInfo[] = [...coaches(1, 8).values()];
 
   it('gives each passenger a berth of the type preferred, the others the lowest numbers left', () => {
-    const picked = pickSeats(coach, [{ berthPreference: 'UB' }, { berthPreference: 'SL' }, {}, { berthPreference: 'LB' }]);
-    expect(picked!.map((s) => [s.number, s.berthType])).toEqual([[3, 'UB'], [7, 'SL'], [2, 'MB'], [1, 'LB']]);
+    const picked = pickSeats(coach, [
+      { berthPreference: 'UB' },
+      { berthPreference: 'SL' },
+      {},
+      { berthPreference: 'LB' },
+    ]);
+    expect(picked!.map((s) => [s.number, s.berthType])).toEqual([
+      [3, 'UB'],
+      [7, 'SL'],
+      [2, 'MB'],
+      [1, 'LB'],
+    ]);
   });
 
   it('two passengers preferring the same type get two such berths, the lowest first', () => {
-    expect(pickSeats(coach, [{ berthPreference: 'LB' }, { berthPreference: 'LB' }])!.map((s) => s.number)).toEqual([1, 4]);
+    expect(pickSeats(coach, [{ berthPreference: 'LB' }, { berthPreference: 'LB' }])!.map((s) => s.number)).toEqual([
+      1, 4,
+    ]);
   });
 
   it('a preference no free berth meets falls back to the lowest number', () => {
     const withoutSideUpper = coach.filter((s) => s.berthType !== 'SU' && s.number !== 1);
-    expect(pickSeats(withoutSideUpper, [{ berthPreference: 'SU' }, { berthPreference: null }])!.map((s) => s.number)).toEqual([2, 3]);
+    expect(
+      pickSeats(withoutSideUpper, [{ berthPreference: 'SU' }, { berthPreference: null }])!.map((s) => s.number),
+    ).toEqual([2, 3]);
   });
 
   it('without preferences a group takes the lowest numbers, in order', () => {
@@ -120,7 +145,12 @@ describe('allocateBatch', () => {
   it('sells one berth for A->C and again for C->D; B->D overlaps both and waits or is refused', () => {
     const seats = coaches(1, 1);
     const decisions = allocateBatch(
-      [request(1, 1, { mask: journey('A', 'C') }), request(2, 1, { mask: journey('C', 'D') }), request(3, 1, { mask: journey('B', 'D'), allowWaitlist: false }), request(4, 1, { mask: journey('B', 'C') })],
+      [
+        request(1, 1, { mask: journey('A', 'C') }),
+        request(2, 1, { mask: journey('C', 'D') }),
+        request(3, 1, { mask: journey('B', 'D'), allowWaitlist: false }),
+        request(4, 1, { mask: journey('B', 'C') }),
+      ],
       seats,
       noWaitlists(),
       100,
@@ -132,7 +162,7 @@ describe('allocateBatch', () => {
     expect(seats.get(1)!.occupiedMask).toBe(AD);
   });
 
-  it('first come, first served: once a group waits, a later overlapping single waits too, a non-overlapping journey is still served', () => {
+  it('first come, first served: a later single overlapping a waiting group waits; a disjoint journey is served', () => {
     const seats = coaches(1, 3);
     const decisions = allocateBatch(
       [
@@ -156,9 +186,15 @@ describe('allocateBatch', () => {
 
   it('a waitlist already in the database holds back later overlapping requests of its class only', () => {
     const seats = new Map([...coaches(1, 2, 'SLEEPER'), ...coaches(1, 2, 'THIRD_AC', 3)]);
-    const waitlists = new Map<TravelClass, ClassWaitlist>([['SLEEPER', { last: 4, waiting: 2, masks: [journey('A', 'B')] }]]);
+    const waitlists = new Map<TravelClass, ClassWaitlist>([
+      ['SLEEPER', { last: 4, waiting: 2, masks: [journey('A', 'B')] }],
+    ]);
     const decisions = allocateBatch(
-      [request(1, 1, { mask: journey('A', 'C') }), request(2, 1, { mask: journey('C', 'D') }), request(3, 1, { cls: 'THIRD_AC' })],
+      [
+        request(1, 1, { mask: journey('A', 'C') }),
+        request(2, 1, { mask: journey('C', 'D') }),
+        request(3, 1, { cls: 'THIRD_AC' }),
+      ],
       seats,
       waitlists,
       100,
@@ -195,11 +231,17 @@ describe('allocateBatch', () => {
   it('allowWaitlist false: refused SOLD_OUT when nothing fits, and when a waitlist is ahead', () => {
     const full = coaches(1, 1);
     occupy(full, [1]);
-    expect(allocateBatch([request(1, 1, { allowWaitlist: false })], full, noWaitlists(), 100)[0]).toMatchObject({ status: 'REFUSED', code: 'SOLD_OUT' });
+    expect(allocateBatch([request(1, 1, { allowWaitlist: false })], full, noWaitlists(), 100)[0]).toMatchObject({
+      status: 'REFUSED',
+      code: 'SOLD_OUT',
+    });
     // A berth is free, but WL 1 waits for an overlapping journey.
     const free = coaches(1, 1);
     const waitlists = new Map<TravelClass, ClassWaitlist>([['SLEEPER', { last: 1, waiting: 1, masks: [AD] }]]);
-    expect(allocateBatch([request(1, 1, { allowWaitlist: false })], free, waitlists, 100)[0]).toMatchObject({ status: 'REFUSED', code: 'SOLD_OUT' });
+    expect(allocateBatch([request(1, 1, { allowWaitlist: false })], free, waitlists, 100)[0]).toMatchObject({
+      status: 'REFUSED',
+      code: 'SOLD_OUT',
+    });
     expect(free.get(1)!.occupiedMask).toBe(0n);
   });
 
@@ -210,16 +252,25 @@ describe('allocateBatch', () => {
       expect(held(d!)).toEqual([7, 3]);
     });
 
-    it('a berth sold for an overlapping journey, missing from the free berths or of another class is SEAT_UNAVAILABLE', () => {
+    it('a berth sold for an overlapping journey, not among free berths or of another class: SEAT_UNAVAILABLE', () => {
       const seats = new Map([...coaches(1, 4), ...coaches(1, 4, 'THIRD_AC', 5)]);
       occupy(seats, [2], journey('B', 'C'));
       const decisions = allocateBatch(
-        [request(1, 1, { seats: [2] }), request(2, 2, { seats: [1, 99] }), request(3, 1, { seats: [5] }), request(4, 1, { seats: [2], mask: journey('C', 'D') })],
+        [
+          request(1, 1, { seats: [2] }),
+          request(2, 2, { seats: [1, 99] }),
+          request(3, 1, { seats: [5] }),
+          request(4, 1, { seats: [2], mask: journey('C', 'D') }),
+        ],
         seats,
         noWaitlists(),
         100,
       );
-      expect(decisions.slice(0, 3).map((d) => d.status === 'REFUSED' && d.code)).toEqual(['SEAT_UNAVAILABLE', 'SEAT_UNAVAILABLE', 'SEAT_UNAVAILABLE']);
+      expect(decisions.slice(0, 3).map((d) => d.status === 'REFUSED' && d.code)).toEqual([
+        'SEAT_UNAVAILABLE',
+        'SEAT_UNAVAILABLE',
+        'SEAT_UNAVAILABLE',
+      ]);
       // C->D on the same berth does not overlap B->C.
       expect(held(decisions[3]!)).toEqual([2]);
       // A refused request takes nothing, not even its free berth 1.
@@ -228,15 +279,30 @@ describe('allocateBatch', () => {
 
     it('two requests for the same berth in one batch: the first wins', () => {
       const seats = coaches(1, 4);
-      const decisions = allocateBatch([request(1, 1, { seats: [3] }), request(2, 1, { seats: [3] })], seats, noWaitlists(), 100);
+      const decisions = allocateBatch(
+        [request(1, 1, { seats: [3] }), request(2, 1, { seats: [3] })],
+        seats,
+        noWaitlists(),
+        100,
+      );
       expect(held(decisions[0]!)).toEqual([3]);
       expect(decisions[1]).toMatchObject({ status: 'REFUSED', code: 'SEAT_UNAVAILABLE' });
     });
 
     it('a specific berth is not given past a waitlist for an overlapping journey', () => {
       const seats = coaches(1, 4);
-      const waitlists = new Map<TravelClass, ClassWaitlist>([['SLEEPER', { last: 1, waiting: 1, masks: [journey('A', 'B')] }]]);
-      const decisions = allocateBatch([request(1, 1, { seats: [1], mask: journey('A', 'C') }), request(2, 1, { seats: [1], mask: journey('C', 'D') })], seats, waitlists, 100);
+      const waitlists = new Map<TravelClass, ClassWaitlist>([
+        ['SLEEPER', { last: 1, waiting: 1, masks: [journey('A', 'B')] }],
+      ]);
+      const decisions = allocateBatch(
+        [
+          request(1, 1, { seats: [1], mask: journey('A', 'C') }),
+          request(2, 1, { seats: [1], mask: journey('C', 'D') }),
+        ],
+        seats,
+        waitlists,
+        100,
+      );
       expect(decisions[0]).toMatchObject({ status: 'REFUSED', code: 'SEAT_UNAVAILABLE' });
       expect(held(decisions[1]!)).toEqual([1]);
     });
@@ -259,7 +325,9 @@ function prng(seed: number) {
   return { next, int, pick: <T>(xs: readonly T[]) => xs[int(0, xs.length - 1)]! };
 }
 
-const JOURNEYS = (['A', 'B', 'C'] as const).flatMap((from) => (['B', 'C', 'D'] as const).filter((to) => STOP[to] > STOP[from]).map((to) => journey(from, to)));
+const JOURNEYS = (['A', 'B', 'C'] as const).flatMap((from) =>
+  (['B', 'C', 'D'] as const).filter((to) => STOP[to] > STOP[from]).map((to) => journey(from, to)),
+);
 const PREFS: (BerthType | null)[] = [null, null, 'LB', 'MB', 'UB', 'SL', 'SU'];
 
 function randomCase(seed: number) {
@@ -284,19 +352,28 @@ function randomCase(seed: number) {
     const specific = r.next() < 0.15 && ofClass.length >= n;
     const chosen: number[] = [];
     while (specific && chosen.length < n) {
-      const id = r.next() < 0.9 ? r.pick(ofClass).seatId : r.int(1, seats.size + 3); // now and then another class or no such berth
+      // Now and then a berth of another class, or one that does not exist, to exercise the refusals.
+      const id = r.next() < 0.9 ? r.pick(ofClass).seatId : r.int(1, seats.size + 3);
+
       if (!chosen.includes(id)) chosen.push(id);
     }
-    return request(i + 1, n, { cls, mask: r.pick(JOURNEYS), allowWaitlist: r.next() < 0.7, prefs: Array.from({ length: n }, () => r.pick(PREFS)), seats: specific ? chosen : undefined });
+    return request(i + 1, n, {
+      cls,
+      mask: r.pick(JOURNEYS),
+      allowWaitlist: r.next() < 0.7,
+      prefs: Array.from({ length: n }, () => r.pick(PREFS)),
+      seats: specific ? chosen : undefined,
+    });
   });
   return { seats, waitlists, limit, requests };
 }
 
 const copySeats = (seats: Map<number, RunSeat>) => new Map([...seats].map(([id, s]) => [id, { ...s }]));
-const copyWaitlists = (w: Map<TravelClass, ClassWaitlist>) => new Map([...w].map(([c, x]) => [c, { ...x, masks: [...x.masks] }]));
+const copyWaitlists = (w: Map<TravelClass, ClassWaitlist>) =>
+  new Map([...w].map(([c, x]) => [c, { ...x, masks: [...x.masks] }]));
 
 describe('allocateBatch on random batches', () => {
-  it('never sells a berth segment twice and never serves a later request before an earlier one it could not serve', () => {
+  it('never sells a berth segment twice, never serves a later request before an earlier one it could not serve', () => {
     let inversions = 0;
     let held = 0;
     let waitlisted = 0;
@@ -317,7 +394,8 @@ describe('allocateBatch on random batches', () => {
         held++;
         expect(d.seatIds, where).toHaveLength(req.passengers.length);
         expect(new Set(d.seatIds).size, where).toBe(d.seatIds.length);
-        if (req.passengers[0]!.requestedSeatId !== null) expect(d.seatIds, where).toEqual(req.passengers.map((p) => p.requestedSeatId));
+        if (req.passengers[0]!.requestedSeatId !== null)
+          expect(d.seatIds, where).toEqual(req.passengers.map((p) => p.requestedSeatId));
         for (const id of d.seatIds) {
           const seat = before.get(id);
           expect(seat?.class, `${where}: berth ${id} of request ${i}`).toBe(req.cls);
@@ -356,9 +434,16 @@ describe('allocateBatch on random batches', () => {
         const later = requests[j]!;
         for (let i = 0; i < j; i++) {
           const earlier = requests[i]!;
-          if (earlier.cls !== later.cls || earlier.passengers.length > later.passengers.length || earlier.passengers[0]!.requestedSeatId !== null) continue;
+          if (
+            earlier.cls !== later.cls ||
+            earlier.passengers.length > later.passengers.length ||
+            earlier.passengers[0]!.requestedSeatId !== null
+          )
+            continue;
           const d = decisions[i]!;
-          const inverted = (d.status === 'WAITLISTED' && (earlier.mask & later.mask) !== 0n) || (d.status === 'REFUSED' && (earlier.mask & ~later.mask) === 0n);
+          const inverted =
+            (d.status === 'WAITLISTED' && (earlier.mask & later.mask) !== 0n) ||
+            (d.status === 'REFUSED' && (earlier.mask & ~later.mask) === 0n);
           if (inverted) {
             inversions++;
             expect.fail(`${where}: request ${i} ${d.status} while later request ${j} HELD`);

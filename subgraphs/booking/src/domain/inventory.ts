@@ -12,7 +12,9 @@ export type Tx = Prisma.TransactionClient;
 export async function createInventory(tx: Tx, runIds: string[]): Promise<number> {
   if (runIds.length === 0) return 0;
   const ready = await tx.$queryRaw<{ id: string }[]>`
-    SELECT id::text FROM booking.train_runs WHERE id = ANY(${runIds}::uuid[]) AND NOT inventory_ready ORDER BY id FOR UPDATE`;
+    SELECT id::text FROM booking.train_runs
+    WHERE id = ANY(${runIds}::uuid[]) AND NOT inventory_ready
+    ORDER BY id FOR UPDATE`;
   const ids = ready.map((r) => r.id);
   if (ids.length === 0) return 0;
   await tx.$executeRaw`
@@ -22,7 +24,8 @@ export async function createInventory(tx: Tx, runIds: string[]): Promise<number>
     WHERE r.id = ANY(${ids}::uuid[])
     ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`INSERT INTO booking.run_queues (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
-  await tx.$executeRaw`INSERT INTO booking.run_allocators (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`
+    INSERT INTO booking.run_allocators (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`UPDATE booking.train_runs SET inventory_ready = true WHERE id = ANY(${ids}::uuid[])`;
   return ids.length;
 }
@@ -33,7 +36,10 @@ export async function createInventory(tx: Tx, runIds: string[]): Promise<number>
  * its Tatkal opening) starts, so no request at an opening waits for inventory to be created.
  * Several booking instances may run it at once (the run rows are locked). Returns how many runs.
  */
-export async function prepareInventory(prisma: PrismaClient, opts: { horizonDays: number; maxRuns: number }): Promise<number> {
+export async function prepareInventory(
+  prisma: PrismaClient,
+  opts: { horizonDays: number; maxRuns: number },
+): Promise<number> {
   const due = await prisma.$queryRaw<{ id: string }[]>`
     SELECT id::text FROM booking.train_runs
     WHERE NOT inventory_ready AND NOT cancelled
@@ -41,7 +47,14 @@ export async function prepareInventory(prisma: PrismaClient, opts: { horizonDays
       AND date <= (now() AT TIME ZONE 'Asia/Kolkata')::date + ${opts.horizonDays}::int
     ORDER BY date, id LIMIT ${opts.maxRuns}`;
   if (due.length === 0) return 0;
-  return prisma.$transaction((tx) => createInventory(tx, due.map((r) => r.id)), { timeout: 60_000, maxWait: 10_000 });
+  return prisma.$transaction(
+    (tx) =>
+      createInventory(
+        tx,
+        due.map((r) => r.id),
+      ),
+    { timeout: 60_000, maxWait: 10_000 },
+  );
 }
 
 /**
@@ -49,7 +62,13 @@ export async function prepareInventory(prisma: PrismaClient, opts: { horizonDays
  * first (seat ids run coach by coach, so a group stays together). It reads every free seat of
  * the class, so the reservation path calls it only when the guard's own berths were not enough.
  */
-export async function lockFreeSeats(tx: Tx, runId: string, cls: TravelClass, mask: bigint, opts: { exclude: number[]; anchor: number; limit: number }): Promise<number[]> {
+export async function lockFreeSeats(
+  tx: Tx,
+  runId: string,
+  cls: TravelClass,
+  mask: bigint,
+  opts: { exclude: number[]; anchor: number; limit: number },
+): Promise<number[]> {
   if (opts.limit <= 0) return [];
   const rows = await tx.$queryRaw<{ seat_id: number }[]>`
     SELECT seat_id FROM booking.run_seats
@@ -62,7 +81,15 @@ export async function lockFreeSeats(tx: Tx, runId: string, cls: TravelClass, mas
 }
 
 /** Marks the segments occupied: mask bits plus one occupancy row per segment (the hard guarantee). */
-export async function occupy(tx: Tx, runId: string, reservationId: string, seats: { seatId: number; passengerId: string }[], fromSeq: number, toSeq: number, mask: bigint) {
+export async function occupy(
+  tx: Tx,
+  runId: string,
+  reservationId: string,
+  seats: { seatId: number; passengerId: string }[],
+  fromSeq: number,
+  toSeq: number,
+  mask: bigint,
+) {
   if (seats.length === 0) return;
   const seatIds = seats.map((s) => s.seatId);
   await tx.$executeRaw`
@@ -70,7 +97,9 @@ export async function occupy(tx: Tx, runId: string, reservationId: string, seats
     WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[])`;
   const segments = Array.from({ length: toSeq - fromSeq }, (_, i) => fromSeq + i);
   await tx.seatOccupancy.createMany({
-    data: seats.flatMap((s) => segments.map((segment) => ({ runId, seatId: s.seatId, segment, passengerId: s.passengerId, reservationId }))),
+    data: seats.flatMap((s) =>
+      segments.map((segment) => ({ runId, seatId: s.seatId, segment, passengerId: s.passengerId, reservationId })),
+    ),
   });
 }
 
@@ -78,7 +107,11 @@ export async function occupy(tx: Tx, runId: string, reservationId: string, seats
 export async function release(tx: Tx, runId: string, seats: { seatId: number; passengerId: string }[], mask: bigint) {
   if (seats.length === 0) return;
   const seatIds = [...new Set(seats.map((s) => s.seatId))].sort((a, b) => a - b);
-  await tx.$queryRaw`SELECT seat_id FROM booking.run_seats WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[]) ORDER BY seat_id FOR UPDATE`;
+  await tx.$queryRaw`
+    SELECT seat_id FROM booking.run_seats
+    WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[])
+    ORDER BY seat_id FOR UPDATE`;
+
   await tx.$executeRaw`
     UPDATE booking.run_seats SET occupied_mask = occupied_mask & ~${mask}::bigint
     WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[])`;

@@ -7,8 +7,10 @@ import { BookingUnavailableError, type BookingClient } from '../bookingClient.ts
 import { ProviderError, type ProviderClient } from '../provider/client.ts';
 
 /** payment.payments as the Payment model reads it (for raw SQL). */
-const PAYMENT_COLUMNS = Prisma.sql`id::text, reservation_id::text AS "reservationId", user_id::text AS "userId", amount_paise AS "amountPaise", currency,
-  status::text AS status, provider_ref AS "providerRef", checkout_url AS "checkoutUrl", created_at AS "createdAt", updated_at AS "updatedAt"`;
+const PAYMENT_COLUMNS = Prisma.sql`
+  id::text, reservation_id::text AS "reservationId", user_id::text AS "userId", amount_paise AS "amountPaise",
+  currency, status::text AS status, provider_ref AS "providerRef", checkout_url AS "checkoutUrl",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 
 export interface PaymentDeps {
@@ -33,9 +35,14 @@ export interface Caller {
  */
 export async function createPayment(deps: PaymentDeps, caller: Caller, reservationId: string): Promise<Payment> {
   if (!isUuid(reservationId)) throw badInput('reservationId must be a reservation id (UUID)', 'reservationId');
-  let reservation;
+  let reservation: Awaited<ReturnType<BookingClient['reservation']>>;
   try {
-    reservation = await deps.booking.reservation(reservationId, { authorization: caller.authorization, requestId: caller.requestId, identity: caller.identity, clientIp: caller.clientIp });
+    reservation = await deps.booking.reservation(reservationId, {
+      authorization: caller.authorization,
+      requestId: caller.requestId,
+      identity: caller.identity,
+      clientIp: caller.clientIp,
+    });
   } catch (err) {
     if (!(err instanceof BookingUnavailableError)) throw err;
     caller.log.warn({ err }, 'createPayment: booking check failed');
@@ -43,7 +50,11 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   }
   if (!reservation) throw notFound('No such reservation');
   if (reservation.status !== 'HELD') {
-    throw new AppError(ErrorCode.INVALID_STATE, `Reservation ${reservation.pnr} is ${reservation.status}; only a held reservation can be paid`, { status: reservation.status });
+    throw new AppError(
+      ErrorCode.INVALID_STATE,
+      `Reservation ${reservation.pnr} is ${reservation.status}; only a held reservation can be paid`,
+      { status: reservation.status },
+    );
   }
   if (!reservation.holdExpiresAt || reservation.holdExpiresAt.getTime() <= Date.now()) {
     throw new AppError(ErrorCode.HOLD_EXPIRED, `The hold on ${reservation.pnr} has expired`);
@@ -65,9 +76,15 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   // keeps a pooled connection from the webhook sidecar, which shares the pool and must answer fast.
   // Our payment id is the provider's idempotency key: a retry of this call gets the same payment.
   const id = randomUUID();
-  let remote;
+  let remote: Awaited<ReturnType<ProviderClient['createPayment']>>;
+
   try {
-    remote = await deps.provider.createPayment({ idempotencyKey: id, amountPaise, currency: 'INR', metadata: { paymentId: id, reservationId } });
+    remote = await deps.provider.createPayment({
+      idempotencyKey: id,
+      amountPaise,
+      currency: 'INR',
+      metadata: { paymentId: id, reservationId },
+    });
   } catch (err) {
     if (err instanceof ProviderError) {
       caller.log.warn({ err }, 'createPayment: provider call failed');
@@ -78,14 +95,18 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   return deps.prisma.$transaction(
     async (tx) => {
       // Serializes createPayment per reservation (no unique index can say "one live payment").
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
+      await tx.$executeRaw`
+        SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
       // Another request won the race: its payment is the one (ours stays unused at the provider,
       // which nobody is sent to, like an unconfirmed Stripe PaymentIntent).
       const winner = await live(tx);
       if (winner) return winner;
       const created = await tx.$queryRaw<Payment[]>`
-        INSERT INTO payment.payments (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
-        VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING', ${remote.id}, ${remote.checkoutUrl}, now())
+        INSERT INTO payment.payments
+          (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
+        VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
+          ${remote.id}, ${remote.checkoutUrl}, now())
+
         RETURNING ${PAYMENT_COLUMNS}`;
       return created[0]!;
     },
@@ -116,12 +137,19 @@ export interface PaymentPage {
 }
 
 /** A user's payments, newest first, keyset-paged by (createdAt, id) like reservations. */
-export async function paymentsOf(prisma: PrismaClient, userId: string, first: number | null | undefined, after: string | null | undefined): Promise<PaymentPage> {
+export async function paymentsOf(
+  prisma: PrismaClient,
+  userId: string,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<PaymentPage> {
   const { take, cursor } = pageArgs(first, after);
   const rows = await prisma.payment.findMany({
     where: {
       userId,
-      ...(cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {}),
+      ...(cursor
+        ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] }
+        : {}),
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: take + 1,
@@ -147,7 +175,11 @@ export async function paymentPages(prisma: PrismaClient, requests: PageRequest[]
   const picked = await pageIdsPerUser(
     prisma,
     'payment.payments',
-    valid.map((r) => ({ userId: r.userId, take: r.take, after: r.cursor && { createdAtMs: r.cursor.createdAt.getTime(), id: r.cursor.id } })),
+    valid.map((r) => ({
+      userId: r.userId,
+      take: r.take,
+      after: r.cursor && { createdAtMs: r.cursor.createdAt.getTime(), id: r.cursor.id },
+    })),
   );
   const rows = picked.length ? await prisma.payment.findMany({ where: { id: { in: picked.map((p) => p.id) } } }) : [];
   const byId = new Map(rows.map((r) => [r.id, r]));

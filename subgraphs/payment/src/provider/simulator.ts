@@ -7,7 +7,8 @@
 //   GET  /payments[/:ref]     inspect
 //   GET  /checkout/:ref       the page a traveller pays on (two buttons)
 //   POST /payments/:ref/succeed | /fail                            -> payment.succeeded | payment.failed
-//   POST /refunds             {payment, amountPaise?, reason?}     -> 201 {id, status: 'pending', ...}, then refund.succeeded
+//   POST /refunds             {payment, amountPaise?, reason?}     -> 201 {id, status: 'pending', ...},
+//                                                                     then refund.succeeded
 import { randomBytes } from 'node:crypto';
 import { addHealthRoutes, express, instrumentHttp, listen, type HttpServer, type Logger } from '@tatkal/common';
 import { SIGNATURE_HEADER, signatureHeader } from '../webhookSignature.ts';
@@ -64,7 +65,10 @@ export interface SimulatorOptions {
   /** Hold events for `shuffleWindowMs` and deliver them in random order. */
   shuffle?: boolean;
   shuffleWindowMs?: number;
-  /** Bounded retries: at most this many attempts (default 8, about a minute in all), waiting baseDelayMs * 2^(n-1), capped at maxDelayMs. */
+  /**
+   * Bounded retries: at most this many attempts (default 8, about a minute in all), waiting
+   * baseDelayMs * 2^(n-1), capped at maxDelayMs.
+   */
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -107,7 +111,15 @@ export function createProviderSimulator(opts: SimulatorOptions) {
     });
 
   async function deliver(event: SimEvent, copy: number): Promise<void> {
-    const record: Delivery = { eventId: event.id, type: event.type, copy, attempts: 0, status: 'pending', lastStatus: null, lastMs: null };
+    const record: Delivery = {
+      eventId: event.id,
+      type: event.type,
+      copy,
+      attempts: 0,
+      status: 'pending',
+      lastStatus: null,
+      lastMs: null,
+    };
     deliveries.push(record);
     const body = JSON.stringify(event);
     for (let attempt = 1; attempt <= maxAttempts && !closed; attempt++) {
@@ -136,7 +148,10 @@ export function createProviderSimulator(opts: SimulatorOptions) {
     }
     if (closed && record.status === 'pending') return; // stopped, not given up
     record.status = 'failed';
-    opts.logger?.warn({ eventId: event.id, type: event.type, attempts: record.attempts, lastStatus: record.lastStatus }, 'webhook delivery gave up');
+    opts.logger?.warn(
+      { eventId: event.id, type: event.type, attempts: record.attempts, lastStatus: record.lastStatus },
+      'webhook delivery gave up',
+    );
   }
 
   function track(p: Promise<void>) {
@@ -183,8 +198,12 @@ export function createProviderSimulator(opts: SimulatorOptions) {
   }
 
   function createPayment(input: { amountPaise?: unknown; currency?: unknown; metadata?: unknown }): SimPayment {
-    if (typeof input.amountPaise !== 'number' || !Number.isInteger(input.amountPaise) || input.amountPaise <= 0) throw new SimError(400, 'amountPaise must be a positive integer');
-    const metadata = input.metadata && typeof input.metadata === 'object' ? Object.fromEntries(Object.entries(input.metadata).map(([k, v]) => [k, String(v)])) : {};
+    if (typeof input.amountPaise !== 'number' || !Number.isInteger(input.amountPaise) || input.amountPaise <= 0)
+      throw new SimError(400, 'amountPaise must be a positive integer');
+    const metadata =
+      input.metadata && typeof input.metadata === 'object'
+        ? Object.fromEntries(Object.entries(input.metadata).map(([k, v]) => [k, String(v)]))
+        : {};
     const id = token('sim_pay');
     const payment: SimPayment = {
       id,
@@ -205,7 +224,11 @@ export function createProviderSimulator(opts: SimulatorOptions) {
     if (!payment) throw new SimError(404, `no payment ${ref}`);
     if (payment.status !== 'pending') throw new SimError(409, `payment ${ref} is ${payment.status}`);
     payment.status = outcome;
-    return emit(outcome === 'succeeded' ? 'payment.succeeded' : 'payment.failed', { providerRef: ref, amountPaise: payment.amountPaise, currency: payment.currency });
+    return emit(outcome === 'succeeded' ? 'payment.succeeded' : 'payment.failed', {
+      providerRef: ref,
+      amountPaise: payment.amountPaise,
+      currency: payment.currency,
+    });
   }
 
   function succeedRefund(id: string): SimEvent {
@@ -219,11 +242,19 @@ export function createProviderSimulator(opts: SimulatorOptions) {
   function createRefund(input: { payment?: unknown; amountPaise?: unknown; reason?: unknown }): SimRefund {
     const payment = typeof input.payment === 'string' ? payments.get(input.payment) : undefined;
     if (!payment) throw new SimError(404, `no payment ${String(input.payment)}`);
-    if (payment.status !== 'succeeded' && payment.status !== 'partially_refunded') throw new SimError(409, `payment ${payment.id} is ${payment.status}; only a paid payment can be refunded`);
+    if (payment.status !== 'succeeded' && payment.status !== 'partially_refunded')
+      throw new SimError(409, `payment ${payment.id} is ${payment.status}; only a paid payment can be refunded`);
     const remaining = payment.amountPaise - payment.refundedPaise;
     const amount = input.amountPaise === undefined ? remaining : input.amountPaise;
-    if (typeof amount !== 'number' || !Number.isInteger(amount) || amount <= 0 || amount > remaining) throw new SimError(400, `amountPaise must be 1..${remaining}`);
-    const refund: SimRefund = { id: token('sim_re'), payment: payment.id, amountPaise: amount, reason: typeof input.reason === 'string' ? input.reason : 'requested_by_customer', status: 'pending' };
+    if (typeof amount !== 'number' || !Number.isInteger(amount) || amount <= 0 || amount > remaining)
+      throw new SimError(400, `amountPaise must be 1..${remaining}`);
+    const refund: SimRefund = {
+      id: token('sim_re'),
+      payment: payment.id,
+      amountPaise: amount,
+      reason: typeof input.reason === 'string' ? input.reason : 'requested_by_customer',
+      status: 'pending',
+    };
     refunds.set(refund.id, refund);
     payment.refundedPaise += amount;
     payment.status = payment.refundedPaise === payment.amountPaise ? 'refunded' : 'partially_refunded';
@@ -265,7 +296,8 @@ export function createProviderSimulator(opts: SimulatorOptions) {
   for (const outcome of ['succeed', 'fail'] as const) {
     app.post(`/payments/:ref/${outcome}`, (req, res) => {
       const event = settle(req.params.ref, outcome === 'succeed' ? 'succeeded' : 'failed');
-      if (req.accepts(['json', 'html']) === 'html') res.redirect(303, `/checkout/${encodeURIComponent(req.params.ref)}`);
+      if (req.accepts(['json', 'html']) === 'html')
+        res.redirect(303, `/checkout/${encodeURIComponent(req.params.ref)}`);
       else res.json({ payment: payments.get(req.params.ref), event });
     });
   }
@@ -287,7 +319,8 @@ export function createProviderSimulator(opts: SimulatorOptions) {
            <form method="post" action="/payments/${ref}/fail"><button>Decline</button></form>`
         : `<p>This payment is <strong>${escapeHtml(payment.status)}</strong>.</p>`;
     res.type('html').send(`<!doctype html><meta charset="utf-8"><title>Simulated checkout</title>
-<h1>Simulated payment provider</h1><p>Payment <code>${ref}</code>: ₹${rupees} ${escapeHtml(payment.currency)}</p>${actions}`);
+<h1>Simulated payment provider</h1><p>Payment <code>${ref}</code>: ₹${rupees} ${escapeHtml(payment.currency)}</p>
+${actions}`);
   });
   app.use(((err: { status?: number; message?: string }, _req, res, _next) => {
     const status = err instanceof SimError ? err.status : typeof err.status === 'number' ? err.status : 500;
@@ -307,7 +340,8 @@ export function createProviderSimulator(opts: SimulatorOptions) {
     setWebhookUrl(url: string) {
       webhookUrl = url;
     },
-    createPayment: (input: { amountPaise: number; currency?: string; metadata?: Record<string, string> }) => createPayment(input),
+    createPayment: (input: { amountPaise: number; currency?: string; metadata?: Record<string, string> }) =>
+      createPayment(input),
     succeed: (ref: string) => settle(ref, 'succeeded'),
     fail: (ref: string) => settle(ref, 'failed'),
     refund: (input: { payment: string; amountPaise?: number; reason?: string }) => createRefund(input),

@@ -44,10 +44,19 @@ const fallbackCount = counter({
 
 const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const;
 const searchGauges = scrapedGauges({
-  backend: { name: 'tatkal_search_backend', help: 'The search engine answering now: 1 on its backend label (elasticsearch, or postgres when it is not configured or its circuit is open), 0 on the other', labelNames: ['backend'] },
+  backend: {
+    name: 'tatkal_search_backend',
+    help:
+      'The search engine answering now: 1 on its backend label (elasticsearch, or postgres when it is not ' +
+      'configured or its circuit is open), 0 on the other',
+    labelNames: ['backend'],
+  },
   breaker: {
     name: 'tatkal_search_breaker_state',
-    help: 'The circuit breaker in front of a search engine (backend label): 0 closed, 1 half-open, 2 open; absent without Elasticsearch',
+    help:
+      'The circuit breaker in front of a search engine (backend label): 0 closed, 1 half-open, 2 open; ' +
+      'absent without Elasticsearch',
+
     labelNames: ['backend'],
   },
 });
@@ -60,7 +69,10 @@ function gaugeSamples(stats: SearchStats) {
       { labels: { backend: 'elasticsearch' }, value: elasticsearch },
       { labels: { backend: 'postgres' }, value: 1 - elasticsearch },
     ],
-    breaker: stats.breaker === 'none' || !stats.primary ? [] : [{ labels: { backend: stats.primary }, value: BREAKER_STATE[stats.breaker] }],
+    breaker:
+      stats.breaker === 'none' || !stats.primary
+        ? []
+        : [{ labels: { backend: stats.primary }, value: BREAKER_STATE[stats.breaker] }],
   };
 }
 
@@ -69,7 +81,12 @@ const reasonOf = (err: unknown): FallbackReason => {
   return code === 'ETIMEDOUT' ? 'timeout' : code === 'EOPENBREAKER' ? 'open' : 'error';
 };
 
-export function createResilientSearch(opts: { primary: SearchBackend | null; fallback: SearchBackend; logger: Logger; breaker: BreakerOptions }): ResilientSearch {
+export function createResilientSearch(opts: {
+  primary: SearchBackend | null;
+  fallback: SearchBackend;
+  logger: Logger;
+  breaker: BreakerOptions;
+}): ResilientSearch {
   const { primary, fallback, logger } = opts;
   const fallbacks: Record<FallbackReason, number> = { timeout: 0, open: 0, error: 0 };
   const log = logger.child({ component: 'search-backend' });
@@ -109,7 +126,8 @@ export function createResilientSearch(opts: { primary: SearchBackend | null; fal
       const reason = reasonOf(err);
       fallbacks[reason]++;
       fallbackCount.inc({ reason });
-      if (reason !== 'open') log.warn({ reason, err: (err as Error)?.message }, `${primary!.name} failed; answered from ${fallback.name}`);
+      if (reason !== 'open')
+        log.warn({ reason, err: (err as Error)?.message }, `${primary!.name} failed; answered from ${fallback.name}`);
       return { hits: await fallbackCall(), servedBy: 'postgres-fallback' };
     }
   }
@@ -122,8 +140,16 @@ export function createResilientSearch(opts: { primary: SearchBackend | null; fal
   // Read at scrape time from the breaker itself: nothing to keep in step on the search path.
   const removeGauges = searchGauges.addSource(async () => gaugeSamples(stats()));
   return {
-    searchStations: (q, slice) => guarded(() => primary.searchStations(q, slice), () => fallback.searchStations(q, slice)),
-    searchTrains: (q, slice) => guarded(() => primary.searchTrains(q, slice), () => fallback.searchTrains(q, slice)),
+    searchStations: (q, slice) =>
+      guarded(
+        () => primary.searchStations(q, slice),
+        () => fallback.searchStations(q, slice),
+      ),
+    searchTrains: (q, slice) =>
+      guarded(
+        () => primary.searchTrains(q, slice),
+        () => fallback.searchTrains(q, slice),
+      ),
     stats,
     shutdown: () => {
       removeGauges();
