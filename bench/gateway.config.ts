@@ -14,12 +14,19 @@ const location = (name: string) => process.env[`${name.toUpperCase()}_URL`];
 
 const manifestPath = process.env.PERSISTED_DOCUMENTS_PATH;
 const documents = new Map<string, string>(
-  manifestPath ? Object.entries(JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, string>).map(([id, text]) => [id.replace(/^sha256:/, ''), text]) : [],
+  manifestPath
+    ? Object.entries(JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, string>).map(([id, text]) => [
+        id.replace(/^sha256:/, ''),
+        text,
+      ])
+    : [],
 );
 
 export const gatewayConfig = defineConfig({
   transportEntries: Object.fromEntries(
-    ['auth', 'booking', 'search', 'payment'].filter((name) => location(name)).map((name) => [name, { location: location(name) }]),
+    ['auth', 'booking', 'search', 'payment']
+      .filter((name) => location(name))
+      .map((name) => [name, { location: location(name) }]),
   ),
   propagateHeaders: {
     fromClientToSubgraphs: ({ request }) => ({

@@ -110,8 +110,10 @@ interface PhaseResult {
   gatewayCpuMsPerRequest: number;
 }
 
-const trainsBetween = (gateway: Gateway, variables: { from: string; to: string; date: string }): Promise<TrainsBetweenQuery['trainsBetween']> =>
-  benchClient(gateway.url, gateway.documents).trainsBetween(variables);
+const trainsBetween = (
+  gateway: Gateway,
+  variables: { from: string; to: string; date: string },
+): Promise<TrainsBetweenQuery['trainsBetween']> => benchClient(gateway.url, gateway.documents).trainsBetween(variables);
 
 /** Every latency of each reported phase, for percentiles over all rounds together. */
 const latencies = new Map<PhaseResult, number[]>();
@@ -119,7 +121,9 @@ const latencies = new Map<PhaseResult, number[]>();
 async function main() {
   const started = new Date();
   const date = addDays(todayInIndia(), 1);
-  console.log(`gateway bench: ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${ROUNDS} round(s) of A B C D / D C B A over 4 variants (2 gateways x hashes / full text), ${cpus().length} cores`);
+  console.log(
+    `gateway bench: ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${ROUNDS} round(s) of A B C D / D C B A over 4 variants (2 gateways x hashes / full text), ${cpus().length} cores`,
+  );
   const dbUrl = await createBenchDatabase(args.pg, DB, { seedRunDays: 3 });
   const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
   const signing = await benchSigningKey();
@@ -140,12 +144,32 @@ async function main() {
       // The full-text variant of this gateway: any operation, as in development.
       extraGateways: [{ name: 'gateway-text', env: { TRUSTED_DOCUMENTS_ONLY: 'false' } }],
     });
-    const urls = Object.fromEntries(Object.entries(stack.subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]));
-    hive = await startProcess('hive-gateway', 'hive-gateway', { NODE_ENV: 'production', ...urls, PERSISTED_DOCUMENTS_PATH: join(root, 'packages/client/src/gql/persisted-documents.json') }, {
-      command: HIVE,
-      args: ['supergraph', join(root, 'supergraph.graphql'), '--config-path', join(root, 'bench/gateway.config.ts'), '--host', '127.0.0.1', '--fork', '1'],
-      readyPath: '/readiness',
-    });
+    const urls = Object.fromEntries(
+      Object.entries(stack.subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]),
+    );
+    hive = await startProcess(
+      'hive-gateway',
+      'hive-gateway',
+      {
+        NODE_ENV: 'production',
+        ...urls,
+        PERSISTED_DOCUMENTS_PATH: join(root, 'packages/client/src/gql/persisted-documents.json'),
+      },
+      {
+        command: HIVE,
+        args: [
+          'supergraph',
+          join(root, 'supergraph.graphql'),
+          '--config-path',
+          join(root, 'bench/gateway.config.ts'),
+          '--host',
+          '127.0.0.1',
+          '--fork',
+          '1',
+        ],
+        readyPath: '/readiness',
+      },
+    );
     const own = stack.processes.find((p) => p.name === 'gateway')!;
     const ownText = stack.processes.find((p) => p.name === 'gateway-text')!;
     const gateways: Gateway[] = [
@@ -167,7 +191,8 @@ async function main() {
           }),
         ),
       );
-      for (const a of answers.slice(1)) if (!isDeepStrictEqual(a, answers[0])) throw new Error(`the gateways answer ${route.join('-')} differently`);
+      for (const a of answers.slice(1))
+        if (!isDeepStrictEqual(a, answers[0])) throw new Error(`the gateways answer ${route.join('-')} differently`);
       if (answers[0]!.some((t) => t.run)) routes.push(route);
     }
     if (routes.length === 0) throw new Error(`no train with a run between the routes on ${date}`);
@@ -193,14 +218,24 @@ async function main() {
       name: 'reserveSeats',
       success: ['HELD'],
       prepare: async (count) => {
-        const run = await createTestRun(prisma, { coaches: coachesFor(count), berthsPerCoach: BERTHS_PER_COACH, daysAhead: 1 });
+        const run = await createTestRun(prisma, {
+          coaches: coachesFor(count),
+          berthsPerCoach: BERTHS_PER_COACH,
+          daysAhead: 1,
+        });
         const tokens = await mintTokens(signing.key, count);
         const inputs = Array.from({ length: count }, (_, i) => reserveInput(i, run));
         return {
           send: async (gateway, i) => {
             try {
               // A fresh idempotency key per request (the client makes one); no retry, no polling.
-              return (await benchClient(gateway.url, gateway.documents, tokens[i]).reserve(inputs[i]!, { wait: false, retry: false, idempotencyKey: randomUUID() })).status;
+              return (
+                await benchClient(gateway.url, gateway.documents, tokens[i]).reserve(inputs[i]!, {
+                  wait: false,
+                  retry: false,
+                  idempotencyKey: randomUUID(),
+                })
+              ).status;
             } catch (err) {
               return outcomeOf(err);
             }
@@ -233,8 +268,14 @@ async function main() {
         cpuSeconds,
         gatewayCpuMsPerRequest: +(((cpuSeconds[gateway.process.name] ?? 0) * 1000) / rec.samples.length).toFixed(3),
       };
-      latencies.set(result, rec.samples.map((s) => s.ms));
-      if (round > 0) console.log(`${workload.name} via ${gateway.name}, round ${round}: ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ${errors} errors`);
+      latencies.set(
+        result,
+        rec.samples.map((s) => s.ms),
+      );
+      if (round > 0)
+        console.log(
+          `${workload.name} via ${gateway.name}, round ${round}: ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ${errors} errors`,
+        );
       return result;
     };
 
@@ -289,8 +330,28 @@ async function main() {
       '- This gateway also does per request what Hive is not configured to: JWT verification, Redis rate-limit counters, query depth/cost limits, operation logging.',
       '',
       ...mdTable(
-        ['workload', 'gateway', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'errors', 'gateway CPU s', 'gateway CPU ms/request'],
-        summary.map((s) => [s.workload, s.gateway, s.requests, s.requestsPerSecond, s.latencyMs.p50, s.latencyMs.p99, s.errors, s.gatewayCpuSeconds, s.gatewayCpuMsPerRequest]),
+        [
+          'workload',
+          'gateway',
+          'requests',
+          'requests/s',
+          'p50 ms',
+          'p99 ms',
+          'errors',
+          'gateway CPU s',
+          'gateway CPU ms/request',
+        ],
+        summary.map((s) => [
+          s.workload,
+          s.gateway,
+          s.requests,
+          s.requestsPerSecond,
+          s.latencyMs.p50,
+          s.latencyMs.p99,
+          s.errors,
+          s.gatewayCpuSeconds,
+          s.gatewayCpuMsPerRequest,
+        ]),
       ),
       '',
       '## Phases in the order run',

@@ -18,19 +18,32 @@ export interface GraphQLAnswer<T = Record<string, unknown>> {
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: Infinity });
 
-function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string; headers: Record<string, string> }> {
+function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string; headers: Record<string, string> }> {
   return new Promise((resolve, reject) => {
     const tls = url.startsWith('https:');
-    const req = (tls ? httpsRequest : request)(url, { method: 'POST', agent: tls ? httpsAgent : agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const kept: Record<string, string> = {};
-        for (const name of ['content-type', 'retry-after']) if (typeof res.headers[name] === 'string') kept[name] = res.headers[name];
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: kept });
-      });
-      res.on('error', reject);
-    });
+    const req = (tls ? httpsRequest : request)(
+      url,
+      {
+        method: 'POST',
+        agent: tls ? httpsAgent : agent,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const kept: Record<string, string> = {};
+          for (const name of ['content-type', 'retry-after'])
+            if (typeof res.headers[name] === 'string') kept[name] = res.headers[name];
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: kept });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -53,7 +66,13 @@ export const httpFetch = (async (input: string | URL | Request, init?: RequestIn
 
 /** A @tatkal/client for one user (or anonymous) that never retries or polls by itself: the bench counts every request. */
 export function benchClient(url: string, documents: 'hash' | 'text', accessToken?: string): TatkalClient {
-  return new TatkalClient({ url, documents, fetch: httpFetch, session: accessToken ? { accessToken } : null, retry: { attempts: 1 } });
+  return new TatkalClient({
+    url,
+    documents,
+    fetch: httpFetch,
+    session: accessToken ? { accessToken } : null,
+    retry: { attempts: 1 },
+  });
 }
 
 /** The outcome of a failed client call, as postGraphQL names it: the error code, HTTP_<status> or NETWORK_<error>. */
@@ -63,9 +82,18 @@ export function outcomeOf(err: unknown): string {
 }
 
 /** POSTs a GraphQL body; the outcome is the first error's code, HTTP_<status> or NETWORK_<error>, else null (the caller names success). */
-export async function postGraphQL<T>(url: string, body: string, token?: string, headers: Record<string, string> = {}): Promise<{ answer: GraphQLAnswer<T> | null; error: string | null }> {
+export async function postGraphQL<T>(
+  url: string,
+  body: string,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<{ answer: GraphQLAnswer<T> | null; error: string | null }> {
   try {
-    const res = await post(url, body, { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers });
+    const res = await post(url, body, {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    });
     let answer: GraphQLAnswer<T> | null = null;
     try {
       answer = JSON.parse(res.text) as GraphQLAnswer<T>;
@@ -110,7 +138,12 @@ export class Recorder {
  * Runs task(0..count-1) with at most `concurrency` in flight; no new task starts after
  * `deadline` (epoch ms). Returns how many were started.
  */
-export async function runPool(count: number, concurrency: number, deadline: number, task: (i: number) => Promise<void>): Promise<number> {
+export async function runPool(
+  count: number,
+  concurrency: number,
+  deadline: number,
+  task: (i: number) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const worker = async () => {
     while (next < count && Date.now() < deadline) await task(next++);
@@ -133,6 +166,11 @@ export function reserveInput(i: number, run: { runId: string; stations: string[]
     to: run.stations[3]!,
     class: 'SLEEPER',
     allowWaitlist: i % 3 !== 0,
-    passengers: Array.from({ length: size }, (_, p) => ({ name: `Traveller ${String.fromCharCode(65 + (p % 26))}`, age: 20 + ((i + p) % 50), gender: p % 2 ? 'FEMALE' : 'MALE', berthPreference: prefs[(i + p) % prefs.length] })),
+    passengers: Array.from({ length: size }, (_, p) => ({
+      name: `Traveller ${String.fromCharCode(65 + (p % 26))}`,
+      age: 20 + ((i + p) % 50),
+      gender: p % 2 ? 'FEMALE' : 'MALE',
+      berthPreference: prefs[(i + p) % prefs.length],
+    })),
   };
 }

@@ -38,7 +38,11 @@ export function parsePgbenchOutput(out: string) {
   };
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -51,18 +55,62 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
 }
 
 /** Runs the script with `clients` connections for `seconds` on a fresh run of coaches x berthsPerCoach. */
-export async function runReservePgbench(opts: { prisma: PrismaClient; databaseUrl: string; coaches: number; berthsPerCoach: number; clients: number; seconds: number }): Promise<PgbenchResult> {
-  const testRun = await createTestRun(opts.prisma, { coaches: opts.coaches, berthsPerCoach: opts.berthsPerCoach, daysAhead: 1 });
+export async function runReservePgbench(opts: {
+  prisma: PrismaClient;
+  databaseUrl: string;
+  coaches: number;
+  berthsPerCoach: number;
+  clients: number;
+  seconds: number;
+}): Promise<PgbenchResult> {
+  const testRun = await createTestRun(opts.prisma, {
+    coaches: opts.coaches,
+    berthsPerCoach: opts.berthsPerCoach,
+    daysAhead: 1,
+  });
   // Its inventory is prepared ahead (createTestRun does what booking's preparer does).
   // The test route has four stops 150 km apart; the bench books the whole of it (segments 0-2).
-  const [range] = await opts.prisma.$queryRaw<{ min: number; max: number }[]>`SELECT min(seat_id) AS min, max(seat_id) AS max FROM booking.run_seats WHERE run_id = ${testRun.runId}::uuid`;
-  const vars = { run_id: testRun.runId, mask: 0b111, from_seq: 0, to_seq: 3, fare: farePaise('SLEEPER', 450), min_seat: range!.min, max_seat: range!.max, k: 0 };
-  const args = ['-n', '-M', 'extended', '-c', String(opts.clients), '-j', '2', '-T', String(opts.seconds), '-f', SCRIPT, ...Object.entries(vars).flatMap(([k, v]) => ['-D', `${k}=${v}`]), opts.databaseUrl];
+  const [range] = await opts.prisma.$queryRaw<
+    { min: number; max: number }[]
+  >`SELECT min(seat_id) AS min, max(seat_id) AS max FROM booking.run_seats WHERE run_id = ${testRun.runId}::uuid`;
+  const vars = {
+    run_id: testRun.runId,
+    mask: 0b111,
+    from_seq: 0,
+    to_seq: 3,
+    fare: farePaise('SLEEPER', 450),
+    min_seat: range!.min,
+    max_seat: range!.max,
+    k: 0,
+  };
+  const args = [
+    '-n',
+    '-M',
+    'extended',
+    '-c',
+    String(opts.clients),
+    '-j',
+    '2',
+    '-T',
+    String(opts.seconds),
+    '-f',
+    SCRIPT,
+    ...Object.entries(vars).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
+    opts.databaseUrl,
+  ];
   const res = await run(PGBENCH, args, process.env);
   const parsed = parsePgbenchOutput(res.stdout);
-  const errors = res.stderr.split('\n').filter((l) => /abort|error|fatal/i.test(l)).slice(0, 5);
-  if (res.code !== 0 && !Number.isFinite(parsed.tps)) throw new Error(`pgbench failed (${res.code}): ${res.stderr.trim().slice(-2000)}`);
-  const byStatus = await opts.prisma.reservation.groupBy({ by: ['status'], where: { runId: testRun.runId }, _count: true });
+  const errors = res.stderr
+    .split('\n')
+    .filter((l) => /abort|error|fatal/i.test(l))
+    .slice(0, 5);
+  if (res.code !== 0 && !Number.isFinite(parsed.tps))
+    throw new Error(`pgbench failed (${res.code}): ${res.stderr.trim().slice(-2000)}`);
+  const byStatus = await opts.prisma.reservation.groupBy({
+    by: ['status'],
+    where: { runId: testRun.runId },
+    _count: true,
+  });
   const count = (status: string) => byStatus.find((r) => r.status === status)?._count ?? 0;
   const held = count('HELD');
   const waitlisted = count('WAITLISTED');

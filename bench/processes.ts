@@ -12,7 +12,12 @@ import amqp from 'amqplib';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { createRedis, deleteEventTopology, type Redis } from '@tatkal/common';
-import { generateSigningJwk, importSigningKeys, loadSigningKeys, type SigningKey } from '../subgraphs/auth/src/domain/keys.ts';
+import {
+  generateSigningJwk,
+  importSigningKeys,
+  loadSigningKeys,
+  type SigningKey,
+} from '../subgraphs/auth/src/domain/keys.ts';
 import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -59,7 +64,12 @@ export interface StartOptions {
 }
 
 /** Spawns `tsx <entry>` (or opts.command) with env (port chosen here) and resolves once GET readyPath answers 200. */
-export async function startProcess(name: string, entry: string, env: Record<string, string>, opts: StartOptions = {}): Promise<RunningProcess> {
+export async function startProcess(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  opts: StartOptions = {},
+): Promise<RunningProcess> {
   const port = opts.port ?? (await freePort());
   const command = opts.command ?? join(root, 'node_modules/.bin/tsx');
   const child = spawn(command, opts.command ? (opts.args ?? []) : [...(opts.nodeArgs ?? []), entry], {
@@ -138,7 +148,11 @@ function procStat(pid: number): { comm: string; own: number; reaped: number } | 
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields 14-17 of proc(5): utime, stime, cutime, cstime, in clock ticks (100 per second).
-    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), own: Number(fields[11]) + Number(fields[12]), reaped: Number(fields[13]) + Number(fields[14]) };
+    return {
+      comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+      own: Number(fields[11]) + Number(fields[12]),
+      reaped: Number(fields[13]) + Number(fields[14]),
+    };
   } catch {
     return null; // exited
   }
@@ -176,7 +190,8 @@ export function openFilesLimit(): number {
 }
 
 /** The p-th percentile of an ascending list, nearest rank: the smallest value with at least p% of the list at or below it. */
-export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : 0);
+export const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : 0;
 
 /** Runs one statement on the server's admin database (create/drop the bench database, stats). */
 export async function adminQuery(pgUrl: string, sql: string) {
@@ -190,15 +205,27 @@ export async function adminQuery(pgUrl: string, sql: string) {
 }
 
 /** Drops and re-creates `name`, applies the migrations, optionally seeds; returns its URL. */
-export async function createBenchDatabase(pgUrl: string, name: string, opts: { seedRunDays?: number } = {}): Promise<string> {
+export async function createBenchDatabase(
+  pgUrl: string,
+  name: string,
+  opts: { seedRunDays?: number } = {},
+): Promise<string> {
   await adminQuery(pgUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   await adminQuery(pgUrl, `CREATE DATABASE "${name}"`);
   const url = databaseUrl(pgUrl, name);
   const env = { ...process.env, DATABASE_URL: url };
-  const migrate = spawnSync(process.execPath, [join(root, 'scripts/prisma.mjs'), 'migrate-deploy'], { cwd: root, env, encoding: 'utf8' });
+  const migrate = spawnSync(process.execPath, [join(root, 'scripts/prisma.mjs'), 'migrate-deploy'], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+  });
   if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
   if (opts.seedRunDays) {
-    const seed = spawnSync(join(root, 'node_modules/.bin/tsx'), ['prisma/seed/seed.ts'], { cwd: root, env: { ...env, SEED_RUN_DAYS: String(opts.seedRunDays) }, encoding: 'utf8' });
+    const seed = spawnSync(join(root, 'node_modules/.bin/tsx'), ['prisma/seed/seed.ts'], {
+      cwd: root,
+      env: { ...env, SEED_RUN_DAYS: String(opts.seedRunDays) },
+      encoding: 'utf8',
+    });
     if (seed.status !== 0) throw new Error(`seed failed: ${seed.stderr}`);
   }
   return url;
@@ -213,7 +240,10 @@ export function databaseUrl(pgUrl: string, name: string): string {
 
 /** Committed + rolled-back transactions of one database so far (pg_stat_database; see settleStats). */
 export async function databaseTransactions(pgUrl: string, name: string): Promise<number> {
-  const r = await adminQuery(pgUrl, `SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = '${name.replace(/'/g, "''")}'`);
+  const r = await adminQuery(
+    pgUrl,
+    `SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = '${name.replace(/'/g, "''")}'`,
+  );
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -304,7 +334,9 @@ export interface Stack {
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_PROFILE_DIR;
   const names = (process.env.BENCH_PROFILE ?? 'booking').split(',').map((n) => n.trim());
-  return dir && names.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  return dir && names.includes(name)
+    ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : [];
 }
 
 /** Starts auth, booking, [search], [payment + provider simulator], [gateway] as real processes. */
@@ -330,13 +362,30 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
   };
   try {
-    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', { ...common, RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`, AUTH_SIGNING_KEYS_FILE: opts.keysFile, AUTH_GENERATE_KEYS: 'false' });
+    const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', {
+      ...common,
+      RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
+      AUTH_SIGNING_KEYS_FILE: opts.keysFile,
+      AUTH_GENERATE_KEYS: 'false',
+    });
     processes.push(auth);
     subgraphs.auth = `${auth.url}/graphql`;
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startProcess('booking', 'subgraphs/booking/src/index.ts', { ...common, ...jwks, DB_POOL_SIZE: String(opts.bookingPoolSize), SWEEP_INTERVAL_MS: '0', INVENTORY_HORIZON_DAYS: '0', ...opts.bookingEnv }, {
-      nodeArgs: profileArgs('booking'),
-    });
+    const booking = await startProcess(
+      'booking',
+      'subgraphs/booking/src/index.ts',
+      {
+        ...common,
+        ...jwks,
+        DB_POOL_SIZE: String(opts.bookingPoolSize),
+        SWEEP_INTERVAL_MS: '0',
+        INVENTORY_HORIZON_DAYS: '0',
+        ...opts.bookingEnv,
+      },
+      {
+        nodeArgs: profileArgs('booking'),
+      },
+    );
     processes.push(booking);
     subgraphs.booking = `${booking.url}/graphql`;
     const later: Promise<RunningProcess>[] = [];
@@ -348,11 +397,28 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       providerUrl = `http://127.0.0.1:${providerPort}`;
       webhook = { url: `http://127.0.0.1:${webhookPort}/webhooks/payments`, secret: webhookSecret };
       later.push(
-        startProcess('provider', 'subgraphs/payment/src/provider/index.ts', { LOG_LEVEL: 'warn', NODE_ENV: 'production', PAYMENT_WEBHOOK_SECRET: webhookSecret, WEBHOOK_URL: webhook.url }, { port: providerPort, portEnv: 'PROVIDER_PORT' }),
+        startProcess(
+          'provider',
+          'subgraphs/payment/src/provider/index.ts',
+          {
+            LOG_LEVEL: 'warn',
+            NODE_ENV: 'production',
+            PAYMENT_WEBHOOK_SECRET: webhookSecret,
+            WEBHOOK_URL: webhook.url,
+          },
+          { port: providerPort, portEnv: 'PROVIDER_PORT' },
+        ),
         startProcess(
           'payment',
           'subgraphs/payment/src/index.ts',
-          { ...common, ...jwks, WEBHOOK_PORT: String(webhookPort), PAYMENT_WEBHOOK_SECRET: webhookSecret, PROVIDER_URL: providerUrl, BOOKING_URL: subgraphs.booking },
+          {
+            ...common,
+            ...jwks,
+            WEBHOOK_PORT: String(webhookPort),
+            PAYMENT_WEBHOOK_SECRET: webhookSecret,
+            PROVIDER_URL: providerUrl,
+            BOOKING_URL: subgraphs.booking,
+          },
           { nodeArgs: profileArgs('payment') },
         ),
       );
@@ -371,13 +437,24 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         RATE_LIMIT_IP: '100000000/1m',
         RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
         ...Object.fromEntries(Object.entries(subgraphs).map(([name, url]) => [`${name.toUpperCase()}_URL`, url])),
-        ...(process.env.BENCH_GATEWAY_ENV ? Object.fromEntries(new URLSearchParams(process.env.BENCH_GATEWAY_ENV)) : {}),
+        ...(process.env.BENCH_GATEWAY_ENV
+          ? Object.fromEntries(new URLSearchParams(process.env.BENCH_GATEWAY_ENV))
+          : {}),
       };
-      const gateway = await startProcess('gateway', 'gateway/src/index.ts', gatewayEnv, { nodeArgs: profileArgs('gateway') });
+      const gateway = await startProcess('gateway', 'gateway/src/index.ts', gatewayEnv, {
+        nodeArgs: profileArgs('gateway'),
+      });
       processes.push(gateway);
       gatewayUrl = `${gateway.url}/graphql`;
       for (const extra of opts.extraGateways ?? []) {
-        processes.push(await startProcess(extra.name, 'gateway/src/index.ts', { ...gatewayEnv, ...extra.env, RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:` }, { nodeArgs: profileArgs(extra.name) }));
+        processes.push(
+          await startProcess(
+            extra.name,
+            'gateway/src/index.ts',
+            { ...gatewayEnv, ...extra.env, RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:` },
+            { nodeArgs: profileArgs(extra.name) },
+          ),
+        );
       }
     }
     return { processes, subgraphs, gatewayUrl, providerUrl, webhook, stop };
@@ -434,7 +511,11 @@ export function redisDelta(after: RedisCounters, before: RedisCounters, per: num
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]);
   const total = after.total - before.total - 2;
-  return { total, perUnit: per ? +(total / per).toFixed(2) : 0, byCommandPerUnit: Object.fromEntries(byCommand.map(([cmd, n]) => [cmd, per ? +(n / per).toFixed(2) : 0])) };
+  return {
+    total,
+    perUnit: per ? +(total / per).toFixed(2) : 0,
+    byCommandPerUnit: Object.fromEntries(byCommand.map(([cmd, n]) => [cmd, per ? +(n / per).toFixed(2) : 0])),
+  };
 }
 
 /** The clients connected now (CLIENT LIST): their port on this machine and idle seconds. */
@@ -443,7 +524,10 @@ export async function redisClients(redis: Redis): Promise<{ port: number; idle: 
   return list
     .split('\n')
     .filter(Boolean)
-    .map((line) => ({ port: Number(/ addr=\S*:(\d+) /.exec(line)?.[1] ?? 0), idle: Number(/ idle=(\d+)/.exec(line)?.[1] ?? 0) }));
+    .map((line) => ({
+      port: Number(/ addr=\S*:(\d+) /.exec(line)?.[1] ?? 0),
+      idle: Number(/ idle=(\d+)/.exec(line)?.[1] ?? 0),
+    }));
 }
 
 /** Local TCP ports of the sockets these processes (and their children) hold open, from /proc. */

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { percentile } from './processes.ts';
-import { latencyPoints, latencySummary, niceScale, outcomeCounts, ratePerSecond, svgTimeline, throughputPoints, timeBuckets, type Sample } from './report.ts';
+import {
+  latencyPoints,
+  latencySummary,
+  niceScale,
+  outcomeCounts,
+  ratePerSecond,
+  svgTimeline,
+  throughputPoints,
+  timeBuckets,
+  type Sample,
+} from './report.ts';
 import { parsePgbenchOutput } from './pgbench.ts';
 
 const sample = (start: number, ms: number, outcome = 'HELD', op = 'reserve'): Sample => ({ op, start, ms, outcome });
@@ -76,7 +86,12 @@ describe('latencySummary and outcomeCounts', () => {
   });
 
   it('counts outcomes, most frequent first, ties by name', () => {
-    const counts = outcomeCounts([sample(0, 1, 'SOLD_OUT'), sample(0, 1, 'HELD'), sample(0, 1, 'HELD'), sample(0, 1, 'BAD')]);
+    const counts = outcomeCounts([
+      sample(0, 1, 'SOLD_OUT'),
+      sample(0, 1, 'HELD'),
+      sample(0, 1, 'HELD'),
+      sample(0, 1, 'BAD'),
+    ]);
     expect(Object.entries(counts)).toEqual([
       ['HELD', 2],
       ['BAD', 1],
@@ -151,11 +166,39 @@ describe('svgTimeline', () => {
       {
         yLabel: 'per second',
         series: [
-          { name: 'responses/s', color: '#1f77b4', points: [[0, 10], [1, 80], [2, 40]] },
-          { name: 'holds/s', color: '#2ca02c', points: [[0, 5], [1, 20], [2, 0]] },
+          {
+            name: 'responses/s',
+            color: '#1f77b4',
+            points: [
+              [0, 10],
+              [1, 80],
+              [2, 40],
+            ],
+          },
+          {
+            name: 'holds/s',
+            color: '#2ca02c',
+            points: [
+              [0, 5],
+              [1, 20],
+              [2, 0],
+            ],
+          },
         ],
       },
-      { yLabel: 'p99 latency (ms)', series: [{ name: 'reserve p99', color: '#d62728', points: [[0, 120], [2, 950]] }] },
+      {
+        yLabel: 'p99 latency (ms)',
+        series: [
+          {
+            name: 'reserve p99',
+            color: '#d62728',
+            points: [
+              [0, 120],
+              [2, 950],
+            ],
+          },
+        ],
+      },
     ],
   });
   const elements = parseXml(svg);

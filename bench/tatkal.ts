@@ -53,7 +53,17 @@ import {
   type RedisCounters,
   type Stack,
 } from './processes.ts';
-import { formatCounts, latencyPoints, latencySummary, mdTable, outcomeCounts, ratePerSecond, svgTimeline, throughputPoints, timeBuckets } from './report.ts';
+import {
+  formatCounts,
+  latencyPoints,
+  latencySummary,
+  mdTable,
+  outcomeCounts,
+  ratePerSecond,
+  svgTimeline,
+  throughputPoints,
+  timeBuckets,
+} from './report.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -105,7 +115,11 @@ interface Meter {
 async function meter(stack: Stack | null, redis: Redis): Promise<Meter> {
   const own = process.cpuUsage();
   return {
-    cpu: { ...(stack ? processCpu(stack.processes) : {}), ...commandCpuSeconds(SYSTEM_PROCESSES), 'bench client': (own.user + own.system) / 1e6 },
+    cpu: {
+      ...(stack ? processCpu(stack.processes) : {}),
+      ...commandCpuSeconds(SYSTEM_PROCESSES),
+      'bench client': (own.user + own.system) / 1e6,
+    },
     redis: await redisCounters(redis),
     at: performance.now(),
   };
@@ -122,10 +136,18 @@ interface Held {
 
 async function main() {
   const started = new Date();
-  console.log(`tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${COACHES} x ${BERTHS_PER_COACH} berths, ${PAY ? 'then payment' : 'no payment'}${TARGET ? `, target ${TARGET}` : ''}`);
+  console.log(
+    `tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${COACHES} x ${BERTHS_PER_COACH} berths, ${PAY ? 'then payment' : 'no payment'}${TARGET ? `, target ${TARGET}` : ''}`,
+  );
   // Each request in flight is a socket here and one in the gateway (plus its pools): EMFILE would be measured as errors.
-  if (openFilesLimit() < CONCURRENCY + 512) throw new Error(`--concurrency ${CONCURRENCY} needs more open files than the limit of ${openFilesLimit()}: raise it (ulimit -n ${CONCURRENCY * 2 + 1024})`);
-  if (!TARGET && !DB.startsWith('tatkal_bench')) throw new Error(`--db ${DB}: the self-contained run drops and re-creates its database, so its name must start with tatkal_bench`);
+  if (openFilesLimit() < CONCURRENCY + 512)
+    throw new Error(
+      `--concurrency ${CONCURRENCY} needs more open files than the limit of ${openFilesLimit()}: raise it (ulimit -n ${CONCURRENCY * 2 + 1024})`,
+    );
+  if (!TARGET && !DB.startsWith('tatkal_bench'))
+    throw new Error(
+      `--db ${DB}: the self-contained run drops and re-creates its database, so its name must start with tatkal_bench`,
+    );
   const dbUrl = TARGET ? databaseUrl(args.pg, DB) : await createBenchDatabase(args.pg, DB);
   const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
   const run = await createTestRun(prisma, { coaches: COACHES, berthsPerCoach: BERTHS_PER_COACH, daysAhead: 1 });
@@ -134,7 +156,9 @@ async function main() {
   const watcher = new pg.Client({ connectionString: dbUrl, application_name: 'bench-watch' });
   await watcher.connect();
 
-  const signing = TARGET ? { key: await existingSigningKey(args['auth-keys']), file: args['auth-keys'], remove: () => {} } : await benchSigningKey();
+  const signing = TARGET
+    ? { key: await existingSigningKey(args['auth-keys']), file: args['auth-keys'], remove: () => {} }
+    : await benchSigningKey();
   let stack: Stack | null = null;
   try {
     if (!TARGET) {
@@ -145,7 +169,10 @@ async function main() {
         keysFile: signing.file,
         eventsPrefix: `bench.tatkal.${randomUUID().slice(0, 8)}.`,
         bookingPoolSize: POOL,
-        bookingEnv: { WAITLIST_LIMIT: args['waitlist-limit'], ...(args['queue-wait-ms'] ? { QUEUE_WAIT_MS: args['queue-wait-ms'] } : {}) },
+        bookingEnv: {
+          WAITLIST_LIMIT: args['waitlist-limit'],
+          ...(args['queue-wait-ms'] ? { QUEUE_WAIT_MS: args['queue-wait-ms'] } : {}),
+        },
         payment: PAY,
         identityAssertions: !args['no-identity-assertions'],
       });
@@ -186,7 +213,10 @@ async function main() {
     let sampling = true;
     const depthSampler = (async () => {
       while (sampling) {
-        const { rows } = await watcher.query<{ n: number }>(`SELECT count(*)::int AS n FROM booking.reservations WHERE run_id = $1 AND status = 'QUEUED'`, [run.runId]);
+        const { rows } = await watcher.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM booking.reservations WHERE run_id = $1 AND status = 'QUEUED'`,
+          [run.runId],
+        );
         depth.push([rec.now() / 1000, rows[0]!.n]);
         await sleep(250);
       }
@@ -211,7 +241,12 @@ async function main() {
           follows.push(
             users[i]!.waitForOutcome(r, { timeoutMs: Number(args['confirm-timeout-s']) * 1000, retry: false }).then(
               (last) => {
-                rec.samples.push({ op: 'final', start, ms: rec.now() - start, outcome: last.status === 'REFUSED' ? (last.refusalCode ?? 'REFUSED') : last.status });
+                rec.samples.push({
+                  op: 'final',
+                  start,
+                  ms: rec.now() - start,
+                  outcome: last.status === 'REFUSED' ? (last.refusalCode ?? 'REFUSED') : last.status,
+                });
                 seated(i, last);
               },
               (err: unknown) => {
@@ -238,10 +273,22 @@ async function main() {
     await sleep(STATS_SETTLE_MS);
     const xactReserveAfter = await databaseTransactions(args.pg, DB);
     const xactWindowReserve = (performance.now() - reserveBefore.at) / 1000;
-    console.log(`rush: ${attempts} attempts answered in ${firstAnswersSeconds.toFixed(1)} s (${rec.of('reserve').filter((s) => s.outcome === 'QUEUED').length} QUEUED), all final in ${reserveSeconds.toFixed(1)} s, ${held.length} held, ${inversions} FIFO inversions`);
+    console.log(
+      `rush: ${attempts} attempts answered in ${firstAnswersSeconds.toFixed(1)} s (${rec.of('reserve').filter((s) => s.outcome === 'QUEUED').length} QUEUED), all final in ${reserveSeconds.toFixed(1)} s, ${held.length} held, ${inversions} FIFO inversions`,
+    );
 
     // ── payment: every HELD reservation pays, then the bench watches booking confirm ──
-    let payPhase: { startMs: number; endMs: number; before: Meter; after: Meter; xacts: number; windowS: number; polls: number; others: number; webhooks: Delivery[] } | null = null;
+    let payPhase: {
+      startMs: number;
+      endMs: number;
+      before: Meter;
+      after: Meter;
+      xacts: number;
+      windowS: number;
+      polls: number;
+      others: number;
+      webhooks: Delivery[];
+    } | null = null;
     if (PAY && held.length > 0) {
       const startMs = rec.now();
       const before = await meter(stack, redis);
@@ -261,7 +308,10 @@ async function main() {
         const paidAt = Date.now();
         const outcome = await rec.time('checkout', async () => {
           try {
-            const res = await fetch(`${providerUrl}/payments/${encodeURIComponent(ref!)}/succeed`, { method: 'POST', headers: { accept: 'application/json' } });
+            const res = await fetch(`${providerUrl}/payments/${encodeURIComponent(ref!)}/succeed`, {
+              method: 'POST',
+              headers: { accept: 'application/json' },
+            });
             await res.arrayBuffer();
             return res.ok ? 'SUCCEEDED' : `HTTP_${res.status}`;
           } catch (err) {
@@ -295,8 +345,20 @@ async function main() {
       const webhooks = await fetch(`${providerUrl}/deliveries`)
         .then(async (r) => (r.ok ? ((await r.json()) as Delivery[]) : []))
         .catch(() => [] as Delivery[]);
-      payPhase = { startMs, endMs, before, after, xacts, windowS: (performance.now() - before.at) / 1000, polls, others, webhooks };
-      console.log(`payment: ${held.filter((h) => h.paidAt).length} paid, ${held.filter((h) => h.confirmedAt).length} confirmed, ${waiting.size} not confirmed in time`);
+      payPhase = {
+        startMs,
+        endMs,
+        before,
+        after,
+        xacts,
+        windowS: (performance.now() - before.at) / 1000,
+        polls,
+        others,
+        webhooks,
+      };
+      console.log(
+        `payment: ${held.filter((h) => h.paidAt).length} paid, ${held.filter((h) => h.confirmedAt).length} confirmed, ${waiting.size} not confirmed in time`,
+      );
     }
 
     const audit = await doubleBookingAudit(prisma, run.runId);
@@ -311,7 +373,14 @@ async function main() {
     if (!args['no-pgbench']) {
       const seconds = Number(args['pgbench-s'] ?? Math.max(5, Math.ceil(reserveSeconds)));
       console.log(`pgbench: ${POOL} clients for ${seconds} s on a fresh run of ${berths} berths`);
-      pgbench = await runReservePgbench({ prisma, databaseUrl: dbUrl, coaches: COACHES, berthsPerCoach: BERTHS_PER_COACH, clients: POOL, seconds });
+      pgbench = await runReservePgbench({
+        prisma,
+        databaseUrl: dbUrl,
+        coaches: COACHES,
+        berthsPerCoach: BERTHS_PER_COACH,
+        clients: POOL,
+        seconds,
+      });
     }
 
     // ── the report ──
@@ -326,7 +395,9 @@ async function main() {
       startedAt: started.toISOString(),
       mode: TARGET ? `target ${TARGET}` : 'self-contained',
       identityAssertions: TARGET ? 'as the target is configured' : !args['no-identity-assertions'],
-      serviceNodeOptions: TARGET ? 'as the target is configured' : (process.env.BENCH_NODE_OPTIONS ?? SERVICE_NODE_OPTIONS),
+      serviceNodeOptions: TARGET
+        ? 'as the target is configured'
+        : (process.env.BENCH_NODE_OPTIONS ?? SERVICE_NODE_OPTIONS),
       machine: { cores: cpus().length, loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
       users: USERS,
       concurrency: CONCURRENCY,
@@ -361,7 +432,9 @@ async function main() {
         notConfirmed: paid.length - confirmed.length,
         seconds: +((payPhase.endMs - payPhase.startMs) / 1000).toFixed(2),
         // From the first createPayment to the last confirmation seen.
-        confirmedPerSecond: confirmed.length ? +((confirmed.length * 1000) / Math.max(1, lastConfirmedMs - payPhase.startMs)).toFixed(1) : 0,
+        confirmedPerSecond: confirmed.length
+          ? +((confirmed.length * 1000) / Math.max(1, lastConfirmedMs - payPhase.startMs)).toFixed(1)
+          : 0,
         latencyMs: {
           pay: latencySummary(rec.of('pay').map((s) => s.ms)),
           checkout: latencySummary(rec.of('checkout').map((s) => s.ms)),
@@ -379,30 +452,60 @@ async function main() {
       },
       database: {
         backgroundTransactionsPerSecond: backgroundXactsPerSecond,
-        reserve: { transactions: xactReserveAfter - xactReserveBefore, perAttempt: +((xactReserveAfter - xactReserveBefore) / attempts).toFixed(2), netOfBackgroundPerAttempt: +(reserveNet / attempts).toFixed(2) },
+        reserve: {
+          transactions: xactReserveAfter - xactReserveBefore,
+          perAttempt: +((xactReserveAfter - xactReserveBefore) / attempts).toFixed(2),
+          netOfBackgroundPerAttempt: +(reserveNet / attempts).toFixed(2),
+        },
         payment: payPhase && {
           transactions: payPhase.xacts,
           benchPolls: payPhase.polls,
-          netPerPayment: +((payPhase.xacts - payPhase.polls - backgroundXactsPerSecond * payPhase.windowS) / Math.max(1, paid.length)).toFixed(2),
+          netPerPayment: +(
+            (payPhase.xacts - payPhase.polls - backgroundXactsPerSecond * payPhase.windowS) /
+            Math.max(1, paid.length)
+          ).toFixed(2),
         },
       },
       redis: {
-        reserve: { ...redisDelta(reserveAfter.redis, reserveBefore.redis, attempts), otherActiveClients: reserveOthers },
-        payment: payPhase && { ...redisDelta(payPhase.after.redis, payPhase.before.redis, Math.max(1, paid.length)), otherActiveClients: payPhase.others },
+        reserve: {
+          ...redisDelta(reserveAfter.redis, reserveBefore.redis, attempts),
+          otherActiveClients: reserveOthers,
+        },
+        payment: payPhase && {
+          ...redisDelta(payPhase.after.redis, payPhase.before.redis, Math.max(1, paid.length)),
+          otherActiveClients: payPhase.others,
+        },
       },
       cpuSeconds: {
         reserve: cpuDelta(reserveAfter.cpu, reserveBefore.cpu),
         payment: payPhase && cpuDelta(payPhase.after.cpu, payPhase.before.cpu),
       },
-      audit: { ...audit, doubleBooked: audit.overlaps > 0 || audit.maskMismatch > 0 || audit.distinctSeats !== audit.seatedPassengers },
+      audit: {
+        ...audit,
+        doubleBooked: audit.overlaps > 0 || audit.maskMismatch > 0 || audit.distinctSeats !== audit.seatedPassengers,
+      },
       runStatus: Object.fromEntries(byStatus.map((r) => [r.status, r._count])),
-      pgbench: pgbench && { ...pgbench, systemAttemptsPerSecondRatio: +(attempts / reserveSeconds / pgbench.tps).toFixed(3) },
-      notMeasured: TARGET ? ['CPU per service process (not started by the bench)', 'database and Redis counters include everything else using them'] : [],
+      pgbench: pgbench && {
+        ...pgbench,
+        systemAttemptsPerSecondRatio: +(attempts / reserveSeconds / pgbench.tps).toFixed(3),
+      },
+      notMeasured: TARGET
+        ? [
+            'CPU per service process (not started by the bench)',
+            'database and Redis counters include everything else using them',
+          ]
+        : [],
     };
 
     const pay = report.payment;
-    const lat = (l: { p50: number; p95: number; p99: number; max: number; count: number }) => `${l.p50} / ${l.p95} / ${l.p99} / ${l.max} ms (n=${l.count})`;
-    const cpuLine = (c: Record<string, number> | null) => (c ? Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ') : '-');
+    const lat = (l: { p50: number; p95: number; p99: number; max: number; count: number }) =>
+      `${l.p50} / ${l.p95} / ${l.p99} / ${l.max} ms (n=${l.count})`;
+    const cpuLine = (c: Record<string, number> | null) =>
+      c
+        ? Object.entries(c)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')
+        : '-';
     const sharedNote = TARGET
       ? 'the target system’s Redis: server-wide counters include every client of it'
       : report.redis.reserve.otherActiveClients || report.redis.payment?.otherActiveClients
@@ -416,19 +519,36 @@ async function main() {
       ...mdTable(
         ['metric', 'value'],
         [
-          ['reserve attempts', `${attempts} first answers in ${report.reserve.firstAnswersSeconds} s: ${report.reserve.responsesPerSecond} responses/s (${report.reserve.queued} of them QUEUED)`],
-          ['holds/s', `${report.reserve.holdsPerSecond} (${holds} holds, ${report.reserve.heldPassengers} passengers seated)`],
+          [
+            'reserve attempts',
+            `${attempts} first answers in ${report.reserve.firstAnswersSeconds} s: ${report.reserve.responsesPerSecond} responses/s (${report.reserve.queued} of them QUEUED)`,
+          ],
+          [
+            'holds/s',
+            `${report.reserve.holdsPerSecond} (${holds} holds, ${report.reserve.heldPassengers} passengers seated)`,
+          ],
           ['first answer p50 / p95 / p99 / max', lat(report.reserve.latencyMs)],
           ['first answers', formatCounts(report.reserve.outcomes)],
           ['final outcome p50 / p95 / p99 / max (from the request)', lat(report.reserve.finalLatencyMs)],
           ['last final outcome', `${report.reserve.lastFinalOutcomeS} s after the rush started`],
           ['final outcomes', formatCounts(report.reserve.finalOutcomes)],
-          ['FIFO inversions', `${inversions} (an earlier request waitlisted or refused while a later one of the same class, journey and at least its group size holds berths)`],
-          ['allocation batches', batches ? `${batches.count} batches, mean ${batches.mean} requests (${formatCounts(batches.buckets)})` : '-'],
+          [
+            'FIFO inversions',
+            `${inversions} (an earlier request waitlisted or refused while a later one of the same class, journey and at least its group size holds berths)`,
+          ],
+          [
+            'allocation batches',
+            batches
+              ? `${batches.count} batches, mean ${batches.mean} requests (${formatCounts(batches.buckets)})`
+              : '-',
+          ],
           ['queue depth', `max ${report.reserve.queueDepthMax} QUEUED (sampled every 250 ms; timeline in the SVG)`],
           ...(pay
             ? [
-                ['confirmed bookings/s', `${pay.confirmedPerSecond} (${pay.confirmed} of ${pay.paid} paid confirmed, ${pay.notConfirmed} not in time; ${pay.seconds} s from the first payment)`],
+                [
+                  'confirmed bookings/s',
+                  `${pay.confirmedPerSecond} (${pay.confirmed} of ${pay.paid} paid confirmed, ${pay.notConfirmed} not in time; ${pay.seconds} s from the first payment)`,
+                ],
                 ['pay (createPayment) p50 / p95 / p99 / max', lat(pay.latencyMs.pay)],
                 ['checkout (provider) p50 / p95 / p99 / max', lat(pay.latencyMs.checkout)],
                 ['webhook answered by the sidecar p50 / p95 / p99 / max', lat(pay.latencyMs.webhook)],
@@ -441,15 +561,38 @@ async function main() {
                 ['checkout outcomes', formatCounts(pay.outcomes.checkout)],
               ]
             : []),
-          ['DB transactions per reserve attempt', `${report.database.reserve.perAttempt} (${report.database.reserve.netOfBackgroundPerAttempt} without the ${backgroundXactsPerSecond}/s background of outbox relays and others)`],
-          ...(report.database.payment ? [['DB transactions per payment (pay + webhook + event + confirm)', `${report.database.payment.netPerPayment} (without background and the bench's ${report.database.payment.benchPolls} polls)`]] : []),
-          ['Redis commands per reserve attempt', `${report.redis.reserve.perUnit} (${formatCounts(report.redis.reserve.byCommandPerUnit)})`],
-          ...(report.redis.payment ? [['Redis commands per payment', `${report.redis.payment.perUnit} (${formatCounts(report.redis.payment.byCommandPerUnit)})`]] : []),
+          [
+            'DB transactions per reserve attempt',
+            `${report.database.reserve.perAttempt} (${report.database.reserve.netOfBackgroundPerAttempt} without the ${backgroundXactsPerSecond}/s background of outbox relays and others)`,
+          ],
+          ...(report.database.payment
+            ? [
+                [
+                  'DB transactions per payment (pay + webhook + event + confirm)',
+                  `${report.database.payment.netPerPayment} (without background and the bench's ${report.database.payment.benchPolls} polls)`,
+                ],
+              ]
+            : []),
+          [
+            'Redis commands per reserve attempt',
+            `${report.redis.reserve.perUnit} (${formatCounts(report.redis.reserve.byCommandPerUnit)})`,
+          ],
+          ...(report.redis.payment
+            ? [
+                [
+                  'Redis commands per payment',
+                  `${report.redis.payment.perUnit} (${formatCounts(report.redis.payment.byCommandPerUnit)})`,
+                ],
+              ]
+            : []),
           ['Redis', sharedNote],
           ['CPU seconds, rush', cpuLine(report.cpuSeconds.reserve)],
           ...(report.cpuSeconds.payment ? [['CPU seconds, payment', cpuLine(report.cpuSeconds.payment)]] : []),
           ['reservations on the run', formatCounts(report.runStatus)],
-          ['double-booking audit', `overlaps ${audit.overlaps}, mask mismatches ${audit.maskMismatch}, ${audit.seatedPassengers} seated on ${audit.distinctSeats} distinct berths: ${report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'no double booking'}`],
+          [
+            'double-booking audit',
+            `overlaps ${audit.overlaps}, mask mismatches ${audit.maskMismatch}, ${audit.seatedPassengers} seated on ${audit.distinctSeats} distinct berths: ${report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'no double booking'}`,
+          ],
         ],
       ),
       '',
@@ -467,8 +610,22 @@ async function main() {
         ...mdTable(
           ['', 'attempts/s', 'held', 'waitlisted', 'refused (sold out)', 'audit'],
           [
-            ['pgbench', `${p.tps.toFixed(1)} tps (latency avg ${p.latencyAvgMs} ms, ${p.failed} failed)`, p.held, p.waitlisted, p.soldOut, p.audit.overlaps || p.audit.maskMismatch ? 'DOUBLE BOOKED' : 'ok'],
-            ['the system', `${report.reserve.responsesPerSecond} = ${(p.systemAttemptsPerSecondRatio * 100).toFixed(1)}% of pgbench`, holds, report.reserve.outcomes.WAITLISTED ?? 0, report.reserve.outcomes.SOLD_OUT ?? 0, report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'ok'],
+            [
+              'pgbench',
+              `${p.tps.toFixed(1)} tps (latency avg ${p.latencyAvgMs} ms, ${p.failed} failed)`,
+              p.held,
+              p.waitlisted,
+              p.soldOut,
+              p.audit.overlaps || p.audit.maskMismatch ? 'DOUBLE BOOKED' : 'ok',
+            ],
+            [
+              'the system',
+              `${report.reserve.responsesPerSecond} = ${(p.systemAttemptsPerSecondRatio * 100).toFixed(1)}% of pgbench`,
+              holds,
+              report.reserve.outcomes.WAITLISTED ?? 0,
+              report.reserve.outcomes.SOLD_OUT ?? 0,
+              report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'ok',
+            ],
           ],
         ),
         ...(p.errors.length ? ['', `pgbench reported: ${p.errors.join(' | ')}`] : []),
@@ -480,7 +637,10 @@ async function main() {
     const reserveBuckets = timeBuckets(reserveSamples, (s) => s.outcome === 'HELD');
     const payBuckets = timeBuckets(rec.of('pay'), (s) => s.outcome === 'PENDING');
     const end = Math.max(reserveBuckets.length, payBuckets.length, Math.ceil(lastConfirmedMs / 1000));
-    const confirmedRate = ratePerSecond(confirmed.map((h) => h.confirmedAt! - rec.epoch0), end);
+    const confirmedRate = ratePerSecond(
+      confirmed.map((h) => h.confirmedAt! - rec.epoch0),
+      end,
+    );
     const payFromS = payPhase ? Math.floor(payPhase.startMs / 1000) : 0;
     const svg = svgTimeline({
       title: `Tatkal rush: ${USERS} users, ${CONCURRENCY} in flight, ${berths} berths (${report.startedAt})`,
@@ -489,12 +649,24 @@ async function main() {
         {
           yLabel: 'per second',
           series: [
-            { name: 'reserve responses/s', color: '#1f77b4', points: throughputPoints(reserveBuckets, (b) => b.perSecond) },
+            {
+              name: 'reserve responses/s',
+              color: '#1f77b4',
+              points: throughputPoints(reserveBuckets, (b) => b.perSecond),
+            },
             { name: 'holds/s', color: '#2ca02c', points: throughputPoints(reserveBuckets, (b) => b.okPerSecond) },
             ...(payPhase
               ? [
-                  { name: 'payments/s', color: '#9467bd', points: throughputPoints(payBuckets, (b) => b.perSecond, payFromS) },
-                  { name: 'confirmed/s', color: '#ff7f0e', points: confirmedRate.map((n, i) => [i, n] as [number, number]).filter(([t]) => t >= payFromS) },
+                  {
+                    name: 'payments/s',
+                    color: '#9467bd',
+                    points: throughputPoints(payBuckets, (b) => b.perSecond, payFromS),
+                  },
+                  {
+                    name: 'confirmed/s',
+                    color: '#ff7f0e',
+                    points: confirmedRate.map((n, i) => [i, n] as [number, number]).filter(([t]) => t >= payFromS),
+                  },
                 ]
               : []),
           ],
@@ -514,11 +686,23 @@ async function main() {
     });
     mkdirSync(join(root, 'bench/results'), { recursive: true });
     const base = join(root, 'bench/results', `tatkal-${report.startedAt.replace(/[:.]/g, '-')}`);
-    writeFileSync(`${base}.json`, JSON.stringify({ ...report, buckets: { reserve: reserveBuckets, pay: payBuckets, confirmed: confirmedRate }, samples: rec.samples }, null, 2));
+    writeFileSync(
+      `${base}.json`,
+      JSON.stringify(
+        {
+          ...report,
+          buckets: { reserve: reserveBuckets, pay: payBuckets, confirmed: confirmedRate },
+          samples: rec.samples,
+        },
+        null,
+        2,
+      ),
+    );
     writeFileSync(`${base}.md`, `${md}\n![timeline](${base.split('/').pop()}.svg)\n`);
     writeFileSync(`${base}.svg`, svg);
     console.log(`written: ${base}.{json,md,svg}`);
-    if (report.audit.doubleBooked || (pgbench && (pgbench.audit.overlaps > 0 || pgbench.audit.maskMismatch > 0))) process.exitCode = 2;
+    if (report.audit.doubleBooked || (pgbench && (pgbench.audit.overlaps > 0 || pgbench.audit.maskMismatch > 0)))
+      process.exitCode = 2;
   } finally {
     if (stack) await stack.stop().catch(() => {});
     signing.remove();
@@ -548,15 +732,21 @@ async function fifoInversions(db: pg.Client, runId: string): Promise<number> {
 }
 
 /** booking's allocation batch sizes, from its /metrics histogram. */
-async function allocationBatches(stack: Stack): Promise<{ count: number; mean: number; buckets: Record<string, number> } | null> {
+async function allocationBatches(
+  stack: Stack,
+): Promise<{ count: number; mean: number; buckets: Record<string, number> } | null> {
   const booking = stack.processes.find((p) => p.name === 'booking');
   if (!booking) return null;
-  const text = await fetch(`${booking.url}/metrics`).then((r) => r.text()).catch(() => '');
+  const text = await fetch(`${booking.url}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
   const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
   // Series carry a service label besides le.
   const count = value(/^tatkal_allocation_batch_size_count(?:\{[^}]*\})? (\S+)/m);
   const sum = value(/^tatkal_allocation_batch_size_sum(?:\{[^}]*\})? (\S+)/m);
-  const cumulative = [...text.matchAll(/^tatkal_allocation_batch_size_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)/gm)].map((m) => [m[1]!, Number(m[2])] as const);
+  const cumulative = [...text.matchAll(/^tatkal_allocation_batch_size_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)/gm)].map(
+    (m) => [m[1]!, Number(m[2])] as const,
+  );
   const buckets: Record<string, number> = {};
   cumulative.forEach(([le, n], i) => {
     const below = i === 0 ? 0 : cumulative[i - 1]![1];

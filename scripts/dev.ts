@@ -51,7 +51,10 @@ function devSecrets(): Record<string, string> {
 function step(label: string, args: string[]) {
   const res = spawnSync(args[0]!, args.slice(1), { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
   if (res.status !== 0) fail(`${label} failed:\n${res.stdout}${res.stderr}`);
-  const out = res.stdout.trim().split('\n').filter((l) => /seed:|wrote|applied|No pending|migrations/i.test(l));
+  const out = res.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => /seed:|wrote|applied|No pending|migrations/i.test(l));
   for (const line of out) console.log(`  ${line.trim()}`);
 }
 
@@ -121,7 +124,9 @@ async function stopAll(code: number) {
   console.log('\nstopping...');
   // Gateway first, so nothing new arrives while the subgraphs drain.
   for (const { child } of [...children].reverse()) if (child.exitCode === null) child.kill('SIGTERM');
-  await Promise.all(children.map(({ child }) => (child.exitCode !== null ? null : new Promise((r) => child.once('exit', r)))));
+  await Promise.all(
+    children.map(({ child }) => (child.exitCode !== null ? null : new Promise((r) => child.once('exit', r)))),
+  );
   console.log('all processes stopped');
   process.exit(code);
 }
@@ -130,7 +135,11 @@ process.on('SIGTERM', () => void stopAll(0));
 
 async function main() {
   console.log('Tatkal supergraph: starting');
-  const down = await checkServices({ postgres: env.DATABASE_URL.replace(/\/[^/]*$/, '/postgres'), redis: env.REDIS_URL, amqp: env.AMQP_URL });
+  const down = await checkServices({
+    postgres: env.DATABASE_URL.replace(/\/[^/]*$/, '/postgres'),
+    redis: env.REDIS_URL,
+    amqp: env.AMQP_URL,
+  });
   if (down.length) fail(down.join('\nstart: '));
   await ensureDatabase();
   console.log('- migrating');
@@ -143,21 +152,41 @@ async function main() {
   const secrets = devSecrets();
   // The gateway signs the identities it verified, the subgraphs check them.
   shared.IDENTITY_ASSERTION_SECRET = secrets.IDENTITY_ASSERTION_SECRET!;
-  const auth = launch('auth', 'subgraphs/auth/src/index.ts', { PORT: '4001', ADMIN_EMAIL: secrets.ADMIN_EMAIL!, ADMIN_PASSWORD: secrets.ADMIN_PASSWORD! });
+  const auth = launch('auth', 'subgraphs/auth/src/index.ts', {
+    PORT: '4001',
+    ADMIN_EMAIL: secrets.ADMIN_EMAIL!,
+    ADMIN_PASSWORD: secrets.ADMIN_PASSWORD!,
+  });
   await waitReady('auth', 'http://127.0.0.1:4001', auth);
   const subgraphs = [
     // Inventory for the next few days' runs (production prepares the whole booking window, docs/operations.md).
-    ['booking', 'subgraphs/booking/src/index.ts', { PORT: '4002', INVENTORY_HORIZON_DAYS: process.env.INVENTORY_HORIZON_DAYS ?? '3' }],
+    [
+      'booking',
+      'subgraphs/booking/src/index.ts',
+      { PORT: '4002', INVENTORY_HORIZON_DAYS: process.env.INVENTORY_HORIZON_DAYS ?? '3' },
+    ],
     ['search', 'subgraphs/search/src/index.ts', { PORT: '4003' }],
-    ['payment', 'subgraphs/payment/src/index.ts', { PORT: '4004', WEBHOOK_PORT: '4005', PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET! }],
+    [
+      'payment',
+      'subgraphs/payment/src/index.ts',
+      { PORT: '4004', WEBHOOK_PORT: '4005', PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET! },
+    ],
   ] as const;
   // The payment provider simulator: payment's checkout links point at it, its webhooks go to 4005.
-  const provider = launch('provider', 'subgraphs/payment/src/provider/index.ts', { PROVIDER_PORT: '4006', PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET! });
+  const provider = launch('provider', 'subgraphs/payment/src/provider/index.ts', {
+    PROVIDER_PORT: '4006',
+    PAYMENT_WEBHOOK_SECRET: secrets.PAYMENT_WEBHOOK_SECRET!,
+  });
   await Promise.all([
     waitReady('provider', 'http://127.0.0.1:4006', provider),
-    ...subgraphs.map(([name, entry, extra]) => waitReady(name, `http://127.0.0.1:${extra.PORT}`, launch(name, entry, extra))),
+    ...subgraphs.map(([name, entry, extra]) =>
+      waitReady(name, `http://127.0.0.1:${extra.PORT}`, launch(name, entry, extra)),
+    ),
   ]);
-  const gateway = launch('gateway', 'gateway/src/index.ts', { PORT: '4000', SUPERGRAPH_PATH: join(root, 'supergraph.graphql') });
+  const gateway = launch('gateway', 'gateway/src/index.ts', {
+    PORT: '4000',
+    SUPERGRAPH_PATH: join(root, 'supergraph.graphql'),
+  });
   await waitReady('gateway', 'http://127.0.0.1:4000', gateway);
 
   console.log(`

@@ -9,4 +9,5 @@
 export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=64';
 
 /** NODE_OPTIONS for a service process: the caller's own, then ours. */
-export const serviceNodeOptions = (own = process.env.NODE_OPTIONS) => [own, SERVICE_NODE_OPTIONS].filter(Boolean).join(' ');
+export const serviceNodeOptions = (own = process.env.NODE_OPTIONS) =>
+  [own, SERVICE_NODE_OPTIONS].filter(Boolean).join(' ');

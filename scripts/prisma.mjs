@@ -44,7 +44,12 @@ switch (command) {
       process.exit(1);
     }
     writeMigrateSchema();
-    const sub = { 'migrate-deploy': ['deploy'], 'migrate-dev': ['dev', '--skip-generate'], 'migrate-status': ['status'], 'migrate-reset': ['reset', '--force', '--skip-generate', '--skip-seed'] }[command];
+    const sub = {
+      'migrate-deploy': ['deploy'],
+      'migrate-dev': ['dev', '--skip-generate'],
+      'migrate-status': ['status'],
+      'migrate-reset': ['reset', '--force', '--skip-generate', '--skip-seed'],
+    }[command];
     run([prisma6, 'migrate', ...sub, '--config', 'prisma/migrate.config.ts', ...rest], migrateEnv);
     break;
   }

@@ -14,5 +14,8 @@ if (down.length) {
   for (const line of down) console.error(`test: ${line}`);
   process.exit(1);
 }
-const vitest = spawn(join(root, 'node_modules/.bin/vitest'), ['run', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const vitest = spawn(join(root, 'node_modules/.bin/vitest'), ['run', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 vitest.on('exit', (code) => process.exit(code ?? 1));

@@ -29,7 +29,11 @@ afterAll(async () => {
 });
 
 const post = (body: unknown) =>
-  fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 /** A trusted document's body: booking's seatMap by hash (booking is unreachable in this test). */
 const seatMap = {
@@ -62,7 +66,7 @@ describe('gateway in production', () => {
     }
   });
 
-  it('serves /metrics on its internal metrics port only, counting the public port\'s requests', async () => {
+  it("serves /metrics on its internal metrics port only, counting the public port's requests", async () => {
     await post(seatMap);
     expect((await fetch(`${gateway.url}/metrics`)).status).toBe(404);
     expect(gateway.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);

@@ -22,7 +22,10 @@ function filesUnder(dir: string): string[] {
 
 function fingerprint(): string {
   const hash = createHash('sha256').update(todayInIndia());
-  for (const file of [...filesUnder(join(root, 'prisma/migrations')), ...filesUnder(join(root, 'prisma/seed'))].sort()) {
+  for (const file of [
+    ...filesUnder(join(root, 'prisma/migrations')),
+    ...filesUnder(join(root, 'prisma/seed')),
+  ].sort()) {
     hash.update(file).update(readFileSync(file));
   }
   return hash.digest('hex').slice(0, 12);
@@ -48,7 +51,10 @@ export default async function setup(project: TestProject) {
   try {
     // Several projects (and CI retries) may build at once: one builder at a time.
     await admin.query('SELECT pg_advisory_lock(727274)');
-    const ready = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn AND shobj_description(oid, 'pg_database') = 'ready'", [template]);
+    const ready = await admin.query(
+      "SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn AND shobj_description(oid, 'pg_database') = 'ready'",
+      [template],
+    );
     if (ready.rowCount === 0) {
       await admin.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
       await admin.query(`CREATE DATABASE "${template}"`);
@@ -67,7 +73,10 @@ export default async function setup(project: TestProject) {
       }
       await admin.query(`COMMENT ON DATABASE "${template}" IS 'ready'`);
       // Templates of earlier days are dead weight (today's of other checkouts may be in use).
-      const old = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'tatkal_test_tpl_%' AND datname NOT LIKE $1", [`tatkal_test_tpl_${day}_%`]);
+      const old = await admin.query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'tatkal_test_tpl_%' AND datname NOT LIKE $1",
+        [`tatkal_test_tpl_${day}_%`],
+      );
       for (const row of old.rows) await admin.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
     }
   } finally {

@@ -32,11 +32,20 @@ describe('start-up failures', () => {
   it('names a malformed variable', () => {
     const res = start('subgraphs/search/src/index.ts', { ...JWKS, DATABASE_URL: 'mysql://x' });
     expect(res.status).toBe(1);
-    expect(res.stderr).toMatch(/^search: failed to start: invalid configuration: DATABASE_URL: must be a postgresql: or postgres: URL$/);
+    expect(res.stderr).toMatch(
+      /^search: failed to start: invalid configuration: DATABASE_URL: must be a postgresql: or postgres: URL$/,
+    );
   });
 
   it('names an unreachable database', () => {
-    const res = start('subgraphs/payment/src/index.ts', { ...JWKS, AMQP_URL: 'amqp://127.0.0.1', DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing', PORT: '0', WEBHOOK_PORT: '0', PAYMENT_WEBHOOK_SECRET: 'whsec_startup_test_only_0000' });
+    const res = start('subgraphs/payment/src/index.ts', {
+      ...JWKS,
+      AMQP_URL: 'amqp://127.0.0.1',
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing',
+      PORT: '0',
+      WEBHOOK_PORT: '0',
+      PAYMENT_WEBHOOK_SECRET: 'whsec_startup_test_only_0000',
+    });
     expect(res.status).toBe(1);
     expect(res.stderr.split('\n'), res.stderr).toHaveLength(1);
     expect(res.stderr).toMatch(/^payment: failed to start: database unreachable/);

@@ -52,14 +52,21 @@ describe('a Tatkal journey', () => {
       from: 'MMCT',
       to: 'NDLS',
       class: 'THIRD_AC',
-      passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE', berthPreference: 'LB' }, { name: 'Ravi Rao', age: 37, gender: 'MALE' }],
+      passengers: [
+        { name: 'Asha Rao', age: 34, gender: 'FEMALE', berthPreference: 'LB' },
+        { name: 'Ravi Rao', age: 37, gender: 'MALE' },
+      ],
     });
     expect(reservation.status).toBe('HELD');
     expect(reservation.pnr).toMatch(/^\d{10}$/);
     expect(reservation.farePaise).toBe(2 * fare);
 
     const payment = await client.pay(reservation.id);
-    expect(payment).toMatchObject({ status: 'PENDING', amountPaise: reservation.farePaise, reservationId: reservation.id });
+    expect(payment).toMatchObject({
+      status: 'PENDING',
+      amountPaise: reservation.farePaise,
+      reservationId: reservation.id,
+    });
 
     // The traveller pays at the provider's checkout.
     const paid = await fetch(`${sg.urls.provider}/payments/${payment.providerRef}/succeed`, { method: 'POST' });
@@ -69,12 +76,25 @@ describe('a Tatkal journey', () => {
       () => client.reservation(reservation.pnr),
       (r) => r?.status === 'CONFIRMED',
     );
-    expect(confirmed).toMatchObject({ pnr: reservation.pnr, status: 'CONFIRMED', payment: { status: 'SUCCEEDED' }, from: { code: 'MMCT' }, to: { code: 'NDLS' } });
+    expect(confirmed).toMatchObject({
+      pnr: reservation.pnr,
+      status: 'CONFIRMED',
+      payment: { status: 'SUCCEEDED' },
+      from: { code: 'MMCT' },
+      to: { code: 'NDLS' },
+    });
     expect(confirmed!.passengers.map((p) => ({ status: p.status, coach: p.coach, berth: p.berth }))).toEqual(
       reservation.passengers.map((p) => ({ status: 'CONFIRMED', coach: p.coach, berth: p.berth })),
     );
     // Exactly one confirmation, recorded once in booking's inbox.
-    expect(await sg.db.prisma.bookingOutbox.count({ where: { routingKey: 'reservation.confirmed', payload: { path: ['data', 'reservationId'], equals: reservation.id } } })).toBe(1);
+    expect(
+      await sg.db.prisma.bookingOutbox.count({
+        where: {
+          routingKey: 'reservation.confirmed',
+          payload: { path: ['data', 'reservationId'], equals: reservation.id },
+        },
+      }),
+    ).toBe(1);
   });
 });
 
@@ -88,6 +108,8 @@ describe('booking -> search events', () => {
       60_000,
     );
     expect(applied).toBe(written);
-    expect(await sg.db.prisma.bookingOutbox.count({ where: { routingKey: { startsWith: 'network.' }, publishedAt: null } })).toBe(0);
+    expect(
+      await sg.db.prisma.bookingOutbox.count({ where: { routingKey: { startsWith: 'network.' }, publishedAt: null } }),
+    ).toBe(0);
   });
 });

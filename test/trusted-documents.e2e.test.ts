@@ -43,10 +43,17 @@ afterAll(async () => {
   await sg?.stop();
 });
 
-type Answer = { status: number; body: { data?: Record<string, unknown> | null; errors?: { message: string; extensions: { code: string } }[] } };
+type Answer = {
+  status: number;
+  body: { data?: Record<string, unknown> | null; errors?: { message: string; extensions: { code: string } }[] };
+};
 
 async function post(url: string, body: unknown): Promise<Answer> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Answer['body'] };
 }
 const codes = (a: Answer) => (a.body.errors ?? []).map((e) => e.extensions.code);
@@ -61,26 +68,43 @@ describe('in production', () => {
     await client.register({ email, password, name: 'Asha Rao' });
     expect(client.session?.user?.email).toBe(email);
     expect((await client.searchStations('mumbai central', 1))[0]!.station.code).toBe('MMCT');
-    const trains = await client.trainsBetween({ from: 'MMCT', to: 'NDLS', date: addDays(todayInIndia(), 3), class: 'THIRD_AC' });
+    const trains = await client.trainsBetween({
+      from: 'MMCT',
+      to: 'NDLS',
+      date: addDays(todayInIndia(), 3),
+      class: 'THIRD_AC',
+    });
     const rajdhani = trains.find((t) => t.number === '12951')!;
     expect(rajdhani.run!.availability).toEqual([expect.objectContaining({ code: '3A' })]);
-    const held = await client.reserve({ runId: rajdhani.run!.id, from: 'MMCT', to: 'NDLS', class: 'THIRD_AC', passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE' }] });
+    const held = await client.reserve({
+      runId: rajdhani.run!.id,
+      from: 'MMCT',
+      to: 'NDLS',
+      class: 'THIRD_AC',
+      passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE' }],
+    });
     expect(held.status).toBe('HELD');
     expect((await client.reservation(held.pnr))?.status).toBe('HELD');
     expect((await client.myReservations()).nodes.map((r) => r.pnr)).toEqual([held.pnr]);
   });
 
-  it('refuses any text, even a manifest operation\'s own, before parsing it: HTTP 400 PERSISTED_QUERY_ID_REQUIRED, nothing runs', async () => {
+  it("refuses any text, even a manifest operation's own, before parsing it: HTTP 400 PERSISTED_QUERY_ID_REQUIRED, nothing runs", async () => {
     const email = `untrusted-${randomUUID()}@example.com`;
     const asText = new TatkalClient({ url: prodUrl, documents: 'text' });
     const refused = await asText.register({ email, password, name: 'Ravi Rao' }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(TatkalError);
     expect(refused).toMatchObject({ code: 'PERSISTED_QUERY_ID_REQUIRED', status: 400 });
     // The user was not created: signing in by hash does not know them.
-    await expect(new TatkalClient({ url: prodUrl }).signIn(email, password)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(new TatkalClient({ url: prodUrl }).signIn(email, password)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
     for (const query of ['{ __schema { types { name } } }', '{ this is not GraphQL', '{ me { id } }']) {
       const res = await post(prodUrl, { query });
-      expect({ status: res.status, codes: codes(res), data: res.body.data }).toEqual({ status: 400, codes: ['PERSISTED_QUERY_ID_REQUIRED'], data: undefined });
+      expect({ status: res.status, codes: codes(res), data: res.body.data }).toEqual({
+        status: 400,
+        codes: ['PERSISTED_QUERY_ID_REQUIRED'],
+        data: undefined,
+      });
     }
   });
 
@@ -92,28 +116,46 @@ describe('in production', () => {
       { ...search, query: '{ me { id } }', extensions: { persistedQuery: { version: 1, sha256Hash: unknown } } },
     ]) {
       const res = await post(prodUrl, body);
-      expect({ status: res.status, codes: codes(res) }).toEqual({ status: 400, codes: ['PERSISTED_QUERY_NOT_IN_LIST'] });
+      expect({ status: res.status, codes: codes(res) }).toEqual({
+        status: 400,
+        codes: ['PERSISTED_QUERY_NOT_IN_LIST'],
+      });
     }
   });
 
   it("accepts a manifest hash as documentId too, and runs the manifest's text whatever text comes with the hash", async () => {
     const byId = await post(prodUrl, { ...search, documentId: `sha256:${searchHash}` });
     expect(byId.status).toBe(200);
-    expect(byId.body.data).toEqual({ searchStations: [expect.objectContaining({ station: expect.objectContaining({ code: 'NDLS' }) })] });
-    const smuggled = await post(prodUrl, { ...search, query: '{ __schema { types { name } } }', extensions: { persistedQuery: { version: 1, sha256Hash: searchHash } } });
+    expect(byId.body.data).toEqual({
+      searchStations: [expect.objectContaining({ station: expect.objectContaining({ code: 'NDLS' }) })],
+    });
+    const smuggled = await post(prodUrl, {
+      ...search,
+      query: '{ __schema { types { name } } }',
+      extensions: { persistedQuery: { version: 1, sha256Hash: searchHash } },
+    });
     expect(smuggled.body).toEqual(byId.body);
   });
 
   it('over GET: runs a manifest hash, refuses text', async () => {
     const get = async (params: Record<string, string>) => {
-      const res = await fetch(`${prodUrl}?${new URLSearchParams(params)}`, { headers: { 'apollo-require-preflight': 'true' } });
+      const res = await fetch(`${prodUrl}?${new URLSearchParams(params)}`, {
+        headers: { 'apollo-require-preflight': 'true' },
+      });
       return { status: res.status, body: (await res.json()) as Answer['body'] };
     };
-    const hashed = await get({ operationName: 'SearchStations', variables: JSON.stringify(search.variables), extensions: JSON.stringify({ persistedQuery: { version: 1, sha256Hash: searchHash } }) });
+    const hashed = await get({
+      operationName: 'SearchStations',
+      variables: JSON.stringify(search.variables),
+      extensions: JSON.stringify({ persistedQuery: { version: 1, sha256Hash: searchHash } }),
+    });
     expect(hashed.status).toBe(200);
     expect((hashed.body.data!.searchStations as unknown[]).length).toBe(1);
     const text = await get({ query: '{ __typename }' });
-    expect({ status: text.status, codes: codes(text) }).toEqual({ status: 400, codes: ['PERSISTED_QUERY_ID_REQUIRED'] });
+    expect({ status: text.status, codes: codes(text) }).toEqual({
+      status: 400,
+      codes: ['PERSISTED_QUERY_ID_REQUIRED'],
+    });
   });
 });
 
@@ -122,7 +164,9 @@ describe('in development', () => {
     const introspection = await post(sg.gatewayUrl, { query: '{ __schema { queryType { name } } }' });
     expect(introspection.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
     for (const documents of ['hash', 'text'] as const) {
-      expect((await new TatkalClient({ url: sg.gatewayUrl, documents }).searchStations('ndls', 1))[0]!.station.code).toBe('NDLS');
+      expect(
+        (await new TatkalClient({ url: sg.gatewayUrl, documents }).searchStations('ndls', 1))[0]!.station.code,
+      ).toBe('NDLS');
     }
   });
 
@@ -131,7 +175,9 @@ describe('in development', () => {
     const sha256Hash = (await import('node:crypto')).createHash('sha256').update(query).digest('hex');
     const extensions = { persistedQuery: { version: 1, sha256Hash } };
     expect(codes(await post(sg.gatewayUrl, { extensions }))).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
-    expect((await post(sg.gatewayUrl, { query, extensions })).body).toEqual({ data: { station: { name: 'New Delhi' } } });
+    expect((await post(sg.gatewayUrl, { query, extensions })).body).toEqual({
+      data: { station: { name: 'New Delhi' } },
+    });
     expect((await post(sg.gatewayUrl, { extensions })).body).toEqual({ data: { station: { name: 'New Delhi' } } });
   });
 

@@ -37,12 +37,22 @@ interface Kustomization {
 
 type JsonPatchOp = { op: 'add' | 'replace' | 'remove' | 'test'; path: string; value?: unknown };
 
-const KNOWN_FIELDS = new Set(['apiVersion', 'kind', 'resources', 'namespace', 'labels', 'images', 'replicas', 'patches']);
+const KNOWN_FIELDS = new Set([
+  'apiVersion',
+  'kind',
+  'resources',
+  'namespace',
+  'labels',
+  'images',
+  'replicas',
+  'patches',
+]);
 
 /** Parses every YAML document of a text strictly (duplicate keys, bad syntax: throws). */
 export function parseYamlDocuments(text: string, source: string): unknown[] {
   return parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true }).flatMap((doc) => {
-    if ('errors' in doc && doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    if ('errors' in doc && doc.errors.length > 0)
+      throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
     const value = doc.toJS() as unknown;
     return value == null ? [] : [value];
   });
@@ -53,7 +63,9 @@ function readKustomization(dir: string): Kustomization {
   const [k] = parseYamlDocuments(readFileSync(file, 'utf8'), file) as Kustomization[];
   if (!k) throw new Error(`${file} is empty`);
   if (k.kind !== undefined && k.kind !== 'Kustomization') throw new Error(`${file}: kind ${k.kind}`);
-  for (const key of Object.keys(k)) if (!KNOWN_FIELDS.has(key)) throw new Error(`${file}: "${key}" is not in the kustomize subset render.ts implements`);
+  for (const key of Object.keys(k))
+    if (!KNOWN_FIELDS.has(key))
+      throw new Error(`${file}: "${key}" is not in the kustomize subset render.ts implements`);
   return k;
 }
 
@@ -68,16 +80,30 @@ export function renderKustomization(dir: string): K8sObject[] {
     else objects.push(...(parseYamlDocuments(readFileSync(path, 'utf8'), path) as K8sObject[]));
   }
   for (const o of objects) {
-    if (!o || typeof o !== 'object' || typeof o.kind !== 'string' || typeof o.apiVersion !== 'string' || typeof o.metadata?.name !== 'string') {
+    if (
+      !o ||
+      typeof o !== 'object' ||
+      typeof o.kind !== 'string' ||
+      typeof o.apiVersion !== 'string' ||
+      typeof o.metadata?.name !== 'string'
+    ) {
       throw new Error(`${root}: a resource without apiVersion, kind or metadata.name`);
     }
   }
   for (const p of k.patches ?? []) {
-    const ops = parseYamlDocuments(p.path ? readFileSync(join(root, p.path), 'utf8') : (p.patch ?? ''), p.path ?? `${root} inline patch`)[0] as JsonPatchOp[];
-    if (!Array.isArray(ops)) throw new Error(`${root}: patch for ${p.target.kind}/${p.target.name} is not a JSON 6902 list (strategic merge patches are not supported)`);
+    const ops = parseYamlDocuments(
+      p.path ? readFileSync(join(root, p.path), 'utf8') : (p.patch ?? ''),
+      p.path ?? `${root} inline patch`,
+    )[0] as JsonPatchOp[];
+    if (!Array.isArray(ops))
+      throw new Error(
+        `${root}: patch for ${p.target.kind}/${p.target.name} is not a JSON 6902 list (strategic merge patches are not supported)`,
+      );
     const targets = objects.filter((o) => o.kind === p.target.kind && o.metadata.name === p.target.name);
     if (targets.length === 0) throw new Error(`${root}: patch target ${p.target.kind}/${p.target.name} not found`);
-    objects = objects.map((o) => (targets.includes(o) ? applyJsonPatch(o, ops, `${p.target.kind}/${p.target.name}`) : o));
+    objects = objects.map((o) =>
+      targets.includes(o) ? applyJsonPatch(o, ops, `${p.target.kind}/${p.target.name}`) : o,
+    );
   }
   for (const r of k.replicas ?? []) {
     const targets = objects.filter((o) => o.kind === 'Deployment' && o.metadata.name === r.name);
@@ -95,18 +121,23 @@ export function renderKustomization(dir: string): K8sObject[] {
     if (!matched) throw new Error(`${root}: image ${image.name} is used by no container`);
   }
   for (const l of k.labels ?? []) {
-    if (l.includeSelectors) throw new Error(`${root}: labels with includeSelectors are not supported (selectors are immutable)`);
+    if (l.includeSelectors)
+      throw new Error(`${root}: labels with includeSelectors are not supported (selectors are immutable)`);
     for (const o of objects) {
       o.metadata.labels = { ...o.metadata.labels, ...l.pairs };
       const template = podTemplateOf(o);
-      if (l.includeTemplates && template) template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...l.pairs } };
+      if (l.includeTemplates && template)
+        template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...l.pairs } };
     }
   }
   if (k.namespace) for (const o of objects) o.metadata.namespace = k.namespace;
   return objects;
 }
 
-type PodTemplate = { metadata?: { labels?: Record<string, string> }; spec: { containers: { image: string }[]; initContainers?: { image: string }[] } };
+type PodTemplate = {
+  metadata?: { labels?: Record<string, string> };
+  spec: { containers: { image: string }[]; initContainers?: { image: string }[] };
+};
 
 /** The pod template of a Deployment or a Job (null for other kinds). */
 export function podTemplateOf(o: K8sObject): PodTemplate | null {
@@ -121,34 +152,44 @@ function containersOf(o: K8sObject): { image: string }[] {
 
 function splitImage(image: string): { name: string; tag: string | null } {
   const at = image.lastIndexOf(':');
-  return at > image.lastIndexOf('/') ? { name: image.slice(0, at), tag: image.slice(at + 1) } : { name: image, tag: null };
+  return at > image.lastIndexOf('/')
+    ? { name: image.slice(0, at), tag: image.slice(at + 1) }
+    : { name: image, tag: null };
 }
 
 /** RFC 6902 on a copy: add, replace, remove and test, with RFC 6901 pointers ("-" appends). */
 export function applyJsonPatch<T>(doc: T, ops: JsonPatchOp[], label = 'document'): T {
   const out = structuredClone(doc) as unknown;
   for (const op of ops) {
-    const parts = op.path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = parts.pop();
     if (last === undefined) throw new Error(`${label}: cannot patch the root`);
     let parent = out as Record<string, unknown> | unknown[];
     for (const part of parts) {
       const next = Array.isArray(parent) ? parent[Number(part)] : parent[part];
-      if (next === undefined || next === null || typeof next !== 'object') throw new Error(`${label}: ${op.op} ${op.path}: ${part} does not exist`);
+      if (next === undefined || next === null || typeof next !== 'object')
+        throw new Error(`${label}: ${op.op} ${op.path}: ${part} does not exist`);
       parent = next as Record<string, unknown> | unknown[];
     }
     if (Array.isArray(parent)) {
       const index = last === '-' ? parent.length : Number(last);
-      if (!Number.isInteger(index) || index < 0 || index > parent.length || (op.op !== 'add' && index >= parent.length)) throw new Error(`${label}: ${op.op} ${op.path}: no index ${last}`);
+      if (!Number.isInteger(index) || index < 0 || index > parent.length || (op.op !== 'add' && index >= parent.length))
+        throw new Error(`${label}: ${op.op} ${op.path}: no index ${last}`);
       if (op.op === 'add') parent.splice(index, 0, structuredClone(op.value));
       else if (op.op === 'replace') parent[index] = structuredClone(op.value);
       else if (op.op === 'remove') parent.splice(index, 1);
-      else if (JSON.stringify(parent[index]) !== JSON.stringify(op.value)) throw new Error(`${label}: test ${op.path} failed`);
+      else if (JSON.stringify(parent[index]) !== JSON.stringify(op.value))
+        throw new Error(`${label}: test ${op.path} failed`);
     } else {
-      if (op.op !== 'add' && !(last in parent)) throw new Error(`${label}: ${op.op} ${op.path}: ${last} does not exist`);
+      if (op.op !== 'add' && !(last in parent))
+        throw new Error(`${label}: ${op.op} ${op.path}: ${last} does not exist`);
       if (op.op === 'add' || op.op === 'replace') parent[last] = structuredClone(op.value);
       else if (op.op === 'remove') delete parent[last];
-      else if (JSON.stringify(parent[last]) !== JSON.stringify(op.value)) throw new Error(`${label}: test ${op.path} failed`);
+      else if (JSON.stringify(parent[last]) !== JSON.stringify(op.value))
+        throw new Error(`${label}: test ${op.path} failed`);
     }
   }
   return out as T;

@@ -7,12 +7,22 @@ const nameList = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
 
 const urlList = z
   .string()
   .default('http://localhost:4000,http://127.0.0.1:4000,https://studio.apollographql.com')
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
 export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(
@@ -82,6 +92,11 @@ export function trustProxySetting(value: string): boolean | number | string {
 }
 
 export function subgraphUrlOverrides(config: GatewayConfig): Record<string, string> {
-  const entries = Object.entries({ auth: config.AUTH_URL, booking: config.BOOKING_URL, search: config.SEARCH_URL, payment: config.PAYMENT_URL });
+  const entries = Object.entries({
+    auth: config.AUTH_URL,
+    booking: config.BOOKING_URL,
+    search: config.SEARCH_URL,
+    payment: config.PAYMENT_URL,
+  });
   return Object.fromEntries(entries.filter((e): e is [string, string] => typeof e[1] === 'string'));
 }

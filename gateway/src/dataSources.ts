@@ -27,12 +27,19 @@ export interface SubgraphDataSource extends GraphQLDataSource<GatewayContext> {
 }
 
 /** A data source that forwards only what the gateway itself vouches for. */
-export function subgraphDataSource(url: string, opts: SubgraphConnectionOptions = DEFAULT_SUBGRAPH_CONNECTIONS): SubgraphDataSource {
+export function subgraphDataSource(
+  url: string,
+  opts: SubgraphConnectionOptions = DEFAULT_SUBGRAPH_CONNECTIONS,
+): SubgraphDataSource {
   const target = new URL(url);
   const path = `${target.pathname}${target.search}`;
   // Subgraphs keep idle connections 65 s (packages/common/src/http.ts); closing ours after 30 s
   // means the gateway never reuses a socket the subgraph is just closing.
-  const pool = new Pool(target.origin, { connections: opts.maxSockets, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 30_000 });
+  const pool = new Pool(target.origin, {
+    connections: opts.maxSockets,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 30_000,
+  });
 
   return {
     async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
@@ -45,7 +52,12 @@ export function subgraphDataSource(url: string, opts: SubgraphConnectionOptions 
       if (context.authorization) headers.authorization = context.authorization;
       if (context.identityAssertion) headers[IDENTITY_ASSERTION_HEADER] = context.identityAssertion;
       const { query, variables, operationName, extensions } = request;
-      const res = await pool.request({ path, method: 'POST', headers, body: JSON.stringify({ query, variables, operationName, extensions }) });
+      const res = await pool.request({
+        path,
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query, variables, operationName, extensions }),
+      });
       const type = String(res.headers['content-type'] ?? '');
       const isJson = type.startsWith('application/json') || type.startsWith('application/graphql-response+json');
       const text = await res.body.text();
@@ -58,7 +70,8 @@ export function subgraphDataSource(url: string, opts: SubgraphConnectionOptions 
           extensions: { response: { url, status: res.statusCode, statusText, body }, ...(code ? { code } : {}) },
         });
       }
-      if (typeof body !== 'object' || body === null) throw new Error(`Expected JSON response body, but received: ${text}`);
+      if (typeof body !== 'object' || body === null)
+        throw new Error(`Expected JSON response body, but received: ${text}`);
       return body as GatewayGraphQLResponse;
     },
     close: () => pool.close(),
@@ -78,5 +91,9 @@ function parseJson(text: string): unknown {
 function isGraphQLResponse(body: unknown): body is GatewayGraphQLResponse {
   if (typeof body !== 'object' || body === null) return false;
   const errors = (body as { errors?: unknown }).errors;
-  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string');
+  return (
+    Array.isArray(errors) &&
+    errors.length > 0 &&
+    errors.every((e) => typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string')
+  );
 }

@@ -4,7 +4,15 @@
 // field names in the document, not by the operationName a client chooses).
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
-import { clientIpOf, ErrorCode, rateLimited, rateLimitRejections, type FixedWindowLimiter, type Logger, type RateLimit } from '@tatkal/common';
+import {
+  clientIpOf,
+  ErrorCode,
+  rateLimited,
+  rateLimitRejections,
+  type FixedWindowLimiter,
+  type Logger,
+  type RateLimit,
+} from '@tatkal/common';
 import { checkOperation, checkSource, queryTooComplex, rootFieldCounts, type QueryLimits } from './limits.ts';
 import type { GatewayContext } from './context.ts';
 
@@ -16,12 +24,22 @@ export function ipRateLimit(limiter: FixedWindowLimiter, limit: RateLimit, logge
     const decision = await limiter.hit(`ip:${ip}`, limit);
     if (!decision || decision.allowed) return next();
     rateLimitRejections.inc({ limit: 'gateway.ip' });
-    logger.warn({ requestId: res.locals.requestId as string | undefined, ip, count: decision.count, max: limit.max }, 'client IP over its rate limit');
+    logger.warn(
+      { requestId: res.locals.requestId as string | undefined, ip, count: decision.count, max: limit.max },
+      'client IP over its rate limit',
+    );
     const error = rateLimited(decision.retryAfterSeconds);
     res
       .status(429)
       .set('retry-after', String(decision.retryAfterSeconds))
-      .json({ errors: [{ message: error.message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: decision.retryAfterSeconds } }] });
+      .json({
+        errors: [
+          {
+            message: error.message,
+            extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: decision.retryAfterSeconds },
+          },
+        ],
+      });
   };
 }
 
@@ -42,7 +60,9 @@ export function sourceLimits(limits: QueryLimits, logger: Logger) {
       if (!violation) continue;
       logger.warn({ violation }, 'query refused before parsing');
       const error = queryTooComplex(violation);
-      res.status(400).json({ errors: [{ message: error.message, extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, ...violation } }] });
+      res.status(400).json({
+        errors: [{ message: error.message, extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, ...violation } }],
+      });
       return;
     }
     next();
@@ -73,8 +93,14 @@ export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayConte
             if (decision && !decision.allowed) {
               // Only configured field names reach here: the label stays bounded.
               rateLimitRejections.inc({ limit: `gateway.${field}` });
-              contextValue.log.warn({ field, who, count: decision.count, max: expensive.limit.max }, 'operation over its per-user rate limit');
-              throw rateLimited(decision.retryAfterSeconds, { http: true, message: `Too many ${field} requests; retry after ${decision.retryAfterSeconds} s` });
+              contextValue.log.warn(
+                { field, who, count: decision.count, max: expensive.limit.max },
+                'operation over its per-user rate limit',
+              );
+              throw rateLimited(decision.retryAfterSeconds, {
+                http: true,
+                message: `Too many ${field} requests; retry after ${decision.retryAfterSeconds} s`,
+              });
             }
           }
         },
@@ -85,7 +111,8 @@ export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayConte
             .filter((e) => e.extensions?.code === ErrorCode.RATE_LIMITED)
             .map((e) => Number(e.extensions?.retryAfterSeconds))
             .filter((s) => Number.isFinite(s) && s > 0);
-          if (hints.length && !response.http.headers.has('retry-after')) response.http.headers.set('retry-after', String(Math.max(...hints)));
+          if (hints.length && !response.http.headers.has('retry-after'))
+            response.http.headers.set('retry-after', String(Math.max(...hints)));
         },
       };
     },

@@ -35,7 +35,13 @@ export interface QueryLimits {
   defaultListSize: number;
 }
 
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxTokens: 3000, maxCost: 5000, defaultListSize: 10 };
+export const DEFAULT_QUERY_LIMITS: QueryLimits = {
+  maxDepth: 12,
+  maxAliases: 30,
+  maxTokens: 3000,
+  maxCost: 5000,
+  defaultListSize: 10,
+};
 
 export type LimitName = 'depth' | 'aliases' | 'tokens' | 'cost';
 
@@ -82,7 +88,11 @@ function listSize(field: FieldNode, variables: Record<string, unknown>, fallback
   for (const arg of field.arguments ?? []) {
     if (!LIST_SIZE_ARGS.has(arg.name.value)) continue;
     const value =
-      arg.value.kind === Kind.INT ? Number(arg.value.value) : arg.value.kind === Kind.VARIABLE ? Number(variables[arg.value.name.value]) : NaN;
+      arg.value.kind === Kind.INT
+        ? Number(arg.value.value)
+        : arg.value.kind === Kind.VARIABLE
+          ? Number(variables[arg.value.name.value])
+          : NaN;
     if (Number.isFinite(value)) return Math.min(Math.max(Math.trunc(value), 1), 1000);
   }
   return fallback;
@@ -104,25 +114,46 @@ export function checkOperation(
   let aliases = 0;
   let cost = 0;
 
-  const visit = (set: SelectionSetNode, parent: GraphQLNamedType | undefined, depth: number, multiplier: number): void => {
+  const visit = (
+    set: SelectionSetNode,
+    parent: GraphQLNamedType | undefined,
+    depth: number,
+    multiplier: number,
+  ): void => {
     for (const selection of set.selections) {
       if (selection.kind === Kind.INLINE_FRAGMENT) {
-        visit(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) ?? undefined : parent, depth, multiplier);
+        visit(
+          selection.selectionSet,
+          selection.typeCondition ? (schema.getType(selection.typeCondition.name.value) ?? undefined) : parent,
+          depth,
+          multiplier,
+        );
         continue;
       }
       if (selection.kind === Kind.FRAGMENT_SPREAD) {
         const fragment = fragments.get(selection.name.value);
-        if (fragment) visit(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value) ?? undefined, depth, multiplier);
+        if (fragment)
+          visit(
+            fragment.selectionSet,
+            schema.getType(fragment.typeCondition.name.value) ?? undefined,
+            depth,
+            multiplier,
+          );
         continue;
       }
       if (depth > limits.maxDepth) throw new Exceeded({ limit: 'depth', max: limits.maxDepth });
-      if (selection.alias && ++aliases > limits.maxAliases) throw new Exceeded({ limit: 'aliases', max: limits.maxAliases });
+      if (selection.alias && ++aliases > limits.maxAliases)
+        throw new Exceeded({ limit: 'aliases', max: limits.maxAliases });
       cost += multiplier;
       if (cost > limits.maxCost) throw new Exceeded({ limit: 'cost', max: limits.maxCost });
       // Introspection (development only) is not priced: Sandbox's own query must keep working.
       if (!selection.selectionSet || selection.name.value.startsWith('__')) continue;
-      const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[selection.name.value] : undefined;
-      const size = def && isListType(getNullableType(def.type)) ? listSize(selection, variables, limits.defaultListSize) : 1;
+      const def =
+        parent && (isObjectType(parent) || isInterfaceType(parent))
+          ? parent.getFields()[selection.name.value]
+          : undefined;
+      const size =
+        def && isListType(getNullableType(def.type)) ? listSize(selection, variables, limits.defaultListSize) : 1;
       visit(selection.selectionSet, def ? getNamedType(def.type) : undefined, depth + 1, multiplier * size);
     }
   };
@@ -169,9 +200,13 @@ const LIMIT_TEXT: Record<LimitName, string> = {
 };
 
 export function queryTooComplex(violation: LimitViolation): AppError {
-  return new AppError(ErrorCode.QUERY_TOO_COMPLEX, `The query exceeds the ${LIMIT_TEXT[violation.limit]} limit of ${violation.max}`, {
-    limit: violation.limit,
-    max: violation.max,
-    http: { status: 400, headers: new HeaderMap() },
-  });
+  return new AppError(
+    ErrorCode.QUERY_TOO_COMPLEX,
+    `The query exceeds the ${LIMIT_TEXT[violation.limit]} limit of ${violation.max}`,
+    {
+      limit: violation.limit,
+      max: violation.max,
+      http: { status: 400, headers: new HeaderMap() },
+    },
+  );
 }

@@ -88,7 +88,10 @@ export function buildGateway(opts: GatewayOptions) {
     // APQ: a manifest hash is read from the manifest; other registrations (development) in a
     // bounded map; none at all when only trusted documents run.
     persistedQueries: {
-      cache: trustedDocumentsCache(opts.trustedDocuments?.manifest ?? new Map(), opts.trustedDocuments?.only ? null : { maxEntries: 1000 }),
+      cache: trustedDocumentsCache(
+        opts.trustedDocuments?.manifest ?? new Map(),
+        opts.trustedDocuments?.only ? null : { maxEntries: 1000 },
+      ),
     },
     // Backstop to the token check in front: the parser itself stops there too.
     parseOptions: { maxTokens: (opts.queryLimits ?? DEFAULT_QUERY_LIMITS).maxTokens },
@@ -97,7 +100,9 @@ export function buildGateway(opts: GatewayOptions) {
       log: (err) => opts.logger.error({ err }, 'unexpected gateway error'),
     }),
     plugins: [
-      opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      opts.production
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       operationLogPlugin<GatewayContext>(opts.logger),
       graphqlMetricsPlugin<GatewayContext>(),
       // Before planning: bad strings and dates never reach a subgraph (each checks again anyway).
@@ -131,9 +136,17 @@ export interface ServeGatewayOptions extends GatewayOptions {
 /** Body too large or not JSON: a GraphQL-shaped answer instead of Express's HTML page. */
 const bodyErrors: ErrorRequestHandler = (err: { type?: string; status?: number }, _req, res, next) => {
   if (err.type === 'entity.too.large') {
-    res.status(413).json({ errors: [{ message: 'The request body is larger than the limit', extensions: { code: 'BAD_REQUEST' } }] });
-  } else if (err.type === 'entity.parse.failed' || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
-    res.status(400).json({ errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+    res.status(413).json({
+      errors: [{ message: 'The request body is larger than the limit', extensions: { code: 'BAD_REQUEST' } }],
+    });
+  } else if (
+    err.type === 'entity.parse.failed' ||
+    err.type === 'encoding.unsupported' ||
+    err.type === 'charset.unsupported'
+  ) {
+    res
+      .status(400)
+      .json({ errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
   } else next(err);
 };
 

@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { createRedis, createTokenVerifier, FixedWindowLimiter, identityAssertionsFor, waitForRedis, type Logger } from '@tatkal/common';
+import {
+  createRedis,
+  createTokenVerifier,
+  FixedWindowLimiter,
+  identityAssertionsFor,
+  waitForRedis,
+  type Logger,
+} from '@tatkal/common';
 import { subgraphUrlOverrides, trustProxySetting, type GatewayConfig } from './config.ts';
 import { serveGateway } from './server.ts';
 import { loadManifest, type TrustedDocumentManifest } from './trustedDocuments.ts';
@@ -23,7 +30,9 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
     manifest = new Map();
   }
   if (config.NODE_ENV === 'production' && !config.IDENTITY_ASSERTION_SECRET) {
-    logger.warn('IDENTITY_ASSERTION_SECRET is not set: subgraph requests go unsigned, so subgraphs verify every token again and see this gateway as every client');
+    logger.warn(
+      'IDENTITY_ASSERTION_SECRET is not set: subgraph requests go unsigned, so subgraphs verify every token again and see this gateway as every client',
+    );
   }
   // Only rate limits use Redis here. 1 s per command, not 250 ms: a limiter that times out lets
   // the request through, and under an attack's load that is exactly when it is needed.
@@ -77,6 +86,8 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
     };
   } catch (err) {
     redis.disconnect();
-    throw new Error(`supergraph at ${config.SUPERGRAPH_PATH} could not be loaded: ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(
+      `supergraph at ${config.SUPERGRAPH_PATH} could not be loaded: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
 }

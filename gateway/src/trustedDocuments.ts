@@ -37,7 +37,8 @@ export function parseManifest(json: string, source = 'manifest'): TrustedDocumen
   const manifest = new Map<string, string>();
   for (const [id, text] of entries) {
     const hash = hashOfDocumentId(id);
-    if (!HEX_SHA256.test(hash) || typeof text !== 'string' || !text.trim()) throw new Error(`${source}: "${id}" is not a SHA-256 id with a document`);
+    if (!HEX_SHA256.test(hash) || typeof text !== 'string' || !text.trim())
+      throw new Error(`${source}: "${id}" is not a SHA-256 id with a document`);
     manifest.set(hash, text);
   }
   return manifest;
@@ -55,7 +56,10 @@ const APQ_PREFIX = 'apq:';
  * Apollo Server's `persistedQueries.cache`: manifest hashes from the manifest (read-only), other
  * APQ registrations in a small bounded map when `registrations` is set (none in trusted-only mode).
  */
-export function trustedDocumentsCache(manifest: TrustedDocumentManifest, registrations: { maxEntries: number } | null): KeyValueCache {
+export function trustedDocumentsCache(
+  manifest: TrustedDocumentManifest,
+  registrations: { maxEntries: number } | null,
+): KeyValueCache {
   const registered = new Map<string, string>();
   const hashOf = (key: string) => (key.startsWith(APQ_PREFIX) ? key.slice(APQ_PREFIX.length) : key);
   return {
@@ -108,11 +112,17 @@ export function trustedDocuments(opts: { manifest: TrustedDocumentManifest; only
       // Nothing to run at all: Apollo's BAD_REQUEST says so.
       if (operation.query === undefined) return null;
       untrustedDocumentRejections.inc({ reason: 'id_required' });
-      return [ErrorCode.PERSISTED_QUERY_ID_REQUIRED, 'This API runs only the operations of its own apps: send the operation\'s persisted-document hash (extensions.persistedQuery.sha256Hash or documentId), not its text'];
+      return [
+        ErrorCode.PERSISTED_QUERY_ID_REQUIRED,
+        "This API runs only the operations of its own apps: send the operation's persisted-document hash (extensions.persistedQuery.sha256Hash or documentId), not its text",
+      ];
     }
     if (!manifest.has(hash)) {
       untrustedDocumentRejections.inc({ reason: 'not_in_list' });
-      return [ErrorCode.PERSISTED_QUERY_NOT_IN_LIST, 'The persisted document is not in this API\'s list of trusted documents'];
+      return [
+        ErrorCode.PERSISTED_QUERY_NOT_IN_LIST,
+        "The persisted document is not in this API's list of trusted documents",
+      ];
     }
     // The manifest's text runs (Apollo reads it from the APQ cache by the hash): never the client's.
     delete operation.query;
@@ -133,7 +143,10 @@ export function trustedDocuments(opts: { manifest: TrustedDocumentManifest; only
       const query = req.query as Record<string, unknown>;
       let hash: unknown;
       try {
-        hash = typeof query.extensions === 'string' ? (JSON.parse(query.extensions) as OperationBody['extensions'])?.persistedQuery?.sha256Hash : undefined;
+        hash =
+          typeof query.extensions === 'string'
+            ? (JSON.parse(query.extensions) as OperationBody['extensions'])?.persistedQuery?.sha256Hash
+            : undefined;
       } catch {
         hash = undefined;
       }
@@ -141,12 +154,20 @@ export function trustedDocuments(opts: { manifest: TrustedDocumentManifest; only
         if (manifest.has(hash) && query.query === undefined) return next();
         if (!manifest.has(hash)) {
           untrustedDocumentRejections.inc({ reason: 'not_in_list' });
-          return refuse(res, ErrorCode.PERSISTED_QUERY_NOT_IN_LIST, 'The persisted document is not in this API\'s list of trusted documents');
+          return refuse(
+            res,
+            ErrorCode.PERSISTED_QUERY_NOT_IN_LIST,
+            "The persisted document is not in this API's list of trusted documents",
+          );
         }
       }
       if (query.query !== undefined || query.documentId !== undefined) {
         untrustedDocumentRejections.inc({ reason: 'id_required' });
-        return refuse(res, ErrorCode.PERSISTED_QUERY_ID_REQUIRED, 'This API runs only the operations of its own apps: send extensions={"persistedQuery":{"version":1,"sha256Hash":"…"}} without the text (or POST)');
+        return refuse(
+          res,
+          ErrorCode.PERSISTED_QUERY_ID_REQUIRED,
+          'This API runs only the operations of its own apps: send extensions={"persistedQuery":{"version":1,"sha256Hash":"…"}} without the text (or POST)',
+        );
       }
     }
     next();

@@ -56,7 +56,9 @@ export interface GeneratedFile {
 /** The codegen output in memory, every file with its absolute path. */
 export async function generateClient(schema?: string): Promise<GeneratedFile[]> {
   const files = (await generate(codegenConfig(schema), false)) as { filename: string; content: string }[];
-  return files.map((f) => ({ path: f.filename, contents: f.content.endsWith('\n') ? f.content : `${f.content}\n` })).sort((a, b) => a.path.localeCompare(b.path));
+  return files
+    .map((f) => ({ path: f.filename, contents: f.content.endsWith('\n') ? f.content : `${f.content}\n` }))
+    .sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Files whose committed copy differs from a fresh generation (relative to the repository). */

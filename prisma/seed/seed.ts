@@ -48,7 +48,11 @@ export const stations: StationData[] = JSON.parse(readFileSync(dataFile('station
 export const trains: TrainData[] = JSON.parse(readFileSync(dataFile('trains.json'), 'utf8'));
 
 function networkEvent(type: string, correlationId: string, data: Prisma.InputJsonObject) {
-  return { exchange: 'booking', routingKey: type, payload: { type, version: 1, occurredAt: new Date().toISOString(), correlationId, data } };
+  return {
+    exchange: 'booking',
+    routingKey: type,
+    payload: { type, version: 1, occurredAt: new Date().toISOString(), correlationId, data },
+  };
 }
 
 /** A train as other services see it: route with times, running days, class codes. */
@@ -58,12 +62,28 @@ export function trainEventData(t: TrainData) {
     name: t.name,
     type: t.type,
     runsOn: t.runsOn,
-    classes: Object.entries(t.coaches).filter(([, n]) => n > 0).map(([code]) => code),
-    stops: t.stops.map((s, seq) => ({ code: s.code, seq, arrivalMin: minutesOf(s.arr, s.day), departureMin: minutesOf(s.dep, s.day), distanceKm: s.km })),
+    classes: Object.entries(t.coaches)
+      .filter(([, n]) => n > 0)
+      .map(([code]) => code),
+    stops: t.stops.map((s, seq) => ({
+      code: s.code,
+      seq,
+      arrivalMin: minutesOf(s.arr, s.day),
+      departureMin: minutesOf(s.dep, s.day),
+      distanceKm: s.km,
+    })),
   };
 }
 
-const CLASS_ORDER: TravelClassName[] = ['FIRST_AC', 'SECOND_AC', 'THIRD_AC', 'SLEEPER', 'EXEC_CHAIR', 'CHAIR_CAR', 'SECOND_SEATING'];
+const CLASS_ORDER: TravelClassName[] = [
+  'FIRST_AC',
+  'SECOND_AC',
+  'THIRD_AC',
+  'SLEEPER',
+  'EXEC_CHAIR',
+  'CHAIR_CAR',
+  'SECOND_SEATING',
+];
 
 export interface SeedOptions {
   runDays?: number;
@@ -95,9 +115,19 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
   await prisma.bookingOutbox.createMany({
     data: stations
       .filter((s) => !knownStations.has(s.code))
-      .map((s) => networkEvent('network.station.upserted', s.code, { code: s.code, name: s.name, city: s.city, state: s.state, aliases: s.aliases ?? [] })),
+      .map((s) =>
+        networkEvent('network.station.upserted', s.code, {
+          code: s.code,
+          name: s.name,
+          city: s.city,
+          state: s.state,
+          aliases: s.aliases ?? [],
+        }),
+      ),
   });
-  const stationIds = new Map((await prisma.station.findMany({ select: { id: true, code: true } })).map((s) => [s.code, s.id]));
+  const stationIds = new Map(
+    (await prisma.station.findMany({ select: { id: true, code: true } })).map((s) => [s.code, s.id]),
+  );
 
   let createdTrains = 0;
   let createdSeats = 0;
@@ -107,7 +137,9 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
     // One transaction per train: a train is seeded whole or not at all.
     await prisma.$transaction(
       async (tx) => {
-        const train = await tx.train.create({ data: { number: t.number, name: t.name, type: t.type, runsOn: t.runsOn } });
+        const train = await tx.train.create({
+          data: { number: t.number, name: t.name, type: t.type, runsOn: t.runsOn },
+        });
         await tx.trainStop.createMany({
           data: t.stops.map((s, seq) => {
             const stationId = stationIds.get(s.code);
@@ -153,7 +185,8 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
   for (let d = 0; d < runDays; d++) {
     const date = addDays(from, d);
     const weekday = weekdayOf(date);
-    for (const t of allTrains) if (t.runsOn.includes(weekday)) runs.push({ trainId: t.id, date: new Date(`${date}T00:00:00Z`) });
+    for (const t of allTrains)
+      if (t.runsOn.includes(weekday)) runs.push({ trainId: t.id, date: new Date(`${date}T00:00:00Z`) });
   }
   const createdRuns = await prisma.trainRun.createMany({ data: runs, skipDuplicates: true });
 
@@ -196,7 +229,11 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
     stationDocs: stationDocs.count,
     trainDocs,
   };
-  log(`seed: added ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  log(
+    `seed: added ${Object.entries(counts)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}`,
+  );
   return counts;
 }
 

@@ -10,14 +10,20 @@ export async function execute<TContext extends BaseContext>(
 ) {
   const res: GraphQLResponse = await server.executeOperation({ query, variables }, { contextValue });
   assert(res.body.kind === 'single');
-  return res.body.singleResult as { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+  return res.body.singleResult as {
+    data?: Record<string, any> | null;
+    errors?: { message: string; extensions?: Record<string, unknown> }[];
+  };
 }
 
 export function errorCodes(result: { errors?: { extensions?: Record<string, unknown> }[] }): unknown[] {
   return (result.errors ?? []).map((e) => e.extensions?.code);
 }
 
-export type GatewayResult = { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+export type GatewayResult = {
+  data?: Record<string, any> | null;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+};
 
 /** POSTs operations to a gateway URL as a front end would, with an optional bearer token. */
 export function gatewayClient(url: () => string) {

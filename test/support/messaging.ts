@@ -5,7 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createAmqpConnection, express, instrumentHttp, listen, type AmqpConnection, type HttpServer } from '@tatkal/common';
+import {
+  createAmqpConnection,
+  express,
+  instrumentHttp,
+  listen,
+  type AmqpConnection,
+  type HttpServer,
+} from '@tatkal/common';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { AMQP_URL } from './env.ts';
 import { testLogger } from './logger.ts';

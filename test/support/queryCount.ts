@@ -14,7 +14,10 @@ export interface CountingPrisma {
  * event, which with the pg driver adapter fires once per statement, an `include` included).
  */
 export function countingPrisma(url: string): CountingPrisma {
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 5 }), log: [{ emit: 'event', level: 'query' }] });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg({ connectionString: url, max: 5 }),
+    log: [{ emit: 'event', level: 'query' }],
+  });
   let seen: string[] = [];
   prisma.$on('query', (e) => seen.push(e.query));
   return {

@@ -83,11 +83,24 @@ export async function startSupergraph(
     closers.push(search.close);
     // The provider simulator first (payment needs its URL); it learns the sidecar's port afterwards.
     const webhookSecret = extraEnv.PAYMENT_WEBHOOK_SECRET ?? `whsec_test_${randomBytes(16).toString('hex')}`;
-    const provider = createProviderSimulator({ webhookUrl: 'http://127.0.0.1:1/not-started', secrets: [webhookSecret], baseDelayMs: 100, maxAttempts: 5 });
+    const provider = createProviderSimulator({
+      webhookUrl: 'http://127.0.0.1:1/not-started',
+      secrets: [webhookSecret],
+      baseDelayMs: 100,
+      maxAttempts: 5,
+    });
     const providerHttp = await provider.listen(0, '127.0.0.1');
     closers.push(provider.close);
     const payment = await startPaymentService(
-      loadPaymentConfig({ ...base, ...jwks, WEBHOOK_PORT: '0', PAYMENT_WEBHOOK_SECRET: webhookSecret, PROVIDER_URL: providerHttp.url, BOOKING_URL: `${booking.url}/graphql`, ...extraEnv }),
+      loadPaymentConfig({
+        ...base,
+        ...jwks,
+        WEBHOOK_PORT: '0',
+        PAYMENT_WEBHOOK_SECRET: webhookSecret,
+        PROVIDER_URL: providerHttp.url,
+        BOOKING_URL: `${booking.url}/graphql`,
+        ...extraEnv,
+      }),
       logger,
     );
     closers.push(payment.close);
@@ -110,13 +123,22 @@ export async function startSupergraph(
       gatewayUrl: `${gateway.url}/graphql`,
       authKeysFile,
       reloadAuthKeys: auth.reloadKeys,
-      urls: { auth: auth.url, booking: booking.url, search: search.url, payment: payment.url!, webhooks: payment.webhookUrl!, provider: providerHttp.url },
+      urls: {
+        auth: auth.url,
+        booking: booking.url,
+        search: search.url,
+        payment: payment.url!,
+        webhooks: payment.webhookUrl!,
+        provider: providerHttp.url,
+      },
       provider,
       stop: async () => {
         for (const close of closers.reverse()) await close();
         // This run's exchanges and queues (EVENTS_PREFIX) go with it.
         const amqpAdmin = await amqp.connect(AMQP_URL);
-        await deleteEventTopology(amqpAdmin, base.EVENTS_PREFIX, [networkEventsQueue().queue]).finally(() => amqpAdmin.close());
+        await deleteEventTopology(amqpAdmin, base.EVENTS_PREFIX, [networkEventsQueue().queue]).finally(() =>
+          amqpAdmin.close(),
+        );
         rmSync(keysDir, { recursive: true, force: true });
         await db.drop();
       },

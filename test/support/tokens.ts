@@ -11,7 +11,11 @@ export interface TestKeys {
   jwks: JSONWebKeySet;
   kid: string;
   privateKey: CryptoKey;
-  sign: (userId: string, role?: Role, overrides?: { expiresIn?: string | number; audience?: string; issuer?: string }) => Promise<string>;
+  sign: (
+    userId: string,
+    role?: Role,
+    overrides?: { expiresIn?: string | number; audience?: string; issuer?: string },
+  ) => Promise<string>;
   verify: ReturnType<typeof createTokenVerifier>;
 }
 
@@ -32,4 +36,8 @@ export async function createTestKeys(): Promise<TestKeys> {
   return { jwks, kid, privateKey, sign, verify: createTokenVerifier({ jwks, issuer: ISSUER, audience: AUDIENCE }) };
 }
 
-export const identity = (userId: string, role: Role = 'CUSTOMER'): Identity => ({ userId, role, tokenId: randomUUID() });
+export const identity = (userId: string, role: Role = 'CUSTOMER'): Identity => ({
+  userId,
+  role,
+  tokenId: randomUUID(),
+});

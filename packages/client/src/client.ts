@@ -85,7 +85,16 @@ export class TatkalError extends Error {
   readonly errors: { message: string; extensions?: Record<string, unknown> }[];
   /** The server's retry hint in milliseconds (`retryAfterMs`, `retryAfterSeconds` or Retry-After), if any. */
   readonly retryAfterMs: number | null;
-  constructor(code: string, message: string, opts: { status?: number | null; errors?: TatkalError['errors']; retryAfterMs?: number | null; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: {
+      status?: number | null;
+      errors?: TatkalError['errors'];
+      retryAfterMs?: number | null;
+      cause?: unknown;
+    } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'TatkalError';
     this.code = code;
@@ -138,7 +147,11 @@ function prepare(document: TypedDocumentNode<unknown, unknown>, mode: 'hash' | '
   if (mode === 'text') prepared = { key: text, text, operationName, hash: undefined };
   else {
     const hash = (document as PersistedDocument).__meta__?.hash?.replace(/^sha256:/, '');
-    if (!hash) throw new TatkalError('NOT_PERSISTED', `operation ${operationName ?? '(anonymous)'} has no persisted-document hash: send it as text`);
+    if (!hash)
+      throw new TatkalError(
+        'NOT_PERSISTED',
+        `operation ${operationName ?? '(anonymous)'} has no persisted-document hash: send it as text`,
+      );
     prepared = { key: `persisted:${hash}`, text, operationName, hash };
   }
   entry[mode] = prepared;
@@ -156,7 +169,12 @@ const serializer = {
     const body = value as { query?: unknown; variables?: unknown };
     const prepared = typeof body?.query === 'string' ? preparedByKey.get(body.query) : undefined;
     if (!prepared) return JSON.stringify(value);
-    if (prepared.hash) return JSON.stringify({ operationName: prepared.operationName, variables: body.variables, extensions: { persistedQuery: { version: 1, sha256Hash: prepared.hash } } });
+    if (prepared.hash)
+      return JSON.stringify({
+        operationName: prepared.operationName,
+        variables: body.variables,
+        extensions: { persistedQuery: { version: 1, sha256Hash: prepared.hash } },
+      });
     return JSON.stringify({ query: prepared.text, operationName: prepared.operationName, variables: body.variables });
   },
 };
@@ -177,11 +195,23 @@ function toTatkalError(err: unknown): TatkalError {
   if (err instanceof ClientError) {
     const errors = (err.response.errors ?? []) as unknown as TatkalError['errors'];
     const first = errors[0];
-    const code = typeof first?.extensions?.code === 'string' ? first.extensions.code : errors.length ? 'GRAPHQL_ERROR' : `HTTP_${err.response.status}`;
-    return new TatkalError(code, first?.message ?? `HTTP ${err.response.status}`, { status: err.response.status, errors, retryAfterMs: hintOf(err), cause: err });
+    const code =
+      typeof first?.extensions?.code === 'string'
+        ? first.extensions.code
+        : errors.length
+          ? 'GRAPHQL_ERROR'
+          : `HTTP_${err.response.status}`;
+    return new TatkalError(code, first?.message ?? `HTTP ${err.response.status}`, {
+      status: err.response.status,
+      errors,
+      retryAfterMs: hintOf(err),
+      cause: err,
+    });
   }
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  return new TatkalError(`NETWORK_${e.cause?.code ?? e.code ?? e.name ?? 'Error'}`, e.message ?? String(err), { cause: err });
+  return new TatkalError(`NETWORK_${e.cause?.code ?? e.code ?? e.name ?? 'Error'}`, e.message ?? String(err), {
+    cause: err,
+  });
 }
 
 export interface RequestOptions {
@@ -271,7 +301,8 @@ export class TatkalClient {
     const s = this.current;
     if (!s) return null;
     const expires = s.accessTokenExpiresAt ? Date.parse(s.accessTokenExpiresAt) : NaN;
-    if (s.refreshToken && Number.isFinite(expires) && expires - Date.now() < this.refreshMarginMs) return (await this.refresh(s.accessToken)).accessToken;
+    if (s.refreshToken && Number.isFinite(expires) && expires - Date.now() < this.refreshMarginMs)
+      return (await this.refresh(s.accessToken)).accessToken;
     return s.accessToken;
   }
 
@@ -347,7 +378,10 @@ export class TatkalClient {
    * queue decides (HELD, WAITLISTED, REFUSED with `refusalCode`) unless `wait: false`. Refusals
    * that are answered at once (SOLD_OUT, SEAT_UNAVAILABLE, ...) are thrown as TatkalError.
    */
-  async reserve(input: ReserveSeatsInput, opts: { idempotencyKey?: string; wait?: boolean; retry?: boolean } = {}): Promise<Reservation> {
+  async reserve(
+    input: ReserveSeatsInput,
+    opts: { idempotencyKey?: string; wait?: boolean; retry?: boolean } = {},
+  ): Promise<Reservation> {
     const idempotencyKey = opts.idempotencyKey ?? globalThis.crypto.randomUUID();
     const { reserveSeats } = await this.request(ReserveSeatsDocument, { input, idempotencyKey }, { retry: opts.retry });
     return opts.wait === false ? reserveSeats : this.waitForOutcome(reserveSeats);
@@ -357,13 +391,25 @@ export class TatkalClient {
    * Polls a QUEUED reservation until it is final or `timeoutMs` passes (then the last answer,
    * still QUEUED), waiting half the estimated wait between polls, within the poll bounds.
    */
-  async waitForOutcome(reservation: Reservation, opts: { timeoutMs?: number; retry?: boolean } = {}): Promise<Reservation> {
+  async waitForOutcome(
+    reservation: Reservation,
+    opts: { timeoutMs?: number; retry?: boolean } = {},
+  ): Promise<Reservation> {
     const deadline = Date.now() + (opts.timeoutMs ?? this.poll.timeoutMs);
     let last = reservation;
     while (!isFinal(last)) {
       if (Date.now() > deadline) return last;
-      await sleep(Math.min(this.poll.maxIntervalMs, Math.max(this.poll.minIntervalMs, ((last.estimatedWaitSeconds ?? 1) * 1000) / 2)));
-      const { reservation: now } = await this.request(ReservationStatusDocument, { pnr: reservation.pnr }, { retry: opts.retry });
+      await sleep(
+        Math.min(
+          this.poll.maxIntervalMs,
+          Math.max(this.poll.minIntervalMs, ((last.estimatedWaitSeconds ?? 1) * 1000) / 2),
+        ),
+      );
+      const { reservation: now } = await this.request(
+        ReservationStatusDocument,
+        { pnr: reservation.pnr },
+        { retry: opts.retry },
+      );
       if (!now) throw new TatkalError('NOT_FOUND', `reservation ${reservation.pnr} is not found`);
       last = now;
     }
@@ -381,7 +427,11 @@ export class TatkalClient {
 
   /** Cancels some passengers (by id) or the whole reservation. */
   async cancel(pnr: string, opts: { passengerIds?: string[]; idempotencyKey?: string } = {}): Promise<Reservation> {
-    const { cancelReservation } = await this.request(CancelReservationDocument, { pnr, passengerIds: opts.passengerIds, idempotencyKey: opts.idempotencyKey ?? globalThis.crypto.randomUUID() });
+    const { cancelReservation } = await this.request(CancelReservationDocument, {
+      pnr,
+      passengerIds: opts.passengerIds,
+      idempotencyKey: opts.idempotencyKey ?? globalThis.crypto.randomUUID(),
+    });
     return cancelReservation;
   }
 
@@ -389,7 +439,11 @@ export class TatkalClient {
 
   /** Starts paying a HELD reservation: a PENDING payment whose checkoutUrl the traveller opens. */
   async pay(reservationId: string, opts: { idempotencyKey?: string; retry?: boolean } = {}) {
-    const { createPayment } = await this.request(PayDocument, { reservationId, idempotencyKey: opts.idempotencyKey ?? globalThis.crypto.randomUUID() }, { retry: opts.retry });
+    const { createPayment } = await this.request(
+      PayDocument,
+      { reservationId, idempotencyKey: opts.idempotencyKey ?? globalThis.crypto.randomUUID() },
+      { retry: opts.retry },
+    );
     return createPayment;
   }
 

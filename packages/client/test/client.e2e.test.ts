@@ -40,7 +40,11 @@ const input = (passengers = 1): ReserveSeatsInput => ({
   from: run.stations[0],
   to: run.stations[3],
   class: 'SLEEPER',
-  passengers: Array.from({ length: passengers }, (_, i) => ({ name: `Traveller ${'ABCD'[i]}`, age: 30 + i, gender: 'FEMALE' as const })),
+  passengers: Array.from({ length: passengers }, (_, i) => ({
+    name: `Traveller ${'ABCD'[i]}`,
+    age: 30 + i,
+    gender: 'FEMALE' as const,
+  })),
 });
 
 describe('the queue', () => {

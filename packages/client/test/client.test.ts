@@ -3,12 +3,24 @@
 // QUEUED reservation.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { documentHash, ReserveSeatsDocument, SearchStationsDocument, TatkalClient, TatkalError, type ReserveSeatsInput } from '../src/index.ts';
+import {
+  documentHash,
+  ReserveSeatsDocument,
+  SearchStationsDocument,
+  TatkalClient,
+  TatkalError,
+  type ReserveSeatsInput,
+} from '../src/index.ts';
 
 interface Received {
   at: number;
   headers: IncomingHttpHeaders;
-  body: { query?: string; operationName?: string; variables?: Record<string, unknown>; extensions?: { persistedQuery?: { sha256Hash: string } } };
+  body: {
+    query?: string;
+    operationName?: string;
+    variables?: Record<string, unknown>;
+    extensions?: { persistedQuery?: { sha256Hash: string } };
+  };
 }
 type Answer = { status?: number; headers?: Record<string, string>; body: unknown };
 
@@ -22,7 +34,11 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r: Received = { at: performance.now(), headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+      const r: Received = {
+        at: performance.now(),
+        headers: req.headers,
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+      };
       received.push(r);
       const a = answer(r, received.length - 1);
       res.writeHead(a.status ?? 200, { 'content-type': 'application/json', ...a.headers }).end(JSON.stringify(a.body));
@@ -36,11 +52,30 @@ beforeEach(() => {
   received = [];
 });
 
-const error = (code: string, extensions: Record<string, unknown> = {}) => ({ errors: [{ message: code, extensions: { code, ...extensions } }], data: null });
-const reservation = (status: string, extra: Record<string, unknown> = {}) => ({
-  id: 'r1', pnr: '1234567890', status, refusalCode: null, queuePosition: null, estimatedWaitSeconds: null, class: 'SLEEPER', farePaise: 100, holdExpiresAt: null, passengers: [], ...extra,
+const error = (code: string, extensions: Record<string, unknown> = {}) => ({
+  errors: [{ message: code, extensions: { code, ...extensions } }],
+  data: null,
 });
-const input: ReserveSeatsInput = { runId: 'run', from: 'A', to: 'B', class: 'SLEEPER', passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE' }] };
+const reservation = (status: string, extra: Record<string, unknown> = {}) => ({
+  id: 'r1',
+  pnr: '1234567890',
+  status,
+  refusalCode: null,
+  queuePosition: null,
+  estimatedWaitSeconds: null,
+  class: 'SLEEPER',
+  farePaise: 100,
+  holdExpiresAt: null,
+  passengers: [],
+  ...extra,
+});
+const input: ReserveSeatsInput = {
+  runId: 'run',
+  from: 'A',
+  to: 'B',
+  class: 'SLEEPER',
+  passengers: [{ name: 'Asha Rao', age: 34, gender: 'FEMALE' }],
+};
 
 describe('what the client sends', () => {
   it('a trusted document by its hash, without the text, with the bearer token', async () => {
@@ -68,7 +103,12 @@ describe('what the client sends', () => {
 
 describe('retries', () => {
   it('sends TRY_AGAIN and IDEMPOTENCY_IN_PROGRESS again, unchanged (same idempotency key), after the hint', async () => {
-    answer = (_r, i) => (i === 0 ? { body: error('TRY_AGAIN', { retryAfterMs: 300 }) } : i === 1 ? { body: error('IDEMPOTENCY_IN_PROGRESS', { retryAfterMs: 200 }) } : { body: { data: { reserveSeats: reservation('HELD') } } });
+    answer = (_r, i) =>
+      i === 0
+        ? { body: error('TRY_AGAIN', { retryAfterMs: 300 }) }
+        : i === 1
+          ? { body: error('IDEMPOTENCY_IN_PROGRESS', { retryAfterMs: 200 }) }
+          : { body: { data: { reserveSeats: reservation('HELD') } } };
     const client = new TatkalClient({ url, session: { accessToken: 'tok' } });
     const held = await client.reserve(input);
     expect(held.status).toBe('HELD');
@@ -94,18 +134,28 @@ describe('retries', () => {
     await expect(new TatkalClient({ url }).reserve(input)).rejects.toMatchObject({ code: 'SOLD_OUT' });
     expect(received).toHaveLength(1);
     answer = () => ({ body: error('TRY_AGAIN', { retryAfterMs: 1 }) });
-    await expect(new TatkalClient({ url }).reserve(input, { retry: false })).rejects.toMatchObject({ code: 'TRY_AGAIN' });
+    await expect(new TatkalClient({ url }).reserve(input, { retry: false })).rejects.toMatchObject({
+      code: 'TRY_AGAIN',
+    });
     expect(received).toHaveLength(2);
   });
 });
 
 describe('the session', () => {
-  const session = (n: number) => ({ user: { id: 'u', email: 'a@b.c', name: 'A', role: 'CUSTOMER' as const }, accessToken: `access-${n}`, accessTokenExpiresAt: new Date(Date.now() + 900_000).toISOString(), refreshToken: `refresh-${n}`, refreshTokenExpiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+  const session = (n: number) => ({
+    user: { id: 'u', email: 'a@b.c', name: 'A', role: 'CUSTOMER' as const },
+    accessToken: `access-${n}`,
+    accessTokenExpiresAt: new Date(Date.now() + 900_000).toISOString(),
+    refreshToken: `refresh-${n}`,
+    refreshTokenExpiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+  });
 
   it('after an HTTP 401 refreshes once for every request in flight and sends each again with the new token', async () => {
     answer = (r) => {
       if (r.body.operationName === 'RefreshSession') return { body: { data: { refreshSession: session(2) } } };
-      return r.headers.authorization === 'Bearer access-2' ? { body: { data: { searchStations: [] } } } : { status: 401, body: error('UNAUTHENTICATED') };
+      return r.headers.authorization === 'Bearer access-2'
+        ? { body: { data: { searchStations: [] } } }
+        : { status: 401, body: error('UNAUTHENTICATED') };
     };
     const saved: unknown[] = [];
     const client = new TatkalClient({ url, session: { ...session(1) }, onSession: (s) => saved.push(s?.accessToken) });
@@ -120,14 +170,26 @@ describe('the session', () => {
   });
 
   it('refreshes before a request when the access token is about to expire', async () => {
-    answer = (r) => (r.body.operationName === 'RefreshSession' ? { body: { data: { refreshSession: session(3) } } } : { body: { data: { searchStations: [] } } });
-    const client = new TatkalClient({ url, session: { ...session(1), accessTokenExpiresAt: new Date(Date.now() + 5_000).toISOString() } });
+    answer = (r) =>
+      r.body.operationName === 'RefreshSession'
+        ? { body: { data: { refreshSession: session(3) } } }
+        : { body: { data: { searchStations: [] } } };
+    const client = new TatkalClient({
+      url,
+      session: { ...session(1), accessTokenExpiresAt: new Date(Date.now() + 5_000).toISOString() },
+    });
     await client.searchStations('a');
-    expect(received.map((r) => [r.body.operationName, r.headers.authorization])).toEqual([['RefreshSession', undefined], ['SearchStations', 'Bearer access-3']]);
+    expect(received.map((r) => [r.body.operationName, r.headers.authorization])).toEqual([
+      ['RefreshSession', undefined],
+      ['SearchStations', 'Bearer access-3'],
+    ]);
   });
 
   it('forgets a session whose refresh token is refused, and says UNAUTHENTICATED', async () => {
-    answer = (r) => (r.body.operationName === 'RefreshSession' ? { body: error('UNAUTHENTICATED') } : { status: 401, body: error('UNAUTHENTICATED') });
+    answer = (r) =>
+      r.body.operationName === 'RefreshSession'
+        ? { body: error('UNAUTHENTICATED') }
+        : { status: 401, body: error('UNAUTHENTICATED') };
     const client = new TatkalClient({ url, session: session(1) });
     await expect(client.searchStations('a')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     expect(client.session).toBeNull();
@@ -137,8 +199,18 @@ describe('the session', () => {
 describe('the queue', () => {
   it('polls a QUEUED reservation by its PNR until the queue decides', async () => {
     answer = (r, i) => {
-      if (r.body.operationName === 'ReserveSeats') return { body: { data: { reserveSeats: reservation('QUEUED', { queuePosition: 3, estimatedWaitSeconds: 0 }) } } };
-      return { body: { data: { reservation: i < 3 ? reservation('QUEUED', { queuePosition: 3 - i, estimatedWaitSeconds: 0 }) : reservation('HELD') } } };
+      if (r.body.operationName === 'ReserveSeats')
+        return {
+          body: { data: { reserveSeats: reservation('QUEUED', { queuePosition: 3, estimatedWaitSeconds: 0 }) } },
+        };
+      return {
+        body: {
+          data: {
+            reservation:
+              i < 3 ? reservation('QUEUED', { queuePosition: 3 - i, estimatedWaitSeconds: 0 }) : reservation('HELD'),
+          },
+        },
+      };
     };
     const client = new TatkalClient({ url, poll: { minIntervalMs: 20 } });
     const first = await client.reserve(input, { wait: false });
@@ -146,13 +218,25 @@ describe('the queue', () => {
     received = [];
     const final = await client.reserve(input);
     expect(final.status).toBe('HELD');
-    expect(received.map((r) => r.body.operationName)).toEqual(['ReserveSeats', 'ReservationStatus', 'ReservationStatus', 'ReservationStatus']);
+    expect(received.map((r) => r.body.operationName)).toEqual([
+      'ReserveSeats',
+      'ReservationStatus',
+      'ReservationStatus',
+      'ReservationStatus',
+    ]);
     expect(received.slice(1).map((r) => r.body.variables)).toEqual(Array(3).fill({ pnr: '1234567890' }));
     expect(received[0]!.body.extensions!.persistedQuery!.sha256Hash).toBe(documentHash(ReserveSeatsDocument));
   });
 
   it('returns the reservation still QUEUED when the poll times out', async () => {
-    answer = (r) => ({ body: { data: r.body.operationName === 'ReserveSeats' ? { reserveSeats: reservation('QUEUED', { estimatedWaitSeconds: 0 }) } : { reservation: reservation('QUEUED', { estimatedWaitSeconds: 0 }) } } });
+    answer = (r) => ({
+      body: {
+        data:
+          r.body.operationName === 'ReserveSeats'
+            ? { reserveSeats: reservation('QUEUED', { estimatedWaitSeconds: 0 }) }
+            : { reservation: reservation('QUEUED', { estimatedWaitSeconds: 0 }) },
+      },
+    });
     const client = new TatkalClient({ url, poll: { minIntervalMs: 20, timeoutMs: 100 } });
     expect((await client.reserve(input)).status).toBe('QUEUED');
   });

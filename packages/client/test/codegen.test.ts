@@ -25,21 +25,41 @@ describe('client codegen', () => {
   });
 
   it('fails when an operation no longer fits the schema', async () => {
-    await expect(generateClient(apiSchema.replace('queuePosition: Int', 'queueSlot: Int'))).rejects.toThrow(/queuePosition/);
+    await expect(generateClient(apiSchema.replace('queuePosition: Int', 'queueSlot: Int'))).rejects.toThrow(
+      /queuePosition/,
+    );
   });
 
   it('lists every operation of the booking app in the manifest, each id the SHA-256 of its text', () => {
     const names = Object.values(manifest).map((text) => /\b(?:query|mutation) (\w+)/.exec(text)?.[1]);
     expect(names.sort()).toEqual(
-      ['CancelReservation', 'MyPayments', 'MyReservations', 'Pay', 'RefreshSession', 'Register', 'Reservation', 'ReservationStatus', 'ReserveSeats', 'SearchStations', 'SearchTrains', 'SeatMap', 'SignIn', 'SignOut', 'TrainsBetween'].sort(),
+      [
+        'CancelReservation',
+        'MyPayments',
+        'MyReservations',
+        'Pay',
+        'RefreshSession',
+        'Register',
+        'Reservation',
+        'ReservationStatus',
+        'ReserveSeats',
+        'SearchStations',
+        'SearchTrains',
+        'SeatMap',
+        'SignIn',
+        'SignOut',
+        'TrainsBetween',
+      ].sort(),
     );
-    for (const [id, text] of Object.entries(manifest)) expect(id).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
+    for (const [id, text] of Object.entries(manifest))
+      expect(id).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
   });
 
   it('embeds in each typed document the hash the manifest lists it under', () => {
     const documents = Object.entries(generated).filter(([name]) => name.endsWith('Document'));
     expect(documents).toHaveLength(Object.keys(manifest).length);
-    for (const [name, document] of documents) expect(manifest[`sha256:${documentHash(document as never)}`], name).toBeDefined();
+    for (const [name, document] of documents)
+      expect(manifest[`sha256:${documentHash(document as never)}`], name).toBeDefined();
     expect(relative(REPO_ROOT, MANIFEST_FILE)).toBe('packages/client/src/gql/persisted-documents.json');
   });
 });

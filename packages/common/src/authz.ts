@@ -31,7 +31,9 @@ export { allow, chain, deny };
 export function permissions(rules: IRules & { Mutation?: Record<string, unknown> }) {
   return middleware((schema) => {
     const { Mutation: mutationRules, ...rest } = rules as { Mutation?: object } & Record<string, unknown>;
-    const tree = (schema.getMutationType() || mutationRules ? { ...rest, Mutation: { '*': deny, ...(mutationRules ?? {}) } } : rest) as IRules;
+    const tree = (
+      schema.getMutationType() || mutationRules ? { ...rest, Mutation: { '*': deny, ...(mutationRules ?? {}) } } : rest
+    ) as IRules;
     return shield(tree, {
       allowExternalErrors: true,
       fallbackRule: allow,

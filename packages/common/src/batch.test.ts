@@ -12,7 +12,13 @@ describe('requestLoader', () => {
     const b = { tag: 'b' };
     expect(requestLoader(a, load)).toBe(requestLoader(a, load));
     expect(requestLoader(a, load)).not.toBe(requestLoader(b, load));
-    expect(await Promise.all([requestLoader(a, load).load('x'), requestLoader(b, load).load('x'), requestLoader(a, load).load('y')])).toEqual(['a:x', 'b:x', 'a:y']);
+    expect(
+      await Promise.all([
+        requestLoader(a, load).load('x'),
+        requestLoader(b, load).load('x'),
+        requestLoader(a, load).load('y'),
+      ]),
+    ).toEqual(['a:x', 'b:x', 'a:y']);
     expect(calls).toEqual([['x', 'y'], ['x']]);
   });
 

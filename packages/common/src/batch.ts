@@ -14,7 +14,10 @@ const loadersByRequest = new WeakMap<object, Map<unknown, DataLoader<unknown, un
  * The request's loader for `batch` (a module-level function): created on first use and dropped
  * with the request's context object, so no subgraph has to wire loaders into its context.
  */
-export function requestLoader<C extends object, K, V>(ctx: C, batch: (keys: K[], ctx: C) => Promise<V[]>): DataLoader<K, V> {
+export function requestLoader<C extends object, K, V>(
+  ctx: C,
+  batch: (keys: K[], ctx: C) => Promise<V[]>,
+): DataLoader<K, V> {
   let loaders = loadersByRequest.get(ctx);
   if (!loaders) loadersByRequest.set(ctx, (loaders = new Map()));
   let loader = loaders.get(batch) as DataLoader<K, V> | undefined;
@@ -27,7 +30,12 @@ export function requestLoader<C extends object, K, V>(ctx: C, batch: (keys: K[],
 }
 
 /** Orders rows found by key back into `keys`' order; a key with no row gets `missing`. */
-export function byKeys<K, R, M = null>(keys: readonly K[], rows: readonly R[], keyOf: (row: R) => K, missing: M = null as M): (R | M)[] {
+export function byKeys<K, R, M = null>(
+  keys: readonly K[],
+  rows: readonly R[],
+  keyOf: (row: R) => K,
+  missing: M = null as M,
+): (R | M)[] {
   const found = new Map(rows.map((r) => [keyOf(r), r]));
   return keys.map((k) => (found.has(k) ? found.get(k)! : missing));
 }

@@ -8,7 +8,10 @@ export class ConfigError extends Error {
  * Reads and validates env once. The first bad or missing variable stops the process with a
  * message naming it, e.g. `DATABASE_URL: required`.
  */
-export function loadConfig<T extends z.ZodRawShape>(shape: T, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<T>> {
+export function loadConfig<T extends z.ZodRawShape>(
+  shape: T,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<z.ZodObject<T>> {
   const parsed = z.object(shape).safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -21,13 +24,16 @@ export function loadConfig<T extends z.ZodRawShape>(shape: T, env: NodeJS.Proces
 }
 
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a ${protocols.join(' or ')} URL`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a ${protocols.join(' or ')} URL`,
+  );
 
 /** Building blocks every process shares. */
 export const env = {
@@ -45,7 +51,10 @@ export const env = {
    * signature. Unset: subgraphs verify every bearer token themselves and see the gateway's
    * address as every client's.
    */
-  identityAssertionSecret: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32, 'must be at least 32 characters').optional()),
+  identityAssertionSecret: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(32, 'must be at least 32 characters').optional(),
+  ),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 

@@ -69,8 +69,14 @@ const apolloCodes = new Set([
 export function makeFormatError(opts: { log: (err: unknown) => void; exposeDetails: boolean }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     // Apollo Server reports an APQ hash that does not match its query without a code.
-    if (formatted.message === 'provided sha does not match query' && formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR) {
-      return { message: 'persistedQuery.sha256Hash is not the SHA-256 of the query', extensions: { code: 'BAD_REQUEST' } };
+    if (
+      formatted.message === 'provided sha does not match query' &&
+      formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR
+    ) {
+      return {
+        message: 'persistedQuery.sha256Hash is not the SHA-256 of the query',
+        extensions: { code: 'BAD_REQUEST' },
+      };
     }
     const code = formatted.extensions?.code as string | undefined;
     const original = unwrapResolverError(error);
@@ -81,7 +87,12 @@ export function makeFormatError(opts: { log: (err: unknown) => void; exposeDetai
     // Overload, not a fault: the one place a database error becomes TRY_AGAIN.
     if (isRetryableDbError(original)) {
       const busy = tryAgain();
-      return { message: busy.message, locations: formatted.locations, path: formatted.path, extensions: busy.extensions };
+      return {
+        message: busy.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: busy.extensions,
+      };
     }
     opts.log(original);
     if (opts.exposeDetails) return formatted;
@@ -110,7 +121,10 @@ export function prismaErrorCode(err: unknown): string | undefined {
  */
 export function isRetryableDbError(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
-  return prismaErrorCode(err) === 'P2028' || /timeout exceeded when trying to connect|40001|40P01|deadlock detected|could not serialize/i.test(message);
+  return (
+    prismaErrorCode(err) === 'P2028' ||
+    /timeout exceeded when trying to connect|40001|40P01|deadlock detected|could not serialize/i.test(message)
+  );
 }
 
 /**
@@ -118,5 +132,7 @@ export function isRetryableDbError(err: unknown): boolean {
  * resolver becomes this in `makeFormatError`, so domain code only throws it for its own reasons
  * (a service it called did not answer, a restart). Counted by `tryAgainMetricsPlugin`.
  */
-export const tryAgain = (message = 'The system is busy; retry this request with the same idempotency key', extensions: Record<string, unknown> = { retryable: true }) =>
-  new AppError(ErrorCode.TRY_AGAIN, message, extensions);
+export const tryAgain = (
+  message = 'The system is busy; retry this request with the same idempotency key',
+  extensions: Record<string, unknown> = { retryable: true },
+) => new AppError(ErrorCode.TRY_AGAIN, message, extensions);

@@ -57,10 +57,15 @@ export const READINESS_CHECK_TIMEOUT_MS = 1_500;
  * A readiness check over named dependencies, run in parallel, each bounded by `timeoutMs`: a
  * dependency that throws or does not answer in time is `false` under its own name.
  */
-export function readinessChecks(checks: Record<string, () => Promise<boolean>>, timeoutMs = READINESS_CHECK_TIMEOUT_MS): ReadinessCheck {
+export function readinessChecks(
+  checks: Record<string, () => Promise<boolean>>,
+  timeoutMs = READINESS_CHECK_TIMEOUT_MS,
+): ReadinessCheck {
   return async () => {
     const entries = await Promise.all(
-      Object.entries(checks).map(async ([name, check]) => [name, await withTimeout(check(), timeoutMs, name).catch(() => false)] as const),
+      Object.entries(checks).map(
+        async ([name, check]) => [name, await withTimeout(check(), timeoutMs, name).catch(() => false)] as const,
+      ),
     );
     return Object.fromEntries(entries);
   };
@@ -76,7 +81,9 @@ export function addHealthRoutes(app: Express, ready: ReadinessCheck): void {
     res.json({ status: 'ok' });
   });
   app.get('/ready', async (_req, res) => {
-    const checks = await withTimeout(ready(), READINESS_CHECK_TIMEOUT_MS + 500, 'readiness').catch(() => ({ checks: false }));
+    const checks = await withTimeout(ready(), READINESS_CHECK_TIMEOUT_MS + 500, 'readiness').catch(() => ({
+      checks: false,
+    }));
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
   });

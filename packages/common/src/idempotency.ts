@@ -61,28 +61,45 @@ export interface Outcome {
 const storedResponse = (result: unknown): string => JSON.stringify({ ok: true, data: result });
 
 const inProgress = () =>
-  new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this idempotency key is still being processed; retry shortly', { retryAfterMs: 500 });
+  new AppError(
+    ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+    'A request with this idempotency key is still being processed; retry shortly',
+    { retryAfterMs: 500 },
+  );
 /** The same key sent with a different request. */
-export const keyReused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
+export const keyReused = () =>
+  new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for a different request');
 
 /** A finished outcome as stored: what every retry gets back. */
-export type Stored = { ok: true; data: unknown } | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
+export type Stored =
+  | { ok: true; data: unknown }
+  | { ok: false; error: { message: string; extensions: Record<string, unknown> } };
 
 // Store what the client gets, so a replay is the same bytes: JSON in, JSON out.
 export const successOutcome = (data: unknown) => JSON.parse(storedResponse(data)) as Stored;
-export const errorOutcome = (err: AppError): Stored => JSON.parse(JSON.stringify({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } })) as Stored;
+export const errorOutcome = (err: AppError): Stored =>
+  JSON.parse(
+    JSON.stringify({ ok: false, error: { message: err.message, extensions: { ...err.extensions } } }),
+  ) as Stored;
 
 /** The result of a stored outcome: its data, or its error thrown (`replayed` marks a retry's answer). */
 export function resultOf<T>(stored: Stored, replayed: boolean): T {
   if (stored.ok) return stored.data as T;
-  throw new AppError(stored.error.extensions.code as ErrorCode, stored.error.message, replayed ? { ...stored.error.extensions, replayed: true } : stored.error.extensions);
+  throw new AppError(
+    stored.error.extensions.code as ErrorCode,
+    stored.error.message,
+    replayed ? { ...stored.error.extensions, replayed: true } : stored.error.extensions,
+  );
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 export function validateIdempotencyKey(key: string): void {
   if (!KEY_PATTERN.test(key)) {
-    throw badInput('idempotencyKey must be 1 to 255 printable characters without spaces (a UUID is a good choice)', 'idempotencyKey');
+    throw badInput(
+      'idempotencyKey must be 1 to 255 printable characters without spaces (a UUID is a good choice)',
+      'idempotencyKey',
+    );
   }
 }
 
@@ -92,9 +109,15 @@ export function requestHash(request: unknown): string {
     Array.isArray(v)
       ? v.map(canonical)
       : v && typeof v === 'object'
-        ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        ? Object.fromEntries(
+            Object.keys(v as object)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
         : v;
-  return createHash('sha256').update(JSON.stringify(canonical(request ?? null))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(request ?? null)))
+    .digest('hex');
 }
 
 /** The stored outcome; `replayed` marks an error answered from the record (not the request's own first answer). */
@@ -102,7 +125,15 @@ const replay = <T>(stored: Stored, replayed = true): T => resultOf<T>(stored, re
 
 /** Domain outcomes worth remembering; validation and infrastructure failures are not. */
 function isReplayable(err: unknown): err is AppError {
-  return err instanceof AppError && ![ErrorCode.BAD_USER_INPUT, ErrorCode.TRY_AGAIN, ErrorCode.INTERNAL_SERVER_ERROR, ErrorCode.UNAUTHENTICATED].includes(err.code as never);
+  return (
+    err instanceof AppError &&
+    ![
+      ErrorCode.BAD_USER_INPUT,
+      ErrorCode.TRY_AGAIN,
+      ErrorCode.INTERNAL_SERVER_ERROR,
+      ErrorCode.UNAUTHENTICATED,
+    ].includes(err.code as never)
+  );
 }
 
 export function createIdempotency(opts: IdempotencyOptions) {
@@ -112,9 +143,14 @@ export function createIdempotency(opts: IdempotencyOptions) {
   const leaseMs = opts.leaseMs ?? 30_000;
   const waitMs = opts.waitMs ?? 5_000;
   const retentionMs = (opts.retentionHours ?? 24) * 3_600_000;
-  const cacheKey = (userId: string, operation: string, key: string) => `idem:${opts.schema}:${userId}:${operation}:${key}`;
+  const cacheKey = (userId: string, operation: string, key: string) =>
+    `idem:${opts.schema}:${userId}:${operation}:${key}`;
 
-  async function cached(userId: string, operation: string, key: string): Promise<{ hash: string; stored: Stored } | null> {
+  async function cached(
+    userId: string,
+    operation: string,
+    key: string,
+  ): Promise<{ hash: string; stored: Stored } | null> {
     if (!opts.redis) return null;
     try {
       const raw = await opts.redis.get(cacheKey(userId, operation, key));
@@ -126,7 +162,9 @@ export function createIdempotency(opts: IdempotencyOptions) {
 
   async function cache(userId: string, operation: string, key: string, hash: string, stored: Stored) {
     if (opts.redis) {
-      await opts.redis.set(cacheKey(userId, operation, key), JSON.stringify({ hash, stored }), 'PX', retentionMs).catch(() => {});
+      await opts.redis
+        .set(cacheKey(userId, operation, key), JSON.stringify({ hash, stored }), 'PX', retentionMs)
+        .catch(() => {});
     }
   }
 
@@ -148,10 +186,17 @@ export function createIdempotency(opts: IdempotencyOptions) {
   }
 
   /** Removes records that never finished: a retry with one of these keys starts afresh. */
-  async function forget(db: RawSql, operation: string, keys: readonly { userId: string; key: string }[]): Promise<void> {
+  async function forget(
+    db: RawSql,
+    operation: string,
+    keys: readonly { userId: string; key: string }[],
+  ): Promise<void> {
     if (keys.length === 0) return;
-    await execute(db, sql`DELETE FROM ${tableSql} k USING unnest(${keys.map((k) => k.userId)}::text[], ${keys.map((k) => k.key)}::text[]) AS d(user_id, key)
-      WHERE k.user_id = d.user_id AND k.operation = ${operation} AND k.key = d.key AND k.completed_at IS NULL`);
+    await execute(
+      db,
+      sql`DELETE FROM ${tableSql} k USING unnest(${keys.map((k) => k.userId)}::text[], ${keys.map((k) => k.key)}::text[]) AS d(user_id, key)
+      WHERE k.user_id = d.user_id AND k.operation = ${operation} AND k.key = d.key AND k.completed_at IS NULL`,
+    );
   }
 
   /** Claims the key: true if this request now owns it (new, or the previous owner's lease ran out). */
@@ -218,7 +263,10 @@ export function createIdempotency(opts: IdempotencyOptions) {
      * A fragment for a CTE of the caller's statement: it returns `user_id, key` of each record it
      * inserted, in `rows` order.
      */
-    insertPending(operation: string, rows: readonly { userId: string; key: string; requestHash: string; answer: unknown }[]): SqlFragment {
+    insertPending(
+      operation: string,
+      rows: readonly { userId: string; key: string; requestHash: string; answer: unknown }[],
+    ): SqlFragment {
       return sql`INSERT INTO ${tableSql} (user_id, operation, key, request_hash, response, locked_until)
       SELECT d.user_id, ${operation}::text, d.key, d.hash, d.response, 'infinity'
       FROM unnest(${rows.map((r) => r.userId)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.requestHash)}::text[],
@@ -239,7 +287,10 @@ export function createIdempotency(opts: IdempotencyOptions) {
      * stored atomically with the work's writes (a crash right after the commit cannot let a
      * retry run the work twice), and it saves a round trip. Otherwise it is stored after.
      */
-    async run<T>(params: RunParams, work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>): Promise<T> {
+    async run<T>(
+      params: RunParams,
+      work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
+    ): Promise<T> {
       const { userId, operation, key } = params;
       const { hash, hit } = await prepare(params);
       if (hit) return replay<T>(hit);
@@ -283,7 +334,10 @@ export function createIdempotency(opts: IdempotencyOptions) {
 
     /** Deletes keys older than the retention period. */
     async purge(): Promise<number> {
-      return opts.db.$executeRawUnsafe(`DELETE FROM ${table} WHERE created_at < now() - ($1 || ' milliseconds')::interval`, String(retentionMs * 2));
+      return opts.db.$executeRawUnsafe(
+        `DELETE FROM ${table} WHERE created_at < now() - ($1 || ' milliseconds')::interval`,
+        String(retentionMs * 2),
+      );
     },
   };
 }

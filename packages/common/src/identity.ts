@@ -4,7 +4,8 @@ import { AppError, ErrorCode } from './errors.ts';
 import { counter } from './telemetry.ts';
 
 // Thrown from the context function: Apollo turns it into an HTTP 401 response.
-const unauthenticatedHttp = (message: string) => new AppError(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401 } });
+const unauthenticatedHttp = (message: string) =>
+  new AppError(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401 } });
 
 export type Role = 'CUSTOMER' | 'ADMIN';
 export interface Identity {
@@ -52,7 +53,11 @@ export type TokenVerifier = (authorization: string | undefined) => Promise<Ident
 export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
   let keys: JWTVerifyGetKey;
   if (opts.jwks) keys = createLocalJWKSet(opts.jwks);
-  else if (opts.jwksUrl) keys = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: opts.jwksCooldownMs ?? 30_000, cacheMaxAge: 600_000 });
+  else if (opts.jwksUrl)
+    keys = createRemoteJWKSet(new URL(opts.jwksUrl), {
+      cooldownDuration: opts.jwksCooldownMs ?? 30_000,
+      cacheMaxAge: 600_000,
+    });
   else throw new Error('createTokenVerifier needs jwksUrl or jwks');
 
   // A user's search, reserve and pay all carry the same token: its signature is checked once
@@ -129,11 +134,20 @@ export interface IdentityAssertions {
  */
 export function createIdentityAssertions(secret: string): IdentityAssertions {
   if (Buffer.byteLength(secret) < 32) throw new Error('The identity assertion secret must be at least 32 bytes');
-  const mac = (authorization: string, claims: string) => createHmac('sha256', secret).update(VERSION).update('\n').update(authorization).update('\n').update(claims).digest();
+  const mac = (authorization: string, claims: string) =>
+    createHmac('sha256', secret)
+      .update(VERSION)
+      .update('\n')
+      .update(authorization)
+      .update('\n')
+      .update(claims)
+      .digest();
   return {
     sign({ identity, clientIp }, authorization, nowMs = Date.now()) {
       const exp = Math.floor(nowMs / 1000) + ASSERTION_TTL_S;
-      const body = identity ? { sub: identity.userId, role: identity.role, jti: identity.tokenId, ip: clientIp, exp } : { ip: clientIp, exp };
+      const body = identity
+        ? { sub: identity.userId, role: identity.role, jti: identity.tokenId, ip: clientIp, exp }
+        : { ip: clientIp, exp };
       const claims = Buffer.from(JSON.stringify(body)).toString('base64url');
       return `${VERSION}.${claims}.${mac(authorization ?? '', claims).toString('base64url')}`;
     },
@@ -143,10 +157,19 @@ export function createIdentityAssertions(secret: string): IdentityAssertions {
       const expected = mac(authorization ?? '', claims);
       const given = Buffer.from(signature, 'base64url');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refuse();
-      const { sub, role, jti, ip, exp } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as Record<string, unknown>;
+      const { sub, role, jti, ip, exp } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as Record<
+        string,
+        unknown
+      >;
       if (typeof exp !== 'number' || exp * 1000 <= nowMs || typeof ip !== 'string') return refuse();
       if (sub === undefined && !authorization) return { identity: null, clientIp: ip };
-      if (typeof sub !== 'string' || typeof jti !== 'string' || (role !== 'CUSTOMER' && role !== 'ADMIN') || !authorization) return refuse();
+      if (
+        typeof sub !== 'string' ||
+        typeof jti !== 'string' ||
+        (role !== 'CUSTOMER' && role !== 'ADMIN') ||
+        !authorization
+      )
+        return refuse();
       tokenVerifications.inc({ result: 'asserted' });
       return { identity: { userId: sub, role, tokenId: jti }, clientIp: ip };
     },
@@ -154,7 +177,8 @@ export function createIdentityAssertions(secret: string): IdentityAssertions {
 }
 
 /** The assertions for a configured secret, or none. */
-export const identityAssertionsFor = (secret: string | undefined) => (secret ? createIdentityAssertions(secret) : undefined);
+export const identityAssertionsFor = (secret: string | undefined) =>
+  secret ? createIdentityAssertions(secret) : undefined;
 
 function refuse(): never {
   tokenVerifications.inc({ result: 'refused' });
@@ -178,10 +202,14 @@ export interface SubgraphCallerOptions {
 export function subgraphCaller(opts: SubgraphCallerOptions) {
   const { verifyToken, assertions } = opts;
   const required = Boolean(opts.requireSignature && assertions);
-  return async (headers: Record<string, string | string[] | undefined>, socketIp: string): Promise<Caller & { signed: boolean }> => {
+  return async (
+    headers: Record<string, string | string[] | undefined>,
+    socketIp: string,
+  ): Promise<Caller & { signed: boolean }> => {
     const assertion = headers[IDENTITY_ASSERTION_HEADER];
     const authorization = headers.authorization as string | undefined;
-    if (assertions && typeof assertion === 'string') return { ...assertions.verify(assertion, authorization), signed: true };
+    if (assertions && typeof assertion === 'string')
+      return { ...assertions.verify(assertion, authorization), signed: true };
     if (required) {
       tokenVerifications.inc({ result: 'refused' });
       throw unauthenticatedHttp('This service answers the gateway only');

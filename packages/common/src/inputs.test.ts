@@ -45,13 +45,16 @@ async function run(query: string, variables: Record<string, unknown> = {}, opera
 
 describe('string and date rules', () => {
   it('refuses control characters and lone surrogates, allows joiners and Indic text', () => {
-    for (const bad of ['a\u0000b', 'tab\there', 'line\nfeed', '\u007f', '\u0085', 'x\ud800y', '\udc00']) expect(stringProblem(bad), JSON.stringify(bad)).not.toBeNull();
-    for (const good of ['Asha Rao', 'आशा राव', 'क्‍ष', 'ஸ்ரீ', '😀', "O'Brien", '']) expect(stringProblem(good), good).toBeNull();
+    for (const bad of ['a\u0000b', 'tab\there', 'line\nfeed', '\u007f', '\u0085', 'x\ud800y', '\udc00'])
+      expect(stringProblem(bad), JSON.stringify(bad)).not.toBeNull();
+    for (const good of ['Asha Rao', 'आशा राव', 'क्‍ष', 'ஸ்ரீ', '😀', "O'Brien", ''])
+      expect(stringProblem(good), good).toBeNull();
   });
 
   it('accepts only dates that exist', () => {
     for (const good of ['2026-12-01', '2028-02-29']) expect(isCalendarDate(good), good).toBe(true);
-    for (const bad of ['2026-13-45', '2027-02-30', 'tomorrow', '2026-12-01T10:00:00Z', '2026-1-1', '', 20261201, null]) expect(isCalendarDate(bad), String(bad)).toBe(false);
+    for (const bad of ['2026-13-45', '2027-02-30', 'tomorrow', '2026-12-01T10:00:00Z', '2026-1-1', '', 20261201, null])
+      expect(isCalendarDate(bad), String(bad)).toBe(false);
   });
 });
 
@@ -61,16 +64,34 @@ describe('inputValidationPlugin', () => {
       ['{ echo(text: "a\\u0000b") }', {}, 'text'],
       ['query($t: String) { echo(text: $t) }', { t: 'a\u0000b' }, 'text'],
       ['query($i: ID) { echo(id: $i) }', { i: 'x\u001b' }, 'id'],
-      ['query($t: Trip!) { trip(input: $t) }', { t: { passengers: [{ name: 'ok' }, { name: 'Ravi\u0000' }] } }, 'input.passengers[1].name'],
-      ['query($t: Trip!) { trip(input: $t) }', { t: { passengers: [{ name: 'ok', tags: ['a', 'b\n'] }] } }, 'input.passengers[0].tags[1]'],
-      ['query($n: String!) { trip(input: { passengers: [{ name: $n }] }) }', { n: '\u0000' }, 'input.passengers[0].name'],
+      [
+        'query($t: Trip!) { trip(input: $t) }',
+        { t: { passengers: [{ name: 'ok' }, { name: 'Ravi\u0000' }] } },
+        'input.passengers[1].name',
+      ],
+      [
+        'query($t: Trip!) { trip(input: $t) }',
+        { t: { passengers: [{ name: 'ok', tags: ['a', 'b\n'] }] } },
+        'input.passengers[0].tags[1]',
+      ],
+      [
+        'query($n: String!) { trip(input: { passengers: [{ name: $n }] }) }',
+        { n: '\u0000' },
+        'input.passengers[0].name',
+      ],
       ['query($t: String = "d\\u0000") { echo(text: $t) }', {}, 'text'],
       ['query($a: JSON) { echo(any: $a) }', { a: { deep: ['x', { y: 'z\u0000' }] } }, 'any.deep[1].y'],
       ['query Q($t: String) { ...F } fragment F on Query { echo(text: $t) }', { t: '\u0007' }, 'text'],
     ];
     for (const [query, variables, field] of cases) {
       const res = await run(query, variables);
-      expect({ query, status: res.status, ran: res.ran, data: res.body.data, errors: res.body.errors?.map((e) => ({ code: e.extensions?.code, field: e.extensions?.field })) }).toEqual({
+      expect({
+        query,
+        status: res.status,
+        ran: res.ran,
+        data: res.body.data,
+        errors: res.body.errors?.map((e) => ({ code: e.extensions?.code, field: e.extensions?.field })),
+      }).toEqual({
         query,
         status: 400,
         ran: false,
@@ -114,13 +135,20 @@ describe('inputValidationPlugin', () => {
 
   it('answers an unknown operationName, or several operations without one, with 400 BAD_REQUEST', async () => {
     const unknown = await run('query A { echo }', {}, 'Nope');
-    expect({ status: unknown.status, codes: unknown.body.errors?.map((e) => e.extensions?.code), message: unknown.body.errors?.[0]?.message }).toEqual({
+    expect({
+      status: unknown.status,
+      codes: unknown.body.errors?.map((e) => e.extensions?.code),
+      message: unknown.body.errors?.[0]?.message,
+    }).toEqual({
       status: 400,
       codes: ['BAD_REQUEST'],
       message: 'Unknown operation named "Nope"',
     });
     const several = await run('query A { echo } query B { echo }');
-    expect({ status: several.status, codes: several.body.errors?.map((e) => e.extensions?.code) }).toEqual({ status: 400, codes: ['BAD_REQUEST'] });
+    expect({ status: several.status, codes: several.body.errors?.map((e) => e.extensions?.code) }).toEqual({
+      status: 400,
+      codes: ['BAD_REQUEST'],
+    });
   });
 
   it('findInputProblem returns null for a clean operation', () => {

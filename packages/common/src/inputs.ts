@@ -66,7 +66,9 @@ export function findInputProblem(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown>,
 ): InputProblem | null {
-  const definitions = new Map<string, VariableDefinitionNode>((operation.variableDefinitions ?? []).map((d) => [d.variable.name.value, d]));
+  const definitions = new Map<string, VariableDefinitionNode>(
+    (operation.variableDefinitions ?? []).map((d) => [d.variable.name.value, d]),
+  );
   let problem: InputProblem | null = null;
 
   const fail = (field: string, message: string) => {
@@ -90,7 +92,8 @@ export function findInputProblem(
       return message ? fail(field, message) : false;
     }
     if (Array.isArray(value)) return value.some((v, i) => checkStrings(v, `${field}[${i}]`));
-    if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => checkStrings(v, `${field}.${k}`));
+    if (value && typeof value === 'object')
+      return Object.entries(value).some(([k, v]) => checkStrings(v, `${field}.${k}`));
     return false;
   }
 
@@ -99,12 +102,16 @@ export function findInputProblem(
     const nullable = getNullableType(type);
     if (isListType(nullable)) {
       const item = nullable.ofType as GraphQLInputType;
-      return Array.isArray(value) ? value.some((v, i) => checkValue(v, item, `${field}[${i}]`)) : checkValue(value, item, field);
+      return Array.isArray(value)
+        ? value.some((v, i) => checkValue(v, item, `${field}[${i}]`))
+        : checkValue(value, item, field);
     }
     if (isInputObjectType(nullable)) {
       if (typeof value !== 'object' || Array.isArray(value)) return false;
       const fields = nullable.getFields();
-      return Object.entries(value as Record<string, unknown>).some(([k, v]) => fields[k] !== undefined && checkValue(v, fields[k]!.type, `${field}.${k}`));
+      return Object.entries(value as Record<string, unknown>).some(
+        ([k, v]) => fields[k] !== undefined && checkValue(v, fields[k]!.type, `${field}.${k}`),
+      );
     }
     if (isScalarType(nullable)) return checkScalar(value, nullable.name, field);
     return false; // enums: coercion checks them
@@ -121,12 +128,18 @@ export function findInputProblem(
     const nullable = getNullableType(type);
     if (isListType(nullable)) {
       const item = nullable.ofType as GraphQLInputType;
-      return node.kind === Kind.LIST ? node.values.some((v, i) => checkLiteral(v, item, `${field}[${i}]`)) : checkLiteral(node, item, field);
+      return node.kind === Kind.LIST
+        ? node.values.some((v, i) => checkLiteral(v, item, `${field}[${i}]`))
+        : checkLiteral(node, item, field);
     }
     if (isInputObjectType(nullable)) {
       if (node.kind !== Kind.OBJECT) return false;
       const fields = nullable.getFields();
-      return node.fields.some((f) => fields[f.name.value] !== undefined && checkLiteral(f.value, fields[f.name.value]!.type, `${field}.${f.name.value}`));
+      return node.fields.some(
+        (f) =>
+          fields[f.name.value] !== undefined &&
+          checkLiteral(f.value, fields[f.name.value]!.type, `${field}.${f.name.value}`),
+      );
     }
     if (isScalarType(nullable)) return checkScalar(literalValue(node, variables), nullable.name, field);
     return false;
@@ -173,7 +186,8 @@ function literalValue(node: ValueNode, variables: Record<string, unknown>): unkn
   }
 }
 
-const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+const badRequest = (message: string) =>
+  new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
 
 /**
  * Apollo plugin: no operation to run (an unknown `operationName`, or several operations and no
@@ -187,11 +201,18 @@ export function inputValidationPlugin<TContext extends BaseContext>(): ApolloSer
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) {
             const named = request.operationName;
-            throw badRequest(named ? `Unknown operation named "${named}"` : 'The document has several operations: name the one to run in operationName');
+            throw badRequest(
+              named
+                ? `Unknown operation named "${named}"`
+                : 'The document has several operations: name the one to run in operationName',
+            );
           }
           const problem = findInputProblem(schema, document, operation, request.variables ?? {});
           if (problem) {
-            throw new AppError(ErrorCode.BAD_USER_INPUT, problem.message, { field: problem.field, http: { status: 400, headers: new HeaderMap() } });
+            throw new AppError(ErrorCode.BAD_USER_INPUT, problem.message, {
+              field: problem.field,
+              http: { status: 400, headers: new HeaderMap() },
+            });
           }
         },
       };

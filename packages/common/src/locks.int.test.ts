@@ -9,7 +9,8 @@ import { REDIS_URL } from '../../../test/support/env.ts';
 
 const redis = createRedis(REDIS_URL, { name: 'locks-test', commandTimeoutMs: 2000 });
 const prefix = `lease:test:${randomUUID()}:`;
-const failures = async (reason: string) => (await lockAcquireFailures.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+const failures = async (reason: string) =>
+  (await lockAcquireFailures.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
 
 beforeAll(async () => {
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));

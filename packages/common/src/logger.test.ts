@@ -12,7 +12,11 @@ function capture() {
       done();
     },
   });
-  return { logger: createLogger('test', 'info', stream), raw, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger: createLogger('test', 'info', stream),
+    raw,
+    lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('log scope', () => {

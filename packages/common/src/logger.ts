@@ -53,7 +53,11 @@ function keysBoundTo(logger: Logger): Set<string> {
 }
 
 /** One structured JSON logger per process; every line written inside a scope carries its fields. */
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+export function createLogger(
+  service: string,
+  level = process.env.LOG_LEVEL ?? 'info',
+  destination?: DestinationStream,
+): Logger {
   const options: pino.LoggerOptions = {
     name: service,
     level,

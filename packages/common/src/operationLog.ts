@@ -5,7 +5,9 @@ import type { Logger } from './logger.ts';
  * One log line per GraphQL operation in every process: requestId (from the request's logger),
  * operationName (as the client named it: informational only), duration and outcome.
  */
-export function operationLogPlugin<TContext extends BaseContext & { log?: Logger }>(logger: Logger): ApolloServerPlugin<TContext> {
+export function operationLogPlugin<TContext extends BaseContext & { log?: Logger }>(
+  logger: Logger,
+): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart({ contextValue }) {
       const started = performance.now();

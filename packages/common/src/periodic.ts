@@ -8,7 +8,10 @@ export interface Periodic {
   stop(): Promise<void>;
 }
 
-export function startPeriodic(opts: { name: string; intervalMs: number; logger: Logger; runAtStart?: boolean }, task: (isStopped: () => boolean) => Promise<void>): Periodic {
+export function startPeriodic(
+  opts: { name: string; intervalMs: number; logger: Logger; runAtStart?: boolean },
+  task: (isStopped: () => boolean) => Promise<void>,
+): Periodic {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | null = null;
   let stopped = false;

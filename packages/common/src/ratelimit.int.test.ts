@@ -27,7 +27,9 @@ afterAll(async () => {
 describe('FixedWindowLimiter', () => {
   it('lets exactly max hits through when 100 arrive at once, then hints when to retry', async () => {
     const limiter = new FixedWindowLimiter(redis, { prefix, logger });
-    const decisions = await Promise.all(Array.from({ length: 100 }, () => limiter.hit('burst', { max: 30, windowMs: 60_000 })));
+    const decisions = await Promise.all(
+      Array.from({ length: 100 }, () => limiter.hit('burst', { max: 30, windowMs: 60_000 })),
+    );
     expect(decisions.filter((d) => d?.allowed)).toHaveLength(30);
     const denied = decisions.find((d) => d && !d.allowed)!;
     expect(denied.retryAfterSeconds).toBeGreaterThanOrEqual(59);
@@ -96,14 +98,18 @@ describe('graphql-rate-limit rules on the Redis store', () => {
     }),
   );
   const rootValue = { login: () => true };
-  const run = (email: string, ctx: object) => graphql({ schema, source: `mutation { login(email: "${email}") }`, rootValue, contextValue: ctx });
+  const run = (email: string, ctx: object) =>
+    graphql({ schema, source: `mutation { login(email: "${email}") }`, rootValue, contextValue: ctx });
 
   it('lets exactly max calls per (ip, email) through under concurrency, whatever the case of the email', async () => {
     const store = new RedisRateLimitStore(redis, { prefix, logger });
     const ctx = { clientIp: '10.0.0.1', identity: null, rateLimitStore: store };
-    const rejected = async () => (await rateLimitRejections.get()).values.find((v) => v.labels.limit === 'Mutation.login')?.value ?? 0;
+    const rejected = async () =>
+      (await rateLimitRejections.get()).values.find((v) => v.labels.limit === 'Mutation.login')?.value ?? 0;
     const rejectedBefore = await rejected();
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => run(i % 2 ? 'Asha@Example.com' : 'asha@example.com', ctx)));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => run(i % 2 ? 'Asha@Example.com' : 'asha@example.com', ctx)),
+    );
     expect(results.filter((r) => r.data?.login === true)).toHaveLength(5);
     const limited = results.filter((r) => r.errors);
     expect(limited).toHaveLength(35);
@@ -129,7 +135,11 @@ describe('graphql-rate-limit rules on the Redis store', () => {
     expect((await run('a@example.com', { clientIp: '10.0.0.3', identity: null })).data?.login).toBe(true);
     const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
     const store = new RedisRateLimitStore(dead, { prefix, logger });
-    const results = await Promise.all(Array.from({ length: 10 }, () => run('a@example.com', { clientIp: '10.0.0.3', identity: null, rateLimitStore: store })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        run('a@example.com', { clientIp: '10.0.0.3', identity: null, rateLimitStore: store }),
+      ),
+    );
     expect(results.every((r) => r.data?.login === true)).toBe(true);
     dead.disconnect();
   });

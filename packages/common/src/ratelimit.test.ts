@@ -10,7 +10,8 @@ describe('rate limit specs', () => {
   });
 
   it('refuses anything else', () => {
-    for (const bad of ['', '600', '0/1m', '10/0s', '10/1d', '-1/1m', 'ten/1m', '10/m']) expect(parseRateLimit(bad)).toBeNull();
+    for (const bad of ['', '600', '0/1m', '10/0s', '10/1d', '-1/1m', 'ten/1m', '10/m'])
+      expect(parseRateLimit(bad)).toBeNull();
     expect(rateLimitEnv('10/1m').safeParse('lots').success).toBe(false);
     expect(rateLimitEnv('10/1m').parse(undefined)).toEqual({ max: 10, windowMs: 60_000 });
   });

@@ -43,7 +43,10 @@ export const rateLimitEnv = (fallback: string) =>
 export function rateLimited(retryAfterSeconds: number, opts: { http?: boolean; message?: string } = {}): AppError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
   const http = opts.http ? { http: { status: 429, headers: new HeaderMap([['retry-after', String(seconds)]]) } } : {};
-  return new AppError(ErrorCode.RATE_LIMITED, opts.message ?? `Too many requests; retry after ${seconds} s`, { retryAfterSeconds: seconds, ...http });
+  return new AppError(ErrorCode.RATE_LIMITED, opts.message ?? `Too many requests; retry after ${seconds} s`, {
+    retryAfterSeconds: seconds,
+    ...http,
+  });
 }
 
 /** Logs that Redis is unavailable at most once per `everyMs`: a dead Redis must not flood the log. */
@@ -53,7 +56,10 @@ function throttledWarning(logger: Logger, everyMs = 10_000) {
     const now = Date.now();
     if (now - last < everyMs) return;
     last = now;
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, `${what}: Redis unavailable, not limiting (fail open)`);
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      `${what}: Redis unavailable, not limiting (fail open)`,
+    );
   };
 }
 
@@ -140,7 +146,11 @@ export class RedisRateLimitStore implements Store {
     const now = Date.now();
     const member = `${now}:${randomBytes(6).toString('hex')}`;
     try {
-      const members = await recordCall(this.redis, [this.key(identity)], [now, member, this.maxTracked, this.opts.maxWindowMs ?? 3_600_000]);
+      const members = await recordCall(
+        this.redis,
+        [this.key(identity)],
+        [now, member, this.maxTracked, this.opts.maxWindowMs ?? 3_600_000],
+      );
       return members.filter((m) => m !== member).map((m) => Number(m.slice(0, m.indexOf(':'))));
     } catch (err) {
       this.warn(err, `rate limit ${identity.fieldIdentity}`);
@@ -189,7 +199,8 @@ export function rateLimit(cfg: RateLimitRuleConfig): IRule {
   return rule({ cache: 'no_cache' })(async (parent, args: Record<string, unknown>, ctx: RateLimitedContext, info) => {
     const store = ctx.rateLimitStore;
     if (!store) return true;
-    if (cfg.max > store.maxTracked) throw new Error(`rate limit max ${cfg.max} exceeds the store's maxTracked ${store.maxTracked}`);
+    if (cfg.max > store.maxTracked)
+      throw new Error(`rate limit max ${cfg.max} exceeds the store's maxTracked ${store.maxTracked}`);
     const who = cfg.per === 'user' && ctx.identity ? `user:${ctx.identity.userId}` : `ip:${ctx.clientIp ?? 'unknown'}`;
     const message = await limiterFor(store)(
       { parent, args: cfg.normalizeArgs ? cfg.normalizeArgs(args) : args, context: { rateLimitKey: who }, info },

@@ -67,6 +67,8 @@ export function redisScript<T>(name: string, lua: string) {
   scripts.set(name, lua);
   return (redis: Redis, keys: string[], args: (string | number)[]): Promise<T> => {
     const command = (redis as unknown as Record<string, ((...a: (string | number)[]) => Promise<T>) | undefined>)[name];
-    return command ? command.call(redis, keys.length, ...keys, ...args) : (redis.eval(lua, keys.length, ...keys, ...args) as Promise<T>);
+    return command
+      ? command.call(redis, keys.length, ...keys, ...args)
+      : (redis.eval(lua, keys.length, ...keys, ...args) as Promise<T>);
   };
 }

@@ -3,7 +3,9 @@ import { isCalendarDate } from './inputs.ts';
 
 function parseDate(value: unknown): string {
   if (!isCalendarDate(value)) {
-    throw new GraphQLError(`Date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value)}`, { extensions: { code: 'BAD_USER_INPUT' } });
+    throw new GraphQLError(`Date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value)}`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   }
   return value;
 }
@@ -21,7 +23,8 @@ export const DateTimeScalar = new GraphQLScalarType({
   serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
   parseValue: (value) => {
     const d = new Date(String(value));
-    if (Number.isNaN(d.getTime())) throw new GraphQLError('DateTime must be an ISO-8601 instant', { extensions: { code: 'BAD_USER_INPUT' } });
+    if (Number.isNaN(d.getTime()))
+      throw new GraphQLError('DateTime must be an ISO-8601 instant', { extensions: { code: 'BAD_USER_INPUT' } });
     return d;
   },
 });

@@ -10,9 +10,25 @@ import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.ts';
 import { makeFormatError } from './errors.ts';
-import { addHealthRoutes, express, listen, readinessChecks, requestIdOf, socketAddressOf, type HttpServer, type ReadinessCheck } from './http.ts';
+import {
+  addHealthRoutes,
+  express,
+  listen,
+  readinessChecks,
+  requestIdOf,
+  socketAddressOf,
+  type HttpServer,
+  type ReadinessCheck,
+} from './http.ts';
 import { inputValidationPlugin } from './inputs.ts';
-import { createTokenVerifier, identityAssertionsFor, subgraphCaller, type Caller, type IdentityAssertions, type TokenVerifier } from './identity.ts';
+import {
+  createTokenVerifier,
+  identityAssertionsFor,
+  subgraphCaller,
+  type Caller,
+  type IdentityAssertions,
+  type TokenVerifier,
+} from './identity.ts';
 import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
@@ -33,11 +49,15 @@ export interface SubgraphOptions<TContext extends RequestContext> {
 }
 
 /** Builds the subgraph schema and Apollo Server (not listening). Tests use `executeOperation`. */
-export function createSubgraphServer<TContext extends RequestContext>(opts: SubgraphOptions<TContext>): {
+export function createSubgraphServer<TContext extends RequestContext>(
+  opts: SubgraphOptions<TContext>,
+): {
   server: ApolloServer<TContext>;
   schema: GraphQLSchema;
 } {
-  let schema = buildSubgraphSchema([{ typeDefs: parse(opts.typeDefs), resolvers: opts.resolvers as GraphQLResolverMap<unknown> }]);
+  let schema = buildSubgraphSchema([
+    { typeDefs: parse(opts.typeDefs), resolvers: opts.resolvers as GraphQLResolverMap<unknown> },
+  ]);
   if (opts.middleware?.length) schema = applyMiddleware(schema, ...opts.middleware);
   const server = new ApolloServer<TContext>({
     schema,
@@ -91,12 +111,20 @@ export interface ServeOptions<TContext extends RequestContext> {
 export const DEFAULT_SUBGRAPH_HOST = '127.0.0.1';
 
 /** Starts the server and serves `/graphql`, `/health`, `/ready` and `/metrics` on one port. */
-export async function serveSubgraph<TContext extends RequestContext>(opts: ServeOptions<TContext>): Promise<HttpServer> {
+export async function serveSubgraph<TContext extends RequestContext>(
+  opts: ServeOptions<TContext>,
+): Promise<HttpServer> {
   await opts.server.start();
   if (opts.requireGatewaySignature && !opts.identityAssertions) {
-    opts.logger.warn('IDENTITY_ASSERTION_SECRET is not set: this subgraph cannot tell the gateway from any other caller and answers every request; keep it unreachable from clients');
+    opts.logger.warn(
+      'IDENTITY_ASSERTION_SECRET is not set: this subgraph cannot tell the gateway from any other caller and answers every request; keep it unreachable from clients',
+    );
   }
-  const callerOf = subgraphCaller({ verifyToken: opts.verifyToken, assertions: opts.identityAssertions, requireSignature: opts.requireGatewaySignature });
+  const callerOf = subgraphCaller({
+    verifyToken: opts.verifyToken,
+    assertions: opts.identityAssertions,
+    requireSignature: opts.requireGatewaySignature,
+  });
   const app = express();
   app.disable('x-powered-by');
   // No forwarded header is believed: the client's address comes signed by the gateway, or is the socket's.
@@ -128,7 +156,14 @@ export async function serveSubgraph<TContext extends RequestContext>(opts: Serve
         const requestId = res.locals.requestId as string;
         const log = opts.logger.child({ requestId });
         const { identity, clientIp } = res.locals.caller as Caller;
-        return opts.extendContext({ identity, requestId, log, clientIp, rateLimitStore: opts.rateLimitStore, authorization: identity ? req.headers.authorization : undefined });
+        return opts.extendContext({
+          identity,
+          requestId,
+          log,
+          clientIp,
+          rateLimitStore: opts.rateLimitStore,
+          authorization: identity ? req.headers.authorization : undefined,
+        });
       },
     }),
   );
@@ -154,7 +189,8 @@ export interface SubgraphServiceConfig {
   AUTH_JWKS_URL?: string;
 }
 
-export interface SubgraphServiceOptions<TContext extends RequestContext> extends Pick<ServeOptions<TContext>, 'server' | 'logger' | 'extendContext' | 'routes' | 'rateLimitStore'> {
+export interface SubgraphServiceOptions<TContext extends RequestContext>
+  extends Pick<ServeOptions<TContext>, 'server' | 'logger' | 'extendContext' | 'routes' | 'rateLimitStore'> {
   config: SubgraphServiceConfig;
   /** The process's own dependencies, for /ready (an accelerator such as Redis is not one). */
   readiness: Record<string, () => Promise<boolean>>;
@@ -168,10 +204,19 @@ export interface SubgraphServiceOptions<TContext extends RequestContext> extends
  * Serves a subgraph the way every service does: on PORT/HOST, callers checked against auth's keys
  * or the gateway's signature (required in production), /ready from `readiness`.
  */
-export function startSubgraphService<TContext extends RequestContext>(opts: SubgraphServiceOptions<TContext>): Promise<HttpServer> {
+export function startSubgraphService<TContext extends RequestContext>(
+  opts: SubgraphServiceOptions<TContext>,
+): Promise<HttpServer> {
   const { config } = opts;
   const verifyToken =
-    opts.verifyToken ?? (config.AUTH_JWKS_URL ? createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }) : null);
+    opts.verifyToken ??
+    (config.AUTH_JWKS_URL
+      ? createTokenVerifier({
+          jwksUrl: config.AUTH_JWKS_URL,
+          issuer: config.AUTH_ISSUER,
+          audience: config.AUTH_AUDIENCE,
+        })
+      : null);
   if (!verifyToken) throw new Error('startSubgraphService needs AUTH_JWKS_URL or verifyToken');
   return serveSubgraph({
     server: opts.server,

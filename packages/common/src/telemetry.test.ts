@@ -33,7 +33,9 @@ const resolvers = {
 
 async function countOf(labels: Record<string, string>): Promise<number> {
   const { values } = await graphqlOperations.get();
-  return values.filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val)).reduce((sum, v) => sum + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 describe('graphqlMetricsPlugin', () => {
@@ -53,7 +55,10 @@ describe('graphqlMetricsPlugin', () => {
     expect(await countOf({ operation_name: 'Greeting', operation_type: 'query', outcome: 'ok' })).toBe(1);
     expect(await countOf({ operation_name: 'Touch', operation_type: 'mutation', outcome: 'ok' })).toBe(1);
     const { values } = await graphqlOperationDuration.get();
-    const count = values.find((v) => v.metricName === 'tatkal_graphql_operation_duration_seconds_count' && v.labels.operation_name === 'Greeting');
+    const count = values.find(
+      (v) =>
+        v.metricName === 'tatkal_graphql_operation_duration_seconds_count' && v.labels.operation_name === 'Greeting',
+    );
     expect(count?.value).toBe(1);
   });
 
@@ -76,7 +81,8 @@ describe('graphqlMetricsPlugin', () => {
   it('keeps at most maxOperationNames names: later new names are "other", the first ones keep counting', async () => {
     const run = await serverWith({ maxOperationNames: 2 });
     const anonymousBefore = await countOf({ operation_name: 'anonymous' });
-    for (const name of ['CapFirst', 'CapSecond', 'CapThird', 'CapFourth', 'CapFirst']) await run(`query ${name} { hello }`);
+    for (const name of ['CapFirst', 'CapSecond', 'CapThird', 'CapFourth', 'CapFirst'])
+      await run(`query ${name} { hello }`);
     await run('{ hello }');
     expect(await countOf({ operation_name: 'CapFirst' })).toBe(2);
     expect(await countOf({ operation_name: 'CapSecond' })).toBe(1);
@@ -128,7 +134,9 @@ describe('HTTP metrics and /metrics', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
     const m = parseMetrics(text);
-    expect(m.sum('tatkal_http_requests_total', { method: 'GET', route: '/items/:id', status_code: '200', service: 'unit' })).toBe(2);
+    expect(
+      m.sum('tatkal_http_requests_total', { method: 'GET', route: '/items/:id', status_code: '200', service: 'unit' }),
+    ).toBe(2);
     expect(m.sum('tatkal_http_requests_total', { route: '/mounted', status_code: '202' })).toBe(1);
     expect(m.sum('tatkal_http_requests_total', { route: 'unmatched', status_code: '404' })).toBe(1);
     expect(m.sum('tatkal_http_request_duration_seconds_count', { route: '/items/:id' })).toBe(2);

@@ -10,7 +10,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 const REGISTRY = Symbol.for('tatkal.metricsRegistry');
 
 /** The process's registry. Kept on globalThis so a module loaded twice still shares it. */
-export const metricsRegistry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY] as Registry | undefined) ??
+export const metricsRegistry: Registry =
+  ((globalThis as Record<symbol, unknown>)[REGISTRY] as Registry | undefined) ??
   ((globalThis as Record<symbol, unknown>)[REGISTRY] = createRegistry());
 
 function createRegistry(): Registry {
@@ -40,15 +41,26 @@ function existing<T>(name: string, type: abstract new (...args: never[]) => T): 
 
 /** A counter in the process registry (the one already registered under that name, if any). */
 export function counter<L extends string = never>(def: MetricDef<L>): Counter<L> {
-  return existing<Counter<L>>(def.name, Counter) ?? new Counter<L>({ name: def.name, help: def.help, labelNames: def.labelNames ?? [], registers: [metricsRegistry] });
+  return (
+    existing<Counter<L>>(def.name, Counter) ??
+    new Counter<L>({ name: def.name, help: def.help, labelNames: def.labelNames ?? [], registers: [metricsRegistry] })
+  );
 }
 
 /** A gauge in the process registry; `collect` runs at every scrape. */
-export function gauge<L extends string = never>(def: MetricDef<L> & { collect?: () => void | Promise<void> }): Gauge<L> {
+export function gauge<L extends string = never>(
+  def: MetricDef<L> & { collect?: () => void | Promise<void> },
+): Gauge<L> {
   const collect = def.collect;
   return (
     existing<Gauge<L>>(def.name, Gauge) ??
-    new Gauge<L>({ name: def.name, help: def.help, labelNames: def.labelNames ?? [], registers: [metricsRegistry], ...(collect ? { collect: () => collect() } : {}) })
+    new Gauge<L>({
+      name: def.name,
+      help: def.help,
+      labelNames: def.labelNames ?? [],
+      registers: [metricsRegistry],
+      ...(collect ? { collect: () => collect() } : {}),
+    })
   );
 }
 
@@ -58,7 +70,13 @@ export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 export function histogram<L extends string = never>(def: MetricDef<L> & { buckets?: number[] }): Histogram<L> {
   return (
     existing<Histogram<L>>(def.name, Histogram) ??
-    new Histogram<L>({ name: def.name, help: def.help, labelNames: def.labelNames ?? [], buckets: def.buckets ?? LATENCY_BUCKETS, registers: [metricsRegistry] })
+    new Histogram<L>({
+      name: def.name,
+      help: def.help,
+      labelNames: def.labelNames ?? [],
+      buckets: def.buckets ?? LATENCY_BUCKETS,
+      registers: [metricsRegistry],
+    })
   );
 }
 
@@ -94,7 +112,9 @@ export function scrapedGauges<K extends string>(defs: Record<K, MetricDef<string
   // The gauges of one group are collected concurrently within a scrape: they share one refresh.
   const refresh = (): Promise<void> =>
     (refreshing ??= (async () => {
-      const results = await Promise.all([...sources].map((read) => withTimeout(read(), timeoutMs, 'metrics source').catch(() => undefined)));
+      const results = await Promise.all(
+        [...sources].map((read) => withTimeout(read(), timeoutMs, 'metrics source').catch(() => undefined)),
+      );
       for (const g of Object.values<Gauge<string>>(gauges)) g.reset();
       for (const result of results) {
         if (!result) continue;
@@ -123,8 +143,16 @@ export function scrapedGauges<K extends string>(defs: Record<K, MetricDef<string
 // ───────────────────────────── HTTP ─────────────────────────────
 
 const httpLabels = ['method', 'route', 'status_code'] as const;
-export const httpRequests = counter({ name: 'tatkal_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code', labelNames: httpLabels });
-export const httpRequestDuration = histogram({ name: 'tatkal_http_request_duration_seconds', help: 'HTTP request duration from arrival to the last byte sent, by method, route pattern and status code', labelNames: httpLabels });
+export const httpRequests = counter({
+  name: 'tatkal_http_requests_total',
+  help: 'HTTP requests answered, by method, route pattern and status code',
+  labelNames: httpLabels,
+});
+export const httpRequestDuration = histogram({
+  name: 'tatkal_http_request_duration_seconds',
+  help: 'HTTP request duration from arrival to the last byte sent, by method, route pattern and status code',
+  labelNames: httpLabels,
+});
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -228,7 +256,9 @@ export function operationNameLabeller(opts: GraphqlMetricsOptions = {}): (name: 
  * clients, so they are capped (see `operationNameLabeller`); outcomes are `ok` or the first
  * error's `extensions.code` as the client received it (after formatError).
  */
-export function graphqlMetricsPlugin<TContext extends BaseContext>(opts: GraphqlMetricsOptions = {}): ApolloServerPlugin<TContext> {
+export function graphqlMetricsPlugin<TContext extends BaseContext>(
+  opts: GraphqlMetricsOptions = {},
+): ApolloServerPlugin<TContext> {
   const nameLabel = operationNameLabeller(opts);
   const codeLabel = boundedLabel(opts.maxErrorCodes ?? 50, 'OTHER');
   return {
@@ -242,7 +272,11 @@ export function graphqlMetricsPlugin<TContext extends BaseContext>(opts: Graphql
           const labels = {
             operation_name: nameLabel(operation?.name?.value ?? operationName ?? request.operationName),
             operation_type: operation?.operation ?? 'unknown',
-            outcome: !errors?.length ? 'ok' : typeof code === 'string' && ERROR_CODE.test(code) ? codeLabel(code) : 'UNKNOWN',
+            outcome: !errors?.length
+              ? 'ok'
+              : typeof code === 'string' && ERROR_CODE.test(code)
+                ? codeLabel(code)
+                : 'UNKNOWN',
           };
           graphqlOperations.inc(labels);
           graphqlOperationDuration.observe(labels, (performance.now() - started) / 1000);

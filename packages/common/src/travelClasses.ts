@@ -1,7 +1,15 @@
 // The API's travel classes (booking's TravelClass enum) and their codes as printed on tickets:
 // booking answers with them and search accepts either, so both read this one table.
 
-export const TRAVEL_CLASSES = ['FIRST_AC', 'SECOND_AC', 'THIRD_AC', 'SLEEPER', 'CHAIR_CAR', 'EXEC_CHAIR', 'SECOND_SEATING'] as const;
+export const TRAVEL_CLASSES = [
+  'FIRST_AC',
+  'SECOND_AC',
+  'THIRD_AC',
+  'SLEEPER',
+  'CHAIR_CAR',
+  'EXEC_CHAIR',
+  'SECOND_SEATING',
+] as const;
 export type TravelClassName = (typeof TRAVEL_CLASSES)[number];
 
 export const CLASS_CODE: Record<TravelClassName, string> = {

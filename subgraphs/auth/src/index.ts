@@ -11,6 +11,8 @@ runMain('auth', async () => {
   onShutdown(logger, [{ name: 'auth', close: service.close }]);
   // Key rotation without a restart: edit AUTH_SIGNING_KEYS_FILE, then `kill -HUP <pid>`.
   process.on('SIGHUP', () => {
-    service.reloadKeys().catch((err: unknown) => logger.error({ err }, 'signing keys not reloaded; keeping the old ones'));
+    service
+      .reloadKeys()
+      .catch((err: unknown) => logger.error({ err }, 'signing keys not reloaded; keeping the old ones'));
   });
 });

@@ -1,4 +1,11 @@
-import { createSubgraphServer, loadSchemaFile, permissions, rateLimit, type Logger, type RateLimit } from '@tatkal/common';
+import {
+  createSubgraphServer,
+  loadSchemaFile,
+  permissions,
+  rateLimit,
+  type Logger,
+  type RateLimit,
+} from '@tatkal/common';
 import type { AuthContext } from './context.ts';
 import { normalizeEmail } from './domain/sessions.ts';
 import { resolvers } from './resolvers/index.ts';

@@ -1,4 +1,11 @@
-import { createRedis, createTokenVerifier, RedisRateLimitStore, startSubgraphService, waitForRedis, type Logger } from '@tatkal/common';
+import {
+  createRedis,
+  createTokenVerifier,
+  RedisRateLimitStore,
+  startSubgraphService,
+  waitForRedis,
+  type Logger,
+} from '@tatkal/common';
 import { connectPrisma, databaseReady } from '@tatkal/db';
 import type { AuthConfig } from './config.ts';
 import { loadSigningKeys, publicJwks } from './domain/keys.ts';
@@ -10,7 +17,8 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
   const keys = await loadSigningKeys(config.AUTH_SIGNING_KEYS_FILE, config.AUTH_GENERATE_KEYS);
   const prisma = await connectPrisma(config.DATABASE_URL, { applicationName: 'auth' });
   try {
-    if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) await ensureAdmin(prisma, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD)
+      await ensureAdmin(prisma, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
   } catch (err) {
     await prisma.$disconnect();
     throw err;
@@ -25,7 +33,11 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
   const reloadKeys = async () => {
     const next = await loadSigningKeys(config.AUTH_SIGNING_KEYS_FILE, false);
     const jwks = publicJwks(next);
-    Object.assign(keyring, { keys: next, jwks, verify: createTokenVerifier({ jwks, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }) });
+    Object.assign(keyring, {
+      keys: next,
+      jwks,
+      verify: createTokenVerifier({ jwks, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+    });
     logger.info({ kids: next.map((k) => k.kid), signing: next[0]!.kid }, 'signing keys reloaded');
   };
   const settings = {
@@ -52,7 +64,11 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     readiness: { database: () => databaseReady(prisma) },
     extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: `${config.RATE_LIMIT_PREFIX}auth:`, logger }),
-    routes: (app) => app.get('/.well-known/jwks.json', (_req, res) => void res.set('Cache-Control', 'public, max-age=300').json(keyring.jwks)),
+    routes: (app) =>
+      app.get(
+        '/.well-known/jwks.json',
+        (_req, res) => void res.set('Cache-Control', 'public, max-age=300').json(keyring.jwks),
+      ),
   });
   return {
     url: http.url,

@@ -47,7 +47,9 @@ describe('key configuration', () => {
   });
 
   it('rejects bad rate-limit settings naming the variable', () => {
-    expect(() => loadAuthConfig({ ...required, RATE_LIMIT_LOGIN: 'many' })).toThrow(/RATE_LIMIT_LOGIN: must look like 600\/1m/);
+    expect(() => loadAuthConfig({ ...required, RATE_LIMIT_LOGIN: 'many' })).toThrow(
+      /RATE_LIMIT_LOGIN: must look like 600\/1m/,
+    );
   });
 });
 
@@ -74,7 +76,11 @@ describe('key rotation', () => {
 
     // Once the old key is dropped from the file, its tokens are refused.
     writeFileSync(file, JSON.stringify({ keys: [newKey] }));
-    const retired = createTokenVerifier({ jwks: publicJwks(await loadSigningKeys(file, false)), issuer: 'tatkal-auth', audience: 'tatkal-api' });
+    const retired = createTokenVerifier({
+      jwks: publicJwks(await loadSigningKeys(file, false)),
+      issuer: 'tatkal-auth',
+      audience: 'tatkal-api',
+    });
     await expect(retired(`Bearer ${oldToken}`)).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
   });
 });

@@ -15,9 +15,15 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       /** How often the sweeper expires unpaid holds; 0 turns it off in this process. */
       SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
       /** Outbox relay and payment-event consumer (docs/events.md); 'false' runs without RabbitMQ. */
-      EVENTS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+      EVENTS_ENABLED: z
+        .enum(['true', 'false', '1', '0'])
+        .default('true')
+        .transform((v) => v === 'true' || v === '1'),
       /** Prefix of exchange and queue names: '' in production, unique per test or environment. */
-      EVENTS_PREFIX: z.string().regex(/^[\w.-]*$/).default(''),
+      EVENTS_PREFIX: z
+        .string()
+        .regex(/^[\w.-]*$/)
+        .default(''),
       OUTBOX_INTERVAL_MS: z.coerce.number().int().min(10).default(200),
       /** How long reserveSeats waits for its outcome before answering QUEUED (docs/api.md). */
       QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),

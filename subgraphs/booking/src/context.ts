@@ -6,7 +6,12 @@ import type { LayoutCache } from './domain/layout.ts';
 import type { ReservationQueue } from './domain/queue.ts';
 import type { Refusals } from './domain/refusals.ts';
 import type { ReservationSettings } from './domain/types.ts';
-import { reservationPageLoader, reservationViewLoader, type ReservationPageLoader, type ReservationViewLoader } from './domain/views.ts';
+import {
+  reservationPageLoader,
+  reservationViewLoader,
+  type ReservationPageLoader,
+  type ReservationViewLoader,
+} from './domain/views.ts';
 
 /** The reservation path's collaborators. */
 export interface ReservationDeps {
@@ -27,7 +32,11 @@ export interface BookingDeps {
 
 export interface BookingContext extends RequestContext, BookingDeps {
   /** Per-request batch loaders: one query per kind however many references a plan sends. */
-  loaders: Loaders & { availability: AvailabilityLoaders; reservationView: ReservationViewLoader; reservationPage: ReservationPageLoader };
+  loaders: Loaders & {
+    availability: AvailabilityLoaders;
+    reservationView: ReservationViewLoader;
+    reservationPage: ReservationPageLoader;
+  };
 }
 
 export function bookingContext(deps: BookingDeps, base: RequestContext): BookingContext {
@@ -36,6 +45,11 @@ export function bookingContext(deps: BookingDeps, base: RequestContext): Booking
   return {
     ...base,
     ...deps,
-    loaders: { ...network, availability: availabilityLoaders(deps.prisma), reservationView, reservationPage: reservationPageLoader(deps.prisma, reservationView) },
+    loaders: {
+      ...network,
+      availability: availabilityLoaders(deps.prisma),
+      reservationView,
+      reservationPage: reservationPageLoader(deps.prisma, reservationView),
+    },
   };
 }

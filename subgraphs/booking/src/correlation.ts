@@ -8,14 +8,26 @@ import type { GraphQLResolveInfo } from 'graphql';
 // graphql-middleware's `resolve` (its parameters are typed loosely there too).
 type Resolve = (parent?: any, args?: any, ctx?: any, info?: GraphQLResolveInfo) => unknown;
 
-async function withResultPnr(resolve: Resolve, parent: unknown, args: unknown, ctx: unknown, info: GraphQLResolveInfo): Promise<unknown> {
+async function withResultPnr(
+  resolve: Resolve,
+  parent: unknown,
+  args: unknown,
+  ctx: unknown,
+  info: GraphQLResolveInfo,
+): Promise<unknown> {
   const result = await resolve(parent, args, ctx, info);
   const pnr = result && typeof result === 'object' ? (result as { pnr?: unknown }).pnr : undefined;
   if (typeof pnr === 'string') addLogFields({ pnr });
   return result;
 }
 
-async function withArgumentPnr(resolve: Resolve, parent: unknown, args: { pnr?: unknown }, ctx: unknown, info: GraphQLResolveInfo): Promise<unknown> {
+async function withArgumentPnr(
+  resolve: Resolve,
+  parent: unknown,
+  args: { pnr?: unknown },
+  ctx: unknown,
+  info: GraphQLResolveInfo,
+): Promise<unknown> {
   if (typeof args.pnr === 'string') addLogFields({ pnr: args.pnr.trim() });
   return resolve(parent, args, ctx, info);
 }

@@ -8,7 +8,12 @@ import { defaultReservationSettings, type ReservationSettings } from './domain/t
 import { allocationBatchSeconds, allocationBatchSize, reservationOutcomes } from './metrics.ts';
 
 /** The booking service's long-lived collaborators, one of each per process. */
-export function createBookingDeps(prisma: PrismaClient, redis: Redis | null, logger: Logger, overrides: Partial<ReservationSettings> = {}): BookingDeps {
+export function createBookingDeps(
+  prisma: PrismaClient,
+  redis: Redis | null,
+  logger: Logger,
+  overrides: Partial<ReservationSettings> = {},
+): BookingDeps {
   const settings = { ...defaultReservationSettings, ...overrides };
   const idempotency = createIdempotency({ db: prisma, sql: Prisma, schema: 'booking', redis });
   const layouts = createLayoutCache(prisma);

@@ -1,4 +1,13 @@
-import { createAmqpConnection, createRedis, eventTopology, RedisRateLimitStore, registerEventTopology, startOutboxRelay, startSubgraphService, type Logger } from '@tatkal/common';
+import {
+  createAmqpConnection,
+  createRedis,
+  eventTopology,
+  RedisRateLimitStore,
+  registerEventTopology,
+  startOutboxRelay,
+  startSubgraphService,
+  type Logger,
+} from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
@@ -43,10 +52,18 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
   });
   const preparer =
     config.INVENTORY_HORIZON_DAYS > 0
-      ? startInventoryPreparer({ prisma, horizonDays: config.INVENTORY_HORIZON_DAYS, intervalMs: config.INVENTORY_INTERVAL_MS, logger, onPrepared: (n) => inventoryPrepared.inc(n) })
+      ? startInventoryPreparer({
+          prisma,
+          horizonDays: config.INVENTORY_HORIZON_DAYS,
+          intervalMs: config.INVENTORY_INTERVAL_MS,
+          logger,
+          onPrepared: (n) => inventoryPrepared.inc(n),
+        })
       : null;
   // Requests queued before a crash or restart are decided now, not at the next sweep.
-  void queue.allocator.resume().catch((err: unknown) => logger.error({ err }, 'resuming queued reservations failed; the sweeper retries'));
+  void queue.allocator
+    .resume()
+    .catch((err: unknown) => logger.error({ err }, 'resuming queued reservations failed; the sweeper retries'));
   return {
     url: http.url,
     close: async () => {
@@ -66,10 +83,22 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
  * Never blocks start-up: without a broker GraphQL is served, outbox rows wait, and both start
  * working when the connection comes up (logged).
  */
-function startEvents(config: BookingConfig, logger: Logger, prisma: ReturnType<typeof createPrisma>, settings: Parameters<typeof startPaymentEventsConsumer>[0]['settings']) {
+function startEvents(
+  config: BookingConfig,
+  logger: Logger,
+  prisma: ReturnType<typeof createPrisma>,
+  settings: Parameters<typeof startPaymentEventsConsumer>[0]['settings'],
+) {
   const connection = createAmqpConnection({ url: config.AMQP_URL, logger, name: 'booking' });
   registerEventTopology(connection, config.EVENTS_PREFIX);
-  const relay = startOutboxRelay({ prisma, table: 'booking', connection, logger, intervalMs: config.OUTBOX_INTERVAL_MS, exchangeName: eventTopology(config.EVENTS_PREFIX).exchangeName });
+  const relay = startOutboxRelay({
+    prisma,
+    table: 'booking',
+    connection,
+    logger,
+    intervalMs: config.OUTBOX_INTERVAL_MS,
+    exchangeName: eventTopology(config.EVENTS_PREFIX).exchangeName,
+  });
   const consumer = startPaymentEventsConsumer({ connection, prisma, settings, logger, prefix: config.EVENTS_PREFIX });
   return {
     connection,

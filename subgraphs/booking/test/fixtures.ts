@@ -101,8 +101,11 @@ export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
 // ───────────────────────── the allocation queue ─────────────────────────
 
 /** test/support/wait.ts's `waitFor`, allowing a minute by default: a queue decides many reservations. */
-export const waitFor = <T>(what: string, check: () => Promise<T | null | undefined | false>, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> =>
-  waitForCondition(what, check, { timeoutMs: 60_000, ...opts });
+export const waitFor = <T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> => waitForCondition(what, check, { timeoutMs: 60_000, ...opts });
 
 /**
  * First come, first served, audited by queue ticket over a run's reservations:

@@ -20,12 +20,28 @@ beforeAll(async () => {
   db = await createTestDatabase('booking_multiprocess');
   keys = await createTestKeys();
   // The processes verify tokens against a JWKS URL, as they would against the auth subgraph.
-  jwksServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify(keys.jwks)));
+  jwksServer = createServer((_req, res) =>
+    res.setHeader('content-type', 'application/json').end(JSON.stringify(keys.jwks)),
+  );
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
   run = await createTestRun(db.prisma, { coaches: 4, berthsPerCoach: 50 });
-  const env = { DATABASE_URL: db.url, REDIS_URL, AMQP_URL, AUTH_JWKS_URL: jwksUrl, SWEEP_INTERVAL_MS: '0', DB_POOL_SIZE: '15', EVENTS_ENABLED: 'false', INVENTORY_HORIZON_DAYS: '0' };
-  instances.push(...(await Promise.all([startProcess('booking-1', 'subgraphs/booking/src/index.ts', env), startProcess('booking-2', 'subgraphs/booking/src/index.ts', env)])));
+  const env = {
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    AMQP_URL,
+    AUTH_JWKS_URL: jwksUrl,
+    SWEEP_INTERVAL_MS: '0',
+    DB_POOL_SIZE: '15',
+    EVENTS_ENABLED: 'false',
+    INVENTORY_HORIZON_DAYS: '0',
+  };
+  instances.push(
+    ...(await Promise.all([
+      startProcess('booking-1', 'subgraphs/booking/src/index.ts', env),
+      startProcess('booking-2', 'subgraphs/booking/src/index.ts', env),
+    ])),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -37,7 +53,10 @@ afterAll(async () => {
 describe('two booking processes', () => {
   it('600 requests split across two processes for 200 berths: exactly 200 held, none twice', async () => {
     const query = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status passengers { coach berth } } }`;
-    type Answer = { data?: { reserveSeats: { pnr: string; status: string } }; errors?: { extensions: { code: string } }[] };
+    type Answer = {
+      data?: { reserveSeats: { pnr: string; status: string } };
+      errors?: { extensions: { code: string } }[];
+    };
     // A client as documented: TRY_AGAIN (overload) is retried with the same idempotency key, and
     // a QUEUED reservation is followed with reservation(pnr) until its outcome.
     const send = async (i: number): Promise<Answer> => {
@@ -50,11 +69,14 @@ describe('two booking processes', () => {
         const res = await fetch(`${instances[i % 2]!.url}/graphql`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify({ query: 'query($pnr: String!) { reservation(pnr: $pnr) { pnr status } }', variables: { pnr: queued.pnr } }),
+          body: JSON.stringify({
+            query: 'query($pnr: String!) { reservation(pnr: $pnr) { pnr status } }',
+            variables: { pnr: queued.pnr },
+          }),
         });
         const polled = (await res.json()) as { data: { reservation: { pnr: string; status: string } } };
         if (!polled.data?.reservation) throw new Error(JSON.stringify(polled));
-        if (polled.data.reservation.status !== "QUEUED") return { data: { reserveSeats: polled.data.reservation } };
+        if (polled.data.reservation.status !== 'QUEUED') return { data: { reserveSeats: polled.data.reservation } };
       }
     };
     const tokens = new Map<number, string>();
@@ -65,11 +87,21 @@ describe('two booking processes', () => {
         query,
         variables: {
           key: randomUUID(),
-          input: { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [{ name: 'Multi Process', age: 40, gender: 'MALE' }] },
+          input: {
+            runId: run.runId,
+            from: run.stations[0],
+            to: run.stations[3],
+            class: 'SLEEPER',
+            passengers: [{ name: 'Multi Process', age: 40, gender: 'MALE' }],
+          },
         },
       });
       for (let attempt = 1; ; attempt++) {
-        const res = await fetch(`${instances[(i + attempt) % 2]!.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+        const res = await fetch(`${instances[(i + attempt) % 2]!.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body,
+        });
         const answer = (await res.json()) as Answer;
         if (answer.errors?.[0]?.extensions.code !== 'TRY_AGAIN' || attempt === 5) return answer;
         await new Promise((r) => setTimeout(r, 200 * attempt));
@@ -79,7 +111,11 @@ describe('two booking processes', () => {
     // first fetch under a 600-request burst on a loaded machine could exceed jose's time-out.
     const warm = await keys.sign(randomUUID());
     for (const instance of instances) {
-      const res = await fetch(`${instance.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${warm}` }, body: JSON.stringify({ query: '{ myReservations { nodes { id } } }' }) });
+      const res = await fetch(`${instance.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${warm}` },
+        body: JSON.stringify({ query: '{ myReservations { nodes { id } } }' }),
+      });
       expect(res.status).toBe(200);
     }
     const results = await Promise.all(Array.from({ length: 600 }, (_, i) => send(i)));
@@ -87,6 +123,11 @@ describe('two booking processes', () => {
     const counts: Record<string, number> = {};
     for (const s of statuses) counts[String(s)] = (counts[String(s)] ?? 0) + 1;
     expect(counts).toEqual({ HELD: 200, WAITLISTED: 400 });
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 200, distinctSeats: 200 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 200,
+      distinctSeats: 200,
+    });
   });
 });

@@ -4,7 +4,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAmqpConnection, deleteEventTopology, createRedis, eventTopology, registerEventTopology, type AmqpConnection, type Consumer, type Envelope, type Redis } from '@tatkal/common';
+import {
+  createAmqpConnection,
+  deleteEventTopology,
+  createRedis,
+  eventTopology,
+  registerEventTopology,
+  type AmqpConnection,
+  type Consumer,
+  type Envelope,
+  type Redis,
+} from '@tatkal/common';
 import { loadBookingConfig } from '../src/config.ts';
 import type { BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
@@ -43,20 +53,36 @@ const startConsumer = () => {
   return consumer.ready;
 };
 
-const passenger = (i = 0) => ({ name: `Payer ${String.fromCharCode(65 + (i % 26))}`, age: 30 + (i % 40), gender: (i % 2 ? 'FEMALE' : 'MALE') as 'FEMALE' | 'MALE' });
+const passenger = (i = 0) => ({
+  name: `Payer ${String.fromCharCode(65 + (i % 26))}`,
+  age: 30 + (i % 40),
+  gender: (i % 2 ? 'FEMALE' : 'MALE') as 'FEMALE' | 'MALE',
+});
 
 async function reserve(run: TestRun, userId: string = randomUUID()) {
-  return deps.reservations.queue.reserveSeats(userId, { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()] }, randomUUID());
+  return deps.reservations.queue.reserveSeats(
+    userId,
+    { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()] },
+    randomUUID(),
+  );
 }
 
-function paymentEvent(type: 'payment.succeeded' | 'payment.failed', reservation: { id: string; pnr: string; farePaise: number }): Envelope {
+function paymentEvent(
+  type: 'payment.succeeded' | 'payment.failed',
+  reservation: { id: string; pnr: string; farePaise: number },
+): Envelope {
   return {
     id: randomUUID(),
     type,
     version: 1,
     occurredAt: new Date().toISOString(),
     correlationId: reservation.pnr,
-    data: { paymentId: randomUUID(), reservationId: reservation.id, amountPaise: reservation.farePaise, providerRef: `sim_${randomBytes(6).toString('hex')}` },
+    data: {
+      paymentId: randomUUID(),
+      reservationId: reservation.id,
+      amountPaise: reservation.farePaise,
+      providerRef: `sim_${randomBytes(6).toString('hex')}`,
+    },
   };
 }
 
@@ -64,7 +90,13 @@ function paymentEvent(type: 'payment.succeeded' | 'payment.failed', reservation:
 async function publish(...events: Envelope[]) {
   const ch = await admin.createConfirmChannel();
   for (const e of events) {
-    ch.publish(topology.exchanges.payments, e.type, Buffer.from(JSON.stringify(e)), { persistent: true, messageId: e.id, correlationId: e.correlationId ?? undefined, type: e.type, contentType: 'application/json' });
+    ch.publish(topology.exchanges.payments, e.type, Buffer.from(JSON.stringify(e)), {
+      persistent: true,
+      messageId: e.id,
+      correlationId: e.correlationId ?? undefined,
+      type: e.type,
+      contentType: 'application/json',
+    });
   }
   await ch.waitForConfirms();
   await ch.close();
@@ -72,12 +104,21 @@ async function publish(...events: Envelope[]) {
 
 const status = async (id: string) => (await db.prisma.reservation.findUniqueOrThrow({ where: { id } })).status;
 const outboxKeys = async (reservationId: string) =>
-  (await db.prisma.bookingOutbox.findMany({ where: { payload: { path: ['data', 'reservationId'], equals: reservationId } }, orderBy: { createdAt: 'asc' } })).map((r) => r.routingKey);
+  (
+    await db.prisma.bookingOutbox.findMany({
+      where: { payload: { path: ['data', 'reservationId'], equals: reservationId } },
+      orderBy: { createdAt: 'asc' },
+    })
+  ).map((r) => r.routingKey);
 
 beforeAll(async () => {
   db = await createTestDatabase('payment_events');
   redis = createRedis(REDIS_URL);
-  deps = createBookingDeps(db.prisma, redis, testLogger, { txMaxWaitMs: 30_000, txTimeoutMs: 30_000, queueWaitMs: 60_000 });
+  deps = createBookingDeps(db.prisma, redis, testLogger, {
+    txMaxWaitMs: 30_000,
+    txTimeoutMs: 30_000,
+    queueWaitMs: 60_000,
+  });
   admin = await amqp.connect(AMQP_URL);
   connection = createAmqpConnection({ url: AMQP_URL, logger: testLogger, name: 'payment-events-test' });
   registerEventTopology(connection, prefix);
@@ -111,7 +152,12 @@ describe('payment events -> booking', () => {
     expect(r.holdExpiresAt).toBeNull();
     expect(r.confirmedAt).not.toBeNull();
     expect(r.passengers.map((p) => p.status)).toEqual(['CONFIRMED']);
-    expect(await db.prisma.bookingInbox.findMany({ where: { messageId: event.id }, select: { messageId: true, type: true } })).toEqual([{ messageId: event.id, type: 'payment.succeeded' }]);
+    expect(
+      await db.prisma.bookingInbox.findMany({
+        where: { messageId: event.id },
+        select: { messageId: true, type: true },
+      }),
+    ).toEqual([{ messageId: event.id, type: 'payment.succeeded' }]);
     expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.confirmed']);
   });
 
@@ -145,7 +191,12 @@ describe('payment events -> booking', () => {
     expect(await outboxKeys(waiting.id)).toEqual(['reservation.waitlisted', 'reservation.promoted']);
     const promoted = await db.prisma.passenger.findMany({ where: { reservationId: waiting.id } });
     expect(promoted.map((p) => [p.status, p.coachCode, p.berthNumber])).toEqual([['HELD', 'S1', 1]]);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 1,
+      distinctSeats: 1,
+    });
   });
 
   it('loses nothing while the consumer is stopped: 20 payments published meanwhile all confirm after it starts', async () => {
@@ -159,22 +210,36 @@ describe('payment events -> booking', () => {
     await publish(...events);
     // Nobody consumed them: all 20 wait ready in the durable queue (none delivered), still held.
     const ch = await admin.createChannel();
-    await waitFor('20 messages ready in the queue', async () => (await ch.checkQueue(topology.queues.bookingPaymentEvents.queue)).messageCount === 20);
+    await waitFor(
+      '20 messages ready in the queue',
+      async () => (await ch.checkQueue(topology.queues.bookingPaymentEvents.queue)).messageCount === 20,
+    );
     await ch.close();
     expect(await db.prisma.reservation.count({ where: { runId: run.runId, status: 'HELD' } })).toBe(20);
 
     await startConsumer();
-    await waitFor('20 holds confirmed', async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'CONFIRMED' } })) === 20);
+    await waitFor(
+      '20 holds confirmed',
+      async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'CONFIRMED' } })) === 20,
+    );
     // onOutcome runs after each event's transaction commits: the last may still be on its way.
     await waitFor('20 outcomes seen', () => events.every((e) => outcomes.has(e.id)));
     expect(events.map((e) => outcomes.get(e.id))).toEqual(events.map(() => ['CONFIRMED']));
     expect(await db.prisma.bookingInbox.count({ where: { messageId: { in: events.map((e) => e.id) } } })).toBe(20);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 20, distinctSeats: 20 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 20,
+      distinctSeats: 20,
+    });
   });
 
   /** Expires one hold as the sweeper would once its time is up. */
   async function expire(reservationId: string) {
-    await db.prisma.reservation.update({ where: { id: reservationId }, data: { holdExpiresAt: new Date(Date.now() - 1_000) } });
+    await db.prisma.reservation.update({
+      where: { id: reservationId },
+      data: { holdExpiresAt: new Date(Date.now() - 1_000) },
+    });
     await expireHolds(db.prisma, deps.reservations.settings);
     expect(await status(reservationId)).toBe('EXPIRED');
   }
@@ -189,9 +254,16 @@ describe('payment events -> booking', () => {
     await waitFor('re-acquired', async () => (await status(held.id)) === 'CONFIRMED');
     expect(outcomes.get(event.id)).toEqual(['REACQUIRED']);
     const passengers = await db.prisma.passenger.findMany({ where: { reservationId: held.id } });
-    expect(passengers.map((p) => [p.status, p.coachCode, p.berthNumber])).toEqual([['CONFIRMED', held.passengers[0]!.coach, held.passengers[0]!.berth]]);
+    expect(passengers.map((p) => [p.status, p.coachCode, p.berthNumber])).toEqual([
+      ['CONFIRMED', held.passengers[0]!.coach, held.passengers[0]!.berth],
+    ]);
     expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.expired', 'reservation.confirmed']);
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 1,
+      distinctSeats: 1,
+    });
   });
 
   it('a payment for an EXPIRED hold whose berths were taken asks for a refund (reservation.refund_required)', async () => {
@@ -207,11 +279,30 @@ describe('payment events -> booking', () => {
     expect(outcomes.get(event.id)).toEqual(['REFUND_REQUIRED']);
     expect(await status(held.id)).toBe('EXPIRED');
     expect(await status(other.id)).toBe('HELD');
-    expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.expired', 'reservation.refund_required']);
-    const refund = await db.prisma.bookingOutbox.findFirstOrThrow({ where: { routingKey: 'reservation.refund_required', payload: { path: ['data', 'reservationId'], equals: held.id } } });
+    expect(await outboxKeys(held.id)).toEqual([
+      'reservation.held',
+      'reservation.expired',
+      'reservation.refund_required',
+    ]);
+    const refund = await db.prisma.bookingOutbox.findFirstOrThrow({
+      where: {
+        routingKey: 'reservation.refund_required',
+        payload: { path: ['data', 'reservationId'], equals: held.id },
+      },
+    });
     expect(refund.exchange).toBe('booking');
-    expect(refund.payload).toMatchObject({ type: 'reservation.refund_required', version: 1, correlationId: held.pnr, data: { reservationId: held.id, pnr: held.pnr, status: 'EXPIRED', refundPaise: held.farePaise } });
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({ overlaps: 0, maskMismatch: 0, seatedPassengers: 1, distinctSeats: 1 });
+    expect(refund.payload).toMatchObject({
+      type: 'reservation.refund_required',
+      version: 1,
+      correlationId: held.pnr,
+      data: { reservationId: held.id, pnr: held.pnr, status: 'EXPIRED', refundPaise: held.farePaise },
+    });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 1,
+      distinctSeats: 1,
+    });
   });
 });
 
@@ -226,23 +317,40 @@ describe('the booking service and an absent broker', () => {
     const { logger, lines } = captureLogger('booking-test');
     const service = await startBookingService(
       loadBookingConfig({
-        NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL: proxy.url,
-        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '0', INVENTORY_HORIZON_DAYS: '0', EVENTS_PREFIX: servicePrefix, OUTBOX_INTERVAL_MS: '50',
+        NODE_ENV: 'test',
+        PORT: '0',
+        DATABASE_URL: db.url,
+        REDIS_URL,
+        AMQP_URL: proxy.url,
+        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json',
+        SWEEP_INTERVAL_MS: '0',
+        INVENTORY_HORIZON_DAYS: '0',
+        EVENTS_PREFIX: servicePrefix,
+        OUTBOX_INTERVAL_MS: '50',
       }),
       logger,
     );
     try {
       const ready = await fetch(`${service.url}/ready`);
       expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { database: true } }]);
-      const gql = await fetch(`${service.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+      const gql = await fetch(`${service.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
       expect(await gql.json()).toEqual({ data: { __typename: 'Query' } });
 
       // A hold made while the broker is away (the service found it unreachable): its event waits
       // in the outbox.
-      await waitFor('the service to find the broker unreachable', () => lines.some((l) => l.msg === 'RabbitMQ unreachable; retrying'));
+      await waitFor('the service to find the broker unreachable', () =>
+        lines.some((l) => l.msg === 'RabbitMQ unreachable; retrying'),
+      );
       const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
       const held = await reserve(run);
-      const heldRow = () => db.prisma.bookingOutbox.findFirstOrThrow({ where: { routingKey: 'reservation.held', payload: { path: ['data', 'reservationId'], equals: held.id } } });
+      const heldRow = () =>
+        db.prisma.bookingOutbox.findFirstOrThrow({
+          where: { routingKey: 'reservation.held', payload: { path: ['data', 'reservationId'], equals: held.id } },
+        });
       expect((await heldRow()).publishedAt).toBeNull();
 
       // /metrics shows the waiting row; queue gauges are absent (no broker to ask), and the
@@ -257,23 +365,41 @@ describe('the booking service and an absent broker', () => {
       // Nobody subscribes to reservation.held: it is kept in booking.unrouted, not retried.
       expect((await heldRow()).attempts).toBe(0);
       // The relay catches up on every row; the lag gauges say so.
-      await waitFor('outbox drained', async () => (await scrape(service.url)).sum('tatkal_outbox_unpublished_rows', { table: 'booking' }) === 0);
-      expect((await scrape(service.url)).sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'booking' })).toBe(0);
+      await waitFor(
+        'outbox drained',
+        async () => (await scrape(service.url)).sum('tatkal_outbox_unpublished_rows', { table: 'booking' }) === 0,
+      );
+      expect(
+        (await scrape(service.url)).sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'booking' }),
+      ).toBe(0);
 
       // The service's own consumer now confirms paid holds.
       const ch = await admin.createConfirmChannel();
       const paid = paymentEvent('payment.succeeded', held);
-      ch.publish(serviceTopology.exchanges.payments, paid.type, Buffer.from(JSON.stringify(paid)), { persistent: true, messageId: paid.id });
+      ch.publish(serviceTopology.exchanges.payments, paid.type, Buffer.from(JSON.stringify(paid)), {
+        persistent: true,
+        messageId: paid.id,
+      });
       // And a malformed message, which goes to the DLQ.
-      ch.publish(serviceTopology.exchanges.payments, 'payment.succeeded', Buffer.from('not an event'), { persistent: true, messageId: `poison-${paid.id}` });
+      ch.publish(serviceTopology.exchanges.payments, 'payment.succeeded', Buffer.from('not an event'), {
+        persistent: true,
+        messageId: `poison-${paid.id}`,
+      });
       await ch.waitForConfirms();
       await ch.close();
       await waitFor('confirmed by the service', async () => (await status(held.id)) === 'CONFIRMED');
 
       // The consumer's lines for that delivery carry its message id and the PNR (correlation id).
-      expect(lines.find((l) => l.msg === 'payment event applied' && l.reservationId === held.id)).toMatchObject({ messageId: paid.id, correlationId: held.pnr, outcome: 'CONFIRMED' });
+      expect(lines.find((l) => l.msg === 'payment event applied' && l.reservationId === held.id)).toMatchObject({
+        messageId: paid.id,
+        correlationId: held.pnr,
+        outcome: 'CONFIRMED',
+      });
       // The queue gauges, read from the broker at scrape time: the poison message in the DLQ.
-      await waitFor('poison counted in the DLQ', async () => (await scrape(service.url)).sum('tatkal_queue_dlq_messages', { queue: serviceQueue }) === 1);
+      await waitFor(
+        'poison counted in the DLQ',
+        async () => (await scrape(service.url)).sum('tatkal_queue_dlq_messages', { queue: serviceQueue }) === 1,
+      );
       const after = await scrape(service.url);
       expect(after.sum('tatkal_queue_depth_messages', { queue: serviceQueue })).toBe(0);
       expect(after.sum('tatkal_consumer_deliveries_total', { queue: serviceQueue, outcome: 'ack' })).toBe(1);
@@ -288,8 +414,15 @@ describe('the booking service and an absent broker', () => {
   it("the service's sweeper expires an unpaid hold and counts it", async () => {
     const service = await startBookingService(
       loadBookingConfig({
-        NODE_ENV: 'test', PORT: '0', DATABASE_URL: db.url, REDIS_URL, AMQP_URL, EVENTS_ENABLED: 'false',
-        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', SWEEP_INTERVAL_MS: '50', INVENTORY_HORIZON_DAYS: '0',
+        NODE_ENV: 'test',
+        PORT: '0',
+        DATABASE_URL: db.url,
+        REDIS_URL,
+        AMQP_URL,
+        EVENTS_ENABLED: 'false',
+        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json',
+        SWEEP_INTERVAL_MS: '50',
+        INVENTORY_HORIZON_DAYS: '0',
       }),
       testLogger,
     );
@@ -297,9 +430,15 @@ describe('the booking service and an absent broker', () => {
       const expiredBefore = (await scrape(service.url)).sum('tatkal_holds_expired_total');
       const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
       const held = await reserve(run);
-      await db.prisma.reservation.update({ where: { id: held.id }, data: { holdExpiresAt: new Date(Date.now() - 1_000) } });
+      await db.prisma.reservation.update({
+        where: { id: held.id },
+        data: { holdExpiresAt: new Date(Date.now() - 1_000) },
+      });
       await waitFor('hold expired by the sweeper', async () => (await status(held.id)) === 'EXPIRED');
-      await waitFor('expiry counted', async () => (await scrape(service.url)).sum('tatkal_holds_expired_total') === expiredBefore + 1);
+      await waitFor(
+        'expiry counted',
+        async () => (await scrape(service.url)).sum('tatkal_holds_expired_total') === expiredBefore + 1,
+      );
     } finally {
       await service.close();
     }

@@ -14,7 +14,13 @@ const answerSchema = z.object({
     .object({
       _entities: z.array(
         z
-          .object({ id: z.string(), pnr: z.string(), status: z.string(), farePaise: z.number().int(), holdExpiresAt: z.string().nullable() })
+          .object({
+            id: z.string(),
+            pnr: z.string(),
+            status: z.string(),
+            farePaise: z.number().int(),
+            holdExpiresAt: z.string().nullable(),
+          })
           .nullable(),
       ),
     })
@@ -47,11 +53,22 @@ export class BookingUnavailableError extends Error {
   override name = 'BookingUnavailableError';
 }
 
-export function createBookingClient(url: string, opts: { timeoutMs?: number; assertions?: IdentityAssertions } = {}): BookingClient {
+export function createBookingClient(
+  url: string,
+  opts: { timeoutMs?: number; assertions?: IdentityAssertions } = {},
+): BookingClient {
   return {
     async reservation(id, caller) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: caller.authorization, 'x-request-id': caller.requestId };
-      if (opts.assertions) headers[IDENTITY_ASSERTION_HEADER] = opts.assertions.sign({ identity: caller.identity, clientIp: caller.clientIp ?? 'unknown' }, caller.authorization);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        authorization: caller.authorization,
+        'x-request-id': caller.requestId,
+      };
+      if (opts.assertions)
+        headers[IDENTITY_ASSERTION_HEADER] = opts.assertions.sign(
+          { identity: caller.identity, clientIp: caller.clientIp ?? 'unknown' },
+          caller.authorization,
+        );
       let res: Response;
       try {
         res = await fetch(url, {

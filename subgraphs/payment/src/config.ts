@@ -19,9 +19,15 @@ export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
       AMQP_URL: env.amqpUrl,
       AUTH_JWKS_URL: env.httpUrl,
       /** Outbox relay and booking-event consumer (docs/events.md); 'false' runs without RabbitMQ. */
-      EVENTS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+      EVENTS_ENABLED: z
+        .enum(['true', 'false', '1', '0'])
+        .default('true')
+        .transform((v) => v === 'true' || v === '1'),
       /** Prefix of exchange and queue names: '' in production, unique per test or environment. */
-      EVENTS_PREFIX: z.string().regex(/^[\w.-]*$/).default(''),
+      EVENTS_PREFIX: z
+        .string()
+        .regex(/^[\w.-]*$/)
+        .default(''),
       OUTBOX_INTERVAL_MS: z.coerce.number().int().min(10).default(200),
       /** Optional fast path for idempotency replays; PostgreSQL is the record. */
       REDIS_URL: env.redisUrl.optional(),
@@ -31,7 +37,12 @@ export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
       PAYMENT_WEBHOOK_SECRETS: z
         .string()
         .default('')
-        .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+        .transform((v) =>
+          v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        )
         .refine((list) => list.every((s) => s.length >= 16), 'every secret must be at least 16 characters'),
       /** The payment provider's API (the simulator in development: subgraphs/payment/src/provider). */
       PROVIDER_URL: env.httpUrl.default('http://127.0.0.1:4006'),

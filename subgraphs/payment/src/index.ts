@@ -8,7 +8,11 @@ runMain('payment', async () => {
   initTelemetry({ service: 'payment' });
   const service = await startPaymentService(config, logger);
   logger.info(
-    { role: config.PAYMENT_ROLE, url: service.url && `${service.url}/graphql`, webhooks: service.webhookUrl && `${service.webhookUrl}/webhooks/payments` },
+    {
+      role: config.PAYMENT_ROLE,
+      url: service.url && `${service.url}/graphql`,
+      webhooks: service.webhookUrl && `${service.webhookUrl}/webhooks/payments`,
+    },
     config.PAYMENT_ROLE === 'webhooks' ? 'payment webhook sidecar ready' : 'payment subgraph ready',
   );
   onShutdown(logger, [{ name: 'payment', close: service.close }]);

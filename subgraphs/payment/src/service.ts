@@ -1,4 +1,15 @@
-import { createAmqpConnection, createRedis, identityAssertionsFor, eventTopology, readinessChecks, RedisRateLimitStore, registerEventTopology, startOutboxRelay, startSubgraphService, type Logger } from '@tatkal/common';
+import {
+  createAmqpConnection,
+  createRedis,
+  identityAssertionsFor,
+  eventTopology,
+  readinessChecks,
+  RedisRateLimitStore,
+  registerEventTopology,
+  startOutboxRelay,
+  startSubgraphService,
+  type Logger,
+} from '@tatkal/common';
 import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
 import { paymentServes, type PaymentConfig } from './config.ts';
 import { createPaymentDeps } from './deps.ts';
@@ -15,14 +26,20 @@ import { serveWebhooks } from './webhooks.ts';
  */
 export async function startPaymentService(config: PaymentConfig, logger: Logger) {
   const serves = paymentServes(config.PAYMENT_ROLE);
-  const prisma = await connectPrisma(config.DATABASE_URL, { applicationName: serves.graphql ? 'payment' : 'payment-webhooks' });
+  const prisma = await connectPrisma(config.DATABASE_URL, {
+    applicationName: serves.graphql ? 'payment' : 'payment-webhooks',
+  });
   // The subgraph and the webhook sidecar need the database only (events leave through the outbox).
   const readiness = { database: () => databaseReady(prisma) };
   // Redis only caches finished idempotency outcomes of the subgraph: optional, never part of readiness.
   const redis = serves.graphql && config.REDIS_URL ? createRedis(config.REDIS_URL, { name: 'payment' }) : null;
   // Signs payment's own calls to booking as the gateway signs its calls (production requires it).
   const identityAssertions = identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET);
-  const deps = createPaymentDeps(prisma, redis, { bookingUrl: config.BOOKING_URL, providerUrl: config.PROVIDER_URL, identityAssertions });
+  const deps = createPaymentDeps(prisma, redis, {
+    bookingUrl: config.BOOKING_URL,
+    providerUrl: config.PROVIDER_URL,
+    identityAssertions,
+  });
   const http = serves.graphql
     ? await startSubgraphService({
         config,
@@ -45,7 +62,9 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
         logger,
       })
     : null;
-  const events = config.EVENTS_ENABLED ? startEvents(config, logger, prisma, deps.provider, { consumer: serves.graphql }) : null;
+  const events = config.EVENTS_ENABLED
+    ? startEvents(config, logger, prisma, deps.provider, { consumer: serves.graphql })
+    : null;
   return {
     url: http?.url ?? null,
     webhookUrl: webhooks?.url ?? null,
@@ -65,11 +84,32 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
  * that never blocks start-up and reconnects by itself. The relay runs in every role (SKIP LOCKED:
  * any number of relays share the table), so the webhook sidecar's events leave from its own pods.
  */
-function startEvents(config: PaymentConfig, logger: Logger, prisma: ReturnType<typeof createPrisma>, provider: ProviderClient, opts: { consumer: boolean }) {
+function startEvents(
+  config: PaymentConfig,
+  logger: Logger,
+  prisma: ReturnType<typeof createPrisma>,
+  provider: ProviderClient,
+  opts: { consumer: boolean },
+) {
   const connection = createAmqpConnection({ url: config.AMQP_URL, logger, name: 'payment' });
   registerEventTopology(connection, config.EVENTS_PREFIX);
-  const relay = startOutboxRelay({ prisma, table: 'payment', connection, logger, intervalMs: config.OUTBOX_INTERVAL_MS, exchangeName: eventTopology(config.EVENTS_PREFIX).exchangeName });
-  const consumer = opts.consumer ? startBookingEventsConsumer({ connection, prisma, requestRefund: refundRequester(provider), logger, prefix: config.EVENTS_PREFIX }) : null;
+  const relay = startOutboxRelay({
+    prisma,
+    table: 'payment',
+    connection,
+    logger,
+    intervalMs: config.OUTBOX_INTERVAL_MS,
+    exchangeName: eventTopology(config.EVENTS_PREFIX).exchangeName,
+  });
+  const consumer = opts.consumer
+    ? startBookingEventsConsumer({
+        connection,
+        prisma,
+        requestRefund: refundRequester(provider),
+        logger,
+        prefix: config.EVENTS_PREFIX,
+      })
+    : null;
   return {
     connection,
     async close() {

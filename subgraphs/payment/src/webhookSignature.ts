@@ -12,7 +12,11 @@ export function computeSignature(secret: string, timestamp: number, rawBody: Buf
 }
 
 /** The header value for a body, signed with every given secret (one v1 each). */
-export function signatureHeader(secrets: readonly string[], rawBody: Buffer | string, timestamp = Math.floor(Date.now() / 1000)): string {
+export function signatureHeader(
+  secrets: readonly string[],
+  rawBody: Buffer | string,
+  timestamp = Math.floor(Date.now() / 1000),
+): string {
   return [`t=${timestamp}`, ...secrets.map((s) => `v1=${computeSignature(s, timestamp, rawBody)}`)].join(',');
 }
 
@@ -53,7 +57,8 @@ export function verifySignature(opts: {
   const parsed = parseHeader(opts.header);
   if (!parsed) return { ok: false, reason: 'malformed' };
   const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
-  if (Math.abs(now - parsed.timestamp) > (opts.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS)) return { ok: false, reason: 'stale' };
+  if (Math.abs(now - parsed.timestamp) > (opts.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS))
+    return { ok: false, reason: 'stale' };
   let match = false;
   for (const secret of opts.secrets) {
     const expected = Buffer.from(computeSignature(secret, parsed.timestamp, opts.rawBody), 'hex');

@@ -3,7 +3,18 @@
 // Every rejection (413, 401, 400, 404) happens before anything is written; the answer comes
 // without any broker call (the outbox relay publishes later).
 import type { PrismaClient } from '@tatkal/db';
-import { addHealthRoutes, adoptRequestId, counter, express, instrumentHttp, listen, requestLogScope, type HttpServer, type Logger, type ReadinessCheck } from '@tatkal/common';
+import {
+  addHealthRoutes,
+  adoptRequestId,
+  counter,
+  express,
+  instrumentHttp,
+  listen,
+  requestLogScope,
+  type HttpServer,
+  type Logger,
+  type ReadinessCheck,
+} from '@tatkal/common';
 import { applyProviderEvent, isKnownType, providerEventSchema, type WebhookOutcome } from './domain/webhookEvents.ts';
 import { SIGNATURE_HEADER, verifySignature } from './webhookSignature.ts';
 
@@ -58,7 +69,12 @@ export function webhookApp(opts: Omit<WebhookOptions, 'port' | 'host'>) {
       const log = opts.logger.child({ webhook: WEBHOOK_PATH });
       try {
         const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const check = verifySignature({ header: req.get(SIGNATURE_HEADER), rawBody, secrets: opts.secrets, toleranceSeconds: opts.toleranceSeconds });
+        const check = verifySignature({
+          header: req.get(SIGNATURE_HEADER),
+          rawBody,
+          secrets: opts.secrets,
+          toleranceSeconds: opts.toleranceSeconds,
+        });
         if (!check.ok) {
           log.warn({ reason: check.reason }, 'webhook rejected: bad signature');
           res.status(401).json({ error: 'invalid signature' });
@@ -100,7 +116,9 @@ export function webhookApp(opts: Omit<WebhookOptions, 'port' | 'host'>) {
     // body-parser's errors carry a status: 413 too large, 400 bad encoding.
     const status = typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) opts.logger.error({ err }, 'webhook failed');
-    res.status(status).json({ error: status === 413 ? 'body too large' : status === 500 ? 'internal error' : 'bad request' });
+    res
+      .status(status)
+      .json({ error: status === 413 ? 'body too large' : status === 500 ? 'internal error' : 'bad request' });
   };
   app.use(onError);
   return app;

@@ -29,12 +29,22 @@ describe('booking client', () => {
 
   it('signs the call for the caller and their address, valid only with their token', async () => {
     const secret = randomBytes(32).toString('base64url');
-    expect(await createBookingClient(url, { assertions: createIdentityAssertions(secret) }).reservation(randomUUID(), caller)).toBeNull();
+    expect(
+      await createBookingClient(url, { assertions: createIdentityAssertions(secret) }).reservation(
+        randomUUID(),
+        caller,
+      ),
+    ).toBeNull();
     const headers = seen.at(-1)!;
     expect(headers).toMatchObject({ authorization: caller.authorization, 'x-request-id': 'req-7' });
     const assertion = headers[IDENTITY_ASSERTION_HEADER] as string;
-    expect(createIdentityAssertions(secret).verify(assertion, caller.authorization)).toEqual({ identity, clientIp: '203.0.113.5' });
-    expect(() => createIdentityAssertions(secret).verify(assertion, 'Bearer other.token.here')).toThrow(/Invalid identity assertion/);
+    expect(createIdentityAssertions(secret).verify(assertion, caller.authorization)).toEqual({
+      identity,
+      clientIp: '203.0.113.5',
+    });
+    expect(() => createIdentityAssertions(secret).verify(assertion, 'Bearer other.token.here')).toThrow(
+      /Invalid identity assertion/,
+    );
   });
 
   it('sends no assertion without the secret (booking then verifies the token itself)', async () => {

@@ -33,7 +33,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false | null>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -66,9 +70,22 @@ async function consumersOf(queue: string): Promise<number> {
 /** Writes a payment outbox row, as the webhook sidecar does, and waits until a relay published it. */
 async function relayPublishes(): Promise<boolean> {
   const row = await db.prisma.paymentOutbox.create({
-    data: { exchange: 'payments', routingKey: 'payment.failed', payload: { type: 'payment.failed', version: 1, occurredAt: new Date().toISOString(), correlationId: null, data: { reservationId: randomUUID() } } },
+    data: {
+      exchange: 'payments',
+      routingKey: 'payment.failed',
+      payload: {
+        type: 'payment.failed',
+        version: 1,
+        occurredAt: new Date().toISOString(),
+        correlationId: null,
+        data: { reservationId: randomUUID() },
+      },
+    },
   });
-  await waitFor('the outbox row to be published', async () => (await db.prisma.paymentOutbox.findUniqueOrThrow({ where: { id: row.id } })).publishedAt);
+  await waitFor(
+    'the outbox row to be published',
+    async () => (await db.prisma.paymentOutbox.findUniqueOrThrow({ where: { id: row.id } })).publishedAt,
+  );
   return true;
 }
 
@@ -80,7 +97,12 @@ const cases: { role: PaymentRole; graphql: boolean; webhooks: boolean; consumer:
 
 describe('payment roles', () => {
   it('defaults to all, so npm start and docker compose are unchanged; refuses an unknown role', () => {
-    const base = { DATABASE_URL: db.url, AMQP_URL, AUTH_JWKS_URL: 'http://127.0.0.1:1/jwks.json', PAYMENT_WEBHOOK_SECRET: SECRET };
+    const base = {
+      DATABASE_URL: db.url,
+      AMQP_URL,
+      AUTH_JWKS_URL: 'http://127.0.0.1:1/jwks.json',
+      PAYMENT_WEBHOOK_SECRET: SECRET,
+    };
     expect(loadPaymentConfig(base).PAYMENT_ROLE).toBe('all');
     expect(() => loadPaymentConfig({ ...base, PAYMENT_ROLE: 'sidecar' })).toThrow(/PAYMENT_ROLE/);
   });
@@ -90,28 +112,51 @@ describe('payment roles', () => {
       const [port, webhookPort] = [await freePort(), await freePort()];
       const service = await startPaymentService(
         loadPaymentConfig({
-          NODE_ENV: 'test', PAYMENT_ROLE: c.role, PORT: String(port), WEBHOOK_PORT: String(webhookPort), DATABASE_URL: db.url,
-          AMQP_URL, EVENTS_PREFIX: prefix, OUTBOX_INTERVAL_MS: '50', AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', PAYMENT_WEBHOOK_SECRET: SECRET,
+          NODE_ENV: 'test',
+          PAYMENT_ROLE: c.role,
+          PORT: String(port),
+          WEBHOOK_PORT: String(webhookPort),
+          DATABASE_URL: db.url,
+          AMQP_URL,
+          EVENTS_PREFIX: prefix,
+          OUTBOX_INTERVAL_MS: '50',
+          AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json',
+          PAYMENT_WEBHOOK_SECRET: SECRET,
         }),
         testLogger,
       );
       try {
         expect(service.url !== null).toBe(c.graphql);
         expect(service.webhookUrl !== null).toBe(c.webhooks);
-        const graphql = await statusOf(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ _service { sdl } }' }) });
+        const graphql = await statusOf(`http://127.0.0.1:${port}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: '{ _service { sdl } }' }),
+        });
         expect(graphql).toBe(c.graphql ? 200 : 'refused');
         // Unsigned: the sidecar refuses it with 401 (it is there); nothing listens otherwise.
-        const webhook = await statusOf(`http://127.0.0.1:${webhookPort}/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const webhook = await statusOf(`http://127.0.0.1:${webhookPort}/webhooks/payments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        });
         expect(webhook).toBe(c.webhooks ? 401 : 'refused');
         // The probes of whichever port it serves.
-        for (const [served, p] of [[c.graphql, port], [c.webhooks, webhookPort]] as const) {
+        for (const [served, p] of [
+          [c.graphql, port],
+          [c.webhooks, webhookPort],
+        ] as const) {
           if (!served) continue;
           expect(await statusOf(`http://127.0.0.1:${p}/health`)).toBe(200);
           expect(await statusOf(`http://127.0.0.1:${p}/ready`)).toBe(200);
         }
         // The relay is connected once it published; by then a consumer would have subscribed too.
         expect(await relayPublishes()).toBe(true);
-        if (c.consumer) await waitFor('the booking-event consumer', async () => (await consumersOf(topology.queues.paymentBookingEvents.queue)) === 1);
+        if (c.consumer)
+          await waitFor(
+            'the booking-event consumer',
+            async () => (await consumersOf(topology.queues.paymentBookingEvents.queue)) === 1,
+          );
         else expect(await consumersOf(topology.queues.paymentBookingEvents.queue)).toBe(0);
       } finally {
         await service.close();

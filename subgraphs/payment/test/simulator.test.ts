@@ -45,7 +45,13 @@ afterEach(async () => {
 
 async function start(opts: Partial<Parameters<typeof createProviderSimulator>[0]> & { statuses?: number[] } = {}) {
   const hook = await receiver(opts.statuses);
-  const sim = createProviderSimulator({ webhookUrl: hook.url, secrets: SECRETS, baseDelayMs: 20, maxAttempts: 4, ...opts });
+  const sim = createProviderSimulator({
+    webhookUrl: hook.url,
+    secrets: SECRETS,
+    baseDelayMs: 20,
+    maxAttempts: 4,
+    ...opts,
+  });
   const httpServer = await sim.listen(0, '127.0.0.1');
   cleanup.push(hook.close, sim.close);
   return { sim, hook, url: httpServer.url };
@@ -60,7 +66,12 @@ describe('provider simulator', () => {
     const event = sim.succeed(ref);
     await sim.idle();
     expect(hook.received).toHaveLength(1);
-    expect(hook.received[0]!.body).toEqual({ id: event.id, type: 'payment.succeeded', created: expect.any(Number), data: { providerRef: ref, amountPaise: 1_000, currency: 'INR' } });
+    expect(hook.received[0]!.body).toEqual({
+      id: event.id,
+      type: 'payment.succeeded',
+      created: expect.any(Number),
+      data: { providerRef: ref, amountPaise: 1_000, currency: 'INR' },
+    });
     expect(event.id).toMatch(/^evt_[0-9a-f]{24}$/);
     expect(hook.received[0]!.verifiedWith).toEqual([true, true]);
     expect(() => sim.fail(ref)).toThrow(/is succeeded/);
@@ -76,7 +87,9 @@ describe('provider simulator', () => {
     expect(gaps[0]).toBeGreaterThanOrEqual(18);
     expect(gaps[1]).toBeGreaterThanOrEqual(38);
     expect(gaps[2]).toBeGreaterThanOrEqual(78);
-    expect(sim.deliveries).toEqual([expect.objectContaining({ status: 'delivered', attempts: 4, lastStatus: 200, lastMs: expect.any(Number) })]);
+    expect(sim.deliveries).toEqual([
+      expect.objectContaining({ status: 'delivered', attempts: 4, lastStatus: 200, lastMs: expect.any(Number) }),
+    ]);
 
     const down = await start({ statuses: [500, 500, 500, 500, 500], maxAttempts: 3 });
     down.sim.succeed(pay(down.sim));
@@ -84,7 +97,11 @@ describe('provider simulator', () => {
     expect(down.hook.received).toHaveLength(3);
     expect(down.sim.deliveries).toEqual([expect.objectContaining({ status: 'failed', attempts: 3, lastStatus: 500 })]);
     // The attempts, as the provider's dashboard (GET /deliveries) lists them.
-    const listed = (await (await fetch(`${down.url}/deliveries`)).json()) as { status: string; attempts: number; lastMs: number }[];
+    const listed = (await (await fetch(`${down.url}/deliveries`)).json()) as {
+      status: string;
+      attempts: number;
+      lastMs: number;
+    }[];
     expect(listed).toEqual([expect.objectContaining({ status: 'failed', attempts: 3, lastStatus: 500 })]);
     expect(listed[0]!.lastMs).toBeGreaterThanOrEqual(0);
   });
@@ -109,9 +126,11 @@ describe('provider simulator', () => {
   it('honours Idempotency-Key, serves the checkout page, refunds by webhook', async () => {
     const { sim, hook, url } = await start();
     const create = () =>
-      fetch(`${url}/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-1' }, body: JSON.stringify({ amountPaise: 245_000, currency: 'INR' }) }).then(
-        async (r) => ({ status: r.status, body: (await r.json()) as { id: string; checkoutUrl: string } }),
-      );
+      fetch(`${url}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k-1' },
+        body: JSON.stringify({ amountPaise: 245_000, currency: 'INR' }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { id: string; checkoutUrl: string } }));
     const [a, b] = [await create(), await create()];
     expect(a.status).toBe(201);
     expect(b.body.id).toBe(a.body.id);
@@ -120,16 +139,35 @@ describe('provider simulator', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('₹2,450.00');
     expect((await fetch(`${url}/checkout/sim_pay_nope`)).status).toBe(404);
-    expect((await fetch(`${url}/payments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"amountPaise": -1}' })).status).toBe(400);
+    expect(
+      (
+        await fetch(`${url}/payments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"amountPaise": -1}',
+        })
+      ).status,
+    ).toBe(400);
 
-    expect((await fetch(`${url}/payments/${a.body.id}/succeed`, { method: 'POST', headers: { accept: 'application/json' } })).status).toBe(200);
-    const refund = await fetch(`${url}/refunds`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'r-1' }, body: JSON.stringify({ payment: a.body.id, amountPaise: 45_000 }) });
+    expect(
+      (await fetch(`${url}/payments/${a.body.id}/succeed`, { method: 'POST', headers: { accept: 'application/json' } }))
+        .status,
+    ).toBe(200);
+    const refund = await fetch(`${url}/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'r-1' },
+      body: JSON.stringify({ payment: a.body.id, amountPaise: 45_000 }),
+    });
     expect(refund.status).toBe(201);
     const refundBody = (await refund.json()) as { id: string; status: string };
     expect(refundBody.status).toBe('pending');
     await sim.idle();
     expect(hook.received.map((r) => r.body.type)).toEqual(['payment.succeeded', 'refund.succeeded']);
-    expect(hook.received[1]!.body.data).toEqual({ providerRef: a.body.id, amountPaise: 45_000, refundId: refundBody.id });
+    expect(hook.received[1]!.body.data).toEqual({
+      providerRef: a.body.id,
+      amountPaise: 45_000,
+      refundId: refundBody.id,
+    });
     expect(sim.payment(a.body.id)).toMatchObject({ status: 'partially_refunded', refundedPaise: 45_000 });
   });
 });

@@ -23,7 +23,13 @@ let url: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('webhooks');
-  sidecar = await serveWebhooks({ port: 0, ready: async () => ({ database: true }), prisma: db.prisma, secrets: [SECRET, NEXT_SECRET], logger: testLogger });
+  sidecar = await serveWebhooks({
+    port: 0,
+    ready: async () => ({ database: true }),
+    prisma: db.prisma,
+    secrets: [SECRET, NEXT_SECRET],
+    logger: testLogger,
+  });
   url = `${sidecar.url}/webhooks/payments`;
 });
 afterAll(async () => {
@@ -33,7 +39,14 @@ afterAll(async () => {
 
 async function newPayment(status: 'PENDING' | 'SUCCEEDED' = 'PENDING') {
   return db.prisma.payment.create({
-    data: { reservationId: randomUUID(), userId: randomUUID(), amountPaise: 245_000, status, providerRef: `sim_pay_${randomUUID()}`, checkoutUrl: 'http://127.0.0.1:4006/checkout/x' },
+    data: {
+      reservationId: randomUUID(),
+      userId: randomUUID(),
+      amountPaise: 245_000,
+      status,
+      providerRef: `sim_pay_${randomUUID()}`,
+      checkoutUrl: 'http://127.0.0.1:4006/checkout/x',
+    },
   });
 }
 
@@ -50,7 +63,10 @@ async function post(body: string, signature: string | null) {
     headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'payment-signature': signature }) },
     body,
   });
-  return { status: res.status, body: (await res.json().catch(() => null)) as { outcome?: string; error?: string } | null };
+  return {
+    status: res.status,
+    body: (await res.json().catch(() => null)) as { outcome?: string; error?: string } | null,
+  };
 }
 
 const send = (payload: unknown, secrets = [SECRET], timestamp?: number) => {
@@ -97,7 +113,10 @@ describe('rejected requests store nothing', () => {
     const p = await newPayment();
     const before = await audit(p.id);
     const broken = '{"id": "evt_1", "type": "payment.succeeded", ';
-    expect(await post(broken, signatureHeader([SECRET], broken))).toEqual({ status: 400, body: { error: 'body is not JSON' } });
+    expect(await post(broken, signatureHeader([SECRET], broken))).toEqual({
+      status: 400,
+      body: { error: 'body is not JSON' },
+    });
     expect((await send({ type: 'payment.succeeded', data: { providerRef: p.providerRef } })).status).toBe(400);
     expect((await send({ id: 'evt_x', type: 'payment.succeeded', data: {} })).status).toBe(400);
     expect((await send({ id: 'evt_y', type: 'refund.succeeded', data: { providerRef: p.providerRef } })).body).toEqual({
@@ -133,7 +152,9 @@ describe('accepted events', () => {
     expect(await audit(p.id)).toEqual({ events: before.events + 1, outbox: before.outbox + 1, status: 'SUCCEEDED' });
     const stored = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { providerEventId: e.id } });
     expect(stored).toMatchObject({ type: 'payment.succeeded', payload: e });
-    const outbox = await db.prisma.paymentOutbox.findMany({ where: { payload: { path: ['data', 'paymentId'], equals: p.id } } });
+    const outbox = await db.prisma.paymentOutbox.findMany({
+      where: { payload: { path: ['data', 'paymentId'], equals: p.id } },
+    });
     expect(outbox).toHaveLength(1);
     expect(outbox[0]).toMatchObject({
       exchange: 'payments',
@@ -174,7 +195,10 @@ describe('accepted events', () => {
     const p = await newPayment();
     expect((await send(event('payment.succeeded', p.providerRef))).body!.outcome).toBe('APPLIED');
     const before = await audit(p.id);
-    expect(await send(event('payment.failed', p.providerRef))).toEqual({ status: 200, body: { received: true, outcome: 'NO_OP' } });
+    expect(await send(event('payment.failed', p.providerRef))).toEqual({
+      status: 200,
+      body: { received: true, outcome: 'NO_OP' },
+    });
     // The event is remembered (a redelivery is a duplicate), the payment and the outbox are not touched.
     expect(await audit(p.id)).toEqual({ ...before, events: before.events + 1, status: 'SUCCEEDED' });
   });
@@ -185,21 +209,36 @@ describe('accepted events', () => {
     const c = await newPayment();
     expect((await send(event('payment.succeeded', a.providerRef), [SECRET])).body!.outcome).toBe('APPLIED');
     expect((await send(event('payment.succeeded', b.providerRef), [NEXT_SECRET])).body!.outcome).toBe('APPLIED');
-    expect((await send(event('payment.succeeded', c.providerRef), ['whsec_retired_secret_0000', NEXT_SECRET])).body!.outcome).toBe('APPLIED');
+    expect(
+      (await send(event('payment.succeeded', c.providerRef), ['whsec_retired_secret_0000', NEXT_SECRET])).body!.outcome,
+    ).toBe('APPLIED');
     expect((await audit(c.id)).status).toBe('SUCCEEDED');
   });
 
   it('refund.succeeded marks the refund SUCCEEDED and the payment REFUNDED, once', async () => {
     const p = await newPayment('SUCCEEDED');
-    const refund = await db.prisma.refund.create({ data: { paymentId: p.id, amountPaise: 200_000, status: 'PENDING', reason: 'RESERVATION_CANCELLED', providerRefundId: `sim_re_${randomUUID()}` } });
+    const refund = await db.prisma.refund.create({
+      data: {
+        paymentId: p.id,
+        amountPaise: 200_000,
+        status: 'PENDING',
+        reason: 'RESERVATION_CANCELLED',
+        providerRefundId: `sim_re_${randomUUID()}`,
+      },
+    });
     const before = await audit(p.id);
     const e = event('refund.succeeded', p.providerRef, { refundId: refund.providerRefundId, amountPaise: 200_000 });
     expect((await send(e)).body!.outcome).toBe('APPLIED');
     expect((await send(e)).body!.outcome).toBe('DUPLICATE');
     expect(await audit(p.id)).toEqual({ events: before.events + 1, outbox: before.outbox + 1, status: 'REFUNDED' });
     expect((await db.prisma.refund.findUniqueOrThrow({ where: { id: refund.id } })).status).toBe('SUCCEEDED');
-    const row = await db.prisma.paymentOutbox.findFirstOrThrow({ where: { routingKey: 'refund.succeeded', payload: { path: ['data', 'paymentId'], equals: p.id } } });
-    expect(row.payload).toMatchObject({ type: 'refund.succeeded', data: { paymentId: p.id, amountPaise: 200_000, refundId: refund.id, providerRef: p.providerRef } });
+    const row = await db.prisma.paymentOutbox.findFirstOrThrow({
+      where: { routingKey: 'refund.succeeded', payload: { path: ['data', 'paymentId'], equals: p.id } },
+    });
+    expect(row.payload).toMatchObject({
+      type: 'refund.succeeded',
+      data: { paymentId: p.id, amountPaise: 200_000, refundId: refund.id, providerRef: p.providerRef },
+    });
     // An unknown refund id: 404, nothing stored.
     const unknown = await audit(p.id);
     expect((await send(event('refund.succeeded', p.providerRef, { refundId: 'sim_re_unknown' }))).status).toBe(404);
@@ -209,14 +248,16 @@ describe('accepted events', () => {
   it('a payment.succeeded for another amount or currency (or none) is stored, logged and counted, and does not confirm', async () => {
     const p = await newPayment();
     const before = await audit(p.id);
-    const mismatches = async () => (await scrape(sidecar.url)).sum('tatkal_payment_webhook_mismatches_total', { type: 'payment.succeeded' });
+    const mismatches = async () =>
+      (await scrape(sidecar.url)).sum('tatkal_payment_webhook_mismatches_total', { type: 'payment.succeeded' });
     const counted = await mismatches();
     const wrong = [
       event('payment.succeeded', p.providerRef, { amountPaise: 100 }),
       event('payment.succeeded', p.providerRef, { amountPaise: 245_000, currency: 'USD' }),
       { ...event('payment.succeeded', p.providerRef), data: { providerRef: p.providerRef } },
     ];
-    for (const e of wrong) expect(await send(e)).toEqual({ status: 200, body: { received: true, outcome: 'AMOUNT_MISMATCH' } });
+    for (const e of wrong)
+      expect(await send(e)).toEqual({ status: 200, body: { received: true, outcome: 'AMOUNT_MISMATCH' } });
     // Each is kept for the audit (a redelivery is a duplicate), the payment stays PENDING, nothing tells booking.
     expect(await audit(p.id)).toEqual({ events: before.events + 3, outbox: before.outbox, status: 'PENDING' });
     expect(await send(wrong[0])).toEqual({ status: 200, body: { received: true, outcome: 'DUPLICATE' } });
@@ -229,22 +270,42 @@ describe('accepted events', () => {
   it('acknowledges an event type it does not handle without storing it', async () => {
     const p = await newPayment();
     const before = await audit(p.id);
-    expect(await send(event('payment.disputed', p.providerRef))).toEqual({ status: 200, body: { received: true, outcome: 'IGNORED' } });
+    expect(await send(event('payment.disputed', p.providerRef))).toEqual({
+      status: 200,
+      body: { received: true, outcome: 'IGNORED' },
+    });
     expect(await audit(p.id)).toEqual(before);
   });
 });
 
 describe('with the provider simulator delivering duplicates in shuffled order', () => {
   it('ends every payment in the state its first real outcome set, each effect once', async () => {
-    const sim = createProviderSimulator({ webhookUrl: url, secrets: [NEXT_SECRET], duplicateRate: 1, shuffle: true, shuffleWindowMs: 50, baseDelayMs: 50 });
+    const sim = createProviderSimulator({
+      webhookUrl: url,
+      secrets: [NEXT_SECRET],
+      duplicateRate: 1,
+      shuffle: true,
+      shuffleWindowMs: 50,
+      baseDelayMs: 50,
+    });
     try {
       const before = { events: await db.prisma.webhookEvent.count(), outbox: await db.prisma.paymentOutbox.count() };
-      const outcomes = Array.from({ length: 8 }, (_, i) => (i % 3 === 0 ? 'FAILED' : 'SUCCEEDED') as 'FAILED' | 'SUCCEEDED');
+      const outcomes = Array.from(
+        { length: 8 },
+        (_, i) => (i % 3 === 0 ? 'FAILED' : 'SUCCEEDED') as 'FAILED' | 'SUCCEEDED',
+      );
       const payments = [];
       for (const outcome of outcomes) {
         const remote = sim.createPayment({ amountPaise: 50_000 });
         const p = await db.prisma.payment.create({
-          data: { reservationId: randomUUID(), userId: randomUUID(), amountPaise: 50_000, status: 'PENDING', providerRef: remote.id, checkoutUrl: remote.checkoutUrl },
+          data: {
+            reservationId: randomUUID(),
+            userId: randomUUID(),
+            amountPaise: 50_000,
+            status: 'PENDING',
+            providerRef: remote.id,
+            checkoutUrl: remote.checkoutUrl,
+          },
         });
         payments.push({ id: p.id, outcome });
         if (outcome === 'FAILED') sim.fail(remote.id);
@@ -253,7 +314,8 @@ describe('with the provider simulator delivering duplicates in shuffled order', 
       await sim.idle();
       expect(sim.deliveries).toHaveLength(16);
       expect(sim.deliveries.every((d) => d.status === 'delivered')).toBe(true);
-      for (const p of payments) expect((await db.prisma.payment.findUniqueOrThrow({ where: { id: p.id } })).status).toBe(p.outcome);
+      for (const p of payments)
+        expect((await db.prisma.payment.findUniqueOrThrow({ where: { id: p.id } })).status).toBe(p.outcome);
       expect(await db.prisma.webhookEvent.count()).toBe(before.events + 8);
       expect(await db.prisma.paymentOutbox.count()).toBe(before.outbox + 8);
     } finally {
@@ -263,15 +325,21 @@ describe('with the provider simulator delivering duplicates in shuffled order', 
 });
 
 describe('the payment process: readiness, request ids and metrics on the sidecar', () => {
-  it('adopts the caller\'s request id (or makes one), logs under it, counts by route, and is not ready while its database is away', async () => {
+  it("adopts the caller's request id (or makes one), logs under it, counts by route, and is not ready while its database is away", async () => {
     const { logger, lines } = captureLogger('payment-test');
     // The database through a proxy this test can cut, as if PostgreSQL went away.
     const pg = await createDatabaseProxy();
     await pg.start();
     const service = await startPaymentService(
       loadPaymentConfig({
-        NODE_ENV: 'test', PORT: '0', WEBHOOK_PORT: '0', DATABASE_URL: pg.urlFor(db.url), EVENTS_ENABLED: 'false',
-        AMQP_URL: 'amqp://127.0.0.1:1', AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json', PAYMENT_WEBHOOK_SECRET: SECRET,
+        NODE_ENV: 'test',
+        PORT: '0',
+        WEBHOOK_PORT: '0',
+        DATABASE_URL: pg.urlFor(db.url),
+        EVENTS_ENABLED: 'false',
+        AMQP_URL: 'amqp://127.0.0.1:1',
+        AUTH_JWKS_URL: 'http://127.0.0.1:1/.well-known/jwks.json',
+        PAYMENT_WEBHOOK_SECRET: SECRET,
       }),
       logger,
     );
@@ -280,16 +348,32 @@ describe('the payment process: readiness, request ids and metrics on the sidecar
       return [res.status, await res.json()];
     };
     try {
-      for (const base of [service.url!, service.webhookUrl!]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
+      for (const base of [service.url!, service.webhookUrl!])
+        expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
 
-      const refused = async (base: string) => (await scrape(base)).sum('tatkal_http_requests_total', { method: 'POST', route: '/webhooks/payments', status_code: '401' });
+      const refused = async (base: string) =>
+        (await scrape(base)).sum('tatkal_http_requests_total', {
+          method: 'POST',
+          route: '/webhooks/payments',
+          status_code: '401',
+        });
       const refusedBefore = await refused(service.webhookUrl!);
       // A bad signature: refused and logged, under the provider's request id, sent back to it.
       const body = JSON.stringify(event('payment.succeeded', 'sim_pay_unknown'));
-      const res = await fetch(`${service.webhookUrl!}/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'payment-signature': 't=1,v1=00', 'x-request-id': 'provider-req-42' }, body });
+      const res = await fetch(`${service.webhookUrl!}/webhooks/payments`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'payment-signature': 't=1,v1=00',
+          'x-request-id': 'provider-req-42',
+        },
+        body,
+      });
       expect(res.status).toBe(401);
       expect(res.headers.get('x-request-id')).toBe('provider-req-42');
-      expect(lines.find((l) => l.msg === 'webhook rejected: bad signature')).toMatchObject({ requestId: 'provider-req-42' });
+      expect(lines.find((l) => l.msg === 'webhook rejected: bad signature')).toMatchObject({
+        requestId: 'provider-req-42',
+      });
       const generated = await fetch(`${service.webhookUrl!}/webhooks/payments`, { method: 'POST', body });
       expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
@@ -299,13 +383,15 @@ describe('the payment process: readiness, request ids and metrics on the sidecar
       // PostgreSQL goes away: both ports say so, naming the dependency (a check that hangs instead
       // is cut off by its time-out: packages/common/src/http.test.ts).
       await pg.stop();
-      for (const base of [service.url!, service.webhookUrl!]) expect(await ready(base)).toEqual([503, { status: 'not ready', checks: { database: false } }]);
+      for (const base of [service.url!, service.webhookUrl!])
+        expect(await ready(base)).toEqual([503, { status: 'not ready', checks: { database: false } }]);
       // Liveness does not depend on it.
       expect((await fetch(`${service.webhookUrl!}/health`)).status).toBe(200);
 
       // Back: ready again without a restart.
       await pg.start();
-      for (const base of [service.url!, service.webhookUrl!]) expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
+      for (const base of [service.url!, service.webhookUrl!])
+        expect(await ready(base)).toEqual([200, { status: 'ready', checks: { database: true } }]);
     } finally {
       await service.close();
       await pg.stop();

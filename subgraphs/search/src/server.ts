@@ -19,7 +19,13 @@ export const searchBackendExtension: ApolloServerPlugin<SearchContext> = {
 };
 
 export function buildSearchServer(opts: { logger: Logger; production: boolean }) {
-  const built = createSubgraphServer<SearchContext>({ name: 'search', typeDefs, resolvers: resolvers as never, logger: opts.logger, production: opts.production });
+  const built = createSubgraphServer<SearchContext>({
+    name: 'search',
+    typeDefs,
+    resolvers: resolvers as never,
+    logger: opts.logger,
+    production: opts.production,
+  });
   built.server.addPlugin(searchBackendExtension);
   return built;
 }

@@ -7,8 +7,38 @@ const BENGALURU = ['SBC', 'YNK', 'KJM', 'SMVT', 'BNC', 'YPR'];
 const CHENNAI = ['MAS', 'MS', 'PER', 'TBM'];
 const KOLKATA = ['KOAA', 'HWH', 'SDAH', 'SHM'];
 const HYDERABAD = ['HYB', 'KCG', 'LPI', 'SC'];
-const RAJDHANI = ['12301', '12302', '12309', '12310', '12313', '12423', '12425', '12431', '12433', '12951', '12952', '12953', '12957', '22221', '22691'];
-const SHATABDI = ['12001', '12002', '12007', '12009', '12011', '12013', '12015', '12017', '12027', '12028', '12023', '12051', '12077'];
+const RAJDHANI = [
+  '12301',
+  '12302',
+  '12309',
+  '12310',
+  '12313',
+  '12423',
+  '12425',
+  '12431',
+  '12433',
+  '12951',
+  '12952',
+  '12953',
+  '12957',
+  '22221',
+  '22691',
+];
+const SHATABDI = [
+  '12001',
+  '12002',
+  '12007',
+  '12009',
+  '12011',
+  '12013',
+  '12015',
+  '12017',
+  '12027',
+  '12028',
+  '12023',
+  '12051',
+  '12077',
+];
 const DURONTO = ['12259', '12261', '12263', '12269', '12273', '12285'];
 
 export interface ContractCase {
@@ -46,7 +76,13 @@ export const CONTRACT: ContractCase[] = [
   // Prefix as you type.
   { kind: 'stations', query: 'new del', top: 'NDLS', why: 'two words being typed' },
   { kind: 'stations', query: 'sec', top: 'SC', why: 'first letters' },
-  { kind: 'stations', query: 'nizam', includes: ['NZB', 'NZM'], within: 2, why: 'first letters of two names (Nizamabad, Nizamuddin)' },
+  {
+    kind: 'stations',
+    query: 'nizam',
+    includes: ['NZB', 'NZM'],
+    within: 2,
+    why: 'first letters of two names (Nizamabad, Nizamuddin)',
+  },
   { kind: 'stations', query: 'hazrat niz', top: 'NZM', why: 'two words being typed' },
   { kind: 'stations', query: 'chhatrapati', top: 'CSMT', why: 'first word of a long name' },
   { kind: 'stations', query: 'anand vi', top: 'ANVT', why: 'two words being typed' },
@@ -64,7 +100,14 @@ export const CONTRACT: ContractCase[] = [
   { kind: 'stations', query: 'bombay', topAnyOf: MUMBAI, includes: ['CSMT', 'MMCT'], within: 7, why: 'old city name' },
   { kind: 'stations', query: 'madras', topAnyOf: CHENNAI, includes: ['MAS', 'MS'], within: 4, why: 'old city name' },
   { kind: 'stations', query: 'gurgaon', top: 'GGN', why: 'old city name' },
-  { kind: 'stations', query: 'calcutta', topAnyOf: KOLKATA, includes: ['HWH', 'KOAA', 'SDAH'], within: 4, why: 'old city name' },
+  {
+    kind: 'stations',
+    query: 'calcutta',
+    topAnyOf: KOLKATA,
+    includes: ['HWH', 'KOAA', 'SDAH'],
+    within: 4,
+    why: 'old city name',
+  },
   { kind: 'stations', query: 'poona', top: 'PUNE', why: 'old city name' },
   { kind: 'stations', query: 'baroda', top: 'BRC', why: 'old city name' },
   { kind: 'stations', query: 'bangalore', topAnyOf: BENGALURU, why: 'old city name' },
@@ -75,7 +118,13 @@ export const CONTRACT: ContractCase[] = [
   { kind: 'stations', query: 'qwxzv', empty: true, why: 'nothing like it' },
   // Trains by number.
   { kind: 'trains', query: '12951', top: '12951', why: 'exact number' },
-  { kind: 'trains', query: '1295', includes: ['12951', '12952', '12953', '12957'], within: 4, why: 'number being typed' },
+  {
+    kind: 'trains',
+    query: '1295',
+    includes: ['12951', '12952', '12953', '12957'],
+    within: 4,
+    why: 'number being typed',
+  },
   { kind: 'trains', query: '2269', top: '22691', why: 'number being typed' },
   // Trains by name.
   { kind: 'trains', query: 'rajdhani', topAnyOf: RAJDHANI, why: 'train type in the name' },

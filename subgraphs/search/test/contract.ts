@@ -9,7 +9,9 @@ export { CONTRACT };
 const idsOf = async (backend: SearchBackend, c: ContractCase): Promise<string[]> => {
   const q = normalizeQuery(c.query);
   const slice = { offset: 0, size: Math.max(10, c.within ?? 0) };
-  return c.kind === 'stations' ? (await backend.searchStations(q, slice)).map((h) => h.code) : (await backend.searchTrains(q, slice)).map((h) => h.number);
+  return c.kind === 'stations'
+    ? (await backend.searchStations(q, slice)).map((h) => h.code)
+    : (await backend.searchTrains(q, slice)).map((h) => h.number);
 };
 
 /** One `it` per case, named by what it checks. */

@@ -1,12 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { aliasSwitchActions, bulkOperations, CITY_SYNONYMS, indexNames, nextVersionedIndex, stationIndexBody, stationSearchRequest, trainIndexBody, trainSearchRequest } from '../src/backends/elasticsearchQueries.ts';
+import {
+  aliasSwitchActions,
+  bulkOperations,
+  CITY_SYNONYMS,
+  indexNames,
+  nextVersionedIndex,
+  stationIndexBody,
+  stationSearchRequest,
+  trainIndexBody,
+  trainSearchRequest,
+} from '../src/backends/elasticsearchQueries.ts';
 import { normalizeQuery } from '../src/domain/text.ts';
 
 describe('Elasticsearch index layout', () => {
   it('names versioned indices after the highest existing version', () => {
     expect(nextVersionedIndex('stations', [])).toBe('stations_v1');
     expect(nextVersionedIndex('stations', ['stations_v1', 'stations_v3', 'stations_v2'])).toBe('stations_v4');
-    expect(nextVersionedIndex('t1.stations', ['t1.stations_v9', 'stations_v20', 't1.stations_vx'])).toBe('t1.stations_v10');
+    expect(nextVersionedIndex('t1.stations', ['t1.stations_v9', 'stations_v20', 't1.stations_vx'])).toBe(
+      't1.stations_v10',
+    );
     expect(indexNames('t1.')).toEqual({ stations: 't1.stations', trains: 't1.trains' });
   });
 
@@ -16,17 +28,40 @@ describe('Elasticsearch index layout', () => {
       { remove: { index: 'stations_v2', alias: 'stations' } },
       { add: { index: 'stations_v3', alias: 'stations', is_write_index: true } },
     ]);
-    expect(aliasSwitchActions('stations', [], 'stations_v1')).toEqual([{ add: { index: 'stations_v1', alias: 'stations', is_write_index: true } }]);
+    expect(aliasSwitchActions('stations', [], 'stations_v1')).toEqual([
+      { add: { index: 'stations_v1', alias: 'stations', is_write_index: true } },
+    ]);
   });
 
   it('maps stations with an edge-n-gram prefix analyzer, folding, and a city synonym filter', () => {
     const body = stationIndexBody();
     expect(body.settings.analysis?.filter?.edge_grams).toEqual({ type: 'edge_ngram', min_gram: 1, max_gram: 20 });
-    expect(body.settings.analysis?.filter?.city_synonyms).toEqual({ type: 'synonym_graph', synonyms: CITY_SYNONYMS, lenient: true });
-    expect(CITY_SYNONYMS).toEqual(expect.arrayContaining(['bombay, mumbai', 'madras, chennai', 'calcutta, kolkata', 'gurgaon, gurugram', 'poona, pune', 'baroda, vadodara']));
-    expect(body.settings.analysis?.analyzer?.prefix_index).toEqual({ type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'edge_grams'] });
+    expect(body.settings.analysis?.filter?.city_synonyms).toEqual({
+      type: 'synonym_graph',
+      synonyms: CITY_SYNONYMS,
+      lenient: true,
+    });
+    expect(CITY_SYNONYMS).toEqual(
+      expect.arrayContaining([
+        'bombay, mumbai',
+        'madras, chennai',
+        'calcutta, kolkata',
+        'gurgaon, gurugram',
+        'poona, pune',
+        'baroda, vadodara',
+      ]),
+    );
+    expect(body.settings.analysis?.analyzer?.prefix_index).toEqual({
+      type: 'custom',
+      tokenizer: 'standard',
+      filter: ['lowercase', 'asciifolding', 'edge_grams'],
+    });
     expect(body.mappings.dynamic).toBe('strict');
-    expect(body.mappings.properties?.name).toEqual({ type: 'text', analyzer: 'folded', fields: { prefix: { type: 'text', analyzer: 'prefix_index', search_analyzer: 'folded' } } });
+    expect(body.mappings.properties?.name).toEqual({
+      type: 'text',
+      analyzer: 'folded',
+      fields: { prefix: { type: 'text', analyzer: 'prefix_index', search_analyzer: 'folded' } },
+    });
     expect(body.mappings.properties?.code).toMatchObject({ type: 'keyword', normalizer: 'code' });
     expect(Object.keys(trainIndexBody().mappings.properties ?? {})).toEqual(['number', 'name', 'type']);
   });
@@ -49,9 +84,35 @@ describe('Elasticsearch queries', () => {
       bool: {
         should: [
           { term: { code: { value: 'NEWDEL', boost: 50 } } },
-          { multi_match: { query: 'new del', type: 'best_fields', fields: ['name^3', 'aliases^2.5', 'city^2'], fuzziness: 'AUTO', prefix_length: 1, operator: 'and' } },
-          { multi_match: { query: 'new del', type: 'best_fields', fields: ['name^3', 'aliases^2.5', 'city^2'], analyzer: 'folded_synonyms', operator: 'and', boost: 1.2 } },
-          { multi_match: { query: 'new del', type: 'best_fields', fields: ['name.prefix^2', 'aliases.prefix^1.5', 'city.prefix', 'code.prefix^2'], operator: 'and', boost: 1.5 } },
+          {
+            multi_match: {
+              query: 'new del',
+              type: 'best_fields',
+              fields: ['name^3', 'aliases^2.5', 'city^2'],
+              fuzziness: 'AUTO',
+              prefix_length: 1,
+              operator: 'and',
+            },
+          },
+          {
+            multi_match: {
+              query: 'new del',
+              type: 'best_fields',
+              fields: ['name^3', 'aliases^2.5', 'city^2'],
+              analyzer: 'folded_synonyms',
+              operator: 'and',
+              boost: 1.2,
+            },
+          },
+          {
+            multi_match: {
+              query: 'new del',
+              type: 'best_fields',
+              fields: ['name.prefix^2', 'aliases.prefix^1.5', 'city.prefix', 'code.prefix^2'],
+              operator: 'and',
+              boost: 1.5,
+            },
+          },
         ],
         minimum_should_match: 1,
       },
@@ -59,7 +120,9 @@ describe('Elasticsearch queries', () => {
   });
 
   it('never passes the user text to a query-string parser', () => {
-    const json = JSON.stringify(stationSearchRequest('stations', normalizeQuery('NDLS~2 AND (x:y)'), { offset: 0, size: 10 }));
+    const json = JSON.stringify(
+      stationSearchRequest('stations', normalizeQuery('NDLS~2 AND (x:y)'), { offset: 0, size: 10 }),
+    );
     expect(json).not.toContain('query_string');
     expect(json).not.toContain('~');
     expect(json).not.toContain('(');

@@ -3,11 +3,23 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAmqpConnection, deleteEventTopology, inspectDlq, registerTopology, type AmqpConnection, type Consumer, type Envelope } from '@tatkal/common';
+import {
+  createAmqpConnection,
+  deleteEventTopology,
+  inspectDlq,
+  registerTopology,
+  type AmqpConnection,
+  type Consumer,
+  type Envelope,
+} from '@tatkal/common';
 import { createPostgresBackend } from '../src/backends/postgres.ts';
 import { normalizeQuery } from '../src/domain/text.ts';
 import { connectionsBetween, loadRoutes } from '../src/domain/trainsBetween.ts';
-import { networkEventsQueue, startNetworkEventsConsumer, type NetworkEventOutcome } from '../src/events/networkEvents.ts';
+import {
+  networkEventsQueue,
+  startNetworkEventsConsumer,
+  type NetworkEventOutcome,
+} from '../src/events/networkEvents.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL } from '../../../test/support/env.ts';
 import { testLogger } from '../../../test/support/logger.ts';
@@ -27,7 +39,13 @@ function event(type: string, data: Record<string, unknown>, id = randomUUID()): 
 
 async function publish(...events: Envelope[]) {
   const ch = await admin.createConfirmChannel();
-  for (const e of events) ch.publish(spec.bindings[0]!.exchange, e.type, Buffer.from(JSON.stringify(e)), { persistent: true, messageId: e.id, type: e.type, contentType: 'application/json' });
+  for (const e of events)
+    ch.publish(spec.bindings[0]!.exchange, e.type, Buffer.from(JSON.stringify(e)), {
+      persistent: true,
+      messageId: e.id,
+      type: e.type,
+      contentType: 'application/json',
+    });
   await ch.waitForConfirms();
   await ch.close();
 }
@@ -77,7 +95,13 @@ afterAll(async () => {
 
 describe('search.booking-events consumer', () => {
   it('upserts a new station once, with search_text, and makes it searchable by its alias', async () => {
-    const e = event('network.station.upserted', { code: 'TSTX', name: 'Téstpur Junction', city: 'Testpur', state: 'Assam', aliases: ['Oldtestpur'] });
+    const e = event('network.station.upserted', {
+      code: 'TSTX',
+      name: 'Téstpur Junction',
+      city: 'Testpur',
+      state: 'Assam',
+      aliases: ['Oldtestpur'],
+    });
     await publish(e, e);
     await until(() => (outcomes.get(e.id)?.length ?? 0) === 2, 'both deliveries');
     // Concurrent deliveries: the second waits on the inbox key, then finds it taken.
@@ -91,8 +115,14 @@ describe('search.booking-events consumer', () => {
       aliases: ['Oldtestpur'],
       searchText: 'testpur junction testpur tstx oldtestpur',
     });
-    const hits = await createPostgresBackend(db.prisma).searchStations(normalizeQuery('oldtestpur'), { offset: 0, size: 3 });
-    expect(hits[0]).toMatchObject({ code: 'TSTX', highlights: [{ field: 'alias', value: 'Oldtestpur', start: 0, length: 10 }] });
+    const hits = await createPostgresBackend(db.prisma).searchStations(normalizeQuery('oldtestpur'), {
+      offset: 0,
+      size: 3,
+    });
+    expect(hits[0]).toMatchObject({
+      code: 'TSTX',
+      highlights: [{ field: 'alias', value: 'Oldtestpur', start: 0, length: 10 }],
+    });
   });
 
   it('updates an existing train: route, runsOn and classes, so trainsBetween sees the change', async () => {
@@ -111,7 +141,12 @@ describe('search.booking-events consumer', () => {
     await until(() => outcomes.has(e.id), 'the train event');
     expect(outcomes.get(e.id)).toEqual(['APPLIED']);
     const doc = await db.prisma.trainDoc.findUniqueOrThrow({ where: { number: '12123' } });
-    expect({ runsOn: doc.runsOn, classes: doc.classes, stationCodes: doc.stationCodes, searchText: doc.searchText }).toEqual({
+    expect({
+      runsOn: doc.runsOn,
+      classes: doc.classes,
+      stationCodes: doc.stationCodes,
+      searchText: doc.searchText,
+    }).toEqual({
       runsOn: [0, 2, 4],
       classes: ['CC', '2S', 'EC'],
       stationCodes: ['CSMT', 'PUNE'],
@@ -120,7 +155,9 @@ describe('search.booking-events consumer', () => {
     const routes = await loadRoutes(db.prisma, 'CSMT', 'PUNE');
     // 2026-12-08 is a Tuesday (1): not a day this train runs any more; Wednesday is.
     expect(connectionsBetween(routes, 'CSMT', 'PUNE', '2026-12-08', 'EC').map((c) => c.number)).toEqual([]);
-    expect(connectionsBetween(routes, 'CSMT', 'PUNE', '2026-12-09', 'EC').map((c) => [c.number, c.departure, c.arrival])).toEqual([['12123', '17:10', '20:25']]);
+    expect(
+      connectionsBetween(routes, 'CSMT', 'PUNE', '2026-12-09', 'EC').map((c) => [c.number, c.departure, c.arrival]),
+    ).toEqual([['12123', '17:10', '20:25']]);
   });
 
   it('records other network events without changing documents, and parks malformed ones in the DLQ untouched', async () => {
@@ -131,7 +168,10 @@ describe('search.booking-events consumer', () => {
     await until(() => outcomes.has(other.id), 'the ignored event');
     expect(outcomes.get(other.id)).toEqual(['IGNORED']);
     let dlq = await inspectDlq(admin, spec.queue, 5);
-    await until(async () => (dlq = await inspectDlq(admin, spec.queue, 5)).count === 1, 'the malformed event in the DLQ');
+    await until(
+      async () => (dlq = await inspectDlq(admin, spec.queue, 5)).count === 1,
+      'the malformed event in the DLQ',
+    );
     expect(dlq.messages.map((m) => m.messageId)).toEqual([bad.id]);
     expect(outcomes.has(bad.id)).toBe(false);
     expect(await inboxRows(bad.id)).toBe(0);

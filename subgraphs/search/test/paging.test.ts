@@ -21,9 +21,15 @@ describe('cursor paging', () => {
   });
 
   it('refuses a cursor of another search, garbage, and page sizes outside 1..50', () => {
-    expect(codeOf(() => decodeCursor(encodeCursor(scopeOf('stations', 'delhi'), 3), scope))).toEqual(['BAD_USER_INPUT', 'after']);
+    expect(codeOf(() => decodeCursor(encodeCursor(scopeOf('stations', 'delhi'), 3), scope))).toEqual([
+      'BAD_USER_INPUT',
+      'after',
+    ]);
     expect(codeOf(() => decodeCursor('not a cursor!', scope))).toEqual(['BAD_USER_INPUT', 'after']);
-    expect(codeOf(() => decodeCursor(Buffer.from('x:1').toString('base64url'), scope))).toEqual(['BAD_USER_INPUT', 'after']);
+    expect(codeOf(() => decodeCursor(Buffer.from('x:1').toString('base64url'), scope))).toEqual([
+      'BAD_USER_INPUT',
+      'after',
+    ]);
     expect(codeOf(() => pageOf({ first: 0 }, scope, 10))).toEqual(['BAD_USER_INPUT', 'first']);
     expect(codeOf(() => pageOf({ first: 51 }, scope, 10))).toEqual(['BAD_USER_INPUT', 'first']);
     expect(codeOf(() => pageOf({ first: 0 }, scope, 10, 'limit'))).toEqual(['BAD_USER_INPUT', 'limit']);

@@ -11,7 +11,15 @@ import { normalizeQuery } from '../src/domain/text.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { parseMetrics } from '../../../test/support/metrics.ts';
 
-const pgHit: StationResult = { code: 'MAS', name: 'Chennai Central', city: 'Chennai', state: 'Tamil Nadu', aliases: ['Madras'], score: 9, highlights: [] };
+const pgHit: StationResult = {
+  code: 'MAS',
+  name: 'Chennai Central',
+  city: 'Chennai',
+  state: 'Tamil Nadu',
+  aliases: ['Madras'],
+  score: 9,
+  highlights: [],
+};
 const postgresStub: SearchBackend = {
   name: 'postgres',
   searchStations: async () => [pgHit],
@@ -25,8 +33,19 @@ function fakeEs(behaviour: 'ok' | 'throw' | 'hang') {
       calls.push(request);
       if (behaviour === 'throw') return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:9200'));
       if (behaviour === 'hang') return new Promise<estypes.SearchResponse<T>>(() => {});
-      const source: StationSource = { code: 'MAS', name: 'Chennai Central', city: 'Chennai', state: 'Tamil Nadu', aliases: ['Madras', 'Madras Central'] };
-      const response = { took: 1, timed_out: false, _shards: { total: 1, successful: 1, failed: 0 }, hits: { hits: [{ _index: 'stations_v1', _id: 'MAS', _score: 12.34567, _source: source }] } };
+      const source: StationSource = {
+        code: 'MAS',
+        name: 'Chennai Central',
+        city: 'Chennai',
+        state: 'Tamil Nadu',
+        aliases: ['Madras', 'Madras Central'],
+      };
+      const response = {
+        took: 1,
+        timed_out: false,
+        _shards: { total: 1, successful: 1, failed: 0 },
+        hits: { hits: [{ _index: 'stations_v1', _id: 'MAS', _score: 12.34567, _source: source }] },
+      };
       return Promise.resolve(response as estypes.SearchResponse<T>);
     },
   };
@@ -45,19 +64,43 @@ describe('resilient search', () => {
 
   it('answers from Elasticsearch while it is healthy, with highlights computed from the document', async () => {
     const es = fakeEs('ok');
-    const search = createResilientSearch({ primary: createElasticsearchBackend(es.client), fallback: postgresStub, logger: testLogger, breaker });
+    const search = createResilientSearch({
+      primary: createElasticsearchBackend(es.client),
+      fallback: postgresStub,
+      logger: testLogger,
+      breaker,
+    });
     const res = await search.searchStations(q, slice);
     expect(res).toEqual({
       servedBy: 'elasticsearch',
-      hits: [{ code: 'MAS', name: 'Chennai Central', city: 'Chennai', state: 'Tamil Nadu', aliases: ['Madras', 'Madras Central'], score: 12.3457, highlights: [{ field: 'alias', value: 'Madras', start: 0, length: 6 }] }],
+      hits: [
+        {
+          code: 'MAS',
+          name: 'Chennai Central',
+          city: 'Chennai',
+          state: 'Tamil Nadu',
+          aliases: ['Madras', 'Madras Central'],
+          score: 12.3457,
+          highlights: [{ field: 'alias', value: 'Madras', start: 0, length: 6 }],
+        },
+      ],
     });
     expect(es.calls[0]!.index).toBe('stations');
-    expect(search.stats()).toEqual({ primary: 'elasticsearch', breaker: 'closed', fallbacks: { timeout: 0, open: 0, error: 0 } });
+    expect(search.stats()).toEqual({
+      primary: 'elasticsearch',
+      breaker: 'closed',
+      fallbacks: { timeout: 0, open: 0, error: 0 },
+    });
     search.shutdown();
   });
 
   it('falls back to PostgreSQL when Elasticsearch throws, and counts it', async () => {
-    const search = createResilientSearch({ primary: createElasticsearchBackend(fakeEs('throw').client), fallback: postgresStub, logger: testLogger, breaker });
+    const search = createResilientSearch({
+      primary: createElasticsearchBackend(fakeEs('throw').client),
+      fallback: postgresStub,
+      logger: testLogger,
+      breaker,
+    });
     expect(await search.searchStations(q, slice)).toEqual({ servedBy: 'postgres-fallback', hits: [pgHit] });
     expect(search.stats().fallbacks).toEqual({ timeout: 0, open: 0, error: 1 });
     search.shutdown();
@@ -65,7 +108,12 @@ describe('resilient search', () => {
 
   it('falls back within the time-out when Elasticsearch hangs', async () => {
     vi.useFakeTimers();
-    const search = createResilientSearch({ primary: createElasticsearchBackend(fakeEs('hang').client), fallback: postgresStub, logger: testLogger, breaker });
+    const search = createResilientSearch({
+      primary: createElasticsearchBackend(fakeEs('hang').client),
+      fallback: postgresStub,
+      logger: testLogger,
+      breaker,
+    });
     let answer: Served<StationResult[]> | undefined;
     const answered = search.searchStations(q, slice).then((res) => (answer = res));
     await vi.advanceTimersByTimeAsync(breaker.timeoutMs - 1);
@@ -81,8 +129,15 @@ describe('resilient search', () => {
     let behaviour: 'ok' | 'throw' = 'throw';
     const failing = fakeEs('throw');
     const healthy = fakeEs('ok');
-    const client: EsSearchClient = { search: (request) => (behaviour === 'throw' ? failing.client.search(request) : healthy.client.search(request)) };
-    const search = createResilientSearch({ primary: createElasticsearchBackend(client), fallback: postgresStub, logger: testLogger, breaker });
+    const client: EsSearchClient = {
+      search: (request) => (behaviour === 'throw' ? failing.client.search(request) : healthy.client.search(request)),
+    };
+    const search = createResilientSearch({
+      primary: createElasticsearchBackend(client),
+      fallback: postgresStub,
+      logger: testLogger,
+      breaker,
+    });
     await search.searchStations(q, slice);
     await search.searchStations(q, slice);
     expect(search.stats().breaker).toBe('open');
@@ -104,9 +159,16 @@ describe('resilient search', () => {
   it('without Elasticsearch answers from PostgreSQL as the primary engine', async () => {
     const search = createResilientSearch({ primary: null, fallback: postgresStub, logger: testLogger, breaker });
     expect(await search.searchStations(q, slice)).toEqual({ servedBy: 'postgres', hits: [pgHit] });
-    expect(search.stats()).toEqual({ primary: 'postgres', breaker: 'none', fallbacks: { timeout: 0, open: 0, error: 0 } });
+    expect(search.stats()).toEqual({
+      primary: 'postgres',
+      breaker: 'none',
+      fallbacks: { timeout: 0, open: 0, error: 0 },
+    });
     const m = parseMetrics(await metricsRegistry.metrics());
-    expect(m.find('tatkal_search_backend').map((s) => [s.labels.backend, s.value])).toEqual([['elasticsearch', 0], ['postgres', 1]]);
+    expect(m.find('tatkal_search_backend').map((s) => [s.labels.backend, s.value])).toEqual([
+      ['elasticsearch', 0],
+      ['postgres', 1],
+    ]);
     expect(m.find('tatkal_search_breaker_state')).toEqual([]);
     search.shutdown();
   });
@@ -116,14 +178,24 @@ describe('resilient search', () => {
     let behaviour: 'ok' | 'throw' = 'throw';
     const failing = fakeEs('throw');
     const healthy = fakeEs('ok');
-    const client: EsSearchClient = { search: (request) => (behaviour === 'throw' ? failing.client.search(request) : healthy.client.search(request)) };
-    const search = createResilientSearch({ primary: createElasticsearchBackend(client), fallback: postgresStub, logger: testLogger, breaker });
+    const client: EsSearchClient = {
+      search: (request) => (behaviour === 'throw' ? failing.client.search(request) : healthy.client.search(request)),
+    };
+    const search = createResilientSearch({
+      primary: createElasticsearchBackend(client),
+      fallback: postgresStub,
+      logger: testLogger,
+      breaker,
+    });
     const read = async () => {
       const m = parseMetrics(await metricsRegistry.metrics());
       return {
         backend: Object.fromEntries(m.find('tatkal_search_backend').map((s) => [s.labels.backend, s.value])),
         breaker: m.sum('tatkal_search_breaker_state'),
-        fallbacks: { error: m.sum('tatkal_search_fallbacks_total', { reason: 'error' }), open: m.sum('tatkal_search_fallbacks_total', { reason: 'open' }) },
+        fallbacks: {
+          error: m.sum('tatkal_search_fallbacks_total', { reason: 'error' }),
+          open: m.sum('tatkal_search_fallbacks_total', { reason: 'open' }),
+        },
       };
     };
     const before = (await read()).fallbacks;
@@ -132,7 +204,11 @@ describe('resilient search', () => {
     await search.searchStations(q, slice);
     await search.searchStations(q, slice);
     await search.searchStations(q, slice);
-    expect(await read()).toEqual({ backend: { elasticsearch: 0, postgres: 1 }, breaker: 2, fallbacks: { error: before.error + 2, open: before.open + 1 } });
+    expect(await read()).toEqual({
+      backend: { elasticsearch: 0, postgres: 1 },
+      breaker: 2,
+      fallbacks: { error: before.error + 2, open: before.open + 1 },
+    });
 
     behaviour = 'ok';
     await vi.advanceTimersByTimeAsync(breaker.resetTimeoutMs - 1);

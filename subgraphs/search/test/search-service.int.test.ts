@@ -32,14 +32,27 @@ afterAll(async () => {
 });
 
 async function post(query: string) {
-  const res = await fetch(`${service.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-  return { status: res.status, body: (await res.json()) as { data?: Record<string, any>; errors?: unknown[]; extensions?: Record<string, unknown> } };
+  const res = await fetch(`${service.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      data?: Record<string, any>;
+      errors?: unknown[];
+      extensions?: Record<string, unknown>;
+    },
+  };
 }
 
 describe('search service with Elasticsearch down', () => {
   it('is ready (Elasticsearch is not a readiness condition) and answers from PostgreSQL, saying so', async () => {
     expect((await fetch(`${service.url}/ready`)).status).toBe(200);
-    const { status, body } = await post(`{ searchStations(query: "gurgaon", first: 1) { station { code } } searchTrains(query: "12951", first: 1) { number } }`);
+    const { status, body } = await post(
+      `{ searchStations(query: "gurgaon", first: 1) { station { code } } searchTrains(query: "12951", first: 1) { number } }`,
+    );
     expect(status).toBe(200);
     expect(body).toEqual({
       data: { searchStations: [{ station: { code: 'GGN' } }], searchTrains: [{ number: '12951' }] },
@@ -52,9 +65,13 @@ describe('search service with Elasticsearch down', () => {
     // (it needs 5 calls), so Elasticsearch is still the engine tried first.
     const m = await scrape(service.url);
     expect(m.sum('tatkal_search_fallbacks_total', { reason: 'error' })).toBe(2);
-    expect(m.find('tatkal_search_breaker_state').map((s) => [s.labels.backend, s.value])).toEqual([['elasticsearch', 0]]);
+    expect(m.find('tatkal_search_breaker_state').map((s) => [s.labels.backend, s.value])).toEqual([
+      ['elasticsearch', 0],
+    ]);
     expect(m.sum('tatkal_search_backend', { backend: 'elasticsearch' })).toBe(1);
-    expect(m.sum('tatkal_graphql_operations_total', { operation_name: 'anonymous', operation_type: 'query', outcome: 'ok' })).toBe(1);
+    expect(
+      m.sum('tatkal_graphql_operations_total', { operation_name: 'anonymous', operation_type: 'query', outcome: 'ok' }),
+    ).toBe(1);
     expect(m.sum('tatkal_http_requests_total', { method: 'POST', route: '/graphql', status_code: '200' })).toBe(1);
   });
 });

@@ -2,7 +2,12 @@
 // Elasticsearch when ELASTICSEARCH_URL names one (indices built from the same data, own prefix).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createElasticsearchBackend, createElasticsearchClient, rebuildElasticsearch, searchClientOf } from '../src/backends/elasticsearch.ts';
+import {
+  createElasticsearchBackend,
+  createElasticsearchClient,
+  rebuildElasticsearch,
+  searchClientOf,
+} from '../src/backends/elasticsearch.ts';
 import { indexNames } from '../src/backends/elasticsearchQueries.ts';
 import { createPostgresBackend } from '../src/backends/postgres.ts';
 import type { SearchBackend } from '../src/backends/types.ts';
@@ -30,20 +35,27 @@ describe('search contract: PostgreSQL (pg_trgm)', () => {
 
 const ES_URL = process.env.ELASTICSEARCH_URL;
 
-describe.skipIf(!ES_URL)(ES_URL ? 'search contract: Elasticsearch' : 'search contract: Elasticsearch (skipped: ELASTICSEARCH_URL is not set, no Elasticsearch on this machine)', () => {
-  const prefix = `test_${randomBytes(4).toString('hex')}.`;
-  let elasticsearch: SearchBackend;
-  let client: ReturnType<typeof createElasticsearchClient>;
+describe.skipIf(!ES_URL)(
+  ES_URL
+    ? 'search contract: Elasticsearch'
+    : 'search contract: Elasticsearch (skipped: ELASTICSEARCH_URL is not set, no Elasticsearch on this machine)',
+  () => {
+    const prefix = `test_${randomBytes(4).toString('hex')}.`;
+    let elasticsearch: SearchBackend;
+    let client: ReturnType<typeof createElasticsearchClient>;
 
-  beforeAll(async () => {
-    client = createElasticsearchClient(ES_URL!, 30_000);
-    await rebuildElasticsearch(client, db.prisma, indexNames(prefix));
-    elasticsearch = createElasticsearchBackend(searchClientOf(client), indexNames(prefix));
-  });
-  afterAll(async () => {
-    await client?.indices.delete({ index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
-    await client?.close();
-  });
+    beforeAll(async () => {
+      client = createElasticsearchClient(ES_URL!, 30_000);
+      await rebuildElasticsearch(client, db.prisma, indexNames(prefix));
+      elasticsearch = createElasticsearchBackend(searchClientOf(client), indexNames(prefix));
+    });
+    afterAll(async () => {
+      await client?.indices
+        .delete({ index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true })
+        .catch(() => {});
+      await client?.close();
+    });
 
-  contractTests(() => elasticsearch);
-});
+    contractTests(() => elasticsearch);
+  },
+);

@@ -6,14 +6,20 @@ const badInputOf = (fn: () => unknown) => {
   try {
     fn();
   } catch (err) {
-    return err instanceof AppError ? { code: err.code, message: err.message, field: err.extensions.field } : { code: 'not an AppError' };
+    return err instanceof AppError
+      ? { code: err.code, message: err.message, field: err.extensions.field }
+      : { code: 'not an AppError' };
   }
   return null;
 };
 
 describe('normalizeQuery', () => {
   it('folds case and accents and splits on anything but letters and digits', () => {
-    expect(normalizeQuery('  Néw   DELHI ')).toEqual({ text: 'new delhi', tokens: ['new', 'delhi'], compact: 'NEWDELHI' });
+    expect(normalizeQuery('  Néw   DELHI ')).toEqual({
+      text: 'new delhi',
+      tokens: ['new', 'delhi'],
+      compact: 'NEWDELHI',
+    });
     expect(normalizeQuery('ndls')).toEqual({ text: 'ndls', tokens: ['ndls'], compact: 'NDLS' });
   });
 
@@ -24,10 +30,26 @@ describe('normalizeQuery', () => {
   });
 
   it('refuses empty, symbol-only and over-long text with BAD_USER_INPUT on the query field', () => {
-    expect(badInputOf(() => normalizeQuery('   '))).toEqual({ code: 'BAD_USER_INPUT', message: 'Type at least one character to search', field: 'query' });
-    expect(badInputOf(() => normalizeQuery('*'))).toEqual({ code: 'BAD_USER_INPUT', message: 'Search text needs at least one letter or digit', field: 'query' });
-    expect(badInputOf(() => normalizeQuery('\\'))).toEqual({ code: 'BAD_USER_INPUT', message: 'Search text needs at least one letter or digit', field: 'query' });
-    expect(badInputOf(() => normalizeQuery('a'.repeat(201)))).toEqual({ code: 'BAD_USER_INPUT', message: 'Search text must be at most 200 characters', field: 'query' });
+    expect(badInputOf(() => normalizeQuery('   '))).toEqual({
+      code: 'BAD_USER_INPUT',
+      message: 'Type at least one character to search',
+      field: 'query',
+    });
+    expect(badInputOf(() => normalizeQuery('*'))).toEqual({
+      code: 'BAD_USER_INPUT',
+      message: 'Search text needs at least one letter or digit',
+      field: 'query',
+    });
+    expect(badInputOf(() => normalizeQuery('\\'))).toEqual({
+      code: 'BAD_USER_INPUT',
+      message: 'Search text needs at least one letter or digit',
+      field: 'query',
+    });
+    expect(badInputOf(() => normalizeQuery('a'.repeat(201)))).toEqual({
+      code: 'BAD_USER_INPUT',
+      message: 'Search text must be at most 200 characters',
+      field: 'query',
+    });
     expect(normalizeQuery('a'.repeat(200)).text).toHaveLength(200);
   });
 });
@@ -54,16 +76,22 @@ describe('highlights', () => {
       { field: 'name', value: 'New Delhi', start: 0, length: 3 },
       { field: 'name', value: 'New Delhi', start: 4, length: 3 },
     ]);
-    expect(highlightsIn('alias', 'Bombay Central', ['bombay'])).toEqual([{ field: 'alias', value: 'Bombay Central', start: 0, length: 6 }]);
+    expect(highlightsIn('alias', 'Bombay Central', ['bombay'])).toEqual([
+      { field: 'alias', value: 'Bombay Central', start: 0, length: 6 },
+    ]);
   });
 
   it('marks the whole word a typo matched, and nothing without typos allowed', () => {
-    expect(highlightsIn('name', 'Chennai Central', ['chenai'])).toEqual([{ field: 'name', value: 'Chennai Central', start: 0, length: 7 }]);
+    expect(highlightsIn('name', 'Chennai Central', ['chenai'])).toEqual([
+      { field: 'name', value: 'Chennai Central', start: 0, length: 7 },
+    ]);
     expect(highlightsIn('name', 'Vadodara Junction', ['baroda'], false)).toEqual([]);
   });
 
   it('keeps offsets right for accented text', () => {
     expect(fold('Éluru')).toBe('eluru');
-    expect(highlightsIn('name', 'Bhopal Éluru', ['eluru'])).toEqual([{ field: 'name', value: 'Bhopal Éluru', start: 7, length: 5 }]);
+    expect(highlightsIn('name', 'Bhopal Éluru', ['eluru'])).toEqual([
+      { field: 'name', value: 'Bhopal Éluru', start: 7, length: 5 },
+    ]);
   });
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '@tatkal/common';
-import { classCodeOf, connectionOn, connectionsBetween, validateTrainsBetween, type TrainRoute } from '../src/domain/trainsBetween.ts';
+import {
+  classCodeOf,
+  connectionOn,
+  connectionsBetween,
+  validateTrainsBetween,
+  type TrainRoute,
+} from '../src/domain/trainsBetween.ts';
 
 // 2026-12-07 is a Monday (runsOn 0).
 const overnight: TrainRoute = {
@@ -40,7 +46,14 @@ describe('connectionOn', () => {
   it('reaches a day-2 station the day after it left its origin: runsOn is checked on the origin date', () => {
     // RTM at 00:28 on journey day 2: on Tuesday 2026-12-08 it is the Monday run.
     const tuesday = connectionOn(overnight, 'RTM', 'NDLS', '2026-12-08');
-    expect(tuesday).toMatchObject({ originDate: '2026-12-07', departure: '00:28', arrival: '08:32', arrivalDate: '2026-12-08', durationMinutes: 484, distanceKm: 733 });
+    expect(tuesday).toMatchObject({
+      originDate: '2026-12-07',
+      departure: '00:28',
+      arrival: '08:32',
+      arrivalDate: '2026-12-08',
+      durationMinutes: 484,
+      distanceKm: 733,
+    });
     // On Monday at RTM there is no train: the Sunday run does not exist.
     expect(connectionOn(overnight, 'RTM', 'NDLS', '2026-12-07')).toBeNull();
   });
@@ -51,9 +64,23 @@ describe('connectionOn', () => {
   });
 
   it('filters by class and sorts by departure time at from', () => {
-    const early: TrainRoute = { ...overnight, number: '10001', classes: ['SL'], stops: overnight.stops.map((s) => ({ ...s, departureMin: s.departureMin === null ? null : s.departureMin - 600, arrivalMin: s.arrivalMin === null ? null : s.arrivalMin - 600 })) };
-    expect(connectionsBetween([overnight, early], 'MMCT', 'NDLS', '2026-12-07', null).map((c) => c.number)).toEqual(['10001', '12951']);
-    expect(connectionsBetween([overnight, early], 'MMCT', 'NDLS', '2026-12-07', '3A').map((c) => c.number)).toEqual(['12951']);
+    const early: TrainRoute = {
+      ...overnight,
+      number: '10001',
+      classes: ['SL'],
+      stops: overnight.stops.map((s) => ({
+        ...s,
+        departureMin: s.departureMin === null ? null : s.departureMin - 600,
+        arrivalMin: s.arrivalMin === null ? null : s.arrivalMin - 600,
+      })),
+    };
+    expect(connectionsBetween([overnight, early], 'MMCT', 'NDLS', '2026-12-07', null).map((c) => c.number)).toEqual([
+      '10001',
+      '12951',
+    ]);
+    expect(connectionsBetween([overnight, early], 'MMCT', 'NDLS', '2026-12-07', '3A').map((c) => c.number)).toEqual([
+      '12951',
+    ]);
   });
 });
 
@@ -68,15 +95,25 @@ describe('trainsBetween input', () => {
   };
 
   it('normalizes codes and classes', () => {
-    expect(validateTrainsBetween({ from: ' mmct', to: 'ndls', date: '2026-12-07', class: 'third_ac' }, '2026-12-01')).toEqual({ from: 'MMCT', to: 'NDLS', date: '2026-12-07', classCode: '3A' });
+    expect(
+      validateTrainsBetween({ from: ' mmct', to: 'ndls', date: '2026-12-07', class: 'third_ac' }, '2026-12-01'),
+    ).toEqual({ from: 'MMCT', to: 'NDLS', date: '2026-12-07', classCode: '3A' });
     expect(classCodeOf('2a')).toBe('2A');
     expect(classCodeOf(null)).toBeNull();
   });
 
   it('refuses past dates, equal or malformed stations and unknown classes', () => {
-    expect(fieldOf(() => validateTrainsBetween({ from: 'MMCT', to: 'NDLS', date: '2026-11-30' }, '2026-12-01'))).toEqual(['BAD_USER_INPUT', 'date']);
-    expect(fieldOf(() => validateTrainsBetween({ from: 'MMCT', to: 'mmct', date: '2026-12-07' }, '2026-12-01'))).toEqual(['BAD_USER_INPUT', 'to']);
-    expect(fieldOf(() => validateTrainsBetween({ from: 'MM CT', to: 'NDLS', date: '2026-12-07' }, '2026-12-01'))).toEqual(['BAD_USER_INPUT', 'from']);
-    expect(fieldOf(() => validateTrainsBetween({ from: 'MMCT', to: 'NDLS', date: '2026-12-07', class: '4A' }, '2026-12-01'))).toEqual(['BAD_USER_INPUT', 'class']);
+    expect(
+      fieldOf(() => validateTrainsBetween({ from: 'MMCT', to: 'NDLS', date: '2026-11-30' }, '2026-12-01')),
+    ).toEqual(['BAD_USER_INPUT', 'date']);
+    expect(
+      fieldOf(() => validateTrainsBetween({ from: 'MMCT', to: 'mmct', date: '2026-12-07' }, '2026-12-01')),
+    ).toEqual(['BAD_USER_INPUT', 'to']);
+    expect(
+      fieldOf(() => validateTrainsBetween({ from: 'MM CT', to: 'NDLS', date: '2026-12-07' }, '2026-12-01')),
+    ).toEqual(['BAD_USER_INPUT', 'from']);
+    expect(
+      fieldOf(() => validateTrainsBetween({ from: 'MMCT', to: 'NDLS', date: '2026-12-07', class: '4A' }, '2026-12-01')),
+    ).toEqual(['BAD_USER_INPUT', 'class']);
   });
 });

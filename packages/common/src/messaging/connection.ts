@@ -113,7 +113,8 @@ export function createAmqpConnection(opts: AmqpConnectionOptions): AmqpConnectio
     } catch (err) {
       failures++;
       // Loud once, then quieter: a broker that stays down should not flood the log.
-      if (failures === 1 || failures % 20 === 0) log.warn({ err: (err as Error).message, url: redact(opts.url), failures }, 'RabbitMQ unreachable; retrying');
+      if (failures === 1 || failures % 20 === 0)
+        log.warn({ err: (err as Error).message, url: redact(opts.url), failures }, 'RabbitMQ unreachable; retrying');
       schedule();
       return;
     }
@@ -157,7 +158,10 @@ export function createAmqpConnection(opts: AmqpConnectionOptions): AmqpConnectio
         ch.on('return', (msg) => {
           const id = msg.properties.headers?.['x-publish-id'];
           if (typeof id === 'string') returned.add(id);
-          log.warn({ exchange: msg.fields.exchange, routingKey: msg.fields.routingKey, messageId: msg.properties.messageId }, 'broker returned an unroutable message');
+          log.warn(
+            { exchange: msg.fields.exchange, routingKey: msg.fields.routingKey, messageId: msg.properties.messageId },
+            'broker returned an unroutable message',
+          );
         });
         return ch;
       });
@@ -197,7 +201,8 @@ export function createAmqpConnection(opts: AmqpConnectionOptions): AmqpConnectio
       return () => setups.delete(setup);
     },
     async publish(exchange, routingKey, content, options = {}) {
-      const counted = (outcome: PublishOutcome | 'failed') => messagesPublished.inc({ exchange: exchange || 'default', outcome });
+      const counted = (outcome: PublishOutcome | 'failed') =>
+        messagesPublished.inc({ exchange: exchange || 'default', outcome });
       const ch = await getPublisher().catch((err: unknown) => {
         counted('failed');
         throw err;
@@ -212,17 +217,23 @@ export function createAmqpConnection(opts: AmqpConnectionOptions): AmqpConnectio
           reject(new Error(`no publisher confirm within ${confirmTimeoutMs} ms`));
         }, confirmTimeoutMs);
         try {
-          ch.publish(exchange, routingKey, content, { ...options, headers: { ...options.headers, 'x-publish-id': publishId } }, (err) => {
-            clearTimeout(t);
-            // The broker sends basic.return before the ack of the same message.
-            const wasReturned = returned.delete(publishId);
-            if (settled) return;
-            settled = true;
-            const outcome = err ? 'failed' : wasReturned ? 'returned' : 'confirmed';
-            counted(outcome);
-            if (outcome === 'failed') reject(err instanceof Error ? err : new Error('broker nacked the message'));
-            else resolve(outcome);
-          });
+          ch.publish(
+            exchange,
+            routingKey,
+            content,
+            { ...options, headers: { ...options.headers, 'x-publish-id': publishId } },
+            (err) => {
+              clearTimeout(t);
+              // The broker sends basic.return before the ack of the same message.
+              const wasReturned = returned.delete(publishId);
+              if (settled) return;
+              settled = true;
+              const outcome = err ? 'failed' : wasReturned ? 'returned' : 'confirmed';
+              counted(outcome);
+              if (outcome === 'failed') reject(err instanceof Error ? err : new Error('broker nacked the message'));
+              else resolve(outcome);
+            },
+          );
         } catch (err) {
           clearTimeout(t);
           settled = true;

@@ -3,7 +3,18 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { captureLogger, testLogger } from '../../../../test/support/logger.ts';
-import { admin, cleanups, connection, db, exchanges, metrics, prefix, queueCount, queues, useMessagingBroker } from '../../../../test/support/messaging.ts';
+import {
+  admin,
+  cleanups,
+  connection,
+  db,
+  exchanges,
+  metrics,
+  prefix,
+  queueCount,
+  queues,
+  useMessagingBroker,
+} from '../../../../test/support/messaging.ts';
 import { waitFor } from '../../../../test/support/wait.ts';
 import { startConsumer } from './consumer.ts';
 import { inspectDlq, purgeDlq, replayDlq } from './dlq.ts';
@@ -94,7 +105,8 @@ describe('consumer, retries and the DLQ', () => {
     expect(JSON.parse(peek.messages[0]!.body)).toEqual(env);
     // The peek answers only once the message is back: the next peek and count see it at once.
     expect(await queueCount(dlqName(queue))).toBe(1);
-    for (let i = 0; i < 5; i++) expect((await inspectDlq(admin, queue, 5)).messages.map((m) => m.messageId)).toEqual([env.id]);
+    for (let i = 0; i < 5; i++)
+      expect((await inspectDlq(admin, queue, 5)).messages.map((m) => m.messageId)).toEqual([env.id]);
 
     // The handler is fixed; the operator replays.
     healthy = true;
@@ -132,10 +144,16 @@ describe('consumer, retries and the DLQ', () => {
     const env = envelope({ correlationId: '4123456789' });
     await publishRaw(exchange, 'reservation.cancelled', Buffer.from(JSON.stringify(env)), env.id);
     await waitFor('second attempt handled', () => deep.lines.length === 2);
-    await waitFor('acked', async () => (await metrics()).sum('tatkal_consumer_deliveries_total', { queue, outcome: 'ack' }) === 1);
+    await waitFor(
+      'acked',
+      async () => (await metrics()).sum('tatkal_consumer_deliveries_total', { queue, outcome: 'ack' }) === 1,
+    );
     const handling = [...lines, ...deep.lines].filter((l) => l.msg !== 'consuming');
-    expect(handling.map((l) => l.msg)).toEqual(expect.arrayContaining(['handling', 'handler failed; will retry', 'deep inside the handler']));
-    for (const line of handling) expect(line, String(line.msg)).toMatchObject({ messageId: env.id, correlationId: '4123456789' });
+    expect(handling.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['handling', 'handler failed; will retry', 'deep inside the handler']),
+    );
+    for (const line of handling)
+      expect(line, String(line.msg)).toMatchObject({ messageId: env.id, correlationId: '4123456789' });
     expect(deep.lines.map((l) => l.step)).toEqual([1, 2]);
     // Outside a delivery, nothing is added.
     deep.logger.info('after');
@@ -159,7 +177,12 @@ describe('consumer, retries and the DLQ', () => {
     await consumer.ready;
 
     await publishRaw(exchange, 'payment.succeeded', Buffer.from('{"id": "x", this is not json'), 'poison-1');
-    await publishRaw(exchange, 'payment.succeeded', Buffer.from(JSON.stringify({ id: 'no-type', data: {} })), 'poison-2');
+    await publishRaw(
+      exchange,
+      'payment.succeeded',
+      Buffer.from(JSON.stringify({ id: 'no-type', data: {} })),
+      'poison-2',
+    );
     await waitFor('poison in the DLQ', async () => (await queueCount(dlqName(queue))) === 2);
     const peek = await inspectDlq(admin, queue);
     expect(peek.messages.map((m) => [m.messageId, m.headers['x-dead-letter-reason']])).toEqual([
@@ -187,7 +210,10 @@ describe('consumer, retries and the DLQ', () => {
         const outcome = await db.prisma.$transaction(async (tx) => {
           if (!(await recordInbox(tx, 'payment', env))) return 'duplicate';
           // The state change: here one outbox row per processed message.
-          await tx.$executeRawUnsafe(`INSERT INTO payment.outbox (id, exchange, routing_key, payload) VALUES (gen_random_uuid(), 'effects', $1, '{}'::jsonb)`, env.id);
+          await tx.$executeRawUnsafe(
+            `INSERT INTO payment.outbox (id, exchange, routing_key, payload) VALUES (gen_random_uuid(), 'effects', $1, '{}'::jsonb)`,
+            env.id,
+          );
           await new Promise((r) => setTimeout(r, 100));
           return 'processed';
         });
@@ -198,11 +224,18 @@ describe('consumer, retries and the DLQ', () => {
     await consumer.ready;
 
     const env = envelope();
-    await Promise.all(Array.from({ length: 5 }, () => publishRaw(exchange, 'payment.succeeded', Buffer.from(JSON.stringify(env)), env.id)));
+    await Promise.all(
+      Array.from({ length: 5 }, () =>
+        publishRaw(exchange, 'payment.succeeded', Buffer.from(JSON.stringify(env)), env.id),
+      ),
+    );
     await waitFor('all deliveries handled', () => outcomes.length === 5);
     expect(outcomes.filter((o) => o === 'processed')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(4);
-    const effects = await db.prisma.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*)::bigint AS n FROM payment.outbox WHERE routing_key = $1`, env.id);
+    const effects = await db.prisma.$queryRawUnsafe<{ n: bigint }[]>(
+      `SELECT count(*)::bigint AS n FROM payment.outbox WHERE routing_key = $1`,
+      env.id,
+    );
     expect(Number(effects[0]!.n)).toBe(1);
     const inbox = await db.prisma.paymentInbox.findMany({ where: { messageId: env.id } });
     expect(inbox.map((r) => r.type)).toEqual(['payment.succeeded']);

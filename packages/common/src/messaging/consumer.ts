@@ -20,9 +20,21 @@ const consumerDeliveries = counter({
 });
 
 const queueGauges = scrapedGauges({
-  depth: { name: 'tatkal_queue_depth_messages', help: 'Messages ready in a consumed queue (read from the broker at scrape time; absent while it is unreachable)', labelNames: ['queue'] },
-  retry: { name: 'tatkal_queue_retry_messages', help: "Messages waiting out a retry back-off in a consumed queue's retry queue", labelNames: ['queue'] },
-  dlq: { name: 'tatkal_queue_dlq_messages', help: "Messages in a consumed queue's dead-letter queue (they need an operator: scripts/dlq.ts)", labelNames: ['queue'] },
+  depth: {
+    name: 'tatkal_queue_depth_messages',
+    help: 'Messages ready in a consumed queue (read from the broker at scrape time; absent while it is unreachable)',
+    labelNames: ['queue'],
+  },
+  retry: {
+    name: 'tatkal_queue_retry_messages',
+    help: "Messages waiting out a retry back-off in a consumed queue's retry queue",
+    labelNames: ['queue'],
+  },
+  dlq: {
+    name: 'tatkal_queue_dlq_messages',
+    help: "Messages in a consumed queue's dead-letter queue (they need an operator: scripts/dlq.ts)",
+    labelNames: ['queue'],
+  },
 });
 
 // Scrape-time queue checks use a channel of their own per connection: a passive declare of a
@@ -46,7 +58,10 @@ function checkChannel(model: ChannelModel): Promise<Channel> {
 }
 
 /** Message counts of a queue, its retry queue and its DLQ; undefined while not connected. */
-async function queueCounts(connection: AmqpConnection, queue: string): Promise<{ depth: number; retry: number; dlq: number } | undefined> {
+async function queueCounts(
+  connection: AmqpConnection,
+  queue: string,
+): Promise<{ depth: number; retry: number; dlq: number } | undefined> {
   const model = connection.current();
   if (!model) return undefined;
   const ch = await checkChannel(model);
@@ -131,7 +146,12 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     }
   };
 
-  const moveTo = async (target: string, msg: ConsumeMessage, headers: Record<string, unknown>, expirationMs?: number) => {
+  const moveTo = async (
+    target: string,
+    msg: ConsumeMessage,
+    headers: Record<string, unknown>,
+    expirationMs?: number,
+  ) => {
     const p = msg.properties;
     const outcome = await connection.publish('', target, msg.content, {
       persistent: true,
@@ -152,12 +172,15 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     if (outcome !== 'confirmed') throw new Error(`queue ${target} does not exist`);
   };
 
-  const delivered = (outcome: 'ack' | 'retry' | 'dead_lettered' | 'requeued') => consumerDeliveries.inc({ queue, outcome });
+  const delivered = (outcome: 'ack' | 'retry' | 'dead_lettered' | 'requeued') =>
+    consumerDeliveries.inc({ queue, outcome });
 
   // Every log line of one delivery's handling (the handler's, the code it calls) carries the
   // message id and, once the envelope is read, its correlation id (the PNR for reservation events).
   const handle = (ch: Channel, msg: ConsumeMessage) =>
-    runInLogScope({ messageId: msg.properties.messageId, correlationId: msg.properties.correlationId }, () => handleInScope(ch, msg));
+    runInLogScope({ messageId: msg.properties.messageId, correlationId: msg.properties.correlationId }, () =>
+      handleInScope(ch, msg),
+    );
 
   const handleInScope = async (ch: Channel, msg: ConsumeMessage) => {
     const headers = msg.properties.headers ?? {};
@@ -171,7 +194,11 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
         envelope = parseEnvelope(msg.content);
       } catch (err) {
         mlog.error({ err: (err as Error).message }, 'poison message; moved to the DLQ');
-        await moveTo(dlqName(queue), msg, { [MessageHeaders.deadLetterReason]: 'poison', [MessageHeaders.lastError]: (err as Error).message.slice(0, 500), [MessageHeaders.failedAt]: new Date().toISOString() });
+        await moveTo(dlqName(queue), msg, {
+          [MessageHeaders.deadLetterReason]: 'poison',
+          [MessageHeaders.lastError]: (err as Error).message.slice(0, 500),
+          [MessageHeaders.failedAt]: new Date().toISOString(),
+        });
         settle(ch, msg, 'ack');
         delivered('dead_lettered');
         return;
@@ -183,7 +210,11 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
         delivered('ack');
       } catch (err) {
         const error = ((err as Error)?.message ?? String(err)).slice(0, 500);
-        const common = { [MessageHeaders.attempts]: attempt, [MessageHeaders.lastError]: error, [MessageHeaders.failedAt]: new Date().toISOString() };
+        const common = {
+          [MessageHeaders.attempts]: attempt,
+          [MessageHeaders.lastError]: error,
+          [MessageHeaders.failedAt]: new Date().toISOString(),
+        };
         let outcome: 'retry' | 'dead_lettered';
         if (err instanceof DeadLetterError) {
           mlog.error({ err }, 'handler rejected the message; moved to the DLQ');
@@ -216,7 +247,11 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     const counts = await queueCounts(connection, queue);
     if (!counts) return {};
     const labels = { queue };
-    return { depth: [{ labels, value: counts.depth }], retry: [{ labels, value: counts.retry }], dlq: [{ labels, value: counts.dlq }] };
+    return {
+      depth: [{ labels, value: counts.depth }],
+      retry: [{ labels, value: counts.retry }],
+      dlq: [{ labels, value: counts.dlq }],
+    };
   });
 
   const retryLater = (model: ChannelModel) => {

@@ -16,7 +16,11 @@ const toDlq = (queue: string) => (queue.endsWith('.dlq') ? queue : dlqName(queue
 const toMain = (queue: string) => (queue.endsWith('.dlq') ? queue.slice(0, -4) : queue);
 
 /** Counts the DLQ and peeks at up to `n` messages; they stay in the queue (requeued on channel close). */
-export async function inspectDlq(model: ChannelModel, queue: string, n = 10): Promise<{ queue: string; count: number; messages: DlqMessage[] }> {
+export async function inspectDlq(
+  model: ChannelModel,
+  queue: string,
+  n = 10,
+): Promise<{ queue: string; count: number; messages: DlqMessage[] }> {
   const dlq = toDlq(queue);
   const ch = await model.createChannel();
   try {
@@ -66,7 +70,11 @@ export async function replayDlq(model: ChannelModel, queue: string, n: number | 
       const msg = await ch.get(dlq, { noAck: false });
       if (!msg) break;
       const p = msg.properties;
-      const { [MessageHeaders.attempts]: _a, [MessageHeaders.deadLetterReason]: _r, ...headers } = retryableHeaders(p.headers);
+      const {
+        [MessageHeaders.attempts]: _a,
+        [MessageHeaders.deadLetterReason]: _r,
+        ...headers
+      } = retryableHeaders(p.headers);
       ch.publish('', main, msg.content, {
         persistent: true,
         messageId: p.messageId,
@@ -74,7 +82,11 @@ export async function replayDlq(model: ChannelModel, queue: string, n: number | 
         type: p.type,
         contentType: p.contentType,
         timestamp: p.timestamp,
-        headers: { ...headers, 'x-replayed-at': new Date().toISOString(), 'x-replay-count': Number(headers['x-replay-count'] ?? 0) + 1 },
+        headers: {
+          ...headers,
+          'x-replayed-at': new Date().toISOString(),
+          'x-replay-count': Number(headers['x-replay-count'] ?? 0) + 1,
+        },
       });
       await ch.waitForConfirms();
       ch.ack(msg);

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { parseEnvelope, PoisonMessageError } from './envelope.ts';
 
 const body = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
-const valid = { id: 'a1', type: 'payment.succeeded', version: 1, occurredAt: '2026-11-25T10:00:00.000Z', correlationId: '4123456789', data: { reservationId: 'r' } };
+const valid = {
+  id: 'a1',
+  type: 'payment.succeeded',
+  version: 1,
+  occurredAt: '2026-11-25T10:00:00.000Z',
+  correlationId: '4123456789',
+  data: { reservationId: 'r' },
+};
 
 describe('parseEnvelope', () => {
   it('returns a well-formed envelope; a missing correlationId becomes null', () => {

@@ -9,8 +9,16 @@ import { serviceTable, type SqlClient } from './sql.ts';
  * (the caller then does nothing). A concurrent duplicate waits on the primary key until the first
  * transaction ends, so one of them commits the state change.
  */
-export async function recordInbox(tx: SqlClient, table: string, envelope: Pick<Envelope, 'id' | 'type'>): Promise<boolean> {
+export async function recordInbox(
+  tx: SqlClient,
+  table: string,
+  envelope: Pick<Envelope, 'id' | 'type'>,
+): Promise<boolean> {
   const name = serviceTable(table, 'inbox');
-  const rows = await tx.$queryRawUnsafe<unknown[]>(`INSERT INTO ${name} (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING message_id`, envelope.id, envelope.type);
+  const rows = await tx.$queryRawUnsafe<unknown[]>(
+    `INSERT INTO ${name} (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
+    envelope.id,
+    envelope.type,
+  );
   return rows.length === 1;
 }

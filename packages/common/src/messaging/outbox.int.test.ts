@@ -4,7 +4,19 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createBrokerProxy } from '../../../../test/support/brokerProxy.ts';
 import { captureLogger, testLogger } from '../../../../test/support/logger.ts';
-import { admin, cleanups, connection, db, exchanges, getMessage, metrics, prefix, queueCount, queues, useMessagingBroker } from '../../../../test/support/messaging.ts';
+import {
+  admin,
+  cleanups,
+  connection,
+  db,
+  exchanges,
+  getMessage,
+  metrics,
+  prefix,
+  queueCount,
+  queues,
+  useMessagingBroker,
+} from '../../../../test/support/messaging.ts';
 import { waitFor } from '../../../../test/support/wait.ts';
 import type { Logger } from '../logger.ts';
 import { createAmqpConnection, type AmqpConnection } from './connection.ts';
@@ -27,9 +39,20 @@ async function exchangeWithQueue(name: string, queueArgs: Record<string, unknown
   return { exchange, queue };
 }
 
-async function insertOutbox(table: 'booking' | 'payment', exchange: string, routingKey: string, createdAt = new Date()) {
+async function insertOutbox(
+  table: 'booking' | 'payment',
+  exchange: string,
+  routingKey: string,
+  createdAt = new Date(),
+) {
   const id = randomUUID();
-  const payload = { type: routingKey, version: 1, occurredAt: createdAt.toISOString(), correlationId: `corr-${id.slice(0, 8)}`, data: { n: 1 } };
+  const payload = {
+    type: routingKey,
+    version: 1,
+    occurredAt: createdAt.toISOString(),
+    correlationId: `corr-${id.slice(0, 8)}`,
+    data: { n: 1 },
+  };
   await db.prisma.$executeRawUnsafe(
     `INSERT INTO ${table}.outbox (id, exchange, routing_key, payload, created_at) VALUES ($1::uuid, $2, $3, $4::jsonb, $5)`,
     id,
@@ -42,16 +65,30 @@ async function insertOutbox(table: 'booking' | 'payment', exchange: string, rout
 }
 
 async function outboxRow(table: 'booking' | 'payment', id: string) {
-  const rows = await db.prisma.$queryRawUnsafe<{ published_at: Date | null; attempts: number }[]>(`SELECT published_at, attempts FROM ${table}.outbox WHERE id = $1::uuid`, id);
+  const rows = await db.prisma.$queryRawUnsafe<{ published_at: Date | null; attempts: number }[]>(
+    `SELECT published_at, attempts FROM ${table}.outbox WHERE id = $1::uuid`,
+    id,
+  );
   return rows[0]!;
 }
 
-const relayFor = (conn: AmqpConnection, table: 'booking' | 'payment' = 'booking', logger: Logger = testLogger): OutboxRelay => {
-  const relay = startOutboxRelay({ prisma: db.prisma, table, connection: conn, logger, intervalMs: 50, exchangeName: (e) => `${prefix}${e}`, maxBackoffMs: 500 });
+const relayFor = (
+  conn: AmqpConnection,
+  table: 'booking' | 'payment' = 'booking',
+  logger: Logger = testLogger,
+): OutboxRelay => {
+  const relay = startOutboxRelay({
+    prisma: db.prisma,
+    table,
+    connection: conn,
+    logger,
+    intervalMs: 50,
+    exchangeName: (e) => `${prefix}${e}`,
+    maxBackoffMs: 500,
+  });
   cleanups.push(() => relay.stop());
   return relay;
 };
-
 
 describe('outbox relay', () => {
   it('publishes with confirms and marks a row published only after the broker confirmed it', async () => {
@@ -67,7 +104,13 @@ describe('outbox relay', () => {
     expect(await queueCount(queue)).toBe(1);
 
     const msg = (await getMessage(queue))!;
-    expect(msg.properties).toMatchObject({ messageId: first.id, correlationId: first.payload.correlationId, type: 'reservation.held', contentType: 'application/json', deliveryMode: 2 });
+    expect(msg.properties).toMatchObject({
+      messageId: first.id,
+      correlationId: first.payload.correlationId,
+      type: 'reservation.held',
+      contentType: 'application/json',
+      deliveryMode: 2,
+    });
     expect(JSON.parse(msg.content.toString())).toEqual({ id: first.id, ...first.payload });
 
     // Room again: the nacked row goes out on its retry.
@@ -78,7 +121,9 @@ describe('outbox relay', () => {
     // Every publish is counted by the broker's answer: two confirmed, the nack(s) failed.
     const m = await metrics();
     expect(m.sum('tatkal_messages_published_total', { exchange: `${prefix}confirms`, outcome: 'confirmed' })).toBe(2);
-    expect(m.sum('tatkal_messages_published_total', { exchange: `${prefix}confirms`, outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(
+      m.sum('tatkal_messages_published_total', { exchange: `${prefix}confirms`, outcome: 'failed' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('leaves an unroutable row (basic.return) for retry and delivers it once a queue is bound', async () => {
@@ -93,8 +138,14 @@ describe('outbox relay', () => {
     await waitFor('row returned', async () => (await outboxRow('booking', row.id)).attempts >= 1);
     expect((await outboxRow('booking', row.id)).published_at).toBeNull();
     // The relay's warning names the row and its correlation id (the PNR for reservation events).
-    expect(lines.find((l) => l.outboxId === row.id)).toMatchObject({ msg: 'outbox row not published; will retry', correlationId: row.payload.correlationId, reason: 'returned as unroutable' });
-    expect((await metrics()).sum('tatkal_messages_published_total', { exchange: exchange, outcome: 'returned' })).toBeGreaterThanOrEqual(1);
+    expect(lines.find((l) => l.outboxId === row.id)).toMatchObject({
+      msg: 'outbox row not published; will retry',
+      correlationId: row.payload.correlationId,
+      reason: 'returned as unroutable',
+    });
+    expect(
+      (await metrics()).sum('tatkal_messages_published_total', { exchange: exchange, outcome: 'returned' }),
+    ).toBeGreaterThanOrEqual(1);
 
     const queue = `${prefix}unroutable.q`;
     await ch.assertQueue(queue, { durable: false });
@@ -125,7 +176,13 @@ describe('outbox relay', () => {
     // The relay reaches RabbitMQ through a TCP proxy this test can stop and start: a broker restart.
     const proxy = await createBrokerProxy();
     await proxy.start();
-    const cutConnection = createAmqpConnection({ url: proxy.url, logger: testLogger, name: 'cutoff-test', minDelayMs: 50, maxDelayMs: 300 });
+    const cutConnection = createAmqpConnection({
+      url: proxy.url,
+      logger: testLogger,
+      name: 'cutoff-test',
+      minDelayMs: 50,
+      maxDelayMs: 300,
+    });
     cleanups.push(() => cutConnection.close());
     await cutConnection.waitForConnection(10_000);
     relayFor(cutConnection, 'payment');
@@ -142,7 +199,9 @@ describe('outbox relay', () => {
     expect(await outboxRow('payment', during.id)).toEqual({ published_at: null, attempts: 0 });
     const lagging = await metrics();
     expect(lagging.sum('tatkal_outbox_unpublished_rows', { table: 'payment' })).toBeGreaterThanOrEqual(1);
-    expect(lagging.sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'payment' })).toBeGreaterThanOrEqual(90);
+    expect(lagging.sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'payment' })).toBeGreaterThanOrEqual(
+      90,
+    );
 
     // The broker is back on the same address.
     await proxy.start();
@@ -152,6 +211,8 @@ describe('outbox relay', () => {
     await waitFor('row published after recovery', async () => (await outboxRow('payment', during.id)).published_at);
     const ids = [(await getMessage(queue))?.properties.messageId, (await getMessage(queue))?.properties.messageId];
     expect(ids).toEqual([before.id, during.id]);
-    expect((await metrics()).sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'payment' })).toBeLessThan(90);
+    expect((await metrics()).sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'payment' })).toBeLessThan(
+      90,
+    );
   });
 });

@@ -7,7 +7,11 @@ import type { AmqpConnection } from './connection.ts';
 import { serviceTable, type SqlClient, type TransactionalSqlClient } from './sql.ts';
 
 const outboxGauges = scrapedGauges({
-  unpublished: { name: 'tatkal_outbox_unpublished_rows', help: 'Outbox rows not yet confirmed by the broker, by outbox table (read at scrape time)', labelNames: ['table'] },
+  unpublished: {
+    name: 'tatkal_outbox_unpublished_rows',
+    help: 'Outbox rows not yet confirmed by the broker, by outbox table (read at scrape time)',
+    labelNames: ['table'],
+  },
   oldestAge: {
     name: 'tatkal_outbox_oldest_unpublished_age_seconds',
     help: 'Age of the oldest unpublished outbox row (0 when none): how far event publishing lags, by outbox table (read at scrape time)',
@@ -37,11 +41,16 @@ interface OutboxRow {
   attempts: number;
 }
 
-const payloadOf = (row: OutboxRow) => (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>;
-const correlationOf = (payload: Record<string, unknown>) => (typeof payload.correlationId === 'string' ? payload.correlationId : undefined);
+const payloadOf = (row: OutboxRow) =>
+  (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>;
+const correlationOf = (payload: Record<string, unknown>) =>
+  typeof payload.correlationId === 'string' ? payload.correlationId : undefined;
 
 /** Unpublished rows of an outbox table and the age of the oldest, for the lag gauges. */
-export async function outboxLag(prisma: SqlClient, table: string): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
+export async function outboxLag(
+  prisma: SqlClient,
+  table: string,
+): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
   const name = serviceTable(table, 'outbox');
   const rows = await prisma.$queryRawUnsafe<{ n: number; age: number }[]>(
     `SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM ${name} WHERE published_at IS NULL`,
@@ -98,15 +107,20 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
           rows.map((row) => {
             const payload = payloadOf(row);
             const envelope = { id: row.id, ...payload };
-            return opts.connection.publish(exchangeName(row.exchange), row.routing_key, Buffer.from(JSON.stringify(envelope)), {
-              persistent: true,
-              mandatory: true,
-              messageId: row.id,
-              correlationId: correlationOf(payload),
-              type: typeof payload.type === 'string' ? payload.type : row.routing_key,
-              contentType: 'application/json',
-              timestamp: Math.floor(Date.now() / 1000),
-            });
+            return opts.connection.publish(
+              exchangeName(row.exchange),
+              row.routing_key,
+              Buffer.from(JSON.stringify(envelope)),
+              {
+                persistent: true,
+                mandatory: true,
+                messageId: row.id,
+                correlationId: correlationOf(payload),
+                type: typeof payload.type === 'string' ? payload.type : row.routing_key,
+                contentType: 'application/json',
+                timestamp: Math.floor(Date.now() / 1000),
+              },
+            );
           }),
         );
         const published: string[] = [];
@@ -114,21 +128,42 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         outcomes.forEach((o, i) => {
           const row = rows[i]!;
           if (o.status === 'fulfilled' && o.value === 'confirmed') published.push(row.id);
-          else failed.push({ row, reason: o.status === 'fulfilled' ? 'returned as unroutable' : String((o.reason as Error)?.message ?? o.reason) });
+          else
+            failed.push({
+              row,
+              reason:
+                o.status === 'fulfilled' ? 'returned as unroutable' : String((o.reason as Error)?.message ?? o.reason),
+            });
         });
         if (published.length) {
           await tx.$executeRawUnsafe(`UPDATE ${table} SET published_at = now() WHERE id = ANY($1::uuid[])`, published);
           if (log.isLevelEnabled('debug')) {
-            for (const row of rows) if (published.includes(row.id)) log.debug({ outboxId: row.id, routingKey: row.routing_key, correlationId: correlationOf(payloadOf(row)) }, 'outbox row published');
+            for (const row of rows)
+              if (published.includes(row.id))
+                log.debug(
+                  { outboxId: row.id, routingKey: row.routing_key, correlationId: correlationOf(payloadOf(row)) },
+                  'outbox row published',
+                );
           }
         }
         if (failed.length) {
-          await tx.$executeRawUnsafe(`UPDATE ${table} SET attempts = attempts + 1 WHERE id = ANY($1::uuid[])`, failed.map((f) => f.row.id));
+          await tx.$executeRawUnsafe(
+            `UPDATE ${table} SET attempts = attempts + 1 WHERE id = ANY($1::uuid[])`,
+            failed.map((f) => f.row.id),
+          );
           for (const { row, reason } of failed) {
             const delay = Math.min(maxBackoffMs, 1_000 * 2 ** Math.min(row.attempts, 16));
             backoff.set(row.id, Date.now() + delay);
             log.warn(
-              { outboxId: row.id, correlationId: correlationOf(payloadOf(row)), exchange: row.exchange, routingKey: row.routing_key, attempts: row.attempts + 1, retryInMs: delay, reason },
+              {
+                outboxId: row.id,
+                correlationId: correlationOf(payloadOf(row)),
+                exchange: row.exchange,
+                routingKey: row.routing_key,
+                attempts: row.attempts + 1,
+                retryInMs: delay,
+                reason,
+              },
               'outbox row not published; will retry',
             );
           }

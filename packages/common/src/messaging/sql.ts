@@ -17,6 +17,7 @@ const identifier = /^[a-z_][a-z0-9_]*$/;
  */
 export function serviceTable(name: string, table: 'outbox' | 'inbox'): string {
   const parts = name.includes('.') ? name.split('.') : [name, table];
-  if (parts.length !== 2 || !parts.every((p) => identifier.test(p))) throw new Error(`bad ${table} table name (schema or schema.table): ${JSON.stringify(name)}`);
+  if (parts.length !== 2 || !parts.every((p) => identifier.test(p)))
+    throw new Error(`bad ${table} table name (schema or schema.table): ${JSON.stringify(name)}`);
   return parts.join('.');
 }

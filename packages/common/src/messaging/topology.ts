@@ -31,7 +31,10 @@ export function eventTopology(prefix = '') {
     /** Outbox rows name the logical exchange ('payments', 'booking'); this maps it. */
     exchangeName: (logical: string) => `${prefix}${logical}`,
     queues: {
-      bookingPaymentEvents: { queue: `${prefix}booking.payment-events`, bindings: [{ exchange: payments, pattern: 'payment.*' }] } satisfies QueueSpec,
+      bookingPaymentEvents: {
+        queue: `${prefix}booking.payment-events`,
+        bindings: [{ exchange: payments, pattern: 'payment.*' }],
+      } satisfies QueueSpec,
       paymentBookingEvents: {
         queue: `${prefix}payment.booking-events`,
         bindings: [
@@ -50,7 +53,10 @@ export type QueueType = 'quorum' | 'classic';
 export async function declareExchange(ch: Channel, exchange: string): Promise<void> {
   const unrouted = unroutedName(exchange);
   await ch.assertExchange(unrouted, 'fanout', { durable: true });
-  await ch.assertQueue(unrouted, { durable: true, arguments: { 'x-message-ttl': 7 * 24 * 3_600_000, 'x-max-length': 1_000_000 } });
+  await ch.assertQueue(unrouted, {
+    durable: true,
+    arguments: { 'x-message-ttl': 7 * 24 * 3_600_000, 'x-max-length': 1_000_000 },
+  });
   await ch.bindQueue(unrouted, unrouted, '');
   await ch.assertExchange(exchange, 'topic', { durable: true, alternateExchange: unrouted });
 }
@@ -71,7 +77,10 @@ export async function declareQueue(ch: Channel, spec: QueueSpec, queueType: Queu
 }
 
 /** Declares exchanges and queues on every (re)connect of `connection`. */
-export function registerTopology(connection: AmqpConnection, topology: { exchanges: string[]; queues: QueueSpec[]; queueType?: QueueType }): () => void {
+export function registerTopology(
+  connection: AmqpConnection,
+  topology: { exchanges: string[]; queues: QueueSpec[]; queueType?: QueueType },
+): () => void {
   return connection.onConnect(async (model) => {
     const ch = await model.createChannel();
     try {
@@ -94,7 +103,11 @@ export function registerEventTopology(connection: AmqpConnection, prefix = ''): 
  * names of other consumers' queues, with their retry queue and DLQ): for tests and throw-away
  * environments.
  */
-export async function deleteEventTopology(model: ChannelModel, prefix: string, extraQueues: string[] = []): Promise<void> {
+export async function deleteEventTopology(
+  model: ChannelModel,
+  prefix: string,
+  extraQueues: string[] = [],
+): Promise<void> {
   if (!prefix) throw new Error('refusing to delete the unprefixed (production) topology');
   const t = eventTopology(prefix);
   const ch = await model.createChannel();

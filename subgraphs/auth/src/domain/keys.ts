@@ -25,7 +25,8 @@ export async function importSigningKeys(jwks: (JWK & { kid: string })[]): Promis
   if (jwks.length === 0) throw new Error('no signing keys configured');
   return Promise.all(
     jwks.map(async (jwk) => {
-      if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !jwk.d) throw new Error(`signing key ${jwk.kid}: expected a private Ed25519 JWK`);
+      if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !jwk.d)
+        throw new Error(`signing key ${jwk.kid}: expected a private Ed25519 JWK`);
       const privateKey = (await importJWK({ ...jwk, alg: 'EdDSA' }, 'EdDSA')) as CryptoKey;
       const { d: _private, ...publicJwk } = jwk;
       return { kid: jwk.kid, privateKey, publicJwk: { ...publicJwk, alg: 'EdDSA', use: 'sig' } };

@@ -8,8 +8,12 @@ const MAXMEM = 128 * PARAMS.N * PARAMS.r * 2;
 
 function derive(password: string, salt: Buffer, params: typeof PARAMS): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFKC'), salt, params.keylen, { N: params.N, r: params.r, p: params.p, maxmem: MAXMEM }, (err, key) =>
-      err ? reject(err) : resolve(key),
+    scrypt(
+      password.normalize('NFKC'),
+      salt,
+      params.keylen,
+      { N: params.N, r: params.r, p: params.p, maxmem: MAXMEM },
+      (err, key) => (err ? reject(err) : resolve(key)),
     ),
   );
 }
@@ -24,14 +28,26 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const key = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p), keylen: expected.length });
+  const key = await derive(password, Buffer.from(salt, 'base64url'), {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    keylen: expected.length,
+  });
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
 /** Verified against when the email is unknown, so both failures cost the same time. */
 export const DUMMY_HASH = 'scrypt$32768$8$4$AAAAAAAAAAAAAAAAAAAAAA$' + Buffer.alloc(32).toString('base64url');
 
-const COMMON = new Set(['password1234', '123456789012', 'qwertyuiopas', 'passwordpassword', 'iloveindia123', 'tatkalbooking']);
+const COMMON = new Set([
+  'password1234',
+  '123456789012',
+  'qwertyuiopas',
+  'passwordpassword',
+  'iloveindia123',
+  'tatkalbooking',
+]);
 
 /** Returns why a password is too weak, or null. */
 export function passwordProblem(password: string): string | null {

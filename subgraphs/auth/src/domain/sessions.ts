@@ -53,7 +53,12 @@ const registerSchema = z.object({
 
 type Db = PrismaClient | Prisma.TransactionClient;
 
-async function issueSession(deps: SessionDeps, user: User, familyId: string = randomUUID(), db: Db = deps.prisma): Promise<Session & { tokenId: string }> {
+async function issueSession(
+  deps: SessionDeps,
+  user: User,
+  familyId: string = randomUUID(),
+  db: Db = deps.prisma,
+): Promise<Session & { tokenId: string }> {
   const now = Math.floor(Date.now() / 1000);
   const signer = deps.keys[0]!;
   const accessTokenExpiresAt = new Date((now + deps.settings.accessTokenTtlSeconds) * 1000);
@@ -78,7 +83,8 @@ async function issueSession(deps: SessionDeps, user: User, familyId: string = ra
 // The successor pair, kept for the grace window, sealed with a key derived from the token it
 // replaced: the database holds only that token's hash, so its rows alone cannot be opened.
 type SealedPair = Omit<Session, 'user'>;
-const sealKey = (refreshToken: string) => Buffer.from(hkdfSync('sha256', refreshToken, '', 'tatkal refresh successor v1', 32));
+const sealKey = (refreshToken: string) =>
+  Buffer.from(hkdfSync('sha256', refreshToken, '', 'tatkal refresh successor v1', 32));
 
 function seal(refreshToken: string, pair: SealedPair): string {
   const iv = randomBytes(12);
@@ -91,11 +97,20 @@ function unseal(refreshToken: string, sealed: string): SealedPair {
   const raw = Buffer.from(sealed, 'base64url');
   const decipher = createDecipheriv('aes-256-gcm', sealKey(refreshToken), raw.subarray(0, 12));
   decipher.setAuthTag(raw.subarray(12, 28));
-  const pair = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as SealedPair;
-  return { ...pair, accessTokenExpiresAt: new Date(pair.accessTokenExpiresAt), refreshTokenExpiresAt: new Date(pair.refreshTokenExpiresAt) };
+  const pair = JSON.parse(
+    Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'),
+  ) as SealedPair;
+  return {
+    ...pair,
+    accessTokenExpiresAt: new Date(pair.accessTokenExpiresAt),
+    refreshTokenExpiresAt: new Date(pair.refreshTokenExpiresAt),
+  };
 }
 
-export async function register(deps: SessionDeps, input: { email: string; password: string; name: string; phone?: string | null }): Promise<Session> {
+export async function register(
+  deps: SessionDeps,
+  input: { email: string; password: string; name: string; phone?: string | null },
+): Promise<Session> {
   const parsed = registerSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -135,7 +150,10 @@ const withoutTokenId = ({ tokenId: _tokenId, ...session }: Session & { tokenId: 
 
 /** Revokes every live token of a family, and drops their sealed successors. */
 const revokeFamily = (db: Db, familyId: string) =>
-  db.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: new Date(), successorSealed: null } });
+  db.refreshToken.updateMany({
+    where: { familyId, revokedAt: null },
+    data: { revokedAt: new Date(), successorSealed: null },
+  });
 
 /**
  * Rotates a refresh token, in one transaction that locks its row (concurrent retries queue
@@ -148,7 +166,16 @@ export async function refresh(deps: SessionDeps, refreshToken: string): Promise<
   const graceMs = (deps.settings.refreshReuseGraceSeconds ?? DEFAULT_REFRESH_REUSE_GRACE_SECONDS) * 1000;
   const outcome = await deps.prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<
-      { id: string; user_id: string; family_id: string; expires_at: Date; rotated_at: Date | null; revoked_at: Date | null; successor_id: string | null; successor_sealed: string | null }[]
+      {
+        id: string;
+        user_id: string;
+        family_id: string;
+        expires_at: Date;
+        rotated_at: Date | null;
+        revoked_at: Date | null;
+        successor_id: string | null;
+        successor_sealed: string | null;
+      }[]
     >`
       SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, successor_id, successor_sealed FROM auth.refresh_tokens WHERE token_hash = ${tokenHash} FOR UPDATE`;
     const token = rows[0];
@@ -156,20 +183,38 @@ export async function refresh(deps: SessionDeps, refreshToken: string): Promise<
     const user = await tx.user.findUniqueOrThrow({ where: { id: token.user_id } });
     if (token.rotated_at) {
       if (token.successor_sealed && token.successor_id && Date.now() - token.rotated_at.getTime() < graceMs) {
-        const successor = await tx.refreshToken.findUnique({ where: { id: token.successor_id }, select: { rotatedAt: true, revokedAt: true } });
-        if (successor && !successor.rotatedAt && !successor.revokedAt) return { kind: 'retry' as const, session: { user, ...unseal(refreshToken, token.successor_sealed) } };
+        const successor = await tx.refreshToken.findUnique({
+          where: { id: token.successor_id },
+          select: { rotatedAt: true, revokedAt: true },
+        });
+        if (successor && !successor.rotatedAt && !successor.revokedAt)
+          return { kind: 'retry' as const, session: { user, ...unseal(refreshToken, token.successor_sealed) } };
       }
       await revokeFamily(tx, token.family_id);
       return { kind: 'reused' as const };
     }
     const { tokenId, ...session } = await issueSession(deps, user, token.family_id, tx);
     const { user: _user, ...pair } = session;
-    await tx.refreshToken.update({ where: { id: token.id }, data: { rotatedAt: new Date(), successorId: tokenId, successorSealed: graceMs > 0 ? seal(refreshToken, pair) : null } });
+    await tx.refreshToken.update({
+      where: { id: token.id },
+      data: {
+        rotatedAt: new Date(),
+        successorId: tokenId,
+        successorSealed: graceMs > 0 ? seal(refreshToken, pair) : null,
+      },
+    });
     // The copy its own predecessor kept of this token's pair is not needed any more.
-    await tx.refreshToken.updateMany({ where: { successorId: token.id, successorSealed: { not: null } }, data: { successorSealed: null } });
+    await tx.refreshToken.updateMany({
+      where: { successorId: token.id, successorSealed: { not: null } },
+      data: { successorSealed: null },
+    });
     return { kind: 'ok' as const, session };
   });
-  if (outcome.kind === 'reused') throw new AppError(ErrorCode.UNAUTHENTICATED, 'Refresh token was already used; all sessions of this login were signed out');
+  if (outcome.kind === 'reused')
+    throw new AppError(
+      ErrorCode.UNAUTHENTICATED,
+      'Refresh token was already used; all sessions of this login were signed out',
+    );
   if (outcome.kind === 'invalid') throw unauthenticated('Refresh token is invalid or expired');
   return outcome.session;
 }
@@ -188,5 +233,7 @@ export async function ensureAdmin(prisma: PrismaClient, email: string, password:
     if (existing.role !== 'ADMIN') await prisma.user.update({ where: { id: existing.id }, data: { role: 'ADMIN' } });
     return;
   }
-  await prisma.user.create({ data: { email: normalized, name: 'Administrator', passwordHash: await hashPassword(password), role: 'ADMIN' } });
+  await prisma.user.create({
+    data: { email: normalized, name: 'Administrator', passwordHash: await hashPassword(password), role: 'ADMIN' },
+  });
 }

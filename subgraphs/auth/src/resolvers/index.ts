@@ -6,7 +6,9 @@ import { login, logout, refresh, register, type Session } from '../domain/sessio
 /** Marks the user of a session just issued to the caller: they may read their own contact details. */
 const SESSION_USER = Symbol('sessionUser');
 const mayReadContact = (user: User, ctx: AuthContext) =>
-  (user as User & { [SESSION_USER]?: boolean })[SESSION_USER] === true || ctx.identity?.userId === user.id || ctx.identity?.role === 'ADMIN';
+  (user as User & { [SESSION_USER]?: boolean })[SESSION_USER] === true ||
+  ctx.identity?.userId === user.id ||
+  ctx.identity?.role === 'ADMIN';
 
 /** Users by id, one query for all the references of a request; null for an unknown id. */
 async function usersById(ids: string[], ctx: AuthContext): Promise<(User | null)[]> {
@@ -37,13 +39,20 @@ export const resolvers = {
         orderBy: { id: 'asc' },
       });
       const nodes = rows.slice(0, first);
-      return { nodes, nextCursor: rows.length > first ? Buffer.from(nodes[nodes.length - 1]!.id).toString('base64url') : null };
+      return {
+        nodes,
+        nextCursor: rows.length > first ? Buffer.from(nodes[nodes.length - 1]!.id).toString('base64url') : null,
+      };
     },
   },
   Mutation: {
-    register: (_: unknown, args: { input: { email: string; password: string; name: string; phone?: string | null } }, ctx: AuthContext) =>
-      register(ctx, args.input),
-    login: (_: unknown, args: { email: string; password: string }, ctx: AuthContext) => login(ctx, args.email, args.password),
+    register: (
+      _: unknown,
+      args: { input: { email: string; password: string; name: string; phone?: string | null } },
+      ctx: AuthContext,
+    ) => register(ctx, args.input),
+    login: (_: unknown, args: { email: string; password: string }, ctx: AuthContext) =>
+      login(ctx, args.email, args.password),
     refreshSession: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => refresh(ctx, args.refreshToken),
     logout: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => logout(ctx, args.refreshToken),
   },
@@ -51,7 +60,9 @@ export const resolvers = {
     // Only for the user themself or an admin: an id someone learned must not reveal a name. No
     // plan of the supergraph resolves another user's reference here.
     __resolveReference: (ref: { id: string }, ctx: AuthContext) =>
-      ctx.identity && (ctx.identity.role === 'ADMIN' || ctx.identity.userId === ref.id) ? requestLoader(ctx, usersById).load(ref.id) : null,
+      ctx.identity && (ctx.identity.role === 'ADMIN' || ctx.identity.userId === ref.id)
+        ? requestLoader(ctx, usersById).load(ref.id)
+        : null,
     // Other people's contact details are not for everyone who can name a user id.
     email: (user: User, _: unknown, ctx: AuthContext) => {
       if (!mayReadContact(user, ctx)) throw forbidden('Only the user or an administrator can read this');

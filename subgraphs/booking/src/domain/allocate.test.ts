@@ -3,7 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import type { BerthType, TravelClass } from '@tatkal/db';
 import { berthTypeOf } from './rail.ts';
-import { allocateBatch, pickSeats, type ClassWaitlist, type Decision, type QueuedRequest, type RunSeat } from './allocate.ts';
+import {
+  allocateBatch,
+  pickSeats,
+  type ClassWaitlist,
+  type Decision,
+  type QueuedRequest,
+  type RunSeat,
+} from './allocate.ts';
 import type { SeatInfo } from './layout.ts';
 import { segmentMask } from './network.ts';
 

@@ -94,8 +94,18 @@ export function allocateBatch(
     const free = (s: RunSeat) => (s.occupiedMask & req.mask) === 0n;
 
     const waitlistOrRefuse = (): Decision => {
-      if (!req.allowWaitlist) return { status: 'REFUSED', code: 'SOLD_OUT', reason: `Not enough berths are free in ${req.cls} for this journey` };
-      if (wl.waiting + n > waitlistLimit) return { status: 'REFUSED', code: 'SOLD_OUT', reason: `${req.cls} is sold out for this journey and its waitlist is full` };
+      if (!req.allowWaitlist)
+        return {
+          status: 'REFUSED',
+          code: 'SOLD_OUT',
+          reason: `Not enough berths are free in ${req.cls} for this journey`,
+        };
+      if (wl.waiting + n > waitlistLimit)
+        return {
+          status: 'REFUSED',
+          code: 'SOLD_OUT',
+          reason: `${req.cls} is sold out for this journey and its waitlist is full`,
+        };
       const numbers = req.passengers.map((_, i) => wl.last + 1 + i);
       wl.last += n;
       wl.waiting += n;
@@ -110,7 +120,11 @@ export function allocateBatch(
     if (req.passengers[0]?.requestedSeatId != null) {
       const wanted = req.passengers.map((p) => seats.get(p.requestedSeatId!));
       if (someoneWaiting || wanted.some((s) => !s || s.class !== req.cls || !free(s))) {
-        return { status: 'REFUSED', code: 'SEAT_UNAVAILABLE', reason: 'That berth is no longer available for this journey; choose another or let us allocate one' };
+        return {
+          status: 'REFUSED',
+          code: 'SEAT_UNAVAILABLE',
+          reason: 'That berth is no longer available for this journey; choose another or let us allocate one',
+        };
       }
       return hold(wanted as RunSeat[]);
     }

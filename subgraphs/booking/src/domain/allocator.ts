@@ -7,7 +7,18 @@
 // lock serializes them. A batch that fails for a reason other than contention is retried by
 // halves, so one bad request fails alone.
 import type { PrismaClient, TravelClass } from '@tatkal/db';
-import { AppError, ErrorCode, errorOutcome, isRetryableDbError, successOutcome, tryAgain, type Idempotency, type LeaseManager, type Logger, type Stored } from '@tatkal/common';
+import {
+  AppError,
+  ErrorCode,
+  errorOutcome,
+  isRetryableDbError,
+  successOutcome,
+  tryAgain,
+  type Idempotency,
+  type LeaseManager,
+  type Logger,
+  type Stored,
+} from '@tatkal/common';
 import { allocateBatch, type ClassWaitlist, type Decision, type RunSeat } from './allocate.ts';
 import { createInventory, type Tx } from './inventory.ts';
 import type { LayoutCache, TrainLayout } from './layout.ts';
@@ -69,8 +80,26 @@ export function createAllocator(deps: AllocatorDeps) {
   /** The next queued requests in ticket order, locked, with their passengers (one statement). */
   async function load(tx: Tx, runId: string, only: string[] | null) {
     type Row = {
-      id: string; pnr: string; user_id: string; queue_ticket: number; class: TravelClass; from_seq: number; to_seq: number; allow_waitlist: boolean; fare_paise: number; created_at: Date; idempotency_key: string | null;
-      passengers: { id: string; name: string; age: number; gender: string; berthPreference: LoadedRequest['passengers'][number]['berthPreference']; farePaise: number; requestedSeatId: number | null }[];
+      id: string;
+      pnr: string;
+      user_id: string;
+      queue_ticket: number;
+      class: TravelClass;
+      from_seq: number;
+      to_seq: number;
+      allow_waitlist: boolean;
+      fare_paise: number;
+      created_at: Date;
+      idempotency_key: string | null;
+      passengers: {
+        id: string;
+        name: string;
+        age: number;
+        gender: string;
+        berthPreference: LoadedRequest['passengers'][number]['berthPreference'];
+        farePaise: number;
+        requestedSeatId: number | null;
+      }[];
     };
     return tx.$queryRaw<Row[]>`
       WITH q AS (
@@ -97,12 +126,16 @@ export function createAllocator(deps: AllocatorDeps) {
     const layout = await deps.layouts.layout(run.trainId);
     const report = await prisma.$transaction(
       async (tx): Promise<BatchReport | null> => {
-        let allocator = await tx.$queryRaw<{ fence: bigint }[]>`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
+        let allocator = await tx.$queryRaw<
+          { fence: bigint }[]
+        >`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
         if (!allocator[0] || !run.inventoryReady) {
           // Not prepared ahead (a run created inside the window): created here, by its only
           // allocator (createInventory does nothing for a run already ready).
           if (await createInventory(tx, [runId])) run.inventoryReady = true;
-          allocator = await tx.$queryRaw<{ fence: bigint }[]>`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
+          allocator = await tx.$queryRaw<
+            { fence: bigint }[]
+          >`SELECT fence FROM booking.run_allocators WHERE run_id = ${runId}::uuid FOR UPDATE`;
         }
         if (fence !== null && allocator[0]!.fence !== fence) throw new LeaseLost();
         const rows = await load(tx, runId, only);
@@ -156,7 +189,12 @@ export function createAllocator(deps: AllocatorDeps) {
         const journeys = [...new Map(requests.map((r) => [`${r.cls}|${r.mask}`, r])).values()].map((r) => {
           const wl = waitlists.get(r.cls)!;
           const open = [...seats.values()].some((s) => s.class === r.cls && (s.occupiedMask & r.mask) === 0n);
-          return { cls: r.cls, mask: r.mask, blocked: !open || wl.masks.some((m) => (m & r.mask) !== 0n), waiting: wl.waiting };
+          return {
+            cls: r.cls,
+            mask: r.mask,
+            blocked: !open || wl.masks.some((m) => (m & r.mask) !== 0n),
+            waiting: wl.waiting,
+          };
         });
         return { runId, decided, doneTicket, journeys, ms: 0, waitlists };
       },
@@ -165,7 +203,12 @@ export function createAllocator(deps: AllocatorDeps) {
     if (report) {
       report.ms = performance.now() - started;
       // Committed: what this batch waitlisted is now part of the run's waitlist.
-      if (fence !== null) waitingCache.set(runId, { fence, at: waitingCache.get(runId)?.at ?? Date.now(), waiting: new Map([...report.waitlists].map(([c, w]) => [c, { waiting: w.waiting, masks: [...w.masks] }])) });
+      if (fence !== null)
+        waitingCache.set(runId, {
+          fence,
+          at: waitingCache.get(runId)?.at ?? Date.now(),
+          waiting: new Map([...report.waitlists].map(([c, w]) => [c, { waiting: w.waiting, masks: [...w.masks] }])),
+        });
     }
     return report;
   }
@@ -176,18 +219,34 @@ export function createAllocator(deps: AllocatorDeps) {
    * cancellations only remove, which leaves the cache cautious), read again every few seconds.
    * A copy: a batch that rolls back leaves the cache as it was.
    */
-  async function waitlistsOf(tx: Tx, runId: string, fence: bigint | null, classes: TravelClass[]): Promise<Map<TravelClass, ClassWaitlist>> {
+  async function waitlistsOf(
+    tx: Tx,
+    runId: string,
+    fence: bigint | null,
+    classes: TravelClass[],
+  ): Promise<Map<TravelClass, ClassWaitlist>> {
     const counters = await readCounters(tx, runId, classes);
     const cached = waitingCache.get(runId);
     let waiting: Waiting;
-    if (fence !== null && cached && cached.fence === fence && Date.now() - cached.at < WAITING_REFRESH_MS && classes.every((c) => cached.waiting.has(c))) {
+    if (
+      fence !== null &&
+      cached &&
+      cached.fence === fence &&
+      Date.now() - cached.at < WAITING_REFRESH_MS &&
+      classes.every((c) => cached.waiting.has(c))
+    ) {
       waiting = cached.waiting;
     } else {
       waiting = await readWaiting(tx, runId, classes);
       if (fence !== null) waitingCache.set(runId, { fence, at: Date.now(), waiting });
       else waitingCache.delete(runId);
     }
-    return new Map(classes.map((c) => [c, { last: counters.get(c) ?? 0, waiting: waiting.get(c)!.waiting, masks: [...waiting.get(c)!.masks] }]));
+    return new Map(
+      classes.map((c) => [
+        c,
+        { last: counters.get(c) ?? 0, waiting: waiting.get(c)!.waiting, masks: [...waiting.get(c)!.masks] },
+      ]),
+    );
   }
 
   /** Retries contention (deadlock, time-outs) as a whole; any other failure by halves. */
@@ -203,7 +262,11 @@ export function createAllocator(deps: AllocatorDeps) {
         deps.logger.warn({ err, runId }, 'allocation batch failed; retrying it by halves');
         const ids = await prisma.$queryRaw<{ id: string }[]>`
           SELECT id::text FROM booking.reservations WHERE run_id = ${runId}::uuid AND status = 'QUEUED' ORDER BY queue_ticket LIMIT ${settings.batchSize}`;
-        return byHalves(runId, fence, ids.map((r) => r.id));
+        return byHalves(
+          runId,
+          fence,
+          ids.map((r) => r.id),
+        );
       }
     }
   }
@@ -224,14 +287,23 @@ export function createAllocator(deps: AllocatorDeps) {
 
   /** The one request that cannot be written: REFUSED with TRY_AGAIN, its key forgotten. */
   async function failAlone(runId: string, id: string, err: unknown): Promise<number> {
-    deps.logger.error({ err, runId, reservationId: id }, 'a queued request could not be allocated; refused with TRY_AGAIN');
+    deps.logger.error(
+      { err, runId, reservationId: id },
+      'a queued request could not be allocated; refused with TRY_AGAIN',
+    );
     const rows = await prisma.$queryRaw<{ user_id: string; idempotency_key: string | null }[]>`
       UPDATE booking.reservations SET status = ${transition('QUEUED', 'REFUSED')}::booking."ReservationStatus", refusal_code = ${ErrorCode.TRY_AGAIN}, updated_at = now()
       WHERE id = ${id}::uuid AND status = 'QUEUED' RETURNING user_id::text, idempotency_key`;
     await prisma.$executeRaw`UPDATE booking.passengers SET status = 'REFUSED' WHERE reservation_id = ${id}::uuid`;
     const row = rows[0];
-    if (row?.idempotency_key) await deps.idempotency.forget(prisma, OPERATION, [{ userId: row.user_id, key: row.idempotency_key }]);
-    deps.onFailed(id, errorOutcome(tryAgain('Your request could not be completed; retry it with the same idempotency key', { retryAfterMs: 500 })));
+    if (row?.idempotency_key)
+      await deps.idempotency.forget(prisma, OPERATION, [{ userId: row.user_id, key: row.idempotency_key }]);
+    deps.onFailed(
+      id,
+      errorOutcome(
+        tryAgain('Your request could not be completed; retry it with the same idempotency key', { retryAfterMs: 500 }),
+      ),
+    );
     return 1;
   }
 
@@ -291,7 +363,9 @@ export function createAllocator(deps: AllocatorDeps) {
     isDraining: (runId: string) => draining.has(runId),
     /** Runs with queued requests (after a crash or a lost kick): each is kicked. */
     async resume(): Promise<number> {
-      const runs = await prisma.$queryRaw<{ run_id: string }[]>`SELECT DISTINCT run_id::text FROM booking.reservations WHERE status = 'QUEUED'`;
+      const runs = await prisma.$queryRaw<
+        { run_id: string }[]
+      >`SELECT DISTINCT run_id::text FROM booking.reservations WHERE status = 'QUEUED'`;
       for (const r of runs) this.kick(r.run_id);
       return runs.length;
     },
@@ -335,9 +409,21 @@ async function readWaiting(tx: Tx, runId: string, classes: TravelClass[]): Promi
 }
 
 /** The view and the stored outcome of one decided request. */
-function describe(runId: string, r: LoadedRequest, decision: Decision, layout: TrainLayout, settings: ReservationSettings, now: Date): Decided {
+function describe(
+  runId: string,
+  r: LoadedRequest,
+  decision: Decision,
+  layout: TrainLayout,
+  settings: ReservationSettings,
+  now: Date,
+): Decided {
   if (decision.status === 'REFUSED') {
-    return { request: r, decision, view: null, stored: errorOutcome(new AppError(ErrorCode[decision.code], decision.reason)) };
+    return {
+      request: r,
+      decision,
+      view: null,
+      stored: errorOutcome(new AppError(ErrorCode[decision.code], decision.reason)),
+    };
   }
   const seatIds = decision.status === 'HELD' ? decision.seatIds : null;
   const view: ReservationView = {

@@ -36,7 +36,9 @@ export function availabilityLoaders(prisma: PrismaClient) {
       WHERE c.train_id = ANY(${[...trainIds]}::int[])
       GROUP BY c.train_id, c.class
       ORDER BY c.train_id, min(c.position)`;
-    return trainIds.map((id) => rows.filter((r) => r.train_id === id).map((r) => ({ class: r.class, total: Number(r.total) })));
+    return trainIds.map((id) =>
+      rows.filter((r) => r.train_id === id).map((r) => ({ class: r.class, total: Number(r.total) })),
+    );
   });
   // Only runs with inventory rows: before the first booking every berth is free.
   const takenByJourney = new DataLoader<{ runId: string; mask: bigint }, Map<TravelClass, number>, string>(
@@ -67,14 +69,25 @@ export async function classCounts(loaders: AvailabilityLoaders, j: Journey): Pro
   const none = new Map<TravelClass, number>();
   const [berths, taken, waiting] = await Promise.all([
     loaders.berthsByTrain.load(j.run.trainId),
-    j.run.inventoryReady ? loaders.takenByJourney.load({ runId: j.run.id, mask: segmentMask(j.fromSeq, j.toSeq) }) : none,
+    j.run.inventoryReady
+      ? loaders.takenByJourney.load({ runId: j.run.id, mask: segmentMask(j.fromSeq, j.toSeq) })
+      : none,
     loaders.waitlistByRun.load(j.run.id),
   ]);
-  return berths.map((b) => ({ class: b.class, total: b.total, taken: taken.get(b.class) ?? 0, waitlisted: waiting.get(b.class) ?? 0 }));
+  return berths.map((b) => ({
+    class: b.class,
+    total: b.total,
+    taken: taken.get(b.class) ?? 0,
+    waitlisted: waiting.get(b.class) ?? 0,
+  }));
 }
 
 /** Free berths per class for a journey of `distanceKm`, with the fare; only `onlyClass` if given. */
-export function availabilityRows(counts: ClassCounts, distanceKm: number, onlyClass?: TravelClass | null): ClassAvailability[] {
+export function availabilityRows(
+  counts: ClassCounts,
+  distanceKm: number,
+  onlyClass?: TravelClass | null,
+): ClassAvailability[] {
   return counts
     .filter((c) => !onlyClass || c.class === onlyClass)
     .map((c) => ({

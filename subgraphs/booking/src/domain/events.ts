@@ -3,10 +3,28 @@
 import type { Tx } from './inventory.ts';
 
 /** The envelope of a booking event about a reservation (docs/events.md), correlated by its PNR. */
-export function reservationEvent(routingKey: string, reservation: { id: string; pnr: string }, data: Record<string, unknown>, at = new Date()) {
-  return { type: routingKey, version: 1, occurredAt: at.toISOString(), correlationId: reservation.pnr, data: { reservationId: reservation.id, pnr: reservation.pnr, ...data } };
+export function reservationEvent(
+  routingKey: string,
+  reservation: { id: string; pnr: string },
+  data: Record<string, unknown>,
+  at = new Date(),
+) {
+  return {
+    type: routingKey,
+    version: 1,
+    occurredAt: at.toISOString(),
+    correlationId: reservation.pnr,
+    data: { reservationId: reservation.id, pnr: reservation.pnr, ...data },
+  };
 }
 
-export async function writeOutbox(tx: Tx, routingKey: string, reservation: { id: string; pnr: string }, data: Record<string, unknown>) {
-  await tx.bookingOutbox.create({ data: { exchange: 'booking', routingKey, payload: reservationEvent(routingKey, reservation, data) } });
+export async function writeOutbox(
+  tx: Tx,
+  routingKey: string,
+  reservation: { id: string; pnr: string },
+  data: Record<string, unknown>,
+) {
+  await tx.bookingOutbox.create({
+    data: { exchange: 'booking', routingKey, payload: reservationEvent(routingKey, reservation, data) },
+  });
 }

@@ -29,7 +29,13 @@ export function createLayoutCache(prisma: PrismaClient, ttlMs = 10 * 60_000) {
       prisma.trainStop.findMany({ where: { trainId }, include: { station: true }, orderBy: { seq: 'asc' } }),
       prisma.coach.findMany({ where: { trainId }, include: { seats: true } }),
     ]);
-    const layout: TrainLayout = { trainId, stops, classes: new Set(coaches.map((c) => c.class)), coaches: new Map(), seats: new Map() };
+    const layout: TrainLayout = {
+      trainId,
+      stops,
+      classes: new Set(coaches.map((c) => c.class)),
+      coaches: new Map(),
+      seats: new Map(),
+    };
     for (const coach of coaches) {
       const berths = new Map<number, SeatInfo>();
       for (const s of coach.seats) {
@@ -42,7 +48,12 @@ export function createLayoutCache(prisma: PrismaClient, ttlMs = 10 * 60_000) {
     return layout;
   }
 
-  function cached<K, V>(map: Map<K, { at: number; value: Promise<V> }>, key: K, ttl: number, fetch: () => Promise<V>): Promise<V> {
+  function cached<K, V>(
+    map: Map<K, { at: number; value: Promise<V> }>,
+    key: K,
+    ttl: number,
+    fetch: () => Promise<V>,
+  ): Promise<V> {
     const hit = map.get(key);
     if (hit && Date.now() - hit.at < ttl) return hit.value;
     const value = fetch();

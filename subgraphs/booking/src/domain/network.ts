@@ -32,11 +32,19 @@ export function createLoaders(prisma: PrismaClient) {
       return ids.map((id) => byId.get(id) ?? null);
     }),
     stopsByTrainId: new DataLoader<number, StopWithStation[]>(async (ids) => {
-      const rows = await prisma.trainStop.findMany({ where: { trainId: { in: [...ids] } }, include: { station: true }, orderBy: { seq: 'asc' } });
+      const rows = await prisma.trainStop.findMany({
+        where: { trainId: { in: [...ids] } },
+        include: { station: true },
+        orderBy: { seq: 'asc' },
+      });
       return ids.map((id) => rows.filter((r) => r.trainId === id));
     }),
     classesByTrainId: new DataLoader<number, TravelClass[]>(async (ids) => {
-      const rows = await prisma.coach.findMany({ where: { trainId: { in: [...ids] } }, select: { trainId: true, class: true, position: true }, orderBy: { position: 'asc' } });
+      const rows = await prisma.coach.findMany({
+        where: { trainId: { in: [...ids] } },
+        select: { trainId: true, class: true, position: true },
+        orderBy: { position: 'asc' },
+      });
       return ids.map((id) => [...new Set(rows.filter((r) => r.trainId === id).map((r) => r.class))]);
     }),
     runById: new DataLoader<string, TrainRun | null>(async (ids) => {

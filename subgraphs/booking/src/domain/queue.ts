@@ -6,7 +6,18 @@
 // the database: a crash of this process cannot lose it (a restarted allocator resumes it).
 import { randomInt, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@tatkal/db';
-import { errorOutcome, keyReused, resultOf, successOutcome, tryAgain, type Idempotency, type LeaseManager, type Logger, type Redis, type Stored } from '@tatkal/common';
+import {
+  errorOutcome,
+  keyReused,
+  resultOf,
+  successOutcome,
+  tryAgain,
+  type Idempotency,
+  type LeaseManager,
+  type Logger,
+  type Redis,
+  type Stored,
+} from '@tatkal/common';
 import { createAllocator, type BatchReport } from './allocator.ts';
 import type { LayoutCache } from './layout.ts';
 import type { Refusals } from './refusals.ts';
@@ -72,10 +83,12 @@ export function createReservationQueue(deps: QueueDeps) {
       for (const d of report.decided) settle(d.request.id, d.stored);
       deps.refusals.publish(report.runId, report.journeys);
       const before = progress.get(report.runId);
-      const rate = report.decided.length / Math.max(report.ms, 1) * 1000;
+      const rate = (report.decided.length / Math.max(report.ms, 1)) * 1000;
       const smoothed = before && Date.now() - before.at < 5_000 ? before.rate * 0.7 + rate * 0.3 : rate;
       progress.set(report.runId, { done: report.doneTicket, rate: smoothed, at: Date.now() });
-      deps.redis?.set(`booking:progress:${report.runId}`, `${report.doneTicket}|${smoothed.toFixed(1)}`, 'PX', 60_000).catch(() => {});
+      deps.redis
+        ?.set(`booking:progress:${report.runId}`, `${report.doneTicket}|${smoothed.toFixed(1)}`, 'PX', 60_000)
+        .catch(() => {});
       deps.onBatch?.(report);
     },
     onFailed: (id, stored) => settle(id, stored),
@@ -107,13 +120,19 @@ export function createReservationQueue(deps: QueueDeps) {
     const stale = [...waiters.entries()].filter(([, w]) => now - w.since >= POLL_MS && !allocator.isDraining(w.runId));
     if (stale.length === 0) return;
     idempotency
-      .finishedRecords(OPERATION, stale.map(([, w]) => ({ userId: w.userId, key: w.key })))
+      .finishedRecords(
+        OPERATION,
+        stale.map(([, w]) => ({ userId: w.userId, key: w.key })),
+      )
       .then((found) => {
         for (const [id, w] of stale) {
           const stored = found.get(`${w.userId}|${w.key}`);
           if (stored) settle(id, stored);
         }
-        for (const runId of new Set(stale.filter(([id, w]) => waiters.has(id) && now - w.since >= 5 * POLL_MS).map(([, w]) => w.runId))) allocator.kick(runId);
+        for (const runId of new Set(
+          stale.filter(([id, w]) => waiters.has(id) && now - w.since >= 5 * POLL_MS).map(([, w]) => w.runId),
+        ))
+          allocator.kick(runId);
       })
       .catch((err: unknown) => deps.logger.warn({ err }, 'reservation queue: polling outcomes failed'));
   }, POLL_MS);
@@ -135,13 +154,25 @@ export function createReservationQueue(deps: QueueDeps) {
 
   async function insertByHalves(batch: Pending[], attempt = 0): Promise<void> {
     try {
-      const tickets = await insertQueued(prisma, idempotency, batch.map((p) => p.item));
+      const tickets = await insertQueued(
+        prisma,
+        idempotency,
+        batch.map((p) => p.item),
+      );
       // A retry of a queued key must find its reservation, not a refusal from memory: mark the
       // key pending in Redis too (one pipelined write for the batch).
       await Promise.all(
         batch
           .filter((p) => tickets.has(p.item.view.id))
-          .map((p) => idempotency.cache(p.item.userId, OPERATION, p.item.idempotency.key, p.item.idempotency.requestHash, successOutcome(p.item.view))),
+          .map((p) =>
+            idempotency.cache(
+              p.item.userId,
+              OPERATION,
+              p.item.idempotency.key,
+              p.item.idempotency.requestHash,
+              successOutcome(p.item.view),
+            ),
+          ),
       );
       for (const p of batch) p.resolve(tickets.get(p.item.view.id) ?? null);
     } catch (err) {
@@ -160,7 +191,10 @@ export function createReservationQueue(deps: QueueDeps) {
   }
 
   function enqueue(item: IntakeItem): Promise<number | null> {
-    if (closed) return Promise.reject(tryAgain('Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 }));
+    if (closed)
+      return Promise.reject(
+        tryAgain('Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 }),
+      );
     return new Promise((resolve, reject) => {
       pending.push({ item, resolve, reject });
       scheduleFlush();
@@ -182,17 +216,24 @@ export function createReservationQueue(deps: QueueDeps) {
           const [done, rate] = raw.split('|').map(Number);
           return { done: done!, rate: rate! };
         }
-        const rows = await prisma.$queryRaw<{ done_ticket: number }[]>`SELECT done_ticket FROM booking.run_allocators WHERE run_id = ${runId}::uuid`;
+        const rows = await prisma.$queryRaw<
+          { done_ticket: number }[]
+        >`SELECT done_ticket FROM booking.run_allocators WHERE run_id = ${runId}::uuid`;
         return { done: rows[0]?.done_ticket ?? 0, rate: mine?.rate ?? 0 };
       })();
       progressReads.set(runId, read);
-      read.finally(() => setTimeout(() => progressReads.delete(runId), 100).unref()).catch(() => progressReads.delete(runId));
+      read
+        .finally(() => setTimeout(() => progressReads.delete(runId), 100).unref())
+        .catch(() => progressReads.delete(runId));
     }
     return read;
   }
 
   /** Requests ahead of this ticket (itself included) and the seconds they should take. */
-  async function place(runId: string, ticket: number): Promise<{ queuePosition: number; estimatedWaitSeconds: number }> {
+  async function place(
+    runId: string,
+    ticket: number,
+  ): Promise<{ queuePosition: number; estimatedWaitSeconds: number }> {
     const { done, rate } = await progressOf(runId);
     const queuePosition = Math.max(1, ticket - done);
     // Before the first batch no rate is known: a batch a second is the guess.
@@ -231,16 +272,29 @@ export function createReservationQueue(deps: QueueDeps) {
   }
 
   /** Waits for the outcome up to the bound (unless the queue ahead is already longer), else QUEUED. */
-  async function answer(view: ReservationView, ticket: number, userId: string, key: string, hash: string): Promise<QueuedView> {
+  async function answer(
+    view: ReservationView,
+    ticket: number,
+    userId: string,
+    key: string,
+    hash: string,
+  ): Promise<QueuedView> {
     const w = waiterFor(view.id, view.runId, userId, key);
     const ahead = await place(view.runId, ticket);
     if (ahead.estimatedWaitSeconds * 1000 <= settings.queueWaitMs) {
       let timer: NodeJS.Timeout | undefined;
-      const stored = await Promise.race([w.done, new Promise<null>((r) => (timer = setTimeout(() => r(null), settings.queueWaitMs)))]);
+      const stored = await Promise.race([
+        w.done,
+        new Promise<null>((r) => (timer = setTimeout(() => r(null), settings.queueWaitMs))),
+      ]);
       clearTimeout(timer);
       if (stored) {
         await idempotency.cache(userId, OPERATION, key, hash, stored);
-        deps.onOutcome?.(stored.ok ? String((stored.data as ReservationView).status).toLowerCase() : String(stored.error.extensions.code).toLowerCase());
+        deps.onOutcome?.(
+          stored.ok
+            ? String((stored.data as ReservationView).status).toLowerCase()
+            : String(stored.error.extensions.code).toLowerCase(),
+        );
         return resultOf<QueuedView>(stored, false);
       }
     }
@@ -260,13 +314,22 @@ export function createReservationQueue(deps: QueueDeps) {
     }
     // Still queued: wait for it as the first request does.
     const view = (record.response as { data: ReservationView }).data;
-    const rows = await prisma.$queryRaw<{ queue_ticket: number | null }[]>`SELECT queue_ticket FROM booking.reservations WHERE id = ${view.id}::uuid`;
+    const rows = await prisma.$queryRaw<
+      { queue_ticket: number | null }[]
+    >`SELECT queue_ticket FROM booking.reservations WHERE id = ${view.id}::uuid`;
     return answer(view, rows[0]?.queue_ticket ?? 0, userId, key, hash);
   }
 
   async function reserve(userId: string, input: ReserveInput, key: string, hash: string): Promise<QueuedView> {
     const valid = await validateReserve(deps, input);
-    const refusal = await deps.refusals.check({ runId: valid.run.id, cls: valid.cls, mask: valid.mask, passengers: valid.passengers.length, allowWaitlist: valid.allowWaitlist, specificBerths: !!valid.seatIds });
+    const refusal = await deps.refusals.check({
+      runId: valid.run.id,
+      cls: valid.cls,
+      mask: valid.mask,
+      passengers: valid.passengers.length,
+      allowWaitlist: valid.allowWaitlist,
+      specificBerths: !!valid.seatIds,
+    });
     if (refusal) {
       // Remembered in Redis only: no database write for a refusal in a rush.
       await idempotency.cache(userId, OPERATION, key, hash, errorOutcome(refusal));
@@ -311,7 +374,9 @@ export function createReservationQueue(deps: QueueDeps) {
         return resultOf<QueuedView>(hit, true);
       }
       // A key still queued (per Redis): its reservation's outcome, from the database.
-      const answer = hit ? sameKey(userId, key, hash).then((found) => found ?? reserve(userId, input, key, hash)) : reserve(userId, input, key, hash);
+      const answer = hit
+        ? sameKey(userId, key, hash).then((found) => found ?? reserve(userId, input, key, hash))
+        : reserve(userId, input, key, hash);
       inFlight.set(id, { hash, answer });
       try {
         return await answer;
@@ -331,4 +396,3 @@ export function createReservationQueue(deps: QueueDeps) {
   };
 }
 export type ReservationQueue = ReturnType<typeof createReservationQueue>;
-

@@ -4,13 +4,27 @@ import { berthTypeOf, COACH_LAYOUT, farePaise } from './rail.ts';
 
 describe('coach layouts', () => {
   it('numbers sleeper berths in bays of eight: LB MB UB LB MB UB SL SU', () => {
-    expect(Array.from({ length: 9 }, (_, i) => berthTypeOf('SLEEPER', i + 1))).toEqual(['LB', 'MB', 'UB', 'LB', 'MB', 'UB', 'SL', 'SU', 'LB']);
+    expect(Array.from({ length: 9 }, (_, i) => berthTypeOf('SLEEPER', i + 1))).toEqual([
+      'LB',
+      'MB',
+      'UB',
+      'LB',
+      'MB',
+      'UB',
+      'SL',
+      'SU',
+      'LB',
+    ]);
     expect(berthTypeOf('THIRD_AC', 72)).toBe('SU');
   });
   it('has no middle berths in 2A and only LB/UB in 1A', () => {
-    const types2A = new Set(Array.from({ length: COACH_LAYOUT.SECOND_AC.seats }, (_, i) => berthTypeOf('SECOND_AC', i + 1)));
+    const types2A = new Set(
+      Array.from({ length: COACH_LAYOUT.SECOND_AC.seats }, (_, i) => berthTypeOf('SECOND_AC', i + 1)),
+    );
     expect([...types2A].sort()).toEqual(['LB', 'SL', 'SU', 'UB']);
-    const types1A = new Set(Array.from({ length: COACH_LAYOUT.FIRST_AC.seats }, (_, i) => berthTypeOf('FIRST_AC', i + 1)));
+    const types1A = new Set(
+      Array.from({ length: COACH_LAYOUT.FIRST_AC.seats }, (_, i) => berthTypeOf('FIRST_AC', i + 1)),
+    );
     expect([...types1A].sort()).toEqual(['LB', 'UB']);
   });
 });

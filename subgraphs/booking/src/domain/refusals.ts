@@ -58,23 +58,39 @@ export function createRefusals(redis: Redis | null, waitlistLimit: number) {
 
   return {
     /** The refusal for this request, or null when it must be queued. */
-    async check(req: { runId: string; cls: TravelClass; mask: bigint; passengers: number; allowWaitlist: boolean; specificBerths: boolean }): Promise<AppError | null> {
+    async check(req: {
+      runId: string;
+      cls: TravelClass;
+      mask: bigint;
+      passengers: number;
+      allowWaitlist: boolean;
+      specificBerths: boolean;
+    }): Promise<AppError | null> {
       const state = await stateOf(req.runId, req.cls, req.mask);
       if (!state?.blocked) return null;
-      if (req.specificBerths) return new AppError(ErrorCode.SEAT_UNAVAILABLE, 'That berth is no longer available for this journey; choose another or let us allocate one');
-      if (!req.allowWaitlist) return new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${req.cls} for this journey`);
-      if (state.waiting + req.passengers > waitlistLimit) return new AppError(ErrorCode.SOLD_OUT, `${req.cls} is sold out for this journey and its waitlist is full`);
+      if (req.specificBerths)
+        return new AppError(
+          ErrorCode.SEAT_UNAVAILABLE,
+          'That berth is no longer available for this journey; choose another or let us allocate one',
+        );
+      if (!req.allowWaitlist)
+        return new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${req.cls} for this journey`);
+      if (state.waiting + req.passengers > waitlistLimit)
+        return new AppError(ErrorCode.SOLD_OUT, `${req.cls} is sold out for this journey and its waitlist is full`);
       return null;
     },
 
     /** The allocator's view after a batch: kept here and shared through Redis. */
     publish(runId: string, journeys: JourneyReport[]): void {
       const until = Date.now() + STATE_TTL_MS;
-      for (const j of journeys) local.set(localKey(runId, j.cls, j.mask), { blocked: j.blocked, waiting: j.waiting, until });
+      for (const j of journeys)
+        local.set(localKey(runId, j.cls, j.mask), { blocked: j.blocked, waiting: j.waiting, until });
       if (!redis || journeys.length === 0) return;
       const pipeline = redis.pipeline();
       for (const cls of new Set(journeys.map((j) => j.cls))) {
-        const fields = journeys.filter((j) => j.cls === cls).flatMap((j) => [String(j.mask), `${j.blocked ? 1 : 0}|${j.waiting}`]);
+        const fields = journeys
+          .filter((j) => j.cls === cls)
+          .flatMap((j) => [String(j.mask), `${j.blocked ? 1 : 0}|${j.waiting}`]);
         pipeline.hset(redisKey(runId, cls), ...fields).pexpire(redisKey(runId, cls), STATE_TTL_MS);
       }
       pipeline.exec().catch(() => {});

@@ -6,17 +6,27 @@ import { routeSegment, segmentMask } from './network.ts';
 export async function seatMap(ctx: BookingContext, args: { runId: string; coach: string; from: string; to: string }) {
   const run = await ctx.loaders.runById.load(args.runId);
   if (!run) throw notFound('No such train run');
-  const coach = await ctx.prisma.coach.findUnique({ where: { trainId_code: { trainId: run.trainId, code: args.coach.trim().toUpperCase() } }, include: { seats: { orderBy: { number: 'asc' } } } });
+  const coach = await ctx.prisma.coach.findUnique({
+    where: { trainId_code: { trainId: run.trainId, code: args.coach.trim().toUpperCase() } },
+    include: { seats: { orderBy: { number: 'asc' } } },
+  });
   if (!coach) throw badInput(`This train has no coach ${args.coach}`, 'coach');
   const segment = routeSegment(await ctx.loaders.stopsByTrainId.load(run.trainId), args.from, args.to);
   const mask = segmentMask(segment.from.seq, segment.to.seq);
   const masks = run.inventoryReady
-    ? await ctx.prisma.runSeat.findMany({ where: { runId: run.id, seatId: { in: coach.seats.map((s) => s.id) } }, select: { seatId: true, occupiedMask: true } })
+    ? await ctx.prisma.runSeat.findMany({
+        where: { runId: run.id, seatId: { in: coach.seats.map((s) => s.id) } },
+        select: { seatId: true, occupiedMask: true },
+      })
     : [];
   const occupied = new Map(masks.map((m) => [m.seatId, m.occupiedMask]));
   return {
     coach: coach.code,
     class: coach.class,
-    berths: coach.seats.map((s) => ({ berth: s.number, berthType: s.berthType, available: ((occupied.get(s.id) ?? 0n) & mask) === 0n })),
+    berths: coach.seats.map((s) => ({
+      berth: s.number,
+      berthType: s.berthType,
+      available: ((occupied.get(s.id) ?? 0n) & mask) === 0n,
+    })),
   };
 }

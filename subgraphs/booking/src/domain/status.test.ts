@@ -33,7 +33,9 @@ describe('reservation status transitions', () => {
     expect(transition(from, to)).toBe(to);
   });
 
-  const forbidden = ALL.flatMap((from) => ALL.filter((to) => !allowed(from, to)).map((to) => [from, to] as [ReservationStatus, ReservationStatus]));
+  const forbidden = ALL.flatMap((from) =>
+    ALL.filter((to) => !allowed(from, to)).map((to) => [from, to] as [ReservationStatus, ReservationStatus]),
+  );
 
   it.each(forbidden)('%s -> %s throws IllegalTransition', (from, to) => {
     expect(canTransition(from, to)).toBe(false);

@@ -53,12 +53,19 @@ export function startInventoryPreparer(opts: {
   /** After each transaction that prepared runs (metrics). */
   onPrepared?: (runs: number) => void;
 }) {
-  return startPeriodic({ name: 'inventory preparer', intervalMs: opts.intervalMs, logger: opts.logger, runAtStart: true }, async (stopped) => {
-    let total = 0;
-    for (let n = 1; n > 0 && !stopped(); total += n) {
-      n = await prepareInventory(opts.prisma, { horizonDays: opts.horizonDays, maxRuns: 20 });
-      opts.onPrepared?.(n);
-    }
-    if (total) opts.logger.info({ runs: total, horizonDays: opts.horizonDays }, 'prepared seat inventory ahead of the booking window');
-  });
+  return startPeriodic(
+    { name: 'inventory preparer', intervalMs: opts.intervalMs, logger: opts.logger, runAtStart: true },
+    async (stopped) => {
+      let total = 0;
+      for (let n = 1; n > 0 && !stopped(); total += n) {
+        n = await prepareInventory(opts.prisma, { horizonDays: opts.horizonDays, maxRuns: 20 });
+        opts.onPrepared?.(n);
+      }
+      if (total)
+        opts.logger.info(
+          { runs: total, horizonDays: opts.horizonDays },
+          'prepared seat inventory ahead of the booking window',
+        );
+    },
+  );
 }

@@ -11,16 +11,26 @@ import type { ReservationSettings, ReserveInput, ValidRequest } from './types.ts
 const passengerName = (name: string) => name.normalize('NFC').trim().replace(/\s+/g, ' ');
 
 /** Everything a client can get wrong, checked before any lock or write. */
-export async function validateReserve(deps: { prisma: PrismaClient; layouts: LayoutCache; settings: ReservationSettings }, input: ReserveInput, now = new Date()): Promise<ValidRequest> {
+export async function validateReserve(
+  deps: { prisma: PrismaClient; layouts: LayoutCache; settings: ReservationSettings },
+  input: ReserveInput,
+  now = new Date(),
+): Promise<ValidRequest> {
   const { prisma, settings } = deps;
   const n = input.passengers.length;
   if (n < 1 || n > 6) throw badInput('A reservation has 1 to 6 passengers', 'passengers');
   input.passengers.forEach((p, i) => {
     const name = passengerName(p.name);
-    if ([...name].length < 1 || [...name].length > 60) throw badInput(`Passenger ${i + 1}: name must be 1 to 60 characters`, `passengers.${i}.name`);
+    if ([...name].length < 1 || [...name].length > 60)
+      throw badInput(`Passenger ${i + 1}: name must be 1 to 60 characters`, `passengers.${i}.name`);
     // Letters of any script with their combining marks (Devanagari vowel signs, decomposed accents).
-    if (!/^\p{L}[\p{L}\p{M} .'-]*$/u.test(name)) throw badInput(`Passenger ${i + 1}: name may contain letters, spaces, dots, hyphens and apostrophes only`, `passengers.${i}.name`);
-    if (!Number.isInteger(p.age) || p.age < 1 || p.age > 125) throw badInput(`Passenger ${i + 1}: age must be between 1 and 125`, `passengers.${i}.age`);
+    if (!/^\p{L}[\p{L}\p{M} .'-]*$/u.test(name))
+      throw badInput(
+        `Passenger ${i + 1}: name may contain letters, spaces, dots, hyphens and apostrophes only`,
+        `passengers.${i}.name`,
+      );
+    if (!Number.isInteger(p.age) || p.age < 1 || p.age > 125)
+      throw badInput(`Passenger ${i + 1}: age must be between 1 and 125`, `passengers.${i}.age`);
   });
 
   let run: TrainRun | null = null;
@@ -28,7 +38,9 @@ export async function validateReserve(deps: { prisma: PrismaClient; layouts: Lay
     if (!isUuid(input.runId)) throw badInput('runId is not a valid id', 'runId');
     run = await deps.layouts.run(input.runId);
   } else if (input.trainNumber && input.date) {
-    run = await prisma.trainRun.findFirst({ where: { train: { number: input.trainNumber.trim() }, date: new Date(`${input.date}T00:00:00Z`) } });
+    run = await prisma.trainRun.findFirst({
+      where: { train: { number: input.trainNumber.trim() }, date: new Date(`${input.date}T00:00:00Z`) },
+    });
     if (!run && !(await prisma.train.findUnique({ where: { number: input.trainNumber.trim() } }))) {
       throw badInput(`Unknown train ${input.trainNumber}`, 'trainNumber');
     }
@@ -41,7 +53,8 @@ export async function validateReserve(deps: { prisma: PrismaClient; layouts: Lay
   const today = todayInIndia(now);
   const runDate = run.date.toISOString().slice(0, 10);
   if (runDate < today) throw badInput('This run has already departed', 'date');
-  if (runDate > addDays(today, settings.bookingWindowDays)) throw badInput(`Bookings open ${settings.bookingWindowDays} days before departure`, 'date');
+  if (runDate > addDays(today, settings.bookingWindowDays))
+    throw badInput(`Bookings open ${settings.bookingWindowDays} days before departure`, 'date');
 
   const layout = await deps.layouts.layout(run.trainId);
   const stops = layout.stops;
@@ -67,7 +80,8 @@ export async function validateReserve(deps: { prisma: PrismaClient; layouts: Lay
       const code = b.coach.trim().toUpperCase();
       const coach = layout.coaches.get(code);
       if (!coach) throw badInput(`Berth ${i + 1}: this train has no coach ${b.coach}`, `berths.${i}.coach`);
-      if (coach.class !== input.class) throw badInput(`Berth ${i + 1}: coach ${code} is ${coach.class}, not ${input.class}`, `berths.${i}.coach`);
+      if (coach.class !== input.class)
+        throw badInput(`Berth ${i + 1}: coach ${code} is ${coach.class}, not ${input.class}`, `berths.${i}.coach`);
       const seat = coach.berths.get(b.berth);
       if (!seat) throw badInput(`Berth ${i + 1}: coach ${code} has no berth ${b.berth}`, `berths.${i}.berth`);
       return seat.seatId;

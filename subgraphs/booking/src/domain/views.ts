@@ -47,7 +47,10 @@ export function toView(r: ReservationRow, fromCode: string, toCode: string): Res
 }
 
 /** Loads the current view of a reservation (queries; not the stored mutation response). */
-export async function loadView(db: Tx | PrismaClient, where: { id: string } | { pnr: string }): Promise<ReservationView | null> {
+export async function loadView(
+  db: Tx | PrismaClient,
+  where: { id: string } | { pnr: string },
+): Promise<ReservationView | null> {
   const r = await (db as Tx).reservation.findUnique({ where: where as { id: string }, include: { passengers: true } });
   if (!r) return null;
   const stops = await (db as Tx).trainStop.findMany({
@@ -76,10 +79,15 @@ function settled<V>(values: (V | Error)[]): V[] {
  * Views by reservation id: reservations and their passengers, then the runs and the trains' stops
  * through the request's network loaders (which the `run`, `from` and `to` fields reuse).
  */
-export function reservationViewLoader(prisma: PrismaClient, loaders: Pick<Loaders, 'runById' | 'stopsByTrainId' | 'stationByCode'>) {
+export function reservationViewLoader(
+  prisma: PrismaClient,
+  loaders: Pick<Loaders, 'runById' | 'stopsByTrainId' | 'stationByCode'>,
+) {
   return new DataLoader<string, OwnedView | null>(async (ids) => {
     const valid = ids.filter(isUuid);
-    const rows = valid.length ? await prisma.reservation.findMany({ where: { id: { in: valid } }, include: { passengers: true } }) : [];
+    const rows = valid.length
+      ? await prisma.reservation.findMany({ where: { id: { in: valid } }, include: { passengers: true } })
+      : [];
     const runIds = [...new Set(rows.map((r) => r.runId))];
     const runs = settled(await loaders.runById.loadMany(runIds));
     const trainOf = new Map(runIds.map((id, i) => [id, runs[i]?.trainId]));
@@ -115,7 +123,8 @@ export interface ReservationPage {
   nextCursor: string | null;
 }
 
-export const encodeCursor = (createdAtMs: number, id: string) => Buffer.from(`${createdAtMs}|${id}`).toString('base64url');
+export const encodeCursor = (createdAtMs: number, id: string) =>
+  Buffer.from(`${createdAtMs}|${id}`).toString('base64url');
 
 /**
  * A page of reservations, newest first, keyset-paged by (createdAt, id), for each key: one LATERAL

@@ -12,7 +12,13 @@ import type { ReservationSettings } from './types.ts';
  * what is free gets berths and a fresh hold. A group that does not fit does not block a later one
  * that does (it keeps its place). Runs inside the transaction that freed the berths.
  */
-export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, settings: ReservationSettings, limit = 50): Promise<string[]> {
+export async function promoteWaitlist(
+  tx: Tx,
+  runId: string,
+  cls: TravelClass,
+  settings: ReservationSettings,
+  limit = 50,
+): Promise<string[]> {
   const waiting = await tx.$queryRaw<{ id: string; from_seq: number; to_seq: number }[]>`
     SELECT r.id, r.from_seq, r.to_seq FROM booking.reservations r
     WHERE r.run_id = ${runId}::uuid AND r.class = ${cls}::booking."TravelClass" AND r.status = 'WAITLISTED'
@@ -21,7 +27,10 @@ export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, s
     FOR UPDATE OF r SKIP LOCKED`;
   const promoted: string[] = [];
   for (const w of waiting) {
-    const passengers = await tx.passenger.findMany({ where: { reservationId: w.id, status: 'WAITLISTED' }, orderBy: { position: 'asc' } });
+    const passengers = await tx.passenger.findMany({
+      where: { reservationId: w.id, status: 'WAITLISTED' },
+      orderBy: { position: 'asc' },
+    });
     if (passengers.length === 0) continue;
     const mask = segmentMask(w.from_seq, w.to_seq);
     const seatIds = await lockFreeSeats(tx, runId, cls, mask, { exclude: [], anchor: 0, limit: passengers.length });
@@ -32,12 +41,32 @@ export async function promoteWaitlist(tx: Tx, runId: string, cls: TravelClass, s
       const seat = byId.get(seatIds[i]!)!;
       await tx.passenger.update({
         where: { id: p.id },
-        data: { status: 'HELD', seatId: seat.id, coachCode: seat.coach.code, berthNumber: seat.number, berthType: seat.berthType },
+        data: {
+          status: 'HELD',
+          seatId: seat.id,
+          coachCode: seat.coach.code,
+          berthNumber: seat.number,
+          berthType: seat.berthType,
+        },
       });
     }
-    const reservation = await tx.reservation.update({ where: { id: w.id }, data: { status: transition('WAITLISTED', 'HELD'), holdExpiresAt: new Date(Date.now() + settings.holdTtlMs) } });
-    await occupy(tx, runId, w.id, passengers.map((p, i) => ({ seatId: seatIds[i]!, passengerId: p.id })), w.from_seq, w.to_seq, mask);
-    await writeOutbox(tx, 'reservation.promoted', reservation, { userId: reservation.userId, holdExpiresAt: reservation.holdExpiresAt });
+    const reservation = await tx.reservation.update({
+      where: { id: w.id },
+      data: { status: transition('WAITLISTED', 'HELD'), holdExpiresAt: new Date(Date.now() + settings.holdTtlMs) },
+    });
+    await occupy(
+      tx,
+      runId,
+      w.id,
+      passengers.map((p, i) => ({ seatId: seatIds[i]!, passengerId: p.id })),
+      w.from_seq,
+      w.to_seq,
+      mask,
+    );
+    await writeOutbox(tx, 'reservation.promoted', reservation, {
+      userId: reservation.userId,
+      holdExpiresAt: reservation.holdExpiresAt,
+    });
     promoted.push(w.id);
   }
   return promoted;
@@ -63,7 +92,10 @@ export async function promoteStrandedWaitlists(prisma: PrismaClient, settings: R
           AND (s.occupied_mask & ((1::bigint << w.to_seq) - (1::bigint << w.from_seq))) = 0)`;
   let promoted = 0;
   for (const s of stranded) {
-    const ids = await prisma.$transaction((tx) => promoteWaitlist(tx, s.run_id, s.class, settings), { timeout: 30_000, maxWait: 10_000 });
+    const ids = await prisma.$transaction((tx) => promoteWaitlist(tx, s.run_id, s.class, settings), {
+      timeout: 30_000,
+      maxWait: 10_000,
+    });
     promoted += ids.length;
   }
   return promoted;

@@ -34,9 +34,20 @@ type Sql = { $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unkn
  * new (by reservation id); an item missing from the result met a key that another request took
  * (a retry): nothing of it was written. Tickets of a run are consecutive in `items` order.
  */
-export async function insertQueued(db: Sql, idempotency: Idempotency, items: IntakeItem[]): Promise<Map<string, number>> {
+export async function insertQueued(
+  db: Sql,
+  idempotency: Idempotency,
+  items: IntakeItem[],
+): Promise<Map<string, number>> {
   const r = items.map((i) => i.view);
-  const ps = items.flatMap((item) => item.view.passengers.map((p, position) => ({ p, position, reservationId: item.view.id, seat: item.requestedSeatIds?.[position] ?? null })));
+  const ps = items.flatMap((item) =>
+    item.view.passengers.map((p, position) => ({
+      p,
+      position,
+      reservationId: item.view.id,
+      seat: item.requestedSeatIds?.[position] ?? null,
+    })),
+  );
   const rows = await db.$queryRaw<{ id: string; queue_ticket: number }[]>`
     WITH input AS (
       SELECT * FROM unnest(${r.map((v) => v.id)}::uuid[], ${r.map((v) => v.pnr)}::text[], ${items.map((i) => i.userId)}::text[],
@@ -46,7 +57,15 @@ export async function insertQueued(db: Sql, idempotency: Idempotency, items: Int
         WITH ORDINALITY AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, fare, allow_waitlist, key, created_at, ord)
     ), idem AS (
       -- A pending record: a retry finds the reservation it made; the allocator completes it.
-      ${idempotency.insertPending(OPERATION, items.map((i) => ({ userId: i.userId, key: i.idempotency.key, requestHash: i.idempotency.requestHash, answer: i.view })))}
+      ${idempotency.insertPending(
+        OPERATION,
+        items.map((i) => ({
+          userId: i.userId,
+          key: i.idempotency.key,
+          requestHash: i.idempotency.requestHash,
+          answer: i.view,
+        })),
+      )}
     ), fresh AS (
       SELECT i.*, row_number() OVER (PARTITION BY i.run_id ORDER BY i.ord) AS nth, count(*) OVER (PARTITION BY i.run_id) AS in_run
       FROM input i JOIN idem ON idem.user_id = i.user_id AND idem.key = i.key
@@ -87,7 +106,12 @@ export interface LoadedRequest extends QueuedRequest {
   farePaise: number;
   createdAt: Date;
   idempotencyKey: string | null;
-  passengers: (QueuedRequest['passengers'][number] & { name: string; age: number; gender: string; farePaise: number })[];
+  passengers: (QueuedRequest['passengers'][number] & {
+    name: string;
+    age: number;
+    gender: string;
+    farePaise: number;
+  })[];
 }
 
 /** An outcome to write: the request, its decision, and the stored outcome its waiters get. */
@@ -106,7 +130,17 @@ export type SeatLookup = (seatId: number) => { coach: string; number: number; be
  * Writes a batch's outcomes in one statement. Every reservation must still be QUEUED (the
  * allocator holds their row locks): otherwise it throws and the transaction rolls back.
  */
-export async function writeDecisions(tx: Tx, idempotency: Idempotency, runId: string, decided: Decided[], seat: SeatLookup, wlLast: Map<TravelClass, number>, doneTicket: number, holdTtlMs: number, now = new Date()) {
+export async function writeDecisions(
+  tx: Tx,
+  idempotency: Idempotency,
+  runId: string,
+  decided: Decided[],
+  seat: SeatLookup,
+  wlLast: Map<TravelClass, number>,
+  doneTicket: number,
+  holdTtlMs: number,
+  now = new Date(),
+) {
   const hold = new Date(now.getTime() + holdTtlMs).toISOString();
   const res = decided.map((d) => ({
     id: d.request.id,
@@ -134,7 +168,12 @@ export async function writeDecisions(tx: Tx, idempotency: Idempotency, runId: st
     if (d.decision.status !== 'HELD') return [];
     const seatIds = d.decision.seatIds;
     return d.request.passengers.flatMap((p, i) =>
-      Array.from({ length: d.request.toSeq - d.request.fromSeq }, (_, k) => ({ seatId: seatIds[i]!, segment: d.request.fromSeq + k, passengerId: p.id, reservationId: d.request.id })),
+      Array.from({ length: d.request.toSeq - d.request.fromSeq }, (_, k) => ({
+        seatId: seatIds[i]!,
+        segment: d.request.fromSeq + k,
+        passengerId: p.id,
+        reservationId: d.request.id,
+      })),
     );
   });
   // One mask per berth: two journeys of a batch may share a berth on different segments.
@@ -145,11 +184,37 @@ export async function writeDecisions(tx: Tx, idempotency: Idempotency, runId: st
   }
   const events = decided.flatMap((d) => {
     const r = d.request;
-    if (d.decision.status === 'HELD') return [{ id: randomUUID(), key: 'reservation.held', payload: reservationEvent('reservation.held', r, { userId: r.userId, farePaise: r.farePaise, holdExpiresAt: hold }, now) }];
-    if (d.decision.status === 'WAITLISTED') return [{ id: randomUUID(), key: 'reservation.waitlisted', payload: reservationEvent('reservation.waitlisted', r, { userId: r.userId, waitlist: d.decision.waitlistNumbers }, now) }];
+    if (d.decision.status === 'HELD')
+      return [
+        {
+          id: randomUUID(),
+          key: 'reservation.held',
+          payload: reservationEvent(
+            'reservation.held',
+            r,
+            { userId: r.userId, farePaise: r.farePaise, holdExpiresAt: hold },
+            now,
+          ),
+        },
+      ];
+    if (d.decision.status === 'WAITLISTED')
+      return [
+        {
+          id: randomUUID(),
+          key: 'reservation.waitlisted',
+          payload: reservationEvent(
+            'reservation.waitlisted',
+            r,
+            { userId: r.userId, waitlist: d.decision.waitlistNumbers },
+            now,
+          ),
+        },
+      ];
     return [];
   });
-  const outcomes = decided.filter((d) => d.request.idempotencyKey).map((d) => ({ userId: d.request.userId, key: d.request.idempotencyKey!, stored: d.stored }));
+  const outcomes = decided
+    .filter((d) => d.request.idempotencyKey)
+    .map((d) => ({ userId: d.request.userId, key: d.request.idempotencyKey!, stored: d.stored }));
   const wl = [...wlLast.entries()];
   const rows = await tx.$queryRaw<{ decided: number }[]>`
     WITH r AS (
@@ -190,5 +255,6 @@ export async function writeDecisions(tx: Tx, idempotency: Idempotency, runId: st
       UPDATE booking.run_allocators SET done_ticket = GREATEST(done_ticket, ${doneTicket}::int), updated_at = ${now} WHERE run_id = ${runId}::uuid
     )
     SELECT count(*)::int AS decided FROM r`;
-  if (rows[0]!.decided !== decided.length) throw new Error(`allocator: ${decided.length - rows[0]!.decided} reservations of the batch were no longer QUEUED`);
+  if (rows[0]!.decided !== decided.length)
+    throw new Error(`allocator: ${decided.length - rows[0]!.decided} reservations of the batch were no longer QUEUED`);
 }

@@ -2,15 +2,35 @@
 // are gone, confirmHold writes reservation.refund_required), payment.failed releases it. The inbox
 // row and the state change commit together, so a redelivered event changes nothing.
 import type { PrismaClient } from '@tatkal/db';
-import { DeadLetterError, eventTopology, isUuid, recordInbox, startConsumer, type AmqpConnection, type Consumer, type Envelope, type HandlerContext, type Logger } from '@tatkal/common';
+import {
+  DeadLetterError,
+  eventTopology,
+  isUuid,
+  recordInbox,
+  startConsumer,
+  type AmqpConnection,
+  type Consumer,
+  type Envelope,
+  type HandlerContext,
+  type Logger,
+} from '@tatkal/common';
 import { releaseHold } from '../domain/cancel.ts';
 import { confirmHold } from '../domain/confirm.ts';
 import type { ReservationSettings } from '../domain/types.ts';
 
-export type PaymentEventOutcome = 'DUPLICATE' | 'IGNORED' | Awaited<ReturnType<typeof confirmHold>> | Awaited<ReturnType<typeof releaseHold>>;
+export type PaymentEventOutcome =
+  | 'DUPLICATE'
+  | 'IGNORED'
+  | Awaited<ReturnType<typeof confirmHold>>
+  | Awaited<ReturnType<typeof releaseHold>>;
 
 /** Applies one payment event exactly once (per message id). */
-export async function applyPaymentEvent(prisma: PrismaClient, settings: ReservationSettings, envelope: Envelope, logger: Logger): Promise<PaymentEventOutcome> {
+export async function applyPaymentEvent(
+  prisma: PrismaClient,
+  settings: ReservationSettings,
+  envelope: Envelope,
+  logger: Logger,
+): Promise<PaymentEventOutcome> {
   const reservationId = envelope.data.reservationId;
   if (envelope.type !== 'payment.succeeded' && envelope.type !== 'payment.failed') {
     logger.info({ type: envelope.type }, 'payment event of no interest to booking');
@@ -23,7 +43,9 @@ export async function applyPaymentEvent(prisma: PrismaClient, settings: Reservat
   const outcome = await prisma.$transaction(
     async (tx) => {
       if (!(await recordInbox(tx, 'booking', envelope))) return 'DUPLICATE' as const;
-      return envelope.type === 'payment.succeeded' ? confirmHold(tx, reservationId) : releaseHold(tx, reservationId, settings);
+      return envelope.type === 'payment.succeeded'
+        ? confirmHold(tx, reservationId)
+        : releaseHold(tx, reservationId, settings);
     },
     { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
   );

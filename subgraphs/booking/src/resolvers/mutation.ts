@@ -7,9 +7,18 @@ export const MutationResolvers = {
   // (domain/queue.ts). The shield rule guarantees an identity.
   reserveSeats: (_: unknown, args: { input: ReserveInput; idempotencyKey: string }, ctx: BookingContext) =>
     ctx.reservations.queue.reserveSeats(ctx.identity!.userId, args.input, args.idempotencyKey),
-  cancelReservation: async (_: unknown, args: { pnr: string; passengerIds?: string[] | null; idempotencyKey: string }, ctx: BookingContext) => {
+  cancelReservation: async (
+    _: unknown,
+    args: { pnr: string; passengerIds?: string[] | null; idempotencyKey: string },
+    ctx: BookingContext,
+  ) => {
     const view = await ctx.idempotency.run(
-      { userId: ctx.identity!.userId, operation: 'cancelReservation', key: args.idempotencyKey, request: { pnr: args.pnr, passengerIds: args.passengerIds ?? null } },
+      {
+        userId: ctx.identity!.userId,
+        operation: 'cancelReservation',
+        key: args.idempotencyKey,
+        request: { pnr: args.pnr, passengerIds: args.passengerIds ?? null },
+      },
       () => cancelReservation(ctx.reservations, ctx.identity!, { pnr: args.pnr, passengerIds: args.passengerIds }),
     );
     // Berths were freed: what newcomers were refused from memory no longer holds.

@@ -9,23 +9,34 @@ import { availabilityOfRun } from './trainRun.ts';
 const normalizeCode = (code: string) => code.trim().toUpperCase();
 
 export const QueryResolvers = {
-  station: (_: unknown, args: { code: string }, ctx: BookingContext) => ctx.loaders.stationByCode.load(normalizeCode(args.code)),
-  train: (_: unknown, args: { number: string }, ctx: BookingContext) => ctx.loaders.trainByNumber.load(args.number.trim()),
+  station: (_: unknown, args: { code: string }, ctx: BookingContext) =>
+    ctx.loaders.stationByCode.load(normalizeCode(args.code)),
+  train: (_: unknown, args: { number: string }, ctx: BookingContext) =>
+    ctx.loaders.trainByNumber.load(args.number.trim()),
   trainRun: (_: unknown, args: { trainNumber: string; date: string }, ctx: BookingContext) =>
     ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`),
   availability: async (
     _: unknown,
-    args: { runId?: string | null; trainNumber?: string | null; date?: string | null; from: string; to: string; class?: TravelClass | null },
+    args: {
+      runId?: string | null;
+      trainNumber?: string | null;
+      date?: string | null;
+      from: string;
+      to: string;
+      class?: TravelClass | null;
+    },
     ctx: BookingContext,
   ) => {
     let run;
     if (args.runId) run = await ctx.loaders.runById.load(args.runId);
-    else if (args.trainNumber && args.date) run = await ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`);
+    else if (args.trainNumber && args.date)
+      run = await ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`);
     else throw badInput('Give either runId, or trainNumber and date', 'runId');
     if (!run) throw notFound('No such train run');
     return availabilityOfRun(run, args.from, args.to, args.class, ctx);
   },
-  seatMap: (_: unknown, args: { runId: string; coach: string; from: string; to: string }, ctx: BookingContext) => seatMap(ctx, args),
+  seatMap: (_: unknown, args: { runId: string; coach: string; from: string; to: string }, ctx: BookingContext) =>
+    seatMap(ctx, args),
   reservation: async (_: unknown, args: { pnr: string }, ctx: BookingContext) => {
     const pnr = args.pnr.trim();
     if (!isPnr(pnr)) throw badInput('A PNR is 10 digits', 'pnr');

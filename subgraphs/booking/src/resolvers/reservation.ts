@@ -14,13 +14,16 @@ export const ReservationResolvers = {
   from: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.stationByCode.load(r.fromCode),
   to: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.stationByCode.load(r.toCode),
   // A QUEUED reservation's place: reserveSeats answers it; other reads compute it from the ticket.
-  queuePosition: async (r: QueuedView, _: unknown, ctx: BookingContext) => (await queuePlace(r, ctx))?.queuePosition ?? null,
-  estimatedWaitSeconds: async (r: QueuedView, _: unknown, ctx: BookingContext) => (await queuePlace(r, ctx))?.estimatedWaitSeconds ?? null,
+  queuePosition: async (r: QueuedView, _: unknown, ctx: BookingContext) =>
+    (await queuePlace(r, ctx))?.queuePosition ?? null,
+  estimatedWaitSeconds: async (r: QueuedView, _: unknown, ctx: BookingContext) =>
+    (await queuePlace(r, ctx))?.estimatedWaitSeconds ?? null,
 };
 
 function queuePlace(r: QueuedView, ctx: BookingContext) {
   if (r.status !== 'QUEUED' || r.queueTicket === null) return null;
-  if (r.queuePosition != null && r.estimatedWaitSeconds != null) return { queuePosition: r.queuePosition, estimatedWaitSeconds: r.estimatedWaitSeconds };
+  if (r.queuePosition != null && r.estimatedWaitSeconds != null)
+    return { queuePosition: r.queuePosition, estimatedWaitSeconds: r.estimatedWaitSeconds };
   return ctx.reservations.queue.place(r.runId, r.queueTicket);
 }
 
@@ -32,11 +35,20 @@ const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {
 };
 
 /** Newest first, keyset-paged by (createdAt, id); the pages of many users share their queries. */
-export function reservationsOf(ctx: BookingContext, userId: string, first: number | null | undefined, after: string | null | undefined) {
+export function reservationsOf(
+  ctx: BookingContext,
+  userId: string,
+  first: number | null | undefined,
+  after: string | null | undefined,
+) {
   const take = first ?? 20;
   if (take < 1 || take > 100) throw badInput('first must be between 1 and 100', 'first');
   const cursor = after ? decodeCursor(after) : null;
-  const key: PageKey = { userId, take, after: cursor ? { createdAtMs: cursor.createdAt.getTime(), id: cursor.id } : null };
+  const key: PageKey = {
+    userId,
+    take,
+    after: cursor ? { createdAtMs: cursor.createdAt.getTime(), id: cursor.id } : null,
+  };
   return ctx.loaders.reservationPage.load(JSON.stringify(key));
 }
 

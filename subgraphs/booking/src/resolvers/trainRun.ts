@@ -6,7 +6,13 @@ import { isoDate, routeSegment } from '../domain/network.ts';
 
 type RunRef = { id: string } | { trainNumber: string; date: string };
 
-export async function availabilityOfRun(run: TrainRun, from: string, to: string, cls: TravelClass | null | undefined, ctx: BookingContext) {
+export async function availabilityOfRun(
+  run: TrainRun,
+  from: string,
+  to: string,
+  cls: TravelClass | null | undefined,
+  ctx: BookingContext,
+) {
   const stops = await ctx.loaders.stopsByTrainId.load(run.trainId);
   const segment = routeSegment(stops, from, to);
   const counts = await classCounts(ctx.loaders.availability, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq });
@@ -15,7 +21,9 @@ export async function availabilityOfRun(run: TrainRun, from: string, to: string,
 
 export const TrainRunResolvers = {
   __resolveReference: (ref: RunRef, ctx: BookingContext) =>
-    'id' in ref ? ctx.loaders.runById.load(ref.id) : ctx.loaders.runByTrainAndDate.load(`${ref.trainNumber}|${ref.date}`),
+    'id' in ref
+      ? ctx.loaders.runById.load(ref.id)
+      : ctx.loaders.runByTrainAndDate.load(`${ref.trainNumber}|${ref.date}`),
   trainNumber: async (run: TrainRun, _: unknown, ctx: BookingContext) => {
     const train = await ctx.loaders.trainById.load(run.trainId);
     if (!train) throw notFound(`Train of run ${run.id} not found`);

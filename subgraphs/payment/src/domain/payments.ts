@@ -12,7 +12,6 @@ const PAYMENT_COLUMNS = Prisma.sql`
   currency, status::text AS status, provider_ref AS "providerRef", checkout_url AS "checkoutUrl",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
-
 export interface PaymentDeps {
   prisma: PrismaClient;
   booking: BookingClient;

@@ -14,7 +14,12 @@ export const providerEventSchema = z.object({
   id: ref,
   type: z.string().min(1).max(100),
   created: z.number().int().optional(),
-  data: z.object({ providerRef: ref, refundId: ref.optional(), amountPaise: z.number().int().optional(), currency: z.string().min(1).max(10).optional() }),
+  data: z.object({
+    providerRef: ref,
+    refundId: ref.optional(),
+    amountPaise: z.number().int().optional(),
+    currency: z.string().min(1).max(10).optional(),
+  }),
 });
 
 /**
@@ -22,9 +27,16 @@ export const providerEventSchema = z.object({
  * equal, the currency equal when stated. A provider charging another amount (a tampered checkout,
  * a bug) must not confirm a booking.
  */
-function paidMismatch(event: ProviderEvent, payment: { amount_paise: number; currency: string }): { amountPaise?: number; currency?: string } | null {
+function paidMismatch(
+  event: ProviderEvent,
+  payment: { amount_paise: number; currency: string },
+): { amountPaise?: number; currency?: string } | null {
   const { amountPaise, currency } = event.data;
-  if (amountPaise === payment.amount_paise && (currency === undefined || currency.toUpperCase() === payment.currency.toUpperCase())) return null;
+  if (
+    amountPaise === payment.amount_paise &&
+    (currency === undefined || currency.toUpperCase() === payment.currency.toUpperCase())
+  )
+    return null;
   return { amountPaise, currency };
 }
 export type ProviderEvent = z.infer<typeof providerEventSchema>;
@@ -44,7 +56,8 @@ export function nextStatus(current: PaymentStatus, type: ProviderEventType): Pay
   return TRANSITIONS[current][type] ?? null;
 }
 
-export const isKnownType = (type: string): type is ProviderEventType => (EVENT_TYPES as readonly string[]).includes(type);
+export const isKnownType = (type: string): type is ProviderEventType =>
+  (EVENT_TYPES as readonly string[]).includes(type);
 
 export type WebhookOutcome =
   | 'APPLIED'
@@ -70,14 +83,26 @@ export async function applyProviderEvent(
     async (tx) => {
       // Lock the payment first: deliveries of events for one payment run one after the other, and a
       // refund.succeeded waits for the transaction that is still creating its refund row.
-      const rows = await tx.$queryRaw<{ id: string; reservation_id: string; amount_paise: number; currency: string; status: PaymentStatus; provider_ref: string }[]>`
+      const rows = await tx.$queryRaw<
+        {
+          id: string;
+          reservation_id: string;
+          amount_paise: number;
+          currency: string;
+          status: PaymentStatus;
+          provider_ref: string;
+        }[]
+      >`
         SELECT id::text, reservation_id::text, amount_paise, currency, status::text AS status, provider_ref
         FROM payment.payments WHERE provider_ref = ${event.data.providerRef} FOR UPDATE`;
       const payment = rows[0];
       if (!payment) return { outcome: 'UNKNOWN_PAYMENT' as const };
       const refund =
-        event.type === 'refund.succeeded' ? await tx.refund.findUnique({ where: { providerRefundId: event.data.refundId! } }) : null;
-      if (event.type === 'refund.succeeded' && (!refund || refund.paymentId !== payment.id)) return { outcome: 'UNKNOWN_REFUND' as const };
+        event.type === 'refund.succeeded'
+          ? await tx.refund.findUnique({ where: { providerRefundId: event.data.refundId! } })
+          : null;
+      if (event.type === 'refund.succeeded' && (!refund || refund.paymentId !== payment.id))
+        return { outcome: 'UNKNOWN_REFUND' as const };
 
       // Raw SQL on this path: no ORM query to compile per delivery, and one statement fewer.
       const stored = await tx.$queryRaw<{ id: string }[]>`
@@ -87,7 +112,13 @@ export async function applyProviderEvent(
         RETURNING id::text`;
       if (stored.length === 0) return { outcome: 'DUPLICATE' as const };
       const mismatch = event.type === 'payment.succeeded' ? paidMismatch(event, payment) : null;
-      if (mismatch) return { outcome: 'AMOUNT_MISMATCH' as const, expected: { amountPaise: payment.amount_paise, currency: payment.currency }, received: mismatch, status: payment.status };
+      if (mismatch)
+        return {
+          outcome: 'AMOUNT_MISMATCH' as const,
+          expected: { amountPaise: payment.amount_paise, currency: payment.currency },
+          received: mismatch,
+          status: payment.status,
+        };
 
       const next = nextStatus(payment.status, event.type);
       // A refund can succeed after the payment is already REFUNDED (a second, partial refund).
@@ -122,8 +153,12 @@ export async function applyProviderEvent(
     { maxWait: 5_000, timeout: 10_000 },
   );
   if (outcome.outcome === 'AMOUNT_MISMATCH') {
-    log.error({ expected: outcome.expected, received: outcome.received, status: outcome.status }, 'provider event amount or currency differs from the payment; stored, not applied');
-  } else if (outcome.outcome === 'NO_OP') log.warn({ status: outcome.from }, 'provider event does not apply to the payment in its current state; ignored');
+    log.error(
+      { expected: outcome.expected, received: outcome.received, status: outcome.status },
+      'provider event amount or currency differs from the payment; stored, not applied',
+    );
+  } else if (outcome.outcome === 'NO_OP')
+    log.warn({ status: outcome.from }, 'provider event does not apply to the payment in its current state; ignored');
   else if (outcome.outcome === 'APPLIED') log.info({ from: outcome.from, to: outcome.to }, 'provider event applied');
   else log.info({ outcome: outcome.outcome }, 'provider event not applied');
   return outcome.outcome;

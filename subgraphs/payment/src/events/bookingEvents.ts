@@ -3,7 +3,18 @@
 // becomes a refund. The inbox row and the refund request commit in one transaction, so a
 // redelivered event never refunds twice.
 import type { Prisma, PrismaClient } from '@tatkal/db';
-import { DeadLetterError, eventTopology, isUuid, recordInbox, startConsumer, type AmqpConnection, type Consumer, type Envelope, type HandlerContext, type Logger } from '@tatkal/common';
+import {
+  DeadLetterError,
+  eventTopology,
+  isUuid,
+  recordInbox,
+  startConsumer,
+  type AmqpConnection,
+  type Consumer,
+  type Envelope,
+  type HandlerContext,
+  type Logger,
+} from '@tatkal/common';
 import { RefundNotPossibleError, type RefundRequest } from '../domain/refunds.ts';
 
 /**
@@ -23,14 +34,26 @@ export function refundFor(envelope: Envelope): RefundRequest | null {
   if (envelope.type === 'reservation.cancelled' && amount <= 0) return null; // unpaid: nothing to give back
   if (!isUuid(reservationId) || amount <= 0) {
     // No retry can repair the payload: straight to the DLQ for an operator.
-    throw new DeadLetterError(`${envelope.type} ${envelope.id} needs data.reservationId and a positive data.refundPaise`);
+    throw new DeadLetterError(
+      `${envelope.type} ${envelope.id} needs data.reservationId and a positive data.refundPaise`,
+    );
   }
   // Each (partial) cancellation is its own refund, so its reason names the event; a late payment
   // is refunded once per reservation.
-  return { reservationId, amountPaise: amount, reason: envelope.type === 'reservation.cancelled' ? `RESERVATION_CANCELLED:${envelope.id}` : 'HOLD_EXPIRED_BERTHS_GONE' };
+  return {
+    reservationId,
+    amountPaise: amount,
+    reason:
+      envelope.type === 'reservation.cancelled' ? `RESERVATION_CANCELLED:${envelope.id}` : 'HOLD_EXPIRED_BERTHS_GONE',
+  };
 }
 
-export async function applyBookingEvent(prisma: PrismaClient, requestRefund: RequestRefund, envelope: Envelope, logger: Logger): Promise<BookingEventOutcome> {
+export async function applyBookingEvent(
+  prisma: PrismaClient,
+  requestRefund: RequestRefund,
+  envelope: Envelope,
+  logger: Logger,
+): Promise<BookingEventOutcome> {
   const refund = refundFor(envelope);
   if (!refund) return 'IGNORED';
   const outcome = await prisma

@@ -30,7 +30,11 @@ async function main() {
     case 'fail':
       return call('POST', `/payments/${path}/${command}`);
     case 'refund':
-      return call('POST', '/refunds', { payment: ref, ...(amount ? { amountPaise: Number(amount) } : {}), reason: 'cli' });
+      return call('POST', '/refunds', {
+        payment: ref,
+        ...(amount ? { amountPaise: Number(amount) } : {}),
+        reason: 'cli',
+      });
     case 'show':
       return call('GET', `/payments/${path}`);
     case 'list':

@@ -3,8 +3,18 @@
 // time-out or a rolled-back transaction gets the provider's first answer instead of a second charge.
 import { z } from 'zod';
 
-const paymentSchema = z.object({ id: z.string().min(1), status: z.string(), amountPaise: z.number().int(), checkoutUrl: z.string().url() });
-const refundSchema = z.object({ id: z.string().min(1), status: z.string(), payment: z.string(), amountPaise: z.number().int() });
+const paymentSchema = z.object({
+  id: z.string().min(1),
+  status: z.string(),
+  amountPaise: z.number().int(),
+  checkoutUrl: z.string().url(),
+});
+const refundSchema = z.object({
+  id: z.string().min(1),
+  status: z.string(),
+  payment: z.string(),
+  amountPaise: z.number().int(),
+});
 
 export type ProviderPayment = z.infer<typeof paymentSchema>;
 export type ProviderRefund = z.infer<typeof refundSchema>;
@@ -14,8 +24,18 @@ export class ProviderError extends Error {
 }
 
 export interface ProviderClient {
-  createPayment(input: { idempotencyKey: string; amountPaise: number; currency: string; metadata: Record<string, string> }): Promise<ProviderPayment>;
-  createRefund(input: { idempotencyKey: string; providerRef: string; amountPaise: number; reason: string }): Promise<ProviderRefund>;
+  createPayment(input: {
+    idempotencyKey: string;
+    amountPaise: number;
+    currency: string;
+    metadata: Record<string, string>;
+  }): Promise<ProviderPayment>;
+  createRefund(input: {
+    idempotencyKey: string;
+    providerRef: string;
+    amountPaise: number;
+    reason: string;
+  }): Promise<ProviderRefund>;
 }
 
 export function createProviderClient(baseUrl: string, opts: { timeoutMs?: number } = {}): ProviderClient {
@@ -33,15 +53,26 @@ export function createProviderClient(baseUrl: string, opts: { timeoutMs?: number
       throw new ProviderError(`payment provider unreachable at ${baseUrl}: ${(err as Error).message}`);
     }
     const text = await res.text();
-    if (!res.ok) throw new ProviderError(`payment provider answered ${res.status} to POST ${path}: ${text.slice(0, 200)}`);
+    if (!res.ok)
+      throw new ProviderError(`payment provider answered ${res.status} to POST ${path}: ${text.slice(0, 200)}`);
     const parsed = schema.safeParse(JSON.parse(text));
     if (!parsed.success) throw new ProviderError(`unexpected answer from the payment provider to POST ${path}`);
     return parsed.data;
   }
   return {
     createPayment: (input) =>
-      post('/payments', input.idempotencyKey, { amountPaise: input.amountPaise, currency: input.currency, metadata: input.metadata }, paymentSchema),
+      post(
+        '/payments',
+        input.idempotencyKey,
+        { amountPaise: input.amountPaise, currency: input.currency, metadata: input.metadata },
+        paymentSchema,
+      ),
     createRefund: (input) =>
-      post('/refunds', input.idempotencyKey, { payment: input.providerRef, amountPaise: input.amountPaise, reason: input.reason }, refundSchema),
+      post(
+        '/refunds',
+        input.idempotencyKey,
+        { payment: input.providerRef, amountPaise: input.amountPaise, reason: input.reason },
+        refundSchema,
+      ),
   };
 }

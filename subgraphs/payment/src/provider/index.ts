@@ -10,11 +10,22 @@ runMain('payment-provider', async () => {
     WEBHOOK_URL: env.httpUrl.default('http://127.0.0.1:4005/webhooks/payments'),
     PAYMENT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters'),
     /** More signing secrets during a rotation, comma-separated. */
-    PAYMENT_WEBHOOK_SECRETS: z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+    PAYMENT_WEBHOOK_SECRETS: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
     /** Checkout links as a browser reaches this process (default http://localhost:<port>). */
     PROVIDER_PUBLIC_URL: env.httpUrl.optional(),
     PROVIDER_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0),
-    PROVIDER_SHUFFLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    PROVIDER_SHUFFLE: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     LOG_LEVEL: env.logLevel,
   });
   const logger = createLogger('payment-provider', config.LOG_LEVEL);

@@ -18,7 +18,10 @@ async function paymentsById(ids: string[], ctx: PaymentContext): Promise<(Paymen
 
 /** Oldest first, as the schema promises. */
 async function refundsByPaymentId(ids: string[], ctx: PaymentContext): Promise<Refund[][]> {
-  const rows = await ctx.prisma.refund.findMany({ where: { paymentId: { in: ids } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  const rows = await ctx.prisma.refund.findMany({
+    where: { paymentId: { in: ids } },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
   return ids.map((id) => rows.filter((r) => r.paymentId === id));
 }
 
@@ -26,7 +29,10 @@ async function refundsByPaymentId(ids: string[], ctx: PaymentContext): Promise<R
 async function latestPaymentByReservation(ids: string[], ctx: PaymentContext): Promise<(Payment | null)[]> {
   const valid = ids.filter(isUuid);
   const rows = valid.length
-    ? await ctx.prisma.payment.findMany({ where: { reservationId: { in: valid } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+    ? await ctx.prisma.payment.findMany({
+        where: { reservationId: { in: valid } },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      })
     : [];
   return ids.map((id) => rows.find((p) => p.reservationId === id) ?? null);
 }
@@ -55,14 +61,33 @@ export const resolvers = {
   Mutation: {
     createPayment: (_: unknown, args: { reservationId: string; idempotencyKey: string }, ctx: PaymentContext) => {
       const identity = ctx.identity!; // the shield rule guarantees an identity
-      return ctx.idempotency.run({ userId: identity.userId, operation: 'createPayment', key: args.idempotencyKey, request: { reservationId: args.reservationId } }, () =>
-        createPayment(ctx, { identity, authorization: ctx.authorization ?? '', requestId: ctx.requestId, clientIp: ctx.clientIp, log: ctx.log }, args.reservationId),
+      return ctx.idempotency.run(
+        {
+          userId: identity.userId,
+          operation: 'createPayment',
+          key: args.idempotencyKey,
+          request: { reservationId: args.reservationId },
+        },
+        () =>
+          createPayment(
+            ctx,
+            {
+              identity,
+              authorization: ctx.authorization ?? '',
+              requestId: ctx.requestId,
+              clientIp: ctx.clientIp,
+              log: ctx.log,
+            },
+            args.reservationId,
+          ),
       );
     },
   },
   Payment: {
-    __resolveReference: async (ref: { id: string }, ctx: PaymentContext) => visible(await requestLoader(ctx, paymentsById).load(ref.id), ctx),
-    refunds: (payment: { id: string }, _: unknown, ctx: PaymentContext) => requestLoader(ctx, refundsByPaymentId).load(payment.id),
+    __resolveReference: async (ref: { id: string }, ctx: PaymentContext) =>
+      visible(await requestLoader(ctx, paymentsById).load(ref.id), ctx),
+    refunds: (payment: { id: string }, _: unknown, ctx: PaymentContext) =>
+      requestLoader(ctx, refundsByPaymentId).load(payment.id),
   },
   Reservation: {
     // Booking owns the reservation; payment only adds its payment, visible to the payer or an admin.
@@ -75,7 +100,9 @@ export const resolvers = {
     payments: (user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: PaymentContext) => {
       if (!isUuid(user.id) || !canRead(ctx.identity, user.id)) return { nodes: [], nextCursor: null };
       pageArgs(args.first, args.after); // bad arguments fail this field alone, not the whole batch
-      return requestLoader(ctx, paymentPagesByUser).load(JSON.stringify([user.id, args.first ?? null, args.after ?? null]));
+      return requestLoader(ctx, paymentPagesByUser).load(
+        JSON.stringify([user.id, args.first ?? null, args.after ?? null]),
+      );
     },
   },
 };

@@ -53,7 +53,9 @@ export function createElasticsearchBackend(client: EsSearchClient, names: IndexN
       return res.hits.hits.flatMap((hit) => {
         const doc = hit._source;
         if (!doc) return [];
-        return [{ ...doc, score: Math.round((hit._score ?? 0) * 10_000) / 10_000, highlights: stationHighlights(doc, q) }];
+        return [
+          { ...doc, score: Math.round((hit._score ?? 0) * 10_000) / 10_000, highlights: stationHighlights(doc, q) },
+        ];
       });
     },
     async searchTrains(q: NormalizedQuery, slice: Slice): Promise<TrainResult[]> {
@@ -62,7 +64,13 @@ export function createElasticsearchBackend(client: EsSearchClient, names: IndexN
         const doc = hit._source;
         if (!doc) return [];
         const number = highlightsIn('number', doc.number, q.tokens);
-        return [{ ...doc, score: Math.round((hit._score ?? 0) * 10_000) / 10_000, highlights: number.length ? number : highlightsIn('name', doc.name, q.tokens) }];
+        return [
+          {
+            ...doc,
+            score: Math.round((hit._score ?? 0) * 10_000) / 10_000,
+            highlights: number.length ? number : highlightsIn('name', doc.name, q.tokens),
+          },
+        ];
       });
     },
   };
@@ -73,7 +81,12 @@ export function createElasticsearchBackend(client: EsSearchClient, names: IndexN
 const BULK_CHUNK = 500;
 
 /** Bulk-indexes in chunks; any item error fails the whole load (a reindex must be complete). */
-export async function bulkIndex<T>(client: Client, index: string, docs: T[], idOf: (doc: T) => string): Promise<number> {
+export async function bulkIndex<T>(
+  client: Client,
+  index: string,
+  docs: T[],
+  idOf: (doc: T) => string,
+): Promise<number> {
   for (let i = 0; i < docs.length; i += BULK_CHUNK) {
     const res = await client.bulk({ operations: bulkOperations(index, docs.slice(i, i + BULK_CHUNK), idOf) });
     if (res.errors) {
@@ -86,7 +99,10 @@ export async function bulkIndex<T>(client: Client, index: string, docs: T[], idO
 }
 
 export async function loadStationSources(prisma: PrismaClient): Promise<StationSource[]> {
-  return prisma.stationDoc.findMany({ select: { code: true, name: true, city: true, state: true, aliases: true }, orderBy: { code: 'asc' } });
+  return prisma.stationDoc.findMany({
+    select: { code: true, name: true, city: true, state: true, aliases: true },
+    orderBy: { code: 'asc' },
+  });
 }
 
 export async function loadTrainSources(prisma: PrismaClient): Promise<TrainSource[]> {
@@ -94,8 +110,12 @@ export async function loadTrainSources(prisma: PrismaClient): Promise<TrainSourc
 }
 
 async function indicesOf(client: Client, alias: string): Promise<{ all: string[]; aliased: string[] }> {
-  const all = Object.keys(await client.indices.get({ index: `${alias}_v*`, allow_no_indices: true, ignore_unavailable: true }));
-  const aliased = (await client.indices.existsAlias({ name: alias })) ? Object.keys(await client.indices.getAlias({ name: alias })) : [];
+  const all = Object.keys(
+    await client.indices.get({ index: `${alias}_v*`, allow_no_indices: true, ignore_unavailable: true }),
+  );
+  const aliased = (await client.indices.existsAlias({ name: alias }))
+    ? Object.keys(await client.indices.getAlias({ name: alias }))
+    : [];
   return { all, aliased };
 }
 
@@ -107,7 +127,13 @@ export interface RebuildOutcome {
 }
 
 /** Builds the next versioned index, fills it, refreshes it, moves the alias, drops the old versions. */
-export async function rebuildIndex<T>(client: Client, alias: string, body: ReturnType<typeof stationIndexBody>, docs: T[], idOf: (doc: T) => string): Promise<RebuildOutcome> {
+export async function rebuildIndex<T>(
+  client: Client,
+  alias: string,
+  body: ReturnType<typeof stationIndexBody>,
+  docs: T[],
+  idOf: (doc: T) => string,
+): Promise<RebuildOutcome> {
   const { all, aliased } = await indicesOf(client, alias);
   const index = nextVersionedIndex(alias, all);
   await client.indices.create({ index, settings: body.settings, mappings: body.mappings });
@@ -125,7 +151,11 @@ export async function rebuildIndex<T>(client: Client, alias: string, body: Retur
   }
 }
 
-export async function rebuildElasticsearch(client: Client, prisma: PrismaClient, names: IndexNames = indexNames()): Promise<RebuildOutcome[]> {
+export async function rebuildElasticsearch(
+  client: Client,
+  prisma: PrismaClient,
+  names: IndexNames = indexNames(),
+): Promise<RebuildOutcome[]> {
   return [
     await rebuildIndex(client, names.stations, stationIndexBody(), await loadStationSources(prisma), (d) => d.code),
     await rebuildIndex(client, names.trains, trainIndexBody(), await loadTrainSources(prisma), (d) => d.number),
@@ -133,6 +163,11 @@ export async function rebuildElasticsearch(client: Client, prisma: PrismaClient,
 }
 
 /** Keeps one document current after an event (the next reindex would fix a miss). */
-export async function indexOne(client: Client, alias: string, id: string, doc: StationSource | TrainSource): Promise<void> {
+export async function indexOne(
+  client: Client,
+  alias: string,
+  id: string,
+  doc: StationSource | TrainSource,
+): Promise<void> {
   await client.index({ index: alias, id, document: doc });
 }

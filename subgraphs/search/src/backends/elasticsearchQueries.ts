@@ -39,13 +39,23 @@ export const indexNames = (prefix = ''): IndexNames => ({ stations: `${prefix}st
 /** `stations_v1`, `stations_v2` ...: the next version after every one that exists. */
 export function nextVersionedIndex(alias: string, existing: string[]): string {
   const pattern = new RegExp(`^${alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_v(\\d+)$`);
-  const versions = existing.map((name) => pattern.exec(name)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+  const versions = existing
+    .map((name) => pattern.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]));
   return `${alias}_v${versions.length ? Math.max(...versions) + 1 : 1}`;
 }
 
 /** One atomic `_aliases` call: the alias leaves every old index and points at the new one. */
-export function aliasSwitchActions(alias: string, oldIndices: string[], newIndex: string): estypes.IndicesUpdateAliasesAction[] {
-  return [...oldIndices.filter((i) => i !== newIndex).map((index) => ({ remove: { index, alias } })), { add: { index: newIndex, alias, is_write_index: true } }];
+export function aliasSwitchActions(
+  alias: string,
+  oldIndices: string[],
+  newIndex: string,
+): estypes.IndicesUpdateAliasesAction[] {
+  return [
+    ...oldIndices.filter((i) => i !== newIndex).map((index) => ({ remove: { index, alias } })),
+    { add: { index: newIndex, alias, is_write_index: true } },
+  ];
 }
 
 const analysis: estypes.IndicesIndexSettingsAnalysis = {
@@ -78,7 +88,11 @@ export function stationIndexBody(): { settings: estypes.IndicesIndexSettings; ma
     mappings: {
       dynamic: 'strict',
       properties: {
-        code: { type: 'keyword', normalizer: 'code', fields: { prefix: { type: 'text', analyzer: 'prefix_index', search_analyzer: 'folded' } } },
+        code: {
+          type: 'keyword',
+          normalizer: 'code',
+          fields: { prefix: { type: 'text', analyzer: 'prefix_index', search_analyzer: 'folded' } },
+        },
         name: textWithPrefix,
         city: textWithPrefix,
         aliases: textWithPrefix,
@@ -130,9 +144,35 @@ export function stationSearchRequest(index: string, q: NormalizedQuery, slice: S
       bool: {
         should: [
           { term: { code: { value: q.compact, boost: 50 } } },
-          { multi_match: { query: q.text, type: 'best_fields', fields: ['name^3', 'aliases^2.5', 'city^2'], fuzziness: 'AUTO', prefix_length: 1, operator: 'and' } },
-          { multi_match: { query: q.text, type: 'best_fields', fields: ['name^3', 'aliases^2.5', 'city^2'], analyzer: 'folded_synonyms', operator: 'and', boost: 1.2 } },
-          { multi_match: { query: q.text, type: 'best_fields', fields: ['name.prefix^2', 'aliases.prefix^1.5', 'city.prefix', 'code.prefix^2'], operator: 'and', boost: 1.5 } },
+          {
+            multi_match: {
+              query: q.text,
+              type: 'best_fields',
+              fields: ['name^3', 'aliases^2.5', 'city^2'],
+              fuzziness: 'AUTO',
+              prefix_length: 1,
+              operator: 'and',
+            },
+          },
+          {
+            multi_match: {
+              query: q.text,
+              type: 'best_fields',
+              fields: ['name^3', 'aliases^2.5', 'city^2'],
+              analyzer: 'folded_synonyms',
+              operator: 'and',
+              boost: 1.2,
+            },
+          },
+          {
+            multi_match: {
+              query: q.text,
+              type: 'best_fields',
+              fields: ['name.prefix^2', 'aliases.prefix^1.5', 'city.prefix', 'code.prefix^2'],
+              operator: 'and',
+              boost: 1.5,
+            },
+          },
         ],
         minimum_should_match: 1,
       },
@@ -144,7 +184,16 @@ export function stationSearchRequest(index: string, q: NormalizedQuery, slice: S
 export function trainSearchRequest(index: string, q: NormalizedQuery, slice: Slice): estypes.SearchRequest {
   const should: estypes.QueryDslQueryContainer[] = [
     { term: { number: { value: q.compact, boost: 50 } } },
-    { multi_match: { query: q.text, type: 'best_fields', fields: ['name^3', 'type.text'], fuzziness: 'AUTO', prefix_length: 1, operator: 'and' } },
+    {
+      multi_match: {
+        query: q.text,
+        type: 'best_fields',
+        fields: ['name^3', 'type.text'],
+        fuzziness: 'AUTO',
+        prefix_length: 1,
+        operator: 'and',
+      },
+    },
     { match: { 'name.prefix': { query: q.text, operator: 'and', boost: 1.5 } } },
   ];
   // Train numbers are typed digit by digit: "1295" finds 12951, 12952 ...
@@ -160,7 +209,11 @@ export function trainSearchRequest(index: string, q: NormalizedQuery, slice: Sli
 }
 
 /** The `_bulk` body: an index action and the document, for each document. */
-export function bulkOperations<T>(index: string, docs: T[], idOf: (doc: T) => string): (estypes.BulkOperationContainer | T)[] {
+export function bulkOperations<T>(
+  index: string,
+  docs: T[],
+  idOf: (doc: T) => string,
+): (estypes.BulkOperationContainer | T)[] {
   const ops: (estypes.BulkOperationContainer | T)[] = [];
   for (const doc of docs) ops.push({ index: { _index: index, _id: idOf(doc) } }, doc);
   return ops;

@@ -38,7 +38,14 @@ function evidenceOf(row: FieldRow, weights: Record<string, number>, codeField: s
   };
 }
 
-function rankAll<T>(docs: Map<string, T>, rows: FieldRow[], q: NormalizedQuery, weights: Record<string, number>, codeField: string, nameOf: (doc: T) => string) {
+function rankAll<T>(
+  docs: Map<string, T>,
+  rows: FieldRow[],
+  q: NormalizedQuery,
+  weights: Record<string, number>,
+  codeField: string,
+  nameOf: (doc: T) => string,
+) {
   const evidence = new Map<string, FieldEvidence[]>();
   for (const row of rows) {
     const list = evidence.get(row.key) ?? [];
@@ -51,7 +58,10 @@ function rankAll<T>(docs: Map<string, T>, rows: FieldRow[], q: NormalizedQuery, 
     if (r) ranked.push(r);
   }
   // Ties: the shorter name first (the station itself before "X Cantonment"), then alphabetical.
-  ranked.sort((a, b) => b.score - a.score || nameOf(a.doc).length - nameOf(b.doc).length || nameOf(a.doc).localeCompare(nameOf(b.doc)));
+  ranked.sort(
+    (a, b) =>
+      b.score - a.score || nameOf(a.doc).length - nameOf(b.doc).length || nameOf(a.doc).localeCompare(nameOf(b.doc)),
+  );
   return ranked;
 }
 
@@ -59,13 +69,20 @@ export function createPostgresBackend(prisma: PrismaClient): SearchBackend {
   // The threshold is per transaction (set_config ..., true) so the `<%` operator, which the GIN
   // index serves, uses it.
   const withThreshold = <T>(query: Prisma.PrismaPromise<T>) =>
-    prisma.$transaction([prisma.$queryRaw`SELECT set_config('pg_trgm.word_similarity_threshold', ${String(CANDIDATE_THRESHOLD)}, true)`, query]).then(([, rows]) => rows);
+    prisma
+      .$transaction([
+        prisma.$queryRaw`SELECT set_config('pg_trgm.word_similarity_threshold', ${String(CANDIDATE_THRESHOLD)}, true)`,
+        query,
+      ])
+      .then(([, rows]) => rows);
 
   return {
     name: 'postgres',
 
     async searchStations(q: NormalizedQuery, slice: Slice): Promise<StationResult[]> {
-      const rows = await withThreshold(prisma.$queryRaw<(FieldRow & { name: string; city: string; state: string; aliases: string[] })[]>`
+      const rows = await withThreshold(prisma.$queryRaw<
+        (FieldRow & { name: string; city: string; state: string; aliases: string[] })[]
+      >`
         WITH candidates AS (
           SELECT code, name, city, state, aliases
           FROM search.station_docs
@@ -84,7 +101,9 @@ export function createPostgresBackend(prisma: PrismaClient): SearchBackend {
                 UNION ALL SELECT 'code', c.code
                 UNION ALL SELECT 'alias', a FROM unnest(c.aliases) a) v
         ) f`);
-      const docs = new Map(rows.map((r) => [r.key, { code: r.key, name: r.name, city: r.city, state: r.state, aliases: r.aliases }]));
+      const docs = new Map(
+        rows.map((r) => [r.key, { code: r.key, name: r.name, city: r.city, state: r.state, aliases: r.aliases }]),
+      );
       const ranked = rankAll(docs, rows, q, STATION_WEIGHTS, 'code', (d) => d.name);
       return ranked.slice(slice.offset, slice.offset + slice.size).map((r) => ({
         ...r.doc,
@@ -126,7 +145,10 @@ export function createPostgresBackend(prisma: PrismaClient): SearchBackend {
 
 /** Aliases of each station code, in the codes' order; null for a code search does not know. */
 export async function stationAliases(prisma: PrismaClient, codes: string[]): Promise<(string[] | null)[]> {
-  const docs = await prisma.stationDoc.findMany({ where: { code: { in: codes } }, select: { code: true, aliases: true } });
+  const docs = await prisma.stationDoc.findMany({
+    where: { code: { in: codes } },
+    select: { code: true, aliases: true },
+  });
   const byCode = new Map(docs.map((d) => [d.code, d.aliases]));
   return codes.map((c) => byCode.get(c) ?? null);
 }

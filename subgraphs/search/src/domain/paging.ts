@@ -13,7 +13,10 @@ export interface Page {
 }
 
 export function scopeOf(...parts: (string | null | undefined)[]): string {
-  return createHash('sha256').update(parts.map((p) => p ?? '').join('\u0000')).digest('base64url').slice(0, 10);
+  return createHash('sha256')
+    .update(parts.map((p) => p ?? '').join('\u0000'))
+    .digest('base64url')
+    .slice(0, 10);
 }
 
 export function encodeCursor(scope: string, position: number): string {
@@ -29,9 +32,15 @@ export function decodeCursor(cursor: string, scope: string): number {
 }
 
 /** `first` (or the older `limit`) 1..50 and the offset `after` points to. */
-export function pageOf(args: { first?: number | null; after?: string | null }, scope: string, fallbackSize: number, sizeField = 'first'): Page {
+export function pageOf(
+  args: { first?: number | null; after?: string | null },
+  scope: string,
+  fallbackSize: number,
+  sizeField = 'first',
+): Page {
   const size = args.first ?? fallbackSize;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badInput(`${sizeField} must be between 1 and ${MAX_PAGE_SIZE}`, sizeField);
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE)
+    throw badInput(`${sizeField} must be between 1 and ${MAX_PAGE_SIZE}`, sizeField);
   const offset = args.after ? decodeCursor(args.after, scope) : 0;
   return { offset, size, scope };
 }

@@ -9,7 +9,10 @@ export function fold(text: string): string {
   if (/^[\x00-\x7f]*$/.test(text)) return text.toLowerCase();
   let out = '';
   for (const ch of text) {
-    const base = ch.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
+    const base = ch
+      .normalize('NFD')
+      .replace(/\p{M}+/gu, '')
+      .toLowerCase();
     // Keep the length in UTF-16 units: a character that folds to more or fewer units stays as it was.
     out += base.length === ch.length ? base : ch;
   }
@@ -32,7 +35,8 @@ export interface NormalizedQuery {
 export function normalizeQuery(raw: string, field = 'query'): NormalizedQuery {
   const trimmed = raw.trim();
   if (!trimmed) throw badInput('Type at least one character to search', field);
-  if (trimmed.length > MAX_QUERY_LENGTH) throw badInput(`Search text must be at most ${MAX_QUERY_LENGTH} characters`, field);
+  if (trimmed.length > MAX_QUERY_LENGTH)
+    throw badInput(`Search text must be at most ${MAX_QUERY_LENGTH} characters`, field);
   const tokens = fold(trimmed)
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
@@ -70,7 +74,8 @@ export function editDistance(a: string, b: string, max = Number.POSITIVE_INFINIT
     for (let j = 1; j <= b.length; j++) {
       const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
       let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a.charCodeAt(i - 1) === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === b.charCodeAt(j - 1)) d = Math.min(d, prev2[j - 2]! + 1);
+      if (i > 1 && j > 1 && a.charCodeAt(i - 1) === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === b.charCodeAt(j - 1))
+        d = Math.min(d, prev2[j - 2]! + 1);
       cur[j] = d;
       if (d < best) best = d;
     }
@@ -163,7 +168,8 @@ export function highlightsIn(field: string, value: string, tokens: string[], all
   const merged: { start: number; length: number }[] = [];
   for (const s of spans) {
     const last = merged.at(-1);
-    if (last && s.start <= last.start + last.length) last.length = Math.max(last.length, s.start + s.length - last.start);
+    if (last && s.start <= last.start + last.length)
+      last.length = Math.max(last.length, s.start + s.length - last.start);
     else merged.push({ ...s });
   }
   return merged.map((s) => ({ field, value, ...s }));

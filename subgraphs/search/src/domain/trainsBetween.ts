@@ -72,7 +72,13 @@ export function connectionOn(route: TrainRoute, from: string, to: string, date: 
 }
 
 /** Every connection on `date`, earliest departure first. */
-export function connectionsBetween(routes: TrainRoute[], from: string, to: string, date: string, classCode: string | null): TrainConnection[] {
+export function connectionsBetween(
+  routes: TrainRoute[],
+  from: string,
+  to: string,
+  date: string,
+  classCode: string | null,
+): TrainConnection[] {
   return routes
     .filter((r) => !classCode || r.classes.includes(classCode))
     .map((r) => connectionOn(r, from, to, date))
@@ -120,7 +126,11 @@ export function validateTrainsBetween(input: TrainsBetweenInput, today = todayIn
 
 /** Unknown codes are BAD_USER_INPUT naming the field; then the routes through both stations. */
 export async function loadRoutes(prisma: PrismaClient, from: string, to: string): Promise<TrainRoute[]> {
-  const known = new Set((await prisma.stationDoc.findMany({ where: { code: { in: [from, to] } }, select: { code: true } })).map((s) => s.code));
+  const known = new Set(
+    (await prisma.stationDoc.findMany({ where: { code: { in: [from, to] } }, select: { code: true } })).map(
+      (s) => s.code,
+    ),
+  );
   if (!known.has(from)) throw badInput(`Unknown station code ${from}`, 'from');
   if (!known.has(to)) throw badInput(`Unknown station code ${to}`, 'to');
   const docs = await prisma.trainDoc.findMany({

@@ -4,7 +4,14 @@
 // after the commit, best effort: `npm run search:reindex` repairs a miss.
 import { z } from 'zod';
 import type { PrismaClient } from '@tatkal/db';
-import { recordInbox, startConsumer, type AmqpConnection, type Consumer, type Envelope, type Logger } from '@tatkal/common';
+import {
+  recordInbox,
+  startConsumer,
+  type AmqpConnection,
+  type Consumer,
+  type Envelope,
+  type Logger,
+} from '@tatkal/common';
 import { routeSchema } from '../domain/trainsBetween.ts';
 import { refreshStationText, refreshTrainText } from '../projection.ts';
 import type { StationSource, TrainSource } from '../backends/elasticsearchQueries.ts';
@@ -35,7 +42,12 @@ export interface NetworkEventHooks {
 }
 
 /** Applies one network event exactly once (per message id). A malformed payload throws (retries, then the DLQ). */
-export async function applyNetworkEvent(prisma: PrismaClient, envelope: Envelope, logger: Logger, hooks: NetworkEventHooks = {}): Promise<NetworkEventOutcome> {
+export async function applyNetworkEvent(
+  prisma: PrismaClient,
+  envelope: Envelope,
+  logger: Logger,
+  hooks: NetworkEventHooks = {},
+): Promise<NetworkEventOutcome> {
   const station = envelope.type === 'network.station.upserted' ? stationUpserted.parse(envelope.data) : null;
   const train = envelope.type === 'network.train.upserted' ? trainUpserted.parse(envelope.data) : null;
   const outcome = await prisma.$transaction(
@@ -43,13 +55,28 @@ export async function applyNetworkEvent(prisma: PrismaClient, envelope: Envelope
       if (!(await recordInbox(tx, 'search', envelope))) return 'DUPLICATE' as const;
       if (station) {
         const data = { name: station.name, city: station.city, state: station.state, aliases: station.aliases };
-        await tx.stationDoc.upsert({ where: { code: station.code }, create: { code: station.code, ...data, searchText: '' }, update: data });
+        await tx.stationDoc.upsert({
+          where: { code: station.code },
+          create: { code: station.code, ...data, searchText: '' },
+          update: data,
+        });
         await refreshStationText(tx, station.code);
         return 'APPLIED' as const;
       }
       if (train) {
-        const data = { name: train.name, type: train.type, runsOn: train.runsOn, classes: train.classes, stops: train.stops, stationCodes: train.stops.map((s) => s.code) };
-        await tx.trainDoc.upsert({ where: { number: train.number }, create: { number: train.number, ...data, searchText: '' }, update: data });
+        const data = {
+          name: train.name,
+          type: train.type,
+          runsOn: train.runsOn,
+          classes: train.classes,
+          stops: train.stops,
+          stationCodes: train.stops.map((s) => s.code),
+        };
+        await tx.trainDoc.upsert({
+          where: { number: train.number },
+          create: { number: train.number, ...data, searchText: '' },
+          update: data,
+        });
         await refreshTrainText(tx, train.number);
         return 'APPLIED' as const;
       }
@@ -59,10 +86,20 @@ export async function applyNetworkEvent(prisma: PrismaClient, envelope: Envelope
   );
   if (outcome === 'APPLIED') {
     try {
-      if (station) await hooks.onStation?.({ code: station.code, name: station.name, city: station.city, state: station.state, aliases: station.aliases });
+      if (station)
+        await hooks.onStation?.({
+          code: station.code,
+          name: station.name,
+          city: station.city,
+          state: station.state,
+          aliases: station.aliases,
+        });
       if (train) await hooks.onTrain?.({ number: train.number, name: train.name, type: train.type });
     } catch (err) {
-      logger.warn({ err, type: envelope.type }, 'search index not updated after a network event; the next reindex will catch up');
+      logger.warn(
+        { err, type: envelope.type },
+        'search index not updated after a network event; the next reindex will catch up',
+      );
     }
   }
   logger.info({ type: envelope.type, outcome }, 'network event handled');
@@ -71,7 +108,10 @@ export async function applyNetworkEvent(prisma: PrismaClient, envelope: Envelope
 
 /** The queue, its binding and how to name them with a prefix (tests, environments). */
 export function networkEventsQueue(prefix = '') {
-  return { queue: `${prefix}search.booking-events`, bindings: [{ exchange: `${prefix}booking`, pattern: 'network.#' }] };
+  return {
+    queue: `${prefix}search.booking-events`,
+    bindings: [{ exchange: `${prefix}booking`, pattern: 'network.#' }],
+  };
 }
 
 export function startNetworkEventsConsumer(opts: {

@@ -4,7 +4,12 @@ import { stationAliases } from '../backends/postgres.ts';
 import type { ServedBy, StationResult, TrainResult } from '../backends/types.ts';
 import { encodeCursor, pageOf, scopeOf } from '../domain/paging.ts';
 import { normalizeQuery } from '../domain/text.ts';
-import { connectionsBetween, loadRoutes, validateTrainsBetween, type TrainConnection } from '../domain/trainsBetween.ts';
+import {
+  connectionsBetween,
+  loadRoutes,
+  validateTrainsBetween,
+  type TrainConnection,
+} from '../domain/trainsBetween.ts';
 
 /** A fallback anywhere in the request is what the response reports. */
 function noteServed(ctx: SearchContext, servedBy: ServedBy) {
@@ -22,10 +27,17 @@ interface PageArgs {
 export const resolvers = {
   Date: DateScalar,
   Query: {
-    searchStations: async (_: unknown, args: PageArgs & { query: string; limit?: number | null }, ctx: SearchContext) => {
+    searchStations: async (
+      _: unknown,
+      args: PageArgs & { query: string; limit?: number | null },
+      ctx: SearchContext,
+    ) => {
       const q = normalizeQuery(args.query);
       const scope = scopeOf('stations', q.text);
-      const page = args.first != null ? pageOf(args, scope, 10) : pageOf({ first: args.limit, after: args.after }, scope, 10, 'limit');
+      const page =
+        args.first != null
+          ? pageOf(args, scope, 10)
+          : pageOf({ first: args.limit, after: args.after }, scope, 10, 'limit');
       const { hits, servedBy } = await ctx.search.searchStations(q, page);
       noteServed(ctx, servedBy);
       return hits.map((hit, i) => ({ ...hit, cursor: encodeCursor(scope, page.offset + i + 1) }));
@@ -38,13 +50,19 @@ export const resolvers = {
       noteServed(ctx, servedBy);
       return hits.map((hit, i) => ({ ...hit, cursor: encodeCursor(scope, page.offset + i + 1) }));
     },
-    trainsBetween: async (_: unknown, args: PageArgs & { from: string; to: string; date: string; class?: string | null }, ctx: SearchContext) => {
+    trainsBetween: async (
+      _: unknown,
+      args: PageArgs & { from: string; to: string; date: string; class?: string | null },
+      ctx: SearchContext,
+    ) => {
       const input = validateTrainsBetween(args);
       const scope = scopeOf('between', input.from, input.to, input.date, input.classCode);
       const page = pageOf(args, scope, 20);
       const routes = await loadRoutes(ctx.prisma, input.from, input.to);
       const all = connectionsBetween(routes, input.from, input.to, input.date, input.classCode);
-      return all.slice(page.offset, page.offset + page.size).map((c, i) => ({ ...c, cursor: encodeCursor(scope, page.offset + i + 1) }));
+      return all
+        .slice(page.offset, page.offset + page.size)
+        .map((c, i) => ({ ...c, cursor: encodeCursor(scope, page.offset + i + 1) }));
     },
   },
   StationHit: {
