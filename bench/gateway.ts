@@ -86,7 +86,10 @@ interface Gateway {
   documents: 'hash' | 'text';
 }
 
-/** A workload prepared for one phase: `send(gateway, i)` makes request i and names its outcome (OK, HELD, or an error code). */
+/**
+ * A workload prepared for one phase: `send(gateway, i)` makes request i and names its outcome
+ * (OK, HELD, or an error code).
+ */
 interface Prepared {
   send: (gateway: Gateway, i: number) => Promise<string>;
 }
@@ -122,7 +125,9 @@ async function main() {
   const started = new Date();
   const date = addDays(todayInIndia(), 1);
   console.log(
-    `gateway bench: ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${ROUNDS} round(s) of A B C D / D C B A over 4 variants (2 gateways x hashes / full text), ${cpus().length} cores`,
+    `gateway bench: ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ` +
+      `${ROUNDS} round(s) of A B C D / D C B A over 4 variants (2 gateways x hashes / full text), ` +
+      `${cpus().length} cores`,
   );
   const dbUrl = await createBenchDatabase(args.pg, DB, { seedRunDays: 3 });
   const prisma = createPrisma(dbUrl, { max: 4, applicationName: 'bench' });
@@ -274,7 +279,8 @@ async function main() {
       );
       if (round > 0)
         console.log(
-          `${workload.name} via ${gateway.name}, round ${round}: ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ${errors} errors`,
+          `${workload.name} via ${gateway.name}, round ${round}: ${result.requestsPerSecond} req/s, ` +
+            `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ${errors} errors`,
         );
       return result;
     };
@@ -323,11 +329,24 @@ async function main() {
     const lines = [
       `# Gateway bench ${report.startedAt}`,
       '',
-      `This gateway (gateway/src, Apollo Gateway 2 + Apollo Server 5, run by tsx) against Hive Gateway 2.15.1 (\`hive-gateway supergraph\`, bench/gateway.config.ts, one process), the same supergraph.graphql and subgraph processes (auth, booking, search). Requests are sent by the typed client (@tatkal/client, graphql-request) either as trusted-document hashes of the manifest packages/client/src/gql/persisted-documents.json (this gateway in production mode, trusted documents only; Hive with its persisted documents on the same manifest) or as the documents' full text (a second process of this gateway that runs any operation; the same Hive process). ${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${WARMUP} warm-up requests per variant and workload, ${ROUNDS} round(s) in A B C D / D C B A order; ${report.machine.cores} cores shared by the client, the gateways, the subgraphs, PostgreSQL and Redis; load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      'This gateway (gateway/src, Apollo Gateway 2 + Apollo Server 5, run by tsx) against Hive Gateway 2.15.1 ' +
+        '(`hive-gateway supergraph`, bench/gateway.config.ts, one process), the same supergraph.graphql and ' +
+        'subgraph processes (auth, booking, search). Requests are sent by the typed client ' +
+        '(@tatkal/client, graphql-request) either as trusted-document hashes of the manifest ' +
+        'packages/client/src/gql/persisted-documents.json (this gateway in production mode, trusted documents ' +
+        "only; Hive with its persisted documents on the same manifest) or as the documents' full text " +
+        '(a second process of this gateway that runs any operation; the same Hive process). ' +
+        `${REQUESTS} requests per phase, ${CONCURRENCY} in flight, ${WARMUP} warm-up requests per variant and ` +
+        `workload, ${ROUNDS} round(s) in A B C D / D C B A order; ${report.machine.cores} cores shared by the ` +
+        'client, the gateways, the subgraphs, PostgreSQL and Redis; ' +
+        `load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
-      `- cross-subgraph query: \`trainsBetween\` (search) with each train's \`run { availability }\` (booking), anonymous, routes ${report.routes.join(', ')} on ${date}; every variant gave identical answers.`,
-      `- reserveSeats: a fresh run of ${report.reserveRunBerths} berths per phase (never sold out), a fresh user and idempotency key per request.`,
-      '- This gateway also does per request what Hive is not configured to: JWT verification, Redis rate-limit counters, query depth/cost limits, operation logging.',
+      "- cross-subgraph query: `trainsBetween` (search) with each train's `run { availability }` (booking), " +
+        `anonymous, routes ${report.routes.join(', ')} on ${date}; every variant gave identical answers.`,
+      `- reserveSeats: a fresh run of ${report.reserveRunBerths} berths per phase (never sold out), ` +
+        'a fresh user and idempotency key per request.',
+      '- This gateway also does per request what Hive is not configured to: JWT verification, ' +
+        'Redis rate-limit counters, query depth/cost limits, operation logging.',
       '',
       ...mdTable(
         [

@@ -2,7 +2,6 @@
 // timed request recorded as a Sample, one way of telling a GraphQL answer's outcome, the typed
 // client (@tatkal/client) over a cheap transport, and the reservations both the Tatkal and the
 // gateway benchmark make.
-import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { TatkalClient, TatkalError, type ReserveSeatsInput } from '@tatkal/client';
@@ -64,7 +63,10 @@ export const httpFetch = (async (input: string | URL | Request, init?: RequestIn
   } as unknown as Response;
 }) as typeof fetch;
 
-/** A @tatkal/client for one user (or anonymous) that never retries or polls by itself: the bench counts every request. */
+/**
+ * A @tatkal/client for one user (or anonymous) that never retries or polls by itself: the bench
+ * counts every request.
+ */
 export function benchClient(url: string, documents: 'hash' | 'text', accessToken?: string): TatkalClient {
   return new TatkalClient({
     url,
@@ -81,7 +83,10 @@ export function outcomeOf(err: unknown): string {
   return `NETWORK_${(err as Error).name}`;
 }
 
-/** POSTs a GraphQL body; the outcome is the first error's code, HTTP_<status> or NETWORK_<error>, else null (the caller names success). */
+/**
+ * POSTs a GraphQL body; the outcome is the first error's code, HTTP_<status> or NETWORK_<error>,
+ * else null (the caller names success).
+ */
 export async function postGraphQL<T>(
   url: string,
   body: string,

@@ -189,7 +189,10 @@ export function openFilesLimit(): number {
   }
 }
 
-/** The p-th percentile of an ascending list, nearest rank: the smallest value with at least p% of the list at or below it. */
+/**
+ * The p-th percentile of an ascending list, nearest rank: the smallest value with at least p% of
+ * the list at or below it.
+ */
 export const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : 0;
 
@@ -312,7 +315,10 @@ export interface StackOptions {
    * verifies the bearer token itself.
    */
   identityAssertions?: boolean;
-  /** More gateway processes beside the first, each with its own name and environment on top of the first's (e.g. another TRUSTED_DOCUMENTS_ONLY). */
+  /**
+   * More gateway processes beside the first, each with its own name and environment on top of the
+   * first's (e.g. another TRUSTED_DOCUMENTS_ONLY).
+   */
   extraGateways?: { name: string; env: Record<string, string> }[];
 }
 
@@ -504,7 +510,10 @@ export async function redisCounters(redis: Redis): Promise<RedisCounters> {
   return { total, byCommand };
 }
 
-/** Commands per unit of work between two readings, the busiest first; the INFO calls of the readings themselves are left out. */
+/**
+ * Commands per unit of work between two readings, the busiest first; the INFO calls of the
+ * readings themselves are left out.
+ */
 export function redisDelta(after: RedisCounters, before: RedisCounters, per: number) {
   const byCommand = Object.entries(after.byCommand)
     .map(([cmd, n]) => [cmd, n - (before.byCommand[cmd] ?? 0) - (cmd === 'info' ? 2 : 0)] as const)
@@ -566,7 +575,10 @@ export function localPortsOf(pids: number[]): Set<number> {
   return ports;
 }
 
-/** Redis clients that are not these processes' and ran a command in the last `seconds`: the counters include their work. */
+/**
+ * Redis clients that are not these processes' and ran a command in the last `seconds`: the
+ * counters include their work.
+ */
 export async function otherActiveRedisClients(redis: Redis, pids: number[], seconds: number): Promise<number> {
   const ours = localPortsOf(pids);
   return (await redisClients(redis)).filter((c) => !ours.has(c.port) && c.idle < seconds).length;

@@ -83,7 +83,10 @@ const { values: args } = parseArgs({
     'no-identity-assertions': { type: 'boolean', default: false },
     /** pgbench's duration; default: as long as the rush took (at least 5 s). */
     'pgbench-s': { type: 'string' },
-    /** booking's WAITLIST_LIMIT; default: no cap, so the workload matches pgbench's script (every allow-waitlist attempt waitlists). */
+    /**
+     * booking's WAITLIST_LIMIT; default: no cap, so the workload matches pgbench's script (every
+     * allow-waitlist attempt waitlists).
+     */
     'waitlist-limit': { type: 'string', default: '1000000' },
     /** booking's QUEUE_WAIT_MS: how long a request waits for its outcome before it is answered QUEUED. */
     'queue-wait-ms': { type: 'string' },
@@ -137,12 +140,15 @@ interface Held {
 async function main() {
   const started = new Date();
   console.log(
-    `tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${COACHES} x ${BERTHS_PER_COACH} berths, ${PAY ? 'then payment' : 'no payment'}${TARGET ? `, target ${TARGET}` : ''}`,
+    `tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${COACHES} x ${BERTHS_PER_COACH} berths, ` +
+      `${PAY ? 'then payment' : 'no payment'}${TARGET ? `, target ${TARGET}` : ''}`,
   );
-  // Each request in flight is a socket here and one in the gateway (plus its pools): EMFILE would be measured as errors.
+  // Each request in flight is a socket here and one in the gateway (plus its pools): EMFILE would
+  // be measured as errors.
   if (openFilesLimit() < CONCURRENCY + 512)
     throw new Error(
-      `--concurrency ${CONCURRENCY} needs more open files than the limit of ${openFilesLimit()}: raise it (ulimit -n ${CONCURRENCY * 2 + 1024})`,
+      `--concurrency ${CONCURRENCY} needs more open files than the limit of ${openFilesLimit()}: ` +
+        `raise it (ulimit -n ${CONCURRENCY * 2 + 1024})`,
     );
   if (!TARGET && !DB.startsWith('tatkal_bench'))
     throw new Error(
@@ -274,7 +280,9 @@ async function main() {
     const xactReserveAfter = await databaseTransactions(args.pg, DB);
     const xactWindowReserve = (performance.now() - reserveBefore.at) / 1000;
     console.log(
-      `rush: ${attempts} attempts answered in ${firstAnswersSeconds.toFixed(1)} s (${rec.of('reserve').filter((s) => s.outcome === 'QUEUED').length} QUEUED), all final in ${reserveSeconds.toFixed(1)} s, ${held.length} held, ${inversions} FIFO inversions`,
+      `rush: ${attempts} attempts answered in ${firstAnswersSeconds.toFixed(1)} s ` +
+        `(${rec.of('reserve').filter((s) => s.outcome === 'QUEUED').length} QUEUED), ` +
+        `all final in ${reserveSeconds.toFixed(1)} s, ${held.length} held, ${inversions} FIFO inversions`,
     );
 
     // ── payment: every HELD reservation pays, then the bench watches booking confirm ──
@@ -326,7 +334,9 @@ async function main() {
       let polls = 0;
       while (waiting.size > 0 && Date.now() < deadline) {
         const rows = await watcher.query<{ id: string; at: number }>(
-          `SELECT id, (extract(epoch FROM confirmed_at) * 1000)::float8 AS at FROM booking.reservations WHERE id = ANY($1::uuid[]) AND status = 'CONFIRMED'`,
+          `SELECT id, (extract(epoch FROM confirmed_at) * 1000)::float8 AS at
+             FROM booking.reservations
+            WHERE id = ANY($1::uuid[]) AND status = 'CONFIRMED'`,
           [[...waiting.keys()]],
         );
         polls++;
@@ -357,7 +367,8 @@ async function main() {
         webhooks,
       };
       console.log(
-        `payment: ${held.filter((h) => h.paidAt).length} paid, ${held.filter((h) => h.confirmedAt).length} confirmed, ${waiting.size} not confirmed in time`,
+        `payment: ${held.filter((h) => h.paidAt).length} paid, ` +
+          `${held.filter((h) => h.confirmedAt).length} confirmed, ${waiting.size} not confirmed in time`,
       );
     }
 
@@ -506,22 +517,35 @@ async function main() {
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')
         : '-';
+    const otherClients = Math.max(
+      report.redis.reserve.otherActiveClients,
+      report.redis.payment?.otherActiveClients ?? 0,
+    );
     const sharedNote = TARGET
       ? 'the target system’s Redis: server-wide counters include every client of it'
       : report.redis.reserve.otherActiveClients || report.redis.payment?.otherActiveClients
-        ? `SHARED: ${Math.max(report.redis.reserve.otherActiveClients, report.redis.payment?.otherActiveClients ?? 0)} client(s) of other programs ran commands meanwhile; the counts include their work`
-        : 'server-wide counters; no other program’s client still connected at the end of a phase ran a command during it';
+        ? `SHARED: ${otherClients} client(s) of other programs ran commands meanwhile; the counts include their work`
+        : 'server-wide counters; no other program’s client still connected at the end of a phase ' +
+          'ran a command during it';
+    const services = TARGET
+      ? ''
+      : `, subgraphs ${report.identityAssertions ? "check the gateway's signed identity" : 'verify every token'}` +
+        `, services run with NODE_OPTIONS=${report.serviceNodeOptions}`;
     const lines = [
       `# Tatkal bench ${report.startedAt}`,
       '',
-      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ${report.mode}${TARGET ? '' : `, subgraphs ${report.identityAssertions ? "check the gateway's signed identity" : 'verify every token'}, services run with NODE_OPTIONS=${report.serviceNodeOptions}`}; ${report.machine.cores} cores, load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
+      `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths ` +
+        `(${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ` +
+        `${report.mode}${services}; ${report.machine.cores} cores, ` +
+        `load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
       '',
       ...mdTable(
         ['metric', 'value'],
         [
           [
             'reserve attempts',
-            `${attempts} first answers in ${report.reserve.firstAnswersSeconds} s: ${report.reserve.responsesPerSecond} responses/s (${report.reserve.queued} of them QUEUED)`,
+            `${attempts} first answers in ${report.reserve.firstAnswersSeconds} s: ` +
+              `${report.reserve.responsesPerSecond} responses/s (${report.reserve.queued} of them QUEUED)`,
           ],
           [
             'holds/s',
@@ -534,7 +558,8 @@ async function main() {
           ['final outcomes', formatCounts(report.reserve.finalOutcomes)],
           [
             'FIFO inversions',
-            `${inversions} (an earlier request waitlisted or refused while a later one of the same class, journey and at least its group size holds berths)`,
+            `${inversions} (an earlier request waitlisted or refused while a later one of the same class, ` +
+              'journey and at least its group size holds berths)',
           ],
           [
             'allocation batches',
@@ -547,14 +572,16 @@ async function main() {
             ? [
                 [
                   'confirmed bookings/s',
-                  `${pay.confirmedPerSecond} (${pay.confirmed} of ${pay.paid} paid confirmed, ${pay.notConfirmed} not in time; ${pay.seconds} s from the first payment)`,
+                  `${pay.confirmedPerSecond} (${pay.confirmed} of ${pay.paid} paid confirmed, ` +
+                    `${pay.notConfirmed} not in time; ${pay.seconds} s from the first payment)`,
                 ],
                 ['pay (createPayment) p50 / p95 / p99 / max', lat(pay.latencyMs.pay)],
                 ['checkout (provider) p50 / p95 / p99 / max', lat(pay.latencyMs.checkout)],
                 ['webhook answered by the sidecar p50 / p95 / p99 / max', lat(pay.latencyMs.webhook)],
                 [
                   'webhook deliveries',
-                  `${pay.webhookDeliveries.delivered} delivered (${pay.webhookDeliveries.retried} after a retry), ${pay.webhookDeliveries.failed} failed, ${pay.webhookDeliveries.pending} pending`,
+                  `${pay.webhookDeliveries.delivered} delivered (${pay.webhookDeliveries.retried} after a retry), ` +
+                    `${pay.webhookDeliveries.failed} failed, ${pay.webhookDeliveries.pending} pending`,
                 ],
                 ['pay to CONFIRMED p50 / p95 / p99 / max', lat(pay.latencyMs.payToConfirmed)],
                 ['pay outcomes', formatCounts(pay.outcomes.pay)],
@@ -563,13 +590,15 @@ async function main() {
             : []),
           [
             'DB transactions per reserve attempt',
-            `${report.database.reserve.perAttempt} (${report.database.reserve.netOfBackgroundPerAttempt} without the ${backgroundXactsPerSecond}/s background of outbox relays and others)`,
+            `${report.database.reserve.perAttempt} (${report.database.reserve.netOfBackgroundPerAttempt} ` +
+              `without the ${backgroundXactsPerSecond}/s background of outbox relays and others)`,
           ],
           ...(report.database.payment
             ? [
                 [
                   'DB transactions per payment (pay + webhook + event + confirm)',
-                  `${report.database.payment.netPerPayment} (without background and the bench's ${report.database.payment.benchPolls} polls)`,
+                  `${report.database.payment.netPerPayment} ` +
+                    `(without background and the bench's ${report.database.payment.benchPolls} polls)`,
                 ],
               ]
             : []),
@@ -591,7 +620,9 @@ async function main() {
           ['reservations on the run', formatCounts(report.runStatus)],
           [
             'double-booking audit',
-            `overlaps ${audit.overlaps}, mask mismatches ${audit.maskMismatch}, ${audit.seatedPassengers} seated on ${audit.distinctSeats} distinct berths: ${report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'no double booking'}`,
+            `overlaps ${audit.overlaps}, mask mismatches ${audit.maskMismatch}, ` +
+              `${audit.seatedPassengers} seated on ${audit.distinctSeats} distinct berths: ` +
+              (report.audit.doubleBooked ? 'DOUBLE BOOKED' : 'no double booking'),
           ],
         ],
       ),
@@ -605,7 +636,9 @@ async function main() {
         '',
         '## Against pgbench (bench/sql/reserve.pgbench)',
         '',
-        `The same row locks and writes as one reserve attempt, in plain SQL, ${p.clients} clients (booking's pool) for ${p.seconds} s on a fresh run of ${p.berths} berths with the same mix (sold out, it waitlists or refuses as the app does).`,
+        `The same row locks and writes as one reserve attempt, in plain SQL, ${p.clients} clients (booking's pool) ` +
+          `for ${p.seconds} s on a fresh run of ${p.berths} berths with the same mix ` +
+          '(sold out, it waitlists or refuses as the app does).',
         '',
         ...mdTable(
           ['', 'attempts/s', 'held', 'waitlisted', 'refused (sold out)', 'audit'],

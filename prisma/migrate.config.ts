@@ -7,7 +7,8 @@ import pg from 'pg';
 // prisma/orm#27403: adapter-pg cannot read the catalog types "char" (18) and name (19) that the
 // schema engine introspects; report them as text (25).
 class CatalogSafeClient extends pg.Client {
-  override query(...args: any[]): any {
+  // biome-ignore lint/suspicious/noExplicitAny: one override for all of pg's query overloads, whose results differ.
+  override query(...args: unknown[]): any {
     const asText = (res: pg.QueryResult | undefined) => {
       for (const field of res?.fields ?? []) {
         if (field.dataTypeID === 18 || field.dataTypeID === 19) field.dataTypeID = 25;
@@ -16,11 +17,11 @@ class CatalogSafeClient extends pg.Client {
     };
     // pg.Pool calls query(text, values, callback); others use the promise form.
     const last = args.length - 1;
-    if (typeof args[last] === 'function') {
-      const callback = args[last];
+    const callback = args[last];
+    if (typeof callback === 'function') {
       args[last] = (err: Error | null, res: pg.QueryResult) => callback(err, asText(res));
     }
-    const result = (super.query as (...a: any[]) => any)(...args);
+    const result = (super.query as (...a: unknown[]) => Promise<pg.QueryResult> | undefined)(...args);
     return result && typeof result.then === 'function' ? result.then(asText) : result;
   }
 }
@@ -45,5 +46,5 @@ export default defineConfig({
   migrations: { path: 'migrations' },
   // Separate fields, not connectionString: with a connection string the shadow database pool
   // connects to the main database (P3006). idleTimeoutMillis 1 lets the shadow database drop.
-  adapter: async () => new PrismaPg({ ...connection(), idleTimeoutMillis: 1, Client: CatalogSafeClient } as any),
+  adapter: async () => new PrismaPg({ ...connection(), idleTimeoutMillis: 1, Client: CatalogSafeClient }),
 });

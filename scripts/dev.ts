@@ -189,6 +189,7 @@ async function main() {
   });
   await waitReady('gateway', 'http://127.0.0.1:4000', gateway);
 
+  const payCommand = 'tsx subgraphs/payment/src/provider/cli.ts succeed <providerRef>';
   console.log(`
 Tatkal supergraph is up:
   Gateway + Apollo Sandbox  http://localhost:4000/graphql
@@ -197,7 +198,7 @@ Tatkal supergraph is up:
   search subgraph           http://localhost:4003/graphql
   payment subgraph          http://localhost:4004/graphql
   payment webhooks          http://localhost:4005/webhooks/payments
-  payment provider (sim.)   http://localhost:4006   (pay: tsx subgraphs/payment/src/provider/cli.ts succeed <providerRef>)
+  payment provider (sim.)   http://localhost:4006   (pay: ${payCommand})
   admin login               ${secrets.ADMIN_EMAIL} (password in .keys/dev-secrets.json)
 Press Ctrl-C to stop.`);
 }

@@ -31,7 +31,11 @@ const count = (arg: string | undefined, fallback: number) => {
 
 function summary(m: DlqMessage) {
   const h = m.headers;
-  return `${m.messageId ?? '(no id)'}  ${m.type ?? '?'}  attempts=${String(h['x-attempts'] ?? '-')}  reason=${String(h['x-dead-letter-reason'] ?? '-')}  failedAt=${String(h['x-failed-at'] ?? '-')}\n    error: ${String(h['x-last-error'] ?? '-')}`;
+  return (
+    `${m.messageId ?? '(no id)'}  ${m.type ?? '?'}  attempts=${String(h['x-attempts'] ?? '-')}  ` +
+    `reason=${String(h['x-dead-letter-reason'] ?? '-')}  failedAt=${String(h['x-failed-at'] ?? '-')}\n` +
+    `    error: ${String(h['x-last-error'] ?? '-')}`
+  );
 }
 
 async function main() {

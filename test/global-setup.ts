@@ -52,7 +52,8 @@ export default async function setup(project: TestProject) {
     // Several projects (and CI retries) may build at once: one builder at a time.
     await admin.query('SELECT pg_advisory_lock(727274)');
     const ready = await admin.query(
-      "SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn AND shobj_description(oid, 'pg_database') = 'ready'",
+      `SELECT 1 FROM pg_database
+        WHERE datname = $1 AND datallowconn AND shobj_description(oid, 'pg_database') = 'ready'`,
       [template],
     );
     if (ready.rowCount === 0) {

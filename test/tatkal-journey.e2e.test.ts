@@ -27,7 +27,7 @@ async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, ti
 }
 
 describe('a Tatkal journey', () => {
-  it('register, log in, search, reserve, pay with the typed client (trusted documents): the booking is CONFIRMED with a PNR', async () => {
+  it('register, log in, search, reserve, pay by trusted documents (typed client): CONFIRMED with a PNR', async () => {
     const email = `traveller-${randomUUID()}@example.com`;
     const password = 'a long enough passphrase';
     const client = new TatkalClient({ url: sg.gatewayUrl });

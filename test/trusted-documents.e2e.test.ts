@@ -88,7 +88,7 @@ describe('in production', () => {
     expect((await client.myReservations()).nodes.map((r) => r.pnr)).toEqual([held.pnr]);
   });
 
-  it("refuses any text, even a manifest operation's own, before parsing it: HTTP 400 PERSISTED_QUERY_ID_REQUIRED, nothing runs", async () => {
+  it("refuses any text, even a manifest operation's, unparsed and unrun: 400 PERSISTED_QUERY_ID_REQUIRED", async () => {
     const email = `untrusted-${randomUUID()}@example.com`;
     const asText = new TatkalClient({ url: prodUrl, documents: 'text' });
     const refused = await asText.register({ email, password, name: 'Ravi Rao' }).catch((e: unknown) => e);
@@ -123,7 +123,7 @@ describe('in production', () => {
     }
   });
 
-  it("accepts a manifest hash as documentId too, and runs the manifest's text whatever text comes with the hash", async () => {
+  it("accepts a manifest hash as documentId too, and runs the manifest's text whatever text comes along", async () => {
     const byId = await post(prodUrl, { ...search, documentId: `sha256:${searchHash}` });
     expect(byId.status).toBe(200);
     expect(byId.body.data).toEqual({

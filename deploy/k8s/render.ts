@@ -97,7 +97,8 @@ export function renderKustomization(dir: string): K8sObject[] {
     )[0] as JsonPatchOp[];
     if (!Array.isArray(ops))
       throw new Error(
-        `${root}: patch for ${p.target.kind}/${p.target.name} is not a JSON 6902 list (strategic merge patches are not supported)`,
+        `${root}: patch for ${p.target.kind}/${p.target.name} is not a JSON 6902 list ` +
+          '(strategic merge patches are not supported)',
       );
     const targets = objects.filter((o) => o.kind === p.target.kind && o.metadata.name === p.target.name);
     if (targets.length === 0) throw new Error(`${root}: patch target ${p.target.kind}/${p.target.name} not found`);

@@ -6,7 +6,10 @@ export interface GatewayContext {
   identity: Identity | null;
   /** The verified bearer token, forwarded: a subgraph verifies it again unless it can check `identityAssertion`. */
   authorization?: string;
-  /** The verified identity (or none) and the client's address, signed for subgraphs (IDENTITY_ASSERTION_HEADER), once per request. */
+  /**
+   * The verified identity (or none) and the client's address, signed for subgraphs
+   * (IDENTITY_ASSERTION_HEADER), once per request.
+   */
   identityAssertion?: string;
   /** The client's socket address (or from a trusted proxy in front); subgraphs learn it from the signed assertion. */
   clientIp: string;

@@ -45,7 +45,10 @@ export interface GatewayOptions {
   supergraphSdl: string;
   subgraphUrls?: Record<string, string>;
   verifyToken: TokenVerifier;
-  /** Signs every subgraph request: the verified identity or none, and the client's address (IDENTITY_ASSERTION_SECRET). Unset: subgraphs verify the token again and see the gateway as the client. */
+  /**
+   * Signs every subgraph request: the verified identity or none, and the client's address
+   * (IDENTITY_ASSERTION_SECRET). Unset: subgraphs verify the token again and see the gateway as the client.
+   */
   identityAssertions?: IdentityAssertions;
   logger: Logger;
   production: boolean;

@@ -23,7 +23,9 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
   try {
     manifest = loadManifest(config.PERSISTED_DOCUMENTS_PATH);
   } catch (err) {
-    const why = `PERSISTED_DOCUMENTS_PATH: cannot read the trusted documents at ${config.PERSISTED_DOCUMENTS_PATH} (${(err as Error).message.split('\n')[0]}; run npm run client:codegen)`;
+    const why =
+      `PERSISTED_DOCUMENTS_PATH: cannot read the trusted documents at ${config.PERSISTED_DOCUMENTS_PATH} ` +
+      `(${(err as Error).message.split('\n')[0]}; run npm run client:codegen)`;
     // Only trusted documents and no list of them: the gateway could answer nothing.
     if (config.TRUSTED_DOCUMENTS_ONLY) throw new Error(why);
     logger.warn(why);
@@ -31,7 +33,8 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
   }
   if (config.NODE_ENV === 'production' && !config.IDENTITY_ASSERTION_SECRET) {
     logger.warn(
-      'IDENTITY_ASSERTION_SECRET is not set: subgraph requests go unsigned, so subgraphs verify every token again and see this gateway as every client',
+      'IDENTITY_ASSERTION_SECRET is not set: subgraph requests go unsigned, ' +
+        'so subgraphs verify every token again and see this gateway as every client',
     );
   }
   // Only rate limits use Redis here. 1 s per command, not 250 ms: a limiter that times out lets

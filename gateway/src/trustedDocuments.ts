@@ -114,7 +114,8 @@ export function trustedDocuments(opts: { manifest: TrustedDocumentManifest; only
       untrustedDocumentRejections.inc({ reason: 'id_required' });
       return [
         ErrorCode.PERSISTED_QUERY_ID_REQUIRED,
-        "This API runs only the operations of its own apps: send the operation's persisted-document hash (extensions.persistedQuery.sha256Hash or documentId), not its text",
+        "This API runs only the operations of its own apps: send the operation's persisted-document hash " +
+          '(extensions.persistedQuery.sha256Hash or documentId), not its text',
       ];
     }
     if (!manifest.has(hash)) {
@@ -166,7 +167,8 @@ export function trustedDocuments(opts: { manifest: TrustedDocumentManifest; only
         return refuse(
           res,
           ErrorCode.PERSISTED_QUERY_ID_REQUIRED,
-          'This API runs only the operations of its own apps: send extensions={"persistedQuery":{"version":1,"sha256Hash":"…"}} without the text (or POST)',
+          'This API runs only the operations of its own apps: ' +
+            'send extensions={"persistedQuery":{"version":1,"sha256Hash":"…"}} without the text (or POST)',
         );
       }
     }

@@ -23,6 +23,7 @@ import { startSupergraph, type RunningSupergraph } from '../../test/support/supe
 import { createTestKeys } from '../../test/support/tokens.ts';
 
 interface GqlResult {
+  // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field, as the schema shapes them.
   data?: Record<string, any> | null;
   errors?: { message: string; path?: unknown[]; extensions?: Record<string, unknown> }[];
 }
@@ -754,7 +755,8 @@ describe('subgraphs are not a side door', () => {
         loadGatewayConfig({
           ...common,
           AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json`,
-          // Signatures are the subject here, not trusted documents (test/trusted-documents.e2e.test.ts): any operation runs.
+          // Signatures are the subject here, not trusted documents (test/trusted-documents.e2e.test.ts):
+          // any operation runs.
           TRUSTED_DOCUMENTS_ONLY: 'false',
           SUPERGRAPH_PATH: new URL('../../supergraph.graphql', import.meta.url).pathname,
           AUTH_URL: `${auth.url}/graphql`,

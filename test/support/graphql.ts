@@ -11,6 +11,7 @@ export async function execute<TContext extends BaseContext>(
   const res: GraphQLResponse = await server.executeOperation({ query, variables }, { contextValue });
   assert(res.body.kind === 'single');
   return res.body.singleResult as {
+    // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field, as the schema shapes them.
     data?: Record<string, any> | null;
     errors?: { message: string; extensions?: Record<string, unknown> }[];
   };
@@ -21,6 +22,7 @@ export function errorCodes(result: { errors?: { extensions?: Record<string, unkn
 }
 
 export type GatewayResult = {
+  // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field, as the schema shapes them.
   data?: Record<string, any> | null;
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 };

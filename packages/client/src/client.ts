@@ -65,7 +65,10 @@ export interface PollOptions {
 export interface TatkalClientOptions {
   /** The gateway's GraphQL endpoint, e.g. https://api.example.in/graphql. */
   url: string;
-  /** 'hash' (default): trusted documents by hash. 'text': the document's text (a gateway in development, Apollo Sandbox-like tools). */
+  /**
+   * 'hash' (default): trusted documents by hash. 'text': the document's text (a gateway in
+   * development, Apollo Sandbox-like tools).
+   */
   documents?: 'hash' | 'text';
   session?: Session | null;
   /** Called with every new session (sign-in, refresh) and null on sign-out: persist it here. */
@@ -115,7 +118,7 @@ interface PersistedDocument {
 }
 
 /** An operation's trusted-document hash: the hex SHA-256 the gateway's manifest knows it by. */
-export function documentHash(document: TypedDocumentNode<any, any>): string {
+export function documentHash(document: TypedDocumentNode<unknown, never>): string {
   const hash = (document as PersistedDocument).__meta__?.hash;
   if (!hash) throw new TatkalError('NOT_PERSISTED', 'this document has no persisted-document hash');
   return hash.replace(/^sha256:/, '');
@@ -137,7 +140,10 @@ const preparedByKey = new Map<string, Prepared>();
 
 function prepare(document: TypedDocumentNode<unknown, unknown>, mode: 'hash' | 'text'): Prepared {
   let entry = preparedByDocument.get(document);
-  if (!entry) preparedByDocument.set(document, (entry = {}));
+  if (!entry) {
+    entry = {};
+    preparedByDocument.set(document, entry);
+  }
   const known = entry[mode];
   if (known) return known;
   const operation = document.definitions.find((d) => d.kind === 'OperationDefinition');

@@ -102,7 +102,7 @@ describe('what the client sends', () => {
 });
 
 describe('retries', () => {
-  it('sends TRY_AGAIN and IDEMPOTENCY_IN_PROGRESS again, unchanged (same idempotency key), after the hint', async () => {
+  it('resends on TRY_AGAIN and IDEMPOTENCY_IN_PROGRESS after the hint, with the same idempotency key', async () => {
     answer = (_r, i) =>
       i === 0
         ? { body: error('TRY_AGAIN', { retryAfterMs: 300 }) }
@@ -120,7 +120,7 @@ describe('retries', () => {
     expect(received[2]!.at - received[1]!.at).toBeGreaterThanOrEqual(190);
   });
 
-  it('takes the Retry-After header when the error has no hint, and gives up after the attempts with the code', async () => {
+  it('falls back to Retry-After without a hint, and gives up with the code after the attempts', async () => {
     answer = () => ({ status: 503, headers: { 'retry-after': '0' }, body: error('TRY_AGAIN') });
     const client = new TatkalClient({ url, retry: { attempts: 3 } });
     const err = await client.reserve(input, { idempotencyKey: 'k-1' }).catch((e: unknown) => e);
@@ -150,7 +150,7 @@ describe('the session', () => {
     refreshTokenExpiresAt: new Date(Date.now() + 86_400_000).toISOString(),
   });
 
-  it('after an HTTP 401 refreshes once for every request in flight and sends each again with the new token', async () => {
+  it('on HTTP 401 refreshes once for all requests in flight and resends each with the new token', async () => {
     answer = (r) => {
       if (r.body.operationName === 'RefreshSession') return { body: { data: { refreshSession: session(2) } } };
       return r.headers.authorization === 'Bearer access-2'

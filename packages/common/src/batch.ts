@@ -19,7 +19,10 @@ export function requestLoader<C extends object, K, V>(
   batch: (keys: K[], ctx: C) => Promise<V[]>,
 ): DataLoader<K, V> {
   let loaders = loadersByRequest.get(ctx);
-  if (!loaders) loadersByRequest.set(ctx, (loaders = new Map()));
+  if (!loaders) {
+    loaders = new Map();
+    loadersByRequest.set(ctx, loaders);
+  }
   let loader = loaders.get(batch) as DataLoader<K, V> | undefined;
   if (!loader) {
     // Cached for the request's life: each key is loaded at most once per request.

@@ -11,7 +11,10 @@ export interface RequestContext extends BaseContext {
   log: Logger;
   /** The client's address: as the gateway signed it, or this request's own socket address. */
   clientIp?: string;
-  /** The verified caller's own `Authorization` header, for calls to another subgraph on its behalf (absent when anonymous). */
+  /**
+   * The verified caller's own `Authorization` header, for calls to another subgraph on its behalf
+   * (absent when anonymous).
+   */
   authorization?: string;
   /** Where `rateLimit(...)` shield rules count calls; absent in tests that build the server directly. */
   rateLimitStore?: RedisRateLimitStore;

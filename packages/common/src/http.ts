@@ -30,7 +30,10 @@ export function adoptRequestId(): RequestHandler {
   };
 }
 
-/** Runs the rest of the request in its log scope; mount after the body is read (stream callbacks would lose the scope). */
+/**
+ * Runs the rest of the request in its log scope; mount after the body is read (stream callbacks
+ * would lose the scope).
+ */
 export function requestLogScope(): RequestHandler {
   return (_req, res, next) => runInRequestScope(res.locals.requestId as string, next);
 }

@@ -176,8 +176,11 @@ export function createIdempotency(opts: IdempotencyOptions) {
   function completion(operation: string, outcomes: readonly Outcome[], at?: Date): SqlFragment {
     const time = at ? sql(['', '::timestamptz'], at) : raw('now()');
     return sql`UPDATE ${tableSql} k SET response = d.response, completed_at = ${time}, locked_until = ${time}
-      FROM unnest(${outcomes.map((o) => o.userId)}::text[], ${outcomes.map((o) => o.key)}::text[], ${outcomes.map((o) => JSON.stringify(o.stored))}::jsonb[])
-        AS d(user_id, key, response)
+      FROM unnest(
+          ${outcomes.map((o) => o.userId)}::text[],
+          ${outcomes.map((o) => o.key)}::text[],
+          ${outcomes.map((o) => JSON.stringify(o.stored))}::jsonb[]
+        ) AS d(user_id, key, response)
       WHERE k.user_id = d.user_id AND k.operation = ${operation} AND k.key = d.key`;
   }
 
@@ -194,8 +197,10 @@ export function createIdempotency(opts: IdempotencyOptions) {
     if (keys.length === 0) return;
     await execute(
       db,
-      sql`DELETE FROM ${tableSql} k USING unnest(${keys.map((k) => k.userId)}::text[], ${keys.map((k) => k.key)}::text[]) AS d(user_id, key)
-      WHERE k.user_id = d.user_id AND k.operation = ${operation} AND k.key = d.key AND k.completed_at IS NULL`,
+      sql`DELETE FROM ${tableSql} k
+        USING unnest(${keys.map((k) => k.userId)}::text[], ${keys.map((k) => k.key)}::text[]) AS d(user_id, key)
+      WHERE k.user_id = d.user_id AND k.operation = ${operation} AND k.key = d.key
+        AND k.completed_at IS NULL`,
     );
   }
 
@@ -205,7 +210,8 @@ export function createIdempotency(opts: IdempotencyOptions) {
       `INSERT INTO ${table} (user_id, operation, key, request_hash, locked_until)
        VALUES ($1, $2, $3, $4, now() + ($5 || ' milliseconds')::interval)
        ON CONFLICT (user_id, operation, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
-         WHERE ${table}.completed_at IS NULL AND ${table}.locked_until < now() AND ${table}.request_hash = EXCLUDED.request_hash
+         WHERE ${table}.completed_at IS NULL AND ${table}.locked_until < now()
+           AND ${table}.request_hash = EXCLUDED.request_hash
        RETURNING key`,
       userId,
       operation,
@@ -218,7 +224,8 @@ export function createIdempotency(opts: IdempotencyOptions) {
 
   async function lookupRecord(userId: string, operation: string, key: string) {
     const rows = await opts.db.$queryRawUnsafe<{ request_hash: string; response: Stored | null; completed: boolean }[]>(
-      `SELECT request_hash, response, completed_at IS NOT NULL AS completed FROM ${table} WHERE user_id = $1 AND operation = $2 AND key = $3`,
+      `SELECT request_hash, response, completed_at IS NOT NULL AS completed FROM ${table}
+       WHERE user_id = $1 AND operation = $2 AND key = $3`,
       userId,
       operation,
       key,
@@ -269,8 +276,12 @@ export function createIdempotency(opts: IdempotencyOptions) {
     ): SqlFragment {
       return sql`INSERT INTO ${tableSql} (user_id, operation, key, request_hash, response, locked_until)
       SELECT d.user_id, ${operation}::text, d.key, d.hash, d.response, 'infinity'
-      FROM unnest(${rows.map((r) => r.userId)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.requestHash)}::text[],
-                  ${rows.map((r) => storedResponse(r.answer))}::jsonb[]) WITH ORDINALITY AS d(user_id, key, hash, response, ord)
+      FROM unnest(
+          ${rows.map((r) => r.userId)}::text[],
+          ${rows.map((r) => r.key)}::text[],
+          ${rows.map((r) => r.requestHash)}::text[],
+          ${rows.map((r) => storedResponse(r.answer))}::jsonb[]
+        ) WITH ORDINALITY AS d(user_id, key, hash, response, ord)
       ORDER BY d.ord
       ON CONFLICT (user_id, operation, key) DO NOTHING
       RETURNING user_id, key`;

@@ -38,7 +38,9 @@ export interface VerifierOptions {
 
 export const tokenVerifications = counter({
   name: 'tatkal_token_verifications_total',
-  help: 'Bearer tokens checked, by result: verified (signature checked), cached (verified before), asserted (the gateway identity a subgraph accepted), refused',
+  help:
+    'Bearer tokens checked, by result: verified (signature checked), cached (verified before), ' +
+    'asserted (the gateway identity a subgraph accepted), refused',
   labelNames: ['result'] as const,
 });
 
@@ -105,7 +107,10 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
 
 // ─────────────── the gateway's signature, on every request it sends a subgraph ───────────────
 
-/** Header the gateway sends to subgraphs: who calls (the identity it verified, or none) and from where, signed with a shared secret. */
+/**
+ * Header the gateway sends to subgraphs: who calls (the identity it verified, or none) and from
+ * where, signed with a shared secret.
+ */
 export const IDENTITY_ASSERTION_HEADER = 'x-tatkal-identity';
 /** Long enough for a subgraph to receive a forwarded request; not a session. */
 const ASSERTION_TTL_S = 30;
@@ -118,7 +123,10 @@ export interface Caller {
 }
 
 export interface IdentityAssertions {
-  /** `v2.<claims, base64url JSON>.<HMAC-SHA256 over the version, the bearer header ('' when anonymous) and the claims>` */
+  /**
+   * `v2.<claims, base64url JSON>.<HMAC-SHA256 over the version, the bearer header ('' when
+   * anonymous) and the claims>`
+   */
   sign(caller: Caller, authorization: string | undefined, nowMs?: number): string;
   /** The caller in a valid assertion made for this bearer header (or its absence); UNAUTHENTICATED (401) otherwise. */
   verify(assertion: string, authorization: string | undefined, nowMs?: number): Caller;

@@ -41,7 +41,10 @@ export function createLeaseManager(redis: Redis | null, ttlMs: number) {
         return 'unavailable';
       }
     },
-    /** False when the lease was lost (expired and taken); true also when Redis is unreachable (the fence decides then). */
+    /**
+     * False when the lease was lost (expired and taken); true also when Redis is unreachable (the
+     * fence decides then).
+     */
     async renew(lease: Lease): Promise<boolean> {
       if (!redis) return true;
       try {

@@ -37,7 +37,7 @@ describe('FixedWindowLimiter', () => {
     expect(await redis.pttl(`${prefix}burst`)).toBeGreaterThan(55_000);
   });
 
-  it('counts a weight (one request naming the field several times) and starts a new window after the old one', async () => {
+  it('counts a weight (a request naming the field several times) and starts a new window after the old', async () => {
     const limiter = new FixedWindowLimiter(redis, { prefix, logger });
     expect((await limiter.hit('weighted', { max: 3, windowMs: 300 }, 3))?.allowed).toBe(true);
     expect((await limiter.hit('weighted', { max: 3, windowMs: 300 }))?.allowed).toBe(false);

@@ -38,12 +38,17 @@ export function loadSchemaFile(url: URL): string {
   return readFileSync(url, 'utf8');
 }
 
+/** Field arguments as graphql-js passes them to resolvers. */
+type FieldArgs = Record<string, unknown>;
+type Middleware<TContext> = IMiddleware<unknown, TContext, FieldArgs>;
+type MiddlewareGenerator<TContext> = IMiddlewareGenerator<unknown, TContext, FieldArgs>;
+
 export interface SubgraphOptions<TContext extends RequestContext> {
   name: string;
   typeDefs: string;
   resolvers: GraphQLResolverMap<TContext>;
   /** graphql-shield rules (or other graphql-middleware) applied to the schema, in order. */
-  middleware?: (IMiddlewareGenerator<any, TContext, any> | IMiddleware<any, TContext, any>)[];
+  middleware?: (MiddlewareGenerator<TContext> | Middleware<TContext>)[];
   logger: Logger;
   production: boolean;
 }
@@ -117,7 +122,8 @@ export async function serveSubgraph<TContext extends RequestContext>(
   await opts.server.start();
   if (opts.requireGatewaySignature && !opts.identityAssertions) {
     opts.logger.warn(
-      'IDENTITY_ASSERTION_SECRET is not set: this subgraph cannot tell the gateway from any other caller and answers every request; keep it unreachable from clients',
+      'IDENTITY_ASSERTION_SECRET is not set: this subgraph cannot tell the gateway from any other caller ' +
+        'and answers every request; keep it unreachable from clients',
     );
   }
   const callerOf = subgraphCaller({

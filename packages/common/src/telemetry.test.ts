@@ -148,7 +148,7 @@ describe('HTTP metrics and /metrics', () => {
 });
 
 describe('scrapedGauges', () => {
-  it('reports what sources answer in time; a failing or hanging source is absent, and the scrape does not wait for it', async () => {
+  it('reports sources that answer in time; a failing or hanging one is absent and not waited for', async () => {
     const group = scrapedGauges(
       { depth: { name: 'tatkal_test_depth', help: 'test', labelNames: ['queue'] } },
       { timeoutMs: 100 },

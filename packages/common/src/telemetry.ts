@@ -10,9 +10,17 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 const REGISTRY = Symbol.for('tatkal.metricsRegistry');
 
 /** The process's registry. Kept on globalThis so a module loaded twice still shares it. */
-export const metricsRegistry: Registry =
-  ((globalThis as Record<symbol, unknown>)[REGISTRY] as Registry | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[REGISTRY] = createRegistry());
+export const metricsRegistry: Registry = sharedRegistry();
+
+function sharedRegistry(): Registry {
+  const shared = globalThis as Record<symbol, unknown>;
+  let registry = shared[REGISTRY] as Registry | undefined;
+  if (!registry) {
+    registry = createRegistry();
+    shared[REGISTRY] = registry;
+  }
+  return registry;
+}
 
 function createRegistry(): Registry {
   const registry = new Registry();
@@ -239,7 +247,10 @@ function boundedLabel(max: number, overflow: string) {
   };
 }
 
-/** The operation-name label: the client's name, `anonymous`, or `other` past the cap or when not a plain GraphQL name. */
+/**
+ * The operation-name label: the client's name, `anonymous`, or `other` past the cap or when not a
+ * plain GraphQL name.
+ */
 export function operationNameLabeller(opts: GraphqlMetricsOptions = {}): (name: string | null | undefined) => string {
   const known = opts.knownOperationNames ? new Set(opts.knownOperationNames) : null;
   const bounded = boundedLabel(opts.maxOperationNames ?? 100, 'other');
@@ -296,7 +307,9 @@ export const rateLimitRejections = counter({
 
 export const untrustedDocumentRejections = counter({
   name: 'tatkal_gateway_untrusted_documents_total',
-  help: 'Operations the gateway refused in trusted-documents mode before parsing anything, by reason (id_required: text without a hash; not_in_list: a hash the manifest does not have)',
+  help:
+    'Operations the gateway refused in trusted-documents mode before parsing anything, by reason ' +
+    '(id_required: text without a hash; not_in_list: a hash the manifest does not have)',
   labelNames: ['reason'],
 });
 
@@ -308,7 +321,10 @@ export const lockAcquireFailures = counter({
 
 export const tryAgainAnswers = counter({
   name: 'tatkal_try_again_total',
-  help: 'Answers with a TRY_AGAIN error: the database was overloaded (no pooled connection in time, transaction time-out, serialization failure, deadlock), a service called on the way did not answer, or booking was restarting',
+  help:
+    'Answers with a TRY_AGAIN error: the database was overloaded (no pooled connection in time, ' +
+    'transaction time-out, serialization failure, deadlock), a service called on the way did not answer, ' +
+    'or booking was restarting',
 });
 
 /** Apollo Server plugin: counts the answers that carry a TRY_AGAIN error (as the client received them). */

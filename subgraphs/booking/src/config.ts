@@ -31,7 +31,10 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       ALLOCATION_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
       /** Most waitlisted passengers per run and class; beyond it requests are refused (SOLD_OUT). */
       WAITLIST_LIMIT: z.coerce.number().int().min(0).default(500),
-      /** Seat inventory is prepared for runs departing within this many days (the booking window and a margin); 0 turns it off here. */
+      /**
+       * Seat inventory is prepared for runs departing within this many days (the booking window and
+       * a margin); 0 turns it off here.
+       */
       INVENTORY_HORIZON_DAYS: z.coerce.number().int().min(0).max(400).default(62),
       INVENTORY_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     },

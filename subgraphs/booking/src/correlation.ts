@@ -4,15 +4,21 @@
 // scope (packages/common/src/logger.ts). Only these two fields are wrapped: no cost elsewhere.
 import { addLogFields } from '@tatkal/common';
 import type { GraphQLResolveInfo } from 'graphql';
+import type { BookingContext } from './context.ts';
 
-// graphql-middleware's `resolve` (its parameters are typed loosely there too).
-type Resolve = (parent?: any, args?: any, ctx?: any, info?: GraphQLResolveInfo) => unknown;
+// graphql-middleware's `resolve`: the field's own resolver, called with the field's arguments.
+type Resolve = (
+  parent?: unknown,
+  args?: Record<string, unknown>,
+  ctx?: BookingContext,
+  info?: GraphQLResolveInfo,
+) => unknown;
 
 async function withResultPnr(
   resolve: Resolve,
   parent: unknown,
-  args: unknown,
-  ctx: unknown,
+  args: Record<string, unknown>,
+  ctx: BookingContext,
   info: GraphQLResolveInfo,
 ): Promise<unknown> {
   const result = await resolve(parent, args, ctx, info);
@@ -25,7 +31,7 @@ async function withArgumentPnr(
   resolve: Resolve,
   parent: unknown,
   args: { pnr?: unknown },
-  ctx: unknown,
+  ctx: BookingContext,
   info: GraphQLResolveInfo,
 ): Promise<unknown> {
   if (typeof args.pnr === 'string') addLogFields({ pnr: args.pnr.trim() });

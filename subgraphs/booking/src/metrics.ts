@@ -3,7 +3,9 @@ import { counter, histogram } from '@tatkal/common';
 
 export const reservationOutcomes = counter({
   name: 'tatkal_reservation_outcomes_total',
-  help: 'reserveSeats first answers: held, waitlisted, queued (answered QUEUED), replayed, or the error code in lower case (sold_out, seat_unavailable, try_again, ...)',
+  help:
+    'reserveSeats first answers: held, waitlisted, queued (answered QUEUED), replayed, ' +
+    'or the error code in lower case (sold_out, seat_unavailable, try_again, ...)',
   labelNames: ['outcome'],
 });
 

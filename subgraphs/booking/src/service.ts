@@ -8,7 +8,7 @@ import {
   startSubgraphService,
   type Logger,
 } from '@tatkal/common';
-import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
+import { connectPrisma, type createPrisma, databaseReady } from '@tatkal/db';
 import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
 import { createBookingDeps } from './deps.ts';

@@ -52,7 +52,9 @@ afterAll(async () => {
 
 describe('two booking processes', () => {
   it('600 requests split across two processes for 200 berths: exactly 200 held, none twice', async () => {
-    const query = `mutation($input: ReserveSeatsInput!, $key: String!) { reserveSeats(input: $input, idempotencyKey: $key) { pnr status passengers { coach berth } } }`;
+    const query = `mutation($input: ReserveSeatsInput!, $key: String!) {
+      reserveSeats(input: $input, idempotencyKey: $key) { pnr status passengers { coach berth } }
+    }`;
     type Answer = {
       data?: { reserveSeats: { pnr: string; status: string } };
       errors?: { extensions: { code: string } }[];

@@ -199,7 +199,7 @@ describe('payment events -> booking', () => {
     });
   });
 
-  it('loses nothing while the consumer is stopped: 20 payments published meanwhile all confirm after it starts', async () => {
+  it('loses nothing while the consumer is stopped: 20 payments sent meanwhile confirm once it starts', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 20 });
     const holds = [];
     for (let i = 0; i < 20; i++) holds.push(await reserve(run));
@@ -266,7 +266,7 @@ describe('payment events -> booking', () => {
     });
   });
 
-  it('a payment for an EXPIRED hold whose berths were taken asks for a refund (reservation.refund_required)', async () => {
+  it('a payment for an EXPIRED hold whose berths were taken asks for a refund (refund_required event)', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
     const held = await reserve(run);
     await expire(held.id);

@@ -10,7 +10,7 @@ import {
   startSubgraphService,
   type Logger,
 } from '@tatkal/common';
-import { connectPrisma, createPrisma, databaseReady } from '@tatkal/db';
+import { connectPrisma, type createPrisma, databaseReady } from '@tatkal/db';
 import { paymentServes, type PaymentConfig } from './config.ts';
 import { createPaymentDeps } from './deps.ts';
 import { refundRequester } from './domain/refunds.ts';

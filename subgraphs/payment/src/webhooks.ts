@@ -22,7 +22,9 @@ export const WEBHOOK_PATH = '/webhooks/payments';
 
 const webhookMismatches = counter({
   name: 'tatkal_payment_webhook_mismatches_total',
-  help: 'Signed provider events whose amount or currency differs from the payment: stored, not applied; any is worth an alert',
+  help:
+    'Signed provider events whose amount or currency differs from the payment: ' +
+    'stored, not applied; any is worth an alert',
   labelNames: ['type'] as const,
 });
 

@@ -145,7 +145,7 @@ afterAll(async () => {
 });
 
 describe('booking events -> payment refunds', () => {
-  it('a paid cancellation and a refund_required each request one refund; duplicates (5 concurrent copies) do not', async () => {
+  it('a paid cancellation and a refund_required each request one refund; 5 concurrent duplicates do not', async () => {
     const cancelledId = await paidReservation(150_000);
     const lateId = await paidReservation(90_000);
     const cancelled = event('reservation.cancelled', {

@@ -108,7 +108,9 @@ describe('payment roles', () => {
   });
 
   for (const c of cases) {
-    it(`${c.role}: serves ${[c.graphql && 'GraphQL', c.webhooks && 'webhooks'].filter(Boolean).join(' and ')}${c.consumer ? ', consumes booking events' : ', consumes nothing'}, relays its outbox`, async () => {
+    const serves = [c.graphql && 'GraphQL', c.webhooks && 'webhooks'].filter(Boolean).join(' and ');
+    const consumes = c.consumer ? ', consumes booking events' : ', consumes nothing';
+    it(`${c.role}: serves ${serves}${consumes}, relays its outbox`, async () => {
       const [port, webhookPort] = [await freePort(), await freePort()];
       const service = await startPaymentService(
         loadPaymentConfig({

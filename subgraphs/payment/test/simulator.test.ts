@@ -114,7 +114,10 @@ describe('provider simulator', () => {
 
     // A fixed "random" sequence makes the shuffle reproducible: it must not keep the emitted order.
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return (seed - 1) / 2147483646;
+    };
     const shuffled = await start({ shuffle: true, shuffleWindowMs: 30, random });
     const emitted = Array.from({ length: 12 }, () => shuffled.sim.succeed(pay(shuffled.sim)).id);
     await shuffled.sim.idle();

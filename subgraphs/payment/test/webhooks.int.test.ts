@@ -245,7 +245,7 @@ describe('accepted events', () => {
     expect(await audit(p.id)).toEqual(unknown);
   });
 
-  it('a payment.succeeded for another amount or currency (or none) is stored, logged and counted, and does not confirm', async () => {
+  it('payment.succeeded for another amount or currency (or none): stored, logged, counted, not confirmed', async () => {
     const p = await newPayment();
     const before = await audit(p.id);
     const mismatches = async () =>
@@ -325,7 +325,7 @@ describe('with the provider simulator delivering duplicates in shuffled order', 
 });
 
 describe('the payment process: readiness, request ids and metrics on the sidecar', () => {
-  it("adopts the caller's request id (or makes one), logs under it, counts by route, and is not ready while its database is away", async () => {
+  it('adopts or makes a request id, logs under it, counts by route; not ready while its database is away', async () => {
     const { logger, lines } = captureLogger('payment-test');
     // The database through a proxy this test can cut, as if PostgreSQL went away.
     const pg = await createDatabaseProxy();

@@ -160,7 +160,7 @@ describe('search.booking-events consumer', () => {
     ).toEqual([['12123', '17:10', '20:25']]);
   });
 
-  it('records other network events without changing documents, and parks malformed ones in the DLQ untouched', async () => {
+  it('records other network events without changing documents; parks malformed ones in the DLQ untouched', async () => {
     const other = event('network.zone.renamed', { zone: 'CR' });
     const bad = event('network.station.upserted', { code: 'bad code', name: '', city: 'X', state: 'Y' });
     const before = await db.prisma.stationDoc.count();
@@ -168,10 +168,10 @@ describe('search.booking-events consumer', () => {
     await until(() => outcomes.has(other.id), 'the ignored event');
     expect(outcomes.get(other.id)).toEqual(['IGNORED']);
     let dlq = await inspectDlq(admin, spec.queue, 5);
-    await until(
-      async () => (dlq = await inspectDlq(admin, spec.queue, 5)).count === 1,
-      'the malformed event in the DLQ',
-    );
+    await until(async () => {
+      dlq = await inspectDlq(admin, spec.queue, 5);
+      return dlq.count === 1;
+    }, 'the malformed event in the DLQ');
     expect(dlq.messages.map((m) => m.messageId)).toEqual([bad.id]);
     expect(outcomes.has(bad.id)).toBe(false);
     expect(await inboxRows(bad.id)).toBe(0);

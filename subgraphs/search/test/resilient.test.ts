@@ -124,7 +124,7 @@ describe('resilient search', () => {
     search.shutdown();
   });
 
-  it('opens after repeated failures (Elasticsearch no longer called), then half-opens and closes on success', async () => {
+  it('opens after repeated failures (Elasticsearch no longer called), then half-opens, closes on success', async () => {
     vi.useFakeTimers();
     let behaviour: 'ok' | 'throw' = 'throw';
     const failing = fakeEs('throw');
@@ -173,7 +173,7 @@ describe('resilient search', () => {
     search.shutdown();
   });
 
-  it('reports the engine in use, the breaker state (0 closed, 1 half-open, 2 open) and fallbacks by reason as metrics', async () => {
+  it('reports as metrics the engine, breaker state (0 closed, 1 half-open, 2 open), fallbacks by reason', async () => {
     vi.useFakeTimers();
     let behaviour: 'ok' | 'throw' = 'throw';
     const failing = fakeEs('throw');

@@ -40,7 +40,7 @@ async function post(query: string) {
   return {
     status: res.status,
     body: (await res.json()) as {
-      data?: Record<string, any>;
+      data?: Record<string, unknown>;
       errors?: unknown[];
       extensions?: Record<string, unknown>;
     },
@@ -51,7 +51,10 @@ describe('search service with Elasticsearch down', () => {
   it('is ready (Elasticsearch is not a readiness condition) and answers from PostgreSQL, saying so', async () => {
     expect((await fetch(`${service.url}/ready`)).status).toBe(200);
     const { status, body } = await post(
-      `{ searchStations(query: "gurgaon", first: 1) { station { code } } searchTrains(query: "12951", first: 1) { number } }`,
+      `{
+        searchStations(query: "gurgaon", first: 1) { station { code } }
+        searchTrains(query: "12951", first: 1) { number }
+      }`,
     );
     expect(status).toBe(200);
     expect(body).toEqual({

@@ -7,6 +7,7 @@ import { startSupergraph, type RunningSupergraph } from '../../../test/support/s
 let sg: RunningSupergraph;
 
 interface GraphQLResponse {
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read many queries' answers by path, untyped.
   data?: Record<string, any> | null;
   errors?: { message: string; extensions?: { code?: string } }[];
 }

@@ -43,6 +43,7 @@ const BETWEEN = `query($from: String!, $to: String!, $date: Date!, $class: Strin
 
 /** Like test/support's execute, keeping the response extensions (searchBackend). */
 async function run(query: string, variables: Record<string, unknown>, contextValue: SearchContext) {
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read many queries' answers by path, untyped.
   const res = await server.executeOperation<Record<string, any>>({ query, variables }, { contextValue });
   assert(res.body.kind === 'single');
   return res.body.singleResult;

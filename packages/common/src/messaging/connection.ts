@@ -8,7 +8,9 @@ import { counter } from '../telemetry.ts';
 
 const messagesPublished = counter({
   name: 'tatkal_messages_published_total',
-  help: "Messages published with publisher confirms, by exchange ('default' for queue moves) and the broker's answer: confirmed, returned (unroutable) or failed (nack, time-out, channel lost)",
+  help:
+    "Messages published with publisher confirms, by exchange ('default' for queue moves) and the broker's answer: " +
+    'confirmed, returned (unroutable) or failed (nack, time-out, channel lost)',
   labelNames: ['exchange', 'outcome'],
 });
 

@@ -53,7 +53,7 @@ describe('consumer, retries and the DLQ', () => {
     await ch.close();
   }
 
-  it('retries a failing handler with back-off, parks it in the DLQ after the limit, and replays it to a working handler', async () => {
+  it('retries a failing handler with back-off, parks it in the DLQ after the limit, replays it', async () => {
     const { exchange, queue } = await consumerTopology('retry');
     const calls: { attempt: number; at: number; id: string }[] = [];
     let healthy = false;
@@ -120,7 +120,7 @@ describe('consumer, retries and the DLQ', () => {
     expect(replayed.sum('tatkal_queue_dlq_messages', { queue })).toBe(0);
   });
 
-  it('runs each delivery in a log scope: every line of its handling carries the message id and correlation id', async () => {
+  it('runs each delivery in a log scope: every line carries the message id and correlation id', async () => {
     const { exchange, queue } = await consumerTopology('logscope');
     const { logger, lines } = captureLogger('messaging-test');
     // Code the handler calls logs through its own logger, not the one the consumer hands over.
@@ -131,7 +131,7 @@ describe('consumer, retries and the DLQ', () => {
       bindings: [{ exchange, pattern: '#' }],
       logger,
       retryDelayMs: 50,
-      handler: async (env, ctx) => {
+      handler: async (_env, ctx) => {
         ctx.logger.info('handling');
         await new Promise((r) => setTimeout(r, 5));
         deep.logger.info({ step: ctx.attempt }, 'deep inside the handler');
@@ -160,7 +160,7 @@ describe('consumer, retries and the DLQ', () => {
     expect(deep.lines.at(-1)).not.toHaveProperty('correlationId');
   });
 
-  it('sends a poison (non-JSON) message straight to the DLQ without calling the handler; purge empties the DLQ', async () => {
+  it('sends a poison (non-JSON) message straight to the DLQ, handler not called; purge empties it', async () => {
     const { exchange, queue } = await consumerTopology('poison');
     let calls = 0;
     const consumer = startConsumer({
@@ -211,7 +211,8 @@ describe('consumer, retries and the DLQ', () => {
           if (!(await recordInbox(tx, 'payment', env))) return 'duplicate';
           // The state change: here one outbox row per processed message.
           await tx.$executeRawUnsafe(
-            `INSERT INTO payment.outbox (id, exchange, routing_key, payload) VALUES (gen_random_uuid(), 'effects', $1, '{}'::jsonb)`,
+            `INSERT INTO payment.outbox (id, exchange, routing_key, payload)
+             VALUES (gen_random_uuid(), 'effects', $1, '{}'::jsonb)`,
             env.id,
           );
           await new Promise((r) => setTimeout(r, 100));

@@ -15,7 +15,9 @@ export class DeadLetterError extends Error {
 
 const consumerDeliveries = counter({
   name: 'tatkal_consumer_deliveries_total',
-  help: 'Messages a consumer finished with, by queue and outcome: ack (handled), retry (to the retry queue), dead_lettered (to the DLQ), requeued (could not be moved; given back)',
+  help:
+    'Messages a consumer finished with, by queue and outcome: ack (handled), retry (to the retry queue), ' +
+    'dead_lettered (to the DLQ), requeued (could not be moved; given back)',
   labelNames: ['queue', 'outcome'],
 });
 

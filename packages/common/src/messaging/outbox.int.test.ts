@@ -54,7 +54,8 @@ async function insertOutbox(
     data: { n: 1 },
   };
   await db.prisma.$executeRawUnsafe(
-    `INSERT INTO ${table}.outbox (id, exchange, routing_key, payload, created_at) VALUES ($1::uuid, $2, $3, $4::jsonb, $5)`,
+    `INSERT INTO ${table}.outbox (id, exchange, routing_key, payload, created_at)
+     VALUES ($1::uuid, $2, $3, $4::jsonb, $5)`,
     id,
     exchange,
     routingKey,
@@ -171,7 +172,7 @@ describe('outbox relay', () => {
     expect((await getMessage(unroutedName(exchange)))!.properties.messageId).toBe(row.id);
   });
 
-  it('RabbitMQ restarted (or the relay cut off) between commit and publish: the outbox delivers after recovery', async () => {
+  it('RabbitMQ restarted (or relay cut off) between commit and publish: delivered after recovery', async () => {
     const { queue } = await exchangeWithQueue('cutoff');
     // The relay reaches RabbitMQ through a TCP proxy this test can stop and start: a broker restart.
     const proxy = await createBrokerProxy();

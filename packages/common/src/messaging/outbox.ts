@@ -14,14 +14,19 @@ const outboxGauges = scrapedGauges({
   },
   oldestAge: {
     name: 'tatkal_outbox_oldest_unpublished_age_seconds',
-    help: 'Age of the oldest unpublished outbox row (0 when none): how far event publishing lags, by outbox table (read at scrape time)',
+    help:
+      'Age of the oldest unpublished outbox row (0 when none): how far event publishing lags, ' +
+      'by outbox table (read at scrape time)',
     labelNames: ['table'],
   },
 });
 
 export interface OutboxRelayOptions {
   prisma: TransactionalSqlClient;
-  /** The service's schema ('booking': rows in `booking.outbox`) or a schema-qualified table; the lag gauges' `table` label. */
+  /**
+   * The service's schema ('booking': rows in `booking.outbox`) or a schema-qualified table; the lag
+   * gauges' `table` label.
+   */
   table: string;
   connection: AmqpConnection;
   logger: Logger;
@@ -53,7 +58,9 @@ export async function outboxLag(
 ): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
   const name = serviceTable(table, 'outbox');
   const rows = await prisma.$queryRawUnsafe<{ n: number; age: number }[]>(
-    `SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM ${name} WHERE published_at IS NULL`,
+    `SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age
+       FROM ${name}
+      WHERE published_at IS NULL`,
   );
   return { unpublished: Number(rows[0]?.n ?? 0), oldestAgeSeconds: Math.max(0, Number(rows[0]?.age ?? 0)) };
 }

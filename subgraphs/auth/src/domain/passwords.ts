@@ -38,7 +38,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
 }
 
 /** Verified against when the email is unknown, so both failures cost the same time. */
-export const DUMMY_HASH = 'scrypt$32768$8$4$AAAAAAAAAAAAAAAAAAAAAA$' + Buffer.alloc(32).toString('base64url');
+export const DUMMY_HASH = `scrypt$32768$8$4$AAAAAAAAAAAAAAAAAAAAAA$${Buffer.alloc(32).toString('base64url')}`;
 
 const COMMON = new Set([
   'password1234',

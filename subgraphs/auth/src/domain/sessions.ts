@@ -177,7 +177,8 @@ export async function refresh(deps: SessionDeps, refreshToken: string): Promise<
         successor_sealed: string | null;
       }[]
     >`
-      SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, successor_id, successor_sealed FROM auth.refresh_tokens WHERE token_hash = ${tokenHash} FOR UPDATE`;
+      SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, successor_id, successor_sealed
+      FROM auth.refresh_tokens WHERE token_hash = ${tokenHash} FOR UPDATE`;
     const token = rows[0];
     if (!token || token.revoked_at || token.expires_at.getTime() <= Date.now()) return { kind: 'invalid' as const };
     const user = await tx.user.findUniqueOrThrow({ where: { id: token.user_id } });

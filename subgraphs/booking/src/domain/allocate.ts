@@ -78,7 +78,10 @@ export function allocateBatch(
   const byClass = new Map<TravelClass, Map<string, RunSeat[]>>();
   for (const seat of [...seats.values()].sort((a, b) => a.seatId - b.seatId)) {
     let coaches = byClass.get(seat.class);
-    if (!coaches) byClass.set(seat.class, (coaches = new Map()));
+    if (!coaches) {
+      coaches = new Map();
+      byClass.set(seat.class, coaches);
+    }
     const list = coaches.get(seat.coach);
     if (list) list.push(seat);
     else coaches.set(seat.coach, [seat]);

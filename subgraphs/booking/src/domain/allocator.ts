@@ -103,18 +103,23 @@ export function createAllocator(deps: AllocatorDeps) {
     };
     return tx.$queryRaw<Row[]>`
       WITH q AS (
-        SELECT id, pnr, user_id, queue_ticket, class, from_seq, to_seq, allow_waitlist, fare_paise, created_at, idempotency_key
+        SELECT id, pnr, user_id, queue_ticket, class, from_seq, to_seq, allow_waitlist, fare_paise, created_at,
+               idempotency_key
         FROM booking.reservations
-        WHERE run_id = ${runId}::uuid AND status = 'QUEUED' AND (${only}::uuid[] IS NULL OR id = ANY(${only}::uuid[]))
+        WHERE run_id = ${runId}::uuid AND status = 'QUEUED'
+          AND (${only}::uuid[] IS NULL OR id = ANY(${only}::uuid[]))
         ORDER BY queue_ticket LIMIT ${settings.batchSize}
         -- Not SKIP LOCKED: a row another transaction holds (a cancellation) is waited for, never
         -- overtaken by a later ticket. The allocator row's lock already keeps allocators apart.
         FOR UPDATE)
-      SELECT q.id::text, q.pnr, q.user_id::text, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist, q.fare_paise, q.created_at, q.idempotency_key,
-             json_agg(json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender, 'berthPreference', p.berth_preference,
-                                        'farePaise', p.fare_paise, 'requestedSeatId', p.requested_seat_id) ORDER BY p.position) AS passengers
+      SELECT q.id::text, q.pnr, q.user_id::text, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist,
+             q.fare_paise, q.created_at, q.idempotency_key,
+             json_agg(json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
+                                        'berthPreference', p.berth_preference, 'farePaise', p.fare_paise,
+                                        'requestedSeatId', p.requested_seat_id) ORDER BY p.position) AS passengers
       FROM q JOIN booking.passengers p ON p.reservation_id = q.id
-      GROUP BY q.id, q.pnr, q.user_id, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist, q.fare_paise, q.created_at, q.idempotency_key
+      GROUP BY q.id, q.pnr, q.user_id, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist, q.fare_paise,
+               q.created_at, q.idempotency_key
       ORDER BY q.queue_ticket`;
   }
 
@@ -163,7 +168,9 @@ export function createAllocator(deps: AllocatorDeps) {
         const seatRows = await tx.$queryRaw<{ seat_id: number; occupied_mask: bigint }[]>`
           SELECT seat_id, occupied_mask FROM booking.run_seats
           WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])
-            AND EXISTS (SELECT 1 FROM unnest(${masks.map(String)}::bigint[]) AS m(mask) WHERE occupied_mask & m.mask = 0)
+            AND EXISTS (
+              SELECT 1 FROM unnest(${masks.map(String)}::bigint[]) AS m(mask) WHERE occupied_mask & m.mask = 0
+            )
           ORDER BY seat_id FOR UPDATE`;
         const seats = new Map<number, RunSeat>();
         for (const s of seatRows) {
@@ -261,7 +268,8 @@ export function createAllocator(deps: AllocatorDeps) {
         if (isRetryableDbError(err) && attempt < 3) continue;
         deps.logger.warn({ err, runId }, 'allocation batch failed; retrying it by halves');
         const ids = await prisma.$queryRaw<{ id: string }[]>`
-          SELECT id::text FROM booking.reservations WHERE run_id = ${runId}::uuid AND status = 'QUEUED' ORDER BY queue_ticket LIMIT ${settings.batchSize}`;
+          SELECT id::text FROM booking.reservations WHERE run_id = ${runId}::uuid AND status = 'QUEUED'
+          ORDER BY queue_ticket LIMIT ${settings.batchSize}`;
         return byHalves(
           runId,
           fence,
@@ -292,7 +300,9 @@ export function createAllocator(deps: AllocatorDeps) {
       'a queued request could not be allocated; refused with TRY_AGAIN',
     );
     const rows = await prisma.$queryRaw<{ user_id: string; idempotency_key: string | null }[]>`
-      UPDATE booking.reservations SET status = ${transition('QUEUED', 'REFUSED')}::booking."ReservationStatus", refusal_code = ${ErrorCode.TRY_AGAIN}, updated_at = now()
+      UPDATE booking.reservations
+      SET status = ${transition('QUEUED', 'REFUSED')}::booking."ReservationStatus",
+          refusal_code = ${ErrorCode.TRY_AGAIN}, updated_at = now()
       WHERE id = ${id}::uuid AND status = 'QUEUED' RETURNING user_id::text, idempotency_key`;
     await prisma.$executeRaw`UPDATE booking.passengers SET status = 'REFUSED' WHERE reservation_id = ${id}::uuid`;
     const row = rows[0];
@@ -388,7 +398,8 @@ type Waiting = Map<TravelClass, { waiting: number; masks: bigint[] }>;
 /** The WL counters: read in every batch (WL numbers come from them). One primary-key read. */
 async function readCounters(tx: Tx, runId: string, classes: TravelClass[]): Promise<Map<TravelClass, number>> {
   const rows = await tx.$queryRaw<{ class: TravelClass; last: number }[]>`
-    SELECT class, last FROM booking.waitlist_counters WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])`;
+    SELECT class, last FROM booking.waitlist_counters
+    WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])`;
   return new Map(rows.map((r) => [r.class, r.last]));
 }
 

@@ -45,7 +45,8 @@ export function availabilityLoaders(prisma: PrismaClient) {
     async (keys) => {
       const rows = await prisma.$queryRaw<{ key: number; class: TravelClass; taken: bigint }[]>`
         SELECT k.key::int - 1 AS key, rs.class, count(*)::bigint AS taken
-        FROM unnest(${keys.map((k) => k.runId)}::uuid[], ${keys.map((k) => k.mask.toString())}::bigint[]) WITH ORDINALITY AS k(run_id, mask, key)
+        FROM unnest(${keys.map((k) => k.runId)}::uuid[], ${keys.map((k) => k.mask.toString())}::bigint[])
+          WITH ORDINALITY AS k(run_id, mask, key)
         JOIN booking.run_seats rs ON rs.run_id = k.run_id AND (rs.occupied_mask & k.mask) <> 0
         GROUP BY k.key, rs.class`;
       return keys.map((_, i) => new Map(rows.filter((r) => r.key === i).map((r) => [r.class, Number(r.taken)])));

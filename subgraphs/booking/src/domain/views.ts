@@ -2,7 +2,7 @@
 // wrote (mutations, replayed byte for byte).
 import DataLoader from 'dataloader';
 import { pageIdsPerUser, type PrismaClient, type UserPageKey } from '@tatkal/db';
-import { isUuid, type Identity } from '@tatkal/common';
+import { isUuid } from '@tatkal/common';
 import type { Loaders } from './network.ts';
 import type { Tx } from './inventory.ts';
 import type { ReservationView } from './types.ts';

@@ -22,7 +22,10 @@ export async function promoteWaitlist(
   const waiting = await tx.$queryRaw<{ id: string; from_seq: number; to_seq: number }[]>`
     SELECT r.id, r.from_seq, r.to_seq FROM booking.reservations r
     WHERE r.run_id = ${runId}::uuid AND r.class = ${cls}::booking."TravelClass" AND r.status = 'WAITLISTED'
-    ORDER BY (SELECT min(p.waitlist_number) FROM booking.passengers p WHERE p.reservation_id = r.id AND p.status = 'WAITLISTED')
+    ORDER BY (
+      SELECT min(p.waitlist_number) FROM booking.passengers p
+      WHERE p.reservation_id = r.id AND p.status = 'WAITLISTED'
+    )
     LIMIT ${limit}
     FOR UPDATE OF r SKIP LOCKED`;
   const promoted: string[] = [];

@@ -50,11 +50,20 @@ export async function insertQueued(
   );
   const rows = await db.$queryRaw<{ id: string; queue_ticket: number }[]>`
     WITH input AS (
-      SELECT * FROM unnest(${r.map((v) => v.id)}::uuid[], ${r.map((v) => v.pnr)}::text[], ${items.map((i) => i.userId)}::text[],
-                           ${r.map((v) => v.runId)}::uuid[], ${items.map((i) => i.fromSeq)}::int[], ${items.map((i) => i.toSeq)}::int[],
-                           ${r.map((v) => v.class)}::text[], ${r.map((v) => v.farePaise)}::int[], ${items.map((i) => i.allowWaitlist)}::bool[],
-                           ${items.map((i) => i.idempotency.key)}::text[], ${r.map((v) => v.createdAt)}::timestamptz[])
-        WITH ORDINALITY AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, fare, allow_waitlist, key, created_at, ord)
+      SELECT * FROM unnest(
+          ${r.map((v) => v.id)}::uuid[],
+          ${r.map((v) => v.pnr)}::text[],
+          ${items.map((i) => i.userId)}::text[],
+          ${r.map((v) => v.runId)}::uuid[],
+          ${items.map((i) => i.fromSeq)}::int[],
+          ${items.map((i) => i.toSeq)}::int[],
+          ${r.map((v) => v.class)}::text[],
+          ${r.map((v) => v.farePaise)}::int[],
+          ${items.map((i) => i.allowWaitlist)}::bool[],
+          ${items.map((i) => i.idempotency.key)}::text[],
+          ${r.map((v) => v.createdAt)}::timestamptz[]
+        ) WITH ORDINALITY
+          AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, fare, allow_waitlist, key, created_at, ord)
     ), idem AS (
       -- A pending record: a retry finds the reservation it made; the allocator completes it.
       ${idempotency.insertPending(
@@ -67,7 +76,8 @@ export async function insertQueued(
         })),
       )}
     ), fresh AS (
-      SELECT i.*, row_number() OVER (PARTITION BY i.run_id ORDER BY i.ord) AS nth, count(*) OVER (PARTITION BY i.run_id) AS in_run
+      SELECT i.*, row_number() OVER (PARTITION BY i.run_id ORDER BY i.ord) AS nth,
+             count(*) OVER (PARTITION BY i.run_id) AS in_run
       FROM input i JOIN idem ON idem.user_id = i.user_id AND idem.key = i.key
     ), q AS (
       -- Tickets under the run's queue row lock: a run's tickets are in commit order.
@@ -76,19 +86,28 @@ export async function insertQueued(
       ON CONFLICT (run_id) DO UPDATE SET last_ticket = rq.last_ticket + EXCLUDED.last_ticket
       RETURNING run_id, last_ticket
     ), res AS (
-      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise, created_at, updated_at,
-                                        queue_ticket, allow_waitlist, idempotency_key)
-      SELECT f.id, f.pnr, f.user_id::uuid, f.run_id, f.from_seq, f.to_seq, f.class::booking."TravelClass", 'QUEUED', f.fare, f.created_at, f.created_at,
-             (q.last_ticket - f.in_run + f.nth)::int, f.allow_waitlist, f.key
+      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise,
+                                        created_at, updated_at, queue_ticket, allow_waitlist, idempotency_key)
+      SELECT f.id, f.pnr, f.user_id::uuid, f.run_id, f.from_seq, f.to_seq, f.class::booking."TravelClass", 'QUEUED',
+             f.fare, f.created_at, f.created_at, (q.last_ticket - f.in_run + f.nth)::int, f.allow_waitlist, f.key
       FROM fresh f JOIN q ON q.run_id = f.run_id
       RETURNING id, queue_ticket
     ), pas AS (
-      INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status, fare_paise, requested_seat_id)
-      SELECT t.id, t.reservation_id, t.position, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType", 'QUEUED', t.fare, t.seat
-      FROM unnest(${ps.map((x) => x.p.id)}::uuid[], ${ps.map((x) => x.reservationId)}::uuid[], ${ps.map((x) => x.position)}::int[],
-                  ${ps.map((x) => x.p.name)}::text[], ${ps.map((x) => x.p.age)}::int[], ${ps.map((x) => x.p.gender)}::text[],
-                  ${ps.map((x) => x.p.berthPreference)}::text[], ${ps.map((x) => x.p.farePaise)}::int[], ${ps.map((x) => x.seat)}::int[])
-        AS t(id, reservation_id, position, name, age, gender, pref, fare, seat)
+      INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status,
+                                      fare_paise, requested_seat_id)
+      SELECT t.id, t.reservation_id, t.position, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType",
+             'QUEUED', t.fare, t.seat
+      FROM unnest(
+          ${ps.map((x) => x.p.id)}::uuid[],
+          ${ps.map((x) => x.reservationId)}::uuid[],
+          ${ps.map((x) => x.position)}::int[],
+          ${ps.map((x) => x.p.name)}::text[],
+          ${ps.map((x) => x.p.age)}::int[],
+          ${ps.map((x) => x.p.gender)}::text[],
+          ${ps.map((x) => x.p.berthPreference)}::text[],
+          ${ps.map((x) => x.p.farePaise)}::int[],
+          ${ps.map((x) => x.seat)}::int[]
+        ) AS t(id, reservation_id, position, name, age, gender, pref, fare, seat)
       JOIN res ON res.id = t.reservation_id
     )
     SELECT id::text, queue_ticket FROM res`;
@@ -219,40 +238,61 @@ export async function writeDecisions(
   const rows = await tx.$queryRaw<{ decided: number }[]>`
     WITH r AS (
       UPDATE booking.reservations r
-      SET status = d.status::booking."ReservationStatus", hold_expires_at = d.hold, refusal_code = d.code, updated_at = ${now}
-      FROM unnest(${res.map((x) => x.id)}::uuid[], ${res.map((x) => x.status)}::text[], ${res.map((x) => x.hold)}::timestamptz[], ${res.map((x) => x.code)}::text[])
-        AS d(id, status, hold, code)
+      SET status = d.status::booking."ReservationStatus", hold_expires_at = d.hold, refusal_code = d.code,
+          updated_at = ${now}
+      FROM unnest(
+          ${res.map((x) => x.id)}::uuid[],
+          ${res.map((x) => x.status)}::text[],
+          ${res.map((x) => x.hold)}::timestamptz[],
+          ${res.map((x) => x.code)}::text[]
+        ) AS d(id, status, hold, code)
       WHERE r.id = d.id AND r.status = 'QUEUED'
       RETURNING r.id
     ), p AS (
       UPDATE booking.passengers p
-      SET status = d.status::booking."PassengerStatus", seat_id = d.seat_id, coach_code = d.coach, berth_number = d.berth,
-          berth_type = d.berth_type::booking."BerthType", waitlist_number = d.wl
-      FROM unnest(${pas.map((x) => x.id)}::uuid[], ${pas.map((x) => x.status)}::text[], ${pas.map((x) => x.seatId)}::int[], ${pas.map((x) => x.coach)}::text[],
-                  ${pas.map((x) => x.berth)}::int[], ${pas.map((x) => x.berthType)}::text[], ${pas.map((x) => x.wl)}::int[])
-        AS d(id, status, seat_id, coach, berth, berth_type, wl)
+      SET status = d.status::booking."PassengerStatus", seat_id = d.seat_id, coach_code = d.coach,
+          berth_number = d.berth, berth_type = d.berth_type::booking."BerthType", waitlist_number = d.wl
+      FROM unnest(
+          ${pas.map((x) => x.id)}::uuid[],
+          ${pas.map((x) => x.status)}::text[],
+          ${pas.map((x) => x.seatId)}::int[],
+          ${pas.map((x) => x.coach)}::text[],
+          ${pas.map((x) => x.berth)}::int[],
+          ${pas.map((x) => x.berthType)}::text[],
+          ${pas.map((x) => x.wl)}::int[]
+        ) AS d(id, status, seat_id, coach, berth, berth_type, wl)
       WHERE p.id = d.id
     ), o AS (
       INSERT INTO booking.seat_occupancy (run_id, seat_id, segment, passenger_id, reservation_id)
       SELECT ${runId}::uuid, t.seat_id, t.segment, t.passenger_id, t.reservation_id
-      FROM unnest(${occupancy.map((x) => x.seatId)}::int[], ${occupancy.map((x) => x.segment)}::int[], ${occupancy.map((x) => x.passengerId)}::uuid[],
-                  ${occupancy.map((x) => x.reservationId)}::uuid[]) AS t(seat_id, segment, passenger_id, reservation_id)
+      FROM unnest(
+          ${occupancy.map((x) => x.seatId)}::int[],
+          ${occupancy.map((x) => x.segment)}::int[],
+          ${occupancy.map((x) => x.passengerId)}::uuid[],
+          ${occupancy.map((x) => x.reservationId)}::uuid[]
+        ) AS t(seat_id, segment, passenger_id, reservation_id)
     ), s AS (
       UPDATE booking.run_seats rs SET occupied_mask = rs.occupied_mask | d.mask
       FROM unnest(${[...masks.keys()]}::int[], ${[...masks.values()].map(String)}::bigint[]) AS d(seat_id, mask)
       WHERE rs.run_id = ${runId}::uuid AND rs.seat_id = d.seat_id
     ), w AS (
       INSERT INTO booking.waitlist_counters AS wc (run_id, class, last)
-      SELECT ${runId}::uuid, d.class::booking."TravelClass", d.last FROM unnest(${wl.map(([c]) => c)}::text[], ${wl.map(([, n]) => n)}::int[]) AS d(class, last)
+      SELECT ${runId}::uuid, d.class::booking."TravelClass", d.last
+      FROM unnest(${wl.map(([c]) => c)}::text[], ${wl.map(([, n]) => n)}::int[]) AS d(class, last)
       ON CONFLICT (run_id, class) DO UPDATE SET last = EXCLUDED.last
     ), ob AS (
       INSERT INTO booking.outbox (id, exchange, routing_key, payload)
       SELECT d.id, 'booking', d.key, d.payload
-      FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.key)}::text[], ${events.map((e) => JSON.stringify(e.payload))}::jsonb[]) AS d(id, key, payload)
+      FROM unnest(
+          ${events.map((e) => e.id)}::uuid[],
+          ${events.map((e) => e.key)}::text[],
+          ${events.map((e) => JSON.stringify(e.payload))}::jsonb[]
+        ) AS d(id, key, payload)
     ), i AS (
       ${idempotency.completion(OPERATION, outcomes, now)}
     ), a AS (
-      UPDATE booking.run_allocators SET done_ticket = GREATEST(done_ticket, ${doneTicket}::int), updated_at = ${now} WHERE run_id = ${runId}::uuid
+      UPDATE booking.run_allocators SET done_ticket = GREATEST(done_ticket, ${doneTicket}::int), updated_at = ${now}
+      WHERE run_id = ${runId}::uuid
     )
     SELECT count(*)::int AS decided FROM r`;
   if (rows[0]!.decided !== decided.length)

@@ -1,4 +1,4 @@
-import type { TravelClass } from '@tatkal/db';
+import type { TrainRun, TravelClass } from '@tatkal/db';
 import { badInput, canRead, isPnr, notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import { loadView } from '../domain/views.ts';
@@ -27,7 +27,7 @@ export const QueryResolvers = {
     },
     ctx: BookingContext,
   ) => {
-    let run;
+    let run: TrainRun | null;
     if (args.runId) run = await ctx.loaders.runById.load(args.runId);
     else if (args.trainNumber && args.date)
       run = await ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`);

@@ -1,7 +1,7 @@
 // The embedded search backend: pg_trgm over the search schema's own projection. SQL finds the
 // candidates through the trigram GIN index on search_text and measures similarity and
 // word_similarity per field (unaccented); domain/ranking.ts adds exact-code, prefix and typo evidence.
-import { Prisma, type PrismaClient } from '@tatkal/db';
+import type { Prisma, PrismaClient } from '@tatkal/db';
 import { hitHighlights, rankDocument, type FieldEvidence, type RankedDocument } from '../domain/ranking.ts';
 import type { NormalizedQuery } from '../domain/text.ts';
 import type { SearchBackend, Slice, StationResult, TrainResult } from './types.ts';

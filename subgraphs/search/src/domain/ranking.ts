@@ -69,7 +69,10 @@ export interface RankedDocument<T> {
   best: FieldScore;
 }
 
-/** The document's score is its best field's (plus a little per other matching field); documents no field qualifies are dropped. */
+/**
+ * The document's score is its best field's (plus a little per other matching field); documents no
+ * field qualifies are dropped.
+ */
 export function rankDocument<T>(doc: T, evidence: FieldEvidence[], q: NormalizedQuery): RankedDocument<T> | null {
   let best: FieldScore | null = null;
   let qualifying = 0;

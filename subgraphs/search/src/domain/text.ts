@@ -6,6 +6,7 @@ export const MAX_QUERY_LENGTH = 200;
 /** Lower-case and strip diacritics one character at a time, so offsets in the result are offsets in the input. */
 export function fold(text: string): string {
   // Most names are ASCII: lower-casing is all folding does to them.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII, control characters included.
   if (/^[\x00-\x7f]*$/.test(text)) return text.toLowerCase();
   let out = '';
   for (const ch of text) {
@@ -45,7 +46,10 @@ export function normalizeQuery(raw: string, field = 'query'): NormalizedQuery {
   return { text, tokens, compact: tokens.join('').toUpperCase() };
 }
 
-/** Edits a word of this length may have and still match: 0 up to 2 characters, 1 up to 5, else 2 (as Elasticsearch's AUTO). */
+/**
+ * Edits a word of this length may have and still match: 0 up to 2 characters, 1 up to 5, else 2
+ * (as Elasticsearch's AUTO).
+ */
 export function typoAllowance(length: number): number {
   return length <= 2 ? 0 : length <= 5 ? 1 : 2;
 }
