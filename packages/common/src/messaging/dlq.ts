@@ -26,8 +26,9 @@ export async function inspectDlq(
   try {
     const { messageCount } = await ch.checkQueue(dlq);
     const messages: DlqMessage[] = [];
-    // A message another channel just put back (an earlier peek) may not be gettable for a moment.
-    for (let misses = 0; messages.length < Math.min(n, messageCount) && misses < 40; ) {
+    // A message another channel just put back (an earlier peek) may not be gettable for a moment,
+    // longer on a busy broker: keep trying for up to 5 s while the count says it is there.
+    for (let misses = 0; messages.length < Math.min(n, messageCount) && misses < 200; ) {
       const msg = await ch.get(dlq, { noAck: false });
       if (!msg) {
         misses++;
