@@ -9,6 +9,8 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       AMQP_URL: env.amqpUrl,
       AUTH_JWKS_URL: env.httpUrl,
       DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+      /** Longest a booking transaction (an allocation batch with its lock waits) may run; past it: TRY_AGAIN. */
+      DB_TX_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
       /** How long berths are held for payment. */
       HOLD_TTL_MS: z.coerce.number().int().min(1000).default(600_000),
       BOOKING_WINDOW_DAYS: z.coerce.number().int().min(1).max(120).default(60),
@@ -31,6 +33,11 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       ALLOCATION_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
       /** Most waitlisted passengers per run and class; beyond it requests are refused (SOLD_OUT). */
       WAITLIST_LIMIT: z.coerce.number().int().min(0).default(500),
+      /**
+       * The allocator's Redis lease per run (renewed by every batch): after a crash the run's queue
+       * waits this long before another instance takes it over.
+       */
+      ALLOCATOR_LEASE_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
       /**
        * Seat inventory is prepared for runs departing within this many days (the booking window and
        * a margin); 0 turns it off here.

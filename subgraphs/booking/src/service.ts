@@ -27,6 +27,8 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     queueWaitMs: config.QUEUE_WAIT_MS,
     batchSize: config.ALLOCATION_BATCH_SIZE,
     waitlistLimit: config.WAITLIST_LIMIT,
+    leaseMs: config.ALLOCATOR_LEASE_MS,
+    txTimeoutMs: config.DB_TX_TIMEOUT_MS,
   });
   const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });
   const http = await startSubgraphService({
