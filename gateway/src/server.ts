@@ -69,6 +69,9 @@ export interface GatewayOptions {
 /** Builds (does not start) the gateway's Apollo Server over a static, composed supergraph. */
 export function buildGateway(opts: GatewayOptions) {
   const sources: SubgraphDataSource[] = [];
+  // Apollo's anonymous usage metrics phone home and probe cloud metadata endpoints at start (a
+  // warning on stderr where those answer 403): off unless an operator sets the variable to false.
+  process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
     logger: opts.logger,
