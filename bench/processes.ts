@@ -353,7 +353,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     AMQP_URL: opts.amqpUrl,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    ...(opts.identityAssertions === false ? {} : { IDENTITY_ASSERTION_SECRET: randomBytes(32).toString('base64url') }),
+    // Without the shared secret the subgraphs must be told to answer unsigned callers.
+    ...(opts.identityAssertions === false
+      ? { REQUIRE_GATEWAY_SIGNATURE: 'false' }
+      : { IDENTITY_ASSERTION_SECRET: randomBytes(32).toString('base64url') }),
     ...(opts.eventsPrefix === null ? { EVENTS_ENABLED: 'false' } : { EVENTS_PREFIX: opts.eventsPrefix }),
   };
   const processes: RunningProcess[] = [];

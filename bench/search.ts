@@ -116,6 +116,8 @@ async function main() {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     EVENTS_ENABLED: 'false',
+    // Search is also called directly here (its own cost), without the gateway's signature.
+    REQUIRE_GATEWAY_SIGNATURE: 'false',
   };
   const processes: RunningProcess[] = [];
   try {

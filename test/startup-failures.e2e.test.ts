@@ -51,6 +51,20 @@ describe('start-up failures', () => {
     expect(res.stderr).toMatch(/^payment: failed to start: database unreachable/);
   });
 
+  it('refuses to run a production subgraph that could not tell the gateway from any caller', () => {
+    const base = { ...JWKS, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing', NODE_ENV: 'production' };
+    const res = start('subgraphs/search/src/index.ts', base);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toBe(
+      'search: failed to start: invalid configuration: IDENTITY_ASSERTION_SECRET: required but not set ' +
+        '(production: only requests the gateway signed with it are answered)',
+    );
+    // Said in so many words, it starts (and gets as far as the database).
+    const unsigned = start('subgraphs/search/src/index.ts', { ...base, REQUIRE_GATEWAY_SIGNATURE: 'false' });
+    expect(unsigned.status).toBe(1);
+    expect(unsigned.stderr).toMatch(/^search: failed to start: database unreachable/);
+  });
+
   it('refuses a supergraph that does not compose', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tatkal-sg-'));
     const path = join(dir, 'supergraph.graphql');

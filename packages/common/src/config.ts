@@ -70,5 +70,34 @@ export const subgraphEnv = (port: number) => ({
   AUTH_ISSUER: z.string().min(1).default('tatkal-auth'),
   AUTH_AUDIENCE: z.string().min(1).default('tatkal-api'),
   IDENTITY_ASSERTION_SECRET: env.identityAssertionSecret,
+  /**
+   * Answer only requests the gateway signed (401 for any other). Default: on in production, where
+   * it needs IDENTITY_ASSERTION_SECRET; 'false' only where the network alone keeps clients away.
+   */
+  REQUIRE_GATEWAY_SIGNATURE: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true')),
   LOG_LEVEL: env.logLevel,
 });
+
+/**
+ * A subgraph's config: `subgraphEnv(port)` and its own variables. Fails closed: a subgraph that
+ * must answer the gateway only cannot start without the secret that tells the gateway apart.
+ */
+export function loadSubgraphConfig<T extends z.ZodRawShape>(
+  port: number,
+  shape: T,
+  source: NodeJS.ProcessEnv = process.env,
+) {
+  const config = loadConfig({ ...subgraphEnv(port), ...shape }, source);
+  const base = config as unknown as z.infer<z.ZodObject<ReturnType<typeof subgraphEnv>>>;
+  const requireGatewaySignature = base.REQUIRE_GATEWAY_SIGNATURE ?? base.NODE_ENV === 'production';
+  if (requireGatewaySignature && !base.IDENTITY_ASSERTION_SECRET)
+    throw new ConfigError(
+      'invalid configuration: IDENTITY_ASSERTION_SECRET: required but not set ' +
+        `(${base.REQUIRE_GATEWAY_SIGNATURE ? 'REQUIRE_GATEWAY_SIGNATURE' : 'production'}: only requests the gateway ` +
+        'signed with it are answered)',
+    );
+  return { ...config, REQUIRE_GATEWAY_SIGNATURE: requireGatewaySignature };
+}

@@ -9,6 +9,7 @@ import { applyMiddleware } from 'graphql-middleware';
 import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.ts';
+import { ConfigError } from './config.ts';
 import { makeFormatError } from './errors.ts';
 import {
   addHealthRoutes,
@@ -106,8 +107,8 @@ export interface ServeOptions<TContext extends RequestContext> {
   host?: string;
   /**
    * Refuse (401, before the body is read) every /graphql request without the gateway's signature:
-   * production, where only the gateway may call. Needs `identityAssertions`; without them it
-   * cannot be enforced and a warning is logged at start.
+   * production, where only the gateway may call. Needs `identityAssertions`: without them the
+   * server does not start.
    */
   requireGatewaySignature?: boolean;
 }
@@ -119,13 +120,10 @@ export const DEFAULT_SUBGRAPH_HOST = '127.0.0.1';
 export async function serveSubgraph<TContext extends RequestContext>(
   opts: ServeOptions<TContext>,
 ): Promise<HttpServer> {
+  // Fails closed: without the secret it could not tell the gateway from any other caller.
+  if (opts.requireGatewaySignature && !opts.identityAssertions)
+    throw new ConfigError('invalid configuration: IDENTITY_ASSERTION_SECRET: required to answer the gateway only');
   await opts.server.start();
-  if (opts.requireGatewaySignature && !opts.identityAssertions) {
-    opts.logger.warn(
-      'IDENTITY_ASSERTION_SECRET is not set: this subgraph cannot tell the gateway from any other caller ' +
-        'and answers every request; keep it unreachable from clients',
-    );
-  }
   const callerOf = subgraphCaller({
     verifyToken: opts.verifyToken,
     assertions: opts.identityAssertions,
@@ -191,6 +189,8 @@ export interface SubgraphServiceConfig {
   AUTH_ISSUER: string;
   AUTH_AUDIENCE: string;
   IDENTITY_ASSERTION_SECRET?: string;
+  /** loadSubgraphConfig's: on in production unless set. */
+  REQUIRE_GATEWAY_SIGNATURE: boolean;
   /** Auth's JWKS; auth itself passes `verifyToken` instead. */
   AUTH_JWKS_URL?: string;
 }
@@ -228,7 +228,7 @@ export function startSubgraphService<TContext extends RequestContext>(
     server: opts.server,
     port: config.PORT,
     host: config.HOST,
-    requireGatewaySignature: config.NODE_ENV === 'production',
+    requireGatewaySignature: config.REQUIRE_GATEWAY_SIGNATURE,
     logger: opts.logger,
     verifyToken,
     identityAssertions: opts.identityAssertions ?? identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET),

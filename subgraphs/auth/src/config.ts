@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { env, loadConfig, rateLimitEnv, subgraphEnv } from '@tatkal/common';
+import { env, rateLimitEnv, loadSubgraphConfig } from '@tatkal/common';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(
+  const config = loadSubgraphConfig(
+    4001,
     {
-      ...subgraphEnv(4001),
       ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
       REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(30),
       /** A retried refreshSession within this many seconds gets the same new pair; 0: any second use signs out. */

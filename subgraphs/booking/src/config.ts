@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { env, loadConfig, subgraphEnv } from '@tatkal/common';
+import { env, loadSubgraphConfig } from '@tatkal/common';
 
 export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(
+  return loadSubgraphConfig(
+    4002,
     {
-      ...subgraphEnv(4002),
       REDIS_URL: env.redisUrl,
       AMQP_URL: env.amqpUrl,
       AUTH_JWKS_URL: env.httpUrl,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, loadConfig, subgraphEnv } from '@tatkal/common';
+import { env, loadSubgraphConfig } from '@tatkal/common';
 
 /**
  * What one payment process serves: `all` (default: `npm start`, docker compose) the subgraph on
@@ -11,9 +11,9 @@ export const PAYMENT_ROLES = ['all', 'graphql', 'webhooks'] as const;
 export type PaymentRole = (typeof PAYMENT_ROLES)[number];
 
 export function loadPaymentConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(
+  return loadSubgraphConfig(
+    4004,
     {
-      ...subgraphEnv(4004),
       PAYMENT_ROLE: z.enum(PAYMENT_ROLES).default('all'),
       WEBHOOK_PORT: env.port(4005),
       AMQP_URL: env.amqpUrl,

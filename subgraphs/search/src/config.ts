@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { env, loadConfig, subgraphEnv } from '@tatkal/common';
+import { env, loadSubgraphConfig } from '@tatkal/common';
 
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 
 export function loadSearchConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(
+  return loadSubgraphConfig(
+    4003,
     {
-      ...subgraphEnv(4003),
       AUTH_JWKS_URL: env.httpUrl,
       /** Set: Elasticsearch answers searches (PostgreSQL when it is slow or down). Unset: PostgreSQL only. */
       ELASTICSEARCH_URL: z.preprocess(unsetIfEmpty, env.httpUrl.optional()),
