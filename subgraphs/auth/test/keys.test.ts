@@ -30,7 +30,8 @@ async function tokenSignedBy(keyFile: string) {
 
 describe('key configuration', () => {
   it('never generates keys in production unless told to, and names the variable when the file is missing', async () => {
-    expect(loadAuthConfig({ ...required, NODE_ENV: 'production' }).AUTH_GENERATE_KEYS).toBe(false);
+    const production = { ...required, NODE_ENV: 'production', IDENTITY_ASSERTION_SECRET: 'i'.repeat(40) };
+    expect(loadAuthConfig(production).AUTH_GENERATE_KEYS).toBe(false);
     expect(loadAuthConfig({ ...required, NODE_ENV: 'development' }).AUTH_GENERATE_KEYS).toBe(true);
     const missing = join(dir, 'missing.json');
     await expect(loadSigningKeys(missing, false)).rejects.toThrow(`AUTH_SIGNING_KEYS_FILE: ${missing} does not exist`);
