@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from './config.ts';
 import { AppError } from './errors.ts';
 import {
   createIdentityAssertions,
@@ -186,6 +187,12 @@ describe('identity assertions (the gateway signs every request, a subgraph check
       signed: false,
     });
     expect(tokens).toEqual([bearer, bearer, undefined]);
+  });
+
+  it('cannot be made to require a signature it has no secret to check', () => {
+    expect(() => subgraphCaller({ verifyToken: async () => identity, requireSignature: true })).toThrow(
+      new ConfigError('invalid configuration: IDENTITY_ASSERTION_SECRET: required to answer the gateway only'),
+    );
   });
 
   it('requiring the signature (production), refuses every request without one, anonymous or with a token', async () => {

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { ConfigError } from './config.ts';
 import { AppError, ErrorCode } from './errors.ts';
 import { counter } from './telemetry.ts';
 
@@ -197,7 +198,10 @@ export interface SubgraphCallerOptions {
   verifyToken: TokenVerifier;
   /** The shared secret's assertions; unset: no header can be checked, so none is believed. */
   assertions?: IdentityAssertions;
-  /** Refuse (401) any request without a valid assertion: production, where only the gateway may call. */
+  /**
+   * Refuse (401) any request without a valid assertion: production, where only the gateway may
+   * call. Needs `assertions`: without them nothing could be answered, so the caller is not built.
+   */
   requireSignature?: boolean;
 }
 
@@ -209,7 +213,10 @@ export interface SubgraphCallerOptions {
  */
 export function subgraphCaller(opts: SubgraphCallerOptions) {
   const { verifyToken, assertions } = opts;
-  const required = Boolean(opts.requireSignature && assertions);
+  const required = Boolean(opts.requireSignature);
+  // Fails closed: without the secret it could not tell the gateway from any other caller.
+  if (required && !assertions)
+    throw new ConfigError('invalid configuration: IDENTITY_ASSERTION_SECRET: required to answer the gateway only');
   return async (
     headers: Record<string, string | string[] | undefined>,
     socketIp: string,

@@ -9,7 +9,6 @@ import { applyMiddleware } from 'graphql-middleware';
 import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.ts';
-import { ConfigError } from './config.ts';
 import { makeFormatError } from './errors.ts';
 import {
   addHealthRoutes,
@@ -120,15 +119,13 @@ export const DEFAULT_SUBGRAPH_HOST = '127.0.0.1';
 export async function serveSubgraph<TContext extends RequestContext>(
   opts: ServeOptions<TContext>,
 ): Promise<HttpServer> {
-  // Fails closed: without the secret it could not tell the gateway from any other caller.
-  if (opts.requireGatewaySignature && !opts.identityAssertions)
-    throw new ConfigError('invalid configuration: IDENTITY_ASSERTION_SECRET: required to answer the gateway only');
-  await opts.server.start();
+  // Built first: it refuses to exist without the secret that a required signature needs.
   const callerOf = subgraphCaller({
     verifyToken: opts.verifyToken,
     assertions: opts.identityAssertions,
     requireSignature: opts.requireGatewaySignature,
   });
+  await opts.server.start();
   const app = express();
   app.disable('x-powered-by');
   // No forwarded header is believed: the client's address comes signed by the gateway, or is the socket's.
