@@ -17,6 +17,7 @@ import { localPortsOf, startProcess, type RunningProcess } from '../../../bench/
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';
+import { allocatorLeaseKey } from '../src/domain/allocator.ts';
 import {
   createTestRun,
   doubleBookingAudit,
@@ -315,7 +316,7 @@ describe('a booking process killed with requests in the queue', () => {
     const first = await start('booking-crash-1');
     // Nothing is decided while the test holds the run's lease and then its allocator row: all 400
     // answers are QUEUED (the lease keeps the allocator from waiting for the row during the rush).
-    const lease = `booking:allocator:${run.runId}`;
+    const lease = allocatorLeaseKey(run.runId);
     expect(await redis.set(lease, 'held-by-test', 'PX', 120_000, 'NX')).toBe('OK');
     const made = await rush(run, [first], 400);
     expect(new Set(made.map((m) => m.pnr)).size).toBe(400);
@@ -341,7 +342,7 @@ describe('a booking process killed with requests in the queue', () => {
     const both = await Promise.all([start('booking-pair-1'), start('booking-pair-2')]);
     // The test holds the run's lease while the requests arrive, so that neither instance starts
     // allocating yet; then the allocator row, and hands the lease back.
-    const lease = `booking:allocator:${run.runId}`;
+    const lease = allocatorLeaseKey(run.runId);
     expect(await redis.set(lease, 'held-by-test', 'PX', 120_000, 'NX')).toBe('OK');
     const made = await rush(run, both, 400);
     expect(await countByStatus(run.runId)).toEqual({ QUEUED: 400 });

@@ -9,6 +9,7 @@ import { createLogger, createRedis, type Identity, type Redis } from '@tatkal/co
 import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
 import { prepareInventory } from '../src/domain/inventory.ts';
+import { allocatorLeaseKey } from '../src/domain/allocator.ts';
 import type { ReservationSettings } from '../src/domain/types.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
@@ -535,7 +536,7 @@ describe('the allocator fence', () => {
     const occupiedBefore = await db.prisma.seatOccupancy.count({ where: { runId: run.runId } });
     // 3. Another instance takes over: the lease (which keeps this process from draining again while
     //    we look) and a newer fence in the row, as its takeFence would write it.
-    const lease = `booking:allocator:${run.runId}`;
+    const lease = allocatorLeaseKey(run.runId);
     expect(await redis.set(lease, 'held-by-test', 'PX', 120_000)).toBe('OK');
     await second.query('UPDATE booking.run_allocators SET fence = fence + 1 WHERE run_id = $1', [run.runId]);
     await second.release();

@@ -54,7 +54,8 @@ export interface AllocatorDeps {
   onFailed: (reservationId: string, stored: Stored) => void;
 }
 
-const leaseKey = (runId: string) => `booking:allocator:${runId}`;
+/** The Redis key of a run's allocator lease (tests take it over as another instance would). */
+export const allocatorLeaseKey = (runId: string) => `booking:allocator:${runId}`;
 /** How often an allocator re-reads who waits (see waitlistsOf). */
 const WAITING_REFRESH_MS = 5_000;
 /** How long an idle allocator keeps its lease for the next request (other instances wait that long). */
@@ -333,7 +334,7 @@ export function createAllocator(deps: AllocatorDeps) {
   }
 
   async function drain(runId: string): Promise<void> {
-    const lease = await deps.leases.acquire(leaseKey(runId));
+    const lease = await deps.leases.acquire(allocatorLeaseKey(runId));
     if (lease === null) return; // another instance is draining this run
     const fence = lease === 'unavailable' ? null : await takeFence(runId);
     try {
