@@ -1,6 +1,8 @@
-// Reliable events over RabbitMQ (docs/events.md), one file per part in messaging/: the envelope,
-// the topology, the reconnecting connection, the outbox relay, the inbox, consumers, DLQ tools.
+// Reliable events over RabbitMQ (docs/events.md), one file per part in messaging/: the envelope's
+// parser and builder, the topology, the reconnecting connection, the outbox relay, the inbox,
+// consumers, DLQ tools.
 export * from './messaging/envelope.ts';
+export * from './messaging/eventEnvelope.ts';
 export * from './messaging/topology.ts';
 export * from './messaging/connection.ts';
 export * from './messaging/sql.ts';

@@ -1,5 +1,6 @@
 // Booking's events about a reservation (docs/events.md): one envelope, written to the outbox in
 // the transaction that changes the reservation.
+import { eventEnvelope } from '@tatkal/common';
 import type { Tx } from './inventory.ts';
 
 /** The envelope of a booking event about a reservation (docs/events.md), correlated by its PNR. */
@@ -9,13 +10,11 @@ export function reservationEvent(
   data: Record<string, unknown>,
   at = new Date(),
 ) {
-  return {
-    type: routingKey,
-    version: 1,
-    occurredAt: at.toISOString(),
-    correlationId: reservation.pnr,
-    data: { reservationId: reservation.id, pnr: reservation.pnr, ...data },
-  };
+  return eventEnvelope(
+    routingKey,
+    { reservationId: reservation.id, pnr: reservation.pnr, ...data },
+    { correlationId: reservation.pnr, at },
+  );
 }
 
 export async function writeOutbox(

@@ -3,7 +3,7 @@
 // tells booking. A duplicate, a replay or an out-of-order event changes nothing.
 import { randomUUID } from 'node:crypto';
 import type { PaymentStatus, PrismaClient } from '@tatkal/db';
-import type { Logger } from '@tatkal/common';
+import { eventEnvelope, type Logger } from '@tatkal/common';
 import { z } from 'zod';
 
 export const EVENT_TYPES = ['payment.succeeded', 'payment.failed', 'refund.succeeded'] as const;
@@ -126,12 +126,9 @@ export async function applyProviderEvent(
       if (!next && !refundMoves) return { outcome: 'NO_OP' as const, from: payment.status };
 
       if (refund && refundMoves) await tx.refund.update({ where: { id: refund.id }, data: { status: 'SUCCEEDED' } });
-      const payload = {
-        type: event.type,
-        version: 1,
-        occurredAt: new Date().toISOString(),
-        correlationId: payment.reservation_id,
-        data: {
+      const payload = eventEnvelope(
+        event.type,
+        {
           paymentId: payment.id,
           reservationId: payment.reservation_id,
           // For refund.succeeded: the amount refunded (a refund may be partial).
@@ -139,7 +136,8 @@ export async function applyProviderEvent(
           providerRef: payment.provider_ref,
           ...(refund ? { refundId: refund.id } : {}),
         },
-      };
+        { correlationId: payment.reservation_id },
+      );
       // The payment's next status (if it moves) and its outbox event, in one statement.
       await tx.$executeRaw`
         WITH moved AS (
