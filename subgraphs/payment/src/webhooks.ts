@@ -15,7 +15,7 @@ import {
   type Logger,
   type ReadinessCheck,
 } from '@tatkal/common';
-import { applyProviderEvent, isKnownType, providerEventSchema, type WebhookOutcome } from './domain/webhookEvents.ts';
+import { applyProviderEvent, parseWebhookBody, type WebhookOutcome } from './domain/webhookEvents.ts';
 import { SIGNATURE_HEADER, verifySignature } from './webhookSignature.ts';
 
 export const WEBHOOK_PATH = '/webhooks/payments';
@@ -89,24 +89,19 @@ export function webhookApp(opts: Omit<WebhookOptions, 'port' | 'host'>) {
           res.status(400).json({ error: 'body is not JSON' });
           return;
         }
-        const parsed = providerEventSchema.safeParse(json);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          res.status(400).json({ error: `invalid event: ${issue.path.join('.') || '(root)'}: ${issue.message}` });
+        const parsed = parseWebhookBody(json);
+        if (parsed.kind === 'invalid') {
+          res.status(400).json({ error: parsed.error });
           return;
         }
-        const event = parsed.data;
-        if (!isKnownType(event.type)) {
+        if (parsed.kind === 'unhandled') {
           // Acknowledged so the provider stops sending it; nothing to do for an event we do not handle.
-          log.info({ type: event.type, providerEventId: event.id }, 'webhook event type not handled; acknowledged');
+          log.info({ type: parsed.type, providerEventId: parsed.id }, 'webhook event type not handled; acknowledged');
           res.status(200).json({ received: true, outcome: 'IGNORED' });
           return;
         }
-        if (event.type === 'refund.succeeded' && !event.data.refundId) {
-          res.status(400).json({ error: 'invalid event: data.refundId: required for refund events' });
-          return;
-        }
-        const outcome = await applyProviderEvent(opts.prisma, { ...event, type: event.type }, log, json as object);
+        const { event } = parsed;
+        const outcome = await applyProviderEvent(opts.prisma, event, log, json as object);
         if (outcome === 'AMOUNT_MISMATCH') webhookMismatches.inc({ type: event.type });
         res.status(STATUS[outcome]).json({ received: STATUS[outcome] === 200, outcome });
       } catch (err) {

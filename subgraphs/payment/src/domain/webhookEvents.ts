@@ -6,21 +6,75 @@ import type { PaymentStatus, PrismaClient } from '@tatkal/db';
 import { eventEnvelope, type Logger } from '@tatkal/common';
 import { z } from 'zod';
 
-export const EVENT_TYPES = ['payment.succeeded', 'payment.failed', 'refund.succeeded'] as const;
-export type ProviderEventType = (typeof EVENT_TYPES)[number];
-
 const ref = z.string().min(1).max(200);
-export const providerEventSchema = z.object({
+const amountPaise = z.number().int().optional();
+const currency = z.string().min(1).max(10).optional();
+
+/**
+ * What every provider event carries, whatever its type: an event of a type we do not handle must
+ * still be well formed (else 400) before it is acknowledged and ignored.
+ */
+const anyEventSchema = z.object({
   id: ref,
   type: z.string().min(1).max(100),
   created: z.number().int().optional(),
-  data: z.object({
-    providerRef: ref,
-    refundId: ref.optional(),
-    amountPaise: z.number().int().optional(),
-    currency: z.string().min(1).max(10).optional(),
-  }),
+  data: z.object({ providerRef: ref, refundId: ref.optional(), amountPaise, currency }),
 });
+
+const paymentEvent = <T extends string>(type: T) =>
+  anyEventSchema.extend({
+    type: z.literal(type),
+    data: z.object({ providerRef: ref, amountPaise, currency }),
+  });
+
+/**
+ * The events the provider sends (src/provider/simulator.ts), one member per type. A refund event
+ * names the refund; a payment event states what was paid (checked against the payment, not here).
+ */
+export const providerEventSchema = z.discriminatedUnion('type', [
+  paymentEvent('payment.succeeded'),
+  paymentEvent('payment.failed'),
+  anyEventSchema.extend({
+    type: z.literal('refund.succeeded'),
+    data: z.object({
+      providerRef: ref,
+      amountPaise,
+      currency,
+      refundId: z
+        .string({ error: (issue) => (issue.input === undefined ? 'required for refund events' : undefined) })
+        .min(1)
+        .max(200),
+    }),
+  }),
+]);
+export type ProviderEvent = z.infer<typeof providerEventSchema>;
+export type ProviderEventType = ProviderEvent['type'];
+export const EVENT_TYPES = providerEventSchema.options.map((o) => o.shape.type.value);
+
+export const isKnownType = (type: string): type is ProviderEventType =>
+  (EVENT_TYPES as readonly string[]).includes(type);
+
+export type ParsedWebhookBody =
+  | { kind: 'event'; event: ProviderEvent }
+  /** Well formed, of a type this service does not handle (acknowledged, not stored). */
+  | { kind: 'unhandled'; id: string; type: string }
+  | { kind: 'invalid'; error: string };
+
+const firstIssue = (error: z.ZodError) => {
+  const issue = error.issues[0]!;
+  return `invalid event: ${issue.path.join('.') || '(root)'}: ${issue.message}`;
+};
+
+/** Tells a provider event we handle from one we do not and from a malformed body (JSON already parsed). */
+export function parseWebhookBody(json: unknown): ParsedWebhookBody {
+  const parsed = providerEventSchema.safeParse(json);
+  if (parsed.success) return { kind: 'event', event: parsed.data };
+  // What is wrong with any event comes first, then what is wrong for its type.
+  const common = anyEventSchema.safeParse(json);
+  if (!common.success) return { kind: 'invalid', error: firstIssue(common.error) };
+  if (!isKnownType(common.data.type)) return { kind: 'unhandled', id: common.data.id, type: common.data.type };
+  return { kind: 'invalid', error: firstIssue(parsed.error) };
+}
 
 /**
  * What a payment.succeeded says was paid against what was asked: the amount must be stated and
@@ -28,7 +82,7 @@ export const providerEventSchema = z.object({
  * a bug) must not confirm a booking.
  */
 function paidMismatch(
-  event: ProviderEvent,
+  event: Extract<ProviderEvent, { type: 'payment.succeeded' }>,
   payment: { amount_paise: number; currency: string },
 ): { amountPaise?: number; currency?: string } | null {
   const { amountPaise, currency } = event.data;
@@ -39,8 +93,6 @@ function paidMismatch(
     return null;
   return { amountPaise, currency };
 }
-export type ProviderEvent = z.infer<typeof providerEventSchema>;
-
 /**
  * The payment state machine. Anything not listed is a no-op: a late payment.failed never
  * un-pays a payment, a repeated payment.succeeded never re-confirms.
@@ -55,9 +107,6 @@ const TRANSITIONS: Record<PaymentStatus, Partial<Record<ProviderEventType, Payme
 export function nextStatus(current: PaymentStatus, type: ProviderEventType): PaymentStatus | null {
   return TRANSITIONS[current][type] ?? null;
 }
-
-export const isKnownType = (type: string): type is ProviderEventType =>
-  (EVENT_TYPES as readonly string[]).includes(type);
 
 export type WebhookOutcome =
   | 'APPLIED'
@@ -74,7 +123,7 @@ export type WebhookOutcome =
 /** `body` is the event exactly as received (stored for audit, unknown fields included). */
 export async function applyProviderEvent(
   prisma: PrismaClient,
-  event: ProviderEvent & { type: ProviderEventType },
+  event: ProviderEvent,
   logger: Logger,
   body: object = event,
 ): Promise<WebhookOutcome> {
@@ -99,7 +148,7 @@ export async function applyProviderEvent(
       if (!payment) return { outcome: 'UNKNOWN_PAYMENT' as const };
       const refund =
         event.type === 'refund.succeeded'
-          ? await tx.refund.findUnique({ where: { providerRefundId: event.data.refundId! } })
+          ? await tx.refund.findUnique({ where: { providerRefundId: event.data.refundId } })
           : null;
       if (event.type === 'refund.succeeded' && (!refund || refund.paymentId !== payment.id))
         return { outcome: 'UNKNOWN_REFUND' as const };
