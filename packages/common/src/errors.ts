@@ -115,6 +115,24 @@ export function prismaErrorCode(err: unknown): string | undefined {
 }
 
 /**
+ * The constraint (index name) a unique violation broke, from PostgreSQL's SQLSTATE 23505 as
+ * Prisma reports it for raw queries through the driver adapter (P2010) or for model queries
+ * (P2002); undefined for any other error. Callers match the constraint, never the message.
+ */
+export function uniqueViolation(err: unknown): string | undefined {
+  const code = prismaErrorCode(err);
+  const meta = (err as { meta?: Record<string, unknown> } | null)?.meta;
+  if (code === 'P2002') {
+    const cause = (meta?.driverAdapterError as { cause?: { constraint?: { index?: string } } } | undefined)?.cause;
+    return cause?.constraint?.index ?? String(meta?.target ?? '');
+  }
+  if (code !== 'P2010') return undefined;
+  const cause = (meta?.driverAdapterError as { cause?: Record<string, unknown> } | undefined)?.cause;
+  if (cause?.originalCode !== '23505') return undefined;
+  return (cause.constraint as { index?: string } | undefined)?.index ?? '';
+}
+
+/**
  * Overload, not a bug: no pooled connection in time (pg-pool), a transaction that could not start
  * or ran out of time (Prisma P2028), a serialization failure or deadlock (40001/40P01). The client
  * may retry with the same idempotency key.

@@ -18,7 +18,7 @@ import {
 import { loadBookingConfig } from '../src/config.ts';
 import type { BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
-import { expireHolds } from '../src/domain/cancel.ts';
+import { expireDue as expireHolds } from '../src/domain/lifecycle/index.ts';
 import { startPaymentEventsConsumer, type PaymentEventOutcome } from '../src/events/paymentEvents.ts';
 import { startBookingService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';

@@ -9,7 +9,7 @@ import { createLogger, createRedis, type Identity, type Redis } from '@tatkal/co
 import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
 import { prepareInventory } from '../src/domain/inventory.ts';
-import { allocatorLeaseKey } from '../src/domain/allocator.ts';
+import { allocatorLeaseKey } from '../src/domain/allocator/allocator.ts';
 import type { ReservationSettings } from '../src/domain/types.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';

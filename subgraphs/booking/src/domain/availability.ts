@@ -3,6 +3,7 @@ import type { PrismaClient, TravelClass } from '@tatkal/db';
 import { CLASS_CODE } from '@tatkal/common';
 import { farePaise } from './rail.ts';
 import { segmentMask } from './network.ts';
+import { waitlistedByRun } from './lifecycle/index.ts';
 
 export interface ClassAvailability {
   class: TravelClass;
@@ -54,11 +55,7 @@ export function availabilityLoaders(prisma: PrismaClient) {
     { cacheKeyFn: (k) => `${k.runId}|${k.mask}` },
   );
   const waitlistByRun = new DataLoader<string, Map<TravelClass, number>>(async (runIds) => {
-    const rows = await prisma.$queryRaw<{ run_id: string; class: TravelClass; n: bigint }[]>`
-      SELECT r.run_id::text AS run_id, r.class, count(*)::bigint AS n
-      FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
-      WHERE p.status = 'WAITLISTED' AND r.run_id = ANY(${[...runIds]}::uuid[])
-      GROUP BY r.run_id, r.class`;
+    const rows = await waitlistedByRun(prisma, runIds);
     return runIds.map((id) => new Map(rows.filter((r) => r.run_id === id).map((r) => [r.class, Number(r.n)])));
   });
   return { berthsByTrain, takenByJourney, waitlistByRun };

@@ -3,6 +3,7 @@
 import DataLoader from 'dataloader';
 import { pageIdsPerUser, type PrismaClient, type UserPageKey } from '@tatkal/db';
 import { isUuid } from '@tatkal/common';
+import { PassengerStatus, ReservationStatus, SEATED } from './lifecycle/index.ts';
 import type { Loaders } from './network.ts';
 import type { Tx } from './inventory.ts';
 import type { ReservationView } from './types.ts';
@@ -11,10 +12,10 @@ type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstO
   passengers: Awaited<ReturnType<PrismaClient['passenger']['findFirstOrThrow']>>[];
 };
 
-const seated = (status: string) => status === 'HELD' || status === 'CONFIRMED';
+const seated = (status: PassengerStatus) => SEATED.includes(status);
 
 export function toView(r: ReservationRow, fromCode: string, toCode: string): ReservationView {
-  const active = r.passengers.filter((p) => p.status !== 'CANCELLED');
+  const active = r.passengers.filter((p) => p.status !== PassengerStatus.CANCELLED);
   return {
     id: r.id,
     pnr: r.pnr,
@@ -24,10 +25,10 @@ export function toView(r: ReservationRow, fromCode: string, toCode: string): Res
     toCode,
     class: r.class,
     farePaise: active.reduce((sum, p) => sum + p.farePaise, 0),
-    holdExpiresAt: r.status === 'HELD' && r.holdExpiresAt ? r.holdExpiresAt.toISOString() : null,
+    holdExpiresAt: r.status === ReservationStatus.HELD && r.holdExpiresAt ? r.holdExpiresAt.toISOString() : null,
     createdAt: r.createdAt.toISOString(),
-    queueTicket: r.status === 'QUEUED' ? r.queueTicket : null,
-    refusalCode: r.status === 'REFUSED' ? r.refusalCode : null,
+    queueTicket: r.status === ReservationStatus.QUEUED ? r.queueTicket : null,
+    refusalCode: r.status === ReservationStatus.REFUSED ? r.refusalCode : null,
     passengers: [...r.passengers]
       .sort((a, b) => a.position - b.position)
       .map((p) => ({
@@ -40,7 +41,7 @@ export function toView(r: ReservationRow, fromCode: string, toCode: string): Res
         coach: seated(p.status) ? p.coachCode : null,
         berth: seated(p.status) ? p.berthNumber : null,
         berthType: seated(p.status) ? p.berthType : null,
-        waitlistNumber: p.status === 'WAITLISTED' ? p.waitlistNumber : null,
+        waitlistNumber: p.status === PassengerStatus.WAITLISTED ? p.waitlistNumber : null,
         farePaise: p.farePaise,
       })),
   };

@@ -1,5 +1,5 @@
 // The booking side of the payment saga: payment.succeeded confirms the hold (or, when its berths
-// are gone, confirmHold writes reservation.refund_required), payment.failed releases it. The inbox
+// are gone, the lifecycle's confirm writes reservation.refund_required), payment.failed releases it. The inbox
 // row and the state change commit together, so a redelivered event changes nothing.
 import type { PrismaClient } from '@tatkal/db';
 import {
@@ -14,15 +14,14 @@ import {
   type HandlerContext,
   type Logger,
 } from '@tatkal/common';
-import { releaseHold } from '../domain/cancel.ts';
-import { confirmHold } from '../domain/confirm.ts';
+import { confirm, release } from '../domain/lifecycle/index.ts';
 import type { ReservationSettings } from '../domain/types.ts';
 
 export type PaymentEventOutcome =
   | 'DUPLICATE'
   | 'IGNORED'
-  | Awaited<ReturnType<typeof confirmHold>>
-  | Awaited<ReturnType<typeof releaseHold>>;
+  | Awaited<ReturnType<typeof confirm>>
+  | Awaited<ReturnType<typeof release>>;
 
 /** Applies one payment event exactly once (per message id). */
 export async function applyPaymentEvent(
@@ -44,8 +43,8 @@ export async function applyPaymentEvent(
     async (tx) => {
       if (!(await recordInbox(tx, 'booking', envelope))) return 'DUPLICATE' as const;
       return envelope.type === 'payment.succeeded'
-        ? confirmHold(tx, reservationId)
-        : releaseHold(tx, reservationId, settings);
+        ? confirm(tx, reservationId)
+        : release(tx, reservationId, settings);
     },
     { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
   );

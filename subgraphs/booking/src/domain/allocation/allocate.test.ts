@@ -2,7 +2,7 @@
 // four stops A -> B -> C -> D (segments 0, 1, 2), the same shape as the integration fixtures.
 import { describe, expect, it } from 'vitest';
 import type { BerthType, TravelClass } from '@tatkal/db';
-import { berthTypeOf } from './rail.ts';
+import { berthTypeOf } from '../rail.ts';
 import {
   allocateBatch,
   pickSeats,
@@ -11,8 +11,8 @@ import {
   type QueuedRequest,
   type RunSeat,
 } from './allocate.ts';
-import type { SeatInfo } from './layout.ts';
-import { segmentMask } from './network.ts';
+import type { SeatInfo } from '../layout.ts';
+import { segmentMask } from '../network.ts';
 
 const STOP = { A: 0, B: 1, C: 2, D: 3 } as const;
 type Stop = keyof typeof STOP;

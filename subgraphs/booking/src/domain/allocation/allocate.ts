@@ -6,7 +6,7 @@
 // journey, a later request overlapping that journey is waitlisted too, even if a berth is free
 // (as IRCTC does: a freed berth goes to WL 1 through promotion, not to whoever asks next).
 import type { BerthType, TravelClass } from '@tatkal/db';
-import type { SeatInfo } from './layout.ts';
+import type { SeatInfo } from '../layout.ts';
 
 export interface QueuedPassenger {
   id: string;

@@ -1,118 +1,20 @@
-// The reservation path's writes, each many requests in one statement:
-// - intake: queued requests become QUEUED reservations with arrival tickets, their passengers and
-//   their pending idempotency records (one autocommit statement: durable before a PNR is answered);
-// - decisions: a batch's outcomes (reservations, passengers, occupancy rows, berth masks, WL
-//   counters, outbox events, idempotency records, the allocator's progress), in its transaction.
+// The moves `hold`, `waitlist` and `refuse`: the allocator's decisions on a batch of queued
+// requests (reservations, passengers, occupancy rows, berth masks, WL counters, outbox events,
+// idempotency records, the allocator's progress) in one statement of its transaction; and a
+// request refused alone after its batch failed.
 import { randomUUID } from 'node:crypto';
-import type { TravelClass } from '@tatkal/db';
+import type { PrismaClient, TravelClass } from '@tatkal/db';
 import type { Idempotency, Stored } from '@tatkal/common';
-import type { Decision, QueuedRequest } from './allocate.ts';
-import { reservationEvent } from './events.ts';
-import type { Tx } from './inventory.ts';
-import { transition } from './status.ts';
-import type { ReservationView } from './types.ts';
+import type { Decision, QueuedRequest } from '../allocation/allocate.ts';
+import { reservationEvent } from '../events.ts';
+import type { Tx } from '../inventory.ts';
+import type { ReservationView } from '../types.ts';
+import { RESERVE_OPERATION } from './records.ts';
+import { type Move, passengerSources, passengerTarget, sources, target } from './transitions.ts';
 
-/** The idempotent operation whose records these statements write. */
-export const OPERATION = 'reserveSeats';
-
-/** What a request brings to the queue: its pending view (ids, PNR chosen here) and its key. */
-export interface IntakeItem {
-  view: ReservationView;
-  userId: string;
-  mask: bigint;
-  fromSeq: number;
-  toSeq: number;
-  allowWaitlist: boolean;
-  requestedSeatIds: number[] | null;
-  idempotency: { key: string; requestHash: string };
-}
-
-type Sql = { $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> };
-
-/**
- * Queues `items` in one statement. Returns the ticket of each item whose idempotency key was
- * new (by reservation id); an item missing from the result met a key that another request took
- * (a retry): nothing of it was written. Tickets of a run are consecutive in `items` order.
- */
-export async function insertQueued(
-  db: Sql,
-  idempotency: Idempotency,
-  items: IntakeItem[],
-): Promise<Map<string, number>> {
-  const r = items.map((i) => i.view);
-  const ps = items.flatMap((item) =>
-    item.view.passengers.map((p, position) => ({
-      p,
-      position,
-      reservationId: item.view.id,
-      seat: item.requestedSeatIds?.[position] ?? null,
-    })),
-  );
-  const rows = await db.$queryRaw<{ id: string; queue_ticket: number }[]>`
-    WITH input AS (
-      SELECT * FROM unnest(
-          ${r.map((v) => v.id)}::uuid[],
-          ${r.map((v) => v.pnr)}::text[],
-          ${items.map((i) => i.userId)}::text[],
-          ${r.map((v) => v.runId)}::uuid[],
-          ${items.map((i) => i.fromSeq)}::int[],
-          ${items.map((i) => i.toSeq)}::int[],
-          ${r.map((v) => v.class)}::text[],
-          ${r.map((v) => v.farePaise)}::int[],
-          ${items.map((i) => i.allowWaitlist)}::bool[],
-          ${items.map((i) => i.idempotency.key)}::text[],
-          ${r.map((v) => v.createdAt)}::timestamptz[]
-        ) WITH ORDINALITY
-          AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, fare, allow_waitlist, key, created_at, ord)
-    ), idem AS (
-      -- A pending record: a retry finds the reservation it made; the allocator completes it.
-      ${idempotency.insertPending(
-        OPERATION,
-        items.map((i) => ({
-          userId: i.userId,
-          key: i.idempotency.key,
-          requestHash: i.idempotency.requestHash,
-          answer: i.view,
-        })),
-      )}
-    ), fresh AS (
-      SELECT i.*, row_number() OVER (PARTITION BY i.run_id ORDER BY i.ord) AS nth,
-             count(*) OVER (PARTITION BY i.run_id) AS in_run
-      FROM input i JOIN idem ON idem.user_id = i.user_id AND idem.key = i.key
-    ), q AS (
-      -- Tickets under the run's queue row lock: a run's tickets are in commit order.
-      INSERT INTO booking.run_queues AS rq (run_id, last_ticket)
-      SELECT run_id, count(*) FROM fresh GROUP BY run_id ORDER BY run_id
-      ON CONFLICT (run_id) DO UPDATE SET last_ticket = rq.last_ticket + EXCLUDED.last_ticket
-      RETURNING run_id, last_ticket
-    ), res AS (
-      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise,
-                                        created_at, updated_at, queue_ticket, allow_waitlist, idempotency_key)
-      SELECT f.id, f.pnr, f.user_id::uuid, f.run_id, f.from_seq, f.to_seq, f.class::booking."TravelClass", 'QUEUED',
-             f.fare, f.created_at, f.created_at, (q.last_ticket - f.in_run + f.nth)::int, f.allow_waitlist, f.key
-      FROM fresh f JOIN q ON q.run_id = f.run_id
-      RETURNING id, queue_ticket
-    ), pas AS (
-      INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status,
-                                      fare_paise, requested_seat_id)
-      SELECT t.id, t.reservation_id, t.position, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType",
-             'QUEUED', t.fare, t.seat
-      FROM unnest(
-          ${ps.map((x) => x.p.id)}::uuid[],
-          ${ps.map((x) => x.reservationId)}::uuid[],
-          ${ps.map((x) => x.position)}::int[],
-          ${ps.map((x) => x.p.name)}::text[],
-          ${ps.map((x) => x.p.age)}::int[],
-          ${ps.map((x) => x.p.gender)}::text[],
-          ${ps.map((x) => x.p.berthPreference)}::text[],
-          ${ps.map((x) => x.p.farePaise)}::int[],
-          ${ps.map((x) => x.seat)}::int[]
-        ) AS t(id, reservation_id, position, name, age, gender, pref, fare, seat)
-      JOIN res ON res.id = t.reservation_id
-    )
-    SELECT id::text, queue_ticket FROM res`;
-  return new Map(rows.map((row) => [row.id, row.queue_ticket]));
-}
+/** The move each decision makes. */
+const MOVE_OF: Record<Decision['status'], Move> = { HELD: 'hold', WAITLISTED: 'waitlist', REFUSED: 'refuse' };
+const DECIDE_MOVES: Move[] = ['hold', 'waitlist', 'refuse'];
 
 /** A queued request as the allocator reads it back, with what it needs to write the outcome. */
 export interface LoadedRequest extends QueuedRequest {
@@ -146,10 +48,11 @@ export interface Decided {
 export type SeatLookup = (seatId: number) => { coach: string; number: number; berthType: string };
 
 /**
- * Writes a batch's outcomes in one statement. Every reservation must still be QUEUED (the
- * allocator holds their row locks): otherwise it throws and the transaction rolls back.
+ * Writes a batch's outcomes in one statement. Every reservation must still be where the moves
+ * start (QUEUED; the allocator holds their row locks): otherwise it throws and the transaction
+ * rolls back.
  */
-export async function writeDecisions(
+export async function decideBatch(
   tx: Tx,
   idempotency: Idempotency,
   runId: string,
@@ -163,8 +66,7 @@ export async function writeDecisions(
   const hold = new Date(now.getTime() + holdTtlMs).toISOString();
   const res = decided.map((d) => ({
     id: d.request.id,
-    // Every reservation of the batch is QUEUED (the statement checks it too).
-    status: transition('QUEUED', d.decision.status),
+    status: target(MOVE_OF[d.decision.status]),
     hold: d.decision.status === 'HELD' ? hold : null,
     code: d.decision.status === 'REFUSED' ? d.decision.code : null,
   }));
@@ -174,7 +76,7 @@ export async function writeDecisions(
       const at = seatId === null ? null : seat(seatId);
       return {
         id: p.id,
-        status: d.decision.status,
+        status: passengerTarget(MOVE_OF[d.decision.status]),
         seatId,
         coach: at?.coach ?? null,
         berth: at?.number ?? null,
@@ -246,7 +148,7 @@ export async function writeDecisions(
           ${res.map((x) => x.hold)}::timestamptz[],
           ${res.map((x) => x.code)}::text[]
         ) AS d(id, status, hold, code)
-      WHERE r.id = d.id AND r.status = 'QUEUED'
+      WHERE r.id = d.id AND r.status = ANY(${[...new Set(DECIDE_MOVES.flatMap(sources))]}::booking."ReservationStatus"[])
       RETURNING r.id
     ), p AS (
       UPDATE booking.passengers p
@@ -262,6 +164,7 @@ export async function writeDecisions(
           ${pas.map((x) => x.wl)}::int[]
         ) AS d(id, status, seat_id, coach, berth, berth_type, wl)
       WHERE p.id = d.id
+        AND p.status = ANY(${[...new Set(DECIDE_MOVES.flatMap(passengerSources))]}::booking."PassengerStatus"[])
     ), o AS (
       INSERT INTO booking.seat_occupancy (run_id, seat_id, segment, passenger_id, reservation_id)
       SELECT ${runId}::uuid, t.seat_id, t.segment, t.passenger_id, t.reservation_id
@@ -289,12 +192,42 @@ export async function writeDecisions(
           ${events.map((e) => JSON.stringify(e.payload))}::jsonb[]
         ) AS d(id, key, payload)
     ), i AS (
-      ${idempotency.completion(OPERATION, outcomes, now)}
+      ${idempotency.completion(RESERVE_OPERATION, outcomes, now)}
     ), a AS (
       UPDATE booking.run_allocators SET done_ticket = GREATEST(done_ticket, ${doneTicket}::int), updated_at = ${now}
       WHERE run_id = ${runId}::uuid
     )
     SELECT count(*)::int AS decided FROM r`;
   if (rows[0]!.decided !== decided.length)
-    throw new Error(`allocator: ${decided.length - rows[0]!.decided} reservations of the batch were no longer QUEUED`);
+    throw new Error(`allocator: ${decided.length - rows[0]!.decided} reservations of the batch were no longer queued`);
+}
+
+/**
+ * The one request whose batch could not be written, even alone: refused with `code` (its
+ * passengers too) and its key forgotten, so a retry starts afresh. Null when it was no longer
+ * queued (decided or withdrawn meanwhile).
+ */
+export async function refuseAlone(
+  db: PrismaClient | Tx,
+  idempotency: Idempotency,
+  reservationId: string,
+  code: string,
+): Promise<{ userId: string } | null> {
+  const rows = await db.$queryRaw<{ user_id: string; idempotency_key: string | null }[]>`
+    WITH r AS (
+      UPDATE booking.reservations
+      SET status = ${target('refuse')}::booking."ReservationStatus", refusal_code = ${code}, updated_at = now()
+      WHERE id = ${reservationId}::uuid AND status = ANY(${sources('refuse')}::booking."ReservationStatus"[])
+      RETURNING id, user_id, idempotency_key
+    ), p AS (
+      UPDATE booking.passengers p SET status = ${passengerTarget('refuse')}::booking."PassengerStatus"
+      FROM r WHERE p.reservation_id = r.id
+        AND p.status = ANY(${passengerSources('refuse')}::booking."PassengerStatus"[])
+    )
+    SELECT user_id::text, idempotency_key FROM r`;
+  const row = rows[0];
+  if (!row) return null;
+  if (row.idempotency_key)
+    await idempotency.forget(db, RESERVE_OPERATION, [{ userId: row.user_id, key: row.idempotency_key }]);
+  return { userId: row.user_id };
 }

@@ -1,0 +1,54 @@
+// The move `cancel`: some or all passengers of a locked reservation; all of them cancel the
+// reservation. A queued request withdrawn before the allocator decided it completes its
+// reserveSeats record with the cancellation.
+import { successOutcome, type Idempotency } from '@tatkal/common';
+import { Prisma, type Passenger, type Reservation } from '@tatkal/db';
+import { writeOutbox } from '../events.ts';
+import type { Tx } from '../inventory.ts';
+import type { ReservationSettings } from '../types.ts';
+import { loadView } from '../views.ts';
+import { freeBerths } from './hold.ts';
+import { movePassengers, moveReservation } from './moves.ts';
+import { promote } from './promote.ts';
+import { RESERVE_OPERATION } from './records.ts';
+import { assertMove, IllegalTransition, passengerSources, ReservationStatus, target } from './transitions.ts';
+
+/** The passengers a cancellation can still reach. */
+export const activePassengers = <P extends Pick<Passenger, 'status'>>(passengers: P[]) =>
+  passengers.filter((p) => passengerSources('cancel').includes(p.status));
+
+/**
+ * Cancels `passengerIds` (active passengers of `r`, whose row the caller locked), frees their
+ * berths, writes `reservation.cancelled` and promotes the waitlist.
+ */
+export async function cancel(
+  tx: Tx,
+  deps: { idempotency: Idempotency; settings: ReservationSettings },
+  r: Reservation & { passengers: Passenger[] },
+  passengerIds: string[],
+): Promise<void> {
+  assertMove('cancel', r.status);
+  const active = activePassengers(r.passengers);
+  const cancelled = active.filter((p) => passengerIds.includes(p.id));
+  await freeBerths(tx, r, cancelled);
+  const allGone = cancelled.length === active.length;
+  if (allGone) {
+    if (!(await moveReservation(tx, r.id, 'cancel', { set: Prisma.sql`cancelled_at = now()` })))
+      throw new IllegalTransition('cancel', r.status.toLowerCase());
+  } else {
+    await movePassengers(tx, r.id, 'cancel', passengerIds);
+  }
+  if (r.status === ReservationStatus.QUEUED && r.idempotencyKey) {
+    const view = (await loadView(tx, { id: r.id }))!;
+    await deps.idempotency.complete(tx, RESERVE_OPERATION, [
+      { userId: r.userId, key: r.idempotencyKey, stored: successOutcome(view) },
+    ]);
+  }
+  await writeOutbox(tx, 'reservation.cancelled', r, {
+    userId: r.userId,
+    passengerIds,
+    refundPaise: r.status === target('confirm') ? cancelled.reduce((sum, p) => sum + p.farePaise, 0) : 0,
+    fullyCancelled: allGone,
+  });
+  await promote(tx, r.runId, r.class, deps.settings);
+}

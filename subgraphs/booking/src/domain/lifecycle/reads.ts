@@ -1,0 +1,48 @@
+// Reads that select reservations by where they are in the lifecycle, named for what they find.
+import type { PrismaClient, TravelClass } from '@tatkal/db';
+import type { Tx } from '../inventory.ts';
+import { passengerSources, sources } from './transitions.ts';
+
+/** Statuses of a request still waiting for the allocator's decision. */
+const QUEUED = sources('hold');
+/** Statuses of a reservation (and passengers) on the waitlist. */
+const WAITING = sources('promote');
+const WAITING_PASSENGERS = passengerSources('promote');
+
+/** The next queued requests of a run, in ticket order (their ids). */
+export async function queuedIds(db: PrismaClient | Tx, runId: string, limit: number): Promise<string[]> {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM booking.reservations
+    WHERE run_id = ${runId}::uuid AND status = ANY(${QUEUED}::booking."ReservationStatus"[])
+    ORDER BY queue_ticket LIMIT ${limit}`;
+  return rows.map((r) => r.id);
+}
+
+/** Runs with queued requests (after a crash or a lost kick). */
+export async function runsWithQueued(db: PrismaClient): Promise<string[]> {
+  const rows = await db.$queryRaw<{ run_id: string }[]>`
+    SELECT DISTINCT run_id::text FROM booking.reservations
+    WHERE status = ANY(${QUEUED}::booking."ReservationStatus"[])`;
+  return rows.map((r) => r.run_id);
+}
+
+/** Waitlisted journeys of these classes on a run: how many passengers wait on each (from, to). */
+export function waitingJourneys(tx: Tx, runId: string, classes: TravelClass[]) {
+  return tx.$queryRaw<{ class: TravelClass; from_seq: number; to_seq: number; n: number }[]>`
+    SELECT r.class, r.from_seq, r.to_seq, count(*)::int AS n
+    FROM booking.reservations r
+    JOIN booking.passengers p
+      ON p.reservation_id = r.id AND p.status = ANY(${WAITING_PASSENGERS}::booking."PassengerStatus"[])
+    WHERE r.run_id = ${runId}::uuid AND r.class = ANY(${classes}::booking."TravelClass"[])
+      AND r.status = ANY(${WAITING}::booking."ReservationStatus"[])
+    GROUP BY r.class, r.from_seq, r.to_seq`;
+}
+
+/** Waitlisted passengers per class of each run (availability's WL length). */
+export function waitlistedByRun(db: PrismaClient, runIds: readonly string[]) {
+  return db.$queryRaw<{ run_id: string; class: TravelClass; n: bigint }[]>`
+    SELECT r.run_id::text AS run_id, r.class, count(*)::bigint AS n
+    FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
+    WHERE p.status = ANY(${WAITING_PASSENGERS}::booking."PassengerStatus"[]) AND r.run_id = ANY(${[...runIds]}::uuid[])
+    GROUP BY r.run_id, r.class`;
+}

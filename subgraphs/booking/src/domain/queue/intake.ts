@@ -1,0 +1,92 @@
+// Group commit of queued requests: every request that arrived meanwhile is written in one
+// statement (lifecycle's queueRequests); a failed statement is retried by halves, so one bad
+// request fails alone. Resolves each request's ticket, or null when its key was taken meanwhile.
+import { randomInt } from 'node:crypto';
+import type { PrismaClient } from '@tatkal/db';
+import { successOutcome, type Idempotency } from '@tatkal/common';
+import { type IntakeItem, PnrTaken, queueRequests, type ReserveRecords } from '../lifecycle/index.ts';
+
+interface Pending {
+  item: IntakeItem;
+  resolve: (ticket: number | null) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A PNR: 10 digits, not starting with 0. */
+export const newPnr = () => `${randomInt(1, 10)}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
+
+export function createIntake(deps: {
+  prisma: PrismaClient;
+  idempotency: Idempotency;
+  records: ReserveRecords;
+  batchSize: number;
+  /** After each statement: the runs that got new requests (their allocators are kicked). */
+  onWritten: (runIds: Set<string>) => void;
+}) {
+  let pending: Pending[] = [];
+  let flushing = false;
+
+  function scheduleFlush() {
+    if (flushing || pending.length === 0) return;
+    flushing = true;
+    setImmediate(async () => {
+      const batch = pending.slice(0, deps.batchSize);
+      pending = pending.slice(batch.length);
+      await writeByHalves(batch);
+      deps.onWritten(new Set(batch.map((p) => p.item.view.runId)));
+      flushing = false;
+      scheduleFlush();
+    });
+  }
+
+  async function writeByHalves(batch: Pending[], pnrRetry = false): Promise<void> {
+    try {
+      const tickets = await queueRequests(
+        deps.prisma,
+        deps.idempotency,
+        batch.map((p) => p.item),
+      );
+      // A retry of a queued key must find its reservation, not a refusal from memory: mark the
+      // key pending in Redis too.
+      await Promise.all(
+        batch
+          .filter((p) => tickets.has(p.item.view.id))
+          .map((p) =>
+            deps.records.cache(
+              p.item.userId,
+              p.item.idempotency.key,
+              p.item.idempotency.requestHash,
+              successOutcome(p.item.view),
+            ),
+          ),
+      );
+      for (const p of batch) p.resolve(tickets.get(p.item.view.id) ?? null);
+    } catch (err) {
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await writeByHalves(batch.slice(0, half));
+        await writeByHalves(batch.slice(half));
+      } else if (err instanceof PnrTaken && !pnrRetry) {
+        // Two random PNRs met: draw another (the only input a request does not choose itself).
+        batch[0]!.item.view.pnr = newPnr();
+        await writeByHalves(batch, true);
+      } else {
+        batch[0]!.reject(err);
+      }
+    }
+  }
+
+  return {
+    /** Queues the request; resolves its ticket (null: another request took its key). */
+    enqueue(item: IntakeItem): Promise<number | null> {
+      return new Promise((resolve, reject) => {
+        pending.push({ item, resolve, reject });
+        scheduleFlush();
+      });
+    },
+    /** Resolves when nothing is waiting to be written. */
+    async drained(): Promise<void> {
+      while (flushing || pending.length) await new Promise((r) => setTimeout(r, 10));
+    },
+  };
+}
