@@ -18,7 +18,7 @@ import {
 import { loadBookingConfig } from '../src/config.ts';
 import type { BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
-import { expireDue as expireHolds } from '../src/domain/lifecycle/index.ts';
+import { expireDue } from '../src/domain/lifecycle/index.ts';
 import { startPaymentEventsConsumer, type PaymentEventOutcome } from '../src/events/paymentEvents.ts';
 import { startBookingService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
@@ -240,7 +240,7 @@ describe('payment events -> booking', () => {
       where: { id: reservationId },
       data: { holdExpiresAt: new Date(Date.now() - 1_000) },
     });
-    await expireHolds(db.prisma, deps.reservations.settings);
+    await expireDue(db.prisma, deps.reservations.settings);
     expect(await status(reservationId)).toBe('EXPIRED');
   }
 

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, AppError, createRedis, ErrorCode, todayInIndia, type Identity, type Redis } from '@tatkal/common';
 import { bookingContext, type BookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
-import { expireDue as expireHolds } from '../src/domain/lifecycle/index.ts';
-import { promoteStranded as promoteStrandedWaitlists } from '../src/domain/lifecycle/index.ts';
+import { expireDue, promoteStranded } from '../src/domain/lifecycle/index.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { countingPrisma } from '../../../test/support/queryCount.ts';
@@ -442,7 +441,7 @@ describe('holds and the waitlist', () => {
       where: { id: expiring.id },
       data: { holdExpiresAt: new Date(Date.now() - 1000) },
     });
-    expect(await expireHolds(db.prisma, deps.reservations.settings)).toBe(1);
+    expect(await expireDue(db.prisma, deps.reservations.settings)).toBe(1);
 
     const byId = async (id: string) =>
       db.prisma.reservation.findUniqueOrThrow({ where: { id }, include: { passengers: true } });
@@ -467,7 +466,7 @@ describe('holds and the waitlist', () => {
       const waiting = await reserve(identity(randomUUID()), reserveInput(run));
       expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
       // Nothing to promote while the only berth is held.
-      await promoteStrandedWaitlists(db.prisma, deps.reservations.settings);
+      await promoteStranded(db.prisma, deps.reservations.settings);
       expect(
         (await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } })).status,
       ).toBe('WAITLISTED');
@@ -486,13 +485,13 @@ describe('holds and the waitlist', () => {
       where: { id: departed.run.runId },
       data: { date: new Date(Date.now() - 3 * 86_400_000) },
     });
-    await promoteStrandedWaitlists(db.prisma, deps.reservations.settings);
+    await promoteStranded(db.prisma, deps.reservations.settings);
     expect(
       (await db.prisma.reservation.findUniqueOrThrow({ where: { id: departed.waiting.data!.reserveSeats.id } })).status,
     ).toBe('WAITLISTED');
 
     const { run, waiting } = await strand();
-    expect(await promoteStrandedWaitlists(db.prisma, deps.reservations.settings)).toBeGreaterThanOrEqual(1);
+    expect(await promoteStranded(db.prisma, deps.reservations.settings)).toBeGreaterThanOrEqual(1);
     const promoted = await db.prisma.reservation.findUniqueOrThrow({
       where: { id: waiting.data!.reserveSeats.id },
       include: { passengers: true },
@@ -523,7 +522,7 @@ describe('holds and the waitlist', () => {
     const counts = await Promise.all(
       Array.from({ length: 4 }, async () => {
         let total = 0;
-        for (let n = -1; n !== 0; total += n) n = await expireHolds(db.prisma, deps.reservations.settings, 5);
+        for (let n = -1; n !== 0; total += n) n = await expireDue(db.prisma, deps.reservations.settings, 5);
         return total;
       }),
     );

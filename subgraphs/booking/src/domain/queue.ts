@@ -17,12 +17,12 @@ import {
   type Stored,
   tryAgain,
 } from '@tatkal/common';
-import { type BatchReport, createAllocator } from './allocator/allocator.ts';
+import { type Allocator, type BatchReport, createAllocator } from './allocator/allocator.ts';
 import type { LayoutCache } from './layout.ts';
-import { passengerTarget, reserveRecords, target } from './lifecycle/index.ts';
-import { createIntake, newPnr } from './queue/intake.ts';
-import { createProgress, type QueuePlace } from './queue/progress.ts';
-import { createWaiters } from './queue/waiters.ts';
+import { passengerTarget, type ReserveRecords, reserveRecords, target } from './lifecycle/index.ts';
+import { createIntake, type Intake, newPnr } from './queue/intake.ts';
+import { createProgress, type QueuePlace, type QueueProgress } from './queue/progress.ts';
+import { createWaiters, type Waiters } from './queue/waiters.ts';
 import type { Refusals } from './refusals.ts';
 import type { ReservationSettings, ReservationView, ReserveInput, ValidRequest } from './types.ts';
 import { validateReserve } from './validate.ts';
@@ -49,19 +49,28 @@ const isPending = (stored: Stored) => stored.ok && (stored.data as ReservationVi
 const outcomeName = (stored: Stored) =>
   (stored.ok ? String((stored.data as ReservationView).status) : String(stored.error.extensions.code)).toLowerCase();
 
-export function createReservationQueue(deps: QueueDeps) {
-  const { prisma, settings } = deps;
-  const records = reserveRecords(deps.idempotency);
-  const progress = createProgress(prisma, deps.redis, settings.batchSize);
-  const inFlight = new Map<string, { hash: string; answer: Promise<QueuedView> }>();
-  let closed = false;
+/** A queue's parts: what each step of a request below works with. */
+interface Queue {
+  deps: QueueDeps;
+  records: ReserveRecords;
+  progress: QueueProgress;
+  waiters: Waiters;
+  intake: Intake;
+  allocator: Allocator;
+  /** Requests in flight in this process, by user and key: a retry shares the answer. */
+  inFlight: Map<string, { hash: string; answer: Promise<QueuedView> }>;
+  closed: boolean;
+}
 
+export function createReservationQueue(deps: QueueDeps) {
+  const records = reserveRecords(deps.idempotency);
+  const progress = createProgress(deps.prisma, deps.redis, deps.settings.batchSize);
   const allocator = createAllocator({
-    prisma,
+    prisma: deps.prisma,
     idempotency: deps.idempotency,
     layouts: deps.layouts,
     leases: deps.leases,
-    settings,
+    settings: deps.settings,
     logger: deps.logger,
     onBatch: (report) => {
       for (const d of report.decided) waiters.settle(d.request.id, d.stored);
@@ -73,122 +82,23 @@ export function createReservationQueue(deps: QueueDeps) {
   });
   const waiters = createWaiters({ records, progress, allocator: () => allocator, logger: deps.logger });
   const intake = createIntake({
-    prisma,
+    prisma: deps.prisma,
     idempotency: deps.idempotency,
     records,
-    batchSize: settings.batchSize,
+    batchSize: deps.settings.batchSize,
     onWritten: (runIds) => {
       for (const runId of runIds) allocator.kick(runId);
     },
   });
-
-  function enqueue(...args: Parameters<typeof intake.enqueue>): Promise<number | null> {
-    if (closed)
-      return Promise.reject(
-        tryAgain('Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 }),
-      );
-    return intake.enqueue(...args);
-  }
-
-  /** Waits for the outcome up to the bound (unless the queue ahead is already longer), else QUEUED. */
-  async function answer(view: ReservationView, ticket: number, userId: string, key: string, hash: string) {
-    const w = waiters.waiterFor(view.id, { runId: view.runId, ticket, userId, key });
-    let ahead: QueuePlace = await progress.place(view.runId, ticket);
-    if (ahead.estimatedWaitSeconds * 1000 <= settings.queueWaitMs) {
-      const stored = await outcomeWithin(w.done, settings.queueWaitMs);
-      if (stored) {
-        await records.cache(userId, key, hash, stored);
-        deps.onOutcome?.(outcomeName(stored));
-        return resultOf<QueuedView>(stored, false);
-      }
-      ahead = await progress.place(view.runId, ticket); // it moved while we waited
-    }
-    deps.onOutcome?.('queued');
-    return { ...view, queueTicket: ticket, ...ahead };
-  }
-
-  /** A request whose key another request already used: its outcome, or its reservation's. */
-  async function sameKey(userId: string, key: string, hash: string): Promise<QueuedView | null> {
-    const record = await records.lookup(userId, key);
-    if (!record) return null; // that request failed and forgot its key: go again
-    if (record.request_hash !== hash) throw keyReused();
-    deps.onOutcome?.('replayed');
-    if (record.completed) {
-      await records.cache(userId, key, hash, record.response!);
-      return resultOf<QueuedView>(record.response!, true);
-    }
-    // Still queued: wait for it as the first request does.
-    const view = (record.response as { data: ReservationView }).data;
-    const rows = await prisma.$queryRaw<{ queue_ticket: number | null }[]>`
-      SELECT queue_ticket FROM booking.reservations WHERE id = ${view.id}::uuid`;
-    return answer(view, rows[0]?.queue_ticket ?? 0, userId, key, hash);
-  }
-
-  async function reserve(userId: string, input: ReserveInput, key: string, hash: string): Promise<QueuedView> {
-    const valid = await validateReserve(deps, input);
-    const refusal = await deps.refusals.check({
-      runId: valid.run.id,
-      cls: valid.cls,
-      mask: valid.mask,
-      passengers: valid.passengers.length,
-      allowWaitlist: valid.allowWaitlist,
-      specificBerths: !!valid.seatIds,
-    });
-    if (refusal) {
-      // Remembered in Redis only: no database write for a refusal in a rush.
-      await records.cache(userId, key, hash, errorOutcome(refusal));
-      deps.onOutcome?.(refusal.code.toLowerCase());
-      throw refusal;
-    }
-    const view = pendingView(valid, new Date());
-    const ticket = await enqueue({
-      view,
-      userId,
-      mask: valid.mask,
-      fromSeq: valid.from.seq,
-      toSeq: valid.to.seq,
-      allowWaitlist: valid.allowWaitlist,
-      requestedSeatIds: valid.seatIds,
-      idempotency: { key, requestHash: hash },
-    });
-    if (ticket === null) return (await sameKey(userId, key, hash)) ?? reserve(userId, input, key, hash);
-    return answer(view, ticket, userId, key, hash);
-  }
-
+  const q: Queue = { deps, records, progress, waiters, intake, allocator, inFlight: new Map(), closed: false };
   return {
     allocator,
-    /**
-     * reserveSeats: a retry of a request in flight in this process shares its answer; a request
-     * with the same key and a different body is IDEMPOTENCY_KEY_REUSED.
-     */
-    async reserveSeats(userId: string, input: ReserveInput, key: string): Promise<QueuedView> {
-      const id = `${userId}|${key}`;
-      const { hash, hit } = await records.prepare(userId, key, input);
-      const running = inFlight.get(id);
-      if (running) {
-        if (hash !== running.hash) throw keyReused();
-        return running.answer;
-      }
-      if (hit && !isPending(hit)) {
-        deps.onOutcome?.('replayed');
-        return resultOf<QueuedView>(hit, true);
-      }
-      // A key still queued (per Redis): its reservation's outcome, from the database.
-      const answer = hit
-        ? sameKey(userId, key, hash).then((found) => found ?? reserve(userId, input, key, hash))
-        : reserve(userId, input, key, hash);
-      inFlight.set(id, { hash, answer });
-      try {
-        return await answer;
-      } finally {
-        inFlight.delete(id);
-      }
-    },
+    reserveSeats: (userId: string, input: ReserveInput, key: string) => reserveSeats(q, userId, input, key),
     /** The queue place of a QUEUED reservation (for the Reservation type's fields). */
     place: progress.place,
     /** Stops taking requests and waits until nothing is being written or allocated here. */
     async close(): Promise<void> {
-      closed = true;
+      q.closed = true;
       waiters.stop();
       await intake.drained();
       await allocator.idle();
@@ -196,6 +106,109 @@ export function createReservationQueue(deps: QueueDeps) {
   };
 }
 export type ReservationQueue = ReturnType<typeof createReservationQueue>;
+
+/**
+ * reserveSeats: a retry of a request in flight in this process shares its answer; a request with
+ * the same key and a different body is IDEMPOTENCY_KEY_REUSED.
+ */
+async function reserveSeats(q: Queue, userId: string, input: ReserveInput, key: string): Promise<QueuedView> {
+  const id = `${userId}|${key}`;
+  const { hash, hit } = await q.records.prepare(userId, key, input);
+  const running = q.inFlight.get(id);
+  if (running) {
+    if (hash !== running.hash) throw keyReused();
+    return running.answer;
+  }
+  if (hit && !isPending(hit)) {
+    q.deps.onOutcome?.('replayed');
+    return resultOf<QueuedView>(hit, true);
+  }
+  // A key still queued (per Redis): its reservation's outcome, from the database.
+  const answer = hit
+    ? sameKey(q, userId, key, hash).then((found) => found ?? reserve(q, userId, input, key, hash))
+    : reserve(q, userId, input, key, hash);
+  q.inFlight.set(id, { hash, answer });
+  try {
+    return await answer;
+  } finally {
+    q.inFlight.delete(id);
+  }
+}
+
+/** A new request: validated, refused from memory when it cannot be served, else queued. */
+async function reserve(q: Queue, userId: string, input: ReserveInput, key: string, hash: string): Promise<QueuedView> {
+  const valid = await validateReserve(q.deps, input);
+  const refusal = await q.deps.refusals.check({
+    runId: valid.run.id,
+    cls: valid.cls,
+    mask: valid.mask,
+    passengers: valid.passengers.length,
+    allowWaitlist: valid.allowWaitlist,
+    specificBerths: !!valid.seatIds,
+  });
+  if (refusal) {
+    // Remembered in Redis only: no database write for a refusal in a rush.
+    await q.records.cache(userId, key, hash, errorOutcome(refusal));
+    q.deps.onOutcome?.(refusal.code.toLowerCase());
+    throw refusal;
+  }
+  if (q.closed) throw tryAgain('Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 });
+  const view = pendingView(valid, new Date());
+  const ticket = await q.intake.enqueue({
+    view,
+    userId,
+    mask: valid.mask,
+    fromSeq: valid.from.seq,
+    toSeq: valid.to.seq,
+    allowWaitlist: valid.allowWaitlist,
+    requestedSeatIds: valid.seatIds,
+    idempotency: { key, requestHash: hash },
+  });
+  // Another request took the key meanwhile: its outcome, or (it failed and forgot it) go again.
+  if (ticket === null) return (await sameKey(q, userId, key, hash)) ?? reserve(q, userId, input, key, hash);
+  return answer(q, view, ticket, userId, key, hash);
+}
+
+/** A request whose key another request already used: its outcome, or its reservation's. */
+async function sameKey(q: Queue, userId: string, key: string, hash: string): Promise<QueuedView | null> {
+  const record = await q.records.lookup(userId, key);
+  if (!record) return null; // that request failed and forgot its key: go again
+  if (record.request_hash !== hash) throw keyReused();
+  q.deps.onOutcome?.('replayed');
+  if (record.completed) {
+    await q.records.cache(userId, key, hash, record.response!);
+    return resultOf<QueuedView>(record.response!, true);
+  }
+  // Still queued: wait for it as the first request does.
+  const view = (record.response as { data: ReservationView }).data;
+  const rows = await q.deps.prisma.$queryRaw<{ queue_ticket: number | null }[]>`
+    SELECT queue_ticket FROM booking.reservations WHERE id = ${view.id}::uuid`;
+  return answer(q, view, rows[0]?.queue_ticket ?? 0, userId, key, hash);
+}
+
+/** Waits for the outcome up to the bound (unless the queue ahead is already longer), else QUEUED. */
+async function answer(
+  q: Queue,
+  view: ReservationView,
+  ticket: number,
+  userId: string,
+  key: string,
+  hash: string,
+): Promise<QueuedView> {
+  const w = q.waiters.waiterFor(view.id, { runId: view.runId, ticket, userId, key });
+  let ahead: QueuePlace = await q.progress.place(view.runId, ticket);
+  if (ahead.estimatedWaitSeconds * 1000 <= q.deps.settings.queueWaitMs) {
+    const stored = await outcomeWithin(w.done, q.deps.settings.queueWaitMs);
+    if (stored) {
+      await q.records.cache(userId, key, hash, stored);
+      q.deps.onOutcome?.(outcomeName(stored));
+      return resultOf<QueuedView>(stored, false);
+    }
+    ahead = await q.progress.place(view.runId, ticket); // it moved while we waited
+  }
+  q.deps.onOutcome?.('queued');
+  return { ...view, queueTicket: ticket, ...ahead };
+}
 
 /** Resolves the outcome if it comes within `ms`, else null. */
 async function outcomeWithin(done: Promise<Stored>, ms: number): Promise<Stored | null> {

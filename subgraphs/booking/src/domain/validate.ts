@@ -3,7 +3,7 @@
 import type { PrismaClient, TrainRun } from '@tatkal/db';
 import { addDays, badInput, isUuid, todayInIndia } from '@tatkal/common';
 import { farePaise } from './rail.ts';
-import type { LayoutCache } from './layout.ts';
+import type { LayoutCache, TrainLayout } from './layout.ts';
 import { segmentMask } from './network.ts';
 import type { ReservationSettings, ReserveInput, ValidRequest } from './types.ts';
 
@@ -16,10 +16,30 @@ export async function validateReserve(
   input: ReserveInput,
   now = new Date(),
 ): Promise<ValidRequest> {
-  const { prisma, settings } = deps;
-  const n = input.passengers.length;
+  checkPassengers(input.passengers);
+  const run = await findRun(deps, input);
+  const runDate = checkBookable(run, deps.settings, now);
+  const layout = await deps.layouts.layout(run.trainId);
+  const { from, to } = journeyOf(layout, input, runDate, now);
+  if (!layout.classes.has(input.class)) throw badInput(`This train has no ${input.class} class`, 'class');
+  return {
+    run,
+    layout,
+    from,
+    to,
+    mask: segmentMask(from.seq, to.seq),
+    farePerPassenger: farePaise(input.class, to.distanceKm - from.distanceKm),
+    passengers: input.passengers.map((p) => ({ ...p, name: passengerName(p.name) })),
+    seatIds: requestedBerths(layout, input),
+    allowWaitlist: input.allowWaitlist ?? true,
+    cls: input.class,
+  };
+}
+
+function checkPassengers(passengers: ReserveInput['passengers']) {
+  const n = passengers.length;
   if (n < 1 || n > 6) throw badInput('A reservation has 1 to 6 passengers', 'passengers');
-  input.passengers.forEach((p, i) => {
+  passengers.forEach((p, i) => {
     const name = passengerName(p.name);
     if ([...name].length < 1 || [...name].length > 60)
       throw badInput(`Passenger ${i + 1}: name must be 1 to 60 characters`, `passengers.${i}.name`);
@@ -32,16 +52,19 @@ export async function validateReserve(
     if (!Number.isInteger(p.age) || p.age < 1 || p.age > 125)
       throw badInput(`Passenger ${i + 1}: age must be between 1 and 125`, `passengers.${i}.age`);
   });
+}
 
+/** The run, by id or by train number and date. */
+async function findRun(deps: { prisma: PrismaClient; layouts: LayoutCache }, input: ReserveInput): Promise<TrainRun> {
   let run: TrainRun | null = null;
   if (input.runId) {
     if (!isUuid(input.runId)) throw badInput('runId is not a valid id', 'runId');
     run = await deps.layouts.run(input.runId);
   } else if (input.trainNumber && input.date) {
-    run = await prisma.trainRun.findFirst({
+    run = await deps.prisma.trainRun.findFirst({
       where: { train: { number: input.trainNumber.trim() }, date: new Date(`${input.date}T00:00:00Z`) },
     });
-    if (!run && !(await prisma.train.findUnique({ where: { number: input.trainNumber.trim() } }))) {
+    if (!run && !(await deps.prisma.train.findUnique({ where: { number: input.trainNumber.trim() } }))) {
       throw badInput(`Unknown train ${input.trainNumber}`, 'trainNumber');
     }
   } else {
@@ -49,55 +72,49 @@ export async function validateReserve(
   }
   if (!run) throw badInput('This train does not run on that date', 'date');
   if (run.cancelled) throw badInput('This run is cancelled', 'runId');
+  return run;
+}
 
+/** The run's date (YYYY-MM-DD), once it is inside the booking window and not past. */
+function checkBookable(run: TrainRun, settings: ReservationSettings, now: Date): string {
   const today = todayInIndia(now);
   const runDate = run.date.toISOString().slice(0, 10);
   if (runDate < today) throw badInput('This run has already departed', 'date');
   if (runDate > addDays(today, settings.bookingWindowDays))
     throw badInput(`Bookings open ${settings.bookingWindowDays} days before departure`, 'date');
+  return runDate;
+}
 
-  const layout = await deps.layouts.layout(run.trainId);
-  const stops = layout.stops;
+/** Boarding and alighting stops, in route order, the train not yet gone from the first. */
+function journeyOf(layout: TrainLayout, input: ReserveInput, runDate: string, now: Date) {
   const fromCode = input.from.trim().toUpperCase();
   const toCode = input.to.trim().toUpperCase();
-  const from = stops.find((s) => s.station.code === fromCode);
-  const to = stops.find((s) => s.station.code === toCode);
+  const from = layout.stops.find((s) => s.station.code === fromCode);
+  const to = layout.stops.find((s) => s.station.code === toCode);
   if (!from) throw badInput(`Station ${fromCode} is not a stop of this train`, 'from');
   if (!to) throw badInput(`Station ${toCode} is not a stop of this train`, 'to');
   if (from.seq >= to.seq) throw badInput(`${fromCode} must come before ${toCode} on this train's route`, 'to');
   // The train leaves the boarding station at run date (IST midnight) + departureMin.
   const departsAt = Date.parse(`${runDate}T00:00:00+05:30`) + (from.departureMin ?? 0) * 60_000;
   if (departsAt <= now.getTime()) throw badInput('The train has already left this station', 'from');
+  return { from, to };
+}
 
-  if (!layout.classes.has(input.class)) throw badInput(`This train has no ${input.class} class`, 'class');
-
-  let seatIds: number[] | null = null;
-  if (input.berths && input.berths.length > 0) {
-    if (input.berths.length !== n) throw badInput('Give one berth per passenger, or none', 'berths');
-    const keys = input.berths.map((b) => `${b.coach.trim().toUpperCase()}-${b.berth}`);
-    if (new Set(keys).size !== keys.length) throw badInput('The same berth is requested twice', 'berths');
-    seatIds = input.berths.map((b, i) => {
-      const code = b.coach.trim().toUpperCase();
-      const coach = layout.coaches.get(code);
-      if (!coach) throw badInput(`Berth ${i + 1}: this train has no coach ${b.coach}`, `berths.${i}.coach`);
-      if (coach.class !== input.class)
-        throw badInput(`Berth ${i + 1}: coach ${code} is ${coach.class}, not ${input.class}`, `berths.${i}.coach`);
-      const seat = coach.berths.get(b.berth);
-      if (!seat) throw badInput(`Berth ${i + 1}: coach ${code} has no berth ${b.berth}`, `berths.${i}.berth`);
-      return seat.seatId;
-    });
-  }
-
-  return {
-    run,
-    layout,
-    from,
-    to,
-    mask: segmentMask(from.seq, to.seq),
-    farePerPassenger: farePaise(input.class, to.distanceKm - from.distanceKm),
-    passengers: input.passengers.map((p) => ({ ...p, name: passengerName(p.name) })),
-    seatIds,
-    allowWaitlist: input.allowWaitlist ?? true,
-    cls: input.class,
-  };
+/** Specific berths asked for (seat ids in passenger order), or null. */
+function requestedBerths(layout: TrainLayout, input: ReserveInput): number[] | null {
+  if (!input.berths || input.berths.length === 0) return null;
+  if (input.berths.length !== input.passengers.length)
+    throw badInput('Give one berth per passenger, or none', 'berths');
+  const keys = input.berths.map((b) => `${b.coach.trim().toUpperCase()}-${b.berth}`);
+  if (new Set(keys).size !== keys.length) throw badInput('The same berth is requested twice', 'berths');
+  return input.berths.map((b, i) => {
+    const code = b.coach.trim().toUpperCase();
+    const coach = layout.coaches.get(code);
+    if (!coach) throw badInput(`Berth ${i + 1}: this train has no coach ${b.coach}`, `berths.${i}.coach`);
+    if (coach.class !== input.class)
+      throw badInput(`Berth ${i + 1}: coach ${code} is ${coach.class}, not ${input.class}`, `berths.${i}.coach`);
+    const seat = coach.berths.get(b.berth);
+    if (!seat) throw badInput(`Berth ${i + 1}: coach ${code} has no berth ${b.berth}`, `berths.${i}.berth`);
+    return seat.seatId;
+  });
 }

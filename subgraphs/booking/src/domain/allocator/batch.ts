@@ -77,7 +77,10 @@ async function byHalves(ctx: BatchContext, runId: string, fence: bigint | null, 
 
 /** The one request that cannot be written: refused with TRY_AGAIN, its key forgotten. */
 async function failAlone(ctx: BatchContext, runId: string, id: string, err: unknown): Promise<number> {
-  ctx.logger.error({ err, runId, reservationId: id }, 'a queued request could not be allocated; refused with TRY_AGAIN');
+  ctx.logger.error(
+    { err, runId, reservationId: id },
+    'a queued request could not be allocated; refused with TRY_AGAIN',
+  );
   await refuseAlone(ctx.prisma, ctx.idempotency, id, ErrorCode.TRY_AGAIN);
   ctx.onFailed(
     id,
@@ -136,7 +139,9 @@ export async function settleBatch(
 /** Locks the run's allocator row and checks the fence; a run without inventory gets it here. */
 async function lockAllocator(tx: Tx, run: { id: string; inventoryReady: boolean }, fence: bigint | null) {
   const lock = () =>
-    tx.$queryRaw<{ fence: bigint }[]>`SELECT fence FROM booking.run_allocators WHERE run_id = ${run.id}::uuid FOR UPDATE`;
+    tx.$queryRaw<
+      { fence: bigint }[]
+    >`SELECT fence FROM booking.run_allocators WHERE run_id = ${run.id}::uuid FOR UPDATE`;
   let allocator = await lock();
   if (!allocator[0] || !run.inventoryReady) {
     // Not prepared ahead (a run created inside the window): created here, by its only

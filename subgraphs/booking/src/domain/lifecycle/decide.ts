@@ -15,6 +15,8 @@ import { type Move, passengerSources, passengerTarget, sources, target } from '.
 /** The move each decision makes. */
 const MOVE_OF: Record<Decision['status'], Move> = { HELD: 'hold', WAITLISTED: 'waitlist', REFUSED: 'refuse' };
 const DECIDE_MOVES: Move[] = ['hold', 'waitlist', 'refuse'];
+const DECIDE_SOURCES = [...new Set(DECIDE_MOVES.flatMap(sources))];
+const DECIDE_PASSENGER_SOURCES = [...new Set(DECIDE_MOVES.flatMap(passengerSources))];
 
 /** A queued request as the allocator reads it back, with what it needs to write the outcome. */
 export interface LoadedRequest extends QueuedRequest {
@@ -64,75 +66,11 @@ export async function decideBatch(
   now = new Date(),
 ) {
   const hold = new Date(now.getTime() + holdTtlMs).toISOString();
-  const res = decided.map((d) => ({
-    id: d.request.id,
-    status: target(MOVE_OF[d.decision.status]),
-    hold: d.decision.status === 'HELD' ? hold : null,
-    code: d.decision.status === 'REFUSED' ? d.decision.code : null,
-  }));
-  const pas = decided.flatMap((d) =>
-    d.request.passengers.map((p, i) => {
-      const seatId = d.decision.status === 'HELD' ? d.decision.seatIds[i]! : null;
-      const at = seatId === null ? null : seat(seatId);
-      return {
-        id: p.id,
-        status: passengerTarget(MOVE_OF[d.decision.status]),
-        seatId,
-        coach: at?.coach ?? null,
-        berth: at?.number ?? null,
-        berthType: at?.berthType ?? null,
-        wl: d.decision.status === 'WAITLISTED' ? d.decision.waitlistNumbers[i]! : null,
-      };
-    }),
-  );
-  const occupancy = decided.flatMap((d) => {
-    if (d.decision.status !== 'HELD') return [];
-    const seatIds = d.decision.seatIds;
-    return d.request.passengers.flatMap((p, i) =>
-      Array.from({ length: d.request.toSeq - d.request.fromSeq }, (_, k) => ({
-        seatId: seatIds[i]!,
-        segment: d.request.fromSeq + k,
-        passengerId: p.id,
-        reservationId: d.request.id,
-      })),
-    );
-  });
-  // One mask per berth: two journeys of a batch may share a berth on different segments.
-  const masks = new Map<number, bigint>();
-  for (const d of decided) {
-    if (d.decision.status !== 'HELD') continue;
-    for (const id of d.decision.seatIds) masks.set(id, (masks.get(id) ?? 0n) | d.request.mask);
-  }
-  const events = decided.flatMap((d) => {
-    const r = d.request;
-    if (d.decision.status === 'HELD')
-      return [
-        {
-          id: randomUUID(),
-          key: 'reservation.held',
-          payload: reservationEvent(
-            'reservation.held',
-            r,
-            { userId: r.userId, farePaise: r.farePaise, holdExpiresAt: hold },
-            now,
-          ),
-        },
-      ];
-    if (d.decision.status === 'WAITLISTED')
-      return [
-        {
-          id: randomUUID(),
-          key: 'reservation.waitlisted',
-          payload: reservationEvent(
-            'reservation.waitlisted',
-            r,
-            { userId: r.userId, waitlist: d.decision.waitlistNumbers },
-            now,
-          ),
-        },
-      ];
-    return [];
-  });
+  const res = reservationRows(decided, hold);
+  const pas = passengerRows(decided, seat);
+  const occupancy = occupancyRows(decided);
+  const masks = berthMasks(decided);
+  const events = outboxRows(decided, hold, now);
   const outcomes = decided
     .filter((d) => d.request.idempotencyKey)
     .map((d) => ({ userId: d.request.userId, key: d.request.idempotencyKey!, stored: d.stored }));
@@ -148,7 +86,7 @@ export async function decideBatch(
           ${res.map((x) => x.hold)}::timestamptz[],
           ${res.map((x) => x.code)}::text[]
         ) AS d(id, status, hold, code)
-      WHERE r.id = d.id AND r.status = ANY(${[...new Set(DECIDE_MOVES.flatMap(sources))]}::booking."ReservationStatus"[])
+      WHERE r.id = d.id AND r.status = ANY(${DECIDE_SOURCES}::booking."ReservationStatus"[])
       RETURNING r.id
     ), p AS (
       UPDATE booking.passengers p
@@ -164,7 +102,7 @@ export async function decideBatch(
           ${pas.map((x) => x.wl)}::int[]
         ) AS d(id, status, seat_id, coach, berth, berth_type, wl)
       WHERE p.id = d.id
-        AND p.status = ANY(${[...new Set(DECIDE_MOVES.flatMap(passengerSources))]}::booking."PassengerStatus"[])
+        AND p.status = ANY(${DECIDE_PASSENGER_SOURCES}::booking."PassengerStatus"[])
     ), o AS (
       INSERT INTO booking.seat_occupancy (run_id, seat_id, segment, passenger_id, reservation_id)
       SELECT ${runId}::uuid, t.seat_id, t.segment, t.passenger_id, t.reservation_id
@@ -200,6 +138,75 @@ export async function decideBatch(
     SELECT count(*)::int AS decided FROM r`;
   if (rows[0]!.decided !== decided.length)
     throw new Error(`allocator: ${decided.length - rows[0]!.decided} reservations of the batch were no longer queued`);
+}
+
+function reservationRows(decided: Decided[], hold: string) {
+  return decided.map((d) => ({
+    id: d.request.id,
+    status: target(MOVE_OF[d.decision.status]),
+    hold: d.decision.status === 'HELD' ? hold : null,
+    code: d.decision.status === 'REFUSED' ? d.decision.code : null,
+  }));
+}
+
+function passengerRows(decided: Decided[], seat: SeatLookup) {
+  return decided.flatMap((d) =>
+    d.request.passengers.map((p, i) => {
+      const seatId = d.decision.status === 'HELD' ? d.decision.seatIds[i]! : null;
+      const at = seatId === null ? null : seat(seatId);
+      return {
+        id: p.id,
+        status: passengerTarget(MOVE_OF[d.decision.status]),
+        seatId,
+        coach: at?.coach ?? null,
+        berth: at?.number ?? null,
+        berthType: at?.berthType ?? null,
+        wl: d.decision.status === 'WAITLISTED' ? d.decision.waitlistNumbers[i]! : null,
+      };
+    }),
+  );
+}
+
+/** One row per held (berth, segment): the primary key that makes a double booking impossible. */
+function occupancyRows(decided: Decided[]) {
+  return decided.flatMap((d) => {
+    if (d.decision.status !== 'HELD') return [];
+    const seatIds = d.decision.seatIds;
+    return d.request.passengers.flatMap((p, i) =>
+      Array.from({ length: d.request.toSeq - d.request.fromSeq }, (_, k) => ({
+        seatId: seatIds[i]!,
+        segment: d.request.fromSeq + k,
+        passengerId: p.id,
+        reservationId: d.request.id,
+      })),
+    );
+  });
+}
+
+/** One mask per berth: two journeys of a batch may share a berth on different segments. */
+function berthMasks(decided: Decided[]) {
+  const masks = new Map<number, bigint>();
+  for (const d of decided) {
+    if (d.decision.status !== 'HELD') continue;
+    for (const id of d.decision.seatIds) masks.set(id, (masks.get(id) ?? 0n) | d.request.mask);
+  }
+  return masks;
+}
+
+function outboxRows(decided: Decided[], hold: string, now: Date) {
+  return decided.flatMap((d) => {
+    const r = d.request;
+    const event = (key: string, data: Record<string, unknown>) => ({
+      id: randomUUID(),
+      key,
+      payload: reservationEvent(key, r, { userId: r.userId, ...data }, now),
+    });
+    if (d.decision.status === 'HELD')
+      return [event('reservation.held', { farePaise: r.farePaise, holdExpiresAt: hold })];
+    if (d.decision.status === 'WAITLISTED')
+      return [event('reservation.waitlisted', { waitlist: d.decision.waitlistNumbers })];
+    return [];
+  });
 }
 
 /**

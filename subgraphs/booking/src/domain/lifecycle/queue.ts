@@ -49,8 +49,7 @@ export async function queueRequests(
       seat: item.requestedSeatIds?.[position] ?? null,
     })),
   );
-  const rows = await db
-    .$queryRaw<{ id: string; queue_ticket: number }[]>`
+  const rows = await db.$queryRaw<{ id: string; queue_ticket: number }[]>`
     WITH input AS (
       SELECT * FROM unnest(
           ${r.map((v) => v.id)}::uuid[],
@@ -113,10 +112,8 @@ export async function queueRequests(
         ) AS t(id, reservation_id, position, name, age, gender, pref, fare, seat)
       JOIN res ON res.id = t.reservation_id
     )
-    SELECT id::text, queue_ticket FROM res`
-    .catch((err: unknown) => {
-      throw uniqueViolation(err) === PNR_INDEX ? new PnrTaken() : err;
-    });
+    SELECT id::text, queue_ticket FROM res`.catch((err: unknown) => {
+    throw uniqueViolation(err) === PNR_INDEX ? new PnrTaken() : err;
+  });
   return new Map(rows.map((row) => [row.id, row.queue_ticket]));
 }
-

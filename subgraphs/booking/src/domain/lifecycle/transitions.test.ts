@@ -29,7 +29,12 @@ const TABLE: Record<Move, [ReservationStatus[], ReservationStatus, PassengerStat
   reacquire: [['EXPIRED'], 'CONFIRMED', ['CANCELLED'], 'CONFIRMED'],
   release: [['HELD'], 'EXPIRED', ['HELD'], 'CANCELLED'],
   expire: [['HELD'], 'EXPIRED', ['HELD'], 'CANCELLED'],
-  cancel: [['QUEUED', 'HELD', 'WAITLISTED', 'CONFIRMED'], 'CANCELLED', ['QUEUED', 'HELD', 'WAITLISTED', 'CONFIRMED'], 'CANCELLED'],
+  cancel: [
+    ['QUEUED', 'HELD', 'WAITLISTED', 'CONFIRMED'],
+    'CANCELLED',
+    ['QUEUED', 'HELD', 'WAITLISTED', 'CONFIRMED'],
+    'CANCELLED',
+  ],
   promote: [['WAITLISTED'], 'HELD', ['WAITLISTED'], 'HELD'],
 };
 const MOVES = Object.keys(TABLE) as Move[];

@@ -62,7 +62,11 @@ export const PASSENGER_MOVES = {
 export const TRANSITIONS: Readonly<Record<ReservationStatus, readonly ReservationStatus[]>> = Object.fromEntries(
   Object.values(R).map((from) => [
     from,
-    [...new Set(Object.values(RESERVATION_MOVES).flatMap((m) => ((m.from as readonly string[]).includes(from) ? [m.to] : [])))],
+    [
+      ...new Set(
+        Object.values(RESERVATION_MOVES).flatMap((m) => ((m.from as readonly string[]).includes(from) ? [m.to] : [])),
+      ),
+    ],
   ]),
 ) as Record<ReservationStatus, ReservationStatus[]>;
 

@@ -90,3 +90,4 @@ export function createIntake(deps: {
     },
   };
 }
+export type Intake = ReturnType<typeof createIntake>;

@@ -75,3 +75,4 @@ export function createWaiters(deps: {
 
   return { settle, waiterFor, stop: () => clearInterval(timer) };
 }
+export type Waiters = ReturnType<typeof createWaiters>;
