@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, todayInIndia } from '@tatkal/common/dates';
 import { TatkalClient } from '@tatkal/client';
 import { startSupergraph, type RunningSupergraph } from './support/supergraph.ts';
+import { waitFor } from './support/wait.ts';
 
 let sg: RunningSupergraph;
 
@@ -16,15 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sg?.stop();
 });
-
-async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('a Tatkal journey', () => {
   it('register, log in, search, reserve, pay by trusted documents (typed client): CONFIRMED with a PNR', async () => {
@@ -72,9 +64,14 @@ describe('a Tatkal journey', () => {
     const paid = await fetch(`${sg.urls.provider}/payments/${payment.providerRef}/succeed`, { method: 'POST' });
     expect(paid.ok).toBe(true);
 
-    const confirmed = await eventually(
-      () => client.reservation(reservation.pnr),
-      (r) => r?.status === 'CONFIRMED',
+    let last: Awaited<ReturnType<typeof client.reservation>> = null;
+    const confirmed = await waitFor(
+      'the reservation CONFIRMED',
+      async () => {
+        last = await client.reservation(reservation.pnr);
+        return last?.status === 'CONFIRMED' && last;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, message: () => `last seen ${JSON.stringify(last)}` },
     );
     expect(confirmed).toMatchObject({
       pnr: reservation.pnr,
@@ -102,12 +99,13 @@ describe('booking -> search events', () => {
   it('every network event booking wrote (station and train upserts) reaches search once', async () => {
     const written = await sg.db.prisma.bookingOutbox.count({ where: { routingKey: { startsWith: 'network.' } } });
     expect(written).toBeGreaterThan(300); // 312 stations + 85 trains from the seed
-    const applied = await eventually(
-      () => sg.db.prisma.searchInbox.count({ where: { type: { startsWith: 'network.' } } }),
-      (n) => n >= written,
-      60_000,
-    );
-    expect(applied).toBe(written);
+    const applied = () => sg.db.prisma.searchInbox.count({ where: { type: { startsWith: 'network.' } } });
+    await waitFor(`${written} network events applied by search`, async () => (await applied()) >= written, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      message: async () => `${await applied()} applied`,
+    });
+    expect(await applied()).toBe(written);
     expect(
       await sg.db.prisma.bookingOutbox.count({ where: { routingKey: { startsWith: 'network.' }, publishedAt: null } }),
     ).toBe(0);

@@ -15,6 +15,12 @@ let connections = 0;
 let open = 0;
 let maxOpenRequests = 0;
 let inFlight = 0;
+/**
+ * Answers are held until this many requests are open at once, then all released together: a
+ * burst really overlaps, whatever the timing (1: every request is answered at once).
+ */
+let answerWhenOpen = 1;
+const held: (() => void)[] = [];
 const seen: IncomingHttpHeaders[] = [];
 
 beforeAll(async () => {
@@ -64,12 +70,12 @@ beforeAll(async () => {
     inFlight++;
     maxOpenRequests = Math.max(maxOpenRequests, inFlight);
     req.resume();
-    // A little latency, so concurrent requests really overlap.
-    setTimeout(() => {
+    held.push(() => {
       inFlight--;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ data: { __typename: 'Query' } }));
-    }, 20);
+    });
+    if (inFlight >= answerWhenOpen) for (const answer of held.splice(0)) answer();
   });
   server.keepAliveTimeout = 65_000;
   server.on('connection', (socket) => {
@@ -89,6 +95,7 @@ afterAll(async () => {
 beforeEach(() => {
   connections = 0;
   maxOpenRequests = 0;
+  answerWhenOpen = 1;
   seen.length = 0;
 });
 
@@ -106,6 +113,8 @@ describe('subgraph data source', () => {
 
   it('opens at most maxSockets connections however many requests run at once, and reuses them', async () => {
     const source = subgraphDataSource(url, { maxSockets: 4 });
+    // Answered four at a time: four requests must be open at once (and, with 4 sockets, no more).
+    answerWhenOpen = 4;
     const burst = () =>
       Promise.all(
         Array.from({ length: 40 }, () =>

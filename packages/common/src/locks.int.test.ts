@@ -6,6 +6,7 @@ import { createLeaseManager, type Lease } from './locks.ts';
 import { createRedis } from './redis.ts';
 import { lockAcquireFailures } from './telemetry.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 
 const redis = createRedis(REDIS_URL, { name: 'locks-test', commandTimeoutMs: 2000 });
 const prefix = `lease:test:${randomUUID()}:`;
@@ -45,7 +46,9 @@ describe('lease manager', () => {
     const key = `${prefix}b`;
     const first = (await short.acquire(key)) as Lease;
     expect(first).toMatchObject({ key });
-    for (let i = 0; i < 100 && (await redis.exists(key)); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the 50 ms lease to run out (its key expired)', async () => (await redis.exists(key)) === 0, {
+      intervalMs: 20,
+    });
     const second = (await createLeaseManager(redis, 10_000).acquire(key)) as Lease;
     expect(second).toMatchObject({ key });
     expect(await short.renew(first)).toBe(false);

@@ -1,5 +1,6 @@
 // Log correlation: fields of the current scope (request id, PNR, message and correlation ids) on
 // every line written inside it, by any logger of the process, never written twice.
+import { setImmediate } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { addLogFields, createLogger, currentRequestId, runInLogScope, runInRequestScope } from './logger.ts';
@@ -25,7 +26,7 @@ describe('log scope', () => {
     logger.info('before');
     await runInLogScope({ messageId: 'm-1', correlationId: '4123456789' }, async () => {
       logger.info('root');
-      await new Promise((r) => setTimeout(r, 5));
+      await setImmediate(); // a turn of the event loop: the scope must survive it
       logger.child({ component: 'consumer' }).warn('child, after an await');
     });
     logger.info('after');

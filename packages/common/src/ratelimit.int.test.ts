@@ -9,6 +9,7 @@ import { FixedWindowLimiter, RedisRateLimitStore, rateLimit } from './ratelimit.
 import { createRedis } from './redis.ts';
 import { rateLimitRejections } from './telemetry.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 
 const logger = createLogger('ratelimit-test', 'silent');
 const redis = createRedis(REDIS_URL, { name: 'ratelimit-test', commandTimeoutMs: 2000 });
@@ -39,10 +40,14 @@ describe('FixedWindowLimiter', () => {
 
   it('counts a weight (a request naming the field several times) and starts a new window after the old', async () => {
     const limiter = new FixedWindowLimiter(redis, { prefix, logger });
-    expect((await limiter.hit('weighted', { max: 3, windowMs: 300 }, 3))?.allowed).toBe(true);
-    expect((await limiter.hit('weighted', { max: 3, windowMs: 300 }))?.allowed).toBe(false);
-    await new Promise((r) => setTimeout(r, 350));
-    expect(await limiter.hit('weighted', { max: 3, windowMs: 300 })).toMatchObject({ allowed: true, count: 1 });
+    // A window long enough that the first two hits cannot straddle it, short enough to wait out.
+    const rule = { max: 3, windowMs: 1_000 };
+    expect((await limiter.hit('weighted', rule, 3))?.allowed).toBe(true);
+    expect((await limiter.hit('weighted', rule))?.allowed).toBe(false);
+    // The window is over when Redis has expired its key (the window is the key's PEXPIRE).
+    const ended = async () => (await redis.exists(`${prefix}weighted`)) === 0;
+    await waitFor('the window to end (its key expired)', ended, { intervalMs: 20 });
+    expect(await limiter.hit('weighted', rule)).toMatchObject({ allowed: true, count: 1 });
   });
 
   it('keeps counting after Redis forgets its scripts (EVALSHA falls back to EVAL)', async () => {

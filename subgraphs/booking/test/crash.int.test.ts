@@ -17,6 +17,7 @@ import { localPortsOf, startProcess, type RunningProcess } from '../../../bench/
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';
+import { retrying } from '../../../test/support/wait.ts';
 import { allocatorLeaseKey } from '../src/domain/allocator.ts';
 import {
   createTestRun,
@@ -132,18 +133,17 @@ async function rush(run: TestRun, targets: RunningProcess[], count: number, offs
         },
       };
       // A client as documented: TRY_AGAIN is retried with the same key.
-      for (let attempt = 1; ; attempt++) {
-        const answer = await graphql(targets[(i + attempt) % targets.length]!, token, RESERVE, variables);
-        if (answer.errors?.[0]?.extensions?.code === 'TRY_AGAIN' && attempt < 5) {
-          await new Promise((r) => setTimeout(r, 200 * attempt));
-          continue;
-        }
-        expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
-        const view = answer.data!.reserveSeats as { id: string; pnr: string; status: string; queuePosition: number };
-        expect(view.status).toBe('QUEUED');
-        expect(view.queuePosition).toBeGreaterThanOrEqual(1);
-        return { token, pnr: view.pnr, id: view.id };
-      }
+      const answer = await retrying(
+        'reserveSeats',
+        (attempt) => graphql(targets[(i + attempt) % targets.length]!, token, RESERVE, variables),
+        (a) => a.errors?.[0]?.extensions?.code === 'TRY_AGAIN',
+        { attempts: 5, backoffMs: (attempt) => 200 * attempt },
+      );
+      expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+      const view = answer.data!.reserveSeats as { id: string; pnr: string; status: string; queuePosition: number };
+      expect(view.status).toBe('QUEUED');
+      expect(view.queuePosition).toBeGreaterThanOrEqual(1);
+      return { token, pnr: view.pnr, id: view.id };
     }),
   );
 }

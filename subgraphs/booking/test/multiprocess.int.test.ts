@@ -8,6 +8,7 @@ import { startProcess, type RunningProcess } from '../../../bench/processes.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';
+import { retrying, waitFor } from '../../../test/support/wait.ts';
 import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
 
 let db: TestDatabase;
@@ -66,20 +67,24 @@ describe('two booking processes', () => {
       const queued = answer.data?.reserveSeats;
       if (queued?.status !== 'QUEUED') return answer;
       const token = tokens.get(i)!;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 250));
-        const res = await fetch(`${instances[i % 2]!.url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify({
-            query: 'query($pnr: String!) { reservation(pnr: $pnr) { pnr status } }',
-            variables: { pnr: queued.pnr },
-          }),
-        });
-        const polled = (await res.json()) as { data: { reservation: { pnr: string; status: string } } };
-        if (!polled.data?.reservation) throw new Error(JSON.stringify(polled));
-        if (polled.data.reservation.status !== 'QUEUED') return { data: { reserveSeats: polled.data.reservation } };
-      }
+      const outcome = await waitFor(
+        `the outcome of ${queued.pnr}`,
+        async () => {
+          const res = await fetch(`${instances[i % 2]!.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({
+              query: 'query($pnr: String!) { reservation(pnr: $pnr) { pnr status } }',
+              variables: { pnr: queued.pnr },
+            }),
+          });
+          const polled = (await res.json()) as { data: { reservation: { pnr: string; status: string } } };
+          if (!polled.data?.reservation) throw new Error(JSON.stringify(polled));
+          return polled.data.reservation.status !== 'QUEUED' && polled.data.reservation;
+        },
+        { intervalMs: 250, timeoutMs: 60_000 },
+      );
+      return { data: { reserveSeats: outcome } };
     };
     const tokens = new Map<number, string>();
     const reserve = async (i: number): Promise<Answer> => {
@@ -98,16 +103,19 @@ describe('two booking processes', () => {
           },
         },
       });
-      for (let attempt = 1; ; attempt++) {
-        const res = await fetch(`${instances[(i + attempt) % 2]!.url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body,
-        });
-        const answer = (await res.json()) as Answer;
-        if (answer.errors?.[0]?.extensions.code !== 'TRY_AGAIN' || attempt === 5) return answer;
-        await new Promise((r) => setTimeout(r, 200 * attempt));
-      }
+      return retrying(
+        'reserveSeats',
+        async (attempt) => {
+          const res = await fetch(`${instances[(i + attempt) % 2]!.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body,
+          });
+          return (await res.json()) as Answer;
+        },
+        (answer) => answer.errors?.[0]?.extensions.code === 'TRY_AGAIN',
+        { attempts: 5, backoffMs: (attempt) => 200 * attempt },
+      );
     };
     // Each process fetches the JWKS once before the burst (a running service has it cached): the
     // first fetch under a 600-request burst on a loaded machine could exceed jose's time-out.

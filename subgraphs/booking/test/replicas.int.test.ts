@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/db.
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { scrape } from '../../../test/support/metrics.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';
+import { retrying, waitFor } from '../../../test/support/wait.ts';
 import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
 
 const PROCESSES = 3;
@@ -35,20 +36,9 @@ const instances: RunningProcess[] = [];
 const errorLines: string[] = [];
 /** Every message the booking exchange routed, by AMQP message id. */
 const received = new Map<string, { routingKey: string; count: number; reservationId?: string }>();
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false | null>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Markers the test queued on the tap itself (not events), by message id, once they came back. */
+const markers = new Set<string>();
+const MARKER = 'test.marker';
 
 beforeAll(async () => {
   db = await createTestDatabase('booking_replicas');
@@ -70,6 +60,11 @@ beforeAll(async () => {
   await channel.consume(tap, (msg) => {
     if (!msg) return;
     const id = String(msg.properties.messageId);
+    if (msg.properties.type === MARKER) {
+      markers.add(id);
+      channel.ack(msg);
+      return;
+    }
     const body = JSON.parse(msg.content.toString()) as { data?: { reservationId?: string } };
     const seen = received.get(id);
     received.set(id, {
@@ -144,16 +139,19 @@ async function reserve(i: number): Promise<Answer> {
       },
     },
   });
-  for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`${instances[(i + attempt) % PROCESSES]!.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body,
-    });
-    const answer = (await res.json()) as Answer;
-    if (answer.errors?.[0]?.extensions.code !== 'TRY_AGAIN' || attempt === 5) return answer;
-    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-  }
+  return retrying(
+    'reserveSeats',
+    async (attempt) => {
+      const res = await fetch(`${instances[(i + attempt - 1) % PROCESSES]!.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      });
+      return (await res.json()) as Answer;
+    },
+    (answer) => answer.errors?.[0]?.extensions.code === 'TRY_AGAIN',
+    { attempts: 6, backoffMs: (attempt) => 100 * attempt },
+  );
 }
 
 const reservations = () =>
@@ -169,12 +167,16 @@ let wlOf: Map<string, number>;
 async function expire(ids: string[], expect: { held: number; waitlisted: number }) {
   await db.prisma.$executeRaw`
     UPDATE booking.reservations SET hold_expires_at = now() - interval '1 second' WHERE id = ANY(${ids}::uuid[])`;
-  return waitFor(`${ids.length} holds expired`, async () => {
-    const rs = await reservations();
-    const count = (s: string) => rs.filter((r) => r.status === s).length;
-    const expiredDone = ids.every((id) => rs.find((r) => r.id === id)!.status === 'EXPIRED');
-    return expiredDone && count('HELD') === expect.held && count('WAITLISTED') === expect.waitlisted && rs;
-  });
+  return waitFor(
+    `${ids.length} holds expired`,
+    async () => {
+      const rs = await reservations();
+      const count = (s: string) => rs.filter((r) => r.status === s).length;
+      const expiredDone = ids.every((id) => rs.find((r) => r.id === id)!.status === 'EXPIRED');
+      return expiredDone && count('HELD') === expect.held && count('WAITLISTED') === expect.waitlisted && rs;
+    },
+    { timeoutMs: 30_000 },
+  );
 }
 
 /** WL numbers of the reservations promoted so far (HELD or later, with a WL number). */
@@ -211,13 +213,22 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
     expect(rs.every((r) => r.status === 'EXPIRED')).toBe(true);
 
     // Every outbox row published (by some relay), and the tap got each exactly once.
-    const outbox = await waitFor('every outbox row published', async () => {
-      const rows = await db.prisma.bookingOutbox.findMany({
-        select: { id: true, routingKey: true, publishedAt: true, payload: true },
-      });
-      return rows.every((r) => r.publishedAt) && rows.every((r) => received.has(r.id)) && rows;
-    });
-    await new Promise((r) => setTimeout(r, 500)); // a late duplicate would arrive now
+    const outbox = await waitFor(
+      'every outbox row published',
+      async () => {
+        const rows = await db.prisma.bookingOutbox.findMany({
+          select: { id: true, routingKey: true, publishedAt: true, payload: true },
+        });
+        return rows.every((r) => r.publishedAt) && rows.every((r) => received.has(r.id)) && rows;
+      },
+      { timeoutMs: 30_000 },
+    );
+    // A relay marks a row published only after the broker confirmed it, and a confirmed message is
+    // already in the tap queue: any copy of any row, a late duplicate too, sits in the tap ahead of
+    // a marker queued now. The tap delivers in order, so once the marker is back, so is every copy.
+    const marker = randomUUID();
+    channel.sendToQueue(tap, Buffer.from('{}'), { messageId: marker, type: MARKER });
+    await waitFor('the tap drained up to a marker queued after the last publish', () => markers.has(marker));
     expect(received.size, 'no message without an outbox row').toBe(outbox.length);
     expect(
       [...received.values()].filter((m) => m.count !== 1),

@@ -12,6 +12,7 @@ import {
   dlqName,
   inspectDlq,
   eventTopology,
+  metricsRegistry,
   registerEventTopology,
   type AmqpConnection,
   type Consumer,
@@ -23,6 +24,8 @@ import type { ProviderClient, ProviderRefund } from '../src/provider/client.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL } from '../../../test/support/env.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { parseMetrics } from '../../../test/support/metrics.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 
 const prefix = `t${randomBytes(4).toString('hex')}_`;
 const topology = eventTopology(prefix);
@@ -49,20 +52,6 @@ const provider: ProviderClient = {
     return refund;
   },
 };
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function paidReservation(amountPaise: number) {
   const reservationId = randomUUID();
@@ -107,6 +96,23 @@ const refundsOf = (reservationId: string) =>
     select: { amountPaise: true, status: true, reason: true },
     orderBy: { amountPaise: 'desc' },
   });
+/**
+ * Deliveries of the booking-events queue the consumer is done with for good (acked, or moved to
+ * the DLQ), from its counter (tatkal_consumer_deliveries_total): a delivery counted here has
+ * written all it ever will.
+ */
+const finished = async () => {
+  const labels = { queue: topology.queues.paymentBookingEvents.queue };
+  const scrape = parseMetrics(await metricsRegistry.metrics());
+  return (
+    scrape.sum('tatkal_consumer_deliveries_total', { ...labels, outcome: 'ack' }) +
+    scrape.sum('tatkal_consumer_deliveries_total', { ...labels, outcome: 'dead_lettered' })
+  );
+};
+/** Waits until `count` more deliveries than `before` are finished: every copy published was handled. */
+const handled = (before: number, count: number) =>
+  waitFor(`${count} deliveries handled`, async () => (await finished()) >= before + count);
+
 const queued = async (queue: string) => {
   const ch = await admin.createChannel();
   try {
@@ -160,14 +166,11 @@ describe('booking events -> payment refunds', () => {
       status: 'EXPIRED',
       refundPaise: 90_000,
     });
+    const before = await finished();
     await Promise.all(Array.from({ length: 5 }, () => publish(cancelled, late)));
 
-    await waitFor(
-      'both refunds recorded',
-      async () => (await refundsOf(cancelledId)).length === 1 && (await refundsOf(lateId)).length === 1,
-    );
-    await waitFor('all copies consumed', async () => (await queued(topology.queues.paymentBookingEvents.queue)) === 0);
-    await new Promise((r) => setTimeout(r, 300));
+    // All ten copies handled: a duplicate that would request a second refund has done so by now.
+    await handled(before, 10);
     expect(await refundsOf(cancelledId)).toEqual([
       { amountPaise: 75_000, status: 'PENDING', reason: `RESERVATION_CANCELLED:${cancelled.id}` },
     ]);
@@ -222,9 +225,9 @@ describe('booking events -> payment refunds', () => {
       fullyCancelled: true,
     });
     const before = calls.length;
+    const finishedBefore = await finished();
     await publish(unpaid);
-    await waitFor('consumed', async () => (await queued(topology.queues.paymentBookingEvents.queue)) === 0);
-    await new Promise((r) => setTimeout(r, 300));
+    await handled(finishedBefore, 1);
     expect(calls.length).toBe(before);
     expect(await db.prisma.paymentInbox.count({ where: { messageId: unpaid.id } })).toBe(0);
   });

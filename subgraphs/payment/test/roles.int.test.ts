@@ -13,6 +13,7 @@ import { startPaymentService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL } from '../../../test/support/env.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 
 const prefix = `t${randomBytes(4).toString('hex')}_`;
 const topology = eventTopology(prefix);
@@ -32,20 +33,6 @@ afterAll(async () => {
   }
   await db?.drop();
 });
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false | null>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The HTTP status of a request, or 'refused' when nothing listens on the port. */
 async function statusOf(url: string, init?: RequestInit): Promise<number | 'refused'> {

@@ -23,6 +23,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL } from '../../../test/support/env.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 
 const prefix = `t${randomBytes(4).toString('hex')}.`;
 const spec = networkEventsQueue(prefix);
@@ -31,7 +32,6 @@ let admin: ChannelModel;
 let connection: AmqpConnection;
 let consumer: Consumer;
 const outcomes = new Map<string, NetworkEventOutcome[]>();
-const waiters: (() => void)[] = [];
 
 function event(type: string, data: Record<string, unknown>, id = randomUUID()): Envelope {
   return { id, type, version: 1, occurredAt: new Date().toISOString(), correlationId: null, data };
@@ -50,17 +50,6 @@ async function publish(...events: Envelope[]) {
   await ch.close();
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise<void>((r) => {
-      waiters.push(r);
-      setTimeout(r, 100);
-    });
-  }
-}
-
 const inboxRows = async (id: string) => db.prisma.searchInbox.count({ where: { messageId: id } });
 
 beforeAll(async () => {
@@ -77,7 +66,6 @@ beforeAll(async () => {
     maxAttempts: 1,
     onOutcome: (outcome, envelope) => {
       outcomes.set(envelope.id, [...(outcomes.get(envelope.id) ?? []), outcome]);
-      for (const w of waiters.splice(0)) w();
     },
   });
   await consumer.ready;
@@ -103,7 +91,7 @@ describe('search.booking-events consumer', () => {
       aliases: ['Oldtestpur'],
     });
     await publish(e, e);
-    await until(() => (outcomes.get(e.id)?.length ?? 0) === 2, 'both deliveries');
+    await waitFor('both deliveries', () => (outcomes.get(e.id)?.length ?? 0) === 2);
     // Concurrent deliveries: the second waits on the inbox key, then finds it taken.
     expect([...outcomes.get(e.id)!].sort()).toEqual(['APPLIED', 'DUPLICATE']);
     expect(await inboxRows(e.id)).toBe(1);
@@ -138,7 +126,7 @@ describe('search.booking-events consumer', () => {
       ],
     });
     await publish(e);
-    await until(() => outcomes.has(e.id), 'the train event');
+    await waitFor('the train event', () => outcomes.has(e.id));
     expect(outcomes.get(e.id)).toEqual(['APPLIED']);
     const doc = await db.prisma.trainDoc.findUniqueOrThrow({ where: { number: '12123' } });
     expect({
@@ -165,13 +153,13 @@ describe('search.booking-events consumer', () => {
     const bad = event('network.station.upserted', { code: 'bad code', name: '', city: 'X', state: 'Y' });
     const before = await db.prisma.stationDoc.count();
     await publish(other, bad);
-    await until(() => outcomes.has(other.id), 'the ignored event');
+    await waitFor('the ignored event', () => outcomes.has(other.id));
     expect(outcomes.get(other.id)).toEqual(['IGNORED']);
     let dlq = await inspectDlq(admin, spec.queue, 5);
-    await until(async () => {
+    await waitFor('the malformed event in the DLQ', async () => {
       dlq = await inspectDlq(admin, spec.queue, 5);
       return dlq.count === 1;
-    }, 'the malformed event in the DLQ');
+    });
     expect(dlq.messages.map((m) => m.messageId)).toEqual([bad.id]);
     expect(outcomes.has(bad.id)).toBe(false);
     expect(await inboxRows(bad.id)).toBe(0);

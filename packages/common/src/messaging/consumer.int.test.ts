@@ -1,5 +1,6 @@
 // Consumers against the real RabbitMQ and PostgreSQL: retries with back-off into the DLQ, DLQ
 // inspection/replay/purge, poison messages, log scopes and inbox dedupe.
+import { setImmediate } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { captureLogger, testLogger } from '../../../../test/support/logger.ts';
@@ -133,7 +134,7 @@ describe('consumer, retries and the DLQ', () => {
       retryDelayMs: 50,
       handler: async (_env, ctx) => {
         ctx.logger.info('handling');
-        await new Promise((r) => setTimeout(r, 5));
+        await setImmediate(); // a turn of the event loop: the scope must survive it
         deep.logger.info({ step: ctx.attempt }, 'deep inside the handler');
         if (ctx.attempt === 1) throw new Error('first attempt fails');
       },
@@ -200,6 +201,13 @@ describe('consumer, retries and the DLQ', () => {
   it('processes a message delivered several times (same id, concurrently) once, thanks to the inbox', async () => {
     const { exchange, queue } = await consumerTopology('dedupe');
     const outcomes: string[] = [];
+    // Sessions of this database blocked on a lock while inserting into the inbox.
+    const inboxWaiters = async () => {
+      const rows = await db.prisma.$queryRaw<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = ${db.name} AND wait_event_type = 'Lock' AND position('inbox' IN query) > 0`;
+      return rows[0]!.n;
+    };
     const consumer = startConsumer({
       connection,
       queue,
@@ -209,13 +217,14 @@ describe('consumer, retries and the DLQ', () => {
       handler: async (env) => {
         const outcome = await db.prisma.$transaction(async (tx) => {
           if (!(await recordInbox(tx, 'payment', env))) return 'duplicate';
+          // The first copy holds its inbox row until the four others wait on it: they overlap for sure.
+          await waitFor('the four other copies waiting on the inbox row', async () => (await inboxWaiters()) === 4);
           // The state change: here one outbox row per processed message.
           await tx.$executeRawUnsafe(
             `INSERT INTO payment.outbox (id, exchange, routing_key, payload)
              VALUES (gen_random_uuid(), 'effects', $1, '{}'::jsonb)`,
             env.id,
           );
-          await new Promise((r) => setTimeout(r, 100));
           return 'processed';
         });
         outcomes.push(outcome);
