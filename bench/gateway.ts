@@ -24,23 +24,14 @@ import { join } from 'node:path';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { addDays, todayInIndia } from '@tatkal/common/dates';
 import { createPrisma } from '@tatkal/db';
-import { createTestRun } from '../subgraphs/booking/test/fixtures.ts';
+import { createTestRun } from '../packages/testkit/src/trainRun.ts';
 import type { TrainsBetweenQuery } from '@tatkal/client';
 import { benchClient, outcomeOf, Recorder, reserveInput, runPool } from './load.ts';
-import {
-  adminQuery,
-  benchSigningKey,
-  commandCpuSeconds,
-  cpuDelta,
-  createBenchDatabase,
-  mintTokens,
-  processCpu,
-  SERVICE_ARGS,
-  startProcess,
-  startStack,
-  type RunningProcess,
-  type Stack,
-} from './processes.ts';
+import { startProcess, type RunningProcess } from '../packages/testkit/src/processes.ts';
+import { adminQuery, createBenchDatabase } from './database.ts';
+import { commandCpuSeconds, cpuDelta, processCpu } from './processes.ts';
+import { SERVICE_ARGS, startStack, type Stack } from './stack.ts';
+import { benchSigningKey, mintTokens } from './tokens.ts';
 import { formatCounts, latencySummary, mdTable, outcomeCounts, type LatencySummary } from './report.ts';
 
 const root = join(import.meta.dirname, '..');

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { PrismaClient } from '@tatkal/db';
 import { farePaise } from '../subgraphs/booking/src/domain/rail.ts';
-import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
+import { createTestRun, doubleBookingAudit } from '../packages/testkit/src/trainRun.ts';
 
 export const PGBENCH = process.env.PGBENCH ?? '/usr/bin/pgbench';
 const SCRIPT = join(import.meta.dirname, 'sql/reserve.pgbench');

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { percentile } from './processes.ts';
 import {
   latencyPoints,
   latencySummary,
   niceScale,
   outcomeCounts,
+  percentile,
   ratePerSecond,
   svgTimeline,
   throughputPoints,

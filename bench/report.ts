@@ -1,6 +1,11 @@
 // The numbers and pictures of a benchmark report: latency summaries, outcome counts, one-second
 // buckets over time and a hand-written SVG of them. Pure functions (unit-tested in report.test.ts).
-import { percentile } from './processes.ts';
+/**
+ * The p-th percentile of an ascending list, nearest rank: the smallest value with at least p% of
+ * the list at or below it.
+ */
+export const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : 0;
 
 /** One finished request: `start` in ms since the run's t0, `ms` its latency, `outcome` HELD / an error code / ... */
 export interface Sample {

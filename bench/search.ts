@@ -9,16 +9,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONTRACT } from '../subgraphs/search/test/contract-cases.ts';
-import {
-  adminQuery,
-  cpuSeconds,
-  createBenchDatabase,
-  percentile,
-  SERVICE_ARGS,
-  startProcess,
-  type RunningProcess,
-} from './processes.ts';
+import { CONTRACT } from '../packages/testkit/src/searchContract.ts';
+import { startProcess, type RunningProcess } from '../packages/testkit/src/processes.ts';
+import { adminQuery, createBenchDatabase } from './database.ts';
+import { cpuSeconds } from './processes.ts';
+import { SERVICE_ARGS } from './stack.ts';
+import { percentile } from './report.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({

@@ -27,32 +27,16 @@ import pg from 'pg';
 import type { Redis } from '@tatkal/common';
 import { createPrisma } from '@tatkal/db';
 import type { Delivery } from '../subgraphs/payment/src/provider/simulator.ts';
-import { createTestRun, doubleBookingAudit } from '../subgraphs/booking/test/fixtures.ts';
+import { createTestRun, doubleBookingAudit } from '../packages/testkit/src/trainRun.ts';
 import type { Reservation, ReserveSeatsInput } from '@tatkal/client';
 import { benchClient, outcomeOf, Recorder, reserveInput, runPool } from './load.ts';
 import { runReservePgbench, type PgbenchResult } from './pgbench.ts';
 import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
-import {
-  benchSigningKey,
-  commandCpuSeconds,
-  connectRedis,
-  cpuDelta,
-  createBenchDatabase,
-  databaseTransactions,
-  databaseUrl,
-  existingSigningKey,
-  mintTokens,
-  openFilesLimit,
-  otherActiveRedisClients,
-  processCpu,
-  redisCounters,
-  redisDelta,
-  SERVICE_ARGS,
-  startStack,
-  STATS_SETTLE_MS,
-  type RedisCounters,
-  type Stack,
-} from './processes.ts';
+import { createBenchDatabase, databaseTransactions, databaseUrl, STATS_SETTLE_MS } from './database.ts';
+import { commandCpuSeconds, cpuDelta, openFilesLimit, processCpu } from './processes.ts';
+import { connectRedis, otherActiveRedisClients, redisCounters, redisDelta, type RedisCounters } from './redis.ts';
+import { SERVICE_ARGS, startStack, type Stack } from './stack.ts';
+import { benchSigningKey, existingSigningKey, mintTokens } from './tokens.ts';
 import {
   formatCounts,
   latencyPoints,

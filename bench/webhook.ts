@@ -18,16 +18,10 @@ import { parseArgs } from 'node:util';
 import { createPrisma } from '@tatkal/db';
 import { signatureHeader } from '../subgraphs/payment/src/webhookSignature.ts';
 import { Recorder, runPool } from './load.ts';
-import {
-  benchSigningKey,
-  commandCpuSeconds,
-  cpuDelta,
-  createBenchDatabase,
-  processCpu,
-  SERVICE_ARGS,
-  startStack,
-  type Stack,
-} from './processes.ts';
+import { createBenchDatabase } from './database.ts';
+import { commandCpuSeconds, cpuDelta, processCpu } from './processes.ts';
+import { SERVICE_ARGS, startStack, type Stack } from './stack.ts';
+import { benchSigningKey } from './tokens.ts';
 import { latencySummary, mdTable, outcomeCounts, formatCounts } from './report.ts';
 
 const root = join(import.meta.dirname, '..');

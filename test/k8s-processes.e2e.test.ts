@@ -14,7 +14,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IContainer, IProbe } from 'kubernetes-models/v1';
 import { deleteEventTopology } from '@tatkal/common';
-import { freePort, startProcess, type RunningProcess } from '../bench/processes.ts';
+import { freePort, startProcess, type RunningProcess } from '../packages/testkit/src/processes.ts';
 import { generateSigningJwk } from '../subgraphs/auth/src/domain/keys.ts';
 import { renderKustomization, type K8sObject } from '../deploy/k8s/render.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';

@@ -1,6 +1,6 @@
 // Booking processes killed (SIGKILL) with requests still in the queue: every PNR a client was
 // answered is decided afterwards, by a restarted process or by the instance that survived, once,
-// in ticket order. Real processes (bench/processes.ts) on one test database and the real Redis.
+// in ticket order. Real processes (packages/testkit/src/processes.ts) on one test database and the real Redis.
 //
 // To kill at a known point, the test holds the run's allocator row (booking.run_allocators) in
 // transactions of its own and lets the allocator through a batch at a time: a hold queued behind
@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Redis } from '@tatkal/common';
-import { localPortsOf, startProcess, type RunningProcess } from '../../../bench/processes.ts';
+import { localPortsOf, startProcess, type RunningProcess } from '../../../packages/testkit/src/processes.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';

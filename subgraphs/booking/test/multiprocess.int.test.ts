@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, type RunningProcess } from '../../../bench/processes.ts';
+import { startProcess, type RunningProcess } from '../../../packages/testkit/src/processes.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';

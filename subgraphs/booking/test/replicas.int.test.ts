@@ -10,7 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declareExchange, deleteEventTopology, eventTopology } from '@tatkal/common';
-import { startProcess, type RunningProcess } from '../../../bench/processes.ts';
+import { startProcess, type RunningProcess } from '../../../packages/testkit/src/processes.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { scrape } from '../../../test/support/metrics.ts';

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteEventTopology, eventTopology } from '@tatkal/common';
-import { freePort } from '../../../bench/processes.ts';
+import { freePort } from '../../../packages/testkit/src/processes.ts';
 import { loadPaymentConfig, type PaymentRole } from '../src/config.ts';
 import { startPaymentService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';

@@ -1,8 +1,8 @@
-// Runs the contract (contract-cases.ts) against one backend: one `it` per case.
+// Runs the contract (packages/testkit/src/searchContract.ts) against one backend: one `it` per case.
 import { expect, it } from 'vitest';
 import type { SearchBackend } from '../src/backends/types.ts';
 import { normalizeQuery } from '../src/domain/text.ts';
-import { CONTRACT, type ContractCase } from './contract-cases.ts';
+import { CONTRACT, type ContractCase } from '../../../packages/testkit/src/searchContract.ts';
 
 export { CONTRACT };
 

@@ -1,6 +1,6 @@
 // The search contract: real queries people type and what must come first. Every backend runs
-// the same list (search.contract.int.test.ts): PostgreSQL always, Elasticsearch when it is there.
-// bench/search.ts sends the station queries as its load.
+// the same list (subgraphs/search/test/contract.ts): PostgreSQL always, Elasticsearch when it is
+// there. bench/search.ts sends the station queries as its load.
 
 const MUMBAI = ['CSMT', 'MMCT', 'LTT', 'BDTS', 'DR', 'DDR', 'BVI'];
 const BENGALURU = ['SBC', 'YNK', 'KJM', 'SMVT', 'BNC', 'YPR'];
