@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { staleClientFiles } from '../packages/client/codegen.ts';
 import { findSchemaChanges, formatChange } from './breaking.ts';
+import { staleResolverTypes } from './resolvers.ts';
 import {
   API_SCHEMA_FILE,
   artifacts,
@@ -135,6 +136,17 @@ async function main(): Promise<number> {
     problems.push(`client codegen failed: ${(err as Error).message}`);
   }
 
+  // Each subgraph's resolver types, generated from its own SDL: a schema change that the committed
+  // types do not have yet fails here (and the resolvers' type check, once regenerated, shows what to change).
+  try {
+    for (const name of await staleResolverTypes(SUPERGRAPH_CONFIG)) {
+      stale = true;
+      problems.push(`${name} is stale: run pnpm schema:compose (or npm run codegen:resolvers)`);
+    }
+  } catch (err) {
+    problems.push(`resolver codegen failed: ${(err as Error).message}`);
+  }
+
   let changesSummary: string;
   const base = options.baseFile ? readBaseFile(options.baseFile) : readBaseApiSchema(options.baseRef);
   if (base.sdl === undefined) {
@@ -167,7 +179,7 @@ async function main(): Promise<number> {
   }
 
   for (const problem of problems) console.error(problem);
-  const freshness = stale ? 'committed schema files STALE' : 'supergraph and client up to date';
+  const freshness = stale ? 'committed schema files STALE' : 'supergraph, client and resolver types up to date';
   const status = problems.length > 0 ? 'FAILED: ' : '';
   console.log(
     `schema check: ${status}composed ${composed.subgraphs.length} subgraphs, ${freshness}, ${changesSummary}`,

@@ -4,7 +4,14 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { GraphQLError, parse, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  parse,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  type GraphQLScalarType,
+  type GraphQLSchema,
+} from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import type { IMiddleware, IMiddlewareGenerator } from 'graphql-middleware';
 import type { Logger } from 'pino';
@@ -43,10 +50,30 @@ type FieldArgs = Record<string, unknown>;
 type Middleware<TContext> = IMiddleware<unknown, TContext, FieldArgs>;
 type MiddlewareGenerator<TContext> = IMiddlewareGenerator<unknown, TContext, FieldArgs>;
 
+// `never` where each resolver has its own type (parent, arguments, reference): any such function fits.
+/** Federation's entity resolver: `(reference, context, info)`, not a field resolver's arguments. */
+type ReferenceResolver<TContext> = (reference: never, context: TContext, info: GraphQLResolveInfo) => unknown;
+
+/**
+ * A subgraph's resolver map: what the `Resolvers` type generated from its SDL describes
+ * (subgraphs/<name>/src/generated/resolvers.ts, `npm run codegen:resolvers`). Apollo's own
+ * `GraphQLResolverMap` types `__resolveReference` as a field resolver, which it is not.
+ */
+export interface SubgraphResolvers<TContext> {
+  [typeName: string]:
+    | GraphQLScalarType
+    | {
+        [fieldName: string]:
+          | GraphQLFieldResolver<never, TContext, never>
+          | { resolve: GraphQLFieldResolver<never, TContext, never> }
+          | ReferenceResolver<TContext>;
+      };
+}
+
 export interface SubgraphOptions<TContext extends RequestContext> {
   name: string;
   typeDefs: string;
-  resolvers: GraphQLResolverMap<TContext>;
+  resolvers: SubgraphResolvers<TContext>;
   /** graphql-shield rules (or other graphql-middleware) applied to the schema, in order. */
   middleware?: (MiddlewareGenerator<TContext> | Middleware<TContext>)[];
   logger: Logger;
@@ -60,6 +87,7 @@ export function createSubgraphServer<TContext extends RequestContext>(
   server: ApolloServer<TContext>;
   schema: GraphQLSchema;
 } {
+  // Apollo's map has `__resolveReference` as a field resolver (see SubgraphResolvers): its one cast.
   let schema = buildSubgraphSchema([
     { typeDefs: parse(opts.typeDefs), resolvers: opts.resolvers as GraphQLResolverMap<unknown> },
   ]);

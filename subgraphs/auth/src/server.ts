@@ -48,7 +48,7 @@ export function buildAuthServer(opts: { logger: Logger; production: boolean; rat
   return createSubgraphServer<AuthContext>({
     name: 'auth',
     typeDefs,
-    resolvers: resolvers as never,
+    resolvers,
     middleware: [authPermissions(opts.rateLimits)],
     logger: opts.logger,
     production: opts.production,

@@ -11,7 +11,7 @@ export function buildBookingServer(opts: { logger: Logger; production: boolean }
   return createSubgraphServer<BookingContext>({
     name: 'booking',
     typeDefs,
-    resolvers: resolvers as never,
+    resolvers,
     middleware: [bookingPermissions, pnrLogFields],
     logger: opts.logger,
     production: opts.production,

@@ -9,7 +9,7 @@ export function buildPaymentServer(opts: { logger: Logger; production: boolean }
   return createSubgraphServer<PaymentContext>({
     name: 'payment',
     typeDefs,
-    resolvers: resolvers as never,
+    resolvers,
     middleware: [paymentPermissions],
     logger: opts.logger,
     production: opts.production,

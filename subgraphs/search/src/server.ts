@@ -22,7 +22,7 @@ export function buildSearchServer(opts: { logger: Logger; production: boolean })
   const built = createSubgraphServer<SearchContext>({
     name: 'search',
     typeDefs,
-    resolvers: resolvers as never,
+    resolvers,
     logger: opts.logger,
     production: opts.production,
   });

@@ -1,7 +1,8 @@
 import type { User } from '@tatkal/db';
 import { badInput, byKeys, DateTimeScalar, forbidden, isUuid, requestLoader, unauthenticated } from '@tatkal/common';
 import type { AuthContext } from '../context.ts';
-import { login, logout, refresh, register, type Session } from '../domain/sessions.ts';
+import type { Resolvers } from '../generated/resolvers.ts';
+import { login, logout, refresh, register } from '../domain/sessions.ts';
 
 /** Marks the user of a session just issued to the caller: they may read their own contact details. */
 const SESSION_USER = Symbol('sessionUser');
@@ -11,11 +12,11 @@ const mayReadContact = (user: User, ctx: AuthContext) =>
   ctx.identity?.role === 'ADMIN';
 
 /** Users by id, one query for all the references of a request; null for an unknown id. */
-async function usersById(ids: string[], ctx: AuthContext): Promise<(User | null)[]> {
+const usersById = requestLoader(async (ids: string[], ctx: AuthContext): Promise<(User | null)[]> => {
   const valid = ids.filter(isUuid);
   const rows = valid.length ? await ctx.prisma.user.findMany({ where: { id: { in: valid } } }) : [];
   return byKeys(ids, rows, (u) => u.id);
-}
+});
 
 const decodeCursor = (cursor: string) => {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -23,12 +24,11 @@ const decodeCursor = (cursor: string) => {
   return id;
 };
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   DateTime: DateTimeScalar,
   Query: {
-    me: (_: unknown, __: unknown, ctx: AuthContext) =>
-      ctx.identity ? ctx.prisma.user.findUnique({ where: { id: ctx.identity.userId } }) : null,
-    users: async (_: unknown, args: { first?: number | null; after?: string | null }, ctx: AuthContext) => {
+    me: (_, __, ctx) => (ctx.identity ? ctx.prisma.user.findUnique({ where: { id: ctx.identity.userId } }) : null),
+    users: async (_, args, ctx) => {
       if (!ctx.identity) throw unauthenticated();
       if (ctx.identity.role !== 'ADMIN') throw forbidden('Only administrators can list users');
       const first = args.first ?? 20;
@@ -46,34 +46,29 @@ export const resolvers = {
     },
   },
   Mutation: {
-    register: (
-      _: unknown,
-      args: { input: { email: string; password: string; name: string; phone?: string | null } },
-      ctx: AuthContext,
-    ) => register(ctx, args.input),
-    login: (_: unknown, args: { email: string; password: string }, ctx: AuthContext) =>
-      login(ctx, args.email, args.password),
-    refreshSession: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => refresh(ctx, args.refreshToken),
-    logout: (_: unknown, args: { refreshToken: string }, ctx: AuthContext) => logout(ctx, args.refreshToken),
+    register: (_, args, ctx) => register(ctx, args.input),
+    login: (_, args, ctx) => login(ctx, args.email, args.password),
+    refreshSession: (_, args, ctx) => refresh(ctx, args.refreshToken),
+    logout: (_, args, ctx) => logout(ctx, args.refreshToken),
   },
   User: {
     // Only for the user themself or an admin: an id someone learned must not reveal a name. No
     // plan of the supergraph resolves another user's reference here.
-    __resolveReference: (ref: { id: string }, ctx: AuthContext) =>
+    __resolveReference: (ref, ctx) =>
       ctx.identity && (ctx.identity.role === 'ADMIN' || ctx.identity.userId === ref.id)
-        ? requestLoader(ctx, usersById).load(ref.id)
+        ? usersById(ctx).load(ref.id)
         : null,
     // Other people's contact details are not for everyone who can name a user id.
-    email: (user: User, _: unknown, ctx: AuthContext) => {
+    email: (user, _, ctx) => {
       if (!mayReadContact(user, ctx)) throw forbidden('Only the user or an administrator can read this');
       return user.email;
     },
-    phone: (user: User, _: unknown, ctx: AuthContext) => {
+    phone: (user, _, ctx) => {
       if (!mayReadContact(user, ctx)) throw forbidden('Only the user or an administrator can read this');
       return user.phone;
     },
   },
   AuthPayload: {
-    user: (session: Session) => ({ ...session.user, [SESSION_USER]: true }),
+    user: (session) => ({ ...session.user, [SESSION_USER]: true }),
   },
 };

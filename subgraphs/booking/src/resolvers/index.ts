@@ -1,4 +1,5 @@
 import { DateScalar, DateTimeScalar } from '@tatkal/common';
+import type { Resolvers } from '../generated/resolvers.ts';
 import { MutationResolvers } from './mutation.ts';
 import { QueryResolvers } from './query.ts';
 import { ReservationResolvers, UserResolvers } from './reservation.ts';
@@ -6,7 +7,7 @@ import { StationResolvers } from './station.ts';
 import { TrainResolvers, TrainStopResolvers } from './train.ts';
 import { TrainRunResolvers } from './trainRun.ts';
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   Date: DateScalar,
   DateTime: DateTimeScalar,
   Query: QueryResolvers,

@@ -1,17 +1,12 @@
-import type { BookingContext } from '../context.ts';
 import { cancelReservation } from '../domain/cancel.ts';
-import type { ReserveInput } from '../domain/types.ts';
+import type * as Types from '../generated/resolvers.ts';
 
-export const MutationResolvers = {
+export const MutationResolvers: Types.MutationResolvers = {
   // Validated, then queued for the run's allocator: the outcome, or QUEUED with a position
   // (domain/queue.ts). The shield rule guarantees an identity.
-  reserveSeats: (_: unknown, args: { input: ReserveInput; idempotencyKey: string }, ctx: BookingContext) =>
+  reserveSeats: (_, args, ctx) =>
     ctx.reservations.queue.reserveSeats(ctx.identity!.userId, args.input, args.idempotencyKey),
-  cancelReservation: async (
-    _: unknown,
-    args: { pnr: string; passengerIds?: string[] | null; idempotencyKey: string },
-    ctx: BookingContext,
-  ) => {
+  cancelReservation: async (_, args, ctx) => {
     const view = await ctx.idempotency.run(
       {
         userId: ctx.identity!.userId,

@@ -1,6 +1,6 @@
-import type { TrainRun, TravelClass } from '@tatkal/db';
+import type { TrainRun } from '@tatkal/db';
 import { badInput, canRead, isPnr, notFound } from '@tatkal/common';
-import type { BookingContext } from '../context.ts';
+import type * as Types from '../generated/resolvers.ts';
 import { loadView } from '../domain/views.ts';
 import { seatMap } from '../domain/seatMap.ts';
 import { reservationsOf } from './reservation.ts';
@@ -8,25 +8,11 @@ import { availabilityOfRun } from './trainRun.ts';
 
 const normalizeCode = (code: string) => code.trim().toUpperCase();
 
-export const QueryResolvers = {
-  station: (_: unknown, args: { code: string }, ctx: BookingContext) =>
-    ctx.loaders.stationByCode.load(normalizeCode(args.code)),
-  train: (_: unknown, args: { number: string }, ctx: BookingContext) =>
-    ctx.loaders.trainByNumber.load(args.number.trim()),
-  trainRun: (_: unknown, args: { trainNumber: string; date: string }, ctx: BookingContext) =>
-    ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`),
-  availability: async (
-    _: unknown,
-    args: {
-      runId?: string | null;
-      trainNumber?: string | null;
-      date?: string | null;
-      from: string;
-      to: string;
-      class?: TravelClass | null;
-    },
-    ctx: BookingContext,
-  ) => {
+export const QueryResolvers: Types.QueryResolvers = {
+  station: (_, args, ctx) => ctx.loaders.stationByCode.load(normalizeCode(args.code)),
+  train: (_, args, ctx) => ctx.loaders.trainByNumber.load(args.number.trim()),
+  trainRun: (_, args, ctx) => ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`),
+  availability: async (_, args, ctx) => {
     let run: TrainRun | null;
     if (args.runId) run = await ctx.loaders.runById.load(args.runId);
     else if (args.trainNumber && args.date)
@@ -35,9 +21,8 @@ export const QueryResolvers = {
     if (!run) throw notFound('No such train run');
     return availabilityOfRun(run, args.from, args.to, args.class, ctx);
   },
-  seatMap: (_: unknown, args: { runId: string; coach: string; from: string; to: string }, ctx: BookingContext) =>
-    seatMap(ctx, args),
-  reservation: async (_: unknown, args: { pnr: string }, ctx: BookingContext) => {
+  seatMap: (_, args, ctx) => seatMap(ctx, args),
+  reservation: async (_, args, ctx) => {
     const pnr = args.pnr.trim();
     if (!isPnr(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
     const r = await ctx.prisma.reservation.findUnique({ where: { pnr }, select: { id: true, userId: true } });
@@ -45,6 +30,5 @@ export const QueryResolvers = {
     if (!r || !canRead(ctx.identity, r.userId)) throw notFound(`No reservation with PNR ${pnr}`);
     return loadView(ctx.prisma, { id: r.id });
   },
-  myReservations: (_: unknown, args: { first?: number | null; after?: string | null }, ctx: BookingContext) =>
-    reservationsOf(ctx, ctx.identity!.userId, args.first, args.after),
+  myReservations: (_, args, ctx) => reservationsOf(ctx, ctx.identity!.userId, args.first, args.after),
 };

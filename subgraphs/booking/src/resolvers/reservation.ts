@@ -1,23 +1,22 @@
-import { badInput, canRead, isUuid, type Identity } from '@tatkal/common';
+import { badInput, canRead, isUuid } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import type { QueuedView } from '../domain/queue.ts';
-import type { ReservationView } from '../domain/types.ts';
 import type { PageKey } from '../domain/views.ts';
+import type * as Types from '../generated/resolvers.ts';
+import { required } from './required.ts';
 
-export const ReservationResolvers = {
+export const ReservationResolvers: Types.ReservationResolvers = {
   // Other subgraphs (payment) reference a reservation by id; only its owner or an admin sees it.
-  __resolveReference: async (ref: { id: string }, ctx: BookingContext) => {
+  __resolveReference: async (ref, ctx) => {
     const found = await ctx.loaders.reservationView.load(ref.id);
     return found && canRead(ctx.identity, found.ownerId) ? found.view : null;
   },
-  run: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.runById.load(r.runId),
-  from: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.stationByCode.load(r.fromCode),
-  to: (r: ReservationView, _: unknown, ctx: BookingContext) => ctx.loaders.stationByCode.load(r.toCode),
+  run: (r, _, ctx) => required(ctx.loaders.runById.load(r.runId), `Run ${r.runId} of reservation ${r.id}`),
+  from: (r, _, ctx) => required(ctx.loaders.stationByCode.load(r.fromCode), `Station ${r.fromCode}`),
+  to: (r, _, ctx) => required(ctx.loaders.stationByCode.load(r.toCode), `Station ${r.toCode}`),
   // A QUEUED reservation's place: reserveSeats answers it; other reads compute it from the ticket.
-  queuePosition: async (r: QueuedView, _: unknown, ctx: BookingContext) =>
-    (await queuePlace(r, ctx))?.queuePosition ?? null,
-  estimatedWaitSeconds: async (r: QueuedView, _: unknown, ctx: BookingContext) =>
-    (await queuePlace(r, ctx))?.estimatedWaitSeconds ?? null,
+  queuePosition: async (r, _, ctx) => (await queuePlace(r, ctx))?.queuePosition ?? null,
+  estimatedWaitSeconds: async (r, _, ctx) => (await queuePlace(r, ctx))?.estimatedWaitSeconds ?? null,
 };
 
 function queuePlace(r: QueuedView, ctx: BookingContext) {
@@ -52,10 +51,10 @@ export function reservationsOf(
   return ctx.loaders.reservationPage.load(JSON.stringify(key));
 }
 
-export const UserResolvers = {
-  __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-  reservations: (user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: BookingContext) => {
-    if (!canRead(ctx.identity as Identity | null, user.id)) return { nodes: [], nextCursor: null };
+export const UserResolvers: Types.UserResolvers = {
+  __resolveReference: (ref) => ({ id: ref.id }),
+  reservations: (user, args, ctx) => {
+    if (!canRead(ctx.identity, user.id)) return { nodes: [], nextCursor: null };
     return reservationsOf(ctx, user.id, args.first, args.after);
   },
 };

@@ -1,7 +1,6 @@
-import type { Station } from '@tatkal/db';
-import type { BookingContext } from '../context.ts';
+import type * as Types from '../generated/resolvers.ts';
 
-export const StationResolvers = {
-  __resolveReference: (ref: { code: string }, ctx: BookingContext) => ctx.loaders.stationByCode.load(ref.code),
-  zone: (s: Station) => s.zone,
+export const StationResolvers: Types.StationResolvers = {
+  __resolveReference: (ref, ctx) => ctx.loaders.stationByCode.load(ref.code),
+  zone: (s) => s.zone,
 };

@@ -3,8 +3,8 @@ import { notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import { availabilityRows, classCounts } from '../domain/availability.ts';
 import { isoDate, routeSegment } from '../domain/network.ts';
-
-type RunRef = { id: string } | { trainNumber: string; date: string };
+import type * as Types from '../generated/resolvers.ts';
+import { required } from './required.ts';
 
 export async function availabilityOfRun(
   run: TrainRun,
@@ -19,18 +19,17 @@ export async function availabilityOfRun(
   return availabilityRows(counts, segment.distanceKm, cls);
 }
 
-export const TrainRunResolvers = {
-  __resolveReference: (ref: RunRef, ctx: BookingContext) =>
+export const TrainRunResolvers: Types.TrainRunResolvers = {
+  __resolveReference: (ref, ctx) =>
     'id' in ref
       ? ctx.loaders.runById.load(ref.id)
       : ctx.loaders.runByTrainAndDate.load(`${ref.trainNumber}|${ref.date}`),
-  trainNumber: async (run: TrainRun, _: unknown, ctx: BookingContext) => {
+  trainNumber: async (run, _, ctx) => {
     const train = await ctx.loaders.trainById.load(run.trainId);
     if (!train) throw notFound(`Train of run ${run.id} not found`);
     return train.number;
   },
-  date: (run: TrainRun) => isoDate(run.date),
-  train: (run: TrainRun, _: unknown, ctx: BookingContext) => ctx.loaders.trainById.load(run.trainId),
-  availability: (run: TrainRun, args: { from: string; to: string; class?: TravelClass | null }, ctx: BookingContext) =>
-    availabilityOfRun(run, args.from, args.to, args.class, ctx),
+  date: (run) => isoDate(run.date),
+  train: (run, _, ctx) => required(ctx.loaders.trainById.load(run.trainId), `Train of run ${run.id}`),
+  availability: (run, args, ctx) => availabilityOfRun(run, args.from, args.to, args.class, ctx),
 };

@@ -1,6 +1,7 @@
 import type { Payment, Refund } from '@tatkal/db';
 import { byKeys, canRead, DateTimeScalar, isUuid, requestLoader, unauthenticated } from '@tatkal/common';
 import type { PaymentContext } from '../context.ts';
+import type { Resolvers } from '../generated/resolvers.ts';
 import { createPayment, pageArgs, paymentPages, paymentsOf, type PaymentPage } from '../domain/payments.ts';
 
 /** A payment is visible to its owner and to admins; to anyone else it does not exist. */
@@ -10,56 +11,58 @@ function visible(payment: Payment | null, ctx: PaymentContext): Payment | null {
 
 // Batch loaders: an `_entities` call with N references costs one query per kind, not N.
 
-async function paymentsById(ids: string[], ctx: PaymentContext): Promise<(Payment | null)[]> {
+const paymentsById = requestLoader(async (ids: string[], ctx: PaymentContext): Promise<(Payment | null)[]> => {
   const valid = ids.filter(isUuid);
   const rows = valid.length ? await ctx.prisma.payment.findMany({ where: { id: { in: valid } } }) : [];
   return byKeys(ids, rows, (p) => p.id);
-}
+});
 
 /** Oldest first, as the schema promises. */
-async function refundsByPaymentId(ids: string[], ctx: PaymentContext): Promise<Refund[][]> {
+const refundsByPaymentId = requestLoader(async (ids: string[], ctx: PaymentContext): Promise<Refund[][]> => {
   const rows = await ctx.prisma.refund.findMany({
     where: { paymentId: { in: ids } },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
   return ids.map((id) => rows.filter((r) => r.paymentId === id));
-}
+});
 
 /** The latest payment of each reservation (a reservation has a handful at most: failed tries, then one live). */
-async function latestPaymentByReservation(ids: string[], ctx: PaymentContext): Promise<(Payment | null)[]> {
-  const valid = ids.filter(isUuid);
-  const rows = valid.length
-    ? await ctx.prisma.payment.findMany({
-        where: { reservationId: { in: valid } },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      })
-    : [];
-  return ids.map((id) => rows.find((p) => p.reservationId === id) ?? null);
-}
+const latestPaymentByReservation = requestLoader(
+  async (ids: string[], ctx: PaymentContext): Promise<(Payment | null)[]> => {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length
+      ? await ctx.prisma.payment.findMany({
+          where: { reservationId: { in: valid } },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        })
+      : [];
+    return ids.map((id) => rows.find((p) => p.reservationId === id) ?? null);
+  },
+);
 
 /** Keys are JSON [userId, first, after] with arguments already checked by `pageArgs`. */
-async function paymentPagesByUser(keys: string[], ctx: PaymentContext): Promise<PaymentPage[]> {
-  return paymentPages(
-    ctx.prisma,
-    keys.map((k) => {
-      const [userId, first, after] = JSON.parse(k) as [string, number | null, string | null];
-      return { userId, ...pageArgs(first, after) };
-    }),
-  );
-}
+const paymentPagesByUser = requestLoader(
+  (keys: string[], ctx: PaymentContext): Promise<PaymentPage[]> =>
+    paymentPages(
+      ctx.prisma,
+      keys.map((k) => {
+        const [userId, first, after] = JSON.parse(k) as [string, number | null, string | null];
+        return { userId, ...pageArgs(first, after) };
+      }),
+    ),
+);
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   DateTime: DateTimeScalar,
   Query: {
-    payment: async (_: unknown, args: { id: string }, ctx: PaymentContext) => {
+    payment: async (_, args, ctx) => {
       if (!ctx.identity) throw unauthenticated();
       return isUuid(args.id) ? visible(await ctx.prisma.payment.findUnique({ where: { id: args.id } }), ctx) : null;
     },
-    myPayments: (_: unknown, args: { first?: number | null; after?: string | null }, ctx: PaymentContext) =>
-      paymentsOf(ctx.prisma, ctx.identity!.userId, args.first, args.after),
+    myPayments: (_, args, ctx) => paymentsOf(ctx.prisma, ctx.identity!.userId, args.first, args.after),
   },
   Mutation: {
-    createPayment: (_: unknown, args: { reservationId: string; idempotencyKey: string }, ctx: PaymentContext) => {
+    createPayment: (_, args, ctx) => {
       const identity = ctx.identity!; // the shield rule guarantees an identity
       return ctx.idempotency.run(
         {
@@ -84,25 +87,20 @@ export const resolvers = {
     },
   },
   Payment: {
-    __resolveReference: async (ref: { id: string }, ctx: PaymentContext) =>
-      visible(await requestLoader(ctx, paymentsById).load(ref.id), ctx),
-    refunds: (payment: { id: string }, _: unknown, ctx: PaymentContext) =>
-      requestLoader(ctx, refundsByPaymentId).load(payment.id),
+    __resolveReference: async (ref, ctx) => visible(await paymentsById(ctx).load(ref.id), ctx),
+    refunds: (payment, _, ctx) => refundsByPaymentId(ctx).load(payment.id),
   },
   Reservation: {
     // Booking owns the reservation; payment only adds its payment, visible to the payer or an admin.
-    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    payment: async (reservation: { id: string }, _: unknown, ctx: PaymentContext) =>
-      visible(await requestLoader(ctx, latestPaymentByReservation).load(reservation.id), ctx),
+    __resolveReference: (ref) => ({ id: ref.id }),
+    payment: async (reservation, _, ctx) => visible(await latestPaymentByReservation(ctx).load(reservation.id), ctx),
   },
   User: {
-    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    payments: (user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: PaymentContext) => {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    payments: (user, args, ctx) => {
       if (!isUuid(user.id) || !canRead(ctx.identity, user.id)) return { nodes: [], nextCursor: null };
       pageArgs(args.first, args.after); // bad arguments fail this field alone, not the whole batch
-      return requestLoader(ctx, paymentPagesByUser).load(
-        JSON.stringify([user.id, args.first ?? null, args.after ?? null]),
-      );
+      return paymentPagesByUser(ctx).load(JSON.stringify([user.id, args.first ?? null, args.after ?? null]));
     },
   },
 };

@@ -1,15 +1,11 @@
 import { DateScalar, requestLoader } from '@tatkal/common';
 import type { SearchContext } from '../context.ts';
+import type { Resolvers } from '../generated/resolvers.ts';
 import { stationAliases } from '../backends/postgres.ts';
-import type { ServedBy, StationResult, TrainResult } from '../backends/types.ts';
+import type { ServedBy } from '../backends/types.ts';
 import { encodeCursor, pageOf, scopeOf } from '../domain/paging.ts';
 import { normalizeQuery } from '../domain/text.ts';
-import {
-  connectionsBetween,
-  loadRoutes,
-  validateTrainsBetween,
-  type TrainConnection,
-} from '../domain/trainsBetween.ts';
+import { connectionsBetween, loadRoutes, validateTrainsBetween } from '../domain/trainsBetween.ts';
 
 /** A fallback anywhere in the request is what the response reports. */
 function noteServed(ctx: SearchContext, servedBy: ServedBy) {
@@ -17,21 +13,12 @@ function noteServed(ctx: SearchContext, servedBy: ServedBy) {
 }
 
 /** One query for the aliases of every station a request names (entity references, trainsBetween's from/to). */
-const aliasesByCode = (codes: string[], ctx: SearchContext) => stationAliases(ctx.prisma, codes);
+const aliasesByCode = requestLoader((codes: string[], ctx: SearchContext) => stationAliases(ctx.prisma, codes));
 
-interface PageArgs {
-  first?: number | null;
-  after?: string | null;
-}
-
-export const resolvers = {
+export const resolvers: Resolvers = {
   Date: DateScalar,
   Query: {
-    searchStations: async (
-      _: unknown,
-      args: PageArgs & { query: string; limit?: number | null },
-      ctx: SearchContext,
-    ) => {
+    searchStations: async (_, args, ctx) => {
       const q = normalizeQuery(args.query);
       const scope = scopeOf('stations', q.text);
       const page =
@@ -42,7 +29,7 @@ export const resolvers = {
       noteServed(ctx, servedBy);
       return hits.map((hit, i) => ({ ...hit, cursor: encodeCursor(scope, page.offset + i + 1) }));
     },
-    searchTrains: async (_: unknown, args: PageArgs & { query: string }, ctx: SearchContext) => {
+    searchTrains: async (_, args, ctx) => {
       const q = normalizeQuery(args.query);
       const scope = scopeOf('trains', q.text);
       const page = pageOf(args, scope, 10);
@@ -50,11 +37,7 @@ export const resolvers = {
       noteServed(ctx, servedBy);
       return hits.map((hit, i) => ({ ...hit, cursor: encodeCursor(scope, page.offset + i + 1) }));
     },
-    trainsBetween: async (
-      _: unknown,
-      args: PageArgs & { from: string; to: string; date: string; class?: string | null },
-      ctx: SearchContext,
-    ) => {
+    trainsBetween: async (_, args, ctx) => {
       const input = validateTrainsBetween(args);
       const scope = scopeOf('between', input.from, input.to, input.date, input.classCode);
       const page = pageOf(args, scope, 20);
@@ -66,24 +49,23 @@ export const resolvers = {
     },
   },
   StationHit: {
-    station: (hit: StationResult) => ({ code: hit.code, aliases: hit.aliases }),
+    station: (hit) => ({ code: hit.code, aliases: hit.aliases }),
   },
   TrainHit: {
-    train: (hit: TrainResult) => ({ number: hit.number }),
+    train: (hit) => ({ number: hit.number }),
   },
   TrainBetween: {
-    train: (c: TrainConnection) => ({ number: c.number }),
-    from: (c: TrainConnection) => ({ code: c.from }),
-    to: (c: TrainConnection) => ({ code: c.to }),
-    run: (c: TrainConnection) => ({ trainNumber: c.number, date: c.originDate }),
+    train: (c) => ({ number: c.number }),
+    from: (c) => ({ code: c.from }),
+    to: (c) => ({ code: c.to }),
+    run: (c) => ({ trainNumber: c.number, date: c.originDate }),
   },
   Station: {
     // Only the key counts: a representation's other fields come from whoever called _entities.
-    __resolveReference: async (ref: { code: string }, ctx: SearchContext) => {
-      const aliases = await requestLoader(ctx, aliasesByCode).load(ref.code);
+    __resolveReference: async (ref, ctx) => {
+      const aliases = await aliasesByCode(ctx).load(ref.code);
       return aliases === null ? null : { code: ref.code, aliases };
     },
-    aliases: async (station: { code: string; aliases?: string[] }, _: unknown, ctx: SearchContext) =>
-      station.aliases ?? (await requestLoader(ctx, aliasesByCode).load(station.code)) ?? [],
+    aliases: async (station, _, ctx) => station.aliases ?? (await aliasesByCode(ctx).load(station.code)) ?? [],
   },
 };
