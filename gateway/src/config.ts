@@ -53,7 +53,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
       RATE_LIMIT_EXPENSIVE_FIELDS: nameList('reserveSeats,createPayment'),
       /** Key prefix of the rate-limit counters (tests use one per run). */
       RATE_LIMIT_PREFIX: z.string().default('rl:'),
-      /** Query limits, checked before any subgraph is called (QUERY_TOO_COMPLEX). */
+      /** Query limits (GraphQL Armor's, but the cost), checked before any subgraph is called (QUERY_TOO_COMPLEX). */
       QUERY_MAX_DEPTH: positiveInt(12),
       QUERY_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
       QUERY_MAX_TOKENS: positiveInt(3000),

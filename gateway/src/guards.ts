@@ -1,7 +1,8 @@
 // What the gateway refuses before any subgraph is called: too many requests from one client IP
 // and queries over the token/nesting limits on the raw text (Express middleware), queries over
-// the limits once parsed and too many expensive operations per user (Apollo plugin: by the root
-// field names in the document, not by the operationName a client chooses).
+// the cost limit and too many expensive operations per user (Apollo plugin: by the root field
+// names in the document, not by the operationName a client chooses). Depth and aliases of the
+// parsed document are Armor's validation rules (limits.ts, wired in server.ts).
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
 import {
@@ -13,7 +14,7 @@ import {
   type Logger,
   type RateLimit,
 } from '@tatkal/common';
-import { checkOperation, checkSource, queryTooComplex, rootFieldCounts, type QueryLimits } from './limits.ts';
+import { checkCost, queryTooComplex, rootFieldCounts, sourceLimitCheck, type QueryLimits } from './limits.ts';
 import type { GatewayContext } from './context.ts';
 
 /** Per client IP over the whole gateway. Redis down: the limiter fails open. */
@@ -49,14 +50,15 @@ export function ipRateLimit(limiter: FixedWindowLimiter, limit: RateLimit, logge
  * middleware, after the JSON body is read; batched bodies are checked operation by operation.)
  */
 export function sourceLimits(limits: QueryLimits, logger: Logger) {
-  return (req: Request, res: Response, next: NextFunction) => {
+  const checkSource = sourceLimitCheck(limits);
+  return async (req: Request, res: Response, next: NextFunction) => {
     // GET carries the query in the URL (queries only; Apollo answers it too).
     const body: unknown = req.method === 'GET' ? req.query : req.body;
     const operations = Array.isArray(body) ? body : [body];
     for (const operation of operations) {
       const query = operation && typeof operation === 'object' ? (operation as { query?: unknown }).query : undefined;
       if (typeof query !== 'string') continue;
-      const violation = checkSource(query, limits);
+      const violation = await checkSource(query);
       if (!violation) continue;
       logger.warn({ violation }, 'query refused before parsing');
       const error = queryTooComplex(violation);
@@ -79,10 +81,10 @@ export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayConte
   return {
     async requestDidStart() {
       return {
-        // One hook, in order: a query refused as too complex is not counted against the user.
+        // One hook, in order: a query refused as too costly is not counted against the user.
         async didResolveOperation({ schema, document, operation, request, contextValue }) {
           if (!operation) return;
-          const violation = checkOperation(schema, document, operation, request.variables ?? {}, opts.limits);
+          const violation = checkCost(schema, document, operation, request.variables ?? {}, opts.limits);
           if (violation) throw queryTooComplex(violation);
           const expensive = opts.expensive;
           if (!expensive || expensive.fields.size === 0) return;

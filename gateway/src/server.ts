@@ -31,7 +31,7 @@ import {
 import type { GatewayContext } from './context.ts';
 import { subgraphDataSource, type SubgraphConnectionOptions, type SubgraphDataSource } from './dataSources.ts';
 import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
-import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
+import { armorValidationRules, DEFAULT_QUERY_LIMITS, limitErrorCode, type QueryLimits } from './limits.ts';
 import { trustedDocuments, trustedDocumentsCache, type TrustedDocumentManifest } from './trustedDocuments.ts';
 
 export interface RateLimitOptions {
@@ -85,6 +85,11 @@ export function buildGateway(opts: GatewayOptions) {
       return source;
     },
   });
+  const queryLimits = opts.queryLimits ?? DEFAULT_QUERY_LIMITS;
+  const formatError = makeFormatError({
+    exposeDetails: !opts.production,
+    log: (err) => opts.logger.error({ err }, 'unexpected gateway error'),
+  });
   const server = new ApolloServer<GatewayContext>({
     gateway,
     introspection: !opts.production,
@@ -100,11 +105,10 @@ export function buildGateway(opts: GatewayOptions) {
       ),
     },
     // Backstop to the token check in front: the parser itself stops there too.
-    parseOptions: { maxTokens: (opts.queryLimits ?? DEFAULT_QUERY_LIMITS).maxTokens },
-    formatError: makeFormatError({
-      exposeDetails: !opts.production,
-      log: (err) => opts.logger.error({ err }, 'unexpected gateway error'),
-    }),
+    parseOptions: { maxTokens: queryLimits.maxTokens },
+    // GraphQL Armor's depth and alias limits (QUERY_TOO_COMPLEX, which limitErrorCode keeps).
+    validationRules: armorValidationRules(queryLimits),
+    formatError: (formatted, error) => formatError(limitErrorCode(formatted, error), error),
     plugins: [
       opts.production
         ? ApolloServerPluginLandingPageDisabled()
@@ -114,7 +118,7 @@ export function buildGateway(opts: GatewayOptions) {
       // Before planning: bad strings and dates never reach a subgraph (each checks again anyway).
       inputValidationPlugin<GatewayContext>(),
       guardPlugin({
-        limits: opts.queryLimits ?? DEFAULT_QUERY_LIMITS,
+        limits: queryLimits,
         expensive: opts.rateLimits && {
           limiter: opts.rateLimits.limiter,
           fields: new Set(opts.rateLimits.expensiveFields),
