@@ -84,7 +84,7 @@ describe('moves from a status the table does not allow change nothing', () => {
     expect(await stored(r.id)).toEqual({ status: 'CANCELLED', passengers: ['CANCELLED', 'CANCELLED'] });
   });
 
-  it('release of a confirmed booking is NOT_HELD; refuse, confirm and promote of the wrong status move nothing', async () => {
+  it('release of a confirmed booking is NOT_HELD; refuse, confirm, promote of it move nothing', async () => {
     const r = await book(1);
     expect(await confirm(db.prisma, r.id)).toBe('CONFIRMED');
     expect(await release(db.prisma, r.id, deps.reservations.settings)).toBe('NOT_HELD');
@@ -143,7 +143,7 @@ describe('PNRs', () => {
   });
 });
 
-it('payments and expiry racing on the same holds: each ends whole and confirmed (in time or reacquired), its berths occupied once', async () => {
+it('payments racing expiry on the same holds: each ends confirmed (in time or reacquired), berths once', async () => {
   const holds = await Promise.all(Array.from({ length: 12 }, () => book(2)));
   expect(holds.every((h) => h.status === 'HELD')).toBe(true);
   const ids = holds.map((h) => h.id);
