@@ -18,7 +18,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/db.
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { createTestKeys, type TestKeys } from '../../../test/support/tokens.ts';
 import { retrying } from '../../../test/support/wait.ts';
-import { allocatorLeaseKey } from '../src/domain/allocator.ts';
+import { allocatorLeaseKey } from '../src/domain/allocator/allocator.ts';
 import {
   createTestRun,
   doubleBookingAudit,

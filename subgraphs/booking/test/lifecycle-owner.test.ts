@@ -2,6 +2,7 @@
 // file changes a reservation's or a passenger's status or writes the reserveSeats record. Read
 // with TypeScript's parser: SQL in tagged templates ($queryRaw, $executeRaw, Prisma.sql) and
 // Prisma model writes, so a comment or a string elsewhere cannot trip it and a write cannot hide.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the cases below are source text with SQL templates
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
@@ -70,11 +71,14 @@ describe('the reservation lifecycle has one owner', () => {
 
   it.each([
     ["db.$queryRaw`UPDATE booking.reservations SET status = 'HELD' WHERE id = ${id}`", 'status literal in SQL'],
-    ['tx.$executeRaw`UPDATE booking.passengers p SET seat_id = 1, status = ${s} WHERE id = ${id}`', 'status written in SQL'],
+    [
+      'tx.$executeRaw`UPDATE booking.passengers p SET seat_id = 1, status = ${s} WHERE id = ${id}`',
+      'status written in SQL',
+    ],
     ["tx.$queryRaw`SELECT id FROM booking.reservations WHERE status = 'QUEUED'`", 'status literal in SQL'],
     ['tx.$executeRaw`INSERT INTO booking.reservations (id) VALUES (${id})`', 'status written in SQL'],
     ["tx.reservation.update({ where: { id }, data: { status: 'CANCELLED' } })", 'status written through Prisma'],
-    ["tx.passenger.updateMany({ where: { id }, data: { status: next } })", 'status written through Prisma'],
+    ['tx.passenger.updateMany({ where: { id }, data: { status: next } })', 'status written through Prisma'],
     ["idempotency.complete(tx, 'reserveSeats', [])", 'the reserveSeats record'],
   ])('flags %s', (code, what) => {
     expect(violations('x.ts', code).join()).toContain(what);
@@ -84,7 +88,7 @@ describe('the reservation lifecycle has one owner', () => {
     'tx.$queryRaw`SELECT id FROM booking.reservations WHERE status = ${QUEUED}::booking."ReservationStatus"`',
     "tx.reservation.findMany({ where: { status: 'HELD' } })",
     "// UPDATE booking.reservations SET status = 'HELD'",
-    "tx.$executeRaw`UPDATE booking.run_seats SET occupied_mask = 0 WHERE run_id = ${id}`",
+    'tx.$executeRaw`UPDATE booking.run_seats SET occupied_mask = 0 WHERE run_id = ${id}`',
   ])('leaves alone %s', (code) => {
     expect(violations('x.ts', code)).toEqual([]);
   });
