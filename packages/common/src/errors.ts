@@ -19,6 +19,14 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   TRY_AGAIN: 'TRY_AGAIN',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** Identity verification (auth): a wrong one-time code, or none was requested. */
+  IDENTITY_CODE_INVALID: 'IDENTITY_CODE_INVALID',
+  /** The one-time code ran out (5 minutes): request another. */
+  IDENTITY_CODE_EXPIRED: 'IDENTITY_CODE_EXPIRED',
+  /** Five wrong codes: this code is dead, request another. */
+  IDENTITY_CODE_ATTEMPTS_EXCEEDED: 'IDENTITY_CODE_ATTEMPTS_EXCEEDED',
+  /** A code was sent less than a minute ago; `retryAfterSeconds` says when another can be. */
+  IDENTITY_CODE_RESEND_TOO_SOON: 'IDENTITY_CODE_RESEND_TOO_SOON',
   /** Trusted documents (gateway in production): a hash the manifest does not have. */
   PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
   /** Trusted documents (gateway in production): an operation's text without a hash. */
