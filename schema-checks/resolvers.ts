@@ -32,6 +32,7 @@ const SUBGRAPHS: Record<string, SubgraphResolverTypes> = {
     mappers: {
       User: '@tatkal/db#User',
       AuthPayload: '../domain/sessions.ts#Session',
+      IdentityVerificationPayload: '../domain/identity.ts#IdentityVerification',
     },
   },
   booking: {

@@ -608,7 +608,7 @@ describe('identity headers sent straight to a subgraph', () => {
       'from: "MMCT", to: "NDLS", class: THIRD_AC, passengers: [{ name: "Forged", age: 30, gender: MALE }] }) { pnr } }';
     // The victim's claims signed with a guessed secret, sent with the attacker's own valid token.
     const guessed = createIdentityAssertions('x'.repeat(40)).sign(
-      { identity: { userId: victim.id, role: 'ADMIN', tokenId: randomUUID() }, clientIp: '127.0.0.1' },
+      { identity: { userId: victim.id, role: 'ADMIN', tokenId: randomUUID(), verified: false }, clientIp: '127.0.0.1' },
       `Bearer ${attacker.accessToken}`,
     );
     for (const url of [`${sg.urls.auth}/graphql`, `${sg.urls.booking}/graphql`]) {

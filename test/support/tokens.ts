@@ -36,8 +36,9 @@ export async function createTestKeys(): Promise<TestKeys> {
   return { jwks, kid, privateKey, sign, verify: createTokenVerifier({ jwks, issuer: ISSUER, audience: AUDIENCE }) };
 }
 
-export const identity = (userId: string, role: Role = 'CUSTOMER'): Identity => ({
+export const identity = (userId: string, role: Role = 'CUSTOMER', verified = false): Identity => ({
   userId,
   role,
   tokenId: randomUUID(),
+  verified,
 });

@@ -1,6 +1,6 @@
 // The token verifier's memory of verified tokens: a hit skips the signature check, but never
 // outlives the token's exp nor the cache TTL, and a refused token is never remembered.
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from './config.ts';
@@ -100,10 +100,42 @@ describe('token verifier cache', () => {
   });
 });
 
+describe('token claims: role and verification', () => {
+  const tokenWith = async (claims: Record<string, unknown>) => {
+    const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    const keySet = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k2', alg: 'EdDSA' }] };
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'k2' })
+      .setIssuer('tatkal-auth')
+      .setAudience('tatkal-api')
+      .setSubject(randomUUID())
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const verify = createTokenVerifier({ jwks: keySet as never, issuer: 'tatkal-auth', audience: 'tatkal-api' });
+    return () => verify(`Bearer ${token}`);
+  };
+
+  it('reads AGENT and the verification; a token without the claim (issued before it) is not verified', async () => {
+    expect(await (await tokenWith({ role: 'AGENT', verified: true }))()).toMatchObject({
+      role: 'AGENT',
+      verified: true,
+    });
+    expect(await (await tokenWith({ role: 'ADMIN', verified: false }))()).toMatchObject({ verified: false });
+    expect(await (await tokenWith({ role: 'CUSTOMER' }))()).toMatchObject({ role: 'CUSTOMER', verified: false });
+  });
+
+  it('refuses an unknown role and a verification that is not a boolean', async () => {
+    for (const claims of [{ role: 'ROOT' }, { role: 'CUSTOMER', verified: 'yes' }, { role: 'AGENT', verified: 1 }])
+      await expect((await tokenWith(claims))()).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
+  });
+});
+
 describe('identity assertions (the gateway signs every request, a subgraph checks)', () => {
   const secret = 'a'.repeat(16) + randomUUID();
   const assertions = createIdentityAssertions(secret);
-  const identity: Identity = { userId: randomUUID(), role: 'CUSTOMER', tokenId: randomUUID() };
+  const identity: Identity = { userId: randomUUID(), role: 'CUSTOMER', tokenId: randomUUID(), verified: false };
   const bearer = 'Bearer aaa.bbb.ccc';
   const ip = '203.0.113.7';
   const refusedWith401 = (fn: () => unknown) => {
@@ -123,6 +155,40 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     expect(assertions.verify(header, bearer, now)).toEqual({ identity, clientIp: ip });
     expect(assertions.verify(header, bearer, now + 29_000)).toEqual({ identity, clientIp: ip });
     refusedWith401(() => assertions.verify(header, bearer, now + 31_000));
+  });
+
+  it('carries the verification and every role, AGENT included, through a round trip', () => {
+    for (const role of ['CUSTOMER', 'AGENT', 'ADMIN'] as const)
+      for (const verified of [true, false]) {
+        const who: Identity = { userId: randomUUID(), role, tokenId: randomUUID(), verified };
+        const header = assertions.sign({ identity: who, clientIp: ip }, bearer);
+        expect(JSON.parse(Buffer.from(header.split('.')[1]!, 'base64url').toString())).toMatchObject({
+          role,
+          verified,
+        });
+        expect(assertions.verify(header, bearer)).toEqual({ identity: who, clientIp: ip });
+      }
+  });
+
+  it('refuses a changed verification, reads a missing one (an older gateway) as false, refuses a non-boolean', () => {
+    const sign = (claims: Record<string, unknown>) => {
+      const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+      // The MAC as the gateway computes it: what a holder of the secret would send.
+      const mac = createHmac('sha256', secret).update(`v2\n${bearer}\n${body}`).digest('base64url');
+      return `v2.${body}.${mac}`;
+    };
+    const exp = Math.floor(Date.now() / 1000) + 30;
+    const base = { sub: identity.userId, role: 'AGENT', jti: identity.tokenId, ip, exp };
+    expect(assertions.verify(sign(base), bearer).identity).toEqual({ ...identity, role: 'AGENT', verified: false });
+    expect(assertions.verify(sign({ ...base, verified: true }), bearer).identity?.verified).toBe(true);
+    for (const verified of ['true', 1, null])
+      refusedWith401(() => assertions.verify(sign({ ...base, verified }), bearer));
+    refusedWith401(() => assertions.verify(sign({ ...base, role: 'SUPERUSER' }), bearer));
+    // Not verified, signed; the same claims saying verified under the old MAC are refused.
+    const header = assertions.sign({ identity, clientIp: ip }, bearer);
+    const [v, , mac] = header.split('.');
+    const claimed = Buffer.from(JSON.stringify({ ...base, role: 'CUSTOMER', verified: true })).toString('base64url');
+    refusedWith401(() => assertions.verify(`${v}.${claimed}.${mac}`, bearer));
   });
 
   it('signs anonymous requests too, valid only without a bearer header', () => {
@@ -155,7 +221,7 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     const tokens: (string | undefined)[] = [];
     const verifyToken = async (authorization: string | undefined) => {
       tokens.push(authorization);
-      return authorization ? { userId: 'from-token', role: 'CUSTOMER' as const, tokenId: 't' } : null;
+      return authorization ? { userId: 'from-token', role: 'CUSTOMER' as const, tokenId: 't', verified: false } : null;
     };
     const header = assertions.sign({ identity, clientIp: ip }, bearer);
     const caller = subgraphCaller({ verifyToken, assertions });
@@ -168,7 +234,7 @@ describe('identity assertions (the gateway signs every request, a subgraph check
     expect(tokens).toEqual([]);
     // No assertion (a direct call outside production): the token is verified, the socket is the address.
     expect(await caller({ authorization: bearer, 'x-forwarded-for': '198.51.100.9' }, '10.0.0.2')).toEqual({
-      identity: { userId: 'from-token', role: 'CUSTOMER', tokenId: 't' },
+      identity: { userId: 'from-token', role: 'CUSTOMER', tokenId: 't', verified: false },
       clientIp: '10.0.0.2',
       signed: false,
     });

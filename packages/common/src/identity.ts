@@ -8,12 +8,26 @@ import { counter } from './telemetry.ts';
 const unauthenticatedHttp = (message: string) =>
   new AppError(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401 } });
 
-export type Role = 'CUSTOMER' | 'ADMIN';
+export const ROLES = ['CUSTOMER', 'AGENT', 'ADMIN'] as const;
+export type Role = (typeof ROLES)[number];
+export const isRole = (value: unknown): value is Role => (ROLES as readonly unknown[]).includes(value);
 export interface Identity {
   userId: string;
   role: Role;
   tokenId: string;
+  /**
+   * The user proved their phone with a one-time code (auth's verifyIdentity) before this token was
+   * issued: only such accounts may book Tatkal.
+   */
+  verified: boolean;
 }
+
+/**
+ * A token's or an assertion's `verified` claim: absent is false (tokens and gateways from before
+ * the claim existed: never more than they said), anything but a boolean is refused (undefined).
+ */
+const verifiedClaim = (value: unknown): boolean | undefined =>
+  value === undefined ? false : typeof value === 'boolean' ? value : undefined;
 
 export const TOKEN_ALGORITHMS = ['EdDSA'];
 
@@ -91,8 +105,10 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
         currentDate: new Date(at),
       });
       const role = payload.role;
-      if (role !== 'CUSTOMER' && role !== 'ADMIN') throw new Error('bad role claim');
-      const identity: Identity = { userId: payload.sub!, role, tokenId: payload.jti! };
+      if (!isRole(role)) throw new Error('bad role claim');
+      const isVerified = verifiedClaim(payload.verified);
+      if (isVerified === undefined) throw new Error('bad verified claim');
+      const identity: Identity = { userId: payload.sub!, role, tokenId: payload.jti!, verified: isVerified };
       if (ttlMs > 0) {
         if (verified.size >= max) verified.delete(verified.keys().next().value!);
         verified.set(token, { identity, until: Math.min(at + ttlMs, payload.exp! * 1000) });
@@ -155,7 +171,14 @@ export function createIdentityAssertions(secret: string): IdentityAssertions {
     sign({ identity, clientIp }, authorization, nowMs = Date.now()) {
       const exp = Math.floor(nowMs / 1000) + ASSERTION_TTL_S;
       const body = identity
-        ? { sub: identity.userId, role: identity.role, jti: identity.tokenId, ip: clientIp, exp }
+        ? {
+            sub: identity.userId,
+            role: identity.role,
+            jti: identity.tokenId,
+            verified: identity.verified,
+            ip: clientIp,
+            exp,
+          }
         : { ip: clientIp, exp };
       const claims = Buffer.from(JSON.stringify(body)).toString('base64url');
       return `${VERSION}.${claims}.${mac(authorization ?? '', claims).toString('base64url')}`;
@@ -166,21 +189,22 @@ export function createIdentityAssertions(secret: string): IdentityAssertions {
       const expected = mac(authorization ?? '', claims);
       const given = Buffer.from(signature, 'base64url');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refuse();
-      const { sub, role, jti, ip, exp } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as Record<
-        string,
-        unknown
-      >;
+      const { sub, role, jti, verified, ip, exp } = JSON.parse(
+        Buffer.from(claims, 'base64url').toString('utf8'),
+      ) as Record<string, unknown>;
       if (typeof exp !== 'number' || exp * 1000 <= nowMs || typeof ip !== 'string') return refuse();
       if (sub === undefined && !authorization) return { identity: null, clientIp: ip };
+      const isVerified = verifiedClaim(verified);
       if (
         typeof sub !== 'string' ||
         typeof jti !== 'string' ||
-        (role !== 'CUSTOMER' && role !== 'ADMIN') ||
+        !isRole(role) ||
+        isVerified === undefined ||
         !authorization
       )
         return refuse();
       tokenVerifications.inc({ result: 'asserted' });
-      return { identity: { userId: sub, role, tokenId: jti }, clientIp: ip };
+      return { identity: { userId: sub, role, tokenId: jti, verified: isVerified }, clientIp: ip };
     },
   };
 }

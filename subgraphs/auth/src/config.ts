@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, rateLimitEnv, loadSubgraphConfig } from '@tatkal/common';
+import { ConfigError, env, rateLimitEnv, loadSubgraphConfig } from '@tatkal/common';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -25,9 +25,30 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
       RATE_LIMIT_LOGIN: rateLimitEnv('10/1m'),
       /** register: per client IP. */
       RATE_LIMIT_REGISTER: rateLimitEnv('5/1m'),
+      /**
+       * Who delivers identity codes: `simulator` (the development OTP simulator, default outside
+       * production; refused in production) or `disabled` (default in production until a real SMS
+       * provider is wired in behind OtpSender: requesting a code then fails).
+       */
+      OTP_PROVIDER: z.enum(OTP_PROVIDERS).optional(),
+      /** The development OTP simulator (subgraphs/auth/src/otp). */
+      OTP_SIMULATOR_URL: env.httpUrl.default('http://127.0.0.1:4007'),
+      /** How long a one-time code is good for. */
+      IDENTITY_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(900).default(300),
+      /** Least time between two codes for one user. */
+      IDENTITY_CODE_RESEND_SECONDS: z.coerce.number().int().min(10).max(600).default(60),
     },
     source,
   );
-  return { ...config, AUTH_GENERATE_KEYS: config.AUTH_GENERATE_KEYS ?? config.NODE_ENV !== 'production' };
+  const production = config.NODE_ENV === 'production';
+  const otpProvider = config.OTP_PROVIDER ?? (production ? 'disabled' : 'simulator');
+  if (production && otpProvider === 'simulator')
+    throw new ConfigError(
+      'invalid configuration: OTP_PROVIDER: simulator is for development and tests only ' +
+        '(it keeps codes in clear); production needs a real SMS provider',
+    );
+  return { ...config, OTP_PROVIDER: otpProvider, AUTH_GENERATE_KEYS: config.AUTH_GENERATE_KEYS ?? !production };
 }
+
+export const OTP_PROVIDERS = ['simulator', 'disabled'] as const;
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;

@@ -7,7 +7,10 @@ runMain('auth', async () => {
   const logger = createLogger('auth', config.LOG_LEVEL);
   initTelemetry({ service: 'auth' });
   const service = await startAuthService(config, logger);
-  logger.info({ url: `${service.url}/graphql`, jwks: `${service.url}/.well-known/jwks.json` }, 'auth subgraph ready');
+  logger.info(
+    { url: `${service.url}/graphql`, jwks: `${service.url}/.well-known/jwks.json`, otp: service.otpProvider },
+    'auth subgraph ready',
+  );
   onShutdown(logger, [{ name: 'auth', close: service.close }]);
   // Key rotation without a restart: edit AUTH_SIGNING_KEYS_FILE, then `kill -HUP <pid>`.
   process.on('SIGHUP', () => {

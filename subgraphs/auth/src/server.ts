@@ -1,5 +1,8 @@
 import {
+  chain,
   createSubgraphServer,
+  isAdmin,
+  isAuthenticated,
   loadSchemaFile,
   permissions,
   rateLimit,
@@ -40,6 +43,11 @@ export function authPermissions(limits: AuthRateLimits = DEFAULT_AUTH_RATE_LIMIT
       register: rateLimit({ per: 'ip', ...limits.register }),
       refreshSession: rateLimit({ per: 'ip', max: 60, windowMs: 60_000 }),
       logout: rateLimit({ per: 'ip', max: 60, windowMs: 60_000 }),
+      // The one-a-minute resend limit is the domain's (its own code); this bounds SMS spend per user
+      // across keys and the guessing a user's tokens allow (5 wrong codes kill a code anyway).
+      requestIdentityCode: chain(isAuthenticated, rateLimit({ per: 'user', max: 10, windowMs: 3_600_000 })),
+      verifyIdentity: chain(isAuthenticated, rateLimit({ per: 'user', max: 30, windowMs: 3_600_000 })),
+      setUserRole: isAdmin,
     },
   });
 }

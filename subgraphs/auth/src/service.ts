@@ -1,4 +1,5 @@
 import {
+  createIdempotency,
   createRedis,
   createTokenVerifier,
   RedisRateLimitStore,
@@ -6,10 +7,11 @@ import {
   waitForRedis,
   type Logger,
 } from '@tatkal/common';
-import { connectPrisma, databaseReady } from '@tatkal/db';
+import { connectPrisma, databaseReady, Prisma } from '@tatkal/db';
 import type { AuthConfig } from './config.ts';
 import { loadSigningKeys, publicJwks } from './domain/keys.ts';
 import { ensureAdmin } from './domain/sessions.ts';
+import { disabledOtpSender, simulatorOtpSender, type OtpSender } from './otp/sender.ts';
 import { buildAuthServer } from './server.ts';
 
 /** Wires and starts the auth subgraph: used by index.ts and by end-to-end tests (port 0). */
@@ -56,13 +58,24 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
   // a timed-out check lets a login through, and an attack's load is when timeouts happen.
   const redis = createRedis(config.REDIS_URL, { name: 'auth', commandTimeoutMs: 1000 });
   if (!(await waitForRedis(redis))) logger.warn('Redis not reachable at start-up: no rate limits until it is');
+  const otp: OtpSender =
+    config.OTP_PROVIDER === 'simulator' ? simulatorOtpSender(config.OTP_SIMULATOR_URL) : disabledOtpSender;
+  if (config.OTP_PROVIDER === 'disabled') logger.warn('OTP_PROVIDER=disabled: identity codes cannot be sent');
+  const identityDeps = {
+    otp,
+    idempotency: createIdempotency({ db: prisma, sql: Prisma, schema: 'auth', redis }),
+    identityCodes: {
+      ttlSeconds: config.IDENTITY_CODE_TTL_SECONDS,
+      resendSeconds: config.IDENTITY_CODE_RESEND_SECONDS,
+    },
+  };
   const http = await startSubgraphService({
     config,
     server,
     logger,
     verifyToken: (authorization) => keyring.verify(authorization),
     readiness: { database: () => databaseReady(prisma) },
-    extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings }),
+    extendContext: (base) => ({ ...base, prisma, keys: keyring.keys, settings, ...identityDeps }),
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: `${config.RATE_LIMIT_PREFIX}auth:`, logger }),
     routes: (app) =>
       app.get(
@@ -72,6 +85,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
   });
   return {
     url: http.url,
+    otpProvider: config.OTP_PROVIDER,
     reloadKeys,
     close: async () => {
       await http.close();

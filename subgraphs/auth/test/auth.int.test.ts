@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier, type Identity } from '@tatkal/common';
+import { createIdempotency, createTokenVerifier, type Identity } from '@tatkal/common';
+import { Prisma } from '@tatkal/db';
 import type { AuthContext } from '../src/context.ts';
 import { generateSigningJwk, importSigningKeys, publicJwks, type SigningKey } from '../src/domain/keys.ts';
+import { disabledOtpSender } from '../src/otp/sender.ts';
 import { buildAuthServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
@@ -16,6 +18,9 @@ const ctx = (identity: Identity | null = null): AuthContext => ({
   prisma: db.prisma,
   keys,
   settings,
+  // Identity verification has its own test (identity.int.test.ts).
+  otp: disabledOtpSender,
+  idempotency: createIdempotency({ db: db.prisma, sql: Prisma, schema: 'auth' }),
   identity,
   requestId: 't',
   log: testLogger,
@@ -193,7 +198,7 @@ describe('User entity and admin queries', () => {
       server,
       q,
       { r: [{ __typename: 'User', id: user.id }] },
-      ctx({ userId: user.id, role: 'CUSTOMER', tokenId: 'j' }),
+      ctx({ userId: user.id, role: 'CUSTOMER', tokenId: 'j', verified: false }),
     );
     expect(own.data!._entities[0]).toEqual({ id: user.id, name: 'Asha Rao', email: 'asha.rao@example.com' });
   });
@@ -201,7 +206,10 @@ describe('User entity and admin queries', () => {
   it('resolves another user, or any user for an anonymous caller, as null: a user id reveals no name', async () => {
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'asha.rao@example.com' } });
     const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }`;
-    for (const who of [null, { userId: crypto.randomUUID(), role: 'CUSTOMER' as const, tokenId: 'j' }]) {
+    for (const who of [
+      null,
+      { userId: crypto.randomUUID(), role: 'CUSTOMER' as const, tokenId: 'j', verified: false },
+    ]) {
       const res = await execute(server, q, { r: [{ __typename: 'User', id: user.id }] }, ctx(who));
       expect(res).toEqual({ data: { _entities: [null] } });
     }
@@ -209,7 +217,7 @@ describe('User entity and admin queries', () => {
       server,
       q,
       { r: [{ __typename: 'User', id: user.id }] },
-      ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }),
+      ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j', verified: false }),
     );
     expect(admin.data!._entities).toEqual([{ id: user.id, name: 'Asha Rao' }]);
   });
@@ -218,9 +226,21 @@ describe('User entity and admin queries', () => {
     const q = `{ users(first: 5) { nodes { id } nextCursor } }`;
     expect(errorCodes(await execute(server, q, {}, ctx()))).toEqual(['UNAUTHENTICATED']);
     expect(
-      errorCodes(await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'CUSTOMER', tokenId: 'j' }))),
+      errorCodes(
+        await execute(
+          server,
+          q,
+          {},
+          ctx({ userId: crypto.randomUUID(), role: 'CUSTOMER', tokenId: 'j', verified: false }),
+        ),
+      ),
     ).toEqual(['FORBIDDEN']);
-    const admin = await execute(server, q, {}, ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j' }));
+    const admin = await execute(
+      server,
+      q,
+      {},
+      ctx({ userId: crypto.randomUUID(), role: 'ADMIN', tokenId: 'j', verified: false }),
+    );
     expect(admin.errors).toBeUndefined();
     expect(admin.data!.users.nodes.length).toBe(await db.prisma.user.count());
   });
@@ -248,7 +268,7 @@ describe('User entity and admin queries', () => {
     try {
       const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name email } } }`;
       let res: Awaited<ReturnType<typeof execute>> | undefined;
-      const admin = { userId: crypto.randomUUID(), role: 'ADMIN' as const, tokenId: 'j' };
+      const admin = { userId: crypto.randomUUID(), role: 'ADMIN' as const, tokenId: 'j', verified: false };
       const sql = await counting.statementsDuring(async () => {
         res = await execute(
           server,

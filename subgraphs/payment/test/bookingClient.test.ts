@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
 describe('booking client', () => {
-  const identity: Identity = { userId: randomUUID(), role: 'CUSTOMER', tokenId: randomUUID() };
+  const identity: Identity = { userId: randomUUID(), role: 'CUSTOMER', tokenId: randomUUID(), verified: false };
   const caller = { authorization: 'Bearer aaa.bbb.ccc', requestId: 'req-7', identity, clientIp: '203.0.113.5' };
 
   it('signs the call for the caller and their address, valid only with their token', async () => {

@@ -97,6 +97,8 @@ export type ReserveSeatsInput = {
 
 export type Role =
   | 'ADMIN'
+  /** A travel agent; what agents may book, and when, is booking's to decide. */
+  | 'AGENT'
   | 'CUSTOMER';
 
 export type TravelClass =

@@ -18,10 +18,11 @@ function derive(password: string, salt: Buffer, params: typeof PARAMS): Promise<
   );
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** `params`: a lighter cost for short-lived secrets (identity codes); passwords keep the default. */
+export async function hashPassword(password: string, params: typeof PARAMS = PARAMS): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, PARAMS);
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+  const key = await derive(password, salt, params);
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

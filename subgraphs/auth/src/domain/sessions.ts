@@ -53,16 +53,18 @@ const registerSchema = z.object({
 
 type Db = PrismaClient | Prisma.TransactionClient;
 
-async function issueSession(
+/**
+ * An access token with the user's current claims: `role`, and `verified` (identity proved by a
+ * one-time code, packages/common/src/identity.ts); every token auth issues reads them from the row.
+ */
+export async function signAccessToken(
   deps: SessionDeps,
   user: User,
-  familyId: string = randomUUID(),
-  db: Db = deps.prisma,
-): Promise<Session & { tokenId: string }> {
+): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
   const now = Math.floor(Date.now() / 1000);
   const signer = deps.keys[0]!;
   const accessTokenExpiresAt = new Date((now + deps.settings.accessTokenTtlSeconds) * 1000);
-  const accessToken = await new SignJWT({ role: user.role })
+  const accessToken = await new SignJWT({ role: user.role, verified: user.identityVerifiedAt !== null })
     .setProtectedHeader({ alg: 'EdDSA', kid: signer.kid, typ: 'JWT' })
     .setIssuer(deps.settings.issuer)
     .setAudience(deps.settings.audience)
@@ -71,6 +73,16 @@ async function issueSession(
     .setExpirationTime(accessTokenExpiresAt)
     .setJti(randomUUID())
     .sign(signer.privateKey);
+  return { accessToken, accessTokenExpiresAt };
+}
+
+async function issueSession(
+  deps: SessionDeps,
+  user: User,
+  familyId: string = randomUUID(),
+  db: Db = deps.prisma,
+): Promise<Session & { tokenId: string }> {
+  const { accessToken, accessTokenExpiresAt } = await signAccessToken(deps, user);
   const refreshToken = randomBytes(32).toString('base64url');
   const refreshTokenExpiresAt = new Date(Date.now() + deps.settings.refreshTokenTtlDays * 86_400_000);
   const row = await db.refreshToken.create({

@@ -3,6 +3,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { User as UserModel } from '@tatkal/db';
 import type { Session as SessionModel } from '../domain/sessions.ts';
+import type { IdentityVerification as IdentityVerificationModel } from '../domain/identity.ts';
 import type { AuthContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -22,6 +23,8 @@ export type Scalars = {
 
 export type Role =
   | 'CUSTOMER'
+  /** A travel agent; what agents may book, and when, is booking's to decide. */
+  | 'AGENT'
   | 'ADMIN';
 
 /** A person with an account. Other subgraphs add their own fields (reservations, payments). */
@@ -32,7 +35,33 @@ export type User = {
   name: Scalars['String']['output'];
   phone?: Maybe<Scalars['String']['output']>;
   role: Role;
+  /** Whether the user proved their phone with a one-time code (`verifyIdentity`): only such accounts may book Tatkal. */
+  identityVerified: Scalars['Boolean']['output'];
+  /** When they last did; null when never. */
+  identityVerifiedAt?: Maybe<Scalars['DateTime']['output']>;
   createdAt: Scalars['DateTime']['output'];
+};
+
+/** A one-time code on its way to the user's phone (`requestIdentityCode`). */
+export type IdentityCodeChallenge = {
+  __typename?: 'IdentityCodeChallenge';
+  /** The number it was sent to, masked: +91******3210. */
+  sentTo: Scalars['String']['output'];
+  /** The code is refused from this instant (5 minutes after it was sent). */
+  expiresAt: Scalars['DateTime']['output'];
+  /** No new code before this instant (one a minute). */
+  resendAvailableAt: Scalars['DateTime']['output'];
+  /** Wrong codes allowed before the code stops working. */
+  maxAttempts: Scalars['Int']['output'];
+};
+
+export type IdentityVerificationPayload = {
+  __typename?: 'IdentityVerificationPayload';
+  /** The user, now identity-verified. */
+  user: User;
+  /** A new access token that says so; the refresh token in hand stays valid, and its next use says so too. */
+  accessToken: Scalars['String']['output'];
+  accessTokenExpiresAt: Scalars['DateTime']['output'];
 };
 
 export type RegisterInput = {
@@ -83,6 +112,20 @@ export type Mutation = {
   refreshSession: AuthPayload;
   /** Revokes the refresh token's whole family. Always true for a token that is not (or no longer) valid. */
   logout: Scalars['Boolean']['output'];
+  /**
+   * Signed in: sends a 6-digit one-time code to the account's mobile number, valid 5 minutes, one a
+   * minute (IDENTITY_CODE_RESEND_TOO_SOON); a new code replaces the previous one. Retries with the
+   * same idempotencyKey return the first answer and send nothing. No mobile number: BAD_USER_INPUT.
+   */
+  requestIdentityCode: IdentityCodeChallenge;
+  /**
+   * Signed in: proves the phone with the code and marks the account identity-verified. Refusals:
+   * IDENTITY_CODE_INVALID (extensions.attemptsLeft), IDENTITY_CODE_ATTEMPTS_EXCEEDED (after 5 wrong
+   * codes), IDENTITY_CODE_EXPIRED. The same correct code sent again answers again until it expires.
+   */
+  verifyIdentity: IdentityVerificationPayload;
+  /** Admins only: gives a user a role (not their own); it is in the user's tokens from their next refreshSession. */
+  setUserRole: User;
 };
 
 
@@ -104,6 +147,22 @@ export type MutationRefreshSessionArgs = {
 
 export type MutationLogoutArgs = {
   refreshToken: Scalars['String']['input'];
+};
+
+
+export type MutationRequestIdentityCodeArgs = {
+  idempotencyKey: Scalars['String']['input'];
+};
+
+
+export type MutationVerifyIdentityArgs = {
+  code: Scalars['String']['input'];
+};
+
+
+export type MutationSetUserRoleArgs = {
+  userId: Scalars['ID']['input'];
+  role: Role;
 };
 
 
@@ -205,13 +264,15 @@ export type ResolversTypes = {
   User: ResolverTypeWrapper<UserModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  IdentityCodeChallenge: ResolverTypeWrapper<IdentityCodeChallenge>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  IdentityVerificationPayload: ResolverTypeWrapper<IdentityVerificationModel>;
   RegisterInput: RegisterInput;
   AuthPayload: ResolverTypeWrapper<SessionModel>;
   UserConnection: ResolverTypeWrapper<Omit<UserConnection, 'nodes'> & { nodes: Array<ResolversTypes['User']> }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -220,13 +281,15 @@ export type ResolversParentTypes = {
   User: UserModel;
   ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
+  Boolean: Scalars['Boolean']['output'];
+  IdentityCodeChallenge: IdentityCodeChallenge;
+  Int: Scalars['Int']['output'];
+  IdentityVerificationPayload: IdentityVerificationModel;
   RegisterInput: RegisterInput;
   AuthPayload: SessionModel;
   UserConnection: Omit<UserConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['User']> };
   Query: Record<PropertyKey, never>;
-  Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
-  Boolean: Scalars['Boolean']['output'];
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -240,7 +303,22 @@ export type UserResolvers<ContextType = AuthContext, ParentType extends Resolver
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  identityVerified?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  identityVerifiedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type IdentityCodeChallengeResolvers<ContextType = AuthContext, ParentType extends ResolversParentTypes['IdentityCodeChallenge'] = ResolversParentTypes['IdentityCodeChallenge']> = {
+  sentTo?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  resendAvailableAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  maxAttempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type IdentityVerificationPayloadResolvers<ContextType = AuthContext, ParentType extends ResolversParentTypes['IdentityVerificationPayload'] = ResolversParentTypes['IdentityVerificationPayload']> = {
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  accessTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type AuthPayloadResolvers<ContextType = AuthContext, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
@@ -266,11 +344,16 @@ export type MutationResolvers<ContextType = AuthContext, ParentType extends Reso
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'email' | 'password'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationLogoutArgs, 'refreshToken'>>;
+  requestIdentityCode?: Resolver<ResolversTypes['IdentityCodeChallenge'], ParentType, ContextType, RequireFields<MutationRequestIdentityCodeArgs, 'idempotencyKey'>>;
+  verifyIdentity?: Resolver<ResolversTypes['IdentityVerificationPayload'], ParentType, ContextType, RequireFields<MutationVerifyIdentityArgs, 'code'>>;
+  setUserRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'userId' | 'role'>>;
 };
 
 export type Resolvers<ContextType = AuthContext> = {
   DateTime?: GraphQLScalarType;
   User?: UserResolvers<ContextType>;
+  IdentityCodeChallenge?: IdentityCodeChallengeResolvers<ContextType>;
+  IdentityVerificationPayload?: IdentityVerificationPayloadResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

@@ -3,6 +3,7 @@ import { badInput, byKeys, DateTimeScalar, forbidden, isUuid, requestLoader, una
 import type { AuthContext } from '../context.ts';
 import type { Resolvers } from '../generated/resolvers.ts';
 import { login, logout, refresh, register } from '../domain/sessions.ts';
+import { requestIdentityCode, setUserRole, verifyIdentity } from '../domain/identity.ts';
 
 /** Marks the user of a session just issued to the caller: they may read their own contact details. */
 const SESSION_USER = Symbol('sessionUser');
@@ -50,8 +51,13 @@ export const resolvers: Resolvers = {
     login: (_, args, ctx) => login(ctx, args.email, args.password),
     refreshSession: (_, args, ctx) => refresh(ctx, args.refreshToken),
     logout: (_, args, ctx) => logout(ctx, args.refreshToken),
+    // Signed in (authPermissions): the identity is there.
+    requestIdentityCode: (_, args, ctx) => requestIdentityCode(ctx, ctx.identity!, args.idempotencyKey),
+    verifyIdentity: (_, args, ctx) => verifyIdentity(ctx, ctx.identity!, args.code),
+    setUserRole: (_, args, ctx) => setUserRole(ctx.prisma, ctx.identity!, args.userId, args.role),
   },
   User: {
+    identityVerified: (user) => user.identityVerifiedAt !== null,
     // Only for the user themself or an admin: an id someone learned must not reveal a name. No
     // plan of the supergraph resolves another user's reference here.
     __resolveReference: (ref, ctx) =>
@@ -70,5 +76,8 @@ export const resolvers: Resolvers = {
   },
   AuthPayload: {
     user: (session) => ({ ...session.user, [SESSION_USER]: true }),
+  },
+  IdentityVerificationPayload: {
+    user: (verification) => ({ ...verification.user, [SESSION_USER]: true }),
   },
 };
