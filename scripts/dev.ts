@@ -152,10 +152,15 @@ async function main() {
   const secrets = devSecrets();
   // The gateway signs the identities it verified, the subgraphs check them.
   shared.IDENTITY_ASSERTION_SECRET = secrets.IDENTITY_ASSERTION_SECRET!;
+  // The development OTP simulator: auth delivers identity codes to it (never in production).
+  const otp = launch('otp', 'subgraphs/auth/src/otp/index.ts', { OTP_SIMULATOR_PORT: '4007' });
+  await waitReady('otp', 'http://127.0.0.1:4007', otp);
   const auth = launch('auth', 'subgraphs/auth/src/index.ts', {
     PORT: '4001',
     ADMIN_EMAIL: secrets.ADMIN_EMAIL!,
     ADMIN_PASSWORD: secrets.ADMIN_PASSWORD!,
+    OTP_PROVIDER: 'simulator',
+    OTP_SIMULATOR_URL: 'http://127.0.0.1:4007',
   });
   await waitReady('auth', 'http://127.0.0.1:4001', auth);
   const subgraphs = [
@@ -190,6 +195,7 @@ async function main() {
   await waitReady('gateway', 'http://127.0.0.1:4000', gateway);
 
   const payCommand = 'tsx subgraphs/payment/src/provider/cli.ts succeed <providerRef>';
+  const otpCommand = 'tsx subgraphs/auth/src/otp/cli.ts code <phone>';
   console.log(`
 Tatkal supergraph is up:
   Gateway + Apollo Sandbox  http://localhost:4000/graphql
@@ -199,6 +205,7 @@ Tatkal supergraph is up:
   payment subgraph          http://localhost:4004/graphql
   payment webhooks          http://localhost:4005/webhooks/payments
   payment provider (sim.)   http://localhost:4006   (pay: ${payCommand})
+  OTP simulator             http://localhost:4007/messages   (identity codes: ${otpCommand})
   admin login               ${secrets.ADMIN_EMAIL} (password in .keys/dev-secrets.json)
 Press Ctrl-C to stop.`);
 }

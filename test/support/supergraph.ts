@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAuthConfig } from '../../subgraphs/auth/src/config.ts';
 import { startAuthService } from '../../subgraphs/auth/src/service.ts';
+import { createOtpSimulator, type OtpSimulator } from '../../subgraphs/auth/src/otp/simulator.ts';
 import { loadBookingConfig } from '../../subgraphs/booking/src/config.ts';
 import { startBookingService } from '../../subgraphs/booking/src/service.ts';
 import { loadSearchConfig } from '../../subgraphs/search/src/config.ts';
@@ -26,9 +27,11 @@ import type { Logger } from '@tatkal/common';
 export interface RunningSupergraph {
   db: TestDatabase;
   gatewayUrl: string;
-  urls: Record<'auth' | 'booking' | 'search' | 'payment' | 'webhooks' | 'provider', string>;
+  urls: Record<'auth' | 'booking' | 'search' | 'payment' | 'webhooks' | 'provider' | 'otp', string>;
   /** The payment provider simulator (in process, delivering signed webhooks to the sidecar). */
   provider: ProviderSimulator;
+  /** The development OTP simulator auth delivers identity codes to (`otp.latestCode(phone)`). */
+  otp: OtpSimulator;
   /** The auth key file, and a reload as SIGHUP does in the real process (key rotation tests). */
   authKeysFile: string;
   reloadAuthKeys: () => Promise<void>;
@@ -38,7 +41,11 @@ export interface RunningSupergraph {
 export async function startSupergraph(
   label: string,
   extraEnv: Record<string, string> = {},
-  opts: { logger?: Logger } = {},
+  opts: {
+    logger?: Logger;
+    /** Where the gateway reaches a subgraph instead of its own URL (a test's recording proxy in front of it). */
+    gatewayRoute?: (name: 'auth' | 'booking' | 'search' | 'payment', url: string) => Promise<string>;
+  } = {},
 ): Promise<RunningSupergraph> {
   const logger = opts.logger ?? testLogger;
   const db = await createTestDatabase(label);
@@ -71,8 +78,16 @@ export async function startSupergraph(
   const closers: (() => Promise<void>)[] = [];
   try {
     const authKeysFile = join(keysDir, 'keys.json');
+    const otp = createOtpSimulator();
+    const otpHttp = await otp.listen(0);
+    closers.push(otp.close);
     const auth = await startAuthService(
-      loadAuthConfig({ ...base, AUTH_SIGNING_KEYS_FILE: authKeysFile, AUTH_GENERATE_KEYS: 'true' }),
+      loadAuthConfig({
+        ...base,
+        AUTH_SIGNING_KEYS_FILE: authKeysFile,
+        AUTH_GENERATE_KEYS: 'true',
+        OTP_SIMULATOR_URL: otpHttp.url,
+      }),
       logger,
     );
     closers.push(auth.close);
@@ -105,15 +120,16 @@ export async function startSupergraph(
     );
     closers.push(payment.close);
     provider.setWebhookUrl(`${payment.webhookUrl}/webhooks/payments`);
+    const route = opts.gatewayRoute ?? (async (_name, url) => url);
     const gateway = await startGatewayService(
       loadGatewayConfig({
         ...base,
         ...jwks,
         SUPERGRAPH_PATH: new URL('../../supergraph.graphql', import.meta.url).pathname,
-        AUTH_URL: `${auth.url}/graphql`,
-        BOOKING_URL: `${booking.url}/graphql`,
-        SEARCH_URL: `${search.url}/graphql`,
-        PAYMENT_URL: `${payment.url}/graphql`,
+        AUTH_URL: await route('auth', `${auth.url}/graphql`),
+        BOOKING_URL: await route('booking', `${booking.url}/graphql`),
+        SEARCH_URL: await route('search', `${search.url}/graphql`),
+        PAYMENT_URL: await route('payment', `${payment.url}/graphql`),
       }),
       logger,
     );
@@ -130,8 +146,10 @@ export async function startSupergraph(
         payment: payment.url!,
         webhooks: payment.webhookUrl!,
         provider: providerHttp.url,
+        otp: otpHttp.url,
       },
       provider,
+      otp,
       stop: async () => {
         for (const close of closers.reverse()) await close();
         // This run's exchanges and queues (EVENTS_PREFIX) go with it.
