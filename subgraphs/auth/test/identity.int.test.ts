@@ -176,7 +176,7 @@ describe('requestIdentityCode and verifyIdentity', () => {
     expect(simulator.latestCode(ravi.phone)).toBe(code);
   });
 
-  it('refuses a second code within 60 s with its own code and a hint; after that the new code replaces the old', async () => {
+  it('refuses a second code within 60 s (its own code, a hint); then the new code replaces the old', async () => {
     const meera = await customer();
     await execute(server, REQUEST, { key: randomUUID() }, ctx(meera.identity));
     const oldCode = simulator.latestCode(meera.phone)!;
@@ -253,7 +253,7 @@ describe('requestIdentityCode and verifyIdentity', () => {
     expect((await storedCode(sam.id))!.attempts).toBe(5);
   });
 
-  it('refuses a user without a phone (BAD_USER_INPUT), a malformed code, no code requested, and anonymous callers', async () => {
+  it('refuses no phone (BAD_USER_INPUT), a malformed code or key, no code requested, anonymous', async () => {
     const nophone = await customer({ phone: false });
     const before = simulator.messages().length;
     const refused = await execute(server, REQUEST, { key: randomUUID() }, ctx(nophone.identity));
@@ -312,7 +312,7 @@ describe('roles: AGENT, assigned by an administrator', () => {
     expect(back.data!.setUserRole.role).toBe('CUSTOMER');
   });
 
-  it('refuses customers and agents (FORBIDDEN), anonymous callers, an unknown user and an admin changing their own role', async () => {
+  it('refuses customers, agents (FORBIDDEN), anonymous, an unknown user, an admin changing own role', async () => {
     const target = await customer();
     for (const role of ['CUSTOMER', 'AGENT'] as Role[]) {
       const res = await execute(server, SET_ROLE, { id: target.id, role: 'ADMIN' }, ctx({ ...target.identity, role }));

@@ -28,7 +28,7 @@ describe('OTP simulator', () => {
     expect((await fetch(`${http.url}/messages/latest?to=%2B910000000000`)).status).toBe(404);
   });
 
-  it('refuses a message without a phone or a code; a sender that cannot reach it fails with OtpDeliveryError', async () => {
+  it('refuses a message without phone or code; a sender that cannot reach it fails (OtpDeliveryError)', async () => {
     const res = await fetch(`${http.url}/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
