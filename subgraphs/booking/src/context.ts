@@ -1,17 +1,9 @@
 import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, Redis, RequestContext } from '@tatkal/common';
-import { availabilityLoaders, type AvailabilityLoaders } from './domain/availability.ts';
-import { createLoaders, type Loaders } from './domain/network.ts';
 import type { LayoutCache } from './domain/layout.ts';
 import type { ReservationQueue } from './domain/queue.ts';
 import type { Refusals } from './domain/refusals.ts';
 import type { ReservationSettings } from './domain/types.ts';
-import {
-  reservationPageLoader,
-  reservationViewLoader,
-  type ReservationPageLoader,
-  type ReservationViewLoader,
-} from './domain/views.ts';
 
 /** The reservation path's collaborators. */
 export interface ReservationDeps {
@@ -30,26 +22,13 @@ export interface BookingDeps {
   reservations: ReservationDeps;
 }
 
-export interface BookingContext extends RequestContext, BookingDeps {
-  /** Per-request batch loaders: one query per kind however many references a plan sends. */
-  loaders: Loaders & {
-    availability: AvailabilityLoaders;
-    reservationView: ReservationViewLoader;
-    reservationPage: ReservationPageLoader;
-  };
-}
+/**
+ * A request's context. Its batch loaders are not wired in: each is declared with `requestLoader`
+ * beside its batch function (domain/network.ts, views.ts, availability.ts) and called with the
+ * context, `runById(ctx).load(id)`, which gives the request its own DataLoader on first use.
+ */
+export interface BookingContext extends RequestContext, BookingDeps {}
 
 export function bookingContext(deps: BookingDeps, base: RequestContext): BookingContext {
-  const network = createLoaders(deps.prisma);
-  const reservationView = reservationViewLoader(deps.prisma, network);
-  return {
-    ...base,
-    ...deps,
-    loaders: {
-      ...network,
-      availability: availabilityLoaders(deps.prisma),
-      reservationView,
-      reservationPage: reservationPageLoader(deps.prisma, reservationView),
-    },
-  };
+  return { ...base, ...deps };
 }

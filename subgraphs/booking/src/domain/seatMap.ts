@@ -1,17 +1,17 @@
 import { badInput, notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import { routeSegment, segmentMask } from './network.ts';
+import { routeSegment, runById, segmentMask, stopsByTrainId } from './network.ts';
 
 /** Berths of one coach and whether each is free for the segments between two stops. */
 export async function seatMap(ctx: BookingContext, args: { runId: string; coach: string; from: string; to: string }) {
-  const run = await ctx.loaders.runById.load(args.runId);
+  const run = await runById(ctx).load(args.runId);
   if (!run) throw notFound('No such train run');
   const coach = await ctx.prisma.coach.findUnique({
     where: { trainId_code: { trainId: run.trainId, code: args.coach.trim().toUpperCase() } },
     include: { seats: { orderBy: { number: 'asc' } } },
   });
   if (!coach) throw badInput(`This train has no coach ${args.coach}`, 'coach');
-  const segment = routeSegment(await ctx.loaders.stopsByTrainId.load(run.trainId), args.from, args.to);
+  const segment = routeSegment(await stopsByTrainId(ctx).load(run.trainId), args.from, args.to);
   const mask = segmentMask(segment.from.seq, segment.to.seq);
   const masks = run.inventoryReady
     ? await ctx.prisma.runSeat.findMany({

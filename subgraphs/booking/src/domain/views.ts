@@ -1,10 +1,10 @@
 // A reservation as the API shows it, built from its rows (queries) or from what the allocator
 // wrote (mutations, replayed byte for byte).
-import DataLoader from 'dataloader';
 import { pageIdsPerUser, type PrismaClient, type UserPageKey } from '@tatkal/db';
-import { isUuid } from '@tatkal/common';
+import { isUuid, requestLoader } from '@tatkal/common';
+import type { BookingContext } from '../context.ts';
 import { PassengerStatus, ReservationStatus, SEATED } from './lifecycle/index.ts';
-import type { Loaders } from './network.ts';
+import { runById, stationByCode, stopsByTrainId } from './network.ts';
 import type { Tx } from './inventory.ts';
 import type { ReservationView } from './types.ts';
 
@@ -24,6 +24,7 @@ export function toView(r: ReservationRow, fromCode: string, toCode: string): Res
     fromCode,
     toCode,
     class: r.class,
+    quota: r.quota,
     farePaise: active.reduce((sum, p) => sum + p.farePaise, 0),
     holdExpiresAt: r.status === ReservationStatus.HELD && r.holdExpiresAt ? r.holdExpiresAt.toISOString() : null,
     createdAt: r.createdAt.toISOString(),
@@ -80,26 +81,23 @@ function settled<V>(values: (V | Error)[]): V[] {
  * Views by reservation id: reservations and their passengers, then the runs and the trains' stops
  * through the request's network loaders (which the `run`, `from` and `to` fields reuse).
  */
-export function reservationViewLoader(
-  prisma: PrismaClient,
-  loaders: Pick<Loaders, 'runById' | 'stopsByTrainId' | 'stationByCode'>,
-) {
-  return new DataLoader<string, OwnedView | null>(async (ids) => {
+export const reservationViewById = requestLoader(
+  async (ids: string[], ctx: BookingContext): Promise<(OwnedView | null)[]> => {
     const valid = ids.filter(isUuid);
     const rows = valid.length
-      ? await prisma.reservation.findMany({ where: { id: { in: valid } }, include: { passengers: true } })
+      ? await ctx.prisma.reservation.findMany({ where: { id: { in: valid } }, include: { passengers: true } })
       : [];
     const runIds = [...new Set(rows.map((r) => r.runId))];
-    const runs = settled(await loaders.runById.loadMany(runIds));
+    const runs = settled(await runById(ctx).loadMany(runIds));
     const trainOf = new Map(runIds.map((id, i) => [id, runs[i]?.trainId]));
     const trainIds = [...new Set([...trainOf.values()].filter((t): t is number => t !== undefined))];
-    const stops = settled(await loaders.stopsByTrainId.loadMany(trainIds));
+    const stops = settled(await stopsByTrainId(ctx).loadMany(trainIds));
     const codeAt = new Map<string, string>();
     trainIds.forEach((trainId, i) => {
       for (const s of stops[i]!) {
         codeAt.set(`${trainId}|${s.seq}`, s.station.code);
         // `from` and `to` resolve stations by code: they are loaded already.
-        loaders.stationByCode.prime(s.station.code, s.station);
+        stationByCode(ctx).prime(s.station.code, s.station);
       }
     });
     const views = new Map(
@@ -113,9 +111,8 @@ export function reservationViewLoader(
       }),
     );
     return ids.map((id) => views.get(id) ?? null);
-  });
-}
-export type ReservationViewLoader = ReturnType<typeof reservationViewLoader>;
+  },
+);
 
 export type PageKey = UserPageKey;
 
@@ -132,11 +129,11 @@ export const encodeCursor = (createdAtMs: number, id: string) =>
  * query on (user_id, created_at) finds every page's ids, the view loader reads them. Keys are
  * JSON `PageKey`s (DataLoader caches by key).
  */
-export function reservationPageLoader(prisma: PrismaClient, views: ReservationViewLoader) {
-  return new DataLoader<string, ReservationPage>(async (raw) => {
+export const reservationPageByKey = requestLoader(
+  async (raw: string[], ctx: BookingContext): Promise<ReservationPage[]> => {
     const keys = raw.map((k) => JSON.parse(k) as PageKey);
     const valid = keys.map((k, i) => ({ ...k, i })).filter((k) => isUuid(k.userId));
-    const picked = await pageIdsPerUser(prisma, 'booking.reservations', valid);
+    const picked = await pageIdsPerUser(ctx.prisma, 'booking.reservations', valid);
     const byOrd = new Map<number, { id: string; created_ms: bigint }[]>();
     for (const p of picked) byOrd.set(p.ord, [...(byOrd.get(p.ord) ?? []), p]);
     const pages: ReservationPage[] = keys.map(() => ({ nodes: [], nextCursor: null }));
@@ -144,7 +141,7 @@ export function reservationPageLoader(prisma: PrismaClient, views: ReservationVi
       valid.map(async (k, ord) => {
         const rows = byOrd.get(ord) ?? [];
         const page = rows.slice(0, k.take);
-        const nodes = settled(await views.loadMany(page.map((r) => r.id)));
+        const nodes = settled(await reservationViewById(ctx).loadMany(page.map((r) => r.id)));
         const last = page[page.length - 1];
         pages[k.i] = {
           // A reservation deleted between the two reads is left out rather than failing the page.
@@ -154,6 +151,5 @@ export function reservationPageLoader(prisma: PrismaClient, views: ReservationVi
       }),
     );
     return pages;
-  });
-}
-export type ReservationPageLoader = ReturnType<typeof reservationPageLoader>;
+  },
+);

@@ -1,6 +1,7 @@
 import type { TrainRun } from '@tatkal/db';
 import { badInput, canRead, isPnr, notFound } from '@tatkal/common';
 import type * as Types from '../generated/resolvers.ts';
+import { runById, runByTrainAndDate, stationByCode, trainByNumber } from '../domain/network.ts';
 import { loadView } from '../domain/views.ts';
 import { seatMap } from '../domain/seatMap.ts';
 import { reservationsOf } from './reservation.ts';
@@ -9,14 +10,14 @@ import { availabilityOfRun } from './trainRun.ts';
 const normalizeCode = (code: string) => code.trim().toUpperCase();
 
 export const QueryResolvers: Types.QueryResolvers = {
-  station: (_, args, ctx) => ctx.loaders.stationByCode.load(normalizeCode(args.code)),
-  train: (_, args, ctx) => ctx.loaders.trainByNumber.load(args.number.trim()),
-  trainRun: (_, args, ctx) => ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`),
+  station: (_, args, ctx) => stationByCode(ctx).load(normalizeCode(args.code)),
+  train: (_, args, ctx) => trainByNumber(ctx).load(args.number.trim()),
+  trainRun: (_, args, ctx) => runByTrainAndDate(ctx).load(`${args.trainNumber.trim()}|${args.date}`),
   availability: async (_, args, ctx) => {
     let run: TrainRun | null;
-    if (args.runId) run = await ctx.loaders.runById.load(args.runId);
+    if (args.runId) run = await runById(ctx).load(args.runId);
     else if (args.trainNumber && args.date)
-      run = await ctx.loaders.runByTrainAndDate.load(`${args.trainNumber.trim()}|${args.date}`);
+      run = await runByTrainAndDate(ctx).load(`${args.trainNumber.trim()}|${args.date}`);
     else throw badInput('Give either runId, or trainNumber and date', 'runId');
     if (!run) throw notFound('No such train run');
     return availabilityOfRun(run, args.from, args.to, args.class, ctx);

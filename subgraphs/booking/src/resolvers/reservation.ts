@@ -1,19 +1,20 @@
 import { badInput, canRead, isUuid } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import type { QueuedView } from '../domain/queue.ts';
-import type { PageKey } from '../domain/views.ts';
+import { runById, stationByCode } from '../domain/network.ts';
+import { reservationPageByKey, reservationViewById, type PageKey } from '../domain/views.ts';
 import type * as Types from '../generated/resolvers.ts';
 import { required } from './required.ts';
 
 export const ReservationResolvers: Types.ReservationResolvers = {
   // Other subgraphs (payment) reference a reservation by id; only its owner or an admin sees it.
   __resolveReference: async (ref, ctx) => {
-    const found = await ctx.loaders.reservationView.load(ref.id);
+    const found = await reservationViewById(ctx).load(ref.id);
     return found && canRead(ctx.identity, found.ownerId) ? found.view : null;
   },
-  run: (r, _, ctx) => required(ctx.loaders.runById.load(r.runId), `Run ${r.runId} of reservation ${r.id}`),
-  from: (r, _, ctx) => required(ctx.loaders.stationByCode.load(r.fromCode), `Station ${r.fromCode}`),
-  to: (r, _, ctx) => required(ctx.loaders.stationByCode.load(r.toCode), `Station ${r.toCode}`),
+  run: (r, _, ctx) => required(runById(ctx).load(r.runId), `Run ${r.runId} of reservation ${r.id}`),
+  from: (r, _, ctx) => required(stationByCode(ctx).load(r.fromCode), `Station ${r.fromCode}`),
+  to: (r, _, ctx) => required(stationByCode(ctx).load(r.toCode), `Station ${r.toCode}`),
   // A QUEUED reservation's place: reserveSeats answers it; other reads compute it from the ticket.
   queuePosition: async (r, _, ctx) => (await queuePlace(r, ctx))?.queuePosition ?? null,
   estimatedWaitSeconds: async (r, _, ctx) => (await queuePlace(r, ctx))?.estimatedWaitSeconds ?? null,
@@ -48,7 +49,7 @@ export function reservationsOf(
     take,
     after: cursor ? { createdAtMs: cursor.createdAt.getTime(), id: cursor.id } : null,
   };
-  return ctx.loaders.reservationPage.load(JSON.stringify(key));
+  return reservationPageByKey(ctx).load(JSON.stringify(key));
 }
 
 export const UserResolvers: Types.UserResolvers = {

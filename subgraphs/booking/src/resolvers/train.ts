@@ -1,10 +1,11 @@
 import { formatClock } from '@tatkal/common';
+import { classesByTrainId, stopsByTrainId, trainByNumber } from '../domain/network.ts';
 import type * as Types from '../generated/resolvers.ts';
 
 export const TrainResolvers: Types.TrainResolvers = {
-  __resolveReference: (ref, ctx) => ctx.loaders.trainByNumber.load(ref.number),
-  stops: (t, _, ctx) => ctx.loaders.stopsByTrainId.load(t.id),
-  classes: (t, _, ctx) => ctx.loaders.classesByTrainId.load(t.id),
+  __resolveReference: (ref, ctx) => trainByNumber(ctx).load(ref.number),
+  stops: (t, _, ctx) => stopsByTrainId(ctx).load(t.id),
+  classes: (t, _, ctx) => classesByTrainId(ctx).load(t.id),
 };
 
 export const TrainStopResolvers: Types.TrainStopResolvers = {

@@ -2,7 +2,7 @@ import type { TrainRun, TravelClass } from '@tatkal/db';
 import { notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import { availabilityRows, classCounts } from '../domain/availability.ts';
-import { isoDate, routeSegment } from '../domain/network.ts';
+import { isoDate, routeSegment, runById, runByTrainAndDate, stopsByTrainId, trainById } from '../domain/network.ts';
 import type * as Types from '../generated/resolvers.ts';
 import { required } from './required.ts';
 
@@ -13,23 +13,21 @@ export async function availabilityOfRun(
   cls: TravelClass | null | undefined,
   ctx: BookingContext,
 ) {
-  const stops = await ctx.loaders.stopsByTrainId.load(run.trainId);
+  const stops = await stopsByTrainId(ctx).load(run.trainId);
   const segment = routeSegment(stops, from, to);
-  const counts = await classCounts(ctx.loaders.availability, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq });
+  const counts = await classCounts(ctx, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq });
   return availabilityRows(counts, segment.distanceKm, cls);
 }
 
 export const TrainRunResolvers: Types.TrainRunResolvers = {
   __resolveReference: (ref, ctx) =>
-    'id' in ref
-      ? ctx.loaders.runById.load(ref.id)
-      : ctx.loaders.runByTrainAndDate.load(`${ref.trainNumber}|${ref.date}`),
+    'id' in ref ? runById(ctx).load(ref.id) : runByTrainAndDate(ctx).load(`${ref.trainNumber}|${ref.date}`),
   trainNumber: async (run, _, ctx) => {
-    const train = await ctx.loaders.trainById.load(run.trainId);
+    const train = await trainById(ctx).load(run.trainId);
     if (!train) throw notFound(`Train of run ${run.id} not found`);
     return train.number;
   },
   date: (run) => isoDate(run.date),
-  train: (run, _, ctx) => required(ctx.loaders.trainById.load(run.trainId), `Train of run ${run.id}`),
+  train: (run, _, ctx) => required(trainById(ctx).load(run.trainId), `Train of run ${run.id}`),
   availability: (run, args, ctx) => availabilityOfRun(run, args.from, args.to, args.class, ctx),
 };
