@@ -15,11 +15,13 @@ import { prepare, serializer } from './documents.ts';
 import { RETRYABLE_CODES, TatkalError, toTatkalError } from './errors.ts';
 import {
   CancelReservationDocument,
+  MeDocument,
   MyPaymentsDocument,
   MyReservationsDocument,
   PayDocument,
   RefreshSessionDocument,
   RegisterDocument,
+  RequestIdentityCodeDocument,
   ReservationDocument,
   ReservationStatusDocument,
   ReserveSeatsDocument,
@@ -29,6 +31,7 @@ import {
   SignInDocument,
   SignOutDocument,
   TrainsBetweenDocument,
+  VerifyIdentityDocument,
   type MyPaymentsQueryVariables,
   type MyReservationsQueryVariables,
   type RegisterInput,
@@ -175,6 +178,37 @@ export class TatkalClient {
     const refreshToken = this.sessions.session?.refreshToken;
     this.setSession(null);
     if (refreshToken) await this.request(SignOutDocument, { refreshToken }, { auth: false });
+  }
+
+  /** The signed-in user (role, identity verification), or null when anonymous. */
+  async me() {
+    return (await this.request(MeDocument, {})).me;
+  }
+
+  // ── identity verification (only verified accounts may book Tatkal) ──
+
+  /** Sends a 6-digit code to the account's mobile number (one a minute; IDENTITY_CODE_RESEND_TOO_SOON). */
+  async requestIdentityCode(opts: { idempotencyKey?: string } = {}) {
+    const { requestIdentityCode } = await this.request(RequestIdentityCodeDocument, {
+      idempotencyKey: opts.idempotencyKey ?? globalThis.crypto.randomUUID(),
+    });
+    return requestIdentityCode;
+  }
+
+  /**
+   * Proves the phone with the code. The session's access token becomes the new one, which says
+   * `verified`; the refresh token stays (its next refresh says so too).
+   */
+  async verifyIdentity(code: string) {
+    const { verifyIdentity } = await this.request(VerifyIdentityDocument, { code });
+    const current = this.sessions.session;
+    this.setSession({
+      ...current,
+      accessToken: verifyIdentity.accessToken,
+      accessTokenExpiresAt: verifyIdentity.accessTokenExpiresAt,
+      user: verifyIdentity.user,
+    });
+    return verifyIdentity;
   }
 
   // ── finding a train ──
