@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TatkalClient } from '@tatkal/client';
 import { createIdentityAssertions, IDENTITY_ASSERTION_HEADER, type Caller } from '@tatkal/common';
 import { gatewayClient } from './support/graphql.ts';
 import { startSupergraph, type RunningSupergraph } from './support/supergraph.ts';
@@ -142,5 +143,26 @@ describe('identity verification through the gateway', () => {
     const agentToken = refreshed.data!.refreshSession.accessToken as string;
     expect((await gql(`{ me { role } }`, {}, agentToken)).data!.me.role).toBe('AGENT');
     expect(arrivedWith(agentToken).identity).toMatchObject({ userId: agent.user.id, role: 'AGENT', verified: false });
+  });
+
+  it('the typed client verifies by trusted documents and keeps the verified token in its session', async () => {
+    const phone = `+9194${String(Date.now() % 1e8).padStart(8, '0')}`;
+    const client = new TatkalClient({ url: sg.gatewayUrl });
+    await client.register({
+      email: `client-${randomUUID()}@example.com`,
+      password: 'a long enough passphrase',
+      name: 'Ravi',
+      phone,
+    });
+    expect(await client.me()).toMatchObject({ role: 'CUSTOMER', identityVerified: false });
+    const challenge = await client.requestIdentityCode();
+    expect(challenge.maxAttempts).toBe(5);
+    await expect(client.requestIdentityCode()).rejects.toMatchObject({ code: 'IDENTITY_CODE_RESEND_TOO_SOON' });
+    const refreshToken = client.session!.refreshToken;
+    const verified = await client.verifyIdentity(sg.otp.latestCode(phone)!);
+    expect(verified.user.identityVerified).toBe(true);
+    expect(client.session).toMatchObject({ accessToken: verified.accessToken, refreshToken });
+    expect(await client.me()).toMatchObject({ identityVerified: true });
+    expect(arrivedWith(verified.accessToken).identity?.verified).toBe(true);
   });
 });
