@@ -35,11 +35,13 @@ describe('client codegen', () => {
     expect(names.sort()).toEqual(
       [
         'CancelReservation',
+        'Me',
         'MyPayments',
         'MyReservations',
         'Pay',
         'RefreshSession',
         'Register',
+        'RequestIdentityCode',
         'Reservation',
         'ReservationStatus',
         'ReserveSeats',
@@ -49,6 +51,7 @@ describe('client codegen', () => {
         'SignIn',
         'SignOut',
         'TrainsBetween',
+        'VerifyIdentity',
       ].sort(),
     );
     for (const [id, text] of Object.entries(manifest))
