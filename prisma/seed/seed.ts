@@ -6,6 +6,7 @@ import { createPrisma, type Prisma, type PrismaClient } from '@tatkal/db';
 import { addDays, minutesOf, todayInIndia, weekdayOf } from '@tatkal/common/dates';
 import { CLASS_BY_CODE, type TravelClassName } from '@tatkal/common/travelClasses';
 import { berthTypeOf, COACH_LAYOUT } from '../../subgraphs/booking/src/domain/rail.ts';
+import { quotaShares } from './quotas.ts';
 
 /** Text the search projection indexes: lower-case, one space, aliases included. */
 function searchTextOf(parts: (string | null | undefined)[]): string {
@@ -181,6 +182,23 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
   }
 
   const allTrains = await prisma.train.findMany({ select: { id: true, number: true, runsOn: true } });
+  // Quota shares of every train and class (kept when a train already has them).
+  const trainIds = new Map(allTrains.map((t) => [t.number, t.id]));
+  const shares = await prisma.quotaShare.createMany({
+    data: trains.flatMap((t) =>
+      CLASS_ORDER.flatMap((cls) => {
+        const code = Object.entries(CLASS_BY_CODE).find(([, name]) => name === cls)![0];
+        const trainId = trainIds.get(t.number);
+        if (trainId === undefined) return [];
+        return quotaShares(t.type, cls, t.coaches[code] ?? 0, COACH_LAYOUT[cls].seats).map((s) => ({
+          trainId,
+          class: cls,
+          ...s,
+        }));
+      }),
+    ),
+    skipDuplicates: true,
+  });
   const runs: { trainId: number; date: Date }[] = [];
   for (let d = 0; d < runDays; d++) {
     const date = addDays(from, d);
@@ -224,6 +242,7 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
   const counts = {
     stations: createdStations.count,
     trains: createdTrains,
+    quotaShares: shares.count,
     seats: createdSeats,
     runs: createdRuns.count,
     stationDocs: stationDocs.count,

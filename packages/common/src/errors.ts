@@ -19,6 +19,18 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   TRY_AGAIN: 'TRY_AGAIN',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** The quota's booking window has not opened yet; `opensAt` (ISO, IST offset) says when it does. */
+  BOOKING_NOT_OPEN: 'BOOKING_NOT_OPEN',
+  /** More passengers than the quota allows on one PNR (4 for Tatkal, 6 otherwise); `max` says how many. */
+  TOO_MANY_PASSENGERS: 'TOO_MANY_PASSENGERS',
+  /** The train has no such quota in that class (no Tatkal in First AC, no ladies' quota in AC 2 tier...). */
+  QUOTA_NOT_AVAILABLE: 'QUOTA_NOT_AVAILABLE',
+  /** A passenger does not qualify for the quota (ladies: women and children under 12; lower berth: seniors). */
+  QUOTA_NOT_ELIGIBLE: 'QUOTA_NOT_ELIGIBLE',
+  /** Tatkal and Premium Tatkal need an identity-verified account (requestIdentityCode, verifyIdentity). */
+  IDENTITY_NOT_VERIFIED: 'IDENTITY_NOT_VERIFIED',
+  /** Agents may not book Tatkal in the first 30 minutes of its window; `opensAt` says when they may. */
+  AGENT_WINDOW_CLOSED: 'AGENT_WINDOW_CLOSED',
   /** Identity verification (auth): a wrong one-time code, or none was requested. */
   IDENTITY_CODE_INVALID: 'IDENTITY_CODE_INVALID',
   /** The one-time code ran out (5 minutes): request another. */

@@ -1,7 +1,7 @@
 // A purpose-built train for contention tests and benchmarks: four stops A -> B -> C -> D and
 // exactly the berths asked for, on a run a few days ahead; and the audit that no berth is sold twice.
 import { randomUUID } from 'node:crypto';
-import type { PrismaClient, TravelClass } from '@tatkal/db';
+import type { PrismaClient, Quota, TravelClass } from '@tatkal/db';
 import { addDays, todayInIndia } from '@tatkal/common/dates';
 import { berthTypeOf } from '../../../subgraphs/booking/src/domain/rail.ts';
 import { createInventory } from '../../../subgraphs/booking/src/domain/inventory.ts';
@@ -22,7 +22,15 @@ let counter = 0;
  */
 export async function createTestRun(
   prisma: PrismaClient,
-  opts: { cls?: TravelClass; coaches: number; berthsPerCoach: number; daysAhead?: number; prepared?: boolean },
+  opts: {
+    cls?: TravelClass;
+    coaches: number;
+    berthsPerCoach: number;
+    daysAhead?: number;
+    prepared?: boolean;
+    /** Berths of the class earmarked per quota (the rest GENERAL), as the seed's quota shares. */
+    quotas?: Partial<Record<Exclude<Quota, 'GENERAL'>, number>>;
+  },
 ): Promise<TestRun> {
   const cls = opts.cls ?? 'SLEEPER';
   // Unique within the process (the counter), unlikely to repeat across processes (the random part).
@@ -59,6 +67,14 @@ export async function createTestRun(
       })),
     });
   }
+  await prisma.quotaShare.createMany({
+    data: Object.entries(opts.quotas ?? {}).map(([quota, berths]) => ({
+      trainId: train.id,
+      class: cls,
+      quota: quota as Quota,
+      berths,
+    })),
+  });
   const date = addDays(todayInIndia(), opts.daysAhead ?? 5);
   const run = await prisma.trainRun.create({ data: { trainId: train.id, date: new Date(`${date}T00:00:00Z`) } });
   if (opts.prepared ?? true) await prisma.$transaction((tx) => createInventory(tx, [run.id]));

@@ -13,6 +13,8 @@ export interface ReservationDeps {
   settings: ReservationSettings;
   queue: ReservationQueue;
   refusals: Refusals;
+  /** The clock booking windows are judged by (tests move it); the system clock when absent. */
+  now?: () => Date;
 }
 
 export interface BookingDeps {

@@ -13,6 +13,8 @@ export function createBookingDeps(
   redis: Redis | null,
   logger: Logger,
   overrides: Partial<ReservationSettings> = {},
+  /** The clock requests are judged by (booking windows); tests move it. */
+  now?: () => Date,
 ): BookingDeps {
   const settings = { ...defaultReservationSettings, ...overrides };
   const idempotency = createIdempotency({ db: prisma, sql: Prisma, schema: 'booking', redis });
@@ -27,11 +29,12 @@ export function createBookingDeps(
     refusals,
     settings,
     logger,
+    now,
     onOutcome: (outcome) => reservationOutcomes.inc({ outcome }),
     onBatch: (report) => {
       allocationBatchSize.observe(report.decided.length);
       allocationBatchSeconds.observe(report.ms / 1000);
     },
   });
-  return { prisma, redis, idempotency, reservations: { prisma, idempotency, layouts, settings, queue, refusals } };
+  return { prisma, redis, idempotency, reservations: { prisma, idempotency, layouts, settings, queue, refusals, now } };
 }

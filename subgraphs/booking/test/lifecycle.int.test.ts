@@ -45,7 +45,7 @@ afterAll(async () => {
 
 const book = (passengers = 1, allowWaitlist = true): Promise<QueuedView> =>
   deps.reservations.queue.reserveSeats(
-    randomUUID(),
+    { userId: randomUUID(), role: 'CUSTOMER', tokenId: randomUUID(), verified: false },
     {
       runId: run.runId,
       from: run.stations[0],
@@ -176,6 +176,7 @@ function intakeItem(pnr: string) {
     fromCode: run.stations[0],
     toCode: run.stations[1],
     class: 'SLEEPER' as const,
+    quota: 'GENERAL' as const,
     farePaise: 10_000,
     holdExpiresAt: null,
     createdAt: new Date().toISOString(),

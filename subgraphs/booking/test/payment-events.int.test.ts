@@ -61,7 +61,7 @@ const passenger = (i = 0) => ({
 
 async function reserve(run: TestRun, userId: string = randomUUID()) {
   return deps.reservations.queue.reserveSeats(
-    userId,
+    { userId, role: 'CUSTOMER', tokenId: randomUUID(), verified: false },
     { runId: run.runId, from: run.stations[0], to: run.stations[3], class: 'SLEEPER', passengers: [passenger()] },
     randomUUID(),
   );

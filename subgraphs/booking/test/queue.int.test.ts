@@ -348,7 +348,7 @@ describe('the waitlist limit and cheap refusals', () => {
 
     // Once the published state lapses, a request goes to the queue again: the allocator refuses
     // it (a REFUSED row) and publishes the journey's state afresh.
-    const journeys = `booking:journeys:${run.runId}:SLEEPER`;
+    const journeys = `booking:journeys:${run.runId}:SLEEPER:GENERAL`;
     await waitFor('the published journey state to lapse', async () => (await redis.exists(journeys)) === 0, {
       timeoutMs: 10_000,
     });

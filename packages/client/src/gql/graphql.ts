@@ -48,6 +48,22 @@ export type PaymentStatus =
   | 'REFUNDED'
   | 'SUCCEEDED';
 
+/**
+ * Who a berth is earmarked for (docs/api.md, "Quotas"). Each quota has its own berths, booking
+ * window and waitlist until chart preparation releases what is unused to GENERAL.
+ */
+export type Quota =
+  /** GN: everyone; opens ARP (60) days before the journey at 08:00 IST. */
+  | 'GENERAL'
+  /** LD: women, and children under 12 travelling with them. */
+  | 'LADIES'
+  /** SS: lower berths for senior citizens (men 60+, women 58+) and women 45+; at most 2 passengers. */
+  | 'LOWER_BERTH'
+  /** PT: as Tatkal, at a dynamic fare. */
+  | 'PREMIUM_TATKAL'
+  /** TQ: opens the day before the journey at 10:00 IST (AC) / 11:00 (non-AC); identity-verified accounts, at most 4 passengers. */
+  | 'TATKAL';
+
 export type RefundStatus =
   | 'FAILED'
   | 'PENDING'
@@ -86,8 +102,10 @@ export type ReserveSeatsInput = {
   date?: string | null | undefined;
   /** Boarding station code. */
   from: string;
-  /** 1 to 6 passengers. */
+  /** 1 to 6 passengers (4 for Tatkal and Premium Tatkal, 2 on the lower-berth quota: TOO_MANY_PASSENGERS). */
   passengers: Array<PassengerInput>;
+  /** GENERAL unless given. Before the quota's window opens: BOOKING_NOT_OPEN with opensAt. */
+  quota?: Quota | null | undefined;
   /** The run, or trainNumber + date. */
   runId?: string | number | null | undefined;
   /** Destination station code. */

@@ -1,98 +1,137 @@
-import type { TravelClass } from '@tatkal/db';
+import type { Quota, TravelClass } from '@tatkal/db';
 import { CLASS_CODE, requestLoader } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import { farePaise } from './rail.ts';
 import { segmentMask } from './network.ts';
+import { type Pool, poolOf } from './allocation/allocate.ts';
 import { waitlistedByRun } from './lifecycle/index.ts';
+import { QUOTA_CODE } from './tatkal/quotas.ts';
+import { opensAt } from './tatkal/windows.ts';
 
 export interface ClassAvailability {
   class: TravelClass;
   code: string;
+  quota: Quota;
+  quotaCode: string;
   totalBerths: number;
   availableBerths: number;
   waitlistLength: number;
   farePaise: number;
+  /** When the quota's booking window opens (windows.ts). */
+  opensAt: Date;
+  open: boolean;
 }
 
 /** One journey on one run. */
 export interface Journey {
-  run: { id: string; trainId: number; inventoryReady: boolean };
+  run: { id: string; trainId: number; date: Date; inventoryReady: boolean };
   fromSeq: number;
   toSeq: number;
 }
 
-/** Per class, in coach order: berths, berths taken on the journey's segments, passengers waiting. */
-export type ClassCounts = { class: TravelClass; total: number; taken: number; waitlisted: number }[];
+/** Per class, in coach order, for one quota: its berths, those taken on the journey, passengers waiting. */
+export type ClassCounts = { class: TravelClass; quota: Quota; total: number; taken: number; waitlisted: number }[];
 
 // Per-request loaders behind availability: however many runs a request asks about, one query
-// each for berths per class of the trains, berths taken per (run, segment mask), and waitlisted
-// passengers per run.
+// each for berths per class (and the quota shares) of the trains, berths per pool and taken per
+// (run, segment mask), and waitlisted passengers per run.
 
-const berthsByTrain = requestLoader(
-  async (trainIds: number[], ctx: BookingContext): Promise<{ class: TravelClass; total: number }[][]> => {
-    const rows = await ctx.prisma.$queryRaw<{ train_id: number; class: TravelClass; total: bigint }[]>`
-      SELECT c.train_id, c.class, count(*)::bigint AS total
-      FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
-      WHERE c.train_id = ANY(${trainIds}::int[])
-      GROUP BY c.train_id, c.class
-      ORDER BY c.train_id, min(c.position)`;
-    return trainIds.map((id) =>
-      rows.filter((r) => r.train_id === id).map((r) => ({ class: r.class, total: Number(r.total) })),
-    );
-  },
-);
+type ClassBerths = { class: TravelClass; total: number; shares: Partial<Record<Quota, number>> };
 
-// Only runs with inventory rows: before the first booking every berth is free.
-const takenByJourney = requestLoader(
-  async (keys: { runId: string; mask: bigint }[], ctx: BookingContext): Promise<Map<TravelClass, number>[]> => {
-    const rows = await ctx.prisma.$queryRaw<{ key: number; class: TravelClass; taken: bigint }[]>`
-      SELECT k.key::int - 1 AS key, rs.class, count(*)::bigint AS taken
+const berthsByTrain = requestLoader(async (trainIds: number[], ctx: BookingContext): Promise<ClassBerths[][]> => {
+  const rows = await ctx.prisma.$queryRaw<
+    { train_id: number; class: TravelClass; total: bigint; shares: Partial<Record<Quota, number>> }[]
+  >`
+    SELECT c.train_id, c.class, count(*)::bigint AS total,
+           (SELECT coalesce(json_object_agg(q.quota, q.berths), '{}') FROM booking.quota_shares q
+            WHERE q.train_id = c.train_id AND q.class = c.class) AS shares
+    FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
+    WHERE c.train_id = ANY(${trainIds}::int[])
+    GROUP BY c.train_id, c.class
+    ORDER BY c.train_id, min(c.position)`;
+  return trainIds.map((id) =>
+    rows.filter((r) => r.train_id === id).map((r) => ({ class: r.class, total: Number(r.total), shares: r.shares })),
+  );
+});
+
+type PoolCounts = Map<Pool, { total: number; taken: number }>;
+
+// Only runs with inventory rows (their berths per quota, chart releases included). The run's
+// rows are read whole either way (no index on the mask): counting them all costs nothing more.
+const countsByJourney = requestLoader(
+  async (keys: { runId: string; mask: bigint }[], ctx: BookingContext): Promise<PoolCounts[]> => {
+    const rows = await ctx.prisma.$queryRaw<
+      { key: number; class: TravelClass; quota: Quota; total: bigint; taken: bigint }[]
+    >`
+      SELECT k.key::int - 1 AS key, rs.class, rs.quota, count(*)::bigint AS total,
+             count(*) FILTER (WHERE (rs.occupied_mask & k.mask) <> 0)::bigint AS taken
       FROM unnest(${keys.map((k) => k.runId)}::uuid[], ${keys.map((k) => k.mask.toString())}::bigint[])
         WITH ORDINALITY AS k(run_id, mask, key)
-      JOIN booking.run_seats rs ON rs.run_id = k.run_id AND (rs.occupied_mask & k.mask) <> 0
-      GROUP BY k.key, rs.class`;
-    return keys.map((_, i) => new Map(rows.filter((r) => r.key === i).map((r) => [r.class, Number(r.taken)])));
+      JOIN booking.run_seats rs ON rs.run_id = k.run_id
+      GROUP BY k.key, rs.class, rs.quota`;
+    return keys.map(
+      (_, i) =>
+        new Map(
+          rows
+            .filter((r) => r.key === i)
+            .map((r) => [poolOf(r.class, r.quota), { total: Number(r.total), taken: Number(r.taken) }]),
+        ),
+    );
   },
   { cacheKeyFn: (k) => `${k.runId}|${k.mask}` },
 );
 
-const waitlistByRun = requestLoader(
-  async (runIds: string[], ctx: BookingContext): Promise<Map<TravelClass, number>[]> => {
-    const rows = await waitlistedByRun(ctx.prisma, runIds);
-    return runIds.map((id) => new Map(rows.filter((r) => r.run_id === id).map((r) => [r.class, Number(r.n)])));
-  },
-);
+const waitlistByRun = requestLoader(async (runIds: string[], ctx: BookingContext): Promise<Map<Pool, number>[]> => {
+  const rows = await waitlistedByRun(ctx.prisma, runIds);
+  return runIds.map(
+    (id) => new Map(rows.filter((r) => r.run_id === id).map((r) => [poolOf(r.class, r.quota), Number(r.n)])),
+  );
+});
 
-/** Berth counts per class for a journey on a run. */
-export async function classCounts(ctx: BookingContext, j: Journey): Promise<ClassCounts> {
-  const none = new Map<TravelClass, number>();
-  const [berths, taken, waiting] = await Promise.all([
-    berthsByTrain(ctx).load(j.run.trainId),
-    j.run.inventoryReady ? takenByJourney(ctx).load({ runId: j.run.id, mask: segmentMask(j.fromSeq, j.toSeq) }) : none,
-    waitlistByRun(ctx).load(j.run.id),
-  ]);
-  return berths.map((b) => ({
-    class: b.class,
-    total: b.total,
-    taken: taken.get(b.class) ?? 0,
-    waitlisted: waiting.get(b.class) ?? 0,
-  }));
+/** A class's berths of one quota on a run not yet prepared: the train's shares (GENERAL: the rest). */
+function sharedBerths(c: ClassBerths, quota: Quota): number {
+  if (quota !== 'GENERAL') return c.shares[quota] ?? 0;
+  const earmarked = Object.values(c.shares).reduce((sum, n) => sum + (n ?? 0), 0);
+  return Math.max(0, c.total - earmarked);
 }
 
-/** Free berths per class for a journey of `distanceKm`, with the fare; only `onlyClass` if given. */
+/** Berth counts per class of one quota for a journey on a run; classes without that quota left out. */
+export async function classCounts(ctx: BookingContext, j: Journey, quota: Quota = 'GENERAL'): Promise<ClassCounts> {
+  const [berths, pools, waiting] = await Promise.all([
+    berthsByTrain(ctx).load(j.run.trainId),
+    j.run.inventoryReady ? countsByJourney(ctx).load({ runId: j.run.id, mask: segmentMask(j.fromSeq, j.toSeq) }) : null,
+    waitlistByRun(ctx).load(j.run.id),
+  ]);
+  return berths
+    .map((b) => {
+      const pool = poolOf(b.class, quota);
+      const counted = pools ? (pools.get(pool) ?? { total: 0, taken: 0 }) : { total: sharedBerths(b, quota), taken: 0 };
+      return { class: b.class, quota, ...counted, waitlisted: waiting.get(pool) ?? 0 };
+    })
+    .filter((c) => quota === 'GENERAL' || c.total > 0);
+}
+
+/** Free berths per class for a journey of `distanceKm`, with the fare and window; only `onlyClass` if given. */
 export function availabilityRows(
   counts: ClassCounts,
-  distanceKm: number,
+  journey: { runDate: string; distanceKm: number; arpDays: number; now: Date },
   onlyClass?: TravelClass | null,
 ): ClassAvailability[] {
   return counts
     .filter((c) => !onlyClass || c.class === onlyClass)
-    .map((c) => ({
-      class: c.class,
-      code: CLASS_CODE[c.class],
-      totalBerths: c.total,
-      availableBerths: c.total - c.taken,
-      waitlistLength: c.waitlisted,
-      farePaise: farePaise(c.class, distanceKm),
-    }));
+    .map((c) => {
+      const opens = opensAt(journey.runDate, c.class, c.quota, journey.arpDays);
+      return {
+        class: c.class,
+        code: CLASS_CODE[c.class],
+        quota: c.quota,
+        quotaCode: QUOTA_CODE[c.quota],
+        totalBerths: c.total,
+        availableBerths: c.total - c.taken,
+        waitlistLength: c.waitlisted,
+        farePaise: farePaise(c.class, journey.distanceKm),
+        opensAt: opens,
+        open: journey.now >= opens,
+      };
+    });
 }

@@ -1,7 +1,8 @@
 // Seat inventory of a run: one run_seats row per (run, seat) with a bit mask of occupied segments,
 // and one seat_occupancy row per occupied (run, seat, segment) whose primary key makes a double
 // booking impossible whatever code path writes it.
-import type { Prisma, PrismaClient, TravelClass } from '@tatkal/db';
+import type { Prisma, PrismaClient, Quota, TravelClass } from '@tatkal/db';
+import { type ClassBerth, earmark } from './tatkal/quotas.ts';
 
 export type Tx = Prisma.TransactionClient;
 
@@ -17,17 +18,47 @@ export async function createInventory(tx: Tx, runIds: string[]): Promise<number>
     ORDER BY id FOR UPDATE`;
   const ids = ready.map((r) => r.id);
   if (ids.length === 0) return 0;
+  const runs = await tx.trainRun.findMany({ where: { id: { in: ids } }, select: { id: true, trainId: true } });
+  const quotas = await earmarkTrains(tx, [...new Set(runs.map((r) => r.trainId))]);
+  const rows = runs.flatMap((run) => quotas.get(run.trainId)!.map((b) => ({ runId: run.id, ...b })));
   await tx.$executeRaw`
-    INSERT INTO booking.run_seats (run_id, seat_id, class)
-    SELECT r.id, s.id, c.class FROM booking.train_runs r
-    JOIN booking.coaches c ON c.train_id = r.train_id JOIN booking.seats s ON s.coach_id = c.id
-    WHERE r.id = ANY(${ids}::uuid[])
+    INSERT INTO booking.run_seats (run_id, seat_id, class, quota)
+    SELECT t.run_id, t.seat_id, t.class::booking."TravelClass", t.quota::booking."Quota"
+    FROM unnest(
+        ${rows.map((r) => r.runId)}::uuid[],
+        ${rows.map((r) => r.seatId)}::int[],
+        ${rows.map((r) => r.class)}::text[],
+        ${rows.map((r) => r.quota)}::text[]
+      ) AS t(run_id, seat_id, class, quota)
     ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`INSERT INTO booking.run_queues (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`
     INSERT INTO booking.run_allocators (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`UPDATE booking.train_runs SET inventory_ready = true WHERE id = ANY(${ids}::uuid[])`;
   return ids.length;
+}
+
+/** Every berth of these trains with the quota it carries (quotas.ts), the same for each run. */
+async function earmarkTrains(tx: Tx, trainIds: number[]) {
+  const seats = await tx.$queryRaw<(ClassBerth & { train_id: number })[]>`
+    SELECT c.train_id, s.id AS "seatId", c.class, c.position AS "coachPosition", s.number, s.berth_type AS "berthType"
+    FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
+    WHERE c.train_id = ANY(${trainIds}::int[])`;
+  const shares = await tx.quotaShare.findMany({ where: { trainId: { in: trainIds } } });
+  const byTrain = new Map<number, { seatId: number; class: TravelClass; quota: Quota }[]>();
+  for (const trainId of trainIds) {
+    const mine = seats.filter((s) => s.train_id === trainId);
+    const berths: { seatId: number; class: TravelClass; quota: Quota }[] = [];
+    for (const cls of new Set(mine.map((s) => s.class))) {
+      const ofClass = mine.filter((s) => s.class === cls);
+      const share = Object.fromEntries(
+        shares.filter((q) => q.trainId === trainId && q.class === cls).map((q) => [q.quota, q.berths]),
+      );
+      for (const [seatId, quota] of earmark(ofClass, share)) berths.push({ seatId, class: cls, quota });
+    }
+    byTrain.set(trainId, berths);
+  }
+  return byTrain;
 }
 
 /**
@@ -58,7 +89,7 @@ export async function prepareInventory(
 }
 
 /**
- * Locks up to `limit` free seats of a class other than `exclude`, those nearest to `anchor`
+ * Locks up to `limit` free seats of a class and quota other than `exclude`, those nearest to `anchor`
  * first (seat ids run coach by coach, so a group stays together). It reads every free seat of
  * the class, so the reservation path calls it only when the guard's own berths were not enough.
  */
@@ -66,13 +97,15 @@ export async function lockFreeSeats(
   tx: Tx,
   runId: string,
   cls: TravelClass,
+  quota: Quota,
   mask: bigint,
   opts: { exclude: number[]; anchor: number; limit: number },
 ): Promise<number[]> {
   if (opts.limit <= 0) return [];
   const rows = await tx.$queryRaw<{ seat_id: number }[]>`
     SELECT seat_id FROM booking.run_seats
-    WHERE run_id = ${runId}::uuid AND class = ${cls}::booking."TravelClass" AND (occupied_mask & ${mask}) = 0
+    WHERE run_id = ${runId}::uuid AND class = ${cls}::booking."TravelClass" AND quota = ${quota}::booking."Quota"
+      AND (occupied_mask & ${mask}) = 0
       AND seat_id <> ALL(${opts.exclude}::int[])
     ORDER BY abs(seat_id - ${opts.anchor}::int), seat_id
     LIMIT ${opts.limit}
@@ -116,4 +149,20 @@ export async function release(tx: Tx, runId: string, seats: { seatId: number; pa
     UPDATE booking.run_seats SET occupied_mask = occupied_mask & ~${mask}::bigint
     WHERE run_id = ${runId}::uuid AND seat_id = ANY(${seatIds}::int[])`;
   await tx.seatOccupancy.deleteMany({ where: { passengerId: { in: seats.map((s) => s.passengerId) } } });
+}
+
+/**
+ * Releases a run's earmarked berths of `quotas` (by default every quota but GENERAL) to the
+ * GENERAL pool: what chart preparation does with what the quotas left unused. A berth sold on
+ * some segments keeps those bookings; its free segments become general ones. Returns how many
+ * berths moved. Idempotent.
+ */
+export async function releaseQuotas(
+  db: PrismaClient | Tx,
+  runId: string,
+  quotas: Quota[] = ['TATKAL', 'PREMIUM_TATKAL', 'LADIES', 'LOWER_BERTH'],
+): Promise<number> {
+  return db.$executeRaw`
+    UPDATE booking.run_seats SET quota = 'GENERAL'
+    WHERE run_id = ${runId}::uuid AND quota = ANY(${quotas}::booking."Quota"[])`;
 }

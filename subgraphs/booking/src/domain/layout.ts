@@ -1,6 +1,6 @@
 // Per-process cache of what does not change while people book: a train's stops, coaches and
 // berths. The reservation path reads it instead of querying the same rows thousands of times.
-import type { BerthType, PrismaClient, TrainRun, TravelClass } from '@tatkal/db';
+import type { BerthType, PrismaClient, Quota, TrainRun, TravelClass } from '@tatkal/db';
 import type { StopWithStation } from './network.ts';
 
 export interface SeatInfo {
@@ -15,6 +15,8 @@ export interface TrainLayout {
   trainId: number;
   stops: StopWithStation[];
   classes: Set<TravelClass>;
+  /** The quotas each class has (GENERAL always; the others where the train earmarks berths). */
+  quotas: Map<TravelClass, Set<Quota>>;
   /** coach code -> berth number -> seat */
   coaches: Map<string, { class: TravelClass; berths: Map<number, SeatInfo> }>;
   seats: Map<number, SeatInfo>;
@@ -25,14 +27,22 @@ export function createLayoutCache(prisma: PrismaClient, ttlMs = 10 * 60_000) {
   const runs = new Map<string, { at: number; value: Promise<TrainRun | null> }>();
 
   async function load(trainId: number): Promise<TrainLayout> {
-    const [stops, coaches] = await Promise.all([
+    const [stops, coaches, shares] = await Promise.all([
       prisma.trainStop.findMany({ where: { trainId }, include: { station: true }, orderBy: { seq: 'asc' } }),
       prisma.coach.findMany({ where: { trainId }, include: { seats: true } }),
+      prisma.quotaShare.findMany({ where: { trainId, berths: { gt: 0 } } }),
     ]);
+    const classes = new Set(coaches.map((c) => c.class));
     const layout: TrainLayout = {
       trainId,
       stops,
-      classes: new Set(coaches.map((c) => c.class)),
+      classes,
+      quotas: new Map(
+        [...classes].map((cls) => [
+          cls,
+          new Set<Quota>(['GENERAL', ...shares.filter((s) => s.class === cls).map((s) => s.quota)]),
+        ]),
+      ),
       coaches: new Map(),
       seats: new Map(),
     };

@@ -10,6 +10,7 @@ import {
   errorOutcome,
   keyReused,
   resultOf,
+  type Identity,
   type Idempotency,
   type LeaseManager,
   type Logger,
@@ -36,6 +37,8 @@ export interface QueueDeps {
   refusals: Refusals;
   settings: ReservationSettings;
   logger: Logger;
+  /** The clock requests are judged by (booking windows); tests move it. */
+  now?: () => Date;
   /** Outcome counters (metrics): held, waitlisted, queued, replayed, or an error code in lower case. */
   onOutcome?: (outcome: string) => void;
   onBatch?: (report: BatchReport) => void;
@@ -93,7 +96,7 @@ export function createReservationQueue(deps: QueueDeps) {
   const q: Queue = { deps, records, progress, waiters, intake, allocator, inFlight: new Map(), closed: false };
   return {
     allocator,
-    reserveSeats: (userId: string, input: ReserveInput, key: string) => reserveSeats(q, userId, input, key),
+    reserveSeats: (identity: Identity, input: ReserveInput, key: string) => reserveSeats(q, identity, input, key),
     /** The queue place of a QUEUED reservation (for the Reservation type's fields). */
     place: progress.place,
     /** Stops taking requests and waits until nothing is being written or allocated here. */
@@ -111,7 +114,8 @@ export type ReservationQueue = ReturnType<typeof createReservationQueue>;
  * reserveSeats: a retry of a request in flight in this process shares its answer; a request with
  * the same key and a different body is IDEMPOTENCY_KEY_REUSED.
  */
-async function reserveSeats(q: Queue, userId: string, input: ReserveInput, key: string): Promise<QueuedView> {
+async function reserveSeats(q: Queue, identity: Identity, input: ReserveInput, key: string): Promise<QueuedView> {
+  const { userId } = identity;
   const id = `${userId}|${key}`;
   const { hash, hit } = await q.records.prepare(userId, key, input);
   const running = q.inFlight.get(id);
@@ -125,8 +129,8 @@ async function reserveSeats(q: Queue, userId: string, input: ReserveInput, key: 
   }
   // A key still queued (per Redis): its reservation's outcome, from the database.
   const answer = hit
-    ? sameKey(q, userId, key, hash).then((found) => found ?? reserve(q, userId, input, key, hash))
-    : reserve(q, userId, input, key, hash);
+    ? sameKey(q, userId, key, hash).then((found) => found ?? reserve(q, identity, input, key, hash))
+    : reserve(q, identity, input, key, hash);
   q.inFlight.set(id, { hash, answer });
   try {
     return await answer;
@@ -136,11 +140,19 @@ async function reserveSeats(q: Queue, userId: string, input: ReserveInput, key: 
 }
 
 /** A new request: validated, refused from memory when it cannot be served, else queued. */
-async function reserve(q: Queue, userId: string, input: ReserveInput, key: string, hash: string): Promise<QueuedView> {
-  const valid = await validateReserve(q.deps, input);
+async function reserve(
+  q: Queue,
+  identity: Identity,
+  input: ReserveInput,
+  key: string,
+  hash: string,
+): Promise<QueuedView> {
+  const { userId } = identity;
+  const valid = await validateReserve(q.deps, input, identity, q.deps.now?.());
   const refusal = await q.deps.refusals.check({
     runId: valid.run.id,
     cls: valid.cls,
+    quota: valid.quota,
     mask: valid.mask,
     passengers: valid.passengers.length,
     allowWaitlist: valid.allowWaitlist,
@@ -165,7 +177,7 @@ async function reserve(q: Queue, userId: string, input: ReserveInput, key: strin
     idempotency: { key, requestHash: hash },
   });
   // Another request took the key meanwhile: its outcome, or (it failed and forgot it) go again.
-  if (ticket === null) return (await sameKey(q, userId, key, hash)) ?? reserve(q, userId, input, key, hash);
+  if (ticket === null) return (await sameKey(q, userId, key, hash)) ?? reserve(q, identity, input, key, hash);
   return answer(q, view, ticket, userId, key, hash);
 }
 
@@ -228,6 +240,7 @@ function pendingView(valid: ValidRequest, now: Date): ReservationView {
     fromCode: valid.from.station.code,
     toCode: valid.to.station.code,
     class: valid.cls,
+    quota: valid.quota,
     farePaise: valid.farePerPassenger * valid.passengers.length,
     holdExpiresAt: null,
     createdAt: now.toISOString(),

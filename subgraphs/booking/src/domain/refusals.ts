@@ -6,7 +6,8 @@
 // for the other booking instances, for a short time only (STATE_TTL_MS): after a rush the state
 // lapses and requests go to the queue again, where the allocator decides them against the
 // database. A refusal can therefore be up to that long out of date after a cancellation.
-import type { TravelClass } from '@tatkal/db';
+import type { Quota, TravelClass } from '@tatkal/db';
+import { poolLabel } from './allocation/allocate.ts';
 import { AppError, ErrorCode, type Redis } from '@tatkal/common';
 
 const STATE_TTL_MS = 2_000;
@@ -21,27 +22,28 @@ interface JourneyState {
 
 export interface JourneyReport {
   cls: TravelClass;
+  quota: Quota;
   mask: bigint;
   blocked: boolean;
   waiting: number;
 }
 
-const redisKey = (runId: string, cls: TravelClass) => `booking:journeys:${runId}:${cls}`;
+const redisKey = (runId: string, cls: TravelClass, quota: Quota) => `booking:journeys:${runId}:${cls}:${quota}`;
 
 export function createRefusals(redis: Redis | null, waitlistLimit: number) {
   const local = new Map<string, JourneyState>();
   const reading = new Map<string, Promise<JourneyState | null>>();
-  const localKey = (runId: string, cls: TravelClass, mask: bigint) => `${runId}|${cls}|${mask}`;
+  const localKey = (runId: string, cls: TravelClass, quota: Quota, mask: bigint) => `${runId}|${cls}|${quota}|${mask}`;
 
-  async function stateOf(runId: string, cls: TravelClass, mask: bigint): Promise<JourneyState | null> {
-    const key = localKey(runId, cls, mask);
+  async function stateOf(runId: string, cls: TravelClass, quota: Quota, mask: bigint): Promise<JourneyState | null> {
+    const key = localKey(runId, cls, quota, mask);
     const hit = local.get(key);
     if (hit && hit.until > Date.now()) return hit;
     if (!redis) return null;
     let pending = reading.get(key);
     if (!pending) {
       pending = redis
-        .hget(redisKey(runId, cls), String(mask))
+        .hget(redisKey(runId, cls, quota), String(mask))
         .then((raw) => {
           if (!raw) return null;
           const [blocked, waiting] = raw.split('|');
@@ -61,12 +63,14 @@ export function createRefusals(redis: Redis | null, waitlistLimit: number) {
     async check(req: {
       runId: string;
       cls: TravelClass;
+      quota: Quota;
       mask: bigint;
       passengers: number;
       allowWaitlist: boolean;
       specificBerths: boolean;
     }): Promise<AppError | null> {
-      const state = await stateOf(req.runId, req.cls, req.mask);
+      const state = await stateOf(req.runId, req.cls, req.quota, req.mask);
+      const label = poolLabel(req.cls, req.quota);
       if (!state?.blocked) return null;
       if (req.specificBerths)
         return new AppError(
@@ -74,9 +78,9 @@ export function createRefusals(redis: Redis | null, waitlistLimit: number) {
           'That berth is no longer available for this journey; choose another or let us allocate one',
         );
       if (!req.allowWaitlist)
-        return new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${req.cls} for this journey`);
+        return new AppError(ErrorCode.SOLD_OUT, `Not enough berths are free in ${label} for this journey`);
       if (state.waiting + req.passengers > waitlistLimit)
-        return new AppError(ErrorCode.SOLD_OUT, `${req.cls} is sold out for this journey and its waitlist is full`);
+        return new AppError(ErrorCode.SOLD_OUT, `${label} is sold out for this journey and its waitlist is full`);
       return null;
     },
 
@@ -84,22 +88,23 @@ export function createRefusals(redis: Redis | null, waitlistLimit: number) {
     publish(runId: string, journeys: JourneyReport[]): void {
       const until = Date.now() + STATE_TTL_MS;
       for (const j of journeys)
-        local.set(localKey(runId, j.cls, j.mask), { blocked: j.blocked, waiting: j.waiting, until });
+        local.set(localKey(runId, j.cls, j.quota, j.mask), { blocked: j.blocked, waiting: j.waiting, until });
       if (!redis || journeys.length === 0) return;
       const pipeline = redis.pipeline();
-      for (const cls of new Set(journeys.map((j) => j.cls))) {
+      for (const pool of new Map(journeys.map((j) => [`${j.cls}|${j.quota}`, j])).values()) {
+        const key = redisKey(runId, pool.cls, pool.quota);
         const fields = journeys
-          .filter((j) => j.cls === cls)
+          .filter((j) => j.cls === pool.cls && j.quota === pool.quota)
           .flatMap((j) => [String(j.mask), `${j.blocked ? 1 : 0}|${j.waiting}`]);
-        pipeline.hset(redisKey(runId, cls), ...fields).pexpire(redisKey(runId, cls), STATE_TTL_MS);
+        pipeline.hset(key, ...fields).pexpire(key, STATE_TTL_MS);
       }
       pipeline.exec().catch(() => {});
     },
 
-    /** Berths of (run, class) were freed: forget what was known of its journeys. */
-    invalidate(runId: string, cls: TravelClass): void {
-      for (const key of local.keys()) if (key.startsWith(`${runId}|${cls}|`)) local.delete(key);
-      redis?.del(redisKey(runId, cls)).catch(() => {});
+    /** Berths of (run, class, quota) were freed: forget what was known of its journeys. */
+    invalidate(runId: string, cls: TravelClass, quota: Quota): void {
+      for (const key of local.keys()) if (key.startsWith(`${runId}|${cls}|${quota}|`)) local.delete(key);
+      redis?.del(redisKey(runId, cls, quota)).catch(() => {});
     },
   };
 }

@@ -1,6 +1,6 @@
 // The reservation path's shared shapes: settings, the client's input, the validated request and
 // the view a client gets (plain JSON, so an idempotent replay is byte-identical).
-import type { BerthType, Gender, TrainRun, TravelClass } from '@tatkal/db';
+import type { BerthType, Gender, Quota, TrainRun, TravelClass } from '@tatkal/db';
 import type { TrainLayout } from './layout.ts';
 import type { StopWithStation } from './network.ts';
 
@@ -45,6 +45,8 @@ export interface ReserveInput {
   from: string;
   to: string;
   class: TravelClass;
+  /** GENERAL unless given. */
+  quota?: Quota | null;
   passengers: PassengerInput[];
   berths?: { coach: string; berth: number }[] | null;
   allowWaitlist?: boolean | null;
@@ -63,6 +65,7 @@ export interface ValidRequest {
   seatIds: number[] | null;
   allowWaitlist: boolean;
   cls: TravelClass;
+  quota: Quota;
 }
 
 export interface PassengerView {
@@ -88,6 +91,7 @@ export interface ReservationView {
   fromCode: string;
   toCode: string;
   class: TravelClass;
+  quota: Quota;
   farePaise: number;
   holdExpiresAt: string | null;
   createdAt: string;

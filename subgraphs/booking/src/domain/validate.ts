@@ -1,10 +1,11 @@
 // Everything a client can get wrong in a reservation request, checked before it is queued:
 // nothing is written for a request that fails here (BAD_USER_INPUT).
-import type { PrismaClient, TrainRun } from '@tatkal/db';
-import { addDays, badInput, isUuid, todayInIndia } from '@tatkal/common';
+import type { Gender, PrismaClient, Quota, TrainRun } from '@tatkal/db';
+import { AppError, badInput, ErrorCode, type Identity, isUuid, todayInIndia } from '@tatkal/common';
 import { farePaise } from './rail.ts';
 import type { LayoutCache, TrainLayout } from './layout.ts';
 import { segmentMask } from './network.ts';
+import { agentEmbargoUntil, istIso, isTatkal, opensAt } from './tatkal/windows.ts';
 import type { ReservationSettings, ReserveInput, ValidRequest } from './types.ts';
 
 /** NFC (one code point per accented letter, whichever way the client composed it), single spaces. */
@@ -14,14 +15,19 @@ const passengerName = (name: string) => name.normalize('NFC').trim().replace(/\s
 export async function validateReserve(
   deps: { prisma: PrismaClient; layouts: LayoutCache; settings: ReservationSettings },
   input: ReserveInput,
+  identity: Identity | null,
   now = new Date(),
 ): Promise<ValidRequest> {
-  checkPassengers(input.passengers);
+  const quota = input.quota ?? 'GENERAL';
+  checkPassengers(input.passengers, quota);
   const run = await findRun(deps, input);
-  const runDate = checkBookable(run, deps.settings, now);
+  const runDate = checkNotDeparted(run, now);
   const layout = await deps.layouts.layout(run.trainId);
   const { from, to } = journeyOf(layout, input, runDate, now);
   if (!layout.classes.has(input.class)) throw badInput(`This train has no ${input.class} class`, 'class');
+  if (!layout.quotas.get(input.class)?.has(quota))
+    throw new AppError(ErrorCode.QUOTA_NOT_AVAILABLE, `This train has no ${quota} quota in ${input.class}`);
+  checkWindow(runDate, input.class, quota, deps.settings, identity, now);
   return {
     run,
     layout,
@@ -33,12 +39,19 @@ export async function validateReserve(
     seatIds: requestedBerths(layout, input),
     allowWaitlist: input.allowWaitlist ?? true,
     cls: input.class,
+    quota,
   };
 }
 
-function checkPassengers(passengers: ReserveInput['passengers']) {
+/** Most passengers on one PNR: 4 for Tatkal and Premium Tatkal, 2 on the lower-berth quota, 6 otherwise. */
+export const maxPassengers = (quota: Quota) => (isTatkal(quota) ? 4 : quota === 'LOWER_BERTH' ? 2 : 6);
+
+function checkPassengers(passengers: ReserveInput['passengers'], quota: Quota) {
   const n = passengers.length;
-  if (n < 1 || n > 6) throw badInput('A reservation has 1 to 6 passengers', 'passengers');
+  if (n < 1) throw badInput('A reservation has at least one passenger', 'passengers');
+  const max = maxPassengers(quota);
+  if (n > max)
+    throw new AppError(ErrorCode.TOO_MANY_PASSENGERS, `At most ${max} passengers per ${quota} reservation`, { max });
   passengers.forEach((p, i) => {
     const name = passengerName(p.name);
     if ([...name].length < 1 || [...name].length > 60)
@@ -51,7 +64,50 @@ function checkPassengers(passengers: ReserveInput['passengers']) {
       );
     if (!Number.isInteger(p.age) || p.age < 1 || p.age > 125)
       throw badInput(`Passenger ${i + 1}: age must be between 1 and 125`, `passengers.${i}.age`);
+    const refusal = quotaRefusal(quota, p);
+    if (refusal) throw new AppError(ErrorCode.QUOTA_NOT_ELIGIBLE, `Passenger ${i + 1}: ${refusal}`, { quota });
   });
+}
+
+/**
+ * Who a quota is for (docs/api.md): the ladies' quota, women and children under 12 travelling
+ * with them; the lower-berth quota, senior citizens (men 60+, women 58+) and women 45+.
+ */
+function quotaRefusal(quota: Quota, p: { age: number; gender: Gender }): string | null {
+  if (quota === 'LADIES' && p.gender !== 'FEMALE' && p.age >= 12)
+    return 'the ladies quota is for women and children under 12';
+  if (quota === 'LOWER_BERTH') {
+    const senior = p.gender === 'FEMALE' ? p.age >= 45 : p.age >= 60;
+    if (!senior) return 'the lower-berth quota is for men 60 or over and women 45 or over';
+  }
+  return null;
+}
+
+/**
+ * The quota's window (windows.ts) has opened for this caller: BOOKING_NOT_OPEN before it, only
+ * identity-verified accounts on Tatkal, agents not in its first 30 minutes.
+ */
+function checkWindow(
+  runDate: string,
+  cls: ReserveInput['class'],
+  quota: Quota,
+  settings: ReservationSettings,
+  identity: Identity | null,
+  now: Date,
+) {
+  const opens = opensAt(runDate, cls, quota, settings.bookingWindowDays);
+  if (now < opens)
+    throw new AppError(ErrorCode.BOOKING_NOT_OPEN, `${quota} booking for this run opens at ${istIso(opens)}`, {
+      opensAt: istIso(opens),
+    });
+  if (!isTatkal(quota)) return;
+  if (!identity?.verified)
+    throw new AppError(ErrorCode.IDENTITY_NOT_VERIFIED, 'Verify your identity (a one-time code) to book Tatkal');
+  const embargo = agentEmbargoUntil(runDate, cls, quota)!;
+  if (identity.role === 'AGENT' && now < embargo)
+    throw new AppError(ErrorCode.AGENT_WINDOW_CLOSED, `Agents may book ${quota} from ${istIso(embargo)}`, {
+      opensAt: istIso(embargo),
+    });
 }
 
 /** The run, by id or by train number and date. */
@@ -75,13 +131,10 @@ async function findRun(deps: { prisma: PrismaClient; layouts: LayoutCache }, inp
   return run;
 }
 
-/** The run's date (YYYY-MM-DD), once it is inside the booking window and not past. */
-function checkBookable(run: TrainRun, settings: ReservationSettings, now: Date): string {
-  const today = todayInIndia(now);
+/** The run's date (YYYY-MM-DD), once it is not past. */
+function checkNotDeparted(run: TrainRun, now: Date): string {
   const runDate = run.date.toISOString().slice(0, 10);
-  if (runDate < today) throw badInput('This run has already departed', 'date');
-  if (runDate > addDays(today, settings.bookingWindowDays))
-    throw badInput(`Bookings open ${settings.bookingWindowDays} days before departure`, 'date');
+  if (runDate < todayInIndia(now)) throw badInput('This run has already departed', 'date');
   return runDate;
 }
 

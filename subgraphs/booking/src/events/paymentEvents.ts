@@ -42,9 +42,7 @@ export async function applyPaymentEvent(
   const outcome = await prisma.$transaction(
     async (tx) => {
       if (!(await recordInbox(tx, 'booking', envelope))) return 'DUPLICATE' as const;
-      return envelope.type === 'payment.succeeded'
-        ? confirm(tx, reservationId)
-        : release(tx, reservationId, settings);
+      return envelope.type === 'payment.succeeded' ? confirm(tx, reservationId) : release(tx, reservationId, settings);
     },
     { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
   );

@@ -26,6 +26,22 @@ export type Scalars = {
   _FieldSet: { input: string; output: string; }
 };
 
+/**
+ * Who a berth is earmarked for (docs/api.md, "Quotas"). Each quota has its own berths, booking
+ * window and waitlist until chart preparation releases what is unused to GENERAL.
+ */
+export type Quota =
+  /** GN: everyone; opens ARP (60) days before the journey at 08:00 IST. */
+  | 'GENERAL'
+  /** TQ: opens the day before the journey at 10:00 IST (AC) / 11:00 (non-AC); identity-verified accounts, at most 4 passengers. */
+  | 'TATKAL'
+  /** PT: as Tatkal, at a dynamic fare. */
+  | 'PREMIUM_TATKAL'
+  /** LD: women, and children under 12 travelling with them. */
+  | 'LADIES'
+  /** SS: lower berths for senior citizens (men 60+, women 58+) and women 45+; at most 2 passengers. */
+  | 'LOWER_BERTH';
+
 export type TravelClass =
   /** 1A */
   | 'FIRST_AC'
@@ -125,7 +141,7 @@ export type TrainRun = {
   date: Scalars['Date']['output'];
   train: Train;
   cancelled: Scalars['Boolean']['output'];
-  /** Free berths per class between two stops of this run. */
+  /** Free berths per class between two stops of this run, for one quota (GENERAL unless given; classes without it left out). */
   availability: Array<ClassAvailability>;
 };
 
@@ -135,6 +151,7 @@ export type TrainRunAvailabilityArgs = {
   from: Scalars['String']['input'];
   to: Scalars['String']['input'];
   class?: InputMaybe<TravelClass>;
+  quota?: InputMaybe<Quota>;
 };
 
 export type ClassAvailability = {
@@ -142,11 +159,18 @@ export type ClassAvailability = {
   class: TravelClass;
   /** Indian Railways class code: 1A, 2A, 3A, SL, CC, EC, 2S. */
   code: Scalars['String']['output'];
+  quota: Quota;
+  /** GN, TQ, PT, LD, SS (as IRCTC shows them: GNWL, TQWL). */
+  quotaCode: Scalars['String']['output'];
   totalBerths: Scalars['Int']['output'];
   availableBerths: Scalars['Int']['output'];
   waitlistLength: Scalars['Int']['output'];
   /** Fare per passenger in paise, computed by the server. */
   farePaise: Scalars['Int']['output'];
+  /** When this quota's booking window opens (IST, on the run's date at the origin). */
+  opensAt: Scalars['DateTime']['output'];
+  /** Whether the window is open now. */
+  open: Scalars['Boolean']['output'];
 };
 
 export type Passenger = {
@@ -177,6 +201,7 @@ export type Reservation = {
   from: Station;
   to: Station;
   class: TravelClass;
+  quota: Quota;
   /** Total fare in paise for the passengers not cancelled. */
   farePaise: Scalars['Int']['output'];
   holdExpiresAt?: Maybe<Scalars['DateTime']['output']>;
@@ -249,7 +274,9 @@ export type ReserveSeatsInput = {
   /** Destination station code. */
   to: Scalars['String']['input'];
   class: TravelClass;
-  /** 1 to 6 passengers. */
+  /** GENERAL unless given. Before the quota's window opens: BOOKING_NOT_OPEN with opensAt. */
+  quota?: InputMaybe<Quota>;
+  /** 1 to 6 passengers (4 for Tatkal and Premium Tatkal, 2 on the lower-berth quota: TOO_MANY_PASSENGERS). */
   passengers: Array<PassengerInput>;
   /** Specific berths, one per passenger in order; omit for automatic allocation. */
   berths?: InputMaybe<Array<BerthChoice>>;
@@ -295,6 +322,7 @@ export type QueryAvailabilityArgs = {
   from: Scalars['String']['input'];
   to: Scalars['String']['input'];
   class?: InputMaybe<TravelClass>;
+  quota?: InputMaybe<Quota>;
 };
 
 
@@ -456,6 +484,7 @@ export type FederationReferenceTypes = {
 export type ResolversTypes = {
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  Quota: Quota;
   TravelClass: TravelClass;
   BerthType: BerthType;
   Gender: Gender;
@@ -552,16 +581,20 @@ export type TrainRunResolvers<ContextType = BookingContext, ParentType extends R
   date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   train?: Resolver<ResolversTypes['Train'], ParentType, ContextType>;
   cancelled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  availability?: Resolver<Array<ResolversTypes['ClassAvailability']>, ParentType, ContextType, RequireFields<TrainRunAvailabilityArgs, 'from' | 'to'>>;
+  availability?: Resolver<Array<ResolversTypes['ClassAvailability']>, ParentType, ContextType, RequireFields<TrainRunAvailabilityArgs, 'from' | 'to' | 'quota'>>;
 };
 
 export type ClassAvailabilityResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['ClassAvailability'] = ResolversParentTypes['ClassAvailability']> = {
   class?: Resolver<ResolversTypes['TravelClass'], ParentType, ContextType>;
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  quota?: Resolver<ResolversTypes['Quota'], ParentType, ContextType>;
+  quotaCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   totalBerths?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   availableBerths?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   waitlistLength?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   farePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  opensAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  open?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type PassengerResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['Passenger'] = ResolversParentTypes['Passenger']> = {
@@ -587,6 +620,7 @@ export type ReservationResolvers<ContextType = BookingContext, ParentType extend
   from?: Resolver<ResolversTypes['Station'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['Station'], ParentType, ContextType>;
   class?: Resolver<ResolversTypes['TravelClass'], ParentType, ContextType>;
+  quota?: Resolver<ResolversTypes['Quota'], ParentType, ContextType>;
   farePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   holdExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -623,7 +657,7 @@ export type QueryResolvers<ContextType = BookingContext, ParentType extends Reso
   station?: Resolver<Maybe<ResolversTypes['Station']>, ParentType, ContextType, RequireFields<QueryStationArgs, 'code'>>;
   train?: Resolver<Maybe<ResolversTypes['Train']>, ParentType, ContextType, RequireFields<QueryTrainArgs, 'number'>>;
   trainRun?: Resolver<Maybe<ResolversTypes['TrainRun']>, ParentType, ContextType, RequireFields<QueryTrainRunArgs, 'trainNumber' | 'date'>>;
-  availability?: Resolver<Array<ResolversTypes['ClassAvailability']>, ParentType, ContextType, RequireFields<QueryAvailabilityArgs, 'from' | 'to'>>;
+  availability?: Resolver<Array<ResolversTypes['ClassAvailability']>, ParentType, ContextType, RequireFields<QueryAvailabilityArgs, 'from' | 'to' | 'quota'>>;
   seatMap?: Resolver<ResolversTypes['SeatMap'], ParentType, ContextType, RequireFields<QuerySeatMapArgs, 'runId' | 'coach' | 'from' | 'to'>>;
   reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<QueryReservationArgs, 'pnr'>>;
   myReservations?: Resolver<ResolversTypes['ReservationConnection'], ParentType, ContextType, RequireFields<QueryMyReservationsArgs, 'first'>>;

@@ -4,8 +4,7 @@ import type * as Types from '../generated/resolvers.ts';
 export const MutationResolvers: Types.MutationResolvers = {
   // Validated, then queued for the run's allocator: the outcome, or QUEUED with a position
   // (domain/queue.ts). The shield rule guarantees an identity.
-  reserveSeats: (_, args, ctx) =>
-    ctx.reservations.queue.reserveSeats(ctx.identity!.userId, args.input, args.idempotencyKey),
+  reserveSeats: (_, args, ctx) => ctx.reservations.queue.reserveSeats(ctx.identity!, args.input, args.idempotencyKey),
   cancelReservation: async (_, args, ctx) => {
     const view = await ctx.idempotency.run(
       {
@@ -17,7 +16,7 @@ export const MutationResolvers: Types.MutationResolvers = {
       () => cancelReservation(ctx.reservations, ctx.identity!, { pnr: args.pnr, passengerIds: args.passengerIds }),
     );
     // Berths were freed: what newcomers were refused from memory no longer holds.
-    ctx.reservations.refusals.invalidate(view.runId, view.class);
+    ctx.reservations.refusals.invalidate(view.runId, view.class, view.quota);
     return view;
   },
 };

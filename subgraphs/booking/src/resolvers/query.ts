@@ -20,7 +20,7 @@ export const QueryResolvers: Types.QueryResolvers = {
       run = await runByTrainAndDate(ctx).load(`${args.trainNumber.trim()}|${args.date}`);
     else throw badInput('Give either runId, or trainNumber and date', 'runId');
     if (!run) throw notFound('No such train run');
-    return availabilityOfRun(run, args.from, args.to, args.class, ctx);
+    return availabilityOfRun(run, args.from, args.to, args.class, args.quota, ctx);
   },
   seatMap: (_, args, ctx) => seatMap(ctx, args),
   reservation: async (_, args, ctx) => {

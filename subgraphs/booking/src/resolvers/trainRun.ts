@@ -1,4 +1,4 @@
-import type { TrainRun, TravelClass } from '@tatkal/db';
+import type { Quota, TrainRun, TravelClass } from '@tatkal/db';
 import { notFound } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import { availabilityRows, classCounts } from '../domain/availability.ts';
@@ -11,12 +11,15 @@ export async function availabilityOfRun(
   from: string,
   to: string,
   cls: TravelClass | null | undefined,
+  quota: Quota | null | undefined,
   ctx: BookingContext,
 ) {
   const stops = await stopsByTrainId(ctx).load(run.trainId);
   const segment = routeSegment(stops, from, to);
-  const counts = await classCounts(ctx, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq });
-  return availabilityRows(counts, segment.distanceKm, cls);
+  const counts = await classCounts(ctx, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq }, quota ?? 'GENERAL');
+  const { settings, now } = ctx.reservations;
+  const journey = { runDate: isoDate(run.date), distanceKm: segment.distanceKm, arpDays: settings.bookingWindowDays };
+  return availabilityRows(counts, { ...journey, now: now?.() ?? new Date() }, cls);
 }
 
 export const TrainRunResolvers: Types.TrainRunResolvers = {
@@ -29,5 +32,5 @@ export const TrainRunResolvers: Types.TrainRunResolvers = {
   },
   date: (run) => isoDate(run.date),
   train: (run, _, ctx) => required(trainById(ctx).load(run.trainId), `Train of run ${run.id}`),
-  availability: (run, args, ctx) => availabilityOfRun(run, args.from, args.to, args.class, ctx),
+  availability: (run, args, ctx) => availabilityOfRun(run, args.from, args.to, args.class, args.quota, ctx),
 };

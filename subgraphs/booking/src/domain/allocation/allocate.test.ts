@@ -1,13 +1,15 @@
 // The allocator's pure decisions (allocate.ts): no database, no clock. Journeys are on a train of
 // four stops A -> B -> C -> D (segments 0, 1, 2), the same shape as the integration fixtures.
 import { describe, expect, it } from 'vitest';
-import type { BerthType, TravelClass } from '@tatkal/db';
+import type { BerthType, Quota, TravelClass } from '@tatkal/db';
 import { berthTypeOf } from '../rail.ts';
 import {
   allocateBatch,
   pickSeats,
   type ClassWaitlist,
   type Decision,
+  type Pool,
+  poolOf,
   type QueuedRequest,
   type RunSeat,
 } from './allocate.ts';
@@ -23,7 +25,13 @@ const AD = journey('A', 'D');
  * Coaches S1, S2, ... of `perCoach` berths of one class; seat ids run coach by coach from
  * `firstId` (as the layout's do), berth types as the seed lays them out.
  */
-function coaches(count: number, perCoach: number, cls: TravelClass = 'SLEEPER', firstId = 1): Map<number, RunSeat> {
+function coaches(
+  count: number,
+  perCoach: number,
+  cls: TravelClass = 'SLEEPER',
+  firstId = 1,
+  quota: Quota = 'GENERAL',
+): Map<number, RunSeat> {
   const seats = new Map<number, RunSeat>();
   for (let c = 0; c < count; c++) {
     for (let n = 1; n <= perCoach; n++) {
@@ -34,6 +42,7 @@ function coaches(count: number, perCoach: number, cls: TravelClass = 'SLEEPER', 
         number: n,
         berthType: berthTypeOf(cls, n),
         class: cls,
+        quota,
         occupiedMask: 0n,
       });
     }
@@ -45,6 +54,7 @@ let nextId = 0;
 interface RequestOptions {
   mask?: bigint;
   cls?: TravelClass;
+  quota?: Quota;
   allowWaitlist?: boolean;
   prefs?: (BerthType | null)[];
   seats?: number[];
@@ -55,6 +65,7 @@ function request(ticket: number, n: number, o: RequestOptions = {}): QueuedReque
     id: `r${++nextId}`,
     ticket,
     cls: o.cls ?? 'SLEEPER',
+    quota: o.quota ?? 'GENERAL',
     mask: o.mask ?? AD,
     allowWaitlist: o.allowWaitlist ?? true,
     passengers: Array.from({ length: n }, (_, i) => ({
@@ -65,7 +76,7 @@ function request(ticket: number, n: number, o: RequestOptions = {}): QueuedReque
   };
 }
 
-const noWaitlists = () => new Map<TravelClass, ClassWaitlist>();
+const noWaitlists = () => new Map<Pool, ClassWaitlist>();
 const held = (d: Decision) => {
   expect(d.status).toBe('HELD');
   return (d as Extract<Decision, { status: 'HELD' }>).seatIds;
@@ -193,8 +204,8 @@ describe('allocateBatch', () => {
 
   it('a waitlist already in the database holds back later overlapping requests of its class only', () => {
     const seats = new Map([...coaches(1, 2, 'SLEEPER'), ...coaches(1, 2, 'THIRD_AC', 3)]);
-    const waitlists = new Map<TravelClass, ClassWaitlist>([
-      ['SLEEPER', { last: 4, waiting: 2, masks: [journey('A', 'B')] }],
+    const waitlists = new Map<Pool, ClassWaitlist>([
+      ['SLEEPER|GENERAL', { last: 4, waiting: 2, masks: [journey('A', 'B')] }],
     ]);
     const decisions = allocateBatch(
       [
@@ -214,25 +225,25 @@ describe('allocateBatch', () => {
   it('waitlist numbers are consecutive and continue from the last one issued', () => {
     const seats = coaches(1, 1);
     occupy(seats, [1]);
-    const waitlists = new Map<TravelClass, ClassWaitlist>([['SLEEPER', { last: 7, waiting: 3, masks: [AD] }]]);
+    const waitlists = new Map<Pool, ClassWaitlist>([['SLEEPER|GENERAL', { last: 7, waiting: 3, masks: [AD] }]]);
     const decisions = allocateBatch([request(1, 2), request(2, 1), request(3, 3)], seats, waitlists, 100);
     expect(decisions).toEqual([
       { status: 'WAITLISTED', waitlistNumbers: [8, 9] },
       { status: 'WAITLISTED', waitlistNumbers: [10] },
       { status: 'WAITLISTED', waitlistNumbers: [11, 12, 13] },
     ]);
-    expect(waitlists.get('SLEEPER')).toMatchObject({ last: 13, waiting: 9 });
+    expect(waitlists.get('SLEEPER|GENERAL')).toMatchObject({ last: 13, waiting: 9 });
   });
 
   it('past the waitlist limit a request is refused SOLD_OUT and takes no number', () => {
     const seats = coaches(1, 1);
     occupy(seats, [1]);
-    const waitlists = new Map<TravelClass, ClassWaitlist>([['SLEEPER', { last: 3, waiting: 3, masks: [AD] }]]);
+    const waitlists = new Map<Pool, ClassWaitlist>([['SLEEPER|GENERAL', { last: 3, waiting: 3, masks: [AD] }]]);
     const decisions = allocateBatch([request(1, 2), request(2, 1), request(3, 1)], seats, waitlists, 5);
     expect(decisions[0]).toEqual({ status: 'WAITLISTED', waitlistNumbers: [4, 5] });
     expect(decisions[1]).toMatchObject({ status: 'REFUSED', code: 'SOLD_OUT' });
     expect(decisions[2]).toMatchObject({ status: 'REFUSED', code: 'SOLD_OUT' });
-    expect(waitlists.get('SLEEPER')).toMatchObject({ last: 5, waiting: 5 });
+    expect(waitlists.get('SLEEPER|GENERAL')).toMatchObject({ last: 5, waiting: 5 });
   });
 
   it('allowWaitlist false: refused SOLD_OUT when nothing fits, and when a waitlist is ahead', () => {
@@ -244,7 +255,7 @@ describe('allocateBatch', () => {
     });
     // A berth is free, but WL 1 waits for an overlapping journey.
     const free = coaches(1, 1);
-    const waitlists = new Map<TravelClass, ClassWaitlist>([['SLEEPER', { last: 1, waiting: 1, masks: [AD] }]]);
+    const waitlists = new Map<Pool, ClassWaitlist>([['SLEEPER|GENERAL', { last: 1, waiting: 1, masks: [AD] }]]);
     expect(allocateBatch([request(1, 1, { allowWaitlist: false })], free, waitlists, 100)[0]).toMatchObject({
       status: 'REFUSED',
       code: 'SOLD_OUT',
@@ -298,8 +309,8 @@ describe('allocateBatch', () => {
 
     it('a specific berth is not given past a waitlist for an overlapping journey', () => {
       const seats = coaches(1, 4);
-      const waitlists = new Map<TravelClass, ClassWaitlist>([
-        ['SLEEPER', { last: 1, waiting: 1, masks: [journey('A', 'B')] }],
+      const waitlists = new Map<Pool, ClassWaitlist>([
+        ['SLEEPER|GENERAL', { last: 1, waiting: 1, masks: [journey('A', 'B')] }],
       ]);
       const decisions = allocateBatch(
         [
@@ -340,22 +351,26 @@ const PREFS: (BerthType | null)[] = [null, null, 'LB', 'MB', 'UB', 'SL', 'SU'];
 function randomCase(seed: number) {
   const r = prng(seed);
   const classes: TravelClass[] = r.next() < 0.3 ? ['SLEEPER', 'THIRD_AC'] : ['SLEEPER'];
+  const quotas: Quota[] = r.next() < 0.4 ? ['GENERAL', 'TATKAL'] : ['GENERAL'];
+  const pools = classes.flatMap((cls) => quotas.map((quota) => ({ cls, quota })));
   let seats = new Map<number, RunSeat>();
-  for (const cls of classes) seats = new Map([...seats, ...coaches(r.int(1, 3), r.int(1, 8), cls, seats.size + 1)]);
+  for (const { cls, quota } of pools)
+    seats = new Map([...seats, ...coaches(r.int(1, 3), r.int(1, 8), cls, seats.size + 1, quota)]);
   // Some segments already sold.
   for (const s of seats.values()) if (r.next() < 0.3) s.occupiedMask = r.pick(JOURNEYS);
-  const waitlists = new Map<TravelClass, ClassWaitlist>();
-  for (const cls of classes) {
+  const waitlists = new Map<Pool, ClassWaitlist>();
+  for (const { cls, quota } of pools) {
     if (r.next() < 0.3) {
       const waiting = r.int(1, 6);
-      waitlists.set(cls, { last: waiting + r.int(0, 5), waiting, masks: [r.pick(JOURNEYS)] });
+      waitlists.set(poolOf(cls, quota), { last: waiting + r.int(0, 5), waiting, masks: [r.pick(JOURNEYS)] });
     }
   }
   const limit = r.int(0, 25);
   const requests = Array.from({ length: r.int(1, 30) }, (_, i) => {
-    const cls = r.pick(classes);
+    const { cls, quota } = r.pick(pools);
     const n = r.int(1, 4);
-    const ofClass = [...seats.values()].filter((s) => s.class === cls);
+    // Mostly berths of the request's own pool; now and then one of another quota of its class.
+    const ofClass = [...seats.values()].filter((s) => s.class === cls && (s.quota === quota || r.next() < 0.1));
     const specific = r.next() < 0.15 && ofClass.length >= n;
     const chosen: number[] = [];
     while (specific && chosen.length < n) {
@@ -366,6 +381,7 @@ function randomCase(seed: number) {
     }
     return request(i + 1, n, {
       cls,
+      quota,
       mask: r.pick(JOURNEYS),
       allowWaitlist: r.next() < 0.7,
       prefs: Array.from({ length: n }, () => r.pick(PREFS)),
@@ -376,8 +392,40 @@ function randomCase(seed: number) {
 }
 
 const copySeats = (seats: Map<number, RunSeat>) => new Map([...seats].map(([id, s]) => [id, { ...s }]));
-const copyWaitlists = (w: Map<TravelClass, ClassWaitlist>) =>
+const copyWaitlists = (w: Map<Pool, ClassWaitlist>) =>
   new Map([...w].map(([c, x]) => [c, { ...x, masks: [...x.masks] }]));
+
+describe('quotas', () => {
+  it('serves a request from its own quota only: Tatkal berths are not general berths, and the reverse', () => {
+    const seats = new Map([...coaches(1, 2), ...coaches(1, 2, 'SLEEPER', 3, 'TATKAL')]);
+    const decisions = allocateBatch(
+      [request(1, 2), request(2, 1), request(3, 2, { quota: 'TATKAL' }), request(4, 1, { quota: 'TATKAL' })],
+      seats,
+      noWaitlists(),
+      100,
+    );
+    expect(held(decisions[0]!)).toEqual([1, 2]);
+    // General is full: waitlisted, though two Tatkal berths are free at that moment.
+    expect(decisions[1]).toEqual({ status: 'WAITLISTED', waitlistNumbers: [1] });
+    expect(held(decisions[2]!)).toEqual([3, 4]);
+    // Each quota has its own waitlist: TQWL 1, not WL 2.
+    expect(decisions[3]).toEqual({ status: 'WAITLISTED', waitlistNumbers: [1] });
+  });
+
+  it('refuses a specific berth of another quota, and names the quota when it is sold out', () => {
+    const seats = new Map([...coaches(1, 1), ...coaches(1, 1, 'SLEEPER', 2, 'TATKAL')]);
+    occupy(seats, [2]);
+    const [specific, soldOut] = allocateBatch(
+      [request(1, 1, { seats: [2] }), request(2, 1, { quota: 'TATKAL', allowWaitlist: false, mask: AD })],
+      seats,
+      noWaitlists(),
+      100,
+    );
+    expect(specific).toMatchObject({ status: 'REFUSED', code: 'SEAT_UNAVAILABLE' });
+    expect(soldOut).toMatchObject({ status: 'REFUSED', code: 'SOLD_OUT' });
+    expect((soldOut as { reason: string }).reason).toContain('SLEEPER (TATKAL quota)');
+  });
+});
 
 describe('allocateBatch on random batches', () => {
   it('never sells a berth segment twice, never serves a later request before an earlier one it could not serve', () => {
@@ -406,6 +454,7 @@ describe('allocateBatch on random batches', () => {
         for (const id of d.seatIds) {
           const seat = before.get(id);
           expect(seat?.class, `${where}: berth ${id} of request ${i}`).toBe(req.cls);
+          expect(seat?.quota, `${where}: berth ${id} of request ${i}`).toBe(req.quota);
           expect(sold.get(id)! & req.mask, `${where}: berth ${id} segment sold twice (request ${i})`).toBe(0n);
           sold.set(id, sold.get(id)! | req.mask);
         }
@@ -413,19 +462,21 @@ describe('allocateBatch on random batches', () => {
       // The map the caller writes back says exactly that.
       for (const [id, s] of seats) expect(s.occupiedMask, `${where}: berth ${id}`).toBe(sold.get(id));
 
-      // Waitlist numbers: consecutive per class in arrival order, continuing from the last one; never past the limit.
+      // Waitlist numbers: consecutive per pool (class and quota) in arrival order, continuing from the
+      // last one; never past the limit.
       const nextNumber = new Map([...wlBefore].map(([c, w]) => [c, w.last + 1]));
       const waiting = new Map([...wlBefore].map(([c, w]) => [c, w.waiting]));
       decisions.forEach((d, i) => {
         const req = requests[i]!;
+        const pool = poolOf(req.cls, req.quota);
         if (d.status === 'WAITLISTED') {
           waitlisted++;
-          const first = nextNumber.get(req.cls) ?? 1;
+          const first = nextNumber.get(pool) ?? 1;
           expect(d.waitlistNumbers, where).toEqual(req.passengers.map((_, k) => first + k));
-          nextNumber.set(req.cls, first + req.passengers.length);
-          waiting.set(req.cls, (waiting.get(req.cls) ?? 0) + req.passengers.length);
+          nextNumber.set(pool, first + req.passengers.length);
+          waiting.set(pool, (waiting.get(pool) ?? 0) + req.passengers.length);
           expect(req.allowWaitlist, where).toBe(true);
-          expect(waiting.get(req.cls)!, where).toBeLessThanOrEqual(limit);
+          expect(waiting.get(pool)!, where).toBeLessThanOrEqual(limit);
         } else if (d.status === 'REFUSED') {
           refused++;
           if (d.code === 'SEAT_UNAVAILABLE') expect(req.passengers[0]!.requestedSeatId, where).not.toBeNull();
@@ -443,6 +494,7 @@ describe('allocateBatch on random batches', () => {
           const earlier = requests[i]!;
           if (
             earlier.cls !== later.cls ||
+            earlier.quota !== later.quota ||
             earlier.passengers.length > later.passengers.length ||
             earlier.passengers[0]!.requestedSeatId !== null
           )

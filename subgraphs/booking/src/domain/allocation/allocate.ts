@@ -5,7 +5,10 @@
 // First come, first served: once an earlier request of a class waits on the waitlist for a
 // journey, a later request overlapping that journey is waitlisted too, even if a berth is free
 // (as IRCTC does: a freed berth goes to WL 1 through promotion, not to whoever asks next).
-import type { BerthType, TravelClass } from '@tatkal/db';
+//
+// Berths and waitlists are per pool: a class's berths of one quota (GENERAL, TATKAL, ...). A
+// request is served from its own quota's berths only, and waits on that quota's waitlist.
+import type { BerthType, Quota, TravelClass } from '@tatkal/db';
 import type { SeatInfo } from '../layout.ts';
 
 export interface QueuedPassenger {
@@ -15,10 +18,21 @@ export interface QueuedPassenger {
   requestedSeatId: number | null;
 }
 
+/** A class's berths of one quota: what a request can be served from. */
+export type Pool = `${TravelClass}|${Quota}`;
+export const poolOf = (cls: TravelClass, quota: Quota): Pool => `${cls}|${quota}`;
+export const splitPool = (pool: Pool) => {
+  const [cls, quota] = pool.split('|') as [TravelClass, Quota];
+  return { cls, quota };
+};
+/** How a pool is named in a refusal: the class, and its quota unless GENERAL. */
+export const poolLabel = (cls: TravelClass, quota: Quota) => (quota === 'GENERAL' ? cls : `${cls} (${quota} quota)`);
+
 export interface QueuedRequest {
   id: string;
   ticket: number;
   cls: TravelClass;
+  quota: Quota;
   /** Segments of the journey (bit i = stop i -> i+1). */
   mask: bigint;
   passengers: QueuedPassenger[];
@@ -27,10 +41,11 @@ export interface QueuedRequest {
 
 /** A berth of the run and the segments already sold on it. */
 export interface RunSeat extends SeatInfo {
+  quota: Quota;
   occupiedMask: bigint;
 }
 
-/** A class's waitlist: the last WL number issued, passengers waiting, and their journeys. */
+/** A pool's waitlist: the last WL number issued, passengers waiting, and their journeys. */
 export interface ClassWaitlist {
   last: number;
   waiting: number;
@@ -71,28 +86,31 @@ export function pickSeats(free: SeatInfo[], passengers: { berthPreference?: Bert
 export function allocateBatch(
   requests: QueuedRequest[],
   seats: Map<number, RunSeat>,
-  waitlists: Map<TravelClass, ClassWaitlist>,
+  waitlists: Map<Pool, ClassWaitlist>,
   waitlistLimit: number,
 ): Decision[] {
-  // Berths by class and coach, in coach then berth order (the layout's seat ids run that way).
-  const byClass = new Map<TravelClass, Map<string, RunSeat[]>>();
+  // Berths by pool and coach, in coach then berth order (the layout's seat ids run that way).
+  const byPool = new Map<Pool, Map<string, RunSeat[]>>();
   for (const seat of [...seats.values()].sort((a, b) => a.seatId - b.seatId)) {
-    let coaches = byClass.get(seat.class);
+    const pool = poolOf(seat.class, seat.quota);
+    let coaches = byPool.get(pool);
     if (!coaches) {
       coaches = new Map();
-      byClass.set(seat.class, coaches);
+      byPool.set(pool, coaches);
     }
     const list = coaches.get(seat.coach);
     if (list) list.push(seat);
     else coaches.set(seat.coach, [seat]);
   }
-  // Journeys (class + mask) found without a single free berth in this batch: skip the scan next time.
+  // Journeys (pool + mask) found without a single free berth in this batch: skip the scan next time.
   const full = new Set<string>();
 
   return requests.map((req): Decision => {
     const n = req.passengers.length;
-    const wl = waitlists.get(req.cls) ?? { last: 0, waiting: 0, masks: [] };
-    waitlists.set(req.cls, wl);
+    const pool = poolOf(req.cls, req.quota);
+    const label = poolLabel(req.cls, req.quota);
+    const wl = waitlists.get(pool) ?? { last: 0, waiting: 0, masks: [] };
+    waitlists.set(pool, wl);
     const someoneWaiting = wl.masks.some((m) => (m & req.mask) !== 0n);
     const free = (s: RunSeat) => (s.occupiedMask & req.mask) === 0n;
 
@@ -101,13 +119,13 @@ export function allocateBatch(
         return {
           status: 'REFUSED',
           code: 'SOLD_OUT',
-          reason: `Not enough berths are free in ${req.cls} for this journey`,
+          reason: `Not enough berths are free in ${label} for this journey`,
         };
       if (wl.waiting + n > waitlistLimit)
         return {
           status: 'REFUSED',
           code: 'SOLD_OUT',
-          reason: `${req.cls} is sold out for this journey and its waitlist is full`,
+          reason: `${label} is sold out for this journey and its waitlist is full`,
         };
       const numbers = req.passengers.map((_, i) => wl.last + 1 + i);
       wl.last += n;
@@ -122,7 +140,7 @@ export function allocateBatch(
 
     if (req.passengers[0]?.requestedSeatId != null) {
       const wanted = req.passengers.map((p) => seats.get(p.requestedSeatId!));
-      if (someoneWaiting || wanted.some((s) => !s || s.class !== req.cls || !free(s))) {
+      if (someoneWaiting || wanted.some((s) => !s || s.class !== req.cls || s.quota !== req.quota || !free(s))) {
         return {
           status: 'REFUSED',
           code: 'SEAT_UNAVAILABLE',
@@ -132,9 +150,9 @@ export function allocateBatch(
       return hold(wanted as RunSeat[]);
     }
 
-    const journey = `${req.cls}|${req.mask}`;
+    const journey = `${pool}|${req.mask}`;
     if (someoneWaiting || full.has(journey)) return waitlistOrRefuse();
-    const coaches = [...(byClass.get(req.cls)?.values() ?? [])].map((list) => list.filter(free));
+    const coaches = [...(byPool.get(pool)?.values() ?? [])].map((list) => list.filter(free));
     // The whole group in the first coach with room; else spread over coaches in order.
     for (const coachFree of coaches) {
       const picked = pickSeats(coachFree, req.passengers);

@@ -4,9 +4,9 @@
 //   statement (lifecycle's decideBatch) -> COMMIT.
 // A batch that fails for a reason other than contention is retried by halves, so one bad request
 // fails alone.
-import type { TravelClass } from '@tatkal/db';
+import type { Quota, TravelClass } from '@tatkal/db';
 import { ErrorCode, errorOutcome, isRetryableDbError, tryAgain } from '@tatkal/common';
-import { allocateBatch, type ClassWaitlist, type RunSeat } from '../allocation/allocate.ts';
+import { allocateBatch, type ClassWaitlist, type Pool, poolOf, type RunSeat } from '../allocation/allocate.ts';
 import { createInventory, type Tx } from '../inventory.ts';
 import type { TrainLayout } from '../layout.ts';
 import {
@@ -30,10 +30,10 @@ export interface BatchReport {
   decided: Decided[];
   doneTicket: number;
   /** Per journey of the batch: no berth a newcomer could get (sold out, or a waitlist ahead). */
-  journeys: { cls: TravelClass; mask: bigint; blocked: boolean; waiting: number }[];
+  journeys: { cls: TravelClass; quota: Quota; mask: bigint; blocked: boolean; waiting: number }[];
   ms: number;
-  /** The classes' waitlists after the batch. */
-  waitlists: Map<TravelClass, ClassWaitlist>;
+  /** The pools' waitlists after the batch. */
+  waitlists: Map<Pool, ClassWaitlist>;
 }
 
 /** What a batch works with: the allocator's collaborators and its waitlist cache. */
@@ -107,9 +107,9 @@ export async function settleBatch(
       await lockAllocator(tx, run, fence);
       const requests = await loadQueued(tx, runId, only, ctx.settings.batchSize, layout);
       if (requests.length === 0) return null;
-      const classes = [...new Set(requests.map((r) => r.cls))];
+      const pools = [...new Set(requests.map((r) => poolOf(r.cls, r.quota)))];
       const seats = await lockFreeBerths(tx, runId, requests, layout);
-      const waitlists = await waitlistsOf(tx, ctx.waiting, runId, fence, classes);
+      const waitlists = await waitlistsOf(tx, ctx.waiting, runId, fence, pools);
       const decisions = allocateBatch(requests, seats, waitlists, ctx.settings.waitlistLimit);
       const now = new Date();
       const decided = requests.map((request, i) => describe(runId, request, decisions[i]!, layout, ctx.settings, now));
@@ -120,7 +120,7 @@ export async function settleBatch(
         runId,
         decided,
         (id) => layout.seats.get(id)!,
-        new Map([...waitlists].map(([cls, w]) => [cls, w.last])),
+        new Map([...waitlists].map(([pool, w]) => [pool, w.last])),
         doneTicket,
         ctx.settings.holdTtlMs,
         now,
@@ -167,6 +167,7 @@ async function loadQueued(
       user_id: string;
       queue_ticket: number;
       class: TravelClass;
+      quota: Quota;
       from_seq: number;
       to_seq: number;
       allow_waitlist: boolean;
@@ -177,7 +178,7 @@ async function loadQueued(
     }[]
   >`
     WITH q AS (
-      SELECT id, pnr, user_id, queue_ticket, class, from_seq, to_seq, allow_waitlist, fare_paise, created_at,
+      SELECT id, pnr, user_id, queue_ticket, class, quota, from_seq, to_seq, allow_waitlist, fare_paise, created_at,
              idempotency_key
       FROM booking.reservations
       WHERE run_id = ${runId}::uuid AND status = ${ReservationStatus.QUEUED}::booking."ReservationStatus"
@@ -186,14 +187,14 @@ async function loadQueued(
       -- Not SKIP LOCKED: a row another transaction holds (a cancellation) is waited for, never
       -- overtaken by a later ticket. The allocator row's lock already keeps allocators apart.
       FOR UPDATE)
-    SELECT q.id::text, q.pnr, q.user_id::text, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist,
+    SELECT q.id::text, q.pnr, q.user_id::text, q.queue_ticket, q.class, q.quota, q.from_seq, q.to_seq, q.allow_waitlist,
            q.fare_paise, q.created_at, q.idempotency_key,
            json_agg(json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
                                       'berthPreference', p.berth_preference, 'farePaise', p.fare_paise,
                                       'requestedSeatId', p.requested_seat_id) ORDER BY p.position) AS passengers
     FROM q JOIN booking.passengers p ON p.reservation_id = q.id
-    GROUP BY q.id, q.pnr, q.user_id, q.queue_ticket, q.class, q.from_seq, q.to_seq, q.allow_waitlist, q.fare_paise,
-             q.created_at, q.idempotency_key
+    GROUP BY q.id, q.pnr, q.user_id, q.queue_ticket, q.class, q.quota, q.from_seq, q.to_seq, q.allow_waitlist,
+             q.fare_paise, q.created_at, q.idempotency_key
     ORDER BY q.queue_ticket`;
   return rows.map((r) => ({
     id: r.id,
@@ -201,6 +202,7 @@ async function loadQueued(
     userId: r.user_id,
     ticket: r.queue_ticket,
     cls: r.class,
+    quota: r.quota,
     fromSeq: r.from_seq,
     toSeq: r.to_seq,
     fromCode: layout.stops[r.from_seq]!.station.code,
@@ -221,11 +223,16 @@ async function lockFreeBerths(
   requests: LoadedRequest[],
   layout: TrainLayout,
 ): Promise<Map<number, RunSeat>> {
-  const classes = [...new Set(requests.map((r) => r.cls))];
+  const pools = [...new Map(requests.map((r) => [poolOf(r.cls, r.quota), r])).values()];
+  const poolClasses = pools.map((p) => p.cls);
+  const poolQuotas = pools.map((p) => p.quota);
   const masks = [...new Set(requests.map((r) => r.mask))];
-  const rows = await tx.$queryRaw<{ seat_id: number; occupied_mask: bigint }[]>`
-    SELECT seat_id, occupied_mask FROM booking.run_seats
-    WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])
+  const rows = await tx.$queryRaw<{ seat_id: number; quota: Quota; occupied_mask: bigint }[]>`
+    SELECT seat_id, quota, occupied_mask FROM booking.run_seats
+    WHERE run_id = ${runId}::uuid
+      AND (class, quota) IN (
+        SELECT * FROM unnest(${poolClasses}::booking."TravelClass"[], ${poolQuotas}::booking."Quota"[])
+      )
       AND EXISTS (
         SELECT 1 FROM unnest(${masks.map(String)}::bigint[]) AS m(mask) WHERE occupied_mask & m.mask = 0
       )
@@ -233,7 +240,7 @@ async function lockFreeBerths(
   const seats = new Map<number, RunSeat>();
   for (const s of rows) {
     const info = layout.seats.get(s.seat_id);
-    if (info) seats.set(s.seat_id, { ...info, occupiedMask: s.occupied_mask });
+    if (info) seats.set(s.seat_id, { ...info, quota: s.quota, occupiedMask: s.occupied_mask });
   }
   return seats;
 }
@@ -242,13 +249,16 @@ async function lockFreeBerths(
 function journeysOf(
   requests: LoadedRequest[],
   seats: Map<number, RunSeat>,
-  waitlists: Map<TravelClass, ClassWaitlist>,
+  waitlists: Map<Pool, ClassWaitlist>,
 ): BatchReport['journeys'] {
-  return [...new Map(requests.map((r) => [`${r.cls}|${r.mask}`, r])).values()].map((r) => {
-    const wl = waitlists.get(r.cls)!;
-    const open = [...seats.values()].some((s) => s.class === r.cls && (s.occupiedMask & r.mask) === 0n);
+  return [...new Map(requests.map((r) => [`${r.cls}|${r.quota}|${r.mask}`, r])).values()].map((r) => {
+    const wl = waitlists.get(poolOf(r.cls, r.quota))!;
+    const open = [...seats.values()].some(
+      (s) => s.class === r.cls && s.quota === r.quota && (s.occupiedMask & r.mask) === 0n,
+    );
     return {
       cls: r.cls,
+      quota: r.quota,
       mask: r.mask,
       blocked: !open || wl.masks.some((m) => (m & r.mask) !== 0n),
       waiting: wl.waiting,

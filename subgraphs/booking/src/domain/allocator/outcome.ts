@@ -33,6 +33,7 @@ export function describe(
     fromCode: r.fromCode,
     toCode: r.toCode,
     class: r.cls,
+    quota: r.quota,
     farePaise: r.farePaise,
     holdExpiresAt: seatIds ? new Date(now.getTime() + settings.holdTtlMs).toISOString() : null,
     createdAt: r.createdAt.toISOString(),

@@ -2,14 +2,13 @@
 // waiting from the allocator's cache while its fence holds (no other allocator adds to them;
 // promotions and cancellations only remove, which leaves the cache cautious), read again every
 // few seconds.
-import type { TravelClass } from '@tatkal/db';
-import type { ClassWaitlist } from '../allocation/allocate.ts';
+import { type ClassWaitlist, type Pool, poolOf, splitPool } from '../allocation/allocate.ts';
 import type { Tx } from '../inventory.ts';
 import { waitingJourneys } from '../lifecycle/index.ts';
 import { segmentMask } from '../network.ts';
 
-/** Journeys waiting per class (their masks) and how many passengers wait. */
-export type Waiting = Map<TravelClass, { waiting: number; masks: bigint[] }>;
+/** Journeys waiting per pool (class and quota: their masks) and how many passengers wait. */
+export type Waiting = Map<Pool, { waiting: number; masks: bigint[] }>;
 
 /** Per run: what its allocator (under `fence`) knows waits, and since when. */
 export type WaitingCache = Map<string, { fence: bigint; at: number; waiting: Waiting }>;
@@ -17,15 +16,15 @@ export type WaitingCache = Map<string, { fence: bigint; at: number; waiting: Wai
 /** How often an allocator re-reads who waits. */
 const WAITING_REFRESH_MS = 5_000;
 
-/** The classes' waitlists for a batch. A copy: a batch that rolls back leaves the cache as it was. */
+/** The pools' waitlists for a batch. A copy: a batch that rolls back leaves the cache as it was. */
 export async function waitlistsOf(
   tx: Tx,
   cache: WaitingCache,
   runId: string,
   fence: bigint | null,
-  classes: TravelClass[],
-): Promise<Map<TravelClass, ClassWaitlist>> {
-  const counters = await readCounters(tx, runId, classes);
+  pools: Pool[],
+): Promise<Map<Pool, ClassWaitlist>> {
+  const counters = await readCounters(tx, runId, pools);
   const cached = cache.get(runId);
   let waiting: Waiting;
   if (
@@ -33,18 +32,18 @@ export async function waitlistsOf(
     cached &&
     cached.fence === fence &&
     Date.now() - cached.at < WAITING_REFRESH_MS &&
-    classes.every((c) => cached.waiting.has(c))
+    pools.every((p) => cached.waiting.has(p))
   ) {
     waiting = cached.waiting;
   } else {
-    waiting = await readWaiting(tx, runId, classes);
+    waiting = await readWaiting(tx, runId, pools);
     if (fence !== null) cache.set(runId, { fence, at: Date.now(), waiting });
     else cache.delete(runId);
   }
   return new Map(
-    classes.map((c) => [
-      c,
-      { last: counters.get(c) ?? 0, waiting: waiting.get(c)!.waiting, masks: [...waiting.get(c)!.masks] },
+    pools.map((p) => [
+      p,
+      { last: counters.get(p) ?? 0, waiting: waiting.get(p)!.waiting, masks: [...waiting.get(p)!.masks] },
     ]),
   );
 }
@@ -54,7 +53,7 @@ export function rememberWaiting(
   cache: WaitingCache,
   runId: string,
   fence: bigint | null,
-  waitlists: Map<TravelClass, ClassWaitlist>,
+  waitlists: Map<Pool, ClassWaitlist>,
 ) {
   if (fence === null) return;
   cache.set(runId, {
@@ -65,19 +64,23 @@ export function rememberWaiting(
 }
 
 /** The WL counters: read in every batch (WL numbers come from them). One primary-key read. */
-async function readCounters(tx: Tx, runId: string, classes: TravelClass[]): Promise<Map<TravelClass, number>> {
-  const rows = await tx.$queryRaw<{ class: TravelClass; last: number }[]>`
-    SELECT class, last FROM booking.waitlist_counters
-    WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])`;
-  return new Map(rows.map((r) => [r.class, r.last]));
+async function readCounters(tx: Tx, runId: string, pools: Pool[]): Promise<Map<Pool, number>> {
+  const keys = pools.map(splitPool);
+  const rows = await tx.$queryRaw<{ class: string; quota: string; last: number }[]>`
+    SELECT w.class, w.quota, w.last FROM booking.waitlist_counters w
+    JOIN unnest(${keys.map((k) => k.cls)}::booking."TravelClass"[], ${keys.map((k) => k.quota)}::booking."Quota"[])
+      AS k(class, quota) ON k.class = w.class AND k.quota = w.quota
+    WHERE w.run_id = ${runId}::uuid`;
+  return new Map(rows.map((r) => [`${r.class}|${r.quota}` as Pool, r.last]));
 }
 
 /** Who waits, by class: a scan of the run's waitlisted reservations (costly with thousands waiting). */
-async function readWaiting(tx: Tx, runId: string, classes: TravelClass[]): Promise<Waiting> {
-  const rows = await waitingJourneys(tx, runId, classes);
-  const map: Waiting = new Map(classes.map((c) => [c, { waiting: 0, masks: [] }]));
+async function readWaiting(tx: Tx, runId: string, pools: Pool[]): Promise<Waiting> {
+  const rows = await waitingJourneys(tx, runId, pools.map(splitPool));
+  const map: Waiting = new Map(pools.map((p) => [p, { waiting: 0, masks: [] }]));
   for (const row of rows) {
-    const w = map.get(row.class)!;
+    const w = map.get(poolOf(row.class, row.quota));
+    if (!w) continue;
     w.waiting += row.n;
     w.masks.push(segmentMask(row.from_seq, row.to_seq));
   }

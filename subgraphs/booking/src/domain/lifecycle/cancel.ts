@@ -50,5 +50,5 @@ export async function cancel(
     refundPaise: r.status === target('confirm') ? cancelled.reduce((sum, p) => sum + p.farePaise, 0) : 0,
     fullyCancelled: allGone,
   });
-  await promote(tx, r.runId, r.class, deps.settings);
+  await promote(tx, r.runId, r.class, r.quota, deps.settings);
 }

@@ -3,9 +3,9 @@
 // idempotency records, the allocator's progress) in one statement of its transaction; and a
 // request refused alone after its batch failed.
 import { randomUUID } from 'node:crypto';
-import type { PrismaClient, TravelClass } from '@tatkal/db';
+import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, Stored } from '@tatkal/common';
-import type { Decision, QueuedRequest } from '../allocation/allocate.ts';
+import { type Decision, type Pool, type QueuedRequest, splitPool } from '../allocation/allocate.ts';
 import { reservationEvent } from '../events.ts';
 import type { Tx } from '../inventory.ts';
 import type { ReservationView } from '../types.ts';
@@ -60,7 +60,7 @@ export async function decideBatch(
   runId: string,
   decided: Decided[],
   seat: SeatLookup,
-  wlLast: Map<TravelClass, number>,
+  wlLast: Map<Pool, number>,
   doneTicket: number,
   holdTtlMs: number,
   now = new Date(),
@@ -74,7 +74,7 @@ export async function decideBatch(
   const outcomes = decided
     .filter((d) => d.request.idempotencyKey)
     .map((d) => ({ userId: d.request.userId, key: d.request.idempotencyKey!, stored: d.stored }));
-  const wl = [...wlLast.entries()];
+  const wl = [...wlLast.entries()].map(([pool, last]) => ({ ...splitPool(pool), last }));
   const rows = await tx.$queryRaw<{ decided: number }[]>`
     WITH r AS (
       UPDATE booking.reservations r
@@ -117,10 +117,11 @@ export async function decideBatch(
       FROM unnest(${[...masks.keys()]}::int[], ${[...masks.values()].map(String)}::bigint[]) AS d(seat_id, mask)
       WHERE rs.run_id = ${runId}::uuid AND rs.seat_id = d.seat_id
     ), w AS (
-      INSERT INTO booking.waitlist_counters AS wc (run_id, class, last)
-      SELECT ${runId}::uuid, d.class::booking."TravelClass", d.last
-      FROM unnest(${wl.map(([c]) => c)}::text[], ${wl.map(([, n]) => n)}::int[]) AS d(class, last)
-      ON CONFLICT (run_id, class) DO UPDATE SET last = EXCLUDED.last
+      INSERT INTO booking.waitlist_counters AS wc (run_id, class, quota, last)
+      SELECT ${runId}::uuid, d.class::booking."TravelClass", d.quota::booking."Quota", d.last
+      FROM unnest(${wl.map((w) => w.cls)}::text[], ${wl.map((w) => w.quota)}::text[], ${wl.map((w) => w.last)}::int[])
+        AS d(class, quota, last)
+      ON CONFLICT (run_id, class, quota) DO UPDATE SET last = EXCLUDED.last
     ), ob AS (
       INSERT INTO booking.outbox (id, exchange, routing_key, payload)
       SELECT d.id, 'booking', d.key, d.payload

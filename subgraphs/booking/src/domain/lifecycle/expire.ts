@@ -1,5 +1,5 @@
 // The move `expire`: unpaid holds whose time is up.
-import type { PrismaClient, TravelClass } from '@tatkal/db';
+import type { PrismaClient, Quota, TravelClass } from '@tatkal/db';
 import { writeOutbox } from '../events.ts';
 import type { ReservationSettings } from '../types.ts';
 import { endHold } from './hold.ts';
@@ -13,8 +13,10 @@ import { sources } from './transitions.ts';
 export async function expireDue(prisma: PrismaClient, settings: ReservationSettings, batch = 100): Promise<number> {
   return prisma.$transaction(
     async (tx) => {
-      const expired = await tx.$queryRaw<{ id: string; run_id: string; class: TravelClass; pnr: string }[]>`
-        SELECT id::text, run_id::text, class, pnr FROM booking.reservations
+      const expired = await tx.$queryRaw<
+        { id: string; run_id: string; class: TravelClass; quota: Quota; pnr: string }[]
+      >`
+        SELECT id::text, run_id::text, class, quota, pnr FROM booking.reservations
         WHERE status = ANY(${sources('expire')}::booking."ReservationStatus"[]) AND hold_expires_at < now()
         ORDER BY hold_expires_at LIMIT ${batch}
         FOR UPDATE SKIP LOCKED`;
@@ -22,8 +24,8 @@ export async function expireDue(prisma: PrismaClient, settings: ReservationSetti
         await endHold(tx, r.id, 'expire');
         await writeOutbox(tx, 'reservation.expired', r, {});
       }
-      const classes = new Map(expired.map((r) => [`${r.run_id}|${r.class}`, r]));
-      for (const r of classes.values()) await promote(tx, r.run_id, r.class, settings);
+      const pools = new Map(expired.map((r) => [`${r.run_id}|${r.class}|${r.quota}`, r]));
+      for (const r of pools.values()) await promote(tx, r.run_id, r.class, r.quota, settings);
       return expired.length;
     },
     { timeout: 30_000, maxWait: 10_000 },

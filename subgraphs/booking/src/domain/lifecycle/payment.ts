@@ -3,7 +3,7 @@
 // hold ends at once and its berths go to the waitlist). Each runs in the caller's transaction
 // (with the inbox row of the event) or in its own.
 import { randomUUID } from 'node:crypto';
-import { Prisma, type PrismaClient, type ReservationStatus, type TravelClass } from '@tatkal/db';
+import { Prisma, type PrismaClient, type Quota, type ReservationStatus, type TravelClass } from '@tatkal/db';
 import { reservationEvent, writeOutbox } from '../events.ts';
 import { occupy, type Tx } from '../inventory.ts';
 import { segmentMask } from '../network.ts';
@@ -102,15 +102,17 @@ export async function release(
   settings: ReservationSettings,
 ): Promise<'RELEASED' | 'NOT_HELD'> {
   return inTransaction(db, async (tx) => {
-    const rows = await tx.$queryRaw<{ id: string; run_id: string; class: TravelClass; pnr: string; user_id: string }[]>`
-      SELECT id::text, run_id::text, class, pnr, user_id::text FROM booking.reservations
+    const rows = await tx.$queryRaw<
+      { id: string; run_id: string; class: TravelClass; quota: Quota; pnr: string; user_id: string }[]
+    >`
+      SELECT id::text, run_id::text, class, quota, pnr, user_id::text FROM booking.reservations
       WHERE id = ${reservationId}::uuid AND status = ANY(${sources('release')}::booking."ReservationStatus"[])
       FOR UPDATE`;
     const r = rows[0];
     if (!r) return 'NOT_HELD';
     await endHold(tx, r.id, 'release');
     await writeOutbox(tx, 'reservation.released', r, { userId: r.user_id });
-    await promote(tx, r.run_id, r.class, settings);
+    await promote(tx, r.run_id, r.class, r.quota, settings);
     return 'RELEASED';
   });
 }

@@ -1,6 +1,6 @@
 // The move `promote`: berths freed by a cancellation, an expired hold or a failed payment go to
 // the waitlisted journeys of their class in WL order, held for them.
-import type { PrismaClient, TravelClass } from '@tatkal/db';
+import type { PrismaClient, Quota, TravelClass } from '@tatkal/db';
 import { writeOutbox } from '../events.ts';
 import { lockFreeSeats, occupy, type Tx } from '../inventory.ts';
 import { segmentMask } from '../network.ts';
@@ -8,7 +8,7 @@ import type { ReservationSettings } from '../types.ts';
 import { passengerSources, passengerTarget, sources, target } from './transitions.ts';
 
 /**
- * Promotes waitlisted reservations of (run, class) in WL order: each whose whole group fits in
+ * Promotes waitlisted reservations of (run, class, quota) in WL order: each whose whole group fits in
  * what is free gets berths and a fresh hold. A group that does not fit does not block a later one
  * that does (it keeps its place). Runs inside the transaction that freed the berths.
  */
@@ -16,12 +16,13 @@ export async function promote(
   tx: Tx,
   runId: string,
   cls: TravelClass,
+  quota: Quota,
   settings: ReservationSettings,
   limit = 50,
 ): Promise<string[]> {
   const waiting = await tx.$queryRaw<{ id: string; pnr: string; user_id: string; from_seq: number; to_seq: number }[]>`
     SELECT r.id::text, r.pnr, r.user_id::text, r.from_seq, r.to_seq FROM booking.reservations r
-    WHERE r.run_id = ${runId}::uuid AND r.class = ${cls}::booking."TravelClass"
+    WHERE r.run_id = ${runId}::uuid AND r.class = ${cls}::booking."TravelClass" AND r.quota = ${quota}::booking."Quota"
       AND r.status = ANY(${sources('promote')}::booking."ReservationStatus"[])
     ORDER BY (
       SELECT min(p.waitlist_number) FROM booking.passengers p
@@ -31,7 +32,7 @@ export async function promote(
     FOR UPDATE OF r SKIP LOCKED`;
   const promoted: string[] = [];
   for (const w of waiting) {
-    if (await promoteOne(tx, runId, cls, w, settings)) promoted.push(w.id);
+    if (await promoteOne(tx, runId, cls, quota, w, settings)) promoted.push(w.id);
   }
   return promoted;
 }
@@ -40,6 +41,7 @@ async function promoteOne(
   tx: Tx,
   runId: string,
   cls: TravelClass,
+  quota: Quota,
   w: { id: string; pnr: string; user_id: string; from_seq: number; to_seq: number },
   settings: ReservationSettings,
 ): Promise<boolean> {
@@ -49,7 +51,11 @@ async function promoteOne(
   });
   if (passengers.length === 0) return false;
   const mask = segmentMask(w.from_seq, w.to_seq);
-  const seatIds = await lockFreeSeats(tx, runId, cls, mask, { exclude: [], anchor: 0, limit: passengers.length });
+  const seatIds = await lockFreeSeats(tx, runId, cls, quota, mask, {
+    exclude: [],
+    anchor: 0,
+    limit: passengers.length,
+  });
   if (seatIds.length < passengers.length) return false;
   const seats = await tx.seat.findMany({ where: { id: { in: seatIds } }, include: { coach: true } });
   const byId = new Map(seats.map((s) => [s.id, s]));
@@ -95,14 +101,14 @@ async function promoteOne(
  * Promotes waitlists that could move up but were not promoted: each promotion (cancellation,
  * expired hold) sees only waitlistings committed before it, so one that committed just after the
  * berth was freed waits here for the sweeper. Finds (run, class) pairs of runs not yet departed
- * with a waitlisted journey that some berth of the class is free for; promotes each in its own
+ * with a waitlisted journey that some berth of the class and quota is free for; promotes each in its own
  * transaction.
  */
 export async function promoteStranded(prisma: PrismaClient, settings: ReservationSettings): Promise<number> {
-  const stranded = await prisma.$queryRaw<{ run_id: string; class: TravelClass }[]>`
-    SELECT DISTINCT w.run_id::text, w.class
+  const stranded = await prisma.$queryRaw<{ run_id: string; class: TravelClass; quota: Quota }[]>`
+    SELECT DISTINCT w.run_id::text, w.class, w.quota
     FROM (
-      SELECT DISTINCT run_id, class, from_seq, to_seq FROM booking.reservations
+      SELECT DISTINCT run_id, class, quota, from_seq, to_seq FROM booking.reservations
       WHERE status = ANY(${sources('promote')}::booking."ReservationStatus"[])
     ) w
     JOIN booking.train_runs tr ON tr.id = w.run_id
@@ -110,11 +116,11 @@ export async function promoteStranded(prisma: PrismaClient, settings: Reservatio
     WHERE tr.date >= (now() AT TIME ZONE 'Asia/Kolkata')::date AND NOT tr.cancelled
       AND EXISTS (
         SELECT 1 FROM booking.run_seats s
-        WHERE s.run_id = w.run_id AND s.class = w.class
+        WHERE s.run_id = w.run_id AND s.class = w.class AND s.quota = w.quota
           AND (s.occupied_mask & ((1::bigint << w.to_seq) - (1::bigint << w.from_seq))) = 0)`;
   let promoted = 0;
   for (const s of stranded) {
-    const ids = await prisma.$transaction((tx) => promote(tx, s.run_id, s.class, settings), {
+    const ids = await prisma.$transaction((tx) => promote(tx, s.run_id, s.class, s.quota, settings), {
       timeout: 30_000,
       maxWait: 10_000,
     });

@@ -59,12 +59,13 @@ export async function queueRequests(
           ${items.map((i) => i.fromSeq)}::int[],
           ${items.map((i) => i.toSeq)}::int[],
           ${r.map((v) => v.class)}::text[],
+          ${r.map((v) => v.quota)}::text[],
           ${r.map((v) => v.farePaise)}::int[],
           ${items.map((i) => i.allowWaitlist)}::bool[],
           ${items.map((i) => i.idempotency.key)}::text[],
           ${r.map((v) => v.createdAt)}::timestamptz[]
         ) WITH ORDINALITY
-          AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, fare, allow_waitlist, key, created_at, ord)
+          AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, quota, fare, allow_waitlist, key, created_at, ord)
     ), idem AS (
       -- A pending record: a retry finds the reservation it made; the allocator completes it.
       ${idempotency.insertPending(
@@ -87,9 +88,10 @@ export async function queueRequests(
       ON CONFLICT (run_id) DO UPDATE SET last_ticket = rq.last_ticket + EXCLUDED.last_ticket
       RETURNING run_id, last_ticket
     ), res AS (
-      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, status, fare_paise,
+      INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, quota, status, fare_paise,
                                         created_at, updated_at, queue_ticket, allow_waitlist, idempotency_key)
       SELECT f.id, f.pnr, f.user_id::uuid, f.run_id, f.from_seq, f.to_seq, f.class::booking."TravelClass",
+             f.quota::booking."Quota",
              ${target('queue')}::booking."ReservationStatus",
              f.fare, f.created_at, f.created_at, (q.last_ticket - f.in_run + f.nth)::int, f.allow_waitlist, f.key
       FROM fresh f JOIN q ON q.run_id = f.run_id

@@ -1,5 +1,5 @@
 // Reads that select reservations by where they are in the lifecycle, named for what they find.
-import type { PrismaClient, TravelClass } from '@tatkal/db';
+import type { PrismaClient, Quota, TravelClass } from '@tatkal/db';
 import type { Tx } from '../inventory.ts';
 import { passengerSources, sources } from './transitions.ts';
 
@@ -26,23 +26,24 @@ export async function runsWithQueued(db: PrismaClient): Promise<string[]> {
   return rows.map((r) => r.run_id);
 }
 
-/** Waitlisted journeys of these classes on a run: how many passengers wait on each (from, to). */
-export function waitingJourneys(tx: Tx, runId: string, classes: TravelClass[]) {
-  return tx.$queryRaw<{ class: TravelClass; from_seq: number; to_seq: number; n: number }[]>`
-    SELECT r.class, r.from_seq, r.to_seq, count(*)::int AS n
+/** Waitlisted journeys of these pools on a run: how many passengers wait on each (from, to). */
+export function waitingJourneys(tx: Tx, runId: string, pools: { cls: TravelClass; quota: Quota }[]) {
+  return tx.$queryRaw<{ class: TravelClass; quota: Quota; from_seq: number; to_seq: number; n: number }[]>`
+    SELECT r.class, r.quota, r.from_seq, r.to_seq, count(*)::int AS n
     FROM booking.reservations r
+    JOIN unnest(${pools.map((p) => p.cls)}::booking."TravelClass"[], ${pools.map((p) => p.quota)}::booking."Quota"[])
+      AS k(class, quota) ON k.class = r.class AND k.quota = r.quota
     JOIN booking.passengers p
       ON p.reservation_id = r.id AND p.status = ANY(${WAITING_PASSENGERS}::booking."PassengerStatus"[])
-    WHERE r.run_id = ${runId}::uuid AND r.class = ANY(${classes}::booking."TravelClass"[])
-      AND r.status = ANY(${WAITING}::booking."ReservationStatus"[])
-    GROUP BY r.class, r.from_seq, r.to_seq`;
+    WHERE r.run_id = ${runId}::uuid AND r.status = ANY(${WAITING}::booking."ReservationStatus"[])
+    GROUP BY r.class, r.quota, r.from_seq, r.to_seq`;
 }
 
-/** Waitlisted passengers per class of each run (availability's WL length). */
+/** Waitlisted passengers per class and quota of each run (availability's WL length). */
 export function waitlistedByRun(db: PrismaClient, runIds: readonly string[]) {
-  return db.$queryRaw<{ run_id: string; class: TravelClass; n: bigint }[]>`
-    SELECT r.run_id::text AS run_id, r.class, count(*)::bigint AS n
+  return db.$queryRaw<{ run_id: string; class: TravelClass; quota: Quota; n: bigint }[]>`
+    SELECT r.run_id::text AS run_id, r.class, r.quota, count(*)::bigint AS n
     FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id
     WHERE p.status = ANY(${WAITING_PASSENGERS}::booking."PassengerStatus"[]) AND r.run_id = ANY(${[...runIds]}::uuid[])
-    GROUP BY r.run_id, r.class`;
+    GROUP BY r.run_id, r.class, r.quota`;
 }
