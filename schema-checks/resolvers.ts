@@ -47,6 +47,7 @@ const SUBGRAPHS: Record<string, SubgraphResolverTypes> = {
       Reservation: '../domain/queue.ts#QueuedView',
       ReservationConnection: '../domain/views.ts#ReservationPage',
       User: '../resolvers/mappers.ts#UserRef',
+      RunCancellation: '../domain/runs/cancel.ts#RunCancellationView',
     },
   },
   payment: {

@@ -44,6 +44,13 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
        */
       INVENTORY_HORIZON_DAYS: z.coerce.number().int().min(0).max(400).default(62),
       INVENTORY_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+      /**
+       * How often the run scheduler creates every train's runs up to BOOKING_WINDOW_DAYS + 1 days
+       * ahead (docs/architecture.md, "Runs on a rolling horizon"); 0 turns it off here.
+       */
+      RUN_SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+      /** Most reservations a run's cancellation (cancelRun) cancels per transaction. */
+      RUN_CANCEL_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(200),
     },
     source,
   );

@@ -15,6 +15,8 @@ export interface ReservationDeps {
   refusals: Refusals;
   /** The clock booking windows are judged by (tests move it); the system clock when absent. */
   now?: () => Date;
+  /** Most reservations a run's cancellation cancels per transaction (RUN_CANCEL_BATCH_SIZE). */
+  runCancelBatchSize?: number;
 }
 
 export interface BookingDeps {

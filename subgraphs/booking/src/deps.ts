@@ -12,11 +12,12 @@ export function createBookingDeps(
   prisma: PrismaClient,
   redis: Redis | null,
   logger: Logger,
-  overrides: Partial<ReservationSettings> = {},
+  overrides: Partial<ReservationSettings> & { runCancelBatchSize?: number } = {},
   /** The clock requests are judged by (booking windows); tests move it. */
   now?: () => Date,
 ): BookingDeps {
-  const settings = { ...defaultReservationSettings, ...overrides };
+  const { runCancelBatchSize, ...rest } = overrides;
+  const settings = { ...defaultReservationSettings, ...rest };
   const idempotency = createIdempotency({ db: prisma, sql: Prisma, schema: 'booking', redis });
   const layouts = createLayoutCache(prisma);
   const refusals = createRefusals(redis, settings.waitlistLimit);
@@ -36,5 +37,10 @@ export function createBookingDeps(
       allocationBatchSeconds.observe(report.ms / 1000);
     },
   });
-  return { prisma, redis, idempotency, reservations: { prisma, idempotency, layouts, settings, queue, refusals, now } };
+  return {
+    prisma,
+    redis,
+    idempotency,
+    reservations: { prisma, idempotency, layouts, settings, queue, refusals, now, runCancelBatchSize },
+  };
 }

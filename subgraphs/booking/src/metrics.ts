@@ -30,3 +30,8 @@ export const inventoryPrepared = counter({
   name: 'tatkal_inventory_runs_prepared_total',
   help: 'Runs whose seat inventory was created ahead of their booking window',
 });
+
+export const runsScheduled = counter({
+  name: 'tatkal_runs_scheduled_total',
+  help: 'Train runs the run scheduler created on the rolling horizon',
+});

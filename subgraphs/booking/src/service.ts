@@ -13,9 +13,11 @@ import type { BookingConfig } from './config.ts';
 import { bookingContext } from './context.ts';
 import { createBookingDeps } from './deps.ts';
 import { startInventoryPreparer } from './domain/inventoryPreparer.ts';
+import { startCancelledRunSweeper } from './domain/runs/cancel.ts';
+import { startRunScheduler } from './domain/runs/scheduler.ts';
 import { startSweeper } from './domain/sweeper.ts';
 import { startPaymentEventsConsumer } from './events/paymentEvents.ts';
-import { holdsExpired, inventoryPrepared } from './metrics.ts';
+import { holdsExpired, inventoryPrepared, runsScheduled } from './metrics.ts';
 import { buildBookingServer } from './server.ts';
 
 /** Wires and starts the booking subgraph: used by index.ts and by end-to-end tests (port 0). */
@@ -30,6 +32,7 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
     waitlistLimit: config.WAITLIST_LIMIT,
     leaseMs: config.ALLOCATOR_LEASE_MS,
     txTimeoutMs: config.DB_TX_TIMEOUT_MS,
+    runCancelBatchSize: config.RUN_CANCEL_BATCH_SIZE,
   });
   const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });
   const http = await startSubgraphService({
@@ -63,6 +66,21 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
           onPrepared: (n) => inventoryPrepared.inc(n),
         })
       : null;
+  // Runs exist the day before their GENERAL window opens (ARP + 1 days ahead); the preparer
+  // above gives them berths when INVENTORY_HORIZON_DAYS covers that horizon (the default does).
+  const scheduler = startRunScheduler({
+    prisma,
+    horizonDays: config.BOOKING_WINDOW_DAYS + 1,
+    intervalMs: config.RUN_SCHEDULER_INTERVAL_MS,
+    logger,
+    onCreated: (n) => runsScheduled.inc(n),
+  });
+  // Reservations left on a cancelled run (a cancelRun cut short, a request queued as it ran).
+  const cancelledRuns = startCancelledRunSweeper({
+    ...deps.reservations,
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    logger,
+  });
   // Requests queued before a crash or restart are decided now, not at the next sweep.
   void queue.allocator
     .resume()
@@ -74,6 +92,8 @@ export async function startBookingService(config: BookingConfig, logger: Logger)
       await queue.close();
       await sweeper.stop();
       await preparer?.stop();
+      await scheduler.stop();
+      await cancelledRuns.stop();
       await events?.close();
       redis.disconnect();
       await prisma.$disconnect();

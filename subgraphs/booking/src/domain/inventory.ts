@@ -2,6 +2,7 @@
 // and one seat_occupancy row per occupied (run, seat, segment) whose primary key makes a double
 // booking impossible whatever code path writes it.
 import type { Prisma, PrismaClient, Quota, TravelClass } from '@tatkal/db';
+import { todayInIndia } from '@tatkal/common/dates';
 import { type ClassBerth, earmark } from './tatkal/quotas.ts';
 
 export type Tx = Prisma.TransactionClient;
@@ -69,13 +70,13 @@ async function earmarkTrains(tx: Tx, trainIds: number[]) {
  */
 export async function prepareInventory(
   prisma: PrismaClient,
-  opts: { horizonDays: number; maxRuns: number },
+  opts: { horizonDays: number; maxRuns: number; now?: () => Date },
 ): Promise<number> {
+  const today = todayInIndia(opts.now?.() ?? new Date());
   const due = await prisma.$queryRaw<{ id: string }[]>`
     SELECT id::text FROM booking.train_runs
     WHERE NOT inventory_ready AND NOT cancelled
-      AND date >= (now() AT TIME ZONE 'Asia/Kolkata')::date
-      AND date <= (now() AT TIME ZONE 'Asia/Kolkata')::date + ${opts.horizonDays}::int
+      AND date >= ${today}::date AND date <= ${today}::date + ${opts.horizonDays}::int
     ORDER BY date, id LIMIT ${opts.maxRuns}`;
   if (due.length === 0) return 0;
   return prisma.$transaction(

@@ -11,6 +11,8 @@ export function startInventoryPreparer(opts: {
   horizonDays: number;
   intervalMs: number;
   logger: Logger;
+  /** The clock the horizon is counted from (tests move it). */
+  now?: () => Date;
   /** After each transaction that prepared runs (metrics). */
   onPrepared?: (runs: number) => void;
 }) {
@@ -19,7 +21,7 @@ export function startInventoryPreparer(opts: {
     async (stopped) => {
       let total = 0;
       for (let n = 1; n > 0 && !stopped(); total += n) {
-        n = await prepareInventory(opts.prisma, { horizonDays: opts.horizonDays, maxRuns: 20 });
+        n = await prepareInventory(opts.prisma, { horizonDays: opts.horizonDays, maxRuns: 20, now: opts.now });
         opts.onPrepared?.(n);
       }
       if (total)

@@ -76,6 +76,10 @@ export function createLayoutCache(prisma: PrismaClient, ttlMs = 10 * 60_000) {
     layout: (trainId: number) => cached(layouts, trainId, ttlMs, () => load(trainId)),
     /** Run rows change (cancellation, inventory creation): cached for a second only. */
     run: (runId: string) => cached(runs, runId, 1_000, () => prisma.trainRun.findUnique({ where: { id: runId } })),
+    /** The run changed here (cancelled): this process's next request reads it again. */
+    forgetRun: (runId: string) => {
+      runs.delete(runId);
+    },
     /** After this process created a run's inventory, later requests need not check again. */
     markInventoryReady: (run: TrainRun) => {
       run.inventoryReady = true;

@@ -8,6 +8,7 @@ import type { PassengerView as PassengerViewModel } from '../domain/types.ts';
 import type { QueuedView as QueuedViewModel } from '../domain/queue.ts';
 import type { ReservationPage as ReservationPageModel } from '../domain/views.ts';
 import type { UserRef as UserRefModel } from '../resolvers/mappers.ts';
+import type { RunCancellationView as RunCancellationViewModel } from '../domain/runs/cancel.ts';
 import type { BookingContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -358,6 +359,13 @@ export type Mutation = {
   cancelReservation: Reservation;
 };
 
+  /**
+   * ADMIN only. Cancels a run: no new bookings on it (BAD_USER_INPUT "This run is cancelled"), and
+   * every reservation on it that is not final (QUEUED, HELD, WAITLISTED, CONFIRMED) is cancelled,
+   * its berths freed, a confirmed one refunded in full, each once (also when retried or called
+   * twice at once). NOT_FOUND for an unknown run, INVALID_STATE for a run that has departed.
+   */
+  cancelRun: RunCancellation;
 
 export type MutationReserveSeatsArgs = {
   input: ReserveSeatsInput;
@@ -374,6 +382,23 @@ export type MutationCancelReservationArgs = {
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
+export type MutationCancelRunArgs = {
+  runId: Scalars['ID']['input'];
+  idempotencyKey: Scalars['String']['input'];
+};
+
+/** The outcome of cancelRun. */
+export type RunCancellation = {
+  __typename?: 'RunCancellation';
+  /** The run, now cancelled. */
+  run: TrainRun;
+  /** Reservations this call cancelled (0 when an earlier or concurrent call had cancelled them). */
+  cancelledReservations: Scalars['Int']['output'];
+  /** What this call's cancellations refund, in paise: the fare of every confirmed reservation. */
+  refundPaise: Scalars['Int']['output'];
+};
+
+
 
 export type ReferenceResolver<TResult, TReference, TContext> = (
       reference: TReference,
@@ -512,6 +537,7 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
 };
 
+  RunCancellation: ResolverTypeWrapper<RunCancellationViewModel>;
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Date: Scalars['Date']['output'];
@@ -538,6 +564,7 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
 };
 
+  RunCancellation: RunCancellationViewModel;
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
   name: 'Date';
 }
@@ -669,6 +696,13 @@ export type MutationResolvers<ContextType = BookingContext, ParentType extends R
 };
 
 export type Resolvers<ContextType = BookingContext> = {
+  cancelRun?: Resolver<ResolversTypes['RunCancellation'], ParentType, ContextType, RequireFields<MutationCancelRunArgs, 'runId' | 'idempotencyKey'>>;
+};
+
+export type RunCancellationResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['RunCancellation'] = ResolversParentTypes['RunCancellation']> = {
+  run?: Resolver<ResolversTypes['TrainRun'], ParentType, ContextType>;
+  cancelledReservations?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  refundPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   Station?: StationResolvers<ContextType>;
@@ -685,3 +719,4 @@ export type Resolvers<ContextType = BookingContext> = {
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
 };
+  RunCancellation?: RunCancellationResolvers<ContextType>;

@@ -1,6 +1,6 @@
 import { DateScalar, DateTimeScalar } from '@tatkal/common';
 import type { Resolvers } from '../generated/resolvers.ts';
-import { MutationResolvers } from './mutation.ts';
+import { MutationResolvers, RunCancellationResolvers } from './mutation.ts';
 import { QueryResolvers } from './query.ts';
 import { ReservationResolvers, UserResolvers } from './reservation.ts';
 import { StationResolvers } from './station.ts';
@@ -12,6 +12,7 @@ export const resolvers: Resolvers = {
   DateTime: DateTimeScalar,
   Query: QueryResolvers,
   Mutation: MutationResolvers,
+  RunCancellation: RunCancellationResolvers,
   Reservation: ReservationResolvers,
   User: UserResolvers,
   Station: StationResolvers,

@@ -1,5 +1,8 @@
 import { cancelReservation } from '../domain/cancel.ts';
+import { cancelRun } from '../domain/runs/cancel.ts';
+import { runById } from '../domain/network.ts';
 import type * as Types from '../generated/resolvers.ts';
+import { required } from './required.ts';
 
 export const MutationResolvers: Types.MutationResolvers = {
   // Validated, then queued for the run's allocator: the outcome, or QUEUED with a position
@@ -19,4 +22,20 @@ export const MutationResolvers: Types.MutationResolvers = {
     ctx.reservations.refusals.invalidate(view.runId, view.class, view.quota);
     return view;
   },
+  // ADMIN only (permissions.ts). The work itself is idempotent too: a second key or a concurrent
+  // call finds every reservation already cancelled and answers what it cancelled, nothing.
+  cancelRun: (_, args, ctx) =>
+    ctx.idempotency.run(
+      {
+        userId: ctx.identity!.userId,
+        operation: 'cancelRun',
+        key: args.idempotencyKey,
+        request: { runId: args.runId },
+      },
+      () => cancelRun(ctx.reservations, args.runId),
+    ),
+};
+
+export const RunCancellationResolvers: Types.RunCancellationResolvers = {
+  run: (view, _, ctx) => required(runById(ctx).load(view.runId), `Run ${view.runId}`),
 };

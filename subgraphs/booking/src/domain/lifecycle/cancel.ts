@@ -19,14 +19,16 @@ export const activePassengers = <P extends Pick<Passenger, 'status'>>(passengers
 
 /**
  * Cancels `passengerIds` (active passengers of `r`, whose row the caller locked), frees their
- * berths, writes `reservation.cancelled` and promotes the waitlist.
+ * berths, writes `reservation.cancelled` and promotes the waitlist (unless `promote: false`: a
+ * cancelled run has nobody to promote). Returns the refund the event asks for.
  */
 export async function cancel(
   tx: Tx,
   deps: { idempotency: Idempotency; settings: ReservationSettings },
   r: Reservation & { passengers: Passenger[] },
   passengerIds: string[],
-): Promise<void> {
+  opts: { promote?: boolean; reason?: 'RUN_CANCELLED' } = {},
+): Promise<{ refundPaise: number }> {
   assertMove('cancel', r.status);
   const active = activePassengers(r.passengers);
   const cancelled = active.filter((p) => passengerIds.includes(p.id));
@@ -44,11 +46,14 @@ export async function cancel(
       { userId: r.userId, key: r.idempotencyKey, stored: successOutcome(view) },
     ]);
   }
+  const refundPaise = r.status === target('confirm') ? cancelled.reduce((sum, p) => sum + p.farePaise, 0) : 0;
   await writeOutbox(tx, 'reservation.cancelled', r, {
     userId: r.userId,
     passengerIds,
-    refundPaise: r.status === target('confirm') ? cancelled.reduce((sum, p) => sum + p.farePaise, 0) : 0,
+    refundPaise,
     fullyCancelled: allGone,
+    ...(opts.reason ? { reason: opts.reason, runId: r.runId } : {}),
   });
-  await promote(tx, r.runId, r.class, r.quota, deps.settings);
+  if (opts.promote ?? true) await promote(tx, r.runId, r.class, r.quota, deps.settings);
+  return { refundPaise };
 }
