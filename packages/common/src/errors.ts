@@ -31,6 +31,16 @@ export const ErrorCode = {
   IDENTITY_NOT_VERIFIED: 'IDENTITY_NOT_VERIFIED',
   /** Agents may not book Tatkal in the first 30 minutes of its window; `opensAt` says when they may. */
   AGENT_WINDOW_CLOSED: 'AGENT_WINDOW_CLOSED',
+  /** An account's Tatkal PNRs between 10:00 and 12:00 IST of a day reached the limit (2); `limit` says it. */
+  TATKAL_LIMIT_REACHED: 'TATKAL_LIMIT_REACHED',
+  /** The caller's address's Tatkal PNRs between 10:00 and 12:00 IST reached the limit (2), over all accounts. */
+  TATKAL_ADDRESS_LIMIT_REACHED: 'TATKAL_ADDRESS_LIMIT_REACHED',
+  /** An account's PNRs this calendar month (IST) reached the limit (12; 24 identity-verified). */
+  MONTHLY_LIMIT_REACHED: 'MONTHLY_LIMIT_REACHED',
+  /** An account has as many unpaid holds and queued requests as it may (4): pay or cancel one first. */
+  UNPAID_HOLDS_LIMIT_REACHED: 'UNPAID_HOLDS_LIMIT_REACHED',
+  /** register: another account has this mobile number (one account per mobile number). */
+  PHONE_IN_USE: 'PHONE_IN_USE',
   /** Identity verification (auth): a wrong one-time code, or none was requested. */
   IDENTITY_CODE_INVALID: 'IDENTITY_CODE_INVALID',
   /** The one-time code ran out (5 minutes): request another. */

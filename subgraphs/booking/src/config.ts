@@ -38,6 +38,8 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
        * waits this long before another instance takes it over.
        */
       ALLOCATOR_LEASE_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
+      /** Minutes before a Tatkal window opens that its waiting room takes requests (docs/api.md). */
+      WAITING_ROOM_MINUTES: z.coerce.number().int().min(0).max(120).default(10),
       /**
        * Seat inventory is prepared for runs departing within this many days (the booking window and
        * a margin); 0 turns it off here.
@@ -51,6 +53,16 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       RUN_SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
       /** Most reservations a run's cancellation (cancelRun) cancels per transaction. */
       RUN_CANCEL_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(200),
+      /** Limits per person (docs/api.md, "Limits per person"); 0 turns one off. */
+      /** Tatkal PNRs per account between 10:00 and 12:00 IST of a day. */
+      TATKAL_PNRS_PER_ACCOUNT: z.coerce.number().int().min(0).default(2),
+      /** Tatkal PNRs per client address (over all accounts) between 10:00 and 12:00 IST of a day. */
+      TATKAL_PNRS_PER_ADDRESS: z.coerce.number().int().min(0).default(2),
+      /** PNRs per account per calendar month (IST), and for an identity-verified account. */
+      MONTHLY_PNRS: z.coerce.number().int().min(0).default(12),
+      MONTHLY_PNRS_VERIFIED: z.coerce.number().int().min(0).default(24),
+      /** Unpaid holds and queued requests per account at a time. */
+      UNPAID_HOLDS_PER_ACCOUNT: z.coerce.number().int().min(0).default(4),
     },
     source,
   );

@@ -15,6 +15,8 @@ export function createBookingDeps(
   overrides: Partial<ReservationSettings> & { runCancelBatchSize?: number } = {},
   /** The clock requests are judged by (booking windows); tests move it. */
   now?: () => Date,
+  /** Waiting-room draws: a CSPRNG unless a test seeds its own. */
+  random?: () => number,
 ): BookingDeps {
   const { runCancelBatchSize, ...rest } = overrides;
   const settings = { ...defaultReservationSettings, ...rest };
@@ -31,6 +33,7 @@ export function createBookingDeps(
     settings,
     logger,
     now,
+    random,
     onOutcome: (outcome) => reservationOutcomes.inc({ outcome }),
     onBatch: (report) => {
       allocationBatchSize.observe(report.decided.length);

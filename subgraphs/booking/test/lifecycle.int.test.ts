@@ -119,7 +119,7 @@ describe('PNRs', () => {
   it('a drawn PNR that is taken is PnrTaken (the unique index), and nothing of the request is written', async () => {
     const taken = await book(1);
     const item = intakeItem(taken.pnr);
-    await expect(queueRequests(db.prisma, deps.idempotency, [item])).rejects.toBeInstanceOf(PnrTaken);
+    await expect(queueRequests(db.prisma, deps.idempotency, [item], new Date())).rejects.toBeInstanceOf(PnrTaken);
     expect(await db.prisma.reservation.count({ where: { id: item.view.id } })).toBe(0);
     expect(await deps.idempotency.lookupRecord(item.userId, 'reserveSeats', item.idempotency.key)).toBeNull();
   });
@@ -131,6 +131,7 @@ describe('PNRs', () => {
       idempotency: deps.idempotency,
       records: reserveRecords(deps.idempotency),
       batchSize: 10,
+      now: () => new Date(),
       onWritten: () => {},
     });
     const item = intakeItem(taken.pnr);
@@ -182,6 +183,7 @@ function intakeItem(pnr: string) {
     createdAt: new Date().toISOString(),
     queueTicket: null,
     refusalCode: null,
+    opensAt: null,
     passengers: [
       {
         id: randomUUID(),
@@ -207,5 +209,6 @@ function intakeItem(pnr: string) {
     allowWaitlist: false,
     requestedSeatIds: null,
     idempotency: { key: randomUUID(), requestHash: 'h' },
+    waitingRoom: null,
   };
 }

@@ -8,6 +8,7 @@ import { buildBookingServer } from '../src/server.ts';
 import { createBookingDeps } from '../src/deps.ts';
 import type { ReservationView } from '../src/domain/types.ts';
 import { loadView } from '../src/domain/views.ts';
+import { createInventory } from '../src/domain/inventory.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
@@ -312,9 +313,12 @@ describe('availability', () => {
     );
     expect(res.errors).toBeUndefined();
     const rows = res.data!.trainRun.availability;
+    // GENERAL (the default quota): the class's berths less those the train earmarks for other quotas.
     const seats = await db.prisma.$queryRaw<{ class: string; n: bigint }[]>`
-      SELECT c.class::text, count(*)::bigint AS n FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
-      JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY c.class`;
+      SELECT c.class::text, count(*)::bigint - coalesce((SELECT sum(q.berths) FROM booking.quota_shares q
+                                                        WHERE q.train_id = t.id AND q.class = c.class), 0) AS n
+      FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
+      JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY t.id, c.class`;
     expect(rows).toHaveLength(seats.length);
     for (const row of rows) {
       const expected = Number(seats.find((s) => s.class === row.class)!.n);
@@ -340,13 +344,10 @@ describe('availability', () => {
     const segmentBit = (seq: number) => 1n << BigInt(seq);
     for (const [k, r] of runs.entries()) {
       if (k % 2 === 0) {
-        await db.prisma.$executeRaw`
-          INSERT INTO booking.run_seats (run_id, seat_id, class)
-          SELECT ${r.id}::uuid, s.id, c.class FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
-          WHERE c.train_id = ${r.trainId}`;
-        await db.prisma.trainRun.update({ where: { id: r.id }, data: { inventoryReady: true } });
+        // The inventory as the preparer makes it (berths earmarked per quota); taken berths are GENERAL ones.
+        await db.prisma.$transaction((tx) => createInventory(tx, [r.id]));
         const seats = await db.prisma.runSeat.findMany({
-          where: { runId: r.id, class: 'THIRD_AC' },
+          where: { runId: r.id, class: 'THIRD_AC', quota: 'GENERAL' },
           orderBy: { seatId: 'asc' },
           take: k + 3,
         });
@@ -403,9 +404,12 @@ describe('availability', () => {
     } } }`;
 
     const totals = await db.prisma.$queryRaw<{ class: 'FIRST_AC' | 'SECOND_AC' | 'THIRD_AC'; n: bigint }[]>`
-      SELECT c.class::text AS class, count(*)::bigint AS n
+      SELECT c.class::text AS class,
+             count(*)::bigint - coalesce((SELECT sum(q.berths) FROM booking.quota_shares q
+                                          WHERE q.train_id = t.id AND q.class = c.class), 0) AS n
       FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
-      JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY c.class ORDER BY min(c.position)`;
+      JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY t.id, c.class
+      ORDER BY min(c.position)`;
     const km = Object.fromEntries(
       (await db.prisma.trainStop.findMany({ where: { train: { number: '12951' } }, include: { station: true } })).map(
         (st) => [st.station.code, st.distanceKm],

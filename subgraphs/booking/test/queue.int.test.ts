@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/db.
 import { REDIS_URL } from '../../../test/support/env.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
+import { seededRandom } from '../../../test/support/random.ts';
 import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
 import { identity } from '../../../test/support/tokens.ts';
 import {
@@ -111,17 +112,8 @@ const statusesByTicket = async (runId: string) =>
     })
   ).map((r) => r.status);
 
-/** A seeded PRNG (mulberry32): the same "random" rush every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG: the same "random" rush every run. */
+const prng = seededRandom;
 
 beforeAll(async () => {
   db = await createTestDatabase('queue');

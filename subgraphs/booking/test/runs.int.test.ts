@@ -229,7 +229,7 @@ describe('cancelRun', () => {
     expect(errorCodes(await cancelRunAs(admin(), randomUUID()))).toEqual(['NOT_FOUND']);
   });
 
-  it('cancels every reservation once, frees the berths, refunds confirmed ones in full; a retry changes nothing', async () => {
+  it('cancels every reservation once, frees berths, refunds confirmed ones in full; a retry adds nothing', async () => {
     const { run, fares } = await bookedRun();
     // A request still QUEUED: its allocator is held up by a lock on its row.
     const stalled = await lockAllocatorRow(db.url, run.runId);

@@ -193,9 +193,10 @@ describe('booking windows (IST, by the run date at the origin)', () => {
     sleeper = await createTestRun(db.prisma, { cls: 'SLEEPER', coaches: 1, berthsPerCoach: 8, quotas: { TATKAL: 4 } });
   });
 
-  it('Tatkal in AC opens at 10:00 IST the day before: at 09:59:59 BOOKING_NOT_OPEN with opensAt, nothing written', async () => {
+  it('Tatkal in AC opens at 10:00 IST the day before: earlier, BOOKING_NOT_OPEN, nothing written', async () => {
     const eve = addDays(ac.date, -1);
-    now = new Date(istInstant(eve, 10).getTime() - 1_000);
+    // 09:49:59, a second before the waiting room (waiting-room.int.test.ts) opens.
+    now = new Date(istInstant(eve, 9, 50).getTime() - 1_000);
     const before = await writes();
     const early = await reserve(verified(), ac, { quota: 'TATKAL' });
     expect(errorCodes(early)).toEqual(['BOOKING_NOT_OPEN']);
@@ -207,7 +208,7 @@ describe('booking windows (IST, by the run date at the origin)', () => {
 
   it('non-AC Tatkal opens at 11:00: at 10:30 it is still closed', async () => {
     const eve = addDays(sleeper.date, -1);
-    now = istInstant(eve, 10, 30);
+    now = istInstant(eve, 10, 30); // before 10:50, its waiting room
     const early = await reserve(verified(), sleeper, { class: 'SLEEPER', quota: 'TATKAL' });
     expect(early.errors![0]!.extensions).toMatchObject({ code: 'BOOKING_NOT_OPEN', opensAt: `${eve}T11:00:00+05:30` });
     now = istInstant(eve, 11);

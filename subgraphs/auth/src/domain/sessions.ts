@@ -3,7 +3,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, ra
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Prisma, PrismaClient, User } from '@tatkal/db';
-import { AppError, badInput, ErrorCode, prismaErrorCode, unauthenticated } from '@tatkal/common';
+import { AppError, badInput, ErrorCode, prismaErrorCode, unauthenticated, uniqueViolation } from '@tatkal/common';
 import type { SigningKey } from './keys.ts';
 import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
 
@@ -138,7 +138,12 @@ export async function register(
       data: { email: parsed.data.email, name: parsed.data.name, phone: parsed.data.phone ?? null, passwordHash },
     });
   } catch (err) {
-    if (prismaErrorCode(err) === 'P2002') throw badInput('An account with this email already exists', 'email');
+    if (prismaErrorCode(err) === 'P2002') {
+      // One account per email and per mobile number (docs/api.md, "Limits per person").
+      if (uniqueViolation(err)?.includes('phone'))
+        throw new AppError(ErrorCode.PHONE_IN_USE, 'Another account has this mobile number', { field: 'phone' });
+      throw badInput('An account with this email already exists', 'email');
+    }
     throw err;
   }
   return withoutTokenId(await issueSession(deps, user));

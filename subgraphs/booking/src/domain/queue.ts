@@ -4,7 +4,7 @@
 // otherwise QUEUED with the PNR, a position and an estimated wait; `reservation(pnr)` shows the
 // outcome later. Once answered, a request is in the database: a crash of this process cannot
 // lose it (a restarted allocator resumes it).
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@tatkal/db';
 import {
   errorOutcome,
@@ -20,11 +20,12 @@ import {
 } from '@tatkal/common';
 import { type Allocator, type BatchReport, createAllocator } from './allocator/allocator.ts';
 import type { LayoutCache } from './layout.ts';
-import { passengerTarget, type ReserveRecords, reserveRecords, target } from './lifecycle/index.ts';
+import { admitWaiting, passengerTarget, type ReserveRecords, reserveRecords, target } from './lifecycle/index.ts';
 import { createIntake, type Intake, newPnr } from './queue/intake.ts';
 import { createProgress, type QueuePlace, type QueueProgress } from './queue/progress.ts';
 import { createWaiters, type Waiters } from './queue/waiters.ts';
 import type { Refusals } from './refusals.ts';
+import { checkLimits } from './tatkal/limits.ts';
 import type { ReservationSettings, ReservationView, ReserveInput, ValidRequest } from './types.ts';
 import { validateReserve } from './validate.ts';
 
@@ -39,6 +40,8 @@ export interface QueueDeps {
   logger: Logger;
   /** The clock requests are judged by (booking windows); tests move it. */
   now?: () => Date;
+  /** Waiting-room draws in [0, 1): a CSPRNG unless a test seeds its own. */
+  random?: () => number;
   /** Outcome counters (metrics): held, waitlisted, queued, replayed, or an error code in lower case. */
   onOutcome?: (outcome: string) => void;
   onBatch?: (report: BatchReport) => void;
@@ -62,8 +65,15 @@ interface Queue {
   allocator: Allocator;
   /** Requests in flight in this process, by user and key: a retry shares the answer. */
   inFlight: Map<string, { hash: string; answer: Promise<QueuedView> }>;
+  /** Timers admitting a run's waiting room at its opening, by run and opening. */
+  openings: Map<string, NodeJS.Timeout>;
+  now: () => Date;
+  random: () => number;
   closed: boolean;
 }
+
+/** A draw in [0, 1) from the operating system's CSPRNG: nobody can predict or choose it. */
+const secureRandom = () => randomInt(2 ** 47) / 2 ** 47;
 
 export function createReservationQueue(deps: QueueDeps) {
   const records = reserveRecords(deps.idempotency);
@@ -89,19 +99,35 @@ export function createReservationQueue(deps: QueueDeps) {
     idempotency: deps.idempotency,
     records,
     batchSize: deps.settings.batchSize,
+    now: () => q.now(),
     onWritten: (runIds) => {
       for (const runId of runIds) allocator.kick(runId);
     },
   });
-  const q: Queue = { deps, records, progress, waiters, intake, allocator, inFlight: new Map(), closed: false };
+  const q: Queue = {
+    deps,
+    records,
+    progress,
+    waiters,
+    intake,
+    allocator,
+    inFlight: new Map(),
+    openings: new Map(),
+    now: deps.now ?? (() => new Date()),
+    random: deps.random ?? secureRandom,
+    closed: false,
+  };
   return {
     allocator,
     reserveSeats: (identity: Identity, input: ReserveInput, key: string) => reserveSeats(q, identity, input, key),
     /** The queue place of a QUEUED reservation (for the Reservation type's fields). */
     place: progress.place,
+    /** Admits every waiting room that has opened (the sweeper; tests) and kicks their runs. */
+    admitDue: () => admit(q, null),
     /** Stops taking requests and waits until nothing is being written or allocated here. */
     async close(): Promise<void> {
       q.closed = true;
+      for (const timer of q.openings.values()) clearTimeout(timer);
       waiters.stop();
       await intake.drained();
       await allocator.idle();
@@ -148,7 +174,7 @@ async function reserve(
   hash: string,
 ): Promise<QueuedView> {
   const { userId } = identity;
-  const valid = await validateReserve(q.deps, input, identity, q.deps.now?.());
+  const valid = await validateReserve(q.deps, input, identity, q.now());
   const refusal = await q.deps.refusals.check({
     runId: valid.run.id,
     cls: valid.cls,
@@ -165,6 +191,7 @@ async function reserve(
     throw refusal;
   }
   if (q.closed) throw tryAgain('Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 });
+  await checkLimits(q.deps, q.records, identity, valid, key, hash, q.now());
   const view = pendingView(valid, new Date());
   const ticket = await q.intake.enqueue({
     view,
@@ -175,9 +202,11 @@ async function reserve(
     allowWaitlist: valid.allowWaitlist,
     requestedSeatIds: valid.seatIds,
     idempotency: { key, requestHash: hash },
+    waitingRoom: valid.waitingRoomOpensAt ? { opensAt: valid.waitingRoomOpensAt, draw: q.random() } : null,
   });
   // Another request took the key meanwhile: its outcome, or (it failed and forgot it) go again.
-  if (ticket === null) return (await sameKey(q, userId, key, hash)) ?? reserve(q, identity, input, key, hash);
+  if (ticket === undefined) return (await sameKey(q, userId, key, hash)) ?? reserve(q, identity, input, key, hash);
+  if (ticket === null) return joinedWaitingRoom(q, view, valid.waitingRoomOpensAt!);
   return answer(q, view, ticket, userId, key, hash);
 }
 
@@ -193,9 +222,11 @@ async function sameKey(q: Queue, userId: string, key: string, hash: string): Pro
   }
   // Still queued: wait for it as the first request does.
   const view = (record.response as { data: ReservationView }).data;
-  const rows = await q.deps.prisma.$queryRaw<{ queue_ticket: number | null }[]>`
-    SELECT queue_ticket FROM booking.reservations WHERE id = ${view.id}::uuid`;
-  return answer(q, view, rows[0]?.queue_ticket ?? 0, userId, key, hash);
+  const rows = await q.deps.prisma.$queryRaw<{ queue_ticket: number | null; opens_at: Date | null }[]>`
+    SELECT queue_ticket, opens_at FROM booking.reservations WHERE id = ${view.id}::uuid`;
+  const row = rows[0];
+  if (row && row.queue_ticket === null && row.opens_at) return waitingRoomView(q, view, row.opens_at);
+  return answer(q, view, row?.queue_ticket ?? 0, userId, key, hash);
 }
 
 /** Waits for the outcome up to the bound (unless the queue ahead is already longer), else QUEUED. */
@@ -222,6 +253,50 @@ async function answer(
   return { ...view, queueTicket: ticket, ...ahead };
 }
 
+/** In the waiting room: QUEUED without a place until the opening, which is timed here. */
+async function joinedWaitingRoom(q: Queue, view: ReservationView, opensAt: Date): Promise<QueuedView> {
+  q.deps.onOutcome?.('waiting_room');
+  const key = `${view.runId}|${opensAt.getTime()}`;
+  if (!q.openings.has(key)) {
+    const timer = setTimeout(
+      () => {
+        q.openings.delete(key);
+        void admit(q, [view.runId]);
+      },
+      Math.max(0, opensAt.getTime() - q.now().getTime()),
+    );
+    timer.unref();
+    q.openings.set(key, timer);
+  }
+  // The window opened while this request was being written: admit it now (later arrivals will).
+  if (q.now() >= opensAt) await admit(q, [view.runId]);
+  return waitingRoomView(q, view, opensAt);
+}
+
+function waitingRoomView(q: Queue, view: ReservationView, opensAt: Date): QueuedView {
+  const untilOpening = Math.max(0, Math.ceil((opensAt.getTime() - q.now().getTime()) / 1000));
+  return {
+    ...view,
+    opensAt: opensAt.toISOString(),
+    queueTicket: null,
+    queuePosition: null,
+    estimatedWaitSeconds: untilOpening,
+  };
+}
+
+/** Tickets for the waiting rooms opened by now (of `runIds`, or all); their runs' allocators are kicked. */
+async function admit(q: Queue, runIds: string[] | null): Promise<string[]> {
+  try {
+    const runs = await admitWaiting(q.deps.prisma, runIds, q.now());
+    for (const runId of runs) q.allocator.kick(runId);
+    return runs;
+  } catch (err) {
+    // The sweeper admits again (and any intake for the run after the opening does).
+    q.deps.logger.error({ err, runIds }, 'admitting a waiting room failed');
+    return [];
+  }
+}
+
 /** Resolves the outcome if it comes within `ms`, else null. */
 async function outcomeWithin(done: Promise<Stored>, ms: number): Promise<Stored | null> {
   let timer: NodeJS.Timeout | undefined;
@@ -246,6 +321,7 @@ function pendingView(valid: ValidRequest, now: Date): ReservationView {
     createdAt: now.toISOString(),
     queueTicket: null,
     refusalCode: null,
+    opensAt: valid.waitingRoomOpensAt?.toISOString() ?? null,
     passengers: valid.passengers.map((p) => ({
       id: randomUUID(),
       name: p.name,

@@ -14,6 +14,8 @@ export function startSweeper(opts: {
   settings: ReservationSettings;
   idempotency: Idempotency;
   allocator: Allocator;
+  /** Admits the waiting rooms that have opened (the queue's admitDue). */
+  admitDue: () => Promise<unknown>;
   intervalMs: number;
   logger: Logger;
   /** After each batch of holds expired (metrics). */
@@ -31,6 +33,8 @@ export function startSweeper(opts: {
     } while (n > 0 && !stopped());
     const promoted = await promoteStranded(opts.prisma, opts.settings);
     if (promoted) opts.logger.info({ promoted }, 'promoted waitlisted reservations to freed berths');
+    // Waiting rooms opened while no instance's timer ran (a crash at the opening) are admitted here.
+    await opts.admitDue();
     await opts.allocator.resume();
     if (Date.now() - lastPurge > 3_600_000) {
       lastPurge = Date.now();

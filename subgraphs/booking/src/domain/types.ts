@@ -18,6 +18,14 @@ export interface ReservationSettings {
   waitlistLimit: number;
   /** The allocator's Redis lease; renewed by every batch. */
   leaseMs: number;
+  /** How long before a Tatkal window opens its waiting room takes requests (docs/api.md). */
+  waitingRoomMs: number;
+  /** Limits per person (docs/api.md, "Limits per person"; tatkal/limits.ts); 0 turns one off. */
+  tatkalPnrsPerAccount: number;
+  tatkalPnrsPerAddress: number;
+  monthlyPnrs: number;
+  monthlyPnrsVerified: number;
+  unpaidHoldsPerAccount: number;
 }
 
 export const defaultReservationSettings: ReservationSettings = {
@@ -29,6 +37,12 @@ export const defaultReservationSettings: ReservationSettings = {
   batchSize: 500,
   waitlistLimit: 500,
   leaseMs: 10_000,
+  waitingRoomMs: 10 * 60_000,
+  tatkalPnrsPerAccount: 2,
+  tatkalPnrsPerAddress: 2,
+  monthlyPnrs: 12,
+  monthlyPnrsVerified: 24,
+  unpaidHoldsPerAccount: 4,
 };
 
 export interface PassengerInput {
@@ -66,6 +80,8 @@ export interface ValidRequest {
   allowWaitlist: boolean;
   cls: TravelClass;
   quota: Quota;
+  /** Set when the request joins the waiting room of the window opening then. */
+  waitingRoomOpensAt: Date | null;
 }
 
 export interface PassengerView {
@@ -99,5 +115,7 @@ export interface ReservationView {
   queueTicket: number | null;
   /** Why a REFUSED reservation was refused (an error code). */
   refusalCode: string | null;
+  /** While QUEUED in a waiting room: when its window opens (ISO). */
+  opensAt: string | null;
   passengers: PassengerView[];
 }

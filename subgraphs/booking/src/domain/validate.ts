@@ -27,7 +27,7 @@ export async function validateReserve(
   if (!layout.classes.has(input.class)) throw badInput(`This train has no ${input.class} class`, 'class');
   if (!layout.quotas.get(input.class)?.has(quota))
     throw new AppError(ErrorCode.QUOTA_NOT_AVAILABLE, `This train has no ${quota} quota in ${input.class}`);
-  checkWindow(runDate, input.class, quota, deps.settings, identity, now);
+  const waitingRoomOpensAt = checkWindow(runDate, input.class, quota, deps.settings, identity, now);
   return {
     run,
     layout,
@@ -40,6 +40,7 @@ export async function validateReserve(
     allowWaitlist: input.allowWaitlist ?? true,
     cls: input.class,
     quota,
+    waitingRoomOpensAt,
   };
 }
 
@@ -84,8 +85,9 @@ function quotaRefusal(quota: Quota, p: { age: number; gender: Gender }): string 
 }
 
 /**
- * The quota's window (windows.ts) has opened for this caller: BOOKING_NOT_OPEN before it, only
- * identity-verified accounts on Tatkal, agents not in its first 30 minutes.
+ * The quota's window (windows.ts) has opened for this caller, or its waiting room has (the
+ * opening is returned then): BOOKING_NOT_OPEN before, only identity-verified accounts on Tatkal,
+ * agents not in its first 30 minutes (nor in its waiting room).
  */
 function checkWindow(
   runDate: string,
@@ -94,13 +96,14 @@ function checkWindow(
   settings: ReservationSettings,
   identity: Identity | null,
   now: Date,
-) {
+): Date | null {
   const opens = opensAt(runDate, cls, quota, settings.bookingWindowDays);
-  if (now < opens)
+  const waitingRoom = isTatkal(quota) && now < opens && now.getTime() >= opens.getTime() - settings.waitingRoomMs;
+  if (now < opens && !waitingRoom)
     throw new AppError(ErrorCode.BOOKING_NOT_OPEN, `${quota} booking for this run opens at ${istIso(opens)}`, {
       opensAt: istIso(opens),
     });
-  if (!isTatkal(quota)) return;
+  if (!isTatkal(quota)) return null;
   if (!identity?.verified)
     throw new AppError(ErrorCode.IDENTITY_NOT_VERIFIED, 'Verify your identity (a one-time code) to book Tatkal');
   const embargo = agentEmbargoUntil(runDate, cls, quota)!;
@@ -108,6 +111,7 @@ function checkWindow(
     throw new AppError(ErrorCode.AGENT_WINDOW_CLOSED, `Agents may book ${quota} from ${istIso(embargo)}`, {
       opensAt: istIso(embargo),
     });
+  return waitingRoom ? opens : null;
 }
 
 /** The run, by id or by train number and date. */

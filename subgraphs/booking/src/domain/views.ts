@@ -13,6 +13,7 @@ type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstO
 };
 
 const seated = (status: PassengerStatus) => SEATED.includes(status);
+const inWaitingRoom = (opensAt: Date | null) => opensAt?.toISOString() ?? null;
 
 export function toView(r: ReservationRow, fromCode: string, toCode: string): ReservationView {
   const active = r.passengers.filter((p) => p.status !== PassengerStatus.CANCELLED);
@@ -30,6 +31,7 @@ export function toView(r: ReservationRow, fromCode: string, toCode: string): Res
     createdAt: r.createdAt.toISOString(),
     queueTicket: r.status === ReservationStatus.QUEUED ? r.queueTicket : null,
     refusalCode: r.status === ReservationStatus.REFUSED ? r.refusalCode : null,
+    opensAt: r.status === ReservationStatus.QUEUED && r.queueTicket === null ? inWaitingRoom(r.opensAt) : null,
     passengers: [...r.passengers]
       .sort((a, b) => a.position - b.position)
       .map((p) => ({

@@ -208,7 +208,9 @@ export type Reservation = {
   holdExpiresAt?: Maybe<Scalars['DateTime']['output']>;
   createdAt: Scalars['DateTime']['output'];
   passengers: Array<Passenger>;
-  /** While QUEUED: requests ahead of this one in the run's queue, itself included (1 = next). */
+  /** While QUEUED in a Tatkal waiting room (before its window opens): the opening. Then everyone waiting is ordered at random, ahead of later arrivals. */
+  opensAt?: Maybe<Scalars['DateTime']['output']>;
+  /** While QUEUED: requests ahead of this one in the run's queue, itself included (1 = next); null in a waiting room. */
   queuePosition?: Maybe<Scalars['Int']['output']>;
   /** While QUEUED: seconds until the outcome at the allocator's current pace (an estimate). */
   estimatedWaitSeconds?: Maybe<Scalars['Int']['output']>;
@@ -357,8 +359,6 @@ export type Mutation = {
   reserveSeats: Reservation;
   /** Cancels some (passengerIds) or all passengers of a PNR; frees their berths and promotes the waitlist. */
   cancelReservation: Reservation;
-};
-
   /**
    * ADMIN only. Cancels a run: no new bookings on it (BAD_USER_INPUT "This run is cancelled"), and
    * every reservation on it that is not final (QUEUED, HELD, WAITLISTED, CONFIRMED) is cancelled,
@@ -366,6 +366,8 @@ export type Mutation = {
    * twice at once). NOT_FOUND for an unknown run, INVALID_STATE for a run that has departed.
    */
   cancelRun: RunCancellation;
+};
+
 
 export type MutationReserveSeatsArgs = {
   input: ReserveSeatsInput;
@@ -380,8 +382,6 @@ export type MutationCancelReservationArgs = {
 };
 
 
-
-export type ResolverTypeWrapper<T> = Promise<T> | T;
 export type MutationCancelRunArgs = {
   runId: Scalars['ID']['input'];
   idempotencyKey: Scalars['String']['input'];
@@ -399,6 +399,8 @@ export type RunCancellation = {
 };
 
 
+
+export type ResolverTypeWrapper<T> = Promise<T> | T;
 
 export type ReferenceResolver<TResult, TReference, TContext> = (
       reference: TReference,
@@ -535,9 +537,9 @@ export type ResolversTypes = {
   ReserveSeatsInput: ReserveSeatsInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RunCancellation: ResolverTypeWrapper<RunCancellationViewModel>;
 };
 
-  RunCancellation: ResolverTypeWrapper<RunCancellationViewModel>;
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Date: Scalars['Date']['output'];
@@ -562,9 +564,9 @@ export type ResolversParentTypes = {
   ReserveSeatsInput: ReserveSeatsInput;
   Query: Record<PropertyKey, never>;
   Mutation: Record<PropertyKey, never>;
+  RunCancellation: RunCancellationViewModel;
 };
 
-  RunCancellation: RunCancellationViewModel;
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
   name: 'Date';
 }
@@ -652,6 +654,7 @@ export type ReservationResolvers<ContextType = BookingContext, ParentType extend
   holdExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   passengers?: Resolver<Array<ResolversTypes['Passenger']>, ParentType, ContextType>;
+  opensAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   queuePosition?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   estimatedWaitSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   refusalCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -693,9 +696,6 @@ export type QueryResolvers<ContextType = BookingContext, ParentType extends Reso
 export type MutationResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   reserveSeats?: Resolver<ResolversTypes['Reservation'], ParentType, ContextType, RequireFields<MutationReserveSeatsArgs, 'input' | 'idempotencyKey'>>;
   cancelReservation?: Resolver<ResolversTypes['Reservation'], ParentType, ContextType, RequireFields<MutationCancelReservationArgs, 'pnr' | 'idempotencyKey'>>;
-};
-
-export type Resolvers<ContextType = BookingContext> = {
   cancelRun?: Resolver<ResolversTypes['RunCancellation'], ParentType, ContextType, RequireFields<MutationCancelRunArgs, 'runId' | 'idempotencyKey'>>;
 };
 
@@ -703,6 +703,9 @@ export type RunCancellationResolvers<ContextType = BookingContext, ParentType ex
   run?: Resolver<ResolversTypes['TrainRun'], ParentType, ContextType>;
   cancelledReservations?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   refundPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type Resolvers<ContextType = BookingContext> = {
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   Station?: StationResolvers<ContextType>;
@@ -718,5 +721,5 @@ export type RunCancellationResolvers<ContextType = BookingContext, ParentType ex
   User?: UserResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
-};
   RunCancellation?: RunCancellationResolvers<ContextType>;
+};

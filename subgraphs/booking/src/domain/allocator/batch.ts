@@ -182,6 +182,7 @@ async function loadQueued(
              idempotency_key
       FROM booking.reservations
       WHERE run_id = ${runId}::uuid AND status = ${ReservationStatus.QUEUED}::booking."ReservationStatus"
+        AND queue_ticket IS NOT NULL -- not those still in a waiting room
         AND (${only}::uuid[] IS NULL OR id = ANY(${only}::uuid[]))
       ORDER BY queue_ticket LIMIT ${limit}
       -- Not SKIP LOCKED: a row another transaction holds (a cancellation) is waited for, never

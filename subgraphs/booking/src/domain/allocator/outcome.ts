@@ -39,6 +39,7 @@ export function describe(
     createdAt: r.createdAt.toISOString(),
     queueTicket: null,
     refusalCode: null,
+    opensAt: null,
     passengers: r.passengers.map((p, i) => {
       const seat = seatIds ? layout.seats.get(seatIds[i]!)! : null;
       return {

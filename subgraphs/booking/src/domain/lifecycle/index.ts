@@ -7,7 +7,7 @@ export { expireDue } from './expire.ts';
 export { confirm, inTransaction, release, type ConfirmOutcome } from './payment.ts';
 export { promote, promoteStranded } from './promote.ts';
 export { cancelledRunsWithActive, cancelOnRun, type RunBatch } from './runCancel.ts';
-export { PnrTaken, queueRequests, type IntakeItem } from './queue.ts';
+export { admitWaiting, PnrTaken, queueRequests, type IntakeItem } from './queue.ts';
 export { queuedIds, runsWithQueued, waitingJourneys, waitlistedByRun } from './reads.ts';
 export { RESERVE_OPERATION, reserveRecords, type ReserveRecords } from './records.ts';
 export * from './transitions.ts';

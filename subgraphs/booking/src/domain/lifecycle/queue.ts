@@ -1,6 +1,13 @@
 // The move `queue`: validated requests become QUEUED reservations with arrival tickets, their
 // passengers and their pending idempotency records, many requests in one autocommit statement
 // (durable before a PNR is answered).
+//
+// The waiting room (docs/api.md): a request that joins before its quota's window opens is queued
+// without a ticket, with a random draw. At the opening everyone waiting is admitted in draw order
+// (a random order: arriving at 09:59:59.999 gains nothing over arriving at 09:55), ahead of
+// everyone who arrives later; later arrivals are ticketed first come, first served. Admission
+// happens in the first intake statement after the opening (so no later arrival can overtake) or
+// in `admitWaiting` (the opening's timer, the sweeper after a crash), whichever comes first.
 import { type Idempotency, uniqueViolation } from '@tatkal/common';
 import type { ReservationView } from '../types.ts';
 import { RESERVE_OPERATION } from './records.ts';
@@ -16,6 +23,8 @@ export interface IntakeItem {
   allowWaitlist: boolean;
   requestedSeatIds: number[] | null;
   idempotency: { key: string; requestHash: string };
+  /** Joins the waiting room of the window opening then (no ticket until it opens), with its draw. */
+  waitingRoom: { opensAt: Date; draw: number } | null;
 }
 
 /** Two random PNRs met (the reservations' unique PNR index): the caller draws another. */
@@ -31,15 +40,17 @@ type Sql = { $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unkn
 
 /**
  * Queues `items` in one statement. Returns the ticket of each item whose idempotency key was
- * new (by reservation id); an item missing from the result met a key that another request took
- * (a retry): nothing of it was written. Tickets of a run are consecutive in `items` order. Throws
- * `PnrTaken` when a drawn PNR is taken (nothing is written).
+ * new (by reservation id; null for one that joined a waiting room); an item missing from the
+ * result met a key that another request took (a retry): nothing of it was written. Tickets of a
+ * run are consecutive in `items` order, after those of the run's waiting rooms opened by `now`
+ * (admitted here first). Throws `PnrTaken` when a drawn PNR is taken (nothing is written).
  */
 export async function queueRequests(
   db: Sql,
   idempotency: Idempotency,
   items: IntakeItem[],
-): Promise<Map<string, number>> {
+  now: Date,
+): Promise<Map<string, number | null>> {
   const r = items.map((i) => i.view);
   const ps = items.flatMap((item) =>
     item.view.passengers.map((p, position) => ({
@@ -63,9 +74,12 @@ export async function queueRequests(
           ${r.map((v) => v.farePaise)}::int[],
           ${items.map((i) => i.allowWaitlist)}::bool[],
           ${items.map((i) => i.idempotency.key)}::text[],
-          ${r.map((v) => v.createdAt)}::timestamptz[]
+          ${r.map((v) => v.createdAt)}::timestamptz[],
+          ${items.map((i) => i.waitingRoom?.opensAt ?? null)}::timestamptz[],
+          ${items.map((i) => i.waitingRoom?.draw ?? null)}::float8[]
         ) WITH ORDINALITY
-          AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, quota, fare, allow_waitlist, key, created_at, ord)
+          AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, quota, fare, allow_waitlist, key, created_at,
+               opens_at, draw, ord)
     ), idem AS (
       -- A pending record: a retry finds the reservation it made; the allocator completes it.
       ${idempotency.insertPending(
@@ -77,24 +91,45 @@ export async function queueRequests(
           answer: i.view,
         })),
       )}
+    ), accepted AS (
+      SELECT i.* FROM input i JOIN idem ON idem.user_id = i.user_id AND idem.key = i.key
     ), fresh AS (
-      SELECT i.*, row_number() OVER (PARTITION BY i.run_id ORDER BY i.ord) AS nth,
-             count(*) OVER (PARTITION BY i.run_id) AS in_run
-      FROM input i JOIN idem ON idem.user_id = i.user_id AND idem.key = i.key
+      -- Requests ticketed now (not joining a waiting room), in arrival order per run.
+      SELECT a.*, row_number() OVER (PARTITION BY a.run_id ORDER BY a.ord) AS nth,
+             count(*) OVER (PARTITION BY a.run_id) AS in_run
+      FROM accepted a WHERE a.opens_at IS NULL
+    ), due AS (
+      -- Waiting rooms of these runs whose window has opened: admitted first, in draw order.
+      SELECT r.id, r.run_id, row_number() OVER (PARTITION BY r.run_id ORDER BY r.draw, r.id) AS nth,
+             count(*) OVER (PARTITION BY r.run_id) AS in_run
+      FROM booking.reservations r
+      WHERE r.run_id IN (SELECT run_id FROM fresh) AND r.queue_ticket IS NULL AND r.opens_at <= ${now}
+        AND r.status = ${target('queue')}::booking."ReservationStatus"
     ), q AS (
       -- Tickets under the run's queue row lock: a run's tickets are in commit order.
       INSERT INTO booking.run_queues AS rq (run_id, last_ticket)
-      SELECT run_id, count(*) FROM fresh GROUP BY run_id ORDER BY run_id
+      SELECT run_id, sum(n) FROM (
+        SELECT run_id, count(*) AS n FROM fresh GROUP BY run_id
+        UNION ALL SELECT run_id, count(*) FROM due GROUP BY run_id
+      ) c GROUP BY run_id ORDER BY run_id
       ON CONFLICT (run_id) DO UPDATE SET last_ticket = rq.last_ticket + EXCLUDED.last_ticket
       RETURNING run_id, last_ticket
+    ), admitted AS (
+      UPDATE booking.reservations r
+      SET queue_ticket = (q.last_ticket - coalesce((SELECT max(f.in_run) FROM fresh f WHERE f.run_id = d.run_id), 0)
+                          - d.in_run + d.nth)::int
+      FROM due d JOIN q ON q.run_id = d.run_id
+      WHERE r.id = d.id AND r.queue_ticket IS NULL
     ), res AS (
       INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, quota, status, fare_paise,
-                                        created_at, updated_at, queue_ticket, allow_waitlist, idempotency_key)
-      SELECT f.id, f.pnr, f.user_id::uuid, f.run_id, f.from_seq, f.to_seq, f.class::booking."TravelClass",
-             f.quota::booking."Quota",
+                                        created_at, updated_at, queue_ticket, allow_waitlist, idempotency_key,
+                                        opens_at, draw)
+      SELECT a.id, a.pnr, a.user_id::uuid, a.run_id, a.from_seq, a.to_seq, a.class::booking."TravelClass",
+             a.quota::booking."Quota",
              ${target('queue')}::booking."ReservationStatus",
-             f.fare, f.created_at, f.created_at, (q.last_ticket - f.in_run + f.nth)::int, f.allow_waitlist, f.key
-      FROM fresh f JOIN q ON q.run_id = f.run_id
+             a.fare, a.created_at, a.created_at, (q.last_ticket - f.in_run + f.nth)::int, a.allow_waitlist, a.key,
+             a.opens_at, a.draw
+      FROM accepted a LEFT JOIN fresh f ON f.id = a.id LEFT JOIN q ON q.run_id = f.run_id
       RETURNING id, queue_ticket
     ), pas AS (
       INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status,
@@ -118,4 +153,31 @@ export async function queueRequests(
     throw uniqueViolation(err) === PNR_INDEX ? new PnrTaken() : err;
   });
   return new Map(rows.map((row) => [row.id, row.queue_ticket]));
+}
+
+/**
+ * Admits the waiting rooms that have opened by `now` (of `runIds`, or of every run): tickets in
+ * draw order after the run's last ticket. Idempotent; safe with an intake statement at the same
+ * time (the run's queue row lock orders them). Returns the runs that got tickets.
+ */
+export async function admitWaiting(db: Sql, runIds: string[] | null, now: Date): Promise<string[]> {
+  const rows = await db.$queryRaw<{ run_id: string }[]>`
+    WITH due AS (
+      SELECT r.id, r.run_id, row_number() OVER (PARTITION BY r.run_id ORDER BY r.draw, r.id) AS nth,
+             count(*) OVER (PARTITION BY r.run_id) AS in_run
+      FROM booking.reservations r
+      WHERE r.queue_ticket IS NULL AND r.opens_at <= ${now}
+        AND r.status = ${target('queue')}::booking."ReservationStatus"
+        AND (${runIds}::uuid[] IS NULL OR r.run_id = ANY(${runIds}::uuid[]))
+    ), q AS (
+      INSERT INTO booking.run_queues AS rq (run_id, last_ticket)
+      SELECT run_id, count(*) FROM due GROUP BY run_id ORDER BY run_id
+      ON CONFLICT (run_id) DO UPDATE SET last_ticket = rq.last_ticket + EXCLUDED.last_ticket
+      RETURNING run_id, last_ticket
+    )
+    UPDATE booking.reservations r SET queue_ticket = (q.last_ticket - d.in_run + d.nth)::int
+    FROM due d JOIN q ON q.run_id = d.run_id
+    WHERE r.id = d.id AND r.queue_ticket IS NULL
+    RETURNING r.run_id::text`;
+  return [...new Set(rows.map((r) => r.run_id))];
 }

@@ -14,6 +14,7 @@ export async function queuedIds(db: PrismaClient | Tx, runId: string, limit: num
   const rows = await db.$queryRaw<{ id: string }[]>`
     SELECT id::text FROM booking.reservations
     WHERE run_id = ${runId}::uuid AND status = ANY(${QUEUED}::booking."ReservationStatus"[])
+      AND queue_ticket IS NOT NULL
     ORDER BY queue_ticket LIMIT ${limit}`;
   return rows.map((r) => r.id);
 }

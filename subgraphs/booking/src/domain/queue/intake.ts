@@ -1,6 +1,7 @@
 // Group commit of queued requests: every request that arrived meanwhile is written in one
 // statement (lifecycle's queueRequests); a failed statement is retried by halves, so one bad
-// request fails alone. Resolves each request's ticket, or null when its key was taken meanwhile.
+// request fails alone. Resolves each request's ticket (null: it joined a waiting room), or
+// undefined when its key was taken meanwhile.
 import { randomInt } from 'node:crypto';
 import type { PrismaClient } from '@tatkal/db';
 import { successOutcome, type Idempotency } from '@tatkal/common';
@@ -8,7 +9,7 @@ import { type IntakeItem, PnrTaken, queueRequests, type ReserveRecords } from '.
 
 interface Pending {
   item: IntakeItem;
-  resolve: (ticket: number | null) => void;
+  resolve: (ticket: number | null | undefined) => void;
   reject: (err: unknown) => void;
 }
 
@@ -20,6 +21,8 @@ export function createIntake(deps: {
   idempotency: Idempotency;
   records: ReserveRecords;
   batchSize: number;
+  /** The clock waiting rooms open by. */
+  now: () => Date;
   /** After each statement: the runs that got new requests (their allocators are kicked). */
   onWritten: (runIds: Set<string>) => void;
 }) {
@@ -45,6 +48,7 @@ export function createIntake(deps: {
         deps.prisma,
         deps.idempotency,
         batch.map((p) => p.item),
+        deps.now(),
       );
       // A retry of a queued key must find its reservation, not a refusal from memory: mark the
       // key pending in Redis too.
@@ -60,7 +64,7 @@ export function createIntake(deps: {
             ),
           ),
       );
-      for (const p of batch) p.resolve(tickets.get(p.item.view.id) ?? null);
+      for (const p of batch) p.resolve(tickets.has(p.item.view.id) ? tickets.get(p.item.view.id) : undefined);
     } catch (err) {
       if (batch.length > 1) {
         const half = Math.ceil(batch.length / 2);
@@ -77,8 +81,8 @@ export function createIntake(deps: {
   }
 
   return {
-    /** Queues the request; resolves its ticket (null: another request took its key). */
-    enqueue(item: IntakeItem): Promise<number | null> {
+    /** Queues the request; resolves its ticket (null: in a waiting room; undefined: another request took its key). */
+    enqueue(item: IntakeItem): Promise<number | null | undefined> {
       return new Promise((resolve, reject) => {
         pending.push({ item, resolve, reject });
         scheduleFlush();
