@@ -43,6 +43,8 @@ export async function startSupergraph(
   extraEnv: Record<string, string> = {},
   opts: {
     logger?: Logger;
+    /** The clock booking goes by (windows, waiting rooms): a test moves it to an opening. */
+    bookingClock?: () => Date;
     /** Where the gateway reaches a subgraph instead of its own URL (a test's recording proxy in front of it). */
     gatewayRoute?: (name: 'auth' | 'booking' | 'search' | 'payment', url: string) => Promise<string>;
   } = {},
@@ -92,7 +94,9 @@ export async function startSupergraph(
     );
     closers.push(auth.close);
     const jwks = { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` };
-    const booking = await startBookingService(loadBookingConfig({ ...base, ...jwks }), logger);
+    const booking = await startBookingService(loadBookingConfig({ ...base, ...jwks }), logger, {
+      now: opts.bookingClock,
+    });
     closers.push(booking.close);
     const search = await startSearchService(loadSearchConfig({ ...base, ...jwks }), logger);
     closers.push(search.close);

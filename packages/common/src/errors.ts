@@ -39,6 +39,8 @@ export const ErrorCode = {
   MONTHLY_LIMIT_REACHED: 'MONTHLY_LIMIT_REACHED',
   /** An account has as many unpaid holds and queued requests as it may (4): pay or cancel one first. */
   UNPAID_HOLDS_LIMIT_REACHED: 'UNPAID_HOLDS_LIMIT_REACHED',
+  /** An AGENT account already has a Tatkal PNR on this run (one per run). */
+  AGENT_RUN_LIMIT_REACHED: 'AGENT_RUN_LIMIT_REACHED',
   /** register: another account has this mobile number (one account per mobile number). */
   PHONE_IN_USE: 'PHONE_IN_USE',
   /** Identity verification (auth): a wrong one-time code, or none was requested. */

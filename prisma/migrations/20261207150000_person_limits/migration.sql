@@ -3,6 +3,7 @@ CREATE TABLE "booking"."limit_claims" (
     "user_id" UUID NOT NULL,
     "idempotency_key" TEXT NOT NULL,
     "quota" "booking"."Quota" NOT NULL,
+    "run_id" UUID NOT NULL,
     "client_ip" TEXT,
     "claimed_at" TIMESTAMPTZ(3) NOT NULL,
 

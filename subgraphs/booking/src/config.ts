@@ -63,6 +63,8 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       MONTHLY_PNRS_VERIFIED: z.coerce.number().int().min(0).default(24),
       /** Unpaid holds and queued requests per account at a time. */
       UNPAID_HOLDS_PER_ACCOUNT: z.coerce.number().int().min(0).default(4),
+      /** Tatkal PNRs an AGENT account may have on one run. */
+      AGENT_TATKAL_PNRS_PER_RUN: z.coerce.number().int().min(0).default(1),
     },
     source,
   );

@@ -21,25 +21,37 @@ import { holdsExpired, inventoryPrepared, runsScheduled } from './metrics.ts';
 import { buildBookingServer } from './server.ts';
 
 /** Wires and starts the booking subgraph: used by index.ts and by end-to-end tests (port 0). */
-export async function startBookingService(config: BookingConfig, logger: Logger) {
+export async function startBookingService(
+  config: BookingConfig,
+  logger: Logger,
+  /** The clock booking windows and waiting rooms go by: the system clock unless a test moves it. */
+  opts: { now?: () => Date } = {},
+) {
   const prisma = await connectPrisma(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking' });
   const redis = createRedis(config.REDIS_URL, { name: 'booking' });
-  const deps = createBookingDeps(prisma, redis, logger, {
-    holdTtlMs: config.HOLD_TTL_MS,
-    bookingWindowDays: config.BOOKING_WINDOW_DAYS,
-    queueWaitMs: config.QUEUE_WAIT_MS,
-    batchSize: config.ALLOCATION_BATCH_SIZE,
-    waitlistLimit: config.WAITLIST_LIMIT,
-    leaseMs: config.ALLOCATOR_LEASE_MS,
-    waitingRoomMs: config.WAITING_ROOM_MINUTES * 60_000,
-    tatkalPnrsPerAccount: config.TATKAL_PNRS_PER_ACCOUNT,
-    tatkalPnrsPerAddress: config.TATKAL_PNRS_PER_ADDRESS,
-    monthlyPnrs: config.MONTHLY_PNRS,
-    monthlyPnrsVerified: config.MONTHLY_PNRS_VERIFIED,
-    unpaidHoldsPerAccount: config.UNPAID_HOLDS_PER_ACCOUNT,
-    txTimeoutMs: config.DB_TX_TIMEOUT_MS,
-    runCancelBatchSize: config.RUN_CANCEL_BATCH_SIZE,
-  });
+  const deps = createBookingDeps(
+    prisma,
+    redis,
+    logger,
+    {
+      holdTtlMs: config.HOLD_TTL_MS,
+      bookingWindowDays: config.BOOKING_WINDOW_DAYS,
+      queueWaitMs: config.QUEUE_WAIT_MS,
+      batchSize: config.ALLOCATION_BATCH_SIZE,
+      waitlistLimit: config.WAITLIST_LIMIT,
+      leaseMs: config.ALLOCATOR_LEASE_MS,
+      waitingRoomMs: config.WAITING_ROOM_MINUTES * 60_000,
+      tatkalPnrsPerAccount: config.TATKAL_PNRS_PER_ACCOUNT,
+      tatkalPnrsPerAddress: config.TATKAL_PNRS_PER_ADDRESS,
+      monthlyPnrs: config.MONTHLY_PNRS,
+      monthlyPnrsVerified: config.MONTHLY_PNRS_VERIFIED,
+      unpaidHoldsPerAccount: config.UNPAID_HOLDS_PER_ACCOUNT,
+      agentTatkalPnrsPerRun: config.AGENT_TATKAL_PNRS_PER_RUN,
+      txTimeoutMs: config.DB_TX_TIMEOUT_MS,
+      runCancelBatchSize: config.RUN_CANCEL_BATCH_SIZE,
+    },
+    opts.now,
+  );
   const { server } = buildBookingServer({ logger, production: config.NODE_ENV === 'production' });
   const http = await startSubgraphService({
     config,

@@ -159,6 +159,27 @@ describe('limits per person', () => {
     expect(await reserve(customer(), { quota: 'TATKAL' })).toBe('HELD');
   });
 
+  it('an agent: one Tatkal PNR per run (AGENT_RUN_LIMIT_REACHED), another run or general is fine', async () => {
+    now = istInstant(addDays(run.date, -1), 10, 45); // past the agents' first 30 minutes
+    const agent = identity(randomUUID(), 'AGENT', true);
+    const second = await createTestRun(db.prisma, {
+      cls: 'THIRD_AC',
+      coaches: 1,
+      berthsPerCoach: 8,
+      daysAhead: 40,
+      quotas: { TATKAL: 4 },
+    });
+    expect(await reserve(agent, { quota: 'TATKAL' })).toBe('HELD');
+    expect(await reserve(agent, { quota: 'TATKAL', via: other })).toBe('AGENT_RUN_LIMIT_REACHED');
+    expect(await reserve(agent, { quota: 'PREMIUM_TATKAL' })).toBe('QUOTA_NOT_AVAILABLE');
+    expect(await reserve(agent, { quota: 'TATKAL', on: second })).toBe('HELD');
+    expect(await reserve(agent, { quota: 'GENERAL' })).toBe('HELD');
+    // A customer is not held to it.
+    const who = customer();
+    expect(await reserve(who, { quota: 'TATKAL', on: second })).toBe('HELD');
+    expect(await reserve(who, { quota: 'TATKAL', on: second })).toBe('HELD');
+  });
+
   it('2 Tatkal PNRs per client address over all accounts, the address as the gateway signed it', async () => {
     now = tatkalMorning();
     const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;

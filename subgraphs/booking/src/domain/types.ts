@@ -26,6 +26,7 @@ export interface ReservationSettings {
   monthlyPnrs: number;
   monthlyPnrsVerified: number;
   unpaidHoldsPerAccount: number;
+  agentTatkalPnrsPerRun: number;
 }
 
 export const defaultReservationSettings: ReservationSettings = {
@@ -43,6 +44,7 @@ export const defaultReservationSettings: ReservationSettings = {
   monthlyPnrs: 12,
   monthlyPnrsVerified: 24,
   unpaidHoldsPerAccount: 4,
+  agentTatkalPnrsPerRun: 1,
 };
 
 export interface PassengerInput {

@@ -21,7 +21,14 @@ export const ReservationResolvers: Types.ReservationResolvers = {
 };
 
 function queuePlace(r: QueuedView, ctx: BookingContext) {
-  if (r.status !== 'QUEUED' || r.queueTicket === null) return null;
+  if (r.status !== 'QUEUED') return null;
+  if (r.queueTicket === null) {
+    // In a waiting room: no place until the opening, and the wait is the time until it.
+    if (!r.opensAt) return null;
+    const now = ctx.reservations.now?.() ?? new Date();
+    const untilOpening = Math.max(0, Math.ceil((Date.parse(r.opensAt) - now.getTime()) / 1000));
+    return { queuePosition: null, estimatedWaitSeconds: untilOpening };
+  }
   if (r.queuePosition != null && r.estimatedWaitSeconds != null)
     return { queuePosition: r.queuePosition, estimatedWaitSeconds: r.estimatedWaitSeconds };
   return ctx.reservations.queue.place(r.runId, r.queueTicket);

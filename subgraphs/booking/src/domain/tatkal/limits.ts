@@ -2,7 +2,8 @@
 // for every new reserveSeats request after validation and before it is queued.
 //   - Tatkal (TQ, PT) PNRs between 10:00 and 12:00 IST of a day: 2 per account, 2 per client address;
 //   - PNRs per calendar month (IST): 12 per account, 24 when identity-verified;
-//   - unpaid holds per account at a time (HELD, and requests still QUEUED): 4.
+//   - unpaid holds per account at a time (HELD, and requests still QUEUED): 4;
+//   - an AGENT account: 1 Tatkal PNR per run (a run's Tatkal opens once, the day before it leaves).
 //
 // Atomic across booking instances (docs/architecture.md, "Limits per person"): the requests of a
 // process are claimed in group commits; each is one transaction that takes the advisory locks of
@@ -50,6 +51,7 @@ export interface LimitDeps {
 
 type Range = { from: Date; to: Date };
 interface Limits {
+  run: number;
   tatkal: number;
   address: number;
   month: number;
@@ -60,6 +62,8 @@ interface Counts {
   address: number;
   month: number;
   holds: number;
+  /** Tatkal PNRs of the account on the request's run (agents only). */
+  run: number;
 }
 
 /** A request waiting for its claim's group commit. */
@@ -67,6 +71,7 @@ interface Pending {
   userId: string;
   key: string;
   quota: Quota;
+  runId: string;
   clientIp: string | null;
   at: Date;
   /** The booking clock when the request came: claims older than CLAIM_STALE_MS without a reservation lapse. */
@@ -121,6 +126,7 @@ export async function checkLimits(
   const clientIp = (identity as Caller).clientIp ?? null;
   const window = isTatkal(valid.quota) ? tatkalWindowOf(at) : null;
   const limits: Limits = {
+    run: identity.role === 'AGENT' && isTatkal(valid.quota) ? limitOf(s.agentTatkalPnrsPerRun) : NONE,
     tatkal: window ? limitOf(s.tatkalPnrsPerAccount) : NONE,
     address: window && clientIp !== null ? limitOf(s.tatkalPnrsPerAddress) : NONE,
     month: limitOf(identity.verified ? s.monthlyPnrsVerified : s.monthlyPnrs),
@@ -135,6 +141,7 @@ export async function checkLimits(
     userId,
     key,
     quota: valid.quota,
+    runId: valid.run.id,
     clientIp,
     at,
     now,
@@ -151,7 +158,7 @@ export async function checkLimits(
 
 /** Whether `counts` reach any of the limits. */
 const reached = (c: Counts, l: Limits) =>
-  c.tatkal >= l.tatkal || c.address >= l.address || c.month >= l.month || c.holds >= l.holds;
+  c.run >= l.run || c.tatkal >= l.tatkal || c.address >= l.address || c.month >= l.month || c.holds >= l.holds;
 const within = (at: Date, r: Range | null) => r !== null && at >= r.from && at < r.to;
 
 /**
@@ -215,31 +222,37 @@ async function claimBatch(
       // Per request: the account's reservations (at their claim's time where they have one) and
       // its claims whose reservation the intake has not written yet (QUEUED while fresh); the
       // request's own key is left out (a retry of a key whose first try failed counts once).
-      const rows = await tx.$queryRaw<{ ord: number; holds: bigint; month: bigint; tatkal: bigint; address: bigint }[]>`
+      const rows = await tx.$queryRaw<
+        { ord: number; holds: bigint; month: bigint; tatkal: bigint; on_run: bigint; address: bigint }[]
+      >`
         WITH req AS (
           SELECT * FROM unnest(${batch.map((p) => p.userId)}::uuid[], ${batch.map((p) => p.key)}::text[],
+                               ${batch.map((p) => p.runId)}::uuid[],
                                ${batch.map((p) => p.clientIp)}::text[], ${staleBefore}::timestamptz[],
                                ${batch.map((p) => p.month.from)}::timestamptz[],
                                ${batch.map((p) => p.month.to)}::timestamptz[],
                                ${batch.map((p) => p.window?.from ?? null)}::timestamptz[],
                                ${batch.map((p) => p.window?.to ?? null)}::timestamptz[])
-            WITH ORDINALITY AS t(user_id, key, ip, stale, month_from, month_to, window_from, window_to, ord)
+            WITH ORDINALITY AS t(user_id, key, run_id, ip, stale, month_from, month_to, window_from, window_to, ord)
         )
-        SELECT req.ord::int AS ord, c.holds, c.month, c.tatkal, a.address
+        SELECT req.ord::int AS ord, c.holds, c.month, c.tatkal, c.on_run, a.address
         FROM req
         CROSS JOIN LATERAL (
           SELECT count(*) FILTER (WHERE m.status = ANY(${UNPAID}::text[])) AS holds,
                  count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.at >= req.month_from AND m.at < req.month_to)
                    AS month,
                  count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.quota IN ('TATKAL', 'PREMIUM_TATKAL')
-                                    AND m.at >= req.window_from AND m.at < req.window_to) AS tatkal
+                                    AND m.at >= req.window_from AND m.at < req.window_to) AS tatkal,
+                 count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.quota IN ('TATKAL', 'PREMIUM_TATKAL')
+                                    AND m.run_id = req.run_id) AS on_run
           FROM (
-            SELECT r.status::text AS status, r.quota::text AS quota, coalesce(c.claimed_at, r.created_at) AS at
+            SELECT r.status::text AS status, r.quota::text AS quota, r.run_id,
+                   coalesce(c.claimed_at, r.created_at) AS at
             FROM booking.reservations r
             LEFT JOIN booking.limit_claims c ON c.user_id = r.user_id AND c.idempotency_key = r.idempotency_key
             WHERE r.user_id = req.user_id AND r.idempotency_key IS DISTINCT FROM req.key
             UNION ALL
-            SELECT ${QUEUED}::text, c.quota::text, c.claimed_at FROM booking.limit_claims c
+            SELECT ${QUEUED}::text, c.quota::text, c.run_id, c.claimed_at FROM booking.limit_claims c
             WHERE c.user_id = req.user_id AND c.idempotency_key <> req.key AND c.claimed_at > req.stale
               AND NOT EXISTS (SELECT 1 FROM booking.reservations r
                               WHERE r.user_id = c.user_id AND r.idempotency_key = c.idempotency_key)
@@ -261,6 +274,7 @@ async function claimBatch(
         const mine = claimed.filter((c) => c.userId === p.userId);
         const counts: Counts = {
           holds: Number(row.holds) + mine.length,
+          run: Number(row.on_run) + mine.filter((c) => c.runId === p.runId && isTatkal(c.quota)).length,
           month: Number(row.month) + mine.filter((c) => within(c.at, p.month)).length,
           tatkal: Number(row.tatkal) + mine.filter((c) => isTatkal(c.quota) && within(c.at, p.window)).length,
           address:
@@ -273,12 +287,13 @@ async function claimBatch(
       }
       if (claimed.length > 0)
         await tx.$executeRaw`
-          INSERT INTO booking.limit_claims (user_id, idempotency_key, quota, client_ip, claimed_at)
+          INSERT INTO booking.limit_claims (user_id, idempotency_key, quota, run_id, client_ip, claimed_at)
           SELECT * FROM unnest(${claimed.map((p) => p.userId)}::uuid[], ${claimed.map((p) => p.key)}::text[],
                                ${claimed.map((p) => p.quota)}::booking."Quota"[],
+                               ${claimed.map((p) => p.runId)}::uuid[],
                                ${claimed.map((p) => p.clientIp)}::text[], ${claimed.map((p) => p.at)}::timestamptz[])
           ON CONFLICT (user_id, idempotency_key) DO UPDATE
-            SET quota = EXCLUDED.quota, client_ip = EXCLUDED.client_ip, claimed_at = EXCLUDED.claimed_at`;
+            SET quota = EXCLUDED.quota, run_id = EXCLUDED.run_id, client_ip = EXCLUDED.client_ip, claimed_at = EXCLUDED.claimed_at`;
       return outcomes;
     },
     { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
@@ -286,6 +301,12 @@ async function claimBatch(
 }
 
 function refusalOf(counts: Counts, limits: Limits, verified: boolean): AppError {
+  if (counts.run >= limits.run)
+    return new AppError(
+      ErrorCode.AGENT_RUN_LIMIT_REACHED,
+      `An agent may book at most ${limits.run} Tatkal PNR on a run`,
+      { limit: limits.run },
+    );
   if (counts.tatkal >= limits.tatkal)
     return new AppError(
       ErrorCode.TATKAL_LIMIT_REACHED,
