@@ -293,7 +293,8 @@ async function claimBatch(
                                ${claimed.map((p) => p.runId)}::uuid[],
                                ${claimed.map((p) => p.clientIp)}::text[], ${claimed.map((p) => p.at)}::timestamptz[])
           ON CONFLICT (user_id, idempotency_key) DO UPDATE
-            SET quota = EXCLUDED.quota, run_id = EXCLUDED.run_id, client_ip = EXCLUDED.client_ip, claimed_at = EXCLUDED.claimed_at`;
+            SET quota = EXCLUDED.quota, run_id = EXCLUDED.run_id, client_ip = EXCLUDED.client_ip,
+                claimed_at = EXCLUDED.claimed_at`;
       return outcomes;
     },
     { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
