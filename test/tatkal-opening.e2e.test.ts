@@ -123,7 +123,9 @@ describe('a Tatkal opening through the gateway', () => {
 
     // Pay at the provider's checkout: the payment event confirms the booking.
     const pay = await gql(
-      `mutation($id: ID!, $key: String!) { createPayment(reservationId: $id, idempotencyKey: $key) { id providerRef amountPaise } }`,
+      `mutation($id: ID!, $key: String!) {
+        createPayment(reservationId: $id, idempotencyKey: $key) { id providerRef amountPaise }
+      }`,
       { id, key: randomUUID() },
       token,
     );
