@@ -9,6 +9,7 @@
 // happens in the first intake statement after the opening (so no later arrival can overtake) or
 // in `admitWaiting` (the opening's timer, the sweeper after a crash), whichever comes first.
 import { type Idempotency, uniqueViolation } from '@tatkal/common';
+import { Prisma } from '@tatkal/db';
 import type { ReservationView } from '../types.ts';
 import { RESERVE_OPERATION } from './records.ts';
 import { passengerTarget, target } from './transitions.ts';
@@ -51,35 +52,9 @@ export async function queueRequests(
   items: IntakeItem[],
   now: Date,
 ): Promise<Map<string, number | null>> {
-  const r = items.map((i) => i.view);
-  const ps = items.flatMap((item) =>
-    item.view.passengers.map((p, position) => ({
-      p,
-      position,
-      reservationId: item.view.id,
-      seat: item.requestedSeatIds?.[position] ?? null,
-    })),
-  );
   const rows = await db.$queryRaw<{ id: string; queue_ticket: number }[]>`
     WITH input AS (
-      SELECT * FROM unnest(
-          ${r.map((v) => v.id)}::uuid[],
-          ${r.map((v) => v.pnr)}::text[],
-          ${items.map((i) => i.userId)}::text[],
-          ${r.map((v) => v.runId)}::uuid[],
-          ${items.map((i) => i.fromSeq)}::int[],
-          ${items.map((i) => i.toSeq)}::int[],
-          ${r.map((v) => v.class)}::text[],
-          ${r.map((v) => v.quota)}::text[],
-          ${r.map((v) => v.farePaise)}::int[],
-          ${items.map((i) => i.allowWaitlist)}::bool[],
-          ${items.map((i) => i.idempotency.key)}::text[],
-          ${r.map((v) => v.createdAt)}::timestamptz[],
-          ${items.map((i) => i.waitingRoom?.opensAt ?? null)}::timestamptz[],
-          ${items.map((i) => i.waitingRoom?.draw ?? null)}::float8[]
-        ) WITH ORDINALITY
-          AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, quota, fare, allow_waitlist, key, created_at,
-               opens_at, draw, ord)
+      ${requestRows(items)}
     ), idem AS (
       -- A pending record: a retry finds the reservation it made; the allocator completes it.
       ${idempotency.insertPending(
@@ -134,25 +109,63 @@ export async function queueRequests(
     ), pas AS (
       INSERT INTO booking.passengers (id, reservation_id, position, name, age, gender, berth_preference, status,
                                       fare_paise, requested_seat_id)
-      SELECT t.id, t.reservation_id, t.position, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType",
-             ${passengerTarget('queue')}::booking."PassengerStatus", t.fare, t.seat
-      FROM unnest(
-          ${ps.map((x) => x.p.id)}::uuid[],
-          ${ps.map((x) => x.reservationId)}::uuid[],
-          ${ps.map((x) => x.position)}::int[],
-          ${ps.map((x) => x.p.name)}::text[],
-          ${ps.map((x) => x.p.age)}::int[],
-          ${ps.map((x) => x.p.gender)}::text[],
-          ${ps.map((x) => x.p.berthPreference)}::text[],
-          ${ps.map((x) => x.p.farePaise)}::int[],
-          ${ps.map((x) => x.seat)}::int[]
-        ) AS t(id, reservation_id, position, name, age, gender, pref, fare, seat)
+      SELECT t.* FROM (${passengerRows(items)}) t
       JOIN res ON res.id = t.reservation_id
     )
     SELECT id::text, queue_ticket FROM res`.catch((err: unknown) => {
     throw uniqueViolation(err) === PNR_INDEX ? new PnrTaken() : err;
   });
   return new Map(rows.map((row) => [row.id, row.queue_ticket]));
+}
+
+/** The requests as rows, in arrival order (`ord`). */
+function requestRows(items: IntakeItem[]): Prisma.Sql {
+  const r = items.map((i) => i.view);
+  return Prisma.sql`
+  SELECT * FROM unnest(
+      ${r.map((v) => v.id)}::uuid[],
+      ${r.map((v) => v.pnr)}::text[],
+      ${items.map((i) => i.userId)}::text[],
+      ${r.map((v) => v.runId)}::uuid[],
+      ${items.map((i) => i.fromSeq)}::int[],
+      ${items.map((i) => i.toSeq)}::int[],
+      ${r.map((v) => v.class)}::text[],
+      ${r.map((v) => v.quota)}::text[],
+      ${r.map((v) => v.farePaise)}::int[],
+      ${items.map((i) => i.allowWaitlist)}::bool[],
+      ${items.map((i) => i.idempotency.key)}::text[],
+      ${r.map((v) => v.createdAt)}::timestamptz[],
+      ${items.map((i) => i.waitingRoom?.opensAt ?? null)}::timestamptz[],
+      ${items.map((i) => i.waitingRoom?.draw ?? null)}::float8[]
+    ) WITH ORDINALITY
+      AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, quota, fare, allow_waitlist, key, created_at,
+           opens_at, draw, ord)`;
+}
+
+/** The requests' passengers as rows of booking.passengers, QUEUED. */
+function passengerRows(items: IntakeItem[]): Prisma.Sql {
+  const ps = items.flatMap((item) =>
+    item.view.passengers.map((p, position) => ({
+      p,
+      position,
+      reservationId: item.view.id,
+      seat: item.requestedSeatIds?.[position] ?? null,
+    })),
+  );
+  return Prisma.sql`
+  SELECT t.id, t.reservation_id, t.position, t.name, t.age, t.gender::booking."Gender", t.pref::booking."BerthType",
+         ${passengerTarget('queue')}::booking."PassengerStatus", t.fare, t.seat
+  FROM unnest(
+      ${ps.map((x) => x.p.id)}::uuid[],
+      ${ps.map((x) => x.reservationId)}::uuid[],
+      ${ps.map((x) => x.position)}::int[],
+      ${ps.map((x) => x.p.name)}::text[],
+      ${ps.map((x) => x.p.age)}::int[],
+      ${ps.map((x) => x.p.gender)}::text[],
+      ${ps.map((x) => x.p.berthPreference)}::text[],
+      ${ps.map((x) => x.p.farePaise)}::int[],
+      ${ps.map((x) => x.seat)}::int[]
+    ) AS t(id, reservation_id, position, name, age, gender, pref, fare, seat)`;
 }
 
 /**

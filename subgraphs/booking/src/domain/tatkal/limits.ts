@@ -13,7 +13,7 @@
 // reservation, then the reservation's status: a REFUSED, CANCELLED or EXPIRED reservation no
 // longer holds anything, and a REFUSED one is no PNR. A refusal writes nothing in the database;
 // its outcome is cached in Redis for the key, as the queue's other cheap refusals are.
-import type { PrismaClient, Quota } from '@tatkal/db';
+import type { Prisma, PrismaClient, Quota } from '@tatkal/db';
 import { AppError, addDays, errorOutcome, ErrorCode, type Identity, todayInIndia } from '@tatkal/common';
 import { type ReserveRecords, ReservationStatus } from '../lifecycle/index.ts';
 import type { ReservationSettings, ValidRequest } from '../types.ts';
@@ -218,54 +218,7 @@ async function claimBatch(
       await tx.$executeRaw`
         SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(n, ${LOCK_SEED}::bigint) AS k
                                               FROM unnest(${locks}::text[]) n) l ORDER BY k`;
-      const staleBefore = batch.map((p) => new Date(p.now.getTime() - CLAIM_STALE_MS));
-      // Per request: the account's reservations (at their claim's time where they have one) and
-      // its claims whose reservation the intake has not written yet (QUEUED while fresh); the
-      // request's own key is left out (a retry of a key whose first try failed counts once).
-      const rows = await tx.$queryRaw<
-        { ord: number; holds: bigint; month: bigint; tatkal: bigint; on_run: bigint; address: bigint }[]
-      >`
-        WITH req AS (
-          SELECT * FROM unnest(${batch.map((p) => p.userId)}::uuid[], ${batch.map((p) => p.key)}::text[],
-                               ${batch.map((p) => p.runId)}::uuid[],
-                               ${batch.map((p) => p.clientIp)}::text[], ${staleBefore}::timestamptz[],
-                               ${batch.map((p) => p.month.from)}::timestamptz[],
-                               ${batch.map((p) => p.month.to)}::timestamptz[],
-                               ${batch.map((p) => p.window?.from ?? null)}::timestamptz[],
-                               ${batch.map((p) => p.window?.to ?? null)}::timestamptz[])
-            WITH ORDINALITY AS t(user_id, key, run_id, ip, stale, month_from, month_to, window_from, window_to, ord)
-        )
-        SELECT req.ord::int AS ord, c.holds, c.month, c.tatkal, c.on_run, a.address
-        FROM req
-        CROSS JOIN LATERAL (
-          SELECT count(*) FILTER (WHERE m.status = ANY(${UNPAID}::text[])) AS holds,
-                 count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.at >= req.month_from AND m.at < req.month_to)
-                   AS month,
-                 count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.quota IN ('TATKAL', 'PREMIUM_TATKAL')
-                                    AND m.at >= req.window_from AND m.at < req.window_to) AS tatkal,
-                 count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.quota IN ('TATKAL', 'PREMIUM_TATKAL')
-                                    AND m.run_id = req.run_id) AS on_run
-          FROM (
-            SELECT r.status::text AS status, r.quota::text AS quota, r.run_id,
-                   coalesce(c.claimed_at, r.created_at) AS at
-            FROM booking.reservations r
-            LEFT JOIN booking.limit_claims c ON c.user_id = r.user_id AND c.idempotency_key = r.idempotency_key
-            WHERE r.user_id = req.user_id AND r.idempotency_key IS DISTINCT FROM req.key
-            UNION ALL
-            SELECT ${QUEUED}::text, c.quota::text, c.run_id, c.claimed_at FROM booking.limit_claims c
-            WHERE c.user_id = req.user_id AND c.idempotency_key <> req.key AND c.claimed_at > req.stale
-              AND NOT EXISTS (SELECT 1 FROM booking.reservations r
-                              WHERE r.user_id = c.user_id AND r.idempotency_key = c.idempotency_key)
-          ) m
-        ) c
-        CROSS JOIN LATERAL (
-          SELECT count(*) AS address FROM booking.limit_claims a
-          LEFT JOIN booking.reservations r ON r.user_id = a.user_id AND r.idempotency_key = a.idempotency_key
-          WHERE a.client_ip = req.ip AND a.quota IN ('TATKAL', 'PREMIUM_TATKAL')
-            AND a.claimed_at >= req.window_from AND a.claimed_at < req.window_to
-            AND NOT (a.user_id = req.user_id AND a.idempotency_key = req.key)
-            AND (r.status::text <> ${REFUSED} OR (r.status IS NULL AND a.claimed_at > req.stale))
-        ) a`;
+      const rows = await countsOf(tx, batch);
       const outcomes: (Counts | null)[] = [];
       const claimed: Pending[] = [];
       for (const row of [...rows].sort((x, y) => x.ord - y.ord)) {
@@ -299,6 +252,57 @@ async function claimBatch(
     },
     { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
   );
+}
+
+/**
+ * Per request: the account's reservations (at their claim's time where they have one) and its
+ * claims whose reservation the intake has not written yet (QUEUED while fresh); the request's own
+ * key is left out (a retry of a key whose first try failed counts once).
+ */
+function countsOf(tx: Prisma.TransactionClient, batch: Pending[]) {
+  const staleBefore = batch.map((p) => new Date(p.now.getTime() - CLAIM_STALE_MS));
+  return tx.$queryRaw<{ ord: number; holds: bigint; month: bigint; tatkal: bigint; on_run: bigint; address: bigint }[]>`
+    WITH req AS (
+      SELECT * FROM unnest(${batch.map((p) => p.userId)}::uuid[], ${batch.map((p) => p.key)}::text[],
+                           ${batch.map((p) => p.runId)}::uuid[],
+                           ${batch.map((p) => p.clientIp)}::text[], ${staleBefore}::timestamptz[],
+                           ${batch.map((p) => p.month.from)}::timestamptz[],
+                           ${batch.map((p) => p.month.to)}::timestamptz[],
+                           ${batch.map((p) => p.window?.from ?? null)}::timestamptz[],
+                           ${batch.map((p) => p.window?.to ?? null)}::timestamptz[])
+        WITH ORDINALITY AS t(user_id, key, run_id, ip, stale, month_from, month_to, window_from, window_to, ord)
+    )
+    SELECT req.ord::int AS ord, c.holds, c.month, c.tatkal, c.on_run, a.address
+    FROM req
+    CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE m.status = ANY(${UNPAID}::text[])) AS holds,
+             count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.at >= req.month_from AND m.at < req.month_to)
+               AS month,
+             count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.quota IN ('TATKAL', 'PREMIUM_TATKAL')
+                                AND m.at >= req.window_from AND m.at < req.window_to) AS tatkal,
+             count(*) FILTER (WHERE m.status <> ${REFUSED} AND m.quota IN ('TATKAL', 'PREMIUM_TATKAL')
+                                AND m.run_id = req.run_id) AS on_run
+      FROM (
+        SELECT r.status::text AS status, r.quota::text AS quota, r.run_id,
+               coalesce(c.claimed_at, r.created_at) AS at
+        FROM booking.reservations r
+        LEFT JOIN booking.limit_claims c ON c.user_id = r.user_id AND c.idempotency_key = r.idempotency_key
+        WHERE r.user_id = req.user_id AND r.idempotency_key IS DISTINCT FROM req.key
+        UNION ALL
+        SELECT ${QUEUED}::text, c.quota::text, c.run_id, c.claimed_at FROM booking.limit_claims c
+        WHERE c.user_id = req.user_id AND c.idempotency_key <> req.key AND c.claimed_at > req.stale
+          AND NOT EXISTS (SELECT 1 FROM booking.reservations r
+                          WHERE r.user_id = c.user_id AND r.idempotency_key = c.idempotency_key)
+      ) m
+    ) c
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS address FROM booking.limit_claims a
+      LEFT JOIN booking.reservations r ON r.user_id = a.user_id AND r.idempotency_key = a.idempotency_key
+      WHERE a.client_ip = req.ip AND a.quota IN ('TATKAL', 'PREMIUM_TATKAL')
+        AND a.claimed_at >= req.window_from AND a.claimed_at < req.window_to
+        AND NOT (a.user_id = req.user_id AND a.idempotency_key = req.key)
+        AND (r.status::text <> ${REFUSED} OR (r.status IS NULL AND a.claimed_at > req.stale))
+    ) a`;
 }
 
 function refusalOf(counts: Counts, limits: Limits, verified: boolean): AppError {
