@@ -1,5 +1,20 @@
 import { z } from 'zod';
 import { env, loadSubgraphConfig } from '@tatkal/common';
+import { parseTimeOfDay } from './domain/tatkal/windows.ts';
+
+/** A time of day in IST, `HH:MM` or `HH:MM:SS`, as seconds after midnight (the error is prefixed with its name). */
+const timeOfDay = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const seconds = parseTimeOfDay(v);
+      if (seconds === null) {
+        ctx.addIssue({ code: 'custom', message: `must be HH:MM or HH:MM:SS (IST, 24-hour), got "${v}"` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
 
 export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
   return loadSubgraphConfig(
@@ -38,6 +53,13 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
        * waits this long before another instance takes it over.
        */
       ALLOCATOR_LEASE_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
+      /**
+       * When the windows open (IST, HH:MM or HH:MM:SS; docs/api.md, "Quotas and booking windows"):
+       * Tatkal the day before the journey, AC and non-AC classes; GENERAL ARP days before.
+       */
+      TATKAL_OPENS_AC: timeOfDay('10:00'),
+      TATKAL_OPENS_NON_AC: timeOfDay('11:00'),
+      GENERAL_OPENS: timeOfDay('08:00'),
       /** Minutes before a Tatkal window opens that its waiting room takes requests (docs/api.md). */
       WAITING_ROOM_MINUTES: z.coerce.number().int().min(0).max(120).default(10),
       /**

@@ -36,6 +36,11 @@ export async function startBookingService(
     {
       holdTtlMs: config.HOLD_TTL_MS,
       bookingWindowDays: config.BOOKING_WINDOW_DAYS,
+      openingTimes: {
+        general: config.GENERAL_OPENS,
+        tatkalAc: config.TATKAL_OPENS_AC,
+        tatkalNonAc: config.TATKAL_OPENS_NON_AC,
+      },
       queueWaitMs: config.QUEUE_WAIT_MS,
       batchSize: config.ALLOCATION_BATCH_SIZE,
       waitlistLimit: config.WAITLIST_LIMIT,

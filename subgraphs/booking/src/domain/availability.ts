@@ -6,7 +6,7 @@ import { segmentMask } from './network.ts';
 import { type Pool, poolOf } from './allocation/allocate.ts';
 import { waitlistedByRun } from './lifecycle/index.ts';
 import { QUOTA_CODE } from './tatkal/quotas.ts';
-import { opensAt } from './tatkal/windows.ts';
+import { type OpeningTimes, opensAt } from './tatkal/windows.ts';
 
 export interface ClassAvailability {
   class: TravelClass;
@@ -114,13 +114,13 @@ export async function classCounts(ctx: BookingContext, j: Journey, quota: Quota 
 /** Free berths per class for a journey of `distanceKm`, with the fare and window; only `onlyClass` if given. */
 export function availabilityRows(
   counts: ClassCounts,
-  journey: { runDate: string; distanceKm: number; arpDays: number; now: Date },
+  journey: { runDate: string; distanceKm: number; arpDays: number; openingTimes?: OpeningTimes; now: Date },
   onlyClass?: TravelClass | null,
 ): ClassAvailability[] {
   return counts
     .filter((c) => !onlyClass || c.class === onlyClass)
     .map((c) => {
-      const opens = opensAt(journey.runDate, c.class, c.quota, journey.arpDays);
+      const opens = opensAt(journey.runDate, c.class, c.quota, journey.arpDays, journey.openingTimes);
       return {
         class: c.class,
         code: CLASS_CODE[c.class],

@@ -3,10 +3,13 @@
 import type { BerthType, Gender, Quota, TrainRun, TravelClass } from '@tatkal/db';
 import type { TrainLayout } from './layout.ts';
 import type { StopWithStation } from './network.ts';
+import { RAILWAYS_OPENING_TIMES, type OpeningTimes } from './tatkal/windows.ts';
 
 export interface ReservationSettings {
   holdTtlMs: number;
   bookingWindowDays: number;
+  /** When the windows open on their day (tatkal/windows.ts): TATKAL_OPENS_AC, TATKAL_OPENS_NON_AC, GENERAL_OPENS. */
+  openingTimes: OpeningTimes;
   /** Prisma interactive transaction bounds; exceeding them gives TRY_AGAIN. */
   txMaxWaitMs: number;
   txTimeoutMs: number;
@@ -32,6 +35,7 @@ export interface ReservationSettings {
 export const defaultReservationSettings: ReservationSettings = {
   holdTtlMs: 10 * 60_000,
   bookingWindowDays: 60,
+  openingTimes: RAILWAYS_OPENING_TIMES,
   txMaxWaitMs: 5_000,
   txTimeoutMs: 10_000,
   queueWaitMs: 2_000,

@@ -97,7 +97,7 @@ function checkWindow(
   identity: Identity | null,
   now: Date,
 ): Date | null {
-  const opens = opensAt(runDate, cls, quota, settings.bookingWindowDays);
+  const opens = opensAt(runDate, cls, quota, settings.bookingWindowDays, settings.openingTimes);
   const waitingRoom = isTatkal(quota) && now < opens && now.getTime() >= opens.getTime() - settings.waitingRoomMs;
   if (now < opens && !waitingRoom)
     throw new AppError(ErrorCode.BOOKING_NOT_OPEN, `${quota} booking for this run opens at ${istIso(opens)}`, {
@@ -106,7 +106,7 @@ function checkWindow(
   if (!isTatkal(quota)) return null;
   if (!identity?.verified)
     throw new AppError(ErrorCode.IDENTITY_NOT_VERIFIED, 'Verify your identity (a one-time code) to book Tatkal');
-  const embargo = agentEmbargoUntil(runDate, cls, quota)!;
+  const embargo = agentEmbargoUntil(runDate, cls, quota, settings.openingTimes)!;
   if (identity.role === 'AGENT' && now < embargo)
     throw new AppError(ErrorCode.AGENT_WINDOW_CLOSED, `Agents may book ${quota} from ${istIso(embargo)}`, {
       opensAt: istIso(embargo),

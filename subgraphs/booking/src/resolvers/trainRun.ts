@@ -18,7 +18,12 @@ export async function availabilityOfRun(
   const segment = routeSegment(stops, from, to);
   const counts = await classCounts(ctx, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq }, quota ?? 'GENERAL');
   const { settings, now } = ctx.reservations;
-  const journey = { runDate: isoDate(run.date), distanceKm: segment.distanceKm, arpDays: settings.bookingWindowDays };
+  const journey = {
+    runDate: isoDate(run.date),
+    distanceKm: segment.distanceKm,
+    arpDays: settings.bookingWindowDays,
+    openingTimes: settings.openingTimes,
+  };
   return availabilityRows(counts, { ...journey, now: now?.() ?? new Date() }, cls);
 }
 

@@ -4,7 +4,8 @@
 //   GENERAL, LADIES, LOWER_BERTH: ARP days before the journey (60 by default), at 08:00.
 //   TATKAL, PREMIUM_TATKAL: the day before the journey, at 10:00 for AC classes, 11:00 for
 //   non-AC classes (sleeper, second sitting).
-// Pure: no clock, no database.
+// The hours are an operator setting (OpeningTimes: GENERAL_OPENS, TATKAL_OPENS_AC,
+// TATKAL_OPENS_NON_AC): the Railways have moved them before. Pure: no clock, no database.
 import type { Quota, TravelClass } from '@tatkal/db';
 import { addDays } from '@tatkal/common';
 
@@ -16,9 +17,38 @@ export const isTatkal = (quota: Quota) => quota === 'TATKAL' || quota === 'PREMI
 /** IST is UTC+05:30 all year (no daylight saving). */
 const IST_OFFSET_MIN = 330;
 
+/** When the windows open on their day, in seconds after IST midnight. */
+export interface OpeningTimes {
+  /** GENERAL, LADIES and LOWER_BERTH, ARP days before the journey. */
+  general: number;
+  /** TATKAL and PREMIUM_TATKAL of AC classes, the day before the journey. */
+  tatkalAc: number;
+  /** TATKAL and PREMIUM_TATKAL of sleeper and second sitting, the day before the journey. */
+  tatkalNonAc: number;
+}
+
+/** The Railways' hours: 08:00, 10:00 (AC Tatkal), 11:00 (non-AC Tatkal). */
+export const RAILWAYS_OPENING_TIMES: Readonly<OpeningTimes> = Object.freeze({
+  general: 8 * 3600,
+  tatkalAc: 10 * 3600,
+  tatkalNonAc: 11 * 3600,
+});
+
+/** `HH:MM` or `HH:MM:SS` (24-hour clock) as seconds after midnight; null if it is not one. */
+export function parseTimeOfDay(text: string): number | null {
+  const m = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/.exec(text.trim());
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3] ?? 0) : null;
+}
+
+/** Seconds after midnight as `HH:MM:SS`. */
+export function timeOfDay(seconds: number): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(Math.floor(seconds / 3600))}:${two(Math.floor(seconds / 60) % 60)}:${two(seconds % 60)}`;
+}
+
 /** The instant of `hh:mm` IST on `date` (YYYY-MM-DD). */
-export function istInstant(date: string, hh: number, mm = 0): Date {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + (hh * 60 + mm - IST_OFFSET_MIN) * 60_000);
+export function istInstant(date: string, hh: number, mm = 0, ss = 0): Date {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + ((hh * 60 + mm - IST_OFFSET_MIN) * 60 + ss) * 1000);
 }
 
 /** An instant written in IST with its offset, e.g. 2026-12-23T10:00:00+05:30 (what clients see). */
@@ -31,16 +61,27 @@ export function istIso(at: Date): string {
  * When `quota` of `cls` opens for the run leaving its origin on `runDate` (YYYY-MM-DD, IST).
  * `arpDays`: the advance reservation period (days before the journey date).
  */
-export function opensAt(runDate: string, cls: TravelClass, quota: Quota, arpDays: number): Date {
-  if (isTatkal(quota)) return istInstant(addDays(runDate, -1), isAc(cls) ? 10 : 11);
-  return istInstant(addDays(runDate, -arpDays), 8);
+export function opensAt(
+  runDate: string,
+  cls: TravelClass,
+  quota: Quota,
+  arpDays: number,
+  times: OpeningTimes = RAILWAYS_OPENING_TIMES,
+): Date {
+  if (isTatkal(quota)) return istInstant(addDays(runDate, -1), 0, 0, isAc(cls) ? times.tatkalAc : times.tatkalNonAc);
+  return istInstant(addDays(runDate, -arpDays), 0, 0, times.general);
 }
 
 /** The first minutes of a Tatkal window in which agents may not book. */
 export const AGENT_EMBARGO_MIN = 30;
 
-/** Until when an agent may not book this quota (null: no embargo). */
-export function agentEmbargoUntil(runDate: string, cls: TravelClass, quota: Quota): Date | null {
+/** Until when an agent may not book this quota (null: no embargo): 30 minutes from its opening. */
+export function agentEmbargoUntil(
+  runDate: string,
+  cls: TravelClass,
+  quota: Quota,
+  times: OpeningTimes = RAILWAYS_OPENING_TIMES,
+): Date | null {
   if (!isTatkal(quota)) return null;
-  return new Date(opensAt(runDate, cls, quota, 0).getTime() + AGENT_EMBARGO_MIN * 60_000);
+  return new Date(opensAt(runDate, cls, quota, 0, times).getTime() + AGENT_EMBARGO_MIN * 60_000);
 }
