@@ -27,11 +27,14 @@ export async function existingSigningKey(file: string): Promise<SigningKey> {
   return key!;
 }
 
-/** Access tokens for `count` distinct customers, as login would issue them ("logged in beforehand"). */
+/**
+ * Access tokens for `count` distinct customers, as login would issue them ("logged in beforehand"),
+ * each identity-verified (the `verified` claim auth sets after verifyIdentity: Tatkal needs it).
+ */
 export function mintTokens(key: SigningKey, count: number): Promise<string[]> {
   return Promise.all(
     Array.from({ length: count }, () =>
-      new SignJWT({ role: 'CUSTOMER' })
+      new SignJWT({ role: 'CUSTOMER', verified: true })
         .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
         .setIssuer('tatkal-auth')
         .setAudience('tatkal-api')

@@ -30,22 +30,24 @@ export async function meter(stack: Stack | null, redis: Redis): Promise<Meter> {
 export const ourPids = (stack: Stack | null) => [process.pid, ...(stack?.processes.map((p) => p.pid) ?? [])];
 
 /**
- * Requests of the run decided against arrival order: an earlier ticket WAITLISTED or REFUSED
- * while a later ticket of the same class, whose journey covers the earlier one's and whose group
- * is at least as large, holds berths (the earlier one would have fitted in them).
+ * Requests decided against arrival order, per run: an earlier ticket WAITLISTED or REFUSED while a
+ * later ticket of the same class and quota, whose journey covers the earlier one's and whose
+ * group is at least as large, holds berths (the earlier one would have fitted in them).
  */
-export async function fifoInversions(db: pg.Client, runId: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
+export async function fifoInversions(db: pg.Client, runIds: string[]): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ run_id: string; n: number }>(
     `WITH r AS (
-       SELECT r.queue_ticket AS t, r.class, r.from_seq, r.to_seq, r.status,
+       SELECT r.run_id, r.queue_ticket AS t, r.class, r.quota, r.from_seq, r.to_seq, r.status,
               (SELECT count(*) FROM booking.passengers p WHERE p.reservation_id = r.id) AS n
-       FROM booking.reservations r WHERE r.run_id = $1 AND r.queue_ticket IS NOT NULL)
-     SELECT count(*)::int AS n FROM r a JOIN r b
-       ON b.t > a.t AND b.class = a.class AND b.from_seq <= a.from_seq AND b.to_seq >= a.to_seq AND b.n >= a.n
-     WHERE a.status IN ('WAITLISTED', 'REFUSED') AND b.status IN ('HELD', 'CONFIRMED', 'EXPIRED', 'CANCELLED')`,
-    [runId],
+       FROM booking.reservations r WHERE r.run_id = ANY($1::uuid[]) AND r.queue_ticket IS NOT NULL)
+     SELECT a.run_id::text, count(*)::int AS n FROM r a JOIN r b
+       ON b.run_id = a.run_id AND b.t > a.t AND b.class = a.class AND b.quota = a.quota
+         AND b.from_seq <= a.from_seq AND b.to_seq >= a.to_seq AND b.n >= a.n
+     WHERE a.status IN ('WAITLISTED', 'REFUSED') AND b.status IN ('HELD', 'CONFIRMED', 'EXPIRED', 'CANCELLED')
+     GROUP BY a.run_id`,
+    [runIds],
   );
-  return rows[0]!.n;
+  return Object.fromEntries(runIds.map((id) => [id, rows.find((r) => r.run_id === id)?.n ?? 0]));
 }
 
 /** booking's allocation batch sizes, from its /metrics histogram. */

@@ -28,6 +28,22 @@ export const { values: args } = parseArgs({
     'waitlist-limit': { type: 'string', default: '1000000' },
     /** booking's QUEUE_WAIT_MS: how long a request waits for its outcome before it is answered QUEUED. */
     'queue-wait-ms': { type: 'string' },
+    /**
+     * Today's rush instead of an opening: GENERAL berths on a run whose window is long open, every
+     * user at once.
+     */
+    general: { type: 'boolean', default: false },
+    /**
+     * The opening: the early users join its waiting room one by one over these seconds before it.
+     * Booking starts with its TATKAL_OPENS_* (HH:MM:SS IST) this plus SETUP_S ahead (the stack's
+     * start, the warm-up and the idle reading); the joining starts lead-s before the opening.
+     */
+    'lead-s': { type: 'string', default: '20' },
+    /** The share of users who join the waiting room before the opening; the rest come at it. */
+    early: { type: 'string', default: '0.5' },
+    /** Runs opening together; users spread over them by popularity 1/k^zipf-s (run k, from 1). */
+    runs: { type: 'string', default: '1' },
+    'zipf-s': { type: 'string', default: '1' },
     target: { type: 'string' },
     provider: { type: 'string', default: 'http://127.0.0.1:4006' },
     'auth-keys': { type: 'string', default: join(root, '.keys/auth-signing-keys.json') },
@@ -43,6 +59,14 @@ export const POOL = Number(args.pool);
 export const PAY = !args['no-pay'];
 export const TARGET = args.target ?? null;
 export const DB = args.db ?? (TARGET ? 'tatkal' : 'tatkal_bench');
+/** A Tatkal window opens during the bench (the default); --general: today's long-open GENERAL window. */
+export const OPENING = !args.general;
+export const RUNS = Number(args.runs);
+export const LEAD_S = Number(args['lead-s']);
+/** Allowed for the stack's start, the warm-up and the idle reading before the joining starts. */
+export const SETUP_S = 40;
+export const EARLY = OPENING ? Number(args.early) : 0;
+export const ZIPF_S = Number(args['zipf-s']);
 export const SYSTEM_PROCESSES = ['postgres', 'redis-server', 'beam.smp'];
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

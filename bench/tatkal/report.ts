@@ -6,6 +6,8 @@ import type { PgbenchResult } from '../pgbench.ts';
 import { cpuDelta } from '../processes.ts';
 import { redisDelta } from '../redis.ts';
 import { formatCounts, latencySummary, mdTable, outcomeCounts } from '../report.ts';
+import type { OpeningPlan } from './opening.ts';
+import { type OpeningFigures, openingLines } from './openingReport.ts';
 import { args, BERTHS_PER_COACH, COACHES, CONCURRENCY, PAY, POOL, TARGET, USERS } from './options.ts';
 import type { PayPhase } from './payment.ts';
 import type { RushResult } from './rush.ts';
@@ -21,9 +23,14 @@ export function buildReport(ctx: {
   audit: Awaited<ReturnType<typeof doubleBookingAudit>>;
   byStatus: { status: string; _count: number }[];
   pgbench: PgbenchResult | null;
+  plan: OpeningPlan | null;
+  figures: OpeningFigures;
 }) {
-  const { started, berths, payPhase, backgroundXactsPerSecond, audit, byStatus, pgbench } = ctx;
-  const { rec, held, depth, attempts, firstAnswersSeconds, reserveSeconds, inversions, batches } = ctx.rush;
+  const { started, berths, payPhase, backgroundXactsPerSecond, audit, byStatus, pgbench, plan, figures } = ctx;
+  const { rec, held, depth, attempts, rushAttempts, firstAnswersSeconds, reserveSeconds, inversions, batches } =
+    ctx.rush;
+  const runs = figures.perRun.length;
+  const { openingMs } = ctx.rush;
   const { reserveBefore, reserveAfter, reserveOthers, xactReserveBefore, xactReserveAfter, xactWindowReserve } =
     ctx.rush;
   const reserveSamples = rec.of('reserve');
@@ -36,6 +43,8 @@ export function buildReport(ctx: {
   const report = {
     startedAt: started.toISOString(),
     mode: TARGET ? `target ${TARGET}` : 'self-contained',
+    window: plan ? 'a Tatkal opening' : 'GENERAL, long open',
+    runs,
     identityAssertions: TARGET ? 'as the target is configured' : !args['no-identity-assertions'],
     serviceNodeOptions: TARGET
       ? 'as the target is configured'
@@ -48,13 +57,16 @@ export function buildReport(ctx: {
     berthsPerCoach: BERTHS_PER_COACH,
     bookingDbPool: POOL,
     reserve: {
+      // Every reservation attempt (at an opening: the waiting room's and the rush's).
       attempts,
-      // First answers (an outcome, or QUEUED with a PNR) per second: what the issue measures.
+      // The rush's (at an opening: from the opening on) first answers (an outcome, or QUEUED with
+      // a PNR) per second: what the issue measures. Times below count from the opening.
+      rushAttempts,
       firstAnswersSeconds: +firstAnswersSeconds.toFixed(2),
       seconds: +reserveSeconds.toFixed(2),
-      responsesPerSecond: +(attempts / firstAnswersSeconds).toFixed(1),
+      responsesPerSecond: +(rushAttempts / firstAnswersSeconds).toFixed(1),
       finalLatencyMs: latencySummary(rec.of('final').map((s) => s.ms)),
-      lastFinalOutcomeS: +(Math.max(0, ...rec.of('final').map((s) => s.start + s.ms)) / 1000).toFixed(2),
+      lastFinalOutcomeS: +((Math.max(0, ...rec.of('final').map((s) => s.start + s.ms)) - openingMs) / 1000).toFixed(2),
       finalOutcomes: outcomeCounts(rec.of('final')),
       queued: rec.of('reserve').filter((s) => s.outcome === 'QUEUED').length,
       fifoInversions: inversions,
@@ -130,7 +142,10 @@ export function buildReport(ctx: {
     pgbench: pgbench && {
       ...pgbench,
       systemAttemptsPerSecondRatio: +(attempts / reserveSeconds / pgbench.tps).toFixed(3),
+      responsesPerSecondRatio: +(rushAttempts / firstAnswersSeconds / pgbench.tps).toFixed(3),
     },
+    opening: figures.opening,
+    perRun: figures.perRun,
     notMeasured: TARGET
       ? [
           'CPU per service process (not started by the bench)',
@@ -162,8 +177,13 @@ export function buildReport(ctx: {
   const lines = [
     `# Tatkal bench ${report.startedAt}`,
     '',
-    `${USERS} users (${CONCURRENCY} in flight) reserve on one run of ${berths} berths ` +
-      `(${COACHES} x ${BERTHS_PER_COACH}) through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ` +
+    `${USERS} users (${CONCURRENCY} in flight) reserve on ${runs === 1 ? 'one run' : `${runs} runs, each`} ` +
+      `of ${berths} berths (${COACHES} x ${BERTHS_PER_COACH}), ` +
+      (plan
+        ? `all TATKAL, whose window opens during the bench (${report.opening!.joinedBefore} join its waiting room ` +
+          `before, ${rushAttempts} come at the opening; times count from it)`
+        : 'GENERAL, its window long open') +
+      ` through the gateway${PAY ? ', then every HELD reservation pays' : ''}. ` +
       `${report.mode}${services}; ${report.machine.cores} cores, ` +
       `load average at start ${report.machine.loadAverageAtStart.join(' ')}.`,
     '',
@@ -172,7 +192,7 @@ export function buildReport(ctx: {
       [
         [
           'reserve attempts',
-          `${attempts} first answers in ${report.reserve.firstAnswersSeconds} s: ` +
+          `${rushAttempts} first answers in ${report.reserve.firstAnswersSeconds} s: ` +
             `${report.reserve.responsesPerSecond} responses/s (${report.reserve.queued} of them QUEUED)`,
         ],
         [
@@ -182,11 +202,11 @@ export function buildReport(ctx: {
         ['first answer p50 / p95 / p99 / max', lat(report.reserve.latencyMs)],
         ['first answers', formatCounts(report.reserve.outcomes)],
         ['final outcome p50 / p95 / p99 / max (from the request)', lat(report.reserve.finalLatencyMs)],
-        ['last final outcome', `${report.reserve.lastFinalOutcomeS} s after the rush started`],
+        ['last final outcome', `${report.reserve.lastFinalOutcomeS} s after the ${plan ? 'opening' : 'rush started'}`],
         ['final outcomes', formatCounts(report.reserve.finalOutcomes)],
         [
           'FIFO inversions',
-          `${inversions} (an earlier request waitlisted or refused while a later one of the same class, ` +
+          `${inversions} (an earlier request waitlisted or refused while a later one of the same class and quota, ` +
             'journey and at least its group size holds berths)',
         ],
         [
@@ -253,7 +273,9 @@ export function buildReport(ctx: {
       ],
     ),
     '',
-    'postgres, redis-server and beam.smp CPU is every process of that name on this machine, whoever it serves.',
+    'postgres, redis-server and beam.smp CPU is every process of that name on this machine, whoever it serves.' +
+      (plan ? ' At an opening CPU, DB transactions and Redis commands cover the waiting room too, per attempt.' : ''),
+    ...openingLines(figures, plan, rushAttempts),
     ...(report.notMeasured.length ? ['', `Not measured with --target: ${report.notMeasured.join('; ')}.`] : []),
   ];
   if (report.pgbench) {
@@ -279,7 +301,9 @@ export function buildReport(ctx: {
           ],
           [
             'the system',
-            `${report.reserve.responsesPerSecond} = ${(p.systemAttemptsPerSecondRatio * 100).toFixed(1)}% of pgbench`,
+            `${report.reserve.responsesPerSecond} responses/s = ${(p.responsesPerSecondRatio * 100).toFixed(1)}%; ` +
+              `attempts decided per second to the last final outcome = ` +
+              `${(p.systemAttemptsPerSecondRatio * 100).toFixed(1)}% of pgbench`,
             holds,
             report.reserve.outcomes.WAITLISTED ?? 0,
             report.reserve.outcomes.SOLD_OUT ?? 0,
