@@ -1,5 +1,6 @@
 import { badInput, canRead, isUuid } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
+import { ReservationStatus } from '../domain/lifecycle/index.ts';
 import type { QueuedView } from '../domain/queue.ts';
 import { runById, stationByCode } from '../domain/network.ts';
 import { reservationPageByKey, reservationViewById, type PageKey } from '../domain/views.ts';
@@ -21,7 +22,7 @@ export const ReservationResolvers: Types.ReservationResolvers = {
 };
 
 function queuePlace(r: QueuedView, ctx: BookingContext) {
-  if (r.status !== 'QUEUED') return null;
+  if (r.status !== ReservationStatus.QUEUED) return null;
   if (r.queueTicket === null) {
     // In a waiting room: no place until the opening, and the wait is the time until it.
     if (!r.opensAt) return null;
