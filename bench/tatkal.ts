@@ -79,7 +79,7 @@ async function main() {
   const started = new Date();
   console.log(
     `tatkal bench: ${USERS} users, ${CONCURRENCY} in flight, ${RUNS} run(s) of ${COACHES} x ${BERTHS_PER_COACH} ` +
-      `berths, ${OPENING ? `a Tatkal opening in ${LEAD_S} s` : 'GENERAL, long open'}, ` +
+      `berths, ${OPENING ? `a Tatkal opening after ${LEAD_S} s of waiting room` : 'GENERAL, long open'}, ` +
       `${PAY ? 'then payment' : 'no payment'}${TARGET ? `, target ${TARGET}` : ''}`,
   );
   // Each request in flight is a socket here and one in the gateway (plus its pools): EMFILE would
