@@ -62,6 +62,18 @@ async function traveller(verify: boolean) {
   return token;
 }
 
+/** An admin's access token: a registered user made ADMIN, whose refreshed token says so. */
+async function adminSession(): Promise<string> {
+  const reg = await gql(`mutation($input: RegisterInput!) { register(input: $input) { user { id } refreshToken } }`, {
+    input: { email: `admin-${randomUUID()}@example.com`, password: 'a long enough passphrase', name: 'Admin' },
+  });
+  await sg.db.prisma.user.update({ where: { id: reg.data!.register.user.id }, data: { role: 'ADMIN' } });
+  const refreshed = await gql(`mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }`, {
+    t: reg.data!.register.refreshToken,
+  });
+  return refreshed.data!.refreshSession.accessToken;
+}
+
 const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
   reserveSeats(input: $input, idempotencyKey: $key) { id pnr status quota opensAt queuePosition estimatedWaitSeconds }
 }`;
@@ -87,7 +99,7 @@ describe('a Tatkal opening through the gateway', () => {
     expect(await sg.db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(before);
   });
 
-  it('verify, wait in the waiting room, get a place at the opening, be decided, pay: CONFIRMED', async () => {
+  it('verify, wait, be admitted at the opening and decided, pay: CONFIRMED; the run cancelled: refunded once', async () => {
     const token = await traveller(true);
     const other = await traveller(true);
     // Twenty seconds before 10:00 IST on the eve of the journey: the waiting room is open.
@@ -140,5 +152,33 @@ describe('a Tatkal opening through the gateway', () => {
       async () => (await gql(POLL, { pnr }, token)).data!.reservation.status === 'CONFIRMED',
       { timeoutMs: 30_000, intervalMs: 200 },
     );
+
+    // The Railways cancel the run: an admin's cancelRun refunds the confirmed booking in full,
+    // once, through the provider (a retry with the same key changes nothing).
+    const adminToken = await adminSession();
+    const CANCEL_RUN = `mutation($run: ID!, $key: String!) { cancelRun(runId: $run, idempotencyKey: $key) {
+      cancelledReservations refundPaise } }`;
+    const refused = await gql(CANCEL_RUN, { run: run.runId, key: randomUUID() }, token);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const key = randomUUID();
+    const cancelled = await gql(CANCEL_RUN, { run: run.runId, key }, adminToken);
+    expect(cancelled.errors).toBeUndefined();
+    expect(cancelled.data!.cancelRun.refundPaise).toBeGreaterThanOrEqual(held.farePaise);
+    expect((await gql(CANCEL_RUN, { run: run.runId, key }, adminToken)).data!.cancelRun).toEqual(
+      cancelled.data!.cancelRun,
+    );
+    const REFUNDS = `query($pnr: String!) {
+      reservation(pnr: $pnr) { status payment { status refunds { amountPaise status } } }
+    }`;
+    const refunded = await waitFor(
+      'the refund through the provider',
+      async () => {
+        const r = (await gql(REFUNDS, { pnr }, token)).data!.reservation;
+        return r.payment?.status === 'REFUNDED' ? r : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(refunded.status).toBe('CANCELLED');
+    expect(refunded.payment.refunds).toEqual([{ amountPaise: held.farePaise, status: 'SUCCEEDED' }]);
   });
 });
