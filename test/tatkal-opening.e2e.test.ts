@@ -99,7 +99,7 @@ describe('a Tatkal opening through the gateway', () => {
     expect(await sg.db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(before);
   });
 
-  it('verify, wait, be admitted at the opening and decided, pay: CONFIRMED; the run cancelled: refunded once', async () => {
+  it('verify, wait, be admitted at the opening, decided, pay: CONFIRMED; run cancelled: refunded once', async () => {
     const token = await traveller(true);
     const other = await traveller(true);
     // Twenty seconds before 10:00 IST on the eve of the journey: the waiting room is open.
