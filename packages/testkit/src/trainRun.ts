@@ -76,7 +76,14 @@ export async function createTestRun(
     })),
   });
   const date = addDays(todayInIndia(), opts.daysAhead ?? 5);
-  const run = await prisma.trainRun.create({ data: { trainId: train.id, date: new Date(`${date}T00:00:00Z`) } });
+  // An upsert: a booking service's run scheduler running beside the test may have created this
+  // run of the new train already (it creates every train's runs on its days of operation).
+  await prisma.$executeRaw`
+    INSERT INTO booking.train_runs (id, train_id, date) VALUES (gen_random_uuid(), ${train.id}, ${date}::date)
+    ON CONFLICT (train_id, date) DO NOTHING`;
+  const run = await prisma.trainRun.findUniqueOrThrow({
+    where: { trainId_date: { trainId: train.id, date: new Date(`${date}T00:00:00Z`) } },
+  });
   if (opts.prepared ?? true) await prisma.$transaction((tx) => createInventory(tx, [run.id]));
   return { runId: run.id, trainNumber: number, date, stations: codes, coaches: coachCodes };
 }
