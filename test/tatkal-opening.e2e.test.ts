@@ -5,7 +5,7 @@
 // way to be at an opening on demand); everything else runs on the system clock.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDays } from '@tatkal/common';
+import { addDays, todayInIndia } from '@tatkal/common';
 import { createTestRun, type TestRun } from '../packages/testkit/src/trainRun.ts';
 import { istInstant } from '../subgraphs/booking/src/domain/tatkal/windows.ts';
 import { gatewayClient } from './support/graphql.ts';
@@ -97,6 +97,31 @@ describe('a Tatkal opening through the gateway', () => {
     const res = await gql(RESERVE, { input: tatkal(), key: randomUUID() }, token);
     expect(res.errors?.[0]?.extensions?.code).toBe('IDENTITY_NOT_VERIFIED');
     expect(await sg.db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(before);
+  });
+
+  it('runs exist ARP + 1 days ahead (the run scheduler); the third Tatkal PNR of a morning is refused', async () => {
+    // The seed made 60 days of runs; the booking service's scheduler extends every train to ARP + 1.
+    const far = addDays(todayInIndia(), 61);
+    const found = await gql(`query($d: Date!) { trainRun(trainNumber: "12951", date: $d) { date } }`, { d: far });
+    expect(found.data!.trainRun).toEqual({ date: far });
+
+    const other = await createTestRun(sg.db.prisma, {
+      cls: 'THIRD_AC',
+      coaches: 1,
+      berthsPerCoach: 8,
+      quotas: { TATKAL: 8 },
+    });
+    setBookingClock(new Date(opening.getTime() + 20 * 60_000));
+    const token = await traveller(true);
+    const input = { ...tatkal(), runId: other.runId, from: other.stations[0], to: other.stations[3] };
+    for (let i = 0; i < 2; i++) {
+      const ok = await gql(RESERVE, { input, key: randomUUID() }, token);
+      expect(ok.data!.reserveSeats.status).toBe('HELD');
+    }
+    const before = await sg.db.prisma.reservation.count({ where: { runId: other.runId } });
+    const third = await gql(RESERVE, { input, key: randomUUID() }, token);
+    expect(third.errors?.[0]?.extensions).toMatchObject({ code: 'TATKAL_LIMIT_REACHED', limit: 2 });
+    expect(await sg.db.prisma.reservation.count({ where: { runId: other.runId } })).toBe(before);
   });
 
   it('verify, wait, be admitted at the opening, decided, pay: CONFIRMED; run cancelled: refunded once', async () => {
