@@ -1,17 +1,15 @@
-// Group commit of queued requests: every request that arrived meanwhile is written in one
-// statement (lifecycle's queueRequests); a failed statement is retried by halves, so one bad
+// Group commit (../groupCommit.ts) of queued requests: every request that arrived meanwhile is
+// written in one statement (lifecycle's queueRequests); a failed statement is retried by halves, so one bad
 // request fails alone. Resolves each request's ticket (null: it joined a waiting room), or
 // undefined when its key was taken meanwhile.
 import { randomInt } from 'node:crypto';
 import type { PrismaClient } from '@tatkal/db';
 import { successOutcome, type Idempotency } from '@tatkal/common';
+import { type Entry, groupCommit } from '../groupCommit.ts';
 import { type IntakeItem, PnrTaken, queueRequests, type ReserveRecords } from '../lifecycle/index.ts';
 
-interface Pending {
-  item: IntakeItem;
-  resolve: (ticket: number | null | undefined) => void;
-  reject: (err: unknown) => void;
-}
+/** A request to queue, answered with its ticket (null: in a waiting room; undefined: its key was taken). */
+type Pending = Entry<IntakeItem, number | null | undefined>;
 
 /** A PNR: 10 digits, not starting with 0. */
 export const newPnr = () => `${randomInt(1, 10)}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
@@ -26,21 +24,13 @@ export function createIntake(deps: {
   /** After each statement: the runs that got new requests (their allocators are kicked). */
   onWritten: (runIds: Set<string>) => void;
 }) {
-  let pending: Pending[] = [];
-  let flushing = false;
-
-  function scheduleFlush() {
-    if (flushing || pending.length === 0) return;
-    flushing = true;
-    setImmediate(async () => {
-      const batch = pending.slice(0, deps.batchSize);
-      pending = pending.slice(batch.length);
+  const writes = groupCommit<IntakeItem, number | null | undefined>(
+    () => deps.batchSize,
+    async (batch) => {
       await writeByHalves(batch);
       deps.onWritten(new Set(batch.map((p) => p.item.view.runId)));
-      flushing = false;
-      scheduleFlush();
-    });
-  }
+    },
+  );
 
   async function writeByHalves(batch: Pending[], pnrRetry = false): Promise<void> {
     try {
@@ -82,16 +72,9 @@ export function createIntake(deps: {
 
   return {
     /** Queues the request; resolves its ticket (null: in a waiting room; undefined: another request took its key). */
-    enqueue(item: IntakeItem): Promise<number | null | undefined> {
-      return new Promise((resolve, reject) => {
-        pending.push({ item, resolve, reject });
-        scheduleFlush();
-      });
-    },
+    enqueue: writes.submit,
     /** Resolves when nothing is waiting to be written. */
-    async drained(): Promise<void> {
-      while (flushing || pending.length) await new Promise((r) => setTimeout(r, 10));
-    },
+    drained: writes.drained,
   };
 }
 export type Intake = ReturnType<typeof createIntake>;

@@ -17,6 +17,7 @@ import type { Prisma, PrismaClient, Quota } from '@tatkal/db';
 import { AppError, addDays, errorOutcome, ErrorCode, type Identity, todayInIndia } from '@tatkal/common';
 import { type ReserveRecords, ReservationStatus } from '../lifecycle/index.ts';
 import type { ReservationSettings, ValidRequest } from '../types.ts';
+import { groupCommit } from '../groupCommit.ts';
 import { istInstant, isTatkal } from './windows.ts';
 
 // Statuses as the lifecycle names them (no status literal outside it): a request not yet decided
@@ -79,8 +80,6 @@ interface Pending {
   window: Range | null;
   month: Range;
   limits: Limits;
-  resolve: (counts: Counts | null) => void;
-  reject: (err: unknown) => void;
 }
 
 /** The calendar month (IST) of `at`: its first instant and the next month's. */
@@ -104,7 +103,7 @@ const NONE = Number.MAX_SAFE_INTEGER;
 const limitOf = (n: number) => (n > 0 ? n : NONE);
 
 /** One claim batcher per queue (its deps): requests of a process are claimed in group commits. */
-const batchers = new WeakMap<LimitDeps, (p: Omit<Pending, 'resolve' | 'reject'>) => Promise<Counts | null>>();
+const batchers = new WeakMap<LimitDeps, (p: Pending) => Promise<Counts | null>>();
 
 /**
  * Claims the request `key` against the caller's limits, or throws the refusal (cached for the
@@ -162,36 +161,23 @@ const reached = (c: Counts, l: Limits) =>
 const within = (at: Date, r: Range | null) => r !== null && at >= r.from && at < r.to;
 
 /**
- * Group commit of claims, as the intake's (queue/intake.ts): the requests that arrived meanwhile
+ * Group commit of claims (../groupCommit.ts), as the intake's: the requests that arrived meanwhile
  * are claimed in one transaction of three statements, so a rush costs statements per batch, not
  * per request. Resolves each request's counts when refused, null when claimed.
  */
 function createClaims(deps: LimitDeps) {
-  let pending: Pending[] = [];
-  let flushing = false;
-
-  function scheduleFlush() {
-    if (flushing || pending.length === 0) return;
-    flushing = true;
-    setImmediate(async () => {
-      const batch = pending.slice(0, deps.settings.batchSize);
-      pending = pending.slice(batch.length);
-      try {
-        const outcomes = await claimBatch(deps.prisma, deps.settings, batch);
-        for (const [i, p] of batch.entries()) p.resolve(outcomes[i]!);
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      }
-      flushing = false;
-      scheduleFlush();
-    });
-  }
-
-  return (p: Omit<Pending, 'resolve' | 'reject'>) =>
-    new Promise<Counts | null>((resolve, reject) => {
-      pending.push({ ...p, resolve, reject });
-      scheduleFlush();
-    });
+  const claims = groupCommit<Pending, Counts | null>(
+    () => deps.settings.batchSize,
+    async (batch) => {
+      const outcomes = await claimBatch(
+        deps.prisma,
+        deps.settings,
+        batch.map((e) => e.item),
+      );
+      for (const [i, e] of batch.entries()) e.resolve(outcomes[i]!);
+    },
+  );
+  return claims.submit;
 }
 
 /**

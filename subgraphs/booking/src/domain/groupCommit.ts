@@ -1,0 +1,49 @@
+// Group commit: what arrives while a batch is being written waits for the next batch (at most
+// `maxBatch` each), so a rush costs statements per batch, not per request. The intake of queued
+// requests and the limits' claims both write this way.
+
+/** An entry of a batch: its item and how its submitter is answered. */
+export interface Entry<I, R> {
+  item: I;
+  resolve: (result: R) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * `write` answers every entry of its batch (an entry left unanswered when it throws is rejected
+ * with the error). Batches are written one at a time, in arrival order.
+ */
+export function groupCommit<I, R>(maxBatch: () => number, write: (batch: Entry<I, R>[]) => Promise<void>) {
+  let pending: Entry<I, R>[] = [];
+  let flushing = false;
+
+  function scheduleFlush() {
+    if (flushing || pending.length === 0) return;
+    flushing = true;
+    setImmediate(async () => {
+      const batch = pending.slice(0, maxBatch());
+      pending = pending.slice(batch.length);
+      try {
+        await write(batch);
+      } catch (err) {
+        // Settling a promise twice does nothing: the entries `write` answered keep their answer.
+        for (const entry of batch) entry.reject(err);
+      }
+      flushing = false;
+      scheduleFlush();
+    });
+  }
+
+  return {
+    submit(item: I): Promise<R> {
+      return new Promise<R>((resolve, reject) => {
+        pending.push({ item, resolve, reject });
+        scheduleFlush();
+      });
+    },
+    /** Resolves when nothing is waiting to be written. */
+    async drained(): Promise<void> {
+      while (flushing || pending.length) await new Promise((r) => setTimeout(r, 10));
+    },
+  };
+}
