@@ -10,7 +10,7 @@ import type { Quota } from '@tatkal/db';
 import { loadBookingConfig } from '../src/config.ts';
 import { bookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
-import { monthOf, withClientIp } from '../src/domain/tatkal/limits.ts';
+import { monthOf } from '../src/domain/tatkal/limits.ts';
 import { istInstant } from '../src/domain/tatkal/windows.ts';
 import { defaultReservationSettings, type ReservationSettings } from '../src/domain/types.ts';
 import { buildBookingServer } from '../src/server.ts';
@@ -62,9 +62,10 @@ async function reserve(
 ): Promise<string> {
   try {
     const view = await (opts.via ?? deps).reservations.queue.reserveSeats(
-      withClientIp(who, opts.ip),
+      who,
       input(opts.quota, opts.on),
       opts.key ?? randomUUID(),
+      opts.ip ?? null,
     );
     return view.status;
   } catch (err) {

@@ -119,7 +119,9 @@ export function createReservationQueue(deps: QueueDeps) {
   };
   return {
     allocator,
-    reserveSeats: (identity: Identity, input: ReserveInput, key: string) => reserveSeats(q, identity, input, key),
+    /** `clientIp`: the caller's address as the gateway signed it (the limits per address count it). */
+    reserveSeats: (identity: Identity, input: ReserveInput, key: string, clientIp: string | null = null) =>
+      reserveSeats(q, identity, input, key, clientIp),
     /** The queue place of a QUEUED reservation (for the Reservation type's fields). */
     place: progress.place,
     /** Admits every waiting room that has opened (the sweeper; tests) and kicks their runs. */
@@ -140,7 +142,13 @@ export type ReservationQueue = ReturnType<typeof createReservationQueue>;
  * reserveSeats: a retry of a request in flight in this process shares its answer; a request with
  * the same key and a different body is IDEMPOTENCY_KEY_REUSED.
  */
-async function reserveSeats(q: Queue, identity: Identity, input: ReserveInput, key: string): Promise<QueuedView> {
+async function reserveSeats(
+  q: Queue,
+  identity: Identity,
+  input: ReserveInput,
+  key: string,
+  clientIp: string | null,
+): Promise<QueuedView> {
   const { userId } = identity;
   const id = `${userId}|${key}`;
   const { hash, hit } = await q.records.prepare(userId, key, input);
@@ -155,8 +163,8 @@ async function reserveSeats(q: Queue, identity: Identity, input: ReserveInput, k
   }
   // A key still queued (per Redis): its reservation's outcome, from the database.
   const answer = hit
-    ? sameKey(q, userId, key, hash).then((found) => found ?? reserve(q, identity, input, key, hash))
-    : reserve(q, identity, input, key, hash);
+    ? sameKey(q, userId, key, hash).then((found) => found ?? reserve(q, identity, input, key, hash, clientIp))
+    : reserve(q, identity, input, key, hash, clientIp);
   q.inFlight.set(id, { hash, answer });
   try {
     return await answer;
@@ -172,6 +180,7 @@ async function reserve(
   input: ReserveInput,
   key: string,
   hash: string,
+  clientIp: string | null,
 ): Promise<QueuedView> {
   const { userId } = identity;
   const valid = await validateReserve(q.deps, input, identity, q.now());
@@ -191,7 +200,7 @@ async function reserve(
     throw refusal;
   }
   if (q.closed) throw tryAgain('Booking is restarting; retry with the same idempotency key', { retryAfterMs: 1_000 });
-  await checkLimits(q.deps, q.records, identity, valid, key, hash, q.now());
+  await checkLimits(q.deps, q.records, identity, clientIp, valid, key, hash, q.now());
   const view = pendingView(valid, new Date());
   const ticket = await q.intake.enqueue({
     view,
@@ -205,7 +214,8 @@ async function reserve(
     waitingRoom: valid.waitingRoomOpensAt ? { opensAt: valid.waitingRoomOpensAt, draw: q.random() } : null,
   });
   // Another request took the key meanwhile: its outcome, or (it failed and forgot it) go again.
-  if (ticket === undefined) return (await sameKey(q, userId, key, hash)) ?? reserve(q, identity, input, key, hash);
+  if (ticket === undefined)
+    return (await sameKey(q, userId, key, hash)) ?? reserve(q, identity, input, key, hash, clientIp);
   if (ticket === null) return joinedWaitingRoom(q, view, valid.waitingRoomOpensAt!);
   return answer(q, view, ticket, userId, key, hash);
 }

@@ -3,14 +3,13 @@ import { cancelRun } from '../domain/runs/cancel.ts';
 import { runById } from '../domain/network.ts';
 import type * as Types from '../generated/resolvers.ts';
 import { required } from './required.ts';
-import { withClientIp } from '../domain/tatkal/limits.ts';
 
 export const MutationResolvers: Types.MutationResolvers = {
   // Validated, then queued for the run's allocator: the outcome, or QUEUED with a position
   // (domain/queue.ts). The shield rule guarantees an identity.
   // The caller's address goes with the identity: the Tatkal limit per address (tatkal/limits.ts).
   reserveSeats: (_, args, ctx) =>
-    ctx.reservations.queue.reserveSeats(withClientIp(ctx.identity!, ctx.clientIp), args.input, args.idempotencyKey),
+    ctx.reservations.queue.reserveSeats(ctx.identity!, args.input, args.idempotencyKey, ctx.clientIp ?? null),
   cancelReservation: async (_, args, ctx) => {
     const view = await ctx.idempotency.run(
       {

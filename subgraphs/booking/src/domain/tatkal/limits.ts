@@ -26,13 +26,6 @@ const QUEUED: string = ReservationStatus.QUEUED;
 const REFUSED: string = ReservationStatus.REFUSED;
 const UNPAID: string[] = [ReservationStatus.QUEUED, ReservationStatus.HELD];
 
-/** The identity of a caller with the address the gateway signed for it (ctx.clientIp). */
-export type Caller = Identity & { clientIp?: string | null };
-
-/** The identity `reserveSeats` is called with: the caller's address travels with it to the limits. */
-export const withClientIp = (identity: Identity, clientIp: string | undefined): Identity =>
-  ({ ...identity, clientIp: clientIp ?? null }) as Caller;
-
 /** The hours of the day (IST) in which Tatkal PNRs are counted per account and per address. */
 const TATKAL_HOURS = { from: 10, to: 12 };
 /**
@@ -114,6 +107,8 @@ export async function checkLimits(
   deps: LimitDeps,
   records: ReserveRecords,
   identity: Identity,
+  /** The caller's address as the gateway signed it (ctx.clientIp); null when unknown. */
+  clientIp: string | null,
   valid: ValidRequest,
   key: string,
   hash: string,
@@ -122,7 +117,6 @@ export async function checkLimits(
   const { userId } = identity;
   const s = deps.settings;
   const at = valid.waitingRoomOpensAt && valid.waitingRoomOpensAt > now ? valid.waitingRoomOpensAt : now;
-  const clientIp = (identity as Caller).clientIp ?? null;
   const window = isTatkal(valid.quota) ? tatkalWindowOf(at) : null;
   const limits: Limits = {
     run: identity.role === 'AGENT' && isTatkal(valid.quota) ? limitOf(s.agentTatkalPnrsPerRun) : NONE,
