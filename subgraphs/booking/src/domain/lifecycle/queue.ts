@@ -75,11 +75,7 @@ export async function queueRequests(
       FROM accepted a WHERE a.opens_at IS NULL
     ), due AS (
       -- Waiting rooms of these runs whose window has opened: admitted first, in draw order.
-      SELECT r.id, r.run_id, row_number() OVER (PARTITION BY r.run_id ORDER BY r.draw, r.id) AS nth,
-             count(*) OVER (PARTITION BY r.run_id) AS in_run
-      FROM booking.reservations r
-      WHERE r.run_id IN (SELECT run_id FROM fresh) AND r.queue_ticket IS NULL AND r.opens_at <= ${now}
-        AND r.status = ${target('queue')}::booking."ReservationStatus"
+      ${openedWaitingRooms(now, Prisma.sql`r.run_id IN (SELECT run_id FROM fresh)`)}
     ), q AS (
       -- Tickets under the run's queue row lock: a run's tickets are in commit order.
       INSERT INTO booking.run_queues AS rq (run_id, last_ticket)
@@ -116,6 +112,19 @@ export async function queueRequests(
     throw uniqueViolation(err) === PNR_INDEX ? new PnrTaken() : err;
   });
   return new Map(rows.map((row) => [row.id, row.queue_ticket]));
+}
+
+/**
+ * The waiting-room requests of the runs `runs` selects whose window has opened by `now`, numbered
+ * in draw order within their run (`nth` of `in_run`): the order of their tickets.
+ */
+function openedWaitingRooms(now: Date, runs: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    SELECT r.id, r.run_id, row_number() OVER (PARTITION BY r.run_id ORDER BY r.draw, r.id) AS nth,
+           count(*) OVER (PARTITION BY r.run_id) AS in_run
+    FROM booking.reservations r
+    WHERE ${runs} AND r.queue_ticket IS NULL AND r.opens_at <= ${now}
+      AND r.status = ${target('queue')}::booking."ReservationStatus"`;
 }
 
 /** The requests as rows, in arrival order (`ord`). */
@@ -176,12 +185,7 @@ function passengerRows(items: IntakeItem[]): Prisma.Sql {
 export async function admitWaiting(db: Sql, runIds: string[] | null, now: Date): Promise<string[]> {
   const rows = await db.$queryRaw<{ run_id: string }[]>`
     WITH due AS (
-      SELECT r.id, r.run_id, row_number() OVER (PARTITION BY r.run_id ORDER BY r.draw, r.id) AS nth,
-             count(*) OVER (PARTITION BY r.run_id) AS in_run
-      FROM booking.reservations r
-      WHERE r.queue_ticket IS NULL AND r.opens_at <= ${now}
-        AND r.status = ${target('queue')}::booking."ReservationStatus"
-        AND (${runIds}::uuid[] IS NULL OR r.run_id = ANY(${runIds}::uuid[]))
+      ${openedWaitingRooms(now, Prisma.sql`(${runIds}::uuid[] IS NULL OR r.run_id = ANY(${runIds}::uuid[]))`)}
     ), q AS (
       INSERT INTO booking.run_queues AS rq (run_id, last_ticket)
       SELECT run_id, count(*) FROM due GROUP BY run_id ORDER BY run_id
