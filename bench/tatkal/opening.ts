@@ -8,6 +8,7 @@ import type { PrismaClient } from '@tatkal/db';
 import { createTestRun, type TestRun } from '../../packages/testkit/src/trainRun.ts';
 import { istIso, timeOfDay } from '../../subgraphs/booking/src/domain/tatkal/windows.ts';
 import { reserveInput } from '../load.ts';
+import { seededRandom } from '../../packages/testkit/src/random.ts';
 
 const IST_OFFSET_S = 19_800;
 
@@ -65,21 +66,9 @@ export function zipfWeights(n: number, s: number): number[] {
   return raw.map((w) => w / sum);
 }
 
-/** A small seeded generator (mulberry32): the same users go to the same runs every time. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Which run (index) each of `users` goes to, drawn by `weights`. */
 export function assignRuns(users: number, weights: number[], seed = 20): number[] {
-  const random = seeded(seed);
+  const random = seededRandom(seed); // the same users go to the same runs every time
   let sum = 0;
   const cumulative = weights.map((w) => (sum += w));
   return Array.from({ length: users }, () => {

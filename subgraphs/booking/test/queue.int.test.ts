@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/db.
 import { REDIS_URL } from '../../../test/support/env.ts';
 import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
-import { seededRandom } from '../../../test/support/random.ts';
+import { seededRandom } from '../../../packages/testkit/src/random.ts';
 import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
 import { identity } from '../../../test/support/tokens.ts';
 import {

@@ -12,7 +12,7 @@ import { istInstant } from '../src/domain/tatkal/windows.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
 import { testLogger } from '../../../test/support/logger.ts';
-import { seededRandom } from '../../../test/support/random.ts';
+import { seededRandom } from '../../../packages/testkit/src/random.ts';
 import { identity } from '../../../test/support/tokens.ts';
 import { createTestRun, fifoAudit, type TestRun, waitFor } from './fixtures.ts';
 

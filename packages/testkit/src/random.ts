@@ -1,4 +1,5 @@
-/** A seeded PRNG (mulberry32) in [0, 1): the same "random" sequence every run of a test. */
+// Shared by tests and benchmarks (neither imports the other).
+/** A seeded PRNG (mulberry32) in [0, 1): the same "random" sequence every run of a test or bench. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
