@@ -93,7 +93,5 @@ export function assertMove(move: Move, status: ReservationStatus): void {
   if (!canMove(move, status)) throw new IllegalTransition(move, status.toLowerCase());
 }
 
-/** Final for the queue: the request has its outcome (whatever happens to the booking later). */
-export const isDecided = (status: ReservationStatus) => status !== R.QUEUED;
 /** Passengers in these statuses occupy a berth. */
 export const SEATED: readonly PassengerStatus[] = [P.HELD, P.CONFIRMED];
