@@ -14,11 +14,13 @@ import { GraphQLClient } from 'graphql-request';
 import { prepare, serializer } from './documents.ts';
 import { RETRYABLE_CODES, TatkalError, toTatkalError } from './errors.ts';
 import {
+  AvailabilityDocument,
   CancelReservationDocument,
   MeDocument,
   MyPaymentsDocument,
   MyReservationsDocument,
   PayDocument,
+  PaymentDocument,
   RefreshSessionDocument,
   RegisterDocument,
   RequestIdentityCodeDocument,
@@ -31,7 +33,9 @@ import {
   SignInDocument,
   SignOutDocument,
   TrainsBetweenDocument,
+  TrainStopsDocument,
   VerifyIdentityDocument,
+  type AvailabilityQueryVariables,
   type MyPaymentsQueryVariables,
   type MyReservationsQueryVariables,
   type RegisterInput,
@@ -41,6 +45,7 @@ import {
   type TrainsBetweenQueryVariables,
 } from './gql/graphql.ts';
 import {
+  abortReason,
   pollDefaults,
   pollUntilFinal,
   retryDefaults,
@@ -48,6 +53,7 @@ import {
   sleep,
   type PollOptions,
   type RetryOptions,
+  type WaitOptions,
 } from './retry.ts';
 import { SessionKeeper, type Session } from './session.ts';
 
@@ -137,6 +143,8 @@ export class TatkalClient {
           signal: opts.signal,
         } as never);
       } catch (raw) {
+        // A closed screen's abort is not a failure to retry or report: the caller sees its reason.
+        if (opts.signal?.aborted) throw abortReason(opts.signal);
         const err = toTatkalError(raw);
         // A refused token is refused before anything runs (HTTP 401): refresh once and resend.
         const refreshable = !refreshed && this.sessions.session?.refreshToken;
@@ -147,7 +155,7 @@ export class TatkalClient {
           continue;
         }
         if (!RETRYABLE_CODES.has(err.code) || attempt >= attempts) throw err;
-        await sleep(retryDelay(this.retry, attempt, err.retryAfterMs));
+        await sleep(retryDelay(this.retry, attempt, err.retryAfterMs), opts.signal);
       }
     }
   }
@@ -226,6 +234,16 @@ export class TatkalClient {
     return (await this.request(TrainsBetweenDocument, variables)).trainsBetween;
   }
 
+  /** One run's availability per class for a quota (GENERAL by default), with its window's opening. */
+  async availability(variables: AvailabilityQueryVariables) {
+    return (await this.request(AvailabilityDocument, variables)).availability;
+  }
+
+  /** A train's route (its stops, times, days and distances), or null for an unknown number. */
+  async trainStops(number: string) {
+    return (await this.request(TrainStopsDocument, { number })).train;
+  }
+
   async seatMap(variables: SeatMapQueryVariables) {
     return (await this.request(SeatMapDocument, variables)).seatMap;
   }
@@ -236,34 +254,51 @@ export class TatkalClient {
    * reserveSeats with one idempotency key for every retry; a QUEUED answer is polled until the
    * queue decides (HELD, WAITLISTED, REFUSED with `refusalCode`) unless `wait: false`. Refusals
    * that are answered at once (SOLD_OUT, SEAT_UNAVAILABLE, ...) are thrown as TatkalError.
+   * `onProgress` sees every answer (the waiting room, then the moving queuePosition); an aborted
+   * `signal` stops the request or the polling (the reservation stays: poll it again by its PNR).
    */
   async reserve(
     input: ReserveSeatsInput,
-    opts: { idempotencyKey?: string; wait?: boolean; retry?: boolean } = {},
+    opts: { idempotencyKey?: string; wait?: boolean; retry?: boolean } & WaitOptions<Reservation> = {},
   ): Promise<Reservation> {
     const idempotencyKey = opts.idempotencyKey ?? globalThis.crypto.randomUUID();
-    const { reserveSeats } = await this.request(ReserveSeatsDocument, { input, idempotencyKey }, { retry: opts.retry });
-    return opts.wait === false ? reserveSeats : this.waitForOutcome(reserveSeats);
+    const { reserveSeats } = await this.request(
+      ReserveSeatsDocument,
+      { input, idempotencyKey },
+      { retry: opts.retry, signal: opts.signal },
+    );
+    if (opts.wait === false) {
+      opts.onProgress?.(reserveSeats);
+      return reserveSeats;
+    }
+    return this.waitForOutcome(reserveSeats, opts);
   }
 
   /**
    * Polls a QUEUED reservation until it is final or `timeoutMs` passes (then the last answer,
-   * still QUEUED), waiting half the estimated wait between polls, within the poll bounds.
+   * still QUEUED), waiting half the estimated wait between polls, within the poll bounds. Every
+   * answer goes to `onProgress`; an aborted `signal` rejects at once and polls no more.
    */
   async waitForOutcome(
     reservation: Reservation,
-    opts: { timeoutMs?: number; retry?: boolean } = {},
+    opts: { timeoutMs?: number; retry?: boolean } & WaitOptions<Reservation> = {},
   ): Promise<Reservation> {
     const poll = { ...this.poll, timeoutMs: opts.timeoutMs ?? this.poll.timeoutMs };
-    return pollUntilFinal(reservation, poll, async () => {
-      const { reservation: now } = await this.request(
-        ReservationStatusDocument,
-        { pnr: reservation.pnr },
-        { retry: opts.retry },
-      );
-      if (!now) throw new TatkalError('NOT_FOUND', `reservation ${reservation.pnr} is not found`);
-      return now;
-    });
+    const { signal, onProgress } = opts;
+    return pollUntilFinal(
+      reservation,
+      poll,
+      async () => {
+        const { reservation: now } = await this.request(
+          ReservationStatusDocument,
+          { pnr: reservation.pnr },
+          { retry: opts.retry, signal },
+        );
+        if (!now) throw new TatkalError('NOT_FOUND', `reservation ${reservation.pnr} is not found`);
+        return now;
+      },
+      { signal, onProgress },
+    );
   }
 
   /** A reservation with its journey and payment (null: not found, or another user's). */
@@ -295,6 +330,11 @@ export class TatkalClient {
       { retry: opts.retry },
     );
     return createPayment;
+  }
+
+  /** One payment of the caller's (null: not found, or another user's). */
+  async payment(id: string) {
+    return (await this.request(PaymentDocument, { id })).payment;
   }
 
   async myPayments(variables: MyPaymentsQueryVariables = {}) {

@@ -31,7 +31,26 @@ export const pollDefaults = (opts?: PollOptions): Required<PollOptions> => ({
   ...opts,
 });
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`; an aborted signal ends the wait at once with the signal's reason (an AbortError). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** What an aborted wait rejects with: the signal's reason, or a DOMException named AbortError. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
 
 /** The wait before attempt `attempt` + 1: the server's hint, else the default doubling; capped. */
 export function retryDelay(retry: Required<RetryOptions>, attempt: number, hintMs: number | null): number {
@@ -42,24 +61,36 @@ export function retryDelay(retry: Required<RetryOptions>, attempt: number, hintM
 /** Statuses of a reservation the queue has decided (anything but QUEUED). */
 export const isFinal = (r: { status: string }) => r.status !== 'QUEUED';
 
+/** What a waiting call may be given besides its poll bounds. */
+export interface WaitOptions<R> {
+  /** Every answer while waiting (the first one included): queuePosition, estimatedWaitSeconds, opensAt. */
+  onProgress?: (reservation: R) => void;
+  /** Stops the polling (a closed screen): the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 /**
  * Polls a QUEUED reservation (`next` fetches its latest state) until it is final or `timeoutMs`
  * passes (then the last answer, still QUEUED), waiting half the estimated wait between polls,
- * within the poll bounds.
+ * within the poll bounds. Each answer goes to `onProgress`; an aborted `signal` stops at once.
  */
 export async function pollUntilFinal<R extends { status: string; estimatedWaitSeconds?: number | null }>(
   reservation: R,
   poll: Required<PollOptions>,
   next: () => Promise<R>,
+  opts: WaitOptions<R> = {},
 ): Promise<R> {
   const deadline = Date.now() + poll.timeoutMs;
   let last = reservation;
+  opts.onProgress?.(last);
   while (!isFinal(last)) {
     if (Date.now() > deadline) return last;
     await sleep(
       Math.min(poll.maxIntervalMs, Math.max(poll.minIntervalMs, ((last.estimatedWaitSeconds ?? 1) * 1000) / 2)),
+      opts.signal,
     );
     last = await next();
+    opts.onProgress?.(last);
   }
   return last;
 }

@@ -240,4 +240,58 @@ describe('the queue', () => {
     const client = new TatkalClient({ url, poll: { minIntervalMs: 20, timeoutMs: 100 } });
     expect((await client.reserve(input)).status).toBe('QUEUED');
   });
+
+  it('reports every answer to onProgress: the waiting room, the moving position, the outcome', async () => {
+    answer = (r, i) => {
+      if (r.body.operationName === 'ReserveSeats')
+        return { body: { data: { reserveSeats: reservation('QUEUED', { estimatedWaitSeconds: 0 }) } } };
+      return {
+        body: {
+          data: {
+            reservation:
+              i < 3 ? reservation('QUEUED', { queuePosition: 3 - i, estimatedWaitSeconds: 0 }) : reservation('HELD'),
+          },
+        },
+      };
+    };
+    const client = new TatkalClient({ url, poll: { minIntervalMs: 20 } });
+    const seen: (number | string | null)[] = [];
+    const final = await client.reserve(input, {
+      onProgress: (r) => seen.push(r.status === 'QUEUED' ? r.queuePosition : r.status),
+    });
+    expect(final.status).toBe('HELD');
+    expect(seen).toEqual([null, 2, 1, 'HELD']);
+  });
+
+  it('stops polling when its signal aborts: rejects with the reason, sends nothing more', async () => {
+    answer = (r) => ({
+      body: {
+        data:
+          r.body.operationName === 'ReserveSeats'
+            ? { reserveSeats: reservation('QUEUED', { estimatedWaitSeconds: 0 }) }
+            : { reservation: reservation('QUEUED', { queuePosition: 5, estimatedWaitSeconds: 0 }) },
+      },
+    });
+    const client = new TatkalClient({ url, poll: { minIntervalMs: 20 } });
+    const controller = new AbortController();
+    const waiting = client.reserve(input, {
+      signal: controller.signal,
+      onProgress: (r) => {
+        if (r.queuePosition === 5) controller.abort(new Error('screen closed'));
+      },
+    });
+    await expect(waiting).rejects.toThrow('screen closed');
+    const sent = received.length;
+    expect(received.map((r) => r.body.operationName)).toEqual(['ReserveSeats', 'ReservationStatus']);
+    // Nothing is sent after the abort, however long we look.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received.length).toBe(sent);
+  });
+
+  it('an already aborted signal sends nothing', async () => {
+    answer = () => ({ body: { data: { reserveSeats: reservation('HELD') } } });
+    const client = new TatkalClient({ url });
+    await expect(client.reserve(input, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(received).toEqual([]);
+  });
 });

@@ -34,11 +34,13 @@ describe('client codegen', () => {
     const names = Object.values(manifest).map((text) => /\b(?:query|mutation) (\w+)/.exec(text)?.[1]);
     expect(names.sort()).toEqual(
       [
+        'Availability',
         'CancelReservation',
         'Me',
         'MyPayments',
         'MyReservations',
         'Pay',
+        'Payment',
         'RefreshSession',
         'Register',
         'RequestIdentityCode',
@@ -50,6 +52,7 @@ describe('client codegen', () => {
         'SeatMap',
         'SignIn',
         'SignOut',
+        'TrainStops',
         'TrainsBetween',
         'VerifyIdentity',
       ].sort(),
