@@ -1,0 +1,47 @@
+// The app's production build (dist/) and its budget: the JavaScript of the first load, gzipped,
+// at most 150 kB (a Tatkal rush is on phones, on crowded networks). Prints the figure; exit 1 when over.
+//   npm run build -w @tatkal/web     (npm start and the browser test build it when stale)
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build } from 'vite';
+
+export const BUDGET_BYTES = 150 * 1024;
+const root = import.meta.dirname;
+export const DIST = join(root, 'dist');
+
+/** The scripts index.html loads (module entry and preloads) and their gzipped size in bytes. */
+export function firstLoadJs(dist = DIST): { files: string[]; gzipBytes: number } {
+  const html = readFileSync(join(dist, 'index.html'), 'utf8');
+  const files = [...html.matchAll(/(?:src|href)="\.\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]!);
+  const gzipBytes = files.reduce((sum, f) => sum + gzipSync(readFileSync(join(dist, f)), { level: 9 }).length, 0);
+  return { files, gzipBytes };
+}
+
+/** Newest modification time under the app's sources (src, index.html, configs) and the client's. */
+export function newestSource(): number {
+  const walk = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
+      const p = join(dir, e.name);
+      return Math.max(max, e.isDirectory() ? walk(p) : statSync(p).mtimeMs);
+    }, 0);
+  const files = ['index.html', 'vite.config.ts', 'package.json'].map((f) => statSync(join(root, f)).mtimeMs);
+  return Math.max(walk(join(root, 'src')), walk(join(root, 'public')), walk(join(root, '../../packages/client/src')), ...files);
+}
+
+export async function buildApp(): Promise<{ files: string[]; gzipBytes: number }> {
+  await build({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
+  const size = firstLoadJs();
+  const kb = (size.gzipBytes / 1024).toFixed(1);
+  const line = `web: first-load JS ${kb} kB gzipped (${size.files.length} file(s)), budget ${BUDGET_BYTES / 1024} kB`;
+  if (size.gzipBytes > BUDGET_BYTES) throw new Error(`${line}: OVER BUDGET`);
+  console.log(`${line}: ok`);
+  return size;
+}
+
+if (process.argv[1] === import.meta.filename) {
+  buildApp().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
+}
