@@ -80,7 +80,7 @@ export function buildGateway(opts: GatewayOptions) {
       const target = opts.subgraphUrls?.[name] ?? url;
       // Composition refuses a subgraph without a routing URL; this guards a hand-edited supergraph.
       if (!target) throw new Error(`subgraph ${name} has no routing URL in the supergraph`);
-      const source = subgraphDataSource(target, opts.subgraphConnections);
+      const source = subgraphDataSource(target, opts.subgraphConnections, name);
       sources.push(source);
       return source;
     },

@@ -59,7 +59,10 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
       bodyLimit: config.BODY_LIMIT,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       allowBatchedHttpRequests: config.ALLOW_BATCHED_REQUESTS,
-      subgraphConnections: { maxSockets: config.SUBGRAPH_MAX_SOCKETS },
+      subgraphConnections: {
+        maxSockets: config.SUBGRAPH_MAX_SOCKETS,
+        deduplicateQueries: config.SUBGRAPH_DEDUPLICATE_QUERIES,
+      },
       queryPlanCacheMiB: config.QUERY_PLAN_CACHE_MIB,
       trustedDocuments: { manifest, only: config.TRUSTED_DOCUMENTS_ONLY },
       metricsPort: config.METRICS_PORT,
