@@ -132,7 +132,7 @@ afterAll(async () => {
 });
 
 describe('identical subgraph queries in flight through the gateway', () => {
-  it('sends 20 identical cross-subgraph queries to search once and to booking once; all 20 get the answer', async () => {
+  it('sends 20 identical cross-subgraph queries to search once and to booking once; all get the answer', async () => {
     const alone = await crossQuery();
     expect(alone.errors).toBeUndefined();
     expect(alone.data!.trainsBetween.some((t: { run: unknown }) => t.run)).toBe(true);
