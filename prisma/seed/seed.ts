@@ -39,6 +39,8 @@ export interface TrainData {
   number: string;
   name: string;
   type: string;
+  /** Superfast (docs/api.md, "Fares"): the superfast surcharge applies to its fares. */
+  superfast: boolean;
   runsOn: number[];
   coaches: Record<string, number>;
   stops: StopData[];
@@ -47,6 +49,9 @@ export interface TrainData {
 const dataFile = (name: string) => new URL(`./data/${name}`, import.meta.url);
 export const stations: StationData[] = JSON.parse(readFileSync(dataFile('stations.json'), 'utf8'));
 export const trains: TrainData[] = JSON.parse(readFileSync(dataFile('trains.json'), 'utf8'));
+// A train without its flag would silently lose the surcharge (the column defaults to false).
+for (const t of trains)
+  if (typeof t.superfast !== 'boolean') throw new Error(`trains.json: train ${t.number} has no superfast flag`);
 
 function networkEvent(type: string, correlationId: string, data: Prisma.InputJsonObject) {
   return {
@@ -85,6 +90,17 @@ const CLASS_ORDER: TravelClassName[] = [
   'CHAIR_CAR',
   'SECOND_SEATING',
 ];
+
+/**
+ * Side lower berths per coach earmarked for RAC (two RAC passengers each), where side berths
+ * exist (COACH_LAYOUT): the seed's choice, close to what IRCTC charts show; set when a coach is
+ * created only, since runs already prepared earmarked their berths with the old value.
+ */
+export const RAC_BERTHS_PER_COACH: Partial<Record<TravelClassName, number>> = {
+  SLEEPER: 6,
+  THIRD_AC: 4,
+  SECOND_AC: 2,
+};
 
 export interface SeedOptions {
   runDays?: number;
@@ -139,7 +155,7 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
     await prisma.$transaction(
       async (tx) => {
         const train = await tx.train.create({
-          data: { number: t.number, name: t.name, type: t.type, runsOn: t.runsOn },
+          data: { number: t.number, name: t.name, type: t.type, superfast: t.superfast, runsOn: t.runsOn },
         });
         await tx.trainStop.createMany({
           data: t.stops.map((s, seq) => {
@@ -163,7 +179,13 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
           const layout = COACH_LAYOUT[cls];
           for (let i = 1; i <= count; i++) {
             const coach = await tx.coach.create({
-              data: { trainId: train.id, code: `${layout.prefix}${i}`, class: cls, position: position++ },
+              data: {
+                trainId: train.id,
+                code: `${layout.prefix}${i}`,
+                class: cls,
+                position: position++,
+                racBerths: RAC_BERTHS_PER_COACH[cls] ?? 0,
+              },
             });
             await tx.seat.createMany({
               data: Array.from({ length: layout.seats }, (_, n) => ({
@@ -180,6 +202,16 @@ export async function seed(prisma: PrismaClient, opts: SeedOptions = {}): Promis
     );
     createdTrains++;
   }
+
+  // Trains seeded before the flag existed get it; a second run changes nothing.
+  for (const superfast of [true, false])
+    await prisma.train.updateMany({
+      where: {
+        number: { in: trains.filter((t) => t.superfast === superfast).map((t) => t.number) },
+        NOT: { superfast },
+      },
+      data: { superfast },
+    });
 
   const allTrains = await prisma.train.findMany({ select: { id: true, number: true, runsOn: true } });
   // Quota shares of every train and class (kept when a train already has them).
