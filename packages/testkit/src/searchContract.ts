@@ -116,6 +116,11 @@ export const CONTRACT: ContractCase[] = [
   { kind: 'stations', query: 'kurla', top: 'LTT', why: 'local name' },
   { kind: 'stations', query: 'vizag', topAnyOf: ['VSKP', 'DVD'], why: 'short name' },
   { kind: 'stations', query: 'qwxzv', empty: true, why: 'nothing like it' },
+  // Hindi: each station's Devanagari name (an alias), typed as a traveller would.
+  { kind: 'stations', query: 'नई दिल्ली', top: 'NDLS', why: 'Hindi name' },
+  { kind: 'stations', query: 'नई दिली', top: 'NDLS', why: 'typo in a Hindi name' },
+  { kind: 'stations', query: 'मुंबई सेंट्रल', top: 'MMCT', why: 'Hindi name' },
+  { kind: 'stations', query: 'चेन्नई सेंट्रल', top: 'MAS', why: 'Hindi name' },
   // Trains by number.
   { kind: 'trains', query: '12951', top: '12951', why: 'exact number' },
   {

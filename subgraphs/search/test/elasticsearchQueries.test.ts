@@ -54,7 +54,11 @@ describe('Elasticsearch index layout', () => {
     expect(body.settings.analysis?.analyzer?.prefix_index).toEqual({
       type: 'custom',
       tokenizer: 'standard',
-      filter: ['lowercase', 'asciifolding', 'edge_grams'],
+      filter: ['lowercase', 'decimal_digit', 'indic_normalization', 'asciifolding', 'edge_grams'],
+    });
+    // Hindi station names: Devanagari digits and spellings folded on both sides of the match.
+    expect(body.settings.analysis?.analyzer?.folded).toMatchObject({
+      filter: ['lowercase', 'decimal_digit', 'indic_normalization', 'asciifolding'],
     });
     expect(body.mappings.dynamic).toBe('strict');
     expect(body.mappings.properties?.name).toEqual({

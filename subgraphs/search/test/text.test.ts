@@ -23,6 +23,13 @@ describe('normalizeQuery', () => {
     expect(normalizeQuery('ndls')).toEqual({ text: 'ndls', tokens: ['ndls'], compact: 'NDLS' });
   });
 
+  it('keeps Devanagari vowel signs and virama in their word (marks are not separators)', () => {
+    expect(normalizeQuery('नई दिल्ली')).toMatchObject({ text: 'नई दिल्ली', tokens: ['नई', 'दिल्ली'] });
+    expect(normalizeQuery('मुंबई, सेंट्रल').tokens).toEqual(['मुंबई', 'सेंट्रल']);
+    // A mark alone is not a word.
+    expect(badInputOf(() => normalizeQuery('\u093f'))).toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
   it('treats Lucene, regex and SQL syntax as plain separators', () => {
     expect(normalizeQuery('NDLS~2 AND (x:y)').tokens).toEqual(['ndls', '2', 'and', 'x', 'y']);
     expect(normalizeQuery("'; DROP TABLE search.station_docs; --").text).toBe('drop table search station docs');

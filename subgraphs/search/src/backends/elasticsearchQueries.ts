@@ -58,16 +58,23 @@ export function aliasSwitchActions(
   ];
 }
 
+/**
+ * Folding of every text field: lower case, Devanagari digits as ASCII, one Unicode spelling of
+ * Indic letters (nukta, chandrabindu: indic_normalization), Latin accents off. The standard
+ * tokenizer keeps Devanagari vowel signs in their word (नई दिल्ली: two words).
+ */
+export const FOLDING = ['lowercase', 'decimal_digit', 'indic_normalization', 'asciifolding'];
+
 const analysis: estypes.IndicesIndexSettingsAnalysis = {
   filter: {
     edge_grams: { type: 'edge_ngram', min_gram: 1, max_gram: 20 },
     city_synonyms: { type: 'synonym_graph', synonyms: CITY_SYNONYMS, lenient: true },
   },
   analyzer: {
-    folded: { type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding'] },
-    folded_synonyms: { type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'city_synonyms'] },
-    // Index side of prefix-as-you-type: "secunderabad" is stored as s, se, sec, ...
-    prefix_index: { type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'edge_grams'] },
+    folded: { type: 'custom', tokenizer: 'standard', filter: FOLDING },
+    folded_synonyms: { type: 'custom', tokenizer: 'standard', filter: [...FOLDING, 'city_synonyms'] },
+    // Index side of prefix-as-you-type: "secunderabad" is stored as s, se, sec, ... (दि, दिल, ...)
+    prefix_index: { type: 'custom', tokenizer: 'standard', filter: [...FOLDING, 'edge_grams'] },
   },
   normalizer: {
     code: { type: 'custom', filter: ['lowercase', 'asciifolding'] },

@@ -38,9 +38,10 @@ export function normalizeQuery(raw: string, field = 'query'): NormalizedQuery {
   if (!trimmed) throw badInput('Type at least one character to search', field);
   if (trimmed.length > MAX_QUERY_LENGTH)
     throw badInput(`Search text must be at most ${MAX_QUERY_LENGTH} characters`, field);
+  // Marks belong to their word: Devanagari's vowel signs and virama (दिल्ली) are \p{M}, not letters.
   const tokens = fold(trimmed)
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter(Boolean);
+    .split(/[^\p{L}\p{M}\p{N}]+/u)
+    .filter((word) => /[\p{L}\p{N}]/u.test(word));
   if (tokens.length === 0) throw badInput('Search text needs at least one letter or digit', field);
   const text = tokens.join(' ');
   return { text, tokens, compact: tokens.join('').toUpperCase() };
@@ -105,7 +106,7 @@ export function wordsOf(folded: string): Word[] {
   const cached = wordCache.get(folded);
   if (cached) return cached;
   const words: Word[] = [];
-  for (const m of folded.matchAll(/[\p{L}\p{N}]+/gu)) words.push({ text: m[0], start: m.index });
+  for (const m of folded.matchAll(/[\p{L}\p{M}\p{N}]+/gu)) words.push({ text: m[0], start: m.index });
   if (wordCache.size >= WORD_CACHE_SIZE) wordCache.clear();
   wordCache.set(folded, words);
   return words;
