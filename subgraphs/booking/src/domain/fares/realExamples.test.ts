@@ -10,7 +10,8 @@ import { rupees } from './tables.ts';
 
 interface SeedTrain {
   number: string;
-  superfast?: boolean;
+  type: string;
+  superfast: boolean;
   stops: { code: string; km: number }[];
 }
 const trains: SeedTrain[] = JSON.parse(
@@ -31,11 +32,11 @@ describe('real examples', () => {
     // 670 + 0.05 x 1,879 km = ₹764 in 2026.
     const km = journeyKm('12655', 'ADI', 'MAS');
     expect(km).toBe(1879);
+    const { superfast } = trains.find((t) => t.number === '12655')!;
+    expect(superfast).toBe(true);
     within(baseFarePaise('SLEEPER', km), rupees(670 + 0.05 * km), 0.01);
     // The whole fare the module then asks: ₹768 + 20 + 30 superfast = 818 -> ₹820 (not verified).
-    expect(fareBreakdown({ cls: 'SLEEPER', distanceKm: km, superfast: true, quota: 'GENERAL' }).totalPaise).toBe(
-      rupees(820),
-    );
+    expect(fareBreakdown({ cls: 'SLEEPER', distanceKm: km, superfast, quota: 'GENERAL' }).totalPaise).toBe(rupees(820));
   });
   it('AC 3 tier and sleeper base fares against the published AC 3 economy slabs', () => {
     // Ministry of Railways, 28 Aug 2021 (Indian Express, 29 Aug 2021; Millennium Post 30 Aug):
@@ -64,5 +65,11 @@ describe('real examples', () => {
       expect(fareGstPaise(cls, rupees(fare))).toBe(rupees(gst));
       expect(Math.ceil((fare + gst + catering) / 5) * 5).toBe(net);
     }
+  });
+  it("the seed's superfast flags: premium types and the 12xxx/20xxx/22xxx series", () => {
+    const premium = ['RAJDHANI', 'SHATABDI', 'DURONTO', 'VANDE_BHARAT', 'HUMSAFAR', 'GARIB_RATH', 'TEJAS'];
+    for (const t of trains)
+      expect([t.number, t.superfast]).toEqual([t.number, premium.includes(t.type) || /^(12|20|22)/.test(t.number)]);
+    expect(trains.filter((t) => !t.superfast).map((t) => t.number)).toEqual(['11077', '16345', '10103']);
   });
 });
