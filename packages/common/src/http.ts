@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import { runInRequestScope } from './logger.ts';
 import { withTimeout } from './telemetry.ts';
+import { traceRequests } from './tracing.ts';
 
 export type ReadinessCheck = () => Promise<Record<string, boolean>>;
 
@@ -93,9 +94,11 @@ export function addHealthRoutes(app: Express, ready: ReadinessCheck): void {
 }
 
 export async function listen(app: Express, port: number, host = '0.0.0.0'): Promise<HttpServer> {
+  // As app.listen does, with a SERVER span around each request when tracing is on (tracing.ts).
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    const s = createServer(traceRequests(app));
     s.once('error', reject);
+    s.listen(port, host, () => resolve(s));
   });
   server.keepAliveTimeout = 65_000;
   const actual = (server.address() as AddressInfo).port;

@@ -18,6 +18,7 @@ export * from './messaging.ts';
 export * from './ratelimit.ts';
 export * from './operationLog.ts';
 export * from './telemetry.ts';
+export * from './tracing.ts';
 export * from './batch.ts';
 export * from './ids.ts';
 export * from './periodic.ts';

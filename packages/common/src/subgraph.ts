@@ -40,6 +40,7 @@ import { runInRequestScope } from './logger.ts';
 import { operationLogPlugin } from './operationLog.ts';
 import type { RedisRateLimitStore } from './ratelimit.ts';
 import { graphqlMetricsPlugin, instrumentHttp, tryAgainMetricsPlugin } from './telemetry.ts';
+import { graphqlTracingPlugin } from './tracing.ts';
 
 export function loadSchemaFile(url: URL): string {
   return readFileSync(url, 'utf8');
@@ -107,6 +108,7 @@ export function createSubgraphServer<TContext extends RequestContext>(
       ApolloServerPluginLandingPageDisabled(),
       operationLogPlugin<TContext>(opts.logger),
       graphqlMetricsPlugin<TContext>(),
+      graphqlTracingPlugin<TContext>(),
       tryAgainMetricsPlugin<TContext>(),
       inputValidationPlugin<TContext>(),
     ],

@@ -1,9 +1,11 @@
 // Consumers with manual ack: a failing message goes through the retry queue (a per-message TTL)
 // into the DLQ; poison goes to the DLQ at once.
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { addLogFields, runInLogScope } from '../logger.ts';
 import { counter, scrapedGauges } from '../telemetry.ts';
+import { extractTraceContext, failSpan, inSpan, tracingEnabled } from '../tracing.ts';
 import type { AmqpConnection } from './connection.ts';
 import { parseEnvelope, type Envelope } from './envelope.ts';
 import { declareQueue, dlqName, retryQueueName, type Binding, type QueueType } from './topology.ts';
@@ -174,15 +176,36 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     if (outcome !== 'confirmed') throw new Error(`queue ${target} does not exist`);
   };
 
-  const delivered = (outcome: 'ack' | 'retry' | 'dead_lettered' | 'requeued') =>
+  const delivered = (outcome: 'ack' | 'retry' | 'dead_lettered' | 'requeued') => {
     consumerDeliveries.inc({ queue, outcome });
+    trace.getActiveSpan()?.setAttribute('tatkal.consumer.outcome', outcome);
+  };
 
   // Every log line of one delivery's handling (the handler's, the code it calls) carries the
   // message id and, once the envelope is read, its correlation id (the PNR for reservation events).
   const handle = (ch: Channel, msg: ConsumeMessage) =>
     runInLogScope({ messageId: msg.properties.messageId, correlationId: msg.properties.correlationId }, () =>
-      handleInScope(ch, msg),
+      tracingEnabled() ? handleInSpan(ch, msg) : handleInScope(ch, msg),
     );
+
+  // With tracing on: a CONSUMER span, child of the publish that the message's W3C headers name
+  // (the outbox relay's), so the handler's queries and the events it writes continue that trace.
+  const handleInSpan = (ch: Channel, msg: ConsumeMessage) => {
+    const headers = msg.properties.headers ?? {};
+    const attributes = {
+      'messaging.system': 'rabbitmq',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': String(headers[MessageHeaders.originalExchange] ?? msg.fields.exchange),
+      'messaging.rabbitmq.destination.routing_key': String(
+        headers[MessageHeaders.originalRoutingKey] ?? msg.fields.routingKey,
+      ),
+      'messaging.consumer.group.name': queue,
+      'messaging.message.id': msg.properties.messageId as string | undefined,
+      'tatkal.consumer.attempt': Number(headers[MessageHeaders.attempts] ?? 0) + 1,
+    };
+    const parent = extractTraceContext(headers);
+    return inSpan(`process ${queue}`, { kind: SpanKind.CONSUMER, attributes, parent }, () => handleInScope(ch, msg));
+  };
 
   const handleInScope = async (ch: Channel, msg: ConsumeMessage) => {
     const headers = msg.properties.headers ?? {};
@@ -211,6 +234,7 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
         settle(ch, msg, 'ack');
         delivered('ack');
       } catch (err) {
+        failSpan(trace.getActiveSpan(), err);
         const error = ((err as Error)?.message ?? String(err)).slice(0, 500);
         const common = {
           [MessageHeaders.attempts]: attempt,

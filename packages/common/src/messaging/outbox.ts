@@ -1,8 +1,10 @@
 // The transactional outbox's relay: rows a service wrote in the transaction of its state change,
 // published with publisher confirms and marked published in the transaction that claimed them.
+import { SpanKind } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { startPeriodic } from '../periodic.ts';
 import { scrapedGauges } from '../telemetry.ts';
+import { extractTraceContext, failSpan, inSpan, traceContextOf, traceHeaders, tracingEnabled } from '../tracing.ts';
 import type { AmqpConnection } from './connection.ts';
 import { serviceTable, type SqlClient, type TransactionalSqlClient } from './sql.ts';
 
@@ -96,6 +98,39 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     return { unpublished: [{ labels, value: lag.unpublished }], oldestAge: [{ labels, value: lag.oldestAgeSeconds }] };
   });
 
+  // The row's trace context (the transaction that wrote it) travels in the W3C headers, not the
+  // body; with tracing on here, the publish is a PRODUCER span of that trace.
+  const publishRow = (row: OutboxRow) => {
+    const { traceContext, ...payload } = payloadOf(row);
+    const stored = traceContextOf(traceContext);
+    const exchange = exchangeName(row.exchange);
+    const send = (headers: Record<string, string>) =>
+      opts.connection.publish(exchange, row.routing_key, Buffer.from(JSON.stringify({ id: row.id, ...payload })), {
+        persistent: true,
+        mandatory: true,
+        messageId: row.id,
+        correlationId: correlationOf(payload),
+        type: typeof payload.type === 'string' ? payload.type : row.routing_key,
+        contentType: 'application/json',
+        timestamp: Math.floor(Date.now() / 1000),
+        ...(Object.keys(headers).length ? { headers } : {}),
+      });
+    if (!tracingEnabled()) return send(stored ? { ...stored } : {});
+    const attributes = {
+      'messaging.system': 'rabbitmq',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': exchange,
+      'messaging.rabbitmq.destination.routing_key': row.routing_key,
+      'messaging.message.id': row.id,
+    };
+    const parent = extractTraceContext(stored ? { ...stored } : undefined);
+    return inSpan(`publish ${row.exchange}`, { kind: SpanKind.PRODUCER, attributes, parent }, async (span) => {
+      const outcome = await send(traceHeaders());
+      if (outcome !== 'confirmed') failSpan(span, new Error('returned as unroutable'));
+      return outcome;
+    });
+  };
+
   const publishBatch = async (): Promise<{ claimed: number; published: number }> => {
     const now = Date.now();
     for (const [id, until] of backoff) if (until <= now) backoff.delete(id);
@@ -110,26 +145,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
           batch,
         );
         if (rows.length === 0) return { claimed: 0, published: 0 };
-        const outcomes = await Promise.allSettled(
-          rows.map((row) => {
-            const payload = payloadOf(row);
-            const envelope = { id: row.id, ...payload };
-            return opts.connection.publish(
-              exchangeName(row.exchange),
-              row.routing_key,
-              Buffer.from(JSON.stringify(envelope)),
-              {
-                persistent: true,
-                mandatory: true,
-                messageId: row.id,
-                correlationId: correlationOf(payload),
-                type: typeof payload.type === 'string' ? payload.type : row.routing_key,
-                contentType: 'application/json',
-                timestamp: Math.floor(Date.now() / 1000),
-              },
-            );
-          }),
-        );
+        const outcomes = await Promise.allSettled(rows.map((row) => publishRow(row)));
         const published: string[] = [];
         const failed: { row: OutboxRow; reason: string }[] = [];
         outcomes.forEach((o, i) => {
