@@ -1,5 +1,5 @@
-// The Kubernetes manifests (deploy/k8s), checked without a cluster: each overlay is rendered
-// (deploy/k8s/render.ts), every object is validated against the Kubernetes OpenAPI schema
+// The Kubernetes manifests (deploy/k8s), checked without a cluster: each overlay is rendered by
+// the real kustomize (`kubectl kustomize`, test/support/kustomize.ts), every object is validated against the Kubernetes OpenAPI schema
 // (kubernetes-models) or KEDA's CRD schema (@kubernetes-models/keda), and the objects are checked
 // against each other and against the processes themselves: each Deployment's env is parsed by that
 // process's own zod config (so a new required variable fails here until the manifests set it),
@@ -13,13 +13,22 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Service, type IService, type IContainer, type IEnvVar, type IProbe } from 'kubernetes-models/v1';
+import {
+  ConfigMap,
+  Namespace,
+  Service,
+  type IContainer,
+  type IEnvVar,
+  type IProbe,
+  type IService,
+} from 'kubernetes-models/v1';
 import {
   ScaledObject,
   TriggerAuthentication,
   type IScaledObject,
   type ITriggerAuthentication,
 } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { ConfigError, eventTopology } from '@tatkal/common';
 import { loadGatewayConfig } from '../gateway/src/config.ts';
 import { loadAuthConfig } from '../subgraphs/auth/src/config.ts';
@@ -27,12 +36,12 @@ import { loadBookingConfig } from '../subgraphs/booking/src/config.ts';
 import { loadSearchConfig } from '../subgraphs/search/src/config.ts';
 import { loadPaymentConfig, paymentServes, type PaymentRole } from '../subgraphs/payment/src/config.ts';
 import { networkEventsQueue } from '../subgraphs/search/src/events/networkEvents.ts';
-import { applyJsonPatch, podTemplateOf, renderKustomization, type K8sObject } from '../deploy/k8s/render.ts';
+import { kustomize, podTemplateOf, type K8sObject } from './support/kustomize.ts';
 
 const root = join(import.meta.dirname, '..');
 const k8s = join(root, 'deploy/k8s');
 const overlays = ['dev', 'prod'] as const;
-const rendered = Object.fromEntries(overlays.map((o) => [o, renderKustomization(join(k8s, 'overlays', o))])) as Record<
+const rendered = Object.fromEntries(overlays.map((o) => [o, kustomize(join(k8s, 'overlays', o))])) as Record<
   (typeof overlays)[number],
   K8sObject[]
 >;
@@ -48,7 +57,19 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
   'keda.sh/v1alpha1/TriggerAuthentication': TriggerAuthentication,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Namespace': Namespace,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
+
+/** Every generated ConfigMap of both overlays by its (hashed) name: what `envFrom` reads. */
+const configMaps = new Map(
+  Object.values(rendered)
+    .flat()
+    .filter((o) => o.kind === 'ConfigMap')
+    .map((o) => [o.metadata.name, (o as { data?: Record<string, string> }).data ?? {}]),
+);
 
 // ───────────────────────────── the processes ─────────────────────────────
 
@@ -66,8 +87,9 @@ interface Process {
 
 /** Which process a container runs: its entry file, and for payment its role. */
 function processOf(container: IContainer): Process | null {
-  const entry = (container.command ?? []).find((a) => a.endsWith('.ts'));
-  const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+  // The image runs the compiled file beside each source (scripts/build.mjs): x.js for x.ts.
+  const entry = (container.command ?? []).find((a) => a.endsWith('.js'))?.replace(/\.js$/, '.ts');
+  const env = envOf(container);
   switch (entry) {
     case 'gateway/src/index.ts':
       return { load: loadGatewayConfig, probePortVar: 'PORT', ports: { http: 'PORT', metrics: 'METRICS_PORT' } };
@@ -128,6 +150,12 @@ const documentedSecretKeys = readFileSync(join(k8s, 'secrets.example.env'), 'utf
  */
 function envOf(container: IContainer, withOptional = true): Record<string, string> {
   const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    const data = configMaps.get(source.configMapRef?.name ?? '');
+    if (!data)
+      throw new Error(`${container.name}: envFrom ${JSON.stringify(source)} is not a ConfigMap of the overlay`);
+    Object.assign(env, data);
+  }
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.secretKeyRef) {
@@ -221,29 +249,25 @@ function admits(policies: (INetworkPolicy & K8sObject)[], to: IDeployment, from:
 
 // ───────────────────────────── the tests ─────────────────────────────
 
-describe('deploy/k8s render.ts (the kustomize subset)', () => {
-  it('applies JSON 6902 patches as RFC 6902 says, and refuses a failed test or a missing path', () => {
-    const doc = { a: { list: [1, 2], b: 'x' } };
-    expect(
-      applyJsonPatch(doc, [
-        { op: 'add', path: '/a/list/-', value: 3 },
-        { op: 'replace', path: '/a/b', value: 'y' },
-        { op: 'remove', path: '/a/list/0' },
-        { op: 'add', path: '/a/c~1d', value: 1 },
-      ]),
-    ).toEqual({ a: { list: [2, 3], b: 'y', 'c/d': 1 } });
-    expect(doc).toEqual({ a: { list: [1, 2], b: 'x' } });
-    expect(() => applyJsonPatch(doc, [{ op: 'test', path: '/a/b', value: 'z' }])).toThrow(/test/);
-    expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/a/nope', value: 1 }])).toThrow(/does not exist/);
-  });
-
+describe('deploy/k8s, rendered by kubectl kustomize', () => {
   it('renders both overlays over the same base: the same objects, each overlay in its own namespace', () => {
-    const ids = (objs: K8sObject[]) => objs.map((o) => `${o.kind}/${o.metadata.name}`);
+    // A generated ConfigMap's name ends in a hash of its content (dev's payment settings differ).
+    const name = (o: K8sObject) =>
+      o.kind === 'ConfigMap' ? o.metadata.name.replace(/-[a-z0-9]{10}$/, '') : o.metadata.name;
+    const namespaced = (objs: K8sObject[]) => objs.filter((o) => o.kind !== 'Namespace');
+    const ids = (objs: K8sObject[]) => namespaced(objs).map((o) => `${o.kind}/${name(o)}`);
     expect(rendered.dev.length).toBeGreaterThan(25);
     expect(ids(rendered.dev)).toEqual(expect.arrayContaining(ids(rendered.prod)));
-    expect(new Set(rendered.dev.map((o) => o.metadata.namespace))).toEqual(new Set(['tatkal-dev']));
-    expect(new Set(rendered.prod.map((o) => o.metadata.namespace))).toEqual(new Set(['tatkal']));
-    for (const objs of Object.values(rendered)) expect(new Set(ids(objs)).size, 'kind/name unique').toBe(objs.length);
+    for (const [overlay, namespace] of [
+      ['dev', 'tatkal-dev'],
+      ['prod', 'tatkal'],
+    ] as const) {
+      const objs = rendered[overlay];
+      expect(new Set(namespaced(objs).map((o) => o.metadata.namespace))).toEqual(new Set([namespace]));
+      // The Namespace object itself, renamed by the overlay: `kubectl apply -k` creates it first.
+      expect(objs.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name)).toEqual([namespace]);
+      expect(new Set(ids(objs)).size, 'kind/name unique').toBe(namespaced(objs).length);
+    }
     for (const o of rendered.prod)
       expect(o.metadata.labels?.['app.kubernetes.io/part-of'], `${o.kind}/${o.metadata.name}`).toBe('tatkal');
   });
@@ -283,11 +307,16 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
       ).toContain(name);
     expect(envOf(mainContainer(deployment('payment'))).PAYMENT_ROLE).toBe('graphql');
     expect(envOf(mainContainer(deployment('payment-webhooks'))).PAYMENT_ROLE).toBe('webhooks');
-    // Every command runs a file of this repository with the image's tsx.
+    // Every command runs a file of the image with node: a compiled x.js of this repository's x.ts
+    // (scripts/build.mjs), or a plain .mjs script; never tsx.
     for (const d of [...deployments, ...jobs]) {
       for (const c of podTemplateOf(d)!.spec.containers as IContainer[]) {
-        for (const arg of (c.command ?? []).join(' ').match(/[\w./-]+\.(?:ts|mjs)\b/g) ?? [])
-          expect(existsSync(join(root, arg)), `${d.metadata.name}: ${arg}`).toBe(true);
+        const command = (c.command ?? []).join(' ');
+        expect(command, d.metadata.name).not.toMatch(/tsx|\.ts\b/);
+        for (const arg of command.match(/[\w./-]+\.(?:js|mjs)\b/g) ?? []) {
+          const source = arg.endsWith('.js') ? arg.replace(/\.js$/, '.ts') : arg;
+          expect(existsSync(join(root, source)), `${d.metadata.name}: ${arg}`).toBe(true);
+        }
       }
     }
   });
@@ -385,26 +414,25 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     }
   });
 
-  it('scales gateway and booking with HPAs and the queue consumers with KEDA, one autoscaler per Deployment', () => {
-    const targets = [...hpas.map((h) => h.spec!.scaleTargetRef.name), ...scaled.map((s) => s.spec.scaleTargetRef.name)];
+  it('scales with KEDA alone: one ScaledObject per scaled Deployment, which sets no replicas of its own', () => {
+    expect(hpas, 'KEDA creates the HPAs; none in the manifests').toEqual([]);
+    const targets = scaled.map((s) => s.spec.scaleTargetRef.name);
     expect(new Set(targets).size, 'no Deployment under two autoscalers').toBe(targets.length);
-    expect(hpas.map((h) => h.spec!.scaleTargetRef.name).sort()).toEqual(['booking', 'gateway']);
-    for (const h of hpas) {
-      const d = deployment(h.spec!.scaleTargetRef.name);
-      expect(h.spec!.scaleTargetRef.kind).toBe('Deployment');
-      expect(h.spec!.minReplicas!).toBeLessThanOrEqual(h.spec!.maxReplicas);
-      expect(d.spec!.replicas, `${d.metadata.name} starts at the HPA's floor`).toBe(h.spec!.minReplicas);
-    }
+    expect(targets.sort()).toEqual(['auth', 'booking', 'gateway', 'payment', 'search']);
     for (const s of scaled) {
-      expect(
-        deployments.map((d) => d.metadata.name),
-        `ScaledObject ${s.metadata.name}`,
-      ).toContain(s.spec.scaleTargetRef.name);
+      const d = deployment(s.spec.scaleTargetRef.name);
+      expect(d, `ScaledObject ${s.metadata.name}`).toBeDefined();
+      expect(s.spec.minReplicaCount!).toBeGreaterThanOrEqual(1);
       expect(s.spec.minReplicaCount!).toBeLessThanOrEqual(s.spec.maxReplicaCount!);
+      // `kubectl apply` of a Deployment with replicas resets what the autoscaler set.
+      expect(d.spec!.replicas, `${d.metadata.name} has spec.replicas under an autoscaler`).toBeUndefined();
     }
+    // The only Deployment nobody scales keeps its count.
+    for (const d of deployments.filter((x) => !targets.includes(x.metadata.name)))
+      expect(d.spec!.replicas, d.metadata.name).toBeGreaterThanOrEqual(1);
   });
 
-  it('points every queue-depth trigger at the queue its target really consumes (production names)', async () => {
+  it('points every queue-depth trigger at the queue its target really consumes (production names)', () => {
     const topology = eventTopology('');
     const consumes: Record<string, string> = {
       booking: topology.queues.bookingPaymentEvents.queue,
@@ -415,7 +443,7 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     const rabbit = scaled.flatMap((s) =>
       s.spec.triggers.filter((t) => t.type === 'rabbitmq').map((t) => [s, t] as const),
     );
-    expect(rabbit.map(([s]) => s.spec.scaleTargetRef.name).sort()).toEqual(['payment', 'search']);
+    expect(rabbit.map(([s]) => s.spec.scaleTargetRef.name).sort()).toEqual(['booking', 'payment', 'search']);
     for (const [s, t] of rabbit) {
       expect(t.metadata.queueName, s.metadata.name).toBe(consumes[s.spec.scaleTargetRef.name]);
       expect(t.metadata.mode).toBe('QueueLength');
@@ -424,13 +452,6 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
         { parameter: 'host', name: 'tatkal-secrets', key: 'AMQP_URL' },
       ]);
     }
-    // booking: the same depth through its HPA, from the gauge booking itself exports.
-    const external = hpas.find((h) => h.metadata.name === 'booking')!.spec!.metrics!.find((m) => m.type === 'External')!
-      .external!;
-    expect(external.metric.selector?.matchLabels).toEqual({ queue: consumes.booking });
-    await import('../subgraphs/booking/src/service.ts');
-    const { metricsRegistry } = await import('@tatkal/common');
-    expect(metricsRegistry.getSingleMetric(external.metric.name), `${external.metric.name} is exported`).toBeDefined();
   }, 60_000);
 
   it('gives every Deployment a disruption budget that lets a node drain', () => {
@@ -450,7 +471,16 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
   });
 
   it('takes every secret from the Secrets tatkal-secrets and tatkal-auth-keys, which are not in the manifests', () => {
-    expect(objects.filter((o) => o.kind === 'Secret' || o.kind === 'ConfigMap')).toEqual([]);
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    // Settings are in ConfigMaps, secrets never: no secret's name as a key, no credentials in a URL.
+    for (const [name, data] of configMaps) {
+      for (const [key, value] of Object.entries(data)) {
+        expect(key, `ConfigMap ${name}`).not.toMatch(
+          /SECRET|PASSWORD|DATABASE_URL|REDIS_URL|AMQP_URL|ELASTICSEARCH_URL/,
+        );
+        expect(value, `ConfigMap ${name} ${key}: credentials in a URL`).not.toMatch(/:\/\/[^/\s]*@/);
+      }
+    }
     const mustBeSecret = new RegExp(
       '^(IDENTITY_ASSERTION_SECRET|PAYMENT_WEBHOOK_SECRETS?|ADMIN_PASSWORD|' +
         'DATABASE_URL|REDIS_URL|AMQP_URL|ELASTICSEARCH_URL)$',
@@ -494,7 +524,7 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     const job = podTemplateOf(jobs[0]!)!.spec as { containers: IContainer[] };
     const cmd = (job.containers[0]!.command ?? []).join(' ');
     expect(cmd.indexOf('scripts/prisma.mjs migrate-deploy')).toBeGreaterThanOrEqual(0);
-    expect(cmd.indexOf('prisma/seed/seed.ts')).toBeGreaterThan(cmd.indexOf('migrate-deploy'));
+    expect(cmd.indexOf('node prisma/seed/seed.js')).toBeGreaterThan(cmd.indexOf('migrate-deploy'));
     expect(cmd).not.toMatch(/;/); // && chains: a failed step fails the Job
     expect(job.containers[0]!.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key).toBe(
       'MIGRATE_DATABASE_URL',
