@@ -82,7 +82,7 @@ const healthTest = (svc: Service) => [svc.healthcheck?.test ?? []].flat().join('
 const buildsFromDockerfile = (svc: Service) => svc.build !== undefined;
 // The payment provider simulator builds from the same image but is a stand-in, not an app service.
 const helperServices = ['migrate', 'payment-provider'];
-const observabilityServices = ['prometheus', 'grafana'];
+const observabilityServices = ['prometheus', 'grafana', 'jaeger'];
 // The load balancer in front of the gateway (ops/nginx/gateway-lb.conf).
 const edgeServices = ['gateway-lb'];
 // What `docker compose up --scale booking=3 --scale gateway=2` (README, compose header) scales.
@@ -419,6 +419,16 @@ describe('observability: Prometheus and Grafana', () => {
       expect(healthTest(svc)).toContain(`http://127.0.0.1:${port}/`);
     }
     expect(dependsOn(grafana).prometheus).toBe('service_healthy');
+  });
+
+  it('runs a pinned Jaeger, UI and OTLP/HTTP bound to this machine, and every app process exports traces to it', () => {
+    const jaeger = services.jaeger!;
+    expect(jaeger.image).toMatch(/^jaegertracing\/jaeger:\d+\.\d+\.\d+$/);
+    expect(jaeger.ports).toEqual(['127.0.0.1:16686:16686', '127.0.0.1:4318:4318']);
+    expect(healthTest(jaeger)).toContain('http://127.0.0.1:13133/');
+    // The default of `${OTEL_EXPORTER_OTLP_ENDPOINT-...}`: set empty, it turns tracing off.
+    for (const name of appServices)
+      expect(envOf(services[name]!).OTEL_EXPORTER_OTLP_ENDPOINT, name).toContain('http://jaeger:4318');
   });
 
   it('gives Prometheus the config file in ops/prometheus', () => {
