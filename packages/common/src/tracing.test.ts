@@ -64,7 +64,7 @@ describe('startTracing with no endpoint', () => {
 });
 
 describe('startTracing with an exporter', () => {
-  it('registers the SDK, Prisma and the channels; the envelope carries the active trace; shutdown undoes it all', async () => {
+  it('registers the SDK, Prisma, the channels; the envelope carries the active trace; shutdown undoes it', async () => {
     const exporter = new InMemorySpanExporter();
     started = await startTracing('booking', { env: {}, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
     expect(tracingEnabled()).toBe(true);

@@ -26,7 +26,10 @@ export interface Tracing {
 }
 
 export interface StartTracingOptions {
-  /** Default process.env: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_TRACES_SAMPLER_ARG, OTEL_SDK_DISABLED. */
+  /**
+   * Default process.env: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+   * OTEL_TRACES_SAMPLER_ARG, OTEL_SDK_DISABLED.
+   */
   env?: Record<string, string | undefined>;
   /** Replace the OTLP exporter (a test's in-memory exporter); tracing starts even with no endpoint. */
   spanProcessors?: SpanProcessor[];
