@@ -42,7 +42,7 @@ const spanNamed = (name: string, kind: SpanKind) =>
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
 describe('trace context through the outbox', () => {
-  it('webhook span -> outbox row -> publish -> consumer (and its retry) -> the event it writes: one trace', async () => {
+  it('webhook -> outbox row -> publish -> consumer (and its retry) -> the event it writes: one trace', async () => {
     const name = `traced-${randomUUID().slice(0, 8)}`;
     const exchange = `${prefix}${name}`;
     const queue = `${prefix}${name}.events`;
