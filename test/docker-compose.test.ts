@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { parseDocument } from 'yaml';
-import { exportedNames, parseMetrics } from './support/metrics.ts';
+import { metricNamesExported, metricNamesIn } from './support/promql.ts';
 import { SERVICE_NODE_OPTIONS } from '../scripts/nodeOptions.ts';
 
 const root = new URL('../', import.meta.url);
@@ -82,7 +82,11 @@ const healthTest = (svc: Service) => [svc.healthcheck?.test ?? []].flat().join('
 const buildsFromDockerfile = (svc: Service) => svc.build !== undefined;
 // The payment provider simulator builds from the same image but is a stand-in, not an app service.
 const helperServices = ['migrate', 'payment-provider'];
-const observabilityServices = ['prometheus', 'grafana', 'jaeger'];
+const observabilityServices = ['prometheus', 'grafana', 'jaeger', ...exporterServices()];
+/** The exporters Prometheus scrapes for the infrastructure dashboard (test/compose-env.test.ts). */
+function exporterServices(): string[] {
+  return ['postgres-exporter', 'redis-exporter'];
+}
 // The load balancer in front of the gateway (ops/nginx/gateway-lb.conf).
 const edgeServices = ['gateway-lb'];
 // What `docker compose up --scale booking=3 --scale gateway=2` (README, compose header) scales.
@@ -148,7 +152,7 @@ describe('docker-compose.yml', () => {
       // In production (every app service here) an unsigned request is refused; the secret is required.
       expect(envOf(svc!).NODE_ENV, name).toBe('production');
       expect(envOf(svc!).IDENTITY_ASSERTION_SECRET, name).toMatch(/^\$\{IDENTITY_ASSERTION_SECRET:\?[^}]*\}$/);
-      expect([svc!.command].flat().join(' '), `${name} command`).toContain(`subgraphs/${name}/src/index.ts`);
+      expect([svc!.command].flat().join(' '), `${name} command`).toBe(`node subgraphs/${name}/src/index.js`);
     }
   });
 
@@ -177,7 +181,7 @@ describe('docker-compose.yml', () => {
   it('runs the payment provider simulator on 4006, delivering to the webhook sidecar with the same secret', () => {
     const svc = services['payment-provider']!;
     const env = envOf(svc);
-    expect([svc.command].flat().join(' ')).toContain('subgraphs/payment/src/provider/index.ts');
+    expect([svc.command].flat().join(' ')).toBe('node subgraphs/payment/src/provider/index.js');
     expect(env.PROVIDER_PORT).toBe('4006');
     expect(publishedFor(svc, 4006)).toContain(4006);
     expect(env.WEBHOOK_URL).toBe(`http://payment:${envOf(services.payment!).WEBHOOK_PORT}/webhooks/payments`);
@@ -213,10 +217,12 @@ describe('docker-compose.yml', () => {
     expect(dependsOn(services.search!).elasticsearch).toBe('service_healthy');
   });
 
-  it('runs generate, migrate-deploy and seed once, after postgres is healthy', () => {
+  it('runs migrate-deploy and the compiled seed once, after postgres is healthy', () => {
     const migrate = services.migrate!;
     const cmd = [migrate.command].flat().join(' ');
-    const steps = ['scripts/prisma.mjs generate', 'scripts/prisma.mjs migrate-deploy', 'prisma/seed/seed.ts'];
+    // The client was generated at image build (Dockerfile); the image has no Prisma 7 CLI.
+    expect(cmd).not.toContain('generate');
+    const steps = ['node scripts/prisma.mjs migrate-deploy', 'node prisma/seed/seed.js'];
     const at = steps.map((s) => cmd.indexOf(s));
     expect(
       at.every((i) => i >= 0),
@@ -239,7 +245,7 @@ describe('docker-compose.yml', () => {
     expect(healthTest(services.redis!)).toContain('redis-cli ping');
     expect(healthTest(services.rabbitmq!)).toContain('rabbitmq-diagnostics -q ping');
     expect(healthTest(services.elasticsearch!)).toContain('_cluster/health');
-    expect(services.rabbitmq!.image).toBe('rabbitmq:3.13-management');
+    expect(services.rabbitmq!.image).toBe('rabbitmq:3.13.7-management');
     expect(publishedFor(services.rabbitmq!, 15672)).toContain(15672);
     const es = envOf(services.elasticsearch!);
     expect(es['discovery.type']).toBe('single-node');
@@ -303,69 +309,6 @@ describe('docker-compose.yml', () => {
   });
 });
 
-/**
- * The processes' own metrics: every module the processes load registers its metrics in the process
- * registry on import.
- */
-async function metricNamesExported(): Promise<Set<string>> {
-  await Promise.all([
-    import('../gateway/src/service.ts'),
-    import('../subgraphs/auth/src/service.ts'),
-    import('../subgraphs/booking/src/service.ts'),
-    import('../subgraphs/search/src/service.ts'),
-    import('../subgraphs/payment/src/service.ts'),
-    import('../subgraphs/payment/src/provider/simulator.ts'),
-  ]);
-  const { metricsRegistry } = await import('@tatkal/common');
-  return exportedNames(parseMetrics(await metricsRegistry.metrics()).types);
-}
-
-// PromQL words that are not metric names: functions, aggregations, operators, modifiers.
-const PROMQL_WORDS = new Set([
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'count',
-  'topk',
-  'bottomk',
-  'quantile',
-  'rate',
-  'irate',
-  'increase',
-  'delta',
-  'idelta',
-  'histogram_quantile',
-  'abs',
-  'clamp_min',
-  'clamp_max',
-  'and',
-  'or',
-  'unless',
-  'bool',
-  'offset',
-  'time',
-  'vector',
-  'scalar',
-  'label_replace',
-]);
-
-/**
- * The metric names a PromQL expression reads (label matchers, ranges, grouping lists and Grafana
- * variables removed).
- */
-
-function metricNamesIn(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
-    .replace(/\$\w+/g, ' ');
-  const words = bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
-  return words.filter((w) => !PROMQL_WORDS.has(w));
-}
-
 interface DashboardPanel {
   type: string;
   title: string;
@@ -384,7 +327,9 @@ describe('observability: Prometheus and Grafana', () => {
   };
   const promConfig = parseYaml<{ scrape_configs: ScrapeJob[] }>(read('ops/prometheus/prometheus.yml'));
   // Static targets, and DNS discovery (every container of a service name) as name:port.
-  const targets = promConfig.scrape_configs.flatMap((job) => [
+  // The app processes' jobs; the exporters' (postgres, redis, rabbitmq) are checked in test/compose-env.test.ts.
+  const appJobs = promConfig.scrape_configs.filter((job) => !['postgres', 'redis', 'rabbitmq'].includes(job.job_name));
+  const targets = appJobs.flatMap((job) => [
     ...(job.static_configs ?? []).flatMap((c) =>
       c.targets.map((t) => ({ job: job.job_name, target: t, path: job.metrics_path ?? '/metrics', dns: false })),
     ),
@@ -594,7 +539,8 @@ describe('Dockerfile', () => {
   it('is multi-stage, non-root, and the compose app services build its runtime stage', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(stages).toEqual(expect.arrayContaining(['deps', 'build', 'runtime']));
-    expect(dockerfile).toMatch(/^ARG NODE_VERSION=/m);
+    // The base image by digest (the tag only documents which one).
+    expect(dockerfile).toMatch(/^FROM node:\d+\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64} AS base$/m);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile/);
     for (const name of [...appServices, 'migrate']) {
