@@ -48,6 +48,7 @@ const SUBGRAPHS: Record<string, SubgraphResolverTypes> = {
       ReservationConnection: '../domain/views.ts#ReservationPage',
       User: '../resolvers/mappers.ts#UserRef',
       RunCancellation: '../domain/runs/cancel.ts#RunCancellationView',
+      ChartReport: '../domain/lifecycle/chart.ts#ChartOutcome',
     },
   },
   payment: {

@@ -31,6 +31,8 @@ export const ErrorCode = {
   IDENTITY_NOT_VERIFIED: 'IDENTITY_NOT_VERIFIED',
   /** Agents may not book Tatkal in the first 30 minutes of its window; `opensAt` says when they may. */
   AGENT_WINDOW_CLOSED: 'AGENT_WINDOW_CLOSED',
+  /** Online cancellation is over: a confirmed berth after the chart, RAC or WL within 30 minutes of departure. */
+  CANCELLATION_CLOSED: 'CANCELLATION_CLOSED',
   /** An account's Tatkal PNRs between 10:00 and 12:00 IST of a day reached the limit (2); `limit` says it. */
   TATKAL_LIMIT_REACHED: 'TATKAL_LIMIT_REACHED',
   /** The caller's address's Tatkal PNRs between 10:00 and 12:00 IST reached the limit (2), over all accounts. */

@@ -30,6 +30,9 @@ export async function createTestRun(
     prepared?: boolean;
     /** Berths of the class earmarked per quota (the rest GENERAL), as the seed's quota shares. */
     quotas?: Partial<Record<Exclude<Quota, 'GENERAL'>, number>>;
+    /** Side lower berths per coach earmarked for RAC (two RAC passengers each); none by default. */
+    racBerths?: number;
+    superfast?: boolean;
   },
 ): Promise<TestRun> {
   const cls = opts.cls ?? 'SLEEPER';
@@ -43,7 +46,13 @@ export async function createTestRun(
   const id = (code: string) => stations.find((s) => s.code === code)!.id;
   const number = `9${tag}`;
   const train = await prisma.train.create({
-    data: { number, name: `Contention Express ${tag}`, type: 'SUPERFAST', runsOn: [0, 1, 2, 3, 4, 5, 6] },
+    data: {
+      number,
+      name: `Contention Express ${tag}`,
+      type: 'SUPERFAST',
+      superfast: opts.superfast ?? true,
+      runsOn: [0, 1, 2, 3, 4, 5, 6],
+    },
   });
   await prisma.trainStop.createMany({
     data: codes.map((code, seq) => ({
@@ -57,7 +66,9 @@ export async function createTestRun(
   });
   const coachCodes: string[] = [];
   for (let c = 1; c <= opts.coaches; c++) {
-    const coach = await prisma.coach.create({ data: { trainId: train.id, code: `S${c}`, class: cls, position: c } });
+    const coach = await prisma.coach.create({
+      data: { trainId: train.id, code: `S${c}`, class: cls, position: c, racBerths: opts.racBerths ?? 0 },
+    });
     coachCodes.push(coach.code);
     await prisma.seat.createMany({
       data: Array.from({ length: opts.berthsPerCoach }, (_, i) => ({
@@ -116,5 +127,33 @@ export async function doubleBookingAudit(prisma: PrismaClient, runId: string) {
     maskMismatch: Number(maskMismatch[0]!.n),
     seatedPassengers: Number(held[0]!.n),
     distinctSeats: Number(distinctSeats[0]!.n),
+  };
+}
+
+/** Zero in every count means no RAC half berth seats two passengers on a segment (beyond the key). */
+export async function racAudit(prisma: PrismaClient, runId: string) {
+  // RAC: never a third passenger on a half berth's segment, masks in step with rac_occupancy.
+  const racOverShared = await prisma.$queryRaw<{ n: bigint }[]>`
+    WITH rac AS MATERIALIZED (
+      SELECT p.id, p.seat_id, p.rac_slot, r.from_seq, r.to_seq FROM booking.passengers p
+      JOIN booking.reservations r ON r.id = p.reservation_id
+      WHERE r.run_id = ${runId}::uuid AND p.status = 'RAC')
+    SELECT count(*)::bigint AS n FROM rac a
+    JOIN rac b ON b.seat_id = a.seat_id AND b.rac_slot = a.rac_slot AND b.id > a.id
+      AND int4range(a.from_seq, a.to_seq) && int4range(b.from_seq, b.to_seq)`;
+  const racMaskMismatch = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*)::bigint AS n FROM booking.rac_slots rs
+    WHERE rs.run_id = ${runId}::uuid AND rs.occupied_mask <> COALESCE((
+      SELECT bit_or((1::bigint << o.segment)) FROM booking.rac_occupancy o
+      WHERE o.run_id = rs.run_id AND o.seat_id = rs.seat_id AND o.slot = rs.slot), 0)`;
+  // A berth is a berth or an RAC berth, never both.
+  const racSoldAsBerth = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*)::bigint AS n FROM booking.seat_occupancy o
+    JOIN booking.run_seats rs ON rs.run_id = o.run_id AND rs.seat_id = o.seat_id
+    WHERE o.run_id = ${runId}::uuid AND rs.rac`;
+  return {
+    racOverShared: Number(racOverShared[0]!.n),
+    racMaskMismatch: Number(racMaskMismatch[0]!.n),
+    racSoldAsBerth: Number(racSoldAsBerth[0]!.n),
   };
 }

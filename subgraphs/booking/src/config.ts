@@ -31,6 +31,8 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       BOOKING_WINDOW_DAYS: z.coerce.number().int().min(1).max(120).default(60),
       /** How often the sweeper expires unpaid holds; 0 turns it off in this process. */
       SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+      /** How often due charts (4 h and 30 min before departure) are looked for; 0 turns it off here. */
+      CHART_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
       /** Outbox relay and payment-event consumer (docs/events.md); 'false' runs without RabbitMQ. */
       EVENTS_ENABLED: z
         .enum(['true', 'false', '1', '0'])

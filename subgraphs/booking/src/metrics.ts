@@ -35,3 +35,9 @@ export const runsScheduled = counter({
   name: 'tatkal_runs_scheduled_total',
   help: 'Train runs the run scheduler created on the rolling horizon',
 });
+
+export const chartsPrepared = counter({
+  name: 'tatkal_charts_prepared_total',
+  help: 'Charts prepared (first: 4 h before departure, second: 30 minutes before), by the scheduler or prepareChart',
+  labelNames: ['chart'],
+});

@@ -16,6 +16,7 @@ import { startInventoryPreparer } from './domain/inventoryPreparer.ts';
 import { startCancelledRunSweeper } from './domain/runs/cancel.ts';
 import { startRunScheduler } from './domain/runs/scheduler.ts';
 import { startSweeper } from './domain/sweeper.ts';
+import { startChartScheduler } from './domain/chart.ts';
 import { startPaymentEventsConsumer } from './events/paymentEvents.ts';
 import { holdsExpired, inventoryPrepared, runsScheduled } from './metrics.ts';
 import { buildBookingServer } from './server.ts';
@@ -99,6 +100,14 @@ export async function startBookingService(
     logger,
     onCreated: (n) => runsScheduled.inc(n),
   });
+  const charts = startChartScheduler({
+    prisma,
+    idempotency: deps.idempotency,
+    settings: deps.reservations.settings,
+    logger,
+    intervalMs: config.CHART_INTERVAL_MS,
+    now: opts.now,
+  });
   // Reservations left on a cancelled run (a cancelRun cut short, a request queued as it ran).
   const cancelledRuns = startCancelledRunSweeper({
     ...deps.reservations,
@@ -117,6 +126,7 @@ export async function startBookingService(
       await sweeper.stop();
       await preparer?.stop();
       await scheduler.stop();
+      await charts.stop();
       await cancelledRuns.stop();
       await events?.close();
       redis.disconnect();

@@ -39,6 +39,8 @@ export type PassengerStatus =
   | 'CONFIRMED'
   | 'HELD'
   | 'QUEUED'
+  /** Reservation Against Cancellation: half of a side lower berth, shared with another RAC passenger, until a berth frees. */
+  | 'RAC'
   | 'REFUSED'
   | 'WAITLISTED';
 

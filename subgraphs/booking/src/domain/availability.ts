@@ -1,7 +1,7 @@
 import type { Quota, TravelClass } from '@tatkal/db';
 import { CLASS_CODE, requestLoader } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import { farePaise } from './rail.ts';
+import { type FareBreakdown, fareBreakdown, quotaOffered } from './fares/index.ts';
 import { segmentMask } from './network.ts';
 import { type Pool, poolOf } from './allocation/allocate.ts';
 import { waitlistedByRun } from './lifecycle/index.ts';
@@ -15,8 +15,15 @@ export interface ClassAvailability {
   quotaCode: string;
   totalBerths: number;
   availableBerths: number;
+  /** RAC passengers now (GENERAL only), and RAC halves still free for this journey. */
+  racLength: number;
+  racAvailable: number;
   waitlistLength: number;
+  /** What a booking now would get, as IRCTC shows it: AVAILABLE 42, RAC 12, WL 34, REGRET. */
+  statusCode: string;
   farePaise: number;
+  /** One passenger's fare now, part by part (Premium Tatkal's rises as its berths fill). */
+  fare: FareBreakdown;
   /** When the quota's booking window opens (windows.ts). */
   opensAt: Date;
   open: boolean;
@@ -30,7 +37,16 @@ export interface Journey {
 }
 
 /** Per class, in coach order, for one quota: its berths, those taken on the journey, passengers waiting. */
-export type ClassCounts = { class: TravelClass; quota: Quota; total: number; taken: number; waitlisted: number }[];
+export type ClassCounts = {
+  class: TravelClass;
+  quota: Quota;
+  total: number;
+  taken: number;
+  waitlisted: number;
+  rac: number;
+  racTotal: number;
+  racTaken: number;
+}[];
 
 // Per-request loaders behind availability: however many runs a request asks about, one query
 // each for berths per class (and the quota shares) of the trains, berths per pool and taken per
@@ -54,39 +70,56 @@ const berthsByTrain = requestLoader(async (trainIds: number[], ctx: BookingConte
   );
 });
 
-type PoolCounts = Map<Pool, { total: number; taken: number }>;
+type PoolCounts = Map<Pool, { total: number; taken: number; racTotal: number; racTaken: number }>;
 
 // Only runs with inventory rows (their berths per quota, chart releases included). The run's
 // rows are read whole either way (no index on the mask): counting them all costs nothing more.
 const countsByJourney = requestLoader(
   async (keys: { runId: string; mask: bigint }[], ctx: BookingContext): Promise<PoolCounts[]> => {
+    // Berths (RAC berths apart), and the RAC halves of the run (GENERAL's) beside them.
     const rows = await ctx.prisma.$queryRaw<
-      { key: number; class: TravelClass; quota: Quota; total: bigint; taken: bigint }[]
+      { key: number; class: TravelClass; quota: Quota; rac: boolean; total: bigint; taken: bigint }[]
     >`
-      SELECT k.key::int - 1 AS key, rs.class, rs.quota, count(*)::bigint AS total,
+      WITH k AS (
+        SELECT * FROM unnest(${keys.map((k) => k.runId)}::uuid[], ${keys.map((k) => k.mask.toString())}::bigint[])
+          WITH ORDINALITY AS k(run_id, mask, key))
+      SELECT k.key::int - 1 AS key, rs.class, rs.quota, false AS rac, count(*)::bigint AS total,
              count(*) FILTER (WHERE (rs.occupied_mask & k.mask) <> 0)::bigint AS taken
-      FROM unnest(${keys.map((k) => k.runId)}::uuid[], ${keys.map((k) => k.mask.toString())}::bigint[])
-        WITH ORDINALITY AS k(run_id, mask, key)
-      JOIN booking.run_seats rs ON rs.run_id = k.run_id
-      GROUP BY k.key, rs.class, rs.quota`;
-    return keys.map(
-      (_, i) =>
-        new Map(
-          rows
-            .filter((r) => r.key === i)
-            .map((r) => [poolOf(r.class, r.quota), { total: Number(r.total), taken: Number(r.taken) }]),
-        ),
-    );
+      FROM k JOIN booking.run_seats rs ON rs.run_id = k.run_id AND NOT rs.rac
+      GROUP BY k.key, rs.class, rs.quota
+      UNION ALL
+      SELECT k.key::int - 1, h.class, 'GENERAL', true, count(*)::bigint,
+             count(*) FILTER (WHERE (h.occupied_mask & k.mask) <> 0)::bigint
+      FROM k JOIN booking.rac_slots h ON h.run_id = k.run_id
+      GROUP BY k.key, h.class`;
+    return keys.map((_, i) => {
+      const counts: PoolCounts = new Map();
+      for (const r of rows.filter((row) => row.key === i)) {
+        const pool = poolOf(r.class, r.quota);
+        const c = counts.get(pool) ?? { total: 0, taken: 0, racTotal: 0, racTaken: 0 };
+        if (r.rac) Object.assign(c, { racTotal: Number(r.total), racTaken: Number(r.taken) });
+        else Object.assign(c, { total: Number(r.total), taken: Number(r.taken) });
+        counts.set(pool, c);
+      }
+      return counts;
+    });
   },
   { cacheKeyFn: (k) => `${k.runId}|${k.mask}` },
 );
 
-const waitlistByRun = requestLoader(async (runIds: string[], ctx: BookingContext): Promise<Map<Pool, number>[]> => {
-  const rows = await waitlistedByRun(ctx.prisma, runIds);
-  return runIds.map(
-    (id) => new Map(rows.filter((r) => r.run_id === id).map((r) => [poolOf(r.class, r.quota), Number(r.n)])),
-  );
-});
+const waitlistByRun = requestLoader(
+  async (runIds: string[], ctx: BookingContext): Promise<Map<Pool, { rac: number; wl: number }>[]> => {
+    const rows = await waitlistedByRun(ctx.prisma, runIds);
+    return runIds.map(
+      (id) =>
+        new Map(
+          rows
+            .filter((r) => r.run_id === id)
+            .map((r) => [poolOf(r.class, r.quota), { rac: Number(r.rac), wl: Number(r.wl) }]),
+        ),
+    );
+  },
+);
 
 /** A class's berths of one quota on a run not yet prepared: the train's shares (GENERAL: the rest). */
 function sharedBerths(c: ClassBerths, quota: Quota): number {
@@ -105,22 +138,52 @@ export async function classCounts(ctx: BookingContext, j: Journey, quota: Quota 
   return berths
     .map((b) => {
       const pool = poolOf(b.class, quota);
-      const counted = pools ? (pools.get(pool) ?? { total: 0, taken: 0 }) : { total: sharedBerths(b, quota), taken: 0 };
-      return { class: b.class, quota, ...counted, waitlisted: waiting.get(pool) ?? 0 };
+      const none = { total: 0, taken: 0, racTotal: 0, racTaken: 0 };
+      const counted = pools ? (pools.get(pool) ?? none) : { ...none, total: sharedBerths(b, quota) };
+      const w = waiting.get(pool) ?? { rac: 0, wl: 0 };
+      return { class: b.class, quota, ...counted, waitlisted: w.wl, rac: w.rac };
     })
     .filter((c) => quota === 'GENERAL' || c.total > 0);
 }
 
-/** Free berths per class for a journey of `distanceKm`, with the fare and window; only `onlyClass` if given. */
+/** What a booking now would get (IRCTC's codes); REGRET once the waitlist is full. */
+export function statusCode(c: ClassCounts[number], waitlistLimit: number): string {
+  const waiting = c.rac + c.waitlisted > 0;
+  if (!waiting && c.total > c.taken) return `AVAILABLE ${c.total - c.taken}`;
+  if (c.waitlisted === 0 && c.racTotal > c.racTaken) return `RAC ${c.rac + 1}`;
+  if (c.waitlisted < waitlistLimit) return `WL ${c.waitlisted + 1}`;
+  return 'REGRET';
+}
+
+/**
+ * Free berths per class for a journey of `distanceKm`, with the fare and window; only `onlyClass`
+ * if given. Classes where the quota is not sold (Tatkal in First AC) are left out.
+ */
 export function availabilityRows(
   counts: ClassCounts,
-  journey: { runDate: string; distanceKm: number; arpDays: number; openingTimes?: OpeningTimes; now: Date },
+  journey: {
+    runDate: string;
+    distanceKm: number;
+    superfast: boolean;
+    arpDays: number;
+    waitlistLimit: number;
+    openingTimes?: OpeningTimes;
+    now: Date;
+  },
   onlyClass?: TravelClass | null,
 ): ClassAvailability[] {
   return counts
-    .filter((c) => !onlyClass || c.class === onlyClass)
+    .filter((c) => (!onlyClass || c.class === onlyClass) && quotaOffered(c.class, c.quota))
     .map((c) => {
       const opens = opensAt(journey.runDate, c.class, c.quota, journey.arpDays, journey.openingTimes);
+      const fare = fareBreakdown({
+        cls: c.class,
+        distanceKm: journey.distanceKm,
+        superfast: journey.superfast,
+        quota: c.quota,
+        // The same fill the request will be priced at (fareOf.ts): this journey's share taken.
+        premiumTatkalFill: c.quota === 'PREMIUM_TATKAL' ? (c.total === 0 ? 0 : c.taken / c.total) : undefined,
+      });
       return {
         class: c.class,
         code: CLASS_CODE[c.class],
@@ -128,8 +191,12 @@ export function availabilityRows(
         quotaCode: QUOTA_CODE[c.quota],
         totalBerths: c.total,
         availableBerths: c.total - c.taken,
+        racLength: c.rac,
+        racAvailable: c.racTotal - c.racTaken,
         waitlistLength: c.waitlisted,
-        farePaise: farePaise(c.class, journey.distanceKm),
+        statusCode: statusCode(c, journey.waitlistLimit),
+        farePaise: fare.totalPaise,
+        fare,
         opensAt: opens,
         open: journey.now >= opens,
       };

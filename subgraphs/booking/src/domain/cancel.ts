@@ -12,6 +12,7 @@ import {
   type Idempotency,
 } from '@tatkal/common';
 import { activePassengers, canMove, cancel, ReservationStatus } from './lifecycle/index.ts';
+import { departureOf, quoteCancellation } from './refunds.ts';
 import type { ReservationSettings, ReservationView } from './types.ts';
 import { loadView } from './views.ts';
 
@@ -20,12 +21,10 @@ export interface CancelInput {
   passengerIds?: string[] | null;
 }
 
-/** Cancels passengers (all by default) of a PNR the caller owns (or any, for an admin). */
-export async function cancelReservation(
-  deps: { prisma: PrismaClient; idempotency: Idempotency; settings: ReservationSettings },
-  identity: Identity,
-  input: CancelInput,
-): Promise<ReservationView> {
+type Db = PrismaClient | Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/** The caller's reservation by PNR with its passengers (locked when `lock`); NOT_FOUND otherwise. */
+async function ownReservation(db: Db, identity: Identity, input: CancelInput, lock: boolean) {
   const pnr = input.pnr.trim();
   if (!isPnr(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
   if (
@@ -34,28 +33,75 @@ export async function cancelReservation(
   ) {
     throw badInput('passengerIds must list distinct passengers of this PNR', 'passengerIds');
   }
+  const rows = lock
+    ? await db.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE pnr = ${pnr} FOR UPDATE`
+    : await db.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE pnr = ${pnr}`;
+  // Another user's PNR answers as a missing one: PNRs cannot be probed.
+  const r = rows[0]
+    ? await db.reservation.findUniqueOrThrow({
+        where: { id: rows[0].id },
+        include: { passengers: true, run: true },
+      })
+    : null;
+  if (!r || !canRead(identity, r.userId)) throw notFound(`No reservation with PNR ${pnr}`);
+  const active = activePassengers(r.passengers);
+  const ids = input.passengerIds ?? active.map((p) => p.id);
+  for (const id of ids) {
+    if (!active.some((p) => p.id === id))
+      throw badInput(`Passenger ${id} is not an active passenger of this PNR`, 'passengerIds');
+  }
+  return { r, active, ids };
+}
+
+/** What cancelling these passengers would refund now (the rule table), without cancelling. */
+export async function cancellationQuote(
+  deps: { prisma: PrismaClient; now?: () => Date },
+  identity: Identity,
+  input: CancelInput,
+) {
+  const { r, ids } = await ownReservation(deps.prisma, identity, input, false);
+  const quote = quoteCancellation(
+    r,
+    r.passengers.filter((p) => ids.includes(p.id)),
+    {
+      departure: await departureOf(deps.prisma, r.run),
+      now: deps.now?.() ?? new Date(),
+      chartPrepared: r.run.chartPreparedAt !== null,
+    },
+  );
+  return { pnr: r.pnr, ...quote };
+}
+
+/** Cancels passengers (all by default) of a PNR the caller owns (or any, for an admin). */
+export async function cancelReservation(
+  deps: { prisma: PrismaClient; idempotency: Idempotency; settings: ReservationSettings; now?: () => Date },
+  identity: Identity,
+  input: CancelInput,
+): Promise<ReservationView> {
   return deps.prisma.$transaction(
     async (tx) => {
-      const rows = await tx.$queryRaw<
-        { id: string }[]
-      >`SELECT id FROM booking.reservations WHERE pnr = ${pnr} FOR UPDATE`;
-      // Another user's PNR answers as a missing one: PNRs cannot be probed.
-      const r = rows[0]
-        ? await tx.reservation.findUniqueOrThrow({ where: { id: rows[0].id }, include: { passengers: true } })
-        : null;
-      if (!r || !canRead(identity, r.userId)) throw notFound(`No reservation with PNR ${pnr}`);
+      const { r, active, ids } = await ownReservation(tx, identity, input, true);
       if (!canMove('cancel', r.status))
         throw new AppError(ErrorCode.INVALID_STATE, `A ${r.status.toLowerCase()} reservation cannot be cancelled`);
-      const active = activePassengers(r.passengers);
       if (r.status === ReservationStatus.QUEUED && input.passengerIds && input.passengerIds.length !== active.length) {
         throw new AppError(ErrorCode.INVALID_STATE, 'A queued reservation is cancelled as a whole');
       }
-      const ids = input.passengerIds ?? active.map((p) => p.id);
-      for (const id of ids) {
-        if (!active.some((p) => p.id === id))
-          throw badInput(`Passenger ${id} is not an active passenger of this PNR`, 'passengerIds');
-      }
-      await cancel(tx, deps, r, ids);
+      // The refund each passenger gets by the rule table (the same the quote showed), or refused.
+      const quote = quoteCancellation(
+        r,
+        r.passengers.filter((p) => ids.includes(p.id)),
+        {
+          departure: await departureOf(tx, r.run),
+          now: deps.now?.() ?? new Date(),
+          chartPrepared: r.run.chartPreparedAt !== null,
+        },
+      );
+      if (quote.refusal)
+        throw new AppError(
+          ErrorCode.CANCELLATION_CLOSED,
+          'Online cancellation is closed for this ticket (chart prepared or departure too near); file a refund claim',
+        );
+      await cancel(tx, deps, r, ids, { refunds: new Map(quote.lines.map((l) => [l.passengerId, l.refundPaise])) });
       return (await loadView(tx, { id: r.id }))!;
     },
     { maxWait: deps.settings.txMaxWaitMs, timeout: deps.settings.txTimeoutMs },

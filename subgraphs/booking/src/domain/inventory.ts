@@ -23,14 +23,26 @@ export async function createInventory(tx: Tx, runIds: string[]): Promise<number>
   const quotas = await earmarkTrains(tx, [...new Set(runs.map((r) => r.trainId))]);
   const rows = runs.flatMap((run) => quotas.get(run.trainId)!.map((b) => ({ runId: run.id, ...b })));
   await tx.$executeRaw`
-    INSERT INTO booking.run_seats (run_id, seat_id, class, quota)
-    SELECT t.run_id, t.seat_id, t.class::booking."TravelClass", t.quota::booking."Quota"
+    INSERT INTO booking.run_seats (run_id, seat_id, class, quota, rac)
+    SELECT t.run_id, t.seat_id, t.class::booking."TravelClass", t.quota::booking."Quota", t.rac
     FROM unnest(
         ${rows.map((r) => r.runId)}::uuid[],
         ${rows.map((r) => r.seatId)}::int[],
         ${rows.map((r) => r.class)}::text[],
-        ${rows.map((r) => r.quota)}::text[]
-      ) AS t(run_id, seat_id, class, quota)
+        ${rows.map((r) => r.quota)}::text[],
+        ${rows.map((r) => r.rac)}::boolean[]
+      ) AS t(run_id, seat_id, class, quota, rac)
+    ON CONFLICT DO NOTHING`;
+  // Two halves per RAC berth; a WL and RAC counter per pool (promotions lock it: promote.ts).
+  await tx.$executeRaw`
+    INSERT INTO booking.rac_slots (run_id, seat_id, slot, class)
+    SELECT rs.run_id, rs.seat_id, h.slot, rs.class
+    FROM booking.run_seats rs CROSS JOIN (VALUES (1::smallint), (2::smallint)) AS h(slot)
+    WHERE rs.run_id = ANY(${ids}::uuid[]) AND rs.rac
+    ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`
+    INSERT INTO booking.waitlist_counters (run_id, class, quota)
+    SELECT DISTINCT run_id, class, quota FROM booking.run_seats WHERE run_id = ANY(${ids}::uuid[])
     ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`INSERT INTO booking.run_queues (run_id) SELECT unnest(${ids}::uuid[]) ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`
@@ -39,23 +51,30 @@ export async function createInventory(tx: Tx, runIds: string[]): Promise<number>
   return ids.length;
 }
 
-/** Every berth of these trains with the quota it carries (quotas.ts), the same for each run. */
+/**
+ * Every berth of these trains with the quota it carries (quotas.ts), the same for each run; a
+ * coach's first `rac_berths` side lower berths are RAC berths (GENERAL, never sold as berths).
+ */
 async function earmarkTrains(tx: Tx, trainIds: number[]) {
-  const seats = await tx.$queryRaw<(ClassBerth & { train_id: number })[]>`
-    SELECT c.train_id, s.id AS "seatId", c.class, c.position AS "coachPosition", s.number, s.berth_type AS "berthType"
+  const seats = await tx.$queryRaw<(ClassBerth & { train_id: number; rac: boolean })[]>`
+    SELECT c.train_id, s.id AS "seatId", c.class, c.position AS "coachPosition", s.number, s.berth_type AS "berthType",
+           s.berth_type = 'SL' AND row_number() OVER (PARTITION BY c.id, s.berth_type ORDER BY s.number) <= c.rac_berths
+             AS rac
     FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
     WHERE c.train_id = ANY(${trainIds}::int[])`;
   const shares = await tx.quotaShare.findMany({ where: { trainId: { in: trainIds } } });
-  const byTrain = new Map<number, { seatId: number; class: TravelClass; quota: Quota }[]>();
+  const byTrain = new Map<number, { seatId: number; class: TravelClass; quota: Quota; rac: boolean }[]>();
   for (const trainId of trainIds) {
     const mine = seats.filter((s) => s.train_id === trainId);
-    const berths: { seatId: number; class: TravelClass; quota: Quota }[] = [];
+    const berths: { seatId: number; class: TravelClass; quota: Quota; rac: boolean }[] = mine
+      .filter((s) => s.rac)
+      .map((s) => ({ seatId: s.seatId, class: s.class, quota: 'GENERAL', rac: true }));
     for (const cls of new Set(mine.map((s) => s.class))) {
-      const ofClass = mine.filter((s) => s.class === cls);
+      const ofClass = mine.filter((s) => s.class === cls && !s.rac);
       const share = Object.fromEntries(
         shares.filter((q) => q.trainId === trainId && q.class === cls).map((q) => [q.quota, q.berths]),
       );
-      for (const [seatId, quota] of earmark(ofClass, share)) berths.push({ seatId, class: cls, quota });
+      for (const [seatId, quota] of earmark(ofClass, share)) berths.push({ seatId, class: cls, quota, rac: false });
     }
     byTrain.set(trainId, berths);
   }
@@ -106,7 +125,7 @@ export async function lockFreeSeats(
   const rows = await tx.$queryRaw<{ seat_id: number }[]>`
     SELECT seat_id FROM booking.run_seats
     WHERE run_id = ${runId}::uuid AND class = ${cls}::booking."TravelClass" AND quota = ${quota}::booking."Quota"
-      AND (occupied_mask & ${mask}) = 0
+      AND NOT rac AND (occupied_mask & ${mask}) = 0
       AND seat_id <> ALL(${opts.exclude}::int[])
     ORDER BY abs(seat_id - ${opts.anchor}::int), seat_id
     LIMIT ${opts.limit}

@@ -13,6 +13,8 @@ export interface SeatInfo {
 
 export interface TrainLayout {
   trainId: number;
+  /** Superfast trains' fares carry the superfast surcharge. */
+  superfast: boolean;
   stops: StopWithStation[];
   classes: Set<TravelClass>;
   /** The quotas each class has (GENERAL always; the others where the train earmarks berths). */
@@ -27,7 +29,8 @@ export function createLayoutCache(prisma: PrismaClient, ttlMs = 10 * 60_000) {
   const runs = new Map<string, { at: number; value: Promise<TrainRun | null> }>();
 
   async function load(trainId: number): Promise<TrainLayout> {
-    const [stops, coaches, shares] = await Promise.all([
+    const [train, stops, coaches, shares] = await Promise.all([
+      prisma.train.findUniqueOrThrow({ where: { id: trainId }, select: { superfast: true } }),
       prisma.trainStop.findMany({ where: { trainId }, include: { station: true }, orderBy: { seq: 'asc' } }),
       prisma.coach.findMany({ where: { trainId }, include: { seats: true } }),
       prisma.quotaShare.findMany({ where: { trainId, berths: { gt: 0 } } }),
@@ -35,6 +38,7 @@ export function createLayoutCache(prisma: PrismaClient, ttlMs = 10 * 60_000) {
     const classes = new Set(coaches.map((c) => c.class));
     const layout: TrainLayout = {
       trainId,
+      superfast: train.superfast,
       stops,
       classes,
       quotas: new Map(

@@ -327,6 +327,7 @@ function pendingView(valid: ValidRequest, now: Date): ReservationView {
     class: valid.cls,
     quota: valid.quota,
     farePaise: valid.farePerPassenger * valid.passengers.length,
+    fare: valid.fare,
     holdExpiresAt: null,
     createdAt: now.toISOString(),
     queueTicket: null,
@@ -343,7 +344,10 @@ function pendingView(valid: ValidRequest, now: Date): ReservationView {
       berth: null,
       berthType: null,
       waitlistNumber: null,
+      racNumber: null,
       farePaise: valid.farePerPassenger,
+      fare: valid.fare,
+      refundPaise: null,
     })),
   };
 }

@@ -6,7 +6,7 @@
 // for the other booking instances, for a short time only (STATE_TTL_MS): after a rush the state
 // lapses and requests go to the queue again, where the allocator decides them against the
 // database. A refusal can therefore be up to that long out of date after a cancellation.
-import type { Quota, TravelClass } from '@tatkal/db';
+import { Quota, TravelClass } from '@tatkal/db';
 import { poolLabel } from './allocation/allocate.ts';
 import { AppError, ErrorCode, type Redis } from '@tatkal/common';
 
@@ -99,6 +99,15 @@ export function createRefusals(redis: Redis | null, waitlistLimit: number) {
         pipeline.hset(key, ...fields).pexpire(key, STATE_TTL_MS);
       }
       pipeline.exec().catch(() => {});
+    },
+
+    /** A run's berths changed hands wholesale (a chart): forget what was known of all its journeys. */
+    invalidateRun(runId: string): void {
+      for (const key of local.keys()) if (key.startsWith(`${runId}|`)) local.delete(key);
+      const keys = Object.values(TravelClass).flatMap((cls) =>
+        Object.values(Quota).map((q) => redisKey(runId, cls, q)),
+      );
+      redis?.del(...keys).catch(() => {});
     },
 
     /** Berths of (run, class, quota) were freed: forget what was known of its journeys. */

@@ -1,6 +1,7 @@
 // The reservation path's shared shapes: settings, the client's input, the validated request and
 // the view a client gets (plain JSON, so an idempotent replay is byte-identical).
 import type { BerthType, Gender, Quota, TrainRun, TravelClass } from '@tatkal/db';
+import type { FareBreakdown } from './fares/index.ts';
 import type { TrainLayout } from './layout.ts';
 import type { StopWithStation } from './network.ts';
 import { RAILWAYS_OPENING_TIMES, type OpeningTimes } from './tatkal/windows.ts';
@@ -80,6 +81,8 @@ export interface ValidRequest {
   to: StopWithStation;
   mask: bigint;
   farePerPassenger: number;
+  /** The fare's parts per passenger (fares/), summing to farePerPassenger. */
+  fare: FareBreakdown;
   passengers: PassengerInput[];
   /** Requested specific seats (ids), in passenger order. */
   seatIds: number[] | null;
@@ -101,7 +104,13 @@ export interface PassengerView {
   berth: number | null;
   berthType: BerthType | null;
   waitlistNumber: number | null;
+  /** RAC n while on an RAC seat (coach and berth are then the shared side lower berth). */
+  racNumber: number | null;
   farePaise: number;
+  /** This passenger's fare, part by part (null for reservations made before fares had parts). */
+  fare: FareBreakdown | null;
+  /** What this passenger's cancellation refunded (null if not cancelled or unpaid). */
+  refundPaise: number | null;
 }
 
 /** What the API returns for a reservation. */
@@ -115,6 +124,8 @@ export interface ReservationView {
   class: TravelClass;
   quota: Quota;
   farePaise: number;
+  /** One passenger's fare, part by part (null for reservations made before fares had parts). */
+  fare: FareBreakdown | null;
   holdExpiresAt: string | null;
   createdAt: string;
   /** Arrival ticket in the run's queue (internal: the Reservation type computes queuePosition from it). */

@@ -2,7 +2,7 @@
 // nothing is written for a request that fails here (BAD_USER_INPUT).
 import type { Gender, PrismaClient, Quota, TrainRun } from '@tatkal/db';
 import { AppError, badInput, ErrorCode, type Identity, isUuid, todayInIndia } from '@tatkal/common';
-import { farePaise } from './rail.ts';
+import { fareNow } from './fareOf.ts';
 import type { LayoutCache, TrainLayout } from './layout.ts';
 import { segmentMask } from './network.ts';
 import { agentEmbargoUntil, istIso, isTatkal, opensAt } from './tatkal/windows.ts';
@@ -28,13 +28,22 @@ export async function validateReserve(
   if (!layout.quotas.get(input.class)?.has(quota))
     throw new AppError(ErrorCode.QUOTA_NOT_AVAILABLE, `This train has no ${quota} quota in ${input.class}`);
   const waitingRoomOpensAt = checkWindow(runDate, input.class, quota, deps.settings, identity, now);
+  const fare = await fareNow(deps.prisma, {
+    runId: run.id,
+    cls: input.class,
+    quota,
+    distanceKm: to.distanceKm - from.distanceKm,
+    superfast: layout.superfast,
+    mask: segmentMask(from.seq, to.seq),
+  });
   return {
     run,
     layout,
     from,
     to,
     mask: segmentMask(from.seq, to.seq),
-    farePerPassenger: farePaise(input.class, to.distanceKm - from.distanceKm),
+    farePerPassenger: fare.totalPaise,
+    fare,
     passengers: input.passengers.map((p) => ({ ...p, name: passengerName(p.name) })),
     seatIds: requestedBerths(layout, input),
     allowWaitlist: input.allowWaitlist ?? true,

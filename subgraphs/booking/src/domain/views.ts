@@ -3,7 +3,8 @@
 import { pageIdsPerUser, type PrismaClient, type UserPageKey } from '@tatkal/db';
 import { isUuid, requestLoader } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import { PassengerStatus, ReservationStatus, SEATED } from './lifecycle/index.ts';
+import type { FareBreakdown } from './fares/index.ts';
+import { ON_RAC, PassengerStatus, ReservationStatus, SEATED } from './lifecycle/index.ts';
 import { runById, stationByCode, stopsByTrainId } from './network.ts';
 import type { Tx } from './inventory.ts';
 import type { ReservationView } from './types.ts';
@@ -12,7 +13,8 @@ type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstO
   passengers: Awaited<ReturnType<PrismaClient['passenger']['findFirstOrThrow']>>[];
 };
 
-const seated = (status: PassengerStatus) => SEATED.includes(status);
+// RAC passengers are shown the side lower berth they share.
+const seated = (status: PassengerStatus) => SEATED.includes(status) || status === ON_RAC;
 const inWaitingRoom = (opensAt: Date | null) => opensAt?.toISOString() ?? null;
 
 export function toView(r: ReservationRow, fromCode: string, toCode: string): ReservationView {
@@ -27,6 +29,7 @@ export function toView(r: ReservationRow, fromCode: string, toCode: string): Res
     class: r.class,
     quota: r.quota,
     farePaise: active.reduce((sum, p) => sum + p.farePaise, 0),
+    fare: (r.fare as unknown as FareBreakdown | null) ?? null,
     holdExpiresAt: r.status === ReservationStatus.HELD && r.holdExpiresAt ? r.holdExpiresAt.toISOString() : null,
     createdAt: r.createdAt.toISOString(),
     queueTicket: r.status === ReservationStatus.QUEUED ? r.queueTicket : null,
@@ -45,7 +48,10 @@ export function toView(r: ReservationRow, fromCode: string, toCode: string): Res
         berth: seated(p.status) ? p.berthNumber : null,
         berthType: seated(p.status) ? p.berthType : null,
         waitlistNumber: p.status === PassengerStatus.WAITLISTED ? p.waitlistNumber : null,
+        racNumber: p.status === ON_RAC ? p.racNumber : null,
         farePaise: p.farePaise,
+        fare: (r.fare as unknown as FareBreakdown | null) ?? null,
+        refundPaise: p.refundPaise,
       })),
   };
 }

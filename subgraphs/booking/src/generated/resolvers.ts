@@ -9,6 +9,7 @@ import type { QueuedView as QueuedViewModel } from '../domain/queue.ts';
 import type { ReservationPage as ReservationPageModel } from '../domain/views.ts';
 import type { UserRef as UserRefModel } from '../resolvers/mappers.ts';
 import type { RunCancellationView as RunCancellationViewModel } from '../domain/runs/cancel.ts';
+import type { ChartOutcome as ChartOutcomeModel } from '../domain/lifecycle/chart.ts';
 import type { BookingContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -96,7 +97,26 @@ export type PassengerStatus =
   | 'HELD'
   | 'CONFIRMED'
   | 'WAITLISTED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  /** Reservation Against Cancellation: half of a side lower berth, shared with another RAC passenger, until a berth frees. */
+  | 'RAC';
+
+/** One passenger's fare, part by part (docs/api.md, Fares); the parts sum to totalPaise. */
+export type FareBreakdown = {
+  __typename?: 'FareBreakdown';
+  /** Base fare by class and distance (the published telescopic table). */
+  basePaise: Scalars['Int']['output'];
+  reservationChargePaise: Scalars['Int']['output'];
+  /** On superfast trains only. */
+  superfastChargePaise: Scalars['Int']['output'];
+  /** Tatkal charge; on Premium Tatkal also its dynamic part. 0 on other quotas. */
+  tatkalChargePaise: Scalars['Int']['output'];
+  /** 5% on AC classes. */
+  gstPaise: Scalars['Int']['output'];
+  /** What brings the total to the next multiple of 5 rupees. */
+  roundingPaise: Scalars['Int']['output'];
+  totalPaise: Scalars['Int']['output'];
+};
 
 export type Station = {
   __typename?: 'Station';
@@ -144,6 +164,8 @@ export type TrainRun = {
   cancelled: Scalars['Boolean']['output'];
   /** Free berths per class between two stops of this run, for one quota (GENERAL unless given; classes without it left out). */
   availability: Array<ClassAvailability>;
+  /** Whether the first chart is prepared (about 4 hours before departure): berths final, online cancellation of confirmed berths closed. */
+  chartPrepared: Scalars['Boolean']['output'];
 };
 
 
@@ -163,11 +185,19 @@ export type ClassAvailability = {
   quota: Quota;
   /** GN, TQ, PT, LD, SS (as IRCTC shows them: GNWL, TQWL). */
   quotaCode: Scalars['String']['output'];
+  /** Berths (RAC berths apart). */
   totalBerths: Scalars['Int']['output'];
   availableBerths: Scalars['Int']['output'];
+  /** RAC passengers now (GENERAL only: RAC berths belong to it). */
+  racLength: Scalars['Int']['output'];
+  /** RAC seats (half berths) still free for this journey. */
+  racAvailable: Scalars['Int']['output'];
   waitlistLength: Scalars['Int']['output'];
-  /** Fare per passenger in paise, computed by the server. */
+  /** What a booking now would get, as IRCTC shows it: AVAILABLE 42, RAC 12, WL 34 or REGRET (waitlist full). */
+  statusCode: Scalars['String']['output'];
+  /** Fare per passenger in paise, computed by the server: what a booking now pays. */
   farePaise: Scalars['Int']['output'];
+  fare: FareBreakdown;
   /** When this quota's booking window opens (IST, on the run's date at the origin). */
   opensAt: Scalars['DateTime']['output'];
   /** Whether the window is open now. */
@@ -182,13 +212,19 @@ export type Passenger = {
   gender: Gender;
   berthPreference?: Maybe<BerthType>;
   status: PassengerStatus;
-  /** Coach code, e.g. B3; null while waitlisted. */
+  /** Coach code, e.g. B3; null while waitlisted. For RAC: the side lower berth shared. */
   coach?: Maybe<Scalars['String']['output']>;
   berth?: Maybe<Scalars['Int']['output']>;
   berthType?: Maybe<BerthType>;
   /** Position on the waitlist (WL n); null once a berth is allocated. */
   waitlistNumber?: Maybe<Scalars['Int']['output']>;
+  /** RAC n while RAC; null otherwise. */
+  racNumber?: Maybe<Scalars['Int']['output']>;
   farePaise: Scalars['Int']['output'];
+  /** This passenger's fare, part by part (null for bookings made before fares had parts). */
+  fare?: Maybe<FareBreakdown>;
+  /** What this passenger's cancellation refunded, in paise (null if not cancelled or unpaid). */
+  refundPaise?: Maybe<Scalars['Int']['output']>;
 };
 
 /** A PNR: one journey for 1 to 6 passengers on one run, in one class. */
@@ -203,8 +239,12 @@ export type Reservation = {
   to: Station;
   class: TravelClass;
   quota: Quota;
-  /** Total fare in paise for the passengers not cancelled. */
+  /** Total fare in paise for the passengers not cancelled: what payment charges. */
   farePaise: Scalars['Int']['output'];
+  /** The total fare's parts (the passengers not cancelled); null for bookings made before fares had parts. */
+  fare?: Maybe<FareBreakdown>;
+  /** Whether the run's first chart is prepared: the berths and RAC seats shown are final. */
+  chartPrepared: Scalars['Boolean']['output'];
   holdExpiresAt?: Maybe<Scalars['DateTime']['output']>;
   createdAt: Scalars['DateTime']['output'];
   passengers: Array<Passenger>;
@@ -299,6 +339,12 @@ export type Query = {
   reservation?: Maybe<Reservation>;
   /** The signed-in user's reservations, newest first. */
   myReservations: ReservationConnection;
+  /**
+   * What cancelling these passengers (all active ones by default) of a PNR would refund now, by the
+   * rule table of docs/api.md; `refusalCode` CANCELLATION_CLOSED when it may not be cancelled online.
+   * The owner or an admin only.
+   */
+  cancellationQuote: CancellationQuote;
 };
 
 
@@ -347,6 +393,51 @@ export type QueryMyReservationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
 };
 
+
+export type QueryCancellationQuoteArgs = {
+  pnr: Scalars['String']['input'];
+  passengerIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
+/** One passenger's line of a cancellation quote. */
+export type PassengerRefund = {
+  __typename?: 'PassengerRefund';
+  passengerId: Scalars['ID']['output'];
+  /** The passenger's status the rule is chosen by: CONFIRMED, RAC, WAITLISTED or HELD (unpaid). */
+  status: PassengerStatus;
+  refundPaise: Scalars['Int']['output'];
+  /** Cancellation charge or clerkage, GST included. */
+  chargePaise: Scalars['Int']['output'];
+  /** The rule table's row applied (docs/api.md, Cancellation and refunds). */
+  rule: Scalars['String']['output'];
+};
+
+export type CancellationQuote = {
+  __typename?: 'CancellationQuote';
+  pnr: Scalars['String']['output'];
+  refundPaise: Scalars['Int']['output'];
+  chargePaise: Scalars['Int']['output'];
+  /** Null when the cancellation may go ahead; CANCELLATION_CLOSED otherwise. */
+  refusalCode?: Maybe<Scalars['String']['output']>;
+  passengers: Array<PassengerRefund>;
+};
+
+/** What prepareChart did on a run. */
+export type ChartReport = {
+  __typename?: 'ChartReport';
+  run: TrainRun;
+  chart: ChartNumber;
+  /** False when the chart was already prepared (by this call's retry, another instance or the scheduler). */
+  prepared: Scalars['Boolean']['output'];
+  /** Unused quota berths released to GENERAL (first chart). */
+  releasedBerths: Scalars['Int']['output'];
+  /** Reservations whose passengers moved up (WL -> RAC -> berth). */
+  promotedReservations: Scalars['Int']['output'];
+  /** Fully waitlisted PNRs cancelled, and what their refunds add up to. */
+  cancelledReservations: Scalars['Int']['output'];
+  refundPaise: Scalars['Int']['output'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -366,6 +457,13 @@ export type Mutation = {
    * twice at once). NOT_FOUND for an unknown run, INVALID_STATE for a run that has departed.
    */
   cancelRun: RunCancellation;
+  /**
+   * ADMIN only. Prepares a run's chart now (FIRST: releases unused quota berths to RAC/WL, promotes,
+   * cancels and refunds fully waitlisted PNRs; SECOND: promotes what was freed since). Idempotent:
+   * a chart already prepared answers prepared: false. The scheduler does the same at 4 h and 30
+   * minutes before departure.
+   */
+  prepareChart: ChartReport;
 };
 
 
@@ -386,6 +484,17 @@ export type MutationCancelRunArgs = {
   runId: Scalars['ID']['input'];
   idempotencyKey: Scalars['String']['input'];
 };
+
+
+export type MutationPrepareChartArgs = {
+  runId: Scalars['ID']['input'];
+  chart?: InputMaybe<ChartNumber>;
+  idempotencyKey: Scalars['String']['input'];
+};
+
+export type ChartNumber =
+  | 'FIRST'
+  | 'SECOND';
 
 /** The outcome of cancelRun. */
 export type RunCancellation = {
@@ -517,11 +626,12 @@ export type ResolversTypes = {
   Gender: Gender;
   ReservationStatus: ReservationStatus;
   PassengerStatus: PassengerStatus;
+  FareBreakdown: ResolverTypeWrapper<FareBreakdown>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Station: ResolverTypeWrapper<StationModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Train: ResolverTypeWrapper<TrainModel>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   TrainStop: ResolverTypeWrapper<StopWithStationModel>;
   TrainRun: ResolverTypeWrapper<TrainRunModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -536,7 +646,11 @@ export type ResolversTypes = {
   BerthChoice: BerthChoice;
   ReserveSeatsInput: ReserveSeatsInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  PassengerRefund: ResolverTypeWrapper<PassengerRefund>;
+  CancellationQuote: ResolverTypeWrapper<CancellationQuote>;
+  ChartReport: ResolverTypeWrapper<ChartOutcomeModel>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ChartNumber: ChartNumber;
   RunCancellation: ResolverTypeWrapper<RunCancellationViewModel>;
 };
 
@@ -544,11 +658,12 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
+  FareBreakdown: FareBreakdown;
+  Int: Scalars['Int']['output'];
   Station: StationModel;
   ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
   Train: TrainModel;
-  Int: Scalars['Int']['output'];
   TrainStop: StopWithStationModel;
   TrainRun: TrainRunModel;
   Boolean: Scalars['Boolean']['output'];
@@ -563,6 +678,9 @@ export type ResolversParentTypes = {
   BerthChoice: BerthChoice;
   ReserveSeatsInput: ReserveSeatsInput;
   Query: Record<PropertyKey, never>;
+  PassengerRefund: PassengerRefund;
+  CancellationQuote: CancellationQuote;
+  ChartReport: ChartOutcomeModel;
   Mutation: Record<PropertyKey, never>;
   RunCancellation: RunCancellationViewModel;
 };
@@ -574,6 +692,16 @@ export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type FareBreakdownResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['FareBreakdown'] = ResolversParentTypes['FareBreakdown']> = {
+  basePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reservationChargePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  superfastChargePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  tatkalChargePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  gstPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  roundingPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
 
 export type StationResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['Station'] = ResolversParentTypes['Station'], FederationReferenceType extends FederationReferenceTypes['Station'] = FederationReferenceTypes['Station']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Station']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -611,6 +739,7 @@ export type TrainRunResolvers<ContextType = BookingContext, ParentType extends R
   train?: Resolver<ResolversTypes['Train'], ParentType, ContextType>;
   cancelled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   availability?: Resolver<Array<ResolversTypes['ClassAvailability']>, ParentType, ContextType, RequireFields<TrainRunAvailabilityArgs, 'from' | 'to' | 'quota'>>;
+  chartPrepared?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type ClassAvailabilityResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['ClassAvailability'] = ResolversParentTypes['ClassAvailability']> = {
@@ -620,8 +749,12 @@ export type ClassAvailabilityResolvers<ContextType = BookingContext, ParentType 
   quotaCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   totalBerths?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   availableBerths?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  racLength?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  racAvailable?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   waitlistLength?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  statusCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   farePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fare?: Resolver<ResolversTypes['FareBreakdown'], ParentType, ContextType>;
   opensAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   open?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
@@ -637,7 +770,10 @@ export type PassengerResolvers<ContextType = BookingContext, ParentType extends 
   berth?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   berthType?: Resolver<Maybe<ResolversTypes['BerthType']>, ParentType, ContextType>;
   waitlistNumber?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  racNumber?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   farePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fare?: Resolver<Maybe<ResolversTypes['FareBreakdown']>, ParentType, ContextType>;
+  refundPaise?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
 export type ReservationResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['Reservation'] = ResolversParentTypes['Reservation'], FederationReferenceType extends FederationReferenceTypes['Reservation'] = FederationReferenceTypes['Reservation']> = {
@@ -651,6 +787,8 @@ export type ReservationResolvers<ContextType = BookingContext, ParentType extend
   class?: Resolver<ResolversTypes['TravelClass'], ParentType, ContextType>;
   quota?: Resolver<ResolversTypes['Quota'], ParentType, ContextType>;
   farePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fare?: Resolver<Maybe<ResolversTypes['FareBreakdown']>, ParentType, ContextType>;
+  chartPrepared?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   holdExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   passengers?: Resolver<Array<ResolversTypes['Passenger']>, ParentType, ContextType>;
@@ -691,12 +829,40 @@ export type QueryResolvers<ContextType = BookingContext, ParentType extends Reso
   seatMap?: Resolver<ResolversTypes['SeatMap'], ParentType, ContextType, RequireFields<QuerySeatMapArgs, 'runId' | 'coach' | 'from' | 'to'>>;
   reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<QueryReservationArgs, 'pnr'>>;
   myReservations?: Resolver<ResolversTypes['ReservationConnection'], ParentType, ContextType, RequireFields<QueryMyReservationsArgs, 'first'>>;
+  cancellationQuote?: Resolver<ResolversTypes['CancellationQuote'], ParentType, ContextType, RequireFields<QueryCancellationQuoteArgs, 'pnr'>>;
+};
+
+export type PassengerRefundResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['PassengerRefund'] = ResolversParentTypes['PassengerRefund']> = {
+  passengerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PassengerStatus'], ParentType, ContextType>;
+  refundPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  chargePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type CancellationQuoteResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['CancellationQuote'] = ResolversParentTypes['CancellationQuote']> = {
+  pnr?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  refundPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  chargePaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  refusalCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  passengers?: Resolver<Array<ResolversTypes['PassengerRefund']>, ParentType, ContextType>;
+};
+
+export type ChartReportResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['ChartReport'] = ResolversParentTypes['ChartReport']> = {
+  run?: Resolver<ResolversTypes['TrainRun'], ParentType, ContextType>;
+  chart?: Resolver<ResolversTypes['ChartNumber'], ParentType, ContextType>;
+  prepared?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  releasedBerths?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  promotedReservations?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  cancelledReservations?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  refundPaise?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   reserveSeats?: Resolver<ResolversTypes['Reservation'], ParentType, ContextType, RequireFields<MutationReserveSeatsArgs, 'input' | 'idempotencyKey'>>;
   cancelReservation?: Resolver<ResolversTypes['Reservation'], ParentType, ContextType, RequireFields<MutationCancelReservationArgs, 'pnr' | 'idempotencyKey'>>;
   cancelRun?: Resolver<ResolversTypes['RunCancellation'], ParentType, ContextType, RequireFields<MutationCancelRunArgs, 'runId' | 'idempotencyKey'>>;
+  prepareChart?: Resolver<ResolversTypes['ChartReport'], ParentType, ContextType, RequireFields<MutationPrepareChartArgs, 'runId' | 'chart' | 'idempotencyKey'>>;
 };
 
 export type RunCancellationResolvers<ContextType = BookingContext, ParentType extends ResolversParentTypes['RunCancellation'] = ResolversParentTypes['RunCancellation']> = {
@@ -708,6 +874,7 @@ export type RunCancellationResolvers<ContextType = BookingContext, ParentType ex
 export type Resolvers<ContextType = BookingContext> = {
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
+  FareBreakdown?: FareBreakdownResolvers<ContextType>;
   Station?: StationResolvers<ContextType>;
   Train?: TrainResolvers<ContextType>;
   TrainStop?: TrainStopResolvers<ContextType>;
@@ -720,6 +887,9 @@ export type Resolvers<ContextType = BookingContext> = {
   SeatMap?: SeatMapResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  PassengerRefund?: PassengerRefundResolvers<ContextType>;
+  CancellationQuote?: CancellationQuoteResolvers<ContextType>;
+  ChartReport?: ChartReportResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   RunCancellation?: RunCancellationResolvers<ContextType>;
 };

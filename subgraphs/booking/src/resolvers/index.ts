@@ -1,6 +1,6 @@
 import { DateScalar, DateTimeScalar } from '@tatkal/common';
 import type { Resolvers } from '../generated/resolvers.ts';
-import { MutationResolvers, RunCancellationResolvers } from './mutation.ts';
+import { ChartReportResolvers, MutationResolvers, RunCancellationResolvers } from './mutation.ts';
 import { QueryResolvers } from './query.ts';
 import { ReservationResolvers, UserResolvers } from './reservation.ts';
 import { StationResolvers } from './station.ts';
@@ -13,6 +13,7 @@ export const resolvers: Resolvers = {
   Query: QueryResolvers,
   Mutation: MutationResolvers,
   RunCancellation: RunCancellationResolvers,
+  ChartReport: ChartReportResolvers,
   Reservation: ReservationResolvers,
   User: UserResolvers,
   Station: StationResolvers,

@@ -1,4 +1,5 @@
 import { cancelReservation } from '../domain/cancel.ts';
+import { prepareChart } from '../domain/chart.ts';
 import { cancelRun } from '../domain/runs/cancel.ts';
 import { runById } from '../domain/network.ts';
 import type * as Types from '../generated/resolvers.ts';
@@ -36,6 +37,31 @@ export const MutationResolvers: Types.MutationResolvers = {
       },
       () => cancelRun(ctx.reservations, args.runId),
     ),
+  // ADMIN only. Idempotent by itself too (the run's chart timestamps): a repeat answers prepared: false.
+  prepareChart: async (_, args, ctx) => {
+    const report = await ctx.idempotency.run(
+      {
+        userId: ctx.identity!.userId,
+        operation: 'prepareChart',
+        key: args.idempotencyKey,
+        request: { runId: args.runId, chart: args.chart ?? 'FIRST' },
+      },
+      () =>
+        prepareChart(
+          { ...ctx.reservations, logger: ctx.log },
+          args.runId,
+          args.chart ?? 'FIRST',
+          ctx.reservations.now?.() ?? new Date(),
+        ),
+    );
+    // Berths moved: what newcomers were refused from memory no longer holds.
+    ctx.reservations.refusals.invalidateRun(report.runId);
+    return report;
+  },
+};
+
+export const ChartReportResolvers: Types.ChartReportResolvers = {
+  run: (report, _, ctx) => required(runById(ctx).load(report.runId), `Run ${report.runId}`),
 };
 
 export const RunCancellationResolvers: Types.RunCancellationResolvers = {

@@ -2,6 +2,7 @@ import type { TrainRun } from '@tatkal/db';
 import { badInput, canRead, isPnr, notFound } from '@tatkal/common';
 import type * as Types from '../generated/resolvers.ts';
 import { runById, runByTrainAndDate, stationByCode, trainByNumber } from '../domain/network.ts';
+import { cancellationQuote } from '../domain/cancel.ts';
 import { loadView } from '../domain/views.ts';
 import { seatMap } from '../domain/seatMap.ts';
 import { reservationsOf } from './reservation.ts';
@@ -32,4 +33,23 @@ export const QueryResolvers: Types.QueryResolvers = {
     return loadView(ctx.prisma, { id: r.id });
   },
   myReservations: (_, args, ctx) => reservationsOf(ctx, ctx.identity!.userId, args.first, args.after),
+  cancellationQuote: async (_, args, ctx) => {
+    const quote = await cancellationQuote(ctx.reservations, ctx.identity!, {
+      pnr: args.pnr,
+      passengerIds: args.passengerIds,
+    });
+    return {
+      pnr: quote.pnr,
+      refundPaise: quote.refundPaise,
+      chargePaise: quote.chargePaise,
+      refusalCode: quote.refusal ?? null,
+      passengers: quote.lines.map((l) => ({
+        passengerId: l.passengerId,
+        status: l.status,
+        refundPaise: l.refundPaise,
+        chargePaise: l.chargePaise,
+        rule: l.rule,
+      })),
+    };
+  },
 };

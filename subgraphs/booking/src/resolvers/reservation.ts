@@ -1,6 +1,6 @@
 import { badInput, canRead, isUuid } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
-import { ReservationStatus } from '../domain/lifecycle/index.ts';
+import { PassengerStatus, ReservationStatus } from '../domain/lifecycle/index.ts';
 import type { QueuedView } from '../domain/queue.ts';
 import { runById, stationByCode } from '../domain/network.ts';
 import { reservationPageByKey, reservationViewById, type PageKey } from '../domain/views.ts';
@@ -16,6 +16,22 @@ export const ReservationResolvers: Types.ReservationResolvers = {
   run: (r, _, ctx) => required(runById(ctx).load(r.runId), `Run ${r.runId} of reservation ${r.id}`),
   from: (r, _, ctx) => required(stationByCode(ctx).load(r.fromCode), `Station ${r.fromCode}`),
   to: (r, _, ctx) => required(stationByCode(ctx).load(r.toCode), `Station ${r.toCode}`),
+  // Every passenger of a PNR pays the same fare: the total's parts are one passenger's times those left.
+  fare: (r) => {
+    if (!r.fare) return null;
+    const n = r.passengers.filter((p) => p.status !== PassengerStatus.CANCELLED).length;
+    const f = r.fare;
+    return {
+      basePaise: f.basePaise * n,
+      reservationChargePaise: f.reservationChargePaise * n,
+      superfastChargePaise: f.superfastChargePaise * n,
+      tatkalChargePaise: f.tatkalChargePaise * n,
+      gstPaise: f.gstPaise * n,
+      roundingPaise: f.roundingPaise * n,
+      totalPaise: f.totalPaise * n,
+    };
+  },
+  chartPrepared: async (r, _, ctx) => (await runById(ctx).load(r.runId))?.chartPreparedAt != null,
   // A QUEUED reservation's place: reserveSeats answers it; other reads compute it from the ticket.
   queuePosition: async (r, _, ctx) => (await queuePlace(r, ctx))?.queuePosition ?? null,
   estimatedWaitSeconds: async (r, _, ctx) => (await queuePlace(r, ctx))?.estimatedWaitSeconds ?? null,

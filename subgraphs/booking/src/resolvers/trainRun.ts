@@ -18,9 +18,12 @@ export async function availabilityOfRun(
   const segment = routeSegment(stops, from, to);
   const counts = await classCounts(ctx, { run, fromSeq: segment.from.seq, toSeq: segment.to.seq }, quota ?? 'GENERAL');
   const { settings, now } = ctx.reservations;
+  const train = await required(trainById(ctx).load(run.trainId), `Train of run ${run.id}`);
   const journey = {
     runDate: isoDate(run.date),
     distanceKm: segment.distanceKm,
+    superfast: train.superfast,
+    waitlistLimit: settings.waitlistLimit,
     arpDays: settings.bookingWindowDays,
     openingTimes: settings.openingTimes,
   };
@@ -38,4 +41,5 @@ export const TrainRunResolvers: Types.TrainRunResolvers = {
   date: (run) => isoDate(run.date),
   train: (run, _, ctx) => required(trainById(ctx).load(run.trainId), `Train of run ${run.id}`),
   availability: (run, args, ctx) => availabilityOfRun(run, args.from, args.to, args.class, args.quota, ctx),
+  chartPrepared: (run) => run.chartPreparedAt !== null,
 };

@@ -1,6 +1,7 @@
 // The allocator's decisions, pure: no database, no clock. Given a run's free berths and its
 // waitlists, it decides a batch of queued requests in arrival order, each on its own:
-// HELD with berths, WAITLISTED with WL numbers, or REFUSED with a code.
+// HELD with berths, RAC with half berths (a class's GENERAL pool only), WAITLISTED with WL
+// numbers, or REFUSED with a code.
 //
 // First come, first served: once an earlier request of a class waits on the waitlist for a
 // journey, a later request overlapping that journey is waitlisted too, even if a berth is free
@@ -50,10 +51,21 @@ export interface ClassWaitlist {
   last: number;
   waiting: number;
   masks: bigint[];
+  /** The last RAC number issued, and the journeys of RAC passengers waiting for a berth. */
+  racLast: number;
+  racMasks: bigint[];
+}
+
+/** Half of an RAC berth (slot 1 or 2) and the segments already given on it. */
+export interface RacSlotState {
+  seatId: number;
+  slot: number;
+  occupiedMask: bigint;
 }
 
 export type Decision =
   | { status: 'HELD'; seatIds: number[] }
+  | { status: 'RAC'; slots: { seatId: number; slot: number }[]; racNumbers: number[] }
   | { status: 'WAITLISTED'; waitlistNumbers: number[] }
   | { status: 'REFUSED'; code: 'SOLD_OUT' | 'SEAT_UNAVAILABLE'; reason: string };
 
@@ -79,15 +91,22 @@ export function pickSeats(free: SeatInfo[], passengers: { berthPreference?: Bert
   });
 }
 
+/** RAC slots free for a journey, one per passenger, in berth order; null if too few. */
+export function pickRacSlots(slots: RacSlotState[], mask: bigint, n: number): RacSlotState[] | null {
+  const free = slots.filter((s) => (s.occupiedMask & mask) === 0n);
+  return free.length >= n ? free.slice(0, n) : null;
+}
+
 /**
- * Decides `requests` (in ticket order) against `seats` and `waitlists`, which it updates as it
- * goes: a berth given to one request is not free for the next.
+ * Decides `requests` (in ticket order) against `seats`, `racSlots` and `waitlists`, which it
+ * updates as it goes: a berth given to one request is not free for the next.
  */
 export function allocateBatch(
   requests: QueuedRequest[],
   seats: Map<number, RunSeat>,
   waitlists: Map<Pool, ClassWaitlist>,
   waitlistLimit: number,
+  racSlots: Map<Pool, RacSlotState[]> = new Map(),
 ): Decision[] {
   // Berths by pool and coach, in coach then berth order (the layout's seat ids run that way).
   const byPool = new Map<Pool, Map<string, RunSeat[]>>();
@@ -109,9 +128,11 @@ export function allocateBatch(
     const n = req.passengers.length;
     const pool = poolOf(req.cls, req.quota);
     const label = poolLabel(req.cls, req.quota);
-    const wl = waitlists.get(pool) ?? { last: 0, waiting: 0, masks: [] };
+    const wl = waitlists.get(pool) ?? { last: 0, waiting: 0, masks: [], racLast: 0, racMasks: [] };
     waitlists.set(pool, wl);
-    const someoneWaiting = wl.masks.some((m) => (m & req.mask) !== 0n);
+    const overlaps = (m: bigint) => (m & req.mask) !== 0n;
+    // Someone earlier waits for a berth on this journey (RAC or WL): a freed berth is theirs.
+    const someoneWaiting = wl.masks.some(overlaps) || wl.racMasks.some(overlaps);
     const free = (s: RunSeat) => (s.occupiedMask & req.mask) === 0n;
 
     const waitlistOrRefuse = (): Decision => {
@@ -133,6 +154,16 @@ export function allocateBatch(
       wl.masks.push(req.mask);
       return { status: 'WAITLISTED', waitlistNumbers: numbers };
     };
+    // RAC before WL, unless someone earlier waits on the WL for this journey (they move up first).
+    const racOrWaitlist = (): Decision => {
+      const picked = wl.masks.some(overlaps) ? null : pickRacSlots(racSlots.get(pool) ?? [], req.mask, n);
+      if (!picked) return waitlistOrRefuse();
+      for (const slot of picked) slot.occupiedMask |= req.mask;
+      const numbers = req.passengers.map((_, i) => wl.racLast + 1 + i);
+      wl.racLast += n;
+      wl.racMasks.push(req.mask);
+      return { status: 'RAC', slots: picked.map((s) => ({ seatId: s.seatId, slot: s.slot })), racNumbers: numbers };
+    };
     const hold = (chosen: RunSeat[]): Decision => {
       for (const seat of chosen) seat.occupiedMask |= req.mask;
       return { status: 'HELD', seatIds: chosen.map((s) => s.seatId) };
@@ -151,7 +182,7 @@ export function allocateBatch(
     }
 
     const journey = `${pool}|${req.mask}`;
-    if (someoneWaiting || full.has(journey)) return waitlistOrRefuse();
+    if (someoneWaiting || full.has(journey)) return req.allowWaitlist ? racOrWaitlist() : waitlistOrRefuse();
     const coaches = [...(byPool.get(pool)?.values() ?? [])].map((list) => list.filter(free));
     // The whole group in the first coach with room; else spread over coaches in order.
     for (const coachFree of coaches) {
@@ -161,6 +192,7 @@ export function allocateBatch(
     const all = coaches.flat();
     if (all.length === 0) full.add(journey);
     const picked = pickSeats(all, req.passengers);
-    return picked ? hold(picked as RunSeat[]) : waitlistOrRefuse();
+    if (picked) return hold(picked as RunSeat[]);
+    return req.allowWaitlist ? racOrWaitlist() : waitlistOrRefuse();
   });
 }

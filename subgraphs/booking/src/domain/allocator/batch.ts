@@ -6,7 +6,14 @@
 // fails alone.
 import type { Quota, TravelClass } from '@tatkal/db';
 import { ErrorCode, errorOutcome, isRetryableDbError, tryAgain } from '@tatkal/common';
-import { allocateBatch, type ClassWaitlist, type Pool, poolOf, type RunSeat } from '../allocation/allocate.ts';
+import {
+  allocateBatch,
+  type ClassWaitlist,
+  type Pool,
+  poolOf,
+  type RacSlotState,
+  type RunSeat,
+} from '../allocation/allocate.ts';
 import { createInventory, type Tx } from '../inventory.ts';
 import type { TrainLayout } from '../layout.ts';
 import {
@@ -108,9 +115,10 @@ export async function settleBatch(
       const requests = await loadQueued(tx, runId, only, ctx.settings.batchSize, layout);
       if (requests.length === 0) return null;
       const pools = [...new Set(requests.map((r) => poolOf(r.cls, r.quota)))];
-      const seats = await lockFreeBerths(tx, runId, requests, layout);
       const waitlists = await waitlistsOf(tx, ctx.waiting, runId, fence, pools);
-      const decisions = allocateBatch(requests, seats, waitlists, ctx.settings.waitlistLimit);
+      const seats = await lockFreeBerths(tx, runId, requests, layout);
+      const racSlots = await lockRacSlots(tx, runId, requests, seats, waitlists);
+      const decisions = allocateBatch(requests, seats, waitlists, ctx.settings.waitlistLimit, racSlots);
       const now = new Date();
       const decided = requests.map((request, i) => describe(runId, request, decisions[i]!, layout, ctx.settings, now));
       const doneTicket = Math.max(...requests.map((r) => r.ticket));
@@ -120,7 +128,7 @@ export async function settleBatch(
         runId,
         decided,
         (id) => layout.seats.get(id)!,
-        new Map([...waitlists].map(([pool, w]) => [pool, w.last])),
+        new Map([...waitlists].map(([pool, w]) => [pool, { last: w.last, racLast: w.racLast }])),
         doneTicket,
         ctx.settings.holdTtlMs,
         now,
@@ -172,13 +180,14 @@ async function loadQueued(
       to_seq: number;
       allow_waitlist: boolean;
       fare_paise: number;
+      fare: LoadedRequest['fare'];
       created_at: Date;
       idempotency_key: string | null;
       passengers: LoadedRequest['passengers'];
     }[]
   >`
     WITH q AS (
-      SELECT id, pnr, user_id, queue_ticket, class, quota, from_seq, to_seq, allow_waitlist, fare_paise, created_at,
+      SELECT id, pnr, user_id, queue_ticket, class, quota, from_seq, to_seq, allow_waitlist, fare_paise, fare, created_at,
              idempotency_key
       FROM booking.reservations
       WHERE run_id = ${runId}::uuid AND status = ${ReservationStatus.QUEUED}::booking."ReservationStatus"
@@ -189,13 +198,13 @@ async function loadQueued(
       -- overtaken by a later ticket. The allocator row's lock already keeps allocators apart.
       FOR UPDATE)
     SELECT q.id::text, q.pnr, q.user_id::text, q.queue_ticket, q.class, q.quota, q.from_seq, q.to_seq, q.allow_waitlist,
-           q.fare_paise, q.created_at, q.idempotency_key,
+           q.fare_paise, q.fare, q.created_at, q.idempotency_key,
            json_agg(json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
                                       'berthPreference', p.berth_preference, 'farePaise', p.fare_paise,
                                       'requestedSeatId', p.requested_seat_id) ORDER BY p.position) AS passengers
     FROM q JOIN booking.passengers p ON p.reservation_id = q.id
     GROUP BY q.id, q.pnr, q.user_id, q.queue_ticket, q.class, q.quota, q.from_seq, q.to_seq, q.allow_waitlist,
-             q.fare_paise, q.created_at, q.idempotency_key
+             q.fare_paise, q.fare, q.created_at, q.idempotency_key
     ORDER BY q.queue_ticket`;
   return rows.map((r) => ({
     id: r.id,
@@ -211,6 +220,7 @@ async function loadQueued(
     mask: segmentMask(r.from_seq, r.to_seq),
     allowWaitlist: r.allow_waitlist,
     farePaise: r.fare_paise,
+    fare: r.fare,
     createdAt: r.created_at,
     idempotencyKey: r.idempotency_key,
     passengers: r.passengers,
@@ -230,7 +240,7 @@ async function lockFreeBerths(
   const masks = [...new Set(requests.map((r) => r.mask))];
   const rows = await tx.$queryRaw<{ seat_id: number; quota: Quota; occupied_mask: bigint }[]>`
     SELECT seat_id, quota, occupied_mask FROM booking.run_seats
-    WHERE run_id = ${runId}::uuid
+    WHERE run_id = ${runId}::uuid AND NOT rac
       AND (class, quota) IN (
         SELECT * FROM unnest(${poolClasses}::booking."TravelClass"[], ${poolQuotas}::booking."Quota"[])
       )
@@ -244,6 +254,50 @@ async function lockFreeBerths(
     if (info) seats.set(s.seat_id, { ...info, quota: s.quota, occupiedMask: s.occupied_mask });
   }
   return seats;
+}
+
+/**
+ * The free RAC slots of the batch's GENERAL pools, locked; read only for a pool whose berths may
+ * not be enough (fewer free than asked for, or someone already waiting): a rush that still has
+ * berths pays nothing for RAC.
+ */
+async function lockRacSlots(
+  tx: Tx,
+  runId: string,
+  requests: LoadedRequest[],
+  seats: Map<number, RunSeat>,
+  waitlists: Map<Pool, ClassWaitlist>,
+): Promise<Map<Pool, RacSlotState[]>> {
+  const asked = new Map<Pool, number>();
+  for (const r of requests) {
+    if (r.quota === 'GENERAL' && r.allowWaitlist)
+      asked.set(poolOf(r.cls, r.quota), (asked.get(poolOf(r.cls, r.quota)) ?? 0) + r.passengers.length);
+  }
+  const free = new Map<Pool, number>();
+  for (const s of seats.values()) free.set(poolOf(s.class, s.quota), (free.get(poolOf(s.class, s.quota)) ?? 0) + 1);
+  const classes = [...asked]
+    .filter(([pool, n]) => {
+      const wl = waitlists.get(pool);
+      return (free.get(pool) ?? 0) < n || (wl && (wl.masks.length > 0 || wl.racMasks.length > 0));
+    })
+    .map(([pool]) => pool.split('|')[0]!);
+  if (classes.length === 0) return new Map();
+  const masks = [...new Set(requests.map((r) => r.mask))];
+  const rows = await tx.$queryRaw<{ seat_id: number; slot: number; class: TravelClass; occupied_mask: bigint }[]>`
+    SELECT seat_id, slot, class, occupied_mask FROM booking.rac_slots
+    WHERE run_id = ${runId}::uuid AND class = ANY(${classes}::booking."TravelClass"[])
+      AND EXISTS (
+        SELECT 1 FROM unnest(${masks.map(String)}::bigint[]) AS m(mask) WHERE occupied_mask & m.mask = 0
+      )
+    ORDER BY seat_id, slot FOR UPDATE`;
+  const slots = new Map<Pool, RacSlotState[]>();
+  for (const r of rows) {
+    const pool = poolOf(r.class, 'GENERAL');
+    const list = slots.get(pool) ?? [];
+    list.push({ seatId: r.seat_id, slot: r.slot, occupiedMask: r.occupied_mask });
+    slots.set(pool, list);
+  }
+  return slots;
 }
 
 /** Per journey of the batch: whether a newcomer could still get a berth (for cheap refusals). */
@@ -261,7 +315,7 @@ function journeysOf(
       cls: r.cls,
       quota: r.quota,
       mask: r.mask,
-      blocked: !open || wl.masks.some((m) => (m & r.mask) !== 0n),
+      blocked: !open || wl.masks.some((m) => (m & r.mask) !== 0n) || wl.racMasks.some((m) => (m & r.mask) !== 0n),
       waiting: wl.waiting,
     };
   });

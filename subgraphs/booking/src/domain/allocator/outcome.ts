@@ -23,8 +23,13 @@ export function describe(
       stored: errorOutcome(new AppError(ErrorCode[decision.code], decision.reason)),
     };
   }
-  const move = decision.status === 'HELD' ? 'hold' : 'waitlist';
-  const seatIds = decision.status === 'HELD' ? decision.seatIds : null;
+  const move = ({ HELD: 'hold', RAC: 'rac', WAITLISTED: 'waitlist' } as const)[decision.status];
+  const seatIds =
+    decision.status === 'HELD'
+      ? decision.seatIds
+      : decision.status === 'RAC'
+        ? decision.slots.map((s) => s.seatId)
+        : null;
   const view: ReservationView = {
     id: r.id,
     pnr: r.pnr,
@@ -35,7 +40,8 @@ export function describe(
     class: r.cls,
     quota: r.quota,
     farePaise: r.farePaise,
-    holdExpiresAt: seatIds ? new Date(now.getTime() + settings.holdTtlMs).toISOString() : null,
+    fare: r.fare,
+    holdExpiresAt: new Date(now.getTime() + settings.holdTtlMs).toISOString(),
     createdAt: r.createdAt.toISOString(),
     queueTicket: null,
     refusalCode: null,
@@ -53,6 +59,9 @@ export function describe(
         berth: seat?.number ?? null,
         berthType: seat?.berthType ?? null,
         waitlistNumber: decision.status === 'WAITLISTED' ? decision.waitlistNumbers[i]! : null,
+        racNumber: decision.status === 'RAC' ? decision.racNumbers[i]! : null,
+        fare: r.fare,
+        refundPaise: null,
         farePaise: p.farePaise,
       };
     }),

@@ -7,8 +7,8 @@ import type { Tx } from '../inventory.ts';
 import { waitingJourneys } from '../lifecycle/index.ts';
 import { segmentMask } from '../network.ts';
 
-/** Journeys waiting per pool (class and quota: their masks) and how many passengers wait. */
-export type Waiting = Map<Pool, { waiting: number; masks: bigint[] }>;
+/** Journeys waiting per pool (class and quota: WL and RAC masks) and how many passengers are on the WL. */
+export type Waiting = Map<Pool, { waiting: number; masks: bigint[]; racMasks: bigint[] }>;
 
 /** Per run: what its allocator (under `fence`) knows waits, and since when. */
 export type WaitingCache = Map<string, { fence: bigint; at: number; waiting: Waiting }>;
@@ -41,10 +41,20 @@ export async function waitlistsOf(
     else cache.delete(runId);
   }
   return new Map(
-    pools.map((p) => [
-      p,
-      { last: counters.get(p) ?? 0, waiting: waiting.get(p)!.waiting, masks: [...waiting.get(p)!.masks] },
-    ]),
+    pools.map((p) => {
+      const w = waiting.get(p)!;
+      const counter = counters.get(p) ?? { last: 0, lastRac: 0 };
+      return [
+        p,
+        {
+          last: counter.last,
+          waiting: w.waiting,
+          masks: [...w.masks],
+          racLast: counter.lastRac,
+          racMasks: [...w.racMasks],
+        },
+      ];
+    }),
   );
 }
 
@@ -59,30 +69,44 @@ export function rememberWaiting(
   cache.set(runId, {
     fence,
     at: cache.get(runId)?.at ?? Date.now(),
-    waiting: new Map([...waitlists].map(([c, w]) => [c, { waiting: w.waiting, masks: [...w.masks] }])),
+    waiting: new Map(
+      [...waitlists].map(([c, w]) => [c, { waiting: w.waiting, masks: [...w.masks], racMasks: [...w.racMasks] }]),
+    ),
   });
 }
 
-/** The WL counters: read in every batch (WL numbers come from them). One primary-key read. */
-async function readCounters(tx: Tx, runId: string, pools: Pool[]): Promise<Map<Pool, number>> {
+/**
+ * The WL and RAC counters, locked: WL and RAC numbers come from them, and promotions (which
+ * issue RAC numbers too) take the same row lock first (lifecycle/promote.ts lockPools).
+ */
+async function readCounters(
+  tx: Tx,
+  runId: string,
+  pools: Pool[],
+): Promise<Map<Pool, { last: number; lastRac: number }>> {
   const keys = pools.map(splitPool);
-  const rows = await tx.$queryRaw<{ class: string; quota: string; last: number }[]>`
-    SELECT w.class, w.quota, w.last FROM booking.waitlist_counters w
+  const rows = await tx.$queryRaw<{ class: string; quota: string; last: number; last_rac: number }[]>`
+    SELECT w.class, w.quota, w.last, w.last_rac FROM booking.waitlist_counters w
     JOIN unnest(${keys.map((k) => k.cls)}::booking."TravelClass"[], ${keys.map((k) => k.quota)}::booking."Quota"[])
       AS k(class, quota) ON k.class = w.class AND k.quota = w.quota
-    WHERE w.run_id = ${runId}::uuid`;
-  return new Map(rows.map((r) => [`${r.class}|${r.quota}` as Pool, r.last]));
+    WHERE w.run_id = ${runId}::uuid
+    ORDER BY w.class, w.quota FOR UPDATE OF w`;
+  return new Map(rows.map((r) => [`${r.class}|${r.quota}` as Pool, { last: r.last, lastRac: r.last_rac }]));
 }
 
 /** Who waits, by class: a scan of the run's waitlisted reservations (costly with thousands waiting). */
 async function readWaiting(tx: Tx, runId: string, pools: Pool[]): Promise<Waiting> {
   const rows = await waitingJourneys(tx, runId, pools.map(splitPool));
-  const map: Waiting = new Map(pools.map((p) => [p, { waiting: 0, masks: [] }]));
+  const map: Waiting = new Map(pools.map((p) => [p, { waiting: 0, masks: [], racMasks: [] }]));
   for (const row of rows) {
     const w = map.get(poolOf(row.class, row.quota));
     if (!w) continue;
-    w.waiting += row.n;
-    w.masks.push(segmentMask(row.from_seq, row.to_seq));
+    const mask = segmentMask(row.from_seq, row.to_seq);
+    if (row.rac) w.racMasks.push(mask);
+    else {
+      w.waiting += row.n;
+      w.masks.push(mask);
+    }
   }
   return map;
 }

@@ -19,15 +19,17 @@ export const activePassengers = <P extends Pick<Passenger, 'status'>>(passengers
 
 /**
  * Cancels `passengerIds` (active passengers of `r`, whose row the caller locked), frees their
- * berths, writes `reservation.cancelled` and promotes the waitlist (unless `promote: false`: a
- * cancelled run has nobody to promote). Returns the refund the event asks for.
+ * berths and RAC halves, writes `reservation.cancelled` with the refund and promotes the pool
+ * (unless `promote: false`: a cancelled run has nobody to promote). `refunds` gives each
+ * passenger's refund (the rule table, fares/refunds.ts); without it a paid reservation is
+ * refunded in full (a cancelled run) and an unpaid one nothing. Returns the refund the event asks for.
  */
 export async function cancel(
   tx: Tx,
   deps: { idempotency: Idempotency; settings: ReservationSettings },
   r: Reservation & { passengers: Passenger[] },
   passengerIds: string[],
-  opts: { promote?: boolean; reason?: 'RUN_CANCELLED' } = {},
+  opts: { promote?: boolean; reason?: 'RUN_CANCELLED' | 'CHART_WAITLISTED'; refunds?: Map<string, number> } = {},
 ): Promise<{ refundPaise: number }> {
   assertMove('cancel', r.status);
   const active = activePassengers(r.passengers);
@@ -46,7 +48,15 @@ export async function cancel(
       { userId: r.userId, key: r.idempotencyKey, stored: successOutcome(view) },
     ]);
   }
-  const refundPaise = r.status === target('confirm') ? cancelled.reduce((sum, p) => sum + p.farePaise, 0) : 0;
+  const paid = r.status === target('confirm');
+  const refundOf = (p: Passenger) => (paid ? (opts.refunds?.get(p.id) ?? p.farePaise) : 0);
+  const refundPaise = cancelled.reduce((sum, p) => sum + refundOf(p), 0);
+  if (paid) {
+    await tx.$executeRaw`
+      UPDATE booking.passengers p SET refund_paise = d.refund
+      FROM unnest(${cancelled.map((p) => p.id)}::uuid[], ${cancelled.map(refundOf)}::int[]) AS d(id, refund)
+      WHERE p.id = d.id`;
+  }
   await writeOutbox(tx, 'reservation.cancelled', r, {
     userId: r.userId,
     passengerIds,

@@ -1,5 +1,5 @@
-// The moves `hold`, `waitlist` and `refuse`: the allocator's decisions on a batch of queued
-// requests (reservations, passengers, occupancy rows, berth masks, WL counters, outbox events,
+// The moves `hold`, `rac`, `waitlist` and `refuse`: the allocator's decisions on a batch of queued
+// requests (reservations, passengers, occupancy rows, berth and RAC masks, WL and RAC counters, outbox events,
 // idempotency records, the allocator's progress) in one statement of its transaction; and a
 // request refused alone after its batch failed.
 import { randomUUID } from 'node:crypto';
@@ -7,14 +7,20 @@ import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, Stored } from '@tatkal/common';
 import { type Decision, type Pool, type QueuedRequest, splitPool } from '../allocation/allocate.ts';
 import { reservationEvent } from '../events.ts';
+import type { FareBreakdown } from '../fares/index.ts';
 import type { Tx } from '../inventory.ts';
 import type { ReservationView } from '../types.ts';
 import { RESERVE_OPERATION } from './records.ts';
 import { type Move, passengerSources, passengerTarget, sources, target } from './transitions.ts';
 
 /** The move each decision makes. */
-const MOVE_OF: Record<Decision['status'], Move> = { HELD: 'hold', WAITLISTED: 'waitlist', REFUSED: 'refuse' };
-const DECIDE_MOVES: Move[] = ['hold', 'waitlist', 'refuse'];
+const MOVE_OF: Record<Decision['status'], Move> = {
+  HELD: 'hold',
+  RAC: 'rac',
+  WAITLISTED: 'waitlist',
+  REFUSED: 'refuse',
+};
+const DECIDE_MOVES: Move[] = ['hold', 'rac', 'waitlist', 'refuse'];
 const DECIDE_SOURCES = [...new Set(DECIDE_MOVES.flatMap(sources))];
 const DECIDE_PASSENGER_SOURCES = [...new Set(DECIDE_MOVES.flatMap(passengerSources))];
 
@@ -27,6 +33,8 @@ export interface LoadedRequest extends QueuedRequest {
   fromCode: string;
   toCode: string;
   farePaise: number;
+  /** One passenger's fare, part by part (null for requests queued before fares had parts). */
+  fare: FareBreakdown | null;
   createdAt: Date;
   idempotencyKey: string | null;
   passengers: (QueuedRequest['passengers'][number] & {
@@ -41,7 +49,7 @@ export interface LoadedRequest extends QueuedRequest {
 export interface Decided {
   request: LoadedRequest;
   decision: Decision;
-  /** The view a HELD or WAITLISTED request answers with (null when refused). */
+  /** The view a held request (berths, RAC or WL) answers with (null when refused). */
   view: ReservationView | null;
   stored: Stored;
 }
@@ -60,7 +68,7 @@ export async function decideBatch(
   runId: string,
   decided: Decided[],
   seat: SeatLookup,
-  wlLast: Map<Pool, number>,
+  wlLast: Map<Pool, { last: number; racLast: number }>,
   doneTicket: number,
   holdTtlMs: number,
   now = new Date(),
@@ -70,11 +78,13 @@ export async function decideBatch(
   const pas = passengerRows(decided, seat);
   const occupancy = occupancyRows(decided);
   const masks = berthMasks(decided);
+  const rac = racRows(decided);
+  const racMasks = racSlotMasks(decided);
   const events = outboxRows(decided, hold, now);
   const outcomes = decided
     .filter((d) => d.request.idempotencyKey)
     .map((d) => ({ userId: d.request.userId, key: d.request.idempotencyKey!, stored: d.stored }));
-  const wl = [...wlLast.entries()].map(([pool, last]) => ({ ...splitPool(pool), last }));
+  const wl = [...wlLast.entries()].map(([pool, w]) => ({ ...splitPool(pool), ...w }));
   const rows = await tx.$queryRaw<{ decided: number }[]>`
     WITH r AS (
       UPDATE booking.reservations r
@@ -91,7 +101,8 @@ export async function decideBatch(
     ), p AS (
       UPDATE booking.passengers p
       SET status = d.status::booking."PassengerStatus", seat_id = d.seat_id, coach_code = d.coach,
-          berth_number = d.berth, berth_type = d.berth_type::booking."BerthType", waitlist_number = d.wl
+          berth_number = d.berth, berth_type = d.berth_type::booking."BerthType", waitlist_number = d.wl,
+          rac_number = d.rac, rac_slot = d.rac_slot
       FROM unnest(
           ${pas.map((x) => x.id)}::uuid[],
           ${pas.map((x) => x.status)}::text[],
@@ -99,8 +110,10 @@ export async function decideBatch(
           ${pas.map((x) => x.coach)}::text[],
           ${pas.map((x) => x.berth)}::int[],
           ${pas.map((x) => x.berthType)}::text[],
-          ${pas.map((x) => x.wl)}::int[]
-        ) AS d(id, status, seat_id, coach, berth, berth_type, wl)
+          ${pas.map((x) => x.wl)}::int[],
+          ${pas.map((x) => x.rac)}::int[],
+          ${pas.map((x) => x.racSlot)}::int[]
+        ) AS d(id, status, seat_id, coach, berth, berth_type, wl, rac, rac_slot)
       WHERE p.id = d.id
         AND p.status = ANY(${DECIDE_PASSENGER_SOURCES}::booking."PassengerStatus"[])
     ), o AS (
@@ -116,12 +129,34 @@ export async function decideBatch(
       UPDATE booking.run_seats rs SET occupied_mask = rs.occupied_mask | d.mask
       FROM unnest(${[...masks.keys()]}::int[], ${[...masks.values()].map(String)}::bigint[]) AS d(seat_id, mask)
       WHERE rs.run_id = ${runId}::uuid AND rs.seat_id = d.seat_id
+    ), ro AS (
+      INSERT INTO booking.rac_occupancy (run_id, seat_id, slot, segment, passenger_id, reservation_id)
+      SELECT ${runId}::uuid, t.seat_id, t.slot, t.segment, t.passenger_id, t.reservation_id
+      FROM unnest(
+          ${rac.map((x) => x.seatId)}::int[],
+          ${rac.map((x) => x.slot)}::smallint[],
+          ${rac.map((x) => x.segment)}::int[],
+          ${rac.map((x) => x.passengerId)}::uuid[],
+          ${rac.map((x) => x.reservationId)}::uuid[]
+        ) AS t(seat_id, slot, segment, passenger_id, reservation_id)
+    ), rm AS (
+      UPDATE booking.rac_slots rs SET occupied_mask = rs.occupied_mask | d.mask
+      FROM unnest(
+          ${racMasks.map((x) => x.seatId)}::int[],
+          ${racMasks.map((x) => x.slot)}::smallint[],
+          ${racMasks.map((x) => String(x.mask))}::bigint[]
+        ) AS d(seat_id, slot, mask)
+      WHERE rs.run_id = ${runId}::uuid AND rs.seat_id = d.seat_id AND rs.slot = d.slot
     ), w AS (
-      INSERT INTO booking.waitlist_counters AS wc (run_id, class, quota, last)
-      SELECT ${runId}::uuid, d.class::booking."TravelClass", d.quota::booking."Quota", d.last
-      FROM unnest(${wl.map((w) => w.cls)}::text[], ${wl.map((w) => w.quota)}::text[], ${wl.map((w) => w.last)}::int[])
-        AS d(class, quota, last)
-      ON CONFLICT (run_id, class, quota) DO UPDATE SET last = EXCLUDED.last
+      INSERT INTO booking.waitlist_counters AS wc (run_id, class, quota, last, last_rac)
+      SELECT ${runId}::uuid, d.class::booking."TravelClass", d.quota::booking."Quota", d.last, d.last_rac
+      FROM unnest(
+          ${wl.map((w) => w.cls)}::text[],
+          ${wl.map((w) => w.quota)}::text[],
+          ${wl.map((w) => w.last)}::int[],
+          ${wl.map((w) => w.racLast)}::int[]
+        ) AS d(class, quota, last, last_rac)
+      ON CONFLICT (run_id, class, quota) DO UPDATE SET last = EXCLUDED.last, last_rac = EXCLUDED.last_rac
     ), ob AS (
       INSERT INTO booking.outbox (id, exchange, routing_key, payload)
       SELECT d.id, 'booking', d.key, d.payload
@@ -145,7 +180,8 @@ function reservationRows(decided: Decided[], hold: string) {
   return decided.map((d) => ({
     id: d.request.id,
     status: target(MOVE_OF[d.decision.status]),
-    hold: d.decision.status === 'HELD' ? hold : null,
+    // Berths, RAC seats and WL numbers alike are held until paid (a waitlisted ticket is bought too).
+    hold: d.decision.status === 'REFUSED' ? null : hold,
     code: d.decision.status === 'REFUSED' ? d.decision.code : null,
   }));
 }
@@ -153,7 +189,12 @@ function reservationRows(decided: Decided[], hold: string) {
 function passengerRows(decided: Decided[], seat: SeatLookup) {
   return decided.flatMap((d) =>
     d.request.passengers.map((p, i) => {
-      const seatId = d.decision.status === 'HELD' ? d.decision.seatIds[i]! : null;
+      const seatId =
+        d.decision.status === 'HELD'
+          ? d.decision.seatIds[i]!
+          : d.decision.status === 'RAC'
+            ? d.decision.slots[i]!.seatId
+            : null;
       const at = seatId === null ? null : seat(seatId);
       return {
         id: p.id,
@@ -163,6 +204,8 @@ function passengerRows(decided: Decided[], seat: SeatLookup) {
         berth: at?.number ?? null,
         berthType: at?.berthType ?? null,
         wl: d.decision.status === 'WAITLISTED' ? d.decision.waitlistNumbers[i]! : null,
+        rac: d.decision.status === 'RAC' ? d.decision.racNumbers[i]! : null,
+        racSlot: d.decision.status === 'RAC' ? d.decision.slots[i]!.slot : null,
       };
     }),
   );
@@ -194,6 +237,34 @@ function berthMasks(decided: Decided[]) {
   return masks;
 }
 
+/** One row per given (RAC half berth, segment): its key and slot check keep it to two per berth. */
+function racRows(decided: Decided[]) {
+  return decided.flatMap((d) => {
+    if (d.decision.status !== 'RAC') return [];
+    const slots = d.decision.slots;
+    return d.request.passengers.flatMap((p, i) =>
+      Array.from({ length: d.request.toSeq - d.request.fromSeq }, (_, k) => ({
+        ...slots[i]!,
+        segment: d.request.fromSeq + k,
+        passengerId: p.id,
+        reservationId: d.request.id,
+      })),
+    );
+  });
+}
+
+function racSlotMasks(decided: Decided[]) {
+  const masks = new Map<string, { seatId: number; slot: number; mask: bigint }>();
+  for (const d of decided) {
+    if (d.decision.status !== 'RAC') continue;
+    for (const s of d.decision.slots) {
+      const key = `${s.seatId}|${s.slot}`;
+      masks.set(key, { ...s, mask: (masks.get(key)?.mask ?? 0n) | d.request.mask });
+    }
+  }
+  return [...masks.values()];
+}
+
 function outboxRows(decided: Decided[], hold: string, now: Date) {
   return decided.flatMap((d) => {
     const r = d.request;
@@ -204,8 +275,16 @@ function outboxRows(decided: Decided[], hold: string, now: Date) {
     });
     if (d.decision.status === 'HELD')
       return [event('reservation.held', { farePaise: r.farePaise, holdExpiresAt: hold })];
+    if (d.decision.status === 'RAC')
+      return [event('reservation.held', { farePaise: r.farePaise, holdExpiresAt: hold, rac: d.decision.racNumbers })];
     if (d.decision.status === 'WAITLISTED')
-      return [event('reservation.waitlisted', { waitlist: d.decision.waitlistNumbers })];
+      return [
+        event('reservation.held', {
+          farePaise: r.farePaise,
+          holdExpiresAt: hold,
+          waitlist: d.decision.waitlistNumbers,
+        }),
+      ];
     return [];
   });
 }

@@ -3,7 +3,7 @@ import type { PrismaClient, Quota, TravelClass } from '@tatkal/db';
 import { writeOutbox } from '../events.ts';
 import type { ReservationSettings } from '../types.ts';
 import { endHold } from './hold.ts';
-import { promote } from './promote.ts';
+import { lockPools, promote } from './promote.ts';
 import { sources } from './transitions.ts';
 
 /**
@@ -20,6 +20,14 @@ export async function expireDue(prisma: PrismaClient, settings: ReservationSetti
         WHERE status = ANY(${sources('expire')}::booking."ReservationStatus"[]) AND hold_expires_at < now()
         ORDER BY hold_expires_at LIMIT ${batch}
         FOR UPDATE SKIP LOCKED`;
+      // Every pool's lock up front, in one order (run, class, quota): two sweepers never deadlock.
+      const runs = [...new Set(expired.map((r) => r.run_id))].sort();
+      for (const runId of runs)
+        await lockPools(
+          tx,
+          runId,
+          expired.filter((r) => r.run_id === runId).map((r) => ({ cls: r.class, quota: r.quota })),
+        );
       for (const r of expired) {
         await endHold(tx, r.id, 'expire');
         await writeOutbox(tx, 'reservation.expired', r, {});

@@ -1,18 +1,35 @@
 // Berths given back: the part every move that ends a hold or a ticket shares (release, expire,
 // cancel): the passengers' segments are freed, then the move is made under its guard.
+import type { Quota, TravelClass } from '@tatkal/db';
 import type { Tx } from '../inventory.ts';
 import { release as freeSegments } from '../inventory.ts';
 import { segmentMask } from '../network.ts';
 import { moveReservation } from './moves.ts';
-import { IllegalTransition, type Move, SEATED } from './transitions.ts';
+import { lockPools, syncRacMasks } from './promote.ts';
+import { IllegalTransition, type Move, ON_RAC, SEATED } from './transitions.ts';
 
-/** Frees the segments of these passengers' berths (those seated: held or confirmed). */
+/**
+ * Frees these passengers' berths (those seated: held or confirmed) and RAC halves. Takes the
+ * pool's lock first (lockPools): what is freed is promoted in order, once.
+ */
 export async function freeBerths(
   tx: Tx,
-  r: { runId: string; fromSeq: number; toSeq: number },
+  r: { runId: string; fromSeq: number; toSeq: number; class: TravelClass; quota: Quota },
   passengers: { id: string; seatId: number | null; status: string }[],
 ): Promise<void> {
+  const onRac = passengers.filter((p) => p.status === ON_RAC && p.seatId !== null);
   const seated = passengers.filter((p) => p.seatId !== null && (SEATED as readonly string[]).includes(p.status));
+  if (onRac.length + seated.length === 0) return;
+  await lockPools(tx, r.runId, [{ cls: r.class, quota: r.quota }]);
+  if (onRac.length > 0) {
+    await tx.$executeRaw`
+      DELETE FROM booking.rac_occupancy WHERE passenger_id = ANY(${onRac.map((p) => p.id)}::uuid[])`;
+    await syncRacMasks(
+      tx,
+      r.runId,
+      onRac.map((p) => p.seatId!),
+    );
+  }
   await freeSegments(
     tx,
     r.runId,

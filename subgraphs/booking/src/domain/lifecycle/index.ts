@@ -11,3 +11,5 @@ export { admitWaiting, PnrTaken, queueRequests, type IntakeItem } from './queue.
 export { queuedIds, runsWithQueued, waitingJourneys, waitlistedByRun } from './reads.ts';
 export { RESERVE_OPERATION, reserveRecords, type ReserveRecords } from './records.ts';
 export * from './transitions.ts';
+export { type ChartNumber, type ChartOutcome, prepareChartIn, type WaitlistedPnr } from './chart.ts';
+export { lockPools, planPromotions } from './promote.ts';

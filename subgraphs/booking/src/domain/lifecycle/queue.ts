@@ -93,12 +93,12 @@ export async function queueRequests(
       WHERE r.id = d.id AND r.queue_ticket IS NULL
     ), res AS (
       INSERT INTO booking.reservations (id, pnr, user_id, run_id, from_seq, to_seq, class, quota, status, fare_paise,
-                                        created_at, updated_at, queue_ticket, allow_waitlist, idempotency_key,
+                                        fare, created_at, updated_at, queue_ticket, allow_waitlist, idempotency_key,
                                         opens_at, draw)
       SELECT a.id, a.pnr, a.user_id::uuid, a.run_id, a.from_seq, a.to_seq, a.class::booking."TravelClass",
              a.quota::booking."Quota",
              ${target('queue')}::booking."ReservationStatus",
-             a.fare, a.created_at, a.created_at, (q.last_ticket - f.in_run + f.nth)::int, a.allow_waitlist, a.key,
+             a.fare, a.fare_parts, a.created_at, a.created_at, (q.last_ticket - f.in_run + f.nth)::int, a.allow_waitlist, a.key,
              a.opens_at, a.draw
       FROM accepted a LEFT JOIN fresh f ON f.id = a.id LEFT JOIN q ON q.run_id = f.run_id
       RETURNING id, queue_ticket
@@ -141,13 +141,14 @@ function requestRows(items: IntakeItem[]): Prisma.Sql {
       ${r.map((v) => v.class)}::text[],
       ${r.map((v) => v.quota)}::text[],
       ${r.map((v) => v.farePaise)}::int[],
+      ${r.map((v) => (v.fare ? JSON.stringify(v.fare) : null))}::jsonb[],
       ${items.map((i) => i.allowWaitlist)}::bool[],
       ${items.map((i) => i.idempotency.key)}::text[],
       ${r.map((v) => v.createdAt)}::timestamptz[],
       ${items.map((i) => i.waitingRoom?.opensAt ?? null)}::timestamptz[],
       ${items.map((i) => i.waitingRoom?.draw ?? null)}::float8[]
     ) WITH ORDINALITY
-      AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, quota, fare, allow_waitlist, key, created_at,
+      AS t(id, pnr, user_id, run_id, from_seq, to_seq, class, quota, fare, fare_parts, allow_waitlist, key, created_at,
            opens_at, draw, ord)`;
 }
 
