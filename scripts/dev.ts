@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { checkServices } from './services.ts';
 import { serviceNodeOptions } from './nodeOptions.ts';
+import { serveApp } from '../apps/web/serve.ts';
 
 const root = join(import.meta.dirname, '..');
 if (existsSync(join(root, '.env'))) process.loadEnvFile(join(root, '.env'));
@@ -188,16 +189,26 @@ async function main() {
       waitReady(name, `http://127.0.0.1:${extra.PORT}`, launch(name, entry, extra)),
     ),
   ]);
+  // The web app (apps/web/dist, built by scripts/bootstrap.mjs): its origin is one the gateway
+  // accepts (CORS), added to whatever CORS_ORIGINS says; production's gateway config is its own.
+  const webPort = Number(process.env.WEB_PORT ?? 4010);
+  const webOrigins = [`http://localhost:${webPort}`, `http://127.0.0.1:${webPort}`];
+  const corsOrigins =
+    process.env.CORS_ORIGINS ?? 'http://localhost:4000,http://127.0.0.1:4000,https://studio.apollographql.com';
   const gateway = launch('gateway', 'gateway/src/index.ts', {
     PORT: '4000',
     SUPERGRAPH_PATH: join(root, 'supergraph.graphql'),
+    CORS_ORIGINS: [corsOrigins, ...webOrigins].join(','),
   });
   await waitReady('gateway', 'http://127.0.0.1:4000', gateway);
+  // In this process: it ends with it (stopAll exits once the services have stopped).
+  await serveApp({ port: webPort, host: '127.0.0.1', gatewayUrl: 'http://localhost:4000/graphql' });
 
   const payCommand = 'tsx subgraphs/payment/src/provider/cli.ts succeed <providerRef>';
   const otpCommand = 'tsx subgraphs/auth/src/otp/cli.ts code <phone>';
   console.log(`
 Tatkal supergraph is up:
+  Web app (traveller)       http://localhost:${webPort}   (English / हिन्दी)
   Gateway + Apollo Sandbox  http://localhost:4000/graphql
   auth subgraph             http://localhost:4001/graphql   (JWKS: /.well-known/jwks.json)
   booking subgraph          http://localhost:4002/graphql

@@ -1,7 +1,8 @@
 // The app's production build (dist/) and its budget: the JavaScript of the first load, gzipped,
 // at most 150 kB (a Tatkal rush is on phones, on crowded networks). Prints the figure; exit 1 when over.
-//   npm run build -w @tatkal/web     (npm start and the browser test build it when stale)
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+//   tsx apps/web/build.ts              build (npm run build in apps/web)
+//   tsx apps/web/build.ts --if-stale   only when a source is newer than dist/ (npm start, npm test)
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'vite';
@@ -26,7 +27,12 @@ export function newestSource(): number {
       return Math.max(max, e.isDirectory() ? walk(p) : statSync(p).mtimeMs);
     }, 0);
   const files = ['index.html', 'vite.config.ts', 'package.json'].map((f) => statSync(join(root, f)).mtimeMs);
-  return Math.max(walk(join(root, 'src')), walk(join(root, 'public')), walk(join(root, '../../packages/client/src')), ...files);
+  return Math.max(
+    walk(join(root, 'src')),
+    walk(join(root, 'public')),
+    walk(join(root, '../../packages/client/src')),
+    ...files,
+  );
 }
 
 export async function buildApp(): Promise<{ files: string[]; gzipBytes: number }> {
@@ -39,8 +45,15 @@ export async function buildApp(): Promise<{ files: string[]; gzipBytes: number }
   return size;
 }
 
+/** Whether dist/ is missing or older than a source. */
+export function isStale(): boolean {
+  const index = join(DIST, 'index.html');
+  return !existsSync(index) || statSync(index).mtimeMs < newestSource();
+}
+
 if (process.argv[1] === import.meta.filename) {
-  buildApp().catch((err: unknown) => {
+  const onlyIfStale = process.argv.includes('--if-stale');
+  (onlyIfStale && !isStale() ? Promise.resolve() : buildApp()).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);
   });

@@ -13,7 +13,7 @@ const en = {
   navSignIn: 'Sign in',
   navSignOut: 'Sign out',
   language: 'हिन्दी',
-  languageLabel: 'भाषा बदलें: हिन्दी',
+  languageLabel: 'हिन्दी: show the app in Hindi',
   signInTitle: 'Sign in',
   registerTitle: 'Create an account',
   email: 'Email',
@@ -84,7 +84,8 @@ const en = {
   signInToBook: 'Sign in to book',
   verifyToBook: 'Verify your identity to book Tatkal',
   waitingRoomTitle: 'Waiting room',
-  waitingRoom: 'You are in the waiting room. At the opening everyone waiting gets a random place, ahead of later arrivals.',
+  waitingRoom:
+    'You are in the waiting room. At the opening everyone waiting gets a random place, ahead of later arrivals.',
   opensIn: 'Opens in {t}',
   position: 'Position {n} in the queue',
   estimatedWait: 'About {t} to go',
@@ -152,7 +153,7 @@ const hi: Record<MessageKey, string> = {
   navSignIn: 'साइन इन',
   navSignOut: 'साइन आउट',
   language: 'English',
-  languageLabel: 'Change language: English',
+  languageLabel: 'English: ऐप अंग्रेज़ी में देखें',
   signInTitle: 'साइन इन करें',
   registerTitle: 'खाता बनाएँ',
   email: 'ईमेल',
@@ -304,9 +305,7 @@ const locale = () => (lang.get() === 'hi' ? 'hi-IN' : 'en-IN');
 const IST = 'Asia/Kolkata';
 
 export const inr = (paise: number) =>
-  new Intl.NumberFormat(locale(), { style: 'currency', currency: 'INR', maximumFractionDigits: 2 }).format(
-    paise / 100,
-  );
+  new Intl.NumberFormat(locale(), { style: 'currency', currency: 'INR', maximumFractionDigits: 2 }).format(paise / 100);
 
 /** A calendar date (YYYY-MM-DD, already IST) as "Tue, 8 Dec 2026". */
 export const dayFmt = (date: string) =>
@@ -334,7 +333,9 @@ export function clockFmt(totalSeconds: number): string {
   const nf = new Intl.NumberFormat(locale(), { minimumIntegerDigits: 2, useGrouping: false });
   const h = Math.floor(s / 3600);
   const parts = [Math.floor((s % 3600) / 60), s % 60].map((n) => nf.format(n));
-  return h > 0 ? `${new Intl.NumberFormat(locale(), { useGrouping: false }).format(h)}:${parts.join(':')}` : parts.join(':');
+  return h > 0
+    ? `${new Intl.NumberFormat(locale(), { useGrouping: false }).format(h)}:${parts.join(':')}`
+    : parts.join(':');
 }
 
 /** Today's date in India (YYYY-MM-DD). */

@@ -114,7 +114,6 @@ function TrainList({ trains, query }: { trains: Train[]; query: URLSearchParams 
                 <li key={a.class}>
                   <a
                     class="class-chip"
-                    aria-label={`${t('book', { cls: a.code })}: ${availabilityText(a)}, ${inr(a.farePaise)}`}
                     href={href('/book', {
                       run: train.run!.id,
                       train: train.number,
@@ -126,7 +125,11 @@ function TrainList({ trains, query }: { trains: Train[]; query: URLSearchParams 
                       quota: a.quota,
                     })}
                   >
-                    <strong>{a.code}</strong>
+                    {/* Read as "Book 3A, Available 42, ₹1,234": the name is the visible text plus the verb. */}
+                    <strong>
+                      <span class="visually-hidden">{t('book', { cls: '' }).trim()} </span>
+                      {a.code}
+                    </strong>
                     <span class={a.availableBerths > 0 ? 'ok' : 'warn'}>{availabilityText(a)}</span>
                     <span>{inr(a.farePaise)}</span>
                     {a.open ? null : <small>{t('opensAt', { at: instantFmt(a.opensAt) })}</small>}
