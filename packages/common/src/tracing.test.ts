@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { RequestListener } from 'node:http';
+import { createRequire } from 'node:module';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,6 +22,10 @@ const channelsSubscribed = () =>
   ['tracing:ioredis:command:start', 'tracing:ioredis:batch:start', 'undici:request:create'].filter((name) =>
     diagnostics.hasSubscribers(name),
   );
+
+// As Apollo Gateway (CommonJS) takes its tracer when it loads: from the API's CommonJS build, before startTracing.
+const cjsApi = createRequire(import.meta.url)('@opentelemetry/api') as typeof import('@opentelemetry/api');
+const earlyCjsTracer = cjsApi.trace.getTracer('apollo/gateway-js');
 
 let started: Tracing | null = null;
 afterEach(async () => {
@@ -71,6 +76,7 @@ describe('startTracing with an exporter', () => {
     expect(prismaHelper()).toBeDefined();
     expect(channelsSubscribed()).toHaveLength(3);
     await expect(startTracing('booking', { env: {}, spanProcessors: [] })).rejects.toThrow(/already started/);
+    expect(earlyCjsTracer.startSpan('gateway.request', { kind: SpanKind.SERVER }).isRecording()).toBe(true);
 
     const envelope = await inSpan('POST /graphql', { kind: SpanKind.SERVER }, async (span) => {
       expect(activeTraceContext()?.traceparent).toBe(

@@ -115,7 +115,9 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         timestamp: Math.floor(Date.now() / 1000),
         ...(Object.keys(headers).length ? { headers } : {}),
       });
-    if (!tracingEnabled()) return send(stored ? { ...stored } : {});
+    // A row written outside any trace (the seed, a sweeper) is published without a span: the
+    // consumer's span starts its trace.
+    if (!tracingEnabled() || !stored) return send(stored ? { ...stored } : {});
     const attributes = {
       'messaging.system': 'rabbitmq',
       'messaging.operation.type': 'send',
@@ -123,7 +125,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       'messaging.rabbitmq.destination.routing_key': row.routing_key,
       'messaging.message.id': row.id,
     };
-    const parent = extractTraceContext(stored ? { ...stored } : undefined);
+    const parent = extractTraceContext({ ...stored });
     return inSpan(`publish ${row.exchange}`, { kind: SpanKind.PRODUCER, attributes, parent }, async (span) => {
       const outcome = await send(traceHeaders());
       if (outcome !== 'confirmed') failSpan(span, new Error('returned as unroutable'));

@@ -3,6 +3,7 @@
 // where require hooks see nothing): Prisma through its instrumentation's global helper, ioredis
 // and undici (the gateway's subgraph fetches) through the diagnostics channels they publish.
 import diagnostics from 'node:diagnostics_channel';
+import { createRequire } from 'node:module';
 import { type Attributes, type Context, context, propagation, type Span, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -30,6 +31,11 @@ export interface SdkOptions {
 }
 
 const tracer = () => trace.getTracer('@tatkal/common');
+
+// CommonJS packages (Apollo Gateway) load the API's CommonJS build: a second instance, whose
+// tracers, taken when the package loads (before startTracing), delegate only to a provider
+// registered through that instance. Registered there, the ES build finds it too (one global slot).
+const cjsTrace = (createRequire(import.meta.url)('@opentelemetry/api') as typeof import('@opentelemetry/api')).trace;
 
 /**
  * Only a request (SERVER), a delivery (CONSUMER) or a publish (PRODUCER) starts a trace, at
@@ -68,7 +74,7 @@ export function registerSdk(opts: SdkOptions) {
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
-  trace.setGlobalTracerProvider(provider);
+  cjsTrace.setGlobalTracerProvider(provider);
   // Prisma 7 reads its tracing helper from a global at every query: enabling it here is enough.
   const prisma = new PrismaInstrumentation();
   prisma.enable();
@@ -79,6 +85,7 @@ export function registerSdk(opts: SdkOptions) {
       for (const off of unsubscribe) off();
       prisma.disable();
       await provider.shutdown();
+      cjsTrace.disable();
       trace.disable();
       propagation.disable();
       context.disable();
