@@ -16,6 +16,7 @@ import { RETRYABLE_CODES, TatkalError, toTatkalError } from './errors.ts';
 import {
   AvailabilityDocument,
   CancelReservationDocument,
+  CancellationQuoteDocument,
   MeDocument,
   MyPaymentsDocument,
   MyReservationsDocument,
@@ -308,6 +309,11 @@ export class TatkalClient {
 
   async myReservations(variables: MyReservationsQueryVariables = {}) {
     return (await this.request(MyReservationsDocument, variables)).myReservations;
+  }
+
+  /** What cancelling these passengers (all active ones by default) would refund now; refusalCode CANCELLATION_CLOSED. */
+  async cancellationQuote(pnr: string, passengerIds?: string[]) {
+    return (await this.request(CancellationQuoteDocument, { pnr, passengerIds })).cancellationQuote;
   }
 
   /** Cancels some passengers (by id) or the whole reservation. */

@@ -36,6 +36,7 @@ describe('client codegen', () => {
       [
         'Availability',
         'CancelReservation',
+        'CancellationQuote',
         'Me',
         'MyPayments',
         'MyReservations',
