@@ -53,6 +53,16 @@ async function check(name: string) {
 
 const go = (hash: string) => page.goto(`${web.url}/${hash}`);
 
+/** Waits for what the screen should show; a time-out says what the screen showed instead. */
+async function see(selector: string, timeout = 30_000) {
+  try {
+    await page.locator(selector).first().waitFor({ timeout });
+  } catch (err) {
+    const shown = await page.locator('main').innerText().catch(() => '(no main)');
+    throw new Error(`${selector} not shown within ${timeout} ms; the screen showed:\n${shown}`, { cause: err });
+  }
+}
+
 async function pickStation(label: string, typed: string, code: string) {
   const input = page.getByRole('combobox', { name: label });
   await input.fill(typed);
@@ -108,7 +118,7 @@ describe('the web app in a browser', () => {
     await page.getByRole('button', { name: 'Reserve' }).click();
 
     // The outcome: berths held, coach and berth per passenger; pay within the hold.
-    await page.locator('.badge-held').first().waitFor();
+    await see('.badge-held');
     const pnr = (await page.getByRole('heading', { level: 1 }).textContent())!.replace(/\D/g, '');
     expect(pnr).toMatch(/^\d{10}$/);
     await expect(page.locator('.passengers li .berth').allTextContents()).resolves.toEqual([
@@ -128,15 +138,17 @@ describe('the web app in a browser', () => {
     await tab.getByText('succeeded').waitFor();
     await tab.close();
 
-    await page.locator('h1 + * .badge-confirmed, .card .badge-confirmed').first().waitFor({ timeout: 30_000 });
+    await see('.card > p > .badge-confirmed');
     await expect(page.locator('.passengers .badge-confirmed').count()).resolves.toBe(2);
     await check('confirmed');
 
     // Cancel the whole booking: CANCELLED, then the refund through the provider.
     await page.getByRole('button', { name: 'Cancel booking' }).click();
     await page.getByRole('alertdialog').waitFor();
+    // The refund quote before deciding: what the rule table refunds now, and the charges.
+    await expect(page.locator('.quote').innerText()).resolves.toMatch(/^Refund ₹[\d,.]+ \(charges ₹[\d,.]+\)$/);
     await page.getByRole('button', { name: 'Yes, cancel' }).click();
-    await page.locator('.card .badge-cancelled').first().waitFor();
+    await see('.card > p > .badge-cancelled');
     await page.locator('.refunds li').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 30_000 });
     await check('refunded');
 
@@ -241,9 +253,7 @@ describe('a Tatkal rush in the browser', () => {
     expect(new Set(joined.map((r) => r.status))).toEqual(new Set(['QUEUED']));
     // The opening comes by the booking clock: 30 s ahead of now, minus the time spent so far.
     offsetMs = opening.getTime() - 2_000 - Date.now();
-    await page.locator('.card .badge-held, .card .badge-waitlisted, .card .badge-refused').first().waitFor({
-      timeout: 60_000,
-    });
+    await see('.card > p > .badge-held, .card > p > .badge-waitlisted, .card > p > .badge-refused', 60_000);
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
     const positions = seen.filter((s) => s.startsWith('Position')).map((s) => Number(s.replace(/\D/g, '')));
     console.log(`browser saw: ${seen.join(' | ')}`);

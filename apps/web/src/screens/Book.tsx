@@ -6,7 +6,7 @@ import { client, describeError, session } from '../api.ts';
 import { dayFmt, inr, instantFmt, t, tEnum } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
 import { useValue } from '../store.ts';
-import { Countdown, ErrorNote, Heading, Loading } from '../ui/common.tsx';
+import { Countdown, ErrorNote, FareTable, Heading, Loading } from '../ui/common.tsx';
 import { availabilityText } from './Search.tsx';
 
 const MAX_PASSENGERS: Record<Quota, number> = {
@@ -105,6 +105,7 @@ export function BookScreen({ query }: { query: URLSearchParams }) {
             {avail.open ? null : <> · {t('opensAt', { at: instantFmt(avail.opensAt) })}</>}
           </p>
         ) : null}
+        {avail ? <FareTable fare={avail.fare} /> : null}
         {opensIn !== null && opensIn > 0 && tatkal ? (
           <>
             <Countdown seconds={opensIn} label={(c) => t('tatkalCountdown', { t: c })} />

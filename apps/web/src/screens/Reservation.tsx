@@ -3,10 +3,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ReservationQuery } from '@tatkal/client';
 import { client, describeError } from '../api.ts';
-import { dayFmt, inr, t, tEnum } from '../i18n.ts';
-import { Countdown, ErrorNote, Heading, Loading, StatusBadge } from '../ui/common.tsx';
+import { dayFmt, inr, t, tEnum, type MessageKey } from '../i18n.ts';
+import { Countdown, ErrorNote, FareTable, Heading, Loading, StatusBadge } from '../ui/common.tsx';
 import { WaitingRoom } from './WaitingRoom.tsx';
 import { CancelPanel } from './Cancel.tsx';
+
+/** A documented error code in words, when the app has them (else the code itself). */
+export const codeText = (code: string) => (CODES.includes(code) ? t(code as MessageKey) : code);
+const CODES = ['CANCELLATION_CLOSED', 'TRY_AGAIN', 'SOLD_OUT', 'SEAT_UNAVAILABLE'];
 
 export type FullReservation = NonNullable<ReservationQuery['reservation']>;
 
@@ -28,7 +32,7 @@ export function ReservationScreen({ pnr }: { pnr: string }) {
       .then(setR, (err) => setError(describeError(err)));
   useEffect(() => void load(), [pnr]);
 
-  const paying = r?.status === 'HELD' && r.payment?.status === 'PENDING';
+  const paying = (r?.status === 'HELD' || r?.status === 'WAITLISTED') && r.payment?.status === 'PENDING';
   const refundPending =
     r?.status === 'CANCELLED' && r.payment?.status === 'SUCCEEDED' && r.payment.refunds.every((x) => x.status !== 'SUCCEEDED');
   usePoll(Boolean(paying || refundPending), 1000, () => void load());
@@ -50,14 +54,18 @@ export function ReservationScreen({ pnr }: { pnr: string }) {
               <br />
               {t('journey', { from: `${r.from.name} (${r.from.code})`, to: `${r.to.name} (${r.to.code})` })}
             </p>
-            {r.status === 'REFUSED' ? <p class="error">{r.refusalCode}</p> : null}
+            {r.status === 'REFUSED' && r.refusalCode ? <p class="error">{codeText(r.refusalCode)}</p> : null}
+            {r.chartPrepared ? <p class="muted">{t('chartPrepared')}</p> : null}
             <Passengers r={r} />
             <p>
               {t('fare')}: <strong>{inr(r.farePaise)}</strong>
             </p>
+            {r.fare ? <FareTable fare={r.fare} /> : null}
           </div>
           {r.status === 'QUEUED' ? <WaitingRoom reservation={r} onOutcome={() => void load()} /> : null}
-          {r.status === 'HELD' ? <PayPanel r={r} onChange={() => void load()} /> : null}
+          {r.status === 'HELD' || (r.status === 'WAITLISTED' && r.holdExpiresAt && r.payment?.status !== 'SUCCEEDED') ? (
+            <PayPanel r={r} onChange={() => void load()} />
+          ) : null}
           {r.status === 'CONFIRMED' || r.status === 'WAITLISTED' || r.status === 'HELD' ? (
             <CancelPanel r={r} onDone={() => void load()} />
           ) : null}
@@ -80,7 +88,9 @@ function Passengers({ r }: { r: FullReservation }) {
               {t('coachBerth', { coach: p.coach, berth: p.berth ?? '', type: p.berthType ? tEnum(p.berthType) : '' })}
             </span>
           ) : null}
+          {p.racNumber !== null ? <span class="berth">{t('racNumber', { n: p.racNumber })}</span> : null}
           {p.waitlistNumber !== null ? <span class="berth">{t('wlNumber', { n: p.waitlistNumber })}</span> : null}
+          {p.refundPaise !== null ? <span class="muted"> {t('refundFor', { amount: inr(p.refundPaise) })}</span> : null}
         </li>
       ))}
     </ol>

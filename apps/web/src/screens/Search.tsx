@@ -11,11 +11,14 @@ import { StationInput, type Station } from '../ui/StationInput.tsx';
 export const QUOTAS: Quota[] = ['GENERAL', 'TATKAL', 'PREMIUM_TATKAL', 'LADIES', 'LOWER_BERTH'];
 type Train = TrainsBetweenQuery['trainsBetween'][number];
 
-/** "AVAILABLE 42" / "WL 34" / "REGRET" as the screen shows it. */
+/** The server's "AVAILABLE 42" / "RAC 12" / "WL 34" / "REGRET" in the app's language. */
 export function availabilityText(a: AvailabilityFragment): string {
-  if (a.availableBerths > 0) return t('available', { n: a.availableBerths });
-  if (a.totalBerths > 0) return t('waitlist', { n: a.waitlistLength + 1 });
-  return t('regret');
+  const [kind, n = ''] = a.statusCode.split(' ');
+  if (kind === 'AVAILABLE') return t('available', { n });
+  if (kind === 'RAC') return t('racNumber', { n });
+  if (kind === 'WL') return t('waitlist', { n });
+  if (kind === 'REGRET') return t('regret');
+  return a.statusCode;
 }
 
 const station = (q: URLSearchParams, k: string): Station | null => {

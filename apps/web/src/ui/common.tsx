@@ -1,7 +1,8 @@
 // Small shared pieces: an error note, a live countdown, a status badge, a page heading that takes focus.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { clockFmt, t, tEnum } from '../i18n.ts';
+import type { FareFragment } from '@tatkal/client';
+import { clockFmt, inr, t, tEnum } from '../i18n.ts';
 
 export function ErrorNote({ error }: { error: { code: string; message: string } | null }) {
   if (!error) return null;
@@ -63,5 +64,36 @@ export function Loading() {
     <p class="muted" role="status">
       {t('loading')}
     </p>
+  );
+}
+
+/** A fare part by part (base, reservation, superfast, Tatkal, GST), parts that are 0 left out. */
+export function FareTable({ fare, label }: { fare: FareFragment; label?: string }) {
+  const rows: [string, number][] = [
+    [t('baseFare'), fare.basePaise],
+    [t('reservationCharge'), fare.reservationChargePaise],
+    [t('superfastCharge'), fare.superfastChargePaise],
+    [t('tatkalCharge'), fare.tatkalChargePaise],
+    [t('gst'), fare.gstPaise],
+    [t('rounding'), fare.roundingPaise],
+  ];
+  return (
+    <table class="fare">
+      <caption>{label ?? t('fareBreakdown')}</caption>
+      <tbody>
+        {rows
+          .filter(([, paise]) => paise !== 0)
+          .map(([name, paise]) => (
+            <tr key={name}>
+              <th scope="row">{name}</th>
+              <td>{inr(paise)}</td>
+            </tr>
+          ))}
+        <tr class="fare-total">
+          <th scope="row">{t('fare')}</th>
+          <td>{inr(fare.totalPaise)}</td>
+        </tr>
+      </tbody>
+    </table>
   );
 }
