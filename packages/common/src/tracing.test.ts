@@ -1,5 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { RequestListener } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
@@ -106,6 +108,33 @@ describe('startTracing with an exporter', () => {
     expect(prismaHelper()).toBeUndefined();
     expect(channelsSubscribed()).toEqual([]);
     expect(trace.getTracer('t').startSpan('s').isRecording()).toBe(false);
+  });
+
+  it('exports OTLP/HTTP protobuf to <OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces, flushed at shutdown', async () => {
+    const received: { path?: string; type?: string; body: Buffer }[] = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ path: req.url, type: req.headers['content-type'], body: Buffer.concat(chunks) });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+      started = await startTracing('payment-webhooks', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
+      await inSpan('POST /webhooks/payments', { kind: SpanKind.SERVER }, async () => {});
+      expect(received).toEqual([]); // batched, not sent per span
+      await started!.shutdown();
+      started = null;
+      expect(received).toHaveLength(1);
+      expect(received[0]).toMatchObject({ path: '/v1/traces', type: 'application/x-protobuf' });
+      expect(received[0]!.body.includes('payment-webhooks')).toBe(true);
+      expect(received[0]!.body.includes('POST /webhooks/payments')).toBe(true);
+    } finally {
+      collector.close();
+    }
   });
 
   it('reads a stored trace context only when it is well formed', () => {
