@@ -82,6 +82,8 @@ const healthTest = (svc: Service) => [svc.healthcheck?.test ?? []].flat().join('
 const buildsFromDockerfile = (svc: Service) => svc.build !== undefined;
 // The payment provider simulator builds from the same image but is a stand-in, not an app service.
 const helperServices = ['migrate', 'payment-provider'];
+// The web app's static site (apps/web/Dockerfile, nginx): built, but no Node process of the app.
+const staticServices = ['web'];
 const observabilityServices = ['prometheus', 'grafana', 'jaeger', ...exporterServices()];
 /** The exporters Prometheus scrapes for the infrastructure dashboard (test/compose-env.test.ts). */
 function exporterServices(): string[] {
@@ -92,7 +94,7 @@ const edgeServices = ['gateway-lb'];
 // What `docker compose up --scale booking=3 --scale gateway=2` (README, compose header) scales.
 const scaledServices = ['booking', 'gateway'];
 const appServices = Object.keys(services).filter(
-  (n) => buildsFromDockerfile(services[n]!) && !helperServices.includes(n),
+  (n) => buildsFromDockerfile(services[n]!) && !helperServices.includes(n) && !staticServices.includes(n),
 );
 const infraServices = Object.keys(services).filter(
   (n) => !buildsFromDockerfile(services[n]!) && !observabilityServices.includes(n) && !edgeServices.includes(n),
