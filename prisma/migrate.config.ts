@@ -3,6 +3,7 @@
 import { defineConfig } from 'prisma6/config';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 
 // prisma/orm#27403: adapter-pg cannot read the catalog types "char" (18) and name (19) that the
 // schema engine introspects; report them as text (25).
@@ -26,17 +27,16 @@ class CatalogSafeClient extends pg.Client {
   }
 }
 
-function connection() {
-  const raw = process.env.DATABASE_URL;
+/**
+ * DATABASE_URL as pg itself reads it (pg-connection-string, the parser pg.Client uses): host, port,
+ * database, user, password, and the query string too (sslmode, sslrootcert, sslcert, sslkey,
+ * application_name, options, ...), so migrations reach a PostgreSQL that requires TLS exactly as
+ * the services do. Separate fields, not a connectionString: see the adapter below.
+ */
+export function connection(raw = process.env.DATABASE_URL): pg.ClientConfig {
   if (!raw) throw new Error('DATABASE_URL is not set');
-  const url = new URL(raw);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 5432),
-    database: decodeURIComponent(url.pathname.slice(1)),
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-  };
+  const config = parseIntoClientConfig(raw);
+  return { ...config, port: config.port ?? 5432 };
 }
 
 export default defineConfig({

@@ -9,7 +9,7 @@
 //   DATABASE_URL=... node scripts/coldstart.mjs --tsx
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -64,6 +64,18 @@ const processes = {
   ],
 };
 
+/** CPU seconds (user + system) a process and its descendants have used, from /proc (Linux). */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const own = (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return own + children.reduce((sum, child) => sum + cpuSeconds(Number(child)), 0);
+  } catch {
+    return 0;
+  }
+}
+
 async function startOnce(entry, extra, secondPort) {
   const port = await freePort();
   const env = { ...base, ...extra, PORT: String(port) };
@@ -91,19 +103,23 @@ async function startOnce(entry, extra, secondPort) {
   };
   const health = await until('/health');
   const ready = await until('/ready');
+  const cpu = cpuSeconds(child.pid);
   await new Promise((done) => {
     child.once('exit', done);
     child.kill('SIGTERM');
   });
-  return { health, ready };
+  return { health, ready, cpu };
 }
 
 const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`${tsx ? 'tsx (sources)' : `node (${tree})`}, median of ${runs} starts, ms`);
+console.log(`${tsx ? 'tsx (sources)' : `node (${tree})`}, median of ${runs} starts`);
 for (const [name, [entry, extra, secondPort]] of Object.entries(processes)) {
   const results = [];
   for (let i = 0; i < runs; i++) results.push(await startOnce(entry, extra, secondPort));
   const h = median(results.map((r) => r.health));
   const r = median(results.map((x) => x.ready));
-  console.log(`${name.padEnd(8)} /health ${h.toFixed(0).padStart(6)}   /ready ${r.toFixed(0).padStart(6)}`);
+  const c = median(results.map((x) => x.cpu));
+  console.log(
+    `${name.padEnd(8)} /health ${h.toFixed(0).padStart(6)} ms   /ready ${r.toFixed(0).padStart(6)} ms   CPU to ready ${c.toFixed(2)} s`,
+  );
 }

@@ -1,5 +1,5 @@
 // The prod overlay's Deployments, run as real processes: each container's command and env exactly
-// as rendered (deploy/k8s/overlays/prod), with only what a laptop must stand in for replaced:
+// as rendered (`kubectl kustomize deploy/k8s/overlays/prod`), with only what a laptop must stand in for replaced:
 // Secret values (test ones), in-cluster host names and ports (free loopback ports), file paths
 // of the image (/app/...), the broker's names (a test prefix), and no bind address other than
 // loopback. Then every probe of every container is sent to the port it names: readiness, liveness
@@ -16,12 +16,12 @@ import type { IContainer, IProbe } from 'kubernetes-models/v1';
 import { deleteEventTopology } from '@tatkal/common';
 import { freePort, startProcess, type RunningProcess } from '../packages/testkit/src/processes.ts';
 import { generateSigningJwk } from '../subgraphs/auth/src/domain/keys.ts';
-import { renderKustomization, type K8sObject } from '../deploy/k8s/render.ts';
+import { kustomize, type K8sObject } from './support/kustomize.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { AMQP_URL, REDIS_URL } from './support/env.ts';
 
 const root = join(import.meta.dirname, '..');
-const objects = renderKustomization(join(root, 'deploy/k8s/overlays/prod'));
+const objects = kustomize(join(root, 'deploy/k8s/overlays/prod'));
 type Deployment = K8sObject & {
   spec: {
     template: {
@@ -34,6 +34,12 @@ const deployments = objects.filter((o): o is Deployment => o.kind === 'Deploymen
 const services = objects.filter((o) => o.kind === 'Service') as (K8sObject & {
   spec: { ports: { port: number; targetPort: string | number }[] };
 })[];
+/** The generated ConfigMaps by name: what a container's envFrom reads. */
+const configMaps = new Map(
+  objects
+    .filter((o) => o.kind === 'ConfigMap')
+    .map((o) => [o.metadata.name, (o as { data?: Record<string, string> }).data ?? {}]),
+);
 const mainOf = (d: Deployment) => d.spec.template.spec.containers.find((c) => c.name === d.metadata.name)!;
 // Start order: what a process calls at start-up is up before it (the gateway last).
 const ORDER = ['auth', 'booking', 'search', 'payment', 'payment-webhooks', 'gateway'];
@@ -49,6 +55,7 @@ const localAddress = new Map<string, string>();
 /** The container's env with the test's stand-ins. */
 function localEnv(d: Deployment, secrets: Record<string, string>, ports: Map<number, number>): Record<string, string> {
   const env: Record<string, string> = {};
+  for (const from of mainOf(d).envFrom ?? []) Object.assign(env, configMaps.get(from.configMapRef!.name!));
   for (const e of mainOf(d).env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.secretKeyRef && secrets[e.valueFrom.secretKeyRef.key] !== undefined)
@@ -101,7 +108,8 @@ beforeAll(async () => {
         const ports = new Map<number, number>();
         for (const p of c.ports ?? []) ports.set(p.containerPort, await freePort());
         const env = localEnv(d, secrets, ports);
-        const entry = c.command!.find((a) => a.endsWith('.ts'))!;
+        // The image runs the compiled x.js (scripts/build.mjs); here its source x.ts runs through tsx.
+        const entry = c.command!.find((a) => a.endsWith('.js'))!.replace(/\.js$/, '.ts');
         const readiness = c.readinessProbe!;
         const port = probePort(c, readiness, ports);
         // startProcess sets the variable that carries the port it waits on; the rest are in env.
