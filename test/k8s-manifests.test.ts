@@ -544,9 +544,13 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     }
   });
 
-  it('runs one image everywhere; prod pins a release tag', () => {
+  it('runs one image everywhere (the web app its own static-site image); prod pins release tags', () => {
+    // The web app (base/web.yaml) is nginx with the built app (apps/web/Dockerfile): no process of ours.
+    const web = deployment('web');
+    const webImage = (web.spec!.template.spec!.containers as IContainer[])[0]!.image!;
+    expect(webImage).toMatch(overlay === 'prod' ? /^[\w.-]+(?::\d+)?\/[\w./-]+:(?!latest$|dev$)[\w.-]+$/ : /tatkal-web/);
     const images = new Set(
-      [...deployments, ...jobs].flatMap((o) => {
+      [...deployments.filter((d) => d !== web), ...jobs].flatMap((o) => {
         const spec = podTemplateOf(o)!.spec as { containers: IContainer[]; initContainers?: IContainer[] };
         return [...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.image);
       }),
