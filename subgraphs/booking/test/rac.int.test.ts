@@ -1,0 +1,340 @@
+// RAC against the real PostgreSQL and Redis (docs/api.md, "RAC"): a class fills its berths, then
+// its RAC half berths, then the waitlist, as availability's status code shows; then many paid berth
+// holders cancel at once through three booking instances (their own Prisma clients and
+// allocators), and every freed berth goes to the earliest RAC passenger, whose half berth goes to
+// the earliest waitlisted one, each passenger promoted once. The database refuses a third
+// passenger on a half berth whatever the code does.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, type Identity, type Redis } from '@tatkal/common';
+import { createPrisma, type PrismaClient } from '@tatkal/db';
+import { racAudit } from '../../../packages/testkit/src/trainRun.ts';
+import { bookingContext, type BookingDeps } from '../src/context.ts';
+import { createBookingDeps } from '../src/deps.ts';
+import { cancelReservation } from '../src/domain/cancel.ts';
+import { confirm } from '../src/domain/lifecycle/index.ts';
+import type { QueuedView } from '../src/domain/queue.ts';
+import { buildBookingServer } from '../src/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { REDIS_URL } from '../../../test/support/env.ts';
+import { execute } from '../../../test/support/graphql.ts';
+import { testLogger } from '../../../test/support/logger.ts';
+import { identity } from '../../../test/support/tokens.ts';
+import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
+
+let db: TestDatabase;
+let redis: Redis;
+const clients: PrismaClient[] = [];
+/** Three booking instances: each its own connection pool, allocator and caches. */
+const instances: BookingDeps[] = [];
+const { server } = buildBookingServer({ logger: testLogger, production: false });
+
+const settings = {
+  txMaxWaitMs: 60_000,
+  txTimeoutMs: 60_000,
+  queueWaitMs: 60_000,
+  // Limits per person are another test's concern.
+  monthlyPnrs: 0,
+  monthlyPnrsVerified: 0,
+  unpaidHoldsPerAccount: 0,
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase('rac');
+  redis = createRedis(REDIS_URL);
+  for (let i = 0; i < 3; i++) {
+    const prisma = i === 0 ? db.prisma : createPrisma(db.url, { max: 10, applicationName: `test:rac-${i}` });
+    clients.push(prisma);
+    instances.push(createBookingDeps(prisma, redis, testLogger, settings));
+  }
+  await server.start();
+});
+
+afterAll(async () => {
+  await server.stop();
+  await Promise.all(clients.slice(1).map((c) => c.$disconnect()));
+  redis?.disconnect();
+  await db?.drop();
+});
+
+const passenger = (i: number) => ({
+  name: `Rac Passenger ${String.fromCharCode(65 + (i % 26))}`,
+  age: 20 + (i % 50),
+  gender: 'FEMALE' as const,
+});
+
+interface Booked {
+  who: Identity;
+  view: QueuedView;
+}
+
+async function book(run: TestRun, n = 1, d: BookingDeps = instances[0]!): Promise<Booked> {
+  const who = identity(randomUUID());
+  const view = await d.reservations.queue.reserveSeats(
+    who,
+    {
+      runId: run.runId,
+      from: run.stations[0],
+      to: run.stations[3],
+      class: 'SLEEPER',
+      passengers: Array.from({ length: n }, (_, i) => passenger(i)),
+    },
+    randomUUID(),
+  );
+  return { who, view };
+}
+
+async function availability(run: TestRun) {
+  const res = await execute(
+    server,
+    `query($id: ID!, $f: String!, $t: String!) {
+      availability(runId: $id, from: $f, to: $t, class: SLEEPER) {
+        statusCode availableBerths racLength racAvailable waitlistLength
+      }
+    }`,
+    { id: run.runId, f: run.stations[0], t: run.stations[3] },
+    bookingContext(instances[0]!, { identity: null, requestId: 'test', log: testLogger }),
+  );
+  expect(res.errors).toBeUndefined();
+  return res.data!.availability[0] as {
+    statusCode: string;
+    availableBerths: number;
+    racLength: number;
+    racAvailable: number;
+    waitlistLength: number;
+  };
+}
+
+const passengersOf = (ids: string[]) =>
+  db.prisma.passenger.findMany({ where: { reservationId: { in: ids } }, orderBy: { position: 'asc' } });
+
+describe('RAC: berths, then RAC, then WL; concurrent cancellations promote in order', () => {
+  // Two sleeper coaches of 16: side lowers 7 and 15 of each are RAC berths (2 x 2 x 2 = 8 halves),
+  // the other 14 of each coach are sold as berths (28).
+  const BERTHS = 28;
+  const HALVES = 8;
+  const WL_SINGLES = 10;
+  const CANCELLED = 10;
+  let run: TestRun;
+  const holders: Booked[] = [];
+  const rac: Booked[] = [];
+  const wl: Booked[] = [];
+  let group: Booked;
+
+  it('fills berths, then RAC half berths, then the waitlist, as the status code says', async () => {
+    run = await createTestRun(db.prisma, { cls: 'SLEEPER', coaches: 2, berthsPerCoach: 16, racBerths: 2 });
+    expect(await availability(run)).toEqual({
+      statusCode: `AVAILABLE ${BERTHS}`,
+      availableBerths: BERTHS,
+      racLength: 0,
+      racAvailable: HALVES,
+      waitlistLength: 0,
+    });
+    // One at a time: the order of arrival is the order of berths, RAC and WL numbers.
+    for (let i = 0; i < BERTHS; i++) {
+      const b = await book(run);
+      expect(b.view.status).toBe('HELD');
+      expect(b.view.passengers[0]).toMatchObject({ status: 'HELD', racNumber: null, waitlistNumber: null });
+      expect(b.view.passengers[0]!.berthType).not.toBe('SL');
+      holders.push(b);
+      if (i === BERTHS - 2) expect((await availability(run)).statusCode).toBe('AVAILABLE 1');
+    }
+    expect(await availability(run)).toMatchObject({ statusCode: 'RAC 1', availableBerths: 0, racAvailable: HALVES });
+
+    for (let i = 0; i < HALVES; i++) {
+      const b = await book(run);
+      // The reservation is held (unpaid) like any other; its passenger is on RAC.
+      expect(b.view.status).toBe('HELD');
+      expect(b.view.passengers[0]).toMatchObject({
+        status: 'RAC',
+        racNumber: i + 1,
+        waitlistNumber: null,
+        berthType: 'SL',
+      });
+      expect([7, 15]).toContain(b.view.passengers[0]!.berth);
+      rac.push(b);
+      expect(await availability(run)).toMatchObject({
+        statusCode: i === HALVES - 1 ? 'WL 1' : `RAC ${i + 2}`,
+        racLength: i + 1,
+        racAvailable: HALVES - i - 1,
+      });
+    }
+    // Two RAC passengers per side lower berth, never more.
+    const racSeats = (await passengersOf(rac.map((b) => b.view.id))).map((p) => `${p.seatId}/${p.racSlot}`);
+    expect(new Set(racSeats).size).toBe(HALVES);
+
+    for (let i = 0; i < WL_SINGLES; i++) {
+      const b = await book(run);
+      expect(b.view.status).toBe('HELD');
+      expect(b.view.passengers[0]).toMatchObject({
+        status: 'WAITLISTED',
+        waitlistNumber: i + 1,
+        racNumber: null,
+        coach: null,
+      });
+      wl.push(b);
+    }
+    group = await book(run, 2);
+    expect(group.view.passengers.map((p) => [p.status, p.waitlistNumber])).toEqual([
+      ['WAITLISTED', WL_SINGLES + 1],
+      ['WAITLISTED', WL_SINGLES + 2],
+    ]);
+    expect(await availability(run)).toMatchObject({
+      statusCode: `WL ${WL_SINGLES + 3}`,
+      availableBerths: 0,
+      racLength: HALVES,
+      racAvailable: 0,
+      waitlistLength: WL_SINGLES + 2,
+    });
+    expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
+  }, 240_000);
+
+  it('pays: berth holders are CONFIRMED, RAC and WL passengers keep their places', async () => {
+    // All paid but one RAC and one WL PNR (unpaid holds: promoted passengers of theirs stay HELD).
+    const unpaid = new Set([rac[1]!.view.id, wl[0]!.view.id]);
+    const paying = [...holders, ...rac, ...wl, group].filter((b) => !unpaid.has(b.view.id));
+    const outcomes = await Promise.all(paying.map((b, i) => confirm(clients[i % clients.length]!, b.view.id)));
+    expect(new Set(outcomes)).toEqual(new Set(['CONFIRMED']));
+    const after = await passengersOf([...holders, ...rac, ...wl, group].map((b) => b.view.id));
+    const statusOf = (b: Booked) => after.filter((p) => p.reservationId === b.view.id).map((p) => p.status);
+    for (const h of holders) expect(statusOf(h)).toEqual(['CONFIRMED']);
+    for (const r of rac) expect(statusOf(r)).toEqual(['RAC']);
+    for (const w of wl) expect(statusOf(w)).toEqual(['WAITLISTED']);
+    const reservations = await db.prisma.reservation.findMany({ where: { runId: run.runId } });
+    expect(reservations.filter((r) => r.status === 'CONFIRMED')).toHaveLength(paying.length);
+    expect(
+      reservations
+        .filter((r) => r.status === 'HELD')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...unpaid].sort());
+  });
+
+  it(`${CANCELLED} berth holders cancel at once via three instances: RAC -> berth, WL -> RAC, in order`, async () => {
+    const promotedBefore = await db.prisma.bookingOutbox.count({ where: { routingKey: 'reservation.promoted' } });
+    // Every other berth holder, so the freed berths are spread over both coaches.
+    const leaving = holders.filter((_, i) => i % 2 === 0).slice(0, CANCELLED);
+    const freed = (await passengersOf(leaving.map((b) => b.view.id))).map((p) => p.seatId!);
+    const results = await Promise.allSettled(
+      leaving.map((b, i) =>
+        cancelReservation(instances[i % instances.length]!.reservations, b.who, { pnr: b.view.pnr }),
+      ),
+    );
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    expect(failures).toEqual([]);
+    for (const r of results) expect((r as PromiseFulfilledResult<{ status: string }>).value.status).toBe('CANCELLED');
+
+    const byId = new Map((await passengersOf([...rac, ...wl, group].map((b) => b.view.id))).map((p) => [p.id, p]));
+    const only = (b: Booked) => byId.get(b.view.passengers[0]!.id)!;
+    const events = await db.prisma.bookingOutbox.findMany({
+      where: { routingKey: 'reservation.promoted' },
+      orderBy: { createdAt: 'asc' },
+    });
+    expect(events.length).toBeGreaterThan(promotedBefore);
+    type Move = { id: string; to: 'BERTH' | 'RAC'; racNumber: number | null };
+    const promotions = events.flatMap((e) => (e.payload as { data: { passengers: Move[] } }).data.passengers);
+    const racNumberGiven = new Map(promotions.filter((m) => m.to === 'RAC').map((m) => [m.id, m.racNumber]));
+    // RAC 1..8 each got a berth (one of those freed), in order: every RAC passenger was before every WL one.
+    rac.forEach((b, i) => {
+      const p = only(b);
+      expect(p.status, `RAC ${i + 1}`).toBe(i === 1 ? 'HELD' : 'CONFIRMED');
+      expect(p.racSlot).toBeNull();
+      expect(p.berthType).not.toBe('SL');
+      expect(freed).toContain(p.seatId);
+    });
+    // WL 1..10 moved to the RAC halves those left, with RAC numbers 9..18 in WL order; the two
+    // freed berths left after the first RAC passengers went to the earliest of them (RAC 9, 10).
+    const movedUp = CANCELLED - HALVES;
+    wl.forEach((b, i) => {
+      const p = only(b);
+      // The RAC number each got on the way up (a passenger on a berth has none any more).
+      expect(racNumberGiven.get(p.id), `WL ${i + 1}`).toBe(HALVES + i + 1);
+      if (i < movedUp) {
+        expect(p.racNumber).toBeNull();
+        expect(p.status, `WL ${i + 1}`).toBe(i === 0 ? 'HELD' : 'CONFIRMED');
+        expect(p.racSlot).toBeNull();
+        expect(freed).toContain(p.seatId);
+      } else {
+        expect(p.status, `WL ${i + 1}`).toBe('RAC');
+        expect(p.berthType).toBe('SL');
+        expect(p.racSlot).not.toBeNull();
+        expect(p.racNumber).toBe(HALVES + i + 1);
+      }
+    });
+    // The group waits on: WL 11 and 12.
+    expect(group.view.passengers.map((p) => [byId.get(p.id)!.status, byId.get(p.id)!.waitlistNumber])).toEqual([
+      ['WAITLISTED', WL_SINGLES + 1],
+      ['WAITLISTED', WL_SINGLES + 2],
+    ]);
+    // Every freed berth has exactly one new passenger, and every half one RAC passenger.
+    const berthTakers = [...rac, ...wl.slice(0, movedUp)].map((b) => only(b).seatId);
+    expect(berthTakers.sort()).toEqual([...freed].sort());
+    const halves = wl.slice(movedUp).map((b) => `${only(b).seatId}/${only(b).racSlot}`);
+    expect(new Set(halves).size).toBe(HALVES);
+
+    // Each promotion announced once: RAC 1..8 and WL 1, 2 to a berth; WL 1..10 to RAC.
+    const moves = promotions.map((m) => `${m.id}>${m.to}`);
+    expect(new Set(moves).size, 'no passenger promoted the same way twice').toBe(moves.length);
+    const expected = [
+      ...rac.map((b) => `${only(b).id}>BERTH`),
+      ...wl.map((b) => `${only(b).id}>RAC`),
+      ...wl.slice(0, movedUp).map((b) => `${only(b).id}>BERTH`),
+    ];
+    expect(moves.sort()).toEqual(expected.sort());
+
+    // A confirmed general sleeper ticket cancelled more than 48 h ahead: the fare less ₹120 (no GST).
+    const cancelled = await passengersOf(leaving.map((b) => b.view.id));
+    for (const p of cancelled) {
+      expect(p.status).toBe('CANCELLED');
+      expect(p.refundPaise).toBe(p.farePaise - 12_000);
+    }
+    const refunds = await db.prisma.bookingOutbox.findMany({ where: { routingKey: 'reservation.cancelled' } });
+    expect(refunds.map((e) => (e.payload as { data: { refundPaise: number } }).data.refundPaise).sort()).toEqual(
+      cancelled.map((p) => p.farePaise - 12_000).sort(),
+    );
+
+    expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: BERTHS,
+      distinctSeats: BERTHS,
+    });
+    // The status code is the place a booking now would take (IRCTC's current status): behind the
+    // two still waiting; its WL number is the next one issued (IRCTC's booking status).
+    expect(await availability(run)).toMatchObject({
+      statusCode: 'WL 3',
+      availableBerths: 0,
+      racLength: HALVES,
+      racAvailable: 0,
+      waitlistLength: 2,
+    });
+    const late = await book(run);
+    expect(late.view.passengers[0]).toMatchObject({ status: 'WAITLISTED', waitlistNumber: WL_SINGLES + 3 });
+    expect((await availability(run)).statusCode).toBe('WL 4');
+  }, 120_000);
+
+  it('the database refuses a third RAC passenger on a half berth, and a third half', async () => {
+    const taken = await db.prisma.$queryRaw<{ seat_id: number; slot: number; segment: number }[]>`
+      SELECT seat_id, slot::int, segment FROM booking.rac_occupancy WHERE run_id = ${run.runId}::uuid LIMIT 1`;
+    expect(taken).toHaveLength(1);
+    const { seat_id: seatId, slot, segment } = taken[0]!;
+    await expect(
+      db.prisma.$executeRaw`
+        INSERT INTO booking.rac_occupancy (run_id, seat_id, slot, segment, passenger_id, reservation_id)
+        VALUES (${run.runId}::uuid, ${seatId}, ${slot}::smallint, ${segment}, gen_random_uuid(), gen_random_uuid())`,
+    ).rejects.toThrow(/rac_occupancy_pkey|unique|duplicate/i);
+    await expect(
+      db.prisma.$executeRaw`
+        INSERT INTO booking.rac_slots (run_id, seat_id, slot, class)
+        VALUES (${run.runId}::uuid, ${seatId}, 3::smallint, 'SLEEPER')`,
+    ).rejects.toThrow(/rac_slots_slot_check|check/i);
+    // Nor a half that does not exist (slot 3 has no rac_slots row to belong to).
+    await expect(
+      db.prisma.$executeRaw`
+        INSERT INTO booking.rac_occupancy (run_id, seat_id, slot, segment, passenger_id, reservation_id)
+        VALUES (${run.runId}::uuid, ${seatId}, 3::smallint, ${segment}, gen_random_uuid(), gen_random_uuid())`,
+    ).rejects.toThrow(/foreign key|rac_occupancy_run_id_seat_id_slot_fkey/i);
+    expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
+  });
+});
