@@ -33,7 +33,7 @@ function ensureClient() {
   must(process.execPath, [join(root, 'scripts/prisma.mjs'), 'generate']);
 }
 
-/** The web app's static build (apps/web/dist), when a source is newer: npm start serves it, the browser test drives it. */
+/** The web app's build (apps/web/dist) when a source is newer: npm start serves it, the browser test drives it. */
 function ensureWebApp() {
   must(join(root, 'node_modules/.bin/tsx'), [join(root, 'apps/web/build.ts'), '--if-stale']);
 }

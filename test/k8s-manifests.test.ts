@@ -548,7 +548,8 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
     // The web app (base/web.yaml) is nginx with the built app (apps/web/Dockerfile): no process of ours.
     const web = deployment('web');
     const webImage = (web.spec!.template.spec!.containers as IContainer[])[0]!.image!;
-    expect(webImage).toMatch(overlay === 'prod' ? /^[\w.-]+(?::\d+)?\/[\w./-]+:(?!latest$|dev$)[\w.-]+$/ : /tatkal-web/);
+    const releaseTag = /^[\w.-]+(?::\d+)?\/[\w./-]+:(?!latest$|dev$)[\w.-]+$/;
+    expect(webImage).toMatch(overlay === 'prod' ? releaseTag : /tatkal-web/);
     const images = new Set(
       [...deployments.filter((d) => d !== web), ...jobs].flatMap((o) => {
         const spec = podTemplateOf(o)!.spec as { containers: IContainer[]; initContainers?: IContainer[] };

@@ -58,7 +58,10 @@ async function see(selector: string, timeout = 30_000) {
   try {
     await page.locator(selector).first().waitFor({ timeout });
   } catch (err) {
-    const shown = await page.locator('main').innerText().catch(() => '(no main)');
+    const shown = await page
+      .locator('main')
+      .textContent()
+      .catch(() => '(no main)');
     throw new Error(`${selector} not shown within ${timeout} ms; the screen showed:\n${shown}`, { cause: err });
   }
 }
@@ -146,7 +149,7 @@ describe('the web app in a browser', () => {
     await page.getByRole('button', { name: 'Cancel booking' }).click();
     await page.getByRole('alertdialog').waitFor();
     // The refund quote before deciding: what the rule table refunds now, and the charges.
-    await expect(page.locator('.quote').innerText()).resolves.toMatch(/^Refund ₹[\d,.]+ \(charges ₹[\d,.]+\)$/);
+    await expect(page.locator('.quote').textContent()).resolves.toMatch(/^Refund ₹[\d,.]+ \(charges ₹[\d,.]+\)$/);
     await page.getByRole('button', { name: 'Yes, cancel' }).click();
     await see('.card > p > .badge-cancelled');
     await page.locator('.refunds li').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 30_000 });
@@ -195,7 +198,8 @@ describe('a Tatkal rush in the browser', () => {
         ...(await Promise.all(
           Array.from({ length: 10 }, async (_, i) => {
             const c = new TatkalClient({ url: sg.gatewayUrl });
-            const tel = `+9196${String(batch * 10 + i).padStart(2, '0')}${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+            const serial = String(batch * 10 + i).padStart(2, '0');
+            const tel = `+9196${serial}${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
             await c.register({
               email: `rush-${randomUUID()}@example.com`,
               password: 'a long enough passphrase',

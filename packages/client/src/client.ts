@@ -311,7 +311,7 @@ export class TatkalClient {
     return (await this.request(MyReservationsDocument, variables)).myReservations;
   }
 
-  /** What cancelling these passengers (all active ones by default) would refund now; refusalCode CANCELLATION_CLOSED. */
+  /** What cancelling these passengers (all active ones by default) would refund now (CANCELLATION_CLOSED: no). */
   async cancellationQuote(pnr: string, passengerIds?: string[]) {
     return (await this.request(CancellationQuoteDocument, { pnr, passengerIds })).cancellationQuote;
   }
