@@ -64,6 +64,8 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
       SUBGRAPH_MAX_SOCKETS: positiveInt(128),
       /** Identical subgraph queries in flight at once are sent once (gateway/src/inflight.ts). */
       SUBGRAPH_DEDUPLICATE_QUERIES: bool.default(true),
+      /** Identical client queries in flight at once run once (gateway/src/sharedExecutions.ts). */
+      DEDUPLICATE_OPERATIONS: bool.default(true),
       /**
        * Port of /metrics when it must not be on the public port (production behind a load
        * balancer); unset: /metrics on PORT, as every other process serves it.

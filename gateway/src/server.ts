@@ -31,6 +31,7 @@ import {
 import type { GatewayContext } from './context.ts';
 import { subgraphDataSource, type SubgraphConnectionOptions, type SubgraphDataSource } from './dataSources.ts';
 import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
+import { sharedExecutions } from './sharedExecutions.ts';
 import { armorValidationRules, DEFAULT_QUERY_LIMITS, limitErrorCode, type QueryLimits } from './limits.ts';
 import { trustedDocuments, trustedDocumentsCache, type TrustedDocumentManifest } from './trustedDocuments.ts';
 
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   rateLimits?: RateLimitOptions;
   allowBatchedHttpRequests?: boolean;
   subgraphConnections?: SubgraphConnectionOptions;
+  /** Identical client queries in flight at once run once (sharedExecutions.ts); default true. */
+  deduplicateOperations?: boolean;
   /** Size of the query-plan LRU (approximate MiB); Apollo's default is 30. */
   queryPlanCacheMiB?: number;
   /**
@@ -91,7 +94,7 @@ export function buildGateway(opts: GatewayOptions) {
     log: (err) => opts.logger.error({ err }, 'unexpected gateway error'),
   });
   const server = new ApolloServer<GatewayContext>({
-    gateway,
+    gateway: (opts.deduplicateOperations ?? true) ? sharedExecutions(gateway) : gateway,
     introspection: !opts.production,
     includeStacktraceInErrorResponses: !opts.production,
     csrfPrevention: true,

@@ -63,6 +63,7 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
         maxSockets: config.SUBGRAPH_MAX_SOCKETS,
         deduplicateQueries: config.SUBGRAPH_DEDUPLICATE_QUERIES,
       },
+      deduplicateOperations: config.DEDUPLICATE_OPERATIONS,
       queryPlanCacheMiB: config.QUERY_PLAN_CACHE_MIB,
       trustedDocuments: { manifest, only: config.TRUSTED_DOCUMENTS_ONLY },
       metricsPort: config.METRICS_PORT,

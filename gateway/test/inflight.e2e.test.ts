@@ -1,7 +1,8 @@
-// Identical subgraph queries in flight at once are sent once (gateway/src/inflight.ts), through the
-// whole supergraph. A holding proxy in front of auth, search and booking records what each
-// subgraph receives and keeps requests until every client request has reached the gateway's data
-// source (its fetch counter says so): the burst really overlaps, whatever the machine's load.
+// Identical queries in flight at once run once (gateway/src/sharedExecutions.ts) and identical
+// subgraph fetches are sent once (gateway/src/inflight.ts), through the whole supergraph. A
+// holding proxy in front of auth, search and booking records what each subgraph receives and
+// keeps requests until every client request has reached the gateway's executor (its counter says
+// so): the burst really overlaps, whatever the machine's load.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -72,24 +73,33 @@ const proxies = {} as Record<Subgraph, HoldingProxy>;
 const gql = gatewayClient(() => sg.gatewayUrl);
 let date: string;
 
-/** Fetches of client queries the gateway's data source for `subgraph` handled so far (sent or shared). */
+const metrics = async () => scrape(sg.gatewayUrl.replace(/\/graphql$/, ''));
+/** Fetches the gateway's data source for `subgraph` handled so far (sent or shared). */
 const fetches = async (subgraph: Subgraph) =>
-  (await scrape(sg.gatewayUrl.replace(/\/graphql$/, ''))).sum('tatkal_gateway_subgraph_fetches_total', { subgraph });
+  (await metrics()).sum('tatkal_gateway_subgraph_fetches_total', { subgraph });
+/** Client queries the gateway handled so far: executed, or shared with an identical one executing. */
+const executions = async (shared?: 'true' | 'false') =>
+  (await metrics()).sum('tatkal_gateway_query_executions_total', shared ? { shared } : {});
+
+/** Waits until `count()` has grown by `n` since this was called. */
+async function growth(what: string, count: () => Promise<number>) {
+  const before = await count();
+  return (n: number) => waitFor(what, async () => (await count()) - before >= n);
+}
 
 /**
- * Sends `n` requests at once while the proxies of `path` hold: each proxy lets its requests go
- * only once all n have reached that subgraph's data source (the next subgraph of a plan is asked
- * after the previous one answered).
+ * Sends `n` requests at once while the proxies of `path` hold, and releases them only once all n
+ * have reached the gateway's executor: they really overlap, whatever the machine's load. With
+ * `fetchesPerSubgraph`, each proxy in turn also waits for that many fetches at its data source.
  */
-async function burst(n: number, send: (i: number) => Promise<GatewayResult>, path: Subgraph[]) {
-  const before = await Promise.all(path.map(fetches));
+async function burst(n: number, send: (i: number) => Promise<GatewayResult>, path: Subgraph[], fetchesPerSubgraph = 0) {
+  const arrived = await growth(`${n} queries at the executor`, () => executions());
+  const fetched = await Promise.all(path.map((s) => growth(`fetches at the ${s} data source`, () => fetches(s))));
   for (const subgraph of path) proxies[subgraph].holding = true;
   const answers = Promise.all(Array.from({ length: n }, (_, i) => send(i)));
+  await arrived(n);
   for (const [i, subgraph] of path.entries()) {
-    await waitFor(
-      `${n} fetches at the ${subgraph} data source`,
-      async () => (await fetches(subgraph)) - before[i]! >= n,
-    );
+    await fetched[i]!(fetchesPerSubgraph);
     proxies[subgraph].release();
   }
   return answers;
@@ -98,7 +108,7 @@ async function burst(n: number, send: (i: number) => Promise<GatewayResult>, pat
 const TRAINS_BETWEEN = `query($from: String!, $to: String!, $date: Date!) {
   trainsBetween(from: $from, to: $to, date: $date) { number run { id availability(from: $from, to: $to) { code } } }
 }`;
-const crossQuery = () => gql(TRAINS_BETWEEN, { from: 'MMCT', to: 'NDLS', date });
+const crossQuery = (text = TRAINS_BETWEEN) => gql(text, { from: 'MMCT', to: 'NDLS', date });
 
 async function register() {
   const res = await gql(`mutation($input: RegisterInput!) { register(input: $input) { user { id } accessToken } }`, {
@@ -131,15 +141,32 @@ afterAll(async () => {
   for (const proxy of Object.values(proxies)) await proxy.close();
 });
 
-describe('identical subgraph queries in flight through the gateway', () => {
-  it('sends 20 identical cross-subgraph queries to search once and to booking once; all get the answer', async () => {
+describe('identical queries in flight through the gateway', () => {
+  it('runs 20 identical cross-subgraph queries once: search and booking asked once, all get the answer', async () => {
     const alone = await crossQuery();
     expect(alone.errors).toBeUndefined();
     expect(alone.data!.trainsBetween.some((t: { run: unknown }) => t.run)).toBe(true);
     const search = proxies.search.seen.length;
     const booking = proxies.booking.seen.length;
+    const shared = await growth('shared executions', () => executions('true'));
 
-    const answers = await burst(20, crossQuery, ['search', 'booking']);
+    const answers = await burst(20, () => crossQuery(), ['search', 'booking']);
+    expect(proxies.search.seen.length - search).toBe(1);
+    expect(proxies.booking.seen.length - booking).toBe(1);
+    await shared(19);
+    for (const answer of answers) expect(answer).toEqual(alone);
+  });
+
+  it('sends the identical subgraph fetches of two different client queries once', async () => {
+    // Two texts of one query (whitespace apart): two executions, the same fetch to each subgraph.
+    const texts = [TRAINS_BETWEEN, TRAINS_BETWEEN.replace(/\n/g, ' ')];
+    const alone = await crossQuery();
+    const search = proxies.search.seen.length;
+    const booking = proxies.booking.seen.length;
+    const executed = await growth('executions', () => executions('false'));
+
+    const answers = await burst(20, (i) => crossQuery(texts[i % 2]), ['search', 'booking'], 2);
+    await executed(2);
     expect(proxies.search.seen.length - search).toBe(1);
     expect(proxies.booking.seen.length - booking).toBe(1);
     for (const answer of answers) expect(answer).toEqual(alone);
@@ -183,7 +210,7 @@ describe('identical subgraph queries in flight through the gateway', () => {
   it("a subgraph's failure reaches every waiting caller, and the next query after it is sent again", async () => {
     const seen = proxies.search.seen.length;
     proxies.search.failing = true;
-    const answers = await burst(10, crossQuery, ['search']).finally(() => {
+    const answers = await burst(10, () => crossQuery(), ['search']).finally(() => {
       proxies.search.failing = false;
     });
     expect(proxies.search.seen.length - seen).toBe(1);
