@@ -120,6 +120,7 @@ for (const [name, [entry, extra, secondPort]] of Object.entries(processes)) {
   const r = median(results.map((x) => x.ready));
   const c = median(results.map((x) => x.cpu));
   console.log(
-    `${name.padEnd(8)} /health ${h.toFixed(0).padStart(6)} ms   /ready ${r.toFixed(0).padStart(6)} ms   CPU to ready ${c.toFixed(2)} s`,
+    `${name.padEnd(8)} /health ${h.toFixed(0).padStart(6)} ms   /ready ${r.toFixed(0).padStart(6)} ms` +
+      `   CPU to ready ${c.toFixed(2)} s`,
   );
 }

@@ -1,6 +1,7 @@
 // The Kubernetes manifests (deploy/k8s), checked without a cluster: each overlay is rendered by
-// the real kustomize (`kubectl kustomize`, test/support/kustomize.ts), every object is validated against the Kubernetes OpenAPI schema
-// (kubernetes-models) or KEDA's CRD schema (@kubernetes-models/keda), and the objects are checked
+// the real kustomize (`kubectl kustomize`, test/support/kustomize.ts), every object is validated
+// against the Kubernetes OpenAPI schema (kubernetes-models), KEDA's CRD schema
+// (@kubernetes-models/keda) or the Prometheus Operator's, and the objects are checked
 // against each other and against the processes themselves: each Deployment's env is parsed by that
 // process's own zod config (so a new required variable fails here until the manifests set it),
 // ports and probes against what the config says it serves, Services against Deployments,

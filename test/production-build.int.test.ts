@@ -91,7 +91,7 @@ describe('the production build (scripts/build.mjs)', () => {
     expect(existsSync(join(out, 'subgraphs/booking/test'))).toBe(false);
   });
 
-  it('starts booking and the gateway with node from the compiled files: /ready, then a query through both', async () => {
+  it('starts booking and the gateway with node from the compiled files; a query goes through both', async () => {
     const node = { command: process.execPath, timeoutMs: 90_000 };
     const base = {
       NODE_ENV: 'test',

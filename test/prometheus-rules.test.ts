@@ -51,7 +51,7 @@ describe('alert rules (ops/prometheus/rules/tatkal.yml)', () => {
     }
   });
 
-  it('read only metrics the processes export, Prometheus itself sets (up), or the PostgreSQL exporter queries', async () => {
+  it('read only metrics the processes export, `up`, or the PostgreSQL exporter queries', async () => {
     const exported = await metricNamesExported();
     const queries = parse(readFileSync(join(root, 'ops/postgres-exporter/queries.yaml'), 'utf8')) as Record<
       string,
