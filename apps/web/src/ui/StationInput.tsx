@@ -58,7 +58,7 @@ export function StationInput(props: { label: string; value: Station | null; onCh
     setText(`${stationLabel(hit.station)} (${hit.station.code})`);
     setOpen(false);
     setHits([]);
-    props.onChange({ code: hit.station.code, name: hit.station.name });
+    props.onChange({ code: hit.station.code, name: stationLabel(hit.station) });
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
