@@ -111,7 +111,8 @@ describe.each(overlays)('deploy/k8s overlay %s: operations', (overlay) => {
 
   it('runs the image the Dockerfile builds and docker-compose.yml names (one image name)', () => {
     const images = new Set(
-      [...deployments, ...of(objects, 'Job')].flatMap((o) => {
+      // The web app's static site (base/web.yaml) is nginx with its own image, tatkal-web.
+      [...deployments.filter((d) => d.metadata.name !== 'web'), ...of(objects, 'Job')].flatMap((o) => {
         const spec = podTemplateOf(o)!.spec;
         return [...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.image);
       }),
@@ -126,7 +127,7 @@ describe.each(overlays)('deploy/k8s overlay %s: operations', (overlay) => {
     else {
       // Production renames it to the registry's copy (kustomize `images`), from the same name.
       const kustomization = parse(readFileSync(join(root, 'deploy/k8s/overlays/prod/kustomization.yaml'), 'utf8'));
-      expect(kustomization.images.map((i: { name: string }) => i.name)).toEqual([name]);
+      expect(kustomization.images.map((i: { name: string }) => i.name)).toContain(name);
       expect(images.size).toBe(1);
     }
   });
