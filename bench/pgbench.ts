@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { PrismaClient } from '@tatkal/db';
-import { farePaise } from '../subgraphs/booking/src/domain/rail.ts';
+import { fareBreakdown } from '../subgraphs/booking/src/domain/fares/index.ts';
 import { createTestRun, doubleBookingAudit } from '../packages/testkit/src/trainRun.ts';
 
 export const PGBENCH = process.env.PGBENCH ?? '/usr/bin/pgbench';
@@ -78,7 +78,7 @@ export async function runReservePgbench(opts: {
     mask: 0b111,
     from_seq: 0,
     to_seq: 3,
-    fare: farePaise('SLEEPER', 450),
+    fare: fareBreakdown({ cls: 'SLEEPER', distanceKm: 450, superfast: true, quota: 'GENERAL' }).totalPaise,
     min_seat: range!.min,
     max_seat: range!.max,
     k: 0,

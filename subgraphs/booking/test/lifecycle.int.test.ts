@@ -84,13 +84,13 @@ describe('moves from a status the table does not allow change nothing', () => {
     expect(await stored(r.id)).toEqual({ status: 'CANCELLED', passengers: ['CANCELLED', 'CANCELLED'] });
   });
 
-  it('release of a confirmed booking is NOT_HELD; refuse, confirm, promote of it move nothing', async () => {
+  it('release of a confirmed booking is NOT_HELD; refuse, confirm, rac of it move nothing', async () => {
     const r = await book(1);
     expect(await confirm(db.prisma, r.id)).toBe('CONFIRMED');
     expect(await release(db.prisma, r.id, deps.reservations.settings)).toBe('NOT_HELD');
     expect(await refuseAlone(db.prisma, deps.idempotency, r.id, ErrorCode.TRY_AGAIN)).toBeNull();
     expect(await confirm(db.prisma, r.id)).toBe('ALREADY_CONFIRMED');
-    for (const move of ['confirm', 'promote', 'expire', 'reacquire'] as const)
+    for (const move of ['confirm', 'rac', 'expire', 'reacquire'] as const)
       expect(await db.prisma.$transaction((tx) => moveReservation(tx, r.id, move))).toBe(false);
     expect(await stored(r.id)).toEqual({ status: 'CONFIRMED', passengers: ['CONFIRMED'] });
   });
@@ -179,6 +179,7 @@ function intakeItem(pnr: string) {
     class: 'SLEEPER' as const,
     quota: 'GENERAL' as const,
     farePaise: 10_000,
+    fare: null,
     holdExpiresAt: null,
     createdAt: new Date().toISOString(),
     queueTicket: null,
@@ -196,7 +197,10 @@ function intakeItem(pnr: string) {
         berth: null,
         berthType: null,
         waitlistNumber: null,
+        racNumber: null,
         farePaise: 10_000,
+        fare: null,
+        refundPaise: null,
       },
     ],
   };

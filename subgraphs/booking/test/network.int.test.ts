@@ -15,7 +15,7 @@ import { errorCodes, execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
 import { identity } from '../../../test/support/tokens.ts';
-import { farePaise } from '../src/domain/rail.ts';
+import { fareBreakdown } from '../src/domain/fares/index.ts';
 
 let db: TestDatabase;
 let redis: Redis;
@@ -406,7 +406,10 @@ describe('availability', () => {
     const totals = await db.prisma.$queryRaw<{ class: 'FIRST_AC' | 'SECOND_AC' | 'THIRD_AC'; n: bigint }[]>`
       SELECT c.class::text AS class,
              count(*)::bigint - coalesce((SELECT sum(q.berths) FROM booking.quota_shares q
-                                          WHERE q.train_id = t.id AND q.class = c.class), 0) AS n
+                                          WHERE q.train_id = t.id AND q.class = c.class), 0)
+               -- RAC berths are counted apart (racAvailable), not as berths.
+               - coalesce((SELECT sum(c2.rac_berths) FROM booking.coaches c2
+                           WHERE c2.train_id = t.id AND c2.class = c.class), 0) AS n
       FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
       JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY t.id, c.class
       ORDER BY min(c.position)`;
@@ -422,7 +425,12 @@ describe('availability', () => {
         class: c.class,
         availableBerths: Number(c.n) - (c.class === 'THIRD_AC' ? taken(whole) : 0),
         waitlistLength: c.class === 'THIRD_AC' ? waiting : 0,
-        farePaise: farePaise(c.class, whole ? km.NDLS! - km.MMCT! : km.NDLS! - km.RTM!),
+        farePaise: fareBreakdown({
+          cls: c.class,
+          distanceKm: whole ? km.NDLS! - km.MMCT! : km.NDLS! - km.RTM!,
+          superfast: true,
+          quota: 'GENERAL',
+        }).totalPaise,
       });
       return {
         id: r.id,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addDays, formatClock, minutesOf, todayInIndia, weekdayOf } from '@tatkal/common';
-import { berthTypeOf, COACH_LAYOUT, farePaise } from './rail.ts';
+import { berthTypeOf, COACH_LAYOUT } from './rail.ts';
 
 describe('coach layouts', () => {
   it('numbers sleeper berths in bays of eight: LB MB UB LB MB UB SL SU', () => {
@@ -26,14 +26,6 @@ describe('coach layouts', () => {
       Array.from({ length: COACH_LAYOUT.FIRST_AC.seats }, (_, i) => berthTypeOf('FIRST_AC', i + 1)),
     );
     expect([...types1A].sort()).toEqual(['LB', 'UB']);
-  });
-});
-
-describe('fares', () => {
-  it('charges per km with a minimum per class', () => {
-    expect(farePaise('SLEEPER', 10)).toBe(24_000);
-    expect(farePaise('SLEEPER', 1000)).toBe(70_000);
-    expect(farePaise('FIRST_AC', 1386)).toBeGreaterThan(farePaise('SECOND_AC', 1386));
   });
 });
 

@@ -1,4 +1,5 @@
-// Indian Railways facts booking owns: coach layouts, berth types and fares (the seed reads them too).
+// Indian Railways facts booking owns: coach layouts and berth types (the seed reads them too); fares are
+// in fares/.
 import type { TravelClassName } from '@tatkal/common';
 
 export type BerthTypeName = 'LB' | 'MB' | 'UB' | 'SL' | 'SU' | 'WS' | 'MS' | 'AS';
@@ -25,21 +26,4 @@ export const COACH_LAYOUT: Record<TravelClassName, CoachLayout> = {
 export function berthTypeOf(cls: TravelClassName, number: number): BerthTypeName {
   const { pattern } = COACH_LAYOUT[cls];
   return pattern[(number - 1) % pattern.length]!;
-}
-
-/** Fares: paise per km and a minimum per class (server-side only; never from the client). */
-export const FARE_RULES: Record<TravelClassName, { perKmPaise: number; minimumPaise: number }> = {
-  FIRST_AC: { perKmPaise: 420, minimumPaise: 150_000 },
-  SECOND_AC: { perKmPaise: 250, minimumPaise: 90_000 },
-  THIRD_AC: { perKmPaise: 180, minimumPaise: 60_000 },
-  SLEEPER: { perKmPaise: 70, minimumPaise: 24_000 },
-  CHAIR_CAR: { perKmPaise: 150, minimumPaise: 38_000 },
-  EXEC_CHAIR: { perKmPaise: 300, minimumPaise: 80_000 },
-  SECOND_SEATING: { perKmPaise: 40, minimumPaise: 10_000 },
-};
-
-export function farePaise(cls: TravelClassName, distanceKm: number): number {
-  const rule = FARE_RULES[cls];
-  // Round to whole rupees as tickets are priced.
-  return Math.max(rule.minimumPaise, Math.round((rule.perKmPaise * distanceKm) / 100) * 100);
 }

@@ -9,6 +9,7 @@ import {
   type ClassWaitlist,
   type Decision,
   type Pool,
+  type RacSlotState,
   poolOf,
   type QueuedRequest,
   type RunSeat,
@@ -205,7 +206,7 @@ describe('allocateBatch', () => {
   it('a waitlist already in the database holds back later overlapping requests of its class only', () => {
     const seats = new Map([...coaches(1, 2, 'SLEEPER'), ...coaches(1, 2, 'THIRD_AC', 3)]);
     const waitlists = new Map<Pool, ClassWaitlist>([
-      ['SLEEPER|GENERAL', { last: 4, waiting: 2, masks: [journey('A', 'B')] }],
+      ['SLEEPER|GENERAL', { last: 4, waiting: 2, masks: [journey('A', 'B')], racLast: 0, racMasks: [] }],
     ]);
     const decisions = allocateBatch(
       [
@@ -225,7 +226,9 @@ describe('allocateBatch', () => {
   it('waitlist numbers are consecutive and continue from the last one issued', () => {
     const seats = coaches(1, 1);
     occupy(seats, [1]);
-    const waitlists = new Map<Pool, ClassWaitlist>([['SLEEPER|GENERAL', { last: 7, waiting: 3, masks: [AD] }]]);
+    const waitlists = new Map<Pool, ClassWaitlist>([
+      ['SLEEPER|GENERAL', { last: 7, waiting: 3, masks: [AD], racLast: 0, racMasks: [] }],
+    ]);
     const decisions = allocateBatch([request(1, 2), request(2, 1), request(3, 3)], seats, waitlists, 100);
     expect(decisions).toEqual([
       { status: 'WAITLISTED', waitlistNumbers: [8, 9] },
@@ -238,7 +241,9 @@ describe('allocateBatch', () => {
   it('past the waitlist limit a request is refused SOLD_OUT and takes no number', () => {
     const seats = coaches(1, 1);
     occupy(seats, [1]);
-    const waitlists = new Map<Pool, ClassWaitlist>([['SLEEPER|GENERAL', { last: 3, waiting: 3, masks: [AD] }]]);
+    const waitlists = new Map<Pool, ClassWaitlist>([
+      ['SLEEPER|GENERAL', { last: 3, waiting: 3, masks: [AD], racLast: 0, racMasks: [] }],
+    ]);
     const decisions = allocateBatch([request(1, 2), request(2, 1), request(3, 1)], seats, waitlists, 5);
     expect(decisions[0]).toEqual({ status: 'WAITLISTED', waitlistNumbers: [4, 5] });
     expect(decisions[1]).toMatchObject({ status: 'REFUSED', code: 'SOLD_OUT' });
@@ -255,12 +260,79 @@ describe('allocateBatch', () => {
     });
     // A berth is free, but WL 1 waits for an overlapping journey.
     const free = coaches(1, 1);
-    const waitlists = new Map<Pool, ClassWaitlist>([['SLEEPER|GENERAL', { last: 1, waiting: 1, masks: [AD] }]]);
+    const waitlists = new Map<Pool, ClassWaitlist>([
+      ['SLEEPER|GENERAL', { last: 1, waiting: 1, masks: [AD], racLast: 0, racMasks: [] }],
+    ]);
     expect(allocateBatch([request(1, 1, { allowWaitlist: false })], free, waitlists, 100)[0]).toMatchObject({
       status: 'REFUSED',
       code: 'SOLD_OUT',
     });
     expect(free.get(1)!.occupiedMask).toBe(0n);
+  });
+
+  describe('RAC', () => {
+    const racOf = (...seatIds: number[]): RacSlotState[] =>
+      seatIds.flatMap((seatId) => [1, 2].map((slot) => ({ seatId, slot, occupiedMask: 0n })));
+
+    it('berths sold: a request gets RAC halves (two per berth), then the waitlist', () => {
+      const seats = coaches(1, 1);
+      occupy(seats, [1]);
+      const rac = new Map<Pool, RacSlotState[]>([['SLEEPER|GENERAL', racOf(70)]]);
+      const waitlists = noWaitlists();
+      const decisions = allocateBatch([request(1, 1), request(2, 1), request(3, 1)], seats, waitlists, 100, rac);
+      expect(decisions).toEqual([
+        { status: 'RAC', slots: [{ seatId: 70, slot: 1 }], racNumbers: [1] },
+        { status: 'RAC', slots: [{ seatId: 70, slot: 2 }], racNumbers: [2] },
+        { status: 'WAITLISTED', waitlistNumbers: [1] },
+      ]);
+      expect(waitlists.get('SLEEPER|GENERAL')).toMatchObject({ racLast: 2, racMasks: [AD, AD], last: 1 });
+    });
+
+    it('a group gets RAC only if every passenger has a half; halves are per segment', () => {
+      const seats = coaches(1, 1);
+      occupy(seats, [1]);
+      const slots = racOf(70);
+      slots[0]!.occupiedMask = journey('A', 'B');
+      const rac = new Map<Pool, RacSlotState[]>([['SLEEPER|GENERAL', slots]]);
+      const [group, later] = allocateBatch(
+        [request(1, 2, { mask: journey('A', 'C') }), request(2, 1, { mask: journey('B', 'D') })],
+        seats,
+        noWaitlists(),
+        100,
+        rac,
+      );
+      expect(group).toEqual({ status: 'WAITLISTED', waitlistNumbers: [1, 2] });
+      // B -> D overlaps the waiting A -> C journey: it waits behind it.
+      expect(later).toEqual({ status: 'WAITLISTED', waitlistNumbers: [3] });
+    });
+
+    it('an RAC passenger waiting for an overlapping journey keeps a free berth from a newcomer', () => {
+      const seats = coaches(1, 1);
+      const waitlists = new Map<Pool, ClassWaitlist>([
+        ['SLEEPER|GENERAL', { last: 0, waiting: 0, masks: [], racLast: 1, racMasks: [AD] }],
+      ]);
+      const rac = new Map<Pool, RacSlotState[]>([['SLEEPER|GENERAL', racOf(70)]]);
+      const [d] = allocateBatch([request(1, 1)], seats, waitlists, 100, rac);
+      expect(d).toEqual({ status: 'RAC', slots: [{ seatId: 70, slot: 1 }], racNumbers: [2] });
+      expect(seats.get(1)!.occupiedMask).toBe(0n);
+    });
+
+    it('no RAC without allowWaitlist, and none in a quota other than GENERAL', () => {
+      const seats = coaches(1, 1);
+      occupy(seats, [1]);
+      const rac = new Map<Pool, RacSlotState[]>([['SLEEPER|GENERAL', racOf(70)]]);
+      expect(allocateBatch([request(1, 1, { allowWaitlist: false })], seats, noWaitlists(), 100, rac)[0]).toMatchObject(
+        {
+          status: 'REFUSED',
+        },
+      );
+      const tatkal = coaches(1, 1, 'SLEEPER', 1, 'TATKAL');
+      occupy(tatkal, [1]);
+      expect(allocateBatch([request(1, 1, { quota: 'TATKAL' })], tatkal, noWaitlists(), 100, rac)[0]).toEqual({
+        status: 'WAITLISTED',
+        waitlistNumbers: [1],
+      });
+    });
   });
 
   describe('specific berths', () => {
@@ -310,7 +382,7 @@ describe('allocateBatch', () => {
     it('a specific berth is not given past a waitlist for an overlapping journey', () => {
       const seats = coaches(1, 4);
       const waitlists = new Map<Pool, ClassWaitlist>([
-        ['SLEEPER|GENERAL', { last: 1, waiting: 1, masks: [journey('A', 'B')] }],
+        ['SLEEPER|GENERAL', { last: 1, waiting: 1, masks: [journey('A', 'B')], racLast: 0, racMasks: [] }],
       ]);
       const decisions = allocateBatch(
         [
@@ -362,7 +434,13 @@ function randomCase(seed: number) {
   for (const { cls, quota } of pools) {
     if (r.next() < 0.3) {
       const waiting = r.int(1, 6);
-      waitlists.set(poolOf(cls, quota), { last: waiting + r.int(0, 5), waiting, masks: [r.pick(JOURNEYS)] });
+      waitlists.set(poolOf(cls, quota), {
+        last: waiting + r.int(0, 5),
+        waiting,
+        masks: [r.pick(JOURNEYS)],
+        racLast: 0,
+        racMasks: [],
+      });
     }
   }
   const limit = r.int(0, 25);

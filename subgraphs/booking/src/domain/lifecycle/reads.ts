@@ -37,7 +37,7 @@ export function waitingJourneys(tx: Tx, runId: string, pools: { cls: TravelClass
     JOIN booking.passengers p
       ON p.reservation_id = r.id AND p.status = ANY(${WAITING_PASSENGERS}::booking."PassengerStatus"[])
     WHERE r.run_id = ${runId}::uuid AND r.status = ANY(${PROMOTABLE}::booking."ReservationStatus"[])
-    GROUP BY r.class, r.quota, r.from_seq, r.to_seq, p.status = ${ON_RAC}::booking."PassengerStatus"`;
+    GROUP BY 1, 2, 3, 4, 5`;
 }
 
 /** RAC and waitlisted passengers per class and quota of each run (availability's RAC and WL counts). */

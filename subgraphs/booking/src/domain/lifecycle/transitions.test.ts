@@ -8,6 +8,9 @@ import {
   IllegalTransition,
   type Move,
   PASSENGER_MOVES,
+  PROMOTABLE,
+  PROMOTIONS,
+  promotionTarget,
   passengerSources,
   passengerTarget,
   RESERVATION_MOVES,
@@ -22,19 +25,19 @@ const ALL: ReservationStatus[] = ['QUEUED', 'REFUSED', 'HELD', 'CONFIRMED', 'WAI
 const TABLE: Record<Move, [ReservationStatus[], ReservationStatus, PassengerStatus[], PassengerStatus]> = {
   queue: [[], 'QUEUED', [], 'QUEUED'],
   hold: [['QUEUED'], 'HELD', ['QUEUED'], 'HELD'],
-  waitlist: [['QUEUED'], 'WAITLISTED', ['QUEUED'], 'WAITLISTED'],
+  rac: [['QUEUED'], 'HELD', ['QUEUED'], 'RAC'],
+  waitlist: [['QUEUED'], 'HELD', ['QUEUED'], 'WAITLISTED'],
   refuse: [['QUEUED'], 'REFUSED', ['QUEUED'], 'REFUSED'],
   confirm: [['HELD'], 'CONFIRMED', ['HELD'], 'CONFIRMED'],
   reacquire: [['EXPIRED'], 'CONFIRMED', ['CANCELLED'], 'CONFIRMED'],
-  release: [['HELD'], 'EXPIRED', ['HELD'], 'CANCELLED'],
-  expire: [['HELD'], 'EXPIRED', ['HELD'], 'CANCELLED'],
+  release: [['HELD'], 'EXPIRED', ['HELD', 'RAC', 'WAITLISTED'], 'CANCELLED'],
+  expire: [['HELD'], 'EXPIRED', ['HELD', 'RAC', 'WAITLISTED'], 'CANCELLED'],
   cancel: [
     ['QUEUED', 'HELD', 'WAITLISTED', 'CONFIRMED'],
     'CANCELLED',
-    ['QUEUED', 'HELD', 'WAITLISTED', 'CONFIRMED'],
+    ['QUEUED', 'HELD', 'RAC', 'WAITLISTED', 'CONFIRMED'],
     'CANCELLED',
   ],
-  promote: [['WAITLISTED'], 'HELD', ['WAITLISTED'], 'HELD'],
 };
 const MOVES = Object.keys(TABLE) as Move[];
 
@@ -62,11 +65,11 @@ describe('reservation lifecycle tables', () => {
 
   it('the status table is the union of the moves', () => {
     expect(TRANSITIONS).toEqual({
-      QUEUED: ['HELD', 'WAITLISTED', 'REFUSED', 'CANCELLED'],
+      QUEUED: ['HELD', 'REFUSED', 'CANCELLED'],
       REFUSED: [],
       HELD: ['CONFIRMED', 'EXPIRED', 'CANCELLED'],
       CONFIRMED: ['CANCELLED'],
-      WAITLISTED: ['CANCELLED', 'HELD'],
+      WAITLISTED: ['CANCELLED'],
       CANCELLED: [],
       EXPIRED: ['CONFIRMED'],
     });
@@ -80,5 +83,14 @@ describe('reservation lifecycle tables', () => {
     expect(MOVES.filter((m) => target(m) === 'QUEUED')).toEqual(['queue']);
     expect(TRANSITIONS.QUEUED).not.toContain('CONFIRMED');
     expect(TRANSITIONS.CONFIRMED).not.toContain('HELD');
+  });
+
+  it('promotions move passengers only, WL -> RAC -> berth, within held or booked reservations', () => {
+    expect(PROMOTIONS.berth.from).toEqual(['RAC', 'WAITLISTED']);
+    expect(PROMOTIONS.rac.from).toEqual(['WAITLISTED']);
+    expect(promotionTarget('berth', 'HELD')).toBe('HELD');
+    expect(promotionTarget('berth', 'CONFIRMED')).toBe('CONFIRMED');
+    expect(promotionTarget('rac', 'CONFIRMED')).toBe('RAC');
+    expect([...PROMOTABLE].sort()).toEqual(['CONFIRMED', 'HELD']);
   });
 });
