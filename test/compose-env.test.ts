@@ -125,11 +125,13 @@ describe('docker-compose.yml with .env.example (what `cp .env.example .env && do
       expect(svc.image, name).toMatch(exact);
     }
     const appImages = new Set(
-      Object.values(raw.services)
-        .filter((s) => (s as { build?: unknown }).build)
-        .map((s) => s.image),
+      Object.entries(raw.services)
+        // The web app's static site is nginx with the built app (apps/web/Dockerfile): its own image.
+        .filter(([name, s]) => (s as { build?: unknown }).build && name !== 'web')
+        .map(([, s]) => s.image),
     );
     expect([...appImages]).toEqual(['tatkal-supergraph:dev']);
+    expect(raw.services.web?.image).toBe('tatkal-web:dev');
   });
 
   it('publishes every host port on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise', () => {
