@@ -5,6 +5,7 @@
 // the earliest waitlisted one, each passenger promoted once. The database refuses a third
 // passenger on a half berth whatever the code does.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Identity, type Redis } from '@tatkal/common';
 import { createPrisma, type PrismaClient } from '@tatkal/db';
@@ -20,7 +21,7 @@ import { REDIS_URL } from '../../../test/support/env.ts';
 import { execute } from '../../../test/support/graphql.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { identity } from '../../../test/support/tokens.ts';
-import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
+import { createTestRun, doubleBookingAudit, lockWaiters, type TestRun, waitFor } from './fixtures.ts';
 
 let db: TestDatabase;
 let redis: Redis;
@@ -338,3 +339,88 @@ describe('RAC: berths, then RAC, then WL; concurrent cancellations promote in or
     expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
   });
 });
+
+describe('a cancellation racing the promotion of its own RAC passenger', () => {
+  it('the PNR read before the promotion committed still frees the berth its passenger was given', async () => {
+    // Seven berths, one RAC berth; all paid: 7 holders, RAC 1, RAC 2, WL 1.
+    const run = await createTestRun(db.prisma, { cls: 'SLEEPER', coaches: 1, berthsPerCoach: 8, racBerths: 1 });
+    const holders: Booked[] = [];
+    for (let i = 0; i < 7; i++) holders.push(await book(run));
+    const [rac1, rac2, wl1] = [await book(run), await book(run), await book(run)];
+    expect([rac1, rac2, wl1].map((b) => b.view.passengers[0]!.status)).toEqual(['RAC', 'RAC', 'WAITLISTED']);
+    for (const b of [...holders, rac1, rac2, wl1]) expect(await confirm(db.prisma, b.view.id)).toBe('CONFIRMED');
+
+    // The pool's counter row held elsewhere: a berth holder's cancellation, then RAC 1's own, both
+    // lock their PNR, read its passengers and queue for the pool in that order.
+    const lock = await lockPool(run.runId);
+    const waiting = (n: number) =>
+      waitFor(`${n} cancellations waiting for the pool`, async () => {
+        const w = await lockWaiters(db.prisma, db.name, 'FROM booking.waitlist_counters w');
+        return w.length >= n;
+      });
+    const first = cancelReservation(instances[0]!.reservations, holders[0]!.who, { pnr: holders[0]!.view.pnr });
+    first.catch(() => {});
+    await waiting(1);
+    const second = cancelReservation(instances[1]!.reservations, rac1.who, { pnr: rac1.view.pnr });
+    second.catch(() => {});
+    await waiting(2);
+    await lock.release();
+    const done = await Promise.allSettled([first, second]);
+    expect(done.map((d) => (d.status === 'fulfilled' ? d.value.status : String(d.reason)))).toEqual([
+      'CANCELLED',
+      'CANCELLED',
+    ]);
+
+    // Whichever ran first: RAC 1 ends cancelled holding nothing, RAC 2 on a berth, WL 1 on RAC.
+    const label = new Map(
+      [...holders.map((h, i) => [h, `holder ${i + 1}`] as const), [rac1, 'RAC 1'], [rac2, 'RAC 2'], [wl1, 'WL 1']].map(
+        ([b, name]) => [b.view.passengers[0]!.id, name as string],
+      ),
+    );
+    const leaked = await db.prisma.$queryRaw<{ passenger_id: string; status: string; place: string; n: number }[]>`
+      SELECT o.passenger_id::text, p.status::text, 'berth' AS place, count(*)::int AS n
+      FROM booking.seat_occupancy o JOIN booking.passengers p ON p.id = o.passenger_id
+      WHERE o.run_id = ${run.runId}::uuid AND p.status NOT IN ('HELD', 'CONFIRMED') GROUP BY 1, 2
+      UNION ALL
+      SELECT o.passenger_id::text, p.status::text, 'RAC half', count(*)::int
+      FROM booking.rac_occupancy o JOIN booking.passengers p ON p.id = o.passenger_id
+      WHERE o.run_id = ${run.runId}::uuid AND p.status <> 'RAC' GROUP BY 1, 2`;
+    // Nothing held by a passenger who is not on it (a cancelled one's berth stays sold for ever).
+    expect(
+      leaked.map((l) => `${label.get(l.passenger_id) ?? l.passenger_id} (${l.status}) holds a ${l.place} x${l.n}`),
+    ).toEqual([]);
+    const byId = new Map((await passengersOf([rac1, rac2, wl1].map((b) => b.view.id))).map((p) => [p.id, p]));
+    const only = (b: Booked) => byId.get(b.view.passengers[0]!.id)!;
+    expect(only(rac1)).toMatchObject({ status: 'CANCELLED' });
+    expect(only(rac2)).toMatchObject({ status: 'CONFIRMED', racSlot: null });
+    expect(only(wl1)).toMatchObject({ status: 'RAC', berthNumber: 7 });
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 7,
+      distinctSeats: 7,
+    });
+    expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
+    // Every berth is taken (nobody waits for one any more but WL 1, on RAC).
+    expect(await availability(run)).toMatchObject({ availableBerths: 0, racLength: 1, racAvailable: 1 });
+  }, 120_000);
+});
+
+/** A transaction of its own holding a run's GENERAL sleeper pool row (as a long promotion would). */
+async function lockPool(runId: string) {
+  const client = new pg.Client({ connectionString: db.url, application_name: 'test:pool-lock' });
+  client.on('error', () => {});
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(
+    `SELECT last FROM booking.waitlist_counters
+     WHERE run_id = $1 AND class = 'SLEEPER' AND quota = 'GENERAL' FOR UPDATE`,
+    [runId],
+  );
+  return {
+    release: async () => {
+      await client.query('COMMIT');
+      await client.end();
+    },
+  };
+}
