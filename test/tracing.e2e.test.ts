@@ -47,7 +47,7 @@ const serverSpansAt = (port: number, route: string) =>
   );
 
 describe('tracing across the supergraph', () => {
-  it('a paid reservation: gateway -> booking is one trace; webhook -> payment event -> confirmation is one trace', async () => {
+  it('a paid reservation: gateway -> booking is one trace; webhook -> event -> confirmation is one trace', async () => {
     const client = new TatkalClient({ url: sg.gatewayUrl });
     await client.register({
       email: `traced-${randomUUID()}@example.com`,

@@ -79,11 +79,14 @@ const tracer = () => trace.getTracer('@tatkal/common');
 
 // ---- W3C trace context in the event envelope and in AMQP headers ----
 
-/** The W3C trace context an outbox row carries from the transaction that wrote it to the relay. */
-export interface TraceContext {
+/**
+ * The W3C trace context an outbox row carries from the transaction that wrote it to the relay. A
+ * type, not an interface: it must stay assignable to Prisma's JSON input (an index signature).
+ */
+export type TraceContext = {
   traceparent: string;
   tracestate?: string;
-}
+};
 
 /** The active span's W3C context, to store with an event; undefined when tracing is off or no span is active. */
 export function activeTraceContext(): TraceContext | undefined {
