@@ -8,16 +8,16 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome-stable'];
 
 /** Chromium's executable: CHROMIUM_PATH, else Debian's; a clear error naming the fix when there is none. */
-export function findChromium(): string {
-  const wanted = process.env.CHROMIUM_PATH;
+export function findChromium(candidates = CANDIDATES, env: NodeJS.ProcessEnv = process.env): string {
+  const wanted = env.CHROMIUM_PATH;
   if (wanted) {
     if (!existsSync(wanted)) throw new Error(`CHROMIUM_PATH=${wanted} does not exist`);
     return wanted;
   }
-  const found = CANDIDATES.find((p) => existsSync(p));
+  const found = candidates.find((p) => existsSync(p));
   if (!found)
     throw new Error(
-      `No Chromium found (looked at ${CANDIDATES.join(', ')}): the browser test needs one. ` +
+      `No Chromium found (looked at ${candidates.join(', ')}): the browser test needs one. ` +
         "Install Debian's: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH.",
     );
   return found;
