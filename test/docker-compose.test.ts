@@ -462,7 +462,7 @@ describe('observability: Prometheus and Grafana', () => {
     // Runtime panels read the default Node metrics, the rest ours.
     expect([...used].filter((n) => !n.startsWith('tatkal_')).every((n) => /^(process|nodejs)_/.test(n))).toBe(true);
     // Loading every service module takes a few seconds on a busy machine.
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('scaling: docker compose up --scale booking=3 --scale gateway=2', () => {
@@ -585,7 +585,7 @@ describe('Dockerfile', () => {
       for (const file of sources!.trim().split(/\s+/))
         expect(existsSync(new URL(file, root)), `COPY ${file}`).toBe(true);
     }
-  });
+  }, 30_000);
 
   it('keeps secrets, dependencies and generated code out of the build context', () => {
     const ignore = read('.dockerignore')

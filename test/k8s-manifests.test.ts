@@ -373,7 +373,7 @@ describe.each(overlays)('deploy/k8s overlay %s', (overlay) => {
       expect(env.HOST, `${d.metadata.name} listens on the pod address`).toBe('0.0.0.0');
     }
     expect(envOf(mainContainer(deployment('auth'))).AUTH_GENERATE_KEYS).toBe('false');
-  });
+  }, 30_000);
 
   it("declares the ports the processes' configs listen on; probes /ready and /health on the port serving them", () => {
     for (const d of processDeployments) {
