@@ -30,7 +30,10 @@ type Deployment = K8sObject & {
     };
   };
 };
-const deployments = objects.filter((o): o is Deployment => o.kind === 'Deployment');
+// The Node processes (the web app's static site, base/web.yaml, is nginx: not started here).
+const deployments = objects
+  .filter((o): o is Deployment => o.kind === 'Deployment')
+  .filter((d) => d.spec.template.spec.containers.some((c) => c.command?.[0] === 'node'));
 const services = objects.filter((o) => o.kind === 'Service') as (K8sObject & {
   spec: { ports: { port: number; targetPort: string | number }[] };
 })[];
