@@ -9,7 +9,7 @@
 //   DATABASE_URL=... node scripts/coldstart.mjs --tsx
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -124,3 +124,4 @@ for (const [name, [entry, extra, secondPort]] of Object.entries(processes)) {
       `   CPU to ready ${c.toFixed(2)} s`,
   );
 }
+rmSync(keys, { recursive: true, force: true });
