@@ -32,7 +32,10 @@ export function ReservationScreen({ pnr }: { pnr: string }) {
       .then(setR, (err) => setError(describeError(err)));
   useEffect(() => void load(), [pnr]);
 
-  const paying = (r?.status === 'HELD' || r?.status === 'WAITLISTED') && r.payment?.status === 'PENDING';
+  // Paying: until the checkout's outcome, and for a held booking until the payment event has confirmed it.
+  const paying =
+    (r?.status === 'HELD' && (r.payment?.status === 'PENDING' || r.payment?.status === 'SUCCEEDED')) ||
+    (r?.status === 'WAITLISTED' && r.payment?.status === 'PENDING');
   const refundPending =
     r?.status === 'CANCELLED' && r.payment?.status === 'SUCCEEDED' && r.payment.refunds.every((x) => x.status !== 'SUCCEEDED');
   usePoll(Boolean(paying || refundPending), 1000, () => void load());
