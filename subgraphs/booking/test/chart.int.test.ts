@@ -4,9 +4,25 @@
 // pool moves up in order (RAC -> berth, WL -> RAC), each fully waitlisted PNR is cancelled once
 // (paid: the fare less clerkage in its reservation.cancelled event; unpaid: nothing), and a
 // confirmed berth can no longer be cancelled online.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDays, AppError, createRedis, ErrorCode, todayInIndia, type Identity, type Redis } from '@tatkal/common';
+import {
+  addDays,
+  AppError,
+  createAmqpConnection,
+  createRedis,
+  deleteEventTopology,
+  ErrorCode,
+  eventTopology,
+  metricsRegistry,
+  registerEventTopology,
+  startOutboxRelay,
+  todayInIndia,
+  type AmqpConnection,
+  type Identity,
+  type Redis,
+} from '@tatkal/common';
 import { createPrisma, type PrismaClient, type Quota } from '@tatkal/db';
 import { racAudit } from '../../../packages/testkit/src/trainRun.ts';
 import { bookingContext, type BookingDeps } from '../src/context.ts';
@@ -19,10 +35,15 @@ import { departureOf } from '../src/domain/refunds.ts';
 import { chartsPrepared } from '../src/metrics.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
-import { REDIS_URL } from '../../../test/support/env.ts';
+import { refundRequester } from '../../payment/src/domain/refunds.ts';
+import { startBookingEventsConsumer } from '../../payment/src/events/bookingEvents.ts';
+import type { ProviderClient, ProviderRefund } from '../../payment/src/provider/client.ts';
+import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
 import { execute } from '../../../test/support/graphql.ts';
+import { parseMetrics } from '../../../test/support/metrics.ts';
 import { testLogger } from '../../../test/support/logger.ts';
 import { identity } from '../../../test/support/tokens.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 import { createTestRun, doubleBookingAudit, type TestRun } from './fixtures.ts';
 
 let db: TestDatabase;
@@ -292,4 +313,137 @@ describe('the first chart, prepared from two instances and the scheduler at once
     expect(res.data!.reservation.passengers[0].berth).toBe(holder.view.passengers[0]!.berth);
     expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
   });
+});
+
+describe("the chart's refunds at payment: once each, across restarts of booking's relay and payment's consumer", () => {
+  const prefix = `t${randomBytes(4).toString('hex')}_`;
+  const topology = eventTopology(prefix);
+  let broker: ChannelModel;
+  let connection: AmqpConnection;
+  // The provider (a third party): an in-memory stand-in honouring idempotency keys as the real API does.
+  const calls: { idempotencyKey: string; amountPaise: number }[] = [];
+  const providerRefunds = new Map<string, ProviderRefund>();
+  const provider: ProviderClient = {
+    createPayment: () => Promise.reject(new Error('not used here')),
+    async createRefund(req) {
+      calls.push({ idempotencyKey: req.idempotencyKey, amountPaise: req.amountPaise });
+      const known = providerRefunds.get(req.idempotencyKey);
+      if (known) return known;
+      const refund = {
+        id: `re_${randomBytes(6).toString('hex')}`,
+        status: 'pending',
+        payment: req.providerRef,
+        amountPaise: req.amountPaise,
+      };
+      providerRefunds.set(req.idempotencyKey, refund);
+      return refund;
+    },
+  };
+  const startConsumer = () =>
+    startBookingEventsConsumer({
+      connection,
+      prisma: db.prisma,
+      requestRefund: refundRequester(provider),
+      logger: testLogger,
+      prefix,
+      prefetch: 1,
+      retryDelayMs: 50,
+    });
+  const startRelay = () =>
+    startOutboxRelay({
+      prisma: db.prisma,
+      table: 'booking',
+      connection,
+      logger: testLogger,
+      intervalMs: 50,
+      exchangeName: topology.exchangeName,
+    });
+
+  beforeAll(async () => {
+    broker = await amqp.connect(AMQP_URL);
+    connection = createAmqpConnection({ url: AMQP_URL, logger: testLogger, name: 'chart-test' });
+    registerEventTopology(connection, prefix);
+    await connection.waitForConnection(10_000);
+  });
+  afterAll(async () => {
+    await connection?.close();
+    if (broker) await deleteEventTopology(broker, prefix).finally(() => broker.close());
+  });
+
+  it('every paid cancellation (the chart and after) is refunded once, exactly its refundPaise', async () => {
+    // The refunds booking asked for: every reservation.cancelled of this database with money back.
+    const rows = await db.prisma.bookingOutbox.findMany({ where: { routingKey: 'reservation.cancelled' } });
+    // The envelope the relay publishes: the row's id is the event's id (and the message id).
+    const asked = rows
+      .map((r) => ({
+        id: r.id,
+        ...(r.payload as { data: { reservationId: string; refundPaise: number; reason?: string } }),
+      }))
+      .filter((e) => e.data.refundPaise > 0);
+    // W3 and W5 at the chart; W2 cancelled on RAC after it.
+    expect(asked.filter((e) => e.data.reason === 'CHART_WAITLISTED')).toHaveLength(2);
+    expect(asked).toHaveLength(3);
+    // Each was paid at payment (a payment of its reservation's fare).
+    for (const e of asked) {
+      const r = await db.prisma.reservation.findUniqueOrThrow({
+        where: { id: e.data.reservationId },
+        include: { passengers: true },
+      });
+      await db.prisma.payment.create({
+        data: {
+          reservationId: r.id,
+          userId: r.userId,
+          amountPaise: r.passengers.reduce((sum, p) => sum + p.farePaise, 0),
+          status: 'SUCCEEDED',
+          providerRef: `sim_${randomBytes(8).toString('hex')}`,
+          checkoutUrl: 'http://127.0.0.1/checkout',
+        },
+      });
+    }
+    const refunds = () => db.prisma.refund.findMany({ include: { payment: { select: { reservationId: true } } } });
+
+    const ids = asked.map((e) => e.id);
+    // The other rows (holds, confirmations, promotions) are not this test's: out of the relay's way.
+    await db.prisma.$executeRaw`
+      UPDATE booking.outbox SET published_at = now() WHERE NOT (id = ANY(${ids}::uuid[]))`;
+    const acks = async () =>
+      parseMetrics(await metricsRegistry.metrics()).sum('tatkal_consumer_deliveries_total', {
+        queue: topology.queues.paymentBookingEvents.queue,
+        outcome: 'ack',
+      });
+    const acksBefore = await acks();
+    const unpublished = () => db.prisma.bookingOutbox.count({ where: { id: { in: ids }, publishedAt: null } });
+
+    let consumer = startConsumer();
+    await consumer.ready;
+    let relay = startRelay();
+    // Payment's consumer stops as soon as the first refund is requested (the rest wait in its queue).
+    await waitFor('a first refund at payment', async () => (await refunds()).length >= 1, { intervalMs: 5 });
+    await consumer.stop();
+    await waitFor('the refunds published', async () => (await unpublished()) === 0);
+    await relay.stop();
+    // Booking's relay as if it had crashed after publishing, before marking the rows: it publishes
+    // every one of them again when it starts.
+    await db.prisma.bookingOutbox.updateMany({ where: { id: { in: ids } }, data: { publishedAt: null } });
+    consumer = startConsumer();
+    await consumer.ready;
+    relay = startRelay();
+    try {
+      await waitFor('the refunds published again', async () => (await unpublished()) === 0);
+      // Every copy (three events, each published twice) handled for good.
+      await waitFor('every delivery acknowledged', async () => (await acks()) >= acksBefore + 2 * asked.length, {
+        message: async () => `${(await acks()) - acksBefore} acknowledged`,
+      });
+    } finally {
+      await relay.stop();
+      await consumer.stop();
+    }
+    const found = await refunds();
+    expect(
+      found.map((r) => [r.payment.reservationId, r.amountPaise]).sort(),
+      'one Refund per cancellation, of exactly the refund booking computed',
+    ).toEqual(asked.map((e) => [e.data.reservationId, e.data.refundPaise]).sort());
+    // The provider was asked once per refund (a retried request reuses its idempotency key).
+    expect(new Set(calls.map((c) => c.idempotencyKey)).size).toBe(asked.length);
+  }, 120_000);
 });
