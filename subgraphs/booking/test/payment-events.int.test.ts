@@ -180,15 +180,22 @@ describe('payment events -> booking', () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
     const held = await reserve(run);
     const waiting = await reserve(run);
-    expect([held.status, waiting.status]).toEqual(['HELD', 'WAITLISTED']);
+    // Both are held (unpaid); the second one's passenger waits on WL 1.
+    expect([held.status, waiting.status]).toEqual(['HELD', 'HELD']);
+    expect(waiting.passengers.map((p) => [p.status, p.waitlistNumber])).toEqual([['WAITLISTED', 1]]);
     const event = paymentEvent('payment.failed', held);
     await publish(event);
 
-    await waitFor('waitlist promoted', async () => (await status(waiting.id)) === 'HELD');
+    const passengerStatus = async () =>
+      (await db.prisma.passenger.findMany({ where: { reservationId: waiting.id } })).map((p) => p.status);
+    await waitFor('waitlist promoted', async () => (await passengerStatus()).join() === 'HELD');
     expect(outcomes.get(event.id)).toEqual(['RELEASED']);
     expect(await status(held.id)).toBe('EXPIRED');
+    // The promoted reservation keeps its status (unpaid: HELD) and its hold.
+    const after = await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.id } });
+    expect([after.status, after.holdExpiresAt?.toISOString()]).toEqual(['HELD', waiting.holdExpiresAt]);
     expect(await outboxKeys(held.id)).toEqual(['reservation.held', 'reservation.released']);
-    expect(await outboxKeys(waiting.id)).toEqual(['reservation.waitlisted', 'reservation.promoted']);
+    expect(await outboxKeys(waiting.id)).toEqual(['reservation.held', 'reservation.promoted']);
     const promoted = await db.prisma.passenger.findMany({ where: { reservationId: waiting.id } });
     expect(promoted.map((p) => [p.status, p.coachCode, p.berthNumber])).toEqual([['HELD', 'S1', 1]]);
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
