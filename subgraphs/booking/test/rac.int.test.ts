@@ -372,11 +372,13 @@ describe('a cancellation racing the promotion of its own RAC passenger', () => {
     ]);
 
     // Whichever ran first: RAC 1 ends cancelled holding nothing, RAC 2 on a berth, WL 1 on RAC.
-    const label = new Map(
-      [...holders.map((h, i) => [h, `holder ${i + 1}`] as const), [rac1, 'RAC 1'], [rac2, 'RAC 2'], [wl1, 'WL 1']].map(
-        ([b, name]) => [b.view.passengers[0]!.id, name as string],
-      ),
-    );
+    const named: [Booked, string][] = [
+      ...holders.map((h, i): [Booked, string] => [h, `holder ${i + 1}`]),
+      [rac1, 'RAC 1'],
+      [rac2, 'RAC 2'],
+      [wl1, 'WL 1'],
+    ];
+    const label = new Map(named.map(([b, name]) => [b.view.passengers[0]!.id, name]));
     const leaked = await db.prisma.$queryRaw<{ passenger_id: string; status: string; place: string; n: number }[]>`
       SELECT o.passenger_id::text, p.status::text, 'berth' AS place, count(*)::int AS n
       FROM booking.seat_occupancy o JOIN booking.passengers p ON p.id = o.passenger_id
