@@ -152,7 +152,8 @@ describe('the web app in a browser', () => {
     await expect(page.locator('.quote').textContent()).resolves.toMatch(/^Refund ₹[\d,.]+ \(charges ₹[\d,.]+\)$/);
     await page.getByRole('button', { name: 'Yes, cancel' }).click();
     await see('.card > p > .badge-cancelled');
-    await page.locator('.refunds li').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 30_000 });
+    await see('.refunds li[data-status="SUCCEEDED"]');
+    await expect(page.locator('.refunds li').textContent()).resolves.toMatch(/^₹[\d,.]+: refunded$/);
     await check('refunded');
 
     // My bookings lists it.

@@ -63,7 +63,7 @@ export function ReservationScreen({ pnr }: { pnr: string }) {
             <p>
               {t('fare')}: <strong>{inr(r.farePaise)}</strong>
             </p>
-            {r.fare ? <FareTable fare={r.fare} /> : null}
+            {r.fare && r.farePaise > 0 ? <FareTable fare={r.fare} /> : null}
           </div>
           {r.status === 'QUEUED' ? <WaitingRoom reservation={r} onOutcome={() => void load()} /> : null}
           {r.status === 'HELD' || (r.status === 'WAITLISTED' && r.holdExpiresAt && r.payment?.status !== 'SUCCEEDED') ? (
@@ -143,7 +143,9 @@ function Refunds({ refunds }: { refunds: NonNullable<FullReservation['payment']>
       <h2>{t('refunds')}</h2>
       <ul class="refunds">
         {refunds.map((x, i) => (
-          <li key={i}>{t('refund', { amount: inr(x.amountPaise), status: x.status })}</li>
+          <li key={i} data-status={x.status}>
+            {t('refund', { amount: inr(x.amountPaise), status: tEnum(x.status) })}
+          </li>
         ))}
       </ul>
     </div>
