@@ -408,6 +408,53 @@ describe('a cancellation racing the promotion of its own RAC passenger', () => {
   }, 120_000);
 });
 
+describe('cancellations and new bookings at once, through three instances', () => {
+  it('newcomers join the waitlist behind everyone; the freed berths still go to RAC 1..4, in order', async () => {
+    // 14 berths, 4 RAC halves; 14 holders, RAC 1-4, WL 1-8, all paid.
+    const run = await createTestRun(db.prisma, { cls: 'SLEEPER', coaches: 1, berthsPerCoach: 16, racBerths: 2 });
+    const holders: Booked[] = [];
+    for (let i = 0; i < 14; i++) holders.push(await book(run));
+    const waiting: Booked[] = [];
+    for (let i = 0; i < 12; i++) waiting.push(await book(run));
+    const [rac, wl] = [waiting.slice(0, 4), waiting.slice(4)];
+    expect(rac.map((b) => b.view.passengers[0]!.racNumber)).toEqual([1, 2, 3, 4]);
+    expect(wl.map((b) => b.view.passengers[0]!.waitlistNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    await Promise.all([...holders, ...waiting].map((b) => confirm(db.prisma, b.view.id)));
+
+    const leaving = holders.slice(0, 4);
+    const [cancelled, newcomers] = await Promise.all([
+      Promise.all(leaving.map((b, i) => cancelReservation(instances[i % 3]!.reservations, b.who, { pnr: b.view.pnr }))),
+      Promise.all(Array.from({ length: 6 }, (_, i) => book(run, 1, instances[(i % 2) + 1]))),
+    ]);
+    expect(cancelled.map((c) => c.status)).toEqual(Array(4).fill('CANCELLED'));
+    // Someone waited all along: no newcomer got a berth or an RAC half; their WL numbers follow.
+    expect(newcomers.map((b) => b.view.passengers[0]!.status)).toEqual(Array(6).fill('WAITLISTED'));
+    expect(newcomers.map((b) => b.view.passengers[0]!.waitlistNumber).sort((x, y) => x! - y!)).toEqual([
+      9, 10, 11, 12, 13, 14,
+    ]);
+    const byId = new Map((await passengersOf(waiting.map((b) => b.view.id))).map((p) => [p.id, p]));
+    const now = (b: Booked) => byId.get(b.view.passengers[0]!.id)!;
+    expect(rac.map((b) => [now(b).status, now(b).racSlot])).toEqual(Array(4).fill(['CONFIRMED', null]));
+    expect(wl.map((b) => [now(b).status, now(b).racNumber])).toEqual([
+      ['RAC', 5],
+      ['RAC', 6],
+      ['RAC', 7],
+      ['RAC', 8],
+      ['WAITLISTED', null],
+      ['WAITLISTED', null],
+      ['WAITLISTED', null],
+      ['WAITLISTED', null],
+    ]);
+    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+      overlaps: 0,
+      maskMismatch: 0,
+      seatedPassengers: 14,
+      distinctSeats: 14,
+    });
+    expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
+  }, 120_000);
+});
+
 /** A transaction of its own holding a run's GENERAL sleeper pool row (as a long promotion would). */
 async function lockPool(runId: string) {
   const client = new pg.Client({ connectionString: db.url, application_name: 'test:pool-lock' });
