@@ -31,7 +31,7 @@ const CANCEL_RUN = `mutation($runId: ID!, $key: String!) {
   cancelRun(runId: $runId, idempotencyKey: $key) { run { id cancelled } cancelledReservations refundPaise }
 }`;
 const RESERVE = `mutation($input: ReserveSeatsInput!, $key: String!) {
-  reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise }
+  reserveSeats(input: $input, idempotencyKey: $key) { id pnr status farePaise passengers { status waitlistNumber } }
 }`;
 
 const admin = () => identity(randomUUID(), 'ADMIN');
@@ -101,20 +101,33 @@ async function occupancy(runId: string) {
   return { rows, masks };
 }
 
-/** A run with reservations in every cancellable status: HELD, CONFIRMED, WAITLISTED (and QUEUED if asked). */
+/**
+ * A run with reservations in every cancellable status: HELD and CONFIRMED on berths, HELD and
+ * CONFIRMED on the waitlist (a waitlisted ticket is paid for too) (and QUEUED if asked). Returns
+ * what cancelRun must refund for each: the fare of every paid one, in full.
+ */
 async function bookedRun() {
   const run = await createTestRun(db.prisma, { coaches: 2, berthsPerCoach: 4 });
-  const booked: { id: string; status: string; farePaise: number }[] = [];
+  type Booked = { id: string; status: string; farePaise: number; passengers: { status: string }[] };
+  const booked: Booked[] = [];
   for (let i = 0; i < 4; i++) booked.push((await reserve(run, 2)).data!.reserveSeats);
   expect(booked.map((b) => b.status)).toEqual(['HELD', 'HELD', 'HELD', 'HELD']);
-  for (const b of booked.slice(0, 2)) expect(await confirm(db.prisma, b.id)).toBe('CONFIRMED');
+  expect(booked.flatMap((b) => b.passengers.map((p) => p.status))).toEqual(Array(8).fill('HELD'));
   for (let i = 0; i < 3; i++) booked.push((await reserve(run, 1)).data!.reserveSeats);
-  expect(booked.slice(4).map((b) => b.status)).toEqual(['WAITLISTED', 'WAITLISTED', 'WAITLISTED']);
-  const fares = new Map(booked.map((b, i) => [b.id, i < 2 ? b.farePaise : 0]));
+  expect(booked.slice(4).map((b) => b.status)).toEqual(['HELD', 'HELD', 'HELD']);
+  expect(booked.slice(4).flatMap((b) => b.passengers)).toEqual([
+    { status: 'WAITLISTED', waitlistNumber: 1 },
+    { status: 'WAITLISTED', waitlistNumber: 2 },
+    { status: 'WAITLISTED', waitlistNumber: 3 },
+  ]);
+  // Paid: two on berths and one on the waitlist (WL 2).
+  const paid = [0, 1, 5];
+  for (const i of paid) expect(await confirm(db.prisma, booked[i]!.id)).toBe('CONFIRMED');
+  const fares = new Map(booked.map((b, i) => [b.id, paid.includes(i) ? b.farePaise : 0]));
   return { run, fares };
 }
 
-/** Every reservation of the run cancelled once, berths free, refunds in full for confirmed ones only. */
+/** Every reservation of the run cancelled once, berths free, refunds in full for paid (CONFIRMED) ones only. */
 async function expectRunCancelled(runId: string, fares: Map<string, number>) {
   const statuses = await db.prisma.reservation.groupBy({ by: ['status'], where: { runId }, _count: true });
   expect(statuses.map((s) => [s.status, s._count])).toEqual([['CANCELLED', fares.size]]);
