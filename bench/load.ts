@@ -77,6 +77,16 @@ export function benchClient(url: string, documents: 'hash' | 'text', accessToken
   });
 }
 
+/**
+ * A reservation's outcome as the bench counts it: a hold is HELD (berths), RAC or WAITLISTED by
+ * what its passengers got (a group is decided whole); other statuses as they are.
+ */
+export function outcomeOfHold(r: { status: string; passengers: { status: string }[] }): string {
+  if (r.status !== 'HELD') return r.status;
+  const p = r.passengers[0]?.status;
+  return p === 'RAC' || p === 'WAITLISTED' ? p : 'HELD';
+}
+
 /** The outcome of a failed client call, as postGraphQL names it: the error code, HTTP_<status> or NETWORK_<error>. */
 export function outcomeOf(err: unknown): string {
   if (err instanceof TatkalError) return err.code;

@@ -30,20 +30,24 @@ export async function meter(stack: Stack | null, redis: Redis): Promise<Meter> {
 export const ourPids = (stack: Stack | null) => [process.pid, ...(stack?.processes.map((p) => p.pid) ?? [])];
 
 /**
- * Requests decided against arrival order, per run: an earlier ticket WAITLISTED or REFUSED while a
- * later ticket of the same class and quota, whose journey covers the earlier one's and whose
- * group is at least as large, holds berths (the earlier one would have fitted in them).
+ * Requests decided against arrival order, per run: an earlier ticket given RAC or WL places (its
+ * passengers carry RAC or WL numbers) or REFUSED while a later ticket of the same class and quota,
+ * whose journey covers the earlier one's and whose group is at least as large, got berths outright
+ * (the earlier one would have fitted in them).
  */
 export async function fifoInversions(db: pg.Client, runIds: string[]): Promise<Record<string, number>> {
   const { rows } = await db.query<{ run_id: string; n: number }>(
     `WITH r AS (
        SELECT r.run_id, r.queue_ticket AS t, r.class, r.quota, r.from_seq, r.to_seq, r.status,
-              (SELECT count(*) FROM booking.passengers p WHERE p.reservation_id = r.id) AS n
+              (SELECT count(*) FROM booking.passengers p WHERE p.reservation_id = r.id) AS n,
+              EXISTS (SELECT 1 FROM booking.passengers p WHERE p.reservation_id = r.id
+                        AND (p.waitlist_number IS NOT NULL OR p.rac_number IS NOT NULL)) AS waited
        FROM booking.reservations r WHERE r.run_id = ANY($1::uuid[]) AND r.queue_ticket IS NOT NULL)
      SELECT a.run_id::text, count(*)::int AS n FROM r a JOIN r b
        ON b.run_id = a.run_id AND b.t > a.t AND b.class = a.class AND b.quota = a.quota
          AND b.from_seq <= a.from_seq AND b.to_seq >= a.to_seq AND b.n >= a.n
-     WHERE a.status IN ('WAITLISTED', 'REFUSED') AND b.status IN ('HELD', 'CONFIRMED', 'EXPIRED', 'CANCELLED')
+     WHERE (a.status = 'REFUSED' OR a.waited)
+       AND b.status IN ('HELD', 'CONFIRMED', 'EXPIRED', 'CANCELLED') AND NOT b.waited
      GROUP BY a.run_id`,
     [runIds],
   );

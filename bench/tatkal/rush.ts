@@ -8,7 +8,7 @@ import type { Reservation, ReserveSeatsInput } from '@tatkal/client';
 import type { Redis } from '@tatkal/common';
 import type { TestRun } from '../../packages/testkit/src/trainRun.ts';
 import { databaseTransactions, STATS_SETTLE_MS } from '../database.ts';
-import { type benchClient, outcomeOf, Recorder, runPool } from '../load.ts';
+import { type benchClient, outcomeOf, outcomeOfHold, Recorder, runPool } from '../load.ts';
 import { otherActiveRedisClients } from '../redis.ts';
 import type { Stack } from '../stack.ts';
 import { allocationBatches, fifoInversions, meter, ourPids } from './measure.ts';
@@ -62,8 +62,10 @@ export async function runRush(ctx: {
   // A user's slot frees at the first answer (outcome or QUEUED); a QUEUED one is followed
   // meanwhile, as a front end would poll, until its final outcome ('final' samples).
   const follows: Promise<void>[] = [];
+  // Only berth holders pay in the bench's payment phase (the paid tickets its figures are per);
+  // RAC and WL holds are counted as outcomes of their own.
   const seated = (i: number, r: Reservation) => {
-    if (r.status === 'HELD') held.push({ user: i, id: r.id, passengers: r.passengers.length });
+    if (outcomeOfHold(r) === 'HELD') held.push({ user: i, id: r.id, passengers: r.passengers.length });
   };
   /** One user's reservation: its first answer under `op`, and its final outcome ('final'). */
   const attempt = async (i: number, op: string) => {
@@ -85,7 +87,7 @@ export async function runRush(ctx: {
                 op: 'final',
                 start,
                 ms: rec.now() - start,
-                outcome: last.status === 'REFUSED' ? (last.refusalCode ?? 'REFUSED') : last.status,
+                outcome: last.status === 'REFUSED' ? (last.refusalCode ?? 'REFUSED') : outcomeOfHold(last),
               });
               seated(i, last);
             },
@@ -95,7 +97,7 @@ export async function runRush(ctx: {
           ),
         );
       } else seated(i, r);
-      return r.status;
+      return outcomeOfHold(r);
     });
     if (first !== 'QUEUED') rec.samples.push({ op: 'final', start, ms: rec.now() - start, outcome: first });
   };

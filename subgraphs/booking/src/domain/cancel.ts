@@ -11,7 +11,8 @@ import {
   type Identity,
   type Idempotency,
 } from '@tatkal/common';
-import { activePassengers, canMove, cancel, ReservationStatus } from './lifecycle/index.ts';
+import type { Quota, TravelClass } from '@tatkal/db';
+import { activePassengers, canMove, cancel, lockPools, ReservationStatus } from './lifecycle/index.ts';
 import { departureOf, quoteCancellation } from './refunds.ts';
 import type { ReservationSettings, ReservationView } from './types.ts';
 import { loadView } from './views.ts';
@@ -34,12 +35,18 @@ async function ownReservation(db: Db, identity: Identity, input: CancelInput, lo
     throw badInput('passengerIds must list distinct passengers of this PNR', 'passengerIds');
   }
   const rows = lock
-    ? await db.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE pnr = ${pnr} FOR UPDATE`
+    ? await db.$queryRaw<
+        { id: string; run_id: string; class: TravelClass; quota: Quota }[]
+      >`SELECT id, run_id::text, class, quota FROM booking.reservations WHERE pnr = ${pnr} FOR UPDATE`
     : await db.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE pnr = ${pnr}`;
+  // Then its pool, before its passengers are read: a promotion holds the pool while it moves them,
+  // and the refund is priced on what they are now.
+  const row = rows[0] as { id: string; run_id?: string; class?: TravelClass; quota?: Quota } | undefined;
+  if (lock && row) await lockPools(db, row.run_id!, [{ cls: row.class!, quota: row.quota! }]);
   // Another user's PNR answers as a missing one: PNRs cannot be probed.
-  const r = rows[0]
+  const r = row
     ? await db.reservation.findUniqueOrThrow({
-        where: { id: rows[0].id },
+        where: { id: row.id },
         include: { passengers: true, run: true },
       })
     : null;

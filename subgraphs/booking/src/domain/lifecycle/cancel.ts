@@ -9,7 +9,7 @@ import type { ReservationSettings } from '../types.ts';
 import { loadView } from '../views.ts';
 import { freeBerths } from './hold.ts';
 import { movePassengers, moveReservation } from './moves.ts';
-import { promote } from './promote.ts';
+import { lockPools, promote } from './promote.ts';
 import { RESERVE_OPERATION } from './records.ts';
 import { assertMove, IllegalTransition, passengerSources, ReservationStatus, target } from './transitions.ts';
 
@@ -27,11 +27,15 @@ export const activePassengers = <P extends Pick<Passenger, 'status'>>(passengers
 export async function cancel(
   tx: Tx,
   deps: { idempotency: Idempotency; settings: ReservationSettings },
-  r: Reservation & { passengers: Passenger[] },
+  locked: Reservation & { passengers: Passenger[] },
   passengerIds: string[],
   opts: { promote?: boolean; reason?: 'RUN_CANCELLED' | 'CHART_WAITLISTED'; refunds?: Map<string, number> } = {},
 ): Promise<{ refundPaise: number }> {
-  assertMove('cancel', r.status);
+  assertMove('cancel', locked.status);
+  // The passengers as they are under the pool's lock: a promotion may have moved one since the
+  // caller read them (callers that price refunds lock the pool before reading: cancel.ts).
+  await lockPools(tx, locked.runId, [{ cls: locked.class, quota: locked.quota }]);
+  const r = { ...locked, passengers: await tx.passenger.findMany({ where: { reservationId: locked.id } }) };
   const active = activePassengers(r.passengers);
   const cancelled = active.filter((p) => passengerIds.includes(p.id));
   await freeBerths(tx, r, cancelled);

@@ -40,6 +40,9 @@ export async function freeBerths(
 
 /** Ends a locked hold (`release` or `expire`): frees its berths, moves it and its passengers. */
 export async function endHold(tx: Tx, reservationId: string, move: Extract<Move, 'release' | 'expire'>) {
+  // The pool first, then the passengers: a promotion (which holds the pool) may have just moved one.
+  const { runId, class: cls, quota } = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId } });
+  await lockPools(tx, runId, [{ cls, quota }]);
   const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId }, include: { passengers: true } });
   await freeBerths(tx, r, r.passengers);
   if (!(await moveReservation(tx, r.id, move))) throw new IllegalTransition(move, r.status.toLowerCase());
