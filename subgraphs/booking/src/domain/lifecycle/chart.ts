@@ -69,7 +69,14 @@ export async function prepareChartIn(
     runId,
     pools.map((p) => ({ cls: p.class, quota: p.quota })),
   );
-  if (first) outcome.releasedBerths = await releaseQuotas(tx, runId);
+  if (first) {
+    // What the report counts: the quotas' berths nobody bought (sold segments stay sold either way).
+    const unused = await tx.$queryRaw<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM booking.run_seats
+      WHERE run_id = ${runId}::uuid AND quota <> 'GENERAL' AND occupied_mask = 0`;
+    await releaseQuotas(tx, runId);
+    outcome.releasedBerths = unused[0]?.n ?? 0;
+  }
   const promoted = new Set<string>();
   for (const p of pools) {
     for (const id of await promote(tx, runId, p.class, p.quota)) promoted.add(id);
