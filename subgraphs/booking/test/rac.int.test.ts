@@ -13,7 +13,7 @@ import { racAudit } from '../../../packages/testkit/src/trainRun.ts';
 import { bookingContext, type BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
 import { cancelReservation } from '../src/domain/cancel.ts';
-import { confirm } from '../src/domain/lifecycle/index.ts';
+import { confirm, release } from '../src/domain/lifecycle/index.ts';
 import type { QueuedView } from '../src/domain/queue.ts';
 import { buildBookingServer } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
@@ -340,46 +340,57 @@ describe('RAC: berths, then RAC, then WL; concurrent cancellations promote in or
   });
 });
 
-describe('a cancellation racing the promotion of its own RAC passenger', () => {
-  it('the PNR read before the promotion committed still frees the berth its passenger was given', async () => {
-    // Seven berths, one RAC berth; all paid: 7 holders, RAC 1, RAC 2, WL 1.
-    const run = await createTestRun(db.prisma, { cls: 'SLEEPER', coaches: 1, berthsPerCoach: 8, racBerths: 1 });
-    const holders: Booked[] = [];
-    for (let i = 0; i < 7; i++) holders.push(await book(run));
-    const [rac1, rac2, wl1] = [await book(run), await book(run), await book(run)];
-    expect([rac1, rac2, wl1].map((b) => b.view.passengers[0]!.status)).toEqual(['RAC', 'RAC', 'WAITLISTED']);
-    for (const b of [...holders, rac1, rac2, wl1]) expect(await confirm(db.prisma, b.view.id)).toBe('CONFIRMED');
+describe('a PNR ending while a promotion moves its own RAC passenger', () => {
+  // RAC 1's PNR ends (its traveller cancels it; or, unpaid, its payment fails) while a berth
+  // holder's cancellation promotes RAC 1 to a berth: the berth must not stay sold to nobody.
+  it.each([
+    ['its cancellation', 'paid'],
+    ['its payment failing', 'unpaid'],
+  ] as const)(
+    '%s, read before the promotion committed, still frees the berth given (%s)',
+    async (_what, paid) => {
+      // Seven berths, one RAC berth: 7 holders, RAC 1, RAC 2, WL 1, all paid (RAC 1 unless 'unpaid').
+      const run = await createTestRun(db.prisma, { cls: 'SLEEPER', coaches: 1, berthsPerCoach: 8, racBerths: 1 });
+      const holders: Booked[] = [];
+      for (let i = 0; i < 7; i++) holders.push(await book(run));
+      const [rac1, rac2, wl1] = [await book(run), await book(run), await book(run)];
+      expect([rac1, rac2, wl1].map((b) => b.view.passengers[0]!.status)).toEqual(['RAC', 'RAC', 'WAITLISTED']);
+      for (const b of [...holders, rac1, rac2, wl1])
+        if (b !== rac1 || paid === 'paid') expect(await confirm(db.prisma, b.view.id)).toBe('CONFIRMED');
 
-    // The pool's counter row held elsewhere: a berth holder's cancellation, then RAC 1's own, both
-    // lock their PNR, read its passengers and queue for the pool in that order.
-    const lock = await lockPool(run.runId);
-    const waiting = (n: number) =>
-      waitFor(`${n} cancellations waiting for the pool`, async () => {
-        const w = await lockWaiters(db.prisma, db.name, 'FROM booking.waitlist_counters w');
-        return w.length >= n;
-      });
-    const first = cancelReservation(instances[0]!.reservations, holders[0]!.who, { pnr: holders[0]!.view.pnr });
-    first.catch(() => {});
-    await waiting(1);
-    const second = cancelReservation(instances[1]!.reservations, rac1.who, { pnr: rac1.view.pnr });
-    second.catch(() => {});
-    await waiting(2);
-    await lock.release();
-    const done = await Promise.allSettled([first, second]);
-    expect(done.map((d) => (d.status === 'fulfilled' ? d.value.status : String(d.reason)))).toEqual([
-      'CANCELLED',
-      'CANCELLED',
-    ]);
+      // The pool's counter row held elsewhere: a berth holder's cancellation, then RAC 1's PNR's end,
+      // both lock their PNR and queue for the pool in that order.
+      const lock = await lockPool(run.runId);
+      const waiting = (n: number) =>
+        waitFor(`${n} cancellations waiting for the pool`, async () => {
+          const w = await lockWaiters(db.prisma, db.name, 'FROM booking.waitlist_counters w');
+          return w.length >= n;
+        });
+      const first = cancelReservation(instances[0]!.reservations, holders[0]!.who, { pnr: holders[0]!.view.pnr });
+      first.catch(() => {});
+      await waiting(1);
+      const second =
+        paid === 'paid'
+          ? cancelReservation(instances[1]!.reservations, rac1.who, { pnr: rac1.view.pnr }).then((v) => v.status)
+          : release(clients[1]!, rac1.view.id, instances[1]!.reservations.settings);
+      second.catch(() => {});
+      await waiting(2);
+      await lock.release();
+      const done = await Promise.allSettled([first.then((v) => v.status), second]);
+      expect(done.map((d) => (d.status === 'fulfilled' ? d.value : String(d.reason)))).toEqual([
+        'CANCELLED',
+        paid === 'paid' ? 'CANCELLED' : 'RELEASED',
+      ]);
 
-    // Whichever ran first: RAC 1 ends cancelled holding nothing, RAC 2 on a berth, WL 1 on RAC.
-    const named: [Booked, string][] = [
-      ...holders.map((h, i): [Booked, string] => [h, `holder ${i + 1}`]),
-      [rac1, 'RAC 1'],
-      [rac2, 'RAC 2'],
-      [wl1, 'WL 1'],
-    ];
-    const label = new Map(named.map(([b, name]) => [b.view.passengers[0]!.id, name]));
-    const leaked = await db.prisma.$queryRaw<{ passenger_id: string; status: string; place: string; n: number }[]>`
+      // Whichever ran first: RAC 1 ends cancelled holding nothing, RAC 2 on a berth, WL 1 on RAC.
+      const named: [Booked, string][] = [
+        ...holders.map((h, i): [Booked, string] => [h, `holder ${i + 1}`]),
+        [rac1, 'RAC 1'],
+        [rac2, 'RAC 2'],
+        [wl1, 'WL 1'],
+      ];
+      const label = new Map(named.map(([b, name]) => [b.view.passengers[0]!.id, name]));
+      const leaked = await db.prisma.$queryRaw<{ passenger_id: string; status: string; place: string; n: number }[]>`
       SELECT o.passenger_id::text, p.status::text, 'berth' AS place, count(*)::int AS n
       FROM booking.seat_occupancy o JOIN booking.passengers p ON p.id = o.passenger_id
       WHERE o.run_id = ${run.runId}::uuid AND p.status NOT IN ('HELD', 'CONFIRMED') GROUP BY 1, 2
@@ -387,25 +398,27 @@ describe('a cancellation racing the promotion of its own RAC passenger', () => {
       SELECT o.passenger_id::text, p.status::text, 'RAC half', count(*)::int
       FROM booking.rac_occupancy o JOIN booking.passengers p ON p.id = o.passenger_id
       WHERE o.run_id = ${run.runId}::uuid AND p.status <> 'RAC' GROUP BY 1, 2`;
-    // Nothing held by a passenger who is not on it (a cancelled one's berth stays sold for ever).
-    expect(
-      leaked.map((l) => `${label.get(l.passenger_id) ?? l.passenger_id} (${l.status}) holds a ${l.place} x${l.n}`),
-    ).toEqual([]);
-    const byId = new Map((await passengersOf([rac1, rac2, wl1].map((b) => b.view.id))).map((p) => [p.id, p]));
-    const only = (b: Booked) => byId.get(b.view.passengers[0]!.id)!;
-    expect(only(rac1)).toMatchObject({ status: 'CANCELLED' });
-    expect(only(rac2)).toMatchObject({ status: 'CONFIRMED', racSlot: null });
-    expect(only(wl1)).toMatchObject({ status: 'RAC', berthNumber: 7 });
-    expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
-      overlaps: 0,
-      maskMismatch: 0,
-      seatedPassengers: 7,
-      distinctSeats: 7,
-    });
-    expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
-    // Every berth is taken (nobody waits for one any more but WL 1, on RAC).
-    expect(await availability(run)).toMatchObject({ availableBerths: 0, racLength: 1, racAvailable: 1 });
-  }, 120_000);
+      // Nothing held by a passenger who is not on it (a cancelled one's berth stays sold for ever).
+      expect(
+        leaked.map((l) => `${label.get(l.passenger_id) ?? l.passenger_id} (${l.status}) holds a ${l.place} x${l.n}`),
+      ).toEqual([]);
+      const byId = new Map((await passengersOf([rac1, rac2, wl1].map((b) => b.view.id))).map((p) => [p.id, p]));
+      const only = (b: Booked) => byId.get(b.view.passengers[0]!.id)!;
+      expect(only(rac1)).toMatchObject({ status: 'CANCELLED' });
+      expect(only(rac2)).toMatchObject({ status: 'CONFIRMED', racSlot: null });
+      expect(only(wl1)).toMatchObject({ status: 'RAC', berthNumber: 7 });
+      expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
+        overlaps: 0,
+        maskMismatch: 0,
+        seatedPassengers: 7,
+        distinctSeats: 7,
+      });
+      expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
+      // Every berth is taken (nobody waits for one any more but WL 1, on RAC).
+      expect(await availability(run)).toMatchObject({ availableBerths: 0, racLength: 1, racAvailable: 1 });
+    },
+    120_000,
+  );
 });
 
 describe('cancellations and new bookings at once, through three instances', () => {
