@@ -54,6 +54,7 @@ import { analyseOpening } from './tatkal/openingReport.ts';
 import {
   args,
   BERTHS_PER_COACH,
+  RAC_BERTHS,
   COACHES,
   CONCURRENCY,
   DB,
@@ -106,6 +107,7 @@ async function main() {
     count: RUNS,
     coaches: COACHES,
     berthsPerCoach: BERTHS_PER_COACH,
+    racBerths: RAC_BERTHS,
     journeyDate,
   });
   const weights = zipfWeights(RUNS, ZIPF_S);

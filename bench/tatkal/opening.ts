@@ -41,7 +41,7 @@ export function openingEnv(p: OpeningPlan): Record<string, string> {
 /** `count` runs of the bench's train; Tatkal runs (every berth on the TATKAL quota) for an opening. */
 export async function createRuns(
   prisma: PrismaClient,
-  opts: { count: number; coaches: number; berthsPerCoach: number; journeyDate: string | null },
+  opts: { count: number; coaches: number; berthsPerCoach: number; racBerths: number; journeyDate: string | null },
 ): Promise<TestRun[]> {
   const { coaches, berthsPerCoach, journeyDate } = opts;
   // createTestRun counts days from today in IST.
@@ -52,6 +52,7 @@ export async function createRuns(
       await createTestRun(prisma, {
         coaches,
         berthsPerCoach,
+        racBerths: opts.racBerths,
         daysAhead,
         ...(journeyDate ? { quotas: { TATKAL: coaches * berthsPerCoach } } : {}),
       }),

@@ -10,6 +10,8 @@ export const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '2000' },
     coaches: { type: 'string', default: '14' },
     'berths-per-coach': { type: 'string', default: '72' },
+    /** Side lower berths per coach earmarked for RAC (two RAC passengers each; GENERAL only, so --general). */
+    'rac-berths': { type: 'string', default: '6' },
     /** No new user starts reserving after this. */
     'duration-s': { type: 'string', default: '300' },
     'confirm-timeout-s': { type: 'string', default: '300' },
@@ -55,6 +57,7 @@ export const USERS = Number(args.users);
 export const CONCURRENCY = Number(args.concurrency);
 export const COACHES = Number(args.coaches);
 export const BERTHS_PER_COACH = Number(args['berths-per-coach']);
+export const RAC_BERTHS = Number(args['rac-berths']);
 export const POOL = Number(args.pool);
 export const PAY = !args['no-pay'];
 export const TARGET = args.target ?? null;
