@@ -17,10 +17,10 @@ export const waitFor = <T>(
 
 /**
  * First come, first served, audited by queue ticket over a run's reservations:
- * - inversions: an earlier request (not for specific berths) WAITLISTED while a later one of the
- *   same class, with at least as many passengers and an overlapping journey, is seated; or REFUSED
- *   SOLD_OUT while such a later one covering its whole journey is seated (a refused A->D says
- *   nothing about a later A->B);
+ * - inversions: an earlier request (not for specific berths) whose passengers all still wait (RAC
+ *   or WL) while a later one of the same class, with at least as many passengers and an
+ *   overlapping journey, has berths for all of its passengers; or REFUSED SOLD_OUT while such a
+ *   later one covering its whole journey has berths (a refused A->D says nothing about a later A->B);
  * - waitlistNumbers: the waitlisted passengers' WL numbers per class in ticket order (1..n when
  *   nothing was promoted or cancelled).
  */
@@ -29,15 +29,19 @@ export async function fifoAudit(prisma: PrismaClient, runId: string) {
     WITH q AS MATERIALIZED (
       SELECT r.id, r.queue_ticket, r.class, r.status::text AS status, r.refusal_code,
              int4range(r.from_seq, r.to_seq) AS journey,
-             count(p.id) AS n, bool_or(p.requested_seat_id IS NOT NULL) AS specific
+             count(p.id) AS n, bool_or(p.requested_seat_id IS NOT NULL) AS specific,
+             -- What the passengers travel on (a reservation's own status is its money since RAC):
+             -- berths, or still waiting (RAC seats or WL numbers; WAITLISTED also the legacy status).
+             bool_and(p.status IN ('HELD', 'CONFIRMED')) AS berthed,
+             bool_and(p.status IN ('RAC', 'WAITLISTED')) OR r.status = 'WAITLISTED' AS waiting
       FROM booking.reservations r JOIN booking.passengers p ON p.reservation_id = r.id
       WHERE r.run_id = ${runId}::uuid AND r.queue_ticket IS NOT NULL
       GROUP BY r.id)
     SELECT count(*)::bigint AS n FROM q a
     JOIN q b ON b.class = a.class AND b.queue_ticket > a.queue_ticket
-      AND b.status IN ('HELD', 'CONFIRMED') AND b.n >= a.n
+      AND b.berthed AND b.n >= a.n
     WHERE NOT a.specific
-      AND ((a.status = 'WAITLISTED' AND a.journey && b.journey)
+      AND ((a.waiting AND a.journey && b.journey)
            OR (a.status = 'REFUSED' AND a.refusal_code = 'SOLD_OUT' AND b.journey @> a.journey))`;
 
   const wl = await prisma.$queryRaw<{ class: string; numbers: number[] }[]>`

@@ -103,14 +103,23 @@ async function outcomes(d: BookingDeps, made: { who: Identity; pnr: string }[], 
   );
 }
 
+/**
+ * A decided request's outcome: the reservation's status (its money: HELD until paid, for berths and
+ * WL numbers alike) and what its passengers got, e.g. 'HELD/HELD' (berths) or 'HELD/WAITLISTED'.
+ */
+const outcomeOf = (r: { status: string; passengers: { status: string }[] }) =>
+  `${r.status}/${[...new Set(r.passengers.map((p) => p.status))].join('+')}`;
+const BERTHS = 'HELD/HELD';
+const WL = 'HELD/WAITLISTED';
+
 const statusesByTicket = async (runId: string) =>
   (
     await db.prisma.reservation.findMany({
       where: { runId },
       orderBy: { queueTicket: 'asc' },
-      select: { status: true },
+      select: { status: true, passengers: { select: { status: true } } },
     })
-  ).map((r) => r.status);
+  ).map(outcomeOf);
 
 /** A seeded PRNG: the same "random" rush every run. */
 const prng = seededRandom;
@@ -185,12 +194,12 @@ describe('QUEUED answers', () => {
       made.map((m) => ({ who: m.who, pnr: m.first.pnr })),
     );
     for (const v of final) {
-      expect(['HELD', 'WAITLISTED']).toContain(v.status);
+      expect([BERTHS, WL]).toContain(outcomeOf(v));
       expect(v.queuePosition).toBeNull();
       expect(v.estimatedWaitSeconds).toBeNull();
     }
     // First come, first served: tickets 1-10 hold the 10 berths, 11-20 are WL 1-10.
-    expect(await statusesByTicket(run.runId)).toEqual([...Array(10).fill('HELD'), ...Array(10).fill('WAITLISTED')]);
+    expect(await statusesByTicket(run.runId)).toEqual([...Array(10).fill(BERTHS), ...Array(10).fill(WL)]);
     // A retry after the outcome replays it: same reservation, its outcome, still one row each.
     const after = await Promise.all(made.map((m) => reserve(d, m.who, m.input, m.key)));
     after.forEach(({ res, view }, i) => {
@@ -233,7 +242,7 @@ describe('QUEUED answers', () => {
       async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })) === 0,
       { intervalMs: 20 },
     );
-    expect(await statusesByTicket(run.runId)).toEqual(['HELD', 'HELD']);
+    expect(await statusesByTicket(run.runId)).toEqual([BERTHS, BERTHS]);
     // The client of the second did not get its QUEUED answer and retries with the same key, while
     // the journey is published as sold out: its own outcome (HELD) is what it must get back.
     const retry = await reserve(d, second.who, second.input, second.key);
@@ -253,7 +262,7 @@ describe('first come, first served', () => {
     const results = await Promise.all(sizes.map((n) => reserve(d, identity(randomUUID()), reserveInput(run, n))));
     for (const { res, view } of results) {
       expect(res.errors).toBeUndefined();
-      expect(['HELD', 'WAITLISTED']).toContain(view!.status);
+      expect([BERTHS, WL]).toContain(outcomeOf(view!));
     }
 
     const rows = await db.prisma.reservation.findMany({
@@ -264,16 +273,16 @@ describe('first come, first served', () => {
     expect(rows).toHaveLength(300);
     expect(rows.map((r) => r.queueTicket)).toEqual(rows.map((_, i) => i + 1));
     // One journey, one class: the holds are a prefix of the tickets, the waitlist the rest.
-    const firstWaiting = rows.findIndex((r) => r.status === 'WAITLISTED');
+    const firstWaiting = rows.findIndex((r) => outcomeOf(r) === WL);
     expect(firstWaiting).toBeGreaterThan(0);
-    expect(rows.slice(0, firstWaiting).every((r) => r.status === 'HELD')).toBe(true);
-    expect(rows.slice(firstWaiting).every((r) => r.status === 'WAITLISTED')).toBe(true);
+    expect(rows.slice(0, firstWaiting).every((r) => outcomeOf(r) === BERTHS)).toBe(true);
+    expect(rows.slice(firstWaiting).every((r) => outcomeOf(r) === WL)).toBe(true);
     // ... and the first group waitlisted did not fit in what was left.
     const seated = rows.slice(0, firstWaiting).reduce((sum, r) => sum + r.passengers.length, 0);
     expect(rows[firstWaiting]!.passengers.length).toBeGreaterThan(100 - seated);
     // The answers said what the database says.
-    const answered = new Map(results.map(({ view }) => [view!.id, view!.status]));
-    for (const r of rows) expect(answered.get(r.id)).toBe(r.status);
+    const answered = new Map(results.map(({ view }) => [view!.id, outcomeOf(view!)]));
+    for (const r of rows) expect(answered.get(r.id)).toBe(outcomeOf(r));
 
     const fifo = await fifoAudit(db.prisma, run.runId);
     expect(fifo.inversions).toBe(0);
@@ -305,10 +314,10 @@ describe('the waitlist limit and cheap refusals', () => {
         reserve(d, identity(randomUUID()), reserveInput(run, 1, { passengers: [passenger(i)] })),
       ),
     );
-    const outcome = results.map(({ res, view }) => view?.status ?? errorCodes(res).join(','));
+    const outcome = results.map(({ res, view }) => (view ? outcomeOf(view) : errorCodes(res).join(',')));
     const counts: Record<string, number> = {};
     for (const o of outcome) counts[o] = (counts[o] ?? 0) + 1;
-    expect(counts).toEqual({ HELD: 20, WAITLISTED: 10, SOLD_OUT: 30 });
+    expect(counts).toEqual({ [BERTHS]: 20, [WL]: 10, SOLD_OUT: 30 });
 
     const byStatus = await db.prisma.reservation.groupBy({
       by: ['status', 'refusalCode'],
@@ -319,14 +328,17 @@ describe('the waitlist limit and cheap refusals', () => {
       byStatus.map((g) => [`${g.status}${g.refusalCode ? `/${g.refusalCode}` : ''}`, g._count]),
     );
     // Refused by the allocator (a REFUSED row) or before the queue (no row): 30 either way.
-    expect(rows.HELD).toBe(20);
-    expect(rows.WAITLISTED).toBe(10);
+    // Held: 20 on berths and 10 on the waitlist.
+    expect(rows.HELD).toBe(30);
     expect(Object.keys(rows).sort()).toEqual(
-      ['HELD', 'WAITLISTED', ...(rows['REFUSED/SOLD_OUT'] ? ['REFUSED/SOLD_OUT'] : [])].sort(),
+      ['HELD', ...(rows['REFUSED/SOLD_OUT'] ? ['REFUSED/SOLD_OUT'] : [])].sort(),
     );
-    expect(
-      await db.prisma.passenger.count({ where: { reservation: { runId: run.runId }, status: 'WAITLISTED' } }),
-    ).toBeLessThanOrEqual(10);
+    const passengers = await db.prisma.passenger.groupBy({
+      by: ['status'],
+      where: { reservation: { runId: run.runId, status: 'HELD' } },
+      _count: true,
+    });
+    expect(Object.fromEntries(passengers.map((g) => [g.status, g._count]))).toEqual({ HELD: 20, WAITLISTED: 10 });
     expect(await fifoAudit(db.prisma, run.runId)).toEqual({
       inversions: 0,
       waitlistNumbers: { SLEEPER: Array.from({ length: 10 }, (_, i) => i + 1) },
@@ -554,7 +566,7 @@ describe('the allocator fence', () => {
     // 5. The next kick (a new lease, a new fence) decides every request, once.
     d.reservations.queue.allocator.kick(run.runId);
     await outcomes(d, made);
-    expect(await statusesByTicket(run.runId)).toEqual([...Array(10).fill('HELD'), ...Array(10).fill('WAITLISTED')]);
+    expect(await statusesByTicket(run.runId)).toEqual([...Array(10).fill(BERTHS), ...Array(10).fill(WL)]);
     const allocator = await db.prisma.runAllocator.findUniqueOrThrow({ where: { runId: run.runId } });
     expect(allocator.fence).toBeGreaterThan(before + 2n);
     expect(allocator.doneTicket).toBe(20);
@@ -610,7 +622,7 @@ describe('first come, first served with a queued row locked elsewhere', () => {
     d.reservations.queue.allocator.kick(run.runId);
     await outcomes(d, made);
     // Ticket 1 came first: it has a berth, ticket 3 waits.
-    expect(await statusesByTicket(run.runId)).toEqual(['HELD', 'HELD', 'WAITLISTED']);
+    expect(await statusesByTicket(run.runId)).toEqual([BERTHS, BERTHS, WL]);
     expect((await fifoAudit(db.prisma, run.runId)).inversions).toBe(0);
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
       overlaps: 0,
