@@ -313,6 +313,26 @@ describe('the first chart, prepared from two instances and the scheduler at once
     expect(res.data!.reservation.passengers[0].berth).toBe(holder.view.passengers[0]!.berth);
     expect(await racAudit(db.prisma, run.runId)).toEqual({ racOverShared: 0, racMaskMismatch: 0, racSoldAsBerth: 0 });
   });
+
+  it('the second chart, 30 minutes before departure: once, from two instances at once', async () => {
+    const secondAt = new Date(chartAt.getTime() + 3.5 * 3_600_000);
+    expect(await dueCharts(second, secondAt)).toContainEqual({ id: run.runId, chart: 'SECOND' });
+    const outcomes = await Promise.all([
+      prepareChart({ ...a.reservations, logger: testLogger }, run.runId, 'SECOND', secondAt),
+      prepareChart({ ...b.reservations, logger: testLogger }, run.runId, 'SECOND', secondAt),
+    ]);
+    expect(outcomes.map((o) => o.prepared).sort()).toEqual([false, true]);
+    // Nothing left to release, promote or cancel: W2's RAC halves were given up with nobody waiting.
+    expect(outcomes.find((o) => o.prepared)).toMatchObject({
+      releasedBerths: 0,
+      promotedReservations: 0,
+      cancelledReservations: 0,
+      refundPaise: 0,
+    });
+    const runRow = await db.prisma.trainRun.findUniqueOrThrow({ where: { id: run.runId } });
+    expect(runRow).toMatchObject({ chartPreparedAt: chartAt, secondChartAt: secondAt });
+    expect(await dueCharts(second, secondAt)).not.toContainEqual(expect.objectContaining({ id: run.runId }));
+  });
 });
 
 describe("the chart's refunds at payment: once each, across restarts of booking's relay and payment's consumer", () => {
