@@ -280,5 +280,5 @@ describe('a Tatkal rush in the browser', () => {
     const outcomes = await Promise.all(scripted.map((c, i) => c.waitForOutcome(joined[i]!)));
     expect(outcomes.filter((r) => r.status === 'HELD').length).toBeGreaterThan(0);
     expect(outcomes.every((r) => r.status !== 'QUEUED')).toBe(true);
-  }, 240_000);
+  }, 420_000);
 });
