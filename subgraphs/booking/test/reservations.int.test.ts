@@ -127,10 +127,15 @@ async function autoAllocationRush(d: BookingDeps) {
       expect(requests[i]!.allowWaitlist).toBe(false);
       return;
     }
-    const status = res.data!.reserveSeats.status;
-    if (status === 'HELD') held++;
-    else {
-      expect(status).toBe('WAITLISTED');
+    // Every answer is a hold (unpaid); its passenger says whether on a berth or on the waitlist.
+    const { status, passengers } = res.data!.reserveSeats;
+    expect(status).toBe('HELD');
+    const [p] = passengers;
+    if (p.status === 'HELD') {
+      expect(p).toMatchObject({ coach: expect.stringMatching(/^S\d$/), waitlistNumber: null });
+      held++;
+    } else {
+      expect(p).toMatchObject({ status: 'WAITLISTED', coach: null, waitlistNumber: expect.any(Number) });
       expect(requests[i]!.allowWaitlist).toBe(true);
     }
   });
@@ -317,12 +322,25 @@ describe('idempotency', () => {
       expect(await redis.del(`idem:booking:${who.userId}:reserveSeats:${key}`)).toBe(1);
       expect(JSON.stringify(await reserve(who, reserveInput(run, extra), deps, key))).toBe(JSON.stringify(first));
     }
-    // The first took the only berth; the group of two was waitlisted.
+    // The first took the only berth; the group of two was waitlisted (held unpaid on WL 1 and 2).
     expect(
-      (await db.prisma.reservation.findMany({ where: { runId: run.runId }, orderBy: { createdAt: 'asc' } })).map(
-        (r) => r.status,
-      ),
-    ).toEqual(['HELD', 'WAITLISTED']);
+      (
+        await db.prisma.reservation.findMany({
+          where: { runId: run.runId },
+          orderBy: { createdAt: 'asc' },
+          include: { passengers: { orderBy: { position: 'asc' } } },
+        })
+      ).map((r) => [r.status, r.passengers.map((p) => [p.status, p.waitlistNumber])]),
+    ).toEqual([
+      ['HELD', [['HELD', null]]],
+      [
+        'HELD',
+        [
+          ['WAITLISTED', 1],
+          ['WAITLISTED', 2],
+        ],
+      ],
+    ]);
   });
 
   it('a rush costs a few statements per batch, not per request', async () => {
@@ -361,8 +379,14 @@ describe('idempotency', () => {
       expect(intakes).toBeGreaterThanOrEqual(1);
       expect(batches).toBeGreaterThanOrEqual(1);
       expect(rush.length, rush.map((sql) => sql.slice(0, 50)).join('\n')).toBeLessThan(60);
-      expect(await db.prisma.reservation.count({ where: { runId: run.runId, status: 'HELD' } })).toBe(60);
-      expect(await db.prisma.reservation.count({ where: { runId: run.runId, status: 'WAITLISTED' } })).toBe(142);
+      // All 202 held (unpaid): 60 passengers on berths, 142 on the waitlist.
+      expect(await db.prisma.reservation.count({ where: { runId: run.runId, status: 'HELD' } })).toBe(202);
+      const passengers = await db.prisma.passenger.groupBy({
+        by: ['status'],
+        where: { reservation: { runId: run.runId } },
+        _count: true,
+      });
+      expect(Object.fromEntries(passengers.map((g) => [g.status, g._count]))).toEqual({ HELD: 60, WAITLISTED: 142 });
     } finally {
       await counting.disconnect();
     }
@@ -397,6 +421,8 @@ describe('idempotency', () => {
 });
 
 describe('holds and the waitlist', () => {
+  const passengerStatus = async (reservationId: string) =>
+    (await db.prisma.passenger.findFirstOrThrow({ where: { reservationId } })).status;
   it('an expired hold frees its berths and the waitlist is promoted in order', async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
     const holders = [identity(randomUUID()), identity(randomUUID())];
@@ -407,11 +433,16 @@ describe('holds and the waitlist', () => {
     expect(held.map((h) => h.data!.reserveSeats.status)).toEqual(['HELD', 'HELD']);
     const wl1 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(2)] }));
     const wl2 = await reserve(identity(randomUUID()), reserveInput(run, { passengers: [passenger(3)] }));
+    // Held (unpaid) like a berth, its passenger on the waitlist.
     expect(wl1.data!.reserveSeats).toMatchObject({
-      status: 'WAITLISTED',
-      passengers: [{ waitlistNumber: 1, coach: null }],
+      status: 'HELD',
+      passengers: [{ status: 'WAITLISTED', waitlistNumber: 1, coach: null }],
     });
-    expect(wl2.data!.reserveSeats.passengers[0].waitlistNumber).toBe(2);
+    expect(wl1.data!.reserveSeats.holdExpiresAt).not.toBeNull();
+    expect(wl2.data!.reserveSeats).toMatchObject({
+      status: 'HELD',
+      passengers: [{ status: 'WAITLISTED', waitlistNumber: 2, coach: null }],
+    });
     // A group gets consecutive numbers, stored and announced as answered.
     const group = await reserve(
       identity(randomUUID()),
@@ -425,7 +456,11 @@ describe('holds and the waitlist', () => {
       orderBy: { position: 'asc' },
     });
     expect(stored.map((p) => p.waitlistNumber)).toEqual([3, 4, 5]);
-    const events = await db.prisma.bookingOutbox.findMany({ where: { routingKey: 'reservation.waitlisted' } });
+    // A waitlisted request is announced held, with its WL numbers (no reservation.waitlisted).
+    expect(await db.prisma.bookingOutbox.count({ where: { routingKey: 'reservation.waitlisted' } })).toBe(0);
+    const events = (await db.prisma.bookingOutbox.findMany({ where: { routingKey: 'reservation.held' } })).filter(
+      (e) => (e.payload as { data: { waitlist?: number[] } }).data.waitlist,
+    );
     const announced = events
       .map((e) => e.payload as { data: { pnr: string; waitlist: number[] } })
       .find((e) => e.data.pnr === group.data!.reserveSeats.pnr);
@@ -446,10 +481,28 @@ describe('holds and the waitlist', () => {
     const byId = async (id: string) =>
       db.prisma.reservation.findUniqueOrThrow({ where: { id }, include: { passengers: true } });
     const after = await Promise.all([held[0]!, held[1]!, wl1, wl2].map((r) => byId(r.data!.reserveSeats.id)));
-    expect(after.map((r) => r.status)).toEqual(['EXPIRED', 'HELD', 'HELD', 'WAITLISTED']);
+    // WL 1's passenger, first in order, moved to a berth; WL 2 still waits; the reservations keep
+    // their status (unpaid: HELD). The row keeps the WL number it was booked with (the API shows
+    // waitlistNumber only while WAITLISTED).
+    expect(after.map((r) => [r.status, r.passengers[0]!.status, r.passengers[0]!.waitlistNumber])).toEqual([
+      ['EXPIRED', 'CANCELLED', null],
+      ['HELD', 'HELD', null],
+      ['HELD', 'HELD', 1],
+      ['HELD', 'WAITLISTED', 2],
+    ]);
     // WL 1 got exactly the berth the expired hold had.
     expect(after[2]!.passengers[0]!.seatId).toBe(after[0]!.passengers[0]!.seatId);
-    expect(after[2]!.holdExpiresAt!.getTime()).toBeGreaterThan(Date.now());
+    // ... and keeps the hold it had (no fresh time to pay).
+    expect(after[2]!.holdExpiresAt!.toISOString()).toBe(wl1.data!.reserveSeats.holdExpiresAt);
+    const promotedEvent = (
+      await db.prisma.bookingOutbox.findMany({ where: { routingKey: 'reservation.promoted' } })
+    ).map((e) => (e.payload as { data: { reservationId: string; passengers: unknown[] } }).data);
+    expect(promotedEvent).toEqual([
+      expect.objectContaining({
+        reservationId: after[2]!.id,
+        passengers: [expect.objectContaining({ id: after[2]!.passengers[0]!.id, to: 'BERTH' })],
+      }),
+    ]);
     expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({
       overlaps: 0,
       maskMismatch: 0,
@@ -464,12 +517,10 @@ describe('holds and the waitlist', () => {
       const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
       const held = await reserve(identity(randomUUID()), reserveInput(run));
       const waiting = await reserve(identity(randomUUID()), reserveInput(run));
-      expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
+      expect(waiting.data!.reserveSeats).toMatchObject({ status: 'HELD', passengers: [{ status: 'WAITLISTED' }] });
       // Nothing to promote while the only berth is held.
       await promoteStranded(db.prisma, deps.reservations.settings);
-      expect(
-        (await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } })).status,
-      ).toBe('WAITLISTED');
+      expect(await passengerStatus(waiting.data!.reserveSeats.id)).toBe('WAITLISTED');
       const heldId = held.data!.reserveSeats.id;
       await db.prisma.$transaction([
         db.prisma.seatOccupancy.deleteMany({ where: { reservationId: heldId } }),
@@ -486,9 +537,7 @@ describe('holds and the waitlist', () => {
       data: { date: new Date(Date.now() - 3 * 86_400_000) },
     });
     await promoteStranded(db.prisma, deps.reservations.settings);
-    expect(
-      (await db.prisma.reservation.findUniqueOrThrow({ where: { id: departed.waiting.data!.reserveSeats.id } })).status,
-    ).toBe('WAITLISTED');
+    expect(await passengerStatus(departed.waiting.data!.reserveSeats.id)).toBe('WAITLISTED');
 
     const { run, waiting } = await strand();
     expect(await promoteStranded(db.prisma, deps.reservations.settings)).toBeGreaterThanOrEqual(1);
@@ -496,7 +545,7 @@ describe('holds and the waitlist', () => {
       where: { id: waiting.data!.reserveSeats.id },
       include: { passengers: true },
     });
-    expect(promoted.status).toBe('HELD');
+    expect([promoted.status, promoted.passengers[0]!.status]).toEqual(['HELD', 'HELD']);
     expect(promoted.passengers[0]!.berthNumber).toBe(1);
     expect(await doubleBookingAudit(db.prisma, run.runId)).toEqual({
       overlaps: 0,
@@ -545,7 +594,7 @@ describe('holds and the waitlist', () => {
     const owner = identity(randomUUID());
     const pair = await reserve(owner, reserveInput(run, { passengers: [passenger(0), passenger(1)] }));
     const waiting = await reserve(identity(randomUUID()), reserveInput(run));
-    expect(waiting.data!.reserveSeats.status).toBe('WAITLISTED');
+    expect(waiting.data!.reserveSeats).toMatchObject({ status: 'HELD', passengers: [{ status: 'WAITLISTED' }] });
     const { pnr, passengers } = pair.data!.reserveSeats;
     const CANCEL = `mutation($pnr: String!, $ids: [ID!], $key: String!) {
       cancelReservation(pnr: $pnr, passengerIds: $ids, idempotencyKey: $key) { status passengers { status } }
@@ -564,8 +613,15 @@ describe('holds and the waitlist', () => {
       status: 'HELD',
       passengers: [{ status: 'HELD' }, { status: 'CANCELLED' }],
     });
-    const promoted = await db.prisma.reservation.findUniqueOrThrow({ where: { id: waiting.data!.reserveSeats.id } });
-    expect(promoted.status).toBe('HELD');
+    const promoted = await db.prisma.reservation.findUniqueOrThrow({
+      where: { id: waiting.data!.reserveSeats.id },
+      include: { passengers: true },
+    });
+    // Its passenger got the freed berth; the reservation stays HELD (unpaid).
+    expect([promoted.status, promoted.passengers[0]!.status]).toEqual(['HELD', 'HELD']);
+    expect(promoted.passengers[0]!.seatId).toBe(
+      (await db.prisma.passenger.findUniqueOrThrow({ where: { id: passengers[1].id } })).seatId,
+    );
     expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({
       overlaps: 0,
       maskMismatch: 0,
