@@ -268,9 +268,10 @@ async function lockRacSlots(
   seats: Map<number, RunSeat>,
   waitlists: Map<Pool, ClassWaitlist>,
 ): Promise<Map<Pool, RacSlotState[]>> {
+  // Every request of a GENERAL pool takes berths (with or without a waitlist): all are counted.
   const asked = new Map<Pool, number>();
   for (const r of requests) {
-    if (r.quota === 'GENERAL' && r.allowWaitlist)
+    if (r.quota === 'GENERAL')
       asked.set(poolOf(r.cls, r.quota), (asked.get(poolOf(r.cls, r.quota)) ?? 0) + r.passengers.length);
   }
   const free = new Map<Pool, number>();
