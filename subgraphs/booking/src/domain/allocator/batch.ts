@@ -11,8 +11,10 @@ import {
   type ClassWaitlist,
   type Pool,
   poolOf,
+  type QueuedRequest,
   type RacSlotState,
   type RunSeat,
+  splitPool,
 } from '../allocation/allocate.ts';
 import { createInventory, type Tx } from '../inventory.ts';
 import type { TrainLayout } from '../layout.ts';
@@ -257,10 +259,36 @@ async function lockFreeBerths(
 }
 
 /**
- * The free RAC slots of the batch's GENERAL pools, locked; read only for a pool whose berths may
- * not be enough (fewer free than asked for, or someone already waiting): a rush that still has
- * berths pays nothing for RAC.
+ * The classes whose RAC halves a batch must read: GENERAL pools whose berths may not be enough for
+ * the batch's requests (fewer free than asked for, every request counted since those refusing a
+ * waitlist take berths too; several journeys, whose free berths differ; or someone already
+ * waiting). A rush that still has berths pays nothing for RAC.
  */
+export function classesNeedingRac(
+  requests: Pick<QueuedRequest, 'cls' | 'quota' | 'mask' | 'passengers'>[],
+  seats: Map<number, RunSeat>,
+  waitlists: Map<Pool, ClassWaitlist>,
+): TravelClass[] {
+  const asked = new Map<Pool, { n: number; masks: Set<bigint> }>();
+  for (const r of requests) {
+    if (r.quota !== 'GENERAL') continue;
+    const a = asked.get(poolOf(r.cls, r.quota)) ?? { n: 0, masks: new Set<bigint>() };
+    a.n += r.passengers.length;
+    a.masks.add(r.mask);
+    asked.set(poolOf(r.cls, r.quota), a);
+  }
+  const free = new Map<Pool, number>();
+  for (const s of seats.values()) free.set(poolOf(s.class, s.quota), (free.get(poolOf(s.class, s.quota)) ?? 0) + 1);
+  return [...asked]
+    .filter(([pool, a]) => {
+      const wl = waitlists.get(pool);
+      const waiting = wl !== undefined && (wl.masks.length > 0 || wl.racMasks.length > 0);
+      return (free.get(pool) ?? 0) < a.n || a.masks.size > 1 || waiting;
+    })
+    .map(([pool]) => splitPool(pool).cls);
+}
+
+/** The free RAC halves of the classes `classesNeedingRac` names, locked. */
 async function lockRacSlots(
   tx: Tx,
   runId: string,
@@ -268,20 +296,7 @@ async function lockRacSlots(
   seats: Map<number, RunSeat>,
   waitlists: Map<Pool, ClassWaitlist>,
 ): Promise<Map<Pool, RacSlotState[]>> {
-  // Every request of a GENERAL pool takes berths (with or without a waitlist): all are counted.
-  const asked = new Map<Pool, number>();
-  for (const r of requests) {
-    if (r.quota === 'GENERAL')
-      asked.set(poolOf(r.cls, r.quota), (asked.get(poolOf(r.cls, r.quota)) ?? 0) + r.passengers.length);
-  }
-  const free = new Map<Pool, number>();
-  for (const s of seats.values()) free.set(poolOf(s.class, s.quota), (free.get(poolOf(s.class, s.quota)) ?? 0) + 1);
-  const classes = [...asked]
-    .filter(([pool, n]) => {
-      const wl = waitlists.get(pool);
-      return (free.get(pool) ?? 0) < n || (wl && (wl.masks.length > 0 || wl.racMasks.length > 0));
-    })
-    .map(([pool]) => pool.split('|')[0]!);
+  const classes = classesNeedingRac(requests, seats, waitlists);
   if (classes.length === 0) return new Map();
   const masks = [...new Set(requests.map((r) => r.mask))];
   const rows = await tx.$queryRaw<{ seat_id: number; slot: number; class: TravelClass; occupied_mask: bigint }[]>`
