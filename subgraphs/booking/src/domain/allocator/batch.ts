@@ -189,8 +189,8 @@ async function loadQueued(
     }[]
   >`
     WITH q AS (
-      SELECT id, pnr, user_id, queue_ticket, class, quota, from_seq, to_seq, allow_waitlist, fare_paise, fare, created_at,
-             idempotency_key
+      SELECT id, pnr, user_id, queue_ticket, class, quota, from_seq, to_seq, allow_waitlist, fare_paise, fare,
+             created_at, idempotency_key
       FROM booking.reservations
       WHERE run_id = ${runId}::uuid AND status = ${ReservationStatus.QUEUED}::booking."ReservationStatus"
         AND queue_ticket IS NOT NULL -- not those still in a waiting room

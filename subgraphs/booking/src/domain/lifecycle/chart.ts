@@ -48,7 +48,7 @@ export async function prepareChartIn(
     refundPaise: 0,
   };
   const runs = await tx.$queryRaw<{ chart_prepared_at: Date | null; second_chart_at: Date | null }[]>`
-    SELECT chart_prepared_at, second_chart_at FROM booking.train_runs WHERE id = ${runId}::uuid FOR UPDATE`;
+    SELECT chart_prepared_at, second_chart_at FROM booking.train_runs WHERE id = ${runId}::uuid FOR NO KEY UPDATE`;
   const run = runs[0];
   if (!run) return outcome;
   const first = run.chart_prepared_at === null;
@@ -101,6 +101,8 @@ export async function prepareChartIn(
   return outcome;
 }
 
+const ENDED_OR_WAITING = [PassengerStatus.WAITLISTED, PassengerStatus.CANCELLED];
+
 export type WaitlistedPnr = Awaited<ReturnType<typeof fullyWaitlisted>>[number];
 
 /** The run's held or booked PNRs whose every active passenger is still waitlisted, locked. */
@@ -112,7 +114,7 @@ async function fullyWaitlisted(tx: Tx, runId: string) {
                   WHERE p.reservation_id = r.id AND p.status = ${PassengerStatus.WAITLISTED}::booking."PassengerStatus")
       AND NOT EXISTS (SELECT 1 FROM booking.passengers p
                       WHERE p.reservation_id = r.id
-                        AND p.status <> ALL(${[PassengerStatus.WAITLISTED, PassengerStatus.CANCELLED]}::booking."PassengerStatus"[]))
+                        AND p.status <> ALL(${ENDED_OR_WAITING}::booking."PassengerStatus"[]))
     ORDER BY r.id FOR UPDATE`;
   if (ids.length === 0) return [];
   return tx.reservation.findMany({ where: { id: { in: ids.map((r) => r.id) } }, include: { passengers: true } });

@@ -31,7 +31,8 @@ export async function lockPools(tx: Tx, runId: string, pools: PoolKey[]): Promis
   const quotas = pools.map((p) => p.quota);
   await tx.$executeRaw`
     INSERT INTO booking.waitlist_counters (run_id, class, quota)
-    SELECT ${runId}::uuid, c, q FROM unnest(${classes}::booking."TravelClass"[], ${quotas}::booking."Quota"[]) AS k(c, q)
+    SELECT ${runId}::uuid, c, q
+    FROM unnest(${classes}::booking."TravelClass"[], ${quotas}::booking."Quota"[]) AS k(c, q)
     ON CONFLICT DO NOTHING`;
   await tx.$queryRaw`
     SELECT last FROM booking.waitlist_counters w
@@ -176,7 +177,8 @@ async function applyPromotions(
     INSERT INTO booking.seat_occupancy (run_id, seat_id, segment, passenger_id, reservation_id)
     SELECT ${runId}::uuid, t.seat_id, t.segment, t.passenger_id, t.reservation_id
     FROM unnest(${berthRows.map((x) => x.m.seatId)}::int[], ${berthRows.map((x) => x.segment)}::int[],
-                ${berthRows.map((x) => x.m.waiter.id)}::uuid[], ${berthRows.map((x) => x.m.waiter.reservation_id)}::uuid[])
+                ${berthRows.map((x) => x.m.waiter.id)}::uuid[],
+                ${berthRows.map((x) => x.m.waiter.reservation_id)}::uuid[])
       AS t(seat_id, segment, passenger_id, reservation_id)`;
   const racRows = occupancy(racMoves);
   await tx.$executeRaw`

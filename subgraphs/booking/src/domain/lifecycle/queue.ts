@@ -98,7 +98,8 @@ export async function queueRequests(
       SELECT a.id, a.pnr, a.user_id::uuid, a.run_id, a.from_seq, a.to_seq, a.class::booking."TravelClass",
              a.quota::booking."Quota",
              ${target('queue')}::booking."ReservationStatus",
-             a.fare, a.fare_parts, a.created_at, a.created_at, (q.last_ticket - f.in_run + f.nth)::int, a.allow_waitlist, a.key,
+             a.fare, a.fare_parts, a.created_at, a.created_at, (q.last_ticket - f.in_run + f.nth)::int,
+             a.allow_waitlist, a.key,
              a.opens_at, a.draw
       FROM accepted a LEFT JOIN fresh f ON f.id = a.id LEFT JOIN q ON q.run_id = f.run_id
       RETURNING id, queue_ticket
