@@ -6,6 +6,7 @@ import type { PrismaClient } from '@tatkal/db';
 import type { ReservationSettings } from '../types.ts';
 import { cancel, activePassengers } from './cancel.ts';
 import { sources } from './transitions.ts';
+import { lockPools } from './promote.ts';
 
 export interface RunBatch {
   /** Reservations this batch cancelled. */
@@ -39,6 +40,10 @@ export async function cancelOnRun(
         include: { passengers: true },
         orderBy: { id: 'asc' },
       });
+      // Every pool of the batch at once, in the one order all lockers use (no deadlock with a sweeper).
+      await lockPools(tx, runId, [
+        ...new Map(rows.map((r) => [`${r.class}|${r.quota}`, { cls: r.class, quota: r.quota }])).values(),
+      ]);
       let refundPaise = 0;
       for (const r of rows) {
         const ids = activePassengers(r.passengers).map((p) => p.id);
