@@ -116,10 +116,10 @@ afterAll(async () => {
 });
 
 const query = `mutation($input: ReserveSeatsInput!, $key: String!) {
-  reserveSeats(input: $input, idempotencyKey: $key) { id status }
+  reserveSeats(input: $input, idempotencyKey: $key) { id status passengers { status } }
 }`;
 type Answer = {
-  data?: { reserveSeats: { id: string; status: string } };
+  data?: { reserveSeats: { id: string; status: string; passengers: { status: string }[] } };
   errors?: { message: string; extensions: { code: string } }[];
 };
 
@@ -157,8 +157,16 @@ async function reserve(i: number): Promise<Answer> {
 const reservations = () =>
   db.prisma.reservation.findMany({
     where: { runId: run.runId },
-    select: { id: true, status: true, passengers: { select: { waitlistNumber: true } } },
+    select: { id: true, status: true, passengers: { select: { status: true, waitlistNumber: true } } },
   });
+type Row = Awaited<ReturnType<typeof reservations>>[number];
+/**
+ * A reservation's status is its money (HELD until paid, for berths and WL numbers alike); its one
+ * passenger says whether it holds a berth ('HELD/HELD') or waits ('HELD/WAITLISTED').
+ */
+const outcomeOf = (r: { status: string; passengers: { status: string }[] }) => `${r.status}/${r.passengers[0]!.status}`;
+const ON_BERTH = 'HELD/HELD';
+const ON_WL = 'HELD/WAITLISTED';
 
 /** The WL number each waitlisted reservation was given (it keeps it after promotion). */
 let wlOf: Map<string, number>;
@@ -171,18 +179,18 @@ async function expire(ids: string[], expect: { held: number; waitlisted: number 
     `${ids.length} holds expired`,
     async () => {
       const rs = await reservations();
-      const count = (s: string) => rs.filter((r) => r.status === s).length;
+      const count = (o: string) => rs.filter((r) => outcomeOf(r) === o).length;
       const expiredDone = ids.every((id) => rs.find((r) => r.id === id)!.status === 'EXPIRED');
-      return expiredDone && count('HELD') === expect.held && count('WAITLISTED') === expect.waitlisted && rs;
+      return expiredDone && count(ON_BERTH) === expect.held && count(ON_WL) === expect.waitlisted && rs;
     },
     { timeoutMs: 30_000 },
   );
 }
 
-/** WL numbers of the reservations promoted so far (HELD or later, with a WL number). */
-const promotedWl = (rs: Awaited<ReturnType<typeof reservations>>) =>
+/** WL numbers of the reservations whose passenger was promoted so far (no longer waiting). */
+const promotedWl = (rs: Row[]) =>
   rs
-    .filter((r) => r.status !== 'WAITLISTED' && wlOf.has(r.id))
+    .filter((r) => r.passengers[0]!.status !== 'WAITLISTED' && wlOf.has(r.id))
     .map((r) => wlOf.get(r.id)!)
     .sort((a, b) => a - b);
 
@@ -190,15 +198,13 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
   it('expire each hold once, publish each event once, promote the waitlist in order', async () => {
     // 30 people at once across the three processes: 20 berths held, 10 waitlisted.
     const answers = await Promise.all(Array.from({ length: BERTHS + WAITLISTED }, (_, i) => reserve(i)));
-    const statuses = answers.map((a) => a.data?.reserveSeats.status ?? a.errors?.[0]?.extensions.code);
-    expect(statuses.filter((s) => s === 'HELD')).toHaveLength(BERTHS);
-    expect(statuses.filter((s) => s === 'WAITLISTED')).toHaveLength(WAITLISTED);
+    const statuses = answers.map((a) => (a.data ? outcomeOf(a.data.reserveSeats) : a.errors?.[0]?.extensions.code));
+    expect(statuses.filter((s) => s === ON_BERTH)).toHaveLength(BERTHS);
+    expect(statuses.filter((s) => s === ON_WL)).toHaveLength(WAITLISTED);
     const initial = await reservations();
-    wlOf = new Map(
-      initial.filter((r) => r.status === 'WAITLISTED').map((r) => [r.id, r.passengers[0]!.waitlistNumber!]),
-    );
+    wlOf = new Map(initial.filter((r) => outcomeOf(r) === ON_WL).map((r) => [r.id, r.passengers[0]!.waitlistNumber!]));
     expect([...wlOf.values()].sort((a, b) => a - b)).toEqual(Array.from({ length: WAITLISTED }, (_, i) => i + 1));
-    const firstHolds = initial.filter((r) => r.status === 'HELD').map((r) => r.id);
+    const firstHolds = initial.filter((r) => outcomeOf(r) === ON_BERTH).map((r) => r.id);
 
     // Wave 1: five holds fall due at once; the three sweepers race for them. WL 1-5 move up.
     let rs = await expire(firstHolds.slice(0, 5), { held: BERTHS, waitlisted: 5 });
@@ -206,7 +212,9 @@ describe(`${PROCESSES} booking processes: sweepers and outbox relays side by sid
     // Wave 2: five more; WL 6-10.
     rs = await expire(firstHolds.slice(5, 10), { held: BERTHS, waitlisted: 0 });
     expect(promotedWl(rs)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    // Wave 3: every hold left, the promoted ones too: nothing to promote any more.
+    // Wave 3: every hold left, the promoted ones too (their passengers on berths, the reservations
+    // still HELD, unpaid): nothing to promote any more.
+    expect(rs.filter((r) => wlOf.has(r.id)).map(outcomeOf)).toEqual(Array(WAITLISTED).fill(ON_BERTH));
     const stillHeld = rs.filter((r) => r.status === 'HELD').map((r) => r.id);
     expect(stillHeld).toHaveLength(BERTHS);
     rs = await expire(stillHeld, { held: 0, waitlisted: 0 });
