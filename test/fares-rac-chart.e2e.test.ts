@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '@tatkal/common';
 import { createTestRun, racAudit, type TestRun } from '../packages/testkit/src/trainRun.ts';
 import { istInstant } from '../subgraphs/booking/src/domain/tatkal/windows.ts';
+import { adminSession as adminOf, traveller as travellerOf } from './support/accounts.ts';
 import { gatewayClient } from './support/graphql.ts';
 import { startSupergraph, type RunningSupergraph } from './support/supergraph.ts';
 import { waitFor } from './support/wait.ts';
@@ -36,43 +37,8 @@ afterAll(async () => {
   await sg?.stop();
 });
 
-async function traveller(verify: boolean) {
-  const phone = `+9198${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
-  const reg = await gql(`mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, {
-    input: { email: `t-${randomUUID()}@example.com`, password: 'a long enough passphrase', name: 'Asha', phone },
-  });
-  expect(reg.errors).toBeUndefined();
-  let token: string = reg.data!.register.accessToken;
-  if (verify) {
-    const sent = await gql(
-      `mutation($key: String!) { requestIdentityCode(idempotencyKey: $key) { sentTo } }`,
-      { key: randomUUID() },
-      token,
-    );
-    expect(sent.errors).toBeUndefined();
-    const code = await waitFor('the one-time code delivered', async () => sg.otp.latestCode(phone));
-    const verified = await gql(
-      `mutation($code: String!) { verifyIdentity(code: $code) { accessToken } }`,
-      { code },
-      token,
-    );
-    expect(verified.errors).toBeUndefined();
-    token = verified.data!.verifyIdentity.accessToken;
-  }
-  return token;
-}
-
-/** An admin's access token: a registered user made ADMIN, whose refreshed token says so. */
-async function adminSession(): Promise<string> {
-  const reg = await gql(`mutation($input: RegisterInput!) { register(input: $input) { user { id } refreshToken } }`, {
-    input: { email: `admin-${randomUUID()}@example.com`, password: 'a long enough passphrase', name: 'Admin' },
-  });
-  await sg.db.prisma.user.update({ where: { id: reg.data!.register.user.id }, data: { role: 'ADMIN' } });
-  const refreshed = await gql(`mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }`, {
-    t: reg.data!.register.refreshToken,
-  });
-  return refreshed.data!.refreshSession.accessToken;
-}
+const traveller = (verify: boolean) => travellerOf(sg, gql, verify);
+const adminSession = () => adminOf(sg, gql);
 
 const FARE =
   'basePaise reservationChargePaise superfastChargePaise tatkalChargePaise gstPaise roundingPaise totalPaise';
