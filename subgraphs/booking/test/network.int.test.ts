@@ -133,9 +133,10 @@ describe('entity fetches with many references (a few queries per kind, not a few
           fromSeq: i % 2,
           toSeq: last - (i % 3 === 0 ? 1 : 0),
           class: 'THIRD_AC',
-          status: waitlisted ? 'WAITLISTED' : 'HELD',
+          // Waitlisted or not, an unpaid reservation is HELD; its passengers say which.
+          status: 'HELD',
           farePaise: 3_000,
-          holdExpiresAt: waitlisted ? null : new Date(Date.now() + 600_000),
+          holdExpiresAt: new Date(Date.now() + 600_000),
           createdAt: new Date(Date.UTC(2030, 0, 1, 0, 0, i)),
           passengers: {
             create: [0, 1, 2].map((position) => ({
@@ -305,7 +306,9 @@ describe('availability', () => {
       server,
       `query($n: String!, $d: Date!) {
         trainRun(trainNumber: $n, date: $d) {
-          availability(from: "MMCT", to: "NDLS") { class code totalBerths availableBerths waitlistLength farePaise }
+          availability(from: "MMCT", to: "NDLS") {
+            class code totalBerths availableBerths racLength racAvailable waitlistLength farePaise
+          }
         }
       }`,
       { n: '12951', d: run.date },
@@ -313,16 +316,30 @@ describe('availability', () => {
     );
     expect(res.errors).toBeUndefined();
     const rows = res.data!.trainRun.availability;
-    // GENERAL (the default quota): the class's berths less those the train earmarks for other quotas.
-    const seats = await db.prisma.$queryRaw<{ class: string; n: bigint }[]>`
+    // GENERAL (the default quota): the class's berths less those the train earmarks for other quotas
+    // and its RAC berths (counted apart: two RAC seats each, all GENERAL's).
+    const seats = await db.prisma.$queryRaw<{ class: string; n: bigint; rac: bigint }[]>`
       SELECT c.class::text, count(*)::bigint - coalesce((SELECT sum(q.berths) FROM booking.quota_shares q
-                                                        WHERE q.train_id = t.id AND q.class = c.class), 0) AS n
+                                                        WHERE q.train_id = t.id AND q.class = c.class), 0)
+               - coalesce((SELECT sum(c2.rac_berths) FROM booking.coaches c2
+                           WHERE c2.train_id = t.id AND c2.class = c.class), 0) AS n,
+             coalesce((SELECT sum(c2.rac_berths) FROM booking.coaches c2
+                       WHERE c2.train_id = t.id AND c2.class = c.class), 0)::bigint AS rac
       FROM booking.seats s JOIN booking.coaches c ON c.id = s.coach_id
       JOIN booking.trains t ON t.id = c.train_id WHERE t.number = '12951' GROUP BY t.id, c.class`;
     expect(rows).toHaveLength(seats.length);
+    // The seed gives 12951's sleeper-style AC classes side lower berths for RAC.
+    expect(seats.some((s) => s.rac > 0n)).toBe(true);
     for (const row of rows) {
       const expected = Number(seats.find((s) => s.class === row.class)!.n);
-      expect(row).toMatchObject({ totalBerths: expected, availableBerths: expected, waitlistLength: 0 });
+      const racSeats = 2 * Number(seats.find((s) => s.class === row.class)!.rac);
+      expect(row).toMatchObject({
+        totalBerths: expected,
+        availableBerths: expected,
+        racLength: 0,
+        racAvailable: racSeats,
+        waitlistLength: 0,
+      });
       expect(row.farePaise).toBeGreaterThan(0);
     }
     const fare = (cls: string) => rows.find((r: { class: string }) => r.class === cls).farePaise;
@@ -347,7 +364,8 @@ describe('availability', () => {
         // The inventory as the preparer makes it (berths earmarked per quota); taken berths are GENERAL ones.
         await db.prisma.$transaction((tx) => createInventory(tx, [r.id]));
         const seats = await db.prisma.runSeat.findMany({
-          where: { runId: r.id, class: 'THIRD_AC', quota: 'GENERAL' },
+          // Berths only: an RAC berth (side lower, shared by two RAC passengers) is never sold whole.
+          where: { runId: r.id, class: 'THIRD_AC', quota: 'GENERAL', rac: false },
           orderBy: { seatId: 'asc' },
           take: k + 3,
         });
@@ -369,7 +387,9 @@ describe('availability', () => {
             fromSeq: 0,
             toSeq: 6,
             class: 'THIRD_AC',
-            status: 'WAITLISTED',
+            // Held (unpaid) on the waitlist: a reservation's status is its money, its passengers wait.
+            status: 'HELD',
+            holdExpiresAt: new Date(Date.now() + 600_000),
             farePaise: 1,
             passengers: {
               create: Array.from({ length: k + 2 }, (_, i) => ({
