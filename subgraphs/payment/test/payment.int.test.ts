@@ -210,6 +210,10 @@ describe('createPayment', () => {
     const cases: [string, string][] = [
       [randomUUID(), 'NOT_FOUND'],
       [holdReservation(100_000, 'CONFIRMED'), 'INVALID_STATE'],
+      [holdReservation(100_000, 'CANCELLED', null), 'INVALID_STATE'],
+      [holdReservation(100_000, 'EXPIRED', null), 'INVALID_STATE'],
+      // The legacy unpaid status of a waitlisted reservation (before issue 21 a waitlisted ticket was
+      // not bought; now it is HELD with a hold like any other and paid as one).
       [holdReservation(100_000, 'WAITLISTED', null), 'INVALID_STATE'],
       [holdReservation(100_000, 'HELD', new Date(Date.now() - 1_000)), 'HOLD_EXPIRED'],
     ];
