@@ -52,21 +52,30 @@ export type ClassCounts = {
 // each for berths per class (and the quota shares) of the trains, berths per pool and taken per
 // (run, segment mask), and waitlisted passengers per run.
 
-type ClassBerths = { class: TravelClass; total: number; shares: Partial<Record<Quota, number>> };
+/** A class's seats, its RAC berths among them (inventory.ts's rule), and its quota shares. */
+type ClassBerths = { class: TravelClass; total: number; rac: number; shares: Partial<Record<Quota, number>> };
 
 const berthsByTrain = requestLoader(async (trainIds: number[], ctx: BookingContext): Promise<ClassBerths[][]> => {
   const rows = await ctx.prisma.$queryRaw<
-    { train_id: number; class: TravelClass; total: bigint; shares: Partial<Record<Quota, number>> }[]
+    { train_id: number; class: TravelClass; total: bigint; rac: bigint; shares: Partial<Record<Quota, number>> }[]
   >`
-    SELECT c.train_id, c.class, count(*)::bigint AS total,
+    WITH per_coach AS (
+      -- A coach's first rac_berths side lower berths are RAC berths (as createInventory earmarks them).
+      SELECT c.train_id, c.class, c.position, count(*) AS seats,
+             least(c.rac_berths, count(*) FILTER (WHERE s.berth_type = 'SL')) AS rac
+      FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
+      WHERE c.train_id = ANY(${trainIds}::int[])
+      GROUP BY c.id)
+    SELECT pc.train_id, pc.class, sum(pc.seats)::bigint AS total, sum(pc.rac)::bigint AS rac,
            (SELECT coalesce(json_object_agg(q.quota, q.berths), '{}') FROM booking.quota_shares q
-            WHERE q.train_id = c.train_id AND q.class = c.class) AS shares
-    FROM booking.coaches c JOIN booking.seats s ON s.coach_id = c.id
-    WHERE c.train_id = ANY(${trainIds}::int[])
-    GROUP BY c.train_id, c.class
-    ORDER BY c.train_id, min(c.position)`;
+            WHERE q.train_id = pc.train_id AND q.class = pc.class) AS shares
+    FROM per_coach pc
+    GROUP BY pc.train_id, pc.class
+    ORDER BY pc.train_id, min(pc.position)`;
   return trainIds.map((id) =>
-    rows.filter((r) => r.train_id === id).map((r) => ({ class: r.class, total: Number(r.total), shares: r.shares })),
+    rows
+      .filter((r) => r.train_id === id)
+      .map((r) => ({ class: r.class, total: Number(r.total), rac: Number(r.rac), shares: r.shares })),
   );
 });
 
@@ -121,11 +130,11 @@ const waitlistByRun = requestLoader(
   },
 );
 
-/** A class's berths of one quota on a run not yet prepared: the train's shares (GENERAL: the rest). */
+/** A class's berths of one quota on a run not yet prepared: the train's shares (GENERAL: the rest but RAC berths). */
 function sharedBerths(c: ClassBerths, quota: Quota): number {
   if (quota !== 'GENERAL') return c.shares[quota] ?? 0;
   const earmarked = Object.values(c.shares).reduce((sum, n) => sum + (n ?? 0), 0);
-  return Math.max(0, c.total - earmarked);
+  return Math.max(0, c.total - c.rac - earmarked);
 }
 
 /** Berth counts per class of one quota for a journey on a run; classes without that quota left out. */
@@ -139,7 +148,9 @@ export async function classCounts(ctx: BookingContext, j: Journey, quota: Quota 
     .map((b) => {
       const pool = poolOf(b.class, quota);
       const none = { total: 0, taken: 0, racTotal: 0, racTaken: 0 };
-      const counted = pools ? (pools.get(pool) ?? none) : { ...none, total: sharedBerths(b, quota) };
+      const counted = pools
+        ? (pools.get(pool) ?? none)
+        : { ...none, total: sharedBerths(b, quota), racTotal: quota === 'GENERAL' ? 2 * b.rac : 0 };
       const w = waiting.get(pool) ?? { rac: 0, wl: 0 };
       return { class: b.class, quota, ...counted, waitlisted: w.wl, rac: w.rac };
     })
