@@ -594,4 +594,100 @@ describe('allocateBatch on random batches', () => {
     expect(waitlisted).toBeGreaterThan(200);
     expect(refused).toBeGreaterThan(200);
   });
+
+  it('with RAC: never gives a half berth segment twice, numbers RAC in order, keeps FIFO (WL -> RAC -> berth)', () => {
+    const outcomes = { HELD: 0, RAC: 0, WAITLISTED: 0, REFUSED: 0 };
+    for (let seed = 1; seed <= 400; seed++) {
+      const { seats, waitlists, limit, requests, racSlots } = randomRacCase(seed);
+      const slotsBefore = new Map([...racSlots].map(([pool, xs]) => [pool, xs.map((x) => ({ ...x }))]));
+      const racLastBefore = new Map([...waitlists].map(([pool, w]) => [pool, w.racLast]));
+      const decisions = allocateBatch(requests, seats, waitlists, limit, racSlots);
+      const where = `seed ${seed}`;
+      expect(decisions, where).toHaveLength(requests.length);
+
+      // Every half berth segment is given at most once: against what was given before and within the batch.
+      const given = new Map<string, bigint>();
+      for (const [pool, xs] of slotsBefore)
+        for (const x of xs) given.set(`${pool}|${x.seatId}|${x.slot}`, x.occupiedMask);
+      const nextRac = new Map<Pool, number>();
+      decisions.forEach((d, i) => {
+        outcomes[d.status]++;
+        if (d.status !== 'RAC') return;
+        const req = requests[i]!;
+        const pool = poolOf(req.cls, req.quota);
+        // RAC only for a request that accepts waiting (RAC belongs to GENERAL: only its pools have halves).
+        expect(req.allowWaitlist, where).toBe(true);
+        expect(req.passengers[0]!.requestedSeatId, where).toBeNull();
+        expect(d.slots, where).toHaveLength(req.passengers.length);
+        expect(new Set(d.slots.map((x) => `${x.seatId}|${x.slot}`)).size, where).toBe(d.slots.length);
+        for (const x of d.slots) {
+          const key = `${pool}|${x.seatId}|${x.slot}`;
+          expect(given.has(key), `${where}: half ${key} of request ${i} is not one of its pool's`).toBe(true);
+          expect(given.get(key)! & req.mask, `${where}: half ${key} segment given twice (request ${i})`).toBe(0n);
+          given.set(key, given.get(key)! | req.mask);
+        }
+        // RAC numbers: consecutive per pool in arrival order, continuing from the last one.
+        const first = nextRac.get(pool) ?? (racLastBefore.get(pool) ?? 0) + 1;
+        expect(d.racNumbers, where).toEqual(req.passengers.map((_, k) => first + k));
+        nextRac.set(pool, first + req.passengers.length);
+      });
+      // The slot states the caller writes back say exactly that.
+      for (const [pool, xs] of racSlots)
+        for (const x of xs)
+          expect(x.occupiedMask, `${where}: ${pool} ${x.seatId}/${x.slot}`).toBe(
+            given.get(`${pool}|${x.seatId}|${x.slot}`),
+          );
+      for (const [pool, next] of nextRac) expect(waitlists.get(pool)!.racLast, where).toBe(next - 1);
+
+      // FIFO with RAC: an earlier request (same pool, group no larger, any berth) left on RAC or the WL is
+      // never behind a later overlapping journey given berths, nor left on the WL behind a later
+      // overlapping journey given RAC.
+      for (let j = 0; j < requests.length; j++) {
+        const dj = decisions[j]!;
+        if (dj.status !== 'HELD' && dj.status !== 'RAC') continue;
+        const later = requests[j]!;
+        for (let i = 0; i < j; i++) {
+          const earlier = requests[i]!;
+          if (
+            earlier.cls !== later.cls ||
+            earlier.quota !== later.quota ||
+            earlier.passengers.length > later.passengers.length ||
+            earlier.passengers[0]!.requestedSeatId !== null ||
+            (earlier.mask & later.mask) === 0n
+          )
+            continue;
+          const di = decisions[i]!.status;
+          const inverted = dj.status === 'HELD' ? di === 'RAC' || di === 'WAITLISTED' : di === 'WAITLISTED';
+          if (inverted) expect.fail(`${where}: request ${i} ${di} while later request ${j} ${dj.status}`);
+        }
+      }
+    }
+    // The random cases exercise every outcome, RAC included.
+    expect(outcomes.HELD).toBeGreaterThan(500);
+    expect(outcomes.RAC).toBeGreaterThan(200);
+    expect(outcomes.WAITLISTED).toBeGreaterThan(100);
+    expect(outcomes.REFUSED).toBeGreaterThan(100);
+  });
 });
+
+/** randomCase with RAC halves (1-3 RAC berths, some segments given) in its GENERAL pools, some already waiting. */
+function randomRacCase(seed: number) {
+  const c = randomCase(seed);
+  const r = prng(seed + 100_000);
+  const racSlots = new Map<Pool, RacSlotState[]>();
+  const pools = [...new Set(c.requests.map((q) => poolOf(q.cls, q.quota)))].filter((p) => p.endsWith('|GENERAL'));
+  pools.forEach((pool, k) => {
+    if (r.next() < 0.2) return;
+    const berths = r.int(1, 3);
+    // RAC berths' seat ids apart from the berths' (the layout's RAC berths are seats of their own).
+    racSlots.set(
+      pool,
+      Array.from({ length: berths }, (_, b) => 10_000 + 10 * k + b).flatMap((seatId) =>
+        [1, 2].map((slot) => ({ seatId, slot, occupiedMask: r.next() < 0.3 ? r.pick(JOURNEYS) : 0n })),
+      ),
+    );
+    const wl = c.waitlists.get(pool);
+    if (wl && r.next() < 0.5) Object.assign(wl, { racLast: r.int(1, 4), racMasks: [r.pick(JOURNEYS)] });
+  });
+  return { ...c, racSlots };
+}
