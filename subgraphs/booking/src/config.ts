@@ -31,6 +31,11 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       BOOKING_WINDOW_DAYS: z.coerce.number().int().min(1).max(120).default(60),
       /** How often the sweeper expires unpaid holds; 0 turns it off in this process. */
       SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+      /**
+       * How long a Redis command may take before Redis counts as unavailable (the allocator then
+       * decides without its lease, on the database's locks alone): fail fast by default.
+       */
+      REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(250),
       /** How often due charts (4 h and 30 min before departure) are looked for; 0 turns it off here. */
       CHART_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
       /** Outbox relay and payment-event consumer (docs/events.md); 'false' runs without RabbitMQ. */

@@ -29,7 +29,7 @@ export async function startBookingService(
   opts: { now?: () => Date } = {},
 ) {
   const prisma = await connectPrisma(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking' });
-  const redis = createRedis(config.REDIS_URL, { name: 'booking' });
+  const redis = createRedis(config.REDIS_URL, { name: 'booking', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   const deps = createBookingDeps(
     prisma,
     redis,

@@ -58,6 +58,10 @@ beforeAll(async () => {
     AUTH_JWKS_URL: jwksUrl,
     DB_POOL_SIZE: '8',
     EVENTS_ENABLED: 'false',
+    // These tests follow the lease path (lease, fence, batches). On a loaded machine an event loop
+    // late by 250 ms made a live Redis "unavailable", and an instance then allocated without the
+    // lease while the test held it (seen in CI): a slow Redis must not look dead here.
+    REDIS_COMMAND_TIMEOUT_MS: '5000',
     // Answer QUEUED at once; small batches; the sweeper resumes queues every half second.
     QUEUE_WAIT_MS: '0',
     ALLOCATION_BATCH_SIZE: String(BATCH),
