@@ -52,7 +52,8 @@ export async function createRuns(
       await createTestRun(prisma, {
         coaches,
         berthsPerCoach,
-        racBerths: opts.racBerths,
+        // RAC berths belong to GENERAL: an opening's runs (every berth Tatkal) have none.
+        racBerths: journeyDate ? 0 : opts.racBerths,
         daysAhead,
         ...(journeyDate ? { quotas: { TATKAL: coaches * berthsPerCoach } } : {}),
       }),

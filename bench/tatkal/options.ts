@@ -10,7 +10,7 @@ export const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '2000' },
     coaches: { type: 'string', default: '14' },
     'berths-per-coach': { type: 'string', default: '72' },
-    /** Side lower berths per coach earmarked for RAC (two RAC passengers each; GENERAL only, so --general). */
+    /** Side lower berths per coach earmarked for RAC (two RAC passengers each): GENERAL only, so --general's runs. */
     'rac-berths': { type: 'string', default: '6' },
     /** No new user starts reserving after this. */
     'duration-s': { type: 'string', default: '300' },
