@@ -17,7 +17,9 @@ ARG PNPM_VERSION=10.34.8
 # 22-bookworm-slim.md, NODE_VERSION 22.23.2); Docker Hub itself could not be reached from the
 # machine this was written on. Renovate or `docker buildx imagetools inspect node:22.23.2-bookworm-slim`
 # gives the current one.
-FROM node:22.23.2-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9 AS base
+# The Node.js line CI tests (.ci/node-versions; test/node-versions.test.ts keeps them together).
+ARG NODE_VERSION=22.23.2
+FROM node:${NODE_VERSION}-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9 AS base
 WORKDIR /app
 
 # ───────────────────────────── deps ─────────────────────────────

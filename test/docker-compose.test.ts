@@ -542,7 +542,9 @@ describe('Dockerfile', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(stages).toEqual(expect.arrayContaining(['deps', 'build', 'runtime']));
     // The base image by digest (the tag only documents which one).
-    expect(dockerfile).toMatch(/^FROM node:\d+\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64} AS base$/m);
+    // A pinned version (ARG NODE_VERSION, checked against CI's lines in node-versions.test.ts) and a digest.
+    expect(dockerfile).toMatch(/^ARG NODE_VERSION=\d+\.\d+\.\d+$/m);
+    expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-bookworm-slim@sha256:[0-9a-f]{64} AS base$/m);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile/);
     for (const name of [...appServices, 'migrate']) {

@@ -382,7 +382,8 @@ describe('search:reindex (PostgreSQL projection)', () => {
     const outcome = await reindex(db.prisma);
     expect(outcome).toEqual({ stationTextsChanged: 1, trainTextsChanged: 0, elasticsearch: null });
     expect((await db.prisma.stationDoc.findUnique({ where: { code: 'GGN' } }))!.searchText).toBe(
-      'gurugram gurugram ggn gurgaon',
+      // The seed's aliases: the Devanagari name first (docs/api.md, Search), then the old name.
+      'gurugram gurugram ggn गुरुग्राम gurgaon',
     );
     const fresh = await run(SEARCH, { q: 'gurgaon' }, ctx());
     expect(fresh.data!.searchStations[0].station.code).toBe('GGN');
