@@ -1,6 +1,6 @@
 // A traveller's cancellation: input checked, the reservation locked and its owner checked here;
 // the move itself is the lifecycle's `cancel`.
-import type { PrismaClient } from '@tatkal/db';
+import { Prisma, type PrismaClient, type Quota, type TravelClass } from '@tatkal/db';
 import {
   AppError,
   badInput,
@@ -11,7 +11,7 @@ import {
   type Identity,
   type Idempotency,
 } from '@tatkal/common';
-import type { Quota, TravelClass } from '@tatkal/db';
+import type { Tx } from './inventory.ts';
 import { activePassengers, canMove, cancel, lockPools, ReservationStatus } from './lifecycle/index.ts';
 import { departureOf, quoteCancellation } from './refunds.ts';
 import type { ReservationSettings, ReservationView } from './types.ts';
@@ -22,10 +22,8 @@ export interface CancelInput {
   passengerIds?: string[] | null;
 }
 
-type Db = PrismaClient | Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
-
 /** The caller's reservation by PNR with its passengers (locked when `lock`); NOT_FOUND otherwise. */
-async function ownReservation(db: Db, identity: Identity, input: CancelInput, lock: boolean) {
+async function ownReservation(db: PrismaClient | Tx, identity: Identity, input: CancelInput, lock: boolean) {
   const pnr = input.pnr.trim();
   if (!isPnr(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
   if (
@@ -34,15 +32,13 @@ async function ownReservation(db: Db, identity: Identity, input: CancelInput, lo
   ) {
     throw badInput('passengerIds must list distinct passengers of this PNR', 'passengerIds');
   }
-  const rows = lock
-    ? await db.$queryRaw<
-        { id: string; run_id: string; class: TravelClass; quota: Quota }[]
-      >`SELECT id, run_id::text, class, quota FROM booking.reservations WHERE pnr = ${pnr} FOR UPDATE`
-    : await db.$queryRaw<{ id: string }[]>`SELECT id FROM booking.reservations WHERE pnr = ${pnr}`;
+  const rows = await db.$queryRaw<{ id: string; run_id: string; class: TravelClass; quota: Quota }[]>`
+    SELECT id, run_id::text, class, quota FROM booking.reservations WHERE pnr = ${pnr}
+    ${lock ? Prisma.sql`FOR UPDATE` : Prisma.empty}`;
+  const row = rows[0];
   // Then its pool, before its passengers are read: a promotion holds the pool while it moves them,
   // and the refund is priced on what they are now.
-  const row = rows[0] as { id: string; run_id?: string; class?: TravelClass; quota?: Quota } | undefined;
-  if (lock && row) await lockPools(db, row.run_id!, [{ cls: row.class!, quota: row.quota! }]);
+  if (lock && row) await lockPools(db, row.run_id, [{ cls: row.class, quota: row.quota }]);
   // Another user's PNR answers as a missing one: PNRs cannot be probed.
   const r = row
     ? await db.reservation.findUniqueOrThrow({
