@@ -27,6 +27,11 @@ export interface RunningProcess {
   pid: number;
   child: ChildProcess;
   stop: () => Promise<void>;
+  /**
+   * kill -9 of the process and everything it started (tsx runs the service in a child process),
+   * as a crash would; resolves once it has exited. Not reported as an unexpected exit.
+   */
+  crash: () => Promise<void>;
 }
 
 export interface StartOptions {
@@ -104,6 +109,22 @@ export async function startProcess(
     url,
     pid: child.pid!,
     child,
+    crash: () => {
+      stopping = true;
+      const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
+      });
+      const descendants = (pid: number): number[] => childrenOf(pid).flatMap((c) => [...descendants(c), c]);
+      for (const pid of [...descendants(child.pid!), child.pid!]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      return exited;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         stopping = true;

@@ -126,6 +126,24 @@ describe('provider simulator', () => {
     expect(order).not.toEqual(emitted);
   });
 
+  it('holds late deliveries back (lateRate, lateMs): a refund can arrive before its payment', async () => {
+    // Draws in order: the payment's delivery is late (0.1 < 1), the refund's is not (lateRate 0.5).
+    const draws = [0.1, 0.5, 0.9];
+    const { sim, hook } = await start({ lateRate: 0.5, lateMs: 400, random: () => draws.shift() ?? 0.9 });
+    const ref = pay(sim);
+    const paid = sim.succeed(ref);
+    await new Promise<void>((r) => setImmediate(r));
+    const refund = sim.refund({ payment: ref });
+    await sim.idle();
+    const refunded = hook.received.find((r) => r.body.type === 'refund.succeeded')!;
+    expect(hook.received.map((r) => r.body.id)).toEqual([refunded.body.id, paid.id]);
+    expect(refunded.body.data.providerRef).toBe(refund.payment);
+    const late = sim.deliveries.find((d) => d.eventId === paid.id)!;
+    // Held between half of lateMs and lateMs (the draw 0.5 -> 300 ms).
+    expect(late.heldMs).toBe(300);
+    expect(sim.deliveries.find((d) => d.type === 'refund.succeeded')!.heldMs).toBeUndefined();
+  });
+
   it('honours Idempotency-Key, serves the checkout page, refunds by webhook', async () => {
     const { sim, hook, url } = await start();
     const create = () =>

@@ -1,7 +1,7 @@
 // The payment provider simulator as a process (development and docker compose), port 4006.
 import { z } from 'zod';
 import { createLogger, env, initTelemetry, loadConfig, onShutdown, runMain } from '@tatkal/common';
-import { createProviderSimulator } from './simulator.ts';
+import { createProviderSimulator, seededRandom } from './simulator.ts';
 
 runMain('payment-provider', async () => {
   const config = loadConfig({
@@ -26,6 +26,11 @@ runMain('payment-provider', async () => {
       .enum(['true', 'false'])
       .default('false')
       .transform((v) => v === 'true'),
+    /** Share of deliveries held back (late) for PROVIDER_LATE_MS/2 to PROVIDER_LATE_MS. */
+    PROVIDER_LATE_RATE: z.coerce.number().min(0).max(1).default(0),
+    PROVIDER_LATE_MS: z.coerce.number().int().min(0).default(3_000),
+    /** Seeds the duplicate, shuffle and late draws (a chaos run repeats its schedule); default random. */
+    PROVIDER_SEED: z.coerce.number().int().optional(),
     LOG_LEVEL: env.logLevel,
   });
   const logger = createLogger('payment-provider', config.LOG_LEVEL);
@@ -36,6 +41,9 @@ runMain('payment-provider', async () => {
     publicUrl: config.PROVIDER_PUBLIC_URL ?? `http://localhost:${config.PROVIDER_PORT}`,
     duplicateRate: config.PROVIDER_DUPLICATE_RATE,
     shuffle: config.PROVIDER_SHUFFLE,
+    lateRate: config.PROVIDER_LATE_RATE,
+    lateMs: config.PROVIDER_LATE_MS,
+    ...(config.PROVIDER_SEED === undefined ? {} : { random: seededRandom(config.PROVIDER_SEED) }),
     logger,
   });
   const http = await simulator.listen(config.PROVIDER_PORT);

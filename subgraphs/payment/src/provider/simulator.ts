@@ -1,10 +1,11 @@
 // A payment provider that behaves like Stripe toward its merchant, for development and tests: it
 // keeps payments and refunds in memory, honours Idempotency-Key on creation, shows a tiny
 // checkout page, and delivers signed webhooks with its own event ids, retrying failed deliveries
-// with bounded exponential back-off. For tests it can send duplicates and shuffle the order.
+// with bounded exponential back-off. For tests it can send duplicates, shuffle the order and hold
+// some deliveries back (late: after later events of the same payment).
 //
 //   POST /payments            {amountPaise, currency, metadata}   -> 201 {id, status, amountPaise, checkoutUrl}
-//   GET  /payments[/:ref]     inspect
+//   GET  /payments[/:ref], /refunds, /deliveries               inspect
 //   GET  /checkout/:ref       the page a traveller pays on (two buttons)
 //   POST /payments/:ref/succeed | /fail                            -> payment.succeeded | payment.failed
 //   POST /refunds             {payment, amountPaise?, reason?}     -> 201 {id, status: 'pending', ...},
@@ -51,6 +52,8 @@ export interface Delivery {
   lastStatus: number | null;
   /** How long the receiver took to answer the last attempt (null: no answer). */
   lastMs: number | null;
+  /** Held back this long before the first attempt (a late delivery). */
+  heldMs?: number;
 }
 
 export interface SimulatorOptions {
@@ -65,6 +68,10 @@ export interface SimulatorOptions {
   /** Hold events for `shuffleWindowMs` and deliver them in random order. */
   shuffle?: boolean;
   shuffleWindowMs?: number;
+  /** Probability (0..1) that a delivery (either copy) is held back before its first attempt. */
+  lateRate?: number;
+  /** How long a late delivery is held: uniformly between half this and this (default 3 s). */
+  lateMs?: number;
   /**
    * Bounded retries: at most this many attempts (default 8, about a minute in all), waiting
    * baseDelayMs * 2^(n-1), capped at maxDelayMs.
@@ -121,6 +128,11 @@ export function createProviderSimulator(opts: SimulatorOptions) {
       lastMs: null,
     };
     deliveries.push(record);
+    if (random() < (opts.lateRate ?? 0)) {
+      const lateMs = opts.lateMs ?? 3_000;
+      record.heldMs = Math.round(lateMs / 2 + (random() * lateMs) / 2);
+      await sleep(record.heldMs);
+    }
     const body = JSON.stringify(event);
     for (let attempt = 1; attempt <= maxAttempts && !closed; attempt++) {
       record.attempts = attempt;
@@ -288,6 +300,9 @@ export function createProviderSimulator(opts: SimulatorOptions) {
   app.get('/payments', (_req, res) => {
     res.json([...payments.values()]);
   });
+  app.get('/refunds', (_req, res) => {
+    res.json([...refunds.values()]);
+  });
   app.get('/payments/:ref', (req, res) => {
     const payment = payments.get(req.params.ref);
     if (!payment) throw new SimError(404, `no payment ${req.params.ref}`);
@@ -371,3 +386,15 @@ ${actions}`);
   };
 }
 export type ProviderSimulator = ReturnType<typeof createProviderSimulator>;
+
+/** A seeded PRNG (mulberry32) in [0, 1) for PROVIDER_SEED: a chaos run's webhook draws repeat with its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
