@@ -1,0 +1,400 @@
+// The ledger check of a chaos run: the provider's money against booking's tickets and payment's
+// records, seats, PNRs, retries, DLQs and outboxes. Every check lists its violations; the run
+// fails on any.
+//
+// The money identity, per captured payment and in total, in paise:
+//   captured = fares of the passengers still CONFIRMED (or RAC/WL on a confirmed ticket)
+//            + refunds the provider paid out + cancellation charges kept
+// where a cancelled passenger's charge kept is its fare minus the refund booking granted it (the
+// rule table), and a payment whose reservation never got (or lost) its berths is refunded whole.
+// A captured payment is thus exactly one of: a CONFIRMED reservation (nothing refunded), one
+// full refund (the reservation EXPIRED or was CANCELLED before it confirmed), or a cancellation
+// (some or all passengers cancelled, each refunded by the rules): never a confirmed ticket and a
+// full refund, never money kept without a ticket or a charge.
+import amqp from 'amqplib';
+import type pg from 'pg';
+import { eventTopology, inspectDlq, unroutedName } from '@tatkal/common';
+import type { PrismaClient } from '@tatkal/db';
+import { doubleBookingAudit } from '../../packages/testkit/src/trainRun.ts';
+import type { FaultRecord } from './faults.ts';
+
+interface ProviderPayment {
+  id: string;
+  amountPaise: number;
+  status: string;
+  refundedPaise: number;
+  metadata: { reservationId?: string; paymentId?: string };
+}
+interface ProviderRefund {
+  id: string;
+  payment: string;
+  amountPaise: number;
+  reason: string;
+  status: string;
+}
+interface Delivery {
+  eventId: string;
+  type: string;
+  copy: number;
+  status: string;
+  attempts: number;
+  heldMs?: number;
+}
+
+export interface State {
+  reservations: Map<
+    string,
+    { id: string; pnr: string; userId: string; status: string; farePaise: number; holdExpiresAt: Date | null }
+  >;
+  passengers: Map<string, { status: string; farePaise: number; refundPaise: number | null }[]>;
+  payments: { id: string; reservationId: string; status: string; amountPaise: number; providerRef: string }[];
+  refunds: {
+    paymentId: string;
+    amountPaise: number;
+    status: string;
+    reason: string;
+    providerRefundId: string | null;
+  }[];
+  provider: { payments: ProviderPayment[]; refunds: ProviderRefund[]; deliveries: Delivery[] };
+  outbox: { booking: number; payment: number };
+  queues: { queue: string; messages: number }[];
+  dlq: { queue: string; messageId: string | undefined; type: string | undefined; reason: unknown; body: string }[];
+}
+
+const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+
+export async function collectState(
+  watcher: pg.Client,
+  providerUrl: string,
+  amqpUrl: string,
+  prefix: string,
+  runId: string,
+  withDlq = false,
+): Promise<State> {
+  const r = await watcher.query(
+    `SELECT id, pnr, user_id, status, fare_paise, hold_expires_at FROM booking.reservations WHERE run_id = $1`,
+    [runId],
+  );
+  const p = await watcher.query(
+    `SELECT p.reservation_id, p.status, p.fare_paise, p.refund_paise
+       FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id WHERE r.run_id = $1`,
+    [runId],
+  );
+  const pay = await watcher.query(
+    `SELECT id, reservation_id, status, amount_paise, provider_ref FROM payment.payments`,
+  );
+  const ref = await watcher.query(
+    `SELECT payment_id, amount_paise, status, reason, provider_refund_id FROM payment.refunds`,
+  );
+  const ob = await watcher.query<{ b: number; p: number }>(
+    `SELECT (SELECT count(*)::int FROM booking.outbox WHERE published_at IS NULL) AS b,
+            (SELECT count(*)::int FROM payment.outbox WHERE published_at IS NULL) AS p`,
+  );
+  const passengers = new Map<string, State['passengers'] extends Map<string, infer V> ? V : never>();
+  for (const row of p.rows)
+    passengers.set(row.reservation_id, [
+      ...(passengers.get(row.reservation_id) ?? []),
+      { status: row.status, farePaise: row.fare_paise, refundPaise: row.refund_paise },
+    ]);
+  const topology = eventTopology(prefix);
+  const queues: State['queues'] = [];
+  const dlq: State['dlq'] = [];
+  const conn = await amqp.connect(amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    for (const spec of Object.values(topology.queues))
+      for (const q of [spec.queue, `${spec.queue}.retry`])
+        queues.push({ queue: q, messages: (await ch.checkQueue(q)).messageCount });
+    for (const e of Object.values(topology.exchanges)) {
+      const q = unroutedName(e);
+      queues.push({
+        queue: q,
+        messages: await ch.checkQueue(q).then(
+          (x) => x.messageCount,
+          () => 0,
+        ),
+      });
+    }
+    await ch.close();
+    if (withDlq)
+      for (const spec of Object.values(topology.queues)) {
+        const seen = await inspectDlq(conn, spec.queue, 1_000);
+        for (const m of seen.messages)
+          dlq.push({
+            queue: seen.queue,
+            messageId: m.messageId,
+            type: m.type,
+            reason: m.headers['x-dead-letter-reason'] ?? m.headers['x-last-error'] ?? null,
+            body: m.body.slice(0, 300),
+          });
+        if (seen.count > seen.messages.length)
+          dlq.push({
+            queue: seen.queue,
+            messageId: undefined,
+            type: undefined,
+            reason: `${seen.count - seen.messages.length} more not read`,
+            body: '',
+          });
+      }
+  } finally {
+    await conn.close().catch(() => {});
+  }
+  return {
+    reservations: new Map(
+      r.rows.map((x) => [
+        x.id,
+        {
+          id: x.id,
+          pnr: x.pnr,
+          userId: x.user_id,
+          status: x.status,
+          farePaise: x.fare_paise,
+          holdExpiresAt: x.hold_expires_at,
+        },
+      ]),
+    ),
+    passengers,
+    payments: pay.rows.map((x) => ({
+      id: x.id,
+      reservationId: x.reservation_id,
+      status: x.status,
+      amountPaise: x.amount_paise,
+      providerRef: x.provider_ref,
+    })),
+    refunds: ref.rows.map((x) => ({
+      paymentId: x.payment_id,
+      amountPaise: x.amount_paise,
+      status: x.status,
+      reason: x.reason,
+      providerRefundId: x.provider_refund_id,
+    })),
+    provider: {
+      payments: await json<ProviderPayment[]>(`${providerUrl}/payments`),
+      refunds: await json<ProviderRefund[]>(`${providerUrl}/refunds`),
+      deliveries: await json<Delivery[]>(`${providerUrl}/deliveries`),
+    },
+    outbox: { booking: ob.rows[0]!.b, payment: ob.rows[0]!.p },
+    queues,
+    dlq,
+  };
+}
+
+const FINAL = new Set(['CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUSED']);
+const captured = (p: ProviderPayment) => ['succeeded', 'refunded', 'partially_refunded'].includes(p.status);
+
+/** What still moves: empty once the system has settled. */
+export function unsettled(s: State, answered: string[]): string[] {
+  const left: string[] = [];
+  const notFinal = answered.filter((id) => !FINAL.has(s.reservations.get(id)?.status ?? 'missing'));
+  if (notFinal.length) left.push(`${notFinal.length} answered PNRs not final`);
+  const pendingDeliveries = s.provider.deliveries.filter((d) => d.status === 'pending').length;
+  if (pendingDeliveries) left.push(`${pendingDeliveries} webhook deliveries pending`);
+  const pendingRefunds = s.provider.refunds.filter((r) => r.status !== 'succeeded').length;
+  if (pendingRefunds) left.push(`${pendingRefunds} provider refunds pending`);
+  const dbPendingRefunds = s.refunds.filter((r) => r.status === 'PENDING').length;
+  if (dbPendingRefunds) left.push(`${dbPendingRefunds} refunds PENDING in payment`);
+  const byRef = new Map(s.payments.map((p) => [p.providerRef, p]));
+  const unrecorded = s.provider.payments.filter((p) => captured(p) && byRef.get(p.id)?.status === 'PENDING').length;
+  if (unrecorded) left.push(`${unrecorded} captured payments still PENDING in payment`);
+  if (s.outbox.booking + s.outbox.payment)
+    left.push(`outboxes: booking ${s.outbox.booking}, payment ${s.outbox.payment}`);
+  for (const q of s.queues)
+    if (q.messages && !q.queue.endsWith('.unrouted')) left.push(`${q.queue}: ${q.messages} messages`);
+  return left;
+}
+
+export interface Ledger {
+  ok: boolean;
+  money: {
+    capturedPayments: number;
+    capturedPaise: number;
+    confirmedFaresPaise: number;
+    refundedPaise: number;
+    chargesKeptPaise: number;
+    byOutcome: Record<string, number>;
+  };
+  seats: { overlaps: number; maskMismatch: number; seatedPassengers: number };
+  reservations: Record<string, number>;
+  answeredPnrs: number;
+  webhooks: { deliveries: number; duplicates: number; late: number; failed: number };
+  outbox: State['outbox'];
+  dlq: (State['dlq'][number] & { accounted: boolean })[];
+  faults: { count: number; maxReadyMs: number | null; maxHealthyMs: number | null; errors: number };
+  checks: { name: string; ok: boolean; violations: string[] }[];
+}
+
+export async function checkLedger(
+  prisma: PrismaClient,
+  s: State,
+  ctx: { runId: string; answered: string[]; faults: FaultRecord[]; settled: boolean },
+): Promise<Ledger> {
+  const checks: Ledger['checks'] = [];
+  const check = (name: string, violations: string[]) => checks.push({ name, ok: violations.length === 0, violations });
+  const money = {
+    capturedPayments: 0,
+    capturedPaise: 0,
+    confirmedFaresPaise: 0,
+    refundedPaise: 0,
+    chargesKeptPaise: 0,
+  };
+  const byOutcome: Record<string, number> = {};
+  const refundsOf = new Map<string, ProviderRefund[]>();
+  for (const r of s.provider.refunds) refundsOf.set(r.payment, [...(refundsOf.get(r.payment) ?? []), r]);
+  const dbByRef = new Map(s.payments.map((p) => [p.providerRef, p]));
+  const capturedPerReservation = new Map<string, number>();
+
+  // ── money: every captured payment is a confirmed ticket, a full refund or a cancellation ──
+  const moneyViolations: string[] = [];
+  for (const p of s.provider.payments.filter(captured)) {
+    const rid = p.metadata.reservationId ?? '?';
+    const r = s.reservations.get(rid);
+    capturedPerReservation.set(rid, (capturedPerReservation.get(rid) ?? 0) + 1);
+    const refunds = refundsOf.get(p.id) ?? [];
+    const refunded = refunds.filter((x) => x.status === 'succeeded').reduce((a, x) => a + x.amountPaise, 0);
+    const passengers = s.passengers.get(rid) ?? [];
+    const cancelled = passengers.filter((x) => x.status === 'CANCELLED' && x.refundPaise !== null);
+    const kept = cancelled.reduce((a, x) => a + (x.farePaise - (x.refundPaise ?? 0)), 0);
+    const grantedRefund = cancelled.reduce((a, x) => a + (x.refundPaise ?? 0), 0);
+    const confirmedFare =
+      r?.status === 'CONFIRMED'
+        ? passengers.filter((x) => x.status !== 'CANCELLED').reduce((a, x) => a + x.farePaise, 0)
+        : 0;
+    money.capturedPayments++;
+    money.capturedPaise += p.amountPaise;
+    money.refundedPaise += refunded;
+    money.confirmedFaresPaise += confirmedFare;
+    const chargesKept = r?.status === 'CONFIRMED' || r?.status === 'CANCELLED' ? kept : 0;
+    money.chargesKeptPaise += chargesKept;
+    const outcome = !r
+      ? 'no reservation'
+      : r.status === 'CONFIRMED' && refunded === 0
+        ? 'confirmed'
+        : refunded === p.amountPaise && grantedRefund === 0
+          ? `refunded in full (${r.status})`
+          : r.status === 'CONFIRMED'
+            ? 'confirmed, partly cancelled'
+            : `cancelled (${r.status})`;
+    byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+    const why: string[] = [];
+    if (!r) why.push('no reservation');
+    else {
+      if (p.amountPaise !== r.farePaise) why.push(`charged ${p.amountPaise} for a fare of ${r.farePaise}`);
+      if (p.amountPaise !== confirmedFare + refunded + chargesKept)
+        why.push(
+          `captured ${p.amountPaise} != confirmed ${confirmedFare} + refunded ${refunded} + kept ${chargesKept}`,
+        );
+      if (r.status === 'CONFIRMED' && refunded === p.amountPaise) why.push('a confirmed ticket and a full refund');
+      if (!['CONFIRMED', 'CANCELLED'].includes(r.status) && refunded !== p.amountPaise)
+        why.push(`${r.status} reservation, ${refunded} of ${p.amountPaise} refunded`);
+      if (grantedRefund > 0 && grantedRefund !== refunded)
+        why.push(`booking granted ${grantedRefund}, provider refunded ${refunded}`);
+      if (refunds.some((x) => x.status !== 'succeeded')) why.push('a refund not succeeded');
+      const db = dbByRef.get(p.id);
+      if (!db) why.push('no payment row');
+      else if (!['SUCCEEDED', 'REFUNDED'].includes(db.status)) why.push(`payment row ${db.status}`);
+      const dbRefunded = s.refunds
+        .filter((x) => db && x.paymentId === db.id && x.status === 'SUCCEEDED')
+        .reduce((a, x) => a + x.amountPaise, 0);
+      if (db && dbRefunded !== refunded) why.push(`payment recorded ${dbRefunded} refunded, provider ${refunded}`);
+    }
+    if (why.length) moneyViolations.push(`${r?.pnr ?? rid} (${p.id}): ${why.join('; ')}`);
+  }
+  const total = money.confirmedFaresPaise + money.refundedPaise + money.chargesKeptPaise;
+  if (total !== money.capturedPaise) moneyViolations.push(`total: captured ${money.capturedPaise} != ${total}`);
+  // Refunds of payments that were never captured are money out of nowhere.
+  const capturedIds = new Set(s.provider.payments.filter(captured).map((p) => p.id));
+  for (const r of s.provider.refunds)
+    if (!capturedIds.has(r.payment)) moneyViolations.push(`refund ${r.id} of a payment not captured`);
+  check(
+    'every captured payment is one confirmed ticket, one full refund or one cancellation (to the paisa)',
+    moneyViolations,
+  );
+
+  // ── no ticket without money, no second charge ──
+  const confirmedUnpaid = [...s.reservations.values()]
+    .filter((r) => r.status === 'CONFIRMED' && !capturedPerReservation.has(r.id))
+    .map((r) => `${r.pnr} CONFIRMED without a captured payment`);
+  check('every confirmed reservation was paid', confirmedUnpaid);
+  const doubles = [...capturedPerReservation.entries()]
+    .filter(([, n]) => n > 1)
+    .map(([id, n]) => `${s.reservations.get(id)?.pnr ?? id}: ${n} payments captured`);
+  const rows = new Map<string, number>();
+  for (const p of s.payments) rows.set(p.reservationId, (rows.get(p.reservationId) ?? 0) + 1);
+  for (const [id, n] of rows) if (n > 1) doubles.push(`${s.reservations.get(id)?.pnr ?? id}: ${n} payment rows`);
+  check('no second charge (one payment per reservation)', doubles);
+  const perUser = new Map<string, number>();
+  for (const r of s.reservations.values()) perUser.set(r.userId, (perUser.get(r.userId) ?? 0) + 1);
+  check(
+    'no second reservation (one per traveller, whatever the retries)',
+    [...perUser.entries()].filter(([, n]) => n > 1).map(([u, n]) => `user ${u}: ${n} reservations`),
+  );
+
+  // ── seats and PNRs ──
+  const audit = await doubleBookingAudit(prisma, ctx.runId);
+  check('no berth segment sold twice', [
+    ...(audit.overlaps ? [`${audit.overlaps} overlapping berth segments`] : []),
+    ...(audit.maskMismatch ? [`${audit.maskMismatch} inventory masks disagree with passengers`] : []),
+  ]);
+  check(
+    'every PNR a client was answered is final',
+    ctx.answered
+      .map((id) => s.reservations.get(id))
+      .filter((r) => !r || !FINAL.has(r.status))
+      .map((r) =>
+        r ? `${r.pnr} ${r.status}${r.holdExpiresAt ? ` (hold to ${r.holdExpiresAt.toISOString()})` : ''}` : 'missing',
+      ),
+  );
+
+  // ── messages ──
+  check('outboxes drained, queues empty', [
+    ...(s.outbox.booking ? [`booking outbox: ${s.outbox.booking} unpublished`] : []),
+    ...(s.outbox.payment ? [`payment outbox: ${s.outbox.payment} unpublished`] : []),
+    ...s.queues.filter((q) => q.messages && !q.queue.endsWith('.unrouted')).map((q) => `${q.queue}: ${q.messages}`),
+  ]);
+  // A dead-lettered event is accounted for when its reservation's money checked out above
+  // (its effect was reached another way, or was not owed).
+  const failedPnrs = new Set(moneyViolations.map((v) => v.split(' ')[0]));
+  const dlq = s.dlq.map((m) => {
+    const rid = /"reservationId":"([0-9a-f-]+)"/.exec(m.body)?.[1];
+    const pnr = rid ? s.reservations.get(rid)?.pnr : undefined;
+    return { ...m, accounted: Boolean(m.messageId) && !(pnr && failedPnrs.has(pnr)) };
+  });
+  check(
+    'every dead-lettered message accounted for',
+    dlq.filter((m) => !m.accounted).map((m) => `${m.queue} ${m.type ?? ''} ${m.messageId ?? ''}: ${String(m.reason)}`),
+  );
+  check(
+    'every injected fault recovered',
+    ctx.faults
+      .filter((f) => f.error || f.healthyMs === null)
+      .map((f) => `${f.kind} ${f.target ?? ''}: ${f.error ?? 'not healthy'}`),
+  );
+  check('the system settled', ctx.settled ? [] : ['did not settle in time']);
+
+  const reservations: Record<string, number> = {};
+  for (const r of s.reservations.values()) reservations[r.status] = (reservations[r.status] ?? 0) + 1;
+  const ready = ctx.faults.map((f) => f.readyMs).filter((x): x is number => x !== null);
+  const healthy = ctx.faults.map((f) => f.healthyMs).filter((x): x is number => x !== null);
+  return {
+    ok: checks.every((c) => c.ok),
+    money: { ...money, byOutcome },
+    seats: { overlaps: audit.overlaps, maskMismatch: audit.maskMismatch, seatedPassengers: audit.seatedPassengers },
+    reservations,
+    answeredPnrs: ctx.answered.length,
+    webhooks: {
+      deliveries: s.provider.deliveries.length,
+      duplicates: s.provider.deliveries.filter((d) => d.copy > 1).length,
+      late: s.provider.deliveries.filter((d) => d.heldMs !== undefined).length,
+      failed: s.provider.deliveries.filter((d) => d.status === 'failed').length,
+    },
+    outbox: s.outbox,
+    dlq,
+    faults: {
+      count: ctx.faults.length,
+      maxReadyMs: ready.length ? Math.max(...ready) : null,
+      maxHealthyMs: healthy.length ? Math.max(...healthy) : null,
+      errors: ctx.faults.filter((f) => f.error).length,
+    },
+    checks,
+  };
+}
