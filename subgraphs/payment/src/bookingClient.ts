@@ -4,6 +4,7 @@
 // answers nothing else): the caller's identity and address as payment received them.
 import { IDENTITY_ASSERTION_HEADER, type Identity, type IdentityAssertions } from '@tatkal/common';
 import { z } from 'zod';
+import { jsonClient } from './jsonClient.ts';
 
 const QUERY = `query PaymentReservationCheck($r: [_Any!]!) {
   _entities(representations: $r) { ... on Reservation { id pnr status farePaise holdExpiresAt } }
@@ -40,6 +41,8 @@ export interface HeldReservation {
 export interface BookingClient {
   /** The reservation as its owner (or an admin) sees it, or null when it is not theirs or does not exist. */
   reservation(id: string, caller: BookingCaller): Promise<HeldReservation | null>;
+  /** Closes its connections (shutdown). */
+  close?(): Promise<void>;
 }
 
 export interface BookingCaller {
@@ -57,10 +60,10 @@ export function createBookingClient(
   url: string,
   opts: { timeoutMs?: number; assertions?: IdentityAssertions } = {},
 ): BookingClient {
+  const client = jsonClient(url, { timeoutMs: opts.timeoutMs ?? 3_000 });
   return {
     async reservation(id, caller) {
       const headers: Record<string, string> = {
-        'content-type': 'application/json',
         authorization: caller.authorization,
         'x-request-id': caller.requestId,
       };
@@ -69,24 +72,21 @@ export function createBookingClient(
           { identity: caller.identity, clientIp: caller.clientIp ?? 'unknown' },
           caller.authorization,
         );
-      let res: Response;
+      let res: Awaited<ReturnType<typeof client.post>>;
       try {
-        res = await fetch(url, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({ query: QUERY, variables: { r: [{ __typename: 'Reservation', id }] } }),
-          signal: AbortSignal.timeout(opts.timeoutMs ?? 3_000),
-        });
+        res = await client.post(url, { query: QUERY, variables: { r: [{ __typename: 'Reservation', id }] } }, headers);
       } catch (err) {
         throw new BookingUnavailableError(`booking subgraph unreachable at ${url}: ${(err as Error).message}`);
       }
-      const parsed = answerSchema.safeParse(await res.json().catch(() => null));
-      if (!res.ok || !parsed.success || parsed.data.errors?.length || !parsed.data.data) {
+      const parsed = answerSchema.safeParse(res.body);
+      const ok = res.status >= 200 && res.status < 300;
+      if (!ok || !parsed.success || parsed.data.errors?.length || !parsed.data.data) {
         const detail = parsed.success ? parsed.data.errors?.map((e) => e.message).join('; ') : 'unexpected answer';
         throw new BookingUnavailableError(`booking subgraph answered ${res.status}: ${detail ?? 'no data'}`);
       }
       const r = parsed.data.data._entities[0] ?? null;
       return r && { ...r, holdExpiresAt: r.holdExpiresAt ? new Date(r.holdExpiresAt) : null };
     },
+    close: () => client.close(),
   };
 }

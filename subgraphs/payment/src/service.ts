@@ -73,6 +73,7 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
       await http?.close();
       await events?.close();
       redis?.disconnect();
+      await Promise.all([deps.booking.close?.(), deps.provider.close?.()]);
       await prisma.$disconnect();
     },
   };

@@ -275,6 +275,21 @@ describe('createPayment', () => {
     expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(1);
   });
 
+  it('the database refuses a second live payment of a reservation, and allows one after a failure', async () => {
+    const r = randomUUID();
+    const insert = (status: string) =>
+      db.prisma.$executeRaw`
+        INSERT INTO payment.payments (id, reservation_id, user_id, amount_paise, status, provider_ref, checkout_url,
+          updated_at)
+        VALUES (${randomUUID()}::uuid, ${r}::uuid, ${randomUUID()}::uuid, 100, ${status}::payment."PaymentStatus",
+          ${`pay_${randomUUID()}`}, 'http://x/checkout', now())`;
+    await insert('PENDING');
+    await expect(insert('SUCCEEDED')).rejects.toThrow(/payments_one_live_per_reservation|unique/i);
+    await db.prisma.payment.updateMany({ where: { reservationId: r }, data: { status: 'FAILED' } });
+    await insert('PENDING');
+    expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(2);
+  });
+
   it('holds no database transaction while it waits for the provider', async () => {
     const who = identity(randomUUID());
     const r = holdReservation();

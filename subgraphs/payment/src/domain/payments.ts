@@ -61,14 +61,14 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   const amountPaise = reservation.farePaise;
 
   // Raw SQL on this path (once or twice per payment of a rush): no ORM query compiled per call.
-  const live = async (db: Pick<PrismaClient, '$queryRaw'>): Promise<Payment | null> => {
-    const rows = await db.$queryRaw<Payment[]>`
+  const live = async (): Promise<Payment | null> => {
+    const rows = await deps.prisma.$queryRaw<Payment[]>`
       SELECT ${PAYMENT_COLUMNS} FROM payment.payments
       WHERE reservation_id = ${reservationId}::uuid AND status IN ('PENDING', 'SUCCEEDED')
-      ORDER BY created_at DESC LIMIT 1`;
+      LIMIT 1`;
     return rows[0] ?? null;
   };
-  const existing = await live(deps.prisma);
+  const existing = await live();
   if (existing) return existing;
 
   // The provider is called outside any transaction: a transaction held open across an HTTP call
@@ -91,26 +91,20 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
     }
     throw err;
   }
-  return deps.prisma.$transaction(
-    async (tx) => {
-      // Serializes createPayment per reservation (no unique index can say "one live payment").
-      await tx.$executeRaw`
-        SELECT pg_advisory_xact_lock(hashtextextended(${`payment:reservation:${reservationId}`}, 0))`;
-      // Another request won the race: its payment is the one (ours stays unused at the provider,
-      // which nobody is sent to, like an unconfirmed Stripe PaymentIntent).
-      const winner = await live(tx);
-      if (winner) return winner;
-      const created = await tx.$queryRaw<Payment[]>`
-        INSERT INTO payment.payments
-          (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
-        VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
-          ${remote.id}, ${remote.checkoutUrl}, now())
-
-        RETURNING ${PAYMENT_COLUMNS}`;
-      return created[0]!;
-    },
-    { maxWait: 5_000, timeout: 10_000 },
-  );
+  // One statement: the partial unique index payments_one_live_per_reservation refuses a second live
+  // payment, so a request that lost the race inserts nothing and returns the winner's (ours stays
+  // unused at the provider, which nobody is sent to, like an unconfirmed Stripe PaymentIntent).
+  const created = await deps.prisma.$queryRaw<Payment[]>`
+    INSERT INTO payment.payments
+      (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
+    VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
+      ${remote.id}, ${remote.checkoutUrl}, now())
+    ON CONFLICT (reservation_id) WHERE status IN ('PENDING', 'SUCCEEDED') DO NOTHING
+    RETURNING ${PAYMENT_COLUMNS}`;
+  const payment = created[0] ?? (await live());
+  // The winner failed between our insert and this read: the client may simply try again.
+  if (!payment) throw tryAgain();
+  return payment;
 }
 
 const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {

@@ -2,6 +2,7 @@
 // for a checkout, ask for a refund. Every call carries an Idempotency-Key, so a retry after a
 // time-out or a rolled-back transaction gets the provider's first answer instead of a second charge.
 import { z } from 'zod';
+import { jsonClient } from '../jsonClient.ts';
 
 const paymentSchema = z.object({
   id: z.string().min(1),
@@ -36,26 +37,24 @@ export interface ProviderClient {
     amountPaise: number;
     reason: string;
   }): Promise<ProviderRefund>;
+  /** Closes its connections (shutdown). */
+  close?(): Promise<void>;
 }
 
 export function createProviderClient(baseUrl: string, opts: { timeoutMs?: number } = {}): ProviderClient {
-  const timeoutMs = opts.timeoutMs ?? 3_000;
+  const client = jsonClient(baseUrl, { timeoutMs: opts.timeoutMs ?? 3_000 });
   async function post<T>(path: string, idempotencyKey: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
-    let res: Response;
+    let res: Awaited<ReturnType<typeof client.post>>;
     try {
-      res = await fetch(new URL(path, baseUrl), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await client.post(path, body, { 'idempotency-key': idempotencyKey });
     } catch (err) {
       throw new ProviderError(`payment provider unreachable at ${baseUrl}: ${(err as Error).message}`);
     }
-    const text = await res.text();
-    if (!res.ok)
-      throw new ProviderError(`payment provider answered ${res.status} to POST ${path}: ${text.slice(0, 200)}`);
-    const parsed = schema.safeParse(JSON.parse(text));
+    if (res.status < 200 || res.status >= 300)
+      throw new ProviderError(
+        `payment provider answered ${res.status} to POST ${path}: ${JSON.stringify(res.body).slice(0, 200)}`,
+      );
+    const parsed = schema.safeParse(res.body);
     if (!parsed.success) throw new ProviderError(`unexpected answer from the payment provider to POST ${path}`);
     return parsed.data;
   }
@@ -74,5 +73,6 @@ export function createProviderClient(baseUrl: string, opts: { timeoutMs?: number
         { payment: input.providerRef, amountPaise: input.amountPaise, reason: input.reason },
         refundSchema,
       ),
+    close: () => client.close(),
   };
 }
