@@ -94,6 +94,11 @@ export function loadBookingConfig(source: NodeJS.ProcessEnv = process.env) {
       UNPAID_HOLDS_PER_ACCOUNT: z.coerce.number().int().min(0).default(4),
       /** Tatkal PNRs an AGENT account may have on one run. */
       AGENT_TATKAL_PNRS_PER_RUN: z.coerce.number().int().min(0).default(1),
+      /**
+       * Longest a run's availability is served from memory (docs/api.md, "Availability"); booking's
+       * own writes invalidate it sooner. 0 turns the cache off.
+       */
+      AVAILABILITY_CACHE_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
     },
     source,
   );

@@ -1,5 +1,6 @@
 import type { PrismaClient } from '@tatkal/db';
 import type { Idempotency, Redis, RequestContext } from '@tatkal/common';
+import type { AvailabilityCache } from './domain/availabilityCache.ts';
 import type { LayoutCache } from './domain/layout.ts';
 import type { ReservationQueue } from './domain/queue.ts';
 import type { Refusals } from './domain/refusals.ts';
@@ -13,6 +14,8 @@ export interface ReservationDeps {
   settings: ReservationSettings;
   queue: ReservationQueue;
   refusals: Refusals;
+  /** Availability served from memory; every write that changes a run's inventory tells it (after its commit). */
+  availability: AvailabilityCache;
   /** The clock booking windows are judged by (tests move it); the system clock when absent. */
   now?: () => Date;
   /** Most reservations a run's cancellation cancels per transaction (RUN_CANCEL_BATCH_SIZE). */

@@ -1,11 +1,12 @@
 import { createIdempotency, createLeaseManager, type Logger, type Redis } from '@tatkal/common';
 import { Prisma, type PrismaClient } from '@tatkal/db';
 import type { BookingDeps } from './context.ts';
+import { createAvailabilityCache } from './domain/availabilityCache.ts';
 import { createLayoutCache } from './domain/layout.ts';
 import { createReservationQueue } from './domain/queue.ts';
 import { createRefusals } from './domain/refusals.ts';
 import { defaultReservationSettings, type ReservationSettings } from './domain/types.ts';
-import { allocationBatchSeconds, allocationBatchSize, reservationOutcomes } from './metrics.ts';
+import { allocationBatchSeconds, allocationBatchSize, availabilityCacheReads, reservationOutcomes } from './metrics.ts';
 
 /** The booking service's long-lived collaborators, one of each per process. */
 export function createBookingDeps(
@@ -23,6 +24,11 @@ export function createBookingDeps(
   const idempotency = createIdempotency({ db: prisma, sql: Prisma, schema: 'booking', redis });
   const layouts = createLayoutCache(prisma);
   const refusals = createRefusals(redis, settings.waitlistLimit);
+  const availability = createAvailabilityCache({
+    redis,
+    ttlMs: settings.availabilityCacheMs,
+    onResult: (result) => availabilityCacheReads.inc({ result }),
+  });
   const queue = createReservationQueue({
     prisma,
     redis,
@@ -36,6 +42,7 @@ export function createBookingDeps(
     random,
     onOutcome: (outcome) => reservationOutcomes.inc({ outcome }),
     onBatch: (report) => {
+      if (report.decided.length > 0) availability.changed(report.runId);
       allocationBatchSize.observe(report.decided.length);
       allocationBatchSeconds.observe(report.ms / 1000);
     },
@@ -44,6 +51,6 @@ export function createBookingDeps(
     prisma,
     redis,
     idempotency,
-    reservations: { prisma, idempotency, layouts, settings, queue, refusals, now, runCancelBatchSize },
+    reservations: { prisma, idempotency, layouts, settings, queue, refusals, availability, now, runCancelBatchSize },
   };
 }

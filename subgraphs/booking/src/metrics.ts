@@ -9,6 +9,14 @@ export const reservationOutcomes = counter({
   labelNames: ['outcome'],
 });
 
+export const availabilityCacheReads = counter({
+  name: 'tatkal_booking_availability_cache_total',
+  help:
+    'Availability reads per run, journey and quota: hit (from memory), miss (read from the database and kept), ' +
+    'bypass (cache off, or Redis did not answer)',
+  labelNames: ['result'],
+});
+
 export const holdsExpired = counter({
   name: 'tatkal_holds_expired_total',
   help: 'Unpaid holds the sweeper expired (berths freed, waitlist promoted)',

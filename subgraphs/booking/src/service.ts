@@ -55,6 +55,7 @@ export async function startBookingService(
       agentTatkalPnrsPerRun: config.AGENT_TATKAL_PNRS_PER_RUN,
       txTimeoutMs: config.DB_TX_TIMEOUT_MS,
       runCancelBatchSize: config.RUN_CANCEL_BATCH_SIZE,
+      availabilityCacheMs: config.AVAILABILITY_CACHE_MS,
     },
     opts.now,
   );
@@ -69,8 +70,13 @@ export async function startBookingService(
     // reserveSeats' graphql-rate-limit rule (permissions.ts) counts here; Redis down: not limited.
     rateLimitStore: new RedisRateLimitStore(redis, { prefix: 'rl:booking:', logger }),
   });
-  const events = config.EVENTS_ENABLED ? startEvents(config, logger, prisma, deps.reservations.settings) : null;
-  const { queue } = deps.reservations;
+  const { queue, availability } = deps.reservations;
+  // The sweeper's and payment events' writes do not name their runs: every run's availability is read again.
+  const events = config.EVENTS_ENABLED
+    ? startEvents(config, logger, prisma, deps.reservations.settings, (outcome) => {
+        if (outcome === 'RELEASED' || outcome === 'REACQUIRED') availability.changedAll();
+      })
+    : null;
   const sweeper = startSweeper({
     prisma,
     settings: deps.reservations.settings,
@@ -79,7 +85,11 @@ export async function startBookingService(
     admitDue: queue.admitDue,
     intervalMs: config.SWEEP_INTERVAL_MS,
     logger,
-    onExpired: (n) => holdsExpired.inc(n),
+    onExpired: (n) => {
+      holdsExpired.inc(n);
+      availability.changedAll();
+    },
+    onPromoted: () => availability.changedAll(),
   });
   const preparer =
     config.INVENTORY_HORIZON_DAYS > 0
@@ -104,6 +114,7 @@ export async function startBookingService(
     prisma,
     idempotency: deps.idempotency,
     settings: deps.reservations.settings,
+    availability,
     logger,
     intervalMs: config.CHART_INTERVAL_MS,
     now: opts.now,
@@ -145,6 +156,7 @@ function startEvents(
   logger: Logger,
   prisma: ReturnType<typeof createPrisma>,
   settings: Parameters<typeof startPaymentEventsConsumer>[0]['settings'],
+  onOutcome: Parameters<typeof startPaymentEventsConsumer>[0]['onOutcome'],
 ) {
   const connection = createAmqpConnection({ url: config.AMQP_URL, logger, name: 'booking' });
   registerEventTopology(connection, config.EVENTS_PREFIX);
@@ -156,7 +168,14 @@ function startEvents(
     intervalMs: config.OUTBOX_INTERVAL_MS,
     exchangeName: eventTopology(config.EVENTS_PREFIX).exchangeName,
   });
-  const consumer = startPaymentEventsConsumer({ connection, prisma, settings, logger, prefix: config.EVENTS_PREFIX });
+  const consumer = startPaymentEventsConsumer({
+    connection,
+    prisma,
+    settings,
+    logger,
+    prefix: config.EVENTS_PREFIX,
+    onOutcome,
+  });
   return {
     connection,
     async close() {

@@ -77,11 +77,18 @@ export async function cancellationQuote(
 
 /** Cancels passengers (all by default) of a PNR the caller owns (or any, for an admin). */
 export async function cancelReservation(
-  deps: { prisma: PrismaClient; idempotency: Idempotency; settings: ReservationSettings; now?: () => Date },
+  deps: {
+    prisma: PrismaClient;
+    idempotency: Idempotency;
+    settings: ReservationSettings;
+    now?: () => Date;
+    /** The availability cache (availabilityCache.ts): told after the commit. */
+    availability?: { changed(runId: string): void };
+  },
   identity: Identity,
   input: CancelInput,
 ): Promise<ReservationView> {
-  return deps.prisma.$transaction(
+  const view = await deps.prisma.$transaction(
     async (tx) => {
       const { r, active, ids } = await ownReservation(tx, identity, input, true);
       if (!canMove('cancel', r.status))
@@ -109,4 +116,6 @@ export async function cancelReservation(
     },
     { maxWait: deps.settings.txMaxWaitMs, timeout: deps.settings.txTimeoutMs },
   );
+  deps.availability?.changed(view.runId);
+  return view;
 }

@@ -17,6 +17,8 @@ interface ChartDeps {
   idempotency: Idempotency;
   settings: ReservationSettings;
   logger: Logger;
+  /** The availability cache (availabilityCache.ts): told after a chart's commit. */
+  availability?: { changed(runId: string): void };
 }
 
 /** Prepares one chart of a run now (idempotent). */
@@ -39,6 +41,7 @@ export async function prepareChart(
     { timeout: 60_000, maxWait: 10_000 },
   );
   if (outcome.prepared) {
+    deps.availability?.changed(runId);
     chartsPrepared.inc({ chart: chart.toLowerCase() });
     deps.logger.info({ ...outcome }, 'chart prepared');
   }

@@ -86,10 +86,11 @@ export function createReservationQueue(deps: QueueDeps) {
     settings: deps.settings,
     logger: deps.logger,
     onBatch: (report) => {
+      // First: what observes a committed batch (availability's version) sees it before any outcome is told.
+      deps.onBatch?.(report);
       for (const d of report.decided) waiters.settle(d.request.id, d.stored);
       deps.refusals.publish(report.runId, report.journeys);
       progress.record(report);
-      deps.onBatch?.(report);
     },
     onFailed: (id, stored) => waiters.settle(id, stored),
   });

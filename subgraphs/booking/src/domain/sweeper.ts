@@ -18,8 +18,10 @@ export function startSweeper(opts: {
   admitDue: () => Promise<unknown>;
   intervalMs: number;
   logger: Logger;
-  /** After each batch of holds expired (metrics). */
+  /** After each batch of holds expired (metrics, the availability cache). */
   onExpired?: (n: number) => void;
+  /** After waitlisted passengers were promoted to freed berths (the availability cache). */
+  onPromoted?: (n: number) => void;
 }) {
   let lastPurge = 0;
   return startPeriodic({ name: 'hold sweeper', intervalMs: opts.intervalMs, logger: opts.logger }, async (stopped) => {
@@ -32,6 +34,7 @@ export function startSweeper(opts: {
       }
     } while (n > 0 && !stopped());
     const promoted = await promoteStranded(opts.prisma, opts.settings);
+    if (promoted) opts.onPromoted?.(promoted);
     if (promoted) opts.logger.info({ promoted }, 'promoted waitlisted reservations to freed berths');
     // Waiting rooms opened while no instance's timer ran (a crash at the opening) are admitted here.
     await opts.admitDue();

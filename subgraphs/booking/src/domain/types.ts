@@ -31,6 +31,8 @@ export interface ReservationSettings {
   monthlyPnrsVerified: number;
   unpaidHoldsPerAccount: number;
   agentTatkalPnrsPerRun: number;
+  /** How long a run's availability may be served from memory (availabilityCache.ts); 0 turns it off. */
+  availabilityCacheMs: number;
 }
 
 export const defaultReservationSettings: ReservationSettings = {
@@ -50,6 +52,7 @@ export const defaultReservationSettings: ReservationSettings = {
   monthlyPnrsVerified: 24,
   unpaidHoldsPerAccount: 4,
   agentTatkalPnrsPerRun: 1,
+  availabilityCacheMs: 1_000,
 };
 
 export interface PassengerInput {

@@ -39,6 +39,8 @@ interface Deps {
   runCancelBatchSize?: number;
   /** This process's run cache: forgets the run once it is cancelled. */
   layouts?: { forgetRun(runId: string): void };
+  /** The availability cache (availabilityCache.ts): told after each batch's commit. */
+  availability?: { changed(runId: string): void };
 }
 
 /** Marks the run cancelled and cancels its reservations; safe to repeat and to run concurrently. */
@@ -64,6 +66,7 @@ async function drainRun(deps: Deps, runId: string) {
       cancelOnRun(deps.prisma, deps, runId, deps.runCancelBatchSize ?? RUN_CANCEL_BATCH_SIZE),
     );
     if (batch.cancelled === 0) return total;
+    deps.availability?.changed(runId);
     total.cancelledReservations += batch.cancelled;
     total.refundPaise += batch.refundPaise;
   }
