@@ -93,9 +93,24 @@ export function armorValidationRules(limits: QueryLimits): ValidationRule[] {
  */
 export function sourceLimitCheck(limits: QueryLimits): (source: string) => Promise<LimitViolation | null> {
   const overTokenLimit = armorTokenLimit(limits.maxTokens);
-  return async (source) =>
-    nestingOf(source, limits) ?? ((await overTokenLimit(source)) ? { limit: 'tokens', max: limits.maxTokens } : null);
+  // The verdict depends on the text alone: an app sends the same few texts again and again, so
+  // each is lexed and parsed once (bounded: at most CHECKED_TEXTS texts of up to CHECKED_CHARS).
+  const checked = new Map<string, LimitViolation | null>();
+  return async (source) => {
+    const known = checked.get(source);
+    if (known !== undefined) return known;
+    const verdict =
+      nestingOf(source, limits) ?? ((await overTokenLimit(source)) ? { limit: 'tokens', max: limits.maxTokens } : null);
+    if (source.length <= CHECKED_CHARS) {
+      if (checked.size >= CHECKED_TEXTS) checked.delete(checked.keys().next().value!);
+      checked.set(source, verdict);
+    }
+    return verdict;
+  };
 }
+
+const CHECKED_TEXTS = 500;
+const CHECKED_CHARS = 10_000;
 
 /**
  * Selection-set nesting on the text alone (graphql's lexer, no recursion). Braces inside
