@@ -58,6 +58,8 @@ async function main() {
       holdTtlMs: Number(args['hold-ttl-s']) * 1000,
       declineRate: 0.05,
       cancelRate: 0.3,
+      latePayRate: 0.04,
+      payThenCancelRate: 0.04,
       webhooks: { duplicateRate: 0.2, lateRate: 0.1, lateMs: 5_000 },
       settleTimeoutMs: Number(args['settle-timeout-s']) * 1000,
       closeAllAmqp: args['close-all-amqp'],

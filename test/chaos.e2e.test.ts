@@ -42,6 +42,8 @@ describe('chaos: the Tatkal minute while processes die', () => {
       holdTtlMs: 120_000,
       declineRate: 0.05,
       cancelRate: 0.3,
+      latePayRate: 0.05,
+      payThenCancelRate: 0.05,
       webhooks: { duplicateRate: 0.2, lateRate: 0.1, lateMs: 3_000 },
       settleTimeoutMs: 60_000,
       closeAllAmqp: false,

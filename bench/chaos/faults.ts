@@ -73,7 +73,7 @@ export function planFaults(seed: number, count: number): PlannedFault[] {
  * last second. Looked for up to `withinMs` (the lease is held while the queue is drained).
  */
 export async function findLeaseholder(
-  watcher: pg.Client,
+  watcher: pg.Pool,
   redis: Redis,
   runId: string,
   stack: ChaosStack,

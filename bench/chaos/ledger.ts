@@ -44,7 +44,15 @@ interface Delivery {
 export interface State {
   reservations: Map<
     string,
-    { id: string; pnr: string; userId: string; status: string; farePaise: number; holdExpiresAt: Date | null }
+    {
+      confirmedAt: Date | null;
+      id: string;
+      pnr: string;
+      userId: string;
+      status: string;
+      farePaise: number;
+      holdExpiresAt: Date | null;
+    }
   >;
   passengers: Map<string, { status: string; farePaise: number; refundPaise: number | null }[]>;
   payments: { id: string; reservationId: string; status: string; amountPaise: number; providerRef: string }[];
@@ -64,7 +72,7 @@ export interface State {
 const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
 
 export async function collectState(
-  watcher: pg.Client,
+  watcher: pg.Pool,
   providerUrl: string,
   amqpUrl: string,
   prefix: string,
@@ -72,7 +80,7 @@ export async function collectState(
   withDlq = false,
 ): Promise<State> {
   const r = await watcher.query(
-    `SELECT id, pnr, user_id, status, fare_paise, hold_expires_at FROM booking.reservations WHERE run_id = $1`,
+    `SELECT id, pnr, user_id, status, fare_paise, hold_expires_at, confirmed_at FROM booking.reservations WHERE run_id = $1`,
     [runId],
   );
   const p = await watcher.query(
@@ -150,6 +158,7 @@ export async function collectState(
           status: x.status,
           farePaise: x.fare_paise,
           holdExpiresAt: x.hold_expires_at,
+          confirmedAt: x.confirmed_at,
         },
       ]),
     ),
@@ -185,8 +194,10 @@ const captured = (p: ProviderPayment) => ['succeeded', 'refunded', 'partially_re
 /** What still moves: empty once the system has settled. */
 export function unsettled(s: State, answered: string[]): string[] {
   const left: string[] = [];
-  const notFinal = answered.filter((id) => !FINAL.has(s.reservations.get(id)?.status ?? 'missing'));
-  if (notFinal.length) left.push(`${notFinal.length} answered PNRs not final`);
+  const notFinal = [...new Set([...answered, ...s.reservations.keys()])].filter(
+    (id) => !FINAL.has(s.reservations.get(id)?.status ?? 'missing'),
+  );
+  if (notFinal.length) left.push(`${notFinal.length} PNRs not final`);
   const pendingDeliveries = s.provider.deliveries.filter((d) => d.status === 'pending').length;
   if (pendingDeliveries) left.push(`${pendingDeliveries} webhook deliveries pending`);
   const pendingRefunds = s.provider.refunds.filter((r) => r.status !== 'succeeded').length;
@@ -200,36 +211,14 @@ export function unsettled(s: State, answered: string[]): string[] {
     left.push(`outboxes: booking ${s.outbox.booking}, payment ${s.outbox.payment}`);
   for (const q of s.queues)
     if (q.messages && !q.queue.endsWith('.unrouted')) left.push(`${q.queue}: ${q.messages} messages`);
+  // A message being handled is not counted in its queue: the money itself says when it is done.
+  const unbalanced = moneyLedger(s).moneyViolations.length;
+  if (unbalanced) left.push(`${unbalanced} captured payments not yet balanced`);
   return left;
 }
 
-export interface Ledger {
-  ok: boolean;
-  money: {
-    capturedPayments: number;
-    capturedPaise: number;
-    confirmedFaresPaise: number;
-    refundedPaise: number;
-    chargesKeptPaise: number;
-    byOutcome: Record<string, number>;
-  };
-  seats: { overlaps: number; maskMismatch: number; seatedPassengers: number };
-  reservations: Record<string, number>;
-  answeredPnrs: number;
-  webhooks: { deliveries: number; duplicates: number; late: number; failed: number };
-  outbox: State['outbox'];
-  dlq: (State['dlq'][number] & { accounted: boolean })[];
-  faults: { count: number; maxReadyMs: number | null; maxHealthyMs: number | null; errors: number };
-  checks: { name: string; ok: boolean; violations: string[] }[];
-}
-
-export async function checkLedger(
-  prisma: PrismaClient,
-  s: State,
-  ctx: { runId: string; answered: string[]; faults: FaultRecord[]; settled: boolean },
-): Promise<Ledger> {
-  const checks: Ledger['checks'] = [];
-  const check = (name: string, violations: string[]) => checks.push({ name, ok: violations.length === 0, violations });
+/** The money identity per captured payment and in total (see the top of this file). */
+function moneyLedger(s: State) {
   const money = {
     capturedPayments: 0,
     capturedPaise: 0,
@@ -254,7 +243,7 @@ export async function checkLedger(
     const passengers = s.passengers.get(rid) ?? [];
     const cancelled = passengers.filter((x) => x.status === 'CANCELLED' && x.refundPaise !== null);
     const kept = cancelled.reduce((a, x) => a + (x.farePaise - (x.refundPaise ?? 0)), 0);
-    const grantedRefund = cancelled.reduce((a, x) => a + (x.refundPaise ?? 0), 0);
+    const grantedRefund = r?.confirmedAt ? cancelled.reduce((a, x) => a + (x.refundPaise ?? 0), 0) : 0;
     const confirmedFare =
       r?.status === 'CONFIRMED'
         ? passengers.filter((x) => x.status !== 'CANCELLED').reduce((a, x) => a + x.farePaise, 0)
@@ -263,7 +252,9 @@ export async function checkLedger(
     money.capturedPaise += p.amountPaise;
     money.refundedPaise += refunded;
     money.confirmedFaresPaise += confirmedFare;
-    const chargesKept = r?.status === 'CONFIRMED' || r?.status === 'CANCELLED' ? kept : 0;
+    // Charges are kept only on what was confirmed: a hold cancelled before its payment was seen
+    // refunds nothing by the rules (HELD_UNPAID) and its late payment comes back whole.
+    const chargesKept = r?.confirmedAt && (r.status === 'CONFIRMED' || r.status === 'CANCELLED') ? kept : 0;
     money.chargesKeptPaise += chargesKept;
     const outcome = !r
       ? 'no reservation'
@@ -305,6 +296,37 @@ export async function checkLedger(
   const capturedIds = new Set(s.provider.payments.filter(captured).map((p) => p.id));
   for (const r of s.provider.refunds)
     if (!capturedIds.has(r.payment)) moneyViolations.push(`refund ${r.id} of a payment not captured`);
+  return { money, byOutcome, moneyViolations, capturedPerReservation };
+}
+
+export interface Ledger {
+  ok: boolean;
+  money: {
+    capturedPayments: number;
+    capturedPaise: number;
+    confirmedFaresPaise: number;
+    refundedPaise: number;
+    chargesKeptPaise: number;
+    byOutcome: Record<string, number>;
+  };
+  seats: { overlaps: number; maskMismatch: number; seatedPassengers: number };
+  reservations: Record<string, number>;
+  answeredPnrs: number;
+  webhooks: { deliveries: number; duplicates: number; late: number; failed: number };
+  outbox: State['outbox'];
+  dlq: (State['dlq'][number] & { accounted: boolean })[];
+  faults: { count: number; maxReadyMs: number | null; maxHealthyMs: number | null; errors: number };
+  checks: { name: string; ok: boolean; violations: string[] }[];
+}
+
+export async function checkLedger(
+  prisma: PrismaClient,
+  s: State,
+  ctx: { runId: string; answered: string[]; faults: FaultRecord[]; settled: boolean },
+): Promise<Ledger> {
+  const checks: Ledger['checks'] = [];
+  const check = (name: string, violations: string[]) => checks.push({ name, ok: violations.length === 0, violations });
+  const { money, byOutcome, moneyViolations, capturedPerReservation } = moneyLedger(s);
   check(
     'every captured payment is one confirmed ticket, one full refund or one cancellation (to the paisa)',
     moneyViolations,
@@ -335,15 +357,18 @@ export async function checkLedger(
     ...(audit.overlaps ? [`${audit.overlaps} overlapping berth segments`] : []),
     ...(audit.maskMismatch ? [`${audit.maskMismatch} inventory masks disagree with passengers`] : []),
   ]);
-  check(
-    'every PNR a client was answered is final',
-    ctx.answered
-      .map((id) => s.reservations.get(id))
-      .filter((r) => !r || !FINAL.has(r.status))
-      .map((r) =>
-        r ? `${r.pnr} ${r.status}${r.holdExpiresAt ? ` (hold to ${r.holdExpiresAt.toISOString()})` : ''}` : 'missing',
+  // Answered or not (a request whose every answer was lost still made its PNR): all final.
+  const answered = new Set(ctx.answered);
+  check('every PNR a client was answered is final (and every other PNR of the run)', [
+    ...ctx.answered.filter((id) => !s.reservations.has(id)).map((id) => `${id}: answered, not in the database`),
+    ...[...s.reservations.values()]
+      .filter((r) => !FINAL.has(r.status))
+      .map(
+        (r) =>
+          `${r.pnr} ${r.status}${answered.has(r.id) ? '' : ' (never answered)'}` +
+          `${r.holdExpiresAt ? ` (hold to ${r.holdExpiresAt.toISOString()})` : ''}`,
       ),
-  );
+  ]);
 
   // ── messages ──
   check('outboxes drained, queues empty', [

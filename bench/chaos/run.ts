@@ -39,6 +39,9 @@ export interface ChaosOptions {
   /** Share of travellers who decline at the checkout, and of confirmed ones who cancel. */
   declineRate: number;
   cancelRate: number;
+  /** Share of travellers who pay after their hold ran out, and who cancel the moment they paid. */
+  latePayRate: number;
+  payThenCancelRate: number;
   webhooks: { duplicateRate: number; lateRate: number; lateMs: number };
   /** How long the system may take to settle after the workload before the ledger is read anyway. */
   settleTimeoutMs: number;
@@ -56,6 +59,8 @@ export interface ChaosResult {
     reserveAnswered: number;
     reserveErrors: Record<string, number>;
     paid: number;
+    latePaid: number;
+    payThenCancel: number;
     declined: number;
     payErrors: Record<string, number>;
     cancelled: number;
@@ -88,8 +93,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
   const now = () => Date.now() - t0;
   const prisma = createPrisma(opts.databaseUrl, { max: 2, applicationName: 'chaos' });
-  const watcher = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'chaos-watch' });
-  await watcher.connect();
+  // Concurrent travellers' checks and the fault injector share it: a pool, not one client.
+  const watcher = new pg.Pool({ connectionString: opts.databaseUrl, application_name: 'chaos-watch', max: 4 });
   const eventsPrefix = `chaos.${randomUUID().slice(0, 8)}.`;
   const redis = createRedis(opts.redisUrl);
   let stack: ChaosStack | null = null;
@@ -132,6 +137,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       reserveAnswered: 0,
       reserveErrors: {},
       paid: 0,
+      latePaid: 0,
+      payThenCancel: 0,
       declined: 0,
       payErrors: {},
       cancelled: 0,
@@ -274,7 +281,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await phase('pay', holders.length, async () => {
       await runPool(holders.length, opts.concurrency, Number.POSITIVE_INFINITY, async (j) => {
         const u = holders[j]!;
-        const decline = random() < opts.declineRate;
+        // Who this traveller is: one who declines, pays after the hold ran out, cancels right
+        // after paying (before or after booking confirmed), or simply pays.
+        const draw = random();
+        const kind =
+          draw < opts.declineRate
+            ? 'decline'
+            : draw < opts.declineRate + opts.latePayRate
+              ? 'late'
+              : draw < opts.declineRate + opts.latePayRate + opts.payThenCancelRate
+                ? 'pay-then-cancel'
+                : 'pay';
         const a = await withRetry(
           () => u.client.pay(u.reservation!.id, { idempotencyKey: u.payKey, retry: false }),
           clientDeadline(),
@@ -286,7 +303,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           return;
         }
         u.providerRef = a.value.providerRef;
-        const outcome = decline ? 'fail' : 'succeed';
+        if (kind === 'late') {
+          // The hold runs out at the checkout page: the bench moves its end to now (as if the
+          // traveller had stayed away its whole length) and waits for the sweeper to expire it.
+          await watcher.query(
+            `UPDATE booking.reservations SET hold_expires_at = now() WHERE id = $1 AND status = 'HELD'`,
+            [u.reservation!.id],
+          );
+          await waitUntil(async () => {
+            const { rows } = await watcher.query<{ status: string }>(
+              'SELECT status FROM booking.reservations WHERE id = $1',
+              [u.reservation!.id],
+            );
+            return rows[0]!.status !== 'HELD';
+          }, 60_000);
+        }
+        const outcome = kind === 'decline' ? 'fail' : 'succeed';
         const c = await withRetry(async () => {
           const res = await fetch(`${s.providerUrl}/payments/${encodeURIComponent(u.providerRef!)}/${outcome}`, {
             method: 'POST',
@@ -297,21 +329,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           if (!res.ok && res.status !== 409) throw Object.assign(new Error(`HTTP ${res.status}`), { name: 'Checkout' });
         }, clientDeadline());
         if (c.error) counts(clients.payErrors, `checkout ${c.error}`);
-        else if (decline) {
-          clients.declined++;
-          // A declined traveller gives the held berths back rather than letting the hold run out.
+        else if (kind === 'decline' || kind === 'pay-then-cancel') {
+          if (kind === 'decline') clients.declined++;
+          else {
+            clients.paid++;
+            clients.payThenCancel++;
+          }
+          // A declined traveller gives the held berths back rather than letting the hold run out;
+          // another cancels the moment they paid, racing the confirmation.
           const r = u.reservation!;
           const x = await withRetry(() => u.client.cancel(r.pnr, { idempotencyKey: u.cancelKey }), clientDeadline());
           tally(x);
-          if (x.error) counts(clients.payErrors, `cancel after decline ${x.error}`);
-        } else clients.paid++;
+          // INVALID_STATE: the hold was released already (booking had the decline first).
+          if (x.error) counts(clients.payErrors, `cancel after ${kind} ${x.error}`);
+        } else {
+          clients.paid++;
+          if (kind === 'late') clients.latePaid++;
+        }
         progress.pay.done++;
       });
       // Booking confirms asynchronously (webhook -> payment -> RabbitMQ -> booking): the phase
       // ends when every payment the provider captured has its reservation decided.
       await waitUntil(async () => (await unconfirmedPaid(watcher, s.providerUrl)) === 0, 120_000);
     });
-    log(`payment: ${clients.paid} paid, ${clients.declined} declined, errors ${JSON.stringify(clients.payErrors)}`);
+    log(
+      `payment: ${clients.paid} paid (${clients.latePaid} after the hold ran out, ${clients.payThenCancel} cancelled at once), ${clients.declined} declined, errors ${JSON.stringify(clients.payErrors)}`,
+    );
 
     // ── cancellations: some confirmed travellers cancel, whole or one passenger of a group ──
     const { rows: confirmed } = await watcher.query<{ id: string }>(
@@ -397,7 +440,7 @@ export async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number)
 }
 
 /** Payments the provider captured whose reservation is still HELD or QUEUED. */
-async function unconfirmedPaid(watcher: pg.Client, providerUrl: string): Promise<number> {
+async function unconfirmedPaid(watcher: pg.Pool, providerUrl: string): Promise<number> {
   const payments = (await (await fetch(`${providerUrl}/payments`)).json()) as {
     status: string;
     metadata: { reservationId?: string };
