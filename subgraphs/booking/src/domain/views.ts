@@ -1,31 +1,97 @@
 // A reservation as the API shows it, built from its rows (queries) or from what the allocator
 // wrote (mutations, replayed byte for byte).
-import { pageIdsPerUser, type PrismaClient, type UserPageKey } from '@tatkal/db';
+import { pageIdsPerUser, Prisma, type PrismaClient, type UserPageKey } from '@tatkal/db';
 import { isUuid, requestLoader } from '@tatkal/common';
 import type { BookingContext } from '../context.ts';
 import type { FareBreakdown } from './fares/index.ts';
 import { ON_RAC, PassengerStatus, ReservationStatus, SEATED } from './lifecycle/index.ts';
-import { runById, stationByCode, stopsByTrainId } from './network.ts';
 import type { Tx } from './inventory.ts';
 import type { ReservationView } from './types.ts';
 
-type ReservationRow = Awaited<ReturnType<PrismaClient['reservation']['findFirstOrThrow']>> & {
-  passengers: Awaited<ReturnType<PrismaClient['passenger']['findFirstOrThrow']>>[];
+type Row<M extends 'reservation' | 'passenger'> = Awaited<ReturnType<PrismaClient[M]['findFirstOrThrow']>>;
+
+/** What a view is built from: the reservation's row, its passengers and its journey's station codes. */
+export type ReservationRow = Pick<
+  Row<'reservation'>,
+  | 'id'
+  | 'pnr'
+  | 'userId'
+  | 'runId'
+  | 'class'
+  | 'quota'
+  | 'status'
+  | 'fare'
+  | 'holdExpiresAt'
+  | 'createdAt'
+  | 'queueTicket'
+  | 'refusalCode'
+  | 'opensAt'
+> & {
+  fromCode: string;
+  toCode: string;
+  passengers: Pick<
+    Row<'passenger'>,
+    | 'id'
+    | 'position'
+    | 'name'
+    | 'age'
+    | 'gender'
+    | 'berthPreference'
+    | 'status'
+    | 'coachCode'
+    | 'berthNumber'
+    | 'berthType'
+    | 'waitlistNumber'
+    | 'racNumber'
+    | 'farePaise'
+    | 'refundPaise'
+  >[];
 };
+
+/**
+ * Reservations with their passengers and the station codes of their journey in ONE statement: a
+ * traveller's poll of a queued PNR and payment's check of a hold read a reservation this way (the
+ * ORM's include and the network loaders took five queries).
+ */
+export async function reservationRows(
+  db: Tx | PrismaClient,
+  where: { ids: string[] } | { pnr: string },
+): Promise<ReservationRow[]> {
+  const filter = 'ids' in where ? Prisma.sql`r.id = ANY(${where.ids}::uuid[])` : Prisma.sql`r.pnr = ${where.pnr}`;
+  return db.$queryRaw<ReservationRow[]>`
+    SELECT r.id::text AS id, r.pnr, r.user_id::text AS "userId", r.run_id::text AS "runId", r.class::text AS class,
+      r.quota::text AS quota, r.status::text AS status, r.fare, r.hold_expires_at AS "holdExpiresAt",
+      r.created_at AS "createdAt", r.queue_ticket AS "queueTicket", r.refusal_code AS "refusalCode",
+      r.opens_at AS "opensAt", fs.code AS "fromCode", ts.code AS "toCode",
+      COALESCE((
+        SELECT json_agg(json_build_object(
+          'id', p.id, 'position', p.position, 'name', p.name, 'age', p.age, 'gender', p.gender,
+          'berthPreference', p.berth_preference, 'status', p.status, 'coachCode', p.coach_code,
+          'berthNumber', p.berth_number, 'berthType', p.berth_type, 'waitlistNumber', p.waitlist_number,
+          'racNumber', p.rac_number, 'farePaise', p.fare_paise, 'refundPaise', p.refund_paise) ORDER BY p.position)
+        FROM booking.passengers p WHERE p.reservation_id = r.id), '[]'::json) AS passengers
+    FROM booking.reservations r
+    JOIN booking.train_runs tr ON tr.id = r.run_id
+    JOIN booking.train_stops a ON a.train_id = tr.train_id AND a.seq = r.from_seq
+    JOIN booking.stations fs ON fs.id = a.station_id
+    JOIN booking.train_stops b ON b.train_id = tr.train_id AND b.seq = r.to_seq
+    JOIN booking.stations ts ON ts.id = b.station_id
+    WHERE ${filter}`;
+}
 
 // RAC passengers are shown the side lower berth they share.
 const seated = (status: PassengerStatus) => SEATED.includes(status) || status === ON_RAC;
 const inWaitingRoom = (opensAt: Date | null) => opensAt?.toISOString() ?? null;
 
-export function toView(r: ReservationRow, fromCode: string, toCode: string): ReservationView {
+export function toView(r: ReservationRow): ReservationView {
   const active = r.passengers.filter((p) => p.status !== PassengerStatus.CANCELLED);
   return {
     id: r.id,
     pnr: r.pnr,
     status: r.status,
     runId: r.runId,
-    fromCode,
-    toCode,
+    fromCode: r.fromCode,
+    toCode: r.toCode,
     class: r.class,
     quota: r.quota,
     farePaise: active.reduce((sum, p) => sum + p.farePaise, 0),
@@ -61,14 +127,8 @@ export async function loadView(
   db: Tx | PrismaClient,
   where: { id: string } | { pnr: string },
 ): Promise<ReservationView | null> {
-  const r = await (db as Tx).reservation.findUnique({ where: where as { id: string }, include: { passengers: true } });
-  if (!r) return null;
-  const stops = await (db as Tx).trainStop.findMany({
-    where: { train: { runs: { some: { id: r.runId } } }, seq: { in: [r.fromSeq, r.toSeq] } },
-    include: { station: true },
-  });
-  const code = (seq: number) => stops.find((s) => s.seq === seq)!.station.code;
-  return toView(r, code(r.fromSeq), code(r.toSeq));
+  const [r] = await reservationRows(db, 'id' in where ? { ids: [where.id] } : where);
+  return r ? toView(r) : null;
 }
 
 // Reads of many reservations at once: entity references from other subgraphs and reservation
@@ -85,39 +145,12 @@ function settled<V>(values: (V | Error)[]): V[] {
   return values as V[];
 }
 
-/**
- * Views by reservation id: reservations and their passengers, then the runs and the trains' stops
- * through the request's network loaders (which the `run`, `from` and `to` fields reuse).
- */
+/** Views by reservation id, one statement for all of a request's references (`reservationRows`). */
 export const reservationViewById = requestLoader(
   async (ids: string[], ctx: BookingContext): Promise<(OwnedView | null)[]> => {
     const valid = ids.filter(isUuid);
-    const rows = valid.length
-      ? await ctx.prisma.reservation.findMany({ where: { id: { in: valid } }, include: { passengers: true } })
-      : [];
-    const runIds = [...new Set(rows.map((r) => r.runId))];
-    const runs = settled(await runById(ctx).loadMany(runIds));
-    const trainOf = new Map(runIds.map((id, i) => [id, runs[i]?.trainId]));
-    const trainIds = [...new Set([...trainOf.values()].filter((t): t is number => t !== undefined))];
-    const stops = settled(await stopsByTrainId(ctx).loadMany(trainIds));
-    const codeAt = new Map<string, string>();
-    trainIds.forEach((trainId, i) => {
-      for (const s of stops[i]!) {
-        codeAt.set(`${trainId}|${s.seq}`, s.station.code);
-        // `from` and `to` resolve stations by code: they are loaded already.
-        stationByCode(ctx).prime(s.station.code, s.station);
-      }
-    });
-    const views = new Map(
-      rows.map((r) => {
-        const code = (seq: number) => {
-          const found = codeAt.get(`${trainOf.get(r.runId)}|${seq}`);
-          if (!found) throw new Error(`Reservation ${r.id}: no stop ${seq} on its run's route`);
-          return found;
-        };
-        return [r.id, { view: toView(r, code(r.fromSeq), code(r.toSeq)), ownerId: r.userId }];
-      }),
-    );
+    const rows = valid.length ? await reservationRows(ctx.prisma, { ids: valid }) : [];
+    const views = new Map(rows.map((r) => [r.id, { view: toView(r), ownerId: r.userId }]));
     return ids.map((id) => views.get(id) ?? null);
   },
 );

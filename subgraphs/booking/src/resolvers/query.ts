@@ -3,7 +3,7 @@ import { badInput, canRead, isPnr, notFound } from '@tatkal/common';
 import type * as Types from '../generated/resolvers.ts';
 import { runById, runByTrainAndDate, stationByCode, trainByNumber } from '../domain/network.ts';
 import { cancellationQuote } from '../domain/cancel.ts';
-import { loadView } from '../domain/views.ts';
+import { reservationRows, toView } from '../domain/views.ts';
 import { seatMap } from '../domain/seatMap.ts';
 import { reservationsOf } from './reservation.ts';
 import { availabilityOfRun } from './trainRun.ts';
@@ -27,10 +27,10 @@ export const QueryResolvers: Types.QueryResolvers = {
   reservation: async (_, args, ctx) => {
     const pnr = args.pnr.trim();
     if (!isPnr(pnr)) throw badInput('A PNR is 10 digits', 'pnr');
-    const r = await ctx.prisma.reservation.findUnique({ where: { pnr }, select: { id: true, userId: true } });
+    const [r] = await reservationRows(ctx.prisma, { pnr });
     // Another user's PNR answers exactly as a missing one: PNRs cannot be probed.
     if (!r || !canRead(ctx.identity, r.userId)) throw notFound(`No reservation with PNR ${pnr}`);
-    return loadView(ctx.prisma, { id: r.id });
+    return toView(r);
   },
   myReservations: (_, args, ctx) => reservationsOf(ctx, ctx.identity!.userId, args.first, args.after),
   cancellationQuote: async (_, args, ctx) => {
