@@ -60,7 +60,7 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   }
   const amountPaise = reservation.farePaise;
 
-  // Raw SQL on this path (once or twice per payment of a rush): no ORM query compiled per call.
+  // Raw SQL on this path: no ORM query compiled per call.
   const live = async (): Promise<Payment | null> => {
     const rows = await deps.prisma.$queryRaw<Payment[]>`
       SELECT ${PAYMENT_COLUMNS} FROM payment.payments
@@ -68,8 +68,6 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
       LIMIT 1`;
     return rows[0] ?? null;
   };
-  const existing = await live();
-  if (existing) return existing;
 
   // The provider is called outside any transaction: a transaction held open across an HTTP call
   // keeps a pooled connection from the webhook sidecar, which shares the pool and must answer fast.
@@ -92,8 +90,9 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
     throw err;
   }
   // One statement: the partial unique index payments_one_live_per_reservation refuses a second live
-  // payment, so a request that lost the race inserts nothing and returns the winner's (ours stays
-  // unused at the provider, which nobody is sent to, like an unconfirmed Stripe PaymentIntent).
+  // payment, so a request that lost the race, or came with another key after the first payment,
+  // inserts nothing and returns the live one (ours stays unused at the provider, which nobody is
+  // sent to, like an abandoned Stripe PaymentIntent). No read before: one statement per payment.
   const created = await deps.prisma.$queryRaw<Payment[]>`
     INSERT INTO payment.payments
       (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
