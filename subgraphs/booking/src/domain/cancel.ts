@@ -87,6 +87,12 @@ export async function cancelReservation(
   },
   identity: Identity,
   input: CancelInput,
+  /**
+   * Stores the answer under the request's idempotency key in this transaction (Idempotency.run's
+   * `complete`): a process killed right after the commit must not leave a retry to cancel again
+   * (INVALID_STATE for a cancellation that happened; found by the chaos run).
+   */
+  complete?: (tx: Tx, view: ReservationView) => Promise<void>,
 ): Promise<ReservationView> {
   const view = await deps.prisma.$transaction(
     async (tx) => {
@@ -112,7 +118,9 @@ export async function cancelReservation(
           'Online cancellation is closed for this ticket (chart prepared or departure too near); file a refund claim',
         );
       await cancel(tx, deps, r, ids, { refunds: new Map(quote.lines.map((l) => [l.passengerId, l.refundPaise])) });
-      return (await loadView(tx, { id: r.id }))!;
+      const cancelled = (await loadView(tx, { id: r.id }))!;
+      await complete?.(tx, cancelled);
+      return cancelled;
     },
     { maxWait: deps.settings.txMaxWaitMs, timeout: deps.settings.txTimeoutMs },
   );

@@ -1,4 +1,5 @@
 import { cancelReservation } from '../domain/cancel.ts';
+import type { ReservationView } from '../domain/types.ts';
 import { prepareChart } from '../domain/chart.ts';
 import { cancelRun } from '../domain/runs/cancel.ts';
 import { runById } from '../domain/network.ts';
@@ -12,14 +13,20 @@ export const MutationResolvers: Types.MutationResolvers = {
   reserveSeats: (_, args, ctx) =>
     ctx.reservations.queue.reserveSeats(ctx.identity!, args.input, args.idempotencyKey, ctx.clientIp ?? null),
   cancelReservation: async (_, args, ctx) => {
-    const view = await ctx.idempotency.run(
+    const view = await ctx.idempotency.run<ReservationView>(
       {
         userId: ctx.identity!.userId,
         operation: 'cancelReservation',
         key: args.idempotencyKey,
         request: { pnr: args.pnr, passengerIds: args.passengerIds ?? null },
       },
-      () => cancelReservation(ctx.reservations, ctx.identity!, { pnr: args.pnr, passengerIds: args.passengerIds }),
+      (complete) =>
+        cancelReservation(
+          ctx.reservations,
+          ctx.identity!,
+          { pnr: args.pnr, passengerIds: args.passengerIds },
+          complete,
+        ),
     );
     // Berths were freed: what newcomers were refused from memory no longer holds.
     ctx.reservations.refusals.invalidate(view.runId, view.class, view.quota);
