@@ -6,7 +6,6 @@
 // calendar date, also where the supergraph's opaque scalar would let anything through.
 import { HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import {
-  BREAK,
   getNullableType,
   GraphQLError,
   isInputObjectType,
@@ -145,6 +144,28 @@ export function findInputProblem(
     return false;
   }
 
+  for (const site of argumentSites(schema, document, operation))
+    if (checkLiteral(site.value, site.type, site.name)) break;
+  return problem;
+}
+
+interface ArgumentSite {
+  name: string;
+  value: ValueNode;
+  type: GraphQLInputType;
+}
+
+/** Per operation (Apollo reuses a cached document's nodes): its arguments with their input types, in document order. */
+const sitesOf = new WeakMap<OperationDefinitionNode, { schema: GraphQLSchema; sites: ArgumentSite[] }>();
+
+function argumentSites(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): ArgumentSite[] {
+  const known = sitesOf.get(operation);
+  if (known?.schema === schema) return known.sites;
+  const sites: ArgumentSite[] = [];
   const typeInfo = new TypeInfo(schema);
   const checked = {
     ...document,
@@ -156,12 +177,13 @@ export function findInputProblem(
       // A variable's default value is checked where the variable is used.
       Argument(node) {
         const type = typeInfo.getInputType();
-        if (type && checkLiteral(node.value, type, node.name.value)) return BREAK;
+        if (type) sites.push({ name: node.name.value, value: node.value, type });
         return false;
       },
     }),
   );
-  return problem;
+  sitesOf.set(operation, { schema, sites });
+  return sites;
 }
 
 /** A literal as plain JSON (variables inside lists or objects of a custom scalar resolved). */
