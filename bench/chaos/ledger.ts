@@ -54,7 +54,7 @@ export interface State {
       holdExpiresAt: Date | null;
     }
   >;
-  passengers: Map<string, { status: string; farePaise: number; refundPaise: number | null }[]>;
+  passengers: Map<string, { id: string; status: string; farePaise: number; refundPaise: number | null }[]>;
   payments: { id: string; reservationId: string; status: string; amountPaise: number; providerRef: string }[];
   refunds: {
     paymentId: string;
@@ -80,11 +80,12 @@ export async function collectState(
   withDlq = false,
 ): Promise<State> {
   const r = await watcher.query(
-    `SELECT id, pnr, user_id, status, fare_paise, hold_expires_at, confirmed_at FROM booking.reservations WHERE run_id = $1`,
+    `SELECT id, pnr, user_id, status, fare_paise, hold_expires_at, confirmed_at
+       FROM booking.reservations WHERE run_id = $1`,
     [runId],
   );
   const p = await watcher.query(
-    `SELECT p.reservation_id, p.status, p.fare_paise, p.refund_paise
+    `SELECT p.id, p.reservation_id, p.status, p.fare_paise, p.refund_paise
        FROM booking.passengers p JOIN booking.reservations r ON r.id = p.reservation_id WHERE r.run_id = $1`,
     [runId],
   );
@@ -102,7 +103,7 @@ export async function collectState(
   for (const row of p.rows)
     passengers.set(row.reservation_id, [
       ...(passengers.get(row.reservation_id) ?? []),
-      { status: row.status, farePaise: row.fare_paise, refundPaise: row.refund_paise },
+      { id: row.id, status: row.status, farePaise: row.fare_paise, refundPaise: row.refund_paise },
     ]);
   const topology = eventTopology(prefix);
   const queues: State['queues'] = [];
@@ -322,7 +323,14 @@ export interface Ledger {
 export async function checkLedger(
   prisma: PrismaClient,
   s: State,
-  ctx: { runId: string; answered: string[]; faults: FaultRecord[]; settled: boolean },
+  ctx: {
+    runId: string;
+    answered: string[];
+    faults: FaultRecord[];
+    settled: boolean;
+    /** Cancellations a traveller was answered an error for (after its retries). */
+    failedCancels: { reservationId: string; passengerIds: string[] | null; code: string }[];
+  },
 ): Promise<Ledger> {
   const checks: Ledger['checks'] = [];
   const check = (name: string, violations: string[]) => checks.push({ name, ok: violations.length === 0, violations });
@@ -369,6 +377,21 @@ export async function checkLedger(
           `${r.holdExpiresAt ? ` (hold to ${r.holdExpiresAt.toISOString()})` : ''}`,
       ),
   ]);
+
+  // Nothing but the traveller cancels here: an error answered for a cancellation that happened
+  // means a retry did the work again instead of getting the first attempt's answer.
+  check(
+    'no cancellation answered an error after it happened',
+    ctx.failedCancels
+      .filter((c) => {
+        const r = s.reservations.get(c.reservationId);
+        const pax = s.passengers.get(c.reservationId) ?? [];
+        return c.passengerIds
+          ? pax.filter((p) => c.passengerIds!.includes(p.id)).every((p) => p.status === 'CANCELLED')
+          : r?.status === 'CANCELLED';
+      })
+      .map((c) => `${s.reservations.get(c.reservationId)?.pnr ?? c.reservationId}: answered ${c.code}, yet cancelled`),
+  );
 
   // ── messages ──
   check('outboxes drained, queues empty', [

@@ -8,6 +8,9 @@ const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(1
 export function chaosMarkdown(r: ChaosResult): string {
   const o = r.options;
   const l = r.ledger;
+  const balanced =
+    l.money.confirmedFaresPaise + l.money.refundedPaise + l.money.chargesKeptPaise === l.money.capturedPaise;
+  const left = r.settled.left.length ? ` (left: ${r.settled.left.join('; ')})` : '';
   const lines = [
     `# Chaos run, seed ${o.seed}: ledger ${l.ok ? 'PASSED' : 'FAILED'}`,
     '',
@@ -35,7 +38,8 @@ export function chaosMarkdown(r: ChaosResult): string {
     ...r.faults.map(
       (f, i) =>
         `| ${i + 1} | ${s(f.firedAtMs)} | ${f.phase} (${Math.round(f.at * 100)}%) | ${f.kind} | ${f.detail}` +
-        `${f.error ? ` (error: ${f.error})` : ''} | ${f.kind === 'close-amqp' ? '—' : s(f.downMs)} | ${s(f.readyMs)} | ${s(f.healthyMs)} |`,
+        `${f.error ? ` (error: ${f.error})` : ''} | ${f.kind === 'close-amqp' ? '—' : s(f.downMs)} | ` +
+        `${s(f.readyMs)} | ${s(f.healthyMs)} |`,
     ),
     '',
     '"Ready": the restarted process answers /ready. "Healthy": a request through the gateway that needs it',
@@ -43,10 +47,11 @@ export function chaosMarkdown(r: ChaosResult): string {
     '',
     '## Ledger',
     '',
-    `Money (paise): captured ${l.money.capturedPaise} (${rupees(l.money.capturedPaise)}, ${l.money.capturedPayments} payments) = ` +
+    `Money (paise): captured ${l.money.capturedPaise} (${rupees(l.money.capturedPaise)}, ` +
+      `${l.money.capturedPayments} payments) = ` +
       `confirmed fares ${l.money.confirmedFaresPaise} + refunds ${l.money.refundedPaise} + charges kept ` +
       `${l.money.chargesKeptPaise}` +
-      ` (${l.money.confirmedFaresPaise + l.money.refundedPaise + l.money.chargesKeptPaise === l.money.capturedPaise ? 'holds' : 'DOES NOT HOLD'}).`,
+      ` (${balanced ? 'holds' : 'DOES NOT HOLD'}).`,
     '',
     `Captured payments by outcome: ${Object.entries(l.money.byOutcome)
       .map(([k, v]) => `${k} ${v}`)
@@ -57,14 +62,15 @@ export function chaosMarkdown(r: ChaosResult): string {
       .join(', ')}; ${l.answeredPnrs} PNRs answered to clients. Seats: ${l.seats.seatedPassengers} passengers on ` +
       `berths, ${l.seats.overlaps} overlaps, ${l.seats.maskMismatch} mask mismatches.`,
     '',
-    `Webhooks: ${l.webhooks.deliveries} deliveries, ${l.webhooks.duplicates} duplicates, ${l.webhooks.late} held back ` +
-      `(late), ${l.webhooks.failed} given up. Outboxes: booking ${l.outbox.booking}, payment ${l.outbox.payment} unpublished. ` +
-      `Settled ${r.settled.ok ? 'in' : 'NOT within'} ${s(r.settled.ms)}${r.settled.left.length ? ` (left: ${r.settled.left.join('; ')})` : ''}.`,
+    `Webhooks: ${l.webhooks.deliveries} deliveries, ${l.webhooks.duplicates} duplicates, ` +
+      `${l.webhooks.late} held back (late), ${l.webhooks.failed} given up. Outboxes: booking ${l.outbox.booking}, payment ${l.outbox.payment} ` +
+      `unpublished. Settled ${r.settled.ok ? 'in' : 'NOT within'} ${s(r.settled.ms)}${left}.`,
     '',
     `Dead-lettered messages: ${l.dlq.length}`,
     ...l.dlq.map(
       (m) =>
-        `- ${m.queue} ${m.type ?? ''} ${m.messageId ?? ''}: ${String(m.reason)}${m.accounted ? ' (accounted for)' : ' (NOT accounted for)'}`,
+        `- ${m.queue} ${m.type ?? ''} ${m.messageId ?? ''}: ${String(m.reason)}` +
+        (m.accounted ? ' (accounted for)' : ' (NOT accounted for)'),
     ),
     '',
     '| check | result |',

@@ -147,6 +147,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       retries: 0,
       retriedCodes: {},
     };
+    const failedCancels: { reservationId: string; passengerIds: string[] | null; code: string }[] = [];
     const tally = (a: { retries: number; retriedCodes: Record<string, number> }) => {
       clients.retries += a.retries;
       for (const [k, v] of Object.entries(a.retriedCodes)) clients.retriedCodes[k] = (clients.retriedCodes[k] ?? 0) + v;
@@ -214,8 +215,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         rec.error = err instanceof Error ? err.message : String(err);
       }
       log(
-        `fault ${f.kind} ${rec.target ?? ''} at ${(firedAt / 1000).toFixed(1)} s (${f.phase} ${Math.round(f.at * 100)}%): ` +
-          `${rec.detail}; ready ${rec.readyMs ?? '-'} ms, healthy ${rec.healthyMs ?? '-'} ms${rec.error ? `; ${rec.error}` : ''}`,
+        `fault ${f.kind} ${rec.target ?? ''} at ${(firedAt / 1000).toFixed(1)} s ` +
+          `(${f.phase} ${Math.round(f.at * 100)}%): ${rec.detail}; ready ${rec.readyMs ?? '-'} ms, ` +
+          `healthy ${rec.healthyMs ?? '-'} ms${rec.error ? `; ${rec.error}` : ''}`,
       );
     };
     let workloadDone = false;
@@ -341,7 +343,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           const x = await withRetry(() => u.client.cancel(r.pnr, { idempotencyKey: u.cancelKey }), clientDeadline());
           tally(x);
           // INVALID_STATE: the hold was released already (booking had the decline first).
-          if (x.error) counts(clients.payErrors, `cancel after ${kind} ${x.error}`);
+          if (x.error) {
+            counts(clients.payErrors, `cancel after ${kind} ${x.error}`);
+            failedCancels.push({ reservationId: r.id, passengerIds: null, code: x.error });
+          }
         } else {
           clients.paid++;
           if (kind === 'late') clients.latePaid++;
@@ -353,7 +358,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await waitUntil(async () => (await unconfirmedPaid(watcher, s.providerUrl)) === 0, 120_000);
     });
     log(
-      `payment: ${clients.paid} paid (${clients.latePaid} after the hold ran out, ${clients.payThenCancel} cancelled at once), ${clients.declined} declined, errors ${JSON.stringify(clients.payErrors)}`,
+      `payment: ${clients.paid} paid (${clients.latePaid} after the hold ran out, ${clients.payThenCancel} ` +
+        `cancelled at once), ${clients.declined} declined, errors ${JSON.stringify(clients.payErrors)}`,
     );
 
     // ── cancellations: some confirmed travellers cancel, whole or one passenger of a group ──
@@ -379,12 +385,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         if (a.value) {
           clients.cancelled++;
           if (partial) clients.partialCancels++;
-        } else counts(clients.cancelErrors, a.error!);
+        } else {
+          counts(clients.cancelErrors, a.error!);
+          failedCancels.push({ reservationId: r.id, passengerIds: passengerIds ?? null, code: a.error! });
+        }
         progress.cancel.done++;
       });
     });
     log(
-      `cancel: ${clients.cancelled} cancelled (${clients.partialCancels} partly), errors ${JSON.stringify(clients.cancelErrors)}`,
+      `cancel: ${clients.cancelled} cancelled (${clients.partialCancels} partly), ` +
+        `errors ${JSON.stringify(clients.cancelErrors)}`,
     );
 
     // ── settle: faults over, then every condition of a quiet system, within the time-out ──
@@ -399,7 +409,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     }, opts.settleTimeoutMs);
     phases.settle.endMs = now();
     log(
-      `settle: ${settledOk ? 'settled' : 'NOT settled'} in ${((phases.settle.endMs - phases.settle.startMs) / 1000).toFixed(1)} s${left.length ? `: ${left.slice(0, 5).join('; ')}` : ''}`,
+      `settle: ${settledOk ? 'settled' : 'NOT settled'} in ` +
+        `${((phases.settle.endMs - phases.settle.startMs) / 1000).toFixed(1)} s` +
+        (left.length ? `: ${left.slice(0, 5).join('; ')}` : ''),
     );
 
     const state = await collectState(watcher, s.providerUrl, opts.amqpUrl, eventsPrefix, run.runId, true);
@@ -408,6 +420,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       answered,
       faults,
       settled: settledOk,
+      failedCancels,
     });
     const result: ChaosResult = {
       options: (({ signingKey: _k, log: _l, keysFile: _f, ...rest }) => rest)(opts),

@@ -50,7 +50,8 @@ afterAll(async () => {
 
 describe('a cancellation whose process died before its answer was stored', () => {
   for (const partial of [false, true]) {
-    it(`a retry with the same key gets the cancellation back (${partial ? 'one passenger' : 'whole PNR'})`, async () => {
+    const what = partial ? 'one passenger' : 'whole PNR';
+    it(`a retry with the same key gets the cancellation back (${what})`, async () => {
       const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 4 });
       const owner = identity(randomUUID());
       const passengers = [0, 1].map((i) => ({ name: `Passenger ${'AB'[i]}`, age: 30 + i, gender: 'MALE' }));
