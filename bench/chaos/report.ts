@@ -63,7 +63,8 @@ export function chaosMarkdown(r: ChaosResult): string {
       `berths, ${l.seats.overlaps} overlaps, ${l.seats.maskMismatch} mask mismatches.`,
     '',
     `Webhooks: ${l.webhooks.deliveries} deliveries, ${l.webhooks.duplicates} duplicates, ` +
-      `${l.webhooks.late} held back (late), ${l.webhooks.failed} given up. Outboxes: booking ${l.outbox.booking}, payment ${l.outbox.payment} ` +
+      `${l.webhooks.late} held back (late), ${l.webhooks.failed} given up. ` +
+      `Outboxes: booking ${l.outbox.booking}, payment ${l.outbox.payment} ` +
       `unpublished. Settled ${r.settled.ok ? 'in' : 'NOT within'} ${s(r.settled.ms)}${left}.`,
     '',
     `Dead-lettered messages: ${l.dlq.length}`,
