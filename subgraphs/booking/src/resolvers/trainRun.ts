@@ -21,7 +21,7 @@ export async function availabilityOfRun(
 ) {
   const q = quota ?? 'GENERAL';
   const { version, at } = await availabilityVersion(ctx).load(run.id);
-  const key = `${run.id}|${run.inventoryReady}|${from}|${to}|${q}`;
+  const key = JSON.stringify([run.id, run.inventoryReady, from, to, q]);
   const { counts, journey } = await ctx.reservations.availability.read(key, version, at, () =>
     journeyCounts(run, from, to, q, ctx),
   );
