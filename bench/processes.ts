@@ -59,3 +59,14 @@ export function processCpu(processes: RunningProcess[]): Record<string, number> 
 export function cpuDelta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, +(v - (before[k] ?? 0)).toFixed(2)]));
 }
+
+/** Not the product: the load generator and the payment provider's simulator. */
+const NOT_PRODUCT = new Set(['bench client', 'provider']);
+
+/** CPU ms per unit of work by process, and the product's sum (every process but the bench's and the provider's). */
+export function cpuPerUnit(cpu: Record<string, number> | null, units: number) {
+  if (!cpu || units <= 0) return null;
+  const byProcess = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, +((v * 1000) / units).toFixed(2)]));
+  const product = Object.entries(cpu).reduce((sum, [k, v]) => (NOT_PRODUCT.has(k) ? sum : sum + v), 0);
+  return { productMs: +((product * 1000) / units).toFixed(2), byProcess };
+}

@@ -3,7 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import type { doubleBookingAudit } from '../../packages/testkit/src/trainRun.ts';
 import { SERVICE_NODE_OPTIONS } from '../../scripts/nodeOptions.ts';
 import type { PgbenchResult } from '../pgbench.ts';
-import { cpuDelta } from '../processes.ts';
+import { cpuDelta, cpuPerUnit } from '../processes.ts';
 import { redisDelta } from '../redis.ts';
 import { formatCounts, latencySummary, mdTable, outcomeCounts } from '../report.ts';
 import type { OpeningPlan } from './opening.ts';
@@ -65,6 +65,9 @@ export function buildReport(ctx: {
       firstAnswersSeconds: +firstAnswersSeconds.toFixed(2),
       seconds: +reserveSeconds.toFixed(2),
       responsesPerSecond: +(rushAttempts / firstAnswersSeconds).toFixed(1),
+      // Little's law: with this many in flight at this throughput, the mean wait is in flight / throughput.
+      // A fair tail keeps the p99 near it (nobody who came earlier waits much longer than the mean).
+      littleMeanMs: Math.round((Math.min(CONCURRENCY, rushAttempts) * firstAnswersSeconds * 1000) / rushAttempts),
       finalLatencyMs: latencySummary(rec.of('final').map((s) => s.ms)),
       lastFinalOutcomeS: +((Math.max(0, ...rec.of('final').map((s) => s.start + s.ms)) - openingMs) / 1000).toFixed(2),
       finalOutcomes: outcomeCounts(rec.of('final')),
@@ -134,6 +137,10 @@ export function buildReport(ctx: {
       reserve: cpuDelta(reserveAfter.cpu, reserveBefore.cpu),
       payment: payPhase && cpuDelta(payPhase.after.cpu, payPhase.before.cpu),
     },
+    cpuMs: {
+      perAttempt: cpuPerUnit(cpuDelta(reserveAfter.cpu, reserveBefore.cpu), attempts),
+      perPaidTicket: payPhase && cpuPerUnit(cpuDelta(payPhase.after.cpu, payPhase.before.cpu), paid.length),
+    },
     audit: {
       ...audit,
       doubleBooked: audit.overlaps > 0 || audit.maskMismatch > 0 || audit.distinctSeats !== audit.seatedPassengers,
@@ -200,6 +207,12 @@ export function buildReport(ctx: {
           `${report.reserve.holdsPerSecond} (${holds} holds, ${report.reserve.heldPassengers} passengers seated)`,
         ],
         ['first answer p50 / p95 / p99 / max', lat(report.reserve.latencyMs)],
+        [
+          "first answer p99 / Little's mean",
+          `${(report.reserve.latencyMs.p99 / report.reserve.littleMeanMs).toFixed(2)} ` +
+            `(mean ${report.reserve.littleMeanMs} ms = ${Math.min(CONCURRENCY, rushAttempts)} in flight / ` +
+            `${report.reserve.responsesPerSecond} responses/s)`,
+        ],
         ['first answers', formatCounts(report.reserve.outcomes)],
         ['final outcome p50 / p95 / p99 / max (from the request)', lat(report.reserve.finalLatencyMs)],
         ['last final outcome', `${report.reserve.lastFinalOutcomeS} s after the ${plan ? 'opening' : 'rush started'}`],
@@ -263,6 +276,22 @@ export function buildReport(ctx: {
         ['Redis', sharedNote],
         ['CPU seconds, rush', cpuLine(report.cpuSeconds.reserve)],
         ...(report.cpuSeconds.payment ? [['CPU seconds, payment', cpuLine(report.cpuSeconds.payment)]] : []),
+        ...(report.cpuMs.perAttempt
+          ? [
+              [
+                'CPU ms per reserve attempt',
+                `product ${report.cpuMs.perAttempt.productMs} (${cpuLine(report.cpuMs.perAttempt.byProcess)})`,
+              ],
+            ]
+          : []),
+        ...(report.cpuMs.perPaidTicket
+          ? [
+              [
+                'CPU ms per paid ticket',
+                `product ${report.cpuMs.perPaidTicket.productMs} (${cpuLine(report.cpuMs.perPaidTicket.byProcess)})`,
+              ],
+            ]
+          : []),
         ['reservations on the run', formatCounts(report.runStatus)],
         [
           'double-booking audit',
