@@ -52,7 +52,8 @@ export function planFaults(seed: number, count: number): PlannedFault[] {
   const plan: PlannedFault[] = [
     {
       phase: 'rush',
-      at: +(0.15 + random() * 0.5).toFixed(3),
+      // Early: once the run is sold out, newcomers are refused from memory and no one holds the lease.
+      at: +(0.03 + random() * 0.12).toFixed(3),
       kind: 'kill-leaseholder',
       target: null,
       downMs: downMs(),
