@@ -167,12 +167,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const faults: FaultRecord[] = [];
     const busy = new Map<string, Promise<void>>();
     const healthyProbe = async (target: string) => {
-      for (;;) {
+      for (const deadline = Date.now() + 120_000; ; ) {
         try {
           if (!target.startsWith('payment')) await probe.myReservations();
           if (!target.startsWith('booking')) await probe.myPayments();
           return;
-        } catch {
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
           await sleep(100);
         }
       }
@@ -186,7 +187,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           const before = await amqpConnectionCount(s);
           rec.detail = await closeAmqpConnections(s, opts.closeAllAmqp);
           // Healthy: the stack's processes have connected again (as many connections as before).
-          while ((await amqpConnectionCount(s)) < before) await sleep(250);
+          for (const deadline = Date.now() + 120_000; (await amqpConnectionCount(s)) < before; await sleep(250))
+            if (Date.now() > deadline) throw new Error(`fewer than ${before} RabbitMQ connections after 120 s`);
           rec.healthyMs = now() - firedAt;
           return;
         }
