@@ -16,6 +16,11 @@ export interface RequestContext extends BaseContext {
    * (absent when anonymous).
    */
   authorization?: string;
+  /**
+   * The request carries the gateway's verified signature (IDENTITY_ASSERTION_SECRET): the gateway's
+   * own limits counted it (see `rateLimit({ limitedByGateway })`).
+   */
+  viaGateway?: boolean;
   /** Where `rateLimit(...)` shield rules count calls; absent in tests that build the server directly. */
   rateLimitStore?: RedisRateLimitStore;
 }

@@ -73,6 +73,62 @@ describe('FixedWindowLimiter', () => {
     fresh.disconnect();
   });
 
+  it("counts a request's windows in one call, in order, up to the first that refuses it", async () => {
+    const limiter = new FixedWindowLimiter(redis, { prefix, logger });
+    const ip = { key: 'fold:ip', limit: { max: 4, windowMs: 60_000 } };
+    const user = (n: number) => ({ key: `fold:user:${n}`, limit: { max: 2, windowMs: 30_000 } });
+    // Per IP and per user enforced together: user 1 is refused on its third call, its IP counted each time.
+    expect(await limiter.hits([ip, user(1)])).toEqual([
+      { allowed: true, count: 1, retryAfterSeconds: 0 },
+      { allowed: true, count: 1, retryAfterSeconds: 0 },
+    ]);
+    await limiter.hits([ip, user(1)]);
+    const third = await limiter.hits([ip, user(1)]);
+    expect(third).toMatchObject([
+      { allowed: true, count: 3 },
+      { allowed: false, count: 3 },
+    ]);
+    expect(third![1]!.retryAfterSeconds).toBeGreaterThanOrEqual(29);
+    expect(third![1]!.retryAfterSeconds).toBeLessThanOrEqual(30);
+    // Another user at the same IP: the IP's fourth call passes, its fifth is refused by the IP and
+    // then the user's window is not counted at all.
+    expect(await limiter.hits([ip, user(2)])).toMatchObject([{ allowed: true, count: 4 }, { allowed: true }]);
+    const overIp = await limiter.hits([ip, user(2), user(3)]);
+    expect(overIp).toHaveLength(1);
+    expect(overIp![0]).toMatchObject({ allowed: false, count: 5 });
+    expect(overIp![0]!.retryAfterSeconds).toBeGreaterThanOrEqual(59);
+    expect(await redis.get(`${prefix}fold:user:2`)).toBe('1');
+    expect(await redis.exists(`${prefix}fold:user:3`)).toBe(0);
+    // Each window expires on its own clock, set at its first hit and not pushed back by later ones.
+    expect(await redis.pttl(`${prefix}fold:ip`)).toBeGreaterThan(55_000);
+    expect(await redis.pttl(`${prefix}fold:user:1`)).toBeLessThanOrEqual(30_000);
+  });
+
+  it('sets a window to expire on its first hit only, and repairs a key that lost its expiry when it refuses', async () => {
+    const limiter = new FixedWindowLimiter(redis, { prefix, logger });
+    const rule = { max: 3, windowMs: 60_000 };
+    await limiter.hit('expiry', rule);
+    // A later hit does not push the window's end back.
+    await redis.pexpire(`${prefix}expiry`, 40_000);
+    expect(await limiter.hit('expiry', rule)).toMatchObject({ allowed: true, count: 2 });
+    expect(await redis.pttl(`${prefix}expiry`)).toBeLessThanOrEqual(40_000);
+    // A key without an expiry (lost it somehow) at its limit: the refusal gives it one again.
+    await redis.set(`${prefix}immortal`, '3');
+    const refused = await limiter.hit('immortal', rule);
+    expect(refused).toEqual({ allowed: false, count: 4, retryAfterSeconds: 60 });
+    expect(await redis.pttl(`${prefix}immortal`)).toBeGreaterThan(55_000);
+  });
+
+  it('a request weighing more than the limit on a new window is refused and the window still expires', async () => {
+    const limiter = new FixedWindowLimiter(redis, { prefix, logger });
+    expect(await limiter.hit('heavy', { max: 3, windowMs: 20_000 }, 4)).toEqual({
+      allowed: false,
+      count: 4,
+      retryAfterSeconds: 20,
+    });
+    expect(await redis.pttl(`${prefix}heavy`)).toBeGreaterThan(15_000);
+  });
+
   it('fails open (null) when Redis does not answer', async () => {
     const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
     const warnings: unknown[] = [];
@@ -81,6 +137,12 @@ describe('FixedWindowLimiter', () => {
     const limiter = new FixedWindowLimiter(dead, { prefix, logger: log });
     expect(await limiter.hit('x', { max: 1, windowMs: 1000 })).toBeNull();
     expect(await limiter.hit('x', { max: 1, windowMs: 1000 })).toBeNull();
+    expect(
+      await limiter.hits([
+        { key: 'x', limit: { max: 1, windowMs: 1000 } },
+        { key: 'y', limit: { max: 1, windowMs: 1000 } },
+      ]),
+    ).toBeNull();
     // Logged once, not once per request.
     expect(warnings).toHaveLength(1);
     dead.disconnect();
@@ -134,6 +196,45 @@ describe('graphql-rate-limit rules on the Redis store', () => {
     expect(keys).toHaveLength(1);
     expect(await redis.zcard(keys[0]!)).toBe(3);
     expect(await redis.pttl(keys[0]!)).toBeGreaterThan(110_000);
+  });
+
+  it('keeps only the newest maxTracked calls per key, trimming when there are more', async () => {
+    const store = new RedisRateLimitStore(redis, { prefix, logger, maxTracked: 3 });
+    const identity = { contextIdentity: 'trim', fieldIdentity: 'f' };
+    const histories = [];
+    for (let i = 0; i < 8; i++) histories.push((await store.getForIdentity(identity)).length);
+    expect(histories).toEqual([0, 1, 2, 3, 3, 3, 3, 3]);
+    expect(await redis.zcard(`${prefix}gql:trim:f`)).toBe(4);
+  });
+
+  describe('a field the gateway limits itself (limitedByGateway)', () => {
+    const reserveSchema = applyMiddleware(
+      buildSchema('type Query { ok: Boolean } type Mutation { reserve: Boolean! }'),
+      permissions({
+        Mutation: { reserve: rateLimit({ per: 'user', max: 3, windowMs: 60_000, limitedByGateway: true }) },
+      }),
+    );
+    const reserve = (ctx: object) =>
+      graphql({
+        schema: reserveSchema,
+        source: 'mutation { reserve }',
+        rootValue: { reserve: () => true },
+        contextValue: ctx,
+      });
+
+    it('does not count calls the gateway signed, and still limits a direct (unsigned) caller', async () => {
+      const store = new RedisRateLimitStore(redis, { prefix, logger });
+      const userId = randomUUID();
+      const base = { clientIp: '10.0.0.7', identity: { userId }, rateLimitStore: store };
+      const signed = await Promise.all(Array.from({ length: 10 }, () => reserve({ ...base, viaGateway: true })));
+      expect(signed.every((r) => r.data?.reserve === true)).toBe(true);
+      expect(await redis.keys(`${prefix}gql:user:${userId}:*`)).toEqual([]);
+      const direct = await Promise.all(Array.from({ length: 5 }, () => reserve({ ...base, viaGateway: false })));
+      expect(direct.filter((r) => r.data?.reserve === true)).toHaveLength(3);
+      expect(direct.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED')).toHaveLength(2);
+      // No viaGateway at all (a context from before the flag) counts too.
+      expect((await reserve(base)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    });
   });
 
   it('allows everything without a store, and fails open when Redis is gone', async () => {

@@ -1,6 +1,7 @@
 // Rate limits kept in Redis, so every instance of a process shares them. Two tools:
-// - `FixedWindowLimiter`: one atomic Lua script per hit (INCRBY + PEXPIRE), used by the gateway
-//   (per client IP, per user on expensive operations).
+// - `FixedWindowLimiter`: one atomic Lua script for all of a request's fixed windows (INCRBY each;
+//   PEXPIRE on a window's first hit, PTTL on a refusal), used by the gateway (per client IP, per
+//   user on expensive operations).
 // - `RedisRateLimitStore` + `rateLimit(...)`: graphql-rate-limit rules on subgraph mutations
 //   (login, register, reserveSeats, createPayment) as graphql-shield rules.
 // Redis down or slow: every limiter fails open (the request goes on) and logs it, throttled.
@@ -63,22 +64,46 @@ function throttledWarning(logger: Logger, everyMs = 10_000) {
   };
 }
 
-// Fixed window starting at the first hit. PTTL < 0 repairs a key that lost its expiry.
-const fixedWindowHit = redisScript<[number, number]>(
-  'tatkalFixedWindowHit',
-  `local count = redis.call('INCRBY', KEYS[1], ARGV[2])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+// Fixed windows starting at their first hit, any number of them in one call (a request's
+// per-IP and per-user windows), in order: the first window over its limit ends the call, so a
+// later one does not count a request that is refused anyway. PEXPIRE only on a window's first
+// hit and PTTL only for a refusal's Retry-After: an allowed hit on a live window is one INCRBY.
+// A key that lost its expiry (PTTL < 0) is repaired when it refuses.
+// ARGV: per key, its window (ms), weight and max. Returns count and ttl per key counted (ttl -1: allowed).
+const fixedWindowHits = redisScript<number[]>(
+  'tatkalFixedWindowHits',
+  `local out = {}
+for i = 1, #KEYS do
+  local window, weight, max = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local count = redis.call('INCRBY', KEYS[i], weight)
+  if count == weight then redis.call('PEXPIRE', KEYS[i], window) end
+  out[#out + 1] = count
+  if count > max then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], window)
+      ttl = tonumber(window)
+    end
+    out[#out + 1] = ttl
+    return out
+  end
+  out[#out + 1] = -1
 end
-return {count, ttl}`,
+return out`,
 );
 
 export interface RateLimitDecision {
   allowed: boolean;
   count: number;
+  /** When a refused client may try again; 0 when allowed. */
   retryAfterSeconds: number;
+}
+
+/** One window a request counts against: `weight` calls of `key` under `limit`. */
+export interface WindowHit {
+  key: string;
+  limit: RateLimit;
+  weight?: number;
 }
 
 export class FixedWindowLimiter {
@@ -96,24 +121,49 @@ export class FixedWindowLimiter {
    * Redis does not answer: the caller lets the request through.
    */
   async hit(key: string, limit: RateLimit, weight = 1): Promise<RateLimitDecision | null> {
+    return (await this.hits([{ key, limit, weight }]))?.[0] ?? null;
+  }
+
+  /**
+   * Counts a request against several windows in one Redis call, in order, up to the first that
+   * refuses it (the last decision returned; later windows are not counted). Null when Redis does
+   * not answer: the caller lets the request through. Keys of one call must live on one Redis
+   * node (no cluster here).
+   */
+  async hits(windows: readonly WindowHit[]): Promise<RateLimitDecision[] | null> {
+    if (windows.length === 0) return [];
     try {
-      const [count, ttl] = await fixedWindowHit(this.redis, [this.opts.prefix + key], [limit.windowMs, weight]);
-      return { allowed: count <= limit.max, count, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
+      const out = await fixedWindowHits(
+        this.redis,
+        windows.map((w) => this.opts.prefix + w.key),
+        windows.flatMap((w) => [w.limit.windowMs, w.weight ?? 1, w.limit.max]),
+      );
+      const decisions: RateLimitDecision[] = [];
+      for (let i = 0; i + 1 < out.length; i += 2) {
+        const count = out[i]!;
+        const allowed = count <= windows[i / 2]!.limit.max;
+        decisions.push({ allowed, count, retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(out[i + 1]! / 1000)) });
+      }
+      return decisions;
     } catch (err) {
-      this.warn(err, `rate limit ${key}`);
+      this.warn(err, `rate limit ${windows.map((w) => w.key).join(', ')}`);
       return null;
     }
   }
 }
 
 // Records this call and returns the calls before it, in one step (see RedisRateLimitStore). Keeps
-// the newest `maxTracked` and the key alive for the longest window after each call.
+// the newest `maxTracked` (trimmed only when there are more: the common call is ZADD, PEXPIRE,
+// ZRANGE) and the key alive for the longest window after each call.
 const recordCall = redisScript<string[]>(
   'tatkalRecordCall',
   `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return redis.call('ZRANGE', KEYS[1], 0, -1)`,
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local keep = tonumber(ARGV[3]) + 1
+if #members <= keep then return members end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(keep + 1))
+return {unpack(members, #members - keep + 1)}`,
 );
 
 /**
@@ -169,6 +219,12 @@ export interface RateLimitRuleConfig extends RateLimit {
   identityArgs?: string[];
   /** Normalises the arguments before they become part of the key (e.g. lower-case the email). */
   normalizeArgs?: (args: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * The gateway limits this field itself (its RATE_LIMIT_EXPENSIVE_FIELDS): calls the gateway
+   * signed (`viaGateway`) were counted there and are not counted again; others (a direct caller)
+   * are.
+   */
+  limitedByGateway?: boolean;
 }
 
 type RateLimiterFn = ReturnType<typeof getGraphQLRateLimiter>;
@@ -188,6 +244,7 @@ interface RateLimitedContext {
   rateLimitStore?: RedisRateLimitStore;
   identity: { userId: string } | null;
   clientIp?: string;
+  viaGateway?: boolean;
 }
 
 /**
@@ -198,7 +255,7 @@ interface RateLimitedContext {
 export function rateLimit(cfg: RateLimitRuleConfig): IRule {
   return rule({ cache: 'no_cache' })(async (parent, args: Record<string, unknown>, ctx: RateLimitedContext, info) => {
     const store = ctx.rateLimitStore;
-    if (!store) return true;
+    if (!store || (cfg.limitedByGateway && ctx.viaGateway)) return true;
     if (cfg.max > store.maxTracked)
       throw new Error(`rate limit max ${cfg.max} exceeds the store's maxTracked ${store.maxTracked}`);
     const who = cfg.per === 'user' && ctx.identity ? `user:${ctx.identity.userId}` : `ip:${ctx.clientIp ?? 'unknown'}`;

@@ -186,12 +186,13 @@ export async function serveSubgraph<TContext extends RequestContext>(
       context: async ({ req, res }) => {
         const requestId = res.locals.requestId as string;
         const log = opts.logger.child({ requestId });
-        const { identity, clientIp } = res.locals.caller as Caller;
+        const { identity, clientIp, signed } = res.locals.caller as Caller & { signed: boolean };
         return opts.extendContext({
           identity,
           requestId,
           log,
           clientIp,
+          viaGateway: signed,
           rateLimitStore: opts.rateLimitStore,
           authorization: identity ? req.headers.authorization : undefined,
         });

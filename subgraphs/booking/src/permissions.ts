@@ -8,8 +8,9 @@ export const bookingPermissions = permissions({
     cancellationQuote: isAuthenticated,
   },
   Mutation: {
-    // Also limited per user at the gateway; this holds for callers that reach booking another way.
-    reserveSeats: chain(isAuthenticated, rateLimit({ per: 'user', max: 30, windowMs: 60_000 })),
+    // Limited per user at the gateway (RATE_LIMIT_EXPENSIVE); here only callers that reach booking
+    // another way (no gateway signature), so a gateway request costs one count, not two.
+    reserveSeats: chain(isAuthenticated, rateLimit({ per: 'user', max: 30, windowMs: 60_000, limitedByGateway: true })),
     cancelReservation: isAuthenticated,
     cancelRun: isAdmin,
     prepareChart: isAdmin,

@@ -7,7 +7,11 @@ export const paymentPermissions = permissions({
     myPayments: isAuthenticated,
   },
   Mutation: {
-    // Also limited per user at the gateway; this holds for callers that reach payment another way.
-    createPayment: chain(isAuthenticated, rateLimit({ per: 'user', max: 30, windowMs: 60_000 })),
+    // Limited per user at the gateway (RATE_LIMIT_EXPENSIVE); here only callers that reach payment
+    // another way (no gateway signature), so a gateway request costs one count, not two.
+    createPayment: chain(
+      isAuthenticated,
+      rateLimit({ per: 'user', max: 30, windowMs: 60_000, limitedByGateway: true }),
+    ),
   },
 });
