@@ -315,6 +315,11 @@ export interface Ledger {
   answeredPnrs: number;
   webhooks: { deliveries: number; duplicates: number; late: number; failed: number };
   outbox: State['outbox'];
+  /**
+   * Payment rows left PENDING on a final reservation, nothing captured (not money, not failing):
+   * a createPayment whose process died after the row, retried after the hold was gone.
+   */
+  stalePendingPayments: number;
   dlq: (State['dlq'][number] & { accounted: boolean })[];
   faults: { count: number; maxReadyMs: number | null; maxHealthyMs: number | null; errors: number };
   checks: { name: string; ok: boolean; violations: string[] }[];
@@ -436,6 +441,9 @@ export async function checkLedger(
       failed: s.provider.deliveries.filter((d) => d.status === 'failed').length,
     },
     outbox: s.outbox,
+    stalePendingPayments: s.payments.filter(
+      (p) => p.status === 'PENDING' && FINAL.has(s.reservations.get(p.reservationId)?.status ?? ''),
+    ).length,
     dlq,
     faults: {
       count: ctx.faults.length,

@@ -65,7 +65,8 @@ export function chaosMarkdown(r: ChaosResult): string {
     `Webhooks: ${l.webhooks.deliveries} deliveries, ${l.webhooks.duplicates} duplicates, ` +
       `${l.webhooks.late} held back (late), ${l.webhooks.failed} given up. ` +
       `Outboxes: booking ${l.outbox.booking}, payment ${l.outbox.payment} ` +
-      `unpublished. Settled ${r.settled.ok ? 'in' : 'NOT within'} ${s(r.settled.ms)}${left}.`,
+      `unpublished. Settled ${r.settled.ok ? 'in' : 'NOT within'} ${s(r.settled.ms)}${left}. ` +
+      `Payment rows left PENDING on a final reservation (nothing captured): ${l.stalePendingPayments}.`,
     '',
     `Dead-lettered messages: ${l.dlq.length}`,
     ...l.dlq.map(
