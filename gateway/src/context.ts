@@ -1,5 +1,6 @@
 // The gateway's per-request context, built in server.ts and read by the data sources and guards.
 import type { Identity, Logger } from '@tatkal/common';
+import type { IpWindow } from './guards.ts';
 
 export interface GatewayContext {
   requestId: string;
@@ -14,4 +15,6 @@ export interface GatewayContext {
   /** The client's socket address (or from a trusted proxy in front); subgraphs learn it from the signed assertion. */
   clientIp: string;
   log: Logger;
+  /** Its per-IP window when the middleware left it to guardPlugin (counted with the per-user ones). */
+  ipWindow?: IpWindow;
 }

@@ -13,22 +13,45 @@ import {
   type FixedWindowLimiter,
   type Logger,
   type RateLimit,
+  type WindowHit,
 } from '@tatkal/common';
 import { checkCost, queryTooComplex, rootFieldCounts, sourceLimitCheck, type QueryLimits } from './limits.ts';
 import type { GatewayContext } from './context.ts';
 
-/** Per client IP over the whole gateway. Redis down: the limiter fails open. */
-export function ipRateLimit(limiter: FixedWindowLimiter, limit: RateLimit, logger: Logger) {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    if (req.method === 'OPTIONS') return next();
-    const ip = clientIpOf(req);
+/**
+ * A request's per-IP window while it is not counted yet: a signed-in POST that may name an
+ * expensive field is counted by `guardPlugin` together with its per-user windows (one Redis
+ * call), else by `ipRateLimit`'s `afterBody`, and at the latest when the response closes.
+ */
+export interface IpWindow {
+  ip: string;
+  pending: boolean;
+}
+
+type IpDecision = { count: number; retryAfterSeconds: number };
+
+function logIpRefusal(logger: Logger, requestId: string | undefined, ip: string, d: IpDecision, max: number) {
+  rateLimitRejections.inc({ limit: 'gateway.ip' });
+  logger.warn({ requestId, ip, count: d.count, max }, 'client IP over its rate limit');
+}
+
+/**
+ * Per client IP over the whole gateway. Redis down: the limiter fails open. Two middlewares:
+ * `beforeBody` counts anonymous requests and GETs before the body is read; a signed-in POST waits
+ * for `afterBody`, which counts it there unless its query text names one of `expensiveFields`
+ * (then guardPlugin counts it with the per-user windows, in one Redis call). A request that ends
+ * before either counted it (bad JSON, a refused text) is counted when it closes.
+ */
+export function ipRateLimit(
+  limiter: FixedWindowLimiter,
+  limit: RateLimit,
+  logger: Logger,
+  expensiveFields: readonly string[] = [],
+) {
+  const countNow = async (ip: string, res: Response, next: NextFunction) => {
     const decision = await limiter.hit(`ip:${ip}`, limit);
     if (!decision || decision.allowed) return next();
-    rateLimitRejections.inc({ limit: 'gateway.ip' });
-    logger.warn(
-      { requestId: res.locals.requestId as string | undefined, ip, count: decision.count, max: limit.max },
-      'client IP over its rate limit',
-    );
+    logIpRefusal(logger, res.locals.requestId as string | undefined, ip, decision, limit.max);
     const error = rateLimited(decision.retryAfterSeconds);
     res
       .status(429)
@@ -42,6 +65,30 @@ export function ipRateLimit(limiter: FixedWindowLimiter, limit: RateLimit, logge
         ],
       });
   };
+  const beforeBody = async (req: Request, res: Response, next: NextFunction) => {
+    if (req.method === 'OPTIONS') return next();
+    const ip = clientIpOf(req);
+    if (expensiveFields.length === 0 || req.method !== 'POST' || !req.headers.authorization)
+      return countNow(ip, res, next);
+    const window: IpWindow = { ip, pending: true };
+    res.locals.ipWindow = window;
+    // Whatever way the request ends, its IP is counted once.
+    res.once('close', () => {
+      if (!window.pending) return;
+      window.pending = false;
+      void limiter.hit(`ip:${ip}`, limit);
+    });
+    next();
+  };
+  const afterBody = async (req: Request, res: Response, next: NextFunction) => {
+    const window = res.locals.ipWindow as IpWindow | undefined;
+    if (!window?.pending) return next();
+    const query = (req.body as { query?: unknown } | undefined)?.query;
+    if (typeof query === 'string' && expensiveFields.some((f) => query.includes(f))) return next();
+    window.pending = false;
+    return countNow(window.ip, res, next);
+  };
+  return { beforeBody, afterBody };
 }
 
 /**
@@ -75,36 +122,58 @@ export interface GuardOptions {
   limits: QueryLimits;
   /** Root fields limited per user (anonymous callers: per IP), e.g. reserveSeats, createPayment. */
   expensive?: { limiter: FixedWindowLimiter; fields: Set<string>; limit: RateLimit };
+  /** The per-IP limit, for requests whose IP window `ipRateLimit` left to this plugin (`ipWindow`). */
+  perIp?: RateLimit;
 }
 
 export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayContext> {
+  const ipRefusal = (ctx: GatewayContext, ip: string, decision: IpDecision) => {
+    logIpRefusal(ctx.log, ctx.requestId, ip, decision, opts.perIp!.max);
+    return rateLimited(decision.retryAfterSeconds, { http: true });
+  };
   return {
     async requestDidStart() {
       return {
         // One hook, in order: a query refused as too costly is not counted against the user.
         async didResolveOperation({ schema, document, operation, request, contextValue }) {
           if (!operation) return;
-          const violation = checkCost(schema, document, operation, request.variables ?? {}, opts.limits);
-          if (violation) throw queryTooComplex(violation);
           const expensive = opts.expensive;
-          if (!expensive || expensive.fields.size === 0) return;
-          const who = contextValue.identity ? `user:${contextValue.identity.userId}` : `ip:${contextValue.clientIp}`;
-          for (const [field, count] of rootFieldCounts(document, operation)) {
-            if (!expensive.fields.has(field)) continue;
-            const decision = await expensive.limiter.hit(`op:${field}:${who}`, expensive.limit, count);
-            if (decision && !decision.allowed) {
-              // Only configured field names reach here: the label stays bounded.
-              rateLimitRejections.inc({ limit: `gateway.${field}` });
-              contextValue.log.warn(
-                { field, who, count: decision.count, max: expensive.limit.max },
-                'operation over its per-user rate limit',
-              );
-              throw rateLimited(decision.retryAfterSeconds, {
-                http: true,
-                message: `Too many ${field} requests; retry after ${decision.retryAfterSeconds} s`,
-              });
-            }
+          // The request's IP window, when ipRateLimit left it here.
+          const ipWindow = expensive && opts.perIp && contextValue.ipWindow?.pending ? contextValue.ipWindow : null;
+          if (ipWindow) ipWindow.pending = false;
+          const ipHit = ipWindow ? [{ key: `ip:${ipWindow.ip}`, limit: opts.perIp! }] : [];
+          const violation = checkCost(schema, document, operation, request.variables ?? {}, opts.limits);
+          if (violation) {
+            // Its IP counts (and refuses first), as if counted before the cost check.
+            const decision = ipWindow && (await expensive!.limiter.hits(ipHit))?.[0];
+            if (decision && !decision.allowed) throw ipRefusal(contextValue, ipWindow!.ip, decision);
+            throw queryTooComplex(violation);
           }
+          if (!expensive) return;
+          const who = contextValue.identity ? `user:${contextValue.identity.userId}` : `ip:${contextValue.clientIp}`;
+          const fields = [...rootFieldCounts(document, operation)].filter(([field]) => expensive.fields.has(field));
+          // All of the request's windows in one Redis call: its IP's first, then each field's.
+          const windows: WindowHit[] = [
+            ...ipHit,
+            ...fields.map(([field, count]) => ({ key: `op:${field}:${who}`, limit: expensive.limit, weight: count })),
+          ];
+          if (windows.length === 0) return;
+          const decisions = await expensive.limiter.hits(windows);
+          const refused = decisions?.at(-1);
+          if (!refused || refused.allowed) return;
+          const fieldIndex = decisions!.length - 1 - ipHit.length;
+          if (fieldIndex < 0) throw ipRefusal(contextValue, ipWindow!.ip, refused);
+          const field = fields[fieldIndex]![0];
+          // Only configured field names reach here: the label stays bounded.
+          rateLimitRejections.inc({ limit: `gateway.${field}` });
+          contextValue.log.warn(
+            { field, who, count: refused.count, max: expensive.limit.max },
+            'operation over its per-user rate limit',
+          );
+          throw rateLimited(refused.retryAfterSeconds, {
+            http: true,
+            message: `Too many ${field} requests; retry after ${refused.retryAfterSeconds} s`,
+          });
         },
         // A subgraph's RATE_LIMITED (login, register, ...) also gets the Retry-After header.
         async willSendResponse({ response }) {

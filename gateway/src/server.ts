@@ -30,7 +30,7 @@ import {
 } from '@tatkal/common';
 import type { GatewayContext } from './context.ts';
 import { subgraphDataSource, type SubgraphConnectionOptions, type SubgraphDataSource } from './dataSources.ts';
-import { guardPlugin, ipRateLimit, sourceLimits } from './guards.ts';
+import { guardPlugin, ipRateLimit, sourceLimits, type IpWindow } from './guards.ts';
 import { sharedExecutions } from './sharedExecutions.ts';
 import { armorValidationRules, DEFAULT_QUERY_LIMITS, limitErrorCode, type QueryLimits } from './limits.ts';
 import { trustedDocuments, trustedDocumentsCache, type TrustedDocumentManifest } from './trustedDocuments.ts';
@@ -127,6 +127,7 @@ export function buildGateway(opts: GatewayOptions) {
           fields: new Set(opts.rateLimits.expensiveFields),
           limit: opts.rateLimits.perUserExpensive,
         },
+        perIp: opts.rateLimits?.perIp,
       }),
     ],
     logger: opts.logger,
@@ -181,6 +182,7 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
   }
   addHealthRoutes(app, opts.ready);
   const rateLimit = opts.rateLimits;
+  const ipLimit = rateLimit && ipRateLimit(rateLimit.limiter, rateLimit.perIp, opts.logger, rateLimit.expensiveFields);
   const queryLimits = opts.queryLimits ?? DEFAULT_QUERY_LIMITS;
   app.use(
     '/graphql',
@@ -192,9 +194,11 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
       res.setHeader('x-request-id', res.locals.requestId as string);
       next();
     }) satisfies RequestHandler,
-    // Before the body is read: a client over its limit costs one Redis call.
-    ...(rateLimit ? [ipRateLimit(rateLimit.limiter, rateLimit.perIp, opts.logger)] : []),
+    // Before the body is read: a client over its limit costs one Redis call (a signed-in POST
+    // that may name an expensive field: after, in guardPlugin, with its per-user windows).
+    ...(ipLimit ? [ipLimit.beforeBody] : []),
     express.json({ limit: opts.bodyLimit }),
+    ...(ipLimit ? [ipLimit.afterBody] : []),
     // After the body is read (stream callbacks would lose the scope): every log line of the request carries its id.
     ((_req, res, next) => runInRequestScope(res.locals.requestId as string, next)) satisfies RequestHandler,
     // Before anything looks at a query's text: in trusted-documents mode only manifest hashes pass.
@@ -214,6 +218,7 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
           identityAssertion: opts.identityAssertions?.sign({ identity, clientIp }, authorization),
           clientIp,
           log: opts.logger.child({ requestId }),
+          ipWindow: res.locals.ipWindow as IpWindow | undefined,
         };
       },
     }),

@@ -9,7 +9,7 @@ import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityAssertions, createLogger, IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
+import { createIdentityAssertions, createLogger, createRedis, IDENTITY_ASSERTION_HEADER } from '@tatkal/common';
 import { loadGatewayConfig } from '../src/config.ts';
 import { startGatewayService } from '../src/service.ts';
 import { loadAuthConfig } from '../../subgraphs/auth/src/config.ts';
@@ -19,6 +19,7 @@ import { createTestRun } from '../../subgraphs/booking/test/fixtures.ts';
 import { signatureHeader } from '../../subgraphs/payment/src/webhookSignature.ts';
 import { REDIS_URL } from '../../test/support/env.ts';
 import { scrape } from '../../test/support/metrics.ts';
+import { waitFor } from '../../test/support/wait.ts';
 import { startSupergraph, type RunningSupergraph } from '../../test/support/supergraph.ts';
 import { createTestKeys } from '../../test/support/tokens.ts';
 
@@ -1031,6 +1032,75 @@ describe('rate limits', () => {
     expect(codes(await gql(aliased, {}, { headers: bearer(other.accessToken) }))).toEqual(['RATE_LIMITED']);
     expect(await counts()).toEqual(before);
     expect(await rejections('gateway.reserveSeats')).toBe(rejectedBefore + 2);
+  });
+});
+
+describe("one Redis call for a request's rate-limit windows", () => {
+  const redis = createRedis(REDIS_URL, { name: 'security-e2e', commandTimeoutMs: 2000 });
+  beforeAll(async () => {
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+  });
+  afterAll(() => redis.disconnect());
+  const gatewayKey = (key: string) => `rl:${sg.db.name}:gw:${key}`;
+  // A reserveSeats booking would refuse (no such run), were it ever reached.
+  const RESERVE =
+    `mutation($k: String!, $run: ID!) { reserveSeats(idempotencyKey: $k, input: { runId: $run, from: "MMCT", ` +
+    'to: "NDLS", class: THIRD_AC, passengers: [{ name: "R", age: 30, gender: MALE }] }) { pnr } }';
+  const reserve = (token: string, opts: Parameters<typeof post>[1] = {}) =>
+    gql(RESERVE, { k: randomUUID(), run: randomUUID() }, { ...opts, headers: { ...bearer(token), ...opts.headers } });
+  const count = async (key: string) => Number((await redis.get(key)) ?? 0);
+
+  it("counts a signed-in client's IP once per request, whichever way the request goes", async () => {
+    const user = await registerUser();
+    const ip = nextIp();
+    const ipKey = gatewayKey(`ip:${ip}`);
+    // reserveSeats: its IP window and its user's, counted together after the cost check.
+    expect(codes(await reserve(user.accessToken, { ip }))).not.toContain('RATE_LIMITED');
+    expect(await count(ipKey)).toBe(1);
+    expect(await count(gatewayKey(`op:reserveSeats:user:${user.id}`))).toBe(1);
+    // Booking's own reserveSeats rule did not count a call the gateway signed.
+    expect(await redis.keys(`rl:booking:gql:user:${user.id}:*`)).toEqual([]);
+    // Any other query of a signed-in client: after the body is read, before parsing.
+    expect((await gql('{ __typename }', {}, { ip, headers: bearer(user.accessToken) })).status).toBe(200);
+    expect(await count(ipKey)).toBe(2);
+    // A body that never reaches the limiters' checks (not JSON) still counts, when it closes.
+    expect((await post('{not json', { ip, headers: bearer(user.accessToken) })).status).toBe(400);
+    await waitFor('the bad body to be counted', async () => (await count(ipKey)) === 3, { intervalMs: 10 });
+    // Anonymous: before the body is read, as before.
+    expect((await gql('{ __typename }', {}, { ip })).status).toBe(200);
+    expect(await count(ipKey)).toBe(4);
+  });
+
+  it('refuses a signed-in reserveSeats over its IP limit with 429 from the IP, not counting the user', async () => {
+    const user = await registerUser();
+    const ip = nextIp();
+    await redis.set(gatewayKey(`ip:${ip}`), '300', 'PX', 45_000);
+    const rejectedBefore = await rejections('gateway.ip');
+    const limited = await reserve(user.accessToken, { ip });
+    expect(limited.status).toBe(429);
+    expect(limited.body.errors).toHaveLength(1);
+    expect(limited.body.errors![0]!.extensions!.code).toBe('RATE_LIMITED');
+    const retryAfter = Number(limited.body.errors![0]!.extensions!.retryAfterSeconds);
+    expect(retryAfter).toBeGreaterThan(40);
+    expect(retryAfter).toBeLessThanOrEqual(45);
+    expect(limited.headers['retry-after']).toBe(String(retryAfter));
+    expect(await rejections('gateway.ip')).toBe(rejectedBefore + 1);
+    expect(await redis.exists(gatewayKey(`op:reserveSeats:user:${user.id}`))).toBe(0);
+    // From another address the user still has the whole per-user budget (3/1m here).
+    const elsewhere = [];
+    for (let i = 0; i < 4; i++) elsewhere.push(codes(await reserve(user.accessToken, { ip: nextIp() }))[0]);
+    expect(elsewhere.slice(0, 3)).not.toContain('RATE_LIMITED');
+    expect(elsewhere[3]).toBe('RATE_LIMITED');
+  });
+
+  it("still limits reserveSeats in booking for a caller without the gateway's signature", async () => {
+    const user = await registerUser();
+    const ip = nextIp();
+    const results = [];
+    for (let i = 0; i < 31; i++)
+      results.push(codes(await reserve(user.accessToken, { ip, url: `${sg.urls.booking}/graphql` }))[0]);
+    expect(results.slice(0, 30)).not.toContain('RATE_LIMITED');
+    expect(results[30]).toBe('RATE_LIMITED');
   });
 });
 

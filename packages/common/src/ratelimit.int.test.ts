@@ -104,7 +104,7 @@ describe('FixedWindowLimiter', () => {
     expect(await redis.pttl(`${prefix}fold:user:1`)).toBeLessThanOrEqual(30_000);
   });
 
-  it('sets a window to expire on its first hit only, and repairs a key that lost its expiry when it refuses', async () => {
+  it('sets a window to expire on its first hit only; a key that lost its expiry gets one when it refuses', async () => {
     const limiter = new FixedWindowLimiter(redis, { prefix, logger });
     const rule = { max: 3, windowMs: 60_000 };
     await limiter.hit('expiry', rule);
