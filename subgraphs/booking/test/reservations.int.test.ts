@@ -299,6 +299,24 @@ describe('idempotency', () => {
     expect(await db.prisma.reservation.count({ where: { runId: run.runId } })).toBe(2);
   });
 
+  it('answers a retry of a reservation decided within the wait from its record once, then from Redis', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 2 });
+    const who = identity(randomUUID());
+    const key = randomUUID();
+    const first = await reserve(who, reserveInput(run), deps, key);
+    expect(first.errors).toBeUndefined();
+    const cached = async () =>
+      JSON.parse((await redis.get(`idem:booking:${who.userId}:reserveSeats:${key}`))!) as {
+        stored: { data: { status: string } };
+      };
+    // The answer is not cached a second time: Redis still has the key as the intake queued it.
+    expect((await cached()).stored.data.status).toBe('QUEUED');
+    expect(JSON.stringify(await reserve(who, reserveInput(run), deps, key))).toBe(JSON.stringify(first));
+    // The retry read the record and cached its outcome for the next one.
+    expect((await cached()).stored.data.status).toBe('HELD');
+    expect(JSON.stringify(await reserve(who, reserveInput(run), deps, key))).toBe(JSON.stringify(first));
+  });
+
   it("records the response in the reservation's own transaction: the database replays it byte for byte", async () => {
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
     const who = identity(randomUUID());

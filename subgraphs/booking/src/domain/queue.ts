@@ -218,7 +218,7 @@ async function reserve(
   if (ticket === undefined)
     return (await sameKey(q, userId, key, hash)) ?? reserve(q, identity, input, key, hash, clientIp);
   if (ticket === null) return joinedWaitingRoom(q, view, valid.waitingRoomOpensAt!);
-  return answer(q, view, ticket, userId, key, hash);
+  return answer(q, view, ticket, userId, key);
 }
 
 /** A request whose key another request already used: its outcome, or its reservation's. */
@@ -237,7 +237,7 @@ async function sameKey(q: Queue, userId: string, key: string, hash: string): Pro
     SELECT queue_ticket, opens_at FROM booking.reservations WHERE id = ${view.id}::uuid`;
   const row = rows[0];
   if (row && row.queue_ticket === null && row.opens_at) return waitingRoomView(q, view, row.opens_at);
-  return answer(q, view, row?.queue_ticket ?? 0, userId, key, hash);
+  return answer(q, view, row?.queue_ticket ?? 0, userId, key);
 }
 
 /** Waits for the outcome up to the bound (unless the queue ahead is already longer), else QUEUED. */
@@ -247,14 +247,14 @@ async function answer(
   ticket: number,
   userId: string,
   key: string,
-  hash: string,
 ): Promise<QueuedView> {
   const w = q.waiters.waiterFor(view.id, { runId: view.runId, ticket, userId, key });
   let ahead: QueuePlace = await q.progress.place(view.runId, ticket);
   if (ahead.estimatedWaitSeconds * 1000 <= q.deps.settings.queueWaitMs) {
     const stored = await outcomeWithin(w.done, q.deps.settings.queueWaitMs);
     if (stored) {
-      await q.records.cache(userId, key, hash, stored);
+      // Not cached here (one Redis write less per attempt): the intake cached the key as queued,
+      // so a retry reads the outcome from its record once (sameKey), which caches it, as after QUEUED.
       q.deps.onOutcome?.(outcomeName(stored));
       return resultOf<QueuedView>(stored, false);
     }
