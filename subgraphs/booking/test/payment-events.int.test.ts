@@ -19,7 +19,13 @@ import { loadBookingConfig } from '../src/config.ts';
 import type { BookingDeps } from '../src/context.ts';
 import { createBookingDeps } from '../src/deps.ts';
 import { expireDue } from '../src/domain/lifecycle/index.ts';
-import { startPaymentEventsConsumer, type PaymentEventOutcome } from '../src/events/paymentEvents.ts';
+import {
+  applyPaymentEvent,
+  paymentEventApplier,
+  startPaymentEventsConsumer,
+  type PaymentEventOutcome,
+} from '../src/events/paymentEvents.ts';
+import { countingPrisma } from '../../../test/support/queryCount.ts';
 import { startBookingService } from '../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { AMQP_URL, REDIS_URL } from '../../../test/support/env.ts';
@@ -239,6 +245,64 @@ describe('payment events -> booking', () => {
       seatedPassengers: 20,
       distinctSeats: 20,
     });
+  });
+
+  it('payments arriving together confirm in one transaction, with the outcomes each would get alone', async () => {
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 30 });
+    const holds = [];
+    for (let i = 0; i < 14; i++) holds.push(await reserve(run));
+    const counting = countingPrisma(db.url);
+    try {
+      const apply = paymentEventApplier(counting.prisma, deps.reservations.settings, testLogger);
+      // Ten holds paid at once: one batch (lock, inbox, confirm) whatever their number.
+      const ten = holds.slice(0, 10).map((h) => paymentEvent('payment.succeeded', h));
+      let results: PaymentEventOutcome[] = [];
+      const sql = await counting.statementsDuring(async () => {
+        results = await Promise.all(ten.map((e) => apply(e, testLogger)));
+      });
+      expect(results).toEqual(ten.map(() => 'CONFIRMED'));
+      expect(
+        sql.filter((q) => !/^(BEGIN|COMMIT)/.test(q)),
+        sql.join('\n'),
+      ).toHaveLength(3);
+      const confirmedEvents = async (id: string) =>
+        (await outboxKeys(id)).filter((k) => k === 'reservation.confirmed').length;
+      for (const h of holds.slice(0, 10)) expect(await confirmedEvents(h.id)).toBe(1);
+
+      // A mixed batch: the same message twice, a second message for a confirmed reservation, a
+      // missing reservation, an expired hold (the long way: reacquired), a payment failure, held ones.
+      const [heldA, heldB, expiredHold, failing] = holds.slice(10);
+      await expire(expiredHold!.id);
+      const twice = paymentEvent('payment.succeeded', heldA!);
+      const mixed = [
+        twice,
+        twice,
+        paymentEvent('payment.succeeded', holds[0]!),
+        paymentEvent('payment.succeeded', { id: randomUUID(), pnr: '0000000000', farePaise: 1 }),
+        paymentEvent('payment.succeeded', expiredHold!),
+        paymentEvent('payment.failed', failing!),
+        paymentEvent('payment.succeeded', heldB!),
+      ];
+      const got = await Promise.all(mixed.map((e) => apply(e, testLogger)));
+      // The repeated message's second copy is applied after the batch: a duplicate.
+      expect(got).toEqual([
+        'CONFIRMED',
+        'DUPLICATE',
+        'ALREADY_CONFIRMED',
+        'NOT_FOUND',
+        'REACQUIRED',
+        'RELEASED',
+        'CONFIRMED',
+      ]);
+      // Delivered again later, alone or batched, every one of them is a duplicate.
+      expect(await Promise.all(mixed.map((e) => apply(e, testLogger)))).toEqual(mixed.map(() => 'DUPLICATE'));
+      expect(await applyPaymentEvent(db.prisma, deps.reservations.settings, twice, testLogger)).toBe('DUPLICATE');
+      expect(await status(heldA!.id)).toBe('CONFIRMED');
+      expect(await confirmedEvents(heldA!.id)).toBe(1);
+      expect(await doubleBookingAudit(db.prisma, run.runId)).toMatchObject({ overlaps: 0, maskMismatch: 0 });
+    } finally {
+      await counting.disconnect();
+    }
   });
 
   /** Expires one hold as the sweeper would once its time is up. */

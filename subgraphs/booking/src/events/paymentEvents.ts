@@ -1,7 +1,7 @@
 // The booking side of the payment saga: payment.succeeded confirms the hold (or, when its berths
 // are gone, the lifecycle's confirm writes reservation.refund_required), payment.failed releases it. The inbox
 // row and the state change commit together, so a redelivered event changes nothing.
-import type { PrismaClient } from '@tatkal/db';
+import type { Prisma, PrismaClient } from '@tatkal/db';
 import {
   DeadLetterError,
   eventTopology,
@@ -14,7 +14,8 @@ import {
   type HandlerContext,
   type Logger,
 } from '@tatkal/common';
-import { confirm, release } from '../domain/lifecycle/index.ts';
+import { groupCommit } from '../domain/groupCommit.ts';
+import { confirm, confirmHeld, lockForConfirm, quickConfirm, release } from '../domain/lifecycle/index.ts';
 import type { ReservationSettings } from '../domain/types.ts';
 
 export type PaymentEventOutcome =
@@ -46,10 +47,111 @@ export async function applyPaymentEvent(
     },
     { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
   );
-  const log = logger.child({ reservationId, type: envelope.type, outcome });
+  logApplied(logger, envelope, outcome);
+  return outcome;
+}
+
+/** Most payment.succeeded events confirmed in one transaction. */
+const CONFIRM_BATCH = 64;
+
+/** A batch entry the fast path leaves to `applyPaymentEvent` (its own transaction). */
+const ALONE = Symbol('alone');
+
+/**
+ * `applyPaymentEvent` for a stream of events: payment.succeeded events that arrive while a batch
+ * is being written are applied together in ONE transaction (group commit): their reservations
+ * locked in id order, their inbox rows in one statement, the held ones confirmed in one statement.
+ * Per event the outcome is the one `applyPaymentEvent` gives. Anything the fast path does not
+ * cover (another event type, a reservation to reacquire or refund, a second event for one
+ * reservation or one message id in the batch) and every event of a batch whose transaction failed
+ * is applied alone, so an error belongs to its own message (retry, DLQ).
+ */
+export function paymentEventApplier(prisma: PrismaClient, settings: ReservationSettings, logger: Logger) {
+  const batches = groupCommit<Envelope, PaymentEventOutcome | typeof ALONE>(
+    () => CONFIRM_BATCH,
+    async (entries) => {
+      // A second copy of a message, or a second event for a reservation, goes alone once the batch
+      // has committed: meanwhile its inbox row or lock would wait on the batch and the batch on it.
+      const seenMessages = new Set<string>();
+      const seenReservations = new Set<string>();
+      const later: typeof entries = [];
+      const batch = entries.filter((e) => {
+        const id = e.item.data.reservationId as string;
+        const first = !seenMessages.has(e.item.id) && !seenReservations.has(id);
+        seenMessages.add(e.item.id);
+        seenReservations.add(id);
+        if (!first) later.push(e);
+        return first;
+      });
+      const settleLater = () => {
+        for (const e of later) e.resolve(ALONE);
+      };
+      let outcomes: Map<Envelope, PaymentEventOutcome | typeof ALONE>;
+      try {
+        outcomes = await prisma.$transaction(
+          async (tx) => {
+            const locked = await lockForConfirm(
+              tx,
+              batch.map((e) => e.item.data.reservationId as string),
+            );
+            const quick = new Map(
+              batch.map((e) => [e.item, quickConfirm(locked.get(e.item.data.reservationId as string))]),
+            );
+            const fast = batch.filter((e) => quick.get(e.item) !== null).map((e) => e.item);
+            const fresh = await recordInboxes(tx, fast);
+            const held = fast.filter((e) => fresh.has(e.id) && quick.get(e) === 'CONFIRM');
+            await confirmHeld(
+              tx,
+              held.map((e) => locked.get(e.data.reservationId as string)!),
+            );
+            const result = new Map<Envelope, PaymentEventOutcome | typeof ALONE>();
+            for (const { item } of batch) {
+              const q = quick.get(item);
+              result.set(
+                item,
+                q === null ? ALONE : !fresh.has(item.id) ? 'DUPLICATE' : q === 'CONFIRM' ? 'CONFIRMED' : q!,
+              );
+            }
+            return result;
+          },
+          { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
+        );
+      } catch (err) {
+        logger.warn({ err, events: batch.length }, 'batch of payment events failed; applying them one by one');
+        for (const e of batch) e.resolve(ALONE);
+        settleLater();
+        return;
+      }
+      for (const e of batch) e.resolve(outcomes.get(e.item)!);
+      settleLater();
+    },
+  );
+
+  return async (envelope: Envelope, log: Logger): Promise<PaymentEventOutcome> => {
+    if (envelope.type !== 'payment.succeeded' || !isUuid(envelope.data.reservationId)) {
+      return applyPaymentEvent(prisma, settings, envelope, log);
+    }
+    const outcome = await batches.submit(envelope);
+    if (outcome === ALONE) return applyPaymentEvent(prisma, settings, envelope, log);
+    logApplied(log, envelope, outcome);
+    return outcome;
+  };
+}
+
+/** The inbox rows of many messages in one statement: the ids recorded now (the others are duplicates). */
+async function recordInboxes(tx: Prisma.TransactionClient, envelopes: Envelope[]): Promise<Set<string>> {
+  if (envelopes.length === 0) return new Set();
+  const rows = await tx.$queryRaw<{ message_id: string }[]>`
+    INSERT INTO booking.inbox (message_id, type)
+    SELECT * FROM unnest(${envelopes.map((e) => e.id)}::text[], ${envelopes.map((e) => e.type)}::text[])
+    ON CONFLICT (message_id) DO NOTHING RETURNING message_id`;
+  return new Set(rows.map((r) => r.message_id));
+}
+
+function logApplied(logger: Logger, envelope: Envelope, outcome: PaymentEventOutcome) {
+  const log = logger.child({ reservationId: envelope.data.reservationId, type: envelope.type, outcome });
   if (outcome === 'NOT_FOUND' || outcome === 'REFUND_REQUIRED') log.warn('payment event applied');
   else log.info('payment event applied');
-  return outcome;
 }
 
 export interface PaymentEventsOptions {
@@ -69,6 +171,7 @@ export interface PaymentEventsOptions {
 /** Consumes `booking.payment-events` (bound to payments / payment.*). */
 export function startPaymentEventsConsumer(opts: PaymentEventsOptions): Consumer {
   const spec = eventTopology(opts.prefix ?? '').queues.bookingPaymentEvents;
+  const apply = paymentEventApplier(opts.prisma, opts.settings, opts.logger);
   return startConsumer({
     connection: opts.connection,
     queue: spec.queue,
@@ -78,7 +181,7 @@ export function startPaymentEventsConsumer(opts: PaymentEventsOptions): Consumer
     retryDelayMs: opts.retryDelayMs,
     logger: opts.logger,
     handler: async (envelope: Envelope, ctx: HandlerContext) => {
-      const outcome = await applyPaymentEvent(opts.prisma, opts.settings, envelope, ctx.logger);
+      const outcome = await apply(envelope, ctx.logger);
       opts.onOutcome?.(outcome, envelope);
     },
   });

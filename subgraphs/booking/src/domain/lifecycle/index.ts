@@ -4,7 +4,15 @@
 export { cancel, activePassengers } from './cancel.ts';
 export { decideBatch, refuseAlone, type Decided, type LoadedRequest, type SeatLookup } from './decide.ts';
 export { expireDue } from './expire.ts';
-export { confirm, inTransaction, release, type ConfirmOutcome } from './payment.ts';
+export {
+  confirm,
+  confirmHeld,
+  inTransaction,
+  lockForConfirm,
+  quickConfirm,
+  release,
+  type ConfirmOutcome,
+} from './payment.ts';
 export { promote, promoteStranded } from './promote.ts';
 export { cancelledRunsWithActive, cancelOnRun, type RunBatch } from './runCancel.ts';
 export { admitWaiting, PnrTaken, queueRequests, type IntakeItem } from './queue.ts';

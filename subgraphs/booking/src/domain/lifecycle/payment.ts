@@ -21,22 +21,50 @@ export function inTransaction<T>(db: PrismaClient | Tx, fn: (tx: Tx) => Promise<
   return '$disconnect' in db ? db.$transaction(fn) : fn(db);
 }
 
+/** A reservation a payment confirms, as `lockForConfirm` read it. */
+export interface ConfirmCandidate {
+  id: string;
+  status: ReservationStatus;
+  pnr: string;
+  user_id: string;
+}
+
+/**
+ * Locks the reservations payments confirm (FOR UPDATE), in id order: two consumers' batches that
+ * share reservations wait for each other instead of deadlocking.
+ */
+export async function lockForConfirm(tx: Tx, ids: string[]): Promise<Map<string, ConfirmCandidate>> {
+  const rows = await tx.$queryRaw<ConfirmCandidate[]>`
+    SELECT id::text, status, pnr, user_id::text FROM booking.reservations
+    WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE`;
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * What a payment does to a locked reservation when nothing more need be read: confirm a hold,
+ * nothing to an already confirmed or missing one; null: the reservation takes the long way
+ * (`confirm`: an expired hold to reacquire, a released or cancelled one to refund).
+ */
+export function quickConfirm(r: ConfirmCandidate | undefined): 'CONFIRM' | 'ALREADY_CONFIRMED' | 'NOT_FOUND' | null {
+  if (!r) return 'NOT_FOUND';
+  if (r.status === target('confirm')) return 'ALREADY_CONFIRMED';
+  return canMove('confirm', r.status) ? 'CONFIRM' : null;
+}
+
 /**
  * Payment succeeded: the hold becomes a booking. A hold that expired meanwhile gets its same
  * berths back if they are still free; otherwise the payment must be refunded.
  */
 export async function confirm(db: PrismaClient | Tx, reservationId: string): Promise<ConfirmOutcome> {
   return inTransaction(db, async (tx) => {
-    const rows = await tx.$queryRaw<{ status: ReservationStatus; pnr: string; user_id: string }[]>`
-      SELECT status, pnr, user_id::text FROM booking.reservations WHERE id = ${reservationId}::uuid FOR UPDATE`;
-    const locked = rows[0];
-    if (!locked) return 'NOT_FOUND';
-    if (locked.status === target('confirm')) return 'ALREADY_CONFIRMED';
-    if (canMove('confirm', locked.status)) {
-      await confirmHeld(tx, reservationId, locked);
+    const locked = (await lockForConfirm(tx, [reservationId])).get(reservationId);
+    const quick = quickConfirm(locked);
+    if (quick === 'CONFIRM') {
+      await confirmHeld(tx, [locked!]);
       return 'CONFIRMED';
     }
-    if (canMove('reacquire', locked.status) && (await reacquire(tx, reservationId))) return 'REACQUIRED';
+    if (quick) return quick;
+    if (canMove('reacquire', locked!.status) && (await reacquire(tx, reservationId))) return 'REACQUIRED';
     const r = await tx.reservation.findUniqueOrThrow({ where: { id: reservationId } });
     await writeOutbox(tx, 'reservation.refund_required', r, {
       userId: r.userId,
@@ -47,26 +75,36 @@ export async function confirm(db: PrismaClient | Tx, reservationId: string): Pro
   });
 }
 
-/** The common case, once per payment of a rush: one statement (no ORM query compiled). */
-async function confirmHeld(tx: Tx, reservationId: string, r: { pnr: string; user_id: string }) {
-  const payload = reservationEvent('reservation.confirmed', { id: reservationId, pnr: r.pnr }, { userId: r.user_id });
+/**
+ * Held reservations (locked by `lockForConfirm`) become bookings, with their passengers and a
+ * reservation.confirmed each, in one statement however many: once per batch of a rush's payments.
+ */
+export async function confirmHeld(tx: Tx, held: Omit<ConfirmCandidate, 'status'>[]): Promise<void> {
+  if (held.length === 0) return;
+  const payloads = held.map((r) =>
+    JSON.stringify(reservationEvent('reservation.confirmed', { id: r.id, pnr: r.pnr }, { userId: r.user_id })),
+  );
   const moved = await tx.$queryRaw<{ id: string }[]>`
-    WITH r AS (
-      UPDATE booking.reservations
+    WITH d AS (
+      SELECT * FROM unnest(${held.map((r) => r.id)}::uuid[], ${payloads}::jsonb[],
+        ${held.map(() => randomUUID())}::uuid[]) AS d(id, payload, outbox_id)
+    ), r AS (
+      UPDATE booking.reservations res
       SET status = ${target('confirm')}::booking."ReservationStatus", confirmed_at = now(), hold_expires_at = NULL,
           updated_at = now()
-      WHERE id = ${reservationId}::uuid AND status = ANY(${sources('confirm')}::booking."ReservationStatus"[])
-      RETURNING id
+      FROM d WHERE res.id = d.id AND res.status = ANY(${sources('confirm')}::booking."ReservationStatus"[])
+      RETURNING res.id
     ), p AS (
       UPDATE booking.passengers p SET status = ${passengerTarget('confirm')}::booking."PassengerStatus"
       FROM r WHERE p.reservation_id = r.id
         AND p.status = ANY(${passengerSources('confirm')}::booking."PassengerStatus"[])
     ), o AS (
       INSERT INTO booking.outbox (id, exchange, routing_key, payload)
-      SELECT ${randomUUID()}::uuid, 'booking', 'reservation.confirmed', ${JSON.stringify(payload)}::jsonb FROM r
+      SELECT d.outbox_id, 'booking', 'reservation.confirmed', d.payload FROM d JOIN r ON r.id = d.id
     )
     SELECT id::text FROM r`;
-  if (moved.length === 0) throw new Error(`reservation ${reservationId}: confirm found it no longer held`);
+  if (moved.length !== held.length)
+    throw new Error(`confirm: ${held.length - moved.length} of ${held.length} reservations no longer held`);
 }
 
 /** An expired hold paid late: its same berths again, if every one is still free. */
