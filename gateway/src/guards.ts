@@ -17,6 +17,7 @@ import {
 } from '@tatkal/common';
 import { checkCost, queryTooComplex, rootFieldCounts, sourceLimitCheck, type QueryLimits } from './limits.ts';
 import type { GatewayContext } from './context.ts';
+import { hashOfDocumentId, type TrustedDocumentManifest } from './trustedDocuments.ts';
 
 /**
  * A request's per-IP window while it is not counted yet: a signed-in POST that may name an
@@ -36,6 +37,23 @@ function logIpRefusal(logger: Logger, requestId: string | undefined, ip: string,
 }
 
 /**
+ * A request body's operation text: its `query`, or its persisted document's from the manifest;
+ * null for a hash not in it (an APQ registration), undefined when there is no single operation.
+ */
+function operationText(body: unknown, documents: TrustedDocumentManifest | undefined): string | null | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const op = body as {
+    query?: unknown;
+    documentId?: unknown;
+    extensions?: { persistedQuery?: { sha256Hash?: unknown } };
+  };
+  if (typeof op.query === 'string') return op.query;
+  const id = op.extensions?.persistedQuery?.sha256Hash ?? op.documentId;
+  if (typeof id !== 'string') return undefined;
+  return documents?.get(hashOfDocumentId(id)) ?? null;
+}
+
+/**
  * Per client IP over the whole gateway. Redis down: the limiter fails open. Two middlewares:
  * `beforeBody` counts anonymous requests and GETs before the body is read; a signed-in POST waits
  * for `afterBody`, which counts it there unless its query text names one of `expensiveFields`
@@ -47,6 +65,7 @@ export function ipRateLimit(
   limit: RateLimit,
   logger: Logger,
   expensiveFields: readonly string[] = [],
+  documents?: TrustedDocumentManifest,
 ) {
   const countNow = async (ip: string, res: Response, next: NextFunction) => {
     const decision = await limiter.hit(`ip:${ip}`, limit);
@@ -83,8 +102,9 @@ export function ipRateLimit(
   const afterBody = async (req: Request, res: Response, next: NextFunction) => {
     const window = res.locals.ipWindow as IpWindow | undefined;
     if (!window?.pending) return next();
-    const query = (req.body as { query?: unknown } | undefined)?.query;
-    if (typeof query === 'string' && expensiveFields.some((f) => query.includes(f))) return next();
+    const text = operationText(req.body, documents);
+    // A text naming an expensive field, or a persisted hash this gateway cannot read: guardPlugin counts it.
+    if (text === null || (text !== undefined && expensiveFields.some((f) => text.includes(f)))) return next();
     window.pending = false;
     return countNow(window.ip, res, next);
   };

@@ -182,7 +182,15 @@ export async function serveGateway(opts: ServeGatewayOptions): Promise<HttpServe
   }
   addHealthRoutes(app, opts.ready);
   const rateLimit = opts.rateLimits;
-  const ipLimit = rateLimit && ipRateLimit(rateLimit.limiter, rateLimit.perIp, opts.logger, rateLimit.expensiveFields);
+  const ipLimit =
+    rateLimit &&
+    ipRateLimit(
+      rateLimit.limiter,
+      rateLimit.perIp,
+      opts.logger,
+      rateLimit.expensiveFields,
+      opts.trustedDocuments?.manifest,
+    );
   const queryLimits = opts.queryLimits ?? DEFAULT_QUERY_LIMITS;
   app.use(
     '/graphql',
