@@ -20,5 +20,6 @@ export * from './operationLog.ts';
 export * from './telemetry.ts';
 export * from './tracing.ts';
 export * from './batch.ts';
+export * from './groupCommit.ts';
 export * from './ids.ts';
 export * from './periodic.ts';

@@ -5,6 +5,7 @@ import type { Prisma, PrismaClient } from '@tatkal/db';
 import {
   DeadLetterError,
   eventTopology,
+  groupCommit,
   isUuid,
   recordInbox,
   startConsumer,
@@ -14,7 +15,6 @@ import {
   type HandlerContext,
   type Logger,
 } from '@tatkal/common';
-import { groupCommit } from '../domain/groupCommit.ts';
 import { confirm, confirmHeld, lockForConfirm, quickConfirm, release } from '../domain/lifecycle/index.ts';
 import type { ReservationSettings } from '../domain/types.ts';
 
@@ -176,7 +176,8 @@ export function startPaymentEventsConsumer(opts: PaymentEventsOptions): Consumer
     connection: opts.connection,
     queue: spec.queue,
     bindings: spec.bindings,
-    prefetch: opts.prefetch ?? 10,
+    // As many as one batch confirms (CONFIRM_BATCH): a rush's payments arrive together.
+    prefetch: opts.prefetch ?? CONFIRM_BATCH,
     maxAttempts: opts.maxAttempts,
     retryDelayMs: opts.retryDelayMs,
     logger: opts.logger,

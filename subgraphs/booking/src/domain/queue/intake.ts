@@ -1,11 +1,11 @@
-// Group commit (../groupCommit.ts) of queued requests: every request that arrived meanwhile is
+// Group commit (groupCommit of @tatkal/common) of queued requests: every request that arrived meanwhile is
 // written in one statement (lifecycle's queueRequests); a failed statement is retried by halves, so one bad
 // request fails alone. Resolves each request's ticket (null: it joined a waiting room), or
 // undefined when its key was taken meanwhile.
 import { randomInt } from 'node:crypto';
 import type { PrismaClient } from '@tatkal/db';
 import { successOutcome, type Idempotency } from '@tatkal/common';
-import { type Entry, groupCommit } from '../groupCommit.ts';
+import { type Entry, groupCommit } from '@tatkal/common';
 import { type IntakeItem, PnrTaken, queueRequests, type ReserveRecords } from '../lifecycle/index.ts';
 
 /** A request to queue, answered with its ticket (null: in a waiting room; undefined: its key was taken). */

@@ -17,7 +17,7 @@ import type { Prisma, PrismaClient, Quota } from '@tatkal/db';
 import { AppError, addDays, errorOutcome, ErrorCode, type Identity, todayInIndia } from '@tatkal/common';
 import { type ReserveRecords, ReservationStatus } from '../lifecycle/index.ts';
 import type { ReservationSettings, ValidRequest } from '../types.ts';
-import { groupCommit } from '../groupCommit.ts';
+import { groupCommit } from '@tatkal/common';
 import { istInstant, isTatkal } from './windows.ts';
 
 // Statuses as the lifecycle names them (no status literal outside it): a request not yet decided
@@ -155,7 +155,7 @@ const reached = (c: Counts, l: Limits) =>
 const within = (at: Date, r: Range | null) => r !== null && at >= r.from && at < r.to;
 
 /**
- * Group commit of claims (../groupCommit.ts), as the intake's: the requests that arrived meanwhile
+ * Group commit of claims (groupCommit of @tatkal/common), as the intake's: the requests that arrived meanwhile
  * are claimed in one transaction of three statements, so a rush costs statements per batch, not
  * per request. Resolves each request's counts when refused, null when claimed.
  */
