@@ -214,12 +214,12 @@ export function unsettled(s: State, answered: string[]): string[] {
     if (q.messages && !q.queue.endsWith('.unrouted')) left.push(`${q.queue}: ${q.messages} messages`);
   // A message being handled is not counted in its queue: the money itself says when it is done.
   const unbalanced = moneyLedger(s).moneyViolations.length;
-  if (unbalanced) left.push(`${unbalanced} captured payments not yet balanced`);
+  if (unbalanced) left.push(`money not yet balanced (${unbalanced} lines)`);
   return left;
 }
 
 /** The money identity per captured payment and in total (see the top of this file). */
-function moneyLedger(s: State) {
+export function moneyLedger(s: State) {
   const money = {
     capturedPayments: 0,
     capturedPaise: 0,
@@ -237,11 +237,13 @@ function moneyLedger(s: State) {
   const moneyViolations: string[] = [];
   for (const p of s.provider.payments.filter(captured)) {
     const rid = p.metadata.reservationId ?? '?';
+    // A reservation's ticket and charges pay for one capture only: a second is money without a ticket.
+    const first = !capturedPerReservation.has(rid);
     const r = s.reservations.get(rid);
     capturedPerReservation.set(rid, (capturedPerReservation.get(rid) ?? 0) + 1);
     const refunds = refundsOf.get(p.id) ?? [];
     const refunded = refunds.filter((x) => x.status === 'succeeded').reduce((a, x) => a + x.amountPaise, 0);
-    const passengers = s.passengers.get(rid) ?? [];
+    const passengers = first ? (s.passengers.get(rid) ?? []) : [];
     const cancelled = passengers.filter((x) => x.status === 'CANCELLED' && x.refundPaise !== null);
     const kept = cancelled.reduce((a, x) => a + (x.farePaise - (x.refundPaise ?? 0)), 0);
     const grantedRefund = r?.confirmedAt ? cancelled.reduce((a, x) => a + (x.refundPaise ?? 0), 0) : 0;
