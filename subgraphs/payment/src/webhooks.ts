@@ -15,7 +15,7 @@ import {
   type Logger,
   type ReadinessCheck,
 } from '@tatkal/common';
-import { applyProviderEvent, parseWebhookBody, type WebhookOutcome } from './domain/webhookEvents.ts';
+import { parseWebhookBody, providerEventApplier, type WebhookOutcome } from './domain/webhookEvents.ts';
 import { SIGNATURE_HEADER, verifySignature } from './webhookSignature.ts';
 
 export const WEBHOOK_PATH = '/webhooks/payments';
@@ -55,6 +55,8 @@ const STATUS: Record<WebhookOutcome, number> = {
 
 export function webhookApp(opts: Omit<WebhookOptions, 'port' | 'host'>) {
   if (opts.secrets.length === 0) throw new Error('webhook sidecar needs at least one secret');
+  // Deliveries that arrive together are applied in one transaction (group commit).
+  const apply = providerEventApplier(opts.prisma, opts.logger);
   const app = express();
   app.disable('x-powered-by');
   instrumentHttp(app);
@@ -101,7 +103,7 @@ export function webhookApp(opts: Omit<WebhookOptions, 'port' | 'host'>) {
           return;
         }
         const { event } = parsed;
-        const outcome = await applyProviderEvent(opts.prisma, event, log, json as object);
+        const outcome = await apply(event, log, json as object);
         if (outcome === 'AMOUNT_MISMATCH') webhookMismatches.inc({ type: event.type });
         res.status(STATUS[outcome]).json({ received: STATUS[outcome] === 200, outcome });
       } catch (err) {

@@ -181,6 +181,53 @@ describe('accepted events', () => {
     expect(await audit(p.id)).toEqual({ events: before.events + 1, outbox: before.outbox + 1, status: 'SUCCEEDED' });
   });
 
+  it('40 deliveries at once, for many payments: each the outcome it would get alone, in a few transactions', async () => {
+    const payments = await Promise.all(Array.from({ length: 30 }, () => newPayment()));
+    const succeeded = payments.slice(0, 26).map((p) => event('payment.succeeded', p.providerRef));
+    const failed = payments.slice(26, 28).map((p) => event('payment.failed', p.providerRef));
+    const wrongAmount = event('payment.succeeded', payments[28]!.providerRef, { amountPaise: 1 });
+    // Two events for one payment in the same moment: the first one applied wins, the other is a no-op.
+    const both = [
+      event('payment.succeeded', payments[29]!.providerRef),
+      event('payment.failed', payments[29]!.providerRef),
+    ];
+    const deliveries = [
+      ...succeeded,
+      ...failed,
+      wrongAmount,
+      ...both,
+      succeeded[0]!, // the same event again
+      succeeded[1]!,
+      event('payment.succeeded', `sim_pay_${randomUUID()}`), // no such payment
+    ];
+    const before = await db.prisma.webhookEvent.count();
+    const outboxBefore = await db.prisma.paymentOutbox.count();
+    const results = await Promise.all(deliveries.map((d) => send(d)));
+    const outcome = (i: number) => results[i]!.body!.outcome;
+    expect(results.slice(0, 28).map((r) => r.body!.outcome)).toEqual(Array(28).fill('APPLIED'));
+    expect(outcome(28)).toBe('AMOUNT_MISMATCH');
+    expect([outcome(29), outcome(30)].sort()).toEqual(['APPLIED', 'NO_OP']);
+    // A repeated event: one copy applied, the other a duplicate.
+    expect([outcome(0), outcome(31)].sort()).toEqual(['APPLIED', 'DUPLICATE']);
+    expect([outcome(1), outcome(32)].sort()).toEqual(['APPLIED', 'DUPLICATE']);
+    expect(results[33]).toEqual({ status: 404, body: { received: false, outcome: 'UNKNOWN_PAYMENT' } });
+
+    const statuses = await db.prisma.payment.findMany({ where: { id: { in: payments.map((p) => p.id) } } });
+    const statusOf = (id: string) => statuses.find((p) => p.id === id)!.status;
+    expect(payments.slice(0, 26).map((p) => statusOf(p.id))).toEqual(Array(26).fill('SUCCEEDED'));
+    expect(payments.slice(26, 28).map((p) => statusOf(p.id))).toEqual(['FAILED', 'FAILED']);
+    expect(statusOf(payments[28]!.id)).toBe('PENDING');
+    // Stored once each (not the unknown one); one outbox row per applied event (26 + 2 + 1).
+    expect(await db.prisma.webhookEvent.count()).toBe(before + 31);
+    expect(await db.prisma.paymentOutbox.count()).toBe(outboxBefore + 29);
+    const outbox = await db.prisma.paymentOutbox.findMany({
+      where: { payload: { path: ['data', 'paymentId'], equals: payments[29]!.id } },
+    });
+    expect(outbox.map((o) => o.routingKey)).toEqual([
+      statusOf(payments[29]!.id) === 'SUCCEEDED' ? 'payment.succeeded' : 'payment.failed',
+    ]);
+  });
+
   it('a replayed old event (same id, freshly signed) is a 200 no-op', async () => {
     const p = await newPayment();
     const e = event('payment.failed', p.providerRef);
