@@ -93,12 +93,19 @@ export function addHealthRoutes(app: Express, ready: ReadinessCheck): void {
   });
 }
 
+/** Connections the kernel queues for a server before its process accepts them. */
+export const LISTEN_BACKLOG = 4096;
+
 export async function listen(app: Express, port: number, host = '0.0.0.0'): Promise<HttpServer> {
   // As app.listen does, with a SERVER span around each request when tracing is on (tracing.ts).
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(traceRequests(app));
     s.once('error', reject);
-    s.listen(port, host, () => resolve(s));
+    // A deep accept queue: at a Tatkal opening thousands connect in the same second. Node's default
+    // (511) overflows, and the kernel drops the SYNs it cannot queue; the client then resends after
+    // 1, 3, 7, 15, 31 s: a tail of tens of seconds for whoever lost that draw. The kernel caps it
+    // at net.core.somaxconn.
+    s.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve(s));
   });
   server.keepAliveTimeout = 65_000;
   const actual = (server.address() as AddressInfo).port;
