@@ -129,6 +129,40 @@ describe('FixedWindowLimiter', () => {
     expect(await redis.pttl(`${prefix}heavy`)).toBeGreaterThan(15_000);
   });
 
+  it('runs one command per window: SET NX PX when new, INCRBY when known live, PTTL on a refusal', async () => {
+    const monitor = await redis.monitor();
+    const seen: string[][] = [];
+    const tag = `${prefix}cmds:${randomUUID()}:`;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[1]?.startsWith(tag)) seen.push([args[0]!.toUpperCase(), args[1].slice(tag.length)]);
+    });
+    const limiter = new FixedWindowLimiter(redis, { prefix: tag, logger });
+    const rule = { max: 2, windowMs: 60_000 };
+    const step = async (what: () => Promise<unknown>) => {
+      const mark = `${tag}mark:${randomUUID()}`;
+      await what();
+      await redis.get(mark);
+      await waitFor('the monitor to see the step', () => seen.some((c) => c[1]!.startsWith('mark:')));
+      const commands = seen.filter((c) => !c[1]!.startsWith('mark:')).map((c) => c.join(' '));
+      seen.length = 0;
+      return commands;
+    };
+    // A request's IP and user windows, both new: one SET each.
+    const both = [
+      { key: 'ip', limit: rule },
+      { key: 'user', limit: rule },
+    ];
+    expect(await step(() => limiter.hits(both))).toEqual(['SET ip', 'SET user']);
+    // Known live now: one INCRBY each.
+    expect(await step(() => limiter.hits(both))).toEqual(['INCRBY ip', 'INCRBY user']);
+    // Over the limit: PTTL for the Retry-After, and the user's window is not touched.
+    expect(await step(() => limiter.hits(both))).toEqual(['INCRBY ip', 'PTTL ip']);
+    // Another process (another gateway instance) that did not see the window: SET fails, INCRBY counts.
+    const other = new FixedWindowLimiter(redis, { prefix: tag, logger });
+    expect(await step(() => other.hit('user', rule))).toEqual(['SET user', 'INCRBY user', 'PTTL user']);
+    monitor.disconnect();
+  });
+
   it('fails open (null) when Redis does not answer', async () => {
     const dead = createRedis('redis://127.0.0.1:1', { name: 'dead' });
     const warnings: unknown[] = [];

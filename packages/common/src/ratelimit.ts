@@ -1,7 +1,7 @@
 // Rate limits kept in Redis, so every instance of a process shares them. Two tools:
-// - `FixedWindowLimiter`: one atomic Lua script for all of a request's fixed windows (INCRBY each;
-//   PEXPIRE on a window's first hit, PTTL on a refusal), used by the gateway (per client IP, per
-//   user on expensive operations).
+// - `FixedWindowLimiter`: one atomic Lua script for all of a request's fixed windows (one command
+//   per window: SET NX PX for a new one, INCRBY for a live one; PTTL on a refusal), used by the
+//   gateway (per client IP, per user on expensive operations).
 // - `RedisRateLimitStore` + `rateLimit(...)`: graphql-rate-limit rules on subgraph mutations
 //   (login, register, reserveSeats, createPayment) as graphql-shield rules.
 // Redis down or slow: every limiter fails open (the request goes on) and logs it, throttled.
@@ -66,17 +66,25 @@ function throttledWarning(logger: Logger, everyMs = 10_000) {
 
 // Fixed windows starting at their first hit, any number of them in one call (a request's
 // per-IP and per-user windows), in order: the first window over its limit ends the call, so a
-// later one does not count a request that is refused anyway. PEXPIRE only on a window's first
-// hit and PTTL only for a refusal's Retry-After: an allowed hit on a live window is one INCRBY.
-// A key that lost its expiry (PTTL < 0) is repaired when it refuses.
-// ARGV: per key, its window (ms), weight and max. Returns count and ttl per key counted (ttl -1: allowed).
+// later one does not count a request that is refused anyway. A window this process does not know
+// to be live is most likely new (at a rush every traveller's is): SET NX PX starts it in one
+// command, and only if it existed after all INCRBY counts it. A known live window is one INCRBY
+// (PEXPIRE if it had ended meanwhile). PTTL only for a refusal's Retry-After, which also repairs a
+// key that lost its expiry. The hint never changes a count, only how many commands it takes.
+// ARGV: per key, its window (ms), weight, max and 1 when known live. Returns count and ttl per key
+// counted (ttl -1: allowed).
 const fixedWindowHits = redisScript<number[]>(
   'tatkalFixedWindowHits',
   `local out = {}
 for i = 1, #KEYS do
-  local window, weight, max = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
-  local count = redis.call('INCRBY', KEYS[i], weight)
-  if count == weight then redis.call('PEXPIRE', KEYS[i], window) end
+  local window, weight, max = ARGV[4 * i - 3], tonumber(ARGV[4 * i - 2]), tonumber(ARGV[4 * i - 1])
+  local count
+  if ARGV[4 * i] ~= '1' and redis.call('SET', KEYS[i], weight, 'NX', 'PX', window) then
+    count = weight
+  else
+    count = redis.call('INCRBY', KEYS[i], weight)
+    if count == weight then redis.call('PEXPIRE', KEYS[i], window) end
+  end
   out[#out + 1] = count
   if count > max then
     local ttl = redis.call('PTTL', KEYS[i])
@@ -108,12 +116,30 @@ export interface WindowHit {
 
 export class FixedWindowLimiter {
   private readonly warn: ReturnType<typeof throttledWarning>;
+  /** Windows this process saw live, with when they end at the latest (a hint: see the script). */
+  private readonly live = new Map<string, number>();
+  private readonly maxKnown: number;
 
   constructor(
     private readonly redis: Redis,
-    private readonly opts: { prefix: string; logger: Logger },
+    private readonly opts: { prefix: string; logger: Logger; maxKnownWindows?: number },
   ) {
     this.warn = throttledWarning(opts.logger);
+    this.maxKnown = opts.maxKnownWindows ?? 100_000;
+  }
+
+  private knownLive(key: string, now: number): boolean {
+    const until = this.live.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.live.delete(key);
+    return false;
+  }
+
+  private remember(key: string, until: number) {
+    this.live.delete(key); // re-inserted last: the oldest entries go first when over the bound
+    this.live.set(key, until);
+    if (this.live.size > this.maxKnown) this.live.delete(this.live.keys().next().value!);
   }
 
   /**
@@ -132,17 +158,21 @@ export class FixedWindowLimiter {
    */
   async hits(windows: readonly WindowHit[]): Promise<RateLimitDecision[] | null> {
     if (windows.length === 0) return [];
+    const now = Date.now();
     try {
       const out = await fixedWindowHits(
         this.redis,
         windows.map((w) => this.opts.prefix + w.key),
-        windows.flatMap((w) => [w.limit.windowMs, w.weight ?? 1, w.limit.max]),
+        windows.flatMap((w) => [w.limit.windowMs, w.weight ?? 1, w.limit.max, this.knownLive(w.key, now) ? 1 : 0]),
       );
       const decisions: RateLimitDecision[] = [];
       for (let i = 0; i + 1 < out.length; i += 2) {
-        const count = out[i]!;
-        const allowed = count <= windows[i / 2]!.limit.max;
-        decisions.push({ allowed, count, retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(out[i + 1]! / 1000)) });
+        const window = windows[i / 2]!;
+        const [count, ttl] = [out[i]!, out[i + 1]!];
+        const allowed = count <= window.limit.max;
+        decisions.push({ allowed, count, retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(ttl / 1000)) });
+        // Its end: known when refused (ttl) and at most a window away otherwise.
+        this.remember(window.key, now + (allowed ? window.limit.windowMs : ttl));
       }
       return decisions;
     } catch (err) {
