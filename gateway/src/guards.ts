@@ -27,6 +27,8 @@ import { hashOfDocumentId, type TrustedDocumentManifest } from './trustedDocumen
 export interface IpWindow {
   ip: string;
   pending: boolean;
+  /** Its IP was refused: until the window ends, its requests are counted before the body again. */
+  refused: (retryAfterSeconds: number) => void;
 }
 
 type IpDecision = { count: number; retryAfterSeconds: number };
@@ -58,7 +60,8 @@ function operationText(body: unknown, documents: TrustedDocumentManifest | undef
  * `beforeBody` counts anonymous requests and GETs before the body is read; a signed-in POST waits
  * for `afterBody`, which counts it there unless its query text names one of `expensiveFields`
  * (then guardPlugin counts it with the per-user windows, in one Redis call). A request that ends
- * before either counted it (bad JSON, a refused text) is counted when it closes.
+ * before either counted it (bad JSON, a refused text) is counted when it closes. An IP refused
+ * lately is counted (and refused) before the body again, whatever its headers.
  */
 export function ipRateLimit(
   limiter: FixedWindowLimiter,
@@ -67,9 +70,25 @@ export function ipRateLimit(
   expensiveFields: readonly string[] = [],
   documents?: TrustedDocumentManifest,
 ) {
+  // IPs refused lately (bounded): a client over its limit is refused before its body is read, as
+  // before the fold, whatever headers it sends.
+  const refusedUntil = new Map<string, number>();
+  const refused = (ip: string, retryAfterSeconds: number) => {
+    refusedUntil.delete(ip);
+    refusedUntil.set(ip, Date.now() + retryAfterSeconds * 1000);
+    if (refusedUntil.size > 10_000) refusedUntil.delete(refusedUntil.keys().next().value!);
+  };
+  const refusedLately = (ip: string) => {
+    const until = refusedUntil.get(ip);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    refusedUntil.delete(ip);
+    return false;
+  };
   const countNow = async (ip: string, res: Response, next: NextFunction) => {
     const decision = await limiter.hit(`ip:${ip}`, limit);
     if (!decision || decision.allowed) return next();
+    refused(ip, decision.retryAfterSeconds);
     logIpRefusal(logger, res.locals.requestId as string | undefined, ip, decision, limit.max);
     const error = rateLimited(decision.retryAfterSeconds);
     res
@@ -87,9 +106,9 @@ export function ipRateLimit(
   const beforeBody = async (req: Request, res: Response, next: NextFunction) => {
     if (req.method === 'OPTIONS') return next();
     const ip = clientIpOf(req);
-    if (expensiveFields.length === 0 || req.method !== 'POST' || !req.headers.authorization)
+    if (expensiveFields.length === 0 || req.method !== 'POST' || !req.headers.authorization || refusedLately(ip))
       return countNow(ip, res, next);
-    const window: IpWindow = { ip, pending: true };
+    const window: IpWindow = { ip, pending: true, refused: (seconds) => refused(ip, seconds) };
     res.locals.ipWindow = window;
     // Whatever way the request ends, its IP is counted once.
     res.once('close', () => {
@@ -147,8 +166,9 @@ export interface GuardOptions {
 }
 
 export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayContext> {
-  const ipRefusal = (ctx: GatewayContext, ip: string, decision: IpDecision) => {
-    logIpRefusal(ctx.log, ctx.requestId, ip, decision, opts.perIp!.max);
+  const ipRefusal = (ctx: GatewayContext, window: IpWindow, decision: IpDecision) => {
+    window.refused(decision.retryAfterSeconds);
+    logIpRefusal(ctx.log, ctx.requestId, window.ip, decision, opts.perIp!.max);
     return rateLimited(decision.retryAfterSeconds, { http: true });
   };
   return {
@@ -166,7 +186,7 @@ export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayConte
           if (violation) {
             // Its IP counts (and refuses first), as if counted before the cost check.
             const decision = ipWindow && (await expensive!.limiter.hits(ipHit))?.[0];
-            if (decision && !decision.allowed) throw ipRefusal(contextValue, ipWindow!.ip, decision);
+            if (decision && !decision.allowed) throw ipRefusal(contextValue, ipWindow!, decision);
             throw queryTooComplex(violation);
           }
           if (!expensive) return;
@@ -182,7 +202,7 @@ export function guardPlugin(opts: GuardOptions): ApolloServerPlugin<GatewayConte
           const refused = decisions?.at(-1);
           if (!refused || refused.allowed) return;
           const fieldIndex = decisions!.length - 1 - ipHit.length;
-          if (fieldIndex < 0) throw ipRefusal(contextValue, ipWindow!.ip, refused);
+          if (fieldIndex < 0) throw ipRefusal(contextValue, ipWindow!, refused);
           const field = fields[fieldIndex]![0];
           // Only configured field names reach here: the label stays bounded.
           rateLimitRejections.inc({ limit: `gateway.${field}` });

@@ -116,5 +116,9 @@ describe('ipRateLimit', () => {
     expect(over.window!.pending).toBe(false);
     over.res.emit('close');
     expect(await count(ip)).toBe(4);
+    // Refused lately: even a request it would leave to guardPlugin is refused before its body now.
+    const again = await through(mw, ip, { authorization: signedIn, body: { query: 'mutation { reserveSeats }' } });
+    expect([again.passed, again.window, again.res.statusCode]).toEqual([false, undefined, 429]);
+    expect(await count(ip)).toBe(5);
   });
 });
