@@ -296,11 +296,16 @@ export function createIdempotency(opts: IdempotencyOptions) {
      *
      * `work` may call `complete(tx, result)` inside its own transaction: the response is then
      * stored atomically with the work's writes (a crash right after the commit cannot let a
-     * retry run the work twice), and it saves a round trip. Otherwise it is stored after.
+     * retry run the work twice), and it saves a round trip. Or it may put `completion(result).sql`
+     * (an UPDATE; its WHERE may be extended with AND ...) in its own statement and call `applied()`
+     * once that statement stored it. Otherwise it is stored after.
      */
     async run<T>(
       params: RunParams,
-      work: (complete: (tx: RawSql, result: T) => Promise<void>) => Promise<T>,
+      work: (
+        complete: (tx: RawSql, result: T) => Promise<void>,
+        completion: (result: T) => { sql: SqlFragment; applied: () => void },
+      ) => Promise<T>,
     ): Promise<T> {
       const { userId, operation, key } = params;
       const { hash, hit } = await prepare(params);
@@ -322,11 +327,23 @@ export function createIdempotency(opts: IdempotencyOptions) {
       let stored: Stored;
       let completedInWork = false;
       try {
-        const data = await work(async (tx, result) => {
-          stored = successOutcome(result);
-          await complete(tx, operation, [{ userId, key, stored }]);
-          completedInWork = true;
-        });
+        const data = await work(
+          async (tx, result) => {
+            stored = successOutcome(result);
+            await complete(tx, operation, [{ userId, key, stored }]);
+            completedInWork = true;
+          },
+          (result) => {
+            const outcome = successOutcome(result);
+            return {
+              sql: completion(operation, [{ userId, key, stored: outcome }]),
+              applied: () => {
+                stored = outcome;
+                completedInWork = true;
+              },
+            };
+          },
+        );
         // Completed in the work's transaction, which committed when the work returned.
         if (!completedInWork) stored = successOutcome(data);
       } catch (err) {

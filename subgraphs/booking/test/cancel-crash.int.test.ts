@@ -73,8 +73,8 @@ describe('a cancellation whose process died before its answer was stored', () =>
       const dying: Idempotency = {
         ...short,
         run: (params, work) =>
-          short.run(params, (complete) =>
-            work(complete).then(() => {
+          short.run(params, (complete, completion) =>
+            work(complete, completion).then(() => {
               committed();
               return new Promise<never>(() => {});
             }),

@@ -2,7 +2,17 @@
 // booking's fare, registers the payment with the provider and stores it PENDING.
 import { randomUUID } from 'node:crypto';
 import { pageIdsPerUser, Prisma, type Payment, type PrismaClient } from '@tatkal/db';
-import { AppError, ErrorCode, badInput, isUuid, notFound, tryAgain, type Identity, type Logger } from '@tatkal/common';
+import {
+  AppError,
+  ErrorCode,
+  badInput,
+  isUuid,
+  notFound,
+  tryAgain,
+  type Identity,
+  type Logger,
+  type SqlFragment,
+} from '@tatkal/common';
 import { BookingUnavailableError, type BookingClient } from '../bookingClient.ts';
 import { ProviderError, type ProviderClient } from '../provider/client.ts';
 
@@ -32,7 +42,13 @@ export interface Caller {
  * same reservation, under any key, returns the live one (the same checkout) instead of charging
  * twice. After a FAILED payment a new one may be created while the hold lasts.
  */
-export async function createPayment(deps: PaymentDeps, caller: Caller, reservationId: string): Promise<Payment> {
+export async function createPayment(
+  deps: PaymentDeps,
+  caller: Caller,
+  reservationId: string,
+  /** The idempotency record's completion (`Idempotency.run`), stored by the insert's own statement. */
+  completion?: (result: Payment) => { sql: SqlFragment; applied: () => void },
+): Promise<Payment> {
   if (!isUuid(reservationId)) throw badInput('reservationId must be a reservation id (UUID)', 'reservationId');
   let reservation: Awaited<ReturnType<BookingClient['reservation']>>;
   try {
@@ -92,15 +108,38 @@ export async function createPayment(deps: PaymentDeps, caller: Caller, reservati
   // One statement: the partial unique index payments_one_live_per_reservation refuses a second live
   // payment, so a request that lost the race, or came with another key after the first payment,
   // inserts nothing and returns the live one (ours stays unused at the provider, which nobody is
-  // sent to, like an abandoned Stripe PaymentIntent). No read before: one statement per payment.
-  const created = await deps.prisma.$queryRaw<Payment[]>`
-    INSERT INTO payment.payments
-      (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, updated_at)
-    VALUES (${id}::uuid, ${reservationId}::uuid, ${caller.identity.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
-      ${remote.id}, ${remote.checkoutUrl}, now())
-    ON CONFLICT (reservation_id) WHERE status IN ('PENDING', 'SUCCEEDED') DO NOTHING
-    RETURNING ${PAYMENT_COLUMNS}`;
-  const payment = created[0] ?? (await live());
+  // sent to, like an abandoned Stripe PaymentIntent). No read before it; the idempotency record's
+  // answer is stored by the same statement when the insert happened (its time is ours, so the
+  // answer is known before the statement).
+  const now = new Date();
+  const ours: Payment = {
+    id,
+    reservationId,
+    userId: caller.identity.userId,
+    amountPaise,
+    currency: 'INR',
+    status: 'PENDING',
+    providerRef: remote.id,
+    checkoutUrl: remote.checkoutUrl,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const done = completion?.(ours);
+  const created = await deps.prisma.$queryRaw<{ id: string }[]>`
+    WITH ins AS (
+      INSERT INTO payment.payments
+        (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, created_at, updated_at)
+      VALUES (${id}::uuid, ${reservationId}::uuid, ${ours.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
+        ${remote.id}, ${remote.checkoutUrl}, ${now}::timestamptz, ${now}::timestamptz)
+      ON CONFLICT (reservation_id) WHERE status IN ('PENDING', 'SUCCEEDED') DO NOTHING
+      RETURNING id
+    )${done ? Prisma.sql`, done AS (${done.sql} AND EXISTS (SELECT 1 FROM ins))` : Prisma.empty}
+    SELECT id::text FROM ins`;
+  if (created.length > 0) {
+    done?.applied();
+    return ours;
+  }
+  const payment = await live();
   // The winner failed between our insert and this read: the client may simply try again.
   if (!payment) throw tryAgain();
   return payment;

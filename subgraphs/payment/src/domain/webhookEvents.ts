@@ -238,7 +238,7 @@ export function providerEventApplier(prisma: PrismaClient, logger: Logger) {
         for (const e of [...batch, ...later]) e.resolve(ALONE);
         return;
       }
-      batch.forEach((e, i) => e.resolve(results[i]!));
+      for (const [i, e] of batch.entries()) e.resolve(results[i]!);
       for (const e of later) e.resolve(ALONE);
     },
   );

@@ -71,7 +71,7 @@ export const resolvers: Resolvers = {
           key: args.idempotencyKey,
           request: { reservationId: args.reservationId },
         },
-        () =>
+        (_complete, completion) =>
           createPayment(
             ctx,
             {
@@ -82,6 +82,7 @@ export const resolvers: Resolvers = {
               log: ctx.log,
             },
             args.reservationId,
+            completion,
           ),
       );
     },
