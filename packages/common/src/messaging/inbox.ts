@@ -14,11 +14,25 @@ export async function recordInbox(
   table: string,
   envelope: Pick<Envelope, 'id' | 'type'>,
 ): Promise<boolean> {
+  return (await recordInboxes(tx, table, [envelope])).has(envelope.id);
+}
+
+/**
+ * `recordInbox` for many messages in one statement (a batch that commits their state changes
+ * together): the ids recorded now; the others are duplicates. Ids must be distinct.
+ */
+export async function recordInboxes(
+  tx: SqlClient,
+  table: string,
+  envelopes: Pick<Envelope, 'id' | 'type'>[],
+): Promise<Set<string>> {
+  if (envelopes.length === 0) return new Set();
   const name = serviceTable(table, 'inbox');
-  const rows = await tx.$queryRawUnsafe<unknown[]>(
-    `INSERT INTO ${name} (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
-    envelope.id,
-    envelope.type,
+  const rows = await tx.$queryRawUnsafe<{ message_id: string }[]>(
+    `INSERT INTO ${name} (message_id, type) SELECT * FROM unnest($1::text[], $2::text[])
+     ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
+    envelopes.map((e) => e.id),
+    envelopes.map((e) => e.type),
   );
-  return rows.length === 1;
+  return new Set(rows.map((r) => r.message_id));
 }

@@ -1,13 +1,14 @@
 // The booking side of the payment saga: payment.succeeded confirms the hold (or, when its berths
 // are gone, the lifecycle's confirm writes reservation.refund_required), payment.failed releases it. The inbox
 // row and the state change commit together, so a redelivered event changes nothing.
-import type { Prisma, PrismaClient } from '@tatkal/db';
+import type { PrismaClient } from '@tatkal/db';
 import {
   DeadLetterError,
   eventTopology,
   groupCommit,
   isUuid,
   recordInbox,
+  recordInboxes,
   startConsumer,
   type AmqpConnection,
   type Consumer,
@@ -98,7 +99,7 @@ export function paymentEventApplier(prisma: PrismaClient, settings: ReservationS
               batch.map((e) => [e.item, quickConfirm(locked.get(e.item.data.reservationId as string))]),
             );
             const fast = batch.filter((e) => quick.get(e.item) !== null).map((e) => e.item);
-            const fresh = await recordInboxes(tx, fast);
+            const fresh = await recordInboxes(tx, 'booking', fast);
             const held = fast.filter((e) => fresh.has(e.id) && quick.get(e) === 'CONFIRM');
             await confirmHeld(
               tx,
@@ -136,16 +137,6 @@ export function paymentEventApplier(prisma: PrismaClient, settings: ReservationS
     logApplied(log, envelope, outcome);
     return outcome;
   };
-}
-
-/** The inbox rows of many messages in one statement: the ids recorded now (the others are duplicates). */
-async function recordInboxes(tx: Prisma.TransactionClient, envelopes: Envelope[]): Promise<Set<string>> {
-  if (envelopes.length === 0) return new Set();
-  const rows = await tx.$queryRaw<{ message_id: string }[]>`
-    INSERT INTO booking.inbox (message_id, type)
-    SELECT * FROM unnest(${envelopes.map((e) => e.id)}::text[], ${envelopes.map((e) => e.type)}::text[])
-    ON CONFLICT (message_id) DO NOTHING RETURNING message_id`;
-  return new Set(rows.map((r) => r.message_id));
 }
 
 function logApplied(logger: Logger, envelope: Envelope, outcome: PaymentEventOutcome) {

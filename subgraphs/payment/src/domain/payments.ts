@@ -128,7 +128,8 @@ export async function createPayment(
   const created = await deps.prisma.$queryRaw<{ id: string }[]>`
     WITH ins AS (
       INSERT INTO payment.payments
-        (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url, created_at, updated_at)
+        (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url,
+         created_at, updated_at)
       VALUES (${id}::uuid, ${reservationId}::uuid, ${ours.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
         ${remote.id}, ${remote.checkoutUrl}, ${now}::timestamptz, ${now}::timestamptz)
       ON CONFLICT (reservation_id) WHERE status IN ('PENDING', 'SUCCEEDED') DO NOTHING
