@@ -58,11 +58,17 @@ export async function reservationRows(
   where: { ids: string[] } | { pnr: string },
 ): Promise<ReservationRow[]> {
   const filter = 'ids' in where ? Prisma.sql`r.id = ANY(${where.ids}::uuid[])` : Prisma.sql`r.pnr = ${where.pnr}`;
+  // The station codes as scalar subqueries, not joins: PostgreSQL plans every execution of this
+  // (a few per traveller's poll), and a six-way join took it ~1.2 ms to plan against ~0.2 ms.
+  const code = (seq: 'from_seq' | 'to_seq') => Prisma.sql`(
+      SELECT s.code FROM booking.train_runs tr
+      JOIN booking.train_stops ts ON ts.train_id = tr.train_id JOIN booking.stations s ON s.id = ts.station_id
+      WHERE tr.id = r.run_id AND ts.seq = r.${Prisma.raw(seq)})`;
   return db.$queryRaw<ReservationRow[]>`
     SELECT r.id::text AS id, r.pnr, r.user_id::text AS "userId", r.run_id::text AS "runId", r.class::text AS class,
       r.quota::text AS quota, r.status::text AS status, r.fare, r.hold_expires_at AS "holdExpiresAt",
       r.created_at AS "createdAt", r.queue_ticket AS "queueTicket", r.refusal_code AS "refusalCode",
-      r.opens_at AS "opensAt", fs.code AS "fromCode", ts.code AS "toCode",
+      r.opens_at AS "opensAt", ${code('from_seq')} AS "fromCode", ${code('to_seq')} AS "toCode",
       COALESCE((
         SELECT json_agg(json_build_object(
           'id', p.id, 'position', p.position, 'name', p.name, 'age', p.age, 'gender', p.gender,
@@ -71,11 +77,6 @@ export async function reservationRows(
           'racNumber', p.rac_number, 'farePaise', p.fare_paise, 'refundPaise', p.refund_paise) ORDER BY p.position)
         FROM booking.passengers p WHERE p.reservation_id = r.id), '[]'::json) AS passengers
     FROM booking.reservations r
-    JOIN booking.train_runs tr ON tr.id = r.run_id
-    JOIN booking.train_stops a ON a.train_id = tr.train_id AND a.seq = r.from_seq
-    JOIN booking.stations fs ON fs.id = a.station_id
-    JOIN booking.train_stops b ON b.train_id = tr.train_id AND b.seq = r.to_seq
-    JOIN booking.stations ts ON ts.id = b.station_id
     WHERE ${filter}`;
 }
 
