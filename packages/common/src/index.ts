@@ -23,3 +23,4 @@ export * from './batch.ts';
 export * from './groupCommit.ts';
 export * from './ids.ts';
 export * from './periodic.ts';
+export * from './random.ts';

@@ -1,7 +1,7 @@
 // The payment provider simulator as a process (development and docker compose), port 4006.
 import { z } from 'zod';
-import { createLogger, env, initTelemetry, loadConfig, onShutdown, runMain } from '@tatkal/common';
-import { createProviderSimulator, seededRandom } from './simulator.ts';
+import { createLogger, env, initTelemetry, loadConfig, onShutdown, runMain, seededRandom } from '@tatkal/common';
+import { createProviderSimulator } from './simulator.ts';
 
 runMain('payment-provider', async () => {
   const config = loadConfig({

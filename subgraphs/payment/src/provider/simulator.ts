@@ -385,16 +385,5 @@ ${actions}`);
     },
   };
 }
-export type ProviderSimulator = ReturnType<typeof createProviderSimulator>;
 
-/** A seeded PRNG (mulberry32) in [0, 1) for PROVIDER_SEED: a chaos run's webhook draws repeat with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export type ProviderSimulator = ReturnType<typeof createProviderSimulator>;
