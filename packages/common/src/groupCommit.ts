@@ -47,3 +47,20 @@ export function groupCommit<I, R>(maxBatch: () => number, write: (batch: Entry<I
     },
   };
 }
+
+/**
+ * A batch split in two: `first`, the entries none of whose keys an earlier entry had, and `later`,
+ * the others (a repeated message, a second event for one row), which should wait for the batch's
+ * commit: in the same transaction their row or lock would wait on the batch and the batch on them.
+ */
+export function splitRepeats<E>(entries: E[], keysOf: (entry: E) => string[]): { first: E[]; later: E[] } {
+  const seen = new Set<string>();
+  const first: E[] = [];
+  const later: E[] = [];
+  for (const entry of entries) {
+    const keys = keysOf(entry);
+    (keys.some((k) => seen.has(k)) ? later : first).push(entry);
+    for (const k of keys) seen.add(k);
+  }
+  return { first, later };
+}

@@ -9,6 +9,7 @@ import {
   isUuid,
   recordInbox,
   recordInboxes,
+  splitRepeats,
   startConsumer,
   type AmqpConnection,
   type Consumer,
@@ -71,19 +72,11 @@ export function paymentEventApplier(prisma: PrismaClient, settings: ReservationS
   const batches = groupCommit<Envelope, PaymentEventOutcome | typeof ALONE>(
     () => CONFIRM_BATCH,
     async (entries) => {
-      // A second copy of a message, or a second event for a reservation, goes alone once the batch
-      // has committed: meanwhile its inbox row or lock would wait on the batch and the batch on it.
-      const seenMessages = new Set<string>();
-      const seenReservations = new Set<string>();
-      const later: typeof entries = [];
-      const batch = entries.filter((e) => {
-        const id = e.item.data.reservationId as string;
-        const first = !seenMessages.has(e.item.id) && !seenReservations.has(id);
-        seenMessages.add(e.item.id);
-        seenReservations.add(id);
-        if (!first) later.push(e);
-        return first;
-      });
+      // A second copy of a message, or a second event for a reservation, goes alone after the batch.
+      const { first: batch, later } = splitRepeats(entries, (e) => [
+        `message:${e.item.id}`,
+        `reservation:${e.item.data.reservationId as string}`,
+      ]);
       const settleLater = () => {
         for (const e of later) e.resolve(ALONE);
       };

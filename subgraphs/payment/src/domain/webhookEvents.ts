@@ -3,7 +3,7 @@
 // tells booking. A duplicate, a replay or an out-of-order event changes nothing.
 import { randomUUID } from 'node:crypto';
 import type { PaymentStatus, Prisma, PrismaClient } from '@tatkal/db';
-import { eventEnvelope, groupCommit, type Logger } from '@tatkal/common';
+import { eventEnvelope, groupCommit, splitRepeats, type Logger } from '@tatkal/common';
 import { z } from 'zod';
 
 const ref = z.string().min(1).max(200);
@@ -211,18 +211,11 @@ export function providerEventApplier(prisma: PrismaClient, logger: Logger) {
   const batches = groupCommit<{ event: PaymentEvent; body: object }, Applied | typeof ALONE>(
     () => WEBHOOK_BATCH,
     async (entries) => {
-      // Later ones wait for the batch's commit: meanwhile their row or lock would wait on it and it on them.
-      const events = new Set<string>();
-      const payments = new Set<string>();
-      const later: typeof entries = [];
-      const batch = entries.filter((e) => {
-        const { id, data } = e.item.event;
-        const first = !events.has(id) && !payments.has(data.providerRef);
-        events.add(id);
-        payments.add(data.providerRef);
-        if (!first) later.push(e);
-        return first;
-      });
+      // A repeated event, or a second event for a payment, goes alone after the batch.
+      const { first: batch, later } = splitRepeats(entries, (e) => [
+        `event:${e.item.event.id}`,
+        `payment:${e.item.event.data.providerRef}`,
+      ]);
       let results: Applied[];
       try {
         results = await prisma.$transaction(
