@@ -5,52 +5,65 @@
 // webhooks twice, late and out of order. Then the ledger: money to the paisa, no berth sold twice,
 // every answered PNR final, no second reservation or charge from retries, DLQs accounted for,
 // outboxes drained. The run waits for conditions (the system settled), never for fixed times.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChaos } from '../bench/chaos/run.ts';
-import { benchSigningKey } from '../bench/tokens.ts';
-import { createTestDatabase, type TestDatabase } from './support/db.ts';
-import { AMQP_URL, REDIS_URL } from './support/env.ts';
+// Tests never import benchmarks (test/imports.test.ts): this one runs `bench:chaos` as a program
+// and reads the report it writes.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AMQP_URL, PG_ADMIN_URL, REDIS_URL } from './support/env.ts';
 
-let db: TestDatabase;
-let signing: Awaited<ReturnType<typeof benchSigningKey>>;
+const root = join(import.meta.dirname, '..');
+const SEED = 25;
+const db = `tatkal_bench_chaos_test_${process.pid}`;
+const out = mkdtempSync(join(tmpdir(), 'chaos-'));
 
-beforeAll(async () => {
-  db = await createTestDatabase('chaos');
-  signing = await benchSigningKey();
-});
+interface ChaosReport {
+  ledger: {
+    ok: boolean;
+    checks: { name: string; violations: string[] }[];
+    money: { capturedPayments: number; refundedPaise: number };
+    webhooks: { duplicates: number; late: number };
+  };
+  faults: { kind: string; healthyMs: number | null }[];
+}
 
 afterAll(async () => {
-  signing?.remove();
-  await db?.drop();
+  rmSync(out, { recursive: true, force: true });
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 });
+
+function runChaos(args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      join(root, 'node_modules/.bin/tsx'),
+      ['bench/chaos.ts', ...args],
+      { cwd: root, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LOG_LEVEL: 'warn' } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, output: `${stdout}\n${stderr}` }),
+    );
+  });
+}
 
 describe('chaos: the Tatkal minute while processes die', () => {
   it('keeps the ledger: every captured rupee is a confirmed ticket, a refund or a charge kept', async () => {
-    const lines: string[] = [];
-    const result = await runChaos({
-      seed: 25,
-      users: 250,
-      concurrency: 60,
-      faults: 5,
-      coaches: 3,
-      berthsPerCoach: 72,
-      databaseUrl: db.url,
-      redisUrl: REDIS_URL,
-      amqpUrl: AMQP_URL,
-      keysFile: signing.file,
-      signingKey: signing.key,
-      holdTtlMs: 120_000,
-      declineRate: 0.05,
-      cancelRate: 0.3,
-      latePayRate: 0.05,
-      payThenCancelRate: 0.05,
-      webhooks: { duplicateRate: 0.2, lateRate: 0.1, lateMs: 3_000 },
-      settleTimeoutMs: 60_000,
-      closeAllAmqp: false,
-      log: (line) => lines.push(line),
-    });
+    const { code, output } = await runChaos([
+      ...['--seed', String(SEED), '--users', '250', '--concurrency', '60', '--faults', '5'],
+      ...['--coaches', '3', '--berths-per-coach', '72', '--hold-ttl-s', '120', '--settle-timeout-s', '60'],
+      ...['--db', db, '--out', out, '--pg', PG_ADMIN_URL, '--redis', REDIS_URL, '--amqp', AMQP_URL],
+    ]);
+    expect(code, output.slice(-20_000)).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, `chaos-${SEED}.json`), 'utf8')) as ChaosReport;
     const violations = result.ledger.checks.flatMap((c) => c.violations.map((v) => `${c.name}: ${v}`));
-    expect(violations, lines.join('\n')).toEqual([]);
+    expect(violations, output.slice(-20_000)).toEqual([]);
     expect(result.ledger.ok).toBe(true);
     // Something happened: faults fired and recovered, money moved both ways, retries were made.
     expect(result.faults.map((f) => f.kind).sort()).toEqual(['close-amqp', 'kill', 'kill', 'kill', 'kill-leaseholder']);
