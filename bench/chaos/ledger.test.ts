@@ -2,7 +2,8 @@
 // cancellation refunded by the rules, a full refund of a late or pre-confirmation payment) and
 // what the ledger must catch (a ticket and a refund, money kept without a ticket, two captures).
 import { describe, expect, it } from 'vitest';
-import { moneyLedger, type State, unsettled } from './ledger.ts';
+import { moneyLedger, unsettled } from './ledger.ts';
+import type { State } from './state.ts';
 
 const FARE = 100_000;
 

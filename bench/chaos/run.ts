@@ -19,7 +19,8 @@ import {
   type PlannedFault,
   planFaults,
 } from './faults.ts';
-import { checkLedger, collectState, type Ledger, unsettled } from './ledger.ts';
+import { checkLedger, type Ledger, unsettled } from './ledger.ts';
+import { collectState } from './state.ts';
 import { withRetry } from './retry.ts';
 import { type ChaosStack, startChaosStack } from './stack.ts';
 
