@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupCommit, splitRepeats } from './groupCommit.ts';
+import { ALONE, groupCommit, groupCommitOrAlone, splitRepeats } from './groupCommit.ts';
 
 describe('groupCommit', () => {
   it('writes what arrives together in one batch, and what arrives meanwhile in the next', async () => {
@@ -45,5 +45,31 @@ describe('splitRepeats', () => {
     const { first, later } = splitRepeats(entries, (e) => [`message:${e.id}`, `row:${e.row}`]);
     expect(first.map((e) => e.id)).toEqual(['m1', 'm2', 'm4']);
     expect(later.map((e) => e.id)).toEqual(['m1', 'm3']);
+  });
+});
+
+describe('groupCommitOrAlone', () => {
+  it("answers the batch's results, and ALONE to repeats and to every item of a batch whose write threw", async () => {
+    const errors: number[] = [];
+    let fail = false;
+    const submit = groupCommitOrAlone<{ id: string; row: string }, string>({
+      maxBatch: 10,
+      keysOf: (e) => [`row:${e.row}`],
+      write: async (items) => {
+        if (fail) throw new Error('boom');
+        return items.map((e) => (e.id === 'skip' ? ALONE : `done ${e.id}`));
+      },
+      onError: (_err, n) => errors.push(n),
+    });
+    const items = [
+      { id: 'a', row: '1' },
+      { id: 'b', row: '1' }, // the same row again: after the batch, alone
+      { id: 'skip', row: '2' },
+      { id: 'c', row: '3' },
+    ];
+    expect(await Promise.all(items.map(submit))).toEqual(['done a', ALONE, ALONE, 'done c']);
+    fail = true;
+    expect(await Promise.all(items.map(submit))).toEqual([ALONE, ALONE, ALONE, ALONE]);
+    expect(errors).toEqual([3]);
   });
 });

@@ -64,3 +64,35 @@ export function splitRepeats<E>(entries: E[], keysOf: (entry: E) => string[]): {
   }
   return { first, later };
 }
+
+/** What a batch leaves to the caller's one-at-a-time path. */
+export const ALONE: unique symbol = Symbol('alone');
+
+/**
+ * Group commit with a one-at-a-time way out, for consumers whose every item also has a path of its
+ * own: `write` gets the first entries of a batch (`splitRepeats` by `keysOf`) and answers each a
+ * result or ALONE; the repeats, after the batch, and every entry of a batch whose `write` threw
+ * (`onError` hears why) are answered ALONE, so an error belongs to its own item.
+ */
+export function groupCommitOrAlone<I, R>(opts: {
+  maxBatch: number;
+  keysOf: (item: I) => string[];
+  write: (items: I[]) => Promise<(R | typeof ALONE)[]>;
+  onError: (err: unknown, items: number) => void;
+}): (item: I) => Promise<R | typeof ALONE> {
+  const batches = groupCommit<I, R | typeof ALONE>(
+    () => opts.maxBatch,
+    async (entries) => {
+      const { first, later } = splitRepeats(entries, (e) => opts.keysOf(e.item));
+      try {
+        const results = await opts.write(first.map((e) => e.item));
+        for (const [i, e] of first.entries()) e.resolve(results[i]!);
+      } catch (err) {
+        opts.onError(err, first.length);
+        for (const e of first) e.resolve(ALONE);
+      }
+      for (const e of later) e.resolve(ALONE);
+    },
+  );
+  return (item) => batches.submit(item);
+}

@@ -5,11 +5,11 @@ import type { PrismaClient } from '@tatkal/db';
 import {
   DeadLetterError,
   eventTopology,
-  groupCommit,
+  ALONE,
+  groupCommitOrAlone,
   isUuid,
   recordInbox,
   recordInboxes,
-  splitRepeats,
   startConsumer,
   type AmqpConnection,
   type Consumer,
@@ -56,9 +56,6 @@ export async function applyPaymentEvent(
 /** Most payment.succeeded events confirmed in one transaction. */
 const CONFIRM_BATCH = 64;
 
-/** A batch entry the fast path leaves to `applyPaymentEvent` (its own transaction). */
-const ALONE = Symbol('alone');
-
 /**
  * `applyPaymentEvent` for a stream of events: payment.succeeded events that arrive while a batch
  * is being written are applied together in ONE transaction (group commit): their reservations
@@ -69,63 +66,41 @@ const ALONE = Symbol('alone');
  * is applied alone, so an error belongs to its own message (retry, DLQ).
  */
 export function paymentEventApplier(prisma: PrismaClient, settings: ReservationSettings, logger: Logger) {
-  const batches = groupCommit<Envelope, PaymentEventOutcome | typeof ALONE>(
-    () => CONFIRM_BATCH,
-    async (entries) => {
-      // A second copy of a message, or a second event for a reservation, goes alone after the batch.
-      const { first: batch, later } = splitRepeats(entries, (e) => [
-        `message:${e.item.id}`,
-        `reservation:${e.item.data.reservationId as string}`,
-      ]);
-      const settleLater = () => {
-        for (const e of later) e.resolve(ALONE);
-      };
-      let outcomes: Map<Envelope, PaymentEventOutcome | typeof ALONE>;
-      try {
-        outcomes = await prisma.$transaction(
-          async (tx) => {
-            const locked = await lockForConfirm(
-              tx,
-              batch.map((e) => e.item.data.reservationId as string),
-            );
-            const quick = new Map(
-              batch.map((e) => [e.item, quickConfirm(locked.get(e.item.data.reservationId as string))]),
-            );
-            const fast = batch.filter((e) => quick.get(e.item) !== null).map((e) => e.item);
-            const fresh = await recordInboxes(tx, 'booking', fast);
-            const held = fast.filter((e) => fresh.has(e.id) && quick.get(e) === 'CONFIRM');
-            await confirmHeld(
-              tx,
-              held.map((e) => locked.get(e.data.reservationId as string)!),
-            );
-            const result = new Map<Envelope, PaymentEventOutcome | typeof ALONE>();
-            for (const { item } of batch) {
-              const q = quick.get(item);
-              result.set(
-                item,
-                q === null ? ALONE : !fresh.has(item.id) ? 'DUPLICATE' : q === 'CONFIRM' ? 'CONFIRMED' : q!,
-              );
-            }
-            return result;
-          },
-          { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
-        );
-      } catch (err) {
-        logger.warn({ err, events: batch.length }, 'batch of payment events failed; applying them one by one');
-        for (const e of batch) e.resolve(ALONE);
-        settleLater();
-        return;
-      }
-      for (const e of batch) e.resolve(outcomes.get(e.item)!);
-      settleLater();
-    },
-  );
+  const batched = groupCommitOrAlone<Envelope, PaymentEventOutcome>({
+    maxBatch: CONFIRM_BATCH,
+    // A second copy of a message, or a second event for a reservation, goes alone after the batch.
+    keysOf: (e) => [`message:${e.id}`, `reservation:${e.data.reservationId as string}`],
+    onError: (err, events) => logger.warn({ err, events }, 'batch of payment events failed; applying them one by one'),
+    write: (batch) =>
+      prisma.$transaction(
+        async (tx) => {
+          const reservationOf = (e: Envelope) => e.data.reservationId as string;
+          const locked = await lockForConfirm(tx, batch.map(reservationOf));
+          const quick = batch.map((e) => quickConfirm(locked.get(reservationOf(e))));
+          const fresh = await recordInboxes(
+            tx,
+            'booking',
+            batch.filter((_, i) => quick[i] !== null),
+          );
+          const held = batch.filter((e, i) => quick[i] === 'CONFIRM' && fresh.has(e.id));
+          await confirmHeld(
+            tx,
+            held.map((e) => locked.get(reservationOf(e))!),
+          );
+          return batch.map((e, i) => {
+            const q = quick[i] ?? null;
+            return q === null ? ALONE : !fresh.has(e.id) ? 'DUPLICATE' : q === 'CONFIRM' ? 'CONFIRMED' : q;
+          });
+        },
+        { maxWait: settings.txMaxWaitMs, timeout: settings.txTimeoutMs },
+      ),
+  });
 
   return async (envelope: Envelope, log: Logger): Promise<PaymentEventOutcome> => {
     if (envelope.type !== 'payment.succeeded' || !isUuid(envelope.data.reservationId)) {
       return applyPaymentEvent(prisma, settings, envelope, log);
     }
-    const outcome = await batches.submit(envelope);
+    const outcome = await batched(envelope);
     if (outcome === ALONE) return applyPaymentEvent(prisma, settings, envelope, log);
     logApplied(log, envelope, outcome);
     return outcome;

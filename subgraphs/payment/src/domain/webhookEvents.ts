@@ -3,7 +3,7 @@
 // tells booking. A duplicate, a replay or an out-of-order event changes nothing.
 import { randomUUID } from 'node:crypto';
 import type { PaymentStatus, Prisma, PrismaClient } from '@tatkal/db';
-import { eventEnvelope, groupCommit, splitRepeats, type Logger } from '@tatkal/common';
+import { ALONE, eventEnvelope, groupCommitOrAlone, type Logger } from '@tatkal/common';
 import { z } from 'zod';
 
 const ref = z.string().min(1).max(200);
@@ -194,9 +194,6 @@ function decide(
 /** Most payment events applied in one transaction. */
 const WEBHOOK_BATCH = 64;
 
-/** A batch entry the fast path leaves to `applyProviderEvent` (its own transaction). */
-const ALONE = Symbol('alone');
-
 type PaymentEvent = Extract<ProviderEvent, { type: 'payment.succeeded' | 'payment.failed' }>;
 
 /**
@@ -208,36 +205,16 @@ type PaymentEvent = Extract<ProviderEvent, { type: 'payment.succeeded' | 'paymen
  * whose transaction failed, are applied alone.
  */
 export function providerEventApplier(prisma: PrismaClient, logger: Logger) {
-  const batches = groupCommit<{ event: PaymentEvent; body: object }, Applied | typeof ALONE>(
-    () => WEBHOOK_BATCH,
-    async (entries) => {
-      // A repeated event, or a second event for a payment, goes alone after the batch.
-      const { first: batch, later } = splitRepeats(entries, (e) => [
-        `event:${e.item.event.id}`,
-        `payment:${e.item.event.data.providerRef}`,
-      ]);
-      let results: Applied[];
-      try {
-        results = await prisma.$transaction(
-          (tx) =>
-            applyBatch(
-              tx,
-              batch.map((e) => e.item),
-            ),
-          { maxWait: 5_000, timeout: 10_000 },
-        );
-      } catch (err) {
-        logger.warn({ err, events: batch.length }, 'batch of provider events failed; applying them one by one');
-        for (const e of [...batch, ...later]) e.resolve(ALONE);
-        return;
-      }
-      for (const [i, e] of batch.entries()) e.resolve(results[i]!);
-      for (const e of later) e.resolve(ALONE);
-    },
-  );
+  const batched = groupCommitOrAlone<{ event: PaymentEvent; body: object }, Applied>({
+    maxBatch: WEBHOOK_BATCH,
+    // A repeated event, or a second event for a payment, goes alone after the batch.
+    keysOf: ({ event }) => [`event:${event.id}`, `payment:${event.data.providerRef}`],
+    onError: (err, events) => logger.warn({ err, events }, 'batch of provider events failed; applying them one by one'),
+    write: (items) => prisma.$transaction((tx) => applyBatch(tx, items), { maxWait: 5_000, timeout: 10_000 }),
+  });
   return async (event: ProviderEvent, log: Logger, body: object = event): Promise<WebhookOutcome> => {
     if (event.type === 'refund.succeeded') return applyProviderEvent(prisma, event, log, body);
-    const applied = await batches.submit({ event, body });
+    const applied = await batched({ event, body });
     if (applied === ALONE) return applyProviderEvent(prisma, event, log, body);
     // Logged here, in the delivery's own log scope (its request id), not the batch's.
     logOutcome(
