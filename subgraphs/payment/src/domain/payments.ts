@@ -76,15 +76,6 @@ export async function createPayment(
   }
   const amountPaise = reservation.farePaise;
 
-  // Raw SQL on this path: no ORM query compiled per call.
-  const live = async (): Promise<Payment | null> => {
-    const rows = await deps.prisma.$queryRaw<Payment[]>`
-      SELECT ${PAYMENT_COLUMNS} FROM payment.payments
-      WHERE reservation_id = ${reservationId}::uuid AND status IN ('PENDING', 'SUCCEEDED')
-      LIMIT 1`;
-    return rows[0] ?? null;
-  };
-
   // The provider is called outside any transaction: a transaction held open across an HTTP call
   // keeps a pooled connection from the webhook sidecar, which shares the pool and must answer fast.
   // Our payment id is the provider's idempotency key: a retry of this call gets the same payment.
@@ -140,10 +131,14 @@ export async function createPayment(
     done?.applied();
     return ours;
   }
-  const payment = await live();
+  // Another request's payment is the live one (raw SQL: no ORM query compiled per call).
+  const [live] = await deps.prisma.$queryRaw<Payment[]>`
+    SELECT ${PAYMENT_COLUMNS} FROM payment.payments
+    WHERE reservation_id = ${reservationId}::uuid AND status IN ('PENDING', 'SUCCEEDED')
+    LIMIT 1`;
   // The winner failed between our insert and this read: the client may simply try again.
-  if (!payment) throw tryAgain();
-  return payment;
+  if (!live) throw tryAgain();
+  return live;
 }
 
 const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {
