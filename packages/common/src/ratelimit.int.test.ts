@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { buildSchema, graphql } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { permissions } from './authz.ts';
 import { createLogger } from './logger.ts';
 import { FixedWindowLimiter, RedisRateLimitStore, rateLimit } from './ratelimit.ts';
@@ -230,6 +230,20 @@ describe('graphql-rate-limit rules on the Redis store', () => {
     expect(keys).toHaveLength(1);
     expect(await redis.zcard(keys[0]!)).toBe(3);
     expect(await redis.pttl(keys[0]!)).toBeGreaterThan(110_000);
+  });
+
+  it('counts the calls before this one when they share its millisecond (ties sort by random suffix)', async () => {
+    const store = new RedisRateLimitStore(redis, { prefix, logger, maxTracked: 3 });
+    const identity = { contextIdentity: 'tie', fieldIdentity: 'f' };
+    const now = vi.spyOn(Date, 'now').mockReturnValue(1_767_000_000_000);
+    try {
+      const histories = [];
+      for (let i = 0; i < 12; i++) histories.push((await store.getForIdentity(identity)).length);
+      expect(histories).toEqual([0, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
+    } finally {
+      now.mockRestore();
+    }
+    expect(await redis.zcard(`${prefix}gql:tie:f`)).toBe(4);
   });
 
   it('keeps only the newest maxTracked calls per key, trimming when there are more', async () => {

@@ -191,9 +191,15 @@ const recordCall = redisScript<string[]>(
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local keep = tonumber(ARGV[3]) + 1
-if #members <= keep then return members end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(keep + 1))
-return {unpack(members, #members - keep + 1)}`,
+if #members > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(keep + 1)) end
+-- The newest calls before this one: picked by member, not by position, because calls of the same
+-- millisecond tie on the score and sort by their random suffix, so this one need not be last.
+local before = {}
+for i = #members, 1, -1 do
+  if #before == keep - 1 then break end
+  if members[i] ~= ARGV[2] then table.insert(before, 1, members[i]) end
+end
+return before`,
 );
 
 /**
@@ -231,7 +237,7 @@ export class RedisRateLimitStore implements Store {
         [this.key(identity)],
         [now, member, this.maxTracked, this.opts.maxWindowMs ?? 3_600_000],
       );
-      return members.filter((m) => m !== member).map((m) => Number(m.slice(0, m.indexOf(':'))));
+      return members.map((m) => Number(m.slice(0, m.indexOf(':'))));
     } catch (err) {
       this.warn(err, `rate limit ${identity.fieldIdentity}`);
       return [];
