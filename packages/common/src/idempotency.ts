@@ -57,6 +57,13 @@ export interface Outcome {
   stored: Stored;
 }
 
+/** A key's record: the request it was first sent with, its answer so far, whether it is finished. */
+export interface KeyRecord {
+  request_hash: string;
+  response: Stored | null;
+  completed: boolean;
+}
+
 /** The JSON of a successful result as its record stores it (what a retry gets back). */
 const storedResponse = (result: unknown): string => JSON.stringify({ ok: true, data: result });
 
@@ -222,8 +229,8 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return rows.length > 0;
   }
 
-  async function lookupRecord(userId: string, operation: string, key: string) {
-    const rows = await opts.db.$queryRawUnsafe<{ request_hash: string; response: Stored | null; completed: boolean }[]>(
+  async function lookupRecord(userId: string, operation: string, key: string): Promise<KeyRecord | null> {
+    const rows = await opts.db.$queryRawUnsafe<KeyRecord[]>(
       `SELECT request_hash, response, completed_at IS NOT NULL AS completed FROM ${table}
        WHERE user_id = $1 AND operation = $2 AND key = $3`,
       userId,
@@ -231,6 +238,28 @@ export function createIdempotency(opts: IdempotencyOptions) {
       key,
     );
     return rows[0] ?? null;
+  }
+
+  /** The records of these keys (one query), by `user|key`; a key without a record is absent. */
+  async function lookupRecords(
+    operation: string,
+    keys: readonly { userId: string; key: string }[],
+  ): Promise<Map<string, KeyRecord>> {
+    if (keys.length === 0) return new Map();
+    const rows = await opts.db.$queryRawUnsafe<(KeyRecord & { user_id: string; key: string })[]>(
+      `SELECT k.user_id, k.key, k.request_hash, k.response, k.completed_at IS NOT NULL AS completed
+       FROM ${table} k JOIN unnest($2::text[], $3::text[]) AS d(user_id, key)
+         ON k.user_id = d.user_id AND k.key = d.key AND k.operation = $1`,
+      operation,
+      keys.map((k) => k.userId),
+      keys.map((k) => k.key),
+    );
+    return new Map(
+      rows.map((r) => [
+        `${r.user_id}|${r.key}`,
+        { request_hash: r.request_hash, response: r.response, completed: r.completed },
+      ]),
+    );
   }
 
   /** Checks the key and hashes the request; an outcome already cached in Redis comes back as `hit`. */
@@ -251,6 +280,7 @@ export function createIdempotency(opts: IdempotencyOptions) {
     cache,
     /** The record of a key: its request hash, stored response and whether it is finished. */
     lookupRecord,
+    lookupRecords,
     /** Finished records among these keys (one query), for waiters polling outcomes decided elsewhere. */
     async finishedRecords(operation: string, keys: { userId: string; key: string }[]): Promise<Map<string, Stored>> {
       if (keys.length === 0) return new Map();

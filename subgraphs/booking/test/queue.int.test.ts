@@ -250,6 +250,37 @@ describe('QUEUED answers', () => {
     expect(retry.view).toMatchObject({ id: queued[1]!.id, pnr: queued[1]!.pnr, status: 'HELD' });
     expect(await reservation(d, second.who, queued[1]!.pnr)).toMatchObject({ status: 'HELD' });
   }, 120_000);
+
+  it('a retry whose key Redis never learned (its process died after the write) gets its hold', async () => {
+    // Found by the chaos run (seed 25): the leaseholder was killed between the intake's statement
+    // and its Redis marker; the client's retry on the other instance was refused from memory while
+    // the resumed queue held a berth for it, a hold nobody was told of.
+    const d = depsWith({ queueWaitMs: 0 });
+    const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 1 });
+    const who = identity(randomUUID());
+    const key = randomUUID();
+    const input = reserveInput(run, 1, { allowWaitlist: false });
+    const first = (await reserve(d, who, input, key)).view!;
+    expect(first.status).toBe('QUEUED');
+    await waitFor(
+      'the request to be decided',
+      async () => (await db.prisma.reservation.count({ where: { runId: run.runId, status: 'QUEUED' } })) === 0,
+      { intervalMs: 20 },
+    );
+    // The run is published sold out: another traveller is refused from memory.
+    expect(errorCodes((await reserve(d, identity(randomUUID()), input)).res)).toEqual(['SOLD_OUT']);
+    // What the dead process never wrote: its key's marker in Redis.
+    const markers = await redis.keys(`idem:booking:${who.userId}:*`);
+    expect(markers).toHaveLength(1);
+    await redis.del(...markers);
+
+    const retry = await reserve(d, who, input, key);
+    expect(errorCodes(retry.res)).toEqual([]);
+    expect(retry.view).toMatchObject({ id: first.id, pnr: first.pnr, status: 'HELD' });
+    expect(await db.prisma.reservation.count({ where: { userId: who.userId } })).toBe(1);
+    // The retry put the outcome back in Redis: the next one is answered from there.
+    expect(await redis.exists(markers[0]!)).toBe(1);
+  }, 120_000);
 });
 
 describe('first come, first served', () => {
@@ -306,7 +337,7 @@ describe('the waitlist limit and cheap refusals', () => {
     await counting?.disconnect();
   });
 
-  it('waitlistLimit 10: at most 10 waitlisted, then SOLD_OUT; later refusals run no SQL, write nothing', async () => {
+  it('waitlistLimit 10: at most 10 waitlisted, then SOLD_OUT; later refusals read a key, write nothing', async () => {
     const d = depsWith({ queueWaitMs: 120_000, waitlistLimit: 10 }, counting.prisma);
     const run = await createTestRun(db.prisma, { coaches: 1, berthsPerCoach: 20 });
     const results = await Promise.all(
@@ -373,12 +404,25 @@ describe('the waitlist limit and cheap refusals', () => {
       answer = await reserve(d, refused, reserveInput(run), key);
     });
     expect(errorCodes(answer!.res)).toEqual(['SOLD_OUT']);
-    expect(statements).toEqual([]);
+    // One read (was this key's request written before? "a retry whose key Redis never learned"), nothing written.
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/^SELECT k\.user_id, k\.key, k\.request_hash,.* FROM "booking"\."idempotency_keys"/s);
     expect(await db.prisma.reservation.count({ where: { userId: refused.userId } })).toBe(0);
     expect(await db.prisma.bookingIdempotencyKey.count({ where: { userId: refused.userId } })).toBe(0);
     // A retry replays the refusal (from Redis), still without a row.
     expect(errorCodes((await reserve(d, refused, reserveInput(run), key)).res)).toEqual(['SOLD_OUT']);
     expect(await db.prisma.reservation.count({ where: { userId: refused.userId } })).toBe(0);
+    // Refusals at once share their reads: fewer statements than refusals, every one a read.
+    let burst: Awaited<ReturnType<typeof reserve>>[] = [];
+    const reads = await counting.statementsDuring(async () => {
+      burst = await Promise.all(
+        Array.from({ length: 30 }, () => reserve(d, identity(randomUUID()), reserveInput(run))),
+      );
+    });
+    expect(burst.map((b) => errorCodes(b.res).join())).toEqual(Array(30).fill('SOLD_OUT'));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.length).toBeLessThan(30);
+    expect(reads.every((q) => q.startsWith('SELECT k.user_id, k.key, k.request_hash'))).toBe(true);
   }, 300_000);
 });
 

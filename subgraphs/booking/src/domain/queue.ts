@@ -195,6 +195,11 @@ async function reserve(
     specificBerths: !!valid.seatIds,
   });
   if (refusal) {
+    // A retry of a request the database has gets that request's outcome, never a refusal from
+    // memory: Redis may not know its key (the process died between the queue write and the
+    // marker, or Redis lost it). One read, batched with the moment's other refusals.
+    const earlier = await sameKey(q, userId, key, hash);
+    if (earlier) return earlier;
     // Remembered in Redis only: no database write for a refusal in a rush.
     await q.records.cache(userId, key, hash, errorOutcome(refusal));
     q.deps.onOutcome?.(refusal.code.toLowerCase());
