@@ -69,3 +69,33 @@ export async function otherActiveRedisClients(redis: Redis, pids: number[], seco
   const ours = localPortsOf(pids);
   return (await redisClients(redis)).filter((c) => !ours.has(c.port) && c.idle < seconds).length;
 }
+
+/** Redis commands sent by our processes (their /metrics), by command: a script counts once. */
+export async function redisCommandsSent(urls: string[]): Promise<Record<string, number>> {
+  const texts = await Promise.all(
+    urls.map((url) =>
+      fetch(`${url}/metrics`)
+        .then((r) => (r.ok ? r.text() : ''))
+        .catch(() => ''),
+    ),
+  );
+  const sent: Record<string, number> = {};
+  for (const text of texts)
+    for (const m of text.matchAll(/^tatkal_redis_commands_sent_total\{[^}]*command="([^"]+)"[^}]*\} (\S+)/gm))
+      sent[m[1]!] = (sent[m[1]!] ?? 0) + Number(m[2]);
+  return sent;
+}
+
+/** Commands sent per unit of work between two readings, the busiest first. */
+export function sentDelta(after: Record<string, number>, before: Record<string, number>, per: number) {
+  const byCommand = Object.entries(after)
+    .map(([cmd, n]) => [cmd, n - (before[cmd] ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const total = byCommand.reduce((sum, [, n]) => sum + n, 0);
+  return {
+    total,
+    perUnit: per ? +(total / per).toFixed(2) : 0,
+    byCommandPerUnit: Object.fromEntries(byCommand.map(([cmd, n]) => [cmd, per ? +(n / per).toFixed(2) : 0])),
+  };
+}

@@ -1,15 +1,18 @@
-// What the Tatkal benchmark reads around its phases: CPU and Redis counters (a Meter), FIFO
+// What the Tatkal benchmark reads around its phases: CPU, Redis's counters and the commands our
+// processes sent (a Meter), FIFO
 // inversions in the database, and booking's allocation batch sizes from its /metrics.
 import type pg from 'pg';
 import type { Redis } from '@tatkal/common';
 import { commandCpuSeconds, processCpu } from '../processes.ts';
-import { redisCounters, type RedisCounters } from '../redis.ts';
+import { redisCommandsSent, redisCounters, type RedisCounters } from '../redis.ts';
 import type { Stack } from '../stack.ts';
 import { SYSTEM_PROCESSES } from './options.ts';
 
 export interface Meter {
   cpu: Record<string, number>;
   redis: RedisCounters;
+  /** Commands our processes sent (a script is one), by command. */
+  redisSent: Record<string, number>;
   at: number;
 }
 
@@ -22,6 +25,7 @@ export async function meter(stack: Stack | null, redis: Redis): Promise<Meter> {
       'bench client': (own.user + own.system) / 1e6,
     },
     redis: await redisCounters(redis),
+    redisSent: await redisCommandsSent(stack?.processes.map((p) => p.url) ?? []),
     at: performance.now(),
   };
 }

@@ -4,7 +4,7 @@ import type { doubleBookingAudit } from '../../packages/testkit/src/trainRun.ts'
 import { SERVICE_NODE_OPTIONS } from '../../scripts/nodeOptions.ts';
 import type { PgbenchResult } from '../pgbench.ts';
 import { cpuDelta, cpuPerUnit } from '../processes.ts';
-import { redisDelta } from '../redis.ts';
+import { redisDelta, sentDelta } from '../redis.ts';
 import { formatCounts, latencySummary, mdTable, outcomeCounts } from '../report.ts';
 import type { OpeningPlan } from './opening.ts';
 import { type OpeningFigures, openingLines } from './openingReport.ts';
@@ -126,10 +126,12 @@ export function buildReport(ctx: {
     redis: {
       reserve: {
         ...redisDelta(reserveAfter.redis, reserveBefore.redis, attempts),
+        sent: sentDelta(reserveAfter.redisSent, reserveBefore.redisSent, attempts),
         otherActiveClients: reserveOthers,
       },
       payment: payPhase && {
         ...redisDelta(payPhase.after.redis, payPhase.before.redis, Math.max(1, paid.length)),
+        sent: sentDelta(payPhase.after.redisSent, payPhase.before.redisSent, Math.max(1, paid.length)),
         otherActiveClients: payPhase.others,
       },
     },
@@ -177,6 +179,7 @@ export function buildReport(ctx: {
       ? `SHARED: ${otherClients} client(s) of other programs ran commands meanwhile; the counts include their work`
       : 'server-wide counters; no other program’s client still connected at the end of a phase ' +
         'ran a command during it';
+  const redisNote = `${sharedNote}; Redis counts the commands a script runs too, “sent” counts a script once`;
   const services = TARGET
     ? ''
     : `, subgraphs ${report.identityAssertions ? "check the gateway's signed identity" : 'verify every token'}` +
@@ -265,15 +268,23 @@ export function buildReport(ctx: {
           'Redis commands per reserve attempt',
           `${report.redis.reserve.perUnit} (${formatCounts(report.redis.reserve.byCommandPerUnit)})`,
         ],
+        [
+          'Redis commands sent per reserve attempt',
+          `${report.redis.reserve.sent.perUnit} (${formatCounts(report.redis.reserve.sent.byCommandPerUnit)})`,
+        ],
         ...(report.redis.payment
           ? [
               [
                 'Redis commands per payment',
                 `${report.redis.payment.perUnit} (${formatCounts(report.redis.payment.byCommandPerUnit)})`,
               ],
+              [
+                'Redis commands sent per payment',
+                `${report.redis.payment.sent.perUnit} (${formatCounts(report.redis.payment.sent.byCommandPerUnit)})`,
+              ],
             ]
           : []),
-        ['Redis', sharedNote],
+        ['Redis', redisNote],
         ['CPU seconds, rush', cpuLine(report.cpuSeconds.reserve)],
         ...(report.cpuSeconds.payment ? [['CPU seconds, payment', cpuLine(report.cpuSeconds.payment)]] : []),
         ...(report.cpuMs.perAttempt

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { counter } from './telemetry.ts';
 
 export type { Redis };
 
@@ -23,9 +24,28 @@ export function createRedis(url: string, opts: { commandTimeoutMs?: number; name
     enableAutoPipelining: true,
   });
   for (const [name, lua] of scripts) client.defineCommand(name, { lua });
+  countCommandsSent(client);
   // Errors surface on commands; an unhandled 'error' event would crash the process.
   client.on('error', () => {});
   return client;
+}
+
+/**
+ * Commands this process sends, by name (pipelined ones too: a pipeline sends through the client's
+ * `sendCommand`). Redis's own counters also count what runs inside scripts; this is what the
+ * processes ask of it, round trips folded or not.
+ */
+function countCommandsSent(client: Redis): void {
+  const sent = counter<'command'>({
+    name: 'tatkal_redis_commands_sent_total',
+    help: 'Redis commands sent by this process (a script is one), by command',
+    labelNames: ['command'],
+  });
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command, stream) => {
+    sent.inc({ command: command.name });
+    return send(command, stream);
+  };
 }
 
 export async function redisReady(redis: Redis): Promise<boolean> {
