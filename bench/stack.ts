@@ -43,6 +43,28 @@ export interface StackOptions {
   extraGateways?: { name: string; env: Record<string, string> }[];
 }
 
+/** What every process of a bench stack is started with: its services, production mode, quiet logs. */
+export const serviceEnv = (opts: { databaseUrl: string; redisUrl: string; amqpUrl: string }) => ({
+  DATABASE_URL: opts.databaseUrl,
+  REDIS_URL: opts.redisUrl,
+  AMQP_URL: opts.amqpUrl,
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'warn',
+});
+
+/** auth in a bench stack: the bench's signing keys (it mints the tokens), rate limits of its own. */
+export const authEnv = (keysFile: string, rateLimitPrefix: string) => ({
+  RATE_LIMIT_PREFIX: `${rateLimitPrefix}${randomUUID()}:`,
+  AUTH_SIGNING_KEYS_FILE: keysFile,
+  AUTH_GENERATE_KEYS: 'false',
+});
+
+/** Deletes a stack's event topology (its exchanges and queues under `prefix`). */
+export async function dropEvents(amqpUrl: string, prefix: string): Promise<void> {
+  const admin = await amqp.connect(amqpUrl);
+  await deleteEventTopology(admin, prefix).finally(() => admin.close());
+}
+
 export interface Stack {
   processes: RunningProcess[];
   /** GraphQL endpoints of the subgraphs started, by supergraph name. */
@@ -69,11 +91,7 @@ function profileArgs(name: string): string[] {
 /** Starts auth, booking, [search], [payment + provider simulator], [gateway] as real processes. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const common = {
-    DATABASE_URL: opts.databaseUrl,
-    REDIS_URL: opts.redisUrl,
-    AMQP_URL: opts.amqpUrl,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
+    ...serviceEnv(opts),
     // Without the shared secret the subgraphs must be told to answer unsigned callers.
     ...(opts.identityAssertions === false
       ? { REQUIRE_GATEWAY_SIGNATURE: 'false' }
@@ -86,17 +104,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   let webhook: Stack['webhook'] = null;
   const stop = async () => {
     for (const p of [...processes].reverse()) await p.stop();
-    if (opts.eventsPrefix) {
-      const admin = await amqp.connect(opts.amqpUrl);
-      await deleteEventTopology(admin, opts.eventsPrefix).finally(() => admin.close());
-    }
+    if (opts.eventsPrefix) await dropEvents(opts.amqpUrl, opts.eventsPrefix);
   };
   try {
     const auth = await startProcess('auth', 'subgraphs/auth/src/index.ts', {
       ...common,
-      RATE_LIMIT_PREFIX: `rl:bench:${randomUUID()}:`,
-      AUTH_SIGNING_KEYS_FILE: opts.keysFile,
-      AUTH_GENERATE_KEYS: 'false',
+      ...authEnv(opts.keysFile, 'rl:bench:'),
     });
     processes.push(auth);
     subgraphs.auth = `${auth.url}/graphql`;

@@ -100,23 +100,150 @@ export async function findLeaseholder(
   return null;
 }
 
-/** Closes the stack's RabbitMQ connections (found by their client ports), or every one with `all`. */
-export async function closeAmqpConnections(stack: ChaosStack, all: boolean): Promise<string> {
-  if (all) {
-    await run('rabbitmqctl', ['close_all_connections', 'chaos run']);
-    return 'all connections on the broker';
-  }
+/** The stack's RabbitMQ connections (found by their client ports): the broker's pid of each. */
+async function stackAmqpConnections(stack: ChaosStack): Promise<string[]> {
   const pids = stack
     .names()
     .map((n) => stack.process(n)?.pid)
     .filter((p): p is number => p !== undefined);
   const ours = localPortsOf(pids);
   const { stdout } = await run('rabbitmqctl', ['-q', 'list_connections', 'pid', 'peer_port']);
-  const targets = stdout
+  return stdout
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length === 2 && ours.has(Number(f[1])))
     .map((f) => f[0]!);
+}
+
+/** Closes the stack's RabbitMQ connections, or every one with `all`. */
+export async function closeAmqpConnections(stack: ChaosStack, all: boolean): Promise<string> {
+  if (all) {
+    await run('rabbitmqctl', ['close_all_connections', 'chaos run']);
+    return 'all connections on the broker';
+  }
+  const targets = await stackAmqpConnections(stack);
   await Promise.all(targets.map((pid) => run('rabbitmqctl', ['close_connection', pid, 'chaos run'])));
   return `${targets.length} connections of the stack`;
+}
+
+/** How far a phase's client operations have got: faults fire at a share of them. */
+export interface PhaseProgress {
+  done: number;
+  total: number;
+  started: boolean;
+  ended: boolean;
+}
+
+export interface InjectorContext {
+  plan: PlannedFault[];
+  stack: ChaosStack;
+  progress: Record<Phase, PhaseProgress>;
+  watcher: pg.Pool;
+  redis: Redis;
+  runId: string;
+  /** A request through the gateway that needs booking, and one that needs payment. */
+  probes: { booking: () => Promise<unknown>; payment: () => Promise<unknown> };
+  /** Milliseconds since the run's start. */
+  now: () => number;
+  closeAllAmqp: boolean;
+  log: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Fires each planned fault once its phase has reached its point, and records how long until the
+ * system was whole again; kills of one process wait for the previous one's recovery. `finish()`
+ * stops firing (the workload is over) and waits until every fired fault has recovered.
+ */
+export function startFaultInjector(ctx: InjectorContext): { faults: FaultRecord[]; finish: () => Promise<void> } {
+  const faults: FaultRecord[] = [];
+  const busy = new Map<string, Promise<void>>();
+  let over = false;
+  const reached = (f: PlannedFault) => {
+    const p = ctx.progress[f.phase];
+    return p.ended || (p.started && p.done >= f.at * p.total);
+  };
+  const fire = async (f: PlannedFault) => {
+    const rec: FaultRecord = { ...f, firedAtMs: ctx.now(), detail: '', readyMs: null, healthyMs: null };
+    faults.push(rec);
+    try {
+      if (f.kind === 'close-amqp') await closeAmqp(ctx, rec);
+      else {
+        const name = f.kind === 'kill-leaseholder' ? await leaseholderOf(ctx, rec) : f.target!;
+        const job = (async () => {
+          await busy.get(name);
+          await killAndRestart(ctx, rec, name);
+        })();
+        busy.set(name, job);
+        await job;
+      }
+    } catch (err) {
+      rec.error = err instanceof Error ? err.message : String(err);
+    }
+    ctx.log(
+      `fault ${f.kind} ${rec.target ?? ''} at ${(rec.firedAtMs / 1000).toFixed(1)} s ` +
+        `(${f.phase} ${Math.round(f.at * 100)}%): ${rec.detail}; ready ${rec.readyMs ?? '-'} ms, ` +
+        `healthy ${rec.healthyMs ?? '-'} ms${rec.error ? `; ${rec.error}` : ''}`,
+    );
+  };
+  const loop = (async () => {
+    const pending = [...ctx.plan];
+    const fired: Promise<void>[] = [];
+    while (pending.length > 0 && !over) {
+      for (const f of pending.filter(reached)) {
+        pending.splice(pending.indexOf(f), 1);
+        fired.push(fire(f));
+      }
+      await sleep(50);
+    }
+    await Promise.all(fired);
+  })();
+  return {
+    faults,
+    finish: async () => {
+      over = true;
+      await loop;
+    },
+  };
+}
+
+/** Healthy: the stack's processes have connected again (as many connections as before). */
+async function closeAmqp(ctx: InjectorContext, rec: FaultRecord): Promise<void> {
+  const before = (await stackAmqpConnections(ctx.stack)).length;
+  rec.detail = await closeAmqpConnections(ctx.stack, ctx.closeAllAmqp);
+  for (const deadline = Date.now() + 120_000; (await stackAmqpConnections(ctx.stack)).length < before; await sleep(250))
+    if (Date.now() > deadline) throw new Error(`fewer than ${before} RabbitMQ connections after 120 s`);
+  rec.healthyMs = ctx.now() - rec.firedAtMs;
+}
+
+/** The allocator's leaseholder at the moment the fault fires (booking-1 when none is seen). */
+async function leaseholderOf(ctx: InjectorContext, rec: FaultRecord): Promise<string> {
+  const found = await findLeaseholder(ctx.watcher, ctx.redis, ctx.runId, ctx.stack);
+  rec.detail = found ? `leaseholder ${found}` : 'no leaseholder seen: booking-1';
+  rec.target = found ?? 'booking-1';
+  return rec.target;
+}
+
+/**
+ * kill -9, down for the drawn time, started again: ready when it answers, healthy when a request
+ * through the gateway that needs it does.
+ */
+async function killAndRestart(ctx: InjectorContext, rec: FaultRecord, name: string): Promise<void> {
+  await ctx.stack.kill(name);
+  rec.detail ||= `kill -9 ${name}`;
+  await sleep(rec.downMs);
+  await ctx.stack.restart(name);
+  rec.readyMs = ctx.now() - rec.firedAtMs;
+  for (const deadline = Date.now() + 120_000; ; ) {
+    try {
+      if (!name.startsWith('payment')) await ctx.probes.booking();
+      if (!name.startsWith('booking')) await ctx.probes.payment();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+  rec.healthyMs = ctx.now() - rec.firedAtMs;
 }

@@ -4,9 +4,8 @@
 // sidecars. Any member can be killed (-9) and restarted on its port, as a supervisor would.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import amqp from 'amqplib';
-import { deleteEventTopology } from '@tatkal/common';
 import { freePort, root, startProcess, type RunningProcess } from '../../packages/testkit/src/processes.ts';
+import { authEnv, dropEvents, serviceEnv } from '../stack.ts';
 import { type Balancer, startBalancer } from './balancer.ts';
 
 export interface ChaosStackOptions {
@@ -35,11 +34,7 @@ export type ChaosStack = Awaited<ReturnType<typeof startChaosStack>>;
 
 export async function startChaosStack(opts: ChaosStackOptions) {
   const common = {
-    DATABASE_URL: opts.databaseUrl,
-    REDIS_URL: opts.redisUrl,
-    AMQP_URL: opts.amqpUrl,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
+    ...serviceEnv(opts),
     IDENTITY_ASSERTION_SECRET: randomBytes(32).toString('base64url'),
     EVENTS_PREFIX: opts.eventsPrefix,
   };
@@ -67,16 +62,13 @@ export async function startChaosStack(opts: ChaosStackOptions) {
   const stop = async () => {
     for (const m of [...members.values()].reverse()) await m.proc?.stop();
     for (const b of balancers) await b.close();
-    const admin = await amqp.connect(opts.amqpUrl);
-    await deleteEventTopology(admin, opts.eventsPrefix).finally(() => admin.close());
+    await dropEvents(opts.amqpUrl, opts.eventsPrefix);
   };
 
   try {
     const auth = await add('auth', 'subgraphs/auth/src/index.ts', {
       ...common,
-      RATE_LIMIT_PREFIX: `rl:chaos:${randomUUID()}:`,
-      AUTH_SIGNING_KEYS_FILE: opts.keysFile,
-      AUTH_GENERATE_KEYS: 'false',
+      ...authEnv(opts.keysFile, 'rl:chaos:'),
     });
     await start(auth);
     const jwks = { AUTH_JWKS_URL: `${url(auth)}/.well-known/jwks.json` };
