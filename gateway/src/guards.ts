@@ -10,6 +10,7 @@ import {
   ErrorCode,
   rateLimited,
   rateLimitRejections,
+  ExpiringKeys,
   type FixedWindowLimiter,
   type Logger,
   type RateLimit,
@@ -72,19 +73,10 @@ export function ipRateLimit(
 ) {
   // IPs refused lately (bounded): a client over its limit is refused before its body is read, as
   // before the fold, whatever headers it sends.
-  const refusedUntil = new Map<string, number>();
-  const refused = (ip: string, retryAfterSeconds: number) => {
-    refusedUntil.delete(ip);
+  const refusedUntil = new ExpiringKeys(10_000);
+  const refused = (ip: string, retryAfterSeconds: number) =>
     refusedUntil.set(ip, Date.now() + retryAfterSeconds * 1000);
-    if (refusedUntil.size > 10_000) refusedUntil.delete(refusedUntil.keys().next().value!);
-  };
-  const refusedLately = (ip: string) => {
-    const until = refusedUntil.get(ip);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    refusedUntil.delete(ip);
-    return false;
-  };
+  const refusedLately = (ip: string) => refusedUntil.has(ip);
   const countNow = async (ip: string, res: Response, next: NextFunction) => {
     const decision = await limiter.hit(`ip:${ip}`, limit);
     if (!decision || decision.allowed) return next();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRateLimit, rateLimitEnv, rateLimited } from './ratelimit.ts';
+import { ExpiringKeys, parseRateLimit, rateLimitEnv, rateLimited } from './ratelimit.ts';
 
 describe('rate limit specs', () => {
   it('parses max/window', () => {
@@ -24,5 +24,17 @@ describe('rate limit specs', () => {
     const head = http.extensions.http as unknown as { status: number; headers: Map<string, string> };
     expect(head.status).toBe(429);
     expect(head.headers.get('retry-after')).toBe('43');
+  });
+});
+
+describe('ExpiringKeys', () => {
+  it('remembers a key until its time, and at most max keys (the longest unset go first)', () => {
+    const keys = new ExpiringKeys(2);
+    keys.set('a', 1_000);
+    keys.set('b', 1_000);
+    expect([keys.has('a', 999), keys.has('a', 1_000)]).toEqual([true, false]);
+    keys.set('a', 2_000);
+    keys.set('c', 2_000); // over the bound: b, set longest ago, goes
+    expect(['a', 'b', 'c'].map((k) => keys.has(k, 1_500))).toEqual([true, false, true]);
   });
 });

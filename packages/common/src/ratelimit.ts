@@ -114,32 +114,43 @@ export interface WindowHit {
   weight?: number;
 }
 
+/**
+ * Keys remembered until a time each, at most `max` of them (the longest unset go first when over):
+ * a process's bounded memory of short-lived facts (a live window, an IP refused lately).
+ */
+export class ExpiringKeys {
+  private readonly until = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  /** Remembers `key` until `at` (ms since the epoch). */
+  set(key: string, at: number): void {
+    this.until.delete(key); // re-inserted last: the oldest entries go first when over the bound
+    this.until.set(key, at);
+    if (this.until.size > this.max) this.until.delete(this.until.keys().next().value!);
+  }
+
+  /** Whether `key` is remembered at `now`; one whose time has passed is forgotten. */
+  has(key: string, now = Date.now()): boolean {
+    const at = this.until.get(key);
+    if (at === undefined) return false;
+    if (at > now) return true;
+    this.until.delete(key);
+    return false;
+  }
+}
+
 export class FixedWindowLimiter {
   private readonly warn: ReturnType<typeof throttledWarning>;
-  /** Windows this process saw live, with when they end at the latest (a hint: see the script). */
-  private readonly live = new Map<string, number>();
-  private readonly maxKnown: number;
+  /** Windows this process saw live, until they end at the latest (a hint: see the script). */
+  private readonly live: ExpiringKeys;
 
   constructor(
     private readonly redis: Redis,
     private readonly opts: { prefix: string; logger: Logger; maxKnownWindows?: number },
   ) {
     this.warn = throttledWarning(opts.logger);
-    this.maxKnown = opts.maxKnownWindows ?? 100_000;
-  }
-
-  private knownLive(key: string, now: number): boolean {
-    const until = this.live.get(key);
-    if (until === undefined) return false;
-    if (until > now) return true;
-    this.live.delete(key);
-    return false;
-  }
-
-  private remember(key: string, until: number) {
-    this.live.delete(key); // re-inserted last: the oldest entries go first when over the bound
-    this.live.set(key, until);
-    if (this.live.size > this.maxKnown) this.live.delete(this.live.keys().next().value!);
+    this.live = new ExpiringKeys(opts.maxKnownWindows ?? 100_000);
   }
 
   /**
@@ -163,7 +174,7 @@ export class FixedWindowLimiter {
       const out = await fixedWindowHits(
         this.redis,
         windows.map((w) => this.opts.prefix + w.key),
-        windows.flatMap((w) => [w.limit.windowMs, w.weight ?? 1, w.limit.max, this.knownLive(w.key, now) ? 1 : 0]),
+        windows.flatMap((w) => [w.limit.windowMs, w.weight ?? 1, w.limit.max, this.live.has(w.key, now) ? 1 : 0]),
       );
       const decisions: RateLimitDecision[] = [];
       for (let i = 0; i + 1 < out.length; i += 2) {
@@ -172,7 +183,7 @@ export class FixedWindowLimiter {
         const allowed = count <= window.limit.max;
         decisions.push({ allowed, count, retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(ttl / 1000)) });
         // Its end: known when refused (ttl) and at most a window away otherwise.
-        this.remember(window.key, now + (allowed ? window.limit.windowMs : ttl));
+        this.live.set(window.key, now + (allowed ? window.limit.windowMs : ttl));
       }
       return decisions;
     } catch (err) {
