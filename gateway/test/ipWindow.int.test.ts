@@ -3,30 +3,21 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { NextFunction, Request, Response } from 'express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedis, FixedWindowLimiter } from '@tatkal/common';
+import { describe, expect, it } from 'vitest';
+import { createLogger, FixedWindowLimiter } from '@tatkal/common';
 import { ipRateLimit, type IpWindow } from '../src/guards.ts';
-import { REDIS_URL } from '../../test/support/env.ts';
+import { redisForTests } from '../../test/support/redis.ts';
 import { waitFor } from '../../test/support/wait.ts';
 
 const logger = createLogger('ip-window-test', 'silent');
-const redis = createRedis(REDIS_URL, { name: 'ip-window-test', commandTimeoutMs: 2000 });
 const prefix = `rl:test:${randomUUID()}:`;
+const redis = redisForTests('ip-window-test', prefix);
 const RESERVE_HASH = 'a'.repeat(64);
 const SEARCH_HASH = 'b'.repeat(64);
 const manifest = new Map([
   [RESERVE_HASH, 'mutation R($i: ReserveSeatsInput!) { reserveSeats(input: $i, idempotencyKey: "k") { id } }'],
   [SEARCH_HASH, 'query S { searchStations(query: "x") { edges { cursor } } }'],
 ]);
-
-beforeAll(async () => {
-  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
 
 /** A request through both middlewares (the body as express.json left it): what happened to it. */
 async function through(

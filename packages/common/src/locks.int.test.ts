@@ -1,26 +1,17 @@
 // Leases against the real Redis: one holder at a time, renewed and released only by their holder
 // (compare-and-extend, compare-and-delete); an unreachable Redis is reported and counted.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLeaseManager, type Lease } from './locks.ts';
 import { createRedis } from './redis.ts';
 import { lockAcquireFailures } from './telemetry.ts';
-import { REDIS_URL } from '../../../test/support/env.ts';
+import { redisForTests } from '../../../test/support/redis.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
-const redis = createRedis(REDIS_URL, { name: 'locks-test', commandTimeoutMs: 2000 });
 const prefix = `lease:test:${randomUUID()}:`;
+const redis = redisForTests('locks-test', prefix);
 const failures = async (reason: string) =>
   (await lockAcquireFailures.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
-
-beforeAll(async () => {
-  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
 
 describe('lease manager', () => {
   it('gives a lease to one of many concurrent callers; only its holder renews or releases it', async () => {

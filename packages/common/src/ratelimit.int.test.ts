@@ -2,28 +2,19 @@
 import { randomUUID } from 'node:crypto';
 import { buildSchema, graphql } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { permissions } from './authz.ts';
 import { createLogger } from './logger.ts';
 import { FixedWindowLimiter, RedisRateLimitStore, rateLimit } from './ratelimit.ts';
 import { createRedis } from './redis.ts';
 import { rateLimitRejections } from './telemetry.ts';
 import { REDIS_URL } from '../../../test/support/env.ts';
+import { redisForTests } from '../../../test/support/redis.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 const logger = createLogger('ratelimit-test', 'silent');
-const redis = createRedis(REDIS_URL, { name: 'ratelimit-test', commandTimeoutMs: 2000 });
 const prefix = `rl:test:${randomUUID()}:`;
-
-beforeAll(async () => {
-  // No offline queue: commands fail until the connection is up.
-  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
+const redis = redisForTests('ratelimit-test', prefix);
 
 describe('FixedWindowLimiter', () => {
   it('lets exactly max hits through when 100 arrive at once, then hints when to retry', async () => {

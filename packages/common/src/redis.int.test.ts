@@ -1,18 +1,18 @@
 // What a process sends to Redis, counted as it sends it (tatkal_redis_commands_sent_total): a
 // pipeline's commands one each, a script once however many commands it runs inside Redis.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, redisScript } from './redis.ts';
+import { describe, expect, it } from 'vitest';
+import { redisScript } from './redis.ts';
 import { metricsRegistry } from './telemetry.ts';
-import { REDIS_URL } from '../../../test/support/env.ts';
+import { redisForTests } from '../../../test/support/redis.ts';
 
 // Defined before the client: createRedis defines every script made so far on it.
 const bumpTwice = redisScript<number>(
   'countingTestBumpTwice',
   "redis.call('INCRBY', KEYS[1], 1); return redis.call('INCRBY', KEYS[1], 1)",
 );
-const redis = createRedis(REDIS_URL, { name: 'redis-count-test', commandTimeoutMs: 2000 });
 const key = `count:test:${randomUUID()}`;
+const redis = redisForTests('redis-count-test', key);
 
 async function sent(): Promise<Record<string, number>> {
   const metric = metricsRegistry.getSingleMetric('tatkal_redis_commands_sent_total');
@@ -24,14 +24,6 @@ async function serverCalls(command: string): Promise<number> {
   const stats = (await redis.info('commandstats')) as string;
   return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
 }
-
-beforeAll(async () => {
-  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-});
-afterAll(async () => {
-  await redis.del(key, `${key}:a`, `${key}:b`);
-  redis.disconnect();
-});
 
 describe('Redis commands sent', () => {
   it('counts each command sent, a pipeline one per command, a script once', async () => {
