@@ -240,16 +240,21 @@ export function createIdempotency(opts: IdempotencyOptions) {
     return rows[0] ?? null;
   }
 
-  /** The records of these keys (one query), by `user|key`; a key without a record is absent. */
+  /**
+   * The records of these keys (one query), by `user|key`; a key without a record is absent, and
+   * with `finishedOnly` one not finished too.
+   */
   async function lookupRecords(
     operation: string,
     keys: readonly { userId: string; key: string }[],
+    finishedOnly = false,
   ): Promise<Map<string, KeyRecord>> {
     if (keys.length === 0) return new Map();
     const rows = await opts.db.$queryRawUnsafe<(KeyRecord & { user_id: string; key: string })[]>(
       `SELECT k.user_id, k.key, k.request_hash, k.response, k.completed_at IS NOT NULL AS completed
        FROM ${table} k JOIN unnest($2::text[], $3::text[]) AS d(user_id, key)
-         ON k.user_id = d.user_id AND k.key = d.key AND k.operation = $1`,
+         ON k.user_id = d.user_id AND k.key = d.key AND k.operation = $1
+       ${finishedOnly ? 'WHERE k.completed_at IS NOT NULL' : ''}`,
       operation,
       keys.map((k) => k.userId),
       keys.map((k) => k.key),
@@ -283,16 +288,8 @@ export function createIdempotency(opts: IdempotencyOptions) {
     lookupRecords,
     /** Finished records among these keys (one query), for waiters polling outcomes decided elsewhere. */
     async finishedRecords(operation: string, keys: { userId: string; key: string }[]): Promise<Map<string, Stored>> {
-      if (keys.length === 0) return new Map();
-      const rows = await opts.db.$queryRawUnsafe<{ user_id: string; key: string; response: Stored }[]>(
-        `SELECT k.user_id, k.key, k.response FROM ${table} k JOIN unnest($2::text[], $3::text[]) AS d(user_id, key)
-           ON k.user_id = d.user_id AND k.key = d.key AND k.operation = $1
-         WHERE k.completed_at IS NOT NULL`,
-        operation,
-        keys.map((k) => k.userId),
-        keys.map((k) => k.key),
-      );
-      return new Map(rows.map((r) => [`${r.user_id}|${r.key}`, r.response]));
+      const found = await lookupRecords(operation, keys, true);
+      return new Map([...found].map(([k, r]) => [k, r.response!]));
     },
     /**
      * Inserts pending records whose answer so far is `answer` (a queued request's view: a retry
