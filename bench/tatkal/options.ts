@@ -18,6 +18,11 @@ export const { values: args } = parseArgs({
     /** booking's DB_POOL_SIZE, and pgbench's client count. */
     pool: { type: 'string', default: '40' },
     'no-pay': { type: 'boolean', default: false },
+    /**
+     * Payers stop at the checkout page: createPayment only, no webhooks and no confirmations
+     * competing with it (what createPayment costs and how long it waits on its own).
+     */
+    'no-checkout': { type: 'boolean', default: false },
     'no-pgbench': { type: 'boolean', default: false },
     /** Subgraphs verify every bearer token themselves instead of the gateway's signed identity. */
     'no-identity-assertions': { type: 'boolean', default: false },
@@ -60,6 +65,7 @@ export const BERTHS_PER_COACH = Number(args['berths-per-coach']);
 export const RAC_BERTHS = Number(args['rac-berths']);
 export const POOL = Number(args.pool);
 export const PAY = !args['no-pay'];
+export const CHECKOUT = !args['no-checkout'];
 export const TARGET = args.target ?? null;
 export const DB = args.db ?? (TARGET ? 'tatkal' : 'tatkal_bench');
 /** A Tatkal window opens during the bench (the default); --general: today's long-open GENERAL window. */

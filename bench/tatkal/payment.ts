@@ -10,7 +10,7 @@ import { type benchClient, outcomeOf, type Recorder, runPool } from '../load.ts'
 import { otherActiveRedisClients } from '../redis.ts';
 import type { Stack } from '../stack.ts';
 import { type Meter, meter, ourPids } from './measure.ts';
-import { args, CONCURRENCY, DB, PAY, sleep } from './options.ts';
+import { args, CHECKOUT, CONCURRENCY, DB, PAY, sleep } from './options.ts';
 import type { Held } from './rush.ts';
 
 export interface PayPhase {
@@ -55,6 +55,8 @@ export async function runPayment(ctx: {
         }
       });
       if (!ref) return;
+      h.paymentCreated = true;
+      if (!CHECKOUT) return;
       const paidAt = Date.now();
       const outcome = await rec.time('checkout', async () => {
         try {

@@ -8,7 +8,7 @@ import { redisDelta, sentDelta } from '../redis.ts';
 import { formatCounts, latencySummary, mdTable, outcomeCounts } from '../report.ts';
 import type { OpeningPlan } from './opening.ts';
 import { type OpeningFigures, openingLines } from './openingReport.ts';
-import { args, BERTHS_PER_COACH, COACHES, CONCURRENCY, PAY, POOL, TARGET, USERS } from './options.ts';
+import { args, BERTHS_PER_COACH, CHECKOUT, COACHES, CONCURRENCY, PAY, POOL, TARGET, USERS } from './options.ts';
 import type { PayPhase } from './payment.ts';
 import type { RushResult } from './rush.ts';
 
@@ -37,6 +37,9 @@ export function buildReport(ctx: {
   const holds = held.length;
   // holds/s over the whole rush, to the last final outcome.
   const paid = held.filter((h) => h.paidAt);
+  // What the payment phase's costs are counted per: paid tickets, or with --no-checkout the payments created.
+  const payUnits = CHECKOUT ? paid.length : held.filter((h) => h.paymentCreated).length;
+  const payUnit = CHECKOUT ? 'paid ticket' : 'createPayment (--no-checkout)';
   const confirmed = held.filter((h) => h.confirmedAt !== undefined);
   const lastConfirmedMs = Math.max(0, ...confirmed.map((h) => h.confirmedAt! - rec.epoch0));
   const reserveNet = xactReserveAfter - xactReserveBefore - backgroundXactsPerSecond * xactWindowReserve;
@@ -119,7 +122,7 @@ export function buildReport(ctx: {
         benchPolls: payPhase.polls,
         netPerPayment: +(
           (payPhase.xacts - payPhase.polls - backgroundXactsPerSecond * payPhase.windowS) /
-          Math.max(1, paid.length)
+          Math.max(1, payUnits)
         ).toFixed(2),
       },
     },
@@ -130,8 +133,8 @@ export function buildReport(ctx: {
         otherActiveClients: reserveOthers,
       },
       payment: payPhase && {
-        ...redisDelta(payPhase.after.redis, payPhase.before.redis, Math.max(1, paid.length)),
-        sent: sentDelta(payPhase.after.redisSent, payPhase.before.redisSent, Math.max(1, paid.length)),
+        ...redisDelta(payPhase.after.redis, payPhase.before.redis, Math.max(1, payUnits)),
+        sent: sentDelta(payPhase.after.redisSent, payPhase.before.redisSent, Math.max(1, payUnits)),
         otherActiveClients: payPhase.others,
       },
     },
@@ -141,7 +144,7 @@ export function buildReport(ctx: {
     },
     cpuMs: {
       perAttempt: cpuPerUnit(cpuDelta(reserveAfter.cpu, reserveBefore.cpu), attempts),
-      perPaidTicket: payPhase && cpuPerUnit(cpuDelta(payPhase.after.cpu, payPhase.before.cpu), paid.length),
+      perPaidTicket: payPhase && cpuPerUnit(cpuDelta(payPhase.after.cpu, payPhase.before.cpu), payUnits),
     },
     audit: {
       ...audit,
@@ -258,7 +261,9 @@ export function buildReport(ctx: {
         ...(report.database.payment
           ? [
               [
-                'DB transactions per payment (pay + webhook + event + confirm)',
+                CHECKOUT
+                  ? 'DB transactions per payment (pay + webhook + event + confirm)'
+                  : `DB transactions per ${payUnit}`,
                 `${report.database.payment.netPerPayment} ` +
                   `(without background and the bench's ${report.database.payment.benchPolls} polls)`,
               ],
@@ -275,11 +280,11 @@ export function buildReport(ctx: {
         ...(report.redis.payment
           ? [
               [
-                'Redis commands per payment',
+                `Redis commands per ${CHECKOUT ? 'payment' : payUnit}`,
                 `${report.redis.payment.perUnit} (${formatCounts(report.redis.payment.byCommandPerUnit)})`,
               ],
               [
-                'Redis commands sent per payment',
+                `Redis commands sent per ${CHECKOUT ? 'payment' : payUnit}`,
                 `${report.redis.payment.sent.perUnit} (${formatCounts(report.redis.payment.sent.byCommandPerUnit)})`,
               ],
             ]
@@ -298,7 +303,7 @@ export function buildReport(ctx: {
         ...(report.cpuMs.perPaidTicket
           ? [
               [
-                'CPU ms per paid ticket',
+                `CPU ms per ${payUnit}`,
                 `product ${report.cpuMs.perPaidTicket.productMs} (${cpuLine(report.cpuMs.perPaidTicket.byProcess)})`,
               ],
             ]

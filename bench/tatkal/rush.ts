@@ -18,6 +18,8 @@ export interface Held {
   user: number;
   id: string;
   passengers: number;
+  /** createPayment gave it a payment (a checkout). */
+  paymentCreated?: boolean;
   /** Epoch ms the traveller pressed "Pay" at the provider's checkout. */
   paidAt?: number;
   confirmedAt?: number;
