@@ -35,11 +35,12 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
   const redis = serves.graphql && config.REDIS_URL ? createRedis(config.REDIS_URL, { name: 'payment' }) : null;
   // Signs payment's own calls to booking as the gateway signs its calls (production requires it).
   const identityAssertions = identityAssertionsFor(config.IDENTITY_ASSERTION_SECRET);
-  const deps = createPaymentDeps(prisma, redis, {
-    bookingUrl: config.BOOKING_URL,
-    providerUrl: config.PROVIDER_URL,
-    identityAssertions,
-  });
+  const deps = createPaymentDeps(
+    prisma,
+    redis,
+    { bookingUrl: config.BOOKING_URL, providerUrl: config.PROVIDER_URL, identityAssertions },
+    logger,
+  );
   const http = serves.graphql
     ? await startSubgraphService({
         config,

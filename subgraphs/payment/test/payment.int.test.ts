@@ -275,6 +275,50 @@ describe('createPayment', () => {
     expect(await db.prisma.payment.count({ where: { reservationId: r } })).toBe(1);
   });
 
+  it('payments created together share their statements, each with its own row and stored answer', async () => {
+    const counting = countingPrisma(db.url);
+    try {
+      // No Redis: a retry's answer can only come from the record the insert's statement completed.
+      const together = {
+        ...createPaymentDeps(counting.prisma, null, {
+          bookingUrl: 'http://127.0.0.1:1/graphql',
+          providerUrl: providerHttp.url,
+        }),
+        booking,
+      };
+      const payers = Array.from({ length: 30 }, () => ({
+        who: identity(randomUUID()),
+        r: holdReservation(),
+        k: randomUUID(),
+      }));
+      let results: Awaited<ReturnType<typeof execute>>[] = [];
+      const statements = await counting.statementsDuring(async () => {
+        results = await Promise.all(
+          payers.map((p) => execute(server, CREATE, { r: p.r, k: p.k }, ctx(p.who, together))),
+        );
+      });
+      expect(results.flatMap(errorCodes)).toEqual([]);
+      const created = results.map((x) => x.data!.createPayment);
+      expect(created.map((c) => c.reservationId)).toEqual(payers.map((p) => p.r));
+      expect(new Set(created.map((c) => c.id)).size).toBe(payers.length);
+      // 30 claims and 30 inserts, batched: far fewer statements than requests.
+      const inserts = statements.filter((s) => /INSERT INTO payment\.payments/.test(s));
+      const claims = statements.filter((s) => /INSERT INTO "payment"\."idempotency_keys"/.test(s));
+      expect(inserts.length).toBeLessThan(payers.length / 3);
+      expect(claims.length).toBeLessThan(payers.length / 3);
+      const rows = await db.prisma.payment.findMany({ where: { reservationId: { in: payers.map((p) => p.r) } } });
+      expect(rows.map((r) => r.id).sort()).toEqual(created.map((c) => c.id).sort());
+      // Every record holds its own payment: a retry of each key replays it, nothing new is created.
+      const retried = await Promise.all(
+        payers.map((p) => execute(server, CREATE, { r: p.r, k: p.k }, ctx(p.who, together))),
+      );
+      expect(retried.map((x) => x.data!.createPayment.id)).toEqual(created.map((c) => c.id));
+      expect(await db.prisma.payment.count({ where: { reservationId: { in: payers.map((p) => p.r) } } })).toBe(30);
+    } finally {
+      await counting.disconnect();
+    }
+  });
+
   it('the database refuses a second live payment of a reservation, and allows one after a failure', async () => {
     const r = randomUUID();
     const insert = (status: string) =>

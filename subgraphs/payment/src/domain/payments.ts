@@ -3,8 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import { pageIdsPerUser, Prisma, type Payment, type PrismaClient } from '@tatkal/db';
 import {
+  ALONE,
   AppError,
   ErrorCode,
+  groupCommitOrAlone,
   badInput,
   isUuid,
   notFound,
@@ -26,6 +28,66 @@ export interface PaymentDeps {
   prisma: PrismaClient;
   booking: BookingClient;
   provider: ProviderClient;
+  inserts: PaymentInserts;
+}
+
+/** A new payment's insert with its idempotency record's completion; true when it was inserted. */
+export type PaymentInserts = (payment: Payment, done?: { sql: SqlFragment }) => Promise<boolean>;
+
+/** Insert statements of payments created together, at most this many per statement. */
+const INSERT_BATCH = 128;
+
+/**
+ * Inserts new payments, one statement for those created together (the payment minute's
+ * createPayments; a statement costs payment and PostgreSQL far more than a row). Each payment is
+ * one row under the partial unique index payments_one_live_per_reservation: a second live payment
+ * for a reservation is not inserted (ON CONFLICT DO NOTHING), and its idempotency record's
+ * completion, a CTE of the same statement, applies only if its row was. A reservation twice in a
+ * batch, and every payment of a batch whose statement failed, is inserted alone.
+ */
+export function createPaymentInserts(prisma: PrismaClient, log: Pick<Logger, 'warn'>): PaymentInserts {
+  type Item = { payment: Payment; done?: { sql: SqlFragment } };
+  const insert = (items: Item[]) => {
+    const ps = items.map((i) => i.payment);
+    const completions = items.flatMap((item, i) =>
+      item.done
+        ? [
+            Prisma.sql`, done${Prisma.raw(String(i))} AS (${item.done.sql}
+            AND EXISTS (SELECT 1 FROM ins WHERE ins.id = ${item.payment.id}::uuid))`,
+          ]
+        : [],
+    );
+    return prisma.$queryRaw<{ id: string }[]>`
+      WITH ins AS (
+        INSERT INTO payment.payments
+          (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url,
+           created_at, updated_at)
+        SELECT d.id, d.reservation_id, d.user_id, d.amount_paise, 'INR', 'PENDING', d.provider_ref,
+          d.checkout_url, d.at, d.at
+        FROM unnest(${ps.map((p) => p.id)}::uuid[], ${ps.map((p) => p.reservationId)}::uuid[],
+          ${ps.map((p) => p.userId)}::uuid[], ${ps.map((p) => p.amountPaise)}::int[],
+          ${ps.map((p) => p.providerRef)}::text[], ${ps.map((p) => p.checkoutUrl)}::text[],
+          ${ps.map((p) => p.createdAt)}::timestamptz[])
+          AS d(id, reservation_id, user_id, amount_paise, provider_ref, checkout_url, at)
+        ON CONFLICT (reservation_id) WHERE status IN ('PENDING', 'SUCCEEDED') DO NOTHING
+        RETURNING id
+      )${completions.length ? Prisma.join(completions, '') : Prisma.empty}
+      SELECT id::text FROM ins`;
+  };
+  const batches = groupCommitOrAlone<Item, boolean>({
+    maxBatch: INSERT_BATCH,
+    keysOf: (item) => [item.payment.reservationId],
+    write: async (items) => {
+      const inserted = new Set((await insert(items)).map((r) => r.id));
+      return items.map((i) => inserted.has(i.payment.id));
+    },
+    onError: (err, items) => log.warn({ err, items }, 'createPayment: a batch of inserts failed; each goes alone'),
+  });
+  return async (payment, done) => {
+    const inserted = await batches({ payment, done });
+    if (inserted !== ALONE) return inserted;
+    return (await insert([{ payment, done }])).length > 0;
+  };
 }
 
 export interface Caller {
@@ -96,7 +158,8 @@ export async function createPayment(
     }
     throw err;
   }
-  // One statement: the partial unique index payments_one_live_per_reservation refuses a second live
+  // One statement (shared with the payments created at the same moment, `createPaymentInserts`):
+  // the partial unique index payments_one_live_per_reservation refuses a second live
   // payment, so a request that lost the race, or came with another key after the first payment,
   // inserts nothing and returns the live one (ours stays unused at the provider, which nobody is
   // sent to, like an abandoned Stripe PaymentIntent). No read before it; the idempotency record's
@@ -116,18 +179,7 @@ export async function createPayment(
     updatedAt: now,
   };
   const done = completion?.(ours);
-  const created = await deps.prisma.$queryRaw<{ id: string }[]>`
-    WITH ins AS (
-      INSERT INTO payment.payments
-        (id, reservation_id, user_id, amount_paise, currency, status, provider_ref, checkout_url,
-         created_at, updated_at)
-      VALUES (${id}::uuid, ${reservationId}::uuid, ${ours.userId}::uuid, ${amountPaise}, 'INR', 'PENDING',
-        ${remote.id}, ${remote.checkoutUrl}, ${now}::timestamptz, ${now}::timestamptz)
-      ON CONFLICT (reservation_id) WHERE status IN ('PENDING', 'SUCCEEDED') DO NOTHING
-      RETURNING id
-    )${done ? Prisma.sql`, done AS (${done.sql} AND EXISTS (SELECT 1 FROM ins))` : Prisma.empty}
-    SELECT id::text FROM ins`;
-  if (created.length > 0) {
+  if (await deps.inserts(ours, done)) {
     done?.applied();
     return ours;
   }
