@@ -1,6 +1,7 @@
 // Group commit: what arrives while a batch is being written waits for the next batch (at most
 // `maxBatch` each), so a rush costs statements per batch, not per request. Booking's intake of
-// queued requests, its limits' claims and its payment events, and payment's webhooks write this way.
+// queued requests, its limits' claims and its payment events, payment's webhooks and new payments,
+// and every service's idempotency claims write this way.
 
 /** An entry of a batch: its item and how its submitter is answered. */
 export interface Entry<I, R> {

@@ -254,7 +254,8 @@ export function createIdempotency(opts: IdempotencyOptions) {
       const rows = await opts.db.$queryRawUnsafe<{ user_id: string; operation: string; key: string }[]>(
         `INSERT INTO ${table} (user_id, operation, key, request_hash, locked_until)
          SELECT d.user_id, d.operation, d.key, d.hash, now() + ($5 || ' milliseconds')::interval
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS d(user_id, operation, key, hash, ord)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+           WITH ORDINALITY AS d(user_id, operation, key, hash, ord)
          ORDER BY d.ord
          ${takeOver}
          RETURNING user_id, operation, key`,
