@@ -5,9 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '@tatkal/db';
 import { AppError } from './errors.ts';
-import { createIdempotency } from './idempotency.ts';
+import { createIdempotency, startIdempotencyPurge } from './idempotency.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
+import { testLogger } from '../../../test/support/logger.ts';
 import { countingPrisma, type CountingPrisma } from '../../../test/support/queryCount.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 
 let db: TestDatabase;
 let counting: CountingPrisma;
@@ -92,5 +94,29 @@ describe('claims of requests arriving together', () => {
     expect(deadAnswer).toBe(`ran ${dead}`);
     expect(liveAnswer).toBe('IDEMPOTENCY_IN_PROGRESS');
     expect(fresh.every((a) => String(a).startsWith('ran '))).toBe(true);
+  });
+});
+
+describe('retention', () => {
+  it('records older than twice the retention are purged at start and hourly; newer ones are kept', async () => {
+    const idem = createIdempotency({ db: db.prisma, sql: Prisma, schema: 'payment', retentionHours: 24 });
+    const userId = randomUUID();
+    const insert = (key: string, hoursAgo: number) => db.prisma.$executeRaw`
+      INSERT INTO payment.idempotency_keys (user_id, operation, key, request_hash, response, created_at,
+        completed_at, locked_until)
+      VALUES (${userId}, 'op', ${key}, 'h', '{"ok":true,"data":1}',
+        now() - make_interval(hours => ${hoursAgo}::int), now(), now())`;
+    await insert('old', 49);
+    await insert('kept', 47);
+    const purge = startIdempotencyPurge(idem, testLogger);
+    try {
+      await waitFor('the old record purged', async () => {
+        const rows = await db.prisma.$queryRaw<{ key: string }[]>`
+          SELECT key FROM payment.idempotency_keys WHERE user_id = ${userId}`;
+        return rows.length === 1 && rows[0]!.key === 'kept';
+      });
+    } finally {
+      await purge.stop();
+    }
   });
 });

@@ -12,6 +12,8 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, ErrorCode, badInput } from './errors.ts';
 import { ALONE, groupCommitOrAlone } from './groupCommit.ts';
+import type { Logger } from './logger.ts';
+import { type Periodic, startPeriodic } from './periodic.ts';
 
 /** A piece of SQL with its parameters, as Prisma's `Prisma.sql` makes it: it nests in a caller's `$queryRaw`. */
 export interface SqlFragment {
@@ -445,3 +447,14 @@ export function createIdempotency(opts: IdempotencyOptions) {
   };
 }
 export type Idempotency = ReturnType<typeof createIdempotency>;
+
+/**
+ * Purges a service's records past their retention at start and hourly after (every instance may:
+ * the DELETE is idempotent). Booking's sweeper does the same for booking's.
+ */
+export function startIdempotencyPurge(idempotency: Idempotency, logger: Logger): Periodic {
+  return startPeriodic({ name: 'idempotency purge', intervalMs: 3_600_000, logger, runAtStart: true }, async () => {
+    const purged = await idempotency.purge();
+    if (purged) logger.info({ purged, table: idempotency.table }, 'deleted idempotency records past their retention');
+  });
+}

@@ -1,5 +1,6 @@
 import {
   createIdempotency,
+  startIdempotencyPurge,
   createRedis,
   createTokenVerifier,
   RedisRateLimitStore,
@@ -61,9 +62,11 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
   const otp: OtpSender =
     config.OTP_PROVIDER === 'simulator' ? simulatorOtpSender(config.OTP_SIMULATOR_URL) : disabledOtpSender;
   if (config.OTP_PROVIDER === 'disabled') logger.warn('OTP_PROVIDER=disabled: identity codes cannot be sent');
+  const idempotency = createIdempotency({ db: prisma, sql: Prisma, schema: 'auth', redis });
+  const purge = startIdempotencyPurge(idempotency, logger);
   const identityDeps = {
     otp,
-    idempotency: createIdempotency({ db: prisma, sql: Prisma, schema: 'auth', redis }),
+    idempotency,
     identityCodes: {
       ttlSeconds: config.IDENTITY_CODE_TTL_SECONDS,
       resendSeconds: config.IDENTITY_CODE_RESEND_SECONDS,
@@ -89,6 +92,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger) {
     reloadKeys,
     close: async () => {
       await http.close();
+      await purge.stop();
       redis.disconnect();
       await prisma.$disconnect();
     },

@@ -5,6 +5,7 @@ import {
   RedisRateLimitStore,
   registerEventTopology,
   startOutboxRelay,
+  startIdempotencyPurge,
   startSubgraphService,
   type Logger,
 } from '@tatkal/common';
@@ -80,7 +81,6 @@ export async function startBookingService(
   const sweeper = startSweeper({
     prisma,
     settings: deps.reservations.settings,
-    idempotency: deps.idempotency,
     allocator: queue.allocator,
     admitDue: queue.admitDue,
     intervalMs: config.SWEEP_INTERVAL_MS,
@@ -91,6 +91,7 @@ export async function startBookingService(
     },
     onPromoted: () => availability.changedAll(),
   });
+  const purge = startIdempotencyPurge(deps.idempotency, logger);
   const preparer =
     config.INVENTORY_HORIZON_DAYS > 0
       ? startInventoryPreparer({
@@ -135,6 +136,7 @@ export async function startBookingService(
       await http.close();
       await queue.close();
       await sweeper.stop();
+      await purge.stop();
       await preparer?.stop();
       await scheduler.stop();
       await charts.stop();

@@ -7,6 +7,7 @@ import {
   RedisRateLimitStore,
   registerEventTopology,
   startOutboxRelay,
+  startIdempotencyPurge,
   startSubgraphService,
   type Logger,
 } from '@tatkal/common';
@@ -53,6 +54,7 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
         rateLimitStore: redis ? new RedisRateLimitStore(redis, { prefix: 'rl:payment:', logger }) : undefined,
       })
     : null;
+  const purge = serves.graphql ? startIdempotencyPurge(deps.idempotency, logger) : null;
   const webhooks = serves.webhooks
     ? await serveWebhooks({
         port: config.WEBHOOK_PORT,
@@ -72,6 +74,7 @@ export async function startPaymentService(config: PaymentConfig, logger: Logger)
     close: async () => {
       await webhooks?.close();
       await http?.close();
+      await purge?.stop();
       await events?.close();
       redis?.disconnect();
       await Promise.all([deps.booking.close?.(), deps.provider.close?.()]);

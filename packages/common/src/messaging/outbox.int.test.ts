@@ -20,7 +20,7 @@ import {
 import { waitFor } from '../../../../test/support/wait.ts';
 import type { Logger } from '../logger.ts';
 import { createAmqpConnection, type AmqpConnection } from './connection.ts';
-import { startOutboxRelay, type OutboxRelay } from './outbox.ts';
+import { pruneOutbox, startOutboxRelay, type OutboxRelay } from './outbox.ts';
 import { declareExchange, unroutedName } from './topology.ts';
 
 useMessagingBroker('messaging_outbox');
@@ -215,5 +215,54 @@ describe('outbox relay', () => {
     expect((await metrics()).sum('tatkal_outbox_oldest_unpublished_age_seconds', { table: 'payment' })).toBeLessThan(
       90,
     );
+  });
+
+  it('deletes rows published before the retention, never an unpublished row however old', async () => {
+    const day = 86_400_000;
+    const published = async (daysAgo: number) => {
+      const row = await insertOutbox('payment', 'retention', 'payment.succeeded', new Date(Date.now() - daysAgo * day));
+      await db.prisma.$executeRawUnsafe(
+        `UPDATE payment.outbox SET published_at = now() - ($2 || ' days')::interval WHERE id = $1::uuid`,
+        row.id,
+        String(daysAgo),
+      );
+      return row.id;
+    };
+    const old = await Promise.all(Array.from({ length: 3 }, () => published(8)));
+    const recent = await published(1);
+    const unpublished = await insertOutbox(
+      'payment',
+      'retention',
+      'payment.succeeded',
+      new Date(Date.now() - 30 * day),
+    );
+    // The relay would publish the unpublished row; the statement is what is under test here.
+    expect(await pruneOutbox(db.prisma, 'payment', 7 * day)).toBe(3);
+    const left = await db.prisma.$queryRawUnsafe<{ id: string }[]>(
+      'SELECT id::text FROM payment.outbox WHERE id = ANY($1::uuid[])',
+      [...old, recent, unpublished.id],
+    );
+    expect(left.map((r) => r.id).sort()).toEqual([recent, unpublished.id].sort());
+    expect(await pruneOutbox(db.prisma, 'payment', 7 * day)).toBe(0);
+    await db.prisma.$executeRawUnsafe('DELETE FROM payment.outbox WHERE id = ANY($1::uuid[])', [
+      recent,
+      unpublished.id,
+    ]);
+  });
+
+  it('a relay prunes on its first pass', async () => {
+    const row = await insertOutbox('booking', 'retention', 'reservation.held', new Date(Date.now() - 9 * 86_400_000));
+    await db.prisma.$executeRawUnsafe(
+      `UPDATE booking.outbox SET published_at = now() - interval '8 days' WHERE id = $1::uuid`,
+      row.id,
+    );
+    relayFor(connection);
+    await waitFor('the old published row deleted', async () => {
+      const rows = await db.prisma.$queryRawUnsafe<unknown[]>(
+        'SELECT 1 FROM booking.outbox WHERE id = $1::uuid',
+        row.id,
+      );
+      return rows.length === 0;
+    });
   });
 });

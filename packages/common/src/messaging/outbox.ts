@@ -38,6 +38,36 @@ export interface OutboxRelayOptions {
   exchangeName?: (exchange: string) => string;
   /** Back-off cap for a row the broker returned or nacked. */
   maxBackoffMs?: number;
+  /** Published rows are deleted this long after their publication (default 7 days; 0 keeps them). */
+  retentionMs?: number;
+}
+
+/** Rows deleted per statement by `pruneOutbox`: short statements, no long lock on the table. */
+const PRUNE_CHUNK = 5_000;
+
+/**
+ * Deletes rows published more than `olderThanMs` ago, a chunk per statement; returns how many.
+ * Unpublished rows are never touched, however old.
+ */
+export async function pruneOutbox(
+  prisma: SqlClient,
+  table: string,
+  olderThanMs: number,
+  stopped: () => boolean = () => false,
+): Promise<number> {
+  const name = serviceTable(table, 'outbox');
+  let total = 0;
+  for (;;) {
+    const n = await prisma.$executeRawUnsafe(
+      `DELETE FROM ${name} WHERE id IN (
+         SELECT id FROM ${name}
+         WHERE published_at < now() - ($1 || ' milliseconds')::interval
+         LIMIT ${PRUNE_CHUNK})`,
+      String(olderThanMs),
+    );
+    total += n;
+    if (n < PRUNE_CHUNK || stopped()) return total;
+  }
 }
 
 interface OutboxRow {
@@ -86,6 +116,8 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const intervalMs = opts.intervalMs ?? 200;
   const batch = opts.batch ?? 100;
   const maxBackoffMs = opts.maxBackoffMs ?? 60_000;
+  const retentionMs = opts.retentionMs ?? 7 * 86_400_000;
+  let lastPrune = 0;
   const exchangeName = opts.exchangeName ?? ((e: string) => e);
   const log = opts.logger.child({ component: 'outbox-relay', table });
   const backoff = new Map<string, number>();
@@ -215,6 +247,13 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       await flushOnce();
       if (failingSince) log.info('outbox relay recovered');
       failingSince = 0;
+      // A rush writes millions of rows a day: published ones go after the retention, hourly (every
+      // instance may; the statements are idempotent).
+      if (retentionMs > 0 && Date.now() - lastPrune > 3_600_000) {
+        lastPrune = Date.now();
+        const pruned = await pruneOutbox(opts.prisma, opts.table, retentionMs, () => stopped);
+        if (pruned) log.info({ pruned }, 'deleted outbox rows published before the retention');
+      }
     } catch (err) {
       // Once per outage, not on every pass of the poll.
       if (!failingSince) log.error({ err }, 'outbox relay pass failed; will retry');

@@ -1,18 +1,17 @@
 import type { PrismaClient } from '@tatkal/db';
-import { startPeriodic, type Idempotency, type Logger } from '@tatkal/common';
+import { startPeriodic, type Logger } from '@tatkal/common';
 import type { Allocator } from './allocator/allocator.ts';
 import { expireDue, promoteStranded } from './lifecycle/index.ts';
 import type { ReservationSettings } from './types.ts';
 
 /**
  * Expires unpaid holds every `intervalMs`, promotes waitlists a promotion missed, resumes queues
- * whose allocator stopped (a crashed instance), and purges old idempotency keys hourly. Safe to
- * run in every booking instance: rows are claimed with SKIP LOCKED, a run's queue by its lease.
+ * whose allocator stopped (a crashed instance). Safe to run in every booking instance: rows are
+ * claimed with SKIP LOCKED, a run's queue by its lease. Old idempotency keys: startIdempotencyPurge.
  */
 export function startSweeper(opts: {
   prisma: PrismaClient;
   settings: ReservationSettings;
-  idempotency: Idempotency;
   allocator: Allocator;
   /** Admits the waiting rooms that have opened (the queue's admitDue). */
   admitDue: () => Promise<unknown>;
@@ -23,7 +22,6 @@ export function startSweeper(opts: {
   /** After waitlisted passengers were promoted to freed berths (the availability cache). */
   onPromoted?: (n: number) => void;
 }) {
-  let lastPurge = 0;
   return startPeriodic({ name: 'hold sweeper', intervalMs: opts.intervalMs, logger: opts.logger }, async (stopped) => {
     let n: number;
     do {
@@ -39,9 +37,5 @@ export function startSweeper(opts: {
     // Waiting rooms opened while no instance's timer ran (a crash at the opening) are admitted here.
     await opts.admitDue();
     await opts.allocator.resume();
-    if (Date.now() - lastPurge > 3_600_000) {
-      lastPurge = Date.now();
-      await opts.idempotency.purge();
-    }
   });
 }
