@@ -450,7 +450,7 @@ export type Idempotency = ReturnType<typeof createIdempotency>;
 
 /**
  * Purges a service's records past their retention at start and hourly after (every instance may:
- * the DELETE is idempotent). Booking's sweeper does the same for booking's.
+ * the DELETE is idempotent).
  */
 export function startIdempotencyPurge(idempotency: Idempotency, logger: Logger): Periodic {
   return startPeriodic({ name: 'idempotency purge', intervalMs: 3_600_000, logger, runAtStart: true }, async () => {

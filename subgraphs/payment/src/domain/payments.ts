@@ -48,7 +48,8 @@ const INSERT_BATCH = 128;
 export function createPaymentInserts(prisma: PrismaClient, log: Pick<Logger, 'warn'>): PaymentInserts {
   type Item = { payment: Payment; done?: { sql: SqlFragment } };
   const insert = (items: Item[]) => {
-    const ps = items.map((i) => i.payment);
+    // In reservation order: two replicas' batches never wait on each other's rows in opposite orders.
+    const ps = items.map((i) => i.payment).sort((a, b) => (a.reservationId < b.reservationId ? -1 : 1));
     const completions = items.flatMap((item, i) =>
       item.done
         ? [
@@ -68,7 +69,8 @@ export function createPaymentInserts(prisma: PrismaClient, log: Pick<Logger, 'wa
           ${ps.map((p) => p.userId)}::uuid[], ${ps.map((p) => p.amountPaise)}::int[],
           ${ps.map((p) => p.providerRef)}::text[], ${ps.map((p) => p.checkoutUrl)}::text[],
           ${ps.map((p) => p.createdAt)}::timestamptz[])
-          AS d(id, reservation_id, user_id, amount_paise, provider_ref, checkout_url, at)
+          WITH ORDINALITY AS d(id, reservation_id, user_id, amount_paise, provider_ref, checkout_url, at, ord)
+        ORDER BY d.ord
         ON CONFLICT (reservation_id) WHERE status IN ('PENDING', 'SUCCEEDED') DO NOTHING
         RETURNING id
       )${completions.length ? Prisma.join(completions, '') : Prisma.empty}
