@@ -216,67 +216,48 @@ export function createIdempotency(opts: IdempotencyOptions) {
     );
   }
 
-  // The claim's conflict rule: a record is taken over only when unfinished, its owner's lease has
-  // run out, and it is the same request.
-  const takeOver = `ON CONFLICT (user_id, operation, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
-         WHERE ${table}.completed_at IS NULL AND ${table}.locked_until < now()
-           AND ${table}.request_hash = EXCLUDED.request_hash`;
-
-  /** Claims the key alone: true if this request now owns it (new, or the previous owner's lease ran out). */
-  async function claimAlone(userId: string, operation: string, key: string, hash: string): Promise<boolean> {
-    const rows = await opts.db.$queryRawUnsafe<{ key: string }[]>(
-      `INSERT INTO ${table} (user_id, operation, key, request_hash, locked_until)
-       VALUES ($1, $2, $3, $4, now() + ($5 || ' milliseconds')::interval)
-       ${takeOver}
-       RETURNING key`,
-      userId,
-      operation,
-      key,
-      hash,
-      String(leaseMs),
-    );
-    return rows.length > 0;
-  }
-
-  // The claims of requests arriving together, one statement per batch (a payment minute's
-  // createPayments: a statement costs the service and PostgreSQL more than a row). Rows in key
-  // order, so two batches (two replicas) never wait on each other's keys in opposite orders; a
-  // repeated key, and every claim of a batch whose statement failed, is claimed alone.
+  // Claims: a record is taken over only when unfinished, its owner's lease has run out, and it is
+  // the same request. One statement for any number of keys (rows in key order, so two batches of
+  // two replicas never wait on each other's keys in opposite orders).
   type Claim = { userId: string; operation: string; key: string; hash: string };
   const claimId = (c: Claim) => `${c.userId}|${c.operation}|${c.key}`;
+  async function writeClaims(batch: readonly Claim[]): Promise<boolean[]> {
+    const sorted = [...batch].sort((a, b) => (claimId(a) < claimId(b) ? -1 : 1));
+    const rows = await opts.db.$queryRawUnsafe<{ user_id: string; operation: string; key: string }[]>(
+      `INSERT INTO ${table} (user_id, operation, key, request_hash, locked_until)
+       SELECT d.user_id, d.operation, d.key, d.hash, now() + ($5 || ' milliseconds')::interval
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+         WITH ORDINALITY AS d(user_id, operation, key, hash, ord)
+       ORDER BY d.ord
+       ON CONFLICT (user_id, operation, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
+         WHERE ${table}.completed_at IS NULL AND ${table}.locked_until < now()
+           AND ${table}.request_hash = EXCLUDED.request_hash
+       RETURNING user_id, operation, key`,
+      sorted.map((c) => c.userId),
+      sorted.map((c) => c.operation),
+      sorted.map((c) => c.key),
+      sorted.map((c) => c.hash),
+      String(leaseMs),
+    );
+    const claimed = new Set(rows.map((r) => `${r.user_id}|${r.operation}|${r.key}`));
+    return batch.map((c) => claimed.has(claimId(c)));
+  }
+
+  // The claims of requests arriving together share a statement (a payment minute's createPayments:
+  // a statement costs the service and PostgreSQL more than a row); a repeated key, and every claim
+  // of a batch whose statement failed, is claimed alone.
   const claims = groupCommitOrAlone<Claim, boolean>({
     maxBatch: CLAIM_BATCH,
     keysOf: (c) => [claimId(c)],
-    write: async (batch) => {
-      if (batch.length === 1) {
-        const [c] = batch as [Claim];
-        return [await claimAlone(c.userId, c.operation, c.key, c.hash)];
-      }
-      const sorted = [...batch].sort((a, b) => (claimId(a) < claimId(b) ? -1 : 1));
-      const rows = await opts.db.$queryRawUnsafe<{ user_id: string; operation: string; key: string }[]>(
-        `INSERT INTO ${table} (user_id, operation, key, request_hash, locked_until)
-         SELECT d.user_id, d.operation, d.key, d.hash, now() + ($5 || ' milliseconds')::interval
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-           WITH ORDINALITY AS d(user_id, operation, key, hash, ord)
-         ORDER BY d.ord
-         ${takeOver}
-         RETURNING user_id, operation, key`,
-        sorted.map((c) => c.userId),
-        sorted.map((c) => c.operation),
-        sorted.map((c) => c.key),
-        sorted.map((c) => c.hash),
-        String(leaseMs),
-      );
-      const claimed = new Set(rows.map((r) => `${r.user_id}|${r.operation}|${r.key}`));
-      return batch.map((c) => claimed.has(claimId(c)));
-    },
+    write: writeClaims,
     onError: () => {}, // each claim then runs alone and meets the error itself
   });
 
   /** Claims the key: true if this request now owns it (new, or the previous owner's lease ran out). */
   async function claim(userId: string, operation: string, key: string, hash: string): Promise<boolean> {
-    const claimed = await claims({ userId, operation, key, hash });
-    return claimed === ALONE ? claimAlone(userId, operation, key, hash) : claimed;
+    const c = { userId, operation, key, hash };
+    const claimed = await claims(c);
+    return claimed === ALONE ? (await writeClaims([c]))[0]! : claimed;
   }
 
   async function lookupRecord(userId: string, operation: string, key: string): Promise<KeyRecord | null> {
