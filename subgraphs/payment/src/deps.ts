@@ -11,7 +11,7 @@ export function createPaymentDeps(
   redis: Redis | null,
   urls: { bookingUrl: string; providerUrl: string; identityAssertions?: IdentityAssertions },
   /** Hears about a batch of inserts that failed (each payment is then inserted alone). */
-  log: Pick<Logger, 'warn'> = console,
+  log: Pick<Logger, 'warn'>,
 ): PaymentDeps {
   return {
     prisma,

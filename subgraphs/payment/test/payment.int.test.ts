@@ -90,7 +90,12 @@ beforeAll(async () => {
   });
   simulator.setWebhookUrl(`${sidecar.url}/webhooks/payments`);
   deps = {
-    ...createPaymentDeps(db.prisma, redis, { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url }),
+    ...createPaymentDeps(
+      db.prisma,
+      redis,
+      { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url },
+      testLogger,
+    ),
     booking,
   };
   await server.start();
@@ -250,10 +255,12 @@ describe('createPayment', () => {
     const deadProvider = { provider: createProviderClient('http://127.0.0.1:1') };
     expect(errorCodes(await execute(server, CREATE, { r, k: key }, ctx(who, deadProvider)))).toEqual(['TRY_AGAIN']);
     const deadBooking = {
-      booking: createPaymentDeps(db.prisma, null, {
-        bookingUrl: 'http://127.0.0.1:1/graphql',
-        providerUrl: providerHttp.url,
-      }).booking,
+      booking: createPaymentDeps(
+        db.prisma,
+        null,
+        { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url },
+        testLogger,
+      ).booking,
     };
     expect(errorCodes(await execute(server, CREATE, { r, k: randomUUID() }, ctx(who, deadBooking)))).toEqual([
       'TRY_AGAIN',
@@ -283,10 +290,12 @@ describe('createPayment', () => {
         r: holdReservation(),
         k: randomUUID(),
       }));
-      const deps30 = createPaymentDeps(counting.prisma, null, {
-        bookingUrl: 'http://127.0.0.1:1/graphql',
-        providerUrl: providerHttp.url,
-      });
+      const deps30 = createPaymentDeps(
+        counting.prisma,
+        null,
+        { bookingUrl: 'http://127.0.0.1:1/graphql', providerUrl: providerHttp.url },
+        testLogger,
+      );
       // "Together": the provider's answers are handed back at once, when all 30 have theirs (on a
       // busy machine they would otherwise trickle in, and an insert could find no company).
       let answered = 0;
